@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: MIT
+# One non-recursive Makefile. Objects go under build/ (build/asan/ with
+# SANITIZE=1). `make V=1` shows the full commands.
+#
+#   make            build everything
+#   make demo       install packages, build, run a local cluster and a sweep
+#   make check      install packages, build, run every test (normal + ASan/UBSan)
+#   make bench      benchmark figures, one "bench: NAME VALUE UNIT" line each
+#   make install    PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD ?= build
+SAN :=
+endif
+B := $(BUILD)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PKGS := libuv libcjson sqlite3 libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
+
+OPT ?= -O2 -g
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
+	-fPIC -MMD -MP -Ishare $(SAN) $(PKG_CFLAGS)
+LDFLAGS := $(SAN)
+LIBS := $(PKG_LIBS) -lpthread -ldl -lm
+
+SHARE_SRC := $(wildcard share/*.c)
+MASTER_SRC := $(filter-out master/main.c,$(wildcard master/*.c))
+WORKER_SRC := $(wildcard worker/*.c)
+MPI_SRC := $(wildcard mpi/*.c)
+CLIENT_SRC := $(wildcard client/*.c)
+CLI_SRC := $(wildcard client/cli/*.c)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIBSHARE := $(B)/libshare.a
+LIBMASTER := $(B)/libmaster.a
+LIBWORKER := $(B)/libworker.a
+LIBMTS := $(B)/libmtslurm.so
+BINS := $(B)/mtslurm $(B)/mtslurm-master $(B)/mtslurm-worker
+UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(filter-out tests/tools/lib%.c,$(TOOL_SRC))) \
+	$(patsubst tests/tools/%.c,$(B)/tests/%.so,$(filter tests/tools/lib%.c,$(TOOL_SRC)))
+BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+.PHONY: all deps demo check check-fast check-asan bench install clean tests
+all: $(BINS) $(LIBMTS) $(B)/pkgconfig/mtslurm.pc
+tests: all $(UNITS) $(TOOLS) $(BENCHES)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The MPI program is compiled with Open MPI's flags; nothing else sees mpi.h.
+$(B)/obj/mpi/%.o: mpi/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MPICC   $<")
+	$(Q)$(CC) $(CFLAGS) $(MPI_CFLAGS) -c -o $@ $<
+
+# Library objects: only the mts_* API is visible outside libmtslurm.so.
+$(B)/obj/client/%.o: client/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -fvisibility=hidden -Iclient -c -o $@ $<
+
+$(B)/obj/client/cli/%.o: client/cli/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -Iclient -c -o $@ $<
+
+$(LIBSHARE): $(call obj,$(SHARE_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBMASTER): $(call obj,$(MASTER_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(LIBWORKER): $(call obj,$(WORKER_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSHARE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSHARE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) $(LIBS)
+
+$(LIBMTS): $(call obj,$(CLIENT_SRC)) $(LIBSHARE) client/libmtslurm.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,libmtslurm.so.1 -Wl,--version-script=client/libmtslurm.map \
+		-o $@ $(call obj,$(CLIENT_SRC)) $(LIBSHARE) $(LIBS)
+	$(Q)ln -sf libmtslurm.so $(B)/libmtslurm.so.1
+
+$(B)/mtslurm: $(call obj,$(CLI_SRC)) $(LIBMTS) $(LIBSHARE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) -L$(B) -lmtslurm $(LIBSHARE) \
+		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+
+$(B)/pkgconfig/mtslurm.pc: Makefile
+	@mkdir -p $(dir $@)
+	$(Q)printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: mtslurm\nDescription: mtslurm client library\nVersion: 0.1.0\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -lmtslurm\nCflags: -I$${includedir}\n' \
+		"$(CURDIR)" "$(abspath $(B))" "$(CURDIR)/client" > $@
+
+$(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSHARE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CFLAGS) -Imaster -Iworker -o $@ $< $(LIBMASTER) $(LIBWORKER) $(LIBSHARE) \
+		$(LDFLAGS) -lcmocka $(LIBS)
+
+$(B)/tests/lib%.so: tests/tools/lib%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS)
+
+$(B)/tests/%: tests/tools/%.c $(LIBMTS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+
+$(B)/bench/%: tests/bench/%.c $(LIBMTS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+
+deps:
+	@bash tests/deps.sh
+
+# check runs the suite on the normal build, then again under ASan/UBSan.
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@$(MAKE) --no-print-directory SANITIZE=1 tests
+	@bash tests/run.sh --build build --asan-build build/asan
+
+check-fast: tests
+	@bash tests/run.sh --build $(B)
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory tests
+	@bash tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(LIBMTS) $(DESTDIR)$(PREFIX)/lib/libmtslurm.so.1
+	ln -sf libmtslurm.so.1 $(DESTDIR)$(PREFIX)/lib/libmtslurm.so
+	install -m 644 client/mtslurm.h $(DESTDIR)$(PREFIX)/include/
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: mtslurm\nDescription: mtslurm client library\nVersion: 0.1.0\nLibs: -L$${libdir} -lmtslurm\nCflags: -I$${includedir}\n' \
+		"$(PREFIX)" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mtslurm.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

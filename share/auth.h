@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * auth: the cluster key and the challenge-response that proves knowledge of
+ * it without sending it. The key is 32 random bytes stored as 64 hex digits
+ * in the run directory's `key` file, mode 0600.
+ *
+ * Handshake (see docs/protocol.md): the server sends a random nonce; the peer
+ * answers with its role, a nonce of its own, and
+ *     mac = HMAC-SHA256(key, "mtslurm-1" 0 "peer" 0 role 0 server_nonce 0 peer_nonce)
+ * and the server proves itself in turn with
+ *     mac = HMAC-SHA256(key, "mtslurm-1" 0 "server" 0 role 0 peer_nonce 0 server_nonce)
+ * so a peer never talks to a master that does not hold the key either.
+ */
+#ifndef MTS_AUTH_H
+#define MTS_AUTH_H
+
+#include <stddef.h>
+
+#define AUTH_KEY_BYTES 32
+#define AUTH_HEX_BYTES 65 /* 64 hex digits + NUL, for nonces and MACs */
+
+/* Load the key at path. If it is missing and create is non-zero, create it
+ * (O_EXCL, mode 0600) from /dev/urandom first. Refuses a key file that group
+ * or others can read or write, as ssh does. Returns 0, or -1 with a one-line
+ * reason in err that says what to do. */
+int auth_key_load(unsigned char key[AUTH_KEY_BYTES], const char *path, int create, char *err,
+		  size_t errlen);
+
+/* Fill hex with 64 hex digits of fresh randomness. Returns 0 or -1. */
+int auth_nonce(char hex[AUTH_HEX_BYTES]);
+
+/* Compute the MAC for side ("peer" or "server") as described above. */
+void auth_mac(char hex[AUTH_HEX_BYTES], const unsigned char key[AUTH_KEY_BYTES], const char *side,
+	      const char *role, const char *first_nonce, const char *second_nonce);
+
+/* Constant-time comparison of two hex MACs; 1 if equal. */
+int auth_mac_equal(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/* buf: growable NUL-terminated byte buffer -- see buf.h. */
+#include "buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_init(struct buf *b)
+{
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+void buf_release(struct buf *b)
+{
+	free(b->p);
+	buf_init(b);
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+	char *p = b->p;
+	if (len)
+		*len = b->len;
+	if (!p)
+		p = calloc(1, 1);
+	buf_init(b);
+	return p;
+}
+
+int buf_grow(struct buf *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return 0;
+	size_t want = b->len + extra + 1;
+	if (want < b->len) /* overflow */
+		return -1;
+	size_t ncap = b->cap ? b->cap : 64;
+	while (ncap < want)
+		ncap = ncap * 2 > ncap ? ncap * 2 : want;
+	char *np = realloc(b->p, ncap);
+	if (!np)
+		return -1;
+	if (!b->p)
+		np[0] = '\0';
+	b->p = np;
+	b->cap = ncap;
+	return 0;
+}
+
+int buf_add(struct buf *b, const void *data, size_t n)
+{
+	if (buf_grow(b, n))
+		return -1;
+	if (n)
+		memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+int buf_adds(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	char small[256];
+	int n = vsnprintf(small, sizeof small, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof small)
+		return buf_add(b, small, (size_t)n);
+	if (buf_grow(b, (size_t)n))
+		return -1;
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = buf_vaddf(b, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		buf_reset(b);
+		return;
+	}
+	memmove(b->p, b->p + n, b->len - n);
+	b->len -= n;
+	b->p[b->len] = '\0';
+}

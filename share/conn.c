@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn: authenticated framed JSON connections on libuv -- see conn.h for the
+ * contract. The states are CONNECTING -> HANDSHAKE -> READY -> CLOSING; the
+ * struct is freed only from the last uv_close callback, so a conn stays valid
+ * for the whole of any callback that closes it.
+ */
+#include "conn.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "util.h"
+
+enum conn_state { ST_CONNECTING, ST_HANDSHAKE, ST_READY, ST_CLOSING };
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;     /* handshake deadline, pings, idle detection */
+	uv_prepare_t flusher; /* writes the output buffer before the loop polls */
+	uv_connect_t creq;
+	uv_write_t wreq;
+	uv_loop_t *loop;
+	struct frame_reader rd;
+	struct buf out;  /* frames queued this turn */
+	struct buf wbuf; /* frames being written */
+	enum conn_state st;
+	int server;
+	int writing;
+	int flush_armed;
+	int paused;
+	int need_dispatch; /* frames buffered while paused */
+	int closed_handles;
+	int sent_error;
+	unsigned char key[AUTH_KEY_BYTES];
+	char role[16];
+	char nonce[AUTH_HEX_BYTES];
+	char peer_nonce[AUTH_HEX_BYTES];
+	char peer[80];
+	char why[512];
+	unsigned ping_ms, idle_ms, handshake_ms;
+	uint64_t last_rx_ms, last_ping_ms, started_ms;
+	struct conn_cb cb;
+	void *data;
+};
+
+static void conn_finish(struct conn *c);
+static void arm_flush(struct conn *c);
+
+static void set_why(struct conn *c, const char *why)
+{
+	if (!c->why[0])
+		util_strlcpy(c->why, why && *why ? why : "closed", sizeof c->why);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	if (++c->closed_handles < 3)
+		return;
+	if (c->cb.on_close)
+		c->cb.on_close(c, c->why);
+	frame_reader_release(&c->rd);
+	buf_release(&c->out);
+	buf_release(&c->wbuf);
+	free(c);
+}
+
+/* Close the handles now; on_close runs from the last close callback. */
+static void conn_finish(struct conn *c)
+{
+	if (uv_is_closing((uv_handle_t *)&c->timer))
+		return;
+	c->st = ST_CLOSING;
+	uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+	uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&c->flusher, on_handle_closed);
+}
+
+static void on_close_deadline(uv_timer_t *t)
+{
+	conn_finish(t->data);
+}
+
+void conn_close(struct conn *c, const char *code, const char *why)
+{
+	if (!c || c->st == ST_CLOSING)
+		return;
+	int was_connecting = c->st == ST_CONNECTING;
+	c->st = ST_CLOSING;
+	set_why(c, why);
+	if (was_connecting) {
+		/* The connect request is still pending; its callback finishes. */
+		uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+		uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+		uv_close((uv_handle_t *)&c->flusher, on_handle_closed);
+		return;
+	}
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	if (code && !c->sent_error) {
+		msg *e = msg_new_typed("error");
+		if (e && !msg_set_str(e, "code", code) && !msg_set_str(e, "msg", c->why))
+			msg_frame(e, &c->out);
+		msg_free(e);
+		c->sent_error = 1;
+	}
+	if (c->out.len || c->writing) {
+		arm_flush(c);
+		/* A peer that does not read must not keep us half-closed forever. */
+		uv_timer_start(&c->timer, on_close_deadline, 2000, 0);
+		return;
+	}
+	conn_finish(c);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct conn *c = req->data;
+	c->writing = 0;
+	buf_reset(&c->wbuf);
+	if (uv_is_closing((uv_handle_t *)&c->tcp))
+		return;
+	if (status < 0) {
+		c->out.len = 0;
+		if (c->st != ST_CLOSING) {
+			char why[160];
+			snprintf(why, sizeof why, "write to %s failed: %s", c->peer, uv_strerror(status));
+			conn_close(c, NULL, why);
+		} else {
+			conn_finish(c);
+		}
+		return;
+	}
+	if (c->out.len)
+		arm_flush(c);
+	else if (c->st == ST_CLOSING)
+		conn_finish(c);
+}
+
+static void dispatch(struct conn *c);
+
+static void on_flush(uv_prepare_t *p)
+{
+	struct conn *c = p->data;
+	uv_prepare_stop(p);
+	c->flush_armed = 0;
+	if (c->need_dispatch && !c->paused && c->st != ST_CLOSING) {
+		c->need_dispatch = 0;
+		dispatch(c);
+	}
+	if (c->writing || !c->out.len || uv_is_closing((uv_handle_t *)&c->tcp))
+		return;
+	struct buf t = c->wbuf;
+	c->wbuf = c->out;
+	c->out = t;
+	buf_reset(&c->out);
+	uv_buf_t b = uv_buf_init(c->wbuf.p, (unsigned)c->wbuf.len);
+	c->wreq.data = c;
+	int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+	if (r < 0) {
+		buf_reset(&c->wbuf);
+		if (c->st == ST_CLOSING) {
+			conn_finish(c);
+		} else {
+			char why[160];
+			snprintf(why, sizeof why, "write to %s failed: %s", c->peer, uv_strerror(r));
+			conn_close(c, NULL, why);
+		}
+		return;
+	}
+	c->writing = 1;
+}
+
+static void arm_flush(struct conn *c)
+{
+	if (c->flush_armed || uv_is_closing((uv_handle_t *)&c->flusher))
+		return;
+	c->flush_armed = 1;
+	uv_prepare_start(&c->flusher, on_flush);
+}
+
+int conn_send(struct conn *c, msg *m)
+{
+	if (!m)
+		return -1;
+	if (!c || c->st == ST_CLOSING || c->st == ST_CONNECTING) {
+		msg_free(m);
+		return -1;
+	}
+	int r = msg_frame(m, &c->out);
+	msg_free(m);
+	if (r)
+		return -1;
+	arm_flush(c);
+	return 0;
+}
+
+int conn_send_json(struct conn *c, const char *json, size_t n)
+{
+	unsigned char hdr[FRAME_HDR_BYTES];
+	if (!c || c->st == ST_CLOSING || c->st == ST_CONNECTING || n == 0 || n > UINT32_MAX)
+		return -1;
+	if (buf_grow(&c->out, n + FRAME_HDR_BYTES))
+		return -1;
+	frame_put_header(hdr, (uint32_t)n);
+	buf_add(&c->out, hdr, sizeof hdr);
+	buf_add(&c->out, json, n);
+	arm_flush(c);
+	return 0;
+}
+
+static int send_handshake(struct conn *c, msg *m)
+{
+	if (!m)
+		return -1;
+	int r = msg_frame(m, &c->out);
+	msg_free(m);
+	if (!r)
+		arm_flush(c);
+	return r;
+}
+
+/* Server: got the peer's auth answer. */
+static void handle_auth(struct conn *c, msg *m)
+{
+	const char *role = msg_get_str(m, "role");
+	const char *pn = msg_get_str(m, "nonce");
+	const char *mac = msg_get_str(m, "mac");
+	char want[AUTH_HEX_BYTES], smac[AUTH_HEX_BYTES];
+	if (strcmp(msg_type(m), "auth") != 0) {
+		char why[160];
+		snprintf(why, sizeof why, "expected an \"auth\" frame during the handshake, got \"%.40s\"",
+			 msg_type(m));
+		conn_close(c, "protocol", why);
+		return;
+	}
+	if (!role || (strcmp(role, "client") != 0 && strcmp(role, "worker") != 0) || !pn ||
+	    strlen(pn) != 64 || !mac) {
+		conn_close(c, "protocol", "auth frame needs role (client or worker), a 64-hex-digit nonce and a mac");
+		return;
+	}
+	auth_mac(want, c->key, "peer", role, c->nonce, pn);
+	if (!auth_mac_equal(want, mac)) {
+		conn_close(c, "auth",
+			   "authentication failed: wrong cluster key; use the key file of this cluster's run "
+			   "directory (--run-dir / MTSLURM_RUN_DIR)");
+		return;
+	}
+	util_strlcpy(c->role, role, sizeof c->role);
+	util_strlcpy(c->peer_nonce, pn, sizeof c->peer_nonce);
+	auth_mac(smac, c->key, "server", role, pn, c->nonce);
+	msg *w = msg_new_typed("welcome");
+	if (!w || msg_set_int(w, "v", 1) || msg_set_str(w, "mac", smac) || send_handshake(c, w)) {
+		conn_close(c, NULL, "out of memory during handshake");
+		return;
+	}
+	c->st = ST_READY;
+	if (c->cb.on_ready)
+		c->cb.on_ready(c);
+}
+
+/* Client: got challenge or welcome. */
+static void handle_client_handshake(struct conn *c, msg *m)
+{
+	const char *t = msg_type(m);
+	if (strcmp(t, "error") == 0) {
+		char why[400];
+		snprintf(why, sizeof why, "the master refused the connection: %.300s",
+			 msg_get_str(m, "msg") ? msg_get_str(m, "msg") : "no reason given");
+		conn_close(c, NULL, why);
+		return;
+	}
+	if (!c->peer_nonce[0]) {
+		const char *sn = msg_get_str(m, "nonce");
+		if (strcmp(t, "challenge") != 0 || !sn || strlen(sn) != 64) {
+			conn_close(c, "protocol", "expected a challenge frame from the master");
+			return;
+		}
+		util_strlcpy(c->peer_nonce, sn, sizeof c->peer_nonce);
+		char mac[AUTH_HEX_BYTES];
+		if (auth_nonce(c->nonce)) {
+			conn_close(c, NULL, "cannot get random bytes for the handshake");
+			return;
+		}
+		auth_mac(mac, c->key, "peer", c->role, c->peer_nonce, c->nonce);
+		msg *a = msg_new_typed("auth");
+		if (!a || msg_set_int(a, "v", 1) || msg_set_str(a, "role", c->role) ||
+		    msg_set_str(a, "nonce", c->nonce) || msg_set_str(a, "mac", mac) || send_handshake(c, a))
+			conn_close(c, NULL, "out of memory during handshake");
+		return;
+	}
+	const char *mac = msg_get_str(m, "mac");
+	char want[AUTH_HEX_BYTES];
+	auth_mac(want, c->key, "server", c->role, c->nonce, c->peer_nonce);
+	if (strcmp(t, "welcome") != 0 || !mac || !auth_mac_equal(want, mac)) {
+		char why[200];
+		snprintf(why, sizeof why,
+			 "the process at %s could not prove it holds this cluster's key; is master.json stale?",
+			 c->peer);
+		conn_close(c, NULL, why);
+		return;
+	}
+	c->st = ST_READY;
+	if (c->cb.on_ready)
+		c->cb.on_ready(c);
+}
+
+static void dispatch(struct conn *c)
+{
+	while (c->st == ST_HANDSHAKE || c->st == ST_READY) {
+		if (c->paused) {
+			c->need_dispatch = 1;
+			return;
+		}
+		const char *p;
+		size_t n;
+		int r = frame_reader_next(&c->rd, &p, &n);
+		if (r == FRAME_AGAIN)
+			return;
+		if (r != FRAME_OK) {
+			char why[160];
+			if (r == FRAME_ETOOBIG)
+				snprintf(why, sizeof why, "frame of %u bytes exceeds the %zu-byte limit",
+					 frame_reader_announced(&c->rd), c->rd.max);
+			else
+				snprintf(why, sizeof why, "%s", frame_strerror(r));
+			conn_close(c, "bad_frame", why);
+			return;
+		}
+		char jerr[120];
+		msg *m = msg_parse(p, n, jerr, sizeof jerr);
+		if (!m) {
+			conn_close(c, "bad_json", jerr);
+			return;
+		}
+		if (!msg_is_object(m) || !msg_get_str(m, "t")) {
+			msg_free(m);
+			conn_close(c, "bad_message", "frame is not a JSON object with a string \"t\" member");
+			return;
+		}
+		const char *t = msg_type(m);
+		if (strcmp(t, "ping") == 0) {
+			msg_free(m);
+			if (c->st == ST_READY)
+				conn_send(c, msg_new_typed("pong"));
+			continue;
+		}
+		if (strcmp(t, "pong") == 0) {
+			msg_free(m);
+			continue;
+		}
+		if (c->st == ST_HANDSHAKE) {
+			if (c->server)
+				handle_auth(c, m);
+			else
+				handle_client_handshake(c, m);
+			msg_free(m);
+			continue;
+		}
+		c->cb.on_msg(c, m);
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	struct conn *c = h->data;
+	char *p;
+	size_t n;
+	(void)suggested;
+	if (frame_reader_space(&c->rd, 65536, &p, &n)) {
+		*b = uv_buf_init(NULL, 0);
+		return;
+	}
+	if (n > UINT32_MAX)
+		n = UINT32_MAX;
+	*b = uv_buf_init(p, (unsigned)n);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct conn *c = s->data;
+	(void)b;
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		char why[200];
+		if (nread == UV_EOF)
+			snprintf(why, sizeof why, "%s closed the connection", c->peer);
+		else if (nread == UV_ENOBUFS)
+			snprintf(why, sizeof why, "out of memory reading from %s", c->peer);
+		else
+			snprintf(why, sizeof why, "read from %s failed: %s", c->peer, uv_strerror((int)nread));
+		conn_close(c, NULL, why);
+		return;
+	}
+	frame_reader_commit(&c->rd, (size_t)nread);
+	c->last_rx_ms = uv_now(c->loop);
+	dispatch(c);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	uint64_t now = uv_now(c->loop);
+	if (c->st == ST_HANDSHAKE || c->st == ST_CONNECTING) {
+		if (now - c->started_ms >= c->handshake_ms) {
+			char why[160];
+			snprintf(why, sizeof why, "handshake with %s did not finish within %u ms", c->peer,
+				 c->handshake_ms);
+			conn_close(c, c->st == ST_HANDSHAKE ? "timeout" : NULL, why);
+		}
+		return;
+	}
+	if (c->st != ST_READY)
+		return;
+	if (c->idle_ms && now - c->last_rx_ms >= c->idle_ms) {
+		char why[160];
+		snprintf(why, sizeof why, "%s silent for %.1f s", c->peer, (double)(now - c->last_rx_ms) / 1000);
+		conn_close(c, "timeout", why);
+		return;
+	}
+	if (c->ping_ms && now - c->last_ping_ms >= c->ping_ms) {
+		c->last_ping_ms = now;
+		conn_send(c, msg_new_typed("ping"));
+	}
+}
+
+static struct conn *conn_alloc(uv_loop_t *loop, const struct conn_opts *o, const struct conn_cb *cb,
+			       void *data)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->loop = loop;
+	frame_reader_init(&c->rd, o->max_frame);
+	buf_init(&c->out);
+	buf_init(&c->wbuf);
+	memcpy(c->key, o->key, AUTH_KEY_BYTES);
+	if (o->role)
+		util_strlcpy(c->role, o->role, sizeof c->role);
+	c->ping_ms = o->ping_ms;
+	c->idle_ms = o->idle_ms;
+	c->handshake_ms = o->handshake_ms ? o->handshake_ms : 10000;
+	c->cb = *cb;
+	c->data = data;
+	uv_tcp_init(loop, &c->tcp);
+	uv_timer_init(loop, &c->timer);
+	uv_prepare_init(loop, &c->flusher);
+	c->tcp.data = c->timer.data = c->flusher.data = c;
+	c->started_ms = c->last_rx_ms = c->last_ping_ms = uv_now(loop);
+	return c;
+}
+
+static unsigned tick_ms(const struct conn *c)
+{
+	unsigned t = 1000;
+	if (c->ping_ms && c->ping_ms / 2 < t)
+		t = c->ping_ms / 2;
+	if (c->idle_ms && c->idle_ms / 4 < t)
+		t = c->idle_ms / 4;
+	if (c->handshake_ms / 4 < t)
+		t = c->handshake_ms / 4;
+	return t < 20 ? 20 : t;
+}
+
+static void fill_peer(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	char ip[64] = "?";
+	int port = 0;
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
+}
+
+int conn_accept(struct conn **out, uv_stream_t *server, const struct conn_opts *o,
+		const struct conn_cb *cb, void *data)
+{
+	struct conn *c = conn_alloc(server->loop, o, cb, data);
+	if (!c)
+		return UV_ENOMEM;
+	int r = uv_accept(server, (uv_stream_t *)&c->tcp);
+	if (r == 0 && auth_nonce(c->nonce) != 0)
+		r = UV_EIO;
+	if (r < 0) {
+		/* No callbacks on a failed accept: close quietly. */
+		c->cb.on_close = NULL;
+		util_strlcpy(c->why, "accept failed", sizeof c->why);
+		conn_finish(c);
+		return r;
+	}
+	c->server = 1;
+	c->st = ST_HANDSHAKE;
+	fill_peer(c);
+	uv_tcp_nodelay(&c->tcp, 1);
+	msg *ch = msg_new_typed("challenge");
+	if (!ch || msg_set_int(ch, "v", 1) || msg_set_str(ch, "nonce", c->nonce) || send_handshake(c, ch) ||
+	    (r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
+		c->cb.on_close = NULL;
+		conn_finish(c);
+		return r < 0 ? r : UV_ENOMEM;
+	}
+	uv_timer_start(&c->timer, on_tick, tick_ms(c), tick_ms(c));
+	*out = c;
+	return 0;
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+	if (c->st == ST_CLOSING)
+		return; /* closed while connecting; the close callbacks finish */
+	if (status < 0) {
+		char why[200];
+		snprintf(why, sizeof why, "cannot connect to the master at %s: %s", c->peer, uv_strerror(status));
+		set_why(c, why);
+		conn_finish(c);
+		return;
+	}
+	c->st = ST_HANDSHAKE;
+	c->started_ms = c->last_rx_ms = uv_now(c->loop);
+	uv_tcp_nodelay(&c->tcp, 1);
+	int r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	if (r < 0) {
+		char why[200];
+		snprintf(why, sizeof why, "cannot read from %s: %s", c->peer, uv_strerror(r));
+		conn_close(c, NULL, why);
+	}
+}
+
+int conn_connect(struct conn **out, uv_loop_t *loop, const char *host, int port,
+		 const struct conn_opts *o, const struct conn_cb *cb, void *data)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
+		struct addrinfo hints, *res = NULL;
+		memset(&hints, 0, sizeof hints);
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+			return UV_EAI_NONAME;
+		memcpy(&ss, res->ai_addr, res->ai_addrlen);
+		if (ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+		else
+			((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+		freeaddrinfo(res);
+	}
+	struct conn *c = conn_alloc(loop, o, cb, data);
+	if (!c)
+		return UV_ENOMEM;
+	snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+	c->st = ST_CONNECTING;
+	c->creq.data = c;
+	int r = uv_tcp_connect(&c->creq, &c->tcp, (struct sockaddr *)&ss, on_connect);
+	if (r < 0) {
+		c->cb.on_close = NULL;
+		c->st = ST_HANDSHAKE; /* not connecting: nothing pending */
+		conn_finish(c);
+		return r;
+	}
+	uv_timer_start(&c->timer, on_tick, tick_ms(c), tick_ms(c));
+	*out = c;
+	return 0;
+}
+
+void conn_pause(struct conn *c)
+{
+	if (!c || c->paused || c->st == ST_CLOSING)
+		return;
+	c->paused = 1;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+void conn_resume(struct conn *c)
+{
+	if (!c || !c->paused || c->st == ST_CLOSING)
+		return;
+	c->paused = 0;
+	c->last_rx_ms = uv_now(c->loop); /* we were not listening: not the peer's silence */
+	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	if (c->need_dispatch)
+		arm_flush(c); /* deliver buffered frames from the loop, not from our caller */
+}
+
+size_t conn_out_bytes(const struct conn *c) { return c ? c->out.len + c->wbuf.len : 0; }
+const char *conn_role(const struct conn *c) { return c ? c->role : ""; }
+const char *conn_peer(const struct conn *c) { return c ? c->peer : ""; }
+int conn_is_ready(const struct conn *c) { return c && c->st == ST_READY; }
+void *conn_data(const struct conn *c) { return c ? c->data : NULL; }
+void conn_set_data(struct conn *c, void *data)
+{
+	if (c)
+		c->data = data;
+}

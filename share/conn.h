@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn: one authenticated, framed, JSON-message TCP connection on a libuv
+ * loop. Master, workers and the client library all talk through it, so the
+ * handshake, framing limits, batching of writes, heartbeats and the rule "a
+ * bad frame closes only this connection, with an error frame first" live in
+ * one place.
+ *
+ * Lifecycle: conn_accept()/conn_connect() create it; the handshake runs (see
+ * auth.h and docs/protocol.md); on_ready fires once; then every received
+ * message goes to on_msg; on_close fires exactly once, however the connection
+ * ended (peer gone, bad frame, timeout, conn_close()), and the conn is freed
+ * right after on_close returns. If conn_connect() itself fails synchronously
+ * it returns an error and no callback is ever called (libuv's rule).
+ *
+ * Writes are batched: conn_send() appends to an output buffer that is written
+ * in one uv_write in the loop's next prepare phase, before the loop can block
+ * in poll. So many sends in one loop turn become one system call, and a send
+ * made from a check callback (e.g. after a group commit) still goes out
+ * before the loop sleeps.
+ *
+ * Heartbeats: with ping_ms > 0 a ready conn sends {"t":"ping"} that often.
+ * Pings are answered and pongs swallowed here; the application never sees
+ * them. With idle_ms > 0 a conn that has received nothing for idle_ms closes
+ * itself ("peer silent for ...").
+ *
+ * Not thread-safe: use a conn only on its loop's thread.
+ */
+#ifndef MTS_CONN_H
+#define MTS_CONN_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "msg.h"
+
+struct conn;
+
+struct conn_cb {
+	/* Handshake finished; conn_role() is now known. */
+	void (*on_ready)(struct conn *c);
+	/* One message; the callee owns m and must msg_free() it. Never called
+	 * after conn_close() or before on_ready. */
+	void (*on_msg)(struct conn *c, msg *m);
+	/* The connection is gone; why is a one-line reason (borrowed). */
+	void (*on_close)(struct conn *c, const char *why);
+};
+
+struct conn_opts {
+	const unsigned char *key; /* AUTH_KEY_BYTES, copied */
+	const char *role;         /* client side: "client" or "worker" */
+	size_t max_frame;         /* 0: FRAME_MAX_DEFAULT */
+	unsigned ping_ms;         /* 0: no pings */
+	unsigned idle_ms;         /* 0: no idle timeout */
+	unsigned handshake_ms;    /* 0: 10 s */
+};
+
+/* Accept a pending connection on a listening stream and start the server side
+ * of the handshake. Returns 0, or a negative libuv error code (no callbacks). */
+int conn_accept(struct conn **out, uv_stream_t *server, const struct conn_opts *o,
+		const struct conn_cb *cb, void *data);
+
+/* Connect to host:port (numeric IPv4/IPv6 or a name resolved synchronously with
+ * getaddrinfo) and run the client side of the handshake. Returns 0 and later
+ * on_ready or on_close, or a negative libuv code with no callback. */
+int conn_connect(struct conn **out, uv_loop_t *loop, const char *host, int port,
+		 const struct conn_opts *o, const struct conn_cb *cb, void *data);
+
+/* Queue one message. Takes ownership of m (freed here, also on failure).
+ * Returns 0, or -1 if the conn is closing or out of memory. */
+int conn_send(struct conn *c, msg *m);
+/* Queue one frame whose payload is already serialized JSON (copied). */
+int conn_send_json(struct conn *c, const char *json, size_t n);
+
+/* Close. If code is non-NULL, first send {"t":"error","code":code,"msg":why}.
+ * on_close(c, why or "closed") follows from the loop. Safe to call twice and
+ * from inside on_msg. */
+void conn_close(struct conn *c, const char *code, const char *why);
+
+/* Stop / restart reading (backpressure). Frames already buffered are held
+ * while paused and delivered after conn_resume(). */
+void conn_pause(struct conn *c);
+void conn_resume(struct conn *c);
+
+/* Bytes queued for writing and not yet written. */
+size_t conn_out_bytes(const struct conn *c);
+
+const char *conn_role(const struct conn *c); /* "client", "worker" or "" */
+const char *conn_peer(const struct conn *c); /* "127.0.0.1:40512" */
+int conn_is_ready(const struct conn *c);
+void *conn_data(const struct conn *c);
+void conn_set_data(struct conn *c, void *data);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* util: clocks, bounded copies, hex -- see util.h. */
+#include "util.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+double util_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+uint64_t util_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+size_t util_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+	if (size) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+void util_hex(char *out, const unsigned char *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int util_unhex(unsigned char *out, const char *hex, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(hex[2 * i]), lo;
+		if (hi < 0)
+			return -1;
+		lo = hexval(hex[2 * i + 1]);
+		if (lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void util_hostname(char *out, size_t n)
+{
+	char h[256];
+	if (gethostname(h, sizeof h) != 0 || !h[0]) {
+		util_strlcpy(out, "localhost", n);
+		return;
+	}
+	h[sizeof h - 1] = '\0';
+	char *dot = strchr(h, '.');
+	if (dot)
+		*dot = '\0';
+	util_strlcpy(out, h, n);
+}

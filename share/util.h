@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util: the few helpers every side needs and no noun owns: clocks, bounded
+ * string copies, hex.
+ */
+#ifndef MTS_UTIL_H
+#define MTS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Seconds since the epoch, with sub-second precision. */
+double util_wall(void);
+/* Monotonic nanoseconds (for deadlines and measurements). */
+uint64_t util_mono_ns(void);
+/* Copy at most size-1 bytes and always NUL-terminate; returns strlen(src) so
+ * that a result >= size means truncation (BSD strlcpy). */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void util_hex(char *out, const unsigned char *in, size_t n);
+/* Parse 2n hex digits into n bytes; 0 or -1. */
+int util_unhex(unsigned char *out, const char *hex, size_t n);
+/* This machine's short host name ("n1"), never fails (falls back to
+ * "localhost"). */
+void util_hostname(char *out, size_t n);
+
+#endif

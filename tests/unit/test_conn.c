@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for share/conn over real loopback TCP: the handshake, message
+ * batching, and that bad input (wrong key, oversized frame, bad JSON, a frame
+ * before the handshake) gets an error frame and closes only that connection.
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "conn.h"
+#include "frame.h"
+#include "util.h"
+
+struct side {
+	int ready, closed, msgs;
+	char why[512];
+	char last_type[64];
+	int64_t last_n;
+	struct conn *c;
+};
+
+static uv_loop_t loop;
+static uv_tcp_t server;
+static int port;
+static unsigned char key_srv[AUTH_KEY_BYTES], key_cli[AUTH_KEY_BYTES];
+static struct side srv_side, cli_side;
+static int echo_back = 1;
+
+static void on_ready(struct conn *c) { ((struct side *)conn_data(c))->ready = 1; }
+
+static void on_msg(struct conn *c, msg *m)
+{
+	struct side *s = conn_data(c);
+	s->msgs++;
+	util_strlcpy(s->last_type, msg_type(m), sizeof s->last_type);
+	msg_get_int(m, "n", &s->last_n);
+	if (s == &srv_side && echo_back)
+		conn_send(c, m);
+	else
+		msg_free(m);
+}
+
+static void on_close(struct conn *c, const char *why)
+{
+	struct side *s = conn_data(c);
+	s->closed = 1;
+	s->c = NULL;
+	util_strlcpy(s->why, why, sizeof s->why);
+}
+
+static const struct conn_cb cbs = {on_ready, on_msg, on_close};
+
+static void on_connection(uv_stream_t *st, int status)
+{
+	assert_int_equal(status, 0);
+	struct conn_opts o = {.key = key_srv, .max_frame = 1024, .idle_ms = 0};
+	assert_int_equal(conn_accept(&srv_side.c, st, &o, &cbs, &srv_side), 0);
+}
+
+static void run_until(int *flag, int ms)
+{
+	uint64_t end = util_mono_ns() + (uint64_t)ms * 1000000u;
+	while (!*flag && util_mono_ns() < end)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(200);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&srv_side, 0, sizeof srv_side);
+	memset(&cli_side, 0, sizeof cli_side);
+	echo_back = 1;
+	uv_loop_init(&loop);
+	uv_tcp_init(&loop, &server);
+	struct sockaddr_in a;
+	uv_ip4_addr("127.0.0.1", 0, &a);
+	assert_int_equal(uv_tcp_bind(&server, (struct sockaddr *)&a, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&server, 16, on_connection), 0);
+	int len = sizeof a;
+	uv_tcp_getsockname(&server, (struct sockaddr *)&a, &len);
+	port = ntohs(a.sin_port);
+	for (int i = 0; i < AUTH_KEY_BYTES; i++)
+		key_srv[i] = key_cli[i] = (unsigned char)(i * 7 + 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (srv_side.c)
+		conn_close(srv_side.c, NULL, "test over");
+	if (cli_side.c)
+		conn_close(cli_side.c, NULL, "test over");
+	uv_close((uv_handle_t *)&server, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	return 0;
+}
+
+static void connect_client(void)
+{
+	struct conn_opts o = {.key = key_cli, .role = "client", .max_frame = 0};
+	assert_int_equal(conn_connect(&cli_side.c, &loop, "127.0.0.1", port, &o, &cbs, &cli_side), 0);
+}
+
+static void test_handshake_and_batch(void **state)
+{
+	(void)state;
+	connect_client();
+	run_until(&cli_side.ready, 3000);
+	assert_true(cli_side.ready);
+	run_until(&srv_side.ready, 1000);
+	assert_string_equal(conn_role(srv_side.c), "client");
+	for (int i = 1; i <= 1000; i++) {
+		msg *m = msg_new_typed("hello");
+		msg_set_int(m, "n", i);
+		assert_int_equal(conn_send(cli_side.c, m), 0);
+	}
+	for (int i = 0; i < 2000 && cli_side.msgs < 1000; i++)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(100);
+	assert_int_equal(srv_side.msgs, 1000);
+	assert_int_equal(cli_side.msgs, 1000);
+	assert_int_equal(cli_side.last_n, 1000); /* order preserved */
+}
+
+static void test_wrong_key_refused(void **state)
+{
+	(void)state;
+	key_cli[5] ^= 0x40;
+	connect_client();
+	run_until(&cli_side.closed, 3000);
+	assert_true(cli_side.closed);
+	assert_false(cli_side.ready);
+	assert_non_null(strstr(cli_side.why, "wrong cluster key"));
+	run_until(&srv_side.closed, 1000);
+	assert_false(srv_side.ready);
+	/* The server still accepts good peers afterwards. */
+	key_cli[5] ^= 0x40;
+	memset(&cli_side, 0, sizeof cli_side);
+	memset(&srv_side, 0, sizeof srv_side);
+	connect_client();
+	run_until(&cli_side.ready, 3000);
+	assert_true(cli_side.ready);
+}
+
+/* A raw socket peer that sends bytes and collects what comes back. */
+static int raw_connect(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+static size_t raw_drain(int fd, char *out, size_t cap, int ms)
+{
+	size_t n = 0;
+	uint64_t end = util_mono_ns() + (uint64_t)ms * 1000000u;
+	while (util_mono_ns() < end) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		ssize_t r = read(fd, out + n, cap - 1 - n);
+		if (r > 0)
+			n += (size_t)r;
+		else if (r == 0)
+			break; /* closed by the server */
+		usleep(200);
+	}
+	out[n] = 0;
+	return n;
+}
+
+static void check_error_frame(const char *bytes, size_t n, const char *code)
+{
+	/* Skip the challenge frame, then the error frame must follow. */
+	struct frame_reader r;
+	frame_reader_init(&r, 0);
+	frame_reader_feed(&r, bytes, n);
+	const char *p;
+	size_t len;
+	int found = 0;
+	while (frame_reader_next(&r, &p, &len) == FRAME_OK) {
+		char e[64];
+		msg *m = msg_parse(p, len, e, sizeof e);
+		assert_non_null(m);
+		if (strcmp(msg_type(m), "error") == 0) {
+			assert_string_equal(msg_get_str(m, "code"), code);
+			assert_non_null(msg_get_str(m, "msg"));
+			found = 1;
+		}
+		msg_free(m);
+	}
+	frame_reader_release(&r);
+	assert_true(found);
+}
+
+static void test_oversized_frame(void **state)
+{
+	(void)state;
+	int fd = raw_connect();
+	unsigned char h[4];
+	frame_put_header(h, 5000); /* limit is 1024 */
+	assert_int_equal(write(fd, h, 4), 4);
+	char out[4096];
+	size_t n = raw_drain(fd, out, sizeof out, 1500);
+	check_error_frame(out, n, "bad_frame");
+	assert_non_null(memmem(out, n, "5000", 4));
+	close(fd);
+	run_until(&srv_side.closed, 1000);
+	assert_true(srv_side.closed);
+}
+
+static void test_bad_json_and_early_frame(void **state)
+{
+	(void)state;
+	int fd = raw_connect();
+	const char *bad = "{\"t\":\"auth\",";
+	unsigned char h[4];
+	frame_put_header(h, (uint32_t)strlen(bad));
+	assert_int_equal(write(fd, h, 4), 4);
+	assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	char out[4096];
+	size_t n = raw_drain(fd, out, sizeof out, 1500);
+	check_error_frame(out, n, "bad_json");
+	close(fd);
+
+	fd = raw_connect();
+	const char *early = "{\"t\":\"submit\",\"jobs\":[]}";
+	frame_put_header(h, (uint32_t)strlen(early));
+	assert_int_equal(write(fd, h, 4), 4);
+	assert_int_equal(write(fd, early, strlen(early)), (ssize_t)strlen(early));
+	n = raw_drain(fd, out, sizeof out, 1500);
+	check_error_frame(out, n, "protocol");
+	close(fd);
+}
+
+static void test_idle_timeout(void **state)
+{
+	(void)state;
+	struct conn_opts o = {.key = key_cli, .role = "worker", .idle_ms = 300};
+	echo_back = 0;
+	assert_int_equal(conn_connect(&cli_side.c, &loop, "127.0.0.1", port, &o, &cbs, &cli_side), 0);
+	/* The server never pings, so the client must give up on it. */
+	run_until(&cli_side.closed, 3000);
+	assert_true(cli_side.ready);
+	assert_true(cli_side.closed);
+	assert_non_null(strstr(cli_side.why, "silent"));
+}
+
+static void test_connect_refused(void **state)
+{
+	(void)state;
+	struct conn_opts o = {.key = key_cli, .role = "client"};
+	assert_int_equal(conn_connect(&cli_side.c, &loop, "127.0.0.1", 1, &o, &cbs, &cli_side), 0);
+	run_until(&cli_side.closed, 3000);
+	assert_true(cli_side.closed);
+	assert_non_null(strstr(cli_side.why, "cannot connect"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_handshake_and_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_json_and_early_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

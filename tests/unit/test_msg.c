@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for share/msg (the JSON layer) and share/auth. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "auth.h"
+#include "frame.h"
+#include "msg.h"
+
+static void test_parse_and_get(void **state)
+{
+	(void)state;
+	const char *j = "{\"t\":\"submit\",\"req\":7,\"jobs\":[{\"type\":\"echo\",\"input\":\"hi\"}],\"ok\":true,\"big\":9007199254740991}";
+	char err[128];
+	msg *m = msg_parse(j, strlen(j), err, sizeof err);
+	assert_non_null(m);
+	assert_string_equal(msg_type(m), "submit");
+	int64_t v = 0;
+	assert_int_equal(msg_get_int(m, "req", &v), 0);
+	assert_int_equal(v, 7);
+	assert_int_equal(msg_get_int(m, "big", &v), 0);
+	assert_true(v == 9007199254740991LL);
+	assert_int_equal(msg_get_int(m, "t", &v), -1); /* wrong type reads as absent */
+	assert_int_equal(msg_get_bool(m, "ok", 0), 1);
+	assert_int_equal(msg_get_bool(m, "missing", 5), 5);
+	msg *jobs = msg_get(m, "jobs");
+	assert_int_equal(msg_size(jobs), 1);
+	assert_string_equal(msg_get_str(msg_at(jobs, 0), "input"), "hi");
+	assert_null(msg_get_str(msg_get(m, "nope"), "x")); /* NULL-safe chains */
+	msg_free(m);
+}
+
+static void test_bad_json_message(void **state)
+{
+	(void)state;
+	char err[128];
+	assert_null(msg_parse("{\"t\":", 5, err, sizeof err));
+	assert_non_null(strstr(err, "bad JSON"));
+	assert_null(msg_parse("{} {}", 5, err, sizeof err));
+	assert_non_null(strstr(err, "trailing"));
+	/* Not NUL-terminated input must not be read past len. */
+	char buf[3] = {'[', '1', ']'};
+	msg *m = msg_parse(buf, 3, err, sizeof err);
+	assert_non_null(m);
+	assert_true(msg_is_array(m));
+	msg_free(m);
+}
+
+static void test_build_and_frame(void **state)
+{
+	(void)state;
+	msg *m = msg_new_typed("done");
+	msg *arr = msg_new_array();
+	msg *r = msg_new_object();
+	msg_set_int(r, "id", 42);
+	msg_set_str(r, "output", "line1\n\"quoted\"");
+	msg_set_raw(r, "extra", "{\"a\":1}");
+	msg_push(arr, r);
+	msg_add(m, "jobs", arr);
+	msg_set_int(m, "n", 1);
+	msg_set_int(m, "n", 2); /* replaces */
+	struct buf b = BUF_INIT;
+	assert_int_equal(msg_frame(m, &b), 0);
+	struct frame_reader rd;
+	frame_reader_init(&rd, 0);
+	frame_reader_feed(&rd, b.p, b.len);
+	const char *p;
+	size_t n;
+	assert_int_equal(frame_reader_next(&rd, &p, &n), FRAME_OK);
+	char err[64];
+	msg *back = msg_parse(p, n, err, sizeof err);
+	assert_non_null(back);
+	int64_t v;
+	msg_get_int(back, "n", &v);
+	assert_int_equal(v, 2);
+	msg *r0 = msg_at(msg_get(back, "jobs"), 0);
+	assert_string_equal(msg_get_str(r0, "output"), "line1\n\"quoted\"");
+	msg_get_int(msg_get(r0, "extra"), "a", &v);
+	assert_int_equal(v, 1);
+	msg *taken = msg_take(back, "jobs");
+	assert_null(msg_get(back, "jobs"));
+	msg_free(taken);
+	msg_free(back);
+	msg_free(m);
+	frame_reader_release(&rd);
+	buf_release(&b);
+}
+
+static void test_auth_key_and_mac(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/mts-auth-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256], err[256];
+	snprintf(path, sizeof path, "%s/key", dir);
+	unsigned char k1[AUTH_KEY_BYTES], k2[AUTH_KEY_BYTES];
+	assert_int_equal(auth_key_load(k1, path, 0, err, sizeof err), -1);
+	assert_non_null(strstr(err, "mtslurm start"));
+	assert_int_equal(auth_key_load(k1, path, 1, err, sizeof err), 0);
+	struct stat st;
+	stat(path, &st);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(auth_key_load(k2, path, 1, err, sizeof err), 0);
+	assert_memory_equal(k1, k2, AUTH_KEY_BYTES);
+
+	char n1[AUTH_HEX_BYTES], n2[AUTH_HEX_BYTES], m1[AUTH_HEX_BYTES], m2[AUTH_HEX_BYTES];
+	auth_nonce(n1);
+	auth_nonce(n2);
+	assert_string_not_equal(n1, n2);
+	auth_mac(m1, k1, "peer", "client", n1, n2);
+	auth_mac(m2, k2, "peer", "client", n1, n2);
+	assert_true(auth_mac_equal(m1, m2));
+	auth_mac(m2, k1, "server", "client", n1, n2); /* sides differ */
+	assert_false(auth_mac_equal(m1, m2));
+	auth_mac(m2, k1, "peer", "worker", n1, n2); /* roles differ */
+	assert_false(auth_mac_equal(m1, m2));
+	k2[0] ^= 1;
+	auth_mac(m2, k2, "peer", "client", n1, n2);
+	assert_false(auth_mac_equal(m1, m2));
+
+	/* A key others can read is refused with the fix in the message. */
+	chmod(path, 0644);
+	assert_int_equal(auth_key_load(k2, path, 0, err, sizeof err), -1);
+	assert_non_null(strstr(err, "chmod 600"));
+	unlink(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_and_get),
+		cmocka_unit_test(test_bad_json_message),
+		cmocka_unit_test(test_build_and_frame),
+		cmocka_unit_test(test_auth_key_and_mac),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

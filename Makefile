@@ -128,10 +128,10 @@ $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS)
 
-$(B)/tests/%: tests/tools/%.c $(LIBMTS)
+$(B)/tests/%: tests/tools/%.c $(LIBMTS) $(LIBSHARE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TOOL    $@")
-	$(Q)$(CC) $(CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
+	$(Q)$(CC) $(CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(LIBSHARE) $(LIBS)
 
 $(B)/bench/%: tests/bench/%.c $(LIBMTS)
 	@mkdir -p $(dir $@)

@@ -212,6 +212,14 @@ int conn_send_json(struct conn *c, const char *json, size_t n)
 	return 0;
 }
 
+int conn_send_bytes(struct conn *c, const void *data, size_t n)
+{
+	if (!c || c->st == ST_CLOSING || c->st == ST_CONNECTING || buf_add(&c->out, data, n))
+		return -1;
+	arm_flush(c);
+	return 0;
+}
+
 static int send_handshake(struct conn *c, msg *m)
 {
 	if (!m)

@@ -73,6 +73,10 @@ int conn_send(struct conn *c, msg *m);
 /* Queue one frame whose payload is already serialized JSON (copied). */
 int conn_send_json(struct conn *c, const char *json, size_t n);
 
+/* Queue bytes exactly as given, with no frame header: for test peers that
+ * must put malformed frames on the wire. 0 or -1. */
+int conn_send_bytes(struct conn *c, const void *data, size_t n);
+
 /* Close. If code is non-NULL, first send {"t":"error","code":code,"msg":why}.
  * on_close(c, why or "closed") follows from the loop. Safe to call twice and
  * from inside on_msg. */

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the numbered system scenarios (tests/sys/tNNNN-*.sh).
+# Each scenario gets its own run directory under a fresh temp dir, drives the
+# real binaries from $MTS_BUILD (default: build/), and on exit stops exactly
+# the processes it started, by PID.
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+: "${MTS_BUILD:=$top/build}"
+export PATH="$MTS_BUILD:$PATH"
+T=$(mktemp -d /tmp/mts-sys.XXXXXX)
+export MTSLURM_RUN_DIR=$T/run
+export TOOLS=$MTS_BUILD/tests
+started_pids=()
+
+log() { echo "[$(date +%T.%3N)] $*"; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+assert_eq() { # expected actual what
+	[ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
+}
+assert_contains() { # haystack needle what
+	case "$1" in *"$2"*) ;; *) fail "$3: '$2' not in: $1" ;; esac
+}
+
+# wait_for SECONDS CMD...: run CMD every 0.1 s until it succeeds; fail after SECONDS.
+wait_for() {
+	local limit=$1; shift
+	local end=$(($(date +%s%N) + limit * 1000000000))
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s%N)" -lt "$end" ] || fail "timed out after ${limit}s waiting for: $*"
+		sleep 0.1
+	done
+}
+
+# json_get FILE KEY: a top-level number or string from a small JSON file.
+json_get() { sed -n "s/.*\"$2\":\"\{0,1\}\([^,\"}]*\).*/\1/p" "$1" | head -n1; }
+
+master_pid() { [ -f "$MTSLURM_RUN_DIR/master.json" ] && json_get "$MTSLURM_RUN_DIR/master.json" pid || true; }
+mpirun_pid() { [ -f "$MTSLURM_RUN_DIR/launch.json" ] && json_get "$MTSLURM_RUN_DIR/launch.json" mpirun_pid || true; }
+
+db() { sqlite3 -cmd '.timeout 5000' "$MTSLURM_RUN_DIR/state.db" "$@"; }
+
+# Every process whose command line names our run directory (read-only ps).
+our_procs() { ps -eo pid=,args= | grep -F -- "$MTSLURM_RUN_DIR" | grep -v -e grep -e "ps -eo" || true; }
+
+cleanup() {
+	local rc=$?
+	set +e
+	local mp=$(master_pid) rp=$(mpirun_pid)
+	timeout 20 mtslurm stop --timeout 10 >/dev/null 2>&1
+	for p in $mp $rp "${started_pids[@]}"; do
+		[ -n "$p" ] && kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+	done
+	# Anything else still naming our run dir was started by this test.
+	for p in $(our_procs | awk '{print $1}'); do kill -9 "$p" 2>/dev/null; done
+	# A killed mpirun leaves its session directory behind.
+	[ -n "$rp" ] && rm -rf /tmp/ompi.*/pid."$rp" 2>/dev/null
+	if [ $rc -ne 0 ] && [ -d "$MTSLURM_RUN_DIR/logs" ]; then
+		echo "--- logs of the failed scenario ---"
+		tail -n 15 "$MTSLURM_RUN_DIR"/logs/*.log "$MTSLURM_RUN_DIR"/logs/*.out 2>/dev/null
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT
+
+# jget JSON PATH: a value out of JSON text with SQLite's json_extract
+# (sqlite3 is a test dependency anyway), e.g. jget "$out" '$.jobs.completed'.
+jget() { printf '%s' "$1" | sqlite3 :memory: "select json_extract(readfile('/dev/stdin'), '$2');"; }
+# jlen JSON PATH: length of the array at PATH.
+jlen() { printf '%s' "$1" | sqlite3 :memory: "select json_array_length(readfile('/dev/stdin'), '$2');"; }

@@ -71,7 +71,7 @@ $(B)/obj/%.o: %.c
 $(B)/obj/mpi/%.o: mpi/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MPICC   $<")
-	$(Q)$(CC) $(CFLAGS) $(MPI_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -iquote worker $(MPI_CFLAGS) -c -o $@ $<
 
 # Library objects: only the mts_* API is visible outside libmtslurm.so.
 $(B)/obj/client/%.o: client/%.c
@@ -121,12 +121,12 @@ $(B)/pkgconfig/mtslurm.pc: Makefile
 $(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSHARE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) -Imaster -Iworker -o $@ $< $(LIBMASTER) $(LIBWORKER) $(LIBSHARE) \
+	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -o $@ $< $(LIBMASTER) $(LIBWORKER) $(LIBSHARE) \
 		$(LDFLAGS) -lcmocka $(LIBS)
 
 $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS)
+	$(Q)$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS) -lm
 
 $(B)/tests/%: tests/tools/%.c $(LIBMTS) $(LIBSHARE)
 	@mkdir -p $(dir $@)

@@ -424,6 +424,9 @@ static void on_tick(uv_timer_t *t)
 	}
 	if (c->st != ST_READY)
 		return;
+	/* While paused we are the silent one: the peer's pings sit unread. */
+	if (c->paused)
+		c->last_rx_ms = now;
 	if (c->idle_ms && now - c->last_rx_ms >= c->idle_ms) {
 		char why[160];
 		snprintf(why, sizeof why, "%s silent for %.1f s", c->peer, (double)(now - c->last_rx_ms) / 1000);

@@ -1,0 +1,708 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * clients: the client side of the master -- the registry of client ids, the
+ * messages clients send (hello, submit, seen, cancel, shutdown; the read-only
+ * queries are in query.c) and the `done` callbacks. A client entry lives while
+ * it has a connection or unfinished jobs; callbacks not yet confirmed with
+ * `seen` are not kept in memory but read back from state.db (notified = 0)
+ * when the client id says hello again.
+ */
+#include "master.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define KNOWN_TYPES "echo, exec, func"
+
+/* ---- registry ---- */
+
+static uint64_t cid_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h;
+}
+
+static int ctab_grow(struct master *m)
+{
+	size_t n = m->ctab_size ? m->ctab_size * 2 : 64;
+	struct client **t = calloc(n, sizeof *t);
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < m->ctab_size; i++) {
+		struct client *c = m->ctab[i];
+		while (c) {
+			struct client *next = c->hnext;
+			size_t k = cid_hash(c->cid) & (n - 1);
+			c->hnext = t[k];
+			t[k] = c;
+			c = next;
+		}
+	}
+	free(m->ctab);
+	m->ctab = t;
+	m->ctab_size = n;
+	return 0;
+}
+
+struct client *clients_get(struct master *m, const char *cid, int create)
+{
+	if (m->ctab_size) {
+		for (struct client *c = m->ctab[cid_hash(cid) & (m->ctab_size - 1)]; c; c = c->hnext)
+			if (strcmp(c->cid, cid) == 0)
+				return c;
+	}
+	if (!create)
+		return NULL;
+	if (m->nclients >= m->ctab_size && ctab_grow(m))
+		return NULL;
+	struct client *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	sched_client_init(&c->sc);
+	c->m = m;
+	util_strlcpy(c->cid, cid, sizeof c->cid);
+	fbuf_init(&c->done, "{\"t\":\"done\",\"jobs\":[", "]}");
+	size_t k = cid_hash(c->cid) & (m->ctab_size - 1);
+	c->hnext = m->ctab[k];
+	m->ctab[k] = c;
+	m->nclients++;
+	return c;
+}
+
+static void client_free(struct client *c)
+{
+	sched_client_release(&c->sc);
+	fbuf_release(&c->done);
+	free(c);
+}
+
+void clients_maybe_free(struct client *c)
+{
+	struct master *m = c->m;
+	if (c->peer || c->sc.nlive || c->sc.n || c->dirty || c->sc.active_idx != UINT32_MAX)
+		return;
+	struct client **pp = &m->ctab[cid_hash(c->cid) & (m->ctab_size - 1)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	m->nclients--;
+	client_free(c);
+}
+
+void clients_release(struct master *m)
+{
+	for (size_t i = 0; i < m->ctab_size; i++) {
+		struct client *c = m->ctab[i];
+		while (c) {
+			struct client *next = c->hnext;
+			client_free(c);
+			c = next;
+		}
+	}
+	free(m->ctab);
+	m->ctab = NULL;
+	m->ctab_size = m->nclients = 0;
+	m->dirty_clients = NULL;
+}
+
+void clients_dirty(struct client *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = 1;
+	c->dirty_next = c->m->dirty_clients;
+	c->m->dirty_clients = c;
+	master_touch(c->m);
+}
+
+/* ---- callbacks ---- */
+
+static void add_result(struct buf *b, int64_t id, const char *type, int state, int attempts,
+		       const char *worker, const char *output, size_t output_len, const char *error,
+		       int rc_set, int rc)
+{
+	buf_addf(b, "{\"id\":%lld,\"type\":\"%s\",\"state\":\"%s\",\"attempts\":%d,\"worker\":", (long long)id,
+		 type, mjob_state_name(state), attempts);
+	mjob_json_str(b, worker, worker ? strlen(worker) : 0);
+	buf_adds(b, ",\"output\":");
+	mjob_json_str(b, output, output_len);
+	buf_adds(b, ",\"error\":");
+	mjob_json_str(b, error, error ? strlen(error) : 0);
+	if (rc_set)
+		buf_addf(b, ",\"rc\":%d}", rc);
+	else
+		buf_adds(b, ",\"rc\":null}");
+}
+
+void clients_result(struct client *c, const struct mjob *j, int state, const char *worker,
+		    const char *output, size_t output_len, const char *error, int rc_set, int rc)
+{
+	/* Not connected: the callback stays in state.db (notified = 0) and is
+	 * sent when the client says hello again. During a backlog the store
+	 * read after the commit includes this job. */
+	if (!c->peer || c->backlog)
+		return;
+	if (fbuf_item(&c->done))
+		return;
+	add_result(&c->done.b, j->id, mjob_kind_name(j->kind), state, j->attempts, worker, output,
+		   output_len, error, rc_set, rc);
+	clients_dirty(c);
+}
+
+static int backlog_row(void *arg, const struct store_rec *r)
+{
+	struct client *c = arg;
+	if (fbuf_item(&c->done))
+		return 1;
+	add_result(&c->done.b, r->id, r->type ? r->type : "echo", r->state, r->attempts, r->worker, r->output,
+		   r->output_len, r->error, !r->rc_null, r->rc);
+	return 0;
+}
+
+void clients_flush(struct master *m)
+{
+	struct client *c = m->dirty_clients;
+	m->dirty_clients = NULL;
+	while (c) {
+		struct client *next = c->dirty_next;
+		c->dirty = 0;
+		c->dirty_next = NULL;
+		struct conn *conn = c->peer && !c->peer->closed ? c->peer->conn : NULL;
+		if (c->backlog) {
+			c->backlog = 0;
+			fbuf_release(&c->done);
+			if (conn) {
+				int64_t n = store_unseen(m->store, c->cid, backlog_row, c);
+				if (n > 0)
+					log_info("client %s: resending %lld callbacks not confirmed before", c->cid,
+						 (long long)n);
+			}
+		}
+		fbuf_send(&c->done, conn);
+		clients_maybe_free(c);
+		c = next;
+	}
+}
+
+/* ---- hello ---- */
+
+static msg *master_obj(struct master *m)
+{
+	msg *o = msg_new_object();
+	msg_set_str(o, "host", m->info.host);
+	msg_set_int(o, "port", m->info.port);
+	msg_set_int(o, "pid", m->info.pid);
+	msg_set_str(o, "node", m->info.node);
+	msg_set_num(o, "uptime", util_wall() - m->info.started);
+	msg_set_str(o, "version", m->info.version);
+	return o;
+}
+
+static void on_hello(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	const char *cid = msg_get_str(m, "client");
+	if (!cid || !*cid || strlen(cid) > MASTER_CID_MAX) {
+		conn_close(p->conn, "bad_message", "hello needs \"client\": an id of 1 to 64 characters");
+		return;
+	}
+	if (p->client) {
+		if (strcmp(p->client->cid, cid) == 0)
+			goto reply;
+		struct client *old = p->client;
+		old->peer = NULL;
+		p->client = NULL;
+		clients_maybe_free(old);
+	}
+	struct client *c = clients_get(ms, cid, 1);
+	if (!c) {
+		conn_close(p->conn, NULL, "out of memory");
+		return;
+	}
+	if (c->peer && c->peer != p)
+		c->peer->client = NULL; /* the older connection of this id stops getting callbacks */
+	c->peer = p;
+	p->client = c;
+	log_debug("client %s connected from %s (%s)", cid, conn_peer(p->conn),
+		  msg_get_str(m, "name") ? msg_get_str(m, "name") : "");
+reply:;
+	msg *r = msg_new_typed("hello_ok");
+	msg_set_str(r, "client", cid);
+	msg_add(r, "master", master_obj(ms));
+	master_ack(p, r);
+	/* Callbacks owed to this id come from the store after the commit. */
+	p->client->backlog = 1;
+	fbuf_release(&p->client->done);
+	clients_dirty(p->client);
+}
+
+/* ---- submit ---- */
+
+struct spec {
+	const char *type;
+	msg *input;
+	const char *target, *cwd;
+	msg *env, *deps;
+	double delay, timeout;
+	int64_t prio, retries;
+};
+
+static int is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out)
+{
+	if (!msg_is_num(v))
+		return 0;
+	double d = msg_num(v);
+	if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi)
+		return 0;
+	*out = (int64_t)d;
+	return 1;
+}
+
+/* Read the fields of one job (or defaults) object over s. */
+static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
+{
+	for (msg *f = msg_child(o); f; f = msg_next(f)) {
+		const char *k = msg_key(f);
+		if (!k)
+			continue;
+		switch (k[0]) {
+		case 't':
+			if (strcmp(k, "type") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"type\" must be a string (" KNOWN_TYPES ")"), -1;
+				s->type = msg_str(f);
+			} else if (strcmp(k, "target") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"target\" must be a string /path/lib.so:function"), -1;
+				s->target = msg_str(f);
+			} else if (strcmp(k, "timeout") == 0) {
+				if (!msg_is_num(f) || msg_num(f) < 0)
+					return snprintf(err, n, "\"timeout\" must be a number of seconds >= 0"), -1;
+				s->timeout = msg_num(f);
+			}
+			break;
+		case 'i':
+			if (strcmp(k, "input") == 0)
+				s->input = f;
+			break;
+		case 'd':
+			if (strcmp(k, "delay") == 0) {
+				if (!msg_is_num(f) || msg_num(f) < 0)
+					return snprintf(err, n, "\"delay\" must be a number of seconds >= 0"), -1;
+				s->delay = msg_num(f);
+			} else if (strcmp(k, "deps") == 0) {
+				if (!msg_is_array(f))
+					return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
+				s->deps = f;
+			}
+			break;
+		case 'c':
+			if (strcmp(k, "cwd") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"cwd\" must be a string (an absolute directory)"), -1;
+				s->cwd = msg_str(f);
+			}
+			break;
+		case 'e':
+			if (strcmp(k, "env") == 0) {
+				if (!msg_is_array(f))
+					return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
+				for (msg *e = msg_child(f); e; e = msg_next(e))
+					if (!msg_is_str(e) || !strchr(msg_str(e), '=') || msg_str(e)[0] == '=')
+						return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
+				s->env = f;
+			}
+			break;
+		case 'p':
+			if (strcmp(k, "prio") == 0 && !is_int(f, INT32_MIN, INT32_MAX, &s->prio))
+				return snprintf(err, n, "\"prio\" must be an integer"), -1;
+			break;
+		case 'r':
+			if (strcmp(k, "retries") == 0 && !is_int(f, 0, 10000, &s->retries))
+				return snprintf(err, n, "\"retries\" must be an integer from 0 to 10000"), -1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Check a complete spec and fill the parts of a job that need no memory. */
+static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
+{
+	if (!s->type)
+		return snprintf(err, n, "missing \"type\"; known types: " KNOWN_TYPES), -1;
+	*kind = mjob_kind_parse(s->type);
+	if (*kind < 0)
+		return snprintf(err, n, "unknown type \"%.60s\"; known types: " KNOWN_TYPES, s->type), -1;
+	if (s->input && !msg_is_str(s->input) && *kind != MJOB_FUNC)
+		return snprintf(err, n, "\"input\" must be a string"), -1;
+	if (*kind == MJOB_EXEC && (!s->input || !msg_str(s->input)[0]))
+		return snprintf(err, n, "exec needs \"input\": the command line"), -1;
+	if (*kind == MJOB_FUNC) {
+		if (!s->target)
+			return snprintf(err, n, "func needs \"target\": /path/lib.so:function"), -1;
+		const char *colon = strrchr(s->target, ':');
+		if (!colon || colon == s->target || !colon[1])
+			return snprintf(err, n, "func target \"%.200s\" must look like /path/lib.so:function",
+					s->target),
+			       -1;
+	}
+	return 0;
+}
+
+struct batch {
+	struct mjob **jobs;
+	msg **deps;
+	char **deps_text;
+	char **env_text; /* owned per job unless equal to dflt_env */
+	size_t n;
+	char *dflt_env;
+};
+
+static void batch_free(struct batch *b, int free_jobs)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (free_jobs)
+			mjob_free(b->jobs[i]);
+		free(b->deps_text[i]);
+	}
+	free(b->dflt_env);
+	free(b->jobs);
+	free(b->deps);
+	free(b->deps_text);
+	free(b->env_text);
+}
+
+static void on_submit(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	int64_t req = 0;
+	int has_req = msg_get_int(m, "req", &req) == 0;
+	if (!p->client) {
+		master_error(p, has_req, req, "bad_request", "send hello before submit");
+		return;
+	}
+	msg *jobs = msg_get(m, "jobs");
+	msg *dflt = msg_get(m, "defaults");
+	char err[400], why[300];
+	if (!msg_is_array(jobs)) {
+		master_error(p, has_req, req, "bad_request", "submit needs \"jobs\": an array of job objects");
+		return;
+	}
+	struct spec d = {.retries = 3};
+	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, why, sizeof why))) {
+		master_error(p, has_req, req, "bad_request", "defaults: %s",
+			     msg_is_object(dflt) ? why : "must be an object");
+		return;
+	}
+	size_t n = msg_size(jobs);
+	struct batch b = {0};
+	b.jobs = calloc(n ? n : 1, sizeof *b.jobs);
+	b.deps = calloc(n ? n : 1, sizeof *b.deps);
+	b.deps_text = calloc(n ? n : 1, sizeof *b.deps_text);
+	if (!b.jobs || !b.deps || !b.deps_text) {
+		batch_free(&b, 1);
+		master_error(p, has_req, req, "busy", "out of memory for a batch of %zu jobs", n);
+		return;
+	}
+	if (d.env)
+		b.dflt_env = msg_print(d.env);
+	int64_t first = ms->next_id;
+	size_t i = 0;
+	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
+		struct spec s = d;
+		int kind = 0;
+		if (!msg_is_object(e)) {
+			snprintf(err, sizeof err, "job %zu: not an object", i);
+			goto refuse;
+		}
+		if (spec_parse(&s, e, why, sizeof why) || spec_check(&s, &kind, why, sizeof why)) {
+			snprintf(err, sizeof err, "job %zu: %s", i, why);
+			goto refuse;
+		}
+		int64_t id = first + (int64_t)i;
+		for (msg *x = msg_child(s.deps); x; x = msg_next(x)) {
+			int64_t dep;
+			if (!is_int(x, 1, INT64_MAX / 2, &dep)) {
+				snprintf(err, sizeof err, "job %zu: \"deps\" must be an array of job ids", i);
+				goto refuse;
+			}
+			if (dep >= id || (dep < first && !sched_find(&ms->sched, dep) &&
+					  store_state(ms->store, dep) < 0)) {
+				snprintf(err, sizeof err, "job %zu: unknown dependency %lld (no earlier job has that id)",
+					 i, (long long)dep);
+				goto refuse;
+			}
+		}
+		char *input_owned = NULL;
+		const char *input = "";
+		if (s.input) {
+			if (msg_is_str(s.input))
+				input = msg_str(s.input);
+			else
+				input = input_owned = msg_print(s.input);
+		}
+		char *env_owned = NULL;
+		const char *env = NULL;
+		if (s.env)
+			env = s.env == d.env ? b.dflt_env : (env_owned = msg_print(s.env));
+		struct mjob *j = mjob_new(input, input ? strlen(input) : 0, kind == MJOB_FUNC ? s.target : NULL,
+					  kind == MJOB_EXEC ? s.cwd : NULL, kind == MJOB_EXEC ? env : NULL);
+		free(input_owned);
+		free(env_owned);
+		if (!j) {
+			snprintf(err, sizeof err, "out of memory for job %zu", i);
+			goto refuse;
+		}
+		j->id = id;
+		j->kind = (uint8_t)kind;
+		j->client = &p->client->sc;
+		j->delay_s = kind == MJOB_ECHO ? s.delay : 0;
+		j->timeout_s = s.timeout;
+		j->prio = (int32_t)s.prio;
+		j->retries = (uint16_t)s.retries;
+		b.jobs[i] = j;
+		b.n = i + 1;
+		if (msg_size(s.deps)) {
+			b.deps[i] = s.deps;
+			b.deps_text[i] = msg_print(s.deps);
+		}
+	}
+	/* Valid: store and schedule. */
+	double now = util_wall();
+	for (i = 0; i < b.n; i++) {
+		struct mjob *j = b.jobs[i];
+		store_insert(ms->store, j, p->client->cid, b.deps_text[i], now);
+		int64_t failed_dep = 0;
+		for (msg *x = msg_child(b.deps[i]); x; x = msg_next(x)) {
+			int64_t dep = msg_int(x);
+			if (sched_wait_for(&ms->sched, j, dep) == 0)
+				continue;
+			if (store_state(ms->store, dep) != MJOB_COMPLETED && !failed_dep)
+				failed_dep = dep;
+		}
+		if (sched_add(&ms->sched, j)) {
+			store_finish(ms->store, j->id, MJOB_FAILED, 0, NULL, 0, "out of memory in the master", 0, 0,
+				     now);
+			mjob_free(j);
+			continue;
+		}
+		if (failed_dep) {
+			snprintf(why, sizeof why, "dependency %lld failed", (long long)failed_dep);
+			master_finalize(ms, j, MJOB_FAILED, NULL, 0, why, 0, 0);
+		}
+	}
+	ms->next_id += (int64_t)b.n;
+	batch_free(&b, 0);
+	msg *r = msg_new_typed("submitted");
+	if (has_req)
+		msg_set_int(r, "req", req);
+	msg_set_int(r, "first", first);
+	msg_set_int(r, "n", (int64_t)n);
+	master_ack(p, r);
+	return;
+refuse:
+	batch_free(&b, 1);
+	master_error(p, has_req, req, "bad_request", "%s", err);
+}
+
+/* ---- seen ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Read an array of ids; NULL with *n = 0 for an empty array. Returns -1 if
+ * v is not an array of integers. */
+static int read_ids(const msg *v, int64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!msg_is_array(v))
+		return -1;
+	size_t cap = msg_size(v);
+	if (!cap)
+		return 0;
+	int64_t *ids = malloc(cap * sizeof *ids);
+	if (!ids)
+		return -1;
+	size_t k = 0;
+	for (msg *e = msg_child(v); e; e = msg_next(e)) {
+		if (!is_int(e, INT64_MIN / 2, INT64_MAX / 2, &ids[k])) {
+			free(ids);
+			return -1;
+		}
+		k++;
+	}
+	*out = ids;
+	*n = k;
+	return 0;
+}
+
+static void on_seen(struct peer *p, msg *m)
+{
+	int64_t *ids;
+	size_t n;
+	if (read_ids(msg_get(m, "ids"), &ids, &n)) {
+		conn_close(p->conn, "bad_message", "seen needs \"ids\": an array of job ids");
+		return;
+	}
+	int sorted = 1;
+	for (size_t i = 1; i < n && sorted; i++)
+		sorted = ids[i - 1] <= ids[i];
+	if (!sorted)
+		qsort(ids, n, sizeof *ids, cmp_i64);
+	/* Contiguous runs become one ranged UPDATE each. */
+	for (size_t i = 0; i < n;) {
+		size_t k = i;
+		while (k + 1 < n && (ids[k + 1] == ids[k] || ids[k + 1] == ids[k] + 1))
+			k++;
+		store_seen_range(p->m->store, ids[i], ids[k]);
+		i = k + 1;
+	}
+	free(ids);
+	master_touch(p->m);
+}
+
+/* ---- cancel ---- */
+
+static void revoke_cancel(struct mjob *j)
+{
+	if (j->where != MJOB_ASSIGNED || !j->worker)
+		return;
+	struct wrk *w = wrk_of(j->worker);
+	if (!w->peer || fbuf_item(&w->revoke_cancel))
+		return;
+	buf_addf(&w->revoke_cancel.b, "%lld", (long long)j->id);
+	workers_dirty(w);
+}
+
+static void cancel_all_one(void *arg, struct mjob *j)
+{
+	struct master *m = arg;
+	revoke_cancel(j);
+	const char *wid = j->worker ? wrk_of(j->worker)->wid : NULL;
+	clients_result(client_of(j->client), j, MJOB_CANCELLED, wid, NULL, 0, "cancelled", 0, 0);
+	m->counts[MJOB_CANCELLED]++;
+}
+
+static void on_cancel(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	int64_t req = 0;
+	int has_req = msg_get_int(m, "req", &req) == 0;
+	msg *r = msg_new_typed("cancelled");
+	msg *unknown = msg_new_array(), *final = msg_new_array();
+	int64_t n = 0;
+	if (msg_get_bool(m, "all", 0)) {
+		uint64_t t0 = util_mono_ns();
+		int64_t nrows = store_cancel_all(ms->store, util_wall());
+		uint64_t t1 = util_mono_ns();
+		log_info("cancel all: %lld rows updated in %.3f s", (long long)nrows, (double)(t1 - t0) / 1e9);
+		if (nrows >= 0) {
+			n = (int64_t)sched_cancel_all(&ms->sched, cancel_all_one, ms);
+			for (size_t i = 0; i < ms->ctab_size; i++) {
+				struct client *c = ms->ctab[i];
+				while (c) {
+					struct client *next = c->hnext;
+					clients_maybe_free(c);
+					c = next;
+				}
+			}
+		}
+		log_info("cancelled all %lld unfinished jobs in %.3f s", (long long)n,
+			 (double)(util_mono_ns() - t0) / 1e9);
+	} else {
+		int64_t *ids;
+		size_t k;
+		if (read_ids(msg_get(m, "ids"), &ids, &k)) {
+			msg_free(r);
+			msg_free(unknown);
+			msg_free(final);
+			master_error(p, has_req, req, "bad_request",
+				     "cancel needs \"ids\": an array of job ids, or \"all\": true");
+			return;
+		}
+		for (size_t i = 0; i < k; i++) {
+			struct mjob *j = sched_find(&ms->sched, ids[i]);
+			if (j) {
+				revoke_cancel(j);
+				master_finalize(ms, j, MJOB_CANCELLED, NULL, 0, "cancelled", 0, 0);
+				n++;
+				continue;
+			}
+			int st = ids[i] > 0 && ids[i] < ms->next_id ? store_state(ms->store, ids[i]) : -1;
+			msg_push(st >= 0 ? final : unknown, msg_new_int(ids[i]));
+		}
+		free(ids);
+	}
+	if (has_req)
+		msg_set_int(r, "req", req);
+	msg_set_int(r, "n", n);
+	msg_add(r, "unknown", unknown);
+	msg_add(r, "final", final);
+	master_ack(p, r);
+}
+
+/* ---- routing ---- */
+
+void clients_on_msg(struct peer *p, msg *m)
+{
+	const char *t = msg_type(m);
+	switch (t[0]) {
+	case 'h':
+		if (strcmp(t, "hello") == 0)
+			return on_hello(p, m);
+		break;
+	case 's':
+		if (strcmp(t, "submit") == 0)
+			return on_submit(p, m);
+		if (strcmp(t, "seen") == 0)
+			return on_seen(p, m);
+		if (strcmp(t, "status") == 0)
+			return query_status(p, m);
+		if (strcmp(t, "shutdown") == 0) {
+			msg *r = msg_new_typed("bye");
+			int64_t req;
+			if (msg_get_int(m, "req", &req) == 0)
+				msg_set_int(r, "req", req);
+			master_ack(p, r);
+			master_shutdown(p->m);
+			return;
+		}
+		break;
+	case 'c':
+		if (strcmp(t, "cancel") == 0)
+			return on_cancel(p, m);
+		break;
+	case 'j':
+		if (strcmp(t, "jobs") == 0)
+			return query_jobs(p, m);
+		break;
+	case 'w':
+		if (strcmp(t, "workers") == 0)
+			return query_workers(p, m);
+		if (strcmp(t, "wait") == 0)
+			return query_wait(p, m);
+		break;
+	default:
+		break;
+	}
+	int64_t req = 0;
+	int has_req = msg_get_int(m, "req", &req) == 0;
+	master_error(p, has_req, req, "protocol",
+		     "unknown message type \"%.40s\" from a client; expected hello, submit, seen, cancel, "
+		     "status, jobs, workers, wait or shutdown",
+		     t);
+}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mtslurm-master: command line, signals and process lifetime around the
+ * master (server.c and friends). It always runs in the foreground; `mtslurm
+ * start` detaches it with setsid and redirects its output. Diagnostics go to
+ * RUN_DIR/logs/master.log; a startup failure is one line on stderr and exit
+ * status 1.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../worker/worker.h"
+#include "log.h"
+#include "master.h"
+#include "rundir.h"
+#include "util.h"
+
+static const char usage[] =
+	"usage: mtslurm-master --run-dir DIR [--host 127.0.0.1] [--port 0] [--advertise HOST]\n"
+	"                      [--master-works] [--prefetch N] [--max-queued N] [--sync full|normal]\n"
+	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--log-level LEVEL]\n"
+	"                      [--foreground]\n";
+
+static struct master M;
+static uv_signal_t sig_term, sig_int;
+static struct worker *self_worker;
+static int log_opened;
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "mtslurm-master: %s\n", line);
+	if (log_opened)
+		log_error("%s", line);
+	exit(1);
+}
+
+static unsigned long long num_arg(const char *opt, const char *v, unsigned long long max)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+	if (!v || !*v || *end || errno || n > max || v[0] == '-')
+		die("%s needs a number from 0 to %llu, got \"%s\"; see mtslurm-master --help", opt, max,
+		    v ? v : "");
+	return n;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	log_info("signal %d: clean shutdown", signum);
+	master_shutdown(&M);
+}
+
+static void self_worker_stopped(void *arg)
+{
+	(void)arg;
+}
+
+static void self_worker_exit(void *arg, int code, const char *why)
+{
+	(void)arg;
+	log_info("the master's own worker left (%d): %s", code, why ? why : "");
+	if (self_worker) {
+		worker_stop(self_worker, self_worker_stopped, NULL);
+		self_worker = NULL;
+	}
+}
+
+static void on_stopped(struct master *m)
+{
+	(void)m;
+	if (self_worker) {
+		worker_stop(self_worker, self_worker_stopped, NULL);
+		self_worker = NULL;
+	}
+	uv_close((uv_handle_t *)&sig_term, NULL);
+	uv_close((uv_handle_t *)&sig_int, NULL);
+}
+
+/* One master per run directory: an flock on RUN_DIR/master.lock (where the
+ * filesystem supports it) and a live pid in master.json. */
+static void claim_run_dir(const char *dir)
+{
+	struct master_info mi;
+	char err[512], path[RUNDIR_PATH_MAX];
+	if (rundir_read_master(dir, &mi, err, sizeof err) == 0 && mi.pid != (long)getpid() &&
+	    rundir_pid_alive(mi.pid))
+		die("another master (pid %ld, %s:%d) is already running in %s; stop it first (mtslurm stop) "
+		    "or use another --run-dir",
+		    mi.pid, mi.host, mi.port, dir);
+	rundir_path(path, dir, "master.lock");
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+		die("another master holds %s; stop it first (mtslurm stop) or use another --run-dir", path);
+	/* fd stays open (and locked) for the life of the process. */
+}
+
+int main(int argc, char **argv)
+{
+	struct master_cfg cfg = {.host = "127.0.0.1", .prefetch = UINT32_MAX};
+	const char *run_dir_opt = NULL, *level = NULL;
+	signal(SIGPIPE, SIG_IGN);
+	umask(077); /* state.db and logs hold job data: private like the key */
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (strcmp(a, name) == 0 && (v || (die("%s needs a value; see mtslurm-master --help", name), 0)) && ++i)
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (strcmp(a, "--foreground") == 0) {
+			/* always in the foreground */
+		} else if (strcmp(a, "--master-works") == 0) {
+			cfg.master_works = 1;
+		} else if (OPT("--run-dir")) {
+			run_dir_opt = v;
+		} else if (OPT("--host")) {
+			cfg.host = v;
+		} else if (OPT("--port")) {
+			cfg.port = (int)num_arg(a, v, 65535);
+		} else if (OPT("--advertise")) {
+			cfg.advertise = v;
+		} else if (OPT("--prefetch")) {
+			cfg.prefetch = (uint32_t)num_arg(a, v, 1000000);
+		} else if (OPT("--max-queued")) {
+			cfg.max_queued = num_arg(a, v, 1ull << 40);
+		} else if (OPT("--idle-ms")) {
+			cfg.idle_ms = (unsigned)num_arg(a, v, 86400000);
+		} else if (OPT("--ping-ms")) {
+			cfg.ping_ms = (unsigned)num_arg(a, v, 86400000);
+		} else if (OPT("--orphan-grace-ms")) {
+			cfg.orphan_grace_ms = (unsigned)num_arg(a, v, 86400000);
+		} else if (OPT("--sync")) {
+			if (strcmp(v, "normal") != 0 && strcmp(v, "full") != 0)
+				die("--sync takes full or normal, got \"%s\"", v);
+			cfg.sync_normal = strcmp(v, "normal") == 0;
+		} else if (OPT("--log-level")) {
+			level = v;
+		} else {
+			die("unknown option \"%s\"; see mtslurm-master --help", a);
+		}
+#undef OPT
+	}
+	char run_dir[RUNDIR_PATH_MAX], err[1024], path[RUNDIR_PATH_MAX];
+	if (rundir_resolve(run_dir, run_dir_opt, err, sizeof err))
+		die("%s", err);
+	if (rundir_create(run_dir, err, sizeof err))
+		die("%s", err);
+	claim_run_dir(run_dir);
+	if (rundir_path(path, run_dir, "logs/master.log") || log_open(path, "master"))
+		die("cannot open %s/logs/master.log for writing; check the run directory's permissions", run_dir);
+	log_opened = 1;
+	if (level) {
+		if (strcmp(level, "debug") == 0)
+			log_set_level(LOG_DEBUG);
+		else if (strcmp(level, "warn") == 0)
+			log_set_level(LOG_WARN);
+		else if (strcmp(level, "error") == 0)
+			log_set_level(LOG_ERROR);
+	}
+	cfg.run_dir = run_dir;
+
+	uv_loop_t *loop = uv_default_loop();
+	M.on_stopped = NULL;
+	if (master_start(&M, loop, &cfg, err, sizeof err))
+		die("%s", err);
+	M.on_stopped = on_stopped;
+	uv_signal_init(loop, &sig_term);
+	uv_signal_init(loop, &sig_int);
+	uv_signal_start(&sig_term, on_signal, SIGTERM);
+	uv_signal_start(&sig_int, on_signal, SIGINT);
+
+	if (cfg.master_works) {
+		struct worker_cfg wc = {.run_dir = run_dir, .slots = 1, .rank = 0, .on_exit = self_worker_exit};
+		self_worker = worker_new(loop, &wc, err, sizeof err);
+		if (!self_worker)
+			log_error("--master-works: cannot start the master's own worker: %s", err);
+	}
+
+	uv_run(loop, UV_RUN_DEFAULT);
+	master_free(&M);
+	int rc = uv_loop_close(loop);
+	if (rc)
+		log_warn("loop closed with handles still open: %s", uv_strerror(rc));
+	log_info("exit 0");
+	log_close();
+	return 0;
+}

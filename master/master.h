@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * master: the state one mtslurm-master process shares between its modules
+ * (server, clients, workers, query) -- the loop, the store, the scheduler,
+ * the registries of clients and workers, and the per-turn output that is
+ * held back until the turn's transaction is committed.
+ *
+ * The turn: message handlers (I/O phase), timers and close callbacks change
+ * memory and write to the store's open transaction; they queue replies in
+ * "after-commit" buffers and mark the owner dirty. A uv_check callback then
+ * dispatches jobs, commits once, and only then sends everything queued, so no
+ * acknowledgement ever describes state that is not durable.
+ */
+#ifndef MTS_MASTER_H
+#define MTS_MASTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conn.h"
+#include "msg.h"
+#include "rundir.h"
+#include "sched.h"
+#include "store.h"
+
+#define MASTER_VERSION "0.1.0"
+#define MASTER_CID_MAX 64
+#define MASTER_WID_MAX 128
+#define MASTER_PREFETCH_MIN 64 /* default prefetch: max(slots, this) */
+
+/* A buffer of whole frames built as JSON text: items are appended into an
+ * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */
+struct fbuf {
+	struct buf b;
+	size_t start; /* offset of the open frame's header */
+	size_t n;     /* items in the open frame */
+	int open;
+	const char *prefix, *suffix;
+};
+
+/* One accepted connection. */
+struct peer {
+	struct master *m;
+	struct conn *conn; /* NULL once closed */
+	struct client *client; /* after a client hello */
+	struct wrk *worker;    /* after a worker hello */
+	struct buf acks;       /* whole frames to send after the commit */
+	struct peer *dirty_next;
+	struct peer *prev, *next; /* all peers */
+	int dirty, closed, paused, is_worker, is_client;
+};
+
+/* Everything the master knows about one client id (kept across reconnects
+ * while it has unfinished jobs or a connection). */
+struct client {
+	struct sched_client sc;
+	struct master *m;
+	char cid[MASTER_CID_MAX + 1];
+	struct peer *peer;  /* current connection, or NULL */
+	struct fbuf done;   /* RESULTs to send after the commit */
+	int backlog;        /* send unseen callbacks from the store after the commit */
+	int dirty;
+	struct client *dirty_next;
+	struct client *hnext; /* hash chain */
+};
+
+/* A worker: connected, or a placeholder for one that held jobs when the
+ * master stopped (peer NULL, until it reconnects or the grace period ends). */
+struct wrk {
+	struct sched_worker sw;
+	struct master *m;
+	char wid[MASTER_WID_MAX + 1];
+	char host[256], node[256];
+	long pid;
+	int rank;
+	double since, last_seen;
+	struct peer *peer;
+	struct fbuf assign, result_ok, revoke_cancel, revoke_steal;
+	int dirty, dead;
+	struct wrk *dirty_next;
+	struct wrk *prev, *next; /* all workers */
+};
+
+struct waiter {
+	struct peer *peer;
+	int64_t req;
+	int has_req, all;
+	int64_t *ids;
+	size_t n, cursor;
+	struct waiter *next;
+};
+
+struct master_cfg {
+	const char *run_dir;
+	const char *host;      /* bind address */
+	int port;
+	const char *advertise; /* address written to master.json, NULL: host */
+	uint32_t prefetch;     /* UINT32_MAX: max(the worker's slots, MASTER_PREFETCH_MIN) */
+	uint64_t max_queued;
+	unsigned ping_ms, idle_ms;
+	unsigned orphan_grace_ms;
+	int sync_normal;
+	int master_works;
+};
+
+struct master {
+	struct master_cfg cfg;
+	uv_loop_t *loop;
+	unsigned char key[AUTH_KEY_BYTES];
+	struct store *store;
+	struct sched sched;
+	uv_tcp_t listener;
+	uv_check_t check;
+	uv_idle_t idle; /* keeps poll from blocking while a turn has work */
+	uv_timer_t orphan_timer;
+	struct master_info info;
+	char db_path[RUNDIR_PATH_MAX];
+	int64_t next_id;
+	int64_t counts[5]; /* final states (history) from the store, plus this run */
+	struct peer *peers;
+	struct peer *dirty_peers;
+	struct client *dirty_clients;
+	struct wrk *dirty_workers;
+	struct wrk *workers;
+	struct client **ctab; /* cid hash */
+	size_t ctab_size, nclients;
+	struct waiter *waiters;
+	const char *lost_wid; /* worker being dropped, for error texts */
+	int npaused;
+	int shutting_down, stopped, exit_code;
+	int handles_open;
+	void (*on_stopped)(struct master *m); /* all handles closed */
+	void *self_worker;                    /* --master-works */
+};
+
+/* fbuf */
+void fbuf_init(struct fbuf *f, const char *prefix, const char *suffix);
+void fbuf_release(struct fbuf *f);
+/* Start the next item (writes the frame prefix or a comma); then append the
+ * item's JSON to f->b. */
+int fbuf_item(struct fbuf *f);
+/* Close the open frame and queue all frames on c (if non-NULL); reset. */
+void fbuf_send(struct fbuf *f, struct conn *c);
+static inline int fbuf_empty(const struct fbuf *f) { return f->b.len == 0; }
+
+/* server.c */
+int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg, char *err,
+		 size_t errlen);
+/* Begin a clean shutdown (shutdown message, SIGTERM). */
+void master_shutdown(struct master *m);
+/* Wake the loop so this turn's check runs even if the change came from a
+ * timer or a close callback. */
+void master_touch(struct master *m);
+void master_peer_dirty(struct peer *p);
+/* Queue a reply frame for after the commit (takes ownership of r). */
+void master_ack(struct peer *p, msg *r);
+/* Queue an already serialized JSON object as a reply frame. */
+void master_ack_json(struct peer *p, const char *json, size_t n);
+/* Queue an error reply (does not close). req < 0 without req. */
+void master_error(struct peer *p, int has_req, int64_t req, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* A job reached a final state: store it, queue its callback, free it. */
+void master_finalize(struct master *m, struct mjob *j, int state, const char *output,
+		     size_t output_len, const char *error, int rc_set, int rc);
+void master_free(struct master *m);
+
+/* clients.c */
+struct client *clients_get(struct master *m, const char *cid, int create);
+void clients_maybe_free(struct client *c);
+void clients_dirty(struct client *c);
+/* Queue a RESULT for a job that is about to be freed. */
+void clients_result(struct client *c, const struct mjob *j, int state, const char *worker,
+		    const char *output, size_t output_len, const char *error, int rc_set, int rc);
+void clients_on_msg(struct peer *p, msg *m);
+/* After the commit: send pending callbacks (and backlogs) of dirty clients. */
+void clients_flush(struct master *m);
+void clients_release(struct master *m);
+
+/* workers.c */
+struct wrk *workers_find(struct master *m, const char *wid);
+struct wrk *workers_new(struct master *m, const char *wid);
+void workers_dirty(struct wrk *w);
+void workers_on_msg(struct peer *p, msg *m);
+/* The worker's connection is gone (or its grace period ended). */
+void workers_lost(struct wrk *w, const char *why);
+void workers_flush(struct master *m);
+void workers_expire_orphans(struct master *m);
+void workers_release(struct master *m);
+extern const struct sched_cb workers_sched_cb;
+
+/* query.c */
+void query_status(struct peer *p, msg *m);
+void query_jobs(struct peer *p, msg *m);
+void query_workers(struct peer *p, msg *m);
+void query_wait(struct peer *p, msg *m);
+/* After each commit: answer waits whose jobs are all final. */
+void query_check_waiters(struct master *m);
+void query_drop_waiters(struct master *m, struct peer *p);
+
+static inline struct client *client_of(struct sched_client *sc) { return (struct client *)sc; }
+static inline struct wrk *wrk_of(struct sched_worker *sw) { return (struct wrk *)sw; }
+
+#endif

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mjob: allocation of the master's in-memory job and small helpers shared by
+ * the master modules (names of kinds and states, JSON string escaping).
+ */
+#include "mjob.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
+		      const char *env_json)
+{
+	size_t tl = target ? strlen(target) + 1 : 0;
+	size_t cl = cwd ? strlen(cwd) + 1 : 0;
+	size_t el = env_json ? strlen(env_json) + 1 : 0;
+	if (!input)
+		input_len = 0;
+	if (input_len > UINT32_MAX - tl - cl - el - 1)
+		return NULL;
+	struct mjob *j = malloc(sizeof *j + input_len + 1 + tl + cl + el);
+	if (!j)
+		return NULL;
+	memset(j, 0, sizeof *j);
+	j->input_len = (uint32_t)input_len;
+	if (input_len)
+		memcpy(j->data, input, input_len);
+	j->data[input_len] = '\0';
+	size_t off = input_len + 1;
+	if (tl) {
+		j->target_off = (uint32_t)off;
+		memcpy(j->data + off, target, tl);
+		off += tl;
+	}
+	if (cl) {
+		j->cwd_off = (uint32_t)off;
+		memcpy(j->data + off, cwd, cl);
+		off += cl;
+	}
+	if (el) {
+		j->env_off = (uint32_t)off;
+		memcpy(j->data + off, env_json, el);
+	}
+	return j;
+}
+
+void mjob_free(struct mjob *j)
+{
+	if (!j)
+		return;
+	free(j->dependents);
+	free(j);
+}
+
+static const char *const kind_names[] = {"echo", "exec", "func"};
+static const char *const state_names[] = {"queued", "running", "completed", "failed", "cancelled"};
+
+const char *mjob_kind_name(int kind)
+{
+	return kind >= 0 && kind < 3 ? kind_names[kind] : "unknown";
+}
+
+int mjob_kind_parse(const char *type)
+{
+	for (int i = 0; type && i < 3; i++)
+		if (strcmp(type, kind_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *mjob_state_name(int state)
+{
+	return state >= 0 && state < 5 ? state_names[state] : "unknown";
+}
+
+int mjob_state_parse(const char *name)
+{
+	for (int i = 0; name && i < 5; i++)
+		if (strcmp(name, state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int mjob_json_str(struct buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (!s)
+		return buf_add(out, "null", 4);
+	/* Worst case every byte becomes \u00XX. */
+	if (buf_grow(out, n * 6 + 2))
+		return -1;
+	char *p = out->p + out->len;
+	*p++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*p++ = (char)c;
+			continue;
+		}
+		*p++ = '\\';
+		switch (c) {
+		case '"': *p++ = '"'; break;
+		case '\\': *p++ = '\\'; break;
+		case '\n': *p++ = 'n'; break;
+		case '\r': *p++ = 'r'; break;
+		case '\t': *p++ = 't'; break;
+		default:
+			*p++ = 'u';
+			*p++ = '0';
+			*p++ = '0';
+			*p++ = hex[c >> 4];
+			*p++ = hex[c & 15];
+		}
+	}
+	*p++ = '"';
+	out->len = (size_t)(p - out->p);
+	out->p[out->len] = '\0';
+	return 0;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mjob: one unfinished job as the master holds it in memory. Named mjob (not
+ * job) so it never collides with worker/job.h in a test that sees both. A job
+ * is one allocation: the fixed fields, then its strings (input, target, cwd,
+ * env as JSON array text) packed after the struct, so 10 million queued echo
+ * jobs cost about 110 bytes each plus their input. Finished jobs leave memory
+ * (they live on in state.db only).
+ *
+ * Also here: the executor names and a JSON string writer the master uses to
+ * build WJOB/RESULT/JOBREC text directly, without a cJSON tree per job.
+ */
+#ifndef MTS_MJOB_H
+#define MTS_MJOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* state.db `state` column values (docs/formats.md). */
+enum mjob_dbstate {
+	MJOB_QUEUED = 0,
+	MJOB_RUNNING = 1,
+	MJOB_COMPLETED = 2,
+	MJOB_FAILED = 3,
+	MJOB_CANCELLED = 4,
+};
+
+/* Where an unfinished job sits in the scheduler. */
+enum mjob_where {
+	MJOB_NEW = 0,     /* not yet handed to the scheduler */
+	MJOB_WAITING = 1, /* dependencies not yet completed */
+	MJOB_INQUEUE = 2, /* in its client's priority queue */
+	MJOB_ASSIGNED = 3 /* on a worker (running or prefetched); db state running */
+};
+
+enum mjob_kind { MJOB_ECHO = 0, MJOB_EXEC = 1, MJOB_FUNC = 2 };
+
+#define MJOB_F_REVOKING 0x01 /* a revoke "steal" for it is in flight */
+#define MJOB_F_MARK 0x02     /* scratch bit for one operation (held reconciliation) */
+
+struct sched_client;
+struct sched_worker;
+struct mjob_deps;
+
+struct mjob {
+	int64_t id;
+	struct mjob *prev, *next;      /* worker FIFO, or the waiting list */
+	struct sched_client *client;
+	struct sched_worker *worker;   /* while MJOB_ASSIGNED */
+	struct mjob_deps *dependents;  /* ids of jobs waiting for this one, or NULL */
+	double delay_s, timeout_s;
+	int32_t prio;
+	uint32_t heap_idx;     /* position in the client's queue while MJOB_INQUEUE */
+	uint32_t ndeps_left;   /* dependencies not yet completed */
+	uint32_t input_len;
+	uint32_t target_off, cwd_off, env_off; /* into data; 0 = absent */
+	uint16_t retries, attempts;
+	uint8_t where, kind, flags;
+	char data[]; /* input NUL [target NUL] [cwd NUL] [env NUL] */
+};
+
+/* Ids of dependents, grown on demand (rare: most jobs have none). */
+struct mjob_deps {
+	uint32_t n, cap;
+	int64_t ids[];
+};
+
+/* One allocation with room for the strings; NULL/absent strings are not
+ * stored. input may be NULL (stored as ""). Returns NULL on OOM. */
+struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
+		      const char *env_json);
+/* Free the job and its dependents list. NULL is a no-op. */
+void mjob_free(struct mjob *j);
+
+static inline const char *mjob_input(const struct mjob *j) { return j->data; }
+static inline const char *mjob_target(const struct mjob *j) { return j->target_off ? j->data + j->target_off : NULL; }
+static inline const char *mjob_cwd(const struct mjob *j) { return j->cwd_off ? j->data + j->cwd_off : NULL; }
+static inline const char *mjob_env(const struct mjob *j) { return j->env_off ? j->data + j->env_off : NULL; }
+
+/* "echo", "exec", "func". */
+const char *mjob_kind_name(int kind);
+/* MJOB_ECHO.. for a type name, or -1. */
+int mjob_kind_parse(const char *type);
+/* "queued", "running", ... for a db state; "unknown" otherwise. */
+const char *mjob_state_name(int state);
+/* MJOB_QUEUED.. for a state name, or -1. */
+int mjob_state_parse(const char *name);
+
+/* Append s[0..n) as a JSON string literal with quotes. NULL appends null.
+ * Returns 0 or -1 (OOM). */
+int mjob_json_str(struct buf *out, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * query: the read-only client requests -- status (O(1): counters kept in
+ * memory, final-state totals from the store's `counts` table), jobs (pages
+ * over state.db), workers (the registry) -- and `wait`, whose replies are
+ * checked after every commit.
+ */
+#include "master.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+static int get_req(const msg *m, int64_t *req)
+{
+	return msg_get_int(m, "req", req) == 0;
+}
+
+static msg *typed_reply(const char *t, int has_req, int64_t req)
+{
+	msg *r = msg_new_typed(t);
+	if (r && has_req)
+		msg_set_int(r, "req", req);
+	return r;
+}
+
+void query_status(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	int64_t req = 0;
+	int has_req = get_req(m, &req);
+	msg *r = typed_reply("status", has_req, req);
+	msg *mo = msg_new_object();
+	msg_set_str(mo, "host", ms->info.host);
+	msg_set_int(mo, "port", ms->info.port);
+	msg_set_int(mo, "pid", ms->info.pid);
+	msg_set_str(mo, "node", ms->info.node);
+	msg_set_num(mo, "uptime", util_wall() - ms->info.started);
+	msg_set_str(mo, "version", ms->info.version);
+	msg_add(r, "master", mo);
+	int64_t connected = 0, slots = 0, busy = 0;
+	for (struct wrk *w = ms->workers; w; w = w->next) {
+		if (!w->peer)
+			continue;
+		connected++;
+		slots += w->sw.slots;
+		busy += w->sw.nassigned < w->sw.slots ? w->sw.nassigned : w->sw.slots;
+	}
+	msg *wo = msg_new_object();
+	msg_set_int(wo, "connected", connected);
+	msg_set_int(wo, "slots", slots);
+	msg_set_int(wo, "busy_slots", busy);
+	msg_add(r, "workers", wo);
+	msg *jo = msg_new_object();
+	int64_t q = (int64_t)ms->sched.nqueued, run = (int64_t)ms->sched.nassigned;
+	msg_set_int(jo, "queued", q);
+	msg_set_int(jo, "running", run);
+	msg_set_int(jo, "completed", ms->counts[MJOB_COMPLETED]);
+	msg_set_int(jo, "failed", ms->counts[MJOB_FAILED]);
+	msg_set_int(jo, "cancelled", ms->counts[MJOB_CANCELLED]);
+	msg_set_int(jo, "total",
+		    q + run + ms->counts[MJOB_COMPLETED] + ms->counts[MJOB_FAILED] + ms->counts[MJOB_CANCELLED]);
+	msg_add(r, "jobs", jo);
+	master_ack(p, r);
+}
+
+static void add_time(struct buf *b, const char *key, double t)
+{
+	if (t < 0)
+		buf_addf(b, ",\"%s\":null", key);
+	else
+		buf_addf(b, ",\"%s\":%.3f", key, t);
+}
+
+struct jobs_ctx {
+	struct buf *b;
+	int64_t last;
+	int64_t n;
+};
+
+static int jobs_row(void *arg, const struct store_rec *r)
+{
+	struct jobs_ctx *x = arg;
+	struct buf *b = x->b;
+	if (x->n++)
+		buf_add(b, ",", 1);
+	buf_addf(b, "{\"id\":%lld,\"type\":", (long long)r->id);
+	mjob_json_str(b, r->type, r->type ? strlen(r->type) : 0);
+	buf_addf(b, ",\"state\":\"%s\",\"attempts\":%d,\"worker\":", mjob_state_name(r->state), r->attempts);
+	mjob_json_str(b, r->worker, r->worker ? strlen(r->worker) : 0);
+	buf_adds(b, ",\"output\":");
+	mjob_json_str(b, r->output, r->output_len);
+	buf_adds(b, ",\"error\":");
+	mjob_json_str(b, r->error, r->error ? strlen(r->error) : 0);
+	if (r->rc_null)
+		buf_adds(b, ",\"rc\":null");
+	else
+		buf_addf(b, ",\"rc\":%d", r->rc);
+	buf_adds(b, ",\"input\":");
+	mjob_json_str(b, r->input, r->input_len);
+	buf_addf(b, ",\"prio\":%d,\"retries\":%d,\"deps\":%s,\"client\":", r->prio, r->retries,
+		 r->deps && r->deps[0] == '[' ? r->deps : "[]");
+	mjob_json_str(b, r->client, r->client ? strlen(r->client) : 0);
+	add_time(b, "submitted", r->submitted);
+	add_time(b, "started", r->started);
+	add_time(b, "finished", r->finished);
+	buf_add(b, "}", 1);
+	x->last = r->id;
+	return 0;
+}
+
+void query_jobs(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	int64_t req = 0, after = 0, limit = 1000;
+	int has_req = get_req(m, &req);
+	struct store_query q = {.state = -1};
+	const char *state = msg_get_str(m, "state");
+	if (msg_has(m, "state") && (q.state = mjob_state_parse(state)) < 0) {
+		master_error(p, has_req, req, "bad_request",
+			     "jobs: unknown state \"%.40s\"; use queued, running, completed, failed or cancelled",
+			     state ? state : "(not a string)");
+		return;
+	}
+	if (msg_has(m, "after") && (msg_get_int(m, "after", &after) || after < 0)) {
+		master_error(p, has_req, req, "bad_request", "jobs: \"after\" must be a job id");
+		return;
+	}
+	if (msg_has(m, "limit") && (msg_get_int(m, "limit", &limit) || limit < 1 || limit > 10000)) {
+		master_error(p, has_req, req, "bad_request", "jobs: \"limit\" must be from 1 to 10000");
+		return;
+	}
+	q.after = after;
+	q.limit = (int)limit;
+	q.client = msg_get_str(m, "client");
+	int64_t *ids = NULL;
+	msg *iv = msg_get(m, "ids");
+	if (iv) {
+		size_t n = msg_size(iv), k = 0;
+		if (!msg_is_array(iv) || !(ids = malloc((n ? n : 1) * sizeof *ids))) {
+			master_error(p, has_req, req, "bad_request", "jobs: \"ids\" must be an array of job ids");
+			return;
+		}
+		for (msg *e = msg_child(iv); e; e = msg_next(e)) {
+			if (!msg_is_num(e)) {
+				free(ids);
+				master_error(p, has_req, req, "bad_request", "jobs: \"ids\" must be an array of job ids");
+				return;
+			}
+			ids[k++] = msg_int(e);
+		}
+		q.ids = ids;
+		q.nids = k;
+	}
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "{\"t\":\"jobs\"");
+	if (has_req)
+		buf_addf(&b, ",\"req\":%lld", (long long)req);
+	buf_adds(&b, ",\"jobs\":[");
+	struct jobs_ctx x = {.b = &b};
+	int64_t n = store_jobs(ms->store, &q, jobs_row, &x);
+	free(ids);
+	if (n < 0) {
+		buf_release(&b);
+		master_error(p, has_req, req, "bad_request", "jobs: query failed: %s", store_errmsg(ms->store));
+		return;
+	}
+	if (n == limit)
+		buf_addf(&b, "],\"next\":%lld}", (long long)x.last);
+	else
+		buf_adds(&b, "],\"next\":null}");
+	if (b.p)
+		master_ack_json(p, b.p, b.len);
+	buf_release(&b);
+}
+
+void query_workers(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	int64_t req = 0;
+	int has_req = get_req(m, &req);
+	msg *r = typed_reply("workers", has_req, req);
+	msg *a = msg_new_array();
+	for (struct wrk *w = ms->workers; w; w = w->next) {
+		if (!w->peer)
+			continue;
+		uint32_t running = w->sw.nassigned < w->sw.slots ? w->sw.nassigned : w->sw.slots;
+		msg *o = msg_new_object();
+		msg_set_str(o, "id", w->wid);
+		msg_set_str(o, "host", w->host);
+		msg_set_str(o, "node", w->node);
+		msg_set_int(o, "pid", w->pid);
+		msg_set_int(o, "rank", w->rank);
+		msg_set_int(o, "slots", w->sw.slots);
+		msg_set_int(o, "running", running);
+		msg_set_int(o, "held", w->sw.nassigned);
+		msg_set_int(o, "done", (int64_t)w->sw.done);
+		msg_set_str(o, "state", running == 0 ? "idle" : running < w->sw.slots ? "running" : "busy");
+		msg_set_num(o, "since", w->since);
+		msg_set_num(o, "last_seen", w->last_seen);
+		msg_push(a, o);
+	}
+	msg_add(r, "workers", a);
+	master_ack(p, r);
+}
+
+void query_wait(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	struct waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		return;
+	w->peer = p;
+	w->has_req = get_req(m, &w->req);
+	w->all = msg_get_bool(m, "all", 0);
+	if (!w->all) {
+		msg *iv = msg_get(m, "ids");
+		size_t n = msg_size(iv);
+		if (!msg_is_array(iv) || !(w->ids = malloc((n ? n : 1) * sizeof *w->ids))) {
+			master_error(p, w->has_req, w->req, "bad_request",
+				     "wait needs \"ids\": an array of job ids, or \"all\": true");
+			free(w);
+			return;
+		}
+		for (msg *e = msg_child(iv); e; e = msg_next(e))
+			if (msg_is_num(e))
+				w->ids[w->n++] = msg_int(e);
+	}
+	w->next = ms->waiters;
+	ms->waiters = w;
+	master_touch(ms);
+}
+
+static void waiter_reply(struct master *ms, struct waiter *w)
+{
+	int64_t c[5] = {0};
+	if (w->all) {
+		memcpy(c, ms->counts, sizeof c);
+	} else {
+		for (size_t i = 0; i < w->n; i++) {
+			int st = store_state(ms->store, w->ids[i]);
+			if (st >= 0 && st < 5)
+				c[st]++;
+		}
+	}
+	msg *r = typed_reply("waited", w->has_req, w->req);
+	msg_set_int(r, "completed", c[MJOB_COMPLETED]);
+	msg_set_int(r, "failed", c[MJOB_FAILED]);
+	msg_set_int(r, "cancelled", c[MJOB_CANCELLED]);
+	master_ack(w->peer, r);
+}
+
+void query_check_waiters(struct master *ms)
+{
+	struct waiter **pp = &ms->waiters;
+	while (*pp) {
+		struct waiter *w = *pp;
+		int ready;
+		if (w->all) {
+			ready = ms->sched.nlive == 0;
+		} else {
+			/* A final job never becomes live again: scan each id once. */
+			while (w->cursor < w->n && !sched_find(&ms->sched, w->ids[w->cursor]))
+				w->cursor++;
+			ready = w->cursor == w->n;
+		}
+		if (!ready) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		waiter_reply(ms, w);
+		free(w->ids);
+		free(w);
+	}
+}
+
+void query_drop_waiters(struct master *ms, struct peer *p)
+{
+	struct waiter **pp = &ms->waiters;
+	while (*pp) {
+		struct waiter *w = *pp;
+		if (w->peer != p) {
+			pp = &w->next;
+			continue;
+		}
+		*pp = w->next;
+		free(w->ids);
+		free(w);
+	}
+}

@@ -1,0 +1,733 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sched: queues, fair share, dependencies, retries, prefetch windows and
+ * stealing -- see sched.h. Everything here is O(log n) or better per job;
+ * nothing scans all jobs except sched_cancel_all and sched_release.
+ */
+#include "sched.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_BITS 12
+#define PAGE_SLOTS (1u << PAGE_BITS)
+
+struct sched_page {
+	uint32_t used;
+	struct mjob *slot[PAGE_SLOTS];
+};
+
+/* ---- id -> job table ---- */
+
+static int tab_put(struct sched *s, struct mjob *j)
+{
+	if (j->id <= 0)
+		return -1;
+	size_t pi = (size_t)((uint64_t)j->id >> PAGE_BITS);
+	if (pi >= s->ndir) {
+		size_t n = s->ndir ? s->ndir : 64;
+		while (n <= pi)
+			n *= 2;
+		struct sched_page **d = realloc(s->dir, n * sizeof *d);
+		if (!d)
+			return -1;
+		memset(d + s->ndir, 0, (n - s->ndir) * sizeof *d);
+		s->dir = d;
+		s->ndir = n;
+	}
+	if (!s->dir[pi] && !(s->dir[pi] = calloc(1, sizeof(struct sched_page))))
+		return -1;
+	struct sched_page *p = s->dir[pi];
+	struct mjob **slot = &p->slot[(uint64_t)j->id & (PAGE_SLOTS - 1)];
+	if (!*slot)
+		p->used++;
+	*slot = j;
+	return 0;
+}
+
+static void tab_del(struct sched *s, int64_t id)
+{
+	size_t pi = (size_t)((uint64_t)id >> PAGE_BITS);
+	if (id <= 0 || pi >= s->ndir || !s->dir[pi])
+		return;
+	struct sched_page *p = s->dir[pi];
+	struct mjob **slot = &p->slot[(uint64_t)id & (PAGE_SLOTS - 1)];
+	if (!*slot)
+		return;
+	*slot = NULL;
+	if (--p->used == 0) {
+		free(p);
+		s->dir[pi] = NULL;
+	}
+}
+
+struct mjob *sched_find(const struct sched *s, int64_t id)
+{
+	if (id <= 0)
+		return NULL;
+	size_t pi = (size_t)((uint64_t)id >> PAGE_BITS);
+	if (pi >= s->ndir || !s->dir[pi])
+		return NULL;
+	return s->dir[pi]->slot[(uint64_t)id & (PAGE_SLOTS - 1)];
+}
+
+/* ---- a client's queue: max-heap on (prio, -id) ---- */
+
+static inline int job_before(const struct mjob *a, const struct mjob *b)
+{
+	return a->prio > b->prio || (a->prio == b->prio && a->id < b->id);
+}
+
+static void jheap_up(struct sched_client *c, uint32_t i)
+{
+	struct mjob *j = c->heap[i];
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (!job_before(j, c->heap[p]))
+			break;
+		c->heap[i] = c->heap[p];
+		c->heap[i]->heap_idx = i;
+		i = p;
+	}
+	c->heap[i] = j;
+	j->heap_idx = i;
+}
+
+static void jheap_down(struct sched_client *c, uint32_t i)
+{
+	struct mjob *j = c->heap[i];
+	for (;;) {
+		uint32_t l = 2 * i + 1, best = i;
+		struct mjob *bj = j;
+		if (l < c->n && job_before(c->heap[l], bj))
+			best = l, bj = c->heap[l];
+		if (l + 1 < c->n && job_before(c->heap[l + 1], bj))
+			best = l + 1, bj = c->heap[l + 1];
+		if (best == i)
+			break;
+		c->heap[i] = bj;
+		bj->heap_idx = i;
+		i = best;
+	}
+	c->heap[i] = j;
+	j->heap_idx = i;
+}
+
+static int jheap_push(struct sched_client *c, struct mjob *j)
+{
+	if (c->n == c->cap) {
+		uint32_t cap = c->cap ? c->cap * 2 : 16;
+		struct mjob **h = realloc(c->heap, (size_t)cap * sizeof *h);
+		if (!h)
+			return -1;
+		c->heap = h;
+		c->cap = cap;
+	}
+	c->heap[c->n] = j;
+	jheap_up(c, c->n++);
+	return 0;
+}
+
+static void jheap_remove(struct sched_client *c, uint32_t i)
+{
+	struct mjob *last = c->heap[--c->n];
+	if (i == c->n)
+		return;
+	c->heap[i] = last;
+	last->heap_idx = i;
+	if (i > 0 && job_before(last, c->heap[(i - 1) / 2]))
+		jheap_up(c, i);
+	else
+		jheap_down(c, i);
+}
+
+/* ---- active clients: min-heap on (nrun, last_pick) ---- */
+
+static inline int client_before(const struct sched_client *a, const struct sched_client *b)
+{
+	return a->nrun < b->nrun || (a->nrun == b->nrun && a->last_pick < b->last_pick);
+}
+
+static void cheap_set(struct sched *s, uint32_t i, struct sched_client *c)
+{
+	s->active[i] = c;
+	c->active_idx = i;
+}
+
+static void cheap_up(struct sched *s, uint32_t i)
+{
+	struct sched_client *c = s->active[i];
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (!client_before(c, s->active[p]))
+			break;
+		cheap_set(s, i, s->active[p]);
+		i = p;
+	}
+	cheap_set(s, i, c);
+}
+
+static void cheap_down(struct sched *s, uint32_t i)
+{
+	struct sched_client *c = s->active[i];
+	for (;;) {
+		uint32_t l = 2 * i + 1, best = i;
+		struct sched_client *bc = c;
+		if (l < s->nactive && client_before(s->active[l], bc))
+			best = l, bc = s->active[l];
+		if (l + 1 < s->nactive && client_before(s->active[l + 1], bc))
+			best = l + 1, bc = s->active[l + 1];
+		if (best == i)
+			break;
+		cheap_set(s, i, bc);
+		i = best;
+	}
+	cheap_set(s, i, c);
+}
+
+static int cheap_add(struct sched *s, struct sched_client *c)
+{
+	if (c->active_idx != UINT32_MAX)
+		return 0;
+	if (s->nactive == s->cap_active) {
+		uint32_t cap = s->cap_active ? s->cap_active * 2 : 16;
+		struct sched_client **a = realloc(s->active, (size_t)cap * sizeof *a);
+		if (!a)
+			return -1;
+		s->active = a;
+		s->cap_active = cap;
+	}
+	cheap_set(s, s->nactive, c);
+	cheap_up(s, s->nactive++);
+	return 0;
+}
+
+static void cheap_remove(struct sched *s, struct sched_client *c)
+{
+	uint32_t i = c->active_idx;
+	if (i == UINT32_MAX)
+		return;
+	c->active_idx = UINT32_MAX;
+	struct sched_client *last = s->active[--s->nactive];
+	if (i == s->nactive)
+		return;
+	cheap_set(s, i, last);
+	if (i > 0 && client_before(last, s->active[(i - 1) / 2]))
+		cheap_up(s, i);
+	else
+		cheap_down(s, i);
+}
+
+/* nrun of c changed by delta (+1 or -1): restore the heap. */
+static void client_nrun(struct sched *s, struct sched_client *c, int delta)
+{
+	if (delta < 0 && c->nrun == 0)
+		return;
+	c->nrun = (uint32_t)((int64_t)c->nrun + delta);
+	if (c->active_idx == UINT32_MAX)
+		return;
+	if (delta < 0)
+		cheap_up(s, c->active_idx);
+	else
+		cheap_down(s, c->active_idx);
+}
+
+/* ---- lifecycle ---- */
+
+void sched_init(struct sched *s, const struct sched_cb *cb)
+{
+	memset(s, 0, sizeof *s);
+	if (cb)
+		s->cb = *cb;
+}
+
+void sched_client_init(struct sched_client *c)
+{
+	memset(c, 0, sizeof *c);
+	c->active_idx = UINT32_MAX;
+}
+
+void sched_client_release(struct sched_client *c)
+{
+	free(c->heap);
+	c->heap = NULL;
+	c->n = c->cap = 0;
+}
+
+static void free_all_noop(void *arg, struct mjob *j)
+{
+	(void)arg;
+	(void)j;
+}
+
+void sched_release(struct sched *s)
+{
+	sched_cancel_all(s, free_all_noop, NULL);
+	for (size_t i = 0; i < s->ndir; i++)
+		free(s->dir[i]);
+	free(s->dir);
+	free(s->active);
+	free(s->workers);
+	free(s->failq);
+	memset(s, 0, sizeof *s);
+}
+
+static int workers_add(struct sched *s, struct sched_worker *w)
+{
+	if (w->idx != UINT32_MAX && w->idx < s->nworkers && s->workers[w->idx] == w)
+		return 0;
+	if (s->nworkers == s->cap_workers) {
+		uint32_t cap = s->cap_workers ? s->cap_workers * 2 : 16;
+		struct sched_worker **a = realloc(s->workers, (size_t)cap * sizeof *a);
+		if (!a)
+			return -1;
+		s->workers = a;
+		s->cap_workers = cap;
+	}
+	w->idx = s->nworkers;
+	s->workers[s->nworkers++] = w;
+	return 0;
+}
+
+void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, uint32_t prefetch)
+{
+	if (slots == 0)
+		slots = 1;
+	w->slots = slots;
+	w->window = slots + prefetch;
+	w->connected = 1;
+	workers_add(s, w);
+}
+
+void sched_worker_add_orphan_holder(struct sched *s, struct sched_worker *w)
+{
+	w->slots = UINT32_MAX; /* every held job counts as started */
+	w->window = 0;
+	w->connected = 0;
+	workers_add(s, w);
+}
+
+static void worker_append(struct sched_worker *w, struct mjob *j)
+{
+	j->worker = w;
+	j->next = NULL;
+	j->prev = w->tail;
+	if (w->tail)
+		w->tail->next = j;
+	else
+		w->head = j;
+	w->tail = j;
+	w->nassigned++;
+}
+
+static void worker_unlink(struct sched_worker *w, struct mjob *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		w->head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		w->tail = j->prev;
+	j->prev = j->next = NULL;
+	w->nassigned--;
+	if (j->flags & MJOB_F_REVOKING) {
+		j->flags &= (uint8_t)~MJOB_F_REVOKING;
+		if (w->nrevoking)
+			w->nrevoking--;
+	}
+	j->worker = NULL;
+}
+
+static void waiting_unlink(struct sched *s, struct mjob *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		s->waiting = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	j->prev = j->next = NULL;
+}
+
+/* Put j in its client's queue. */
+static int enqueue(struct sched *s, struct mjob *j)
+{
+	struct sched_client *c = j->client;
+	if (jheap_push(c, j))
+		return -1;
+	j->where = MJOB_INQUEUE;
+	s->nqueued++;
+	if (cheap_add(s, c)) {
+		jheap_remove(c, j->heap_idx);
+		s->nqueued--;
+		return -1;
+	}
+	return 0;
+}
+
+int sched_wait_for(struct sched *s, struct mjob *j, int64_t dep)
+{
+	struct mjob *d = sched_find(s, dep);
+	if (!d)
+		return -1;
+	struct mjob_deps *ds = d->dependents;
+	if (!ds || ds->n == ds->cap) {
+		uint32_t cap = ds ? ds->cap * 2 : 4;
+		ds = realloc(ds, sizeof *ds + (size_t)cap * sizeof ds->ids[0]);
+		if (!ds)
+			return -2;
+		if (!d->dependents)
+			ds->n = 0;
+		ds->cap = cap;
+		d->dependents = ds;
+	}
+	ds->ids[ds->n++] = j->id;
+	j->ndeps_left++;
+	return 0;
+}
+
+int sched_add(struct sched *s, struct mjob *j)
+{
+	if (tab_put(s, j))
+		return -1;
+	if (j->ndeps_left > 0) {
+		j->where = MJOB_WAITING;
+		j->prev = NULL;
+		j->next = s->waiting;
+		if (s->waiting)
+			s->waiting->prev = j;
+		s->waiting = j;
+		s->nqueued++;
+		s->nwaiting++;
+	} else if (enqueue(s, j)) {
+		tab_del(s, j->id);
+		return -1;
+	}
+	s->nlive++;
+	j->client->nlive++;
+	return 0;
+}
+
+int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w)
+{
+	if (tab_put(s, j))
+		return -1;
+	j->where = MJOB_ASSIGNED;
+	worker_append(w, j);
+	s->nassigned++;
+	s->nlive++;
+	j->client->nlive++;
+	client_nrun(s, j->client, +1);
+	return 0;
+}
+
+/* ---- dispatch and stealing ---- */
+
+static void assign_one(struct sched *s, struct sched_worker *w)
+{
+	struct sched_client *c = s->active[0];
+	struct mjob *j = c->heap[0];
+	jheap_remove(c, 0);
+	s->nqueued--;
+	c->last_pick = ++s->pick_seq;
+	if (c->n == 0)
+		cheap_remove(s, c);
+	client_nrun(s, c, +1);
+	j->where = MJOB_ASSIGNED;
+	if (j->attempts < UINT16_MAX)
+		j->attempts++;
+	worker_append(w, j);
+	s->nassigned++;
+	if (s->cb.on_assign)
+		s->cb.on_assign(s->cb.arg, j);
+}
+
+size_t sched_dispatch(struct sched *s)
+{
+	size_t n = 0;
+	if (!s->nactive || !s->nworkers)
+		return 0;
+	for (int phase = 0; phase < 2 && s->nactive; phase++) {
+		for (uint32_t k = 0; k < s->nworkers && s->nactive; k++) {
+			struct sched_worker *w = s->workers[(s->rr + k) % s->nworkers];
+			if (!w->connected)
+				continue;
+			uint32_t limit = phase == 0 ? w->slots : w->window;
+			while (w->nassigned < limit && s->nactive) {
+				assign_one(s, w);
+				n++;
+			}
+		}
+	}
+	s->rr++;
+	return n;
+}
+
+size_t sched_steal(struct sched *s)
+{
+	if (s->nactive || s->nworkers < 2)
+		return 0;
+	uint64_t free_slots = 0, inflight = 0;
+	for (uint32_t i = 0; i < s->nworkers; i++) {
+		struct sched_worker *w = s->workers[i];
+		inflight += w->nrevoking;
+		if (w->connected && w->nassigned < w->slots)
+			free_slots += w->slots - w->nassigned;
+	}
+	if (free_slots <= inflight)
+		return 0;
+	uint64_t want = free_slots - inflight;
+	size_t n = 0;
+	for (uint32_t i = 0; i < s->nworkers && want; i++) {
+		struct sched_worker *v = s->workers[i];
+		if (!v->connected || v->nassigned <= v->slots)
+			continue;
+		/* The tail beyond the first `slots` jobs has not started. */
+		uint32_t unstarted = v->nassigned - v->slots;
+		struct mjob *j = v->tail;
+		for (uint32_t k = 0; k < unstarted && j && want; k++, j = j->prev) {
+			if (j->flags & MJOB_F_REVOKING)
+				continue;
+			j->flags |= MJOB_F_REVOKING;
+			v->nrevoking++;
+			want--;
+			n++;
+			if (s->cb.on_steal)
+				s->cb.on_steal(s->cb.arg, v, j);
+		}
+	}
+	return n;
+}
+
+static void requeue(struct sched *s, struct mjob *j)
+{
+	if (enqueue(s, j)) {
+		/* Out of memory: leave it waiting rather than lose it. */
+		j->where = MJOB_WAITING;
+		j->prev = NULL;
+		j->next = s->waiting;
+		if (s->waiting)
+			s->waiting->prev = j;
+		s->waiting = j;
+		s->nqueued++;
+		s->nwaiting++;
+	}
+	if (s->cb.on_requeue)
+		s->cb.on_requeue(s->cb.arg, j);
+}
+
+void sched_unassign(struct sched *s, struct mjob *j, int give_back)
+{
+	if (j->where != MJOB_ASSIGNED)
+		return;
+	worker_unlink(j->worker, j);
+	s->nassigned--;
+	client_nrun(s, j->client, -1);
+	if (give_back && j->attempts > 0)
+		j->attempts--;
+	requeue(s, j);
+}
+
+void sched_revoked(struct sched *s, struct sched_worker *w, const int64_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct mjob *j = sched_find(s, ids[i]);
+		if (j && j->where == MJOB_ASSIGNED && j->worker == w && (j->flags & MJOB_F_REVOKING))
+			sched_unassign(s, j, 1);
+	}
+	for (struct mjob *j = w->head; j; j = j->next)
+		j->flags &= (uint8_t)~MJOB_F_REVOKING;
+	w->nrevoking = 0;
+}
+
+/* ---- finishing ---- */
+
+static void failq_push(struct sched *s, int64_t id, int64_t dep)
+{
+	if (s->nfailq + 2 > s->cap_failq) {
+		size_t cap = s->cap_failq ? s->cap_failq * 2 : 64;
+		int64_t *q = realloc(s->failq, cap * sizeof *q);
+		if (!q)
+			return; /* the dependent stays waiting; better than a crash */
+		s->failq = q;
+		s->cap_failq = cap;
+	}
+	s->failq[s->nfailq++] = id;
+	s->failq[s->nfailq++] = dep;
+}
+
+/* Take j out of whatever structure holds it (it stays in the id table). */
+static void detach(struct sched *s, struct mjob *j)
+{
+	switch (j->where) {
+	case MJOB_WAITING:
+		waiting_unlink(s, j);
+		s->nqueued--;
+		s->nwaiting--;
+		break;
+	case MJOB_INQUEUE:
+		jheap_remove(j->client, j->heap_idx);
+		s->nqueued--;
+		if (j->client->n == 0)
+			cheap_remove(s, j->client);
+		break;
+	case MJOB_ASSIGNED:
+		worker_unlink(j->worker, j);
+		s->nassigned--;
+		client_nrun(s, j->client, -1);
+		break;
+	default:
+		break;
+	}
+	j->where = MJOB_NEW;
+}
+
+void sched_finish(struct sched *s, struct mjob *j, int state)
+{
+	detach(s, j);
+	tab_del(s, j->id);
+	s->nlive--;
+	j->client->nlive--;
+	struct mjob_deps *ds = j->dependents;
+	for (uint32_t i = 0; ds && i < ds->n; i++) {
+		struct mjob *d = sched_find(s, ds->ids[i]);
+		if (!d)
+			continue;
+		if (state != MJOB_COMPLETED) {
+			failq_push(s, d->id, j->id);
+			continue;
+		}
+		if (d->ndeps_left && --d->ndeps_left == 0 && d->where == MJOB_WAITING) {
+			waiting_unlink(s, d);
+			s->nqueued--;
+			s->nwaiting--;
+			if (enqueue(s, d)) {
+				/* OOM: keep it waiting rather than lose it */
+				d->ndeps_left = 1;
+				d->next = s->waiting;
+				if (s->waiting)
+					s->waiting->prev = d;
+				s->waiting = d;
+				s->nqueued++;
+				s->nwaiting++;
+			}
+		}
+	}
+	mjob_free(j);
+	if (s->draining)
+		return;
+	s->draining = 1;
+	while (s->nfailq) {
+		int64_t dep = s->failq[--s->nfailq];
+		int64_t id = s->failq[--s->nfailq];
+		struct mjob *d = sched_find(s, id);
+		if (!d)
+			continue;
+		char err[64];
+		snprintf(err, sizeof err, "dependency %lld failed", (long long)dep);
+		if (s->cb.on_fail)
+			s->cb.on_fail(s->cb.arg, d, err);
+		else
+			sched_finish(s, d, MJOB_FAILED);
+	}
+	s->draining = 0;
+}
+
+void sched_lost_error(char *out, size_t n, const char *wid, const struct mjob *j)
+{
+	snprintf(out, n,
+		 "worker %s lost while running the job (attempt %u of %u); not retried: retry limit reached",
+		 wid ? wid : "?", (unsigned)j->attempts, (unsigned)j->retries + 1);
+}
+
+void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
+{
+	struct mjob *list = w->head;
+	uint32_t slots = w->slots;
+	w->head = w->tail = NULL;
+	w->nassigned = 0;
+	w->nrevoking = 0;
+	w->connected = 0;
+	if (w->idx != UINT32_MAX && w->idx < s->nworkers && s->workers[w->idx] == w) {
+		struct sched_worker *last = s->workers[--s->nworkers];
+		s->workers[w->idx] = last;
+		last->idx = w->idx;
+	}
+	w->idx = UINT32_MAX;
+	uint32_t pos = 0;
+	while (list) {
+		struct mjob *j = list;
+		list = j->next;
+		j->prev = j->next = NULL;
+		j->worker = NULL;
+		j->flags &= (uint8_t)~MJOB_F_REVOKING;
+		j->where = MJOB_NEW;
+		s->nassigned--;
+		client_nrun(s, j->client, -1);
+		if (pos++ >= slots) {
+			if (j->attempts > 0)
+				j->attempts--; /* never started: no attempt used */
+			requeue(s, j);
+		} else if (j->attempts > j->retries) {
+			char err[256];
+			sched_lost_error(err, sizeof err, wid, j);
+			if (s->cb.on_fail)
+				s->cb.on_fail(s->cb.arg, j, err);
+			else
+				sched_finish(s, j, MJOB_FAILED);
+		} else {
+			requeue(s, j);
+		}
+	}
+}
+
+size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), void *arg)
+{
+	size_t n = 0;
+	while (s->waiting) {
+		struct mjob *j = s->waiting;
+		s->waiting = j->next;
+		j->client->nlive--;
+		fn(arg, j);
+		mjob_free(j);
+		n++;
+	}
+	while (s->nactive) {
+		struct sched_client *c = s->active[--s->nactive];
+		c->active_idx = UINT32_MAX;
+		for (uint32_t i = 0; i < c->n; i++) {
+			struct mjob *j = c->heap[i];
+			c->nlive--;
+			fn(arg, j);
+			mjob_free(j);
+			n++;
+		}
+		c->n = 0;
+	}
+	for (uint32_t i = 0; i < s->nworkers; i++) {
+		struct sched_worker *w = s->workers[i];
+		struct mjob *j = w->head;
+		while (j) {
+			struct mjob *next = j->next;
+			client_nrun(s, j->client, -1);
+			j->client->nlive--;
+			fn(arg, j);
+			mjob_free(j);
+			n++;
+			j = next;
+		}
+		w->head = w->tail = NULL;
+		w->nassigned = 0;
+		w->nrevoking = 0;
+	}
+	for (size_t i = 0; i < s->ndir; i++) {
+		free(s->dir[i]);
+		s->dir[i] = NULL;
+	}
+	s->nfailq = 0;
+	s->nlive = s->nqueued = s->nwaiting = s->nassigned = 0;
+	return n;
+}

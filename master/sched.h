@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sched: the scheduler's data structures, with no I/O so they can be tested
+ * alone. It owns every unfinished job (struct mjob) and knows where each one
+ * is: waiting for dependencies, queued with its client, or assigned to a
+ * worker. The server tells it what happened (a submit, a result, a lost
+ * worker, a revoked list) and it reports the consequences through callbacks
+ * (assign this job to that worker, this job is queued again, this job failed,
+ * revoke this job for stealing), which the server turns into SQL and frames.
+ *
+ * Policies:
+ *  - Fair share: each client has its own queue (prio desc, id asc); dispatch
+ *    serves the client with the fewest assigned jobs, ties to the client
+ *    served least recently (a heap keyed by (assigned, last pick)).
+ *  - Prefetch window: a worker holds at most slots + prefetch jobs. Free slots
+ *    of all workers are filled before any prefetch window.
+ *  - Stealing: the worker runs its jobs FIFO, so the first `slots` jobs of its
+ *    assignment list count as started and the rest as not started. When the
+ *    queue is empty and some worker has a free slot, unstarted jobs of other
+ *    workers are revoked (why "steal"), newest first.
+ *  - Attempts count starts: an assignment consumes one; a job given back
+ *    unstarted (revoked, or beyond the started prefix of a lost worker) gets
+ *    it back. A job lost while started with attempts > retries fails.
+ *  - Deps: a job waits until all its dependencies completed; when one fails
+ *    or is cancelled the job fails with "dependency N failed", transitively
+ *    (iteratively, so long chains cannot overflow the stack).
+ */
+#ifndef MTS_SCHED_H
+#define MTS_SCHED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mjob.h"
+
+struct sched_client {
+	struct mjob **heap; /* this client's queue */
+	uint32_t n, cap;
+	uint32_t nrun;      /* assigned jobs (running + prefetched) */
+	uint32_t active_idx; /* position in the active-client heap, or UINT32_MAX */
+	uint64_t last_pick;
+	uint64_t nlive;     /* unfinished jobs of this client in memory */
+};
+
+struct sched_worker {
+	struct mjob *head, *tail; /* assigned jobs, in assignment order */
+	uint32_t nassigned;
+	uint32_t slots;
+	uint32_t window;    /* slots + prefetch */
+	uint32_t nrevoking; /* steal revokes in flight */
+	uint32_t idx;       /* position in sched.workers, or UINT32_MAX */
+	int connected;      /* only connected workers get jobs */
+	uint64_t done;      /* results accepted */
+};
+
+struct sched_cb {
+	void *arg;
+	/* j was assigned to j->worker; j->attempts already counts this start. */
+	void (*on_assign)(void *arg, struct mjob *j);
+	/* j is queued again (after a lost worker or a steal). */
+	void (*on_requeue)(void *arg, struct mjob *j);
+	/* j must fail with this error: the callee records it and calls
+	 * sched_finish(s, j, MJOB_FAILED). */
+	void (*on_fail)(void *arg, struct mjob *j, const char *error);
+	/* Ask w to give back j (revoke why "steal"). */
+	void (*on_steal)(void *arg, struct sched_worker *w, struct mjob *j);
+};
+
+struct sched_page;
+
+struct sched {
+	struct sched_cb cb;
+	/* id -> job: a directory of 4096-slot pages, freed when empty (ids are
+	 * dense and mostly finish in order, so this beats a hash table). */
+	struct sched_page **dir;
+	size_t ndir;
+	/* clients with queued jobs, min-heap on (nrun, last_pick) */
+	struct sched_client **active;
+	uint32_t nactive, cap_active;
+	uint64_t pick_seq;
+	struct sched_worker **workers;
+	uint32_t nworkers, cap_workers;
+	uint32_t rr; /* rotating start for dispatch */
+	struct mjob *waiting; /* jobs waiting for deps (doubly linked) */
+	/* jobs to fail because a dependency failed: (job id, dep id) pairs */
+	int64_t *failq;
+	size_t nfailq, cap_failq;
+	int draining;
+	/* counters */
+	uint64_t nlive, nqueued, nwaiting, nassigned;
+};
+
+void sched_init(struct sched *s, const struct sched_cb *cb);
+/* Free every job and all structures (clients and workers belong to the
+ * caller and are only detached). */
+void sched_release(struct sched *s);
+
+/* The unfinished job with this id, or NULL. O(1). */
+struct mjob *sched_find(const struct sched *s, int64_t id);
+
+void sched_client_init(struct sched_client *c);
+/* Free the client's queue storage (it must hold no jobs). */
+void sched_client_release(struct sched_client *c);
+
+/* Register a worker (connected, slots, prefetch). Re-adding a known worker
+ * updates its sizes. */
+void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, uint32_t prefetch);
+/* A placeholder for a worker that held jobs when the master stopped: it
+ * receives no new jobs and all its jobs count as started. */
+void sched_worker_add_orphan_holder(struct sched *s, struct sched_worker *w);
+
+/* Make j (ids, fields, client set; where == MJOB_NEW) wait for dep, a live
+ * job. Returns 0, or -1 if dep is not in memory (the caller decides from the
+ * store: completed = satisfied, otherwise failed) or on OOM (-2). */
+int sched_wait_for(struct sched *s, struct mjob *j, int64_t dep);
+/* Hand j to the scheduler: queued, or waiting if ndeps_left > 0. Returns 0 or
+ * -1 (OOM; j is not registered). */
+int sched_add(struct sched *s, struct mjob *j);
+/* Restore j as assigned to w (a job that was running when the master
+ * stopped); attempts are kept. 0 or -1. */
+int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w);
+
+/* Fill free slots, then prefetch windows, of connected workers from the
+ * client queues (fair share). Returns the number of jobs assigned. */
+size_t sched_dispatch(struct sched *s);
+/* If the queue is empty and workers have free slots, revoke unstarted jobs
+ * held by others (on_steal). Returns the number of jobs revoked. */
+size_t sched_steal(struct sched *s);
+/* w answered a steal: ids were given back (requeued, attempt returned); its
+ * other in-flight steals did not happen. */
+void sched_revoked(struct sched *s, struct sched_worker *w, const int64_t *ids, size_t n);
+
+/* j reached a final state (a result, a cancel, or on_fail). It is removed
+ * from wherever it is, its dependents are released or failed, and it is
+ * freed. */
+void sched_finish(struct sched *s, struct mjob *j, int state);
+/* Take j (assigned) off its worker and queue it again; give_back returns the
+ * attempt it consumed. */
+void sched_unassign(struct sched *s, struct mjob *j, int give_back);
+
+/* The worker is gone: its jobs are requeued, or fail via on_fail when they
+ * had started and are out of retries (error names wid). The worker is
+ * unregistered. */
+void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid);
+
+/* Cancel every unfinished job: each is passed to fn (still valid, with its
+ * worker if assigned) and then freed; dependents are not failed (they are
+ * cancelled too). Returns the number of jobs cancelled. */
+size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), void *arg);
+
+/* Error text for a job lost with its worker and out of retries. */
+void sched_lost_error(char *out, size_t n, const char *wid, const struct mjob *j);
+
+#endif

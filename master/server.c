@@ -1,0 +1,622 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server: the master's event-loop plumbing -- startup (store, load of the
+ * unfinished jobs, listener, master.json), accepting connections, routing
+ * messages by role, the per-turn group commit in a uv_check callback, final
+ * states of jobs, backpressure and the clean shutdown. See master.h for the
+ * turn model.
+ */
+#include "master.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "util.h"
+
+#define FBUF_SPLIT_BYTES (16u << 20)
+
+/* ---- fbuf ---- */
+
+void fbuf_init(struct fbuf *f, const char *prefix, const char *suffix)
+{
+	memset(f, 0, sizeof *f);
+	buf_init(&f->b);
+	f->prefix = prefix;
+	f->suffix = suffix;
+}
+
+void fbuf_release(struct fbuf *f)
+{
+	buf_release(&f->b);
+	f->open = 0;
+	f->n = 0;
+}
+
+static void fbuf_close(struct fbuf *f)
+{
+	if (!f->open)
+		return;
+	buf_adds(&f->b, f->suffix);
+	unsigned char hdr[FRAME_HDR_BYTES];
+	frame_put_header(hdr, (uint32_t)(f->b.len - f->start - FRAME_HDR_BYTES));
+	memcpy(f->b.p + f->start, hdr, sizeof hdr);
+	f->open = 0;
+	f->n = 0;
+}
+
+int fbuf_item(struct fbuf *f)
+{
+	if (f->open && f->b.len - f->start > FBUF_SPLIT_BYTES)
+		fbuf_close(f);
+	if (!f->open) {
+		f->start = f->b.len;
+		if (buf_add(&f->b, "\0\0\0\0", FRAME_HDR_BYTES) || buf_adds(&f->b, f->prefix))
+			return -1;
+		f->open = 1;
+		f->n = 1;
+		return 0;
+	}
+	f->n++;
+	return buf_add(&f->b, ",", 1);
+}
+
+void fbuf_send(struct fbuf *f, struct conn *c)
+{
+	fbuf_close(f);
+	if (c && f->b.len)
+		conn_send_bytes(c, f->b.p, f->b.len);
+	/* Keep big buffers from pinning memory after a burst. */
+	if (f->b.cap > (1u << 20))
+		buf_release(&f->b);
+	else
+		buf_reset(&f->b);
+}
+
+/* ---- replies ---- */
+
+static void on_idle(uv_idle_t *h)
+{
+	(void)h; /* only there so that poll does not block before the check */
+}
+
+void master_touch(struct master *m)
+{
+	if (!m->stopped && !uv_is_active((uv_handle_t *)&m->idle))
+		uv_idle_start(&m->idle, on_idle);
+}
+
+void master_peer_dirty(struct peer *p)
+{
+	if (p->dirty)
+		return;
+	p->dirty = 1;
+	p->dirty_next = p->m->dirty_peers;
+	p->m->dirty_peers = p;
+	master_touch(p->m);
+}
+
+void master_ack(struct peer *p, msg *r)
+{
+	if (!r)
+		return;
+	if (!p->closed)
+		msg_frame(r, &p->acks);
+	msg_free(r);
+	master_peer_dirty(p);
+}
+
+void master_ack_json(struct peer *p, const char *json, size_t n)
+{
+	unsigned char hdr[FRAME_HDR_BYTES];
+	if (!p->closed && n && n <= UINT32_MAX) {
+		frame_put_header(hdr, (uint32_t)n);
+		buf_add(&p->acks, hdr, sizeof hdr);
+		buf_add(&p->acks, json, n);
+	}
+	master_peer_dirty(p);
+}
+
+void master_error(struct peer *p, int has_req, int64_t req, const char *code, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	msg *e = msg_new_typed("error");
+	if (!e)
+		return;
+	if (has_req)
+		msg_set_int(e, "req", req);
+	msg_set_str(e, "code", code);
+	msg_set_str(e, "msg", text);
+	/* Every reply goes out after the commit, in request order. */
+	master_ack(p, e);
+}
+
+/* ---- finishing jobs ---- */
+
+void master_finalize(struct master *m, struct mjob *j, int state, const char *output,
+		     size_t output_len, const char *error, int rc_set, int rc)
+{
+	const char *wid = j->worker ? wrk_of(j->worker)->wid : m->lost_wid;
+	if (store_finish(m->store, j->id, state, j->attempts, output, output_len, error, rc_set, rc,
+			 util_wall()))
+		log_error("cannot record the end of job %lld: %s", (long long)j->id, store_errmsg(m->store));
+	m->counts[state]++;
+	struct client *c = client_of(j->client);
+	clients_result(c, j, state, wid, output, output_len, error, rc_set, rc);
+	sched_finish(&m->sched, j, state);
+	clients_maybe_free(c);
+}
+
+/* ---- the turn ---- */
+
+static void flush_peers(struct master *m)
+{
+	struct peer *p = m->dirty_peers;
+	m->dirty_peers = NULL;
+	while (p) {
+		struct peer *next = p->dirty_next;
+		p->dirty = 0;
+		p->dirty_next = NULL;
+		if (p->closed) {
+			buf_release(&p->acks);
+			free(p);
+		} else if (p->acks.len) {
+			conn_send_bytes(p->conn, p->acks.p, p->acks.len);
+			if (p->acks.cap > (1u << 20))
+				buf_release(&p->acks);
+			else
+				buf_reset(&p->acks);
+		}
+		p = next;
+	}
+}
+
+static void backpressure(struct master *m)
+{
+	if (!m->npaused || m->sched.nlive * 10 >= m->cfg.max_queued * 9)
+		return;
+	for (struct peer *p = m->peers; p; p = p->next)
+		if (p->paused) {
+			p->paused = 0;
+			conn_resume(p->conn);
+		}
+	m->npaused = 0;
+	log_info("below %llu unfinished jobs again: reading submits", (unsigned long long)m->cfg.max_queued);
+}
+
+static void finish_shutdown(struct master *m);
+
+static void on_check(uv_check_t *h)
+{
+	struct master *m = h->data;
+	uv_idle_stop(&m->idle);
+	if (m->stopped)
+		return;
+	if (!m->shutting_down) {
+		sched_dispatch(&m->sched);
+		sched_steal(&m->sched);
+	}
+	if (store_in_txn(m->store) && store_commit(m->store)) {
+		/* Nothing of this turn may be acknowledged; a master that cannot
+		 * write loses its durability promise, so it stops (workers and
+		 * clients reconnect to the next one, which reloads the store). */
+		log_error("commit failed: %s; stopping without acknowledging this turn", store_errmsg(m->store));
+		fprintf(stderr, "mtslurm-master: commit to %s failed: %s; check the disk and restart\n",
+			m->db_path, store_errmsg(m->store));
+		_exit(1);
+	}
+	/* Replies (submitted, cancelled) before the callbacks they announce,
+	 * callbacks before the `waited` they lead to. */
+	workers_flush(m);
+	flush_peers(m);
+	clients_flush(m);
+	query_check_waiters(m);
+	flush_peers(m);
+	backpressure(m);
+	if (m->shutting_down)
+		finish_shutdown(m);
+}
+
+/* ---- connections ---- */
+
+static void on_ready(struct conn *c)
+{
+	struct peer *p = conn_data(c);
+	p->is_worker = strcmp(conn_role(c), "worker") == 0;
+	p->is_client = !p->is_worker;
+}
+
+static void on_msg(struct conn *c, msg *m)
+{
+	struct peer *p = conn_data(c);
+	if (!p || p->closed || p->m->stopped) {
+		msg_free(m);
+		return;
+	}
+	if (p->is_worker)
+		workers_on_msg(p, m);
+	else
+		clients_on_msg(p, m);
+	msg_free(m);
+	if (p->is_client && !p->closed && !p->paused && p->m->sched.nlive > p->m->cfg.max_queued &&
+	    p->client) {
+		p->paused = 1;
+		p->m->npaused++;
+		conn_pause(p->conn);
+		log_info("%llu unfinished jobs (limit %llu): not reading from client %s until below 90%%",
+			 (unsigned long long)p->m->sched.nlive, (unsigned long long)p->m->cfg.max_queued,
+			 p->client->cid);
+	}
+}
+
+static void on_close(struct conn *c, const char *why)
+{
+	struct peer *p = conn_data(c);
+	if (!p)
+		return;
+	struct master *m = p->m;
+	p->closed = 1;
+	p->conn = NULL;
+	if (p->paused && m->npaused)
+		m->npaused--;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		m->peers = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	query_drop_waiters(m, p);
+	if (p->worker) {
+		struct wrk *w = p->worker;
+		p->worker = NULL;
+		w->peer = NULL;
+		if (!m->stopped)
+			workers_lost(w, why);
+	}
+	if (p->client) {
+		struct client *cl = p->client;
+		p->client = NULL;
+		if (cl->peer == p)
+			cl->peer = NULL;
+		clients_maybe_free(cl);
+	}
+	if (!p->dirty) {
+		buf_release(&p->acks);
+		free(p);
+	}
+	master_touch(m);
+}
+
+static const struct conn_cb peer_cb = {on_ready, on_msg, on_close};
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct master *m = server->data;
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	struct peer *p = calloc(1, sizeof *p);
+	if (!p) {
+		log_error("out of memory accepting a connection");
+		return;
+	}
+	p->m = m;
+	buf_init(&p->acks);
+	struct conn_opts o = {.key = m->key, .ping_ms = m->cfg.ping_ms, .idle_ms = m->cfg.idle_ms};
+	int r = conn_accept(&p->conn, server, &o, &peer_cb, p);
+	if (r < 0) {
+		log_warn("accept: %s", uv_strerror(r));
+		free(p);
+		return;
+	}
+	p->next = m->peers;
+	if (m->peers)
+		m->peers->prev = p;
+	m->peers = p;
+}
+
+/* ---- loading the store ---- */
+
+struct loadctx {
+	struct master *m;
+	struct client *last_client;
+	struct wrk *last_worker;
+	struct mjob **held; /* jobs with deps, added after everything else */
+	char **held_deps;
+	size_t nheld, cap_held;
+	int64_t nrows;
+};
+
+static int load_row(void *arg, const struct store_row *r)
+{
+	struct loadctx *L = arg;
+	struct master *m = L->m;
+	const char *cid = r->client ? r->client : "";
+	struct client *c = L->last_client;
+	if (!c || strcmp(c->cid, cid) != 0)
+		c = L->last_client = clients_get(m, cid, 1);
+	if (!c)
+		return -1;
+	int kind = mjob_kind_parse(r->type);
+	struct mjob *j = mjob_new(r->input, r->input_len, r->target, r->cwd, r->env);
+	if (!j)
+		return -1;
+	j->id = r->id;
+	j->client = &c->sc;
+	j->kind = (uint8_t)(kind < 0 ? MJOB_ECHO : kind);
+	j->delay_s = r->delay;
+	j->timeout_s = r->timeout;
+	j->prio = r->prio;
+	j->retries = (uint16_t)(r->retries < 0 ? 0 : r->retries > UINT16_MAX ? UINT16_MAX : r->retries);
+	j->attempts = (uint16_t)(r->attempts < 0 ? 0 : r->attempts > UINT16_MAX ? UINT16_MAX : r->attempts);
+	L->nrows++;
+	if (r->state == MJOB_RUNNING && r->worker) {
+		struct wrk *w = L->last_worker;
+		if (!w || strcmp(w->wid, r->worker) != 0) {
+			w = workers_find(m, r->worker);
+			if (!w && (w = workers_new(m, r->worker)))
+				sched_worker_add_orphan_holder(&m->sched, &w->sw);
+			L->last_worker = w;
+		}
+		if (!w || sched_add_assigned(&m->sched, j, &w->sw)) {
+			mjob_free(j);
+			return -1;
+		}
+		return 0;
+	}
+	if (r->state == MJOB_RUNNING) /* no worker recorded: just queue it again */
+		store_requeue(m->store, j->id, j->attempts);
+	if (r->deps && r->deps[0] && strcmp(r->deps, "[]") != 0) {
+		if (L->nheld == L->cap_held) {
+			size_t cap = L->cap_held ? L->cap_held * 2 : 64;
+			struct mjob **h = realloc(L->held, cap * sizeof *h);
+			char **d = realloc(L->held_deps, cap * sizeof *d);
+			if (h)
+				L->held = h;
+			if (d)
+				L->held_deps = d;
+			if (!h || !d) {
+				mjob_free(j);
+				return -1;
+			}
+			L->cap_held = cap;
+		}
+		L->held[L->nheld] = j;
+		L->held_deps[L->nheld++] = strdup(r->deps);
+		return 0;
+	}
+	if (sched_add(&m->sched, j)) {
+		mjob_free(j);
+		return -1;
+	}
+	return 0;
+}
+
+/* Jobs with deps, in id order: their deps are older, so already loaded. */
+static void load_deps(struct loadctx *L)
+{
+	struct master *m = L->m;
+	for (size_t i = 0; i < L->nheld; i++) {
+		struct mjob *j = L->held[i];
+		const char *text = L->held_deps[i] ? L->held_deps[i] : "[]";
+		msg *d = msg_parse(text, strlen(text), NULL, 0);
+		int64_t failed_dep = 0;
+		for (msg *e = msg_child(d); e; e = msg_next(e)) {
+			int64_t dep = msg_int(e);
+			int r = sched_wait_for(&m->sched, j, dep);
+			if (r == 0)
+				continue;
+			int st = store_state(m->store, dep);
+			if (st != MJOB_COMPLETED && !failed_dep)
+				failed_dep = dep;
+		}
+		msg_free(d);
+		free(L->held_deps[i]);
+		if (sched_add(&m->sched, j)) {
+			mjob_free(j);
+			continue;
+		}
+		if (failed_dep) {
+			char err[64];
+			snprintf(err, sizeof err, "dependency %lld failed", (long long)failed_dep);
+			master_finalize(m, j, MJOB_FAILED, NULL, 0, err, 0, 0);
+		}
+	}
+	free(L->held);
+	free(L->held_deps);
+}
+
+static void on_orphan_timer(uv_timer_t *t)
+{
+	workers_expire_orphans(t->data);
+}
+
+static int load(struct master *m, char *err, size_t errlen)
+{
+	uint64_t t0 = util_mono_ns();
+	m->next_id = store_max_id(m->store) + 1;
+	if (m->next_id <= 0 || store_counts(m->store, m->counts)) {
+		snprintf(err, errlen, "cannot read %s: %s; check the file or move it away", m->db_path,
+			 store_errmsg(m->store));
+		return -1;
+	}
+	struct loadctx L = {.m = m};
+	int64_t n = store_load(m->store, load_row, &L);
+	if (n < 0) {
+		for (size_t i = 0; i < L.nheld; i++) {
+			mjob_free(L.held[i]);
+			free(L.held_deps[i]);
+		}
+		free(L.held);
+		free(L.held_deps);
+		snprintf(err, errlen, "cannot load jobs from %s: %s; check the file or move it away", m->db_path,
+			 store_errmsg(m->store));
+		return -1;
+	}
+	load_deps(&L);
+	int orphans = 0;
+	for (struct wrk *w = m->workers; w; w = w->next)
+		if (!w->peer)
+			orphans++;
+	log_info("loaded %lld unfinished jobs (%llu queued, %llu running on %d workers to reclaim) in %.3f s; "
+		 "next id %lld",
+		 (long long)n, (unsigned long long)m->sched.nqueued, (unsigned long long)m->sched.nassigned,
+		 orphans, (double)(util_mono_ns() - t0) / 1e9, (long long)m->next_id);
+	if (orphans)
+		uv_timer_start(&m->orphan_timer, on_orphan_timer, m->cfg.orphan_grace_ms, 0);
+	return 0;
+}
+
+/* ---- startup and shutdown ---- */
+
+static int listen_on(struct master *m, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	if (uv_ip4_addr(m->cfg.host, m->cfg.port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(m->cfg.host, m->cfg.port, (struct sockaddr_in6 *)&ss) != 0) {
+		snprintf(err, errlen, "--host %s is not a numeric IP address; give one such as 127.0.0.1 or 0.0.0.0",
+			 m->cfg.host);
+		return -1;
+	}
+	uv_tcp_init(m->loop, &m->listener);
+	m->listener.data = m;
+	m->handles_open++;
+	int r = uv_tcp_bind(&m->listener, (struct sockaddr *)&ss, 0);
+	if (r == 0)
+		r = uv_listen((uv_stream_t *)&m->listener, 1024, on_connection);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s; pick another --port or stop what uses it",
+			 m->cfg.host, m->cfg.port, uv_strerror(r));
+		return -1;
+	}
+	int len = sizeof ss;
+	uv_tcp_getsockname(&m->listener, (struct sockaddr *)&ss, &len);
+	m->info.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+						     : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct master *m = h->data;
+	if (--m->handles_open == 0 && m->on_stopped)
+		m->on_stopped(m);
+}
+
+int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg, char *err,
+		 size_t errlen)
+{
+	memset(m, 0, sizeof *m);
+	m->cfg = *cfg;
+	m->loop = loop;
+	if (!m->cfg.host)
+		m->cfg.host = "127.0.0.1";
+	if (!m->cfg.max_queued)
+		m->cfg.max_queued = 20000000;
+	if (!m->cfg.idle_ms)
+		m->cfg.idle_ms = 10000;
+	if (!m->cfg.ping_ms)
+		m->cfg.ping_ms = 2000;
+	if (!m->cfg.orphan_grace_ms)
+		m->cfg.orphan_grace_ms = 2 * m->cfg.idle_ms;
+	struct sched_cb cb = workers_sched_cb;
+	cb.arg = m;
+	sched_init(&m->sched, &cb);
+	uv_check_init(loop, &m->check);
+	uv_idle_init(loop, &m->idle);
+	uv_timer_init(loop, &m->orphan_timer);
+	m->check.data = m->idle.data = m->orphan_timer.data = m;
+	m->handles_open += 3;
+	uv_check_start(&m->check, on_check);
+
+	char path[RUNDIR_PATH_MAX];
+	if (rundir_path(path, cfg->run_dir, "key")) {
+		snprintf(err, errlen, "run directory path too long: %s; use a shorter --run-dir", cfg->run_dir);
+		return -1;
+	}
+	if (auth_key_load(m->key, path, 1, err, errlen))
+		return -1;
+	rundir_path(m->db_path, cfg->run_dir, "state.db");
+	struct store_opts so = {.sync_normal = cfg->sync_normal};
+	if (store_open(&m->store, m->db_path, &so, err, errlen))
+		return -1;
+	if (load(m, err, errlen))
+		return -1;
+	/* Make the load's own writes (requeues, failed dependents) durable. */
+	if (store_commit(m->store)) {
+		snprintf(err, errlen, "cannot write %s: %s; check the disk", m->db_path, store_errmsg(m->store));
+		return -1;
+	}
+	if (listen_on(m, err, errlen))
+		return -1;
+	util_strlcpy(m->info.host, cfg->advertise && *cfg->advertise ? cfg->advertise : m->cfg.host,
+		     sizeof m->info.host);
+	if (strcmp(m->info.host, "0.0.0.0") == 0 || strcmp(m->info.host, "::") == 0)
+		util_hostname(m->info.host, sizeof m->info.host);
+	m->info.pid = (long)getpid();
+	util_hostname(m->info.node, sizeof m->info.node);
+	m->info.started = util_wall();
+	util_strlcpy(m->info.version, MASTER_VERSION, sizeof m->info.version);
+	if (rundir_write_master(cfg->run_dir, &m->info, err, errlen))
+		return -1;
+	log_info("serving on %s:%d (advertised as %s), pid %ld, run dir %s", m->cfg.host, m->info.port,
+		 m->info.host, m->info.pid, cfg->run_dir);
+	return 0;
+}
+
+void master_shutdown(struct master *m)
+{
+	if (m->shutting_down || m->stopped)
+		return;
+	log_info("shutting down");
+	m->shutting_down = 1;
+	master_touch(m);
+}
+
+static void finish_shutdown(struct master *m)
+{
+	m->stopped = 1;
+	for (struct wrk *w = m->workers; w; w = w->next)
+		if (w->peer && w->peer->conn)
+			conn_send(w->peer->conn, msg_new_typed("exit"));
+	store_commit(m->store);
+	rundir_remove_master(m->cfg.run_dir);
+	for (struct peer *p = m->peers; p; p = p->next)
+		if (p->conn)
+			conn_close(p->conn, NULL, "the master is shutting down");
+	uv_close((uv_handle_t *)&m->listener, on_handle_closed);
+	uv_close((uv_handle_t *)&m->check, on_handle_closed);
+	uv_close((uv_handle_t *)&m->idle, on_handle_closed);
+	uv_close((uv_handle_t *)&m->orphan_timer, on_handle_closed);
+	log_info("stopped: state committed, master.json removed");
+}
+
+void master_free(struct master *m)
+{
+	/* Peers still alive here (conn not yet closed) are freed with the loop. */
+	struct peer *p = m->dirty_peers;
+	while (p) {
+		struct peer *next = p->dirty_next;
+		if (p->closed) {
+			buf_release(&p->acks);
+			free(p);
+		}
+		p = next;
+	}
+	m->dirty_peers = NULL;
+	sched_release(&m->sched); /* first: it walks workers' and clients' queues */
+	workers_release(m);
+	clients_release(m);
+	store_close(m->store);
+	m->store = NULL;
+}

@@ -1,0 +1,542 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store: SQLite persistence for the master -- see store.h for the contract
+ * and docs/formats.md for the schema. Hot-path statements are prepared once
+ * at open; only the `jobs` listing (a few per second at most) prepares its
+ * statement per request because its WHERE clause depends on the filters.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "mjob.h"
+
+#define STORE_SCHEMA_VERSION "1"
+
+enum {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_INSERT,
+	S_ASSIGN,
+	S_REQUEUE,
+	S_FINISH,
+	S_SEEN,
+	S_CANCEL_ALL,
+	S_STATE,
+	S_COUNT_ADD,
+	S_UNSEEN,
+	S_MAX
+};
+
+static const char *const sql_text[S_MAX] = {
+	[S_BEGIN] = "BEGIN",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_INSERT] = "INSERT INTO jobs(id,client,type,input,delay,target,cwd,env,prio,retries,timeout,"
+		     "deps,state,attempts,submitted,notified) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,0)",
+	[S_ASSIGN] = "UPDATE jobs SET state=1,attempts=?2,worker=?3,started=?4 WHERE id=?1",
+	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL WHERE id=?1",
+	[S_FINISH] = "UPDATE jobs SET state=?2,attempts=?3,output=?4,error=?5,rc=?6,finished=?7 WHERE id=?1",
+	[S_SEEN] = "UPDATE jobs SET notified=1 WHERE id BETWEEN ?1 AND ?2 AND notified=0 AND state>=2",
+	[S_CANCEL_ALL] = "UPDATE jobs SET state=4,error='cancelled',finished=?1 WHERE state<2",
+	[S_STATE] = "SELECT state FROM jobs WHERE id=?1",
+	[S_COUNT_ADD] = "UPDATE counts SET n=n+?2 WHERE state=?1",
+	[S_UNSEEN] = "SELECT id,type,state,attempts,worker,output,error,rc FROM jobs "
+		     "WHERE client=?1 AND notified=0 AND state>=2 ORDER BY id",
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS jobs("
+	" id INTEGER PRIMARY KEY,"
+	" client TEXT NOT NULL,"
+	" type TEXT NOT NULL,"
+	" input TEXT,"
+	" delay REAL,"
+	" target TEXT,"
+	" cwd TEXT,"
+	" env TEXT,"
+	" prio INTEGER NOT NULL DEFAULT 0,"
+	" retries INTEGER NOT NULL DEFAULT 3,"
+	" timeout REAL,"
+	" deps TEXT,"
+	" state INTEGER NOT NULL DEFAULT 0,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" worker TEXT,"
+	" output TEXT,"
+	" error TEXT,"
+	" rc INTEGER,"
+	" submitted REAL,"
+	" started REAL,"
+	" finished REAL,"
+	" notified INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
+	"CREATE INDEX IF NOT EXISTS jobs_unseen ON jobs(client) WHERE notified=0 AND state>=2;"
+	"CREATE TABLE IF NOT EXISTS counts(state INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+	"INSERT OR IGNORE INTO counts(state,n) VALUES(2,0),(3,0),(4,0);"
+	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_SCHEMA_VERSION "');";
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_MAX];
+	int in_txn;
+	int failed; /* a write of the open transaction failed: it must not commit */
+	int64_t count_delta[5];
+	char errmsg[256];
+};
+
+static int fail(struct store *s)
+{
+	snprintf(s->errmsg, sizeof s->errmsg, "%s", sqlite3_errmsg(s->db));
+	return -1;
+}
+
+const char *store_errmsg(struct store *s) { return s ? s->errmsg : "no store"; }
+
+/* Step a write statement to completion and reset it. */
+static int run(struct store *s, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		if (s->in_txn)
+			s->failed = 1;
+		return fail(s);
+	}
+	return 0;
+}
+
+int store_open(struct store **out, const char *path, const struct store_opts *o, char *err,
+	       size_t errlen)
+{
+	*out = NULL;
+	struct store *s = calloc(1, sizeof *s);
+	if (!s) {
+		snprintf(err, errlen, "out of memory opening %s", path);
+		return -1;
+	}
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK)
+		goto bad;
+	sqlite3_busy_timeout(s->db, 5000);
+	char pragmas[256];
+	snprintf(pragmas, sizeof pragmas,
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-65536;"
+		 " PRAGMA temp_store=MEMORY;",
+		 o && o->sync_normal ? "NORMAL" : "FULL");
+	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+		goto bad;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto bad;
+	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		goto bad;
+	}
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto bad;
+	/* Refuse a database written by an incompatible version. */
+	sqlite3_stmt *v = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &v, NULL) !=
+	    SQLITE_OK)
+		goto bad;
+	if (sqlite3_step(v) == SQLITE_ROW) {
+		const char *ver = (const char *)sqlite3_column_text(v, 0);
+		if (!ver || strcmp(ver, STORE_SCHEMA_VERSION) != 0) {
+			snprintf(err, errlen,
+				 "%s has schema version %s, this master needs %s; use a new run directory",
+				 path, ver ? ver : "?", STORE_SCHEMA_VERSION);
+			sqlite3_finalize(v);
+			store_close(s);
+			return -1;
+		}
+	}
+	sqlite3_finalize(v);
+	for (int i = 0; i < S_MAX; i++)
+		if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+		    SQLITE_OK)
+			goto bad;
+	*out = s;
+	return 0;
+bad:
+	snprintf(err, errlen, "cannot open %s: %s; check the file (sqlite3 %s 'pragma integrity_check') or move it away",
+		 path, s->db ? sqlite3_errmsg(s->db) : "out of memory", path);
+	store_close(s);
+	return -1;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->in_txn)
+		store_commit(s);
+	for (int i = 0; i < S_MAX; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+int store_begin(struct store *s)
+{
+	if (s->in_txn)
+		return 0;
+	if (run(s, s->st[S_BEGIN]))
+		return -1;
+	s->in_txn = 1;
+	return 0;
+}
+
+int store_in_txn(const struct store *s) { return s->in_txn; }
+
+int store_commit(struct store *s)
+{
+	if (!s->in_txn)
+		return 0;
+	if (s->failed)
+		goto rollback;
+	for (int st = 2; st < 5; st++) {
+		if (!s->count_delta[st])
+			continue;
+		sqlite3_stmt *c = s->st[S_COUNT_ADD];
+		sqlite3_bind_int(c, 1, st);
+		sqlite3_bind_int64(c, 2, s->count_delta[st]);
+		if (run(s, c))
+			goto rollback;
+	}
+	if (run(s, s->st[S_COMMIT]))
+		goto rollback;
+	memset(s->count_delta, 0, sizeof s->count_delta);
+	s->in_txn = 0;
+	return 0;
+rollback:
+	if (!s->failed)
+		fail(s);
+	s->failed = 0;
+	sqlite3_step(s->st[S_ROLLBACK]);
+	sqlite3_reset(s->st[S_ROLLBACK]);
+	memset(s->count_delta, 0, sizeof s->count_delta);
+	s->in_txn = 0;
+	return -1;
+}
+
+void store_count_add(struct store *s, int state, int64_t delta)
+{
+	if (state >= 0 && state < 5)
+		s->count_delta[state] += delta;
+}
+
+int store_counts(struct store *s, int64_t c[5])
+{
+	memset(c, 0, 5 * sizeof c[0]);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT state,n FROM counts", -1, &st, NULL) != SQLITE_OK)
+		return fail(s);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int k = sqlite3_column_int(st, 0);
+		if (k >= 0 && k < 5)
+			c[k] = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	for (int k = 0; k < 5; k++)
+		c[k] += s->count_delta[k];
+	return 0;
+}
+
+static int64_t scalar(struct store *s, const char *sql, int64_t arg)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s);
+	if (arg)
+		sqlite3_bind_int64(st, 1, arg);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		v = fail(s);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int64_t store_max_id(struct store *s) { return scalar(s, "SELECT coalesce(max(id),0) FROM jobs", 0); }
+
+static void bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int store_insert(struct store *s, const struct mjob *j, const char *client, const char *deps_json,
+		 double now)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_INSERT];
+	sqlite3_bind_int64(st, 1, j->id);
+	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, mjob_kind_name(j->kind), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, mjob_input(j), (int)j->input_len, SQLITE_STATIC);
+	if (j->delay_s > 0)
+		sqlite3_bind_double(st, 5, j->delay_s);
+	bind_str(st, 6, mjob_target(j));
+	bind_str(st, 7, mjob_cwd(j));
+	bind_str(st, 8, mjob_env(j));
+	sqlite3_bind_int(st, 9, j->prio);
+	sqlite3_bind_int(st, 10, j->retries);
+	if (j->timeout_s > 0)
+		sqlite3_bind_double(st, 11, j->timeout_s);
+	bind_str(st, 12, deps_json);
+	sqlite3_bind_double(st, 13, now);
+	return run(s, st);
+}
+
+int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double now)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_ASSIGN];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempts);
+	bind_str(st, 3, worker);
+	sqlite3_bind_double(st, 4, now);
+	return run(s, st);
+}
+
+int store_requeue(struct store *s, int64_t id, int attempts)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_REQUEUE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempts);
+	return run(s, st);
+}
+
+int store_finish(struct store *s, int64_t id, int state, int attempts, const char *output,
+		 size_t output_len, const char *error, int rc_set, int rc, double now)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_FINISH];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, state);
+	sqlite3_bind_int(st, 3, attempts);
+	if (output)
+		sqlite3_bind_text(st, 4, output, (int)output_len, SQLITE_STATIC);
+	bind_str(st, 5, error);
+	if (rc_set)
+		sqlite3_bind_int(st, 6, rc);
+	sqlite3_bind_double(st, 7, now);
+	if (run(s, st))
+		return -1;
+	if (sqlite3_changes(s->db) > 0)
+		store_count_add(s, state, 1);
+	return 0;
+}
+
+int store_seen_range(struct store *s, int64_t lo, int64_t hi)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_SEEN];
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	return run(s, st);
+}
+
+int64_t store_cancel_all(struct store *s, double now)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_CANCEL_ALL];
+	sqlite3_bind_double(st, 1, now);
+	if (run(s, st))
+		return -1;
+	int64_t n = sqlite3_changes64(s->db);
+	store_count_add(s, MJOB_CANCELLED, n);
+	return n;
+}
+
+int store_state(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = s->st[S_STATE];
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : rc == SQLITE_DONE ? -1 : -2;
+	if (v == -2)
+		fail(s);
+	sqlite3_reset(st);
+	return v;
+}
+
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg)
+{
+	/* Unfinished jobs are usually the newest: a rowid range scan from the
+	 * oldest one is then the cheapest plan. If they are sparse (an old
+	 * job still running among millions of finished ones), use the
+	 * partial index instead. */
+	int64_t live = scalar(s, "SELECT count(*) FROM jobs WHERE state<2", 0);
+	if (live <= 0)
+		return live;
+	int64_t lo = scalar(s, "SELECT min(id) FROM jobs WHERE state<2", 0);
+	int64_t hi = store_max_id(s);
+	const char *cols = "SELECT id,client,type,input,delay,target,cwd,env,prio,retries,timeout,deps,state,"
+			   "attempts,worker FROM jobs ";
+	char sql[512];
+	if (live * 4 >= hi - lo + 1)
+		snprintf(sql, sizeof sql, "%s WHERE id>=?1 AND +state<2 ORDER BY id", cols);
+	else
+		snprintf(sql, sizeof sql, "%s INDEXED BY jobs_live WHERE state<2 AND id>=?1", cols);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s);
+	sqlite3_bind_int64(st, 1, lo);
+	int64_t n = 0;
+	int rc;
+	struct store_row r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r.id = sqlite3_column_int64(st, 0);
+		r.client = col_str(st, 1);
+		r.type = col_str(st, 2);
+		r.input = col_str(st, 3);
+		r.input_len = (size_t)sqlite3_column_bytes(st, 3);
+		r.delay = sqlite3_column_double(st, 4);
+		r.target = col_str(st, 5);
+		r.cwd = col_str(st, 6);
+		r.env = col_str(st, 7);
+		r.prio = sqlite3_column_int(st, 8);
+		r.retries = sqlite3_column_int(st, 9);
+		r.timeout = sqlite3_column_double(st, 10);
+		r.deps = col_str(st, 11);
+		r.state = sqlite3_column_int(st, 12);
+		r.attempts = sqlite3_column_int(st, 13);
+		r.worker = col_str(st, 14);
+		if (fn(arg, &r)) {
+			sqlite3_finalize(st);
+			snprintf(s->errmsg, sizeof s->errmsg, "loading job %lld failed", (long long)r.id);
+			return -1;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		n = fail(s);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static double col_time(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
+}
+
+int64_t store_unseen(struct store *s, const char *client,
+		     int (*fn)(void *arg, const struct store_rec *r), void *arg)
+{
+	sqlite3_stmt *st = s->st[S_UNSEEN];
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	int64_t n = 0;
+	int rc;
+	struct store_rec r;
+	memset(&r, 0, sizeof r);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r.id = sqlite3_column_int64(st, 0);
+		r.type = col_str(st, 1);
+		r.state = sqlite3_column_int(st, 2);
+		r.attempts = sqlite3_column_int(st, 3);
+		r.worker = col_str(st, 4);
+		r.output = col_str(st, 5);
+		r.output_len = (size_t)sqlite3_column_bytes(st, 5);
+		r.error = col_str(st, 6);
+		r.rc_null = sqlite3_column_type(st, 7) == SQLITE_NULL;
+		r.rc = sqlite3_column_int(st, 7);
+		n++;
+		if (fn(arg, &r))
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		n = fail(s);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
+}
+
+int64_t store_jobs(struct store *s, const struct store_query *q,
+		   int (*fn)(void *arg, const struct store_rec *r), void *arg)
+{
+	struct buf sql = BUF_INIT;
+	buf_adds(&sql, "SELECT id,type,state,attempts,worker,output,error,rc,client,input,deps,prio,retries,"
+		       "submitted,started,finished FROM jobs WHERE id>?1");
+	if (q->state >= 0)
+		buf_adds(&sql, q->state < 2 ? " AND state=?2" : " AND +state=?2");
+	if (q->client)
+		buf_adds(&sql, " AND client=?3");
+	if (q->ids) {
+		buf_adds(&sql, " AND id IN (");
+		for (size_t i = 0; i < q->nids; i++)
+			buf_addf(&sql, "%s%lld", i ? "," : "", (long long)q->ids[i]);
+		buf_adds(&sql, ")");
+	}
+	buf_adds(&sql, " ORDER BY id LIMIT ?4");
+	if (!sql.p) {
+		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
+		return -1;
+	}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		buf_release(&sql);
+		return fail(s);
+	}
+	buf_release(&sql);
+	sqlite3_bind_int64(st, 1, q->after);
+	if (q->state >= 0)
+		sqlite3_bind_int(st, 2, q->state);
+	if (q->client)
+		sqlite3_bind_text(st, 3, q->client, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, q->limit);
+	int64_t n = 0;
+	int rc;
+	struct store_rec r;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r.id = sqlite3_column_int64(st, 0);
+		r.type = col_str(st, 1);
+		r.state = sqlite3_column_int(st, 2);
+		r.attempts = sqlite3_column_int(st, 3);
+		r.worker = col_str(st, 4);
+		r.output = col_str(st, 5);
+		r.output_len = (size_t)sqlite3_column_bytes(st, 5);
+		r.error = col_str(st, 6);
+		r.rc_null = sqlite3_column_type(st, 7) == SQLITE_NULL;
+		r.rc = sqlite3_column_int(st, 7);
+		r.client = col_str(st, 8);
+		r.input = col_str(st, 9);
+		r.input_len = (size_t)sqlite3_column_bytes(st, 9);
+		r.deps = col_str(st, 10);
+		r.prio = sqlite3_column_int(st, 11);
+		r.retries = sqlite3_column_int(st, 12);
+		r.submitted = col_time(st, 13);
+		r.started = col_time(st, 14);
+		r.finished = col_time(st, 15);
+		n++;
+		if (fn(arg, &r))
+			break;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		n = fail(s);
+	sqlite3_finalize(st);
+	return n;
+}

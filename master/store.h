@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store: the master's SQLite database, RUN_DIR/state.db (schema in
+ * docs/formats.md). WAL journal, synchronous=FULL by default, every statement
+ * prepared once and reused. Writes go into one transaction that the caller
+ * opens lazily (every write function calls store_begin) and commits once per
+ * event-loop turn (store_commit): that is the group commit that makes a
+ * `submitted` acknowledgement mean "durable" without one fsync per job.
+ *
+ * Strings handed to write functions are bound SQLITE_STATIC: they must stay
+ * valid until the function returns (the statement is stepped and reset
+ * before that), which saves a copy per column.
+ *
+ * Not thread-safe; one store per process. Functions return 0 or -1 with the
+ * SQLite message available from store_errmsg().
+ */
+#ifndef MTS_STORE_H
+#define MTS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct mjob;
+
+struct store_opts {
+	int sync_normal; /* synchronous=NORMAL instead of FULL */
+};
+
+/* Open or create the database at path and its schema. err gets one line
+ * saying what went wrong and what to do. */
+int store_open(struct store **out, const char *path, const struct store_opts *o, char *err,
+	       size_t errlen);
+/* Commit anything pending and close. NULL is a no-op. */
+void store_close(struct store *s);
+const char *store_errmsg(struct store *s);
+
+/* Open the turn's transaction if it is not open yet. */
+int store_begin(struct store *s);
+/* 1 while a transaction is open. */
+int store_in_txn(const struct store *s);
+/* Commit the open transaction (no-op if none). On failure the transaction is
+ * rolled back and -1 returned. */
+int store_commit(struct store *s);
+
+/* Largest job id in the table (0 if empty). */
+int64_t store_max_id(struct store *s);
+
+/* Insert a new queued job. client is the client id, deps_json the deps array
+ * text or NULL. */
+int store_insert(struct store *s, const struct mjob *j, const char *client, const char *deps_json,
+		 double now);
+/* The job was assigned: state running, attempts, worker, started. */
+int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double now);
+/* The job is queued again. */
+int store_requeue(struct store *s, int64_t id, int attempts);
+/* The job reached a final state. output/error may be NULL. rc_set = 0 stores
+ * NULL for rc. */
+int store_finish(struct store *s, int64_t id, int state, int attempts, const char *output,
+		 size_t output_len, const char *error, int rc_set, int rc, double now);
+/* Callbacks for ids lo..hi (all final) were confirmed by the client. */
+int store_seen_range(struct store *s, int64_t lo, int64_t hi);
+/* Cancel every unfinished job with one statement; returns rows changed or
+ * -1. */
+int64_t store_cancel_all(struct store *s, double now);
+
+/* The state of a job, or -1 if no such job, -2 on error. */
+int store_state(struct store *s, int64_t id);
+
+/* Counts of jobs per final state, kept in the `counts` table and updated in
+ * the same transaction as the jobs (so status never counts millions of rows).
+ * store_count_add() adds to the pending deltas written at the next commit. */
+int store_counts(struct store *s, int64_t final_counts[5]);
+void store_count_add(struct store *s, int state, int64_t delta);
+
+/* One unfinished row handed to the load callback; strings borrowed for the
+ * duration of the call. */
+struct store_row {
+	int64_t id;
+	const char *client, *type, *input, *target, *cwd, *env, *deps, *worker;
+	size_t input_len;
+	double delay, timeout;
+	int prio, retries, state, attempts;
+};
+/* Call fn for every job with state queued or running, in id order. Returns
+ * the number of rows or -1 (also if fn returned non-zero). */
+int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg);
+
+/* A finished job as sent in `done` and listed by `jobs`. Strings borrowed
+ * until the next row. */
+struct store_rec {
+	int64_t id;
+	const char *type, *worker, *output, *error, *client, *input, *deps;
+	size_t output_len, input_len;
+	int state, attempts, prio, retries;
+	int rc_null, rc;
+	double submitted, started, finished; /* < 0: null */
+};
+
+/* Walk finished jobs of a client whose callback was not confirmed (seen), in
+ * id order. fn returns non-zero to stop. Returns rows visited or -1. */
+int64_t store_unseen(struct store *s, const char *client,
+		     int (*fn)(void *arg, const struct store_rec *r), void *arg);
+
+struct store_query {
+	int state;        /* -1: any */
+	const char *client; /* NULL: any */
+	const int64_t *ids; /* NULL: any */
+	size_t nids;
+	int64_t after;
+	int limit;
+};
+/* Page over jobs matching q in id order. Returns rows or -1. */
+int64_t store_jobs(struct store *s, const struct store_query *q,
+		   int (*fn)(void *arg, const struct store_rec *r), void *arg);
+
+#endif

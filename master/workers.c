@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * workers: the worker side of the master -- the registry of workers (by WID,
+ * which survives reconnects), their messages (hello with held jobs and
+ * unconfirmed results, result, revoked), the scheduler callbacks that turn
+ * assignments, requeues and steals into SQL and frames, and what happens
+ * when a worker is lost or, after a master restart, never comes back.
+ */
+#include "master.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+/* ---- registry ---- */
+
+struct wrk *workers_find(struct master *m, const char *wid)
+{
+	for (struct wrk *w = m->workers; w; w = w->next)
+		if (strcmp(w->wid, wid) == 0)
+			return w;
+	return NULL;
+}
+
+struct wrk *workers_new(struct master *m, const char *wid)
+{
+	struct wrk *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	w->m = m;
+	w->sw.idx = UINT32_MAX;
+	util_strlcpy(w->wid, wid, sizeof w->wid);
+	fbuf_init(&w->assign, "{\"t\":\"assign\",\"jobs\":[", "]}");
+	fbuf_init(&w->result_ok, "{\"t\":\"result_ok\",\"ids\":[", "]}");
+	fbuf_init(&w->revoke_cancel, "{\"t\":\"revoke\",\"why\":\"cancel\",\"ids\":[", "]}");
+	fbuf_init(&w->revoke_steal, "{\"t\":\"revoke\",\"why\":\"steal\",\"ids\":[", "]}");
+	w->since = w->last_seen = util_wall();
+	w->next = m->workers;
+	if (m->workers)
+		m->workers->prev = w;
+	m->workers = w;
+	return w;
+}
+
+static void wrk_free(struct wrk *w)
+{
+	fbuf_release(&w->assign);
+	fbuf_release(&w->result_ok);
+	fbuf_release(&w->revoke_cancel);
+	fbuf_release(&w->revoke_steal);
+	free(w);
+}
+
+void workers_release(struct master *m)
+{
+	struct wrk *w = m->workers;
+	while (w) {
+		struct wrk *next = w->next;
+		wrk_free(w);
+		w = next;
+	}
+	m->workers = NULL;
+	for (w = m->dirty_workers; w;) {
+		struct wrk *next = w->dirty_next;
+		if (w->dead)
+			wrk_free(w);
+		w = next;
+	}
+	m->dirty_workers = NULL;
+}
+
+void workers_dirty(struct wrk *w)
+{
+	if (w->dirty)
+		return;
+	w->dirty = 1;
+	w->dirty_next = w->m->dirty_workers;
+	w->m->dirty_workers = w;
+	master_touch(w->m);
+}
+
+void workers_flush(struct master *m)
+{
+	struct wrk *w = m->dirty_workers;
+	m->dirty_workers = NULL;
+	while (w) {
+		struct wrk *next = w->dirty_next;
+		w->dirty = 0;
+		w->dirty_next = NULL;
+		if (w->dead) {
+			wrk_free(w);
+		} else {
+			struct conn *c = w->peer && !w->peer->closed ? w->peer->conn : NULL;
+			fbuf_send(&w->assign, c);
+			fbuf_send(&w->result_ok, c);
+			fbuf_send(&w->revoke_cancel, c);
+			fbuf_send(&w->revoke_steal, c);
+		}
+		w = next;
+	}
+}
+
+void workers_lost(struct wrk *w, const char *why)
+{
+	struct master *m = w->m;
+	log_info("worker %s lost (%s): %u jobs go back to the queue or fail", w->wid, why ? why : "?",
+		 w->sw.nassigned);
+	m->lost_wid = w->wid;
+	sched_worker_lost(&m->sched, &w->sw, w->wid);
+	m->lost_wid = NULL;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		m->workers = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	if (w->peer) {
+		w->peer->worker = NULL;
+		w->peer = NULL;
+	}
+	if (w->dirty)
+		w->dead = 1;
+	else
+		wrk_free(w);
+	master_touch(m);
+}
+
+void workers_expire_orphans(struct master *m)
+{
+	struct wrk *w = m->workers;
+	while (w) {
+		struct wrk *next = w->next;
+		if (!w->peer)
+			workers_lost(w, "it did not reconnect within the grace period after the master restarted");
+		w = next;
+	}
+}
+
+/* ---- scheduler callbacks ---- */
+
+static void cb_assign(void *arg, struct mjob *j)
+{
+	struct master *m = arg;
+	struct wrk *w = wrk_of(j->worker);
+	store_assign(m->store, j->id, j->attempts, w->wid, util_wall());
+	if (fbuf_item(&w->assign))
+		return;
+	struct buf *b = &w->assign.b;
+	buf_addf(b, "{\"id\":%lld,\"a\":%u,\"type\":\"%s\",\"input\":", (long long)j->id, (unsigned)j->attempts,
+		 mjob_kind_name(j->kind));
+	mjob_json_str(b, mjob_input(j), j->input_len);
+	if (j->delay_s > 0)
+		buf_addf(b, ",\"delay\":%.15g", j->delay_s);
+	if (j->timeout_s > 0)
+		buf_addf(b, ",\"timeout\":%.15g", j->timeout_s);
+	if (mjob_target(j)) {
+		buf_adds(b, ",\"target\":");
+		mjob_json_str(b, mjob_target(j), strlen(mjob_target(j)));
+	}
+	if (mjob_cwd(j)) {
+		buf_adds(b, ",\"cwd\":");
+		mjob_json_str(b, mjob_cwd(j), strlen(mjob_cwd(j)));
+	}
+	if (mjob_env(j)) {
+		buf_adds(b, ",\"env\":");
+		buf_adds(b, mjob_env(j)); /* JSON array text printed by msg_print */
+	}
+	buf_add(b, "}", 1);
+	workers_dirty(w);
+}
+
+static void cb_requeue(void *arg, struct mjob *j)
+{
+	struct master *m = arg;
+	store_requeue(m->store, j->id, j->attempts);
+}
+
+static void cb_fail(void *arg, struct mjob *j, const char *error)
+{
+	master_finalize(arg, j, MJOB_FAILED, NULL, 0, error, 0, 0);
+}
+
+static void cb_steal(void *arg, struct sched_worker *sw, struct mjob *j)
+{
+	struct wrk *w = wrk_of(sw);
+	(void)arg;
+	if (fbuf_item(&w->revoke_steal))
+		return;
+	buf_addf(&w->revoke_steal.b, "%lld", (long long)j->id);
+	workers_dirty(w);
+}
+
+const struct sched_cb workers_sched_cb = {NULL, cb_assign, cb_requeue, cb_fail, cb_steal};
+
+/* ---- messages ---- */
+
+/* Accept each WRESULT whose job is assigned to w with that attempt; confirm
+ * all of them (an ignored result must be forgotten by the worker too).
+ * Returns -1 on a malformed entry. */
+static int handle_results(struct wrk *w, const msg *arr)
+{
+	struct master *m = w->m;
+	if (!arr)
+		return 0;
+	if (!msg_is_array(arr))
+		return -1;
+	for (msg *r = msg_child(arr); r; r = msg_next(r)) {
+		int64_t id, a = 0;
+		if (!msg_is_object(r) || msg_get_int(r, "id", &id))
+			return -1;
+		msg_get_int(r, "a", &a);
+		if (fbuf_item(&w->result_ok) == 0)
+			buf_addf(&w->result_ok.b, "%lld", (long long)id);
+		struct mjob *j = sched_find(&m->sched, id);
+		if (!j || j->where != MJOB_ASSIGNED || j->worker != &w->sw || j->attempts != a) {
+			log_debug("ignoring result for job %lld attempt %lld from %s: not assigned to it", (long long)id,
+				  (long long)a, w->wid);
+			continue;
+		}
+		int ok = msg_get_bool(r, "ok", 0);
+		const char *out = msg_get_str(r, "output");
+		const char *err = msg_get_str(r, "error");
+		int64_t rc = 0;
+		int rc_set = msg_get_int(r, "rc", &rc) == 0;
+		w->sw.done++;
+		master_finalize(m, j, ok ? MJOB_COMPLETED : MJOB_FAILED, out, out ? strlen(out) : 0,
+				ok ? NULL : (err && *err ? err : "failed"), rc_set, (int)rc);
+	}
+	workers_dirty(w);
+	return 0;
+}
+
+static void on_hello(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	const char *wid = msg_get_str(m, "worker");
+	int64_t slots = 1, pid = 0, rank = 0;
+	if (!wid || !*wid || strlen(wid) > MASTER_WID_MAX) {
+		conn_close(p->conn, "bad_message", "worker hello needs \"worker\": an id of 1 to 128 characters");
+		return;
+	}
+	if (msg_has(m, "slots") && (msg_get_int(m, "slots", &slots) || slots < 1 || slots > 1000000)) {
+		conn_close(p->conn, "bad_message", "worker hello: \"slots\" must be an integer from 1 to 1000000");
+		return;
+	}
+	if (p->worker) {
+		conn_close(p->conn, "protocol", "second hello on one worker connection");
+		return;
+	}
+	msg_get_int(m, "pid", &pid);
+	msg_get_int(m, "rank", &rank);
+	struct wrk *w = workers_find(ms, wid);
+	if (w && w->peer && w->peer != p) {
+		struct peer *old = w->peer;
+		old->worker = NULL;
+		w->peer = NULL;
+		if (old->conn)
+			conn_close(old->conn, NULL, "replaced by a new connection of the same worker");
+	}
+	if (!w && !(w = workers_new(ms, wid))) {
+		conn_close(p->conn, NULL, "out of memory");
+		return;
+	}
+	int reclaimed = w->sw.nassigned > 0;
+	w->peer = p;
+	p->worker = w;
+	util_strlcpy(w->host, msg_get_str(m, "host") ? msg_get_str(m, "host") : conn_peer(p->conn), sizeof w->host);
+	util_strlcpy(w->node, msg_get_str(m, "node") ? msg_get_str(m, "node") : "", sizeof w->node);
+	w->pid = (long)pid;
+	w->rank = (int)rank;
+	w->since = w->last_seen = util_wall();
+	/* Default window: at least 64 prefetched jobs, because with short jobs
+	 * throughput is window / (round trip + group commit); stealing hands
+	 * unstarted jobs back to idle workers when jobs are long. */
+	uint32_t prefetch = ms->cfg.prefetch != UINT32_MAX ? ms->cfg.prefetch
+			    : slots > MASTER_PREFETCH_MIN ? (uint32_t)slots : MASTER_PREFETCH_MIN;
+	sched_worker_add(&ms->sched, &w->sw, (uint32_t)slots, prefetch);
+	if (handle_results(w, msg_get(m, "results"))) {
+		conn_close(p->conn, "bad_message", "hello: \"results\" must be an array of {\"id\",\"a\",...}");
+		return;
+	}
+	/* Reconcile what the worker holds with what we think it holds. */
+	msg *held = msg_get(m, "held");
+	size_t kept = 0, revoked = 0, returned = 0;
+	for (msg *h = msg_child(held); h; h = msg_next(h)) {
+		int64_t id, a = 0;
+		if (msg_get_int(h, "id", &id))
+			continue;
+		msg_get_int(h, "a", &a);
+		struct mjob *j = sched_find(&ms->sched, id);
+		if (j && j->where == MJOB_ASSIGNED && j->worker == &w->sw && j->attempts == a) {
+			j->flags |= MJOB_F_MARK;
+			kept++;
+		} else if (fbuf_item(&w->revoke_cancel) == 0) {
+			buf_addf(&w->revoke_cancel.b, "%lld", (long long)id);
+			revoked++;
+		}
+	}
+	for (struct mjob *j = w->sw.head, *next; j; j = next) {
+		next = j->next;
+		if (j->flags & MJOB_F_MARK) {
+			j->flags &= (uint8_t)~MJOB_F_MARK;
+		} else {
+			sched_unassign(&ms->sched, j, 1); /* it never reached the worker */
+			returned++;
+		}
+	}
+	msg *r = msg_new_typed("hello_ok");
+	msg_set_str(r, "worker", wid);
+	msg_set_int(r, "prefetch", prefetch);
+	conn_send(p->conn, r);
+	workers_dirty(w);
+	log_info("worker %s connected from %s: %lld slots, prefetch %u%s; held %zu kept, %zu revoked, %zu requeued",
+		 wid, conn_peer(p->conn), (long long)slots, prefetch, reclaimed ? " (reclaimed its jobs)" : "", kept,
+		 revoked, returned);
+}
+
+static void on_revoked(struct peer *p, msg *m)
+{
+	struct wrk *w = p->worker;
+	msg *ids = msg_get(m, "ids");
+	if (!msg_is_array(ids)) {
+		conn_close(p->conn, "bad_message", "revoked needs \"ids\": an array of job ids");
+		return;
+	}
+	size_t n = msg_size(ids), k = 0;
+	int64_t *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v)
+		return;
+	for (msg *e = msg_child(ids); e; e = msg_next(e))
+		if (msg_is_num(e))
+			v[k++] = msg_int(e);
+	sched_revoked(&p->m->sched, &w->sw, v, k);
+	free(v);
+	master_touch(p->m);
+}
+
+void workers_on_msg(struct peer *p, msg *m)
+{
+	const char *t = msg_type(m);
+	if (strcmp(t, "hello") == 0) {
+		on_hello(p, m);
+		return;
+	}
+	if (!p->worker) {
+		conn_close(p->conn, "protocol", "a worker must send hello first");
+		return;
+	}
+	p->worker->last_seen = util_wall();
+	if (strcmp(t, "result") == 0) {
+		if (handle_results(p->worker, msg_get(m, "jobs")))
+			conn_close(p->conn, "bad_message", "result needs \"jobs\": an array of {\"id\",\"a\",\"ok\",...}");
+		return;
+	}
+	if (strcmp(t, "revoked") == 0) {
+		on_revoked(p, m);
+		return;
+	}
+	int64_t req = 0;
+	int has_req = msg_get_int(m, "req", &req) == 0;
+	master_error(p, has_req, req, "protocol",
+		     "unknown message type \"%.40s\" from a worker; expected hello, result or revoked", t);
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mtslurm-worker: the worker daemon, an MPI program so that one `mpirun` or
+ * `srun` starts a worker per rank across an allocation. MPI is used only to
+ * be launched and to learn the rank: no communication, no collectives, so a
+ * rank may leave on its own. Each rank runs one worker (worker/worker.h) on
+ * its own libuv loop and logs its diagnostics to
+ * RUN_DIR/logs/worker-<WID>.daemon.log (job output goes to
+ * RUN_DIR/logs/worker-<WID>.log, see share/joblog.h).
+ *
+ *   mtslurm-worker --run-dir DIR [--slots S] [--no-mpi] [--id ID]
+ *                  [--reconnect-max SECONDS] [--debug]
+ *
+ * Exit codes: 0 (the master said exit, or SIGTERM/SIGINT), 2 (bad usage or
+ * cannot start), 3 (no master for --reconnect-max seconds).
+ *
+ * Leaving: with OMPI_MCA_orte_allowed_exit_without_sync=1 in the environment
+ * (what `mtslurm start` sets, see docs/worker.md) a rank exits without
+ * MPI_Finalize, whose PMIx fence would otherwise hold an early rank until
+ * every other rank finalizes too. Without it, MPI_Finalize is called.
+ */
+#include <errno.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "log.h"
+#include "rundir.h"
+#include "util.h"
+#include "worker.h"
+
+extern char **environ;
+
+#define STOP_GUARD_MS 10000 /* a stuck func call must not keep us forever */
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t guard;
+	struct worker *w;
+	int code;
+	int stopping;
+	int stopped;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mtslurm-worker --run-dir DIR [--slots S] [--no-mpi] [--id ID]\n"
+		   "                      [--reconnect-max SECONDS] [--debug]\n"
+		   "Runs one mtslurm worker per MPI rank (or one with --no-mpi); it finds the\n"
+		   "master through DIR/master.json and authenticates with DIR/key.\n");
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_stopped(void *arg)
+{
+	struct daemon *d = arg;
+	d->stopped = 1;
+	d->w = NULL;
+	uv_close((uv_handle_t *)&d->sigterm, on_closed);
+	uv_close((uv_handle_t *)&d->sigint, on_closed);
+	uv_close((uv_handle_t *)&d->guard, on_closed);
+}
+
+static void on_guard(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	log_warn("still stopping after %d s (a function call that does not return?): leaving anyway",
+		 STOP_GUARD_MS / 1000);
+	uv_stop(&d->loop);
+}
+
+static void begin_stop(struct daemon *d, int code)
+{
+	if (d->stopping)
+		return;
+	d->stopping = 1;
+	d->code = code;
+	uv_timer_start(&d->guard, on_guard, STOP_GUARD_MS, 0);
+	worker_stop(d->w, on_stopped, d);
+}
+
+static void on_worker_exit(void *arg, int code, const char *why)
+{
+	(void)why; /* the worker logged it */
+	begin_stop(arg, code);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->data;
+	log_info("got %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	begin_stop(d, 0);
+}
+
+/* The environment jobs inherit: ours minus what mpirun set up for this rank,
+ * so that a job which itself runs an MPI program (or mpirun) is not taken for
+ * a part of the worker's MPI job. User settings such as OMPI_MCA_btl stay. */
+static char **job_environment(void)
+{
+	/* what Open MPI 4's mpirun puts into a rank's environment */
+	static const char *const drop[] = {
+		"PMIX_", "OPAL_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix",
+		"OMPI_MCA_initial_wdir=", "OMPI_MCA_shmem_RUNTIME_QUERY_hint=",
+		"OMPI_MCA_mpi_oversubscribe=", NULL};
+	size_t n = 0;
+	while (environ[n])
+		n++;
+	char **env = malloc((n + 1) * sizeof(char *));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *e = environ[i];
+		/* OMPI_COMM_WORLD_RANK, OMPI_COMMAND, ...: all but OMPI_MCA_* */
+		int keep = !(strncmp(e, "OMPI_", 5) == 0 && strncmp(e, "OMPI_MCA_", 9) != 0);
+		for (int m = 0; drop[m] && keep; m++)
+			if (strncmp(e, drop[m], strlen(drop[m])) == 0)
+				keep = 0;
+		if (keep)
+			env[k++] = environ[i];
+	}
+	env[k] = NULL;
+	return env;
+}
+
+static int truthy(const char *v)
+{
+	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+		     strcmp(v, "t") == 0 || strcmp(v, "y") == 0 || strcmp(v, "enabled") == 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *run_dir_opt = NULL, *id_opt = NULL;
+	int slots = 1, use_mpi = 1, debug = 0;
+	double reconnect_max_s = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--run-dir") == 0 && v) {
+			run_dir_opt = v;
+			i++;
+		} else if (strncmp(a, "--run-dir=", 10) == 0) {
+			run_dir_opt = a + 10;
+		} else if (strcmp(a, "--slots") == 0 && v) {
+			slots = atoi(v);
+			i++;
+		} else if (strncmp(a, "--slots=", 8) == 0) {
+			slots = atoi(a + 8);
+		} else if (strcmp(a, "--id") == 0 && v) {
+			id_opt = v;
+			i++;
+		} else if (strcmp(a, "--reconnect-max") == 0 && v) {
+			reconnect_max_s = atof(v);
+			i++;
+		} else if (strcmp(a, "--no-mpi") == 0) {
+			use_mpi = 0;
+		} else if (strcmp(a, "--debug") == 0) {
+			debug = 1;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "mtslurm-worker: unknown or incomplete option '%s'\n", a);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (slots < 1 || slots > 4096) {
+		fprintf(stderr, "mtslurm-worker: --slots must be 1..4096\n");
+		return 2;
+	}
+	char dir[RUNDIR_PATH_MAX], err[1024];
+	if (rundir_resolve(dir, run_dir_opt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mtslurm-worker: %s\n", err);
+		return 2;
+	}
+
+	int rank = 0;
+	if (use_mpi) {
+		int provided;
+		if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+			fprintf(stderr, "mtslurm-worker: MPI_Init_thread failed (use --no-mpi to run "
+					"without mpirun)\n");
+			return 2;
+		}
+		MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+	}
+	int independent_exit = !use_mpi || truthy(getenv("OMPI_MCA_orte_allowed_exit_without_sync"));
+
+	signal(SIGPIPE, SIG_IGN);
+	/* func jobs run on libuv's pool: give every slot a thread */
+	if (!getenv("UV_THREADPOOL_SIZE")) {
+		char n[16];
+		snprintf(n, sizeof(n), "%d", slots < 4 ? 4 : slots > 1024 ? 1024 : slots);
+		setenv("UV_THREADPOOL_SIZE", n, 1);
+	}
+
+	char id[320], logpath[RUNDIR_PATH_MAX], name[400], who[32];
+	if (id_opt)
+		util_strlcpy(id, id_opt, sizeof(id));
+	else
+		worker_default_id(id, sizeof(id), rank);
+	snprintf(name, sizeof(name), "logs/worker-%s.daemon.log", id);
+	snprintf(who, sizeof(who), "worker %d", rank);
+	int code = 2;
+	if (rundir_create(dir, err, sizeof(err)) < 0 || rundir_path(logpath, dir, name) < 0 ||
+	    log_open(logpath, who) < 0) {
+		fprintf(stderr, "mtslurm-worker: cannot open its log in %s/logs: %s\n", dir,
+			err[0] ? err : strerror(errno));
+		goto out;
+	}
+	if (debug)
+		log_set_level(LOG_DEBUG);
+
+	struct daemon d;
+	memset(&d, 0, sizeof(d));
+	uv_loop_init(&d.loop);
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_timer_init(&d.loop, &d.guard);
+	d.sigterm.data = d.sigint.data = d.guard.data = &d;
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+
+	char **env = job_environment();
+	struct worker_cfg cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.run_dir = dir;
+	cfg.slots = slots;
+	cfg.rank = rank;
+	cfg.id = id;
+	cfg.reconnect_max_ms = reconnect_max_s > 0 ? (unsigned)(reconnect_max_s * 1000) : 0;
+	cfg.on_exit = on_worker_exit;
+	cfg.arg = &d;
+	cfg.job_env = env;
+	log_info("starting: pid %ld, %d slots, run dir %s%s", (long)getpid(), slots, dir,
+		 use_mpi ? "" : " (no MPI)");
+	d.w = worker_new(&d.loop, &cfg, err, sizeof(err));
+	if (!d.w) {
+		log_error("cannot start: %s", err);
+		fprintf(stderr, "mtslurm-worker: %s\n", err);
+		uv_close((uv_handle_t *)&d.sigterm, on_closed);
+		uv_close((uv_handle_t *)&d.sigint, on_closed);
+		uv_close((uv_handle_t *)&d.guard, on_closed);
+		uv_run(&d.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&d.loop);
+		free(env);
+		goto out;
+	}
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	code = d.code;
+	log_info("exiting with code %d", code);
+	if (d.stopped)
+		uv_loop_close(&d.loop); /* fails only if a func call is still running */
+	free(env);
+out:
+	log_close();
+	if (use_mpi) {
+		if (independent_exit) {
+			/* mpirun was told that ranks leave on their own */
+			fflush(NULL);
+			_exit(code);
+		}
+		MPI_Finalize();
+	}
+	return code;
+}

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for master/store: a real state.db in a temp dir -- batch insert
+ * and commit, reopen and load, orphans (running rows keep their worker),
+ * group commit visibility, set-based cancel, final-state counts and the
+ * notified (callback seen) bookkeeping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mjob.h"
+#include "store.h"
+
+static char tmp[64], path[128];
+
+static int setup(void **st)
+{
+	(void)st;
+	strcpy(tmp, "/tmp/mts-store-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(path, sizeof path, "%s/state.db", tmp);
+	return 0;
+}
+
+static int teardown(void **st)
+{
+	(void)st;
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+static struct store *open_store(void)
+{
+	struct store *s = NULL;
+	char err[512];
+	struct store_opts o = {0};
+	assert_int_equal(store_open(&s, path, &o, err, sizeof err), 0);
+	return s;
+}
+
+static void insert_n(struct store *s, int64_t first, int n, const char *client)
+{
+	for (int i = 0; i < n; i++) {
+		char in[32];
+		int len = snprintf(in, sizeof in, "in-%lld", (long long)(first + i));
+		struct mjob *j = mjob_new(in, (size_t)len, NULL, i == 0 ? "/tmp" : NULL, NULL);
+		j->id = first + i;
+		j->kind = MJOB_ECHO;
+		j->prio = i % 3;
+		j->retries = 2;
+		assert_int_equal(store_insert(s, j, client, NULL, 1000.0), 0);
+		mjob_free(j);
+	}
+}
+
+struct loaded {
+	int n;
+	int64_t ids[16];
+	int states[16];
+	char workers[16][32];
+	char inputs[16][32];
+	int prio_sum;
+};
+
+static int load_cb(void *arg, const struct store_row *r)
+{
+	struct loaded *L = arg;
+	if (L->n < 16) {
+		L->ids[L->n] = r->id;
+		L->states[L->n] = r->state;
+		snprintf(L->workers[L->n], 32, "%s", r->worker ? r->worker : "");
+		snprintf(L->inputs[L->n], 32, "%s", r->input ? r->input : "");
+	}
+	L->prio_sum += r->prio;
+	L->n++;
+	return 0;
+}
+
+static void test_insert_commit_reopen_load(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	assert_int_equal(store_max_id(s), 0);
+	insert_n(s, 1, 10, "c1");
+	assert_true(store_in_txn(s));
+	assert_int_equal(store_commit(s), 0);
+	assert_false(store_in_txn(s));
+	store_close(s);
+
+	s = open_store();
+	assert_int_equal(store_max_id(s), 10);
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 10);
+	assert_int_equal(L.n, 10);
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(L.ids[i], i + 1); /* id order */
+		assert_int_equal(L.states[i], MJOB_QUEUED);
+	}
+	assert_string_equal(L.inputs[3], "in-4");
+	assert_int_equal(L.prio_sum, 0 + 1 + 2 + 0 + 1 + 2 + 0 + 1 + 2 + 0);
+	store_close(s);
+}
+
+static void test_group_commit_visibility(void **st)
+{
+	(void)st;
+	struct store *w = open_store();
+	struct store *r = open_store();
+	insert_n(w, 1, 5, "c1");
+	/* Not committed: another connection (a restarted master) sees nothing. */
+	assert_int_equal(store_state(r, 3), -1);
+	assert_int_equal(store_max_id(r), 0);
+	assert_int_equal(store_commit(w), 0);
+	assert_int_equal(store_state(r, 3), MJOB_QUEUED);
+	assert_int_equal(store_max_id(r), 5);
+	store_close(r);
+	store_close(w);
+}
+
+static void test_orphans(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 4, "c1");
+	assert_int_equal(store_assign(s, 2, 1, "node-1-0", 1001.0), 0);
+	assert_int_equal(store_assign(s, 3, 2, "node-2-0", 1001.0), 0);
+	assert_int_equal(store_finish(s, 4, MJOB_COMPLETED, 1, "out", 3, NULL, 1, 0, 1002.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+
+	s = open_store();
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 3); /* the completed one is not loaded */
+	assert_int_equal(L.ids[1], 2);
+	assert_int_equal(L.states[1], MJOB_RUNNING);
+	assert_string_equal(L.workers[1], "node-1-0");
+	assert_string_equal(L.workers[2], "node-2-0");
+	assert_string_equal(L.workers[0], "");
+	/* Requeue (orphan not reclaimed): queued again, worker cleared. */
+	assert_int_equal(store_requeue(s, 2, 1), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_state(s, 2), MJOB_QUEUED);
+	store_close(s);
+}
+
+static void test_sparse_load_uses_index(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 200, "c1");
+	for (int64_t id = 1; id <= 200; id++)
+		if (id != 7 && id != 150)
+			assert_int_equal(store_finish(s, id, MJOB_COMPLETED, 1, "o", 1, NULL, 1, 0, 1.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 2);
+	assert_int_equal(L.ids[0], 7);
+	assert_int_equal(L.ids[1], 150);
+	store_close(s);
+}
+
+static void test_cancel_all_and_counts(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 1000, "c1");
+	assert_int_equal(store_finish(s, 1, MJOB_COMPLETED, 1, "x", 1, NULL, 1, 0, 2.0), 0);
+	assert_int_equal(store_finish(s, 2, MJOB_FAILED, 1, NULL, 0, "boom", 1, 1, 2.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_cancel_all(s, 3.0), 998);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_state(s, 500), MJOB_CANCELLED);
+	assert_int_equal(store_state(s, 1), MJOB_COMPLETED);
+	store_close(s);
+
+	s = open_store();
+	int64_t c[5];
+	assert_int_equal(store_counts(s, c), 0);
+	assert_int_equal(c[MJOB_COMPLETED], 1);
+	assert_int_equal(c[MJOB_FAILED], 1);
+	assert_int_equal(c[MJOB_CANCELLED], 998);
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 0);
+	/* Deltas of a turn committed by store_close count too. */
+	insert_n(s, 1001, 1, "c1");
+	assert_int_equal(store_finish(s, 1001, MJOB_COMPLETED, 1, "x", 1, NULL, 1, 0, 2.0), 0);
+	store_close(s); /* commits */
+	s = open_store();
+	assert_int_equal(store_counts(s, c), 0);
+	assert_int_equal(c[MJOB_COMPLETED], 2);
+	store_close(s);
+}
+
+struct unseen {
+	int n;
+	int64_t ids[64];
+	char out[64][16];
+};
+
+static int unseen_cb(void *arg, const struct store_rec *r)
+{
+	struct unseen *u = arg;
+	if (u->n < 64) {
+		u->ids[u->n] = r->id;
+		snprintf(u->out[u->n], 16, "%s", r->output ? r->output : "(null)");
+	}
+	u->n++;
+	return 0;
+}
+
+static void test_notified(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 10, "alice");
+	insert_n(s, 11, 5, "bob");
+	for (int64_t id = 1; id <= 6; id++)
+		assert_int_equal(store_finish(s, id, MJOB_COMPLETED, 1, "ok", 2, NULL, 1, 0, 5.0), 0);
+	assert_int_equal(store_finish(s, 12, MJOB_FAILED, 1, NULL, 0, "bad", 0, 0, 5.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	struct unseen u = {0};
+	assert_int_equal(store_unseen(s, "alice", unseen_cb, &u), 6);
+	assert_int_equal(u.ids[0], 1);
+	assert_string_equal(u.out[5], "ok");
+	/* alice confirms 2..4: one ranged update. */
+	assert_int_equal(store_seen_range(s, 2, 4), 0);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+
+	s = open_store(); /* survives a restart */
+	memset(&u, 0, sizeof u);
+	assert_int_equal(store_unseen(s, "alice", unseen_cb, &u), 3);
+	assert_int_equal(u.ids[0], 1);
+	assert_int_equal(u.ids[1], 5);
+	assert_int_equal(u.ids[2], 6);
+	memset(&u, 0, sizeof u);
+	assert_int_equal(store_unseen(s, "bob", unseen_cb, &u), 1);
+	assert_int_equal(u.ids[0], 12);
+	/* A range over unfinished jobs marks nothing that is not final. */
+	assert_int_equal(store_seen_range(s, 1, 15), 0);
+	assert_int_equal(store_finish(s, 7, MJOB_COMPLETED, 1, "late", 4, NULL, 1, 0, 6.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	memset(&u, 0, sizeof u);
+	assert_int_equal(store_unseen(s, "alice", unseen_cb, &u), 1);
+	assert_int_equal(u.ids[0], 7);
+	store_close(s);
+}
+
+struct page {
+	int n;
+	int64_t last;
+	char state0[16];
+};
+
+static int page_cb(void *arg, const struct store_rec *r)
+{
+	struct page *p = arg;
+	if (!p->n)
+		snprintf(p->state0, sizeof p->state0, "%s", mjob_state_name(r->state));
+	p->n++;
+	p->last = r->id;
+	return 0;
+}
+
+static void test_jobs_query(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 30, "c1");
+	insert_n(s, 31, 10, "c2");
+	assert_int_equal(store_finish(s, 5, MJOB_FAILED, 1, NULL, 0, "e", 0, 0, 1.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	struct page p = {0};
+	struct store_query q = {.state = -1, .after = 0, .limit = 10};
+	assert_int_equal(store_jobs(s, &q, page_cb, &p), 10);
+	assert_int_equal(p.last, 10);
+	q.after = 35;
+	memset(&p, 0, sizeof p);
+	assert_int_equal(store_jobs(s, &q, page_cb, &p), 5);
+	q.after = 0;
+	q.state = MJOB_FAILED;
+	memset(&p, 0, sizeof p);
+	assert_int_equal(store_jobs(s, &q, page_cb, &p), 1);
+	assert_string_equal(p.state0, "failed");
+	q.state = -1;
+	q.client = "c2";
+	memset(&p, 0, sizeof p);
+	assert_int_equal(store_jobs(s, &q, page_cb, &p), 10);
+	int64_t ids[] = {3, 33, 99};
+	q.client = NULL;
+	q.ids = ids;
+	q.nids = 3;
+	memset(&p, 0, sizeof p);
+	assert_int_equal(store_jobs(s, &q, page_cb, &p), 2);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_load_uses_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_all_and_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jobs_query, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

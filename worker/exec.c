@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec: command-line jobs via posix_spawn -- see exec.h for why not uv_spawn.
+ *
+ * Life of a run: spawn (pipes for stdout/stderr, stdin = /dev/null, own
+ * process group) -> output read through two uv_pipe_t handles -> the SIGCHLD
+ * watcher reaps the pid -> once both pipes reached EOF (or EXEC_DRAIN_MS after
+ * the exit, for a background grandchild that keeps them open) the result is
+ * reported -> the three handles close -> the run is freed. The job and the run
+ * are separate allocations so that the worker can forget a job (abandon)
+ * while the run still waits for its handles.
+ */
+#include "exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+extern char **environ;
+
+#define PATH_CACHE 64
+
+enum timer_mode { T_NONE, T_TIMEOUT, T_KILL, T_DRAIN };
+
+struct exec_run {
+	struct exec *x;
+	struct job *job; /* NULL once reported or abandoned */
+	int64_t id;
+	int attempt;
+	pid_t pid;
+	int reaped;
+	int status_known;
+	int status;
+	int out_open, err_open; /* still reading */
+	int handles;            /* initialised and not yet closed */
+	int reported;
+	enum timer_mode tmode;
+	char why[96]; /* kill reason, "" if none */
+	uv_pipe_t out, err;
+	uv_timer_t timer;
+	struct buf output;
+	char tail[EXEC_STDERR_TAIL];
+	size_t tail_len;
+	uint64_t logged[2];
+	struct exec_run *prev, *next; /* x->runs: every run not yet freed */
+	/* argv and the copy of the command follow */
+};
+
+struct path_ent {
+	char *name;
+	char *path;
+};
+
+struct exec {
+	uv_loop_t *loop;
+	struct exec_opts o;
+	uv_signal_t sigchld;
+	uv_timer_t close_timer;
+	posix_spawnattr_t attr;
+	int devnull;
+	char *rbuf;
+	struct exec_run *runs;
+	size_t nruns;    /* allocated runs */
+	size_t nrunning; /* runs with a job attached */
+	struct path_ent cache[PATH_CACHE];
+	unsigned cache_next;
+	int closing;
+	int close_stage;
+	int x_handles;
+	void (*close_cb)(void *);
+	void *close_arg;
+};
+
+static void run_maybe_complete(struct exec_run *r);
+static void on_sigchld(uv_signal_t *s, int signum);
+
+/* ---- setup ---- */
+
+struct exec *exec_new(uv_loop_t *loop, const struct exec_opts *o, char *err, size_t errlen)
+{
+	struct exec *x = calloc(1, sizeof(*x));
+	if (!x || !(x->rbuf = malloc(64 << 10))) {
+		free(x);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	x->loop = loop;
+	x->o = *o;
+	/* /dev/null kept above fd 2 so that dup2(devnull, 0) never is a no-op */
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fd < 3) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = hi;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open /dev/null: %s", strerror(errno));
+		free(x->rbuf);
+		free(x);
+		return NULL;
+	}
+	x->devnull = fd;
+	posix_spawnattr_init(&x->attr);
+	sigset_t none, dflt;
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	/* signals a daemon may ignore or handle; children get the defaults */
+	int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD,
+		      SIGXFSZ, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&dflt, sigs[i]);
+	posix_spawnattr_setsigmask(&x->attr, &none);
+	posix_spawnattr_setsigdefault(&x->attr, &dflt);
+	posix_spawnattr_setpgroup(&x->attr, 0);
+	posix_spawnattr_setflags(&x->attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+						   POSIX_SPAWN_SETSIGDEF);
+	uv_signal_init(loop, &x->sigchld);
+	uv_timer_init(loop, &x->close_timer);
+	x->sigchld.data = x;
+	x->close_timer.data = x;
+	x->x_handles = 2;
+	uv_signal_start(&x->sigchld, on_sigchld, SIGCHLD);
+	return x;
+}
+
+size_t exec_running(const struct exec *x)
+{
+	return x ? x->nrunning : 0;
+}
+
+/* ---- the list of runs ---- */
+
+static void runs_add(struct exec *x, struct exec_run *r)
+{
+	r->prev = NULL;
+	r->next = x->runs;
+	if (x->runs)
+		x->runs->prev = r;
+	x->runs = r;
+}
+
+static void runs_del(struct exec *x, struct exec_run *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		x->runs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
+
+/* ---- closing ---- */
+
+static void exec_free(struct exec *x)
+{
+	for (int i = 0; i < PATH_CACHE; i++) {
+		free(x->cache[i].name);
+		free(x->cache[i].path);
+	}
+	posix_spawnattr_destroy(&x->attr);
+	close(x->devnull);
+	void (*cb)(void *) = x->close_cb;
+	void *arg = x->close_arg;
+	free(x->rbuf);
+	free(x);
+	if (cb)
+		cb(arg);
+}
+
+static void on_x_handle_closed(uv_handle_t *h)
+{
+	struct exec *x = h->data;
+	if (--x->x_handles == 0)
+		exec_free(x);
+}
+
+static void maybe_close_x(struct exec *x)
+{
+	if (!x->closing || x->nruns || uv_is_closing((uv_handle_t *)&x->sigchld))
+		return;
+	uv_close((uv_handle_t *)&x->sigchld, on_x_handle_closed);
+	uv_close((uv_handle_t *)&x->close_timer, on_x_handle_closed);
+}
+
+static void on_run_handle_closed(uv_handle_t *h)
+{
+	struct exec_run *r = h->data;
+	if (--r->handles > 0)
+		return;
+	struct exec *x = r->x;
+	runs_del(x, r);
+	buf_release(&r->output);
+	free(r);
+	x->nruns--;
+	maybe_close_x(x);
+}
+
+static void close_pipe(struct exec_run *r, uv_pipe_t *p, int *open_flag)
+{
+	if (!*open_flag)
+		return;
+	*open_flag = 0;
+	uv_close((uv_handle_t *)p, on_run_handle_closed);
+}
+
+/* ---- reporting ---- */
+
+static void log_chunk(struct exec_run *r, enum joblog_stream s, const char *data, size_t n)
+{
+	struct exec *x = r->x;
+	if (!x->o.log)
+		return;
+	joblog_writer_append(x->o.log, r->id, r->attempt, s, data, n, &r->logged[s]);
+	if (x->o.log_kick)
+		x->o.log_kick(x->o.arg);
+}
+
+static void report(struct exec_run *r, const struct job_result *res)
+{
+	struct exec *x = r->x;
+	struct job *j = r->job;
+	r->reported = 1;
+	if (!j)
+		return;
+	r->job = NULL;
+	j->run = NULL;
+	x->nrunning--;
+	x->o.done(x->o.arg, j, res);
+}
+
+/* A job that never started (bad command, missing cwd, spawn error). */
+static void report_fail(struct exec *x, struct job *j, int rc, const char *error)
+{
+	struct job_result res = {0, "", 0, error, rc};
+	x->o.done(x->o.arg, j, &res);
+}
+
+/* Trim trailing whitespace; returns the new length. */
+static size_t rtrim(const char *s, size_t n)
+{
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+static void run_report(struct exec_run *r)
+{
+	struct job_result res = {0};
+	res.output = r->output.p ? r->output.p : "";
+	res.output_len = r->output.len;
+	res.rc = -1;
+	char err[EXEC_STDERR_TAIL + 200];
+	int sig = 0;
+	if (r->status_known) {
+		if (WIFEXITED(r->status)) {
+			res.rc = WEXITSTATUS(r->status);
+		} else if (WIFSIGNALED(r->status)) {
+			sig = WTERMSIG(r->status);
+			res.rc = 128 + sig;
+		}
+	}
+	if (r->why[0]) {
+		res.error = r->why;
+	} else if (r->status_known && WIFEXITED(r->status) && res.rc == 0) {
+		res.ok = 1;
+	} else {
+		int n;
+		if (!r->status_known)
+			n = snprintf(err, sizeof(err), "exit status unknown (reaped elsewhere)");
+		else if (sig)
+			n = snprintf(err, sizeof(err), "killed by signal %d (%s)", sig, strsignal(sig));
+		else if (res.rc == 127)
+			n = snprintf(err, sizeof(err), "exit status 127 (command not found)");
+		else
+			n = snprintf(err, sizeof(err), "exit status %d", res.rc);
+		size_t tl = rtrim(r->tail, r->tail_len);
+		if (tl && n > 0 && (size_t)n + tl + 3 < sizeof(err)) {
+			memcpy(err + n, ": ", 2);
+			memcpy(err + n + 2, r->tail, tl);
+			err[n + 2 + tl] = '\0';
+		}
+		res.error = err;
+	}
+	report(r, &res);
+}
+
+static void run_maybe_complete(struct exec_run *r)
+{
+	if (!r->reaped || r->out_open || r->err_open || r->reported)
+		return;
+	run_report(r);
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, on_run_handle_closed);
+}
+
+/* ---- output ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	struct exec_run *r = h->data;
+	/* one shared buffer: read callbacks run one at a time on the loop */
+	b->base = r->x->rbuf;
+	b->len = 64 << 10;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+	struct exec_run *r = s->data;
+	int is_err = s == (uv_stream_t *)&r->err;
+	if (nread > 0) {
+		size_t n = (size_t)nread;
+		log_chunk(r, is_err ? JOBLOG_ERR : JOBLOG_OUT, b->base, n);
+		if (!is_err) {
+			if (r->output.len < EXEC_OUTPUT_MAX) {
+				size_t room = EXEC_OUTPUT_MAX - r->output.len;
+				buf_add(&r->output, b->base, n < room ? n : room);
+			}
+		} else if (n >= EXEC_STDERR_TAIL) {
+			memcpy(r->tail, b->base + n - EXEC_STDERR_TAIL, EXEC_STDERR_TAIL);
+			r->tail_len = EXEC_STDERR_TAIL;
+		} else {
+			if (r->tail_len + n > EXEC_STDERR_TAIL) {
+				size_t drop = r->tail_len + n - EXEC_STDERR_TAIL;
+				memmove(r->tail, r->tail + drop, r->tail_len - drop);
+				r->tail_len -= drop;
+			}
+			memcpy(r->tail + r->tail_len, b->base, n);
+			r->tail_len += n;
+		}
+		return;
+	}
+	if (nread == 0)
+		return;
+	/* EOF or a read error: this stream is done */
+	if (is_err)
+		close_pipe(r, &r->err, &r->err_open);
+	else
+		close_pipe(r, &r->out, &r->out_open);
+	run_maybe_complete(r);
+}
+
+/* ---- timers: timeout, kill escalation, drain ---- */
+
+static void on_run_timer(uv_timer_t *t)
+{
+	struct exec_run *r = t->data;
+	switch (r->tmode) {
+	case T_TIMEOUT:
+		if (r->job)
+			snprintf(r->why, sizeof(r->why), "timed out after %g s", r->job->timeout_s);
+		if (!r->reaped)
+			kill(-r->pid, SIGTERM);
+		r->tmode = T_KILL;
+		uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
+		break;
+	case T_KILL:
+		kill(-r->pid, SIGKILL);
+		r->tmode = T_NONE;
+		break;
+	case T_DRAIN:
+		r->tmode = T_NONE;
+		close_pipe(r, &r->out, &r->out_open);
+		close_pipe(r, &r->err, &r->err_open);
+		run_maybe_complete(r);
+		break;
+	case T_NONE:
+		break;
+	}
+}
+
+static void run_reaped(struct exec_run *r, int status, int known)
+{
+	r->reaped = 1;
+	r->status = status;
+	r->status_known = known;
+	if (r->out_open || r->err_open) {
+		/* something else in the group holds the pipes: a killed job's
+		 * leftovers go now; a finished job gets EXEC_DRAIN_MS */
+		if (r->why[0])
+			kill(-r->pid, SIGKILL);
+		r->tmode = T_DRAIN;
+		uv_timer_start(&r->timer, on_run_timer, EXEC_DRAIN_MS, 0);
+	} else {
+		uv_timer_stop(&r->timer);
+		r->tmode = T_NONE;
+	}
+	run_maybe_complete(r);
+}
+
+static void on_sigchld(uv_signal_t *s, int signum)
+{
+	struct exec *x = s->data;
+	struct exec_run *r = x->runs, *next;
+	for (; r; r = next) {
+		next = r->next;
+		if (r->reaped)
+			continue;
+		int st;
+		pid_t p = waitpid(r->pid, &st, WNOHANG);
+		if (p == r->pid)
+			run_reaped(r, st, 1);
+		else if (p < 0 && errno == ECHILD)
+			run_reaped(r, 0, 0); /* someone else's waitpid(-1) took it */
+	}
+	maybe_close_x(x);
+}
+
+/* ---- command line ---- */
+
+static int is_plain(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("_./=:,+@%-", c) != NULL;
+}
+
+/* Words that only make sense to a shell, so "exit 3" or "cd /x" go to sh. */
+static int shell_word(const char *w, size_t n)
+{
+	static const char *const words[] = {
+		"exit", "cd", "export", "set", "unset", "source", ".", "alias", "eval", "exec",
+		"readonly", "shift", "trap", "wait", "ulimit", "umask", "return", "break",
+		"continue", "times", "type", "hash", "read", "local", "getopts", "command",
+		"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done",
+		"case", "esac", "function", "select", "unalias", "jobs", "fg", "bg", NULL};
+	for (int i = 0; words[i]; i++)
+		if (strlen(words[i]) == n && memcmp(words[i], w, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Direct exec is possible when the line is plain words separated by spaces,
+ * the first of which is neither an assignment nor a shell builtin. Returns the
+ * number of words, 0 for "use the shell" (or an empty line). */
+static size_t count_direct_words(const char *s, size_t n)
+{
+	size_t words = 0, i = 0;
+	for (size_t k = 0; k < n; k++)
+		if (s[k] != ' ' && !is_plain((unsigned char)s[k]))
+			return 0;
+	while (i < n) {
+		while (i < n && s[i] == ' ')
+			i++;
+		if (i == n)
+			break;
+		size_t st = i;
+		while (i < n && s[i] != ' ')
+			i++;
+		if (words == 0 && (memchr(s + st, '=', i - st) || shell_word(s + st, i - st)))
+			return 0;
+		words++;
+	}
+	return words;
+}
+
+/* Find name on pathvar; result in out. 0 found, -1 not found. */
+static int search_path(const char *name, const char *pathvar, char *out, size_t outlen)
+{
+	if (!pathvar)
+		pathvar = "/usr/local/bin:/usr/bin:/bin";
+	const char *p = pathvar;
+	for (;;) {
+		const char *e = strchr(p, ':');
+		size_t dl = e ? (size_t)(e - p) : strlen(p);
+		int n = dl ? snprintf(out, outlen, "%.*s/%s", (int)dl, p, name)
+			   : snprintf(out, outlen, "./%s", name);
+		struct stat st;
+		if (n > 0 && (size_t)n < outlen && stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(out, X_OK) == 0)
+			return 0;
+		if (!e)
+			return -1;
+		p = e + 1;
+	}
+}
+
+static const char *cache_get(struct exec *x, const char *name)
+{
+	for (int i = 0; i < PATH_CACHE && x->cache[i].name; i++)
+		if (strcmp(x->cache[i].name, name) == 0)
+			return x->cache[i].path;
+	return NULL;
+}
+
+static void cache_put(struct exec *x, const char *name, const char *path)
+{
+	unsigned i = x->cache_next++ % PATH_CACHE;
+	char *n = strdup(name), *p = strdup(path);
+	if (!n || !p) {
+		free(n);
+		free(p);
+		return;
+	}
+	free(x->cache[i].name);
+	free(x->cache[i].path);
+	x->cache[i].name = n;
+	x->cache[i].path = p;
+}
+
+static void cache_drop(struct exec *x, const char *name)
+{
+	for (int i = 0; i < PATH_CACHE && x->cache[i].name; i++) {
+		if (strcmp(x->cache[i].name, name) == 0) {
+			/* keep the table dense: overwrite with a path that fails */
+			free(x->cache[i].path);
+			x->cache[i].path = strdup("/nonexistent/.mtslurm-dropped");
+		}
+	}
+}
+
+/* The job's environment: base plus its "K=V" entries (which win). Returns
+ * base itself when there are none, else a new array (free it). */
+static char **job_env(struct exec *x, const struct job *j, const char **pathvar)
+{
+	char **base = x->o.env ? x->o.env : environ;
+	*pathvar = NULL;
+	for (char **e = base; *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			*pathvar = *e + 5;
+	if (!j->nenv)
+		return base;
+	size_t nb = 0;
+	while (base[nb])
+		nb++;
+	char **env = malloc((nb + j->nenv + 1) * sizeof(char *));
+	if (!env)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < nb; i++) {
+		const char *eq = strchr(base[i], '=');
+		size_t kl = eq ? (size_t)(eq - base[i]) + 1 : strlen(base[i]);
+		int over = 0;
+		for (size_t m = 0; m < j->nenv && !over; m++)
+			over = strncmp(j->env[m], base[i], kl) == 0;
+		if (!over)
+			env[k++] = base[i];
+	}
+	for (size_t m = 0; m < j->nenv; m++) {
+		if (!strchr(j->env[m], '='))
+			continue;
+		env[k++] = (char *)j->env[m];
+		if (strncmp(j->env[m], "PATH=", 5) == 0)
+			*pathvar = j->env[m] + 5;
+	}
+	env[k] = NULL;
+	return env;
+}
+
+static int fd_above_2(int fd)
+{
+	if (fd > 2)
+		return fd;
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return hi;
+}
+
+static int make_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	p[0] = fd_above_2(p[0]);
+	p[1] = fd_above_2(p[1]);
+	if (p[0] < 0 || p[1] < 0) {
+		if (p[0] >= 0)
+			close(p[0]);
+		if (p[1] >= 0)
+			close(p[1]);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- start ---- */
+
+void exec_start(struct exec *x, struct job *j)
+{
+	char msgbuf[PATH_MAX + 128];
+	const char *cmd = j->input;
+	size_t cl = j->input_len;
+	size_t words = count_direct_words(cmd, cl);
+	int direct = words > 0;
+	if (!direct) {
+		size_t k = 0;
+		while (k < cl && (cmd[k] == ' ' || cmd[k] == '\t' || cmd[k] == '\n'))
+			k++;
+		if (k == cl) {
+			report_fail(x, j, -1, "empty command");
+			return;
+		}
+	}
+	if (j->cwd) {
+		struct stat st;
+		if (stat(j->cwd, &st) < 0) {
+			snprintf(msgbuf, sizeof(msgbuf), "working directory %s does not exist", j->cwd);
+			report_fail(x, j, -1, msgbuf);
+			return;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(msgbuf, sizeof(msgbuf), "working directory %s is not a directory",
+				 j->cwd);
+			report_fail(x, j, -1, msgbuf);
+			return;
+		}
+	}
+	size_t nargv = direct ? words + 1 : 4;
+	struct exec_run *r = calloc(1, sizeof(*r) + nargv * sizeof(char *) + cl + 1);
+	if (!r) {
+		report_fail(x, j, -1, "out of memory");
+		return;
+	}
+	char **argv = (char **)(r + 1);
+	char *line = (char *)(argv + nargv);
+	memcpy(line, cmd, cl + 1);
+	if (direct) {
+		size_t w = 0;
+		char *p = line;
+		while (*p) {
+			while (*p == ' ')
+				*p++ = '\0';
+			if (!*p)
+				break;
+			argv[w++] = p;
+			while (*p && *p != ' ')
+				p++;
+		}
+		argv[w] = NULL;
+	} else {
+		argv[0] = "sh";
+		argv[1] = "-c";
+		argv[2] = line;
+		argv[3] = NULL;
+	}
+
+	const char *pathvar;
+	char **env = job_env(x, j, &pathvar);
+	char **base = x->o.env ? x->o.env : environ;
+	if (!env) {
+		free(r);
+		report_fail(x, j, -1, "out of memory");
+		return;
+	}
+	/* resolve the program: cached for the worker's own PATH */
+	const char *prog = "/bin/sh";
+	char found[PATH_MAX];
+	int cached = 0;
+	if (direct) {
+		prog = argv[0];
+		if (!strchr(argv[0], '/')) {
+			int use_cache = env == base;
+			const char *c = use_cache ? cache_get(x, argv[0]) : NULL;
+			if (c) {
+				prog = c;
+				cached = 1;
+			} else if (search_path(argv[0], pathvar, found, sizeof(found)) == 0) {
+				prog = found;
+				if (use_cache)
+					cache_put(x, argv[0], found);
+			} else {
+				snprintf(msgbuf, sizeof(msgbuf), "command not found: %s", argv[0]);
+				if (env != base)
+					free(env);
+				free(r);
+				report_fail(x, j, 127, msgbuf);
+				return;
+			}
+		}
+	}
+
+	int po[2], pe[2];
+	if (make_pipe(po) < 0) {
+		snprintf(msgbuf, sizeof(msgbuf), "cannot create a pipe: %s", strerror(errno));
+		goto fail_early;
+	}
+	if (make_pipe(pe) < 0) {
+		snprintf(msgbuf, sizeof(msgbuf), "cannot create a pipe: %s", strerror(errno));
+		close(po[0]);
+		close(po[1]);
+		goto fail_early;
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, x->devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	if (j->cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
+	/* fds someone else opened without O_CLOEXEC (MPI...) must not leak
+	 * into jobs, and above all no other job's pipe end */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	pid_t pid;
+	int e = posix_spawn(&pid, prog, &fa, &x->attr, argv, env);
+	if (e == ENOENT && cached) {
+		/* the cached binary went away: look again once */
+		cache_drop(x, argv[0]);
+		if (search_path(argv[0], pathvar, found, sizeof(found)) == 0) {
+			cache_put(x, argv[0], found);
+			e = posix_spawn(&pid, found, &fa, &x->attr, argv, env);
+		}
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(po[1]);
+	close(pe[1]);
+	if (e) {
+		close(po[0]);
+		close(pe[0]);
+		int rc = -1;
+		if (e == ENOENT && direct) {
+			snprintf(msgbuf, sizeof(msgbuf), "command not found: %s", argv[0]);
+			rc = 127;
+		} else if (e == EACCES) {
+			snprintf(msgbuf, sizeof(msgbuf), "permission denied: %s", direct ? argv[0] : prog);
+			rc = 126;
+		} else if (e == ENOENT && j->cwd) {
+			snprintf(msgbuf, sizeof(msgbuf), "working directory %s does not exist", j->cwd);
+		} else {
+			snprintf(msgbuf, sizeof(msgbuf), "cannot run %s: %s", direct ? argv[0] : prog,
+				 strerror(e));
+		}
+		if (env != base)
+			free(env);
+		free(r);
+		report_fail(x, j, rc, msgbuf);
+		return;
+	}
+	if (env != base)
+		free(env);
+
+	r->x = x;
+	r->job = j;
+	r->id = j->id;
+	r->attempt = j->attempt;
+	r->pid = pid;
+	j->run = r;
+	x->nruns++;
+	x->nrunning++;
+	runs_add(x, r);
+	uv_timer_init(x->loop, &r->timer);
+	r->timer.data = r;
+	r->handles = 1;
+	uv_pipe_t *ps[2] = {&r->out, &r->err};
+	int fds[2] = {po[0], pe[0]};
+	int *open_flags[2] = {&r->out_open, &r->err_open};
+	for (int i = 0; i < 2; i++) {
+		uv_pipe_init(x->loop, ps[i], 0);
+		ps[i]->data = r;
+		r->handles++;
+		*open_flags[i] = 1;
+		if (uv_pipe_open(ps[i], fds[i]) < 0) {
+			close(fds[i]); /* not owned by the handle */
+			close_pipe(r, ps[i], open_flags[i]);
+		} else if (uv_read_start((uv_stream_t *)ps[i], on_alloc, on_read) < 0) {
+			close_pipe(r, ps[i], open_flags[i]); /* treated as EOF */
+		}
+	}
+	if (j->timeout_s > 0) {
+		r->tmode = T_TIMEOUT;
+		uint64_t ms = (uint64_t)(j->timeout_s * 1000.0);
+		uv_timer_start(&r->timer, on_run_timer, ms ? ms : 1, 0);
+	}
+	return;
+
+fail_early:
+	if (env != base)
+		free(env);
+	free(r);
+	report_fail(x, j, -1, msgbuf);
+}
+
+/* ---- stopping ---- */
+
+void exec_kill(struct exec *x, struct job *j, const char *why)
+{
+	struct exec_run *r = j->run;
+	if (!r || r->reported)
+		return;
+	if (!r->why[0])
+		util_strlcpy(r->why, why, sizeof(r->why));
+	if (r->reaped)
+		return; /* only its pipes are draining; the report follows */
+	kill(-r->pid, SIGTERM);
+	r->tmode = T_KILL;
+	uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
+}
+
+void exec_abandon_all(struct exec *x, int sig)
+{
+	for (struct exec_run *r = x->runs; r; r = r->next) {
+		if (r->job) {
+			r->job->run = NULL;
+			r->job = NULL;
+			x->nrunning--;
+		}
+		if (r->reaped)
+			continue;
+		kill(-r->pid, sig);
+		if (sig != SIGKILL && !r->reported) {
+			r->tmode = T_KILL;
+			uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
+		}
+	}
+}
+
+/* Close deadline: stage 1 SIGKILLs what survived SIGTERM, stage 2 stops
+ * waiting for children that cannot be reaped (stuck in the kernel). */
+static void on_close_timer(uv_timer_t *t)
+{
+	struct exec *x = t->data;
+	if (x->close_stage++ == 0) {
+		for (struct exec_run *r = x->runs; r; r = r->next)
+			if (!r->reaped)
+				kill(-r->pid, SIGKILL);
+		uv_timer_start(&x->close_timer, on_close_timer, EXEC_KILL_GRACE_MS, 0);
+		return;
+	}
+	struct exec_run *r, *next;
+	for (r = x->runs; r; r = next) {
+		next = r->next;
+		if (!r->reaped)
+			run_reaped(r, 0, 0);
+		if (r->out_open || r->err_open) {
+			r->tmode = T_DRAIN; /* finish draining now */
+			on_run_timer(&r->timer);
+		}
+	}
+	maybe_close_x(x);
+}
+
+void exec_close(struct exec *x, void (*cb)(void *arg), void *arg)
+{
+	x->closing = 1;
+	x->close_cb = cb;
+	x->close_arg = arg;
+	exec_abandon_all(x, SIGTERM);
+	uv_timer_start(&x->close_timer, on_close_timer, EXEC_KILL_GRACE_MS, 0);
+	maybe_close_x(x);
+}

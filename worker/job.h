@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * job: one job as a worker holds it (a WJOB of docs/protocol.md, parsed once
+ * into a single allocation), the result an executor reports for it, and the
+ * JSON encoding of a WRESULT. The encoder writes JSON text directly (no cJSON
+ * tree per result) because at 100,000 echo jobs/s the per-job cost matters; it
+ * also turns bytes that are not valid UTF-8 (a program's binary output) into
+ * U+FFFD so the frame stays valid JSON.
+ */
+#ifndef MTS_JOB_H
+#define MTS_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "msg.h"
+
+enum job_kind { JOB_ECHO, JOB_EXEC, JOB_FUNC, JOB_UNKNOWN };
+enum job_state { JOB_QUEUED, JOB_RUNNING };
+
+struct job_timer;
+
+struct job {
+	int64_t id;
+	int attempt;
+	enum job_kind kind;
+	enum job_state state;
+	double delay_s;   /* echo */
+	double timeout_s; /* 0: none */
+	const char *type; /* as sent, for the "unknown executor" error */
+	const char *input;
+	size_t input_len;
+	const char *target; /* func: "/path/lib.so:function", or NULL */
+	const char *cwd;    /* exec, or NULL */
+	const char **env;   /* exec: NULL-terminated "K=V" list, or NULL */
+	size_t nenv;
+	struct job *prev, *next; /* the worker's FIFO while queued */
+	void *run;               /* executor state while running */
+	struct job_timer *timer; /* the worker's delay/timeout timer, or NULL */
+	int cancelling;          /* a revoke "cancel" arrived while running */
+	/* strings live here, after the struct */
+};
+
+/* What an executor reports when a job ends. output may be NULL. error is
+ * NULL when ok. */
+struct job_result {
+	int ok;
+	const char *output;
+	size_t output_len;
+	const char *error;
+	int rc;
+};
+
+/* Called by an executor exactly once per started job. The job is still valid
+ * during the call; the callee usually frees it. */
+typedef void (*job_done_fn)(void *arg, struct job *j, const struct job_result *r);
+
+/* Parse one WJOB object into a new job (one malloc; free with job_free()).
+ * Returns NULL with err set if "id" is missing or memory runs out. */
+struct job *job_new(const msg *wjob, char *err, size_t errlen);
+void job_free(struct job *j);
+
+/* Append a WRESULT object for (id, attempt) to out. Returns 0 or -1 (OOM). */
+int job_result_json(struct buf *out, int64_t id, int attempt, const struct job_result *r);
+
+/* Append s[0..n) as a JSON string literal (with quotes). 0 or -1. */
+int job_json_str(struct buf *out, const char *s, size_t n);
+
+#endif

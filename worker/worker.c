@@ -1,0 +1,884 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker: the worker runtime -- see worker.h. The hot path is an `assign` of
+ * many echo jobs: each is answered without allocating a job (output = input),
+ * its WRESULT text is encoded once, kept until `result_ok`, and all results of
+ * one loop turn leave in one `result` frame, sent from an idle callback (an
+ * active idle handle keeps the loop from sleeping before the flush, and idle
+ * runs before conn's prepare-phase writer, so the frame still goes out this
+ * turn).
+ *
+ * Ownership: the worker owns queued and running jobs (in `jobs`, by id) and
+ * the unconfirmed results (in `results`, by id). A result record may also sit
+ * in the send queue; it is freed when it is in neither.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conn.h"
+#include "exec.h"
+#include "func.h"
+#include "idmap.h"
+#include "job.h"
+#include "joblog.h"
+#include "log.h"
+#include "msg.h"
+#include "rundir.h"
+#include "util.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define RECONNECT_MAX_DEFAULT_MS (10u * 60 * 1000)
+#define FRAME_SPLIT_BYTES (8u << 20)  /* start a new result frame past this */
+#define HELLO_RESULTS_BYTES (32u << 20) /* results carried by hello itself */
+
+enum cstate {
+	CS_IDLE,       /* no connection; retry timer armed */
+	CS_CONNECTING, /* conn exists, handshake not done */
+	CS_HELLO,      /* hello sent, waiting for hello_ok */
+	CS_ACTIVE,     /* hello_ok received */
+	CS_OFF         /* exiting or stopping: no more connections */
+};
+
+struct wres {
+	int64_t id;
+	int in_map;
+	int queued;
+	struct wres *next; /* send queue */
+	size_t len;
+	char json[]; /* one WRESULT object */
+};
+
+struct job_timer {
+	uv_timer_t h;
+	struct job *j; /* NULL once the job is gone */
+	struct worker *w;
+};
+
+struct worker {
+	uv_loop_t *loop;
+	struct worker_cfg cfg;
+	char *run_dir;
+	char id[320];
+	char node[256];
+	char key_path[RUNDIR_PATH_MAX];
+	int slots;
+	int running;
+	struct job *qhead, *qtail;
+	unsigned nqueued;
+	struct idmap jobs;    /* id -> struct job (queued and running) */
+	struct idmap results; /* id -> struct wres (not yet confirmed) */
+	struct wres *sq_head, *sq_tail;
+	struct buf scratch, frame;
+	struct exec *exec;
+	struct joblog_writer *jl;
+	int jl_failed;
+	uv_idle_t flush_idle;
+	uv_timer_t retry_timer;
+	struct conn *conn;
+	enum cstate cs;
+	unsigned backoff_ms;
+	uint64_t alone_since_ns; /* 0 while connected */
+	char last_wait[512];     /* last reason for not being connected, logged once */
+	char master_addr[300];
+	int pumping;
+	int exiting;
+	int stopping;
+	int pending; /* closes worker_stop waits for */
+	int timers_open;
+	void (*stop_cb)(void *);
+	void *stop_arg;
+	unsigned char key[AUTH_KEY_BYTES];
+	struct worker_stats st;
+};
+
+static void pump(struct worker *w);
+static void try_connect(struct worker *w);
+static void maybe_finished(struct worker *w);
+static void on_flush(uv_idle_t *h);
+static void on_retry_timer(uv_timer_t *t);
+
+/* ---- small helpers ---- */
+
+static void kick(struct worker *w)
+{
+	if (!uv_is_active((uv_handle_t *)&w->flush_idle) && !w->stopping)
+		uv_idle_start(&w->flush_idle, on_flush);
+}
+
+static void q_push(struct worker *w, struct job *j)
+{
+	j->next = NULL;
+	j->prev = w->qtail;
+	if (w->qtail)
+		w->qtail->next = j;
+	else
+		w->qhead = j;
+	w->qtail = j;
+	w->nqueued++;
+}
+
+static void q_remove(struct worker *w, struct job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		w->qhead = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		w->qtail = j->prev;
+	j->prev = j->next = NULL;
+	w->nqueued--;
+}
+
+static void wres_release(struct wres *r)
+{
+	if (!r->in_map && !r->queued)
+		free(r);
+}
+
+/* ---- results ---- */
+
+static void record_result(struct worker *w, int64_t id, int attempt, const struct job_result *r)
+{
+	w->st.finished++;
+	if (w->exiting || w->stopping)
+		return;
+	buf_reset(&w->scratch);
+	if (job_result_json(&w->scratch, id, attempt, r) < 0) {
+		log_error("out of memory encoding the result of job %lld", (long long)id);
+		return;
+	}
+	struct wres *rec = malloc(sizeof(*rec) + w->scratch.len + 1);
+	if (!rec) {
+		log_error("out of memory keeping the result of job %lld", (long long)id);
+		return;
+	}
+	rec->id = id;
+	rec->len = w->scratch.len;
+	memcpy(rec->json, w->scratch.p, w->scratch.len + 1);
+	struct wres *old = idmap_get(&w->results, id);
+	if (idmap_put(&w->results, id, rec) < 0) {
+		free(rec);
+		log_error("out of memory keeping the result of job %lld", (long long)id);
+		return;
+	}
+	if (old) {
+		/* an older attempt's result, superseded: the master wants the new one */
+		old->in_map = 0;
+		wres_release(old);
+	}
+	rec->in_map = 1;
+	rec->queued = 1;
+	rec->next = NULL;
+	if (w->sq_tail)
+		w->sq_tail->next = rec;
+	else
+		w->sq_head = rec;
+	w->sq_tail = rec;
+	kick(w);
+}
+
+/* Forget the send queue (its records stay in the map if unconfirmed). */
+static void sq_clear(struct worker *w)
+{
+	struct wres *r = w->sq_head, *next;
+	for (; r; r = next) {
+		next = r->next;
+		r->queued = 0;
+		wres_release(r);
+	}
+	w->sq_head = w->sq_tail = NULL;
+}
+
+static void send_results(struct worker *w)
+{
+	struct buf *f = &w->frame;
+	static const char head[] = "{\"t\":\"result\",\"jobs\":[";
+	while (w->sq_head) {
+		buf_reset(f);
+		if (buf_add(f, head, sizeof(head) - 1) < 0)
+			return;
+		int first = 1;
+		while (w->sq_head && f->len < FRAME_SPLIT_BYTES) {
+			struct wres *r = w->sq_head;
+			if ((!first && buf_add(f, ",", 1) < 0) || buf_add(f, r->json, r->len) < 0)
+				return; /* out of memory: try again next turn */
+			first = 0;
+			w->sq_head = r->next;
+			if (!w->sq_head)
+				w->sq_tail = NULL;
+			r->queued = 0;
+			wres_release(r);
+			w->st.results_sent++;
+		}
+		if (buf_add(f, "]}", 2) < 0 || conn_send_json(w->conn, f->p, f->len) < 0)
+			return; /* the records stay in the map: the next hello carries them */
+	}
+}
+
+static void on_flush(uv_idle_t *h)
+{
+	struct worker *w = h->data;
+	uv_idle_stop(h);
+	if (w->jl && joblog_writer_pending(w->jl) && joblog_writer_flush(w->jl) < 0 && !w->jl_failed) {
+		w->jl_failed = 1; /* the log is best effort: say so once */
+		log_error("%s", joblog_writer_error(w->jl));
+	}
+	if (w->cs == CS_ACTIVE && w->sq_head)
+		send_results(w);
+	if (w->frame.cap > (1u << 20))
+		buf_release(&w->frame); /* do not keep a huge buffer after a burst */
+}
+
+/* ---- jobs ---- */
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct job_timer *t = h->data;
+	struct worker *w = t->w;
+	free(t);
+	w->timers_open--;
+	maybe_finished(w);
+}
+
+/* Forget a job that was queued or running: out of the map, slot freed. */
+static void drop_job(struct worker *w, struct job *j)
+{
+	if (idmap_get(&w->jobs, j->id) == j)
+		idmap_del(&w->jobs, j->id);
+	if (j->state == JOB_RUNNING)
+		w->running--;
+	if (j->timer) {
+		uv_timer_stop(&j->timer->h);
+		j->timer->j = NULL;
+		uv_close((uv_handle_t *)&j->timer->h, on_timer_closed);
+		j->timer = NULL;
+	}
+	job_free(j);
+}
+
+/* Every executor's completion: keep the result, free the slot, start more. */
+static void job_done(void *arg, struct job *j, const struct job_result *r)
+{
+	struct worker *w = arg;
+	record_result(w, j->id, j->attempt, r);
+	drop_job(w, j);
+	if (!w->pumping)
+		pump(w);
+}
+
+static void fail_job(struct worker *w, struct job *j, const char *error)
+{
+	struct job_result r = {0, NULL, 0, error, -1};
+	job_done(w, j, &r);
+}
+
+static void on_job_timer(uv_timer_t *h)
+{
+	struct job_timer *t = h->data;
+	struct job *j = t->j;
+	if (!j)
+		return;
+	struct worker *w = t->w;
+	char why[64];
+	snprintf(why, sizeof(why), "timed out after %g s", j->timeout_s);
+	if (j->kind == JOB_ECHO) {
+		if (j->timeout_s > 0 && j->timeout_s < j->delay_s) {
+			fail_job(w, j, why);
+		} else {
+			struct job_result r = {1, j->input, j->input_len, NULL, 0};
+			job_done(w, j, &r);
+		}
+	} else if (j->kind == JOB_FUNC) {
+		func_abandon(j);
+		fail_job(w, j, why);
+	}
+}
+
+static int arm_timer(struct worker *w, struct job *j, double seconds)
+{
+	struct job_timer *t = malloc(sizeof(*t));
+	if (!t)
+		return -1;
+	uv_timer_init(w->loop, &t->h);
+	t->h.data = t;
+	t->j = j;
+	t->w = w;
+	j->timer = t;
+	w->timers_open++;
+	uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
+	uv_timer_start(&t->h, on_job_timer, ms, 0);
+	return 0;
+}
+
+static void start_job(struct worker *w, struct job *j)
+{
+	j->state = JOB_RUNNING;
+	w->running++;
+	w->st.started++;
+	char e[160];
+	switch (j->kind) {
+	case JOB_ECHO:
+		if (j->delay_s > 0) {
+			double s = j->delay_s;
+			if (j->timeout_s > 0 && j->timeout_s < s)
+				s = j->timeout_s;
+			if (arm_timer(w, j, s) < 0)
+				fail_job(w, j, "out of memory");
+		} else {
+			struct job_result r = {1, j->input, j->input_len, NULL, 0};
+			job_done(w, j, &r);
+		}
+		break;
+	case JOB_EXEC:
+		exec_start(w->exec, j);
+		break;
+	case JOB_FUNC:
+		if (j->timeout_s > 0 && arm_timer(w, j, j->timeout_s) < 0) {
+			fail_job(w, j, "out of memory");
+			break;
+		}
+		func_start(w->loop, j, job_done, w);
+		break;
+	default:
+		snprintf(e, sizeof(e), "unknown executor '%.64s' (known: echo, exec, func)", j->type);
+		fail_job(w, j, e);
+		break;
+	}
+}
+
+static void pump(struct worker *w)
+{
+	w->pumping = 1;
+	while (w->running < w->slots && w->qhead && !w->exiting && !w->stopping) {
+		struct job *j = w->qhead;
+		q_remove(w, j);
+		start_job(w, j);
+	}
+	w->pumping = 0;
+}
+
+/* Stop everything the worker holds, reporting nothing (exit / stop). */
+static void drop_all_jobs(struct worker *w)
+{
+	while (w->qhead) {
+		struct job *j = w->qhead;
+		q_remove(w, j);
+		drop_job(w, j);
+	}
+	exec_abandon_all(w->exec, SIGTERM);
+	size_t n = idmap_count(&w->jobs), k = 0, pos = 0;
+	if (!n)
+		return;
+	struct job **all = malloc(n * sizeof(*all));
+	if (!all)
+		return; /* leaks the jobs on OOM during shutdown; nothing else to do */
+	struct job *j;
+	while ((j = idmap_next(&w->jobs, &pos, NULL)) != NULL && k < n)
+		all[k++] = j;
+	for (size_t i = 0; i < k; i++) {
+		if (all[i]->kind == JOB_FUNC)
+			func_abandon(all[i]);
+		drop_job(w, all[i]);
+	}
+	free(all);
+}
+
+/* ---- messages from the master ---- */
+
+static void handle_assign(struct worker *w, msg *m)
+{
+	char err[128];
+	for (msg *e = msg_child(msg_get(m, "jobs")); e; e = msg_next(e)) {
+		if (w->exiting || w->stopping)
+			break;
+		/* fast path: an echo job with no delay and a free slot is
+		 * answered straight from the message, without a job struct */
+		if (w->running < w->slots && !w->qhead) {
+			const char *t = msg_get_str(e, "type");
+			double delay = 0;
+			int64_t id, a = 1;
+			if (t && strcmp(t, "echo") == 0 && (msg_get_num(e, "delay", &delay) < 0 || delay <= 0) &&
+			    msg_get_int(e, "id", &id) == 0) {
+				msg_get_int(e, "a", &a);
+				const char *in = msg_get_str(e, "input");
+				if (!in)
+					in = "";
+				struct job_result r = {1, in, strlen(in), NULL, 0};
+				w->st.started++;
+				record_result(w, id, (int)a, &r);
+				continue;
+			}
+		}
+		struct job *j = job_new(e, err, sizeof(err));
+		if (!j) {
+			log_warn("ignoring a job from the master: %s", err);
+			continue;
+		}
+		if (idmap_get(&w->jobs, j->id)) {
+			job_free(j); /* already held (a re-assign after reconnect) */
+			continue;
+		}
+		if (idmap_put(&w->jobs, j->id, j) < 0) {
+			log_error("out of memory: job %lld dropped", (long long)j->id);
+			job_free(j);
+			continue;
+		}
+		q_push(w, j);
+	}
+	pump(w);
+}
+
+static void handle_revoke(struct worker *w, msg *m)
+{
+	const char *why = msg_get_str(m, "why");
+	int cancel = why && strcmp(why, "cancel") == 0;
+	struct buf *b = &w->scratch;
+	buf_reset(b);
+	buf_adds(b, "{\"t\":\"revoked\",\"ids\":[");
+	int n = 0;
+	/* no new starts while the list is processed: a queued job listed
+	 * later must be revoked, not started and then cancelled */
+	w->pumping = 1;
+	for (msg *e = msg_child(msg_get(m, "ids")); e; e = msg_next(e)) {
+		if (!msg_is_num(e))
+			continue;
+		struct job *j = idmap_get(&w->jobs, msg_int(e));
+		if (!j)
+			continue;
+		if (j->state == JOB_QUEUED) {
+			buf_addf(b, "%s%lld", n++ ? "," : "", (long long)j->id);
+			q_remove(w, j);
+			drop_job(w, j);
+		} else if (cancel) {
+			switch (j->kind) {
+			case JOB_EXEC:
+				j->cancelling = 1;
+				exec_kill(w->exec, j, "cancelled"); /* result when it is gone */
+				break;
+			case JOB_FUNC:
+				func_abandon(j);
+				fail_job(w, j, "cancelled");
+				break;
+			default:
+				fail_job(w, j, "cancelled");
+				break;
+			}
+		}
+	}
+	w->pumping = 0;
+	buf_adds(b, "]}");
+	if (w->conn)
+		conn_send_json(w->conn, b->p, b->len);
+	pump(w);
+}
+
+static void handle_result_ok(struct worker *w, msg *m)
+{
+	for (msg *e = msg_child(msg_get(m, "ids")); e; e = msg_next(e)) {
+		struct wres *r = idmap_del(&w->results, msg_int(e));
+		if (r) {
+			r->in_map = 0;
+			wres_release(r);
+			w->st.results_confirmed++;
+		}
+	}
+}
+
+static void exit_now(struct worker *w, int code, const char *why)
+{
+	if (w->exiting)
+		return;
+	w->exiting = 1;
+	w->cs = CS_OFF;
+	if (code)
+		log_error("%s", why);
+	else
+		log_info("%s", why);
+	drop_all_jobs(w);
+	uv_timer_stop(&w->retry_timer);
+	if (w->conn)
+		conn_close(w->conn, NULL, why);
+	if (w->jl)
+		joblog_writer_flush(w->jl);
+	if (w->cfg.on_exit)
+		w->cfg.on_exit(w->cfg.arg, code, why);
+}
+
+/* ---- connection ---- */
+
+static void on_ready(struct conn *c);
+static void on_msg(struct conn *c, msg *m);
+static void on_close(struct conn *c, const char *why);
+
+static void send_hello(struct worker *w)
+{
+	msg *h = msg_new_typed("hello");
+	msg *held = msg_new_array();
+	if (!h || !held)
+		goto oom;
+	msg_set_str(h, "worker", w->id);
+	msg_set_str(h, "host", w->node);
+	msg_set_str(h, "node", w->node);
+	msg_set_int(h, "pid", (int64_t)getpid());
+	msg_set_int(h, "rank", w->cfg.rank);
+	msg_set_int(h, "slots", w->slots);
+	size_t pos = 0;
+	struct job *j;
+	while ((j = idmap_next(&w->jobs, &pos, NULL)) != NULL) {
+		msg *o = msg_new_object();
+		if (!o || msg_set_int(o, "id", j->id) || msg_set_int(o, "a", j->attempt)) {
+			msg_free(o);
+			goto oom;
+		}
+		msg_push(held, o);
+	}
+	msg_add(h, "held", held);
+	held = NULL;
+	/* every unconfirmed result, up to a bound; the rest follow as
+	 * `result` frames once hello_ok arrives */
+	sq_clear(w);
+	struct buf *b = &w->scratch;
+	buf_reset(b);
+	buf_add(b, "[", 1);
+	pos = 0;
+	struct wres *r;
+	int n = 0;
+	while ((r = idmap_next(&w->results, &pos, NULL)) != NULL) {
+		if (b->len + r->len < HELLO_RESULTS_BYTES) {
+			if (n++)
+				buf_add(b, ",", 1);
+			buf_add(b, r->json, r->len);
+			continue;
+		}
+		r->queued = 1;
+		r->next = NULL;
+		if (w->sq_tail)
+			w->sq_tail->next = r;
+		else
+			w->sq_head = r;
+		w->sq_tail = r;
+	}
+	if (buf_add(b, "]", 1) < 0 || msg_set_raw(h, "results", b->p) < 0)
+		goto oom;
+	w->cs = CS_HELLO;
+	conn_send(w->conn, h);
+	return;
+oom:
+	msg_free(h);
+	msg_free(held);
+	conn_close(w->conn, NULL, "out of memory building hello");
+}
+
+static void on_ready(struct conn *c)
+{
+	struct worker *w = conn_data(c);
+	send_hello(w);
+}
+
+static void on_msg(struct conn *c, msg *m)
+{
+	struct worker *w = conn_data(c);
+	const char *t = msg_type(m);
+	if (w->stopping || w->exiting) {
+		msg_free(m);
+		return;
+	}
+	if (strcmp(t, "assign") == 0) {
+		handle_assign(w, m);
+	} else if (strcmp(t, "result_ok") == 0) {
+		handle_result_ok(w, m);
+	} else if (strcmp(t, "revoke") == 0) {
+		handle_revoke(w, m);
+	} else if (strcmp(t, "hello_ok") == 0) {
+		int64_t pf = 0;
+		msg_get_int(m, "prefetch", &pf);
+		w->cs = CS_ACTIVE;
+		w->backoff_ms = BACKOFF_MIN_MS;
+		w->alone_since_ns = 0;
+		w->last_wait[0] = '\0';
+		w->st.connects++;
+		log_info("connected to the master at %s as %s (%d slots, prefetch %lld, holding %zu "
+			 "jobs and %zu results)",
+			 w->master_addr, w->id, w->slots, (long long)pf, idmap_count(&w->jobs),
+			 idmap_count(&w->results));
+		kick(w);
+	} else if (strcmp(t, "exit") == 0) {
+		msg_free(m);
+		exit_now(w, WORKER_EXIT_OK, "the master said exit");
+		return;
+	} else if (strcmp(t, "error") == 0) {
+		log_warn("master says: %s: %s", msg_get_str(m, "code") ? msg_get_str(m, "code") : "?",
+			 msg_get_str(m, "msg") ? msg_get_str(m, "msg") : "");
+	} else {
+		log_debug("ignoring a '%s' message from the master", t);
+	}
+	msg_free(m);
+}
+
+static void note_wait(struct worker *w, const char *why)
+{
+	if (strcmp(w->last_wait, why) != 0) {
+		util_strlcpy(w->last_wait, why, sizeof(w->last_wait));
+		log_info("waiting for the master: %s", why);
+	}
+}
+
+static void schedule_retry(struct worker *w)
+{
+	if (w->cs == CS_OFF)
+		return;
+	w->cs = CS_IDLE;
+	uint64_t now = util_mono_ns();
+	if (!w->alone_since_ns)
+		w->alone_since_ns = now;
+	uint64_t max_ms = w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : RECONNECT_MAX_DEFAULT_MS;
+	if ((now - w->alone_since_ns) / 1000000u >= max_ms) {
+		char why[700];
+		snprintf(why, sizeof(why), "no master for %g s (%s): giving up", (double)max_ms / 1000.0,
+			 w->last_wait[0] ? w->last_wait : "?");
+		exit_now(w, WORKER_EXIT_NO_MASTER, why);
+		return;
+	}
+	uv_timer_start(&w->retry_timer, on_retry_timer, w->backoff_ms, 0);
+	w->backoff_ms = w->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff_ms * 2;
+}
+
+static void on_close(struct conn *c, const char *why)
+{
+	struct worker *w = conn_data(c);
+	int was_active = w->cs == CS_ACTIVE;
+	if (w->conn == c)
+		w->conn = NULL;
+	if (w->stopping) {
+		w->pending--;
+		maybe_finished(w);
+		return;
+	}
+	if (w->cs == CS_OFF)
+		return;
+	if (was_active)
+		log_warn("lost the master at %s: %s; keeping %zu jobs and %zu results, reconnecting",
+			 w->master_addr, why, idmap_count(&w->jobs), idmap_count(&w->results));
+	else
+		note_wait(w, why);
+	if (was_active)
+		w->last_wait[0] = '\0';
+	schedule_retry(w);
+}
+
+static void try_connect(struct worker *w)
+{
+	if (w->cs != CS_IDLE)
+		return;
+	char err[600];
+	struct master_info mi;
+	if (rundir_read_master(w->run_dir, &mi, err, sizeof(err)) < 0) {
+		note_wait(w, err);
+		schedule_retry(w);
+		return;
+	}
+	if (auth_key_load(w->key, w->key_path, 0, err, sizeof(err)) < 0) {
+		note_wait(w, err);
+		schedule_retry(w);
+		return;
+	}
+	struct conn_opts o = {0};
+	o.key = w->key;
+	o.role = "worker";
+	o.ping_ms = w->cfg.ping_ms ? w->cfg.ping_ms : 2000;
+	o.idle_ms = w->cfg.idle_ms ? w->cfg.idle_ms : 10000;
+	static const struct conn_cb cb = {on_ready, on_msg, on_close};
+	snprintf(w->master_addr, sizeof(w->master_addr), "%s:%d", mi.host, mi.port);
+	int r = conn_connect(&w->conn, w->loop, mi.host, mi.port, &o, &cb, w);
+	if (r < 0) {
+		w->conn = NULL;
+		snprintf(err, sizeof(err), "cannot connect to %s: %s", w->master_addr, uv_strerror(r));
+		note_wait(w, err);
+		schedule_retry(w);
+		return;
+	}
+	w->cs = CS_CONNECTING;
+}
+
+static void on_retry_timer(uv_timer_t *t)
+{
+	try_connect(t->data);
+}
+
+/* ---- life cycle ---- */
+
+void worker_default_id(char *out, size_t n, int rank)
+{
+	char node[256];
+	util_hostname(node, sizeof(node));
+	snprintf(out, n, "%s-%ld-%d", node, (long)getpid(), rank);
+}
+
+const char *worker_id(const struct worker *w)
+{
+	return w->id;
+}
+
+void worker_get_stats(const struct worker *w, struct worker_stats *st)
+{
+	*st = w->st;
+	st->running = (unsigned)w->running;
+	st->queued = w->nqueued;
+	st->unconfirmed = (unsigned)idmap_count(&w->results);
+	st->connected = w->cs == CS_ACTIVE;
+}
+
+static void exec_log_kick(void *arg)
+{
+	kick(arg);
+}
+
+static int ensure_dir(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return -1;
+}
+
+struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *err, size_t errlen)
+{
+	if (!cfg || !cfg->run_dir || !*cfg->run_dir) {
+		snprintf(err, errlen, "no run directory given");
+		return NULL;
+	}
+	struct worker *w = calloc(1, sizeof(*w));
+	if (!w || !(w->run_dir = strdup(cfg->run_dir))) {
+		free(w);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	w->loop = loop;
+	w->cfg = *cfg;
+	w->cfg.run_dir = w->run_dir;
+	w->cfg.id = NULL;
+	w->slots = cfg->slots > 0 ? cfg->slots : 1;
+	if (cfg->id && *cfg->id)
+		util_strlcpy(w->id, cfg->id, sizeof(w->id));
+	else
+		worker_default_id(w->id, sizeof(w->id), cfg->rank);
+	util_hostname(w->node, sizeof(w->node));
+	idmap_init(&w->jobs);
+	idmap_init(&w->results);
+	buf_init(&w->scratch);
+	buf_init(&w->frame);
+	w->backoff_ms = BACKOFF_MIN_MS;
+
+	/* a key that exists but cannot be used will not fix itself */
+	rundir_path(w->key_path, w->run_dir, "key");
+	if (access(w->key_path, F_OK) == 0 &&
+	    auth_key_load(w->key, w->key_path, 0, err, errlen) < 0)
+		goto fail;
+
+	char path[RUNDIR_PATH_MAX], name[400];
+	if (rundir_path(path, w->run_dir, "logs") < 0 || ensure_dir(w->run_dir) < 0 ||
+	    ensure_dir(path) < 0) {
+		snprintf(err, errlen, "cannot create %s/logs: %s", w->run_dir, strerror(errno));
+		goto fail;
+	}
+	snprintf(name, sizeof(name), "logs/worker-%s.log", w->id);
+	if (rundir_path(path, w->run_dir, name) < 0) {
+		snprintf(err, errlen, "run directory path too long");
+		goto fail;
+	}
+	w->jl = joblog_writer_open(path, cfg->log_cap_bytes, err, errlen);
+	if (!w->jl)
+		goto fail;
+	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick};
+	w->exec = exec_new(loop, &eo, err, errlen);
+	if (!w->exec)
+		goto fail;
+
+	uv_idle_init(loop, &w->flush_idle);
+	w->flush_idle.data = w;
+	uv_timer_init(loop, &w->retry_timer);
+	w->retry_timer.data = w;
+	w->cs = CS_IDLE;
+	w->alone_since_ns = util_mono_ns();
+	uv_timer_start(&w->retry_timer, on_retry_timer, 0, 0);
+	return w;
+fail:
+	joblog_writer_close(w->jl);
+	free(w->run_dir);
+	free(w);
+	return NULL;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	struct worker *w = h->data;
+	w->pending--;
+	maybe_finished(w);
+}
+
+static void on_exec_closed(void *arg)
+{
+	struct worker *w = arg;
+	w->exec = NULL;
+	w->pending--;
+	maybe_finished(w);
+}
+
+static void maybe_finished(struct worker *w)
+{
+	if (!w->stopping || w->pending > 0 || w->timers_open > 0)
+		return;
+	if (joblog_writer_close(w->jl) < 0)
+		log_error("%s", joblog_writer_error(w->jl));
+	size_t pos = 0;
+	struct wres *r;
+	sq_clear(w);
+	while ((r = idmap_next(&w->results, &pos, NULL)) != NULL)
+		free(r);
+	idmap_release(&w->results);
+	idmap_release(&w->jobs);
+	buf_release(&w->scratch);
+	buf_release(&w->frame);
+	void (*cb)(void *) = w->stop_cb;
+	void *arg = w->stop_arg;
+	free(w->run_dir);
+	free(w);
+	if (cb)
+		cb(arg);
+}
+
+void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
+{
+	if (!w || w->stopping)
+		return;
+	if (!w->exiting)
+		drop_all_jobs(w);
+	w->exiting = 1;
+	w->stopping = 1;
+	w->cs = CS_OFF;
+	w->stop_cb = done;
+	w->stop_arg = arg;
+	w->pending = 3; /* idle, retry timer, exec */
+	if (w->jl)
+		joblog_writer_flush(w->jl);
+	uv_idle_stop(&w->flush_idle);
+	uv_timer_stop(&w->retry_timer);
+	uv_close((uv_handle_t *)&w->flush_idle, on_handle_closed);
+	uv_close((uv_handle_t *)&w->retry_timer, on_handle_closed);
+	if (w->conn) {
+		w->pending++;
+		conn_close(w->conn, NULL, "worker stopping");
+	}
+	exec_close(w->exec, on_exec_closed, w);
+}

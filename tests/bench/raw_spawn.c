@@ -5,7 +5,6 @@
  * mtslurm's exec throughput is reported beside this figure from the same run.
  *   raw_spawn [N] [parallel]
  */
-#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -14,10 +13,18 @@
 
 extern char **environ;
 
+static int run(int n, int par);
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 5000;
 	int par = argc > 2 ? atoi(argv[2]) : 2;
+	return run(n, par);
+}
+
+/* Separate from main so vfork cannot clobber argc/argv in this frame. */
+static int run(int n, int par)
+{
 	if (n <= 0 || par <= 0) {
 		fprintf(stderr, "usage: raw_spawn [N] [parallel]\n");
 		return 2;

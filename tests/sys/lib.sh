@@ -65,8 +65,18 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# jsql SQL: run SQL in an in-memory SQLite where readfile('/dev/stdin') is
+# what came in on stdin (SQLite cannot read a pipe itself).
+jsql() {
+	local f
+	f=$(mktemp "$T/j.XXXXXX")
+	cat > "$f"
+	sqlite3 :memory: "${1//\/dev\/stdin/$f}"
+	rm -f "$f"
+}
+
 # jget JSON PATH: a value out of JSON text with SQLite's json_extract
 # (sqlite3 is a test dependency anyway), e.g. jget "$out" '$.jobs.completed'.
-jget() { printf '%s' "$1" | sqlite3 :memory: "select json_extract(readfile('/dev/stdin'), '$2');"; }
+jget() { printf '%s' "$1" | jsql "select json_extract(readfile('/dev/stdin'), '$2');"; }
 # jlen JSON PATH: length of the array at PATH.
-jlen() { printf '%s' "$1" | sqlite3 :memory: "select json_array_length(readfile('/dev/stdin'), '$2');"; }
+jlen() { printf '%s' "$1" | jsql "select json_array_length(readfile('/dev/stdin'), '$2');"; }

@@ -21,7 +21,7 @@ set +e; mtslurm wait --all --timeout 60; rc=$?; set -e
 assert_eq 1 "$rc" "wait --all exit code with failed jobs"
 
 js=$(mtslurm jobs --json)
-state() { printf '%s' "$js" | sqlite3 :memory: "select json_extract(value,'\$.$2') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')=$1"; }
+state() { printf '%s' "$js" | jsql "select json_extract(value,'\$.$2') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')=$1"; }
 assert_eq completed "$(state "$e" state)" "echo state"
 assert_eq hello "$(state "$e" output)" "echo output"
 assert_eq completed "$(state "$x" state)" "exec state"

@@ -8,7 +8,7 @@ a=$(mtslurm submit --exec 'sleep 2; echo done-a')
 b=$(mtslurm submit --exec 'sleep 2; echo done-b')
 c=$(mtslurm submit --retries 0 --exec 'sleep 2; echo never')
 wpid() { # worker id -> pid
-	mtslurm workers --json | sqlite3 :memory: "select json_extract(value,'\$.pid') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')='$1'"
+	mtslurm workers --json | jsql "select json_extract(value,'\$.pid') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')='$1'"
 }
 running() { [ "$(db "select count(*) from jobs where state=1")" = 3 ]; }
 wait_for 20 running

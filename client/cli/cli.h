@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli: the `mtslurm` command's shared pieces -- the parsed command line and
+ * the helpers every command uses (connect, die with a one-line message).
+ * Commands live in launch.c (start, stop) and cmds.c (everything else).
+ */
+#ifndef MTS_CLI_H
+#define MTS_CLI_H
+
+#include <stddef.h>
+
+#include "mtslurm.h"
+#include "rundir.h"
+
+#define CLI_MAX_ENV 256
+
+struct cli {
+	const char *cmd;
+	char run_dir[RUNDIR_PATH_MAX];
+	const char *run_dir_opt;
+	int n;            /* -n: workers */
+	int n_given;
+	int local, json, use_stdin, all, master_works;
+	int slots, prefetch;
+	double timeout_s; /* --timeout: < 0 unset */
+	/* submit */
+	const char *kind;  /* "echo", "exec", "func" */
+	const char *value; /* --echo MSG / --exec CMD / --func TARGET */
+	double delay, job_timeout;
+	int prio, retries;
+	const char *after; /* "1,2,3" */
+	const char *cwd;
+	const char *env[CLI_MAX_ENV];
+	int nenv;
+	/* queries */
+	const char *state;
+	long limit;
+	const char *stream;
+	char **pos; /* positional arguments after the command word */
+	int npos;
+};
+
+/* Print "mtslurm: <message>" on stderr and exit with code. */
+void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* Connect to the cluster of cli->run_dir or die with the library's message. */
+mts_client *cli_connect(struct cli *cli);
+/* Parse a decimal job id or die. */
+mts_job_id cli_job_id(const char *s);
+
+int cmd_start(struct cli *cli);
+int cmd_stop(struct cli *cli);
+int cmd_status(struct cli *cli);
+int cmd_submit(struct cli *cli);
+int cmd_wait(struct cli *cli);
+int cmd_jobs(struct cli *cli);
+int cmd_logs(struct cli *cli);
+int cmd_cancel(struct cli *cli);
+int cmd_workers(struct cli *cli);
+
+#endif

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main: `mtslurm`'s command line. Options may stand before or after the
+ * command word (`mtslurm -n 4 --local start` == `mtslurm start -n 4
+ * --local`); everything that is neither an option nor the command word is a
+ * positional argument of the command.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+	"usage: mtslurm [options] COMMAND [arguments]\n"
+	"\n"
+	"commands:\n"
+	"  start        start a cluster: -n N --local [--slots S] [--master-works] [--prefetch P] [--timeout S]\n"
+	"  stop         stop the cluster; nothing is left running [--timeout S]\n"
+	"  status       master address, uptime, workers, jobs by state [--json]\n"
+	"  submit       --exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON] | ... --stdin\n"
+	"               [--prio P] [--retries R] [--after ID,ID] [--timeout S] [--cwd DIR]\n"
+	"               [--env K=V]... [--env-pass NAME]...   prints one job id per line\n"
+	"  wait         --all | ID...  [--timeout S]   exit 1 if a job failed or was cancelled\n"
+	"  jobs         [--state S] [--limit N] [--json]\n"
+	"  logs         ID [--stream out|err]\n"
+	"  cancel       ID... | --all\n"
+	"  workers      [--json]\n"
+	"\n"
+	"Every command finds the cluster through --run-dir DIR, else $MTSLURM_RUN_DIR,\n"
+	"else ~/.mtslurm/default.\n";
+
+void cli_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("mtslurm: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+mts_client *cli_connect(struct cli *cli)
+{
+	mts_client *c = NULL;
+	mts_options o = MTS_OPTIONS_INIT;
+	o.name = "mtslurm-cli";
+	o.timeout_ms = 10000;
+	int rc = mts_connect(&c, cli->run_dir, &o);
+	if (rc != MTS_OK) {
+		char msg[600];
+		snprintf(msg, sizeof msg, "%s", c ? mts_errmsg(c) : mts_strerror(rc));
+		mts_close(c);
+		cli_die(1, "%s", msg);
+	}
+	return c;
+}
+
+mts_job_id cli_job_id(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (!*s || *end || v <= 0)
+		cli_die(2, "'%s' is not a job id (a positive number)", s);
+	return (mts_job_id)v;
+}
+
+static const char *need(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		cli_die(2, "option %s needs a value (mtslurm --help)", argv[*i]);
+	return argv[++*i];
+}
+
+static double num(const char *opt, const char *v)
+{
+	char *end;
+	double d = strtod(v, &end);
+	if (!*v || *end || d < 0)
+		cli_die(2, "%s wants a non-negative number, not '%s'", opt, v);
+	return d;
+}
+
+static int integer(const char *opt, const char *v)
+{
+	char *end;
+	long l = strtol(v, &end, 10);
+	if (!*v || *end || l < -1000000000 || l > 1000000000)
+		cli_die(2, "%s wants an integer, not '%s'", opt, v);
+	return (int)l;
+}
+
+static const char *commands[] = {"start", "stop", "status", "submit", "wait",
+				 "jobs", "logs", "cancel", "workers", NULL};
+
+static int is_command(const char *s)
+{
+	for (int i = 0; commands[i]; i++)
+		if (!strcmp(s, commands[i]))
+			return 1;
+	return 0;
+}
+
+/* --echo / --exec take an optional value: the next word unless it is an
+ * option. */
+static const char *optional_value(int argc, char **argv, int *i)
+{
+	if (*i + 1 < argc && argv[*i + 1][0] != '-')
+		return argv[++*i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	memset(&cli, 0, sizeof cli);
+	cli.timeout_s = -1;
+	cli.retries = -1;
+	cli.slots = 1;
+	cli.prefetch = -1;
+	cli.pos = calloc((size_t)argc + 1, sizeof *cli.pos);
+	if (!cli.pos)
+		cli_die(1, "out of memory");
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		} else if (!strcmp(a, "-n") || !strcmp(a, "--workers")) {
+			cli.n = integer(a, need(argc, argv, &i));
+			cli.n_given = 1;
+			if (cli.n < 0)
+				cli_die(2, "-n wants a number of workers >= 0");
+		} else if (!strcmp(a, "--run-dir")) {
+			cli.run_dir_opt = need(argc, argv, &i);
+		} else if (!strcmp(a, "--local")) {
+			cli.local = 1;
+		} else if (!strcmp(a, "--json")) {
+			cli.json = 1;
+		} else if (!strcmp(a, "--stdin")) {
+			cli.use_stdin = 1;
+		} else if (!strcmp(a, "--all")) {
+			cli.all = 1;
+		} else if (!strcmp(a, "--master-works")) {
+			cli.master_works = 1;
+		} else if (!strcmp(a, "--slots")) {
+			cli.slots = integer(a, need(argc, argv, &i));
+			if (cli.slots < 1)
+				cli_die(2, "--slots wants at least 1");
+		} else if (!strcmp(a, "--prefetch")) {
+			cli.prefetch = integer(a, need(argc, argv, &i));
+			if (cli.prefetch < 0)
+				cli_die(2, "--prefetch wants a number >= 0");
+		} else if (!strcmp(a, "--timeout")) {
+			cli.timeout_s = num(a, need(argc, argv, &i));
+		} else if (!strcmp(a, "--echo") || !strcmp(a, "--exec")) {
+			if (cli.kind)
+				cli_die(2, "give one of --echo, --exec, --func");
+			cli.kind = a + 2;
+			cli.value = optional_value(argc, argv, &i);
+		} else if (!strcmp(a, "--func")) {
+			if (cli.kind)
+				cli_die(2, "give one of --echo, --exec, --func");
+			cli.kind = "func";
+			cli.value = need(argc, argv, &i);
+		} else if (!strcmp(a, "--delay")) {
+			cli.delay = num(a, need(argc, argv, &i));
+		} else if (!strcmp(a, "--prio")) {
+			cli.prio = integer(a, need(argc, argv, &i));
+		} else if (!strcmp(a, "--retries")) {
+			cli.retries = integer(a, need(argc, argv, &i));
+			if (cli.retries < 0)
+				cli_die(2, "--retries wants a number >= 0");
+		} else if (!strcmp(a, "--after")) {
+			cli.after = need(argc, argv, &i);
+		} else if (!strcmp(a, "--cwd")) {
+			cli.cwd = need(argc, argv, &i);
+		} else if (!strcmp(a, "--env") || !strcmp(a, "--env-pass")) {
+			const char *v = need(argc, argv, &i);
+			if (cli.nenv >= CLI_MAX_ENV - 1)
+				cli_die(2, "too many --env options (at most %d)", CLI_MAX_ENV - 1);
+			if (!strcmp(a, "--env")) {
+				if (!strchr(v, '='))
+					cli_die(2, "--env wants NAME=VALUE, not '%s' (--env-pass NAME copies a variable)", v);
+				cli.env[cli.nenv++] = v;
+			} else {
+				const char *val = getenv(v);
+				if (!val)
+					cli_die(2, "--env-pass %s: no such variable in this environment", v);
+				size_t n = strlen(v) + strlen(val) + 2;
+				char *kv = malloc(n);
+				if (!kv)
+					cli_die(1, "out of memory");
+				snprintf(kv, n, "%s=%s", v, val);
+				cli.env[cli.nenv++] = kv;
+			}
+		} else if (!strcmp(a, "--state")) {
+			cli.state = need(argc, argv, &i);
+		} else if (!strcmp(a, "--limit")) {
+			cli.limit = integer(a, need(argc, argv, &i));
+		} else if (!strcmp(a, "--stream")) {
+			cli.stream = need(argc, argv, &i);
+			if (strcmp(cli.stream, "out") && strcmp(cli.stream, "err"))
+				cli_die(2, "--stream wants out or err");
+		} else if (a[0] == '-' && a[1] && !(a[1] >= '0' && a[1] <= '9')) {
+			cli_die(2, "unknown option %s (mtslurm --help)", a);
+		} else if (!cli.cmd && is_command(a)) {
+			cli.cmd = a;
+		} else {
+			cli.pos[cli.npos++] = argv[i];
+		}
+	}
+	if (!cli.cmd) {
+		if (cli.npos)
+			cli_die(2, "unknown command '%s' (mtslurm --help)", cli.pos[0]);
+		fputs(usage, stderr);
+		return 2;
+	}
+	char err[512];
+	if (rundir_resolve(cli.run_dir, cli.run_dir_opt, err, sizeof err))
+		cli_die(2, "%s", err);
+	if (!strcmp(cli.cmd, "start"))
+		return cmd_start(&cli);
+	if (!strcmp(cli.cmd, "stop"))
+		return cmd_stop(&cli);
+	if (!strcmp(cli.cmd, "status"))
+		return cmd_status(&cli);
+	if (!strcmp(cli.cmd, "submit"))
+		return cmd_submit(&cli);
+	if (!strcmp(cli.cmd, "wait"))
+		return cmd_wait(&cli);
+	if (!strcmp(cli.cmd, "jobs"))
+		return cmd_jobs(&cli);
+	if (!strcmp(cli.cmd, "logs"))
+		return cmd_logs(&cli);
+	if (!strcmp(cli.cmd, "cancel"))
+		return cmd_cancel(&cli);
+	return cmd_workers(&cli);
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal: the client library's private state, shared by its modules
+ * (client.c: connection, thread and requests; jobmap.c: outstanding jobs;
+ * submit.c: submitting, futures, map; query.c: the other requests). Never
+ * installed; nothing here is exported.
+ *
+ * Locking: every field below the mutex is guarded by it. The I/O thread
+ * (MTS_THREAD) or the caller (MTS_POLL) runs the loop; user callbacks always
+ * run with the mutex released and outside uv_run(), so they may call any
+ * mts_* function.
+ */
+#ifndef MTS_CLIENT_INTERNAL_H
+#define MTS_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <uv.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conn.h"
+#include "msg.h"
+#include "mtslurm.h"
+#include "rundir.h"
+
+#define CLIENT_BATCH_MAX 50000 /* jobs per submit frame */
+
+/* What to do with a job's result when it arrives. */
+struct jobent {
+	mts_job_id id; /* 0: empty slot */
+	void *user;
+	struct mts_future *fut;
+	struct mts_result *keep; /* map(): where to copy the result */
+};
+
+struct jobmap {
+	struct jobent *v;
+	size_t cap, n; /* cap is a power of two */
+};
+
+int jobmap_put(struct jobmap *m, const struct jobent *e);
+/* Remove id and copy its entry into *out; 0, or -1 if absent. */
+int jobmap_take(struct jobmap *m, mts_job_id id, struct jobent *out);
+int jobmap_has(const struct jobmap *m, mts_job_id id);
+void jobmap_release(struct jobmap *m);
+
+/* Registration of a submit frame's jobs, applied by the loop thread when the
+ * `submitted` ack arrives, so that no `done` can overtake it. */
+struct jobreg {
+	size_t n;
+	void **user;
+	struct mts_future **fut;
+	struct mts_result **keep;
+	mts_job_id first; /* filled from the ack */
+};
+
+/* One request awaiting its reply. Owned by the caller that waits on it; the
+ * client only links it while it is pending. */
+struct req {
+	int64_t no;
+	struct buf frame; /* JSON text; re-sent after a reconnect */
+	int sent;         /* on the current connection */
+	int done;
+	int err;          /* MTS_OK or an error */
+	char errmsg[512];
+	msg *reply;       /* owned; freed by the waiter */
+	struct jobreg *reg;
+	struct req *next;
+};
+
+/* Callbacks waiting to be delivered: one batch per `done` frame. */
+struct cbitem {
+	mts_result r;
+};
+struct cbbatch {
+	msg *m; /* owns the strings the items point into */
+	size_t n;
+	struct cbbatch *next;
+	struct cbitem items[];
+};
+
+struct mts_future {
+	mts_client *c;
+	mts_job_id id;
+	int done;
+	mts_result r; /* strings owned (strdup) */
+};
+
+struct mts_client {
+	mts_options opt;
+	char run_dir[RUNDIR_PATH_MAX];
+	char cid[33];
+	char name[128];
+	unsigned char key[AUTH_KEY_BYTES];
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_timer_t retry;   /* reconnect backoff */
+	uv_timer_t tick;    /* bounds uv_run while a caller drives the loop */
+	pthread_t thread;
+	int has_thread;
+	int loop_inited;
+	int loop_ready; /* mts_connect succeeded: reconnect from now on */
+	pthread_t io_tid; /* thread that runs the loop */
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct conn *conn;
+	int ready;      /* hello_ok received on this connection */
+	int connecting;
+	int gave_up;    /* initial connect failed */
+	int conn_err;   /* error code of the last connection failure */
+	int stopping;
+	unsigned backoff_ms;
+	int64_t next_req;
+	struct req *reqs, *reqs_tail; /* pending, in send order */
+	struct jobmap jobs;           /* submitted here, not final */
+	struct cbbatch *cbq, *cbq_tail;
+	size_t cb_pending;            /* results queued or being delivered */
+	struct buf seen;              /* ids to confirm, as "1,2,3" */
+	int in_callback;              /* the loop thread is inside on_done */
+	char err[512];                /* mts_errmsg */
+	char why[512];                /* last connection failure */
+};
+
+/* client.c */
+void client_seterr(mts_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Start a request: r->frame must hold the JSON text with "req":r->no (use
+ * req_begin to get a numbered frame open). */
+void req_begin(mts_client *c, struct req *r, const char *type);
+/* Send r and block until answered or deadline; returns r->err or timeout.
+ * client_send + client_await do the same in two steps, so that several
+ * requests can be in flight at once. timeout_ms 0: the handle's default. */
+int client_call(mts_client *c, struct req *r, int timeout_ms);
+void client_send(mts_client *c, struct req *r);
+int client_await(mts_client *c, struct req *r, int timeout_ms);
+/* Wait until cond(c, arg) holds (checked under the mutex) or timeout. */
+int client_wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms);
+void req_release(struct req *r);
+
+/* submit.c */
+int submit_encode_job(struct buf *b, const mts_job *j, char *err, size_t errlen);
+void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first);
+void jobreg_free(struct jobreg *reg);
+void json_str(struct buf *b, const char *s);
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jobmap: the jobs a handle submitted and still waits for, keyed by id.
+ * Open addressing with linear probing and backward-shift deletion, so a
+ * million outstanding jobs cost one array and no per-job allocation.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static size_t slot(const struct jobmap *m, mts_job_id id)
+{
+	uint64_t x = (uint64_t)id * 0x9E3779B97F4A7C15ull;
+	return (size_t)(x >> 17) & (m->cap - 1);
+}
+
+static int grow(struct jobmap *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 1024;
+	struct jobent *nv = calloc(ncap, sizeof *nv);
+	if (!nv)
+		return -1;
+	struct jobmap old = *m;
+	m->v = nv;
+	m->cap = ncap;
+	m->n = 0;
+	for (size_t i = 0; i < old.cap; i++)
+		if (old.v[i].id)
+			jobmap_put(m, &old.v[i]);
+	free(old.v);
+	return 0;
+}
+
+int jobmap_put(struct jobmap *m, const struct jobent *e)
+{
+	if ((m->n + 1) * 4 > m->cap * 3 && grow(m))
+		return -1;
+	size_t i = slot(m, e->id);
+	while (m->v[i].id && m->v[i].id != e->id)
+		i = (i + 1) & (m->cap - 1);
+	if (!m->v[i].id)
+		m->n++;
+	m->v[i] = *e;
+	return 0;
+}
+
+static long find(const struct jobmap *m, mts_job_id id)
+{
+	if (!m->cap)
+		return -1;
+	size_t i = slot(m, id);
+	while (m->v[i].id) {
+		if (m->v[i].id == id)
+			return (long)i;
+		i = (i + 1) & (m->cap - 1);
+	}
+	return -1;
+}
+
+int jobmap_has(const struct jobmap *m, mts_job_id id) { return find(m, id) >= 0; }
+
+int jobmap_take(struct jobmap *m, mts_job_id id, struct jobent *out)
+{
+	long f = find(m, id);
+	if (f < 0)
+		return -1;
+	size_t i = (size_t)f;
+	*out = m->v[i];
+	/* Backward shift: pull later entries of the cluster into the hole. */
+	size_t j = i;
+	for (;;) {
+		j = (j + 1) & (m->cap - 1);
+		if (!m->v[j].id)
+			break;
+		size_t k = slot(m, m->v[j].id);
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			m->v[i] = m->v[j];
+			i = j;
+		}
+	}
+	memset(&m->v[i], 0, sizeof m->v[i]);
+	m->n--;
+	return 0;
+}
+
+void jobmap_release(struct jobmap *m)
+{
+	free(m->v);
+	memset(m, 0, sizeof *m);
+}

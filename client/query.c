@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * query: the requests that ask or tell the master something other than
+ * "run this" -- status, job records, workers, cancel, wait for the whole
+ * cluster, shutdown. Each is one request/reply pair; replies are handed back
+ * as JSON text so that callers need no JSON library of ours.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Print the member key of r's reply (or the reply without t/req if key is
+ * NULL) into *out. */
+static int reply_json(char **out, mts_client *c, struct req *r, const char *key)
+{
+	msg *v;
+	if (key) {
+		v = msg_get(r->reply, key);
+	} else {
+		msg_free(msg_take(r->reply, "t"));
+		msg_free(msg_take(r->reply, "req"));
+		v = r->reply;
+	}
+	if (!v) {
+		client_seterr(c, "the master's reply has no \"%s\"", key ? key : "body");
+		return MTS_EPROTO;
+	}
+	char *s = msg_print(v);
+	if (!s)
+		return MTS_ENOMEM;
+	*out = s;
+	return MTS_OK;
+}
+
+static int simple(char **out, mts_client *c, const char *type, const char *key, int timeout_ms)
+{
+	if (!c || !out)
+		return MTS_EINVAL;
+	*out = NULL;
+	struct req r;
+	req_begin(c, &r, type);
+	int rc = client_call(c, &r, timeout_ms);
+	if (rc == MTS_OK)
+		rc = reply_json(out, c, &r, key);
+	req_release(&r);
+	return rc;
+}
+
+MTS_API int mts_status(char **json_out, mts_client *c) { return simple(json_out, c, "status", NULL, 0); }
+
+MTS_API int mts_workers(char **json_out, mts_client *c) { return simple(json_out, c, "workers", "workers", 0); }
+
+static int jobs_query(char **json_out, mts_job_id *next, mts_client *c, const char *state, mts_job_id after,
+		      int limit, const mts_job_id *ids, size_t n)
+{
+	if (!c || !json_out)
+		return MTS_EINVAL;
+	*json_out = NULL;
+	struct req r;
+	req_begin(c, &r, "jobs");
+	if (state) {
+		buf_adds(&r.frame, ",\"state\":");
+		json_str(&r.frame, state);
+	}
+	if (after > 0)
+		buf_addf(&r.frame, ",\"after\":%lld", (long long)after);
+	if (limit > 0)
+		buf_addf(&r.frame, ",\"limit\":%d", limit > 10000 ? 10000 : limit);
+	if (ids) {
+		buf_adds(&r.frame, ",\"ids\":[");
+		for (size_t i = 0; i < n; i++)
+			buf_addf(&r.frame, "%s%lld", i ? "," : "", (long long)ids[i]);
+		buf_add(&r.frame, "]", 1);
+	}
+	int rc = client_call(c, &r, 0);
+	if (rc == MTS_OK) {
+		int64_t nx = 0;
+		if (next)
+			*next = msg_get_int(r.reply, "next", &nx) == 0 ? nx : 0;
+		rc = reply_json(json_out, c, &r, "jobs");
+	}
+	req_release(&r);
+	return rc;
+}
+
+MTS_API int mts_jobs(char **json_out, mts_job_id *next, mts_client *c, const char *state, mts_job_id after,
+		     int limit)
+{
+	return jobs_query(json_out, next, c, state, after, limit, NULL, 0);
+}
+
+MTS_API int mts_jobs_by_id(char **json_out, mts_client *c, const mts_job_id *ids, size_t n)
+{
+	if (!ids && n)
+		return MTS_EINVAL;
+	return jobs_query(json_out, NULL, c, NULL, 0, n > 10000 ? 10000 : (int)n, ids, n);
+}
+
+static int cancel(size_t *ncancelled, mts_client *c, const mts_job_id *ids, size_t n, int all)
+{
+	if (!c || (!all && !ids && n))
+		return MTS_EINVAL;
+	struct req r;
+	req_begin(c, &r, "cancel");
+	if (all) {
+		buf_adds(&r.frame, ",\"all\":true");
+	} else {
+		buf_adds(&r.frame, ",\"ids\":[");
+		for (size_t i = 0; i < n; i++)
+			buf_addf(&r.frame, "%s%lld", i ? "," : "", (long long)ids[i]);
+		buf_add(&r.frame, "]", 1);
+	}
+	int rc = client_call(c, &r, 0);
+	if (rc == MTS_OK) {
+		int64_t k = 0;
+		msg_get_int(r.reply, "n", &k);
+		if (ncancelled)
+			*ncancelled = (size_t)k;
+		msg *unknown = msg_get(r.reply, "unknown");
+		if (msg_size(unknown)) {
+			char *s = msg_print(unknown);
+			client_seterr(c, "no such job: %s", s ? s : "?");
+			free(s);
+			rc = MTS_EUNKNOWN_JOB;
+		}
+	}
+	req_release(&r);
+	return rc;
+}
+
+MTS_API int mts_cancel(size_t *ncancelled, mts_client *c, const mts_job_id *ids, size_t n)
+{
+	return cancel(ncancelled, c, ids, n, 0);
+}
+
+MTS_API int mts_cancel_all(size_t *ncancelled, mts_client *c) { return cancel(ncancelled, c, NULL, 0, 1); }
+
+static int wait_req(char **counts_json, mts_client *c, const mts_job_id *ids, size_t n, int timeout_ms)
+{
+	if (!c || (!ids && n))
+		return MTS_EINVAL;
+	struct req r;
+	req_begin(c, &r, "wait");
+	if (ids) {
+		buf_adds(&r.frame, ",\"ids\":[");
+		for (size_t i = 0; i < n; i++)
+			buf_addf(&r.frame, "%s%lld", i ? "," : "", (long long)ids[i]);
+		buf_add(&r.frame, "]", 1);
+	} else {
+		buf_adds(&r.frame, ",\"all\":true");
+	}
+	int rc = client_call(c, &r, timeout_ms < 0 ? -1 : timeout_ms ? timeout_ms : 1);
+	if (rc == MTS_OK && counts_json)
+		rc = reply_json(counts_json, c, &r, NULL);
+	req_release(&r);
+	if (rc == MTS_ETIMEDOUT)
+		client_seterr(c, "jobs still unfinished after %d ms", timeout_ms);
+	return rc;
+}
+
+MTS_API int mts_wait_cluster(char **counts_json, mts_client *c, int timeout_ms)
+{
+	return wait_req(counts_json, c, NULL, 0, timeout_ms);
+}
+
+MTS_API int mts_wait_jobs(char **counts_json, mts_client *c, const mts_job_id *ids, size_t n, int timeout_ms)
+{
+	if (!ids)
+		return MTS_EINVAL;
+	return wait_req(counts_json, c, ids, n, timeout_ms);
+}
+
+MTS_API int mts_shutdown(mts_client *c)
+{
+	char *s = NULL;
+	int rc = simple(&s, c, "shutdown", NULL, 0);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * submit: turning mts_job structs into `submit` frames, and the three ways to
+ * wait for their results -- callbacks, futures, and map. Frames are written
+ * as JSON text directly (no cJSON tree per job): at a hundred thousand jobs a
+ * second the tree would cost more than the rest of the client.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void json_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	buf_grow(b, strlen(s) + 2);
+	buf_add(b, "\"", 1);
+	const char *run = s;
+	for (const char *p = s; *p; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch >= 0x20 && ch != '"' && ch != '\\')
+			continue;
+		buf_add(b, run, (size_t)(p - run));
+		run = p + 1;
+		switch (ch) {
+		case '"':
+			buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			buf_add(b, "\\n", 2);
+			break;
+		case '\t':
+			buf_add(b, "\\t", 2);
+			break;
+		case '\r':
+			buf_add(b, "\\r", 2);
+			break;
+		default: {
+			char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+			buf_add(b, u, 6);
+		}
+		}
+	}
+	buf_adds(b, run);
+	buf_add(b, "\"", 1);
+}
+
+int submit_encode_job(struct buf *b, const mts_job *j, char *err, size_t errlen)
+{
+	if (!j->type || !*j->type) {
+		snprintf(err, errlen, "job without a type (echo, exec or func)");
+		return -1;
+	}
+	buf_adds(b, "{\"type\":");
+	json_str(b, j->type);
+	if (j->input) {
+		buf_adds(b, ",\"input\":");
+		json_str(b, j->input);
+	}
+	if (j->delay > 0)
+		buf_addf(b, ",\"delay\":%.17g", j->delay);
+	if (j->target) {
+		buf_adds(b, ",\"target\":");
+		json_str(b, j->target);
+	}
+	if (j->cwd) {
+		buf_adds(b, ",\"cwd\":");
+		json_str(b, j->cwd);
+	}
+	if (j->env) {
+		buf_adds(b, ",\"env\":[");
+		for (size_t i = 0; j->env[i]; i++) {
+			if (i)
+				buf_add(b, ",", 1);
+			json_str(b, j->env[i]);
+		}
+		buf_add(b, "]", 1);
+	}
+	if (j->prio)
+		buf_addf(b, ",\"prio\":%d", j->prio);
+	if (j->retries >= 0)
+		buf_addf(b, ",\"retries\":%d", j->retries);
+	if (j->ndeps) {
+		buf_adds(b, ",\"deps\":[");
+		for (size_t i = 0; i < j->ndeps; i++)
+			buf_addf(b, "%s%lld", i ? "," : "", (long long)j->deps[i]);
+		buf_add(b, "]", 1);
+	}
+	if (j->timeout > 0)
+		buf_addf(b, ",\"timeout\":%.17g", j->timeout);
+	buf_add(b, "}", 1);
+	return 0;
+}
+
+void jobreg_free(struct jobreg *reg)
+{
+	if (!reg)
+		return;
+	free(reg->user);
+	free(reg->fut);
+	free(reg->keep);
+	free(reg);
+}
+
+/* Loop thread, mutex held: the master acknowledged ids first..first+n-1. */
+void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first)
+{
+	reg->first = first;
+	for (size_t i = 0; i < reg->n; i++) {
+		struct jobent e = {first + (mts_job_id)i, reg->user ? reg->user[i] : NULL,
+				   reg->fut ? reg->fut[i] : NULL, reg->keep ? reg->keep[i] : NULL};
+		if (e.fut)
+			e.fut->id = e.id;
+		jobmap_put(&c->jobs, &e);
+	}
+}
+
+/* Submit n jobs in frames of CLIENT_BATCH_MAX, all in flight at once. futs
+ * and keeps, when given, have n entries. */
+static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size_t n, struct mts_future **futs,
+		       mts_result **keeps)
+{
+	if (!c || (!jobs && n))
+		return MTS_EINVAL;
+	size_t nreq = (n + CLIENT_BATCH_MAX - 1) / CLIENT_BATCH_MAX;
+	struct req *reqs = calloc(nreq ? nreq : 1, sizeof *reqs);
+	if (!reqs)
+		return MTS_ENOMEM;
+	int rc = MTS_OK;
+	size_t built = 0;
+	char err[256];
+	for (size_t k = 0; k < nreq; k++) {
+		size_t lo = k * CLIENT_BATCH_MAX, hi = lo + CLIENT_BATCH_MAX < n ? lo + CLIENT_BATCH_MAX : n;
+		struct req *r = &reqs[k];
+		req_begin(c, r, "submit");
+		struct jobreg *reg = calloc(1, sizeof *reg);
+		if (!reg || !(reg->user = calloc(hi - lo, sizeof *reg->user))) {
+			free(reg);
+			rc = MTS_ENOMEM;
+			break;
+		}
+		reg->n = hi - lo;
+		if (futs && !(reg->fut = calloc(hi - lo, sizeof *reg->fut)))
+			rc = MTS_ENOMEM;
+		if (keeps && !(reg->keep = calloc(hi - lo, sizeof *reg->keep)))
+			rc = MTS_ENOMEM;
+		r->reg = reg;
+		if (rc)
+			break;
+		buf_adds(&r->frame, ",\"jobs\":[");
+		for (size_t i = lo; i < hi; i++) {
+			if (i > lo)
+				buf_add(&r->frame, ",", 1);
+			if (submit_encode_job(&r->frame, &jobs[i], err, sizeof err)) {
+				client_seterr(c, "job %zu: %s", i, err);
+				rc = MTS_EINVAL;
+				break;
+			}
+			reg->user[i - lo] = jobs[i].user;
+			if (futs)
+				reg->fut[i - lo] = futs[i];
+			if (keeps)
+				reg->keep[i - lo] = keeps[i];
+		}
+		if (rc)
+			break;
+		buf_add(&r->frame, "]", 1);
+		built++;
+	}
+	if (rc) {
+		for (size_t k = 0; k < nreq; k++)
+			req_release(&reqs[k]);
+		free(reqs);
+		return rc;
+	}
+	/* Queue every frame first, then wait: the frames are pipelined. */
+	int firsterr = MTS_OK;
+	char firstmsg[512] = "";
+	for (size_t k = 0; k < built; k++)
+		client_send(c, &reqs[k]);
+	for (size_t k = 0; k < built; k++)
+		client_await(c, &reqs[k], 0);
+	for (size_t k = 0; k < built; k++) {
+		struct req *r = &reqs[k];
+		if (!r->done && firsterr == MTS_OK) {
+			firsterr = MTS_ETIMEDOUT;
+			snprintf(firstmsg, sizeof firstmsg, "%s", mts_errmsg(c));
+		} else if (r->err && firsterr == MTS_OK) {
+			firsterr = r->err;
+			snprintf(firstmsg, sizeof firstmsg, "%s", r->errmsg);
+		}
+		if (ids && r->done && !r->err) {
+			size_t lo = k * CLIENT_BATCH_MAX;
+			for (size_t i = 0; i < r->reg->n; i++)
+				ids[lo + i] = r->reg->first + (mts_job_id)i;
+		}
+		req_release(r);
+	}
+	free(reqs);
+	if (firsterr)
+		client_seterr(c, "%s", firstmsg);
+	return firsterr;
+}
+
+MTS_API int mts_submit_batch(mts_job_id *ids_out, mts_client *c, const mts_job *jobs, size_t n)
+{
+	return submit_many(ids_out, c, jobs, n, NULL, NULL);
+}
+
+MTS_API int mts_submit(mts_job_id *out, mts_client *c, const mts_job *job)
+{
+	mts_job_id id = 0;
+	if (!job)
+		return MTS_EINVAL;
+	int rc = submit_many(&id, c, job, 1, NULL, NULL);
+	if (rc == MTS_OK && out)
+		*out = id;
+	return rc;
+}
+
+MTS_API int mts_submit_future(mts_future **out, mts_client *c, const mts_job *job)
+{
+	if (!out || !c || !job)
+		return MTS_EINVAL;
+	mts_future *f = calloc(1, sizeof *f);
+	if (!f)
+		return MTS_ENOMEM;
+	f->c = c;
+	int rc = submit_many(NULL, c, job, 1, &f, NULL);
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	*out = f;
+	return MTS_OK;
+}
+
+static int future_final(mts_client *c, void *arg)
+{
+	(void)c;
+	return ((mts_future *)arg)->done;
+}
+
+MTS_API int mts_future_wait(mts_future *f, int timeout_ms)
+{
+	if (!f)
+		return MTS_EINVAL;
+	int rc = client_wait_until(f->c, future_final, f, timeout_ms < 0 ? -1 : timeout_ms ? timeout_ms : 1);
+	if (rc == MTS_ETIMEDOUT)
+		client_seterr(f->c, "job %lld still unfinished after %d ms", (long long)f->id, timeout_ms);
+	return rc;
+}
+
+MTS_API int mts_future_done(mts_future *f)
+{
+	if (!f)
+		return 0;
+	pthread_mutex_lock(&f->c->mu);
+	int d = f->done;
+	pthread_mutex_unlock(&f->c->mu);
+	return d;
+}
+
+MTS_API const mts_result *mts_future_result(mts_future *f)
+{
+	return mts_future_done(f) ? &f->r : NULL;
+}
+
+MTS_API mts_job_id mts_future_id(const mts_future *f) { return f ? f->id : 0; }
+
+static void result_strings_free(mts_result *r)
+{
+	free((char *)r->type);
+	free((char *)r->output);
+	free((char *)r->error);
+	free((char *)r->worker);
+}
+
+MTS_API void mts_future_free(mts_future *f)
+{
+	if (!f)
+		return;
+	mts_client *c = f->c;
+	pthread_mutex_lock(&c->mu);
+	struct jobent e;
+	if (!f->done)
+		jobmap_take(&c->jobs, f->id, &e); /* no result will be written into f */
+	pthread_mutex_unlock(&c->mu);
+	result_strings_free(&f->r);
+	free(f);
+}
+
+struct mapwait {
+	mts_job_id *ids;
+	size_t n;
+};
+
+static int map_final(mts_client *c, void *arg)
+{
+	struct mapwait *w = arg;
+	while (w->n && !jobmap_has(&c->jobs, w->ids[w->n - 1]))
+		w->n--;
+	return w->n == 0;
+}
+
+MTS_API int mts_map(mts_result **out, mts_client *c, const char *target, const char *const *args, size_t n,
+		    int timeout_ms)
+{
+	if (!out || !c || !target || (!args && n))
+		return MTS_EINVAL;
+	*out = NULL;
+	mts_result *res = calloc(n ? n : 1, sizeof *res);
+	mts_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+	mts_result **keeps = calloc(n ? n : 1, sizeof *keeps);
+	mts_job_id *ids = calloc(n ? n : 1, sizeof *ids);
+	int rc = MTS_ENOMEM;
+	if (!res || !jobs || !keeps || !ids)
+		goto out;
+	mts_job init = MTS_JOB_INIT;
+	for (size_t i = 0; i < n; i++) {
+		jobs[i] = init;
+		jobs[i].type = "func";
+		jobs[i].target = target;
+		jobs[i].input = args[i] ? args[i] : "null";
+		keeps[i] = &res[i];
+		res[i].state = MTS_QUEUED;
+	}
+	rc = submit_many(ids, c, jobs, n, NULL, keeps);
+	if (rc)
+		goto out;
+	struct mapwait w = {ids, n};
+	rc = client_wait_until(c, map_final, &w, timeout_ms < 0 ? -1 : timeout_ms ? timeout_ms : 1);
+	if (rc == MTS_ETIMEDOUT) {
+		/* Stop expecting the rest, so no result is written after we return. */
+		pthread_mutex_lock(&c->mu);
+		struct jobent e;
+		for (size_t i = 0; i < n; i++)
+			jobmap_take(&c->jobs, ids[i], &e);
+		pthread_mutex_unlock(&c->mu);
+		client_seterr(c, "map: not every call finished within %d ms", timeout_ms);
+	}
+	for (size_t i = 0; i < n; i++)
+		res[i].id = ids[i];
+	*out = res;
+	res = NULL;
+out:
+	if (res)
+		mts_map_free(res, n);
+	free(jobs);
+	free(keeps);
+	free(ids);
+	return rc;
+}
+
+MTS_API void mts_map_free(mts_result *results, size_t n)
+{
+	if (!results)
+		return;
+	for (size_t i = 0; i < n; i++)
+		result_strings_free(&results[i]);
+	free(results);
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `make bench`: the speed and memory figures of issue 3, measured on a real
+# local cluster. Every figure is one line "bench: NAME VALUE UNIT"; other
+# lines are context. Takes a few minutes; not part of `make check`.
+#   BENCH_JOBS (default 1000000)  echo jobs per throughput run
+#   BENCH_BIG  (default 10000000) queued jobs for the master-memory figure
+set -euo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+B=$top/build
+export PATH="$B:$PATH"
+work=$(mktemp -d /tmp/mts-bench.XXXXXX)
+jobs=${BENCH_JOBS:-1000000}
+big=${BENCH_BIG:-10000000}
+masters=()
+cleanup() {
+	set +e
+	for d in "$work"/run-*; do [ -d "$d" ] && MTSLURM_RUN_DIR=$d timeout 30 mtslurm stop >/dev/null 2>&1; done
+	for p in "${masters[@]}"; do kill -9 "$p" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+fig() { printf 'bench: %s %s %s\n' "$1" "$2" "$3"; }
+busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+hz=$(getconf CLK_TCK)
+
+for W in 2 8; do
+	export MTSLURM_RUN_DIR=$work/run-w$W
+	mtslurm -n $W --local start >/dev/null
+	j0=$(busy_jiffies)
+	r=$("$B/bench/bench_echo" "$jobs")
+	j1=$(busy_jiffies)
+	fig "echo_w${W}_jobs_per_s" "$(echo "$r" | awk '{print $2}')" jobs/s
+	fig "echo_w${W}_cpu_us_per_job" "$(awk -v a="$j0" -v b="$j1" -v hz="$hz" -v n="$jobs" 'BEGIN{printf "%.2f", (b-a)*1e6/hz/n}')" us
+	r=$("$B/bench/bench_rtt" 10000)
+	fig "rtt_w${W}_median_us" "$(echo "$r" | awk '{print $2}')" us
+	fig "rtt_w${W}_p99_us" "$(echo "$r" | awk '{print $4}')" us
+	n=20000
+	r=$("$B/bench/bench_exec" $n)
+	raw=$("$B/bench/raw_spawn" $n 2)
+	rate=$(echo "$r" | awk '{print $2}')
+	fig "exec_w${W}_jobs_per_s" "$rate" jobs/s
+	fig "exec_raw_vfork_per_s" "$raw" spawns/s
+	fig "exec_w${W}_vs_raw" "$(awk -v a="$rate" -v b="$raw" 'BEGIN{printf "%.1f", 100*a/b}')" %
+	mtslurm stop >/dev/null
+done
+
+# Master memory with BENCH_BIG queued jobs (no workers, so they stay queued).
+export MTSLURM_RUN_DIR=$work/run-mem
+mkdir -p "$MTSLURM_RUN_DIR"
+"$B/mtslurm-master" --run-dir "$MTSLURM_RUN_DIR" --sync normal >/dev/null 2>&1 &
+masters+=($!)
+mp=$!
+for i in $(seq 1 100); do [ -f "$MTSLURM_RUN_DIR/master.json" ] && break; sleep 0.1; done
+"$B/bench/bench_echo" "$big" --no-wait >/dev/null
+fig master_rss_10m_queued_mb "$(awk '/VmRSS/{printf "%.0f", $2/1024}' /proc/$mp/status)" MB
+kill -9 $mp; wait $mp 2>/dev/null || true
+
+# Restart time with 1,000,000 jobs in the store.
+export MTSLURM_RUN_DIR=$work/run-restart
+mkdir -p "$MTSLURM_RUN_DIR"
+"$B/mtslurm-master" --run-dir "$MTSLURM_RUN_DIR" >/dev/null 2>&1 &
+mp=$!; masters+=($mp)
+for i in $(seq 1 100); do [ -f "$MTSLURM_RUN_DIR/master.json" ] && break; sleep 0.1; done
+"$B/bench/bench_echo" 1000000 --no-wait >/dev/null
+kill -9 $mp; wait $mp 2>/dev/null || true
+rm -f "$MTSLURM_RUN_DIR/master.json"
+t0=$(date +%s%N)
+"$B/mtslurm-master" --run-dir "$MTSLURM_RUN_DIR" >/dev/null 2>&1 &
+mp=$!; masters+=($mp)
+for i in $(seq 1 600); do [ -f "$MTSLURM_RUN_DIR/master.json" ] && break; sleep 0.005; done
+"$B/mtslurm" status >/dev/null
+t1=$(date +%s%N)
+fig master_restart_1m_jobs_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", (b-a)/1e9}')" s
+kill $mp; wait $mp 2>/dev/null || true

@@ -48,7 +48,7 @@ int rundir_read_master(const char *dir, struct master_info *mi, char *err, size_
 /* Remove DIR/master.json (a clean stop). */
 int rundir_remove_master(const char *dir);
 
-/* 1 if a process with this pid exists (kill(pid, 0)). */
+/* 1 if a process with this pid exists and is not a zombie. */
 int rundir_pid_alive(long pid);
 
 #endif

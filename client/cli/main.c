@@ -114,8 +114,8 @@ static const char *optional_value(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
-	struct cli cli;
-	memset(&cli, 0, sizeof cli);
+	/* Static: what it points to stays reachable until exit. */
+	static struct cli cli;
 	cli.timeout_s = -1;
 	cli.retries = -1;
 	cli.slots = 1;

@@ -13,6 +13,14 @@ export MTSLURM_RUN_DIR=$T/run
 export TOOLS=$MTS_BUILD/tests
 started_pids=()
 
+# alive PID: the process exists and is not a zombie (an init that does not
+# reap leaves dead children as zombies, which kill -0 still finds).
+alive() {
+	[ -n "$1" ] && [ -r "/proc/$1/stat" ] || return 1
+	local st
+	st=$(sed 's/.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ] && [ "$st" != X ]
+}
 log() { echo "[$(date +%T.%3N)] $*"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
@@ -50,10 +58,17 @@ cleanup() {
 	local mp=$(master_pid) rp=$(mpirun_pid)
 	timeout 20 mtslurm stop --timeout 10 >/dev/null 2>&1
 	for p in $mp $rp "${started_pids[@]}"; do
-		[ -n "$p" ] && kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+		alive "$p" && kill -9 "$p" 2>/dev/null
 	done
 	# Anything else still naming our run dir was started by this test.
 	for p in $(our_procs | awk '{print $1}'); do kill -9 "$p" 2>/dev/null; done
+	# Sanitizer reports from the daemons (ASan build) fail the scenario.
+	if [ -d "$MTSLURM_RUN_DIR/logs" ] && grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" \
+		"$MTSLURM_RUN_DIR"/logs/*.out >/dev/null 2>&1; then
+		echo "FAIL: a sanitizer report in the daemons' output:"
+		grep -h -A20 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$MTSLURM_RUN_DIR"/logs/*.out | head -n 60
+		[ $rc -eq 0 ] && rc=1
+	fi
 	# A killed mpirun leaves its session directory behind.
 	[ -n "$rp" ] && rm -rf /tmp/ompi.*/pid."$rp" 2>/dev/null
 	if [ $rc -ne 0 ] && [ -d "$MTSLURM_RUN_DIR/logs" ]; then

@@ -5,8 +5,8 @@
 
 mtslurm -n 2 --local start
 mp=$(master_pid); rp=$(mpirun_pid)
-[ -n "$mp" ] && kill -0 "$mp" || fail "master not running after start"
-[ -n "$rp" ] && kill -0 "$rp" || fail "mpirun not running after start"
+alive "$mp" || fail "master not running after start"
+alive "$rp" || fail "mpirun not running after start"
 assert_eq 700 "$(stat -c %a "$MTSLURM_RUN_DIR")" "run dir mode"
 assert_eq 600 "$(stat -c %a "$MTSLURM_RUN_DIR/key")" "key mode"
 assert_eq 127.0.0.1 "$(json_get "$MTSLURM_RUN_DIR/master.json" host)" "master binds loopback in local mode"
@@ -25,8 +25,8 @@ ws=$(mtslurm workers --json)
 assert_eq 2 "$(jlen "$ws" '$')" "workers listed"
 
 mtslurm stop
-kill -0 "$mp" 2>/dev/null && fail "master $mp still alive after stop"
-kill -0 "$rp" 2>/dev/null && fail "mpirun $rp still alive after stop"
+alive "$mp" && fail "master $mp still alive after stop"
+alive "$rp" && fail "mpirun $rp still alive after stop"
 [ -z "$(our_procs)" ] || fail "processes left after stop: $(our_procs)"
 
 # Options may stand after the command word too.

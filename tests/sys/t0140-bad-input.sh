@@ -70,6 +70,6 @@ set -e
 # After all that, the master still serves and the first job completed.
 mtslurm wait --all --timeout 30
 assert_eq before-the-storm "$(db "select output from jobs where id=$good")" "acknowledged job result"
-kill -0 "$(master_pid)" || fail "master died"
+alive "$(master_pid)" || fail "master died"
 mtslurm stop
 log ok

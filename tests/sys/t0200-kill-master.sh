@@ -22,7 +22,7 @@ mp=$(master_pid)
 kill -9 "$mp"
 log "killed master $mp with $(db "select count(*) from jobs where state=2") of $N jobs completed"
 sleep 0.5
-kill -0 "$rp" || fail "workers (mpirun $rp) died with the master"
+alive "$rp" || fail "workers (mpirun $rp) died with the master"
 
 out=$(mtslurm -n 2 --local start 2>&1)
 log "$out"

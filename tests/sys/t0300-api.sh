@@ -28,7 +28,9 @@ int main(void)
 	return 0;
 }
 C
-cc -o "$T/prog" "$T/prog.c" $flags
+san=
+ldd "$MTS_BUILD/libmtslurm.so" | grep -q libasan && san="-fsanitize=address,undefined"
+cc $san -o "$T/prog" "$T/prog.c" $flags
 assert_eq from-pkg-config "$("$T/prog")" "program built with pkg-config"
 mtslurm stop
 log ok

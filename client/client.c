@@ -384,8 +384,11 @@ static void *io_main(void *arg)
 
 static void on_tick(uv_timer_t *t) { (void)t; }
 
-/* Run the loop in this thread until cond holds or the deadline passes. */
-static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms)
+/* Run the loop in this thread until cond holds or the deadline passes.
+ * Callbacks are delivered only if cbs is set: in MTS_POLL mode they run
+ * inside mts_poll, mts_wait and mts_wait_all, never inside a submit or a
+ * query (a program must be able to submit from any point of its code). */
+static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms, int cbs)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : util_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
@@ -400,17 +403,17 @@ static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, in
 		uint64_t left_ms = deadline == UINT64_MAX ? 1000 : (deadline - now) / 1000000u + 1;
 		uv_timer_start(&c->tick, on_tick, left_ms > 1000 ? 1000 : left_ms, 0);
 		uv_run(&c->loop, UV_RUN_ONCE);
-		if (c->opt.mode == MTS_POLL)
+		if (cbs && c->opt.mode == MTS_POLL)
 			deliver(c);
 	}
 }
 
-int client_wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms)
+static int wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms, int cbs)
 {
 	if (timeout_ms == 0)
 		timeout_ms = c->opt.timeout_ms;
 	if (on_loop_thread(c))
-		return drive(c, cond, arg, timeout_ms);
+		return drive(c, cond, arg, timeout_ms, cbs);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if (timeout_ms >= 0) {
@@ -519,6 +522,28 @@ int client_await(mts_client *c, struct req *r, int timeout_ms)
 	return r->err;
 }
 
+int client_wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms)
+{
+	return wait_until(c, cond, arg, timeout_ms, 0);
+}
+
+/* After a failed connect: if master.json names a master on this node whose
+ * process is gone, say so (the usual case after a crash or a reboot) and
+ * return 1. Called with the mutex held. */
+static int master_is_dead(mts_client *c)
+{
+	struct master_info mi;
+	char err[512], host[256];
+	if (rundir_read_master(c->run_dir, &mi, err, sizeof err))
+		return 0;
+	util_hostname(host, sizeof host);
+	if (strcmp(mi.node, host) || mi.pid <= 0 || rundir_pid_alive(mi.pid))
+		return 0;
+	client_seterr(c, "the master of %s (pid %ld) is not running; mtslurm start restarts it, mtslurm stop cleans up",
+		      c->run_dir, mi.pid);
+	return 1;
+}
+
 static int connect_settled(mts_client *c, void *arg)
 {
 	(void)arg;
@@ -583,7 +608,9 @@ MTS_API int mts_connect(mts_client **out, const char *run_dir, const mts_options
 	if (!c->ready) {
 		if (c->gave_up || rc == MTS_OK) {
 			rc = c->conn_err ? c->conn_err : MTS_ENOMASTER;
-			if (rc == MTS_ENOMASTER && !strstr(c->why, "mtslurm start") && !strstr(c->why, "no master"))
+			if (rc == MTS_ENOMASTER && master_is_dead(c))
+				; /* master_is_dead said it */
+			else if (rc == MTS_ENOMASTER && !strstr(c->why, "mtslurm start") && !strstr(c->why, "no master"))
 				client_seterr(c, "%s; is the cluster running? (mtslurm status, mtslurm start)", c->why);
 			else
 				client_seterr(c, "%s", c->why);
@@ -660,11 +687,25 @@ static int all_final(mts_client *c, void *arg)
 	return c->jobs.n == 0 && c->cb_pending == 0;
 }
 
+/* Waiting for callbacks from inside a callback could only time out: the
+ * callbacks waited for are queued behind the one running. */
+static int inside_callback(mts_client *c, const char *fn)
+{
+	pthread_mutex_lock(&c->mu);
+	int inside = c->in_callback && on_loop_thread(c);
+	pthread_mutex_unlock(&c->mu);
+	if (inside)
+		client_seterr(c, "%s cannot be called from inside on_done (it would wait for itself)", fn);
+	return inside;
+}
+
 MTS_API int mts_wait_all(mts_client *c, int timeout_ms)
 {
 	if (!c)
 		return MTS_EINVAL;
-	int rc = client_wait_until(c, all_final, NULL, timeout_ms < 0 ? -1 : timeout_ms ? timeout_ms : 1);
+	if (inside_callback(c, "mts_wait_all"))
+		return MTS_EINVAL;
+	int rc = wait_until(c, all_final, NULL, timeout_ms < 0 ? -1 : timeout_ms ? timeout_ms : 1, 1);
 	if (c->opt.mode == MTS_POLL)
 		deliver(c);
 	if (rc == MTS_ETIMEDOUT)
@@ -685,16 +726,19 @@ MTS_API int mts_wait(mts_client *c, mts_job_id id, int timeout_ms)
 {
 	if (!c)
 		return MTS_EINVAL;
+	if (inside_callback(c, "mts_wait"))
+		return MTS_EINVAL;
 	pthread_mutex_lock(&c->mu);
 	int known = jobmap_has(&c->jobs, id);
+	int ever = known || jobmap_submitted(&c->jobs, id);
 	pthread_mutex_unlock(&c->mu);
-	if (!known) {
-		client_seterr(c, "job %lld was not submitted through this handle or is already final",
+	if (!ever) {
+		client_seterr(c, "job %lld was not submitted through this handle (mts_wait_jobs waits for any job)",
 			      (long long)id);
 		return MTS_EUNKNOWN_JOB;
 	}
 	struct waitone w = {id};
-	int rc = client_wait_until(c, one_final, &w, timeout_ms < 0 ? -1 : timeout_ms ? timeout_ms : 1);
+	int rc = wait_until(c, one_final, &w, timeout_ms < 0 ? -1 : timeout_ms ? timeout_ms : 1, 1);
 	if (c->opt.mode == MTS_POLL)
 		deliver(c);
 	if (rc == MTS_ETIMEDOUT)

@@ -33,15 +33,30 @@ struct jobent {
 	struct mts_result *keep; /* map(): where to copy the result */
 };
 
+/* A run of consecutive ids acknowledged by one `submitted`. */
+struct idrange {
+	mts_job_id first;
+	mts_job_id n;
+};
+
 struct jobmap {
 	struct jobent *v;
 	size_t cap, n; /* cap is a power of two */
+	/* Every id ever submitted through the handle, as sorted ranges (a batch
+	 * is one range), so that waiting for a job already reported can answer
+	 * "final" instead of "unknown" without remembering each job. */
+	struct idrange *rg;
+	size_t nrg, caprg;
 };
 
 int jobmap_put(struct jobmap *m, const struct jobent *e);
 /* Remove id and copy its entry into *out; 0, or -1 if absent. */
 int jobmap_take(struct jobmap *m, mts_job_id id, struct jobent *out);
 int jobmap_has(const struct jobmap *m, mts_job_id id);
+/* Remember that ids first..first+n-1 were submitted here. 0 or -1 (OOM). */
+int jobmap_note(struct jobmap *m, mts_job_id first, mts_job_id n);
+/* 1 if id was ever submitted through this handle (final or not). */
+int jobmap_submitted(const struct jobmap *m, mts_job_id id);
 void jobmap_release(struct jobmap *m);
 
 /* Registration of a submit frame's jobs, applied by the loop thread when the

@@ -84,8 +84,52 @@ int jobmap_take(struct jobmap *m, mts_job_id id, struct jobent *out)
 	return 0;
 }
 
+int jobmap_note(struct jobmap *m, mts_job_id first, mts_job_id n)
+{
+	if (n <= 0)
+		return 0;
+	/* Ids grow, so this is nearly always an append or an extension of the
+	 * last range; keep the array sorted for the rare other case. */
+	size_t i = m->nrg;
+	while (i > 0 && m->rg[i - 1].first > first)
+		i--;
+	if (i > 0 && m->rg[i - 1].first + m->rg[i - 1].n == first && (i == m->nrg || first + n <= m->rg[i].first)) {
+		m->rg[i - 1].n += n;
+		return 0;
+	}
+	if (m->nrg == m->caprg) {
+		size_t ncap = m->caprg ? m->caprg * 2 : 64;
+		struct idrange *nr = realloc(m->rg, ncap * sizeof *nr);
+		if (!nr)
+			return -1;
+		m->rg = nr;
+		m->caprg = ncap;
+	}
+	memmove(&m->rg[i + 1], &m->rg[i], (m->nrg - i) * sizeof *m->rg);
+	m->rg[i].first = first;
+	m->rg[i].n = n;
+	m->nrg++;
+	return 0;
+}
+
+int jobmap_submitted(const struct jobmap *m, mts_job_id id)
+{
+	size_t lo = 0, hi = m->nrg;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (id < m->rg[mid].first)
+			hi = mid;
+		else if (id >= m->rg[mid].first + m->rg[mid].n)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 void jobmap_release(struct jobmap *m)
 {
+	free(m->rg);
 	free(m->v);
 	memset(m, 0, sizeof *m);
 }

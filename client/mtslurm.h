@@ -28,13 +28,14 @@
  *
  * Threads. With MTS_THREAD (the default) the library runs its own I/O thread
  * and calls on_done on it; every function may be called from any thread,
- * including from inside on_done. With MTS_POLL the library starts no thread:
- * I/O and callbacks happen only inside mts_poll() and the blocking calls, in
- * the caller's thread (for MPI codes that want no threads); then the handle
- * must be used from one thread at a time.
+ * including from inside on_done (except mts_close). With MTS_POLL the library starts no thread:
+ * I/O happens only inside mts_poll() and the blocking calls, and callbacks
+ * run only inside mts_poll(), mts_wait() and mts_wait_all(), in the caller's
+ * thread (for MPI codes that want no threads); then the handle must be used
+ * from one thread at a time.
  *
  * Delivery. Callbacks fire exactly once per job submitted through this
- * handle. If the master restarts, the library reconnects by itself (re-reading
+ * handle (each is confirmed to the master, which then forgets it). If the master restarts, the library reconnects by itself (re-reading
  * master.json) and receives the callbacks still owed; blocking calls keep
  * waiting within their timeout. A submit whose acknowledgement was lost with
  * the master is sent again, so in that one window a job may be stored twice
@@ -87,7 +88,7 @@ typedef struct mts_result {
 	const char *type;   /* "echo", "exec", "func" */
 	const char *output; /* echo: the message; exec: stdout (first 64 KiB); func: its output JSON */
 	const char *error;  /* why it failed, or NULL */
-	int rc;             /* exec: exit status */
+	int rc;             /* exec: exit status (128+N: killed by signal N); func: its return value */
 	int attempts;       /* how many times it was started */
 	const char *worker; /* id of the worker that ran it last */
 	void *user;         /* mts_job.user as given at submit */
@@ -129,116 +130,192 @@ typedef struct mts_job {
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;
 
-/* Connect to the master of run_dir (NULL: $MTSLURM_RUN_DIR, else
- * ~/.mtslurm/default), authenticate with its key and say hello. opt may be
- * NULL for defaults. On success *out is a new handle (close with mts_close).
- * On failure *out is still set to a handle that carries mts_errmsg() and must
- * be closed too (or *out is NULL if even that failed: MTS_ENOMEM).
- * Errors: MTS_ENOMASTER, MTS_EAUTH, MTS_ETIMEDOUT, MTS_EINVAL, MTS_ENOMEM. */
+/* ---- Connecting ---------------------------------------------------------- */
+
+/* Connect to the master of run_dir (NULL or "": $MTSLURM_RUN_DIR, else
+ * ~/.mtslurm/default): read master.json and the key, authenticate (the master
+ * must prove it holds the key too), and say hello with a fresh random client
+ * id that this handle keeps for its whole life. opt may be NULL (defaults:
+ * MTS_OPTIONS_INIT); it is copied, opt->name too.
+ * Ownership: on success *out is a new handle; close it with mts_close(). On
+ * failure *out is still a handle that only carries mts_errmsg() -- close it
+ * too -- or NULL if even that could not be allocated (MTS_ENOMEM); mts_close
+ * and mts_errmsg accept NULL.
+ * Blocks up to opt->timeout_ms. Thread-safe (independent handles).
+ * Errors: MTS_EINVAL (out NULL, bad run_dir), MTS_ENOMASTER (no master.json,
+ * or nothing answers at its address), MTS_EAUTH (key unreadable or refused),
+ * MTS_ETIMEDOUT, MTS_ENOMEM. */
 MTS_API int mts_connect(mts_client **out, const char *run_dir, const mts_options *opt);
 
-/* Close the connection, stop the I/O thread, free the handle. Callbacks not
- * yet delivered are dropped. NULL is a harmless no-op. Must not be called from
- * inside on_done. */
+/* Close the connection, stop the I/O thread (joined before returning), and
+ * free the handle. Jobs keep running in the cluster; callbacks not delivered
+ * yet are dropped. Free every mts_future of the handle first. NULL is a
+ * harmless no-op. Must not be called from inside on_done, nor while another
+ * thread is still using the handle. */
 MTS_API void mts_close(mts_client *c);
 
-/* Submit one job; *out receives its id once the master has it durably.
- * Errors: MTS_EINVAL (bad job), MTS_EREJECTED (the master said why),
- * MTS_ETIMEDOUT, MTS_ECLOSED. */
+/* ---- Submitting ---------------------------------------------------------- */
+
+/* Submit one job; returns once the master acknowledged it, i.e. the job is
+ * durable in the master's store, and *out (may be NULL) receives its id.
+ * on_done will be called for it exactly once. All strings of *job are copied
+ * before the call returns. Thread-safe in MTS_THREAD mode.
+ * Errors: MTS_EINVAL (c or job NULL, no type), MTS_EREJECTED (the master
+ * refused the job; the reason, e.g. `job 0: unknown type "x"`, is in
+ * mts_errmsg), MTS_ETIMEDOUT (no acknowledgement within opt.timeout_ms; the
+ * job may still have been stored), MTS_ECLOSED, MTS_ENOMEM. */
 MTS_API int mts_submit(mts_job_id *out, mts_client *c, const mts_job *job);
 
-/* Submit n jobs in as few frames as possible, pipelined; ids_out (n entries,
- * may be NULL) receives their ids in order. All or nothing per frame of up to
- * 50,000 jobs: on MTS_EREJECTED no job of the refused frame was stored, but
- * earlier frames of the same call were (their ids are filled in). */
+/* Submit n jobs in as few frames as possible (up to 50,000 jobs each), all
+ * frames in flight at once, and return when every frame is acknowledged.
+ * ids_out (n entries, or NULL) receives the ids in order; ids of one frame
+ * are consecutive. All or nothing per frame: on MTS_EREJECTED no job of the
+ * refused frame was stored, but other frames of the same call may have been
+ * (their ids are filled in, the others are left untouched). n == 0 is MTS_OK.
+ * Same errors and thread-safety as mts_submit. To stream millions of jobs,
+ * call it repeatedly with batches of 10,000 or more: jobs are encoded
+ * straight into the frame's text, and a call costs one round trip. */
 MTS_API int mts_submit_batch(mts_job_id *ids_out, mts_client *c, const mts_job *jobs, size_t n);
 
-/* MTS_POLL mode: run I/O and deliver callbacks for up to timeout_ms (0: only
- * what is ready, < 0: until at least one callback). Returns the number of
- * callbacks delivered, or a negative error. MTS_THREAD mode: returns
- * MTS_EINVAL. */
+/* ---- Waiting for results ------------------------------------------------- */
+
+/* MTS_POLL mode: run I/O and deliver callbacks in the calling thread for up
+ * to timeout_ms (0: only what is ready now; < 0: until at least one callback
+ * was delivered). Returns the number of callbacks delivered (>= 0), or a
+ * negative error. Call it often enough (at least every few seconds) for the
+ * connection's heartbeats. MTS_THREAD mode, or c NULL: MTS_EINVAL. */
 MTS_API int mts_poll(mts_client *c, int timeout_ms);
 
-/* Block until job id (submitted through this handle) is final; < 0 timeout:
- * wait forever. MTS_OK, MTS_ETIMEDOUT, MTS_EUNKNOWN_JOB (not submitted here,
- * or already reported). */
+/* Block until job id, submitted through this handle, is final and its
+ * on_done has returned; timeout_ms < 0 waits forever, 0 only checks. A job
+ * already reported counts as final (MTS_OK). In MTS_POLL mode callbacks are
+ * delivered while waiting, in this thread. Thread-safe in MTS_THREAD mode.
+ * Errors: MTS_EINVAL (c NULL, or called from inside on_done, where it could
+ * only wait for itself), MTS_EUNKNOWN_JOB (not submitted through this
+ * handle: see mts_wait_jobs for any job), MTS_ETIMEDOUT, MTS_ECLOSED. */
 MTS_API int mts_wait(mts_client *c, mts_job_id id, int timeout_ms);
 
-/* Block until every job submitted through this handle is final. */
+/* Block until every job submitted through this handle is final and its
+ * callback delivered. timeout_ms as for mts_wait. Survives master restarts
+ * (the callbacks still owed are sent again after the reconnect).
+ * Errors: MTS_EINVAL (c NULL, or called from inside on_done), MTS_ETIMEDOUT
+ * (mts_errmsg says how many are left), MTS_ECLOSED. */
 MTS_API int mts_wait_all(mts_client *c, int timeout_ms);
 
-/* Number of jobs submitted through this handle that are not final yet. */
+/* Number of jobs submitted through this handle that are not final yet (or
+ * whose result has not arrived). 0 for NULL. Thread-safe. */
 MTS_API size_t mts_pending(mts_client *c);
 
-/* Cancel jobs by id (any client's). *ncancelled (may be NULL) receives how
- * many moved to cancelled. MTS_EUNKNOWN_JOB if some id does not exist (the
- * others are still cancelled); ids already final are left alone. */
+/* ---- Futures (cluster-workers' ClusterExecutor) -------------------------- */
+
+/* Submit one job and get a handle on its result instead of a callback (on_done
+ * is not called for it). Blocks until acknowledged, like mts_submit.
+ * Ownership: *out is new; free with mts_future_free, before mts_close.
+ * Errors: as mts_submit. */
+MTS_API int mts_submit_future(mts_future **out, mts_client *c, const mts_job *job);
+/* Block until the future's job is final (timeout_ms as for mts_wait).
+ * MTS_OK, MTS_ETIMEDOUT, MTS_EINVAL (f NULL), MTS_ECLOSED. */
+MTS_API int mts_future_wait(mts_future *f, int timeout_ms);
+/* 1 if the job is final, else 0 (also for NULL). Never blocks; in MTS_POLL
+ * mode only mts_poll and the waiting calls make progress. */
+MTS_API int mts_future_done(mts_future *f);
+/* The result once final, else NULL. Owned by the future: valid (strings
+ * included) until mts_future_free. */
+MTS_API const mts_result *mts_future_result(mts_future *f);
+/* The job's id (0 for NULL). */
+MTS_API mts_job_id mts_future_id(const mts_future *f);
+/* Free the future and its result. The job itself is not cancelled; if it is
+ * not final, its result is discarded when it comes. NULL is a no-op. */
+MTS_API void mts_future_free(mts_future *f);
+
+/* ---- Map (minimalcluster's execute()) ------------------------------------ */
+
+/* Call the C function target ("/abs/path/lib.so:function", signature
+ * int function(const char *input_json, char **output_json)) once per
+ * argument, args[i] being the JSON text given to call i (NULL: "null"), as
+ * n func jobs, and wait for all of them. (*out)[i] is the result for args[i]
+ * (id, state, output, error, rc...); its strings belong to the array. Free
+ * with mts_map_free(*out, n), also after MTS_ETIMEDOUT (then the unfinished
+ * entries have state MTS_QUEUED and NULL strings). on_done is not called.
+ * Returns MTS_OK when every call is final -- each may still have failed:
+ * look at state. Errors: MTS_EINVAL (NULL out/c/target/args), MTS_ETIMEDOUT,
+ * MTS_EREJECTED, MTS_ECLOSED, MTS_ENOMEM (then *out is NULL). */
+MTS_API int mts_map(mts_result **out, mts_client *c, const char *target, const char *const *args, size_t n,
+		    int timeout_ms);
+/* Free what mts_map returned. NULL is a no-op. */
+MTS_API void mts_map_free(mts_result *results, size_t n);
+
+/* ---- Cluster-wide requests ----------------------------------------------- */
+/* These act on any job of the cluster, not only this handle's. Functions that
+ * return JSON give a new NUL-terminated string in *json_out (NULL on error):
+ * free it with mts_free. All are thread-safe in MTS_THREAD mode, block up to
+ * opt.timeout_ms unless they take a timeout, and fail with MTS_EINVAL (NULL
+ * handle or output), MTS_ETIMEDOUT, MTS_ECLOSED or MTS_EPROTO (a reply
+ * without the expected field). */
+
+/* Cancel jobs by id: queued ones never run, running ones are killed. They
+ * call back with state MTS_CANCELLED. *ncancelled (may be NULL) receives how
+ * many moved to cancelled; ids already final are left alone and not counted.
+ * Errors: MTS_EUNKNOWN_JOB if some id does not exist (the others were still
+ * cancelled; mts_errmsg names the unknown ids). */
 MTS_API int mts_cancel(size_t *ncancelled, mts_client *c, const mts_job_id *ids, size_t n);
 
 /* Cancel every queued or running job in the cluster. */
 MTS_API int mts_cancel_all(size_t *ncancelled, mts_client *c);
 
-/* Cluster status as JSON text {"master":{...},"workers":{...},"jobs":{...}}
- * (see docs/protocol.md). *json_out is new; free with mts_free. */
+/* Cluster status: {"master":{"host","port","pid","node","uptime","version"},
+ * "workers":{"connected","slots","busy_slots"},"jobs":{"queued","running",
+ * "completed","failed","cancelled","total"}}. */
 MTS_API int mts_status(char **json_out, mts_client *c);
 
-/* One page of job records as a JSON array; state may be NULL (all) or one of
- * "queued", "running", "completed", "failed", "cancelled"; after = 0 starts
- * at the first job; limit <= 0 means 1000 (at most 10000). *next (may be
- * NULL) receives the `after` for the next page, or 0 after the last page. */
+/* One page of job records, in id order, as a JSON array of objects with id,
+ * type, state, attempts, worker, output, error, rc, input, prio, retries,
+ * deps, client, submitted, started, finished. state: NULL (all) or
+ * "queued", "running", "completed", "failed", "cancelled"; after: only ids
+ * above it (0: from the first); limit <= 0: 1000, at most 10000. *next (may
+ * be NULL) receives the `after` for the following page, 0 after the last. */
 MTS_API int mts_jobs(char **json_out, mts_job_id *next, mts_client *c, const char *state,
 		     mts_job_id after, int limit);
 
-/* The records of the given job ids as a JSON array. */
+/* The records of the given ids (at most 10000), as a JSON array like
+ * mts_jobs; ids that do not exist are simply absent. */
 MTS_API int mts_jobs_by_id(char **json_out, mts_client *c, const mts_job_id *ids, size_t n);
 
-/* Connected workers as a JSON array. */
+/* Connected workers as a JSON array of {"id","host","node","pid","rank",
+ * "slots","running","held","done","state","since","last_seen"}. */
 MTS_API int mts_workers(char **json_out, mts_client *c);
 
-/* Block until no job in the whole cluster is queued or running. *counts_json
- * (may be NULL) receives {"completed":N,"failed":N,"cancelled":N}. */
+/* Block until no job in the whole cluster is queued or running (timeout_ms
+ * as for mts_wait). *counts_json (may be NULL) receives
+ * {"completed":N,"failed":N,"cancelled":N}. */
 MTS_API int mts_wait_cluster(char **counts_json, mts_client *c, int timeout_ms);
 
 /* Block until none of the given jobs (any client's) is queued or running.
- * *counts_json as for mts_wait_cluster. */
-MTS_API int mts_wait_jobs(char **counts_json, mts_client *c, const mts_job_id *ids, size_t n, int timeout_ms);
+ * *counts_json as for mts_wait_cluster; ids that do not exist are not
+ * counted (check with mts_jobs_by_id). */
+MTS_API int mts_wait_jobs(char **counts_json, mts_client *c, const mts_job_id *ids, size_t n,
+			  int timeout_ms);
 
-/* Ask the master to stop the cluster: workers exit, the master commits and
- * exits. Returns once the master said goodbye. */
+/* Stop the cluster: the master tells every worker to exit, commits, removes
+ * master.json and exits. Returns once the master said goodbye; then close
+ * the handle (later requests only time out). */
 MTS_API int mts_shutdown(mts_client *c);
 
-/* Futures (cluster-workers' ClusterExecutor): a handle per job. The
- * handle's result is kept until mts_future_free. on_done is not called for
- * jobs submitted as futures. */
-MTS_API int mts_submit_future(mts_future **out, mts_client *c, const mts_job *job);
-/* Block until the future's job is final: MTS_OK or MTS_ETIMEDOUT. */
-MTS_API int mts_future_wait(mts_future *f, int timeout_ms);
-/* 1 if final (in MTS_POLL mode, call mts_poll to make progress), else 0. */
-MTS_API int mts_future_done(mts_future *f);
-/* The result once final, else NULL. Valid until mts_future_free. */
-MTS_API const mts_result *mts_future_result(mts_future *f);
-/* The job's id. */
-MTS_API mts_job_id mts_future_id(const mts_future *f);
-/* Free the future (the job itself is not cancelled). NULL is a no-op. */
-MTS_API void mts_future_free(mts_future *f);
+/* ---- Errors and memory ---------------------------------------------------- */
 
-/* Map (minimalcluster's execute()): call the C function target
- * ("lib.so:function") once per argument, args[i] being the JSON text for call
- * i, and wait for all. (*out)[i] is the result for args[i]. Free with
- * mts_map_free(*out, n). Returns MTS_OK when every call finished (each may
- * still have failed: look at state), or MTS_ETIMEDOUT. */
-MTS_API int mts_map(mts_result **out, mts_client *c, const char *target, const char *const *args, size_t n,
-		    int timeout_ms);
-MTS_API void mts_map_free(mts_result *results, size_t n);
-
-/* "completed", "failed"... never NULL. */
+/* "queued", "running", "completed", "failed", "cancelled"; "unknown" for
+ * any other value. Never NULL; static storage. */
 MTS_API const char *mts_state_name(int state);
-/* A fixed description of an error code; never NULL. */
+/* A fixed one-line description of an error code ("timed out"); "unknown
+ * error code" for values not in mts_error. Never NULL; static storage. */
 MTS_API const char *mts_strerror(int code);
-/* Details of the last failure on this handle ("" if none); borrowed until
- * the next call on the handle. NULL handle: a message about that. */
+/* Details of the last failure on this handle, e.g. "no master.json in
+ * /root/.mtslurm/default: is the cluster started? (mtslurm start)" or the
+ * master's reason for refusing a job; "" if nothing failed yet. Borrowed:
+ * valid until the next call on the handle. Several threads failing at once
+ * overwrite each other's message. NULL handle: a fixed message. Never NULL. */
 MTS_API const char *mts_errmsg(const mts_client *c);
-/* Free memory the library returned. */
+/* Free memory the library returned (JSON strings). NULL is a no-op. */
 MTS_API void mts_free(void *p);
 
 #ifdef __cplusplus

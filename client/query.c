@@ -120,9 +120,14 @@ static int cancel(size_t *ncancelled, mts_client *c, const mts_job_id *ids, size
 			*ncancelled = (size_t)k;
 		msg *unknown = msg_get(r.reply, "unknown");
 		if (msg_size(unknown)) {
-			char *s = msg_print(unknown);
-			client_seterr(c, "no such job: %s", s ? s : "?");
-			free(s);
+			struct buf b = BUF_INIT;
+			size_t shown = 0;
+			for (msg *u = msg_child(unknown); u && shown < 20; u = msg_next(u), shown++)
+				buf_addf(&b, "%s%lld", shown ? ", " : "", (long long)msg_int(u));
+			if (msg_size(unknown) > shown)
+				buf_addf(&b, " and %zu more", msg_size(unknown) - shown);
+			client_seterr(c, "no such job%s: %s", msg_size(unknown) > 1 ? "s" : "", b.p ? b.p : "?");
+			buf_release(&b);
 			rc = MTS_EUNKNOWN_JOB;
 		}
 	}

@@ -110,6 +110,7 @@ void jobreg_free(struct jobreg *reg)
 void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first)
 {
 	reg->first = first;
+	jobmap_note(&c->jobs, first, (mts_job_id)reg->n);
 	for (size_t i = 0; i < reg->n; i++) {
 		struct jobent e = {first + (mts_job_id)i, reg->user ? reg->user[i] : NULL,
 				   reg->fut ? reg->fut[i] : NULL, reg->keep ? reg->keep[i] : NULL};

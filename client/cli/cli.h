@@ -2,13 +2,18 @@
 /*
  * cli: the `mtslurm` command's shared pieces -- the parsed command line and
  * the helpers every command uses (connect, die with a one-line message).
- * Commands live in launch.c (start, stop) and cmds.c (everything else).
+ * One file per noun: cmd_start.c (start, stop), cmd_submit.c, cmd_wait.c,
+ * cmd_query.c (status, jobs, workers, logs), cmd_cancel.c; main.c parses
+ * the command line and dispatches.
  */
 #ifndef MTS_CLI_H
 #define MTS_CLI_H
 
 #include <stddef.h>
 
+#include <stdint.h>
+
+#include "msg.h"
 #include "mtslurm.h"
 #include "rundir.h"
 
@@ -46,6 +51,15 @@ void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 mts_client *cli_connect(struct cli *cli);
 /* Parse a decimal job id or die. */
 mts_job_id cli_job_id(const char *s);
+/* Die with the handle's last error (mts_errmsg, else mts_strerror(rc)),
+ * after closing it. Exit status 1. */
+void cli_die_api(mts_client *c, int rc) __attribute__((noreturn));
+/* Parse JSON text the library returned, or die. Free with msg_free. */
+msg *cli_parse(const char *json);
+/* Read the five per-state counters of a {"queued":N,...} object (0 if
+ * absent). */
+void cli_counts(const msg *jobs, int64_t *queued, int64_t *running, int64_t *completed, int64_t *failed,
+		int64_t *cancelled);
 
 int cmd_start(struct cli *cli);
 int cmd_stop(struct cli *cli);

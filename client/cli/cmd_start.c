@@ -157,6 +157,25 @@ static void end_pid(long pid, int grace_ms)
 	waitpid((pid_t)pid, &st, WNOHANG);
 }
 
+/* mpirun from PATH (the MPI the user loaded, e.g. with `module load`),
+ * else /usr/bin/mpirun; NULL if there is none. */
+static char *find_mpirun(char *out, size_t n)
+{
+	const char *path = getenv("PATH");
+	while (path && *path) {
+		const char *colon = strchr(path, ':');
+		size_t len = colon ? (size_t)(colon - path) : strlen(path);
+		if (len > 0 && (size_t)snprintf(out, n, "%.*s/mpirun", (int)len, path) < n && access(out, X_OK) == 0)
+			return out;
+		path = colon ? colon + 1 : NULL;
+	}
+	if (access("/usr/bin/mpirun", X_OK) == 0) {
+		util_strlcpy(out, "/usr/bin/mpirun", n);
+		return out;
+	}
+	return NULL;
+}
+
 static pid_t start_master(struct cli *cli, const char *bin, const char *logfile, struct master_info *mi)
 {
 	char prefetch[32];
@@ -309,12 +328,13 @@ int cmd_start(struct cli *cli)
 		setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0);
 		snprintf(nbuf, sizeof nbuf, "%d", cli->n);
 		snprintf(sbuf, sizeof sbuf, "%d", cli->slots);
-		char *mpirun = "/usr/bin/mpirun";
+		char mpirun_path[PATH_MAX];
+		char *mpirun = find_mpirun(mpirun_path, sizeof mpirun_path);
 		char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "-n", nbuf, worker_bin,
 				"--run-dir", cli->run_dir, "--slots", sbuf, NULL};
-		if (access(mpirun, X_OK) != 0) {
+		if (!mpirun) {
 			shutdown_master(cli, mp);
-			cli_die(1, "mpirun not found at %s; install openmpi-bin (apt-get install openmpi-bin)", mpirun);
+			cli_die(1, "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
 		}
 		l.mpirun_pid = spawn_detached(argv, wlog);
 	}

@@ -12,6 +12,47 @@
 
 #include "cli.h"
 
+/* Per-command usage, shown by `mtslurm CMD --help`. */
+static const struct {
+	const char *cmd, *text;
+} cmd_usage[] = {
+	{"start", "usage: mtslurm -n N --local start [--slots S] [--master-works] [--prefetch P] [--timeout SECONDS]\n"
+		  "Start a master and N workers (mpirun) on this machine; waits until all N workers connected.\n"
+		  "  -n N            workers (MPI ranks)\n"
+		  "  --local         run on this machine (required; Slurm mode is not available yet)\n"
+		  "  --slots S       jobs each worker runs at once (default 1)\n"
+		  "  --master-works  the master also runs jobs (one more worker)\n"
+		  "  --prefetch P    jobs queued on a worker beyond its slots (master default)\n"
+		  "  --timeout S     how long to wait for the workers (default 60)\n"},
+	{"stop", "usage: mtslurm stop [--timeout SECONDS]\n"
+		 "Ask the master to shut down, wait for it and the workers to exit, then SIGTERM/SIGKILL\n"
+		 "what is left of the processes recorded in the run directory (default timeout 20 s).\n"},
+	{"status", "usage: mtslurm status [--json]\n"
+		   "Master address, pid, uptime; workers and slots; jobs by state.\n"},
+	{"submit", "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
+		   "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
+		   "Prints each job id on its own line once the master stored the job durably.\n"
+		   "  --stdin         one job per input line (the command, message or JSON argument)\n"
+		   "  --prio P        higher runs first among your jobs (default 0)\n"
+		   "  --retries R     re-queues after a lost worker (default 3)\n"
+		   "  --after ID,ID   run only after these jobs completed\n"
+		   "  --timeout S     kill the job after S seconds\n"
+		   "  --cwd DIR       exec: working directory (default: the current one)\n"
+		   "  --env K=V       exec: set a variable (repeatable)\n"
+		   "  --env-pass NAME exec: pass this variable's current value (repeatable)\n"},
+	{"wait", "usage: mtslurm wait (--all | ID...) [--timeout SECONDS]\n"
+		 "Wait until the jobs (--all: every job in the cluster) are final.\n"
+		 "Exit 0: all completed; 1: some failed or were cancelled; 2: timeout.\n"},
+	{"jobs", "usage: mtslurm jobs [--state queued|running|completed|failed|cancelled] [--limit N] [--json]\n"
+		 "List jobs in id order (all of them unless --limit).\n"},
+	{"logs", "usage: mtslurm logs ID [--stream out|err]\n"
+		 "Print a job's standard output (to stdout) and standard error (to stderr).\n"},
+	{"cancel", "usage: mtslurm cancel (ID... | --all)\n"
+		   "Cancel queued or running jobs. Exit 1 if an id does not exist.\n"},
+	{"workers", "usage: mtslurm workers [--json]\n"
+		    "The connected workers: id, node, pid, rank, slots, running jobs, jobs done, state.\n"},
+};
+
 static const char usage[] =
 	"usage: mtslurm [options] COMMAND [arguments]\n"
 	"\n"
@@ -42,6 +83,33 @@ void cli_die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+void cli_die_api(mts_client *c, int rc)
+{
+	char msgbuf[600];
+	snprintf(msgbuf, sizeof msgbuf, "%s", c && *mts_errmsg(c) ? mts_errmsg(c) : mts_strerror(rc));
+	mts_close(c);
+	cli_die(1, "%s", msgbuf);
+}
+
+msg *cli_parse(const char *json)
+{
+	char err[128];
+	msg *m = msg_parse(json, strlen(json), err, sizeof err);
+	if (!m)
+		cli_die(1, "the master sent unreadable JSON (%s)", err);
+	return m;
+}
+
+void cli_counts(const msg *jobs, int64_t *q, int64_t *r, int64_t *done, int64_t *failed, int64_t *cancelled)
+{
+	*q = *r = *done = *failed = *cancelled = 0;
+	msg_get_int(jobs, "queued", q);
+	msg_get_int(jobs, "running", r);
+	msg_get_int(jobs, "completed", done);
+	msg_get_int(jobs, "failed", failed);
+	msg_get_int(jobs, "cancelled", cancelled);
+}
+
 mts_client *cli_connect(struct cli *cli)
 {
 	mts_client *c = NULL;
@@ -49,12 +117,8 @@ mts_client *cli_connect(struct cli *cli)
 	o.name = "mtslurm-cli";
 	o.timeout_ms = 10000;
 	int rc = mts_connect(&c, cli->run_dir, &o);
-	if (rc != MTS_OK) {
-		char msg[600];
-		snprintf(msg, sizeof msg, "%s", c ? mts_errmsg(c) : mts_strerror(rc));
-		mts_close(c);
-		cli_die(1, "%s", msg);
-	}
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
 	return c;
 }
 
@@ -120,14 +184,14 @@ int main(int argc, char **argv)
 	cli.retries = -1;
 	cli.slots = 1;
 	cli.prefetch = -1;
+	int help = 0;
 	cli.pos = calloc((size_t)argc + 1, sizeof *cli.pos);
 	if (!cli.pos)
 		cli_die(1, "out of memory");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage, stdout);
-			return 0;
+			help = 1;
 		} else if (!strcmp(a, "-n") || !strcmp(a, "--workers")) {
 			cli.n = integer(a, need(argc, argv, &i));
 			cli.n_given = 1;
@@ -211,6 +275,15 @@ int main(int argc, char **argv)
 		} else {
 			cli.pos[cli.npos++] = argv[i];
 		}
+	}
+	if (help) {
+		for (size_t k = 0; cli.cmd && k < sizeof cmd_usage / sizeof cmd_usage[0]; k++)
+			if (!strcmp(cli.cmd, cmd_usage[k].cmd)) {
+				fputs(cmd_usage[k].text, stdout);
+				return 0;
+			}
+		fputs(usage, stdout);
+		return 0;
 	}
 	if (!cli.cmd) {
 		if (cli.npos)

@@ -25,6 +25,8 @@ static int failures;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static long ncallbacks, ncompleted;
 static char last_output[256];
+static mts_client *probe_client;
+static int probe_marker, probe_rc = 1;
 
 static void check(int ok, const char *what, const char *why)
 {
@@ -47,6 +49,8 @@ static void on_done(const mts_result *r, void *arg)
 	if (r->output)
 		snprintf(last_output, sizeof last_output, "%s", r->output);
 	pthread_mutex_unlock(&mu);
+	if (r->user == &probe_marker)
+		probe_rc = mts_wait_all(probe_client, 1000); /* must refuse at once */
 }
 
 static long get_callbacks(void)
@@ -171,6 +175,18 @@ static int demo(mts_client *c, const char *lib)
 	printf("     (mts_errmsg: %s)\n", mts_errmsg(c));
 	mts_job notype = MTS_JOB_INIT;
 	check(mts_submit(&id, c, &notype) == MTS_EINVAL, "a job without a type is MTS_EINVAL", NULL);
+
+	/* Waiting from inside a callback is refused instead of hanging. */
+	probe_client = c;
+	mts_job p = MTS_JOB_INIT;
+	p.type = "echo";
+	p.input = "probe";
+	p.user = &probe_marker;
+	rc = mts_submit(&id, c, &p);
+	if (rc == MTS_OK)
+		rc = mts_wait(c, id, 30000);
+	snprintf(why, sizeof why, "inner wait gave %s", mts_strerror(probe_rc));
+	check(rc == MTS_OK && probe_rc == MTS_EINVAL, "mts_wait_all inside on_done is MTS_EINVAL", why);
 
 	/* Queries. */
 	char *s = NULL;

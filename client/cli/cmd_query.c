@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_query: the read-only commands -- `mtslurm status`, `jobs`, `workers`
+ * and `logs`. Each prints a table for people or, with --json, the master's
+ * JSON for scripts; `jobs` pages through the protocol's `next` so any number
+ * of jobs can be listed; `logs` reads a job's output back out of the
+ * workers' record files (share/joblog.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "joblog.h"
+#include "msg.h"
+
+int cmd_status(struct cli *cli)
+{
+	mts_client *c = cli_connect(cli);
+	char *s = NULL;
+	int rc = mts_status(&s, c);
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
+	mts_close(c);
+	if (cli->json) {
+		printf("%s\n", s);
+		mts_free(s);
+		return 0;
+	}
+	msg *m = cli_parse(s);
+	mts_free(s);
+	msg *ma = msg_get(m, "master"), *w = msg_get(m, "workers");
+	int64_t port = 0, pid = 0, conn = 0, slots = 0, busy = 0, q, r, d, f, x;
+	double up = 0;
+	msg_get_int(ma, "port", &port);
+	msg_get_int(ma, "pid", &pid);
+	msg_get_num(ma, "uptime", &up);
+	msg_get_int(w, "connected", &conn);
+	msg_get_int(w, "slots", &slots);
+	msg_get_int(w, "busy_slots", &busy);
+	cli_counts(msg_get(m, "jobs"), &q, &r, &d, &f, &x);
+	printf("master   %s:%lld (pid %lld, node %s), up %.0f s\n", msg_get_str(ma, "host"), (long long)port,
+	       (long long)pid, msg_get_str(ma, "node") ? msg_get_str(ma, "node") : "?", up);
+	printf("workers  %lld connected, %lld slots, %lld busy\n", (long long)conn, (long long)slots,
+	       (long long)busy);
+	printf("jobs     %lld queued, %lld running, %lld completed, %lld failed, %lld cancelled\n", (long long)q,
+	       (long long)r, (long long)d, (long long)f, (long long)x);
+	printf("run dir  %s\n", cli->run_dir);
+	msg_free(m);
+	return 0;
+}
+
+/* One table cell on one line: newlines and tabs become spaces, cut at width
+ * characters; padded to width unless it is the last column. */
+static void print_cell(const char *s, int width, int last)
+{
+	char out[128];
+	int k = 0;
+	for (; s && *s && k < width && k < (int)sizeof out - 1; s++)
+		out[k++] = (*s == '\n' || *s == '\t' || *s == '\r') ? ' ' : *s;
+	while (last && k > 0 && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+	printf("%-*s", last ? 0 : width, out);
+}
+
+int cmd_jobs(struct cli *cli)
+{
+	static const char *states[] = {"queued", "running", "completed", "failed", "cancelled", NULL};
+	if (cli->state) {
+		int ok = 0;
+		for (int i = 0; states[i]; i++)
+			ok |= !strcmp(states[i], cli->state);
+		if (!ok)
+			cli_die(2, "--state wants queued, running, completed, failed or cancelled, not '%s'", cli->state);
+	}
+	mts_client *c = cli_connect(cli);
+	mts_job_id after = 0, next = 0;
+	long left = cli->limit > 0 ? cli->limit : -1;
+	int first = 1;
+	if (cli->json)
+		fputs("[", stdout);
+	else
+		printf("%-10s %-10s %-5s %-8s %-24s %s\n", "ID", "STATE", "TYPE", "ATTEMPTS", "WORKER", "OUTPUT/ERROR");
+	do {
+		char *s = NULL;
+		int lim = left < 0 || left > 10000 ? 10000 : (int)left;
+		int rc = mts_jobs(&s, &next, c, cli->state, after, lim);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		msg *m = cli_parse(s);
+		mts_free(s);
+		for (msg *j = msg_child(m); j; j = msg_next(j)) {
+			if (cli->json) {
+				char *t = msg_print(j);
+				printf("%s%s", first ? "" : ",", t ? t : "null");
+				free(t);
+			} else {
+				int64_t id = 0, att = 0;
+				msg_get_int(j, "id", &id);
+				msg_get_int(j, "attempts", &att);
+				const char *out = msg_get_str(j, "error") ? msg_get_str(j, "error") : msg_get_str(j, "output");
+				printf("%-10lld %-10s %-5s %-8lld ", (long long)id, msg_get_str(j, "state"),
+				       msg_get_str(j, "type"), (long long)att);
+				print_cell(msg_get_str(j, "worker") ? msg_get_str(j, "worker") : "-", 24, 0);
+				putchar(' ');
+				print_cell(out ? out : "", 60, 1);
+				putchar('\n');
+			}
+			first = 0;
+			if (left > 0)
+				left--;
+		}
+		msg_free(m);
+		after = next;
+	} while (next && left != 0);
+	if (cli->json)
+		fputs("]\n", stdout);
+	mts_close(c);
+	return 0;
+}
+
+int cmd_workers(struct cli *cli)
+{
+	mts_client *c = cli_connect(cli);
+	char *s = NULL;
+	int rc = mts_workers(&s, c);
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
+	mts_close(c);
+	if (cli->json) {
+		printf("%s\n", s);
+		mts_free(s);
+		return 0;
+	}
+	msg *m = cli_parse(s);
+	mts_free(s);
+	printf("%-24s %-12s %-8s %-5s %-6s %-8s %-8s %s\n", "ID", "NODE", "PID", "RANK", "SLOTS", "RUNNING", "DONE",
+	       "STATE");
+	for (msg *w = msg_child(m); w; w = msg_next(w)) {
+		int64_t pid = 0, rank = 0, slots = 0, running = 0, done = 0;
+		msg_get_int(w, "pid", &pid);
+		msg_get_int(w, "rank", &rank);
+		msg_get_int(w, "slots", &slots);
+		msg_get_int(w, "running", &running);
+		msg_get_int(w, "done", &done);
+		print_cell(msg_get_str(w, "id"), 24, 0);
+		printf(" %-12s %-8lld %-5lld %-6lld %-8lld %-8lld %s\n",
+		       msg_get_str(w, "node") ? msg_get_str(w, "node") : "?", (long long)pid, (long long)rank,
+		       (long long)slots, (long long)running, (long long)done,
+		       msg_get_str(w, "state") ? msg_get_str(w, "state") : "?");
+	}
+	msg_free(m);
+	return 0;
+}
+
+struct logsel {
+	const char *stream; /* NULL: both */
+};
+
+static int emit(void *arg, const char *stream, const char *data, size_t n)
+{
+	struct logsel *sel = arg;
+	if (sel->stream && strcmp(sel->stream, stream))
+		return 0;
+	fwrite(data, 1, n, strcmp(stream, "err") ? stdout : stderr);
+	return 0;
+}
+
+int cmd_logs(struct cli *cli)
+{
+	if (cli->npos != 1)
+		cli_die(2, "logs wants one job id");
+	mts_job_id id = cli_job_id(cli->pos[0]);
+	mts_client *c = cli_connect(cli);
+	char *s = NULL;
+	int rc = mts_jobs_by_id(&s, c, &id, 1);
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
+	mts_close(c);
+	msg *m = cli_parse(s);
+	mts_free(s);
+	msg *j = msg_child(m);
+	if (!j) {
+		msg_free(m);
+		cli_die(1, "no such job: %lld", (long long)id);
+	}
+	int64_t att = 0;
+	msg_get_int(j, "attempts", &att);
+	const char *state = msg_get_str(j, "state");
+	if (att == 0) {
+		fprintf(stderr, "mtslurm: job %lld has not started yet (%s)\n", (long long)id, state ? state : "?");
+		msg_free(m);
+		return 0;
+	}
+	char logs[RUNDIR_PATH_MAX], err[512];
+	rundir_path(logs, cli->run_dir, "logs");
+	struct logsel sel = {cli->stream};
+	fflush(stdout);
+	/* The worker that ran the last attempt holds its records: read its one
+	 * file; scan them all only if that finds nothing (a worker id that is
+	 * not a plain name, or an attempt assigned but not started there). */
+	const char *wid = msg_get_str(j, "worker");
+	int n = 0;
+	if (wid && *wid && !strchr(wid, '/')) {
+		char name[512], path[RUNDIR_PATH_MAX];
+		snprintf(name, sizeof name, "logs/worker-%s.log", wid);
+		if (rundir_path(path, cli->run_dir, name) == 0)
+			n = joblog_read(path, id, (int)att, emit, &sel, err, sizeof err);
+	}
+	if (n <= 0)
+		n = joblog_read_dir(logs, id, (int)att, emit, &sel, err, sizeof err);
+	fflush(stdout);
+	if (n < 0) {
+		msg_free(m);
+		cli_die(1, "%s", err);
+	}
+	if (n == 0 && state && strcmp(state, "running") && strcmp(state, "queued") && isatty(2))
+		fprintf(stderr, "mtslurm: job %lld wrote no output\n", (long long)id);
+	msg_free(m);
+	return 0;
+}
+

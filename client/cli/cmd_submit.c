@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmd_submit: `mtslurm submit` -- one job from the command line, or one job
+ * per input line with --stdin, submitted in large pipelined batches. A job id
+ * is printed only after the master acknowledged it (it is durable then), so
+ * a script can trust every id it reads. Output formats are documented in
+ * docs/user-guide.md and relied on by the system tests.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util.h"
+
+#define STDIN_CHUNK 200000 /* lines per mts_submit_batch call: frames of 50,000 pipelined */
+
+static size_t parse_deps(const char *s, mts_job_id **out)
+{
+	size_t n = 0;
+	*out = NULL;
+	if (!s)
+		return 0;
+	char *copy = strdup(s);
+	mts_job_id *v = calloc(strlen(s) / 2 + 2, sizeof *v);
+	if (!copy || !v)
+		cli_die(1, "out of memory");
+	for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		v[n++] = cli_job_id(tok);
+	free(copy);
+	*out = v;
+	return n;
+}
+
+int cmd_submit(struct cli *cli)
+{
+	if (!cli->kind)
+		cli_die(2, "say what to run: --exec CMD, --echo MSG or --func LIB.so:function [JSON]");
+	mts_job tmpl = MTS_JOB_INIT;
+	char cwd[RUNDIR_PATH_MAX], target[RUNDIR_PATH_MAX + 256];
+	const char *envv[CLI_MAX_ENV + 1];
+	tmpl.type = cli->kind;
+	tmpl.delay = cli->delay;
+	tmpl.prio = cli->prio;
+	tmpl.retries = cli->retries;
+	tmpl.timeout = cli->timeout_s > 0 ? cli->timeout_s : 0;
+	mts_job_id *deps;
+	tmpl.ndeps = parse_deps(cli->after, &deps);
+	tmpl.deps = deps;
+	if (!strcmp(cli->kind, "exec")) {
+		if (cli->cwd) {
+			util_strlcpy(cwd, cli->cwd, sizeof cwd);
+		} else if (!getcwd(cwd, sizeof cwd)) {
+			cli_die(1, "cannot get the current directory: %s", strerror(errno));
+		}
+		tmpl.cwd = cwd;
+		for (int i = 0; i < cli->nenv; i++)
+			envv[i] = cli->env[i];
+		envv[cli->nenv] = NULL;
+		if (cli->nenv)
+			tmpl.env = envv;
+	}
+	if (!strcmp(cli->kind, "func")) {
+		const char *colon = strrchr(cli->value, ':');
+		if (!colon || colon == cli->value || !colon[1])
+			cli_die(2, "--func wants LIB.so:function, not '%s'", cli->value);
+		if (cli->value[0] == '/') {
+			util_strlcpy(target, cli->value, sizeof target);
+		} else {
+			char here[RUNDIR_PATH_MAX];
+			if (!getcwd(here, sizeof here))
+				cli_die(1, "cannot get the current directory: %s", strerror(errno));
+			snprintf(target, sizeof target, "%s/%s", here, cli->value);
+		}
+		tmpl.target = target;
+	}
+	if (!cli->use_stdin) {
+		if (!strcmp(cli->kind, "func"))
+			tmpl.input = cli->npos ? cli->pos[0] : "{}";
+		else if (cli->value)
+			tmpl.input = cli->value;
+		else if (cli->npos)
+			tmpl.input = cli->pos[0];
+		else
+			cli_die(2, "--%s needs a %s (or --stdin for one job per input line)", cli->kind,
+				!strcmp(cli->kind, "exec") ? "command" : "message");
+	}
+	mts_client *c = cli_connect(cli);
+	if (!cli->use_stdin) {
+		mts_job_id id;
+		int rc = mts_submit(&id, c, &tmpl);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		printf("%lld\n", (long long)id);
+		mts_close(c);
+		free(deps);
+		return 0;
+	}
+	/* One job per input line, submitted in large pipelined batches; ids are
+	 * printed only after their batch was acknowledged. */
+	mts_job *jobs = calloc(STDIN_CHUNK, sizeof *jobs);
+	char **lines = calloc(STDIN_CHUNK, sizeof *lines);
+	mts_job_id *ids = calloc(STDIN_CHUNK, sizeof *ids);
+	if (!jobs || !lines || !ids)
+		cli_die(1, "out of memory");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	size_t n = 0, total = 0;
+	int eof = 0;
+	while (!eof) {
+		len = getline(&line, &cap, stdin);
+		if (len < 0)
+			eof = 1;
+		else {
+			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+				line[--len] = '\0';
+			if (!len && strcmp(cli->kind, "echo"))
+				continue; /* an empty command or argument is no job */
+			lines[n] = strdup(line);
+			if (!lines[n])
+				cli_die(1, "out of memory");
+			jobs[n] = tmpl;
+			jobs[n].input = lines[n];
+			n++;
+		}
+		if (n == STDIN_CHUNK || (eof && n)) {
+			int rc = mts_submit_batch(ids, c, jobs, n);
+			if (rc != MTS_OK)
+				cli_die_api(c, rc);
+			for (size_t i = 0; i < n; i++) {
+				printf("%lld\n", (long long)ids[i]);
+				free(lines[i]);
+			}
+			total += n;
+			n = 0;
+		}
+	}
+	free(line);
+	free(jobs);
+	free(lines);
+	free(ids);
+	free(deps);
+	fflush(stdout);
+	mts_close(c);
+	if (!total)
+		fprintf(stderr, "mtslurm: no input lines, no jobs submitted\n");
+	return 0;
+}
+

@@ -72,4 +72,8 @@ for i in $(seq 1 600); do [ -f "$MTSLURM_RUN_DIR/master.json" ] && break; sleep 
 "$B/mtslurm" status >/dev/null
 t1=$(date +%s%N)
 fig master_restart_1m_jobs_s "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", (b-a)/1e9}')" s
+t0=$(date +%s%N); "$B/mtslurm" status >/dev/null; t1=$(date +%s%N)
+fig status_1m_queued_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", (b-a)/1e6}')" ms
+t0=$(date +%s%N); "$B/mtslurm" cancel --all >/dev/null; t1=$(date +%s%N)
+fig cancel_all_1m_queued_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", (b-a)/1e6}')" ms
 kill $mp; wait $mp 2>/dev/null || true

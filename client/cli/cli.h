@@ -27,6 +27,7 @@ struct cli {
 	int n_given;
 	int local, json, use_stdin, all, master_works;
 	int slots, prefetch;
+	const char *max_queued; /* passed to the master as given */
 	double timeout_s; /* --timeout: < 0 unset */
 	/* submit */
 	const char *kind;  /* "echo", "exec", "func" */

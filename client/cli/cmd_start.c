@@ -195,6 +195,10 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 		argv[k++] = "--prefetch";
 		argv[k++] = prefetch;
 	}
+	if (cli->max_queued) {
+		argv[k++] = "--max-queued";
+		argv[k++] = (char *)cli->max_queued;
+	}
 	argv[k] = NULL;
 	rundir_remove_master(cli->run_dir);
 	pid_t pid = spawn_detached(argv, logfile);

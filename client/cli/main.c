@@ -23,6 +23,8 @@ static const struct {
 		  "  --slots S       jobs each worker runs at once (default 1)\n"
 		  "  --master-works  the master also runs jobs (one more worker)\n"
 		  "  --prefetch P    jobs queued on a worker beyond its slots (master default)\n"
+		  "  --max-queued N  unfinished jobs the master holds before it stops reading submits\n"
+		  "                  (backpressure; default 20,000,000)\n"
 		  "  --timeout S     how long to wait for the workers (default 60)\n"},
 	{"stop", "usage: mtslurm stop [--timeout SECONDS]\n"
 		 "Ask the master to shut down, wait for it and the workers to exit, then SIGTERM/SIGKILL\n"
@@ -213,6 +215,10 @@ int main(int argc, char **argv)
 			cli.slots = integer(a, need(argc, argv, &i));
 			if (cli.slots < 1)
 				cli_die(2, "--slots wants at least 1");
+		} else if (!strcmp(a, "--max-queued")) {
+			cli.max_queued = need(argc, argv, &i);
+			if (integer(a, cli.max_queued) < 1)
+				cli_die(2, "--max-queued wants a number >= 1");
 		} else if (!strcmp(a, "--prefetch")) {
 			cli.prefetch = integer(a, need(argc, argv, &i));
 			if (cli.prefetch < 0)

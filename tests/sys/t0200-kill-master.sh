@@ -10,17 +10,16 @@ mtslurm -n 2 --local start
 rp=$(mpirun_pid)
 # An API client submits N jobs (echo with a small delay so the run is still
 # going when the master dies) and records every callback it receives.
-"$TOOLS/sweep_client" --jobs $N --delay 0.002 --ids "$T/acked" --callbacks "$T/calls" --timeout 120 \
+"$TOOLS/sweep_client" --jobs $N --batch 100 --delay 0.002 --ids "$T/acked" --callbacks "$T/calls" --timeout 120 \
 	> "$T/client.out" 2>&1 &
 cpid=$!
 started_pids+=($cpid)
-acked() { [ -s "$T/acked" ] && [ "$(wc -l < "$T/acked")" -ge $N ]; }
+# Kill the master while the client is still submitting and jobs are running.
+acked() { [ -s "$T/acked" ] && [ "$(wc -l < "$T/acked")" -ge 3000 ]; }
 wait_for 60 acked
-some_done() { [ "$(db "select count(*) from jobs where state=2")" -ge 200 ]; }
-wait_for 60 some_done
 mp=$(master_pid)
 kill -9 "$mp"
-log "killed master $mp with $(db "select count(*) from jobs where state=2") of $N jobs completed"
+log "killed master $mp with $(wc -l < "$T/acked") of $N jobs acknowledged, $(db "select count(*) from jobs where state=2") completed"
 sleep 0.5
 alive "$rp" || fail "workers (mpirun $rp) died with the master"
 
@@ -32,7 +31,9 @@ assert_eq "$rp" "$(mpirun_pid)" "the same workers (mpirun) kept running"
 
 wait "$cpid" || fail "sweep client failed: $(tail -n 5 "$T/client.out")"
 mtslurm wait --all --timeout 120
-# Every acknowledged id is in state.db, completed, exactly once.
+# Every acknowledged id is in state.db, completed. (A batch whose
+# acknowledgement died with the master is sent again and may exist twice
+# in the store; the client only ever sees the copy it was told about.)
 assert_eq $N "$(sort -u "$T/acked" | wc -l)" "acknowledged ids"
 sort -u "$T/acked" | sed 's/.*/insert into a values(&);/' > "$T/acked.sql"
 missing=$(sqlite3 "$MTSLURM_RUN_DIR/state.db" -cmd '.timeout 5000' \

@@ -109,19 +109,6 @@ static void send_pending(mts_client *c)
 	}
 }
 
-static void flush_seen(mts_client *c)
-{
-	if (!c->seen.len || !c->conn || !c->ready)
-		return;
-	struct buf b = BUF_INIT;
-	buf_adds(&b, "{\"t\":\"seen\",\"ids\":[");
-	buf_add(&b, c->seen.p, c->seen.len);
-	buf_adds(&b, "]}");
-	if (conn_send_json(c->conn, b.p, b.len) == 0)
-		buf_reset(&c->seen);
-	buf_release(&b);
-}
-
 static void conn_ready_cb(struct conn *cn)
 {
 	mts_client *c = conn_data(cn);
@@ -129,6 +116,18 @@ static void conn_ready_cb(struct conn *cn)
 	struct buf b = BUF_INIT;
 	buf_addf(&b, "{\"t\":\"hello\",\"client\":\"%s\",\"name\":", c->cid);
 	json_str(&b, c->name);
+	/* After a reconnect: the jobs whose results may have been lost with the
+	 * old connection (or master). Results already reported are dropped by
+	 * handle_done, so bridging gaps between ranges is harmless. */
+	mts_job_id *r = NULL;
+	size_t n = 0;
+	if (jobmap_ranges(&c->jobs, &r, &n, CLIENT_AWAIT_MAX) == 0 && n) {
+		buf_adds(&b, ",\"await\":[");
+		for (size_t i = 0; i < n; i++)
+			buf_addf(&b, "%s[%lld,%lld]", i ? "," : "", (long long)r[2 * i], (long long)r[2 * i + 1]);
+		buf_adds(&b, "]");
+	}
+	free(r);
 	buf_adds(&b, "}");
 	conn_send_json(cn, b.p, b.len);
 	buf_release(&b);
@@ -188,9 +187,6 @@ static void handle_done(mts_client *c, msg *m)
 		int64_t id = 0, v = 0;
 		if (msg_get_int(it, "id", &id))
 			continue;
-		if (c->seen.len)
-			buf_add(&c->seen, ",", 1);
-		buf_addf(&c->seen, "%lld", (long long)id);
 		struct jobent e;
 		if (jobmap_take(&c->jobs, id, &e))
 			continue; /* not ours, or already reported: callbacks fire once */
@@ -234,7 +230,6 @@ static void handle_done(mts_client *c, msg *m)
 		free(bt);
 		msg_free(m);
 	}
-	flush_seen(c);
 	pthread_cond_broadcast(&c->cv);
 }
 
@@ -254,7 +249,6 @@ static void conn_msg_cb(struct conn *cn, msg *m)
 		c->connecting = 0;
 		c->backoff_ms = 0;
 		send_pending(c);
-		flush_seen(c);
 		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->mu);
 		msg_free(m);
@@ -335,7 +329,6 @@ static void on_wake(uv_async_t *a)
 		if (!c->conn && !c->connecting && !uv_is_active((uv_handle_t *)&c->retry))
 			try_connect(c);
 		send_pending(c);
-		flush_seen(c);
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -653,7 +646,6 @@ MTS_API void mts_close(mts_client *c)
 	}
 	/* Futures still alive keep their memory; the map forgets them. */
 	jobmap_release(&c->jobs);
-	buf_release(&c->seen);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c);

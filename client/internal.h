@@ -24,6 +24,7 @@
 #include "rundir.h"
 
 #define CLIENT_BATCH_MAX 50000 /* jobs per submit frame */
+#define CLIENT_AWAIT_MAX 65536 /* id ranges in a reconnecting hello's "await" */
 
 /* What to do with a job's result when it arrives. */
 struct jobent {
@@ -57,6 +58,10 @@ int jobmap_has(const struct jobmap *m, mts_job_id id);
 int jobmap_note(struct jobmap *m, mts_job_id first, mts_job_id n);
 /* 1 if id was ever submitted through this handle (final or not). */
 int jobmap_submitted(const struct jobmap *m, mts_job_id id);
+/* The ids still awaited, sorted, as at most max [first, last] pairs (gaps
+ * bridged when there would be more): *out gets 2 * *npairs ids, owned by
+ * the caller (NULL when none). 0 or -1 (OOM). */
+int jobmap_ranges(const struct jobmap *m, mts_job_id **out, size_t *npairs, size_t max);
 void jobmap_release(struct jobmap *m);
 
 /* Registration of a submit frame's jobs, applied by the loop thread when the
@@ -131,7 +136,6 @@ struct mts_client {
 	struct jobmap jobs;           /* submitted here, not final */
 	struct cbbatch *cbq, *cbq_tail;
 	size_t cb_pending;            /* results queued or being delivered */
-	struct buf seen;              /* ids to confirm, as "1,2,3" */
 	int in_callback;              /* the loop thread is inside on_done */
 	char err[512];                /* mts_errmsg */
 	char why[512];                /* last connection failure */

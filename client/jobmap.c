@@ -133,3 +133,71 @@ void jobmap_release(struct jobmap *m)
 	free(m->v);
 	memset(m, 0, sizeof *m);
 }
+
+static int cmp_id(const void *a, const void *b)
+{
+	mts_job_id x = *(const mts_job_id *)a, y = *(const mts_job_id *)b;
+	return x < y ? -1 : x > y;
+}
+
+int jobmap_ranges(const struct jobmap *m, mts_job_id **out, size_t *npairs, size_t max)
+{
+	*out = NULL;
+	*npairs = 0;
+	if (!m->n || !max)
+		return 0;
+	mts_job_id *ids = malloc(m->n * sizeof *ids);
+	if (!ids)
+		return -1;
+	size_t k = 0;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->v[i].id)
+			ids[k++] = m->v[i].id;
+	qsort(ids, k, sizeof *ids, cmp_id);
+	/* Runs of consecutive ids become [first, last] pairs. */
+	mts_job_id *r = malloc(2 * k * sizeof *r);
+	if (!r) {
+		free(ids);
+		return -1;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < k;) {
+		size_t j = i;
+		while (j + 1 < k && ids[j + 1] == ids[j] + 1)
+			j++;
+		r[2 * n] = ids[i];
+		r[2 * n + 1] = ids[j];
+		n++;
+		i = j + 1;
+	}
+	free(ids);
+	if (n > max) {
+		/* Too many ranges: bridge the smallest gaps. The master then also
+		 * sends results of other jobs in the bridged gaps that belong to
+		 * this handle and were reported before; handle_done drops them. */
+		mts_job_id *gaps = malloc((n - 1) * sizeof *gaps);
+		if (!gaps) {
+			free(r);
+			return -1;
+		}
+		for (size_t i = 0; i + 1 < n; i++)
+			gaps[i] = r[2 * (i + 1)] - r[2 * i + 1];
+		qsort(gaps, n - 1, sizeof *gaps, cmp_id);
+		mts_job_id limit = gaps[n - max - 1]; /* bridge every gap up to this */
+		free(gaps);
+		size_t w = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (w && (r[2 * i] - r[2 * (w - 1) + 1] <= limit || w == max)) {
+				r[2 * (w - 1) + 1] = r[2 * i + 1];
+				continue;
+			}
+			r[2 * w] = r[2 * i];
+			r[2 * w + 1] = r[2 * i + 1];
+			w++;
+		}
+		n = w;
+	}
+	*out = r;
+	*npairs = n;
+	return 0;
+}

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * clients: the client side of the master -- the registry of client ids, the
- * messages clients send (hello, submit, seen, cancel, shutdown; the read-only
+ * messages clients send (hello, submit, cancel, shutdown; the read-only
  * queries are in query.c) and the `done` callbacks. A client entry lives while
- * it has a connection or unfinished jobs; callbacks not yet confirmed with
- * `seen` are not kept in memory but read back from state.db (notified = 0)
- * when the client id says hello again.
+ * it has a connection or unfinished jobs. Callbacks are not kept once sent: a
+ * handle that reconnects (after a master restart or a lost connection) lists
+ * in hello's "await" the ids it still waits for, and the finished ones among
+ * them are read back from state.db -- so the store needs no per-job
+ * "callback delivered" write.
  */
 #include "master.h"
 
@@ -77,6 +79,7 @@ struct client *clients_get(struct master *m, const char *cid, int create)
 
 static void client_free(struct client *c)
 {
+	free(c->await);
 	sched_client_release(&c->sc);
 	fbuf_release(&c->done);
 	free(c);
@@ -144,8 +147,8 @@ static void add_result(struct buf *b, int64_t id, const char *type, int state, i
 void clients_result(struct client *c, const struct mjob *j, int state, const char *worker,
 		    const char *output, size_t output_len, const char *error, int rc_set, int rc)
 {
-	/* Not connected: the callback stays in state.db (notified = 0) and is
-	 * sent when the client says hello again. During a backlog the store
+	/* Not connected: the result stays in state.db and is sent when the
+	 * handle says hello again and awaits it. During a backlog the store
 	 * read after the commit includes this job. */
 	if (!c->peer || c->backlog)
 		return;
@@ -178,17 +181,97 @@ void clients_flush(struct master *m)
 		if (c->backlog) {
 			c->backlog = 0;
 			fbuf_release(&c->done);
-			if (conn) {
-				int64_t n = store_unseen(m->store, c->cid, backlog_row, c);
-				if (n > 0)
-					log_info("client %s: resending %lld callbacks not confirmed before", c->cid,
-						 (long long)n);
+			int64_t n = 0;
+			for (size_t i = 0; conn && i < c->nawait; i++) {
+				int64_t k = store_results(m->store, c->cid, c->await[2 * i], c->await[2 * i + 1],
+							  backlog_row, c);
+				if (k > 0)
+					n += k;
 			}
+			if (n > 0)
+				log_info("client %s: resending %lld results it still waits for", c->cid, (long long)n);
+			free(c->await);
+			c->await = NULL;
+			c->nawait = 0;
 		}
 		fbuf_send(&c->done, conn);
 		clients_maybe_free(c);
 		c = next;
 	}
+}
+
+/* ---- id lists ---- */
+
+static int is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out)
+{
+	if (!msg_is_num(v))
+		return 0;
+	double d = msg_num(v);
+	if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi)
+		return 0;
+	*out = (int64_t)d;
+	return 1;
+}
+
+
+/* Read an array of ids; NULL with *n = 0 for an empty array. Returns -1 if
+ * v is not an array of integers. */
+static int read_ids(const msg *v, int64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!msg_is_array(v))
+		return -1;
+	size_t cap = msg_size(v);
+	if (!cap)
+		return 0;
+	int64_t *ids = malloc(cap * sizeof *ids);
+	if (!ids)
+		return -1;
+	size_t k = 0;
+	for (msg *e = msg_child(v); e; e = msg_next(e)) {
+		if (!is_int(e, INT64_MIN / 2, INT64_MAX / 2, &ids[k])) {
+			free(ids);
+			return -1;
+		}
+		k++;
+	}
+	*out = ids;
+	*n = k;
+	return 0;
+}
+
+
+#define AWAIT_MAX 100000
+#define AWAIT_MAX_TEXT "100000"
+
+/* hello's "await": [[lo,hi],...] -> 2n ids; absent is none. -1 if malformed. */
+static int read_await(const msg *v, int64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!v)
+		return 0;
+	if (!msg_is_array(v) || msg_size(v) > AWAIT_MAX)
+		return -1;
+	size_t cap = msg_size(v);
+	if (!cap)
+		return 0;
+	int64_t *r = malloc(2 * cap * sizeof *r);
+	if (!r)
+		return -1;
+	size_t k = 0;
+	for (msg *e = msg_child(v); e; e = msg_next(e), k++) {
+		msg *lo = msg_child(e), *hi = lo ? msg_next(lo) : NULL;
+		if (!msg_is_array(e) || msg_size(e) != 2 || !is_int(lo, 1, INT64_MAX / 2, &r[2 * k]) ||
+		    !is_int(hi, 1, INT64_MAX / 2, &r[2 * k + 1]) || r[2 * k] > r[2 * k + 1]) {
+			free(r);
+			return -1;
+		}
+	}
+	*out = r;
+	*n = k;
+	return 0;
 }
 
 /* ---- hello ---- */
@@ -214,15 +297,26 @@ static void on_hello(struct peer *p, msg *m)
 		return;
 	}
 	if (p->client) {
-		if (strcmp(p->client->cid, cid) == 0)
-			goto reply;
+		if (strcmp(p->client->cid, cid) == 0) {
+			conn_close(p->conn, "protocol", "second hello on one client connection");
+			return;
+		}
 		struct client *old = p->client;
 		old->peer = NULL;
 		p->client = NULL;
 		clients_maybe_free(old);
 	}
+	int64_t *await = NULL;
+	size_t nawait = 0;
+	if (read_await(msg_get(m, "await"), &await, &nawait)) {
+		conn_close(p->conn, "bad_message",
+			   "hello: \"await\" must be an array of at most " AWAIT_MAX_TEXT
+			   " [first,last] pairs of job ids, first <= last");
+		return;
+	}
 	struct client *c = clients_get(ms, cid, 1);
 	if (!c) {
+		free(await);
 		conn_close(p->conn, NULL, "out of memory");
 		return;
 	}
@@ -230,14 +324,17 @@ static void on_hello(struct peer *p, msg *m)
 		c->peer->client = NULL; /* the older connection of this id stops getting callbacks */
 	c->peer = p;
 	p->client = c;
-	log_debug("client %s connected from %s (%s)", cid, conn_peer(p->conn),
-		  msg_get_str(m, "name") ? msg_get_str(m, "name") : "");
-reply:;
+	log_debug("client %s connected from %s (%s), awaiting %zu id ranges", cid, conn_peer(p->conn),
+		  msg_get_str(m, "name") ? msg_get_str(m, "name") : "", nawait);
+	free(c->await);
+	c->await = await;
+	c->nawait = nawait;
 	msg *r = msg_new_typed("hello_ok");
 	msg_set_str(r, "client", cid);
 	msg_add(r, "master", master_obj(ms));
 	master_ack(p, r);
-	/* Callbacks owed to this id come from the store after the commit. */
+	/* Results this handle still waits for come from the store after the
+	 * commit (jobs that finish later call back as usual). */
 	p->client->backlog = 1;
 	fbuf_release(&p->client->done);
 	clients_dirty(p->client);
@@ -253,17 +350,6 @@ struct spec {
 	double delay, timeout;
 	int64_t prio, retries;
 };
-
-static int is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out)
-{
-	if (!msg_is_num(v))
-		return 0;
-	double d = msg_num(v);
-	if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi)
-		return 0;
-	*out = (int64_t)d;
-	return 1;
-}
 
 /* Read the fields of one job (or defaults) object over s. */
 static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
@@ -491,7 +577,7 @@ static void on_submit(struct peer *p, msg *m)
 				failed_dep = dep;
 		}
 		if (sched_add(&ms->sched, j)) {
-			store_finish(ms->store, j->id, MJOB_FAILED, 0, NULL, 0, "out of memory in the master", 0, 0,
+			store_finish(ms->store, j->id, MJOB_FAILED, 0, NULL, 0, NULL, 0, "out of memory in the master", 0, 0,
 				     now);
 			mjob_free(j);
 			continue;
@@ -513,66 +599,6 @@ static void on_submit(struct peer *p, msg *m)
 refuse:
 	batch_free(&b, 1);
 	master_error(p, has_req, req, "bad_request", "%s", err);
-}
-
-/* ---- seen ---- */
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-/* Read an array of ids; NULL with *n = 0 for an empty array. Returns -1 if
- * v is not an array of integers. */
-static int read_ids(const msg *v, int64_t **out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	if (!msg_is_array(v))
-		return -1;
-	size_t cap = msg_size(v);
-	if (!cap)
-		return 0;
-	int64_t *ids = malloc(cap * sizeof *ids);
-	if (!ids)
-		return -1;
-	size_t k = 0;
-	for (msg *e = msg_child(v); e; e = msg_next(e)) {
-		if (!is_int(e, INT64_MIN / 2, INT64_MAX / 2, &ids[k])) {
-			free(ids);
-			return -1;
-		}
-		k++;
-	}
-	*out = ids;
-	*n = k;
-	return 0;
-}
-
-static void on_seen(struct peer *p, msg *m)
-{
-	int64_t *ids;
-	size_t n;
-	if (read_ids(msg_get(m, "ids"), &ids, &n)) {
-		conn_close(p->conn, "bad_message", "seen needs \"ids\": an array of job ids");
-		return;
-	}
-	int sorted = 1;
-	for (size_t i = 1; i < n && sorted; i++)
-		sorted = ids[i - 1] <= ids[i];
-	if (!sorted)
-		qsort(ids, n, sizeof *ids, cmp_i64);
-	/* Contiguous runs become one ranged UPDATE each. */
-	for (size_t i = 0; i < n;) {
-		size_t k = i;
-		while (k + 1 < n && (ids[k + 1] == ids[k] || ids[k + 1] == ids[k] + 1))
-			k++;
-		store_seen_range(p->m->store, ids[i], ids[k]);
-		i = k + 1;
-	}
-	free(ids);
-	master_touch(p->m);
 }
 
 /* ---- cancel ---- */
@@ -668,8 +694,6 @@ void clients_on_msg(struct peer *p, msg *m)
 	case 's':
 		if (strcmp(t, "submit") == 0)
 			return on_submit(p, m);
-		if (strcmp(t, "seen") == 0)
-			return on_seen(p, m);
 		if (strcmp(t, "status") == 0)
 			return query_status(p, m);
 		if (strcmp(t, "shutdown") == 0) {
@@ -702,7 +726,7 @@ void clients_on_msg(struct peer *p, msg *m)
 	int64_t req = 0;
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a client; expected hello, submit, seen, cancel, "
+		     "unknown message type \"%.40s\" from a client; expected hello, submit, cancel, "
 		     "status, jobs, workers, wait or shutdown",
 		     t);
 }

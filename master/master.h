@@ -30,6 +30,11 @@
 #define MASTER_CID_MAX 64
 #define MASTER_WID_MAX 128
 #define MASTER_PREFETCH_MIN 64 /* default prefetch: max(slots, this) */
+/* A job's assignment reaches state.db only if it still runs this long after
+ * it: most short jobs then cost one row update (their final one) instead of
+ * two. A master restarted in between finds such a job queued and gives it
+ * back to the worker that reports holding it (workers.c, hello). */
+#define MASTER_ASSIGN_DEFER_MS 100
 
 /* A buffer of whole frames built as JSON text: items are appended into an
  * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */
@@ -61,7 +66,9 @@ struct client {
 	char cid[MASTER_CID_MAX + 1];
 	struct peer *peer;  /* current connection, or NULL */
 	struct fbuf done;   /* RESULTs to send after the commit */
-	int backlog;        /* send unseen callbacks from the store after the commit */
+	int backlog;        /* send the results asked for in hello from the store after the commit */
+	int64_t *await;     /* hello's "await": [lo, hi] pairs of ids the handle still waits for */
+	size_t nawait;      /* pairs */
 	int dirty;
 	struct client *dirty_next;
 	struct client *hnext; /* hash chain */
@@ -116,6 +123,9 @@ struct master {
 	uv_check_t check;
 	uv_idle_t idle; /* keeps poll from blocking while a turn has work */
 	uv_timer_t orphan_timer;
+	uv_timer_t assign_timer; /* writes deferred assignments of jobs still running */
+	struct pend_assign *pa;  /* ring of assignments not yet written to the store */
+	size_t pa_cap, pa_head, pa_n;
 	struct master_info info;
 	char db_path[RUNDIR_PATH_MAX];
 	int64_t next_id;
@@ -189,6 +199,13 @@ void workers_lost(struct wrk *w, const char *why);
 void workers_flush(struct master *m);
 void workers_expire_orphans(struct master *m);
 void workers_release(struct master *m);
+/* Write the assignments (state running) of jobs assigned at least
+ * MASTER_ASSIGN_DEFER_MS ago that still run; all = 1: of every job assigned
+ * so far (before a `jobs` listing, at shutdown). Jobs that finished before
+ * that are written once, by their final update. */
+void workers_flush_assigns(struct master *m, int all);
+/* Wall-clock time of j's last assignment (j assigned). */
+double workers_assigned_at(const struct master *m, const struct mjob *j);
 extern const struct sched_cb workers_sched_cb;
 
 /* query.c */

@@ -161,6 +161,9 @@ void query_jobs(struct peer *p, msg *m)
 		buf_addf(&b, ",\"req\":%lld", (long long)req);
 	buf_adds(&b, ",\"jobs\":[");
 	struct jobs_ctx x = {.b = &b};
+	/* The listing reads the open transaction too: write every assignment
+	 * first so running jobs show as running. */
+	workers_flush_assigns(ms, 1);
 	int64_t n = store_jobs(ms->store, &q, jobs_row, &x);
 	free(ids);
 	if (n < 0) {

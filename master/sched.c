@@ -531,6 +531,23 @@ void sched_unassign(struct sched *s, struct mjob *j, int give_back)
 	requeue(s, j);
 }
 
+int sched_adopt(struct sched *s, struct mjob *j, struct sched_worker *w, uint16_t attempts)
+{
+	if (j->where != MJOB_INQUEUE)
+		return -1;
+	struct sched_client *c = j->client;
+	jheap_remove(c, j->heap_idx);
+	s->nqueued--;
+	if (c->n == 0)
+		cheap_remove(s, c);
+	client_nrun(s, c, +1);
+	j->where = MJOB_ASSIGNED;
+	j->attempts = attempts;
+	worker_append(w, j);
+	s->nassigned++;
+	return 0;
+}
+
 void sched_revoked(struct sched *s, struct sched_worker *w, const int64_t *ids, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -137,6 +137,11 @@ void sched_finish(struct sched *s, struct mjob *j, int state);
 /* Take j (assigned) off its worker and queue it again; give_back returns the
  * attempt it consumed. */
 void sched_unassign(struct sched *s, struct mjob *j, int give_back);
+/* A queued job turns out to be held by w (a worker reconnecting to a
+ * restarted master that never wrote the assignment): move it from its queue
+ * to w as attempt `attempts`, without calling on_assign. -1 if j is not
+ * queued. */
+int sched_adopt(struct sched *s, struct mjob *j, struct sched_worker *w, uint16_t attempts);
 
 /* The worker is gone: its jobs are requeued, or fail via on_fail when they
  * had started and are out of retries (error names wid). The worker is

@@ -145,8 +145,9 @@ void master_finalize(struct master *m, struct mjob *j, int state, const char *ou
 		     size_t output_len, const char *error, int rc_set, int rc)
 {
 	const char *wid = j->worker ? wrk_of(j->worker)->wid : m->lost_wid;
-	if (store_finish(m->store, j->id, state, j->attempts, output, output_len, error, rc_set, rc,
-			 util_wall()))
+	double started = j->where == MJOB_ASSIGNED ? workers_assigned_at(m, j) : 0;
+	if (store_finish(m->store, j->id, state, j->attempts, j->worker ? wid : NULL, started, output, output_len,
+			 error, rc_set, rc, util_wall()))
 		log_error("cannot record the end of job %lld: %s", (long long)j->id, store_errmsg(m->store));
 	m->counts[state]++;
 	struct client *c = client_of(j->client);
@@ -204,6 +205,8 @@ static void on_check(uv_check_t *h)
 		sched_dispatch(&m->sched);
 		sched_steal(&m->sched);
 	}
+	if (m->pa_n)
+		workers_flush_assigns(m, 0);
 	if (store_in_txn(m->store) && store_commit(m->store)) {
 		/* Nothing of this turn may be acknowledged; a master that cannot
 		 * write loses its durability promise, so it stops (workers and
@@ -535,8 +538,9 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	uv_check_init(loop, &m->check);
 	uv_idle_init(loop, &m->idle);
 	uv_timer_init(loop, &m->orphan_timer);
-	m->check.data = m->idle.data = m->orphan_timer.data = m;
-	m->handles_open += 3;
+	uv_timer_init(loop, &m->assign_timer);
+	m->check.data = m->idle.data = m->orphan_timer.data = m->assign_timer.data = m;
+	m->handles_open += 4;
 	uv_check_start(&m->check, on_check);
 
 	char path[RUNDIR_PATH_MAX];
@@ -589,6 +593,7 @@ static void finish_shutdown(struct master *m)
 	for (struct wrk *w = m->workers; w; w = w->next)
 		if (w->peer && w->peer->conn)
 			conn_send(w->peer->conn, msg_new_typed("exit"));
+	workers_flush_assigns(m, 1);
 	store_commit(m->store);
 	rundir_remove_master(m->cfg.run_dir);
 	for (struct peer *p = m->peers; p; p = p->next)
@@ -598,6 +603,7 @@ static void finish_shutdown(struct master *m)
 	uv_close((uv_handle_t *)&m->check, on_handle_closed);
 	uv_close((uv_handle_t *)&m->idle, on_handle_closed);
 	uv_close((uv_handle_t *)&m->orphan_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&m->assign_timer, on_handle_closed);
 	log_info("stopped: state committed, master.json removed");
 }
 
@@ -614,6 +620,9 @@ void master_free(struct master *m)
 		p = next;
 	}
 	m->dirty_peers = NULL;
+	free(m->pa);
+	m->pa = NULL;
+	m->pa_n = m->pa_cap = 0;
 	sched_release(&m->sched); /* first: it walks workers' and clients' queues */
 	workers_release(m);
 	clients_release(m);

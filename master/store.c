@@ -15,7 +15,7 @@
 #include "buf.h"
 #include "mjob.h"
 
-#define STORE_SCHEMA_VERSION "1"
+#define STORE_SCHEMA_VERSION "2"
 
 enum {
 	S_BEGIN,
@@ -25,11 +25,10 @@ enum {
 	S_ASSIGN,
 	S_REQUEUE,
 	S_FINISH,
-	S_SEEN,
 	S_CANCEL_ALL,
 	S_STATE,
 	S_COUNT_ADD,
-	S_UNSEEN,
+	S_RESULTS,
 	S_MAX
 };
 
@@ -38,16 +37,16 @@ static const char *const sql_text[S_MAX] = {
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_INSERT] = "INSERT INTO jobs(id,client,type,input,delay,target,cwd,env,prio,retries,timeout,"
-		     "deps,state,attempts,submitted,notified) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,0)",
+		     "deps,state,attempts,submitted) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13)",
 	[S_ASSIGN] = "UPDATE jobs SET state=1,attempts=?2,worker=?3,started=?4 WHERE id=?1",
 	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL WHERE id=?1",
-	[S_FINISH] = "UPDATE jobs SET state=?2,attempts=?3,output=?4,error=?5,rc=?6,finished=?7 WHERE id=?1",
-	[S_SEEN] = "UPDATE jobs SET notified=1 WHERE id BETWEEN ?1 AND ?2 AND notified=0 AND state>=2",
+	[S_FINISH] = "UPDATE jobs SET state=?2,attempts=?3,output=?4,error=?5,rc=?6,finished=?7,"
+		     "worker=coalesce(?8,worker),started=coalesce(started,?9) WHERE id=?1",
 	[S_CANCEL_ALL] = "UPDATE jobs SET state=4,error='cancelled',finished=?1 WHERE state<2",
 	[S_STATE] = "SELECT state FROM jobs WHERE id=?1",
 	[S_COUNT_ADD] = "UPDATE counts SET n=n+?2 WHERE state=?1",
-	[S_UNSEEN] = "SELECT id,type,state,attempts,worker,output,error,rc FROM jobs "
-		     "WHERE client=?1 AND notified=0 AND state>=2 ORDER BY id",
+	[S_RESULTS] = "SELECT id,type,state,attempts,worker,output,error,rc FROM jobs "
+		      "WHERE id BETWEEN ?1 AND ?2 AND +state>=2 AND client=?3 ORDER BY id",
 };
 
 static const char schema_sql[] =
@@ -73,10 +72,8 @@ static const char schema_sql[] =
 	" rc INTEGER,"
 	" submitted REAL,"
 	" started REAL,"
-	" finished REAL,"
-	" notified INTEGER NOT NULL DEFAULT 0);"
+	" finished REAL);"
 	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
-	"CREATE INDEX IF NOT EXISTS jobs_unseen ON jobs(client) WHERE notified=0 AND state>=2;"
 	"CREATE TABLE IF NOT EXISTS counts(state INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
 	"INSERT OR IGNORE INTO counts(state,n) VALUES(2,0),(3,0),(4,0);"
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_SCHEMA_VERSION "');";
@@ -322,8 +319,9 @@ int store_requeue(struct store *s, int64_t id, int attempts)
 	return run(s, st);
 }
 
-int store_finish(struct store *s, int64_t id, int state, int attempts, const char *output,
-		 size_t output_len, const char *error, int rc_set, int rc, double now)
+int store_finish(struct store *s, int64_t id, int state, int attempts, const char *worker,
+		 double started, const char *output, size_t output_len, const char *error, int rc_set, int rc,
+		 double now)
 {
 	if (store_begin(s))
 		return -1;
@@ -337,21 +335,14 @@ int store_finish(struct store *s, int64_t id, int state, int attempts, const cha
 	if (rc_set)
 		sqlite3_bind_int(st, 6, rc);
 	sqlite3_bind_double(st, 7, now);
+	bind_str(st, 8, worker);
+	if (started > 0)
+		sqlite3_bind_double(st, 9, started);
 	if (run(s, st))
 		return -1;
 	if (sqlite3_changes(s->db) > 0)
 		store_count_add(s, state, 1);
 	return 0;
-}
-
-int store_seen_range(struct store *s, int64_t lo, int64_t hi)
-{
-	if (store_begin(s))
-		return -1;
-	sqlite3_stmt *st = s->st[S_SEEN];
-	sqlite3_bind_int64(st, 1, lo);
-	sqlite3_bind_int64(st, 2, hi);
-	return run(s, st);
 }
 
 int64_t store_cancel_all(struct store *s, double now)
@@ -444,11 +435,13 @@ static double col_time(sqlite3_stmt *st, int i)
 	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
 }
 
-int64_t store_unseen(struct store *s, const char *client,
-		     int (*fn)(void *arg, const struct store_rec *r), void *arg)
+int64_t store_results(struct store *s, const char *client, int64_t lo, int64_t hi,
+		      int (*fn)(void *arg, const struct store_rec *r), void *arg)
 {
-	sqlite3_stmt *st = s->st[S_UNSEEN];
-	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_stmt *st = s->st[S_RESULTS];
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	sqlite3_bind_text(st, 3, client, -1, SQLITE_STATIC);
 	int64_t n = 0;
 	int rc;
 	struct store_rec r;

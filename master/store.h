@@ -50,16 +50,18 @@ int64_t store_max_id(struct store *s);
  * text or NULL. */
 int store_insert(struct store *s, const struct mjob *j, const char *client, const char *deps_json,
 		 double now);
-/* The job was assigned: state running, attempts, worker, started. */
+/* The job was assigned: state running, attempts, worker, started. The master
+ * writes this only for jobs still running a moment after their assignment
+ * (see workers.c): a short job goes from queued to final in one row update. */
 int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double now);
 /* The job is queued again. */
 int store_requeue(struct store *s, int64_t id, int attempts);
-/* The job reached a final state. output/error may be NULL. rc_set = 0 stores
- * NULL for rc. */
-int store_finish(struct store *s, int64_t id, int state, int attempts, const char *output,
-		 size_t output_len, const char *error, int rc_set, int rc, double now);
-/* Callbacks for ids lo..hi (all final) were confirmed by the client. */
-int store_seen_range(struct store *s, int64_t lo, int64_t hi);
+/* The job reached a final state. worker (NULL: keep the recorded one),
+ * output and error may be NULL; started > 0 fills `started` if no assignment
+ * was recorded. rc_set = 0 stores NULL for rc. */
+int store_finish(struct store *s, int64_t id, int state, int attempts, const char *worker,
+		 double started, const char *output, size_t output_len, const char *error, int rc_set, int rc,
+		 double now);
 /* Cancel every unfinished job with one statement; returns rows changed or
  * -1. */
 int64_t store_cancel_all(struct store *s, double now);
@@ -97,10 +99,11 @@ struct store_rec {
 	double submitted, started, finished; /* < 0: null */
 };
 
-/* Walk finished jobs of a client whose callback was not confirmed (seen), in
- * id order. fn returns non-zero to stop. Returns rows visited or -1. */
-int64_t store_unseen(struct store *s, const char *client,
-		     int (*fn)(void *arg, const struct store_rec *r), void *arg);
+/* Walk the finished jobs of a client with ids lo..hi, in id order (a rowid
+ * range scan: the cost is hi - lo, not the table size). fn returns non-zero
+ * to stop. Returns rows visited or -1. */
+int64_t store_results(struct store *s, const char *client, int64_t lo, int64_t hi,
+		      int (*fn)(void *arg, const struct store_rec *r), void *arg);
 
 struct store_query {
 	int state;        /* -1: any */

@@ -139,13 +139,87 @@ void workers_expire_orphans(struct master *m)
 	}
 }
 
+/* ---- deferred assignment records ---- */
+
+struct pend_assign {
+	int64_t id;
+	uint64_t t_ms; /* uv_now() of the assignment */
+	uint16_t attempts;
+};
+
+static void on_assign_timer(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	workers_flush_assigns(m, 0);
+	if (!m->pa_n)
+		uv_timer_stop(t);
+	master_touch(m); /* commit what was written in this turn */
+}
+
+double workers_assigned_at(const struct master *m, const struct mjob *j)
+{
+	uint32_t ago = (uint32_t)uv_now(m->loop) - j->assigned_ms; /* wraps correctly */
+	return util_wall() - ago / 1e3;
+}
+
+static int pend_push(struct master *m, int64_t id, uint16_t attempts, uint64_t t_ms)
+{
+	if (m->pa_n == m->pa_cap) {
+		size_t cap = m->pa_cap ? m->pa_cap * 2 : 1024;
+		struct pend_assign *v = malloc(cap * sizeof *v);
+		if (!v)
+			return -1;
+		for (size_t i = 0; i < m->pa_n; i++)
+			v[i] = m->pa[(m->pa_head + i) % m->pa_cap];
+		free(m->pa);
+		m->pa = v;
+		m->pa_cap = cap;
+		m->pa_head = 0;
+	}
+	m->pa[(m->pa_head + m->pa_n++) % m->pa_cap] = (struct pend_assign){id, t_ms, attempts};
+	if (m->assign_timer.data && !uv_is_active((uv_handle_t *)&m->assign_timer))
+		uv_timer_start(&m->assign_timer, on_assign_timer, MASTER_ASSIGN_DEFER_MS, MASTER_ASSIGN_DEFER_MS);
+	return 0;
+}
+
+void workers_flush_assigns(struct master *m, int all)
+{
+	uint64_t now = uv_now(m->loop);
+	double wall = util_wall();
+	while (m->pa_n) {
+		struct pend_assign *e = &m->pa[m->pa_head];
+		if (!all && now - e->t_ms < MASTER_ASSIGN_DEFER_MS)
+			break;
+		struct mjob *j = sched_find(&m->sched, e->id);
+		if (j && j->where == MJOB_ASSIGNED && j->attempts == e->attempts && j->worker)
+			store_assign(m->store, e->id, e->attempts, wrk_of(j->worker)->wid,
+				     wall - (double)(now - e->t_ms) / 1e3);
+		m->pa_head = (m->pa_head + 1) % m->pa_cap;
+		m->pa_n--;
+	}
+	if (!m->pa_n) {
+		free(m->pa);
+		m->pa = NULL;
+		m->pa_cap = m->pa_head = 0;
+	}
+}
+
 /* ---- scheduler callbacks ---- */
+
+/* Record an assignment: later, and only if the job still runs then. */
+static void note_assign(struct master *m, struct mjob *j)
+{
+	uint64_t now = uv_now(m->loop);
+	j->assigned_ms = (uint32_t)now;
+	if (pend_push(m, j->id, j->attempts, now))
+		store_assign(m->store, j->id, j->attempts, wrk_of(j->worker)->wid, util_wall());
+}
 
 static void cb_assign(void *arg, struct mjob *j)
 {
 	struct master *m = arg;
 	struct wrk *w = wrk_of(j->worker);
-	store_assign(m->store, j->id, j->attempts, w->wid, util_wall());
+	note_assign(m, j);
 	if (fbuf_item(&w->assign))
 		return;
 	struct buf *b = &w->assign.b;
@@ -200,7 +274,7 @@ const struct sched_cb workers_sched_cb = {NULL, cb_assign, cb_requeue, cb_fail, 
 /* Accept each WRESULT whose job is assigned to w with that attempt; confirm
  * all of them (an ignored result must be forgotten by the worker too).
  * Returns -1 on a malformed entry. */
-static int handle_results(struct wrk *w, const msg *arr)
+static int handle_results(struct wrk *w, const msg *arr, int adopt)
 {
 	struct master *m = w->m;
 	if (!arr)
@@ -215,6 +289,9 @@ static int handle_results(struct wrk *w, const msg *arr)
 		if (fbuf_item(&w->result_ok) == 0)
 			buf_addf(&w->result_ok.b, "%lld", (long long)id);
 		struct mjob *j = sched_find(&m->sched, id);
+		if (adopt && j && j->where == MJOB_INQUEUE && a >= j->attempts && a >= 1 && a <= UINT16_MAX &&
+		    sched_adopt(&m->sched, j, &w->sw, (uint16_t)a) == 0)
+			j->assigned_ms = (uint32_t)uv_now(m->loop);
 		if (!j || j->where != MJOB_ASSIGNED || j->worker != &w->sw || j->attempts != a) {
 			log_debug("ignoring result for job %lld attempt %lld from %s: not assigned to it", (long long)id,
 				  (long long)a, w->wid);
@@ -278,19 +355,25 @@ static void on_hello(struct peer *p, msg *m)
 	uint32_t prefetch = ms->cfg.prefetch != UINT32_MAX ? ms->cfg.prefetch
 			    : slots > MASTER_PREFETCH_MIN ? (uint32_t)slots : MASTER_PREFETCH_MIN;
 	sched_worker_add(&ms->sched, &w->sw, (uint32_t)slots, prefetch);
-	if (handle_results(w, msg_get(m, "results"))) {
+	if (handle_results(w, msg_get(m, "results"), 1)) {
 		conn_close(p->conn, "bad_message", "hello: \"results\" must be an array of {\"id\",\"a\",...}");
 		return;
 	}
 	/* Reconcile what the worker holds with what we think it holds. */
 	msg *held = msg_get(m, "held");
-	size_t kept = 0, revoked = 0, returned = 0;
+	size_t kept = 0, revoked = 0, returned = 0, adopted = 0;
 	for (msg *h = msg_child(held); h; h = msg_next(h)) {
 		int64_t id, a = 0;
 		if (msg_get_int(h, "id", &id))
 			continue;
 		msg_get_int(h, "a", &a);
 		struct mjob *j = sched_find(&ms->sched, id);
+		if (j && j->where == MJOB_INQUEUE && a >= j->attempts && a >= 1 && a <= UINT16_MAX &&
+		    sched_adopt(&ms->sched, j, &w->sw, (uint16_t)a) == 0) {
+			/* Assigned just before a master restart, never written. */
+			note_assign(ms, j);
+			adopted++;
+		}
 		if (j && j->where == MJOB_ASSIGNED && j->worker == &w->sw && j->attempts == a) {
 			j->flags |= MJOB_F_MARK;
 			kept++;
@@ -313,9 +396,10 @@ static void on_hello(struct peer *p, msg *m)
 	msg_set_int(r, "prefetch", prefetch);
 	conn_send(p->conn, r);
 	workers_dirty(w);
-	log_info("worker %s connected from %s: %lld slots, prefetch %u%s; held %zu kept, %zu revoked, %zu requeued",
+	log_info("worker %s connected from %s: %lld slots, prefetch %u%s; held %zu kept (%zu found queued), %zu "
+		 "revoked, %zu requeued",
 		 wid, conn_peer(p->conn), (long long)slots, prefetch, reclaimed ? " (reclaimed its jobs)" : "", kept,
-		 revoked, returned);
+		 adopted, revoked, returned);
 }
 
 static void on_revoked(struct peer *p, msg *m)
@@ -351,7 +435,7 @@ void workers_on_msg(struct peer *p, msg *m)
 	}
 	p->worker->last_seen = util_wall();
 	if (strcmp(t, "result") == 0) {
-		if (handle_results(p->worker, msg_get(m, "jobs")))
+		if (handle_results(p->worker, msg_get(m, "jobs"), 0))
 			conn_close(p->conn, "bad_message", "result needs \"jobs\": an array of {\"id\",\"a\",\"ok\",...}");
 		return;
 	}

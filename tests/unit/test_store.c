@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for master/store: a real state.db in a temp dir -- batch insert
  * and commit, reopen and load, orphans (running rows keep their worker),
- * group commit visibility, set-based cancel, final-state counts and the
- * notified (callback seen) bookkeeping. */
+ * group commit visibility, set-based cancel, final-state counts, results
+ * read back by id range for a reconnecting client, and a final update that
+ * fills in the worker and start time of an assignment never written. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,7 +132,7 @@ static void test_orphans(void **st)
 	insert_n(s, 1, 4, "c1");
 	assert_int_equal(store_assign(s, 2, 1, "node-1-0", 1001.0), 0);
 	assert_int_equal(store_assign(s, 3, 2, "node-2-0", 1001.0), 0);
-	assert_int_equal(store_finish(s, 4, MJOB_COMPLETED, 1, "out", 3, NULL, 1, 0, 1002.0), 0);
+	assert_int_equal(store_finish(s, 4, MJOB_COMPLETED, 1, NULL, 0, "out", 3, NULL, 1, 0, 1002.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
 
@@ -157,7 +158,7 @@ static void test_sparse_load_uses_index(void **st)
 	insert_n(s, 1, 200, "c1");
 	for (int64_t id = 1; id <= 200; id++)
 		if (id != 7 && id != 150)
-			assert_int_equal(store_finish(s, id, MJOB_COMPLETED, 1, "o", 1, NULL, 1, 0, 1.0), 0);
+			assert_int_equal(store_finish(s, id, MJOB_COMPLETED, 1, NULL, 0, "o", 1, NULL, 1, 0, 1.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	struct loaded L = {0};
 	assert_int_equal(store_load(s, load_cb, &L), 2);
@@ -171,8 +172,8 @@ static void test_cancel_all_and_counts(void **st)
 	(void)st;
 	struct store *s = open_store();
 	insert_n(s, 1, 1000, "c1");
-	assert_int_equal(store_finish(s, 1, MJOB_COMPLETED, 1, "x", 1, NULL, 1, 0, 2.0), 0);
-	assert_int_equal(store_finish(s, 2, MJOB_FAILED, 1, NULL, 0, "boom", 1, 1, 2.0), 0);
+	assert_int_equal(store_finish(s, 1, MJOB_COMPLETED, 1, NULL, 0, "x", 1, NULL, 1, 0, 2.0), 0);
+	assert_int_equal(store_finish(s, 2, MJOB_FAILED, 1, NULL, 0, NULL, 0, "boom", 1, 1, 2.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	assert_int_equal(store_cancel_all(s, 3.0), 998);
 	assert_int_equal(store_commit(s), 0);
@@ -190,7 +191,7 @@ static void test_cancel_all_and_counts(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 0);
 	/* Deltas of a turn committed by store_close count too. */
 	insert_n(s, 1001, 1, "c1");
-	assert_int_equal(store_finish(s, 1001, MJOB_COMPLETED, 1, "x", 1, NULL, 1, 0, 2.0), 0);
+	assert_int_equal(store_finish(s, 1001, MJOB_COMPLETED, 1, NULL, 0, "x", 1, NULL, 1, 0, 2.0), 0);
 	store_close(s); /* commits */
 	s = open_store();
 	assert_int_equal(store_counts(s, c), 0);
@@ -198,58 +199,76 @@ static void test_cancel_all_and_counts(void **st)
 	store_close(s);
 }
 
-struct unseen {
+struct results {
 	int n;
 	int64_t ids[64];
 	char out[64][16];
+	char worker[64][16];
 };
 
-static int unseen_cb(void *arg, const struct store_rec *r)
+static int results_cb(void *arg, const struct store_rec *r)
 {
-	struct unseen *u = arg;
+	struct results *u = arg;
 	if (u->n < 64) {
 		u->ids[u->n] = r->id;
 		snprintf(u->out[u->n], 16, "%s", r->output ? r->output : "(null)");
+		snprintf(u->worker[u->n], 16, "%s", r->worker ? r->worker : "(null)");
 	}
 	u->n++;
 	return 0;
 }
 
-static void test_notified(void **st)
+struct rec1 {
+	double started;
+	char worker[16];
+};
+
+static int rec1_cb(void *arg, const struct store_rec *r)
+{
+	struct rec1 *x = arg;
+	x->started = r->started;
+	snprintf(x->worker, sizeof x->worker, "%s", r->worker ? r->worker : "(null)");
+	return 0;
+}
+
+static void test_results_by_range(void **st)
 {
 	(void)st;
 	struct store *s = open_store();
 	insert_n(s, 1, 10, "alice");
 	insert_n(s, 11, 5, "bob");
 	for (int64_t id = 1; id <= 6; id++)
-		assert_int_equal(store_finish(s, id, MJOB_COMPLETED, 1, "ok", 2, NULL, 1, 0, 5.0), 0);
-	assert_int_equal(store_finish(s, 12, MJOB_FAILED, 1, NULL, 0, "bad", 0, 0, 5.0), 0);
-	assert_int_equal(store_commit(s), 0);
-	struct unseen u = {0};
-	assert_int_equal(store_unseen(s, "alice", unseen_cb, &u), 6);
-	assert_int_equal(u.ids[0], 1);
-	assert_string_equal(u.out[5], "ok");
-	/* alice confirms 2..4: one ranged update. */
-	assert_int_equal(store_seen_range(s, 2, 4), 0);
+		assert_int_equal(store_finish(s, id, MJOB_COMPLETED, 1, "w1", 4.0, "ok", 2, NULL, 1, 0, 5.0), 0);
+	assert_int_equal(store_finish(s, 12, MJOB_FAILED, 1, NULL, 0, NULL, 0, "bad", 0, 0, 5.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
 
 	s = open_store(); /* survives a restart */
+	struct results u = {0};
+	/* alice awaits 2..4 and 6..9: only the finished ones come back. */
+	assert_int_equal(store_results(s, "alice", 2, 4, results_cb, &u), 3);
+	assert_int_equal(store_results(s, "alice", 6, 9, results_cb, &u), 1);
+	assert_int_equal(u.n, 4);
+	assert_int_equal(u.ids[0], 2);
+	assert_int_equal(u.ids[3], 6);
+	assert_string_equal(u.out[1], "ok");
+	assert_string_equal(u.worker[1], "w1"); /* finish filled the worker in */
+	/* A range over bob's ids returns nothing to alice, and vice versa. */
 	memset(&u, 0, sizeof u);
-	assert_int_equal(store_unseen(s, "alice", unseen_cb, &u), 3);
-	assert_int_equal(u.ids[0], 1);
-	assert_int_equal(u.ids[1], 5);
-	assert_int_equal(u.ids[2], 6);
-	memset(&u, 0, sizeof u);
-	assert_int_equal(store_unseen(s, "bob", unseen_cb, &u), 1);
+	assert_int_equal(store_results(s, "alice", 11, 15, results_cb, &u), 0);
+	assert_int_equal(store_results(s, "bob", 1, 15, results_cb, &u), 1);
 	assert_int_equal(u.ids[0], 12);
-	/* A range over unfinished jobs marks nothing that is not final. */
-	assert_int_equal(store_seen_range(s, 1, 15), 0);
-	assert_int_equal(store_finish(s, 7, MJOB_COMPLETED, 1, "late", 4, NULL, 1, 0, 6.0), 0);
+	assert_string_equal(u.worker[0], "(null)");
+	/* An assignment that was written keeps its worker and start time when
+	 * the final update passes none. */
+	assert_int_equal(store_assign(s, 7, 1, "w2", 3.0), 0);
+	assert_int_equal(store_finish(s, 7, MJOB_COMPLETED, 1, NULL, 9.0, "late", 4, NULL, 1, 0, 6.0), 0);
 	assert_int_equal(store_commit(s), 0);
-	memset(&u, 0, sizeof u);
-	assert_int_equal(store_unseen(s, "alice", unseen_cb, &u), 1);
-	assert_int_equal(u.ids[0], 7);
+	struct store_query q = {.state = -1, .ids = (int64_t[]){7}, .nids = 1, .limit = 10};
+	struct rec1 r1 = {0};
+	assert_int_equal(store_jobs(s, &q, rec1_cb, &r1), 1);
+	assert_string_equal(r1.worker, "w2");
+	assert_true(r1.started == 3.0);
 	store_close(s);
 }
 
@@ -275,7 +294,7 @@ static void test_jobs_query(void **st)
 	struct store *s = open_store();
 	insert_n(s, 1, 30, "c1");
 	insert_n(s, 31, 10, "c2");
-	assert_int_equal(store_finish(s, 5, MJOB_FAILED, 1, NULL, 0, "e", 0, 0, 1.0), 0);
+	assert_int_equal(store_finish(s, 5, MJOB_FAILED, 1, NULL, 0, NULL, 0, "e", 0, 0, 1.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	struct page p = {0};
 	struct store_query q = {.state = -1, .after = 0, .limit = 10};
@@ -310,7 +329,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_load_uses_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_all_and_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_notified, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_results_by_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jobs_query, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,7 +26,8 @@
 static const char usage[] =
 	"usage: mtslurm-master --run-dir DIR [--host 127.0.0.1] [--port 0] [--advertise HOST]\n"
 	"                      [--master-works] [--prefetch N] [--max-queued N] [--sync full|normal]\n"
-	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--log-level LEVEL]\n"
+	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--assign-defer-ms N]\n"
+	"                      [--log-level LEVEL]\n"
 	"                      [--foreground]\n";
 
 static struct master M;
@@ -144,6 +145,9 @@ int main(int argc, char **argv)
 			cfg.ping_ms = (unsigned)num_arg(a, v, 86400000);
 		} else if (OPT("--orphan-grace-ms")) {
 			cfg.orphan_grace_ms = (unsigned)num_arg(a, v, 86400000);
+		} else if (OPT("--assign-defer-ms")) {
+			cfg.assign_defer_ms = (unsigned)num_arg(a, v, 86400000);
+			cfg.assign_defer_set = 1;
 		} else if (OPT("--sync")) {
 			if (strcmp(v, "normal") != 0 && strcmp(v, "full") != 0)
 				die("--sync takes full or normal, got \"%s\"", v);

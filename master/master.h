@@ -34,7 +34,11 @@
  * it: most short jobs then cost one row update (their final one) instead of
  * two. A master restarted in between finds such a job queued and gives it
  * back to the worker that reports holding it (workers.c, hello). */
-#define MASTER_ASSIGN_DEFER_MS 100
+#define MASTER_ASSIGN_DEFER_MS 100 /* default of --assign-defer-ms */
+/* After a restart, queued jobs wait at most this long for the workers that
+ * were connected before (table `workers`) -- a little more than a worker's
+ * longest reconnect backoff -- so none is handed a job another one holds. */
+#define MASTER_SETTLE_MS 3000
 
 /* A buffer of whole frames built as JSON text: items are appended into an
  * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */
@@ -109,6 +113,8 @@ struct master_cfg {
 	uint64_t max_queued;
 	unsigned ping_ms, idle_ms;
 	unsigned orphan_grace_ms;
+	unsigned assign_defer_ms; /* see MASTER_ASSIGN_DEFER_MS; used if assign_defer_set */
+	int assign_defer_set;
 	int sync_normal;
 	int master_works;
 };
@@ -124,6 +130,8 @@ struct master {
 	uv_idle_t idle; /* keeps poll from blocking while a turn has work */
 	uv_timer_t orphan_timer;
 	uv_timer_t assign_timer; /* writes deferred assignments of jobs still running */
+	uv_timer_t settle_timer; /* ends the post-restart wait for known workers */
+	int settling;            /* after a restart: no dispatch until known workers are back */
 	struct pend_assign *pa;  /* ring of assignments not yet written to the store */
 	size_t pa_cap, pa_head, pa_n;
 	struct master_info info;
@@ -200,7 +208,7 @@ void workers_flush(struct master *m);
 void workers_expire_orphans(struct master *m);
 void workers_release(struct master *m);
 /* Write the assignments (state running) of jobs assigned at least
- * MASTER_ASSIGN_DEFER_MS ago that still run; all = 1: of every job assigned
+ * cfg.assign_defer_ms ago that still run; all = 1: of every job assigned
  * so far (before a `jobs` listing, at shutdown). Jobs that finished before
  * that are written once, by their final update. */
 void workers_flush_assigns(struct master *m, int all);

@@ -194,6 +194,7 @@ static void backpressure(struct master *m)
 }
 
 static void finish_shutdown(struct master *m);
+static void settle_check(struct master *m);
 
 static void on_check(uv_check_t *h)
 {
@@ -201,7 +202,9 @@ static void on_check(uv_check_t *h)
 	uv_idle_stop(&m->idle);
 	if (m->stopped)
 		return;
-	if (!m->shutting_down) {
+	if (m->settling)
+		settle_check(m);
+	if (!m->shutting_down && !m->settling) {
 		sched_dispatch(&m->sched);
 		sched_steal(&m->sched);
 	}
@@ -438,6 +441,38 @@ static void load_deps(struct loadctx *L)
 	free(L->held_deps);
 }
 
+static int load_worker(void *arg, const char *wid)
+{
+	struct master *m = arg;
+	if (!wid || workers_find(m, wid))
+		return 0;
+	struct wrk *w = workers_new(m, wid);
+	if (!w)
+		return -1;
+	sched_worker_add_orphan_holder(&m->sched, &w->sw);
+	return 0;
+}
+
+static void on_settle_timer(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	if (m->settling)
+		log_info("dispatching again: not every earlier worker is back yet");
+	m->settling = 0;
+	master_touch(m);
+}
+
+/* Settling ends early once every worker that held or may hold jobs is back. */
+static void settle_check(struct master *m)
+{
+	for (struct wrk *w = m->workers; w; w = w->next)
+		if (!w->peer)
+			return;
+	m->settling = 0;
+	uv_timer_stop(&m->settle_timer);
+	log_info("every earlier worker is back: dispatching");
+}
+
 static void on_orphan_timer(uv_timer_t *t)
 {
 	workers_expire_orphans(t->data);
@@ -466,6 +501,11 @@ static int load(struct master *m, char *err, size_t errlen)
 		return -1;
 	}
 	load_deps(&L);
+	if (store_workers(m->store, load_worker, m) < 0) {
+		snprintf(err, errlen, "cannot read the worker list from %s: %s; check the file or move it away",
+			 m->db_path, store_errmsg(m->store));
+		return -1;
+	}
 	int orphans = 0;
 	for (struct wrk *w = m->workers; w; w = w->next)
 		if (!w->peer)
@@ -474,8 +514,16 @@ static int load(struct master *m, char *err, size_t errlen)
 		 "next id %lld",
 		 (long long)n, (unsigned long long)m->sched.nqueued, (unsigned long long)m->sched.nassigned,
 		 orphans, (double)(util_mono_ns() - t0) / 1e9, (long long)m->next_id);
-	if (orphans)
+	if (orphans) {
 		uv_timer_start(&m->orphan_timer, on_orphan_timer, m->cfg.orphan_grace_ms, 0);
+		unsigned settle = m->cfg.orphan_grace_ms < MASTER_SETTLE_MS ? m->cfg.orphan_grace_ms : MASTER_SETTLE_MS;
+		if (m->sched.nqueued) {
+			m->settling = 1;
+			uv_timer_start(&m->settle_timer, on_settle_timer, settle, 0);
+			log_info("waiting up to %u ms for %d earlier workers before dispatching queued jobs", settle,
+				 orphans);
+		}
+	}
 	return 0;
 }
 
@@ -530,6 +578,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		m->cfg.idle_ms = 10000;
 	if (!m->cfg.ping_ms)
 		m->cfg.ping_ms = 2000;
+	if (!m->cfg.assign_defer_set)
+		m->cfg.assign_defer_ms = MASTER_ASSIGN_DEFER_MS;
 	if (!m->cfg.orphan_grace_ms)
 		m->cfg.orphan_grace_ms = 2 * m->cfg.idle_ms;
 	struct sched_cb cb = workers_sched_cb;
@@ -539,8 +589,9 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	uv_idle_init(loop, &m->idle);
 	uv_timer_init(loop, &m->orphan_timer);
 	uv_timer_init(loop, &m->assign_timer);
-	m->check.data = m->idle.data = m->orphan_timer.data = m->assign_timer.data = m;
-	m->handles_open += 4;
+	uv_timer_init(loop, &m->settle_timer);
+	m->check.data = m->idle.data = m->orphan_timer.data = m->assign_timer.data = m->settle_timer.data = m;
+	m->handles_open += 5;
 	uv_check_start(&m->check, on_check);
 
 	char path[RUNDIR_PATH_MAX];
@@ -594,6 +645,7 @@ static void finish_shutdown(struct master *m)
 		if (w->peer && w->peer->conn)
 			conn_send(w->peer->conn, msg_new_typed("exit"));
 	workers_flush_assigns(m, 1);
+	store_worker_down(m->store, NULL); /* they were told to exit */
 	store_commit(m->store);
 	rundir_remove_master(m->cfg.run_dir);
 	for (struct peer *p = m->peers; p; p = p->next)
@@ -604,6 +656,7 @@ static void finish_shutdown(struct master *m)
 	uv_close((uv_handle_t *)&m->idle, on_handle_closed);
 	uv_close((uv_handle_t *)&m->orphan_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&m->assign_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&m->settle_timer, on_handle_closed);
 	log_info("stopped: state committed, master.json removed");
 }
 

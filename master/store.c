@@ -29,6 +29,8 @@ enum {
 	S_STATE,
 	S_COUNT_ADD,
 	S_RESULTS,
+	S_WORKER_UP,
+	S_WORKER_DOWN,
 	S_MAX
 };
 
@@ -45,6 +47,8 @@ static const char *const sql_text[S_MAX] = {
 	[S_CANCEL_ALL] = "UPDATE jobs SET state=4,error='cancelled',finished=?1 WHERE state<2",
 	[S_STATE] = "SELECT state FROM jobs WHERE id=?1",
 	[S_COUNT_ADD] = "UPDATE counts SET n=n+?2 WHERE state=?1",
+	[S_WORKER_UP] = "INSERT OR REPLACE INTO workers(wid,since) VALUES(?1,?2)",
+	[S_WORKER_DOWN] = "DELETE FROM workers WHERE wid=?1 OR ?1 IS NULL",
 	[S_RESULTS] = "SELECT id,type,state,attempts,worker,output,error,rc FROM jobs "
 		      "WHERE id BETWEEN ?1 AND ?2 AND +state>=2 AND client=?3 ORDER BY id",
 };
@@ -74,6 +78,7 @@ static const char schema_sql[] =
 	" started REAL,"
 	" finished REAL);"
 	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
+	"CREATE TABLE IF NOT EXISTS workers(wid TEXT PRIMARY KEY, since REAL);"
 	"CREATE TABLE IF NOT EXISTS counts(state INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
 	"INSERT OR IGNORE INTO counts(state,n) VALUES(2,0),(3,0),(4,0);"
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_SCHEMA_VERSION "');";
@@ -265,6 +270,11 @@ static int64_t scalar(struct store *s, const char *sql, int64_t arg)
 
 int64_t store_max_id(struct store *s) { return scalar(s, "SELECT coalesce(max(id),0) FROM jobs", 0); }
 
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
 static void bind_str(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
@@ -345,6 +355,46 @@ int store_finish(struct store *s, int64_t id, int state, int attempts, const cha
 	return 0;
 }
 
+int store_worker_up(struct store *s, const char *wid, double now)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_WORKER_UP];
+	sqlite3_bind_text(st, 1, wid, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 2, now);
+	return run(s, st);
+}
+
+int store_worker_down(struct store *s, const char *wid)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_WORKER_DOWN];
+	bind_str(st, 1, wid);
+	return run(s, st);
+}
+
+int64_t store_workers(struct store *s, int (*fn)(void *arg, const char *wid), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT wid FROM workers ORDER BY wid", -1, &st, NULL) != SQLITE_OK)
+		return fail(s);
+	int64_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn(arg, col_str(st, 0))) {
+			sqlite3_finalize(st);
+			snprintf(s->errmsg, sizeof s->errmsg, "loading the worker list failed");
+			return -1;
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE)
+		n = fail(s);
+	sqlite3_finalize(st);
+	return n;
+}
+
 int64_t store_cancel_all(struct store *s, double now)
 {
 	if (store_begin(s))
@@ -368,11 +418,6 @@ int store_state(struct store *s, int64_t id)
 		fail(s);
 	sqlite3_reset(st);
 	return v;
-}
-
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
 }
 
 int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg)

@@ -62,6 +62,14 @@ int store_requeue(struct store *s, int64_t id, int attempts);
 int store_finish(struct store *s, int64_t id, int state, int attempts, const char *worker,
 		 double started, const char *output, size_t output_len, const char *error, int rc_set, int rc,
 		 double now);
+/* The workers connected now (table `workers`): a master restarted after a
+ * crash waits briefly for them before it hands out queued jobs, because they
+ * may hold jobs whose assignment was never written. up: wid connected;
+ * down: wid left for good (NULL: all of them, at a clean shutdown). */
+int store_worker_up(struct store *s, const char *wid, double now);
+int store_worker_down(struct store *s, const char *wid);
+/* Call fn with each recorded worker id. Returns how many, or -1. */
+int64_t store_workers(struct store *s, int (*fn)(void *arg, const char *wid), void *arg);
 /* Cancel every unfinished job with one statement; returns rows changed or
  * -1. */
 int64_t store_cancel_all(struct store *s, double now);

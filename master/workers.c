@@ -109,6 +109,7 @@ void workers_lost(struct wrk *w, const char *why)
 	log_info("worker %s lost (%s): %u jobs go back to the queue or fail", w->wid, why ? why : "?",
 		 w->sw.nassigned);
 	m->lost_wid = w->wid;
+	store_worker_down(m->store, w->wid);
 	sched_worker_lost(&m->sched, &w->sw, w->wid);
 	m->lost_wid = NULL;
 	if (w->prev)
@@ -178,7 +179,8 @@ static int pend_push(struct master *m, int64_t id, uint16_t attempts, uint64_t t
 	}
 	m->pa[(m->pa_head + m->pa_n++) % m->pa_cap] = (struct pend_assign){id, t_ms, attempts};
 	if (m->assign_timer.data && !uv_is_active((uv_handle_t *)&m->assign_timer))
-		uv_timer_start(&m->assign_timer, on_assign_timer, MASTER_ASSIGN_DEFER_MS, MASTER_ASSIGN_DEFER_MS);
+		uv_timer_start(&m->assign_timer, on_assign_timer, m->cfg.assign_defer_ms + 1,
+			       m->cfg.assign_defer_ms + 1);
 	return 0;
 }
 
@@ -188,7 +190,7 @@ void workers_flush_assigns(struct master *m, int all)
 	double wall = util_wall();
 	while (m->pa_n) {
 		struct pend_assign *e = &m->pa[m->pa_head];
-		if (!all && now - e->t_ms < MASTER_ASSIGN_DEFER_MS)
+		if (!all && now - e->t_ms < m->cfg.assign_defer_ms)
 			break;
 		struct mjob *j = sched_find(&m->sched, e->id);
 		if (j && j->where == MJOB_ASSIGNED && j->attempts == e->attempts && j->worker)
@@ -342,6 +344,7 @@ static void on_hello(struct peer *p, msg *m)
 		return;
 	}
 	int reclaimed = w->sw.nassigned > 0;
+	store_worker_up(ms->store, wid, util_wall());
 	w->peer = p;
 	p->worker = w;
 	util_strlcpy(w->host, msg_get_str(m, "host") ? msg_get_str(m, "host") : conn_peer(p->conn), sizeof w->host);

@@ -179,7 +179,7 @@ static char *find_mpirun(char *out, size_t n)
 static pid_t start_master(struct cli *cli, const char *bin, const char *logfile, struct master_info *mi)
 {
 	char prefetch[32];
-	char *argv[16];
+	char *argv[48];
 	int k = 0;
 	argv[k++] = (char *)bin;
 	argv[k++] = "--run-dir";
@@ -199,6 +199,14 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 		argv[k++] = "--max-queued";
 		argv[k++] = (char *)cli->max_queued;
 	}
+	/* Expert knobs of mtslurm-master that start has no option for
+	 * (docs/master.md), e.g. MTSLURM_MASTER_ARGS="--sync normal". */
+	char extra[1024] = "";
+	const char *env = getenv("MTSLURM_MASTER_ARGS");
+	if (env)
+		util_strlcpy(extra, env, sizeof extra);
+	for (char *save = NULL, *w = strtok_r(extra, " \t", &save); w && k < 46; w = strtok_r(NULL, " \t", &save))
+		argv[k++] = w;
 	argv[k] = NULL;
 	rundir_remove_master(cli->run_dir);
 	pid_t pid = spawn_detached(argv, logfile);

@@ -52,7 +52,6 @@ struct mjob {
 	struct mjob_deps *dependents;  /* ids of jobs waiting for this one, or NULL */
 	double delay_s, timeout_s;
 	int32_t prio;
-	uint32_t heap_idx;     /* position in the client's queue while MJOB_INQUEUE */
 	uint32_t assigned_ms;  /* monotonic ms (mod 2^32) of the last assignment */
 	uint32_t ndeps_left;   /* dependencies not yet completed */
 	uint32_t input_len;

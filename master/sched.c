@@ -74,72 +74,62 @@ struct mjob *sched_find(const struct sched *s, int64_t id)
 
 /* ---- a client's queue: max-heap on (prio, -id) ---- */
 
-static inline int job_before(const struct mjob *a, const struct mjob *b)
+static inline int hent_before(const struct sched_hent *a, const struct sched_hent *b)
 {
 	return a->prio > b->prio || (a->prio == b->prio && a->id < b->id);
 }
 
-static void jheap_up(struct sched_client *c, uint32_t i)
-{
-	struct mjob *j = c->heap[i];
-	while (i > 0) {
-		uint32_t p = (i - 1) / 2;
-		if (!job_before(j, c->heap[p]))
-			break;
-		c->heap[i] = c->heap[p];
-		c->heap[i]->heap_idx = i;
-		i = p;
-	}
-	c->heap[i] = j;
-	j->heap_idx = i;
-}
-
-static void jheap_down(struct sched_client *c, uint32_t i)
-{
-	struct mjob *j = c->heap[i];
-	for (;;) {
-		uint32_t l = 2 * i + 1, best = i;
-		struct mjob *bj = j;
-		if (l < c->n && job_before(c->heap[l], bj))
-			best = l, bj = c->heap[l];
-		if (l + 1 < c->n && job_before(c->heap[l + 1], bj))
-			best = l + 1, bj = c->heap[l + 1];
-		if (best == i)
-			break;
-		c->heap[i] = bj;
-		bj->heap_idx = i;
-		i = best;
-	}
-	c->heap[i] = j;
-	j->heap_idx = i;
-}
-
-static int jheap_push(struct sched_client *c, struct mjob *j)
+static int jheap_push(struct sched_client *c, const struct mjob *j)
 {
 	if (c->n == c->cap) {
 		uint32_t cap = c->cap ? c->cap * 2 : 16;
-		struct mjob **h = realloc(c->heap, (size_t)cap * sizeof *h);
+		struct sched_hent *h = realloc(c->heap, (size_t)cap * sizeof *h);
 		if (!h)
 			return -1;
 		c->heap = h;
 		c->cap = cap;
 	}
-	c->heap[c->n] = j;
-	jheap_up(c, c->n++);
+	struct sched_hent e = {j->id, j->prio};
+	uint32_t i = c->n++;
+	while (i > 0) {
+		uint32_t p = (i - 1) / 2;
+		if (!hent_before(&e, &c->heap[p]))
+			break;
+		c->heap[i] = c->heap[p];
+		i = p;
+	}
+	c->heap[i] = e;
 	return 0;
 }
 
-static void jheap_remove(struct sched_client *c, uint32_t i)
+static void jheap_pop_root(struct sched_client *c)
 {
-	struct mjob *last = c->heap[--c->n];
-	if (i == c->n)
-		return;
-	c->heap[i] = last;
-	last->heap_idx = i;
-	if (i > 0 && job_before(last, c->heap[(i - 1) / 2]))
-		jheap_up(c, i);
-	else
-		jheap_down(c, i);
+	struct sched_hent e = c->heap[--c->n];
+	uint32_t i = 0, n = c->n;
+	for (;;) {
+		uint32_t l = 2 * i + 1, best = l;
+		if (l >= n)
+			break;
+		if (l + 1 < n && hent_before(&c->heap[l + 1], &c->heap[l]))
+			best = l + 1;
+		if (!hent_before(&c->heap[best], &e))
+			break;
+		c->heap[i] = c->heap[best];
+		i = best;
+	}
+	if (n)
+		c->heap[i] = e;
+}
+
+/* The queue lost its last job: drop stale entries and shrink. */
+static void jheap_empty(struct sched_client *c)
+{
+	c->n = 0;
+	if (c->cap > 1024) {
+		free(c->heap);
+		c->heap = NULL;
+		c->cap = 0;
+	}
 }
 
 /* ---- active clients: min-heap on (nrun, last_pick) ---- */
@@ -252,7 +242,7 @@ void sched_client_release(struct sched_client *c)
 {
 	free(c->heap);
 	c->heap = NULL;
-	c->n = c->cap = 0;
+	c->n = c->cap = c->nq = 0;
 }
 
 static void free_all_noop(void *arg, struct mjob *j)
@@ -356,15 +346,16 @@ static void waiting_unlink(struct sched *s, struct mjob *j)
 static int enqueue(struct sched *s, struct mjob *j)
 {
 	struct sched_client *c = j->client;
-	if (jheap_push(c, j))
+	if (cheap_add(s, c))
 		return -1;
-	j->where = MJOB_INQUEUE;
-	s->nqueued++;
-	if (cheap_add(s, c)) {
-		jheap_remove(c, j->heap_idx);
-		s->nqueued--;
+	if (jheap_push(c, j)) {
+		if (c->nq == 0)
+			cheap_remove(s, c);
 		return -1;
 	}
+	j->where = MJOB_INQUEUE;
+	c->nq++;
+	s->nqueued++;
 	return 0;
 }
 
@@ -426,15 +417,35 @@ int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w)
 
 /* ---- dispatch and stealing ---- */
 
+/* j (queued) leaves its client's queue; its heap entry may stay behind. */
+static void unqueue(struct sched *s, struct mjob *j)
+{
+	struct sched_client *c = j->client;
+	s->nqueued--;
+	if (--c->nq == 0) {
+		jheap_empty(c);
+		cheap_remove(s, c);
+	}
+}
+
+/* The best queued job of c (c->nq > 0), taken off the heap. */
+static struct mjob *jheap_take(struct sched *s, struct sched_client *c)
+{
+	for (;;) {
+		struct sched_hent e = c->heap[0];
+		jheap_pop_root(c);
+		struct mjob *j = sched_find(s, e.id);
+		if (j && j->where == MJOB_INQUEUE && j->client == c && j->prio == e.prio)
+			return j;
+	}
+}
+
 static void assign_one(struct sched *s, struct sched_worker *w)
 {
 	struct sched_client *c = s->active[0];
-	struct mjob *j = c->heap[0];
-	jheap_remove(c, 0);
-	s->nqueued--;
+	struct mjob *j = jheap_take(s, c);
 	c->last_pick = ++s->pick_seq;
-	if (c->n == 0)
-		cheap_remove(s, c);
+	unqueue(s, j);
 	client_nrun(s, c, +1);
 	j->where = MJOB_ASSIGNED;
 	if (j->attempts < UINT16_MAX)
@@ -536,10 +547,7 @@ int sched_adopt(struct sched *s, struct mjob *j, struct sched_worker *w, uint16_
 	if (j->where != MJOB_INQUEUE)
 		return -1;
 	struct sched_client *c = j->client;
-	jheap_remove(c, j->heap_idx);
-	s->nqueued--;
-	if (c->n == 0)
-		cheap_remove(s, c);
+	unqueue(s, j);
 	client_nrun(s, c, +1);
 	j->where = MJOB_ASSIGNED;
 	j->attempts = attempts;
@@ -586,10 +594,7 @@ static void detach(struct sched *s, struct mjob *j)
 		s->nwaiting--;
 		break;
 	case MJOB_INQUEUE:
-		jheap_remove(j->client, j->heap_idx);
-		s->nqueued--;
-		if (j->client->n == 0)
-			cheap_remove(s, j->client);
+		unqueue(s, j);
 		break;
 	case MJOB_ASSIGNED:
 		worker_unlink(j->worker, j);
@@ -707,6 +712,7 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 	while (s->waiting) {
 		struct mjob *j = s->waiting;
 		s->waiting = j->next;
+		tab_del(s, j->id); /* a stale queue entry of j must not find it */
 		j->client->nlive--;
 		fn(arg, j);
 		mjob_free(j);
@@ -716,13 +722,17 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 		struct sched_client *c = s->active[--s->nactive];
 		c->active_idx = UINT32_MAX;
 		for (uint32_t i = 0; i < c->n; i++) {
-			struct mjob *j = c->heap[i];
+			struct mjob *j = sched_find(s, c->heap[i].id);
+			if (!j || j->where != MJOB_INQUEUE || j->client != c)
+				continue; /* stale entry */
+			tab_del(s, j->id); /* a second entry of j is stale now */
 			c->nlive--;
 			fn(arg, j);
 			mjob_free(j);
 			n++;
 		}
-		c->n = 0;
+		c->nq = 0;
+		jheap_empty(c);
 	}
 	for (uint32_t i = 0; i < s->nworkers; i++) {
 		struct sched_worker *w = s->workers[i];

@@ -33,9 +33,20 @@
 
 #include "mjob.h"
 
+/* One queue entry: the job's key, copied so that sifting never touches the
+ * jobs themselves (a pointer chase per level would cost a cache miss each). */
+struct sched_hent {
+	int64_t id;
+	int32_t prio;
+};
+
 struct sched_client {
-	struct mjob **heap; /* this client's queue */
+	/* This client's queue: a max-heap on (prio, -id) with lazy deletion. A
+	 * job leaving the queue other than by a pop (cancel, adopt) leaves its
+	 * entry behind; pops skip entries whose job is no longer queued. */
+	struct sched_hent *heap;
 	uint32_t n, cap;
+	uint32_t nq;        /* jobs queued now (<= n) */
 	uint32_t nrun;      /* assigned jobs (running + prefetched) */
 	uint32_t active_idx; /* position in the active-client heap, or UINT32_MAX */
 	uint64_t last_pick;

@@ -130,7 +130,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 	sqlite3_busy_timeout(s->db, 5000);
 	char pragmas[256];
 	snprintf(pragmas, sizeof pragmas,
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-65536;"
+		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-2000;"
 		 " PRAGMA temp_store=MEMORY;",
 		 o && o->sync_normal ? "NORMAL" : "FULL");
 	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)

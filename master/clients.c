@@ -194,7 +194,7 @@ void clients_flush(struct master *m)
 			c->await = NULL;
 			c->nawait = 0;
 		}
-		fbuf_send(&c->done, conn);
+		fbuf_gate(&c->done, conn ? c->peer : NULL);
 		clients_maybe_free(c);
 		c = next;
 	}

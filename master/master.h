@@ -57,6 +57,9 @@ struct peer {
 	struct client *client; /* after a client hello */
 	struct wrk *worker;    /* after a worker hello */
 	struct buf acks;       /* whole frames to send after the commit */
+	struct buf held;       /* sealed frames waiting for the disk sync (master_gate) */
+	struct peer *held_next;
+	int held_listed;
 	struct peer *dirty_next;
 	struct peer *prev, *next; /* all peers */
 	int dirty, closed, paused, is_worker, is_client;
@@ -131,6 +134,11 @@ struct master {
 	uv_timer_t orphan_timer;
 	uv_timer_t assign_timer; /* writes deferred assignments of jobs still running */
 	uv_timer_t settle_timer; /* ends the post-restart wait for known workers */
+	uv_work_t sync_req;      /* store_sync on the thread pool */
+	uv_work_t ckpt_req;      /* store_checkpoint on the thread pool */
+	int sync_busy, sync_rc, unsynced, ckpt_busy, ckpt_rc;
+	char ckpt_err[256];
+	struct peer *held_peers; /* peers with sealed output, released after the sync */
 	int settling;            /* after a restart: no dispatch until known workers are back */
 	struct pend_assign *pa;  /* ring of assignments not yet written to the store */
 	size_t pa_cap, pa_head, pa_n;
@@ -162,6 +170,11 @@ void fbuf_release(struct fbuf *f);
 int fbuf_item(struct fbuf *f);
 /* Close the open frame and queue all frames on c (if non-NULL); reset. */
 void fbuf_send(struct fbuf *f, struct conn *c);
+/* Close the open frame and hold all frames for p until the disk sync that
+ * covers this turn's commit has finished (p NULL: drop them); reset. */
+void fbuf_gate(struct fbuf *f, struct peer *p);
+/* Hold bytes (whole frames) for p until that sync. */
+void master_gate(struct peer *p, const void *bytes, size_t n);
 static inline int fbuf_empty(const struct fbuf *f) { return f->b.len == 0; }
 
 /* server.c */
@@ -204,7 +217,10 @@ void workers_dirty(struct wrk *w);
 void workers_on_msg(struct peer *p, msg *m);
 /* The worker's connection is gone (or its grace period ended). */
 void workers_lost(struct wrk *w, const char *why);
-void workers_flush(struct master *m);
+/* Send queued assignments and revokes. seal = 1: also hold the result
+ * confirmations for the disk sync (a worker forgets a result once
+ * confirmed, so the confirmation must not outrun its durability). */
+void workers_flush(struct master *m, int seal);
 void workers_expire_orphans(struct master *m);
 void workers_release(struct master *m);
 /* Write the assignments (state running) of jobs assigned at least

@@ -77,7 +77,58 @@ void fbuf_send(struct fbuf *f, struct conn *c)
 		buf_reset(&f->b);
 }
 
+void fbuf_gate(struct fbuf *f, struct peer *p)
+{
+	fbuf_close(f);
+	if (p && f->b.len)
+		master_gate(p, f->b.p, f->b.len);
+	if (f->b.cap > (1u << 20))
+		buf_release(&f->b);
+	else
+		buf_reset(&f->b);
+}
+
 /* ---- replies ---- */
+
+void master_gate(struct peer *p, const void *bytes, size_t n)
+{
+	if (!p || p->closed || !n)
+		return;
+	buf_add(&p->held, bytes, n);
+	if (!p->held_listed) {
+		p->held_listed = 1;
+		p->held_next = p->m->held_peers;
+		p->m->held_peers = p;
+	}
+}
+
+static void peer_free(struct peer *p)
+{
+	buf_release(&p->acks);
+	buf_release(&p->held);
+	free(p);
+}
+
+/* The sync covering the sealed output finished: send it. */
+static void release_held(struct master *m)
+{
+	struct peer *p = m->held_peers;
+	m->held_peers = NULL;
+	while (p) {
+		struct peer *next = p->held_next;
+		p->held_listed = 0;
+		p->held_next = NULL;
+		if (!p->closed && p->conn && p->held.len)
+			conn_send_bytes(p->conn, p->held.p, p->held.len);
+		if (p->held.cap > (1u << 20))
+			buf_release(&p->held);
+		else
+			buf_reset(&p->held);
+		if (p->closed && !p->dirty)
+			peer_free(p);
+		p = next;
+	}
+}
 
 static void on_idle(uv_idle_t *h)
 {
@@ -167,10 +218,10 @@ static void flush_peers(struct master *m)
 		p->dirty = 0;
 		p->dirty_next = NULL;
 		if (p->closed) {
-			buf_release(&p->acks);
-			free(p);
+			if (!p->held_listed)
+				peer_free(p);
 		} else if (p->acks.len) {
-			conn_send_bytes(p->conn, p->acks.p, p->acks.len);
+			master_gate(p, p->acks.p, p->acks.len);
 			if (p->acks.cap > (1u << 20))
 				buf_release(&p->acks);
 			else
@@ -196,6 +247,45 @@ static void backpressure(struct master *m)
 static void finish_shutdown(struct master *m);
 static void settle_check(struct master *m);
 
+static void on_sync_work(uv_work_t *r)
+{
+	struct master *m = r->data;
+	m->sync_rc = store_sync(m->store);
+}
+
+static void on_sync_done(uv_work_t *r, int status)
+{
+	struct master *m = r->data;
+	(void)status;
+	m->sync_busy = 0;
+	if (m->sync_rc) {
+		/* Nothing sealed may be acknowledged; a master that cannot sync
+		 * loses its durability promise, so it stops (workers and
+		 * clients reconnect to the next one, which reloads the store). */
+		log_error("fdatasync of the WAL failed: %s; stopping without acknowledging", strerror(-m->sync_rc));
+		fprintf(stderr, "mtslurm-master: cannot sync %s-wal: %s; check the disk and restart\n", m->db_path,
+			strerror(-m->sync_rc));
+		_exit(1);
+	}
+	master_touch(m);
+}
+
+static void on_ckpt_work(uv_work_t *r)
+{
+	struct master *m = r->data;
+	m->ckpt_rc = store_checkpoint(m->store, m->ckpt_err, sizeof m->ckpt_err);
+}
+
+static void on_ckpt_done(uv_work_t *r, int status)
+{
+	struct master *m = r->data;
+	(void)status;
+	m->ckpt_busy = 0;
+	if (m->ckpt_rc)
+		log_warn("checkpoint of %s failed: %s; will try again", m->db_path, m->ckpt_err);
+	master_touch(m);
+}
+
 static void on_check(uv_check_t *h)
 {
 	struct master *m = h->data;
@@ -210,24 +300,45 @@ static void on_check(uv_check_t *h)
 	}
 	if (m->pa_n)
 		workers_flush_assigns(m, 0);
-	if (store_in_txn(m->store) && store_commit(m->store)) {
-		/* Nothing of this turn may be acknowledged; a master that cannot
-		 * write loses its durability promise, so it stops (workers and
-		 * clients reconnect to the next one, which reloads the store). */
-		log_error("commit failed: %s; stopping without acknowledging this turn", store_errmsg(m->store));
-		fprintf(stderr, "mtslurm-master: commit to %s failed: %s; check the disk and restart\n",
-			m->db_path, store_errmsg(m->store));
-		_exit(1);
+	if (store_in_txn(m->store)) {
+		if (store_commit(m->store)) {
+			log_error("commit failed: %s; stopping without acknowledging this turn",
+				  store_errmsg(m->store));
+			fprintf(stderr, "mtslurm-master: commit to %s failed: %s; check the disk and restart\n",
+				m->db_path, store_errmsg(m->store));
+			_exit(1);
+		}
+		m->unsynced = 1;
 	}
-	/* Replies (submitted, cancelled) before the callbacks they announce,
-	 * callbacks before the `waited` they lead to. */
-	workers_flush(m);
-	flush_peers(m);
-	clients_flush(m);
-	query_check_waiters(m);
-	flush_peers(m);
+	/* Assignments need no durability (a job lost with its insert was never
+	 * acknowledged); they go out now, so workers start while the disk
+	 * syncs. */
+	workers_flush(m, 0);
+	if (!m->sync_busy) {
+		/* Everything sealed before the sync that just ended is durable. */
+		release_held(m);
+		/* Seal what this and earlier turns produced (all committed now):
+		 * replies (submitted, cancelled) before the callbacks they
+		 * announce, callbacks before the `waited` they lead to. */
+		workers_flush(m, 1);
+		flush_peers(m);
+		clients_flush(m);
+		query_check_waiters(m);
+		flush_peers(m);
+		if (m->unsynced) {
+			m->unsynced = 0;
+			m->sync_busy = 1;
+			uv_queue_work(m->loop, &m->sync_req, on_sync_work, on_sync_done);
+		} else {
+			release_held(m);
+		}
+	}
+	if (!m->ckpt_busy && !m->shutting_down && store_wants_checkpoint(m->store)) {
+		m->ckpt_busy = 1;
+		uv_queue_work(m->loop, &m->ckpt_req, on_ckpt_work, on_ckpt_done);
+	}
 	backpressure(m);
-	if (m->shutting_down)
+	if (m->shutting_down && !m->sync_busy && !m->ckpt_busy && !m->held_peers)
 		finish_shutdown(m);
 }
 
@@ -294,10 +405,8 @@ static void on_close(struct conn *c, const char *why)
 			cl->peer = NULL;
 		clients_maybe_free(cl);
 	}
-	if (!p->dirty) {
-		buf_release(&p->acks);
-		free(p);
-	}
+	if (!p->dirty && !p->held_listed)
+		peer_free(p);
 	master_touch(m);
 }
 
@@ -590,6 +699,7 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	uv_timer_init(loop, &m->orphan_timer);
 	uv_timer_init(loop, &m->assign_timer);
 	uv_timer_init(loop, &m->settle_timer);
+	m->sync_req.data = m->ckpt_req.data = m;
 	m->check.data = m->idle.data = m->orphan_timer.data = m->assign_timer.data = m->settle_timer.data = m;
 	m->handles_open += 5;
 	uv_check_start(&m->check, on_check);
@@ -608,7 +718,7 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	if (load(m, err, errlen))
 		return -1;
 	/* Make the load's own writes (requeues, failed dependents) durable. */
-	if (store_commit(m->store)) {
+	if (store_commit(m->store) || store_sync(m->store)) {
 		snprintf(err, errlen, "cannot write %s: %s; check the disk", m->db_path, store_errmsg(m->store));
 		return -1;
 	}
@@ -647,6 +757,7 @@ static void finish_shutdown(struct master *m)
 	workers_flush_assigns(m, 1);
 	store_worker_down(m->store, NULL); /* they were told to exit */
 	store_commit(m->store);
+	store_sync(m->store);
 	rundir_remove_master(m->cfg.run_dir);
 	for (struct peer *p = m->peers; p; p = p->next)
 		if (p->conn)
@@ -663,13 +774,20 @@ static void finish_shutdown(struct master *m)
 void master_free(struct master *m)
 {
 	/* Peers still alive here (conn not yet closed) are freed with the loop. */
-	struct peer *p = m->dirty_peers;
+	struct peer *p = m->held_peers;
+	m->held_peers = NULL;
+	while (p) {
+		struct peer *next = p->held_next;
+		p->held_listed = 0;
+		if (p->closed && !p->dirty)
+			peer_free(p);
+		p = next;
+	}
+	p = m->dirty_peers;
 	while (p) {
 		struct peer *next = p->dirty_next;
-		if (p->closed) {
-			buf_release(&p->acks);
-			free(p);
-		}
+		if (p->closed)
+			peer_free(p);
 		p = next;
 	}
 	m->dirty_peers = NULL;

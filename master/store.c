@@ -7,10 +7,14 @@
  */
 #include "store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "mjob.h"
@@ -83,8 +87,15 @@ static const char schema_sql[] =
 	"INSERT OR IGNORE INTO counts(state,n) VALUES(2,0),(3,0),(4,0);"
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_SCHEMA_VERSION "');";
 
+/* WAL frames (pages) after which the master asks for a checkpoint. */
+#define STORE_CHECKPOINT_FRAMES 4000
+
 struct store {
 	sqlite3 *db;
+	sqlite3 *ckpt;  /* second connection, only for checkpoints (store_checkpoint) */
+	int wal_fd;     /* our own descriptor of state.db-wal, for store_sync */
+	int no_sync;    /* --sync normal: store_sync does nothing */
+	atomic_int wal_frames; /* frames in the WAL after the last commit */
 	sqlite3_stmt *st[S_MAX];
 	int in_txn;
 	int failed; /* a write of the open transaction failed: it must not commit */
@@ -99,6 +110,14 @@ static int fail(struct store *s)
 }
 
 const char *store_errmsg(struct store *s) { return s ? s->errmsg : "no store"; }
+
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	atomic_store(&((struct store *)arg)->wal_frames, frames);
+	return SQLITE_OK;
+}
 
 /* Step a write statement to completion and reset it. */
 static int run(struct store *s, sqlite3_stmt *st)
@@ -123,17 +142,24 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 		snprintf(err, errlen, "out of memory opening %s", path);
 		return -1;
 	}
+	s->wal_fd = -1;
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 				 NULL);
 	if (rc != SQLITE_OK)
 		goto bad;
 	sqlite3_busy_timeout(s->db, 5000);
-	char pragmas[256];
-	snprintf(pragmas, sizeof pragmas,
-		 "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA cache_size=-2000;"
-		 " PRAGMA temp_store=MEMORY;",
-		 o && o->sync_normal ? "NORMAL" : "FULL");
-	if (sqlite3_exec(s->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
+	/* Commits only write the WAL (synchronous=OFF); the master makes them
+	 * durable with store_sync() on a thread before it acknowledges anything,
+	 * so the event loop never waits for the disk. Checkpoints run on their
+	 * own connection with synchronous=FULL (store_checkpoint): it syncs the
+	 * WAL before copying it and the database before the WAL may be reused,
+	 * which is what keeps synchronous=OFF on this connection safe. The
+	 * default page cache: a big one makes every commit walk a big hash. */
+	s->no_sync = o && o->sync_normal;
+	if (sqlite3_exec(s->db,
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;"
+			 " PRAGMA journal_size_limit=-1;",
+			 NULL, NULL, NULL) != SQLITE_OK)
 		goto bad;
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto bad;
@@ -164,6 +190,25 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 		if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK)
 			goto bad;
+	/* Replaces the automatic checkpoint, which would run on this
+	 * connection without syncing. */
+	sqlite3_wal_hook(s->db, on_wal_commit, s);
+	if (sqlite3_open_v2(path, &s->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->ckpt, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open %s a second time for checkpoints: %s", path,
+			 s->ckpt ? sqlite3_errmsg(s->ckpt) : "out of memory");
+		store_close(s);
+		return -1;
+	}
+	sqlite3_busy_timeout(s->ckpt, 1000);
+	char wal[4200];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+	if (s->wal_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s; check the run directory", wal, strerror(errno));
+		store_close(s);
+		return -1;
+	}
 	*out = s;
 	return 0;
 bad:
@@ -181,8 +226,37 @@ void store_close(struct store *s)
 		store_commit(s);
 	for (int i = 0; i < S_MAX; i++)
 		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->ckpt);
+	/* The last connection checkpoints and removes the WAL on close: with
+	 * syncs, or the database could lose what only the WAL held. */
+	if (s->db)
+		sqlite3_exec(s->db, "PRAGMA synchronous=FULL;", NULL, NULL, NULL);
 	sqlite3_close(s->db);
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
 	free(s);
+}
+
+int store_sync(struct store *s)
+{
+	if (s->no_sync)
+		return 0;
+	return fdatasync(s->wal_fd) == 0 ? 0 : -errno;
+}
+
+int store_wants_checkpoint(const struct store *s)
+{
+	return atomic_load(&((struct store *)s)->wal_frames) >= STORE_CHECKPOINT_FRAMES;
+}
+
+int store_checkpoint(struct store *s, char *err, size_t errlen)
+{
+	int rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(s->ckpt));
+		return -1;
+	}
+	return 0;
 }
 
 int store_begin(struct store *s)

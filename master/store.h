@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * store: the master's SQLite database, RUN_DIR/state.db (schema in
- * docs/formats.md). WAL journal, synchronous=FULL by default, every statement
- * prepared once and reused. Writes go into one transaction that the caller
- * opens lazily (every write function calls store_begin) and commits once per
- * event-loop turn (store_commit): that is the group commit that makes a
- * `submitted` acknowledgement mean "durable" without one fsync per job.
+ * docs/formats.md). WAL journal, every statement prepared once and reused.
+ * Writes go into one transaction that the caller opens lazily (every write
+ * function calls store_begin) and commits once per event-loop turn
+ * (store_commit). A commit only writes the WAL; store_sync() makes every
+ * commit so far durable (fdatasync of the WAL) and is meant to run on a
+ * thread while the loop goes on, with the turn's acknowledgements held back
+ * until it returns: that is the group commit that makes a `submitted`
+ * acknowledgement mean "durable" without one fsync per job, and without the
+ * loop ever waiting for the disk. Checkpoints (copying the WAL into the
+ * database) run on a second connection, also off the loop.
  *
  * Strings handed to write functions are bound SQLITE_STATIC: they must stay
  * valid until the function returns (the statement is stepped and reset
@@ -24,7 +29,9 @@ struct store;
 struct mjob;
 
 struct store_opts {
-	int sync_normal; /* synchronous=NORMAL instead of FULL */
+	/* store_sync() does nothing: commits survive kill -9 of the master
+	 * (they are in the OS page cache), not a power loss. */
+	int sync_normal;
 };
 
 /* Open or create the database at path and its schema. err gets one line
@@ -34,6 +41,16 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 /* Commit anything pending and close. NULL is a no-op. */
 void store_close(struct store *s);
 const char *store_errmsg(struct store *s);
+
+/* Make every commit so far durable (survives power loss). Safe to call from
+ * another thread than the one writing. 0 or -errno. */
+int store_sync(struct store *s);
+/* 1 once the WAL has grown enough that a checkpoint is due. Any thread. */
+int store_wants_checkpoint(const struct store *s);
+/* Copy committed WAL frames into the database (a passive checkpoint on the
+ * store's second connection, with syncs). Call from one thread at a time;
+ * it runs alongside writes on the first connection. 0, or -1 with err. */
+int store_checkpoint(struct store *s, char *err, size_t errlen);
 
 /* Open the turn's transaction if it is not open yet. */
 int store_begin(struct store *s);

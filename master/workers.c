@@ -82,9 +82,9 @@ void workers_dirty(struct wrk *w)
 	master_touch(w->m);
 }
 
-void workers_flush(struct master *m)
+void workers_flush(struct master *m, int seal)
 {
-	struct wrk *w = m->dirty_workers;
+	struct wrk *w = m->dirty_workers, *keep = NULL;
 	m->dirty_workers = NULL;
 	while (w) {
 		struct wrk *next = w->dirty_next;
@@ -95,12 +95,19 @@ void workers_flush(struct master *m)
 		} else {
 			struct conn *c = w->peer && !w->peer->closed ? w->peer->conn : NULL;
 			fbuf_send(&w->assign, c);
-			fbuf_send(&w->result_ok, c);
 			fbuf_send(&w->revoke_cancel, c);
 			fbuf_send(&w->revoke_steal, c);
+			if (seal) {
+				fbuf_gate(&w->result_ok, c ? w->peer : NULL);
+			} else if (!fbuf_empty(&w->result_ok)) {
+				w->dirty = 1; /* confirmations wait for the next seal */
+				w->dirty_next = keep;
+				keep = w;
+			}
 		}
 		w = next;
 	}
+	m->dirty_workers = keep;
 }
 
 void workers_lost(struct wrk *w, const char *why)

@@ -385,6 +385,10 @@ static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, in
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : util_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
+		/* A result may have arrived while a submit ran the loop: deliver
+		 * it before deciding to block, or the wait would sleep a tick. */
+		if (cbs && c->opt.mode == MTS_POLL)
+			deliver(c);
 		pthread_mutex_lock(&c->mu);
 		int ok = cond(c, arg);
 		pthread_mutex_unlock(&c->mu);
@@ -396,8 +400,6 @@ static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, in
 		uint64_t left_ms = deadline == UINT64_MAX ? 1000 : (deadline - now) / 1000000u + 1;
 		uv_timer_start(&c->tick, on_tick, left_ms > 1000 ? 1000 : left_ms, 0);
 		uv_run(&c->loop, UV_RUN_ONCE);
-		if (cbs && c->opt.mode == MTS_POLL)
-			deliver(c);
 	}
 }
 

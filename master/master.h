@@ -39,6 +39,9 @@
  * were connected before (table `workers`) -- a little more than a worker's
  * longest reconnect backoff -- so none is handed a job another one holds. */
 #define MASTER_SETTLE_MS 3000
+/* Commits of at most this many statements are synced on the loop thread:
+ * a thread-pool round trip costs more than a small fdatasync. */
+#define MASTER_SYNC_INLINE_WRITES 8
 
 /* A buffer of whole frames built as JSON text: items are appended into an
  * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */

@@ -95,6 +95,7 @@ struct store {
 	sqlite3 *ckpt;  /* second connection, only for checkpoints (store_checkpoint) */
 	int wal_fd;     /* our own descriptor of state.db-wal, for store_sync */
 	int no_sync;    /* --sync normal: store_sync does nothing */
+	unsigned txn_writes, last_writes; /* statements in the open / last committed transaction */
 	atomic_int wal_frames; /* frames in the WAL after the last commit */
 	sqlite3_stmt *st[S_MAX];
 	int in_txn;
@@ -125,6 +126,7 @@ static int run(struct store *s, sqlite3_stmt *st)
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
+	s->txn_writes++;
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		if (s->in_txn)
 			s->failed = 1;
@@ -244,6 +246,10 @@ int store_sync(struct store *s)
 	return fdatasync(s->wal_fd) == 0 ? 0 : -errno;
 }
 
+int store_sync_needed(const struct store *s) { return !s->no_sync; }
+
+unsigned store_last_commit_writes(const struct store *s) { return s->last_writes; }
+
 int store_wants_checkpoint(const struct store *s)
 {
 	return atomic_load(&((struct store *)s)->wal_frames) >= STORE_CHECKPOINT_FRAMES;
@@ -266,6 +272,7 @@ int store_begin(struct store *s)
 	if (run(s, s->st[S_BEGIN]))
 		return -1;
 	s->in_txn = 1;
+	s->txn_writes = 0;
 	return 0;
 }
 
@@ -288,6 +295,7 @@ int store_commit(struct store *s)
 	}
 	if (run(s, s->st[S_COMMIT]))
 		goto rollback;
+	s->last_writes = s->txn_writes;
 	memset(s->count_delta, 0, sizeof s->count_delta);
 	s->in_txn = 0;
 	return 0;

@@ -559,8 +559,11 @@ int sched_adopt(struct sched *s, struct mjob *j, struct sched_worker *w, uint16_
 void sched_revoked(struct sched *s, struct sched_worker *w, const int64_t *ids, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		/* The worker dropped what it lists: give it back whatever our
+		 * flags say, because a reply to another revoke (a cancel's, or
+		 * an earlier steal's) may have cleared them meanwhile. */
 		struct mjob *j = sched_find(s, ids[i]);
-		if (j && j->where == MJOB_ASSIGNED && j->worker == w && (j->flags & MJOB_F_REVOKING))
+		if (j && j->where == MJOB_ASSIGNED && j->worker == w)
 			sched_unassign(s, j, 1);
 	}
 	for (struct mjob *j = w->head; j; j = j->next)

@@ -281,6 +281,17 @@ static void test_steal(void **st)
 	sched_revoked(&S, &w1, NULL, 0);
 	assert_ptr_equal(sched_find(&S, 2)->worker, &w1);
 	assert_int_equal(w1.nrevoking, 0);
+	/* Replies cross: the answer to another revoke (a cancel's, or an
+	 * earlier steal's) has cleared the flag before the worker's answer
+	 * giving 2 back arrives. The job the worker dropped must still come
+	 * back to the queue, or nobody would ever run it. */
+	assert_int_equal(sched_steal(&S), 1);
+	assert_int_equal(R.stolen[2], 2);
+	sched_revoked(&S, &w1, NULL, 0); /* clears the flag of 2 */
+	int64_t two[] = {2};
+	sched_revoked(&S, &w1, two, 1);
+	assert_int_equal(sched_find(&S, 2)->where, MJOB_INQUEUE);
+	assert_int_equal(w1.nassigned, 1);
 	sched_release(&S);
 	sched_client_release(&a);
 }

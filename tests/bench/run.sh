@@ -45,6 +45,17 @@ for W in 2 8; do
 	mtslurm stop >/dev/null
 done
 
+# Round trip without the fsyncs, and what the machine allows: the median
+# round trip is about two fdatasyncs plus two loopback ping-pongs.
+export MTSLURM_RUN_DIR=$work/run-nosync
+MTSLURM_MASTER_ARGS="--sync normal" mtslurm -n 2 --local start >/dev/null
+r=$("$B/bench/bench_rtt" 5000)
+fig rtt_w2_sync_normal_median_us "$(echo "$r" | awk '{print $2}')" us
+mtslurm stop >/dev/null
+r=$("$B/bench/floor" "$work")
+fig loopback_pingpong_us "$(echo "$r" | awk '{print $2}')" us
+fig fdatasync_us "$(echo "$r" | awk '{print $4}')" us
+
 # Master memory with BENCH_BIG queued jobs (no workers, so they stay queued).
 export MTSLURM_RUN_DIR=$work/run-mem
 mkdir -p "$MTSLURM_RUN_DIR"

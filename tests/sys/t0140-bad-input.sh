@@ -54,6 +54,24 @@ assert_contains "$out" '"t":"status","req":7' "connection still serves after err
 # Nothing of the refused batches was stored.
 assert_eq 0 "$(db "select count(*) from jobs where input in ('ok','x')")" "refused batches stored nothing"
 
+# A malformed "await" in hello is refused with the reason and closes only
+# that connection.
+out=$(peerj 500 '{"t":"hello","client":"feedfeedfeedfeedfeedfeedfeedfeed","await":[[5,2]]}')
+assert_contains "$out" '"code":"bad_message"' "bad await refused"
+assert_contains "$out" "first,last" "bad await message names the format"
+assert_contains "$out" "(closed)" "bad await closes that connection"
+# A handle that reconnects and awaits a job that finished meanwhile gets its
+# result again, read back from state.db; another client id gets nothing.
+cid=abcdabcdabcdabcdabcdabcdabcdabcd
+out=$(peerj 800 "{\"t\":\"hello\",\"client\":\"$cid\"}" \
+	'{"t":"submit","req":1,"jobs":[{"type":"echo","input":"await-me"}]}')
+first=$(printf '%s\n' "$out" | sed -n 's/.*"t":"submitted","req":1,"first":\([0-9]*\).*/\1/p' | head -n1)
+[ -n "$first" ] || fail "no submitted reply: $out"
+out=$(peerj 500 "{\"t\":\"hello\",\"client\":\"$cid\",\"await\":[[$first,$first]]}")
+assert_contains "$out" '"output":"await-me"' "awaited result sent again after a reconnect"
+out=$(peerj 500 "{\"t\":\"hello\",\"client\":\"0000$cid\",\"await\":[[$first,$first]]}")
+case "$out" in *await-me*) fail "another client id got someone else's result: $out" ;; esac
+
 # The CLI says what was wrong in one line, and exits non-zero.
 set +e
 msg=$(mtslurm cancel 999999999 2>&1); rc=$?

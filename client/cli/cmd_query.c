@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "joblog.h"
 #include "msg.h"
@@ -159,6 +160,8 @@ int cmd_workers(struct cli *cli)
 
 struct logsel {
 	const char *stream; /* NULL: both */
+	struct buf out, err; /* --json: collected instead of printed */
+	int json;
 };
 
 static int emit(void *arg, const char *stream, const char *data, size_t n)
@@ -166,8 +169,40 @@ static int emit(void *arg, const char *stream, const char *data, size_t n)
 	struct logsel *sel = arg;
 	if (sel->stream && strcmp(sel->stream, stream))
 		return 0;
-	fwrite(data, 1, n, strcmp(stream, "err") ? stdout : stderr);
+	int is_err = strcmp(stream, "err") == 0;
+	if (sel->json)
+		return buf_add(is_err ? &sel->err : &sel->out, data, n) < 0 ? -1 : 0;
+	fwrite(data, 1, n, is_err ? stderr : stdout);
 	return 0;
+}
+
+/* --json: {"id","attempt","state","worker","stdout","stderr"}; a stream
+ * left out by --stream is null. */
+static void print_logs_json(mts_job_id id, int64_t att, const char *state, const char *wid,
+			    const struct logsel *sel)
+{
+	msg *o = msg_new_object();
+	msg_set_int(o, "id", id);
+	msg_set_int(o, "attempt", att);
+	msg_set_str(o, "state", state ? state : "");
+	if (wid)
+		msg_set_str(o, "worker", wid);
+	else
+		msg_add(o, "worker", msg_new_raw("null"));
+	const char *names[2] = {"stdout", "stderr"}, *streams[2] = {"out", "err"};
+	const struct buf *b[2] = {&sel->out, &sel->err};
+	for (int i = 0; i < 2; i++) {
+		if (sel->stream && strcmp(sel->stream, streams[i]))
+			msg_add(o, names[i], msg_new_raw("null"));
+		else
+			msg_set_strn(o, names[i], b[i]->p ? b[i]->p : "", b[i]->len);
+	}
+	char *text = msg_print(o);
+	if (!text)
+		cli_die(1, "out of memory printing the logs of job %lld", (long long)id);
+	printf("%s\n", text);
+	free(text);
+	msg_free(o);
 }
 
 int cmd_logs(struct cli *cli)
@@ -191,14 +226,18 @@ int cmd_logs(struct cli *cli)
 	int64_t att = 0;
 	msg_get_int(j, "attempts", &att);
 	const char *state = msg_get_str(j, "state");
+	struct logsel sel = {.stream = cli->stream, .out = BUF_INIT, .err = BUF_INIT, .json = cli->json};
 	if (att == 0) {
-		fprintf(stderr, "mtslurm: job %lld has not started yet (%s)\n", (long long)id, state ? state : "?");
+		if (cli->json)
+			print_logs_json(id, 0, state, NULL, &sel);
+		else
+			fprintf(stderr, "mtslurm: job %lld has not started yet (%s)\n", (long long)id,
+				state ? state : "?");
 		msg_free(m);
 		return 0;
 	}
 	char logs[RUNDIR_PATH_MAX], err[512];
 	rundir_path(logs, cli->run_dir, "logs");
-	struct logsel sel = {cli->stream};
 	fflush(stdout);
 	/* The worker that ran the last attempt holds its records: read its one
 	 * file; scan them all only if that finds nothing (a worker id that is
@@ -217,6 +256,13 @@ int cmd_logs(struct cli *cli)
 	if (n < 0) {
 		msg_free(m);
 		cli_die(1, "%s", err);
+	}
+	if (cli->json) {
+		print_logs_json(id, att, state, wid, &sel);
+		buf_release(&sel.out);
+		buf_release(&sel.err);
+		msg_free(m);
+		return 0;
 	}
 	if (n == 0 && state && strcmp(state, "running") && strcmp(state, "queued") && isatty(2))
 		fprintf(stderr, "mtslurm: job %lld wrote no output\n", (long long)id);

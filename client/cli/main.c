@@ -47,8 +47,9 @@ static const struct {
 		 "Exit 0: all completed; 1: some failed or were cancelled; 2: timeout.\n"},
 	{"jobs", "usage: mtslurm jobs [--state queued|running|completed|failed|cancelled] [--limit N] [--json]\n"
 		 "List jobs in id order (all of them unless --limit).\n"},
-	{"logs", "usage: mtslurm logs ID [--stream out|err]\n"
-		 "Print a job's standard output (to stdout) and standard error (to stderr).\n"},
+	{"logs", "usage: mtslurm logs ID [--stream out|err] [--json]\n"
+		 "Print a job's standard output (to stdout) and standard error (to stderr);\n"
+		 "--json: one object {id, attempt, state, worker, stdout, stderr}.\n"},
 	{"cancel", "usage: mtslurm cancel (ID... | --all)\n"
 		   "Cancel queued or running jobs. Exit 1 if an id does not exist.\n"},
 	{"workers", "usage: mtslurm workers [--json]\n"

@@ -45,6 +45,10 @@ assert_eq 3 "$(db "select count(*) from jobs where state=3")" "failed rows in st
 out=$(mtslurm logs "$x" 2>"$T/err")
 assert_contains "$out" "data-in-cwd" "logs stdout"
 assert_contains "$(cat "$T/err")" "to-stderr" "logs stderr"
+lj=$(mtslurm logs "$x" --json)
+assert_contains "$(jget "$lj" '$.stdout')" "data-in-cwd" "logs --json stdout"
+assert_contains "$(jget "$lj" '$.stderr')" "to-stderr" "logs --json stderr"
+assert_eq "$x|1" "$(jget "$lj" '$.id')|$(jget "$lj" '$.attempt')" "logs --json id and attempt"
 
 mtslurm stop
 log ok

@@ -446,6 +446,17 @@ void req_begin(mts_client *c, struct req *r, const char *type)
 	buf_addf(&r->frame, "{\"t\":\"%s\",\"req\":%lld", type, (long long)r->no);
 }
 
+int64_t req_low(mts_client *c, const struct req *self)
+{
+	pthread_mutex_lock(&c->mu);
+	int64_t low = self->no;
+	for (struct req *r = c->reqs; r; r = r->next)
+		if (r->no < low)
+			low = r->no;
+	pthread_mutex_unlock(&c->mu);
+	return low;
+}
+
 void req_release(struct req *r)
 {
 	buf_release(&r->frame);

@@ -154,6 +154,10 @@ void client_send(mts_client *c, struct req *r);
 int client_await(mts_client *c, struct req *r, int timeout_ms);
 /* Wait until cond(c, arg) holds (checked under the mutex) or timeout. */
 int client_wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms);
+/* The lowest req number still waiting for its reply (self included): the
+ * master forgets submit frames below it (duplicate detection, see
+ * master/clients.c on_submit). Takes the mutex. */
+int64_t req_low(mts_client *c, const struct req *self);
 void req_release(struct req *r);
 
 /* submit.c */

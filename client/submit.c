@@ -138,6 +138,7 @@ static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size
 		size_t lo = k * CLIENT_BATCH_MAX, hi = lo + CLIENT_BATCH_MAX < n ? lo + CLIENT_BATCH_MAX : n;
 		struct req *r = &reqs[k];
 		req_begin(c, r, "submit");
+		buf_addf(&r->frame, ",\"low\":%lld", (long long)req_low(c, &reqs[0]));
 		struct jobreg *reg = calloc(1, sizeof *reg);
 		if (!reg || !(reg->user = calloc(hi - lo, sizeof *reg->user))) {
 			free(reg);

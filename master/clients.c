@@ -477,6 +477,45 @@ static void on_submit(struct peer *p, msg *m)
 		master_error(p, has_req, req, "bad_request", "send hello before submit");
 		return;
 	}
+	/* A frame re-sent after a lost acknowledgement (same client id and
+	 * req) gets the ids it got the first time: submission is exactly once. */
+	struct client *cl = p->client;
+	if (has_req) {
+		int64_t f0 = 0, n0 = 0;
+		int known = store_submit_find(ms->store, cl->cid, req, &f0, &n0);
+		if (known > 0) {
+			log_info("client %s: submit req %lld again; it was stored as jobs %lld..%lld", cl->cid,
+				 (long long)req, (long long)f0, (long long)(f0 + n0 - 1));
+			msg *r = msg_new_typed("submitted");
+			msg_set_int(r, "req", req);
+			msg_set_int(r, "first", f0);
+			msg_set_int(r, "n", n0);
+			master_ack(p, r);
+			/* The handle only now learns these ids: results of those that
+			 * finished meanwhile are read back now (the turn's own writes
+			 * included) and sealed after the reply; a duplicate of a later
+			 * callback is dropped by the library. While a hello backlog is
+			 * pending this turn, the range joins its await list instead. */
+			if (n0 > 0 && cl->backlog) {
+				int64_t *a = realloc(cl->await, (cl->nawait + 1) * 2 * sizeof *a);
+				if (a) {
+					a[2 * cl->nawait] = f0;
+					a[2 * cl->nawait + 1] = f0 + n0 - 1;
+					cl->await = a;
+					cl->nawait++;
+				}
+			} else if (n0 > 0 && cl->peer) {
+				store_results(ms->store, cl->cid, f0, f0 + n0 - 1, backlog_row, cl);
+				clients_dirty(cl);
+			}
+			return;
+		}
+		int64_t low = 0;
+		if (msg_get_int(m, "low", &low) == 0 && low > cl->pruned_below + MASTER_SUBMIT_PRUNE_STEP) {
+			store_submit_prune(ms->store, cl->cid, low);
+			cl->pruned_below = low;
+		}
+	}
 	msg *jobs = msg_get(m, "jobs");
 	msg *dflt = msg_get(m, "defaults");
 	char err[400], why[300];
@@ -588,6 +627,8 @@ static void on_submit(struct peer *p, msg *m)
 		}
 	}
 	ms->next_id += (int64_t)b.n;
+	if (has_req)
+		store_submit_add(ms->store, cl->cid, req, first, (int64_t)n, now);
 	batch_free(&b, 0);
 	msg *r = msg_new_typed("submitted");
 	if (has_req)

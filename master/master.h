@@ -39,6 +39,10 @@
  * were connected before (table `workers`) -- a little more than a worker's
  * longest reconnect backoff -- so none is handed a job another one holds. */
 #define MASTER_SETTLE_MS 3000
+/* Submit frames remembered for duplicate detection are pruned in steps of
+ * this many reqs, and forgotten at startup after MASTER_SUBMIT_KEEP_S. */
+#define MASTER_SUBMIT_PRUNE_STEP 256
+#define MASTER_SUBMIT_KEEP_S (7 * 86400.0)
 /* Commits of at most this many statements are synced on the loop thread:
  * a thread-pool round trip costs more than a small fdatasync. */
 #define MASTER_SYNC_INLINE_WRITES 8
@@ -78,6 +82,7 @@ struct client {
 	struct fbuf done;   /* RESULTs to send after the commit */
 	int backlog;        /* send the results asked for in hello from the store after the commit */
 	int64_t *await;     /* hello's "await": [lo, hi] pairs of ids the handle still waits for */
+	int64_t pruned_below; /* submit frames below this req were forgotten (store_submit_prune) */
 	size_t nawait;      /* pairs */
 	int dirty;
 	struct client *dirty_next;

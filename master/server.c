@@ -619,6 +619,7 @@ static int load(struct master *m, char *err, size_t errlen)
 		return -1;
 	}
 	load_deps(&L);
+	store_submit_expire(m->store, util_wall() - MASTER_SUBMIT_KEEP_S);
 	if (store_workers(m->store, load_worker, m) < 0) {
 		snprintf(err, errlen, "cannot read the worker list from %s: %s; check the file or move it away",
 			 m->db_path, store_errmsg(m->store));

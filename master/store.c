@@ -35,6 +35,9 @@ enum {
 	S_RESULTS,
 	S_WORKER_UP,
 	S_WORKER_DOWN,
+	S_SUBMIT_FIND,
+	S_SUBMIT_ADD,
+	S_SUBMIT_PRUNE,
 	S_MAX
 };
 
@@ -56,6 +59,9 @@ static const char *const sql_text[S_MAX] = {
 	[S_COUNT_ADD] = "UPDATE counts SET n=n+?2 WHERE state=?1",
 	[S_WORKER_UP] = "INSERT OR REPLACE INTO workers(wid,since) VALUES(?1,?2)",
 	[S_WORKER_DOWN] = "DELETE FROM workers WHERE wid=?1 OR ?1 IS NULL",
+	[S_SUBMIT_FIND] = "SELECT first,n FROM submits WHERE client=?1 AND req=?2",
+	[S_SUBMIT_ADD] = "INSERT OR REPLACE INTO submits(client,req,first,n,t) VALUES(?1,?2,?3,?4,?5)",
+	[S_SUBMIT_PRUNE] = "DELETE FROM submits WHERE client=?1 AND req<?2",
 	[S_RESULTS] = "SELECT id,type,state,attempts,worker,output,error,rc FROM jobs "
 		      "WHERE id BETWEEN ?1 AND ?2 AND +state>=2 AND client=?3 ORDER BY id",
 };
@@ -86,6 +92,8 @@ static const char schema_sql[] =
 	" finished REAL);"
 	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
 	"CREATE TABLE IF NOT EXISTS workers(wid TEXT PRIMARY KEY, since REAL);"
+	"CREATE TABLE IF NOT EXISTS submits(client TEXT NOT NULL, req INTEGER NOT NULL, first INTEGER NOT NULL,"
+	" n INTEGER NOT NULL, t REAL, PRIMARY KEY(client, req)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS counts(state INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
 	"INSERT OR IGNORE INTO counts(state,n) VALUES(2,0),(3,0),(4,0);"
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_SCHEMA_VERSION "');";
@@ -438,6 +446,59 @@ int store_finish(struct store *s, int64_t id, int state, int attempts, const cha
 	if (sqlite3_changes(s->db) > 0)
 		store_count_add(s, state, 1);
 	return 0;
+}
+
+int store_submit_find(struct store *s, const char *client, int64_t req, int64_t *first, int64_t *n)
+{
+	sqlite3_stmt *st = s->st[S_SUBMIT_FIND];
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, req);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		*first = sqlite3_column_int64(st, 0);
+		*n = sqlite3_column_int64(st, 1);
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		found = fail(s);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return found;
+}
+
+int store_submit_add(struct store *s, const char *client, int64_t req, int64_t first, int64_t n, double now)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_SUBMIT_ADD];
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, req);
+	sqlite3_bind_int64(st, 3, first);
+	sqlite3_bind_int64(st, 4, n);
+	sqlite3_bind_double(st, 5, now);
+	return run(s, st);
+}
+
+int store_submit_prune(struct store *s, const char *client, int64_t below)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_SUBMIT_PRUNE];
+	sqlite3_bind_text(st, 1, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, below);
+	return run(s, st);
+}
+
+int store_submit_expire(struct store *s, double before)
+{
+	sqlite3_stmt *st = NULL;
+	if (store_begin(s) ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM submits WHERE t<?1", -1, &st, NULL) != SQLITE_OK)
+		return fail(s);
+	sqlite3_bind_double(st, 1, before);
+	int rc = run(s, st);
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int store_worker_up(struct store *s, const char *wid, double now)

@@ -83,6 +83,17 @@ int store_requeue(struct store *s, int64_t id, int attempts);
 int store_finish(struct store *s, int64_t id, int state, int attempts, const char *worker,
 		 double started, const char *output, size_t output_len, const char *error, int rc_set, int rc,
 		 double now);
+/* Submit frames already stored (table `submits`), keyed by the client id and
+ * the frame's `req`, so that a frame re-sent after a lost acknowledgement is
+ * answered with the ids it got the first time instead of being stored again.
+ * find: 1 and *first, *n set if known, 0 if not, -1 on error. prune: forget
+ * the client's frames below req `below` (all acknowledged). expire: forget
+ * frames recorded before `before` (unix seconds), at startup. */
+int store_submit_find(struct store *s, const char *client, int64_t req, int64_t *first, int64_t *n);
+int store_submit_add(struct store *s, const char *client, int64_t req, int64_t first, int64_t n, double now);
+int store_submit_prune(struct store *s, const char *client, int64_t below);
+int store_submit_expire(struct store *s, double before);
+
 /* The workers connected now (table `workers`): a master restarted after a
  * crash waits briefly for them before it hands out queued jobs, because they
  * may hold jobs whose assignment was never written. up: wid connected;

@@ -72,6 +72,20 @@ assert_contains "$out" '"output":"await-me"' "awaited result sent again after a 
 out=$(peerj 500 "{\"t\":\"hello\",\"client\":\"0000$cid\",\"await\":[[$first,$first]]}")
 case "$out" in *await-me*) fail "another client id got someone else's result: $out" ;; esac
 
+# A submit frame sent again after its acknowledgement was lost (same client
+# id, same req) is not stored twice: it is answered with the first ids, and
+# the handle gets the result of the job that finished meanwhile.
+cid2=12341234123412341234123412341234
+frame='{"t":"submit","req":9,"low":9,"jobs":[{"type":"echo","input":"only-once"}]}'
+out1=$(peerj 800 "{\"t\":\"hello\",\"client\":\"$cid2\"}" "$frame")
+out2=$(peerj 500 "{\"t\":\"hello\",\"client\":\"$cid2\"}" "$frame")
+f1=$(printf '%s\n' "$out1" | sed -n 's/.*"t":"submitted","req":9,"first":\([0-9]*\).*/\1/p' | head -n1)
+f2=$(printf '%s\n' "$out2" | sed -n 's/.*"t":"submitted","req":9,"first":\([0-9]*\).*/\1/p' | head -n1)
+[ -n "$f1" ] || fail "no submitted reply: $out1"
+assert_eq "$f1" "$f2" "a re-sent submit gets the ids of the first"
+assert_eq 1 "$(db "select count(*) from jobs where input='only-once'")" "a re-sent submit is stored once"
+assert_contains "$out2" '"output":"only-once"' "the re-sent submit's finished job calls back"
+
 # The CLI says what was wrong in one line, and exits non-zero.
 set +e
 msg=$(mtslurm cancel 999999999 2>&1); rc=$?

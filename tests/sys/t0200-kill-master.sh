@@ -31,15 +31,16 @@ assert_eq "$rp" "$(mpirun_pid)" "the same workers (mpirun) kept running"
 
 wait "$cpid" || fail "sweep client failed: $(tail -n 5 "$T/client.out")"
 mtslurm wait --all --timeout 120
-# Every acknowledged id is in state.db, completed. (A batch whose
-# acknowledgement died with the master is sent again and may exist twice
-# in the store; the client only ever sees the copy it was told about.)
+# Every acknowledged id is in state.db, completed; a batch whose
+# acknowledgement died with the master was sent again and answered with its
+# first ids, not stored twice.
 assert_eq $N "$(sort -u "$T/acked" | wc -l)" "acknowledged ids"
 sort -u "$T/acked" | sed 's/.*/insert into a values(&);/' > "$T/acked.sql"
 missing=$(sqlite3 "$MTSLURM_RUN_DIR/state.db" -cmd '.timeout 5000' \
 	"create temp table a(id integer primary key);" ".read $T/acked.sql" \
 	"select count(*) from a where id not in (select id from jobs where state=2);")
 assert_eq 0 "$missing" "acknowledged jobs not completed"
+assert_eq $N "$(db "select count(*) from jobs")" "jobs in state.db (none stored twice)"
 # The client got one callback per job, none twice, none missing.
 assert_eq $N "$(wc -l < "$T/calls")" "callbacks received"
 assert_eq $N "$(sort -u "$T/calls" | wc -l)" "distinct callbacks"

@@ -35,12 +35,13 @@
  * from one thread at a time.
  *
  * Delivery. Callbacks fire exactly once per job submitted through this
- * handle (each is confirmed to the master, which then forgets it). If the master restarts, the library reconnects by itself (re-reading
- * master.json) and receives the callbacks still owed; blocking calls keep
- * waiting within their timeout. A submit whose acknowledgement was lost with
- * the master is sent again, so in that one window a job may be stored twice
- * (it then runs twice, and this handle gets the callback of the copy that
- * answered).
+ * handle. If the master restarts, the library reconnects by itself
+ * (re-reading master.json), tells the master which jobs it still waits for
+ * and receives their callbacks; blocking calls keep waiting within their
+ * timeout. A submit whose acknowledgement was lost with the master is sent
+ * again and answered with the ids it got the first time: a job is never
+ * stored twice. Execution is at least once: a job whose worker died while
+ * running it runs again (within its retry limit).
  */
 #ifndef MTSLURM_H
 #define MTSLURM_H

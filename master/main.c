@@ -32,6 +32,32 @@ static const char usage[] =
 
 static struct master M;
 static uv_signal_t sig_term, sig_int;
+static uv_timer_t rundir_timer;
+static int lock_fd = -1;
+static char run_dir_name[RUNDIR_PATH_MAX];
+
+#define RUNDIR_CHECK_MS 2000
+
+/* A run directory deleted under a running cluster (rm -rf of a test or a
+ * scratch dir) would leave the master and its workers running forever with
+ * nobody able to find them: once master.lock is unlinked, stop them all. */
+static void on_rundir_timer(uv_timer_t *t)
+{
+	(void)t;
+	struct stat st;
+	if (lock_fd < 0 || fstat(lock_fd, &st) != 0 || st.st_nlink > 0)
+		return;
+	/* Some filesystems report no links for live files: believe it only if
+	 * the name is gone too. */
+	char path[RUNDIR_PATH_MAX];
+	struct stat by_name;
+	if (rundir_path(path, run_dir_name, "master.lock") == 0 && stat(path, &by_name) == 0 &&
+	    by_name.st_ino == st.st_ino)
+		return;
+	log_error("the run directory %s was removed; stopping the master and its workers", run_dir_name);
+	uv_timer_stop(&rundir_timer);
+	master_shutdown(&M);
+}
 static struct worker *self_worker;
 static int log_opened;
 
@@ -90,6 +116,7 @@ static void on_stopped(struct master *m)
 	}
 	uv_close((uv_handle_t *)&sig_term, NULL);
 	uv_close((uv_handle_t *)&sig_int, NULL);
+	uv_close((uv_handle_t *)&rundir_timer, NULL);
 }
 
 /* One master per run directory: an flock on RUN_DIR/master.lock (where the
@@ -108,6 +135,7 @@ static void claim_run_dir(const char *dir)
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
 		die("another master holds %s; stop it first (mtslurm stop) or use another --run-dir", path);
 	/* fd stays open (and locked) for the life of the process. */
+	lock_fd = fd;
 }
 
 int main(int argc, char **argv)
@@ -187,6 +215,9 @@ int main(int argc, char **argv)
 	uv_signal_init(loop, &sig_int);
 	uv_signal_start(&sig_term, on_signal, SIGTERM);
 	uv_signal_start(&sig_int, on_signal, SIGINT);
+	util_strlcpy(run_dir_name, run_dir, sizeof run_dir_name);
+	uv_timer_init(loop, &rundir_timer);
+	uv_timer_start(&rundir_timer, on_rundir_timer, RUNDIR_CHECK_MS, RUNDIR_CHECK_MS);
 
 	if (cfg.master_works) {
 		struct worker_cfg wc = {.run_dir = run_dir, .slots = 1, .rank = 0, .on_exit = self_worker_exit};

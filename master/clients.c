@@ -131,16 +131,25 @@ static void add_result(struct buf *b, int64_t id, const char *type, int state, i
 		       const char *worker, const char *output, size_t output_len, const char *error,
 		       int rc_set, int rc)
 {
-	buf_addf(b, "{\"id\":%lld,\"type\":\"%s\",\"state\":\"%s\",\"attempts\":%d,\"worker\":", (long long)id,
-		 type, mjob_state_name(state), attempts);
+	buf_adds(b, "{\"id\":");
+	buf_add_i64(b, id);
+	buf_adds(b, ",\"type\":\"");
+	buf_adds(b, type);
+	buf_adds(b, "\",\"state\":\"");
+	buf_adds(b, mjob_state_name(state));
+	buf_adds(b, "\",\"attempts\":");
+	buf_add_i64(b, attempts);
+	buf_adds(b, ",\"worker\":");
 	mjob_json_str(b, worker, worker ? strlen(worker) : 0);
 	buf_adds(b, ",\"output\":");
 	mjob_json_str(b, output, output_len);
 	buf_adds(b, ",\"error\":");
 	mjob_json_str(b, error, error ? strlen(error) : 0);
-	if (rc_set)
-		buf_addf(b, ",\"rc\":%d}", rc);
-	else
+	if (rc_set) {
+		buf_adds(b, ",\"rc\":");
+		buf_add_i64(b, rc);
+		buf_add(b, "}", 1);
+	} else
 		buf_adds(b, ",\"rc\":null}");
 }
 

@@ -232,8 +232,13 @@ static void cb_assign(void *arg, struct mjob *j)
 	if (fbuf_item(&w->assign))
 		return;
 	struct buf *b = &w->assign.b;
-	buf_addf(b, "{\"id\":%lld,\"a\":%u,\"type\":\"%s\",\"input\":", (long long)j->id, (unsigned)j->attempts,
-		 mjob_kind_name(j->kind));
+	buf_adds(b, "{\"id\":");
+	buf_add_i64(b, j->id);
+	buf_adds(b, ",\"a\":");
+	buf_add_i64(b, j->attempts);
+	buf_adds(b, ",\"type\":\"");
+	buf_adds(b, mjob_kind_name(j->kind));
+	buf_adds(b, "\",\"input\":");
 	mjob_json_str(b, mjob_input(j), j->input_len);
 	if (j->delay_s > 0)
 		buf_addf(b, ",\"delay\":%.15g", j->delay_s);
@@ -296,7 +301,7 @@ static int handle_results(struct wrk *w, const msg *arr, int adopt)
 			return -1;
 		msg_get_int(r, "a", &a);
 		if (fbuf_item(&w->result_ok) == 0)
-			buf_addf(&w->result_ok.b, "%lld", (long long)id);
+			buf_add_i64(&w->result_ok.b, id);
 		struct mjob *j = sched_find(&m->sched, id);
 		if (adopt && j && j->where == MJOB_INQUEUE && a >= j->attempts && a >= 1 && a <= UINT16_MAX &&
 		    sched_adopt(&m->sched, j, &w->sw, (uint16_t)a) == 0)

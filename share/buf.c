@@ -102,3 +102,16 @@ void buf_consume(struct buf *b, size_t n)
 	b->len -= n;
 	b->p[b->len] = '\0';
 }
+
+int buf_add_i64(struct buf *b, int64_t v)
+{
+	char tmp[24], *e = tmp + sizeof tmp, *p = e;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return buf_add(b, p, (size_t)(e - p));
+}

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
 	char *p;    /* owned; NULL until the first append */
@@ -30,6 +31,9 @@ int buf_grow(struct buf *b, size_t extra);
 int buf_add(struct buf *b, const void *data, size_t n);
 int buf_adds(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append v in decimal; the hot paths build frames with it instead of
+ * buf_addf, whose format parsing costs more than the digits. 0 or -1. */
+int buf_add_i64(struct buf *b, int64_t v);
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* Drop the first n bytes (memmove). */
 void buf_consume(struct buf *b, size_t n);

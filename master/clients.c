@@ -683,18 +683,22 @@ static void on_cancel(struct peer *p, msg *m)
 	int64_t n = 0;
 	if (msg_get_bool(m, "all", 0)) {
 		uint64_t t0 = util_mono_ns();
-		int64_t nrows = store_cancel_all(ms->store, util_wall());
-		uint64_t t1 = util_mono_ns();
-		log_info("cancel all: %lld rows updated in %.3f s", (long long)nrows, (double)(t1 - t0) / 1e9);
-		if (nrows >= 0) {
-			n = (int64_t)sched_cancel_all(&ms->sched, cancel_all_one, ms);
-			for (size_t i = 0; i < ms->ctab_size; i++) {
-				struct client *c = ms->ctab[i];
-				while (c) {
-					struct client *next = c->hnext;
-					clients_maybe_free(c);
-					c = next;
-				}
+		/* Only a mark goes to the store now; the rows are rewritten a
+		 * chunk per turn (on_check), so dispatch never stalls. */
+		if (store_cancel_all(ms->store, util_wall(), ms->next_id, (int64_t)ms->sched.nlive)) {
+			msg_free(r);
+			msg_free(unknown);
+			msg_free(final);
+			master_error(p, has_req, req, "internal", "cancel failed: %s", store_errmsg(ms->store));
+			return;
+		}
+		n = (int64_t)sched_cancel_all(&ms->sched, cancel_all_one, ms);
+		for (size_t i = 0; i < ms->ctab_size; i++) {
+			struct client *c = ms->ctab[i];
+			while (c) {
+				struct client *next = c->hnext;
+				clients_maybe_free(c);
+				c = next;
 			}
 		}
 		log_info("cancelled all %lld unfinished jobs in %.3f s", (long long)n,

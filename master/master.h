@@ -46,6 +46,8 @@
 /* Commits of at most this many statements are synced on the loop thread:
  * a thread-pool round trip costs more than a small fdatasync. */
 #define MASTER_SYNC_INLINE_WRITES 8
+/* Ids a cancel-all sweep rewrites per turn (a few ms of SQLite). */
+#define MASTER_SWEEP_IDS 16384
 
 /* A buffer of whole frames built as JSON text: items are appended into an
  * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */

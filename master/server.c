@@ -300,6 +300,12 @@ static void on_check(uv_check_t *h)
 	}
 	if (m->pa_n)
 		workers_flush_assigns(m, 0);
+	if (!m->shutting_down && store_cancel_pending(m->store)) {
+		/* a failure fails the commit */
+		if (store_cancel_sweep(m->store, MASTER_SWEEP_IDS) == 0)
+			log_info("cancel-all: every cancelled row rewritten in state.db");
+		master_touch(m);
+	}
 	if (store_in_txn(m->store)) {
 		if (store_commit(m->store)) {
 			log_error("commit failed: %s; stopping without acknowledging this turn",

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,10 +52,10 @@ static const char *const sql_text[S_MAX] = {
 	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL WHERE id=?1",
 	[S_FINISH] = "UPDATE jobs SET state=?2,attempts=?3,output=?4,error=?5,rc=?6,finished=?7,"
 		     "worker=coalesce(?8,worker),started=coalesce(started,?9) WHERE id=?1",
-	/* No error text: rows keep their size (no page splits), and readers
-	 * show "cancelled" for state 4 without one. The rowid range scan from
-	 * the oldest unfinished job beats walking the index. */
-	[S_CANCEL_ALL] = "UPDATE jobs SET state=4,finished=?1 WHERE id>=?2 AND +state<2",
+	/* One chunk of a cancel-all sweep. No error text: rows keep their
+	 * size (no page splits), and readers show "cancelled" for state 4
+	 * without one. A rowid range beats walking the index. */
+	[S_CANCEL_ALL] = "UPDATE jobs SET state=4,finished=?1 WHERE id>=?2 AND id<?3 AND +state<2",
 	[S_STATE] = "SELECT state FROM jobs WHERE id=?1",
 	[S_COUNT_ADD] = "UPDATE counts SET n=n+?2 WHERE state=?1",
 	[S_WORKER_UP] = "INSERT OR REPLACE INTO workers(wid,since) VALUES(?1,?2)",
@@ -62,8 +63,9 @@ static const char *const sql_text[S_MAX] = {
 	[S_SUBMIT_FIND] = "SELECT first,n FROM submits WHERE client=?1 AND req=?2",
 	[S_SUBMIT_ADD] = "INSERT OR REPLACE INTO submits(client,req,first,n,t) VALUES(?1,?2,?3,?4,?5)",
 	[S_SUBMIT_PRUNE] = "DELETE FROM submits WHERE client=?1 AND req<?2",
-	[S_RESULTS] = "SELECT id,type,state,attempts,worker,output,error,rc FROM jobs "
-		      "WHERE id BETWEEN ?1 AND ?2 AND +state>=2 AND client=?3 ORDER BY id",
+	/* ?4: cancel_below (an unfinished row below it is cancelled) */
+	[S_RESULTS] = "SELECT id,type,CASE WHEN state<2 THEN 4 ELSE state END,attempts,worker,output,error,rc "
+		      "FROM jobs WHERE id BETWEEN ?1 AND ?2 AND (+state>=2 OR id<?4) AND client=?3 ORDER BY id",
 };
 
 static const char schema_sql[] =
@@ -112,6 +114,12 @@ struct store {
 	int in_txn;
 	int failed; /* a write of the open transaction failed: it must not commit */
 	int64_t count_delta[5];
+	/* Cancel-all: every job below cancel_below that is not finished in
+	 * the table is cancelled (meta keys cancel_below, cancel_t). The
+	 * sweep makes the rows say so, a chunk per turn, from sweep_lo up;
+	 * until then readers map such rows to cancelled. */
+	int64_t cancel_below, sweep_lo;
+	double cancel_t;
 	char errmsg[256];
 };
 
@@ -142,6 +150,41 @@ static int run(struct store *s, sqlite3_stmt *st)
 		if (s->in_txn)
 			s->failed = 1;
 		return fail(s);
+	}
+	return 0;
+}
+
+static int64_t scalar(struct store *s, const char *sql, int64_t arg);
+
+/* Oldest job that the table still shows unfinished (index jobs_live), or
+ * INT64_MAX; -1 on error. */
+static int64_t oldest_live(struct store *s)
+{
+	int64_t lo = scalar(s, "SELECT coalesce(min(id),-2) FROM jobs WHERE state<2", 0);
+	return lo == -2 ? INT64_MAX : lo;
+}
+
+static int load_cancel(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT key,value FROM meta WHERE key IN ('cancel_below','cancel_t')", -1,
+			       &st, NULL) != SQLITE_OK)
+		return -1;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 0);
+		if (k && strcmp(k, "cancel_below") == 0)
+			s->cancel_below = sqlite3_column_int64(st, 1);
+		else if (k)
+			s->cancel_t = sqlite3_column_double(st, 1);
+	}
+	sqlite3_finalize(st);
+	s->sweep_lo = s->cancel_below;
+	if (s->cancel_below > 0) {
+		int64_t lo = oldest_live(s);
+		if (lo < 0)
+			return -1;
+		if (lo < s->cancel_below)
+			s->sweep_lo = lo; /* a sweep the last master did not finish */
 	}
 	return 0;
 }
@@ -199,6 +242,8 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 		}
 	}
 	sqlite3_finalize(v);
+	if (load_cancel(s) < 0)
+		goto bad;
 	for (int i = 0; i < S_MAX; i++)
 		if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK)
@@ -541,22 +586,50 @@ int64_t store_workers(struct store *s, int (*fn)(void *arg, const char *wid), vo
 	return n;
 }
 
-int64_t store_cancel_all(struct store *s, double now)
+int store_cancel_all(struct store *s, double now, int64_t below, int64_t n)
 {
+	if (below <= s->cancel_below)
+		return 0; /* nothing was submitted since the last one */
 	if (store_begin(s))
 		return -1;
-	int64_t lo = scalar(s, "SELECT coalesce(min(id),1) FROM jobs WHERE state<2", 0);
+	int64_t lo = oldest_live(s);
 	if (lo < 0)
 		return -1;
+	char sql[160];
+	snprintf(sql, sizeof sql,
+		 "INSERT OR REPLACE INTO meta(key,value) VALUES('cancel_below',%lld),('cancel_t',%.6f)",
+		 (long long)below, now);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		s->failed = 1;
+		return fail(s);
+	}
+	s->txn_writes++;
+	if (!store_cancel_pending(s) || lo < s->sweep_lo)
+		s->sweep_lo = lo < below ? lo : below;
+	s->cancel_below = below;
+	s->cancel_t = now;
+	store_count_add(s, MJOB_CANCELLED, n);
+	return 0;
+}
+
+int store_cancel_sweep(struct store *s, int64_t rows)
+{
+	if (s->sweep_lo >= s->cancel_below)
+		return 0;
+	if (store_begin(s))
+		return -1;
+	int64_t hi = s->cancel_below - s->sweep_lo > rows ? s->sweep_lo + rows : s->cancel_below;
 	sqlite3_stmt *st = s->st[S_CANCEL_ALL];
-	sqlite3_bind_double(st, 1, now);
-	sqlite3_bind_int64(st, 2, lo);
+	sqlite3_bind_double(st, 1, s->cancel_t);
+	sqlite3_bind_int64(st, 2, s->sweep_lo);
+	sqlite3_bind_int64(st, 3, hi);
 	if (run(s, st))
 		return -1;
-	int64_t n = sqlite3_changes64(s->db);
-	store_count_add(s, MJOB_CANCELLED, n);
-	return n;
+	s->sweep_lo = hi;
+	return s->sweep_lo < s->cancel_below;
 }
+
+int store_cancel_pending(const struct store *s) { return s->sweep_lo < s->cancel_below; }
 
 int store_state(struct store *s, int64_t id)
 {
@@ -566,6 +639,8 @@ int store_state(struct store *s, int64_t id)
 	int v = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : rc == SQLITE_DONE ? -1 : -2;
 	if (v == -2)
 		fail(s);
+	else if (v >= 0 && v < 2 && id < s->cancel_below)
+		v = MJOB_CANCELLED;
 	sqlite3_reset(st);
 	return v;
 }
@@ -576,10 +651,11 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	 * oldest one is then the cheapest plan. If they are sparse (an old
 	 * job still running among millions of finished ones), use the
 	 * partial index instead. */
-	int64_t live = scalar(s, "SELECT count(*) FROM jobs WHERE state<2", 0);
+	int64_t below = s->cancel_below > 0 ? s->cancel_below : 1;
+	int64_t live = scalar(s, "SELECT count(*) FROM jobs WHERE state<2 AND id>=?1", below);
 	if (live <= 0)
 		return live;
-	int64_t lo = scalar(s, "SELECT min(id) FROM jobs WHERE state<2", 0);
+	int64_t lo = scalar(s, "SELECT min(id) FROM jobs WHERE state<2 AND id>=?1", below);
 	int64_t hi = store_max_id(s);
 	const char *cols = "SELECT id,client,type,input,delay,target,cwd,env,prio,retries,timeout,deps,state,"
 			   "attempts,worker FROM jobs ";
@@ -637,6 +713,7 @@ int64_t store_results(struct store *s, const char *client, int64_t lo, int64_t h
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_int64(st, 2, hi);
 	sqlite3_bind_text(st, 3, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, s->cancel_below);
 	int64_t n = 0;
 	int rc;
 	struct store_rec r;
@@ -669,10 +746,14 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 		   int (*fn)(void *arg, const struct store_rec *r), void *arg)
 {
 	struct buf sql = BUF_INIT;
-	buf_adds(&sql, "SELECT id,type,state,attempts,worker,output,error,rc,client,input,deps,prio,retries,"
-		       "submitted,started,finished FROM jobs WHERE id>?1");
-	if (q->state >= 0)
-		buf_adds(&sql, q->state < 2 ? " AND state=?2" : " AND +state=?2");
+	/* ?5, ?6: cancel_below and cancel_t (see struct store) */
+	buf_adds(&sql, "SELECT id,type,CASE WHEN state<2 AND id<?5 THEN 4 ELSE state END,attempts,worker,"
+		       "output,error,rc,client,input,deps,prio,retries,submitted,started,"
+		       "CASE WHEN state<2 AND id<?5 THEN ?6 ELSE finished END FROM jobs WHERE id>?1");
+	if (q->state == MJOB_CANCELLED)
+		buf_adds(&sql, " AND (+state=?2 OR (+state<2 AND id<?5))");
+	else if (q->state >= 0)
+		buf_adds(&sql, q->state < 2 ? " AND state=?2 AND id>=?5" : " AND +state=?2");
 	if (q->client)
 		buf_adds(&sql, " AND client=?3");
 	if (q->ids) {
@@ -698,6 +779,8 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 	if (q->client)
 		sqlite3_bind_text(st, 3, q->client, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, q->limit);
+	sqlite3_bind_int64(st, 5, s->cancel_below);
+	sqlite3_bind_double(st, 6, s->cancel_t);
 	int64_t n = 0;
 	int rc;
 	struct store_rec r;

@@ -102,9 +102,18 @@ int store_worker_up(struct store *s, const char *wid, double now);
 int store_worker_down(struct store *s, const char *wid);
 /* Call fn with each recorded worker id. Returns how many, or -1. */
 int64_t store_workers(struct store *s, int (*fn)(void *arg, const char *wid), void *arg);
-/* Cancel every unfinished job with one statement; returns rows changed or
- * -1. */
-int64_t store_cancel_all(struct store *s, double now);
+/* Cancel every job below id `below` that is not finished: n of them (the
+ * caller's count, added to the cancelled total). Only a mark is written
+ * (meta cancel_below, cancel_t), so this is O(1) and durable with the
+ * turn's commit; from then on every reader here shows those jobs cancelled,
+ * and store_cancel_sweep() rewrites their rows a chunk at a time. 0 or -1. */
+int store_cancel_all(struct store *s, double now, int64_t below, int64_t n);
+/* Rewrite the rows of up to `rows` ids of the pending cancel-all (in the
+ * open transaction). 1: more to do, 0: done, -1: error. Also resumes a sweep
+ * that a killed master left unfinished. */
+int store_cancel_sweep(struct store *s, int64_t rows);
+/* A cancel-all sweep has rows left. */
+int store_cancel_pending(const struct store *s);
 
 /* The state of a job, or -1 if no such job, -2 on error. */
 int store_state(struct store *s, int64_t id);

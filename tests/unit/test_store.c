@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for master/store: a real state.db in a temp dir -- batch insert
  * and commit, reopen and load, orphans (running rows keep their worker),
- * group commit visibility, set-based cancel, final-state counts, results
+ * group commit visibility, cancel-all (mark, mapped reads, chunked sweep
+ * resumed after a restart), final-state counts, results
  * read back by id range for a reconnecting client, and a final update that
  * fills in the worker and start time of an assignment never written. */
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "mjob.h"
 #include "store.h"
@@ -167,18 +169,84 @@ static void test_sparse_load_uses_index(void **st)
 	store_close(s);
 }
 
+static int count_cb(void *arg, const struct store_rec *r)
+{
+	int *n = arg;
+	if (r->state == MJOB_CANCELLED && (!r->error || strcmp(r->error, "cancelled") != 0))
+		return 1; /* a cancelled row must read as "cancelled" */
+	(*n)++;
+	return 0;
+}
+
+static int jobs_in_state(struct store *s, int state)
+{
+	struct store_query q = {.state = state, .limit = 100000};
+	int n = 0;
+	assert_true(store_jobs(s, &q, count_cb, &n) >= 0);
+	return n;
+}
+
+/* Rows of the jobs table that really say state<2 (no mapping). */
+static int raw_live(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs WHERE state<2", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 static void test_cancel_all_and_counts(void **st)
 {
 	(void)st;
 	struct store *s = open_store();
-	insert_n(s, 1, 1000, "c1");
+	insert_n(s, 1, 50000, "c1");
 	assert_int_equal(store_finish(s, 1, MJOB_COMPLETED, 1, NULL, 0, "x", 1, NULL, 1, 0, 2.0), 0);
 	assert_int_equal(store_finish(s, 2, MJOB_FAILED, 1, NULL, 0, NULL, 0, "boom", 1, 1, 2.0), 0);
 	assert_int_equal(store_commit(s), 0);
-	assert_int_equal(store_cancel_all(s, 3.0), 998);
+	/* the mark alone: every reader shows the jobs cancelled at once */
+	assert_int_equal(store_cancel_all(s, 3.0, 50001, 49998), 0);
 	assert_int_equal(store_commit(s), 0);
+	assert_true(store_cancel_pending(s));
+	assert_int_equal(raw_live(), 49998);
 	assert_int_equal(store_state(s, 500), MJOB_CANCELLED);
 	assert_int_equal(store_state(s, 1), MJOB_COMPLETED);
+	assert_int_equal(jobs_in_state(s, MJOB_QUEUED), 0);
+	assert_int_equal(jobs_in_state(s, MJOB_CANCELLED), 49998);
+	assert_int_equal(jobs_in_state(s, MJOB_COMPLETED), 1);
+	int k = 0;
+	assert_int_equal(store_results(s, "c1", 1, 10, count_cb, &k), 10);
+	assert_int_equal(k, 10);
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 0);
+	/* one chunk swept, then the master dies: the next one resumes */
+	assert_int_equal(store_cancel_sweep(s, 20000), 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(raw_live(), 49998 - 20000); /* ids 3..20002 */
+	store_close(s);
+
+	s = open_store();
+	assert_true(store_cancel_pending(s));
+	assert_int_equal(store_load(s, load_cb, &L), 0);
+	insert_n(s, 50001, 1, "c1"); /* submitted after the cancel: not cancelled */
+	int rounds = 0, rc;
+	while ((rc = store_cancel_sweep(s, 20000)) == 1)
+		rounds++;
+	assert_int_equal(rc, 0);
+	assert_int_equal(rounds, 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_false(store_cancel_pending(s));
+	assert_int_equal(raw_live(), 1);
+	assert_int_equal(store_state(s, 50001), MJOB_QUEUED);
+	assert_int_equal(jobs_in_state(s, MJOB_QUEUED), 1);
+	/* a second cancel-all with nothing new submitted is a no-op */
+	assert_int_equal(store_cancel_all(s, 4.0, 50001, 0), 0);
+	assert_false(store_cancel_pending(s));
 	store_close(s);
 
 	s = open_store();
@@ -186,12 +254,11 @@ static void test_cancel_all_and_counts(void **st)
 	assert_int_equal(store_counts(s, c), 0);
 	assert_int_equal(c[MJOB_COMPLETED], 1);
 	assert_int_equal(c[MJOB_FAILED], 1);
-	assert_int_equal(c[MJOB_CANCELLED], 998);
-	struct loaded L = {0};
-	assert_int_equal(store_load(s, load_cb, &L), 0);
+	assert_int_equal(c[MJOB_CANCELLED], 49998);
+	assert_int_equal(store_load(s, load_cb, &L), 1);
 	/* Deltas of a turn committed by store_close count too. */
-	insert_n(s, 1001, 1, "c1");
-	assert_int_equal(store_finish(s, 1001, MJOB_COMPLETED, 1, NULL, 0, "x", 1, NULL, 1, 0, 2.0), 0);
+	insert_n(s, 50002, 1, "c1");
+	assert_int_equal(store_finish(s, 50002, MJOB_COMPLETED, 1, NULL, 0, "x", 1, NULL, 1, 0, 2.0), 0);
 	store_close(s); /* commits */
 	s = open_store();
 	assert_int_equal(store_counts(s, c), 0);

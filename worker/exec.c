@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exec: command-line jobs via posix_spawn -- see exec.h for why not uv_spawn.
+ * exec: command-line jobs via vfork+execve -- see exec.h for why not uv_spawn
+ * or posix_spawn.
  *
  * Life of a run: spawn (pipes for stdout/stderr, stdin = /dev/null, own
  * process group) -> output read through two uv_pipe_t handles -> the SIGCHLD
@@ -15,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +65,10 @@ struct exec {
 	struct exec_opts o;
 	uv_signal_t sigchld;
 	uv_timer_t close_timer;
-	posix_spawnattr_t attr;
+	sigset_t dflt;      /* signals a child gets with their default action */
+	uint64_t dflt_at;   /* uv_now() when dflt was last brought up to date */
+	int dflt_sigs[NSIG];
+	int ndflt;
 	int devnull;
 	char *rbuf;
 	struct exec_run *runs;
@@ -82,6 +85,99 @@ struct exec {
 
 static void run_maybe_complete(struct exec_run *r);
 static void on_sigchld(uv_signal_t *s, int signum);
+
+/* ---- spawning ----
+ *
+ * vfork shares the parent's memory until execve, so the child must not run
+ * a handler of the parent's: every signal is blocked across vfork, and the
+ * child sets each signal that has a handler (or is ignored but should not be
+ * in a job) back to SIG_DFL before it unblocks them. posix_spawn does the
+ * same but asks the kernel about all 64 signals in every child and maps a
+ * fresh stack for it; this keeps the list of signals to reset in the parent,
+ * brought up to date at most once a second (handlers are installed at start,
+ * by libuv and MPI, not per job). */
+
+/* signals a daemon may ignore or handle; a job gets the defaults */
+static const int reset_always[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGCHLD, SIGXFSZ,
+				   SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
+
+static void dflt_refresh(struct exec *x)
+{
+	sigemptyset(&x->dflt);
+	for (size_t i = 0; i < sizeof(reset_always) / sizeof(reset_always[0]); i++)
+		sigaddset(&x->dflt, reset_always[i]);
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+			sigaddset(&x->dflt, sig);
+	}
+	x->ndflt = 0;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&x->dflt, sig) == 1)
+			x->dflt_sigs[x->ndflt++] = sig;
+	x->dflt_at = uv_now(x->loop);
+}
+
+struct spawn_req {
+	const char *prog;
+	char **argv, **env;
+	int in, out, err;
+	const char *cwd;
+	const int *dflt;
+	int ndflt;
+	volatile int err_no;  /* written by the child when it could not exec */
+	volatile int in_exec; /* ... and whether execve itself failed */
+};
+
+/* Kept out of line and given everything through q, so nothing in the
+ * caller's frame lives across vfork. Returns the pid, or -1 with q->err_no
+ * set (the failed child is already reaped). */
+__attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
+{
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	q->err_no = 0;
+	q->in_exec = 0;
+	pid_t pid = vfork();
+	if (pid == 0) {
+		struct sigaction dfl;
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		for (int i = 0; i < q->ndflt; i++)
+			sigaction(q->dflt[i], &dfl, NULL);
+		sigset_t none;
+		sigemptyset(&none);
+		if (setpgid(0, 0) < 0 || dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
+		    dup2(q->err, 2) < 0 || (q->cwd && chdir(q->cwd) < 0))
+			goto fail;
+		/* fds someone else opened without O_CLOEXEC (MPI...) must not
+		 * leak into jobs, and above all no other job's pipe end */
+		close_range(3, ~0u, 0);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		q->in_exec = 1;
+		execve(q->prog, q->argv, q->env);
+	fail:
+		q->err_no = errno ? errno : EINVAL;
+		_exit(127);
+	}
+	int e = pid < 0 ? errno : 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		q->err_no = e;
+		return -1;
+	}
+	if (q->err_no) {
+		/* vfork returns here only after the child exec'd or exited, so
+		 * this waits for a child that is already gone */
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -1;
+	}
+	return pid;
+}
 
 /* ---- setup ---- */
 
@@ -109,26 +205,13 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_opts *o, char *err, siz
 		return NULL;
 	}
 	x->devnull = fd;
-	posix_spawnattr_init(&x->attr);
-	sigset_t none, dflt;
-	sigemptyset(&none);
-	sigemptyset(&dflt);
-	/* signals a daemon may ignore or handle; children get the defaults */
-	int sigs[] = {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD,
-		      SIGXFSZ, SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaddset(&dflt, sigs[i]);
-	posix_spawnattr_setsigmask(&x->attr, &none);
-	posix_spawnattr_setsigdefault(&x->attr, &dflt);
-	posix_spawnattr_setpgroup(&x->attr, 0);
-	posix_spawnattr_setflags(&x->attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						   POSIX_SPAWN_SETSIGDEF);
 	uv_signal_init(loop, &x->sigchld);
 	uv_timer_init(loop, &x->close_timer);
 	x->sigchld.data = x;
 	x->close_timer.data = x;
 	x->x_handles = 2;
 	uv_signal_start(&x->sigchld, on_sigchld, SIGCHLD);
+	dflt_refresh(x);
 	return x;
 }
 
@@ -167,7 +250,6 @@ static void exec_free(struct exec *x)
 		free(x->cache[i].name);
 		free(x->cache[i].path);
 	}
-	posix_spawnattr_destroy(&x->attr);
 	close(x->devnull);
 	void (*cb)(void *) = x->close_cb;
 	void *arg = x->close_arg;
@@ -687,41 +769,38 @@ void exec_start(struct exec *x, struct job *j)
 		close(po[1]);
 		goto fail_early;
 	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, x->devnull, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	if (j->cwd)
-		posix_spawn_file_actions_addchdir_np(&fa, j->cwd);
-	/* fds someone else opened without O_CLOEXEC (MPI...) must not leak
-	 * into jobs, and above all no other job's pipe end */
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	pid_t pid;
-	int e = posix_spawn(&pid, prog, &fa, &x->attr, argv, env);
+	if (uv_now(x->loop) - x->dflt_at >= 1000)
+		dflt_refresh(x);
+	struct spawn_req q = {prog, argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, 0, 0};
+	pid_t pid = spawn_vfork(&q);
+	int e = pid < 0 ? q.err_no : 0;
 	if (e == ENOENT && cached) {
 		/* the cached binary went away: look again once */
 		cache_drop(x, argv[0]);
 		if (search_path(argv[0], pathvar, found, sizeof(found)) == 0) {
 			cache_put(x, argv[0], found);
-			e = posix_spawn(&pid, found, &fa, &x->attr, argv, env);
+			q.prog = found;
+			pid = spawn_vfork(&q);
+			e = pid < 0 ? q.err_no : 0;
 		}
 	}
-	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
 	if (e) {
 		close(po[0]);
 		close(pe[0]);
 		int rc = -1;
-		if (e == ENOENT && direct) {
+		if (!q.in_exec && j->cwd && e != EAGAIN && e != ENOMEM) {
+			snprintf(msgbuf, sizeof(msgbuf), "cannot enter working directory %s: %s",
+				 j->cwd, strerror(e));
+		} else if (!q.in_exec) {
+			snprintf(msgbuf, sizeof(msgbuf), "cannot start a process: %s", strerror(e));
+		} else if (e == ENOENT && direct) {
 			snprintf(msgbuf, sizeof(msgbuf), "command not found: %s", argv[0]);
 			rc = 127;
 		} else if (e == EACCES) {
 			snprintf(msgbuf, sizeof(msgbuf), "permission denied: %s", direct ? argv[0] : prog);
 			rc = 126;
-		} else if (e == ENOENT && j->cwd) {
-			snprintf(msgbuf, sizeof(msgbuf), "working directory %s does not exist", j->cwd);
 		} else {
 			snprintf(msgbuf, sizeof(msgbuf), "cannot run %s: %s", direct ? argv[0] : prog,
 				 strerror(e));

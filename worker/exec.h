@@ -6,8 +6,10 @@
  * on failure, the tail of stderr.
  *
  * Speed matters (thousands of short commands per second), so children are
- * started with posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK), no page-table
- * copy) instead of libuv's fork-based uv_spawn; a command line without shell
+ * started with vfork+execve (no page-table copy) instead of libuv's
+ * fork-based uv_spawn, and without posix_spawn's per-child stack mapping and
+ * query of all 64 signal handlers (the parent keeps the list of signals to
+ * reset, refreshed once a second); a command line without shell
  * metacharacters is executed directly (no /bin/sh in between) with its path
  * resolved once and cached; children are reaped by one SIGCHLD watcher that
  * waitpid()s only our own pids (so other code in the process that spawns

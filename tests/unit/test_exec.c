@@ -2,7 +2,8 @@
 /*
  * test_exec: the exec executor (worker/exec.c) on a real libuv loop -- exit
  * status, captured stdout, the stderr tail in errors, command not found,
- * missing cwd, env, shell vs direct exec, timeout and kill of the whole
+ * missing cwd, env, shell vs direct exec, signals reset in the child, a
+ * non-executable file, timeout and kill of the whole
  * process group, and the job-log records it writes. Also the pieces it leans
  * on: WRESULT encoding of binary output (worker/job.c) and the id map.
  * Every wait is bounded by a timer.
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +199,41 @@ static void test_signal_timeout(void **state)
 	assert_true(uv_hrtime() - t0 < 3000000000ull);
 }
 
+static void on_usr1(int sig) { (void)sig; }
+
+/* A job starts with no signal blocked or ignored, whatever the worker
+ * blocks, ignores or handles (it ignores SIGPIPE; MPI and libuv install
+ * handlers), and a file that is not executable is refused with 126. */
+static void test_child_signals(void **state)
+{
+	signal(SIGUSR1, on_usr1);
+	sigset_t usr2, old;
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2, &old);
+	run_job("{\"id\":16,\"type\":\"exec\",\"input\":\"cat /proc/self/status\"}");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	signal(SIGUSR1, SIG_DFL);
+	assert_true(got.ok);
+	assert_non_null(strstr(got.output, "SigBlk:\t0000000000000000\n"));
+	assert_non_null(strstr(got.output, "SigIgn:\t0000000000000000\n"));
+	assert_non_null(strstr(got.output, "SigCgt:\t0000000000000000\n"));
+	char path[64], job[160], want[96];
+	snprintf(path, sizeof path, "/tmp/test_exec.%ld.noexec", (long)getpid());
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("echo should not run\n", f);
+	fclose(f);
+	chmod(path, 0644);
+	snprintf(job, sizeof job, "{\"id\":17,\"type\":\"exec\",\"input\":\"%s\"}", path);
+	run_job(job);
+	unlink(path);
+	assert_false(got.ok);
+	assert_int_equal(got.rc, 126);
+	snprintf(want, sizeof want, "permission denied: %s", path);
+	assert_string_equal(got.error, want);
+}
+
 static void test_encoding(void **state)
 {
 	struct buf b = BUF_INIT;
@@ -238,7 +275,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_true_false), cmocka_unit_test(test_output),
 		cmocka_unit_test(test_not_found),  cmocka_unit_test(test_cwd_env),
-		cmocka_unit_test(test_signal_timeout), cmocka_unit_test(test_encoding),
+		cmocka_unit_test(test_signal_timeout), cmocka_unit_test(test_child_signals),
+		cmocka_unit_test(test_encoding),
 		cmocka_unit_test(test_idmap),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

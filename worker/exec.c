@@ -4,17 +4,25 @@
  * or posix_spawn.
  *
  * Life of a run: spawn (pipes for stdout/stderr, stdin = /dev/null, own
- * process group) -> output read through two uv_pipe_t handles -> the SIGCHLD
- * watcher reaps the pid -> once both pipes reached EOF (or EXEC_DRAIN_MS after
- * the exit, for a background grandchild that keeps them open) the result is
- * reported -> the three handles close -> the run is freed. The job and the run
- * are separate allocations so that the worker can forget a job (abandon)
- * while the run still waits for its handles.
+ * process group) -> the SIGCHLD watcher reaps the pid -> once both pipes
+ * reached EOF (or EXEC_DRAIN_MS after the exit, for a background grandchild
+ * that keeps them open) the result is reported -> the handles close -> the
+ * run is freed. The job and the run are separate allocations so that the
+ * worker can forget a job (abandon) while the run still waits for its
+ * handles.
+ *
+ * Most jobs are short, so the pipes are not watched at first: a job that
+ * exits within EXEC_LAZY_MS has its output read at the reap with one poll()
+ * (the kernel closes a process's files before it signals its parent), which
+ * saves the nine or so syscalls of putting two pipes into epoll and taking
+ * them out again. Only a job still running then, or a pipe still held open
+ * at the reap, gets uv_pipe_t handles that stream its output.
  */
 #include "exec.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +37,7 @@ extern char **environ;
 
 #define PATH_CACHE 64
 
-enum timer_mode { T_NONE, T_TIMEOUT, T_KILL, T_DRAIN };
+enum timer_mode { T_NONE, T_LAZY, T_TIMEOUT, T_KILL, T_DRAIN };
 
 struct exec_run {
 	struct exec *x;
@@ -40,12 +48,15 @@ struct exec_run {
 	int reaped;
 	int status_known;
 	int status;
-	int out_open, err_open; /* still reading */
-	int handles;            /* initialised and not yet closed */
+	int open[2];    /* stdout, stderr: not at EOF yet (fd still ours) */
+	int fd[2];      /* read ends */
+	int streaming;  /* the pipes have uv handles (else plain fds) */
+	uint64_t deadline; /* uv_now() at which the timeout fires; 0: none */
+	int handles;    /* initialised and not yet closed */
 	int reported;
 	enum timer_mode tmode;
 	char why[96]; /* kill reason, "" if none */
-	uv_pipe_t out, err;
+	uv_pipe_t pipe[2];
 	uv_timer_t timer;
 	struct buf output;
 	char tail[EXEC_STDERR_TAIL];
@@ -90,8 +101,8 @@ static void on_sigchld(uv_signal_t *s, int signum);
  *
  * vfork shares the parent's memory until execve, so the child must not run
  * a handler of the parent's: every signal is blocked across vfork, and the
- * child sets each signal that has a handler (or is ignored but should not be
- * in a job) back to SIG_DFL before it unblocks them. posix_spawn does the
+ * child sets each signal that has a handler or is ignored back to SIG_DFL
+ * before it unblocks them. posix_spawn does the
  * same but asks the kernel about all 64 signals in every child and maps a
  * fresh stack for it; this keeps the list of signals to reset in the parent,
  * brought up to date at most once a second (handlers are installed at start,
@@ -110,7 +121,7 @@ static void dflt_refresh(struct exec *x)
 		struct sigaction sa;
 		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
 			continue;
-		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN)
+		if (sa.sa_handler != SIG_DFL) /* handled, or ignored since whoever started us */
 			sigaddset(&x->dflt, sig);
 	}
 	x->ndflt = 0;
@@ -287,12 +298,15 @@ static void on_run_handle_closed(uv_handle_t *h)
 	maybe_close_x(x);
 }
 
-static void close_pipe(struct exec_run *r, uv_pipe_t *p, int *open_flag)
+static void close_pipe(struct exec_run *r, int i)
 {
-	if (!*open_flag)
+	if (!r->open[i])
 		return;
-	*open_flag = 0;
-	uv_close((uv_handle_t *)p, on_run_handle_closed);
+	r->open[i] = 0;
+	if (r->streaming)
+		uv_close((uv_handle_t *)&r->pipe[i], on_run_handle_closed);
+	else
+		close(r->fd[i]);
 }
 
 /* ---- reporting ---- */
@@ -378,7 +392,7 @@ static void run_report(struct exec_run *r)
 
 static void run_maybe_complete(struct exec_run *r)
 {
-	if (!r->reaped || r->out_open || r->err_open || r->reported)
+	if (!r->reaped || r->open[0] || r->open[1] || r->reported)
 		return;
 	run_report(r);
 	uv_timer_stop(&r->timer);
@@ -395,40 +409,103 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	b->len = 64 << 10;
 }
 
+/* n bytes of stream i (0 stdout, 1 stderr) arrived. */
+static void take(struct exec_run *r, int i, const char *p, size_t n)
+{
+	log_chunk(r, i ? JOBLOG_ERR : JOBLOG_OUT, p, n);
+	if (i == 0) {
+		if (r->output.len < EXEC_OUTPUT_MAX) {
+			size_t room = EXEC_OUTPUT_MAX - r->output.len;
+			buf_add(&r->output, p, n < room ? n : room);
+		}
+	} else if (n >= EXEC_STDERR_TAIL) {
+		memcpy(r->tail, p + n - EXEC_STDERR_TAIL, EXEC_STDERR_TAIL);
+		r->tail_len = EXEC_STDERR_TAIL;
+	} else {
+		if (r->tail_len + n > EXEC_STDERR_TAIL) {
+			size_t drop = r->tail_len + n - EXEC_STDERR_TAIL;
+			memmove(r->tail, r->tail + drop, r->tail_len - drop);
+			r->tail_len -= drop;
+		}
+		memcpy(r->tail + r->tail_len, p, n);
+		r->tail_len += n;
+	}
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
 	struct exec_run *r = s->data;
-	int is_err = s == (uv_stream_t *)&r->err;
+	int i = s == (uv_stream_t *)&r->pipe[1];
 	if (nread > 0) {
-		size_t n = (size_t)nread;
-		log_chunk(r, is_err ? JOBLOG_ERR : JOBLOG_OUT, b->base, n);
-		if (!is_err) {
-			if (r->output.len < EXEC_OUTPUT_MAX) {
-				size_t room = EXEC_OUTPUT_MAX - r->output.len;
-				buf_add(&r->output, b->base, n < room ? n : room);
-			}
-		} else if (n >= EXEC_STDERR_TAIL) {
-			memcpy(r->tail, b->base + n - EXEC_STDERR_TAIL, EXEC_STDERR_TAIL);
-			r->tail_len = EXEC_STDERR_TAIL;
-		} else {
-			if (r->tail_len + n > EXEC_STDERR_TAIL) {
-				size_t drop = r->tail_len + n - EXEC_STDERR_TAIL;
-				memmove(r->tail, r->tail + drop, r->tail_len - drop);
-				r->tail_len -= drop;
-			}
-			memcpy(r->tail + r->tail_len, b->base, n);
-			r->tail_len += n;
-		}
+		take(r, i, b->base, (size_t)nread);
 		return;
 	}
 	if (nread == 0)
 		return;
 	/* EOF or a read error: this stream is done */
-	if (is_err)
-		close_pipe(r, &r->err, &r->err_open);
-	else
-		close_pipe(r, &r->out, &r->out_open);
+	close_pipe(r, i);
 	run_maybe_complete(r);
+}
+
+/* Give the open pipes uv handles so that their output streams. */
+static void start_streaming(struct exec_run *r)
+{
+	if (r->streaming)
+		return;
+	r->streaming = 1;
+	for (int i = 0; i < 2; i++) {
+		if (!r->open[i])
+			continue;
+		uv_pipe_init(r->x->loop, &r->pipe[i], 0);
+		r->pipe[i].data = r;
+		r->handles++;
+		if (uv_pipe_open(&r->pipe[i], r->fd[i]) < 0) {
+			close(r->fd[i]); /* not owned by the handle */
+			r->open[i] = 1;
+			close_pipe(r, i);
+		} else if (uv_read_start((uv_stream_t *)&r->pipe[i], on_alloc, on_read) < 0) {
+			close_pipe(r, i); /* treated as EOF */
+		}
+	}
+}
+
+/* At the reap of a job whose pipes are not watched: read what is left
+ * without blocking. A pipe that is at EOF is closed; one that some
+ * background process still holds starts streaming. */
+static void read_left(struct exec_run *r)
+{
+	for (int round = 0; round < 64 && (r->open[0] || r->open[1]); round++) {
+		struct pollfd pf[2];
+		int k = 0, idx[2];
+		for (int i = 0; i < 2; i++) {
+			if (r->open[i]) {
+				pf[k] = (struct pollfd){r->fd[i], POLLIN, 0};
+				idx[k++] = i;
+			}
+		}
+		if (poll(pf, (nfds_t)k, 0) <= 0)
+			break;
+		int progress = 0;
+		for (int m = 0; m < k; m++) {
+			int i = idx[m];
+			if (pf[m].revents & POLLIN) {
+				/* blocking fd, but poll said there is data or EOF */
+				ssize_t n = read(r->fd[i], r->x->rbuf, 64 << 10);
+				if (n > 0)
+					take(r, i, r->x->rbuf, (size_t)n);
+				else if (n == 0 || errno != EINTR)
+					close_pipe(r, i);
+				progress = 1;
+			} else if (pf[m].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+				close_pipe(r, i);
+				progress = 1;
+			}
+		}
+		if (!progress)
+			break;
+	}
+	if (r->open[0] || r->open[1])
+		start_streaming(r);
 }
 
 /* ---- timers: timeout, kill escalation, drain ---- */
@@ -449,10 +526,21 @@ static void on_run_timer(uv_timer_t *t)
 		kill(-r->pid, SIGKILL);
 		r->tmode = T_NONE;
 		break;
+	case T_LAZY: {
+		/* still running: stream its output from now on */
+		start_streaming(r);
+		r->tmode = T_NONE;
+		if (r->deadline) {
+			uint64_t now = uv_now(r->x->loop);
+			r->tmode = T_TIMEOUT;
+			uv_timer_start(&r->timer, on_run_timer, r->deadline > now ? r->deadline - now : 0, 0);
+		}
+		break;
+	}
 	case T_DRAIN:
 		r->tmode = T_NONE;
-		close_pipe(r, &r->out, &r->out_open);
-		close_pipe(r, &r->err, &r->err_open);
+		close_pipe(r, 0);
+		close_pipe(r, 1);
 		run_maybe_complete(r);
 		break;
 	case T_NONE:
@@ -465,7 +553,9 @@ static void run_reaped(struct exec_run *r, int status, int known)
 	r->reaped = 1;
 	r->status = status;
 	r->status_known = known;
-	if (r->out_open || r->err_open) {
+	if (!r->streaming)
+		read_left(r);
+	if (r->open[0] || r->open[1]) {
 		/* something else in the group holds the pipes: a killed job's
 		 * leftovers go now; a finished job gets EXEC_DRAIN_MS */
 		if (r->why[0])
@@ -826,26 +916,18 @@ void exec_start(struct exec *x, struct job *j)
 	uv_timer_init(x->loop, &r->timer);
 	r->timer.data = r;
 	r->handles = 1;
-	uv_pipe_t *ps[2] = {&r->out, &r->err};
-	int fds[2] = {po[0], pe[0]};
-	int *open_flags[2] = {&r->out_open, &r->err_open};
-	for (int i = 0; i < 2; i++) {
-		uv_pipe_init(x->loop, ps[i], 0);
-		ps[i]->data = r;
-		r->handles++;
-		*open_flags[i] = 1;
-		if (uv_pipe_open(ps[i], fds[i]) < 0) {
-			close(fds[i]); /* not owned by the handle */
-			close_pipe(r, ps[i], open_flags[i]);
-		} else if (uv_read_start((uv_stream_t *)ps[i], on_alloc, on_read) < 0) {
-			close_pipe(r, ps[i], open_flags[i]); /* treated as EOF */
-		}
-	}
+	r->fd[0] = po[0];
+	r->fd[1] = pe[0];
+	r->open[0] = r->open[1] = 1;
+	uint64_t lazy = EXEC_LAZY_MS;
 	if (j->timeout_s > 0) {
-		r->tmode = T_TIMEOUT;
 		uint64_t ms = (uint64_t)(j->timeout_s * 1000.0);
-		uv_timer_start(&r->timer, on_run_timer, ms ? ms : 1, 0);
+		r->deadline = uv_now(x->loop) + (ms ? ms : 1);
+		if (ms < lazy)
+			lazy = ms;
 	}
+	r->tmode = T_LAZY;
+	uv_timer_start(&r->timer, on_run_timer, lazy, 0);
 	return;
 
 fail_early:
@@ -866,6 +948,7 @@ void exec_kill(struct exec *x, struct job *j, const char *why)
 		util_strlcpy(r->why, why, sizeof(r->why));
 	if (r->reaped)
 		return; /* only its pipes are draining; the report follows */
+	start_streaming(r); /* what it prints on its way out must not block it */
 	kill(-r->pid, SIGTERM);
 	r->tmode = T_KILL;
 	uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
@@ -906,7 +989,7 @@ static void on_close_timer(uv_timer_t *t)
 		next = r->next;
 		if (!r->reaped)
 			run_reaped(r, 0, 0);
-		if (r->out_open || r->err_open) {
+		if (r->open[0] || r->open[1]) {
 			r->tmode = T_DRAIN; /* finish draining now */
 			on_run_timer(&r->timer);
 		}

@@ -30,6 +30,7 @@
 #define EXEC_STDERR_TAIL 1024        /* bytes of stderr quoted in an error */
 #define EXEC_KILL_GRACE_MS 2000      /* SIGTERM, then SIGKILL after this */
 #define EXEC_DRAIN_MS 1000           /* wait for pipes after the child exited */
+#define EXEC_LAZY_MS 10              /* output of a job this short is read at its exit */
 
 struct exec;
 

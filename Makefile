@@ -39,6 +39,7 @@ LIBS := $(PKG_LIBS) -lpthread -ldl -lm
 SHARE_SRC := $(wildcard share/*.c)
 MASTER_SRC := $(filter-out master/main.c,$(wildcard master/*.c))
 WORKER_SRC := $(wildcard worker/*.c)
+SLURM_SRC := $(wildcard slurm/*.c)
 MPI_SRC := $(wildcard mpi/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 CLI_SRC := $(wildcard client/cli/*.c)
@@ -51,6 +52,7 @@ obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 LIBSHARE := $(B)/libshare.a
 LIBMASTER := $(B)/libmaster.a
 LIBWORKER := $(B)/libworker.a
+LIBSL := $(B)/libsl.a
 LIBMTS := $(B)/libmtslurm.so
 BINS := $(B)/mtslurm $(B)/mtslurm-master $(B)/mtslurm-worker
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
@@ -93,6 +95,10 @@ $(LIBMASTER): $(call obj,$(MASTER_SRC))
 $(LIBWORKER): $(call obj,$(WORKER_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
+# libslurm has no pkg-config file; only slurm/ includes its headers.
+$(LIBSL): $(call obj,$(SLURM_SRC))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
@@ -118,11 +124,11 @@ $(B)/pkgconfig/mtslurm.pc: Makefile
 	$(Q)printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: mtslurm\nDescription: mtslurm client library\nVersion: 0.1.0\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -lmtslurm\nCflags: -I$${includedir}\n' \
 		"$(CURDIR)" "$(abspath $(B))" "$(CURDIR)/client" > $@
 
-$(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSHARE)
+$(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -o $@ $< $(LIBMASTER) $(LIBWORKER) $(LIBSHARE) \
-		$(LDFLAGS) -lcmocka $(LIBS)
+	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -iquote slurm -o $@ $< $(LIBMASTER) $(LIBWORKER) \
+		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(LIBS)
 
 $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)

@@ -7,6 +7,7 @@
 #   make check      install packages, build, run every test (normal + ASan/UBSan)
 #   make bench      benchmark figures, one "bench: NAME VALUE UNIT" line each
 #   make install    PREFIX=/usr/local
+#   make slurm-up   a 4-node Slurm test cluster on this machine (slurm-down stops it)
 
 PREFIX ?= /usr/local
 ifeq ($(SANITIZE),1)
@@ -60,7 +61,7 @@ TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(filter-out tests/tools/lib%.c
 	$(patsubst tests/tools/%.c,$(B)/tests/%.so,$(filter tests/tools/lib%.c,$(TOOL_SRC)))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps demo check check-fast check-asan bench install clean tests
+.PHONY: all deps demo check check-fast check-asan bench install clean tests slurm-up slurm-down
 all: $(BINS) $(LIBMTS) $(B)/pkgconfig/mtslurm.pc
 tests: all $(UNITS) $(TOOLS) $(BENCHES)
 
@@ -84,7 +85,7 @@ $(B)/obj/client/%.o: client/%.c
 $(B)/obj/client/cli/%.o: client/cli/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -Iclient -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -Iclient -Islurm -c -o $@ $<
 
 $(LIBSHARE): $(call obj,$(SHARE_SRC))
 	@mkdir -p $(dir $@)
@@ -114,9 +115,9 @@ $(LIBMTS): $(call obj,$(CLIENT_SRC)) $(LIBSHARE) client/libmtslurm.map
 		-o $@ $(call obj,$(CLIENT_SRC)) $(LIBSHARE) $(LIBS)
 	$(Q)ln -sf libmtslurm.so $(B)/libmtslurm.so.1
 
-$(B)/mtslurm: $(call obj,$(CLI_SRC)) $(LIBMTS) $(LIBSHARE)
+$(B)/mtslurm: $(call obj,$(CLI_SRC)) $(LIBMTS) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) -L$(B) -lmtslurm $(LIBSHARE) \
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) -L$(B) -lmtslurm $(LIBSL) -lslurm $(LIBSHARE) \
 		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
 
 $(B)/pkgconfig/mtslurm.pc: Makefile
@@ -155,6 +156,13 @@ check: deps
 
 check-fast: tests
 	@bash tests/run.sh --build $(B)
+
+# A Slurm cluster of 4 nodes on this machine (tests/slurm/cluster.sh), for
+# trying Slurm mode without a cluster: then `export SLURM_CONF=...` as printed.
+slurm-up:
+	@bash tests/slurm/cluster.sh up
+slurm-down:
+	@bash tests/slurm/cluster.sh down
 
 demo: deps
 	@$(MAKE) --no-print-directory all

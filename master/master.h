@@ -98,6 +98,7 @@ struct wrk {
 	struct master *m;
 	char wid[MASTER_WID_MAX + 1];
 	char host[256], node[256];
+	char slurm_job[24]; /* the worker's Slurm job id, "" outside Slurm */
 	long pid;
 	int rank;
 	double since, last_seen;

@@ -38,6 +38,8 @@ void query_status(struct peer *p, msg *m)
 	msg_set_int(mo, "port", ms->info.port);
 	msg_set_int(mo, "pid", ms->info.pid);
 	msg_set_str(mo, "node", ms->info.node);
+	if (ms->info.slurm_job[0])
+		msg_set_str(mo, "slurm_job", ms->info.slurm_job);
 	msg_set_num(mo, "uptime", util_wall() - ms->info.started);
 	msg_set_str(mo, "version", ms->info.version);
 	msg_add(r, "master", mo);
@@ -195,6 +197,8 @@ void query_workers(struct peer *p, msg *m)
 		msg_set_str(o, "id", w->wid);
 		msg_set_str(o, "host", w->host);
 		msg_set_str(o, "node", w->node);
+		if (w->slurm_job[0])
+			msg_set_str(o, "slurm_job", w->slurm_job);
 		msg_set_int(o, "pid", w->pid);
 		msg_set_int(o, "rank", w->rank);
 		msg_set_int(o, "slots", w->sw.slots);

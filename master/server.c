@@ -745,7 +745,9 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	if (strcmp(m->info.host, "0.0.0.0") == 0 || strcmp(m->info.host, "::") == 0)
 		util_hostname(m->info.host, sizeof m->info.host);
 	m->info.pid = (long)getpid();
-	util_hostname(m->info.node, sizeof m->info.node);
+	util_nodename(m->info.node, sizeof m->info.node);
+	const char *sj = getenv("SLURM_JOB_ID");
+	util_strlcpy(m->info.slurm_job, sj ? sj : "", sizeof m->info.slurm_job);
 	m->info.started = util_wall();
 	util_strlcpy(m->info.version, MASTER_VERSION, sizeof m->info.version);
 	if (rundir_write_master(cfg->run_dir, &m->info, err, errlen))

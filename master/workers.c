@@ -361,6 +361,8 @@ static void on_hello(struct peer *p, msg *m)
 	p->worker = w;
 	util_strlcpy(w->host, msg_get_str(m, "host") ? msg_get_str(m, "host") : conn_peer(p->conn), sizeof w->host);
 	util_strlcpy(w->node, msg_get_str(m, "node") ? msg_get_str(m, "node") : "", sizeof w->node);
+	util_strlcpy(w->slurm_job, msg_get_str(m, "slurm_job") ? msg_get_str(m, "slurm_job") : "",
+		     sizeof w->slurm_job);
 	w->pid = (long)pid;
 	w->rank = (int)rank;
 	w->since = w->last_seen = util_wall();

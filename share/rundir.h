@@ -34,7 +34,8 @@ struct master_info {
 	char host[256];      /* address peers connect to */
 	int port;
 	long pid;
-	char node[256];      /* hostname the master runs on */
+	char node[256];      /* node the master runs on (util_nodename) */
+	char slurm_job[24];  /* its Slurm job id ($SLURM_JOB_ID), "" outside Slurm */
 	double started;      /* unix time */
 	char version[32];
 };

@@ -2,6 +2,7 @@
 /* util: clocks, bounded copies, hex -- see util.h. */
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,15 @@ int util_unhex(unsigned char *out, const char *hex, size_t n)
 		out[i] = (unsigned char)(hi << 4 | lo);
 	}
 	return 0;
+}
+
+void util_nodename(char *out, size_t n)
+{
+	const char *s = getenv("SLURMD_NODENAME");
+	if (s && *s)
+		util_strlcpy(out, s, n);
+	else
+		util_hostname(out, n);
 }
 
 void util_hostname(char *out, size_t n)

@@ -23,5 +23,8 @@ int util_unhex(unsigned char *out, const char *hex, size_t n);
 /* This machine's short host name ("n1"), never fails (falls back to
  * "localhost"). */
 void util_hostname(char *out, size_t n);
+/* The node name this process runs on: $SLURMD_NODENAME inside a Slurm job
+ * (several Slurm nodes may share one host), else util_hostname(). */
+void util_nodename(char *out, size_t n);
 
 #endif

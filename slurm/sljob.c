@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <slurm/slurm.h>
@@ -24,6 +25,16 @@
  * slurm.h. */
 extern char *slurm_job_state_string(uint32_t inx);
 extern char *slurm_job_reason_string(enum job_state_reason inx);
+
+/* libslurm prints its own errors ("error: invalid partition specified")
+ * on stderr; we return them instead. Its log_options_t is private: in
+ * 22.05 three level enums and three bools, 16 bytes, and all-zero means
+ * every output quiet whatever the order of the fields. */
+struct quiet_log_opts {
+	int level[3];
+	_Bool flag[3];
+};
+extern int slurm_log_init(char *argv0, struct quiet_log_opts opts, int facility, char *logfile);
 
 extern char **environ;
 
@@ -157,6 +168,9 @@ static int ensure_init(char *err, size_t n)
 		return -1;
 	}
 	slurm_init(NULL);
+	struct quiet_log_opts quiet;
+	memset(&quiet, 0, sizeof quiet);
+	slurm_log_init("mtslurm", quiet, LOG_USER, NULL);
 	inited = 1;
 	return 0;
 }
@@ -357,6 +371,8 @@ int sljob_submit(const struct sljob_spec *s, uint32_t *id, char *err, size_t err
 		d.ntasks_per_node = (uint16_t)s->ntasks_per_node;
 	if (s->cpus_per_task)
 		d.cpus_per_task = (uint16_t)s->cpus_per_task;
+	/* sbatch asks for this many CPUs; without it Slurm gives one */
+	d.min_cpus = d.num_tasks * (s->cpus_per_task ? s->cpus_per_task : 1);
 	d.work_dir = (char *)s->work_dir;
 	d.std_out = (char *)(s->out_path ? s->out_path : "/dev/null");
 	d.script = (char *)s->script;
@@ -420,8 +436,10 @@ int sljob_query(uint32_t id, struct sljob_info *info, char *err, size_t errlen)
 		uint32_t base = j->job_state & JOB_STATE_BASE;
 		info->state = base == JOB_PENDING ? SLJOB_PENDING
 			      : base == JOB_RUNNING || base == JOB_SUSPENDED ? SLJOB_RUNNING
-									     : SLJOB_ENDED;
-		snprintf(info->state_name, sizeof info->state_name, "%s", slurm_job_state_string(j->job_state));
+			      : j->job_state & JOB_COMPLETING ? SLJOB_ENDING
+								: SLJOB_ENDED;
+		snprintf(info->state_name, sizeof info->state_name, "%s",
+			 slurm_job_state_string(j->job_state & JOB_STATE_BASE));
 		if (j->state_desc && *j->state_desc)
 			snprintf(info->reason, sizeof info->reason, "%s", j->state_desc);
 		else if (j->state_reason != WAIT_NO_REASON)

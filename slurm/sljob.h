@@ -69,6 +69,7 @@ int sljob_submit(const struct sljob_spec *spec, uint32_t *id, char *err, size_t 
 enum sljob_state {
 	SLJOB_PENDING,
 	SLJOB_RUNNING,
+	SLJOB_ENDING,  /* ended, its processes still being cleaned up (squeue: CG) */
 	SLJOB_ENDED,   /* completed, cancelled, failed, timed out, node failure... */
 	SLJOB_UNKNOWN, /* Slurm no longer knows it (purged after it ended) */
 };

@@ -57,6 +57,12 @@ suite() { # label build_dir
 }
 
 cd "$top"
+# The Slurm scenarios (t05*) start the test Slurm cluster when it is not up
+# (tests/slurm/cluster.sh); what this run started, it stops at the end.
+export MTSLURM_SLURM_DIR=${MTSLURM_SLURM_DIR:-/tmp/mtslurm-slurm}
+slurm_was_up=0
+[ -f "$MTSLURM_SLURM_DIR/slurmctld.pid" ] && kill -0 "$(cat "$MTSLURM_SLURM_DIR/slurmctld.pid")" 2>/dev/null &&
+	slurm_was_up=1
 suite build "$build"
 if [ -n "$asan" ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
@@ -64,6 +70,7 @@ if [ -n "$asan" ]; then
 	export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 	suite asan "$asan"
 fi
+[ $slurm_was_up = 1 ] || bash "$top/tests/slurm/cluster.sh" down "$MTSLURM_SLURM_DIR" >/dev/null 2>&1
 rm -rf "$logdir"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed: ${failures[*]}"

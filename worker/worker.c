@@ -529,8 +529,13 @@ static void send_hello(struct worker *w)
 	if (!h || !held)
 		goto oom;
 	msg_set_str(h, "worker", w->id);
-	msg_set_str(h, "host", w->node);
+	char host[256];
+	util_hostname(host, sizeof host);
+	msg_set_str(h, "host", host);
 	msg_set_str(h, "node", w->node);
+	const char *sj = getenv("SLURM_JOB_ID");
+	if (sj && *sj)
+		msg_set_str(h, "slurm_job", sj);
 	msg_set_int(h, "pid", (int64_t)getpid());
 	msg_set_int(h, "rank", w->cfg.rank);
 	msg_set_int(h, "slots", w->slots);
@@ -722,7 +727,7 @@ static void on_retry_timer(uv_timer_t *t)
 void worker_default_id(char *out, size_t n, int rank)
 {
 	char node[256];
-	util_hostname(node, sizeof(node));
+	util_nodename(node, sizeof(node));
 	snprintf(out, n, "%s-%ld-%d", node, (long)getpid(), rank);
 }
 
@@ -773,7 +778,7 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 		util_strlcpy(w->id, cfg->id, sizeof(w->id));
 	else
 		worker_default_id(w->id, sizeof(w->id), cfg->rank);
-	util_hostname(w->node, sizeof(w->node));
+	util_nodename(w->node, sizeof(w->node));
 	idmap_init(&w->jobs);
 	idmap_init(&w->results);
 	buf_init(&w->scratch);

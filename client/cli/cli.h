@@ -38,6 +38,15 @@ struct cli {
 	const char *cwd;
 	const char *env[CLI_MAX_ENV];
 	int nenv;
+	/* Slurm (start, add-workers): NULL / 0 = $MTSLURM_* default, else Slurm's */
+	int in_allocation;
+	struct {
+		const char *partition, *time, *account, *qos, *constraint, *gres, *mem, *job_name;
+		const char *master_host; /* address the master binds (default all) */
+		int nodes, ntasks_per_node, cpus_per_task;
+		const char *extra[32]; /* --sbatch-arg */
+		int nextra;
+	} sl;
 	/* queries */
 	const char *state;
 	long limit;
@@ -62,6 +71,18 @@ msg *cli_parse(const char *json);
 void cli_counts(const msg *jobs, int64_t *queued, int64_t *running, int64_t *completed, int64_t *failed,
 		int64_t *cancelled);
 
+/* Shared by start and stop (cmd_start.c). */
+void cli_sleep_ms(int ms);
+/* Path of mtslurm-master / mtslurm-worker: $MTSLURM_LIBEXEC, else next to
+ * this executable; dies if it is not there. */
+void cli_sibling(char *out, size_t n, const char *name);
+/* Last non-empty line of a file ("" if none), for "why did it die". */
+void cli_last_line(const char *path, char *out, size_t n);
+/* Connect with a 5 s timeout; NULL if the master does not answer. */
+mts_client *cli_connect_quiet(struct cli *cli);
+/* Workers connected to c's master, -1 if it cannot be asked. */
+int cli_connected_workers(mts_client *c);
+
 int cmd_start(struct cli *cli);
 int cmd_stop(struct cli *cli);
 int cmd_status(struct cli *cli);
@@ -71,5 +92,14 @@ int cmd_jobs(struct cli *cli);
 int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
+
+/* Slurm mode (cmd_slurm.c). */
+int cmd_start_slurm(struct cli *cli);
+int cmd_add_workers(struct cli *cli);
+/* The run dir was started through Slurm (it has slurm.json). */
+int cli_slurm_mode(const struct cli *cli);
+int cmd_stop_slurm(struct cli *cli);
+/* Add {"slurm":{...}} to a status object (json) or print its lines. */
+void cli_slurm_status(struct cli *cli, msg *status);
 
 #endif

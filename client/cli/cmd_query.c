@@ -18,21 +18,47 @@
 #include "joblog.h"
 #include "msg.h"
 
+/* Slurm mode, master not answering: what Slurm says about the jobs. */
+static int status_no_master(struct cli *cli)
+{
+	if (cli->json) {
+		msg *m = msg_new_object();
+		cli_slurm_status(cli, m);
+		char *t = msg_print(m);
+		printf("%s\n", t ? t : "{}");
+		free(t);
+		msg_free(m);
+	} else {
+		cli_slurm_status(cli, NULL);
+	}
+	cli_die(1, "the master of %s does not answer (its Slurm jobs are above); mtslurm start restarts it",
+		cli->run_dir);
+}
+
 int cmd_status(struct cli *cli)
 {
-	mts_client *c = cli_connect(cli);
+	int slurm = cli_slurm_mode(cli);
+	mts_client *c = slurm ? cli_connect_quiet(cli) : cli_connect(cli);
+	if (!c)
+		return status_no_master(cli);
 	char *s = NULL;
 	int rc = mts_status(&s, c);
 	if (rc != MTS_OK)
 		cli_die_api(c, rc);
 	mts_close(c);
-	if (cli->json) {
-		printf("%s\n", s);
-		mts_free(s);
-		return 0;
-	}
 	msg *m = cli_parse(s);
 	mts_free(s);
+	if (cli->json) {
+		if (slurm)
+			cli_slurm_status(cli, m);
+		char *t = msg_print(m);
+		if (!t)
+			cli_die(1, "out of memory");
+		printf("%s\n", t);
+		free(t);
+		msg_free(m);
+		return 0;
+	}
 	msg *ma = msg_get(m, "master"), *w = msg_get(m, "workers");
 	int64_t port = 0, pid = 0, conn = 0, slots = 0, busy = 0, q, r, d, f, x;
 	double up = 0;
@@ -50,6 +76,8 @@ int cmd_status(struct cli *cli)
 	printf("jobs     %lld queued, %lld running, %lld completed, %lld failed, %lld cancelled\n", (long long)q,
 	       (long long)r, (long long)d, (long long)f, (long long)x);
 	printf("run dir  %s\n", cli->run_dir);
+	if (slurm)
+		cli_slurm_status(cli, NULL);
 	msg_free(m);
 	return 0;
 }

@@ -29,7 +29,7 @@ struct launch {
 	int workers;
 };
 
-static void sleep_ms(int ms)
+void cli_sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
@@ -72,7 +72,7 @@ static void write_launch(const char *dir, const struct launch *l)
 
 /* Where mtslurm-master and mtslurm-worker are: $MTSLURM_LIBEXEC, else next
  * to this executable. */
-static void sibling(char *out, size_t n, const char *name)
+void cli_sibling(char *out, size_t n, const char *name)
 {
 	const char *env = getenv("MTSLURM_LIBEXEC");
 	char self[PATH_MAX];
@@ -113,7 +113,7 @@ static pid_t spawn_detached(char *const argv[], const char *logfile)
 }
 
 /* Last non-empty line of a file, for "why did it die". */
-static void last_line(const char *path, char *out, size_t n)
+void cli_last_line(const char *path, char *out, size_t n)
 {
 	char buf[8192];
 	out[0] = '\0';
@@ -150,7 +150,7 @@ static void end_pid(long pid, int grace_ms)
 		waitpid((pid_t)pid, &st, WNOHANG);
 		if (!rundir_pid_alive(pid))
 			return;
-		sleep_ms(50);
+		cli_sleep_ms(50);
 	}
 	kill((pid_t)pid, SIGKILL);
 	int st;
@@ -216,17 +216,17 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 			return pid;
 		if (exited(pid)) {
 			char why[512];
-			last_line(logfile, why, sizeof why);
+			cli_last_line(logfile, why, sizeof why);
 			cli_die(1, "the master exited at start: %s (see %s)", why[0] ? why : "no reason given", logfile);
 		}
-		sleep_ms(20);
+		cli_sleep_ms(20);
 	}
 	end_pid(pid, 2000);
 	cli_die(1, "the master did not start serving within 15 s (see %s)", logfile);
 }
 
 /* Connected workers, or -1 if the master cannot be asked. */
-static int connected_workers(mts_client *c)
+int cli_connected_workers(mts_client *c)
 {
 	char *s = NULL;
 	if (mts_status(&s, c) != MTS_OK)
@@ -240,7 +240,7 @@ static int connected_workers(mts_client *c)
 	return (int)n;
 }
 
-static mts_client *connect_quiet(struct cli *cli)
+mts_client *cli_connect_quiet(struct cli *cli)
 {
 	mts_client *c = NULL;
 	mts_options o = MTS_OPTIONS_INIT;
@@ -256,12 +256,12 @@ static mts_client *connect_quiet(struct cli *cli)
 /* Wait until want workers are connected; 0, or -1 if mpirun died first. */
 static int wait_workers(struct cli *cli, int want, long mpirun_pid, int timeout_ms, int *seen)
 {
-	mts_client *c = connect_quiet(cli);
+	mts_client *c = cli_connect_quiet(cli);
 	if (!c)
 		return -2;
 	int rc = -3;
 	for (int t = 0; t < timeout_ms; t += 100) {
-		*seen = connected_workers(c);
+		*seen = cli_connected_workers(c);
 		if (*seen >= want) {
 			rc = 0;
 			break;
@@ -270,7 +270,7 @@ static int wait_workers(struct cli *cli, int want, long mpirun_pid, int timeout_
 			rc = -1;
 			break;
 		}
-		sleep_ms(100);
+		cli_sleep_ms(100);
 	}
 	mts_close(c);
 	return rc;
@@ -278,7 +278,7 @@ static int wait_workers(struct cli *cli, int want, long mpirun_pid, int timeout_
 
 static void shutdown_master(struct cli *cli, long pid)
 {
-	mts_client *c = connect_quiet(cli);
+	mts_client *c = cli_connect_quiet(cli);
 	if (c) {
 		mts_shutdown(c);
 		mts_close(c);
@@ -286,7 +286,7 @@ static void shutdown_master(struct cli *cli, long pid)
 	for (int t = 0; t < 5000 && rundir_pid_alive(pid); t += 50) {
 		int st;
 		waitpid((pid_t)pid, &st, WNOHANG);
-		sleep_ms(50);
+		cli_sleep_ms(50);
 	}
 	end_pid(pid, 2000);
 }
@@ -297,8 +297,8 @@ int cmd_start(struct cli *cli)
 	char master_bin[PATH_MAX], worker_bin[PATH_MAX], nbuf[16], sbuf[16];
 	struct master_info mi;
 	struct launch l;
-	if (!cli->local)
-		cli_die(2, "Slurm mode is not available yet; use --local to run the cluster on this machine");
+	if (!cli->local && !cli->in_allocation)
+		return cmd_start_slurm(cli);
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
 	if (rundir_create(cli->run_dir, err, sizeof err))
@@ -306,8 +306,8 @@ int cmd_start(struct cli *cli)
 	if (rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid))
 		cli_die(1, "a cluster is already running in %s (master pid %ld); mtslurm stop first", cli->run_dir,
 			mi.pid);
-	sibling(master_bin, sizeof master_bin, "mtslurm-master");
-	sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
+	cli_sibling(master_bin, sizeof master_bin, "mtslurm-master");
+	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
 	rundir_path(logs, cli->run_dir, "logs");
 	rundir_path(mlog, cli->run_dir, "logs/master.out");
 	rundir_path(wlog, cli->run_dir, "logs/mpirun.out");
@@ -356,7 +356,7 @@ int cmd_start(struct cli *cli)
 	int rc = wait_workers(cli, want, l.mpirun_pid, timeout_ms, &seen);
 	if (rc != 0) {
 		char why[512];
-		last_line(wlog, why, sizeof why);
+		cli_last_line(wlog, why, sizeof why);
 		end_pid(l.mpirun_pid, 3000);
 		shutdown_master(cli, mp);
 		char lp[RUNDIR_PATH_MAX];
@@ -392,7 +392,7 @@ int cmd_stop(struct cli *cli)
 	long wpids[1024];
 	int nw = 0;
 	if (have_master) {
-		mts_client *c = connect_quiet(cli);
+		mts_client *c = cli_connect_quiet(cli);
 		if (c) {
 			char *s = NULL;
 			if (mts_workers(&s, c) == MTS_OK) {
@@ -410,14 +410,14 @@ int cmd_stop(struct cli *cli)
 			mts_close(c);
 		}
 		for (int t = 0; t < timeout_ms && rundir_pid_alive(mi.pid); t += 50)
-			sleep_ms(50);
+			cli_sleep_ms(50);
 		end_pid(mi.pid, 2000);
 	}
 	if (have_launch && l.mpirun_pid > 0) {
 		/* Workers leave when the master says exit; without a master, make
 		 * mpirun pass SIGTERM on to them now. */
 		for (int t = 0; have_master && t < timeout_ms && rundir_pid_alive(l.mpirun_pid); t += 50)
-			sleep_ms(50);
+			cli_sleep_ms(50);
 		end_pid(l.mpirun_pid, 5000);
 	}
 	for (int i = 0; i < nw; i++)

@@ -159,7 +159,7 @@ static int integer(const char *opt, const char *v)
 	return (int)l;
 }
 
-static const char *commands[] = {"start", "stop", "status", "submit", "wait",
+static const char *commands[] = {"start", "stop", "status", "submit", "wait", "add-workers",
 				 "jobs", "logs", "cancel", "workers", NULL};
 
 static int is_command(const char *s)
@@ -204,6 +204,42 @@ int main(int argc, char **argv)
 			cli.run_dir_opt = need(argc, argv, &i);
 		} else if (!strcmp(a, "--local")) {
 			cli.local = 1;
+		} else if (!strcmp(a, "--in-allocation")) {
+			cli.in_allocation = 1;
+		} else if (!strcmp(a, "--partition") || !strcmp(a, "-p")) {
+			cli.sl.partition = need(argc, argv, &i);
+		} else if (!strcmp(a, "--time") || !strcmp(a, "-t")) {
+			cli.sl.time = need(argc, argv, &i);
+		} else if (!strcmp(a, "--account") || !strcmp(a, "-A")) {
+			cli.sl.account = need(argc, argv, &i);
+		} else if (!strcmp(a, "--qos")) {
+			cli.sl.qos = need(argc, argv, &i);
+		} else if (!strcmp(a, "--constraint") || !strcmp(a, "-C")) {
+			cli.sl.constraint = need(argc, argv, &i);
+		} else if (!strcmp(a, "--gres")) {
+			cli.sl.gres = need(argc, argv, &i);
+		} else if (!strcmp(a, "--mem")) {
+			cli.sl.mem = need(argc, argv, &i);
+		} else if (!strcmp(a, "--job-name") || !strcmp(a, "-J")) {
+			cli.sl.job_name = need(argc, argv, &i);
+		} else if (!strcmp(a, "--master-host")) {
+			cli.sl.master_host = need(argc, argv, &i);
+		} else if (!strcmp(a, "--nodes") || !strcmp(a, "-N")) {
+			cli.sl.nodes = integer(a, need(argc, argv, &i));
+			if (cli.sl.nodes < 1)
+				cli_die(2, "--nodes wants at least 1");
+		} else if (!strcmp(a, "--ntasks-per-node")) {
+			cli.sl.ntasks_per_node = integer(a, need(argc, argv, &i));
+			if (cli.sl.ntasks_per_node < 1)
+				cli_die(2, "--ntasks-per-node wants at least 1");
+		} else if (!strcmp(a, "--cpus-per-task") || !strcmp(a, "-c")) {
+			cli.sl.cpus_per_task = integer(a, need(argc, argv, &i));
+			if (cli.sl.cpus_per_task < 1)
+				cli_die(2, "--cpus-per-task wants at least 1");
+		} else if (!strcmp(a, "--sbatch-arg")) {
+			if (cli.sl.nextra >= 32)
+				cli_die(2, "too many --sbatch-arg options (at most 32)");
+			cli.sl.extra[cli.sl.nextra++] = need(argc, argv, &i);
 		} else if (!strcmp(a, "--json")) {
 			cli.json = 1;
 		} else if (!strcmp(a, "--stdin")) {
@@ -304,7 +340,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cli.cmd, "start"))
 		return cmd_start(&cli);
 	if (!strcmp(cli.cmd, "stop"))
-		return cmd_stop(&cli);
+		return cli_slurm_mode(&cli) ? cmd_stop_slurm(&cli) : cmd_stop(&cli);
+	if (!strcmp(cli.cmd, "add-workers"))
+		return cmd_add_workers(&cli);
 	if (!strcmp(cli.cmd, "status"))
 		return cmd_status(&cli);
 	if (!strcmp(cli.cmd, "submit"))

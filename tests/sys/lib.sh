@@ -95,3 +95,18 @@ jsql() {
 jget() { printf '%s' "$1" | jsql "select json_extract(readfile('/dev/stdin'), '$2');"; }
 # jlen JSON PATH: length of the array at PATH.
 jlen() { printf '%s' "$1" | jsql "select json_array_length(readfile('/dev/stdin'), '$2');"; }
+
+# slurm_up: use the local test Slurm cluster (tests/slurm/cluster.sh),
+# starting it if it is not up; the master binds loopback.
+slurm_up() {
+	export MTSLURM_SLURM_DIR=${MTSLURM_SLURM_DIR:-/tmp/mtslurm-slurm}
+	export SLURM_CONF=$MTSLURM_SLURM_DIR/slurm.conf
+	export MTSLURM_MASTER_HOST=127.0.0.1
+	bash "$top/tests/slurm/cluster.sh" up "$MTSLURM_SLURM_DIR" >/dev/null
+}
+# slurm_state ID: Slurm's state of a job (PENDING, RUNNING, COMPLETED, ...;
+# "" once Slurm forgot it).
+slurm_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+# slurm_ours: our Slurm jobs still in squeue (the ids in slurm.json).
+slurm_jobs_of_run() { [ -f "$MTSLURM_RUN_DIR/slurm.json" ] && grep -o '"id":[0-9]*\|"master_job":[0-9]*' \
+	"$MTSLURM_RUN_DIR/slurm.json" | grep -o '[0-9]*$' || true; }

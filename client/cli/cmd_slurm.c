@@ -1,0 +1,633 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slurm: `mtslurm start`, `add-workers`, `stop` and the Slurm lines of
+ * `status` when the cluster runs through Slurm. start submits the master as
+ * a one-task batch job, waits until it serves (master.json on the shared
+ * run directory names the Slurm job), then submits the workers as one batch
+ * job of N tasks whose script runs `srun mtslurm-worker` (one MPI rank per
+ * task), and waits until they connected. Every Slurm job made is recorded in
+ * RUN_DIR/slurm.json before anything waits on it, so stop -- or a failed
+ * start -- cancels exactly those jobs. All Slurm calls go through
+ * slurm/sljob (libslurm), none through sbatch/squeue/scancel.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "sljob.h"
+#include "util.h"
+
+#define MAX_ALLOCS 64
+
+/* What slurm.json records. */
+struct slrec {
+	uint32_t master_job;
+	uint32_t wjob[MAX_ALLOCS];
+	int wtasks[MAX_ALLOCS];
+	int nw;
+	int slots;
+};
+
+static void rec_path(char out[RUNDIR_PATH_MAX], const struct cli *cli)
+{
+	rundir_path(out, cli->run_dir, "slurm.json");
+}
+
+int cli_slurm_mode(const struct cli *cli)
+{
+	char p[RUNDIR_PATH_MAX];
+	rec_path(p, cli);
+	return access(p, F_OK) == 0;
+}
+
+static int read_rec(const struct cli *cli, struct slrec *r)
+{
+	char p[RUNDIR_PATH_MAX], text[8192];
+	memset(r, 0, sizeof *r);
+	rec_path(p, cli);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	char err[128];
+	msg *m = msg_parse(text, (size_t)n, err, sizeof err);
+	if (!m)
+		return -1;
+	int64_t v;
+	if (!msg_get_int(m, "master_job", &v))
+		r->master_job = (uint32_t)v;
+	if (!msg_get_int(m, "slots", &v))
+		r->slots = (int)v;
+	for (msg *w = msg_child(msg_get(m, "worker_jobs")); w && r->nw < MAX_ALLOCS; w = msg_next(w)) {
+		if (msg_get_int(w, "id", &v))
+			continue;
+		r->wjob[r->nw] = (uint32_t)v;
+		r->wtasks[r->nw] = msg_get_int(w, "tasks", &v) ? 0 : (int)v;
+		r->nw++;
+	}
+	msg_free(m);
+	return 0;
+}
+
+static void write_rec(const struct cli *cli, const struct slrec *r)
+{
+	char p[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 8];
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "{\"mode\":\"slurm\",\"master_job\":%u,\"slots\":%d,\"worker_jobs\":[", r->master_job, r->slots);
+	for (int i = 0; i < r->nw; i++)
+		buf_addf(&b, "%s{\"id\":%u,\"tasks\":%d}", i ? "," : "", r->wjob[i], r->wtasks[i]);
+	buf_adds(&b, "]}\n");
+	rec_path(p, cli);
+	snprintf(tmp, sizeof tmp, "%s.tmp", p);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (!b.p || fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len || close(fd) != 0 || rename(tmp, p) != 0)
+		cli_die(1, "cannot write %s: %s", p, strerror(errno));
+	buf_release(&b);
+}
+
+/* ---- job descriptions ---- */
+
+static void dflt(const char **v, const char *env)
+{
+	if (!*v) {
+		const char *e = getenv(env);
+		if (e && *e)
+			*v = e;
+	}
+}
+
+/* --sbatch-arg values from $MTSLURM_SBATCH_ARGS (space separated) when none
+ * were given. The strings live until exit. */
+static void dflt_extra(struct cli *cli)
+{
+	const char *e = getenv("MTSLURM_SBATCH_ARGS");
+	if (cli->sl.nextra || !e || !*e)
+		return;
+	char *copy = strdup(e);
+	if (!copy)
+		cli_die(1, "out of memory");
+	for (char *save = NULL, *w = strtok_r(copy, " \t", &save); w && cli->sl.nextra < 32;
+	     w = strtok_r(NULL, " \t", &save))
+		cli->sl.extra[cli->sl.nextra++] = w;
+}
+
+static void apply_defaults(struct cli *cli)
+{
+	dflt(&cli->sl.partition, "MTSLURM_PARTITION");
+	dflt(&cli->sl.time, "MTSLURM_TIME");
+	dflt(&cli->sl.account, "MTSLURM_ACCOUNT");
+	dflt(&cli->sl.qos, "MTSLURM_QOS");
+	dflt(&cli->sl.constraint, "MTSLURM_CONSTRAINT");
+	dflt(&cli->sl.gres, "MTSLURM_GRES");
+	dflt(&cli->sl.mem, "MTSLURM_MEM");
+	dflt(&cli->sl.master_host, "MTSLURM_MASTER_HOST");
+	dflt_extra(cli);
+}
+
+static void base_spec(struct cli *cli, struct sljob_spec *s, const char *name, const char *out)
+{
+	memset(s, 0, sizeof *s);
+	s->name = name;
+	s->partition = cli->sl.partition;
+	s->time = cli->sl.time;
+	s->account = cli->sl.account;
+	s->qos = cli->sl.qos;
+	s->constraint = cli->sl.constraint;
+	s->mem = cli->sl.mem;
+	s->work_dir = cli->run_dir;
+	s->out_path = out;
+	s->extra = cli->sl.extra;
+	s->nextra = (size_t)cli->sl.nextra;
+}
+
+/* Append s single-quoted for sh. */
+static void shq(struct buf *b, const char *s)
+{
+	buf_add(b, "'", 1);
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_adds(b, "'\\''");
+		else
+			buf_add(b, s, 1);
+	}
+	buf_add(b, "'", 1);
+}
+
+static void master_script(struct cli *cli, struct buf *b, const char *bin)
+{
+	buf_adds(b, "#!/bin/sh\n# the mtslurm master of this run directory (written by mtslurm start)\nexec ");
+	shq(b, bin);
+	buf_adds(b, " --run-dir ");
+	shq(b, cli->run_dir);
+	buf_adds(b, " --host ");
+	shq(b, cli->sl.master_host ? cli->sl.master_host : "0.0.0.0");
+	buf_adds(b, " --port 0");
+	if (cli->master_works)
+		buf_adds(b, " --master-works");
+	if (cli->prefetch >= 0)
+		buf_addf(b, " --prefetch %d", cli->prefetch);
+	if (cli->max_queued) {
+		buf_adds(b, " --max-queued ");
+		shq(b, cli->max_queued);
+	}
+	const char *extra = getenv("MTSLURM_MASTER_ARGS");
+	if (extra && *extra) {
+		buf_adds(b, " ");
+		buf_adds(b, extra); /* words for the shell, as in local mode */
+	}
+	buf_adds(b, "\n");
+}
+
+/* Workers: one MPI rank per Slurm task, started with srun (PMIx unless
+ * $MTSLURM_SRUN_ARGS says otherwise). */
+static void worker_script(struct cli *cli, struct buf *b, const char *bin)
+{
+	const char *srun_args = getenv("MTSLURM_SRUN_ARGS");
+	/* As in local mode: a worker leaves on its own (stop, drain) without
+	 * MPI_Finalize's fence, which would hold it until every rank left. */
+	buf_adds(b, "#!/bin/sh\n# mtslurm workers, one per task (written by mtslurm)\n"
+		    "export OMPI_MCA_orte_allowed_exit_without_sync=1\nexec srun ");
+	buf_adds(b, srun_args && *srun_args ? srun_args : "--mpi=pmix");
+	buf_adds(b, " --kill-on-bad-exit=0 ");
+	shq(b, bin);
+	buf_adds(b, " --run-dir ");
+	shq(b, cli->run_dir);
+	buf_addf(b, " --slots %d\n", cli->slots);
+}
+
+static uint32_t submit_or_die(struct cli *cli, struct sljob_spec *s, const char *what, struct slrec *r,
+			      int cleanup)
+{
+	uint32_t id = 0;
+	char err[600];
+	if (sljob_submit(s, &id, err, sizeof err) == 0)
+		return id;
+	if (cleanup) {
+		if (r->master_job)
+			sljob_cancel(r->master_job, err + 300, 300);
+		for (int i = 0; i < r->nw; i++)
+			sljob_cancel(r->wjob[i], err + 300, 300);
+		char p[RUNDIR_PATH_MAX];
+		rec_path(p, cli);
+		unlink(p);
+		rundir_remove_master(cli->run_dir);
+	}
+	err[299] = '\0';
+	cli_die(1, "cannot submit the %s: %s", what, err);
+}
+
+/* ---- waiting ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void slurm_out(const struct cli *cli, const char *kind, uint32_t id, char out[RUNDIR_PATH_MAX])
+{
+	char name[96];
+	snprintf(name, sizeof name, "logs/slurm-%s-%u.out", kind, id);
+	rundir_path(out, cli->run_dir, name);
+}
+
+/* "the master's Slurm job 12 ended (FAILED: NonZeroExitCode): <its last line>" */
+static void ended_why(const struct cli *cli, const char *kind, uint32_t id, const struct sljob_info *in,
+		      const char *when, char *out, size_t n)
+{
+	char path[RUNDIR_PATH_MAX], last[300];
+	slurm_out(cli, kind, id, path);
+	cli_last_line(path, last, sizeof last);
+	snprintf(out, n, "Slurm job %u ended %s (%s%s%s)%s%s; see %.400s", id, when, in->state_name,
+		 in->reason[0] ? ": " : "", in->reason, last[0] ? ": " : "", last, path);
+}
+
+static void fail_start(struct cli *cli, struct slrec *r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
+static void fail_start(struct cli *cli, struct slrec *r, const char *fmt, ...)
+{
+	char msgbuf[1600], err[300];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msgbuf, sizeof msgbuf, fmt, ap);
+	va_end(ap);
+	mts_client *c = cli_connect_quiet(cli);
+	if (c) {
+		mts_shutdown(c);
+		mts_close(c);
+	}
+	if (r->master_job)
+		sljob_cancel(r->master_job, err, sizeof err);
+	for (int i = 0; i < r->nw; i++)
+		sljob_cancel(r->wjob[i], err, sizeof err);
+	char p[RUNDIR_PATH_MAX];
+	rec_path(p, cli);
+	unlink(p);
+	rundir_remove_master(cli->run_dir);
+	cli_die(1, "%s; cancelled what was started", msgbuf);
+}
+
+/* Until the master of Slurm job id serves: 0. Dies (after cleaning up) if
+ * the job ends first or does not start in time. */
+static void wait_master(struct cli *cli, struct slrec *r, uint32_t id, double timeout_s, struct master_info *mi)
+{
+	char idstr[24], err[512];
+	snprintf(idstr, sizeof idstr, "%u", id);
+	double t0 = now_s(), next_q = 0;
+	struct sljob_info in = {0};
+	for (;;) {
+		if (rundir_read_master(cli->run_dir, mi, err, sizeof err) == 0 && strcmp(mi->slurm_job, idstr) == 0)
+			return;
+		double t = now_s() - t0;
+		if (t >= next_q) {
+			next_q = t + 1;
+			if (sljob_query(id, &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDING) {
+				char why[1400];
+				ended_why(cli, "master", id, &in, "before the master served", why, sizeof why);
+				fail_start(cli, r, "the master's %s", why);
+			}
+		}
+		if (t > timeout_s) {
+			if (in.state == SLJOB_PENDING)
+				fail_start(cli, r,
+					   "the master's Slurm job %u did not start within %.0f s (pending: %s); "
+					   "use --timeout to wait longer",
+					   id, timeout_s, in.reason[0] ? in.reason : "no reason given");
+			fail_start(cli, r, "the master (Slurm job %u, %s) did not serve within %.0f s", id,
+				   in.state_name[0] ? in.state_name : "state unknown", timeout_s);
+		}
+		cli_sleep_ms(100);
+	}
+}
+
+/* Until `want` workers are connected. Dies (after cleaning up, if cleanup)
+ * when a worker job ends first or time runs out. */
+static int wait_workers(struct cli *cli, struct slrec *r, int from, int want, double timeout_s, int cleanup)
+{
+	mts_client *c = cli_connect_quiet(cli);
+	if (!c)
+		fail_start(cli, r, "the master does not answer");
+	double t0 = now_s(), next_q = 0;
+	int seen = 0;
+	char err[512];
+	struct sljob_info in = {0};
+	for (;;) {
+		seen = cli_connected_workers(c);
+		if (seen >= want)
+			break;
+		double t = now_s() - t0;
+		if (t >= next_q) {
+			next_q = t + 1;
+			for (int i = from; i < r->nw; i++) {
+				if (sljob_query(r->wjob[i], &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDING) {
+					char why[1400];
+					ended_why(cli, "workers", r->wjob[i], &in, "before its workers connected", why,
+						  sizeof why);
+					mts_close(c);
+					if (cleanup)
+						fail_start(cli, r, "the workers' %s", why);
+					cli_die(1, "the new workers' %s", why);
+				}
+			}
+		}
+		if (t > timeout_s) {
+			mts_close(c);
+			char what[700];
+			if (in.state == SLJOB_PENDING)
+				snprintf(what, sizeof what,
+					 "the workers' Slurm job %u did not start within %.0f s (pending: %s); use "
+					 "--timeout to wait longer",
+					 r->wjob[r->nw - 1], timeout_s, in.reason[0] ? in.reason : "no reason given");
+			else
+				snprintf(what, sizeof what, "only %d of %d workers connected within %.0f s (see %.400s/logs)",
+					 seen < 0 ? 0 : seen, want, timeout_s, cli->run_dir);
+			if (cleanup)
+				fail_start(cli, r, "%s", what);
+			cli_die(1, "%s", what);
+		}
+		cli_sleep_ms(200);
+	}
+	mts_close(c);
+	return seen;
+}
+
+/* ---- start / add-workers ---- */
+
+static uint32_t submit_workers(struct cli *cli, struct slrec *r, int n, const char *bin, int cleanup)
+{
+	struct buf script = BUF_INIT;
+	char out[RUNDIR_PATH_MAX], name[64];
+	rundir_path(out, cli->run_dir, "logs/slurm-workers-%j.out");
+	struct sljob_spec s;
+	snprintf(name, sizeof name, "%s-workers", cli->sl.job_name ? cli->sl.job_name : "mtslurm");
+	base_spec(cli, &s, name, out);
+	s.gres = cli->sl.gres;
+	s.nodes = (uint32_t)cli->sl.nodes;
+	s.ntasks = (uint32_t)n;
+	s.ntasks_per_node = (uint32_t)cli->sl.ntasks_per_node;
+	s.cpus_per_task = (uint32_t)(cli->sl.cpus_per_task ? cli->sl.cpus_per_task : 0);
+	worker_script(cli, &script, bin);
+	s.script = script.p;
+	uint32_t id = submit_or_die(cli, &s, "workers' Slurm job", r, cleanup);
+	buf_release(&script);
+	if (r->nw < MAX_ALLOCS) {
+		r->wjob[r->nw] = id;
+		r->wtasks[r->nw] = n;
+		r->nw++;
+	}
+	write_rec(cli, r);
+	return id;
+}
+
+static int total_tasks(const struct slrec *r)
+{
+	int n = 0;
+	for (int i = 0; i < r->nw; i++)
+		n += r->wtasks[i];
+	return n;
+}
+
+int cmd_start_slurm(struct cli *cli)
+{
+	char err[600], master_bin[PATH_MAX], worker_bin[PATH_MAX];
+	struct master_info mi;
+	struct slrec r;
+	if (!cli->n_given)
+		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch)");
+	apply_defaults(cli);
+	if (sljob_available(err, sizeof err))
+		cli_die(1, "%s", err);
+	if (rundir_create(cli->run_dir, err, sizeof err))
+		cli_die(1, "%s", err);
+	cli_sibling(master_bin, sizeof master_bin, "mtslurm-master");
+	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
+	double timeout_s = cli->timeout_s >= 0 ? cli->timeout_s : 120;
+	setenv("MTSLURM_RUN_DIR", cli->run_dir, 1); /* the jobs' environment is ours */
+
+	int restart = 0;
+	if (read_rec(cli, &r) == 0) {
+		mts_client *c = cli_connect_quiet(cli);
+		if (c) {
+			mts_close(c);
+			cli_die(1, "a cluster is already running in %s (Slurm job %u); mtslurm stop first",
+				cli->run_dir, r.master_job);
+		}
+		/* The master is gone; if its workers live on, only it restarts. */
+		struct sljob_info in;
+		for (int i = 0; i < r.nw && !restart; i++)
+			restart = sljob_query(r.wjob[i], &in, err, sizeof err) == 0 && in.state <= SLJOB_RUNNING;
+		if (!restart) {
+			if (r.master_job)
+				sljob_cancel(r.master_job, err, sizeof err);
+			memset(&r, 0, sizeof r);
+		}
+	} else {
+		memset(&r, 0, sizeof r);
+	}
+	if (!restart && !cli_slurm_mode(cli)) {
+		/* a local cluster may still be running here */
+		mts_client *c = cli_connect_quiet(cli);
+		if (c) {
+			mts_close(c);
+			cli_die(1, "a cluster is already running in %s; mtslurm stop first", cli->run_dir);
+		}
+	}
+
+	rundir_remove_master(cli->run_dir);
+	struct buf script = BUF_INIT;
+	char out[RUNDIR_PATH_MAX], name[64];
+	rundir_path(out, cli->run_dir, "logs/slurm-master-%j.out");
+	struct sljob_spec s;
+	snprintf(name, sizeof name, "%s-master", cli->sl.job_name ? cli->sl.job_name : "mtslurm");
+	base_spec(cli, &s, name, out);
+	s.ntasks = 1;
+	master_script(cli, &script, master_bin);
+	s.script = script.p;
+	r.master_job = submit_or_die(cli, &s, "master's Slurm job", &r, 1);
+	buf_release(&script);
+	if (!restart)
+		r.slots = cli->slots;
+	write_rec(cli, &r);
+	wait_master(cli, &r, r.master_job, timeout_s, &mi);
+	if (restart) {
+		int want = total_tasks(&r);
+		int seen = wait_workers(cli, &r, 0, want, timeout_s, 0);
+		printf("mtslurm: master restarted on %s:%d (Slurm job %u, node %s); %d of %d workers reconnected\n",
+		       mi.host, mi.port, r.master_job, mi.node, seen, want);
+		return 0;
+	}
+	uint32_t wid = 0;
+	if (cli->n > 0) {
+		wid = submit_workers(cli, &r, cli->n, worker_bin, 1);
+		wait_workers(cli, &r, 0, cli->n + (cli->master_works ? 1 : 0), timeout_s, 1);
+	}
+	struct sljob_info in = {0};
+	if (wid)
+		sljob_query(wid, &in, err, sizeof err);
+	printf("mtslurm: master %s:%d (Slurm job %u on %s), %d workers (Slurm job %u on %s), run dir %s\n", mi.host,
+	       mi.port, r.master_job, mi.node, cli->n, wid, in.nodes[0] ? in.nodes : "-", cli->run_dir);
+	return 0;
+}
+
+int cmd_add_workers(struct cli *cli)
+{
+	char err[600], worker_bin[PATH_MAX];
+	struct slrec r;
+	if (!cli->n_given || cli->n < 1)
+		cli_die(2, "say how many workers to add with -n N (e.g. mtslurm -n 8 add-workers --time 1:00:00)");
+	if (read_rec(cli, &r))
+		cli_die(1, "%s was not started through Slurm (no slurm.json); add-workers needs a Slurm cluster",
+			cli->run_dir);
+	mts_client *c = cli_connect_quiet(cli);
+	if (!c)
+		cli_die(1, "the master of %s does not answer; mtslurm start restarts it", cli->run_dir);
+	int before = cli_connected_workers(c);
+	mts_close(c);
+	apply_defaults(cli);
+	if (sljob_available(err, sizeof err))
+		cli_die(1, "%s", err);
+	if (r.slots > 0 && cli->slots == 1)
+		cli->slots = r.slots;
+	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
+	setenv("MTSLURM_RUN_DIR", cli->run_dir, 1);
+	int from = r.nw;
+	uint32_t id = submit_workers(cli, &r, cli->n, worker_bin, 0);
+	double timeout_s = cli->timeout_s >= 0 ? cli->timeout_s : 120;
+	int seen = wait_workers(cli, &r, from, (before < 0 ? 0 : before) + cli->n, timeout_s, 0);
+	printf("mtslurm: %d workers added (Slurm job %u); %d connected\n", cli->n, id, seen);
+	return 0;
+}
+
+/* ---- stop ---- */
+
+/* Wait until Slurm job id is over (gone from squeue) for up to ms. */
+static int wait_ended(uint32_t id, int ms)
+{
+	char err[300];
+	struct sljob_info in;
+	for (int t = 0;; t += 200) {
+		if (sljob_query(id, &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDED)
+			return 0;
+		if (t >= ms)
+			return -1;
+		cli_sleep_ms(200);
+	}
+}
+
+int cmd_stop_slurm(struct cli *cli)
+{
+	char err[600], lp[RUNDIR_PATH_MAX];
+	struct slrec r;
+	if (read_rec(cli, &r))
+		cli_die(1, "cannot read %s/slurm.json; cancel the cluster's Slurm jobs by hand", cli->run_dir);
+	if (sljob_available(err, sizeof err))
+		cli_die(1, "%s (the cluster's Slurm jobs are listed in %s/slurm.json)", err, cli->run_dir);
+	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 20000;
+	mts_client *c = cli_connect_quiet(cli);
+	if (c) {
+		/* The master tells its workers to leave, then exits; their Slurm
+		 * jobs end by themselves. */
+		mts_shutdown(c);
+		mts_close(c);
+		if (r.master_job)
+			wait_ended(r.master_job, timeout_ms);
+		for (int i = 0; i < r.nw; i++)
+			wait_ended(r.wjob[i], 5000);
+	}
+	int left = 0;
+	if (r.master_job && sljob_cancel(r.master_job, err, sizeof err))
+		cli_die(1, "%s", err);
+	for (int i = 0; i < r.nw; i++)
+		if (sljob_cancel(r.wjob[i], err, sizeof err))
+			cli_die(1, "%s", err);
+	if (r.master_job && wait_ended(r.master_job, 15000))
+		left++;
+	for (int i = 0; i < r.nw; i++)
+		if (wait_ended(r.wjob[i], 15000))
+			left++;
+	rundir_remove_master(cli->run_dir);
+	rec_path(lp, cli);
+	if (left)
+		cli_die(1, "%d of the cluster's Slurm jobs (listed in %s) did not end within 15 s of being cancelled",
+			left, lp);
+	unlink(lp);
+	printf("mtslurm: stopped the cluster in %s (Slurm jobs %u", cli->run_dir, r.master_job);
+	for (int i = 0; i < r.nw; i++)
+		printf(", %u", r.wjob[i]);
+	printf(" ended)\n");
+	return 0;
+}
+
+/* ---- status ---- */
+
+static msg *job_obj(uint32_t id, const char *role, int tasks, struct sljob_info *in, const char *err)
+{
+	msg *o = msg_new_object();
+	msg_set_int(o, "id", id);
+	msg_set_str(o, "role", role);
+	if (tasks)
+		msg_set_int(o, "tasks", tasks);
+	if (err) {
+		msg_set_str(o, "error", err);
+		return o;
+	}
+	msg_set_str(o, "state", in->state_name);
+	if (in->reason[0])
+		msg_set_str(o, "reason", in->reason);
+	msg_set_str(o, "nodes", in->nodes);
+	if (in->end)
+		msg_set_int(o, "end", (int64_t)in->end);
+	return o;
+}
+
+void cli_slurm_status(struct cli *cli, msg *status)
+{
+	struct slrec r;
+	if (read_rec(cli, &r))
+		return;
+	char err[600];
+	int ok = sljob_available(err, sizeof err) == 0;
+	msg *jobs = msg_new_array();
+	struct sljob_info in;
+	for (int i = -1; i < r.nw; i++) {
+		uint32_t id = i < 0 ? r.master_job : r.wjob[i];
+		if (!id)
+			continue;
+		int q = ok && sljob_query(id, &in, err, sizeof err) == 0;
+		msg_push(jobs, job_obj(id, i < 0 ? "master" : "workers", i < 0 ? 1 : r.wtasks[i], &in, q ? NULL : err));
+	}
+	if (status) {
+		msg_add(status, "slurm", jobs);
+		return;
+	}
+	for (msg *o = msg_child(jobs); o; o = msg_next(o)) {
+		int64_t id = 0, tasks = 0;
+		msg_get_int(o, "id", &id);
+		msg_get_int(o, "tasks", &tasks);
+		const char *e = msg_get_str(o, "error");
+		const char *role = msg_get_str(o, "role");
+		if (e) {
+			printf("slurm    %s job %lld: %s\n", role, (long long)id, e);
+			continue;
+		}
+		const char *reason = msg_get_str(o, "reason"), *nodes = msg_get_str(o, "nodes");
+		printf("slurm    %s job %lld (%lld task%s): %s%s%s%s%s%s\n", role, (long long)id, (long long)tasks,
+		       tasks == 1 ? "" : "s", msg_get_str(o, "state"), nodes && *nodes ? " on " : "",
+		       nodes ? nodes : "", reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+	}
+	msg_free(jobs);
+}

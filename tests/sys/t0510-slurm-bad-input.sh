@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Slurm mode, bad input: no Slurm configuration, an unreachable slurmctld, an
+# unknown partition, a time limit the partition refuses, a bad --sbatch-arg,
+# a master job that fails at once. Each: a one-line error naming the cause,
+# a non-zero exit within a bounded time, and nothing left behind (no Slurm
+# job, no slurm.json, no process).
+. "$(dirname "$0")/lib.sh"
+slurm_up
+
+# expect_fail WANT CMD...: fails, prints WANT, leaves nothing behind
+expect_fail() {
+	local want=$1; shift
+	local t0=$SECONDS out rc
+	set +e; out=$("$@" 2>&1); rc=$?; set -e
+	log "$out"
+	[ $rc -ne 0 ] || fail "'$*' succeeded"
+	assert_contains "$out" "$want" "message of '$*'"
+	[ "$(echo "$out" | wc -l)" -eq 1 ] || fail "not one line: $out"
+	[ $((SECONDS - t0)) -lt 30 ] || fail "'$*' took $((SECONDS - t0)) s"
+	[ ! -f "$MTSLURM_RUN_DIR/slurm.json" ] || fail "slurm.json left after '$*'"
+	[ -z "$(our_procs)" ] || fail "processes left after '$*': $(our_procs)"
+	[ -z "$(squeue -h -n t0510-master,t0510-workers 2>/dev/null)" ] || fail "Slurm jobs left after '$*'"
+}
+
+expect_fail "no Slurm configuration found" env SLURM_CONF=/nonexistent/slurm.conf mtslurm -n 1 start
+expect_fail "--local" env SLURM_CONF=/nonexistent/slurm.conf mtslurm -n 1 start
+
+# a configuration whose controller does not answer (a closed port)
+sed 's/^SlurmctldPort=.*/SlurmctldPort=1/' "$SLURM_CONF" > "$T/dead.conf"
+expect_fail "cannot reach slurmctld" env SLURM_CONF="$T/dead.conf" mtslurm -n 1 start
+
+expect_fail "Invalid partition name specified" mtslurm -n 1 start -J t0510 --partition nosuch
+expect_fail "time limit" mtslurm -n 1 start -J t0510 --partition short --time 30
+expect_fail "not a Slurm time limit" mtslurm -n 1 start -J t0510 --time 2h
+expect_fail "--sbatch-arg --foo: not supported" mtslurm -n 1 start -J t0510 --sbatch-arg --foo
+expect_fail "needs a value" mtslurm -n 1 start -J t0510 --sbatch-arg --reservation
+
+# a master that cannot run: its Slurm job ends, and start says so with the
+# last line the job printed
+mkdir -p "$T/libexec"
+printf '#!/bin/sh\necho "broken master binary" >&2\nexit 3\n' > "$T/libexec/mtslurm-master"
+cp "$MTS_BUILD/mtslurm-worker" "$T/libexec/"
+chmod +x "$T/libexec/mtslurm-master"
+expect_fail "broken master binary" env MTSLURM_LIBEXEC="$T/libexec" mtslurm -n 1 start -J t0510 --time 5
+
+# --sbatch-arg that Slurm takes: the job is made with it
+out=$(mtslurm -n 1 start -J t0510 --time 5 --sbatch-arg --comment=hello-t0510 --sbatch-arg --exclude=n4)
+assert_contains "$out" "1 workers" "start with --sbatch-arg"
+for id in $(slurm_jobs_of_run); do
+	scontrol show job "$id" | grep -q "Comment=hello-t0510" || fail "job $id lacks the comment"
+	scontrol show job "$id" | grep -q "ExcNodeList=n4" || fail "job $id lacks --exclude"
+done
+mtslurm stop
+log ok

@@ -88,8 +88,17 @@ static unsigned long long num_arg(const char *opt, const char *v, unsigned long 
 
 static void on_signal(uv_signal_t *s, int signum)
 {
-	log_info("signal %d: clean shutdown", signum);
-	master_shutdown(&M);
+	/* Inside a Slurm job a SIGTERM is Slurm ending the master's job
+	 * (scancel, time limit): the workers have jobs of their own and wait
+	 * for the next master. `mtslurm stop` asks with a message instead. */
+	const char *sj = getenv("SLURM_JOB_ID");
+	if (sj && *sj) {
+		log_info("signal %d in Slurm job %s: leaving; the workers wait for the next master", signum, sj);
+		master_leave(&M);
+	} else {
+		log_info("signal %d: clean shutdown", signum);
+		master_shutdown(&M);
+	}
 }
 
 static void self_worker_stopped(void *arg)

@@ -168,6 +168,7 @@ struct master {
 	const char *lost_wid; /* worker being dropped, for error texts */
 	int npaused;
 	int shutting_down, stopped, exit_code;
+	int keep_workers; /* master_leave: do not tell the workers to exit */
 	int handles_open;
 	void (*on_stopped)(struct master *m); /* all handles closed */
 	void *self_worker;                    /* --master-works */
@@ -193,6 +194,9 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		 size_t errlen);
 /* Begin a clean shutdown (shutdown message, SIGTERM). */
 void master_shutdown(struct master *m);
+/* Stop like master_shutdown, but leave the workers running: they keep
+ * reconnecting, and the next master (mtslurm start) gets them back. */
+void master_leave(struct master *m);
 /* Wake the loop so this turn's check runs even if the change came from a
  * timer or a close callback. */
 void master_touch(struct master *m);

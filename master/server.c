@@ -766,14 +766,22 @@ void master_shutdown(struct master *m)
 	master_touch(m);
 }
 
+void master_leave(struct master *m)
+{
+	m->keep_workers = 1;
+	master_shutdown(m);
+}
+
 static void finish_shutdown(struct master *m)
 {
 	m->stopped = 1;
-	for (struct wrk *w = m->workers; w; w = w->next)
-		if (w->peer && w->peer->conn)
-			conn_send(w->peer->conn, msg_new_typed("exit"));
 	workers_flush_assigns(m, 1);
-	store_worker_down(m->store, NULL); /* they were told to exit */
+	if (!m->keep_workers) {
+		for (struct wrk *w = m->workers; w; w = w->next)
+			if (w->peer && w->peer->conn)
+				conn_send(w->peer->conn, msg_new_typed("exit"));
+		store_worker_down(m->store, NULL); /* they were told to exit */
+	}
 	store_commit(m->store);
 	store_sync(m->store);
 	rundir_remove_master(m->cfg.run_dir);

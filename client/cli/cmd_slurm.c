@@ -406,8 +406,6 @@ int cmd_start_slurm(struct cli *cli)
 	char err[600], master_bin[PATH_MAX], worker_bin[PATH_MAX];
 	struct master_info mi;
 	struct slrec r;
-	if (!cli->n_given)
-		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch)");
 	apply_defaults(cli);
 	if (sljob_available(err, sizeof err))
 		cli_die(1, "%s", err);
@@ -426,10 +424,18 @@ int cmd_start_slurm(struct cli *cli)
 			cli_die(1, "a cluster is already running in %s (Slurm job %u); mtslurm stop first",
 				cli->run_dir, r.master_job);
 		}
-		/* The master is gone; if its workers live on, only it restarts. */
+		/* The master is gone; if workers live on, only it restarts (and
+		 * worker jobs that ended are forgotten). */
 		struct sljob_info in;
-		for (int i = 0; i < r.nw && !restart; i++)
-			restart = sljob_query(r.wjob[i], &in, err, sizeof err) == 0 && in.state <= SLJOB_RUNNING;
+		int k = 0;
+		for (int i = 0; i < r.nw; i++) {
+			if (sljob_query(r.wjob[i], &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDING)
+				continue;
+			r.wjob[k] = r.wjob[i];
+			r.wtasks[k++] = r.wtasks[i];
+		}
+		r.nw = k;
+		restart = k > 0;
 		if (!restart) {
 			if (r.master_job)
 				sljob_cancel(r.master_job, err, sizeof err);
@@ -438,6 +444,8 @@ int cmd_start_slurm(struct cli *cli)
 	} else {
 		memset(&r, 0, sizeof r);
 	}
+	if (!restart && !cli->n_given)
+		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch)");
 	if (!restart && !cli_slurm_mode(cli)) {
 		/* a local cluster may still be running here */
 		mts_client *c = cli_connect_quiet(cli);

@@ -299,8 +299,6 @@ int cmd_start(struct cli *cli)
 	struct launch l;
 	if (!cli->local && !cli->in_allocation)
 		return cmd_start_slurm(cli);
-	if (!cli->n_given)
-		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
 	if (rundir_create(cli->run_dir, err, sizeof err))
 		cli_die(1, "%s", err);
 	if (rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid))
@@ -324,6 +322,8 @@ int cmd_start(struct cli *cli)
 		return rc == 0 ? 0 : 1;
 	}
 
+	if (!cli->n_given)
+		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
 	l.mpirun_pid = 0;
 	l.workers = cli->n;

@@ -157,23 +157,21 @@ static void end_pid(long pid, int grace_ms)
 	waitpid((pid_t)pid, &st, WNOHANG);
 }
 
-/* mpirun from PATH (the MPI the user loaded, e.g. with `module load`),
- * else /usr/bin/mpirun; NULL if there is none. */
-static char *find_mpirun(char *out, size_t n)
+/* name (mpirun, srun) from PATH (the MPI the user loaded, e.g. with
+ * `module load`), else /usr/bin/name; NULL if there is none. */
+static char *find_program(const char *name, char *out, size_t n)
 {
 	const char *path = getenv("PATH");
 	while (path && *path) {
 		const char *colon = strchr(path, ':');
 		size_t len = colon ? (size_t)(colon - path) : strlen(path);
-		if (len > 0 && (size_t)snprintf(out, n, "%.*s/mpirun", (int)len, path) < n && access(out, X_OK) == 0)
+		if (len > 0 && (size_t)snprintf(out, n, "%.*s/%s", (int)len, path, name) < n &&
+		    access(out, X_OK) == 0)
 			return out;
 		path = colon ? colon + 1 : NULL;
 	}
-	if (access("/usr/bin/mpirun", X_OK) == 0) {
-		util_strlcpy(out, "/usr/bin/mpirun", n);
-		return out;
-	}
-	return NULL;
+	snprintf(out, n, "/usr/bin/%s", name);
+	return access(out, X_OK) == 0 ? out : NULL;
 }
 
 static pid_t start_master(struct cli *cli, const char *bin, const char *logfile, struct master_info *mi)
@@ -184,8 +182,11 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 	argv[k++] = (char *)bin;
 	argv[k++] = "--run-dir";
 	argv[k++] = cli->run_dir;
+	/* Local mode listens on loopback only; inside an allocation the
+	 * workers may be on other nodes. */
+	const char *host = cli->sl.master_host ? cli->sl.master_host : getenv("MTSLURM_MASTER_HOST");
 	argv[k++] = "--host";
-	argv[k++] = "127.0.0.1";
+	argv[k++] = (char *)(cli->in_allocation ? (host && *host ? host : "0.0.0.0") : "127.0.0.1");
 	argv[k++] = "--port";
 	argv[k++] = "0";
 	if (cli->master_works)
@@ -299,6 +300,16 @@ int cmd_start(struct cli *cli)
 	struct launch l;
 	if (!cli->local && !cli->in_allocation)
 		return cmd_start_slurm(cli);
+	const char *alloc = getenv("SLURM_JOB_ID");
+	if (cli->in_allocation && !(alloc && *alloc))
+		cli_die(2, "--in-allocation runs inside a Slurm allocation (an sbatch script or salloc), and "
+			   "SLURM_JOB_ID is not set; use mtslurm -n N start to get one, or --local");
+	if (cli->in_allocation && !cli->n_given) {
+		/* one worker per task of the allocation */
+		const char *nt = getenv("SLURM_NTASKS");
+		cli->n = nt ? atoi(nt) : 0;
+		cli->n_given = cli->n > 0;
+	}
 	if (rundir_create(cli->run_dir, err, sizeof err))
 		cli_die(1, "%s", err);
 	if (rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid))
@@ -308,7 +319,7 @@ int cmd_start(struct cli *cli)
 	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
 	rundir_path(logs, cli->run_dir, "logs");
 	rundir_path(mlog, cli->run_dir, "logs/master.out");
-	rundir_path(wlog, cli->run_dir, "logs/mpirun.out");
+	rundir_path(wlog, cli->run_dir, cli->in_allocation ? "logs/srun.out" : "logs/mpirun.out");
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
 
 	/* The master died but its workers live on: restart the master alone. */
@@ -341,14 +352,20 @@ int cmd_start(struct cli *cli)
 		snprintf(nbuf, sizeof nbuf, "%d", cli->n);
 		snprintf(sbuf, sizeof sbuf, "%d", cli->slots);
 		char mpirun_path[PATH_MAX];
-		char *mpirun = find_mpirun(mpirun_path, sizeof mpirun_path);
+		char *mpirun = find_program(cli->in_allocation ? "srun" : "mpirun", mpirun_path, sizeof mpirun_path);
+		/* In an allocation: one rank per task through Slurm's PMIx; the step
+		 * overlaps so that the job's own steps (and multi-rank jobs) still
+		 * start while the workers hold every task. */
+		char *sargv[] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, worker_bin,
+				 "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
 		char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "-n", nbuf, worker_bin,
 				"--run-dir", cli->run_dir, "--slots", sbuf, NULL};
 		if (!mpirun) {
 			shutdown_master(cli, mp);
-			cli_die(1, "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
+			cli_die(1, cli->in_allocation ? "srun not found on PATH; is this a Slurm node?"
+						      : "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
 		}
-		l.mpirun_pid = spawn_detached(argv, wlog);
+		l.mpirun_pid = spawn_detached(cli->in_allocation ? sargv : argv, wlog);
 	}
 	write_launch(cli->run_dir, &l);
 	int seen = 0;
@@ -363,13 +380,13 @@ int cmd_start(struct cli *cli)
 		rundir_path(lp, cli->run_dir, "launch.json");
 		unlink(lp);
 		if (rc == -1)
-			cli_die(1, "the workers (mpirun) exited at start: %s (see %s)", why[0] ? why : "no reason given",
+			cli_die(1, "the workers (%s) exited at start: %s (see %s)", cli->in_allocation ? "srun" : "mpirun", why[0] ? why : "no reason given",
 				wlog);
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); stopped",
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
-	printf("mtslurm: master %s:%d (pid %ld), %d workers (mpirun pid %ld), run dir %s\n", mi.host, mi.port,
-	       (long)mp, want, l.mpirun_pid, cli->run_dir);
+	printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), run dir %s\n", mi.host, mi.port,
+	       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", l.mpirun_pid, cli->run_dir);
 	return 0;
 }
 

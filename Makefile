@@ -74,7 +74,7 @@ $(B)/obj/%.o: %.c
 $(B)/obj/mpi/%.o: mpi/%.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MPICC   $<")
-	$(Q)$(CC) $(CFLAGS) -iquote worker $(MPI_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -iquote worker -iquote slurm $(MPI_CFLAGS) -c -o $@ $<
 
 # Library objects: only the mts_* API is visible outside libmtslurm.so.
 $(B)/obj/client/%.o: client/%.c
@@ -105,9 +105,9 @@ $(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSH
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSHARE)
+$(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(LIBS)
 
 $(LIBMTS): $(call obj,$(CLIENT_SRC)) $(LIBSHARE) client/libmtslurm.map
 	@$(if $(Q),echo "  LD      $@")

@@ -205,7 +205,10 @@ void query_workers(struct peer *p, msg *m)
 		msg_set_int(o, "running", running);
 		msg_set_int(o, "held", w->sw.nassigned);
 		msg_set_int(o, "done", (int64_t)w->sw.done);
-		msg_set_str(o, "state", running == 0 ? "idle" : running < w->sw.slots ? "running" : "busy");
+		msg_set_str(o, "state", w->sw.draining ? "draining"
+					: running == 0	      ? "idle"
+					: running < w->sw.slots ? "running"
+								: "busy");
 		msg_set_num(o, "since", w->since);
 		msg_set_num(o, "last_seen", w->last_seen);
 		msg_push(a, o);

@@ -290,6 +290,12 @@ void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, u
 	workers_add(s, w);
 }
 
+void sched_worker_drain(struct sched *s, struct sched_worker *w)
+{
+	(void)s;
+	w->draining = 1;
+}
+
 void sched_worker_add_orphan_holder(struct sched *s, struct sched_worker *w)
 {
 	w->slots = UINT32_MAX; /* every held job counts as started */
@@ -464,7 +470,7 @@ size_t sched_dispatch(struct sched *s)
 	for (int phase = 0; phase < 2 && s->nactive; phase++) {
 		for (uint32_t k = 0; k < s->nworkers && s->nactive; k++) {
 			struct sched_worker *w = s->workers[(s->rr + k) % s->nworkers];
-			if (!w->connected)
+			if (!w->connected || w->draining)
 				continue;
 			uint32_t limit = phase == 0 ? w->slots : w->window;
 			while (w->nassigned < limit && s->nactive) {
@@ -485,7 +491,7 @@ size_t sched_steal(struct sched *s)
 	for (uint32_t i = 0; i < s->nworkers; i++) {
 		struct sched_worker *w = s->workers[i];
 		inflight += w->nrevoking;
-		if (w->connected && w->nassigned < w->slots)
+		if (w->connected && !w->draining && w->nassigned < w->slots)
 			free_slots += w->slots - w->nassigned;
 	}
 	if (free_slots <= inflight)

@@ -61,6 +61,7 @@ struct sched_worker {
 	uint32_t nrevoking; /* steal revokes in flight */
 	uint32_t idx;       /* position in sched.workers, or UINT32_MAX */
 	int connected;      /* only connected workers get jobs */
+	int draining;       /* leaving: gets no jobs (sched_worker_drain) */
 	uint64_t done;      /* results accepted */
 };
 
@@ -119,6 +120,9 @@ void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, u
 /* A placeholder for a worker that held jobs when the master stopped: it
  * receives no new jobs and all its jobs count as started. */
 void sched_worker_add_orphan_holder(struct sched *s, struct sched_worker *w);
+/* w is leaving (its Slurm job ends): no more assignments; what it holds
+ * stays until it reports results or gives jobs back. */
+void sched_worker_drain(struct sched *s, struct sched_worker *w);
 
 /* Make j (ids, fields, client set; where == MJOB_NEW) wait for dep, a live
  * job. Returns 0, or -1 if dep is not in memory (the caller decides from the

@@ -412,6 +412,8 @@ static void on_hello(struct peer *p, msg *m)
 	msg_set_str(r, "worker", wid);
 	msg_set_int(r, "prefetch", prefetch);
 	conn_send(p->conn, r);
+	if (msg_get_bool(m, "draining", 0))
+		sched_worker_drain(&ms->sched, &w->sw);
 	workers_dirty(w);
 	log_info("worker %s connected from %s: %lld slots, prefetch %u%s; held %zu kept (%zu found queued), %zu "
 		 "revoked, %zu requeued",
@@ -460,8 +462,18 @@ void workers_on_msg(struct peer *p, msg *m)
 		on_revoked(p, m);
 		return;
 	}
+	if (strcmp(t, "drain") == 0) {
+		/* No more jobs for it; the queued ones it lists come back. */
+		const char *why = msg_get_str(m, "why");
+		log_info("worker %s drains (%s)", p->worker->wid, why ? why : "no reason given");
+		sched_worker_drain(&p->m->sched, &p->worker->sw);
+		if (msg_is_array(msg_get(m, "ids")))
+			on_revoked(p, m);
+		master_touch(p->m);
+		return;
+	}
 	int64_t req = 0;
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a worker; expected hello, result or revoked", t);
+		     "unknown message type \"%.40s\" from a worker; expected hello, result, revoked or drain", t);
 }

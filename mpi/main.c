@@ -25,11 +25,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "log.h"
 #include "rundir.h"
+#include "sljob.h"
 #include "util.h"
 #include "worker.h"
 
@@ -41,6 +43,12 @@ struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t guard;
+	uv_timer_t drain;  /* fires drain_before s before the Slurm job's end */
+	uv_work_t endq;    /* asks Slurm for that end, off the loop */
+	uint32_t slurm_job;
+	struct sljob_info job;
+	int job_rc;
+	char job_err[256];
 	struct worker *w;
 	int code;
 	int stopping;
@@ -68,6 +76,7 @@ static void on_stopped(void *arg)
 	uv_close((uv_handle_t *)&d->sigterm, on_closed);
 	uv_close((uv_handle_t *)&d->sigint, on_closed);
 	uv_close((uv_handle_t *)&d->guard, on_closed);
+	uv_close((uv_handle_t *)&d->drain, on_closed);
 }
 
 static void on_guard(uv_timer_t *t)
@@ -86,6 +95,53 @@ static void begin_stop(struct daemon *d, int code)
 	d->code = code;
 	uv_timer_start(&d->guard, on_guard, STOP_GUARD_MS, 0);
 	worker_stop(d->w, on_stopped, d);
+}
+
+/* ---- leaving before the Slurm job's end ---- */
+
+/* How long before its job's end a worker drains: $MTSLURM_DRAIN_BEFORE
+ * seconds, else a tenth of the time limit, at least 10 s and at most 2 min
+ * (room for the running jobs to finish and the results to be confirmed). */
+static double drain_before(double limit_s)
+{
+	const char *e = getenv("MTSLURM_DRAIN_BEFORE");
+	if (e && *e)
+		return atof(e);
+	double m = limit_s / 10;
+	return m < 10 ? 10 : m > 120 ? 120 : m;
+}
+
+static void on_drain_timer(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	char why[160];
+	snprintf(why, sizeof why, "its Slurm job %u ends in %.0f s", d->slurm_job,
+		 difftime(d->job.end, time(NULL)));
+	if (d->w && !d->stopping)
+		worker_drain(d->w, why);
+}
+
+static void end_work(uv_work_t *r)
+{
+	struct daemon *d = r->data;
+	d->job_rc = sljob_query(d->slurm_job, &d->job, d->job_err, sizeof d->job_err);
+}
+
+static void end_done(uv_work_t *r, int status)
+{
+	struct daemon *d = r->data;
+	if (status || d->stopping)
+		return;
+	if (d->job_rc || d->job.state != SLJOB_RUNNING || !d->job.end || !d->job.time_limit) {
+		log_warn("no end time for Slurm job %u (%s): this worker will not drain before it",
+			 d->slurm_job, d->job_rc ? d->job_err : "no time limit");
+		return;
+	}
+	double before = drain_before(d->job.time_limit * 60.0);
+	double in = difftime(d->job.end, time(NULL)) - before;
+	log_info("Slurm job %u ends at %ld: draining %.0f s before, in %.0f s", d->slurm_job, (long)d->job.end,
+		 before, in);
+	uv_timer_start(&d->drain, on_drain_timer, in > 0 ? (uint64_t)(in * 1000) : 0, 0);
 }
 
 static void on_worker_exit(void *arg, int code, const char *why)
@@ -228,7 +284,8 @@ int main(int argc, char **argv)
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_init(&d.loop, &d.sigint);
 	uv_timer_init(&d.loop, &d.guard);
-	d.sigterm.data = d.sigint.data = d.guard.data = &d;
+	uv_timer_init(&d.loop, &d.drain);
+	d.sigterm.data = d.sigint.data = d.guard.data = d.drain.data = d.endq.data = &d;
 	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
 
@@ -252,10 +309,16 @@ int main(int argc, char **argv)
 		uv_close((uv_handle_t *)&d.sigterm, on_closed);
 		uv_close((uv_handle_t *)&d.sigint, on_closed);
 		uv_close((uv_handle_t *)&d.guard, on_closed);
+		uv_close((uv_handle_t *)&d.drain, on_closed);
 		uv_run(&d.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&d.loop);
 		free(env);
 		goto out;
+	}
+	const char *sj = getenv("SLURM_JOB_ID");
+	if (sj && *sj && !truthy(getenv("MTSLURM_NO_DRAIN"))) {
+		d.slurm_job = (uint32_t)strtoul(sj, NULL, 10);
+		uv_queue_work(&d.loop, &d.endq, end_work, end_done);
 	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	code = d.code;

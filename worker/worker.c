@@ -93,6 +93,7 @@ struct worker {
 	int pumping;
 	int exiting;
 	int stopping;
+	int draining; /* worker_drain: no new jobs, leave when empty */
 	int pending; /* closes worker_stop waits for */
 	int timers_open;
 	void (*stop_cb)(void *);
@@ -102,6 +103,8 @@ struct worker {
 };
 
 static void pump(struct worker *w);
+static void maybe_drained(struct worker *w);
+static void exit_now(struct worker *w, int code, const char *why);
 static void try_connect(struct worker *w);
 static void maybe_finished(struct worker *w);
 static void on_flush(uv_idle_t *h);
@@ -276,6 +279,7 @@ static void job_done(void *arg, struct job *j, const struct job_result *r)
 	drop_job(w, j);
 	if (!w->pumping)
 		pump(w);
+	maybe_drained(w);
 }
 
 static void fail_job(struct worker *w, struct job *j, const char *error)
@@ -397,9 +401,30 @@ static void drop_all_jobs(struct worker *w)
 
 /* ---- messages from the master ---- */
 
+/* Jobs that reach a draining worker (an assign that crossed its "drain")
+ * go straight back: an unsolicited "revoked" requeues them. */
+static void give_back(struct worker *w, msg *m)
+{
+	struct buf *b = &w->scratch;
+	buf_reset(b);
+	buf_adds(b, "{\"t\":\"revoked\",\"ids\":[");
+	int n = 0;
+	int64_t id;
+	for (msg *e = msg_child(msg_get(m, "jobs")); e; e = msg_next(e))
+		if (msg_get_int(e, "id", &id) == 0 && !idmap_get(&w->jobs, id))
+			buf_addf(b, "%s%lld", n++ ? "," : "", (long long)id);
+	buf_adds(b, "]}");
+	if (n && b->p && w->conn)
+		conn_send_json(w->conn, b->p, b->len);
+}
+
 static void handle_assign(struct worker *w, msg *m)
 {
 	char err[128];
+	if (w->draining) {
+		give_back(w, m);
+		return;
+	}
 	for (msg *e = msg_child(msg_get(m, "jobs")); e; e = msg_next(e)) {
 		if (w->exiting || w->stopping)
 			break;
@@ -494,6 +519,46 @@ static void handle_result_ok(struct worker *w, msg *m)
 			w->st.results_confirmed++;
 		}
 	}
+	maybe_drained(w);
+}
+
+static void send_drain(struct worker *w, const char *why)
+{
+	struct buf *b = &w->scratch;
+	buf_reset(b);
+	buf_adds(b, "{\"t\":\"drain\",\"why\":");
+	job_json_str(b, why, strlen(why));
+	buf_adds(b, ",\"ids\":[");
+	int n = 0;
+	for (struct job *j = w->qhead; j; j = j->next)
+		buf_addf(b, "%s%lld", n++ ? "," : "", (long long)j->id);
+	buf_adds(b, "]}");
+	if (b->p && w->conn && w->cs == CS_ACTIVE)
+		conn_send_json(w->conn, b->p, b->len);
+}
+
+void worker_drain(struct worker *w, const char *why)
+{
+	if (w->draining || w->exiting || w->stopping)
+		return;
+	w->draining = 1;
+	log_info("draining (%s): giving back %u queued jobs, finishing %d running", why, w->nqueued, w->running);
+	/* Queued jobs go back to the master with the message; if it is not
+	 * connected, the next hello does not list them and it requeues them. */
+	send_drain(w, why);
+	while (w->qhead) {
+		struct job *j = w->qhead;
+		q_remove(w, j);
+		drop_job(w, j);
+	}
+	maybe_drained(w);
+}
+
+static void maybe_drained(struct worker *w)
+{
+	if (!w->draining || w->exiting || w->stopping || w->running || w->qhead || idmap_count(&w->results))
+		return;
+	exit_now(w, WORKER_EXIT_OK, "drained: every job finished or given back, every result confirmed");
 }
 
 static void exit_now(struct worker *w, int code, const char *why)
@@ -539,6 +604,8 @@ static void send_hello(struct worker *w)
 	msg_set_int(h, "pid", (int64_t)getpid());
 	msg_set_int(h, "rank", w->cfg.rank);
 	msg_set_int(h, "slots", w->slots);
+	if (w->draining)
+		msg_set_bool(h, "draining", 1);
 	size_t pos = 0;
 	struct job *j;
 	while ((j = idmap_next(&w->jobs, &pos, NULL)) != NULL) {

@@ -57,6 +57,12 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
  * return before the loop can be closed. */
 void worker_stop(struct worker *w, void (*done)(void *arg), void *arg);
 
+/* Leave gracefully (the worker's Slurm job nears its end): take no more
+ * jobs, give the queued ones back to the master (message "drain"), finish
+ * the running ones, and once every result is confirmed exit with code 0
+ * through cfg.on_exit. why (copied) goes to the log and the master. */
+void worker_drain(struct worker *w, const char *why);
+
 /* The worker id (NODE-PID-RANK unless cfg.id was set). */
 const char *worker_id(const struct worker *w);
 

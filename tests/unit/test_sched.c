@@ -296,6 +296,35 @@ static void test_steal(void **st)
 	sched_client_release(&a);
 }
 
+/* A draining worker (its Slurm job ends soon) gets no new job, the queued
+ * ones it gives back go to another worker, and its free slots do not make
+ * the scheduler steal for it. */
+static void test_drain(void **st)
+{
+	(void)st;
+	struct sched_client a;
+	sched_client_init(&a);
+	for (int i = 1; i <= 4; i++)
+		add(&a, i, 0, 3);
+	struct sched_worker w1, w2;
+	worker(&w1, 1, 3);
+	assert_int_equal(sched_dispatch(&S), 4); /* 1 running, 3 prefetched */
+	sched_worker_drain(&S, &w1);
+	int64_t back[] = {2, 3, 4};
+	sched_revoked(&S, &w1, back, 3);
+	assert_int_equal(w1.nassigned, 1);
+	assert_int_equal(sched_dispatch(&S), 0); /* nobody else yet, and not w1 */
+	worker(&w2, 1, 3);
+	assert_int_equal(sched_dispatch(&S), 3);
+	for (int64_t id = 2; id <= 4; id++)
+		assert_ptr_equal(sched_find(&S, id)->worker, &w2);
+	/* w1 finishes its running job: its free slot attracts no steal */
+	sched_finish(&S, sched_find(&S, 1), MJOB_COMPLETED);
+	assert_int_equal(sched_steal(&S), 0);
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
 static void count_job(void *arg, struct mjob *j)
 {
 	(void)j;
@@ -334,6 +363,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prefetch_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_steal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

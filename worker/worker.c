@@ -37,6 +37,7 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+#define MASTER_JSON_POLL_MS 200 /* while there is no master.json */
 #define RECONNECT_MAX_DEFAULT_MS (10u * 60 * 1000)
 #define FRAME_SPLIT_BYTES (8u << 20)  /* start a new result frame past this */
 #define HELLO_RESULTS_BYTES (32u << 20) /* results carried by hello itself */
@@ -757,8 +758,12 @@ static void try_connect(struct worker *w)
 	char err[600];
 	struct master_info mi;
 	if (rundir_read_master(w->run_dir, &mi, err, sizeof(err)) < 0) {
+		/* Reading a file is cheap, and a master starting beside us (its
+		 * Slurm job and ours start together) should find us at once. */
 		note_wait(w, err);
 		schedule_retry(w);
+		if (w->backoff_ms > MASTER_JSON_POLL_MS)
+			w->backoff_ms = MASTER_JSON_POLL_MS;
 		return;
 	}
 	if (auth_key_load(w->key, w->key_path, 0, err, sizeof(err)) < 0) {

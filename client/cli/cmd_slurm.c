@@ -310,7 +310,7 @@ static void wait_master(struct cli *cli, struct slrec *r, uint32_t id, double ti
 			fail_start(cli, r, "the master (Slurm job %u, %s) did not serve within %.0f s", id,
 				   in.state_name[0] ? in.state_name : "state unknown", timeout_s);
 		}
-		cli_sleep_ms(100);
+		cli_sleep_ms(20); /* a file read */
 	}
 }
 
@@ -359,7 +359,7 @@ static int wait_workers(struct cli *cli, struct slrec *r, int from, int want, do
 				fail_start(cli, r, "%s", what);
 			cli_die(1, "%s", what);
 		}
-		cli_sleep_ms(200);
+		cli_sleep_ms(50);
 	}
 	mts_close(c);
 	return seen;
@@ -470,6 +470,11 @@ int cmd_start_slurm(struct cli *cli)
 	if (!restart)
 		r.slots = cli->slots;
 	write_rec(cli, &r);
+	/* Both jobs are submitted at once, so that their start latencies
+	 * overlap; the workers poll for master.json until the master serves. */
+	uint32_t wid = 0;
+	if (!restart && cli->n > 0)
+		wid = submit_workers(cli, &r, cli->n, worker_bin, 1);
 	wait_master(cli, &r, r.master_job, timeout_s, &mi);
 	if (restart) {
 		int want = total_tasks(&r);
@@ -478,11 +483,8 @@ int cmd_start_slurm(struct cli *cli)
 		       mi.host, mi.port, r.master_job, mi.node, seen, want);
 		return 0;
 	}
-	uint32_t wid = 0;
-	if (cli->n > 0) {
-		wid = submit_workers(cli, &r, cli->n, worker_bin, 1);
+	if (cli->n > 0)
 		wait_workers(cli, &r, 0, cli->n + (cli->master_works ? 1 : 0), timeout_s, 1);
-	}
 	struct sljob_info in = {0};
 	if (wid)
 		sljob_query(wid, &in, err, sizeof err);

@@ -88,3 +88,39 @@ fig status_1m_queued_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", (b-a)
 t0=$(date +%s%N); "$B/mtslurm" cancel --all >/dev/null; t1=$(date +%s%N)
 fig cancel_all_1m_queued_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", (b-a)/1e6}')" ms
 kill $mp; wait $mp 2>/dev/null || true
+
+# Slurm (issue 4), on the 4-node test cluster on this machine
+# (tests/slurm/cluster.sh; stopped again if this run started it).
+export MTSLURM_SLURM_DIR=${MTSLURM_SLURM_DIR:-/tmp/mtslurm-slurm}
+export SLURM_CONF=$MTSLURM_SLURM_DIR/slurm.conf MTSLURM_MASTER_HOST=127.0.0.1
+slurm_was_up=0
+[ -f "$MTSLURM_SLURM_DIR/slurmctld.pid" ] && kill -0 "$(cat "$MTSLURM_SLURM_DIR/slurmctld.pid")" 2>/dev/null &&
+	slurm_was_up=1
+bash "$top/tests/slurm/cluster.sh" up >/dev/null
+# Slurm's own start latency: sbatch --wrap to the job's first instruction.
+sb=()
+for i in 1 2 3; do
+	f=$work/sbatch-started.$i
+	t0=$(date +%s%N)
+	(cd "$work" && sbatch --parsable -o /dev/null --wrap "date +%s%N > $f" >/dev/null)
+	for k in $(seq 1 600); do [ -s "$f" ] && break; sleep 0.01; done
+	sb+=($(( ($(cat "$f") - t0) / 1000000 )))
+done
+fig slurm_sbatch_start_ms "$(printf '%s\n' "${sb[@]}" | sort -n | sed -n 2p)" ms
+# mtslurm -n 4 start: until all 4 workers are connected (median of 3).
+ms=()
+for i in 1 2 3; do
+	export MTSLURM_RUN_DIR=$work/run-slurm-$i
+	t0=$(date +%s%N)
+	mtslurm -n 4 start --time 30 >/dev/null
+	ms+=($(( ($(date +%s%N) - t0) / 1000000 )))
+	[ $i = 3 ] || mtslurm stop >/dev/null
+done
+fig slurm_start_4_workers_ms "$(printf '%s\n' "${ms[@]}" | sort -n | sed -n 2p)" ms
+mtslurm stop >/dev/null
+export MTSLURM_RUN_DIR=$work/run-slurm-echo
+mtslurm -n 2 start --time 30 >/dev/null
+r=$("$B/bench/bench_echo" "$jobs")
+fig echo_slurm_w2_jobs_per_s "$(echo "$r" | awk '{print $2}')" jobs/s
+mtslurm stop >/dev/null
+[ $slurm_was_up = 1 ] || bash "$top/tests/slurm/cluster.sh" down >/dev/null

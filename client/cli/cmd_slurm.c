@@ -255,6 +255,20 @@ static void ended_why(const struct cli *cli, const char *kind, uint32_t id, cons
 		 in->reason[0] ? ": " : "", in->reason, last[0] ? ": " : "", last, path);
 }
 
+/* Wait until Slurm job id is over (gone from squeue) for up to ms. */
+static int wait_ended(uint32_t id, int ms)
+{
+	char err[300];
+	struct sljob_info in;
+	for (int t = 0;; t += 200) {
+		if (sljob_query(id, &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDED)
+			return 0;
+		if (t >= ms)
+			return -1;
+		cli_sleep_ms(200);
+	}
+}
+
 static void fail_start(struct cli *cli, struct slrec *r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 
@@ -274,8 +288,15 @@ static void fail_start(struct cli *cli, struct slrec *r, const char *fmt, ...)
 		sljob_cancel(r->master_job, err, sizeof err);
 	for (int i = 0; i < r->nw; i++)
 		sljob_cancel(r->wjob[i], err, sizeof err);
+	/* nothing half-started is left: wait until Slurm has ended them */
+	int left = r->master_job && wait_ended(r->master_job, 15000);
+	for (int i = 0; i < r->nw; i++)
+		left += wait_ended(r->wjob[i], 15000) != 0;
 	char p[RUNDIR_PATH_MAX];
 	rec_path(p, cli);
+	if (left)
+		cli_die(1, "%s; cancelled what was started, but %d Slurm job(s) did not end within 15 s (see %s)",
+			msgbuf, left, p);
 	unlink(p);
 	rundir_remove_master(cli->run_dir);
 	cli_die(1, "%s; cancelled what was started", msgbuf);
@@ -523,20 +544,6 @@ int cmd_add_workers(struct cli *cli)
 }
 
 /* ---- stop ---- */
-
-/* Wait until Slurm job id is over (gone from squeue) for up to ms. */
-static int wait_ended(uint32_t id, int ms)
-{
-	char err[300];
-	struct sljob_info in;
-	for (int t = 0;; t += 200) {
-		if (sljob_query(id, &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDED)
-			return 0;
-		if (t >= ms)
-			return -1;
-		cli_sleep_ms(200);
-	}
-}
 
 int cmd_stop_slurm(struct cli *cli)
 {

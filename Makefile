@@ -33,7 +33,7 @@ MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
 
 OPT ?= -O2 -g
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
-	-fPIC -MMD -MP -Ishare $(SAN) $(PKG_CFLAGS)
+	-fPIC -MMD -MP -Ishare -Islurm $(SAN) $(PKG_CFLAGS)
 LDFLAGS := $(SAN)
 LIBS := $(PKG_LIBS) -lpthread -ldl -lm
 
@@ -101,9 +101,9 @@ $(LIBSL): $(call obj,$(SLURM_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSHARE)
+$(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lslurm $(LIBS)
 
 $(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")

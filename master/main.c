@@ -27,7 +27,7 @@ static const char usage[] =
 	"usage: mtslurm-master --run-dir DIR [--host 127.0.0.1] [--port 0] [--advertise HOST]\n"
 	"                      [--master-works] [--prefetch N] [--max-queued N] [--sync full|normal]\n"
 	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--assign-defer-ms N]\n"
-	"                      [--log-level LEVEL]\n"
+	"                      [--log-level LEVEL] [--autoscale RUN_DIR/autoscale.json]\n"
 	"                      [--foreground]\n";
 
 static struct master M;
@@ -189,6 +189,8 @@ int main(int argc, char **argv)
 			if (strcmp(v, "normal") != 0 && strcmp(v, "full") != 0)
 				die("--sync takes full or normal, got \"%s\"", v);
 			cfg.sync_normal = strcmp(v, "normal") == 0;
+		} else if (OPT("--autoscale")) {
+			cfg.autoscale = v;
 		} else if (OPT("--log-level")) {
 			level = v;
 		} else {

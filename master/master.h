@@ -105,6 +105,8 @@ struct wrk {
 	struct peer *peer;
 	struct fbuf assign, result_ok, revoke_cancel, revoke_steal;
 	int dirty, dead;
+	double idle_since; /* autoscale: holding no job since (0: busy) */
+	int told_exit;     /* autoscale released it */
 	struct wrk *dirty_next;
 	struct wrk *prev, *next; /* all workers */
 };
@@ -131,6 +133,7 @@ struct master_cfg {
 	int assign_defer_set;
 	int sync_normal;
 	int master_works;
+	const char *autoscale; /* RUN_DIR/autoscale.json, or NULL */
 };
 
 struct master {
@@ -172,6 +175,7 @@ struct master {
 	int handles_open;
 	void (*on_stopped)(struct master *m); /* all handles closed */
 	void *self_worker;                    /* --master-works */
+	struct autoscale *autoscale;          /* --autoscale, or NULL */
 };
 
 /* fbuf */

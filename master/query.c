@@ -6,6 +6,7 @@
  * checked after every commit.
  */
 #include "master.h"
+#include "autoscale.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ void query_status(struct peer *p, msg *m)
 	msg_set_num(mo, "uptime", util_wall() - ms->info.started);
 	msg_set_str(mo, "version", ms->info.version);
 	msg_add(r, "master", mo);
+	if (ms->autoscale)
+		autoscale_status(ms->autoscale, r);
 	int64_t connected = 0, slots = 0, busy = 0;
 	for (struct wrk *w = ms->workers; w; w = w->next) {
 		if (!w->peer)

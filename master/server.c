@@ -7,6 +7,7 @@
  * turn model.
  */
 #include "master.h"
+#include "autoscale.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -733,6 +734,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		return -1;
 	if (load(m, err, errlen))
 		return -1;
+	if (cfg->autoscale && !(m->autoscale = autoscale_new(m, cfg->autoscale, err, errlen)))
+		return -1;
 	/* Make the load's own writes (requeues, failed dependents) durable. */
 	if (store_commit(m->store) || store_sync(m->store)) {
 		snprintf(err, errlen, "cannot write %s: %s; check the disk", m->db_path, store_errmsg(m->store));
@@ -754,6 +757,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		return -1;
 	log_info("serving on %s:%d (advertised as %s), pid %ld, run dir %s", m->cfg.host, m->info.port,
 		 m->info.host, m->info.pid, cfg->run_dir);
+	if (m->autoscale)
+		autoscale_start(m->autoscale);
 	return 0;
 }
 
@@ -775,6 +780,10 @@ void master_leave(struct master *m)
 static void finish_shutdown(struct master *m)
 {
 	m->stopped = 1;
+	if (m->autoscale) {
+		autoscale_close(m->autoscale, NULL, NULL);
+		m->autoscale = NULL;
+	}
 	workers_flush_assigns(m, 1);
 	if (!m->keep_workers) {
 		for (struct wrk *w = m->workers; w; w = w->next)

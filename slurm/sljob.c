@@ -393,7 +393,18 @@ int sljob_submit(const struct sljob_spec *s, uint32_t *id, char *err, size_t err
 			goto out;
 	submit_response_msg_t *resp = NULL;
 	if (slurm_submit_batch_job(&d, &resp) != SLURM_SUCCESS || !resp) {
-		say(err, errlen, "Slurm refused the job");
+		int e = slurm_get_errno();
+		if (e == SLURM_COMMUNICATIONS_CONNECTION_ERROR || e == SLURM_COMMUNICATIONS_SEND_ERROR ||
+		    e == SLURM_COMMUNICATIONS_RECEIVE_ERROR || e == SLURM_COMMUNICATIONS_SHUTDOWN_ERROR ||
+		    e == SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR || e == SLURMCTLD_COMMUNICATIONS_SEND_ERROR ||
+		    e == SLURMCTLD_COMMUNICATIONS_RECEIVE_ERROR || e == SLURMCTLD_COMMUNICATIONS_SHUTDOWN_ERROR ||
+		    e == SLURM_PROTOCOL_SOCKET_IMPL_TIMEOUT || e == EAGAIN ||
+		    e == ESLURM_ERROR_ON_DESC_TO_RECORD_COPY) {
+			say(err, errlen, "Slurm did not take the job (try again later)");
+			rc = -2;
+		} else {
+			say(err, errlen, "Slurm refused the job");
+		}
 		goto out;
 	}
 	*id = resp->job_id;

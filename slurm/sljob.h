@@ -62,8 +62,10 @@ const char *sljob_extra_names(void);
  * ($SLURM_CONF, else /etc/slurm/slurm.conf, else a configless cache). */
 int sljob_available(char *err, size_t errlen);
 
-/* Submit a batch job; *id is its Slurm job id. -1 with Slurm's reason
- * (e.g. "invalid partition name specified") in err. */
+/* Submit a batch job; *id is its Slurm job id. -1 when Slurm (or the
+ * spec) refuses it, so trying again is pointless, with the reason (e.g.
+ * "Invalid partition name specified") in err; -2 when it may work later
+ * (slurmctld unreachable or busy). */
 int sljob_submit(const struct sljob_spec *spec, uint32_t *id, char *err, size_t errlen);
 
 enum sljob_state {

@@ -40,6 +40,8 @@ struct cli {
 	int nenv;
 	/* Slurm (start, add-workers): NULL / 0 = $MTSLURM_* default, else Slurm's */
 	int in_allocation;
+	int autoscale, max_workers, workers_per_alloc;
+	double idle_timeout_s; /* < 0 unset */
 	struct {
 		const char *partition, *time, *account, *qos, *constraint, *gres, *mem, *job_name;
 		const char *master_host; /* address the master binds (default all) */

@@ -78,6 +78,29 @@ int cmd_status(struct cli *cli)
 	printf("run dir  %s\n", cli->run_dir);
 	if (slurm)
 		cli_slurm_status(cli, NULL);
+	msg *as = msg_get(m, "autoscale");
+	if (as) {
+		int64_t max = 0;
+		double idle = 0;
+		msg_get_int(as, "max_workers", &max);
+		msg_get_num(as, "idle_timeout", &idle);
+		printf("autoscale up to %lld workers, idle timeout %.0f s\n", (long long)max, idle);
+		for (msg *j = msg_child(msg_get(as, "allocations")); j; j = msg_next(j)) {
+			int64_t id = 0, tasks = 0;
+			msg_get_int(j, "id", &id);
+			msg_get_int(j, "tasks", &tasks);
+			const char *st = msg_get_str(j, "state"), *reason = msg_get_str(j, "reason");
+			if (st && strcmp(st, "ended") == 0)
+				continue;
+			printf("slurm    autoscaled workers job %lld (%lld task%s): %s%s%s%s\n", (long long)id,
+			       (long long)tasks, tasks == 1 ? "" : "s", msg_get_str(j, "slurm_state"),
+			       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+		}
+		if (msg_get_str(as, "stopped"))
+			printf("autoscale stopped: %s\n", msg_get_str(as, "stopped"));
+		else if (msg_get_str(as, "last_error"))
+			printf("autoscale last error: %s\n", msg_get_str(as, "last_error"));
+	}
 	msg_free(m);
 	return 0;
 }

@@ -165,6 +165,64 @@ static void shq(struct buf *b, const char *s)
 	buf_add(b, "'", 1);
 }
 
+/* s as a JSON string (or null). */
+static void jstr(struct buf *b, const char *s)
+{
+	if (!s) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_add(b, "\"", 1);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			buf_addf(b, "\\%c", c);
+		else if (c < 0x20)
+			buf_addf(b, "\\u%04x", c);
+		else
+			buf_add(b, s, 1);
+	}
+	buf_add(b, "\"", 1);
+}
+
+static void worker_script(struct cli *cli, struct buf *b, const char *bin);
+
+/* RUN_DIR/autoscale.json: what the master needs to submit worker jobs
+ * itself (master/autoscale.c). */
+static void write_autoscale(struct cli *cli, const char *worker_bin)
+{
+	struct buf b = BUF_INIT, script = BUF_INIT;
+	char out[RUNDIR_PATH_MAX], p[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 8], name[64];
+	rundir_path(out, cli->run_dir, "logs/slurm-workers-%j.out");
+	worker_script(cli, &script, worker_bin);
+	snprintf(name, sizeof name, "%s-workers", cli->sl.job_name ? cli->sl.job_name : "mtslurm");
+	buf_addf(&b, "{\"max_workers\":%d,\"workers_per_alloc\":%d,\"idle_timeout\":%.3f", cli->max_workers,
+		 cli->workers_per_alloc ? cli->workers_per_alloc : 1, cli->idle_timeout_s >= 0 ? cli->idle_timeout_s : 300.0);
+	const char *keys[] = {"name", "partition", "time", "account", "qos", "constraint", "gres", "mem", "work_dir", "out",
+			      "script"};
+	const char *vals[] = {name, cli->sl.partition, cli->sl.time, cli->sl.account, cli->sl.qos, cli->sl.constraint,
+			      cli->sl.gres, cli->sl.mem, cli->run_dir, out, script.p};
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		buf_addf(&b, ",\"%s\":", keys[i]);
+		jstr(&b, vals[i]);
+	}
+	buf_addf(&b, ",\"ntasks_per_node\":%d,\"cpus_per_task\":%d,\"extra\":[", cli->sl.ntasks_per_node,
+		 cli->sl.cpus_per_task);
+	for (int i = 0; i < cli->sl.nextra; i++) {
+		if (i)
+			buf_adds(&b, ",");
+		jstr(&b, cli->sl.extra[i]);
+	}
+	buf_adds(&b, "]}\n");
+	rundir_path(p, cli->run_dir, "autoscale.json");
+	snprintf(tmp, sizeof tmp, "%s.tmp", p);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (!b.p || fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len || close(fd) != 0 || rename(tmp, p) != 0)
+		cli_die(1, "cannot write %s: %s", p, strerror(errno));
+	buf_release(&b);
+	buf_release(&script);
+}
+
 static void master_script(struct cli *cli, struct buf *b, const char *bin)
 {
 	buf_adds(b, "#!/bin/sh\n# the mtslurm master of this run directory (written by mtslurm start)\nexec ");
@@ -176,6 +234,12 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 	buf_adds(b, " --port 0");
 	if (cli->master_works)
 		buf_adds(b, " --master-works");
+	if (cli->autoscale) {
+		char p[RUNDIR_PATH_MAX];
+		rundir_path(p, cli->run_dir, "autoscale.json");
+		buf_adds(b, " --autoscale ");
+		shq(b, p);
+	}
 	if (cli->prefetch >= 0)
 		buf_addf(b, " --prefetch %d", cli->prefetch);
 	if (cli->max_queued) {
@@ -465,8 +529,15 @@ int cmd_start_slurm(struct cli *cli)
 	} else {
 		memset(&r, 0, sizeof r);
 	}
-	if (!restart && !cli->n_given)
-		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch)");
+	if (cli->autoscale && !cli->max_workers)
+		cli_die(2, "--autoscale needs --max-workers M (the most workers it may start)");
+	if (!cli->autoscale && (cli->max_workers || cli->idle_timeout_s >= 0 || cli->workers_per_alloc))
+		cli_die(2, "--max-workers, --idle-timeout and --workers-per-alloc go with --autoscale");
+	if (!restart && !cli->n_given && !cli->autoscale)
+		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch), or "
+			   "--autoscale --max-workers M");
+	if (cli->autoscale && !restart)
+		write_autoscale(cli, worker_bin);
 	if (!restart && !cli_slurm_mode(cli)) {
 		/* a local cluster may still be running here */
 		mts_client *c = cli_connect_quiet(cli);
@@ -509,8 +580,13 @@ int cmd_start_slurm(struct cli *cli)
 	struct sljob_info in = {0};
 	if (wid)
 		sljob_query(wid, &in, err, sizeof err);
-	printf("mtslurm: master %s:%d (Slurm job %u on %s), %d workers (Slurm job %u on %s), run dir %s\n", mi.host,
-	       mi.port, r.master_job, mi.node, cli->n, wid, in.nodes[0] ? in.nodes : "-", cli->run_dir);
+	if (cli->autoscale && !cli->n)
+		printf("mtslurm: master %s:%d (Slurm job %u on %s), autoscaling 0..%d workers, run dir %s\n", mi.host,
+		       mi.port, r.master_job, mi.node, cli->max_workers, cli->run_dir);
+	else
+		printf("mtslurm: master %s:%d (Slurm job %u on %s), %d workers (Slurm job %u on %s)%s, run dir %s\n",
+		       mi.host, mi.port, r.master_job, mi.node, cli->n, wid, in.nodes[0] ? in.nodes : "-",
+		       cli->autoscale ? " and autoscaling" : "", cli->run_dir);
 	return 0;
 }
 
@@ -545,6 +621,27 @@ int cmd_add_workers(struct cli *cli)
 
 /* ---- stop ---- */
 
+/* The worker jobs the master's autoscaler made (RUN_DIR/autoscale-jobs.json),
+ * added to r as worker jobs. */
+static void add_autoscaled(const struct cli *cli, struct slrec *r)
+{
+	char p[RUNDIR_PATH_MAX], text[16384], e[128];
+	rundir_path(p, cli->run_dir, "autoscale-jobs.json");
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	msg *m = n > 0 ? msg_parse(text, (size_t)n, e, sizeof e) : NULL;
+	for (msg *j = msg_child(msg_get(m, "jobs")); j && r->nw < MAX_ALLOCS; j = msg_next(j)) {
+		if (!msg_is_num(j))
+			continue;
+		r->wjob[r->nw] = (uint32_t)msg_int(j);
+		r->wtasks[r->nw++] = 0;
+	}
+	msg_free(m);
+}
+
 int cmd_stop_slurm(struct cli *cli)
 {
 	char err[600], lp[RUNDIR_PATH_MAX];
@@ -562,8 +659,11 @@ int cmd_stop_slurm(struct cli *cli)
 		mts_close(c);
 		if (r.master_job)
 			wait_ended(r.master_job, timeout_ms);
+		add_autoscaled(cli, &r); /* complete now that the master is gone */
 		for (int i = 0; i < r.nw; i++)
 			wait_ended(r.wjob[i], 5000);
+	} else {
+		add_autoscaled(cli, &r);
 	}
 	int left = 0;
 	if (r.master_job && sljob_cancel(r.master_job, err, sizeof err))
@@ -581,6 +681,8 @@ int cmd_stop_slurm(struct cli *cli)
 	if (left)
 		cli_die(1, "%d of the cluster's Slurm jobs (listed in %s) did not end within 15 s of being cancelled",
 			left, lp);
+	unlink(lp);
+	rundir_path(lp, cli->run_dir, "autoscale-jobs.json");
 	unlink(lp);
 	printf("mtslurm: stopped the cluster in %s (Slurm jobs %u", cli->run_dir, r.master_job);
 	for (int i = 0; i < r.nw; i++)

@@ -179,6 +179,17 @@ static const char *optional_value(int argc, char **argv, int *i)
 	return NULL;
 }
 
+/* "90", "90s", "5m", "2h": seconds. */
+static double duration(const char *opt, const char *v)
+{
+	char *end;
+	double x = strtod(v, &end);
+	double mul = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : -1;
+	if (end == v || mul < 0 || x < 0)
+		cli_die(2, "%s wants a duration like 90, 90s, 5m or 2h, not '%s'", opt, v);
+	return x * mul;
+}
+
 int main(int argc, char **argv)
 {
 	/* Static: what it points to stays reachable until exit. */
@@ -187,6 +198,7 @@ int main(int argc, char **argv)
 	cli.retries = -1;
 	cli.slots = 1;
 	cli.prefetch = -1;
+	cli.idle_timeout_s = -1;
 	int help = 0;
 	cli.pos = calloc((size_t)argc + 1, sizeof *cli.pos);
 	if (!cli.pos)
@@ -206,6 +218,18 @@ int main(int argc, char **argv)
 			cli.local = 1;
 		} else if (!strcmp(a, "--in-allocation")) {
 			cli.in_allocation = 1;
+		} else if (!strcmp(a, "--autoscale")) {
+			cli.autoscale = 1;
+		} else if (!strcmp(a, "--max-workers")) {
+			cli.max_workers = integer(a, need(argc, argv, &i));
+			if (cli.max_workers < 1)
+				cli_die(2, "--max-workers wants at least 1");
+		} else if (!strcmp(a, "--workers-per-alloc")) {
+			cli.workers_per_alloc = integer(a, need(argc, argv, &i));
+			if (cli.workers_per_alloc < 1)
+				cli_die(2, "--workers-per-alloc wants at least 1");
+		} else if (!strcmp(a, "--idle-timeout")) {
+			cli.idle_timeout_s = duration(a, need(argc, argv, &i));
 		} else if (!strcmp(a, "--partition") || !strcmp(a, "-p")) {
 			cli.sl.partition = need(argc, argv, &i);
 		} else if (!strcmp(a, "--time") || !strcmp(a, "-t")) {

@@ -124,9 +124,11 @@ typedef struct mts_job {
 	size_t ndeps;
 	double timeout;     /* seconds; 0: none */
 	void *user;         /* handed back in mts_result.user */
+	double time_request; /* seconds the job needs: it only goes to a worker whose
+			      * Slurm job has that much time left; 0: unknown */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

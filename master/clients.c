@@ -356,7 +356,7 @@ struct spec {
 	msg *input;
 	const char *target, *cwd;
 	msg *env, *deps;
-	double delay, timeout;
+	double delay, timeout, treq;
 	int64_t prio, retries;
 };
 
@@ -381,6 +381,10 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 				if (!msg_is_num(f) || msg_num(f) < 0)
 					return snprintf(err, n, "\"timeout\" must be a number of seconds >= 0"), -1;
 				s->timeout = msg_num(f);
+			} else if (strcmp(k, "treq") == 0) {
+				if (!msg_is_num(f) || msg_num(f) < 0 || msg_num(f) > 4e9)
+					return snprintf(err, n, "\"treq\" must be a number of seconds >= 0"), -1;
+				s->treq = msg_num(f);
 			}
 			break;
 		case 'i':
@@ -602,6 +606,7 @@ static void on_submit(struct peer *p, msg *m)
 		j->client = &p->client->sc;
 		j->delay_s = kind == MJOB_ECHO ? s.delay : 0;
 		j->timeout_s = s.timeout;
+		j->treq = (uint32_t)(s.treq + 0.999);
 		j->prio = (int32_t)s.prio;
 		j->retries = (uint16_t)s.retries;
 		b.jobs[i] = j;

@@ -446,12 +446,37 @@ static struct mjob *jheap_take(struct sched *s, struct sched_client *c)
 	}
 }
 
-static void assign_one(struct sched *s, struct sched_worker *w)
+static void requeue(struct sched *s, struct mjob *j);
+
+static int fits(const struct sched *s, const struct sched_worker *w, const struct mjob *j)
 {
-	struct sched_client *c = s->active[0];
-	struct mjob *j = jheap_take(s, c);
-	c->last_pick = ++s->pick_seq;
-	unqueue(s, j);
+	return !j->treq || !w->end || s->now + j->treq <= w->end;
+}
+
+#define SCHED_ASIDE_MAX 64 /* jobs looked past for one worker whose time is short */
+
+/* Give w the next job that fits its remaining time: 1, or 0 if none of the
+ * next SCHED_ASIDE_MAX does (those stay queued for other workers). */
+static int assign_one(struct sched *s, struct sched_worker *w)
+{
+	struct mjob *aside[SCHED_ASIDE_MAX], *j = NULL;
+	int na = 0;
+	while (s->nactive && na < SCHED_ASIDE_MAX) {
+		struct sched_client *c = s->active[0];
+		j = jheap_take(s, c);
+		c->last_pick = ++s->pick_seq;
+		unqueue(s, j);
+		if (fits(s, w, j))
+			break;
+		aside[na++] = j;
+		j = NULL;
+	}
+	for (int i = 0; i < na; i++)
+		if (enqueue(s, aside[i]))
+			requeue(s, aside[i]); /* out of memory: parked, not lost */
+	if (!j)
+		return 0;
+	struct sched_client *c = j->client;
 	client_nrun(s, c, +1);
 	j->where = MJOB_ASSIGNED;
 	if (j->attempts < UINT16_MAX)
@@ -460,6 +485,7 @@ static void assign_one(struct sched *s, struct sched_worker *w)
 	s->nassigned++;
 	if (s->cb.on_assign)
 		s->cb.on_assign(s->cb.arg, j);
+	return 1;
 }
 
 size_t sched_dispatch(struct sched *s)
@@ -473,10 +499,8 @@ size_t sched_dispatch(struct sched *s)
 			if (!w->connected || w->draining)
 				continue;
 			uint32_t limit = phase == 0 ? w->slots : w->window;
-			while (w->nassigned < limit && s->nactive) {
-				assign_one(s, w);
+			while (w->nassigned < limit && s->nactive && assign_one(s, w))
 				n++;
-			}
 		}
 	}
 	s->rr++;

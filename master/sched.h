@@ -62,6 +62,7 @@ struct sched_worker {
 	uint32_t idx;       /* position in sched.workers, or UINT32_MAX */
 	int connected;      /* only connected workers get jobs */
 	int draining;       /* leaving: gets no jobs (sched_worker_drain) */
+	double end;         /* unix time its Slurm job ends; 0: none known */
 	uint64_t done;      /* results accepted */
 };
 
@@ -100,6 +101,9 @@ struct sched {
 	int draining;
 	/* counters */
 	uint64_t nlive, nqueued, nwaiting, nassigned;
+	double now; /* unix time, set by the owner before sched_dispatch: a job
+		     * asking for treq seconds goes only to a worker whose end
+		     * is at least that far away */
 };
 
 void sched_init(struct sched *s, const struct sched_cb *cb);

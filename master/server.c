@@ -296,6 +296,7 @@ static void on_check(uv_check_t *h)
 	if (m->settling)
 		settle_check(m);
 	if (!m->shutting_down && !m->settling) {
+		m->sched.now = util_wall();
 		sched_dispatch(&m->sched);
 		sched_steal(&m->sched);
 	}
@@ -486,6 +487,7 @@ static int load_row(void *arg, const struct store_row *r)
 	j->kind = (uint8_t)(kind < 0 ? MJOB_ECHO : kind);
 	j->delay_s = r->delay;
 	j->timeout_s = r->timeout;
+	j->treq = r->treq > 0 ? (uint32_t)r->treq : 0;
 	j->prio = r->prio;
 	j->retries = (uint16_t)(r->retries < 0 ? 0 : r->retries > UINT16_MAX ? UINT16_MAX : r->retries);
 	j->attempts = (uint16_t)(r->attempts < 0 ? 0 : r->attempts > UINT16_MAX ? UINT16_MAX : r->attempts);

@@ -130,7 +130,7 @@ struct store_row {
 	int64_t id;
 	const char *client, *type, *input, *target, *cwd, *env, *deps, *worker;
 	size_t input_len;
-	double delay, timeout;
+	double delay, timeout, treq;
 	int prio, retries, state, attempts;
 };
 /* Call fn for every job with state queued or running, in id order. Returns

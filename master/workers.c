@@ -414,6 +414,9 @@ static void on_hello(struct peer *p, msg *m)
 	conn_send(p->conn, r);
 	if (msg_get_bool(m, "draining", 0))
 		sched_worker_drain(&ms->sched, &w->sw);
+	double end = 0;
+	if (msg_get_num(m, "end", &end) == 0 && end > 0)
+		w->sw.end = end;
 	workers_dirty(w);
 	log_info("worker %s connected from %s: %lld slots, prefetch %u%s; held %zu kept (%zu found queued), %zu "
 		 "revoked, %zu requeued",
@@ -462,6 +465,13 @@ void workers_on_msg(struct peer *p, msg *m)
 		on_revoked(p, m);
 		return;
 	}
+	if (strcmp(t, "ends") == 0) {
+		/* its Slurm job's end: jobs asking for more time go elsewhere */
+		double at = 0;
+		if (msg_get_num(m, "at", &at) == 0 && at > 0)
+			p->worker->sw.end = at;
+		return;
+	}
 	if (strcmp(t, "drain") == 0) {
 		/* No more jobs for it; the queued ones it lists come back. */
 		const char *why = msg_get_str(m, "why");
@@ -475,5 +485,5 @@ void workers_on_msg(struct peer *p, msg *m)
 	int64_t req = 0;
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a worker; expected hello, result, revoked or drain", t);
+		     "unknown message type \"%.40s\" from a worker; expected hello, result, revoked, drain or ends", t);
 }

@@ -137,6 +137,8 @@ static void end_done(uv_work_t *r, int status)
 			 d->slurm_job, d->job_rc ? d->job_err : "no time limit");
 		return;
 	}
+	if (d->w)
+		worker_set_end(d->w, (double)d->job.end);
 	double before = drain_before(d->job.time_limit * 60.0);
 	double in = difftime(d->job.end, time(NULL)) - before;
 	log_info("Slurm job %u ends at %ld: draining %.0f s before, in %.0f s", d->slurm_job, (long)d->job.end,

@@ -95,6 +95,7 @@ struct worker {
 	int exiting;
 	int stopping;
 	int draining; /* worker_drain: no new jobs, leave when empty */
+	double end;   /* worker_set_end; 0: unknown */
 	int pending; /* closes worker_stop waits for */
 	int timers_open;
 	void (*stop_cb)(void *);
@@ -538,6 +539,16 @@ static void send_drain(struct worker *w, const char *why)
 		conn_send_json(w->conn, b->p, b->len);
 }
 
+void worker_set_end(struct worker *w, double end)
+{
+	w->end = end;
+	if (w->conn && w->cs == CS_ACTIVE) {
+		char f[96];
+		int n = snprintf(f, sizeof f, "{\"t\":\"ends\",\"at\":%.0f}", end);
+		conn_send_json(w->conn, f, (size_t)n);
+	}
+}
+
 void worker_drain(struct worker *w, const char *why)
 {
 	if (w->draining || w->exiting || w->stopping)
@@ -607,6 +618,8 @@ static void send_hello(struct worker *w)
 	msg_set_int(h, "slots", w->slots);
 	if (w->draining)
 		msg_set_bool(h, "draining", 1);
+	if (w->end > 0)
+		msg_set_num(h, "end", w->end);
 	size_t pos = 0;
 	struct job *j;
 	while ((j = idmap_next(&w->jobs, &pos, NULL)) != NULL) {

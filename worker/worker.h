@@ -63,6 +63,11 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg);
  * through cfg.on_exit. why (copied) goes to the log and the master. */
 void worker_drain(struct worker *w, const char *why);
 
+/* The unix time the worker's Slurm job ends (known after start): told to
+ * the master now and in every hello, so that it does not give this worker
+ * a job asking for more time than is left. */
+void worker_set_end(struct worker *w, double end);
+
 /* The worker id (NODE-PID-RANK unless cfg.id was set). */
 const char *worker_id(const struct worker *w);
 

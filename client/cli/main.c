@@ -39,6 +39,8 @@ static const struct {
 		   "  --retries R     re-queues after a lost worker (default 3)\n"
 		   "  --after ID,ID   run only after these jobs completed\n"
 		   "  --timeout S     kill the job after S seconds\n"
+		   "  --time-request T  the job needs T (90, 5m, 2h): only a worker whose Slurm job\n"
+		   "                  has that much time left runs it\n"
 		   "  --cwd DIR       exec: working directory (default: the current one)\n"
 		   "  --env K=V       exec: set a variable (repeatable)\n"
 		   "  --env-pass NAME exec: pass this variable's current value (repeatable)\n"},
@@ -64,7 +66,7 @@ static const char usage[] =
 	"  stop         stop the cluster; nothing is left running [--timeout S]\n"
 	"  status       master address, uptime, workers, jobs by state [--json]\n"
 	"  submit       --exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON] | ... --stdin\n"
-	"               [--prio P] [--retries R] [--after ID,ID] [--timeout S] [--cwd DIR]\n"
+	"               [--prio P] [--retries R] [--after ID,ID] [--timeout S] [--time-request T] [--cwd DIR]\n"
 	"               [--env K=V]... [--env-pass NAME]...   prints one job id per line\n"
 	"  wait         --all | ID...  [--timeout S]   exit 1 if a job failed or was cancelled\n"
 	"  jobs         [--state S] [--limit N] [--json]\n"
@@ -228,6 +230,8 @@ int main(int argc, char **argv)
 			cli.workers_per_alloc = integer(a, need(argc, argv, &i));
 			if (cli.workers_per_alloc < 1)
 				cli_die(2, "--workers-per-alloc wants at least 1");
+		} else if (!strcmp(a, "--time-request")) {
+			cli.time_request_s = duration(a, need(argc, argv, &i));
 		} else if (!strcmp(a, "--idle-timeout")) {
 			cli.idle_timeout_s = duration(a, need(argc, argv, &i));
 		} else if (!strcmp(a, "--partition") || !strcmp(a, "-p")) {

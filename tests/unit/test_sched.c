@@ -325,6 +325,32 @@ static void test_drain(void **st)
 	sched_client_release(&a);
 }
 
+/* --time-request: a job asking for more time than a worker's Slurm job
+ * has left goes to another worker, and does not hold up the jobs behind it. */
+static void test_time_request(void **st)
+{
+	(void)st;
+	struct sched_client a;
+	sched_client_init(&a);
+	S.now = 1000;
+	struct mjob *big = add(&a, 1, 5, 3), *small = add(&a, 2, 0, 3), *plain = add(&a, 3, 0, 3);
+	big->treq = 500;
+	small->treq = 50;
+	(void)plain;
+	struct sched_worker w1, w2;
+	worker(&w1, 2, 0);
+	w1.end = 1100; /* 100 s left */
+	assert_int_equal(sched_dispatch(&S), 2);
+	assert_ptr_equal(sched_find(&S, 2)->worker, &w1);
+	assert_ptr_equal(sched_find(&S, 3)->worker, &w1);
+	assert_int_equal(sched_find(&S, 1)->where, MJOB_INQUEUE); /* highest prio, but too long */
+	worker(&w2, 1, 0); /* end unknown: anything goes */
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_ptr_equal(sched_find(&S, 1)->worker, &w2);
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
 static void count_job(void *arg, struct mjob *j)
 {
 	(void)j;
@@ -364,6 +390,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_steal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_request, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

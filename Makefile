@@ -60,10 +60,11 @@ UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(filter-out tests/tools/lib%.c,$(TOOL_SRC))) \
 	$(patsubst tests/tools/%.c,$(B)/tests/%.so,$(filter tests/tools/lib%.c,$(TOOL_SRC)))
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+MPITESTS := $(patsubst tests/mpi/%.c,$(B)/tests/%,$(wildcard tests/mpi/mpi_*.c))
 
 .PHONY: all deps demo check check-fast check-asan bench install clean tests slurm-up slurm-down
 all: $(BINS) $(LIBMTS) $(B)/pkgconfig/mtslurm.pc
-tests: all $(UNITS) $(TOOLS) $(BENCHES)
+tests: all $(UNITS) $(TOOLS) $(BENCHES) $(MPITESTS)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -139,6 +140,12 @@ $(B)/tests/%: tests/tools/%.c $(LIBMTS) $(LIBSHARE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(LIBSHARE) $(LIBS)
+
+# MPI test programs (multi-rank jobs), built with Open MPI's flags.
+$(B)/tests/mpi_%: tests/mpi/mpi_%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MPICC   $@")
+	$(Q)$(CC) $(CFLAGS) $(MPI_CFLAGS) -o $@ $< $(LDFLAGS) $(MPI_LIBS)
 
 $(B)/bench/%: tests/bench/%.c $(LIBMTS)
 	@mkdir -p $(dir $@)

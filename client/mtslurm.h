@@ -126,9 +126,12 @@ typedef struct mts_job {
 	void *user;         /* handed back in mts_result.user */
 	double time_request; /* seconds the job needs: it only goes to a worker whose
 			      * Slurm job has that much time left; 0: unknown */
+	int ranks;           /* exec: run the command as this many MPI ranks (srun inside
+			      * Slurm, mpirun outside), holding as many of a worker's
+			      * slots; 0 or 1: a plain process */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

@@ -357,7 +357,7 @@ struct spec {
 	const char *target, *cwd;
 	msg *env, *deps;
 	double delay, timeout, treq;
-	int64_t prio, retries;
+	int64_t prio, retries, ranks;
 };
 
 /* Read the fields of one job (or defaults) object over s. */
@@ -426,6 +426,8 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 		case 'r':
 			if (strcmp(k, "retries") == 0 && !is_int(f, 0, 10000, &s->retries))
 				return snprintf(err, n, "\"retries\" must be an integer from 0 to 10000"), -1;
+			if (strcmp(k, "ranks") == 0 && !is_int(f, 1, 4096, &s->ranks))
+				return snprintf(err, n, "\"ranks\" must be a number of MPI ranks from 1 to 4096"), -1;
 			break;
 		default:
 			break;
@@ -446,6 +448,8 @@ static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
 		return snprintf(err, n, "\"input\" must be a string"), -1;
 	if (*kind == MJOB_EXEC && (!s->input || !msg_str(s->input)[0]))
 		return snprintf(err, n, "exec needs \"input\": the command line"), -1;
+	if (s->ranks > 1 && *kind != MJOB_EXEC)
+		return snprintf(err, n, "\"ranks\" is for exec jobs (an MPI program started with srun or mpirun)"), -1;
 	if (*kind == MJOB_FUNC) {
 		if (!s->target)
 			return snprintf(err, n, "func needs \"target\": /path/lib.so:function"), -1;
@@ -607,6 +611,7 @@ static void on_submit(struct peer *p, msg *m)
 		j->delay_s = kind == MJOB_ECHO ? s.delay : 0;
 		j->timeout_s = s.timeout;
 		j->treq = (uint32_t)(s.treq + 0.999);
+		j->ranks = (uint16_t)(s.ranks > 1 ? s.ranks : 0);
 		j->prio = (int32_t)s.prio;
 		j->retries = (uint16_t)s.retries;
 		b.jobs[i] = j;

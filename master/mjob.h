@@ -52,6 +52,7 @@ struct mjob {
 	struct mjob_deps *dependents;  /* ids of jobs waiting for this one, or NULL */
 	double delay_s, timeout_s;
 	uint32_t treq;         /* seconds the job needs (--time-request); 0: unknown */
+	uint16_t ranks;        /* exec: MPI ranks (slots it holds); 0 or 1: one */
 	int32_t prio;
 	uint32_t assigned_ms;  /* monotonic ms (mod 2^32) of the last assignment */
 	uint32_t ndeps_left;   /* dependencies not yet completed */

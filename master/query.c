@@ -52,7 +52,7 @@ void query_status(struct peer *p, msg *m)
 			continue;
 		connected++;
 		slots += w->sw.slots;
-		busy += w->sw.nassigned < w->sw.slots ? w->sw.nassigned : w->sw.slots;
+		busy += w->sw.nassigned + w->sw.extra < w->sw.slots ? w->sw.nassigned + w->sw.extra : w->sw.slots;
 	}
 	msg *wo = msg_new_object();
 	msg_set_int(wo, "connected", connected);
@@ -195,7 +195,8 @@ void query_workers(struct peer *p, msg *m)
 	for (struct wrk *w = ms->workers; w; w = w->next) {
 		if (!w->peer)
 			continue;
-		uint32_t running = w->sw.nassigned < w->sw.slots ? w->sw.nassigned : w->sw.slots;
+		uint32_t used = w->sw.nassigned + w->sw.extra; /* a multi-rank job holds its ranks */
+		uint32_t running = used < w->sw.slots ? used : w->sw.slots;
 		msg *o = msg_new_object();
 		msg_set_str(o, "id", w->wid);
 		msg_set_str(o, "host", w->host);

@@ -315,6 +315,8 @@ static void worker_append(struct sched_worker *w, struct mjob *j)
 		w->head = j;
 	w->tail = j;
 	w->nassigned++;
+	if (j->ranks > 1)
+		w->extra += j->ranks - 1u;
 }
 
 static void worker_unlink(struct sched_worker *w, struct mjob *j)
@@ -329,6 +331,8 @@ static void worker_unlink(struct sched_worker *w, struct mjob *j)
 		w->tail = j->prev;
 	j->prev = j->next = NULL;
 	w->nassigned--;
+	if (j->ranks > 1)
+		w->extra -= j->ranks - 1u;
 	if (j->flags & MJOB_F_REVOKING) {
 		j->flags &= (uint8_t)~MJOB_F_REVOKING;
 		if (w->nrevoking)
@@ -448,8 +452,12 @@ static struct mjob *jheap_take(struct sched *s, struct sched_client *c)
 
 static void requeue(struct sched *s, struct mjob *j);
 
-static int fits(const struct sched *s, const struct sched_worker *w, const struct mjob *j)
+/* j may go to w: w's Slurm job has the time j asks for, and (a multi-rank
+ * job) w has its ranks free within limit slots. */
+static int fits(const struct sched *s, const struct sched_worker *w, const struct mjob *j, uint32_t limit)
 {
+	if (j->ranks > 1 && w->nassigned + w->extra + j->ranks > limit)
+		return 0;
 	return !j->treq || !w->end || s->now + j->treq <= w->end;
 }
 
@@ -457,7 +465,7 @@ static int fits(const struct sched *s, const struct sched_worker *w, const struc
 
 /* Give w the next job that fits its remaining time: 1, or 0 if none of the
  * next SCHED_ASIDE_MAX does (those stay queued for other workers). */
-static int assign_one(struct sched *s, struct sched_worker *w)
+static int assign_one(struct sched *s, struct sched_worker *w, uint32_t limit)
 {
 	struct mjob *aside[SCHED_ASIDE_MAX], *j = NULL;
 	int na = 0;
@@ -466,7 +474,7 @@ static int assign_one(struct sched *s, struct sched_worker *w)
 		j = jheap_take(s, c);
 		c->last_pick = ++s->pick_seq;
 		unqueue(s, j);
-		if (fits(s, w, j))
+		if (fits(s, w, j, limit))
 			break;
 		aside[na++] = j;
 		j = NULL;
@@ -499,7 +507,7 @@ size_t sched_dispatch(struct sched *s)
 			if (!w->connected || w->draining)
 				continue;
 			uint32_t limit = phase == 0 ? w->slots : w->window;
-			while (w->nassigned < limit && s->nactive && assign_one(s, w))
+			while (w->nassigned + w->extra < limit && s->nactive && assign_one(s, w, limit))
 				n++;
 		}
 	}
@@ -515,8 +523,8 @@ size_t sched_steal(struct sched *s)
 	for (uint32_t i = 0; i < s->nworkers; i++) {
 		struct sched_worker *w = s->workers[i];
 		inflight += w->nrevoking;
-		if (w->connected && !w->draining && w->nassigned < w->slots)
-			free_slots += w->slots - w->nassigned;
+		if (w->connected && !w->draining && w->nassigned + w->extra < w->slots)
+			free_slots += w->slots - w->nassigned - w->extra;
 	}
 	if (free_slots <= inflight)
 		return 0;
@@ -530,7 +538,7 @@ size_t sched_steal(struct sched *s)
 		uint32_t unstarted = v->nassigned - v->slots;
 		struct mjob *j = v->tail;
 		for (uint32_t k = 0; k < unstarted && j && want; k++, j = j->prev) {
-			if (j->flags & MJOB_F_REVOKING)
+			if ((j->flags & MJOB_F_REVOKING) || j->ranks > 1)
 				continue;
 			j->flags |= MJOB_F_REVOKING;
 			v->nrevoking++;
@@ -704,6 +712,7 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 	uint32_t slots = w->slots;
 	w->head = w->tail = NULL;
 	w->nassigned = 0;
+	w->extra = 0;
 	w->nrevoking = 0;
 	w->connected = 0;
 	if (w->idx != UINT32_MAX && w->idx < s->nworkers && s->workers[w->idx] == w) {
@@ -781,6 +790,7 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 		}
 		w->head = w->tail = NULL;
 		w->nassigned = 0;
+		w->extra = 0;
 		w->nrevoking = 0;
 	}
 	for (size_t i = 0; i < s->ndir; i++) {

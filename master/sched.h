@@ -56,6 +56,7 @@ struct sched_client {
 struct sched_worker {
 	struct mjob *head, *tail; /* assigned jobs, in assignment order */
 	uint32_t nassigned;
+	uint32_t extra;     /* slots beyond one that assigned multi-rank jobs hold */
 	uint32_t slots;
 	uint32_t window;    /* slots + prefetch */
 	uint32_t nrevoking; /* steal revokes in flight */

@@ -488,6 +488,7 @@ static int load_row(void *arg, const struct store_row *r)
 	j->delay_s = r->delay;
 	j->timeout_s = r->timeout;
 	j->treq = r->treq > 0 ? (uint32_t)r->treq : 0;
+	j->ranks = (uint16_t)(r->ranks > 1 && r->ranks <= UINT16_MAX ? r->ranks : 0);
 	j->prio = r->prio;
 	j->retries = (uint16_t)(r->retries < 0 ? 0 : r->retries > UINT16_MAX ? UINT16_MAX : r->retries);
 	j->attempts = (uint16_t)(r->attempts < 0 ? 0 : r->attempts > UINT16_MAX ? UINT16_MAX : r->attempts);

@@ -47,7 +47,8 @@ static const char *const sql_text[S_MAX] = {
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_INSERT] = "INSERT INTO jobs(id,client,type,input,delay,target,cwd,env,prio,retries,timeout,"
-		     "deps,state,attempts,submitted,treq) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14)",
+		     "deps,state,attempts,submitted,treq,ranks) "
+		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15)",
 	[S_ASSIGN] = "UPDATE jobs SET state=1,attempts=?2,worker=?3,started=?4 WHERE id=?1",
 	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL WHERE id=?1",
 	[S_FINISH] = "UPDATE jobs SET state=?2,attempts=?3,output=?4,error=?5,rc=?6,finished=?7,"
@@ -92,7 +93,8 @@ static const char schema_sql[] =
 	" submitted REAL,"
 	" started REAL,"
 	" finished REAL,"
-	" treq REAL);"
+	" treq REAL,"
+	" ranks INTEGER);"
 	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
 	"CREATE TABLE IF NOT EXISTS workers(wid TEXT PRIMARY KEY, since REAL);"
 	"CREATE TABLE IF NOT EXISTS submits(client TEXT NOT NULL, req INTEGER NOT NULL, first INTEGER NOT NULL,"
@@ -239,6 +241,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 			v = NULL;
 			if (sqlite3_exec(s->db,
 					 "BEGIN IMMEDIATE; ALTER TABLE jobs ADD COLUMN treq REAL;"
+					 "ALTER TABLE jobs ADD COLUMN ranks INTEGER;"
 					 "UPDATE meta SET value='" STORE_SCHEMA_VERSION "' WHERE key='schema_version'; COMMIT;",
 					 NULL, NULL, NULL) != SQLITE_OK)
 				goto bad;
@@ -456,6 +459,10 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
 		sqlite3_bind_double(st, 14, j->treq);
 	else
 		sqlite3_bind_null(st, 14);
+	if (j->ranks > 1)
+		sqlite3_bind_int(st, 15, j->ranks);
+	else
+		sqlite3_bind_null(st, 15);
 	return run(s, st);
 }
 
@@ -672,7 +679,7 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	int64_t lo = scalar(s, "SELECT min(id) FROM jobs WHERE state<2 AND id>=?1", below);
 	int64_t hi = store_max_id(s);
 	const char *cols = "SELECT id,client,type,input,delay,target,cwd,env,prio,retries,timeout,deps,state,"
-			   "attempts,worker,treq FROM jobs ";
+			   "attempts,worker,treq,ranks FROM jobs ";
 	char sql[512];
 	if (live * 4 >= hi - lo + 1)
 		snprintf(sql, sizeof sql, "%s WHERE id>=?1 AND +state<2 ORDER BY id", cols);
@@ -703,6 +710,7 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 		r.attempts = sqlite3_column_int(st, 13);
 		r.worker = col_str(st, 14);
 		r.treq = sqlite3_column_double(st, 15);
+		r.ranks = sqlite3_column_int(st, 16);
 		if (fn(arg, &r)) {
 			sqlite3_finalize(st);
 			snprintf(s->errmsg, sizeof s->errmsg, "loading job %lld failed", (long long)r.id);

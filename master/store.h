@@ -131,7 +131,7 @@ struct store_row {
 	const char *client, *type, *input, *target, *cwd, *env, *deps, *worker;
 	size_t input_len;
 	double delay, timeout, treq;
-	int prio, retries, state, attempts;
+	int prio, retries, state, attempts, ranks;
 };
 /* Call fn for every job with state queued or running, in id order. Returns
  * the number of rows or -1 (also if fn returned non-zero). */

@@ -244,6 +244,8 @@ static void cb_assign(void *arg, struct mjob *j)
 		buf_addf(b, ",\"delay\":%.15g", j->delay_s);
 	if (j->timeout_s > 0)
 		buf_addf(b, ",\"timeout\":%.15g", j->timeout_s);
+	if (j->ranks > 1)
+		buf_addf(b, ",\"ranks\":%u", (unsigned)j->ranks);
 	if (mjob_target(j)) {
 		buf_adds(b, ",\"target\":");
 		mjob_json_str(b, mjob_target(j), strlen(mjob_target(j)));

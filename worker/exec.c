@@ -848,6 +848,54 @@ void exec_start(struct exec *x, struct job *j)
 		}
 	}
 
+	/* A multi-rank job: its program under srun (inside Slurm: a step of
+	 * the worker's own allocation that may share its CPUs, --overlap) or
+	 * mpirun (outside). */
+	char *largv[64 + 4];
+	char lbuf[512], jobid[48], nranks[16], launcher[PATH_MAX];
+	if (j->ranks > 1) {
+		const char *sj = getenv("SLURM_JOB_ID");
+		int k = 0, nw = 0;
+		while (argv[nw])
+			nw++;
+		if (nw > 48) {
+			snprintf(msgbuf, sizeof(msgbuf), "too many words for a job with ranks (%d, at most 48)", nw);
+			goto fail_early;
+		}
+		const char *lname = sj && *sj ? "srun" : "mpirun";
+		if (search_path(lname, pathvar, launcher, sizeof(launcher)) != 0) {
+			snprintf(msgbuf, sizeof(msgbuf), "%s not found on PATH: a job with ranks needs it", lname);
+			goto fail_early;
+		}
+		snprintf(nranks, sizeof(nranks), "%d", j->ranks);
+		largv[k++] = launcher;
+		if (sj && *sj) {
+			snprintf(jobid, sizeof(jobid), "--jobid=%s", sj);
+			largv[k++] = "--overlap";
+			largv[k++] = jobid;
+			largv[k++] = "--kill-on-bad-exit=1";
+			const char *extra = getenv("MTSLURM_SRUN_ARGS");
+			util_strlcpy(lbuf, extra && *extra ? extra : "--mpi=pmix", sizeof(lbuf));
+			for (char *save = NULL, *t = strtok_r(lbuf, " \t", &save); t && k < 16;
+			     t = strtok_r(NULL, " \t", &save))
+				largv[k++] = t;
+		} else {
+			largv[k++] = "--oversubscribe";
+			if (geteuid() == 0)
+				largv[k++] = "--allow-run-as-root";
+		}
+		largv[k++] = "-n";
+		largv[k++] = nranks;
+		largv[k++] = (char *)prog;
+		for (int i = 1; argv[i]; i++)
+			largv[k++] = argv[i];
+		largv[k] = NULL;
+		argv = largv;
+		prog = launcher;
+		direct = 1;
+		cached = 0;
+	}
+
 	int po[2], pe[2];
 	if (make_pipe(po) < 0) {
 		snprintf(msgbuf, sizeof(msgbuf), "cannot create a pipe: %s", strerror(errno));

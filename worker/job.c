@@ -69,6 +69,9 @@ struct job *job_new(const msg *wjob, char *err, size_t errlen)
 	j->state = JOB_QUEUED;
 	msg_get_num(wjob, "delay", &j->delay_s);
 	msg_get_num(wjob, "timeout", &j->timeout_s);
+	int64_t ranks = 1;
+	msg_get_int(wjob, "ranks", &ranks);
+	j->ranks = ranks > 1 && ranks <= 4096 ? (int)ranks : 1;
 	char *p = (char *)(j + 1);
 	if (nenv) {
 		j->env = (const char **)p;

@@ -28,6 +28,7 @@ struct job {
 	enum job_state state;
 	double delay_s;   /* echo */
 	double timeout_s; /* 0: none */
+	int ranks;        /* exec: MPI ranks (slots it takes); 1 for others */
 	const char *type; /* as sent, for the "unknown executor" error */
 	const char *input;
 	size_t input_len;

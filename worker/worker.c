@@ -263,7 +263,7 @@ static void drop_job(struct worker *w, struct job *j)
 	if (idmap_get(&w->jobs, j->id) == j)
 		idmap_del(&w->jobs, j->id);
 	if (j->state == JOB_RUNNING)
-		w->running--;
+		w->running -= j->ranks;
 	if (j->timer) {
 		uv_timer_stop(&j->timer->h);
 		j->timer->j = NULL;
@@ -331,7 +331,7 @@ static int arm_timer(struct worker *w, struct job *j, double seconds)
 static void start_job(struct worker *w, struct job *j)
 {
 	j->state = JOB_RUNNING;
-	w->running++;
+	w->running += j->ranks;
 	w->st.started++;
 	char e[160];
 	switch (j->kind) {
@@ -367,7 +367,9 @@ static void start_job(struct worker *w, struct job *j)
 static void pump(struct worker *w)
 {
 	w->pumping = 1;
-	while (w->running < w->slots && w->qhead && !w->exiting && !w->stopping) {
+	/* a multi-rank job starts when its ranks fit (or on an idle worker) */
+	while (w->qhead && w->running + (w->running ? w->qhead->ranks : 1) <= w->slots && !w->exiting &&
+	       !w->stopping) {
 		struct job *j = w->qhead;
 		q_remove(w, j);
 		start_job(w, j);

@@ -34,6 +34,7 @@ struct cli {
 	const char *value; /* --echo MSG / --exec CMD / --func TARGET */
 	double delay, job_timeout;
 	double time_request_s; /* --time-request */
+	int ranks;             /* --ranks */
 	int prio, retries;
 	const char *after; /* "1,2,3" */
 	const char *cwd;

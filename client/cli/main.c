@@ -39,6 +39,8 @@ static const struct {
 		   "  --retries R     re-queues after a lost worker (default 3)\n"
 		   "  --after ID,ID   run only after these jobs completed\n"
 		   "  --timeout S     kill the job after S seconds\n"
+		   "  --ranks N       exec: run the command as N MPI ranks (srun --overlap in Slurm,\n"
+		   "                  mpirun outside), holding N slots of one worker\n"
 		   "  --time-request T  the job needs T (90, 5m, 2h): only a worker whose Slurm job\n"
 		   "                  has that much time left runs it\n"
 		   "  --cwd DIR       exec: working directory (default: the current one)\n"
@@ -230,6 +232,10 @@ int main(int argc, char **argv)
 			cli.workers_per_alloc = integer(a, need(argc, argv, &i));
 			if (cli.workers_per_alloc < 1)
 				cli_die(2, "--workers-per-alloc wants at least 1");
+		} else if (!strcmp(a, "--ranks")) {
+			cli.ranks = integer(a, need(argc, argv, &i));
+			if (cli.ranks < 1 || cli.ranks > 4096)
+				cli_die(2, "--ranks wants a number of MPI ranks from 1 to 4096");
 		} else if (!strcmp(a, "--time-request")) {
 			cli.time_request_s = duration(a, need(argc, argv, &i));
 		} else if (!strcmp(a, "--idle-timeout")) {

@@ -351,6 +351,29 @@ static void test_time_request(void **st)
 	sched_client_release(&a);
 }
 
+/* A multi-rank job holds its ranks' worth of a worker's slots. */
+static void test_ranks(void **st)
+{
+	(void)st;
+	struct sched_client a;
+	sched_client_init(&a);
+	struct mjob *mpi = add(&a, 1, 5, 3);
+	mpi->ranks = 3;
+	add(&a, 2, 0, 3);
+	add(&a, 3, 0, 3);
+	struct sched_worker w;
+	worker(&w, 4, 0);
+	assert_int_equal(sched_dispatch(&S), 2); /* the 3-rank job and one more: 4 slots */
+	assert_int_equal(w.nassigned + w.extra, 4);
+	assert_int_equal(sched_find(&S, 3)->where, MJOB_INQUEUE);
+	sched_finish(&S, sched_find(&S, 1), MJOB_COMPLETED);
+	assert_int_equal(w.extra, 0);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_ptr_equal(sched_find(&S, 3)->worker, &w);
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
 static void count_job(void *arg, struct mjob *j)
 {
 	(void)j;
@@ -391,6 +414,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ranks, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -266,7 +266,7 @@ static void test_cancel_all_and_counts(void **st)
 	store_close(s);
 }
 
-/* A state.db of schema 2 (before --time-request) is upgraded in place. */
+/* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
 static void test_migrate_v2(void **st)
 {
 	(void)st;
@@ -276,7 +276,7 @@ static void test_migrate_v2(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN treq;"
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN treq; ALTER TABLE jobs DROP COLUMN ranks;"
 					  "UPDATE meta SET value='2' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);

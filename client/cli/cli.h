@@ -82,6 +82,10 @@ void cli_sleep_ms(int ms);
 void cli_sibling(char *out, size_t n, const char *name);
 /* Last non-empty line of a file ("" if none), for "why did it die". */
 void cli_last_line(const char *path, char *out, size_t n);
+/* DIR/name parsed as JSON; NULL if missing or not JSON. msg_free it. */
+msg *cli_read_json(const char *dir, const char *name);
+/* Write DIR/name atomically (temp file + rename), mode 0600, or die. */
+void cli_write_file(const char *dir, const char *name, const char *text, size_t n);
 /* Connect with a 5 s timeout; NULL if the master does not answer. */
 mts_client *cli_connect_quiet(struct cli *cli);
 /* Workers connected to c's master, -1 if it cannot be asked. */

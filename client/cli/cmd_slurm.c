@@ -51,18 +51,8 @@ int cli_slurm_mode(const struct cli *cli)
 
 static int read_rec(const struct cli *cli, struct slrec *r)
 {
-	char p[RUNDIR_PATH_MAX], text[8192];
 	memset(r, 0, sizeof *r);
-	rec_path(p, cli);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	char err[128];
-	msg *m = msg_parse(text, (size_t)n, err, sizeof err);
+	msg *m = cli_read_json(cli->run_dir, "slurm.json");
 	if (!m)
 		return -1;
 	int64_t v;
@@ -83,17 +73,12 @@ static int read_rec(const struct cli *cli, struct slrec *r)
 
 static void write_rec(const struct cli *cli, const struct slrec *r)
 {
-	char p[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 8];
 	struct buf b = BUF_INIT;
 	buf_addf(&b, "{\"mode\":\"slurm\",\"master_job\":%u,\"slots\":%d,\"worker_jobs\":[", r->master_job, r->slots);
 	for (int i = 0; i < r->nw; i++)
 		buf_addf(&b, "%s{\"id\":%u,\"tasks\":%d}", i ? "," : "", r->wjob[i], r->wtasks[i]);
 	buf_adds(&b, "]}\n");
-	rec_path(p, cli);
-	snprintf(tmp, sizeof tmp, "%s.tmp", p);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (!b.p || fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len || close(fd) != 0 || rename(tmp, p) != 0)
-		cli_die(1, "cannot write %s: %s", p, strerror(errno));
+	cli_write_file(cli->run_dir, "slurm.json", b.p, b.len);
 	buf_release(&b);
 }
 
@@ -136,8 +121,24 @@ static void apply_defaults(struct cli *cli)
 	dflt_extra(cli);
 }
 
-static void base_spec(struct cli *cli, struct sljob_spec *s, const char *name, const char *out)
+/* The job name NAME-role (NAME: --job-name, else mtslurm) and its output
+ * file RUN_DIR/logs/slurm-role-JOBID.out. */
+struct jobnames {
+	char name[64];
+	char out[RUNDIR_PATH_MAX];
+};
+
+static void job_names(const struct cli *cli, const char *role, struct jobnames *jn)
 {
+	char rel[64];
+	snprintf(jn->name, sizeof jn->name, "%s-%s", cli->sl.job_name ? cli->sl.job_name : "mtslurm", role);
+	snprintf(rel, sizeof rel, "logs/slurm-%s-%%j.out", role);
+	rundir_path(jn->out, cli->run_dir, rel);
+}
+
+static void base_spec(struct cli *cli, struct sljob_spec *s, const struct jobnames *jn)
+{
+	const char *name = jn->name, *out = jn->out;
 	memset(s, 0, sizeof *s);
 	s->name = name;
 	s->partition = cli->sl.partition;
@@ -192,10 +193,10 @@ static void worker_script(struct cli *cli, struct buf *b, const char *bin);
 static void write_autoscale(struct cli *cli, const char *worker_bin)
 {
 	struct buf b = BUF_INIT, script = BUF_INIT;
-	char out[RUNDIR_PATH_MAX], p[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 8], name[64];
-	rundir_path(out, cli->run_dir, "logs/slurm-workers-%j.out");
+	struct jobnames jn;
+	job_names(cli, "workers", &jn);
+	const char *name = jn.name, *out = jn.out;
 	worker_script(cli, &script, worker_bin);
-	snprintf(name, sizeof name, "%s-workers", cli->sl.job_name ? cli->sl.job_name : "mtslurm");
 	buf_addf(&b, "{\"max_workers\":%d,\"workers_per_alloc\":%d,\"idle_timeout\":%.3f", cli->max_workers,
 		 cli->workers_per_alloc ? cli->workers_per_alloc : 1, cli->idle_timeout_s >= 0 ? cli->idle_timeout_s : 300.0);
 	const char *keys[] = {"name", "partition", "time", "account", "qos", "constraint", "gres", "mem", "work_dir", "out",
@@ -214,11 +215,7 @@ static void write_autoscale(struct cli *cli, const char *worker_bin)
 		jstr(&b, cli->sl.extra[i]);
 	}
 	buf_adds(&b, "]}\n");
-	rundir_path(p, cli->run_dir, "autoscale.json");
-	snprintf(tmp, sizeof tmp, "%s.tmp", p);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (!b.p || fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len || close(fd) != 0 || rename(tmp, p) != 0)
-		cli_die(1, "cannot write %s: %s", p, strerror(errno));
+	cli_write_file(cli->run_dir, "autoscale.json", b.p, b.len);
 	buf_release(&b);
 	buf_release(&script);
 }
@@ -455,11 +452,10 @@ static int wait_workers(struct cli *cli, struct slrec *r, int from, int want, do
 static uint32_t submit_workers(struct cli *cli, struct slrec *r, int n, const char *bin, int cleanup)
 {
 	struct buf script = BUF_INIT;
-	char out[RUNDIR_PATH_MAX], name[64];
-	rundir_path(out, cli->run_dir, "logs/slurm-workers-%j.out");
+	struct jobnames jn;
+	job_names(cli, "workers", &jn);
 	struct sljob_spec s;
-	snprintf(name, sizeof name, "%s-workers", cli->sl.job_name ? cli->sl.job_name : "mtslurm");
-	base_spec(cli, &s, name, out);
+	base_spec(cli, &s, &jn);
 	s.gres = cli->sl.gres;
 	s.nodes = (uint32_t)cli->sl.nodes;
 	s.ntasks = (uint32_t)n;
@@ -549,11 +545,10 @@ int cmd_start_slurm(struct cli *cli)
 
 	rundir_remove_master(cli->run_dir);
 	struct buf script = BUF_INIT;
-	char out[RUNDIR_PATH_MAX], name[64];
-	rundir_path(out, cli->run_dir, "logs/slurm-master-%j.out");
+	struct jobnames jn;
+	job_names(cli, "master", &jn);
 	struct sljob_spec s;
-	snprintf(name, sizeof name, "%s-master", cli->sl.job_name ? cli->sl.job_name : "mtslurm");
-	base_spec(cli, &s, name, out);
+	base_spec(cli, &s, &jn);
 	s.ntasks = 1;
 	master_script(cli, &script, master_bin);
 	s.script = script.p;
@@ -625,14 +620,7 @@ int cmd_add_workers(struct cli *cli)
  * added to r as worker jobs. */
 static void add_autoscaled(const struct cli *cli, struct slrec *r)
 {
-	char p[RUNDIR_PATH_MAX], text[16384], e[128];
-	rundir_path(p, cli->run_dir, "autoscale-jobs.json");
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	msg *m = n > 0 ? msg_parse(text, (size_t)n, e, sizeof e) : NULL;
+	msg *m = cli_read_json(cli->run_dir, "autoscale-jobs.json");
 	for (msg *j = msg_child(msg_get(m, "jobs")); j && r->nw < MAX_ALLOCS; j = msg_next(j)) {
 		if (!msg_is_num(j))
 			continue;

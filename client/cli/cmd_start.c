@@ -27,6 +27,7 @@
 struct launch {
 	long mpirun_pid;
 	int workers;
+	const char *mode; /* "local" or "allocation" */
 };
 
 void cli_sleep_ms(int ms)
@@ -35,20 +36,32 @@ void cli_sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static int read_launch(const char *dir, struct launch *l)
+msg *cli_read_json(const char *dir, const char *name)
 {
-	char path[RUNDIR_PATH_MAX], text[1024];
-	memset(l, 0, sizeof *l);
-	rundir_path(path, dir, "launch.json");
+	char path[RUNDIR_PATH_MAX], text[65536], err[128];
+	rundir_path(path, dir, name);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return NULL;
 	ssize_t n = read(fd, text, sizeof text - 1);
 	close(fd);
-	if (n <= 0)
-		return -1;
-	char err[128];
-	msg *m = msg_parse(text, (size_t)n, err, sizeof err);
+	return n > 0 ? msg_parse(text, (size_t)n, err, sizeof err) : NULL;
+}
+
+void cli_write_file(const char *dir, const char *name, const char *text, size_t n)
+{
+	char path[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 8];
+	rundir_path(path, dir, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (!text || fd < 0 || write(fd, text, n) != (ssize_t)n || close(fd) != 0 || rename(tmp, path) != 0)
+		cli_die(1, "cannot write %s: %s", path, strerror(errno));
+}
+
+static int read_launch(const char *dir, struct launch *l)
+{
+	memset(l, 0, sizeof *l);
+	msg *m = cli_read_json(dir, "launch.json");
 	int64_t v = 0;
 	if (!msg_get_int(m, "mpirun_pid", &v))
 		l->mpirun_pid = (long)v;
@@ -60,14 +73,10 @@ static int read_launch(const char *dir, struct launch *l)
 
 static void write_launch(const char *dir, const struct launch *l)
 {
-	char path[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 8], text[256];
-	rundir_path(path, dir, "launch.json");
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int n = snprintf(text, sizeof text, "{\"mode\":\"local\",\"mpirun_pid\":%ld,\"workers\":%d}\n",
-			 l->mpirun_pid, l->workers);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) != 0 || rename(tmp, path) != 0)
-		cli_die(1, "cannot write %s: %s", path, strerror(errno));
+	char text[256];
+	int n = snprintf(text, sizeof text, "{\"mode\":\"%s\",\"mpirun_pid\":%ld,\"workers\":%d}\n",
+			 l->mode, l->mpirun_pid, l->workers);
+	cli_write_file(dir, "launch.json", text, (size_t)n);
 }
 
 /* Where mtslurm-master and mtslurm-worker are: $MTSLURM_LIBEXEC, else next
@@ -367,6 +376,7 @@ int cmd_start(struct cli *cli)
 		}
 		l.mpirun_pid = spawn_detached(cli->in_allocation ? sargv : argv, wlog);
 	}
+	l.mode = cli->in_allocation ? "allocation" : "local";
 	write_launch(cli->run_dir, &l);
 	int seen = 0;
 	int want = cli->n + (cli->master_works ? 1 : 0);

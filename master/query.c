@@ -203,6 +203,8 @@ void query_workers(struct peer *p, msg *m)
 		msg_set_str(o, "node", w->node);
 		if (w->slurm_job[0])
 			msg_set_str(o, "slurm_job", w->slurm_job);
+		if (w->sw.end > 0)
+			msg_set_num(o, "end", w->sw.end); /* when its Slurm job ends */
 		msg_set_int(o, "pid", w->pid);
 		msg_set_int(o, "rank", w->rank);
 		msg_set_int(o, "slots", w->sw.slots);

@@ -701,6 +701,9 @@ static void on_msg(struct conn *c, msg *m)
 			 "jobs and %zu results)",
 			 w->master_addr, w->id, w->slots, (long long)pf, idmap_count(&w->jobs),
 			 idmap_count(&w->results));
+		/* the end may have become known after our hello went out */
+		if (w->end > 0)
+			worker_set_end(w, w->end);
 		kick(w);
 	} else if (strcmp(t, "exit") == 0) {
 		msg_free(m);

@@ -7,7 +7,7 @@ slurm_up
 
 mtslurm -n 1 start --time 2 -J t0560           # the worker's job ends in 2 minutes
 read -r mj w1 <<< "$(slurm_jobs_of_run | tr "\n" " ")"
-knows_end() { grep -q "Slurm job $w1 ends at" "$MTSLURM_RUN_DIR"/logs/worker-*.daemon.log; }
+knows_end() { mtslurm workers --json | grep -q '"end":'; }   # the master knows when it ends
 wait_for 20 knows_end
 long=$(mtslurm submit --echo long --time-request 10m)
 short=$(mtslurm submit --echo short --time-request 30s)

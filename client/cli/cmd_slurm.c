@@ -108,8 +108,49 @@ static void dflt_extra(struct cli *cli)
 		cli->sl.extra[cli->sl.nextra++] = w;
 }
 
+/* RUN_DIR/config: lines MTSLURM_NAME=VALUE (blank lines and # comments
+ * allowed) giving defaults for the same variables as the environment; a
+ * variable set in the environment wins. They are put into this process's
+ * environment, which the Slurm jobs inherit. */
+static void load_config(const struct cli *cli)
+{
+	char path[RUNDIR_PATH_MAX], line[1024];
+	rundir_path(path, cli->run_dir, "config");
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	for (int no = 1; fgets(line, sizeof line, f); no++) {
+		char *s = line, *e;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		for (e = s + strlen(s); e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t');)
+			*--e = '\0';
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq || strncmp(s, "MTSLURM_", 8) != 0 || eq == s + 8) {
+			fclose(f);
+			cli_die(2, "%s line %d: expected MTSLURM_NAME=VALUE (e.g. MTSLURM_PARTITION=batch), got '%.60s'",
+				path, no, s);
+		}
+		char *k = s, *v = eq + 1;
+		for (*eq = '\0'; eq > k && (eq[-1] == ' ' || eq[-1] == '\t');)
+			*--eq = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+		size_t vl = strlen(v);
+		if (vl >= 2 && (v[0] == '"' || v[0] == '\'') && v[vl - 1] == v[0]) {
+			v[vl - 1] = '\0';
+			v++;
+		}
+		setenv(k, v, 0);
+	}
+	fclose(f);
+}
+
 static void apply_defaults(struct cli *cli)
 {
+	load_config(cli);
 	dflt(&cli->sl.partition, "MTSLURM_PARTITION");
 	dflt(&cli->sl.time, "MTSLURM_TIME");
 	dflt(&cli->sl.account, "MTSLURM_ACCOUNT");

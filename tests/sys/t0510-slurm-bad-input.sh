@@ -43,12 +43,22 @@ cp "$MTS_BUILD/mtslurm-worker" "$T/libexec/"
 chmod +x "$T/libexec/mtslurm-master"
 expect_fail "broken master binary" env MTSLURM_LIBEXEC="$T/libexec" mtslurm -n 1 start -J t0510 --time 5
 
-# --sbatch-arg that Slurm takes: the job is made with it
-out=$(mtslurm -n 1 start -J t0510 --time 5 --sbatch-arg --comment=hello-t0510 --sbatch-arg --exclude=n4)
+# a malformed run-dir config
+mkdir -p "$MTSLURM_RUN_DIR" && chmod 700 "$MTSLURM_RUN_DIR"
+printf 'partition batch\n' > "$MTSLURM_RUN_DIR/config"
+expect_fail "config line 1: expected MTSLURM_NAME=VALUE" mtslurm -n 1 start -J t0510
+
+# --sbatch-arg that Slurm takes: the job is made with it; defaults from the
+# run dir's config (partition, time), overridden by the environment (qos
+# unset here, so only what the file says counts)
+printf '# defaults for this run dir\nMTSLURM_PARTITION = short\nMTSLURM_TIME="3"\n' > "$MTSLURM_RUN_DIR/config"
+out=$(mtslurm -n 1 start -J t0510 --sbatch-arg --comment=hello-t0510 --sbatch-arg --exclude=n4)
 assert_contains "$out" "1 workers" "start with --sbatch-arg"
 for id in $(slurm_jobs_of_run); do
 	scontrol show job "$id" | grep -q "Comment=hello-t0510" || fail "job $id lacks the comment"
 	scontrol show job "$id" | grep -q "ExcNodeList=n4" || fail "job $id lacks --exclude"
+	scontrol show job "$id" | grep -q "Partition=short" || fail "job $id: partition not from the config"
+	scontrol show job "$id" | grep -q "TimeLimit=00:03:00" || fail "job $id: time not from the config"
 done
 mtslurm stop
 log ok

@@ -3,8 +3,9 @@
 # the master alone; when jobs arrive the master submits worker jobs through
 # libslurm up to 3 workers (never more), every job completes, and once idle
 # the workers are released and their Slurm jobs end: back to 0. A worker
-# request Slurm can never satisfy stops autoscaling with Slurm's reason in
-# status instead of resubmitting forever.
+# job that fails at start backs off; a worker request Slurm can never
+# satisfy stops autoscaling with Slurm's reason in status -- instead of
+# resubmitting forever.
 . "$(dirname "$0")/lib.sh"
 slurm_up
 
@@ -35,6 +36,24 @@ ids=$(jget "$(mtslurm status --json)" '$.autoscale.allocations' | grep -o '"id":
 ended() { for id in $ids; do [ -z "$(squeue -h -j "$id" 2>/dev/null)" ] || return 1; done; }
 wait_for 30 ended
 log "grew to $max workers in $allocs Slurm jobs, back to 0"
+mtslurm stop
+
+# Worker jobs that fail at start back off instead of being resubmitted at
+# once: the first failure shows in status with the pause before the next.
+mkdir -p "$T/libexec"
+cp "$MTS_BUILD/mtslurm-master" "$T/libexec/"
+printf '#!/bin/sh\necho "broken worker binary" >&2\nexit 1\n' > "$T/libexec/mtslurm-worker"
+chmod +x "$T/libexec/mtslurm-worker"
+MTSLURM_LIBEXEC=$T/libexec mtslurm start --autoscale --max-workers 1 --time 10 -J t0550 > /dev/null
+mtslurm submit --echo x > /dev/null
+failed_once() { [ -n "$(jget "$(mtslurm status --json)" '$.autoscale.last_error')" ]; }
+wait_for 40 failed_once
+st=$(mtslurm status --json)
+assert_contains "$(jget "$st" '$.autoscale.last_error')" "before any of its workers connected" "the failure is reported"
+backoff=$(jget "$st" '$.autoscale.backoff_s')
+[ -n "$backoff" ] && awk -v b="$backoff" 'BEGIN{exit !(b > 3)}' || fail "no backoff after a failed worker job ($backoff)"
+sleep 3
+assert_eq 1 "$(jlen "$(mtslurm status --json)" '$.autoscale.allocations')" "no new worker job during the backoff"
 mtslurm stop
 
 # A worker job Slurm can never run (4 CPUs per task on 2-CPU nodes).

@@ -233,10 +233,8 @@ static void on_work_done(uv_work_t *r, int status)
 		}
 		if (a->nallocs == AUTOSCALE_MAX_ALLOCS) { /* forget the oldest ended one */
 			int k = 0;
-			while (k < a->nallocs && a->allocs[k].state != A_ENDED)
+			while (k < a->nallocs - 1 && a->allocs[k].state != A_ENDED)
 				k++;
-			if (k == a->nallocs)
-				k = 0;
 			memmove(&a->allocs[k], &a->allocs[k + 1], (size_t)(a->nallocs - k - 1) * sizeof a->allocs[0]);
 			a->nallocs--;
 		}
@@ -291,11 +289,12 @@ static void on_tick(uv_timer_t *t)
 	double now = util_wall();
 	uint64_t ready = m->sched.nqueued - m->sched.nwaiting;
 	/* which allocations have workers here; idle ones leave */
-	int live_tasks = 0, pending = 0;
+	int live_tasks = 0, pending = 0, ended = 0;
 	for (int i = 0; i < a->nallocs; i++) {
 		if (a->allocs[i].state != A_ENDED)
 			live_tasks += a->allocs[i].tasks;
 		pending += a->allocs[i].state == A_PENDING;
+		ended += a->allocs[i].state == A_ENDED;
 	}
 	for (struct wrk *w = m->workers; w; w = w->next) {
 		struct alloc *al = w->slurm_job[0] ? find_alloc(a, (uint32_t)strtoul(w->slurm_job, NULL, 10)) : NULL;
@@ -324,8 +323,9 @@ static void on_tick(uv_timer_t *t)
 	if (a->op != OP_NONE)
 		return;
 	a->ticks++;
+	/* (a full table of live allocations must not lose one to make room) */
 	if (!a->stopped[0] && ready && live_tasks < a->max_workers && pending < AUTOSCALE_BACKLOG &&
-	    now >= a->backoff_until) {
+	    now >= a->backoff_until && (a->nallocs < AUTOSCALE_MAX_ALLOCS || ended)) {
 		int k = a->max_workers - live_tasks;
 		if (k > a->per_alloc)
 			k = a->per_alloc;

@@ -430,8 +430,11 @@ static void wait_master(struct cli *cli, struct slrec *r, uint32_t id, double ti
 					   "the master's Slurm job %u did not start within %.0f s (pending: %s); "
 					   "use --timeout to wait longer",
 					   id, timeout_s, in.reason[0] ? in.reason : "no reason given");
-			fail_start(cli, r, "the master (Slurm job %u, %s) did not serve within %.0f s", id,
-				   in.state_name[0] ? in.state_name : "state unknown", timeout_s);
+			fail_start(cli, r,
+				   "the master's Slurm job %u runs%s%s but %.300s/master.json did not appear within "
+				   "%.0f s: is the run directory on a filesystem the compute nodes share? (see "
+				   "logs/slurm-master-%u.out there)",
+				   id, in.nodes[0] ? " on " : "", in.nodes, cli->run_dir, timeout_s, id);
 		}
 		cli_sleep_ms(20); /* a file read */
 	}
@@ -469,15 +472,19 @@ static int wait_workers(struct cli *cli, struct slrec *r, int from, int want, do
 		}
 		if (t > timeout_s) {
 			mts_close(c);
-			char what[700];
+			char what[1200];
 			if (in.state == SLJOB_PENDING)
 				snprintf(what, sizeof what,
 					 "the workers' Slurm job %u did not start within %.0f s (pending: %s); use "
 					 "--timeout to wait longer",
 					 r->wjob[r->nw - 1], timeout_s, in.reason[0] ? in.reason : "no reason given");
 			else
-				snprintf(what, sizeof what, "only %d of %d workers connected within %.0f s (see %.400s/logs)",
-					 seen < 0 ? 0 : seen, want, timeout_s, cli->run_dir);
+				snprintf(what, sizeof what,
+					 "only %d of %d workers connected within %.0f s although their Slurm job %u "
+					 "runs%s%s: is the run directory on a filesystem those nodes share? (see "
+					 "%.300s/logs/slurm-workers-%u.out and worker-*.daemon.log)",
+					 seen < 0 ? 0 : seen, want, timeout_s, r->wjob[r->nw - 1], in.nodes[0] ? " on " : "",
+					 in.nodes, cli->run_dir, r->wjob[r->nw - 1]);
 			if (cleanup)
 				fail_start(cli, r, "%s", what);
 			cli_die(1, "%s", what);

@@ -43,6 +43,19 @@ cp "$MTS_BUILD/mtslurm-worker" "$T/libexec/"
 chmod +x "$T/libexec/mtslurm-master"
 expect_fail "broken master binary" env MTSLURM_LIBEXEC="$T/libexec" mtslurm -n 1 start -J t0510 --time 5
 
+# a master or workers that run but never show up (as when the run directory
+# is not shared with the compute nodes): start says so within --timeout
+mkdir -p "$T/silent"
+printf '#!/bin/sh\nexec sleep 300\n' > "$T/silent/mtslurm-master"
+cp "$MTS_BUILD/mtslurm-worker" "$T/silent/"
+chmod +x "$T/silent/mtslurm-master"
+expect_fail "master.json did not appear within 3 s: is the run directory on a filesystem the compute nodes share?" \
+	env MTSLURM_LIBEXEC="$T/silent" mtslurm -n 1 start -J t0510 --time 5 --timeout 3
+cp "$MTS_BUILD/mtslurm-master" "$T/silent/"
+printf '#!/bin/sh\nexec sleep 300\n' > "$T/silent/mtslurm-worker"
+expect_fail "only 0 of 1 workers connected within 3 s although their Slurm job" \
+	env MTSLURM_LIBEXEC="$T/silent" mtslurm -n 1 start -J t0510 --time 5 --timeout 3
+
 # a malformed run-dir config
 mkdir -p "$MTSLURM_RUN_DIR" && chmod 700 "$MTSLURM_RUN_DIR"
 printf 'partition batch\n' > "$MTSLURM_RUN_DIR/config"

@@ -56,6 +56,25 @@ printf '#!/bin/sh\nexec sleep 300\n' > "$T/silent/mtslurm-worker"
 expect_fail "only 0 of 1 workers connected within 3 s although their Slurm job" \
 	env MTSLURM_LIBEXEC="$T/silent" mtslurm -n 1 start -J t0510 --time 5 --timeout 3
 
+# a master that stays pending: status shows Slurm's reason while start
+# waits, and start gives up at --timeout with it
+blocker=$(cd "$T" && sbatch --parsable -o /dev/null --wrap 'sleep 120')
+# (cleanup reads $? first: keep the script's exit status for it)
+trap 'r=$?; scancel "$blocker" 2>/dev/null; (exit $r); cleanup' EXIT
+mtslurm -n 1 start -J t0510 --time 5 --timeout 6 --sbatch-arg --dependency=afterok:"$blocker" > "$T/pend.out" 2>&1 &
+starter=$!
+started_pids+=("$starter")
+pending() { { mtslurm status 2>/dev/null || true; } | grep -q "master job .*PENDING (Dependency)"; }
+wait_for 10 pending
+set +e; st=$(mtslurm status 2>&1); rc=$?; set -e
+[ $rc -ne 0 ] || fail "status succeeded without a master"
+assert_contains "$st" "does not answer" "status says the master does not answer"
+set +e; wait "$starter"; rc=$?; set -e
+[ $rc -ne 0 ] || fail "start succeeded with a pending master"
+assert_contains "$(cat "$T/pend.out")" "did not start within 6 s (pending: Dependency)" "start names the reason"
+scancel "$blocker"
+[ -z "$(squeue -h -n t0510-master,t0510-workers 2>/dev/null)" ] || fail "the pending jobs were left behind"
+
 # a malformed run-dir config
 mkdir -p "$MTSLURM_RUN_DIR" && chmod 700 "$MTSLURM_RUN_DIR"
 printf 'partition batch\n' > "$MTSLURM_RUN_DIR/config"

@@ -88,7 +88,7 @@ static void client_free(struct client *c)
 void clients_maybe_free(struct client *c)
 {
 	struct master *m = c->m;
-	if (c->peer || c->sc.nlive || c->sc.n || c->dirty || c->sc.active_idx != UINT32_MAX)
+	if (c->peer || c->holds || c->sc.nlive || c->sc.n || c->dirty || c->sc.active_idx != UINT32_MAX)
 		return;
 	struct client **pp = &m->ctab[cid_hash(c->cid) & (m->ctab_size - 1)];
 	while (*pp && *pp != c)

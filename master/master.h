@@ -87,6 +87,7 @@ struct client {
 	int64_t pruned_below; /* submit frames below this req were forgotten (store_submit_prune) */
 	size_t nawait;      /* pairs */
 	int dirty;
+	unsigned holds;     /* master_finalize frames using it: not freed while > 0 */
 	struct client *dirty_next;
 	struct client *hnext; /* hash chain */
 };

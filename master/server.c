@@ -204,7 +204,12 @@ void master_finalize(struct master *m, struct mjob *j, int state, const char *ou
 	m->counts[state]++;
 	struct client *c = client_of(j->client);
 	clients_result(c, j, state, wid, output, output_len, error, rc_set, rc);
+	/* sched_finish may finalize j's dependents (on_fail -> here again),
+	 * which may be the last jobs of a disconnected client -- this same c:
+	 * the inner frame must not free it under this one. */
+	c->holds++;
 	sched_finish(&m->sched, j, state);
+	c->holds--;
 	clients_maybe_free(c);
 }
 

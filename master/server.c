@@ -287,6 +287,7 @@ static void on_ckpt_done(uv_work_t *r, int status)
 	struct master *m = r->data;
 	(void)status;
 	m->ckpt_busy = 0;
+	store_checkpoint_end(m->store);
 	if (m->ckpt_rc)
 		log_warn("checkpoint of %s failed: %s; will try again", m->db_path, m->ckpt_err);
 	master_touch(m);
@@ -313,21 +314,30 @@ static void on_check(uv_check_t *h)
 			log_info("cancel-all: every cancelled row rewritten in state.db");
 		master_touch(m);
 	}
+	/* While a checkpoint runs the turn's writes stay in the open
+	 * transaction (store_checkpoint_begin says why); nothing of it may be
+	 * sealed for acknowledgement until it is committed. */
+	int deferred = 0;
 	if (store_in_txn(m->store)) {
-		if (store_commit(m->store)) {
+		int rc = store_commit(m->store);
+		if (rc < 0) {
 			log_error("commit failed: %s; stopping without acknowledging this turn",
 				  store_errmsg(m->store));
 			fprintf(stderr, "mtslurm-master: commit to %s failed: %s; check the disk and restart\n",
 				m->db_path, store_errmsg(m->store));
 			_exit(1);
 		}
-		m->unsynced = 1;
+		if (rc == 0)
+			m->unsynced = 1;
+		deferred = rc == 1;
 	}
 	/* Assignments need no durability (a job lost with its insert was never
 	 * acknowledged); they go out now, so workers start while the disk
 	 * syncs. */
 	workers_flush(m, 0);
-	if (!m->sync_busy) {
+	if (deferred && !m->sync_busy)
+		release_held(m);
+	if (!m->sync_busy && !deferred) {
 		/* Everything sealed before the sync that just ended is durable. */
 		release_held(m);
 		/* Seal what this and earlier turns produced (all committed now):
@@ -357,7 +367,11 @@ static void on_check(uv_check_t *h)
 	}
 	if (!m->ckpt_busy && !m->shutting_down && store_wants_checkpoint(m->store)) {
 		m->ckpt_busy = 1;
-		uv_queue_work(m->loop, &m->ckpt_req, on_ckpt_work, on_ckpt_done);
+		store_checkpoint_begin(m->store);
+		if (uv_queue_work(m->loop, &m->ckpt_req, on_ckpt_work, on_ckpt_done) < 0) {
+			m->ckpt_busy = 0;
+			store_checkpoint_end(m->store);
+		}
 	}
 	backpressure(m);
 	if (m->shutting_down && !m->sync_busy && !m->ckpt_busy && !m->held_peers)

@@ -115,6 +115,7 @@ struct store {
 	atomic_int wal_frames; /* frames in the WAL after the last commit */
 	sqlite3_stmt *st[S_MAX];
 	int in_txn;
+	int ckpt_active; /* store_checkpoint_begin..end: no commit (writer's thread only) */
 	int failed; /* a write of the open transaction failed: it must not commit */
 	int64_t count_delta[5];
 	/* Cancel-all: every job below cancel_below that is not finished in
@@ -213,11 +214,14 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 	 * own connection with synchronous=FULL (store_checkpoint): it syncs the
 	 * WAL before copying it and the database before the WAL may be reused,
 	 * which is what keeps synchronous=OFF on this connection safe. The
-	 * default page cache: a big one makes every commit walk a big hash. */
+	 * default page cache: a big one makes every commit walk a big hash.
+	 * No cache spill: this connection writes WAL frames only when it
+	 * commits, so holding commits back keeps it off the WAL while the
+	 * other connection checkpoints (store_checkpoint_begin). */
 	s->no_sync = o && o->sync_normal;
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;"
-			 " PRAGMA journal_size_limit=-1;",
+			 " PRAGMA journal_size_limit=-1; PRAGMA cache_spill=OFF;",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		goto bad;
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -334,6 +338,10 @@ int store_checkpoint(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+void store_checkpoint_begin(struct store *s) { s->ckpt_active = 1; }
+
+void store_checkpoint_end(struct store *s) { s->ckpt_active = 0; }
+
 int store_begin(struct store *s)
 {
 	if (s->in_txn)
@@ -351,6 +359,8 @@ int store_commit(struct store *s)
 {
 	if (!s->in_txn)
 		return 0;
+	if (s->ckpt_active && !s->failed)
+		return 1;
 	if (s->failed)
 		goto rollback;
 	for (int st = 2; st < 5; st++) {

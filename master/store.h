@@ -52,16 +52,26 @@ unsigned store_last_commit_writes(const struct store *s);
 /* 1 once the WAL has grown enough that a checkpoint is due. Any thread. */
 int store_wants_checkpoint(const struct store *s);
 /* Copy committed WAL frames into the database (a passive checkpoint on the
- * store's second connection, with syncs). Call from one thread at a time;
- * it runs alongside writes on the first connection. 0, or -1 with err. */
+ * store's second connection, with syncs), on a thread other than the
+ * writer's. Bracket it with store_checkpoint_begin() and
+ * store_checkpoint_end() on the writer's thread: in between, store_commit()
+ * defers (returns 1) and nothing else writes WAL frames, because a commit
+ * that restarts the WAL while another connection checkpoints can corrupt
+ * the database (SQLite's "WAL-reset bug", fixed in 3.51.3 / 3.44.6; Debian
+ * 12 ships 3.40). 0, or -1 with err. */
 int store_checkpoint(struct store *s, char *err, size_t errlen);
+/* Writer's thread: a checkpoint is about to run / has ended. */
+void store_checkpoint_begin(struct store *s);
+void store_checkpoint_end(struct store *s);
 
 /* Open the turn's transaction if it is not open yet. */
 int store_begin(struct store *s);
 /* 1 while a transaction is open. */
 int store_in_txn(const struct store *s);
-/* Commit the open transaction (no-op if none). On failure the transaction is
- * rolled back and -1 returned. */
+/* Commit the open transaction (no-op if none). 1 while a checkpoint runs
+ * (store_checkpoint_begin): the transaction stays open, commit it after
+ * store_checkpoint_end(). On failure the transaction is rolled back and -1
+ * returned. */
 int store_commit(struct store *s);
 
 /* Largest job id in the table (0 if empty). */

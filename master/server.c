@@ -9,6 +9,8 @@
 #include "master.h"
 #include "autoscale.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -712,6 +714,53 @@ static void on_handle_closed(uv_handle_t *h)
 		m->on_stopped(m);
 }
 
+/* RUN_DIR/store.id names the database the run directory holds (store_id),
+ * so that an empty or replaced state.db is refused instead of starting with
+ * no jobs and reusing their ids. Absent: out stays "" (a new run directory,
+ * or one from before store.id). */
+static int read_store_id(const char *path, char out[STORE_ID_LEN + 1], char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)), -1;
+	}
+	char text[STORE_ID_LEN + 2] = "";
+	ssize_t n = read(fd, text, sizeof text);
+	close(fd);
+	if (n < STORE_ID_LEN || (n > STORE_ID_LEN && text[STORE_ID_LEN] != '\n') ||
+	    strspn(text, "0123456789abcdef") != STORE_ID_LEN)
+		return snprintf(err, errlen,
+				"%s is damaged (want %d hex digits); it names the run directory's state.db: "
+				"remove it if state.db is the right database", path, STORE_ID_LEN), -1;
+	memcpy(out, text, STORE_ID_LEN);
+	out[STORE_ID_LEN] = '\0';
+	return 0;
+}
+
+/* Written once the database with that identity is durable; a crash before
+ * this only means the next start writes it. */
+static int write_store_id(const char *path, const char *id, char *err, size_t errlen)
+{
+	char tmp[RUNDIR_PATH_MAX + 32];
+	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno)), -1;
+	size_t n = strlen(id);
+	int ok = write(fd, id, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	int e = errno;
+	close(fd);
+	if (!ok || rename(tmp, path) != 0) {
+		if (ok)
+			e = errno;
+		unlink(tmp);
+		return snprintf(err, errlen, "cannot write %s: %s; check the disk", path, strerror(e)), -1;
+	}
+	return 0;
+}
+
 int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg, char *err,
 		 size_t errlen)
 {
@@ -751,7 +800,11 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	if (auth_key_load(m->key, path, 1, err, errlen))
 		return -1;
 	rundir_path(m->db_path, cfg->run_dir, "state.db");
-	struct store_opts so = {.sync_normal = cfg->sync_normal};
+	char id_path[RUNDIR_PATH_MAX], id[STORE_ID_LEN + 1] = "";
+	rundir_path(id_path, cfg->run_dir, "store.id");
+	if (read_store_id(id_path, id, err, errlen))
+		return -1;
+	struct store_opts so = {.sync_normal = cfg->sync_normal, .expect_id = id};
 	if (store_open(&m->store, m->db_path, &so, err, errlen))
 		return -1;
 	if (load(m, err, errlen))
@@ -763,6 +816,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		snprintf(err, errlen, "cannot write %s: %s; check the disk", m->db_path, store_errmsg(m->store));
 		return -1;
 	}
+	if (!*id && write_store_id(id_path, store_id(m->store), err, errlen))
+		return -1;
 	if (listen_on(m, err, errlen))
 		return -1;
 	util_strlcpy(m->info.host, cfg->advertise && *cfg->advertise ? cfg->advertise : m->cfg.host,

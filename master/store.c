@@ -124,6 +124,7 @@ struct store {
 	 * until then readers map such rows to cancelled. */
 	int64_t cancel_below, sweep_lo;
 	double cancel_t;
+	char id[STORE_ID_LEN + 1]; /* meta.store_id */
 	char errmsg[256];
 };
 
@@ -193,6 +194,180 @@ static int load_cancel(struct store *s)
 	return 0;
 }
 
+/* 1 if the database has no table yet (a new or zero-length file), 0 if it
+ * has, -1 if it cannot be read (not a database: garbage or encrypted). */
+static int is_fresh(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n < 0 ? -1 : n == 0;
+}
+
+/* PRAGMA quick_check (every page and index entry is well formed: about
+ * 0.15 s per million jobs when cached): a master must not serve from, and
+ * write into, a damaged database. 0, or -1 with err. */
+static int check_integrity(struct store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		if (r && strcmp(r, "ok") == 0) {
+			sqlite3_finalize(st);
+			return 0;
+		}
+		/* One line: SQLite's report starts with a "*** in database
+		 * main ***" line and has one line per problem. */
+		char why[160];
+		const char *t = r ? r : "?";
+		if (strncmp(t, "*** ", 4) == 0 && strchr(t, '\n'))
+			t = strchr(t, '\n') + 1;
+		snprintf(why, sizeof why, "%s", t);
+		for (char *q = why; (q = strchr(q, '\n'));)
+			*q = ' ';
+		snprintf(err, errlen,
+			 "%s is damaged (%s); restore it from a copy, or move it and store.id away to start "
+			 "with no jobs (sqlite3 %s .recover can save what is readable)",
+			 path, why, path);
+	} else {
+		snprintf(err, errlen, "cannot check %s: %s; restore it from a copy or move it away", path,
+			 sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(st);
+	return -1;
+}
+
+/* The database's identity (meta.store_id), made on first open, so that a
+ * run directory can tell its own database from an empty or foreign one
+ * (store_opts.expect_id). 0, or -1 with err. */
+static int check_identity(struct store *s, const char *path, const char *expect, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='store_id'", -1, &st, NULL) != SQLITE_OK)
+		return snprintf(err, errlen, "cannot read %s: %s", path, sqlite3_errmsg(s->db)), -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(st, 0);
+		snprintf(s->id, sizeof s->id, "%s", v ? v : "");
+	}
+	sqlite3_finalize(st);
+	if (expect && *expect) {
+		if (strcmp(s->id, expect) == 0)
+			return 0;
+		snprintf(err, errlen,
+			 "%s is not the database this run directory had (its id is %s, store.id says %s): it was "
+			 "replaced; put the right one back, or move it and store.id away to start with no jobs",
+			 path, *s->id ? s->id : "none", expect);
+		return -1;
+	}
+	if (*s->id)
+		return 0;
+	unsigned char r[STORE_ID_LEN / 2];
+	sqlite3_randomness((int)sizeof r, r);
+	for (size_t i = 0; i < sizeof r; i++)
+		snprintf(s->id + 2 * i, 3, "%02x", r[i]);
+	char sql[128];
+	snprintf(sql, sizeof sql, "INSERT INTO meta(key,value) VALUES('store_id','%s')", s->id);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return snprintf(err, errlen, "cannot write %s: %s", path, sqlite3_errmsg(s->db)), -1;
+	return 0;
+}
+
+const char *store_id(const struct store *s) { return s->id; }
+
+/* The generic failure: SQLite's message and what to do. -1. */
+static int open_failed(struct store *s, const char *path, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "cannot open %s: %s; check the file (sqlite3 %s 'pragma integrity_check') or move it away",
+		 path, s->db ? sqlite3_errmsg(s->db) : "out of memory", path);
+	return -1;
+}
+
+/* The connection; its settings are set in store_open once the file is known
+ * to be ours (nothing is written into one that is refused). Commits only write the WAL
+ * (synchronous=OFF); the master makes them durable with store_sync() on a
+ * thread before it acknowledges anything, so the event loop never waits for
+ * the disk. Checkpoints run on their own connection with synchronous=FULL
+ * (store_checkpoint): it syncs the WAL before copying it and the database
+ * before the WAL may be reused, which is what keeps synchronous=OFF on this
+ * connection safe. The default page cache: a big one makes every commit
+ * walk a big hash. No cache spill: this connection writes WAL frames only
+ * when it commits, so holding commits back keeps it off the WAL while the
+ * other connection checkpoints (store_checkpoint_begin). */
+static int open_db(struct store *s, const char *path, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK)
+		return open_failed(s, path, err, errlen);
+	/* A database this open refuses is left as it was: no checkpoint of
+	 * its WAL into it at close. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_busy_timeout(s->db, 5000);
+	if (sqlite3_db_readonly(s->db, "main") == 1)
+		return snprintf(err, errlen,
+				"%s is read-only; make it and its directory writable (chmod u+w) or use another "
+				"run directory", path), -1;
+	return 0;
+}
+
+/* Create the schema, or upgrade it in place; refuse a database written by
+ * an incompatible version. */
+static int setup_schema(struct store *s, const char *path, char *err, size_t errlen)
+{
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return open_failed(s, path, err, errlen);
+	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
+		open_failed(s, path, err, errlen);
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return open_failed(s, path, err, errlen);
+	sqlite3_stmt *v = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &v, NULL) !=
+	    SQLITE_OK)
+		return open_failed(s, path, err, errlen);
+	char ver[16] = "";
+	if (sqlite3_step(v) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(v, 0);
+		snprintf(ver, sizeof ver, "%s", t ? t : "?");
+	}
+	sqlite3_finalize(v);
+	if (strcmp(ver, "2") == 0) {
+		/* v2 -> v3: the time a job asks for (--time-request) */
+		if (sqlite3_exec(s->db,
+				 "BEGIN IMMEDIATE; ALTER TABLE jobs ADD COLUMN treq REAL;"
+				 "ALTER TABLE jobs ADD COLUMN ranks INTEGER;"
+				 "UPDATE meta SET value='" STORE_SCHEMA_VERSION "' WHERE key='schema_version'; COMMIT;",
+				 NULL, NULL, NULL) != SQLITE_OK)
+			return open_failed(s, path, err, errlen);
+	} else if (*ver && strcmp(ver, STORE_SCHEMA_VERSION) != 0) {
+		return snprintf(err, errlen, "%s has schema version %s, this master needs %s; use a new run directory",
+				path, ver, STORE_SCHEMA_VERSION), -1;
+	}
+	return 0;
+}
+
+/* The second connection, for checkpoints, and our own descriptor of the
+ * WAL, for store_sync. */
+static int open_ckpt(struct store *s, const char *path, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, &s->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->ckpt, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK)
+		return snprintf(err, errlen, "cannot open %s a second time for checkpoints: %s", path,
+				s->ckpt ? sqlite3_errmsg(s->ckpt) : "out of memory"), -1;
+	sqlite3_busy_timeout(s->ckpt, 1000);
+	char wal[4200];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+	if (s->wal_fd < 0)
+		return snprintf(err, errlen, "cannot open %s: %s; check the run directory", wal, strerror(errno)), -1;
+	return 0;
+}
+
 int store_open(struct store **out, const char *path, const struct store_opts *o, char *err,
 	       size_t errlen)
 {
@@ -203,92 +378,53 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 		return -1;
 	}
 	s->wal_fd = -1;
-	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
-	if (rc != SQLITE_OK)
-		goto bad;
-	sqlite3_busy_timeout(s->db, 5000);
-	/* Commits only write the WAL (synchronous=OFF); the master makes them
-	 * durable with store_sync() on a thread before it acknowledges anything,
-	 * so the event loop never waits for the disk. Checkpoints run on their
-	 * own connection with synchronous=FULL (store_checkpoint): it syncs the
-	 * WAL before copying it and the database before the WAL may be reused,
-	 * which is what keeps synchronous=OFF on this connection safe. The
-	 * default page cache: a big one makes every commit walk a big hash.
-	 * No cache spill: this connection writes WAL frames only when it
-	 * commits, so holding commits back keeps it off the WAL while the
-	 * other connection checkpoints (store_checkpoint_begin). */
 	s->no_sync = o && o->sync_normal;
+	const char *expect = o && o->expect_id && *o->expect_id ? o->expect_id : NULL;
+	if (open_db(s, path, err, errlen))
+		goto fail;
+	int fresh = is_fresh(s);
+	if (fresh < 0) {
+		open_failed(s, path, err, errlen);
+		goto fail;
+	}
+	if (fresh && expect) {
+		snprintf(err, errlen,
+			 "%s is empty, but this run directory had a database (store.id %s): it was truncated, "
+			 "replaced or deleted; restore it, or remove store.id too to start with no jobs",
+			 path, expect);
+		goto fail;
+	}
 	if (sqlite3_exec(s->db,
 			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF; PRAGMA temp_store=MEMORY;"
 			 " PRAGMA journal_size_limit=-1; PRAGMA cache_spill=OFF;",
-			 NULL, NULL, NULL) != SQLITE_OK)
-		goto bad;
-	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		goto bad;
-	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		goto bad;
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		open_failed(s, path, err, errlen);
+		goto fail;
 	}
-	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto bad;
-	/* Refuse a database written by an incompatible version. */
-	sqlite3_stmt *v = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &v, NULL) !=
-	    SQLITE_OK)
-		goto bad;
-	if (sqlite3_step(v) == SQLITE_ROW) {
-		const char *ver = (const char *)sqlite3_column_text(v, 0);
-		if (ver && strcmp(ver, "2") == 0) {
-			/* v2 -> v3: the time a job asks for (--time-request) */
-			sqlite3_finalize(v);
-			v = NULL;
-			if (sqlite3_exec(s->db,
-					 "BEGIN IMMEDIATE; ALTER TABLE jobs ADD COLUMN treq REAL;"
-					 "ALTER TABLE jobs ADD COLUMN ranks INTEGER;"
-					 "UPDATE meta SET value='" STORE_SCHEMA_VERSION "' WHERE key='schema_version'; COMMIT;",
-					 NULL, NULL, NULL) != SQLITE_OK)
-				goto bad;
-		} else if (!ver || strcmp(ver, STORE_SCHEMA_VERSION) != 0) {
-			snprintf(err, errlen,
-				 "%s has schema version %s, this master needs %s; use a new run directory",
-				 path, ver ? ver : "?", STORE_SCHEMA_VERSION);
-			sqlite3_finalize(v);
-			store_close(s);
-			return -1;
-		}
+	if (!fresh && check_integrity(s, path, err, errlen))
+		goto fail;
+	if (setup_schema(s, path, err, errlen) || check_identity(s, path, expect, err, errlen))
+		goto fail;
+	if (load_cancel(s) < 0) {
+		open_failed(s, path, err, errlen);
+		goto fail;
 	}
-	sqlite3_finalize(v);
-	if (load_cancel(s) < 0)
-		goto bad;
 	for (int i = 0; i < S_MAX; i++)
 		if (sqlite3_prepare_v3(s->db, sql_text[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
-		    SQLITE_OK)
-			goto bad;
+		    SQLITE_OK) {
+			open_failed(s, path, err, errlen);
+			goto fail;
+		}
 	/* Replaces the automatic checkpoint, which would run on this
 	 * connection without syncing. */
 	sqlite3_wal_hook(s->db, on_wal_commit, s);
-	if (sqlite3_open_v2(path, &s->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->ckpt, "PRAGMA synchronous=FULL;", NULL, NULL, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot open %s a second time for checkpoints: %s", path,
-			 s->ckpt ? sqlite3_errmsg(s->ckpt) : "out of memory");
-		store_close(s);
-		return -1;
-	}
-	sqlite3_busy_timeout(s->ckpt, 1000);
-	char wal[4200];
-	snprintf(wal, sizeof wal, "%s-wal", path);
-	s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
-	if (s->wal_fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s; check the run directory", wal, strerror(errno));
-		store_close(s);
-		return -1;
-	}
+	if (open_ckpt(s, path, err, errlen))
+		goto fail;
+	/* From here on, closing checkpoints the WAL into the database. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 0, NULL);
 	*out = s;
 	return 0;
-bad:
-	snprintf(err, errlen, "cannot open %s: %s; check the file (sqlite3 %s 'pragma integrity_check') or move it away",
-		 path, s->db ? sqlite3_errmsg(s->db) : "out of memory", path);
+fail:
 	store_close(s);
 	return -1;
 }

@@ -28,16 +28,28 @@
 struct store;
 struct mjob;
 
+/* Length of a database's identity: hex digits. */
+#define STORE_ID_LEN 32
+
 struct store_opts {
 	/* store_sync() does nothing: commits survive kill -9 of the master
 	 * (they are in the OS page cache), not a power loss. */
 	int sync_normal;
+	/* The identity the run directory recorded for its database
+	 * (RUN_DIR/store.id), or NULL/"" if it has none yet. With one, an
+	 * empty database or one with another identity is refused rather than
+	 * started as a store with no jobs (whose ids would restart at 1). */
+	const char *expect_id;
 };
 
-/* Open or create the database at path and its schema. err gets one line
- * saying what went wrong and what to do. */
+/* Open or create the database at path and its schema. Refuses a read-only
+ * database, one that fails PRAGMA quick_check, and one that does not match
+ * o->expect_id. err gets one line saying what went wrong and what to do. */
 int store_open(struct store **out, const char *path, const struct store_opts *o, char *err,
 	       size_t errlen);
+/* The database's identity (STORE_ID_LEN hex digits, made when it was
+ * created), for the run directory to record. Borrowed from s. */
+const char *store_id(const struct store *s);
 /* Commit anything pending and close. NULL is a no-op. */
 void store_close(struct store *s);
 const char *store_errmsg(struct store *s);

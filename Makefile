@@ -6,6 +6,7 @@
 #   make demo       install packages, build, run a local cluster and a sweep
 #   make check      install packages, build, run every test (normal + ASan/UBSan)
 #   make bench      benchmark figures, one "bench: NAME VALUE UNIT" line each
+#   make chaos      kill -9s at random moments of a big run: jobs lost, results twice
 #   make install    PREFIX=/usr/local
 #   make slurm-up   a 4-node Slurm test cluster on this machine (slurm-down stops it)
 
@@ -62,7 +63,7 @@ TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(filter-out tests/tools/lib%.c
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 MPITESTS := $(patsubst tests/mpi/%.c,$(B)/tests/%,$(wildcard tests/mpi/mpi_*.c))
 
-.PHONY: all deps demo check check-fast check-asan bench install clean tests slurm-up slurm-down
+.PHONY: all deps demo check check-fast check-asan bench chaos install clean tests slurm-up slurm-down
 all: $(BINS) $(LIBMTS) $(B)/pkgconfig/mtslurm.pc
 tests: all $(UNITS) $(TOOLS) $(BENCHES) $(MPITESTS)
 
@@ -180,6 +181,12 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory tests
 	@bash tests/bench/run.sh
+
+# kill -9 of the master, workers and clients at random moments of a
+# 200,000-job run; prints "chaos: NAME VALUE UNIT" lines (tests/chaos/run.sh).
+chaos: deps
+	@$(MAKE) --no-print-directory tests
+	@bash tests/chaos/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \

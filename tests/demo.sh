@@ -17,6 +17,7 @@ for f in "$build/mtslurm" "$build/mtslurm-master" "$build/mtslurm-worker" "$lib"
 	[ -e "$f" ] || { echo "demo: $f is missing; run make demo (it builds it)" >&2; exit 1; }
 done
 export PATH="$build:$PATH"
+echo "demo: commands from $build"
 work=$(mktemp -d "${TMPDIR:-/tmp}/mtslurm-demo.XXXXXX")
 export MTSLURM_RUN_DIR=$work/run
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -191,18 +191,23 @@ bench: deps
 
 # Man pages, generated from docs/ by docs/man/gen.sh: mtslurm(1) from
 # docs/man/mtslurm.1.md, the help texts of the mtslurm just built and chapters
-# of the user guide; one section-3 page per docs/api/mts_*.md.
+# of the user guide; one section-3 page per docs/api/mts_*.md and mtslurm(3),
+# the library's overview, from their index docs/api/README.md.
 MAN_GEN := docs/man/gen.sh docs/man/md2man.awk docs/man/help2man.awk
 # The date in the pages' footer: the last commit's, so a rebuild of the same
 # source gives the same pages.
 MAN_DATE = $(shell git log -1 --format=%cs 2>/dev/null)
 MAN1 := $(B)/man/man1/mtslurm.1
-MAN3 := $(patsubst docs/api/%.md,$(B)/man/man3/%.3,$(wildcard docs/api/mts_*.md))
+MAN3 := $(patsubst docs/api/%.md,$(B)/man/man3/%.3,$(wildcard docs/api/mts_*.md)) $(B)/man/man3/mtslurm.3
 man: $(MAN1) $(MAN3)
 $(MAN1): $(B)/mtslurm docs/man/mtslurm.1.md docs/user-guide.md $(MAN_GEN)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MAN     $@")
 	$(Q)MAN_DATE='$(MAN_DATE)' sh docs/man/gen.sh cli $(VERSION) $@ $(B)/mtslurm
+$(B)/man/man3/mtslurm.3: docs/api/README.md $(MAN_GEN)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MAN     $@")
+	$(Q)MAN_DATE='$(MAN_DATE)' sh docs/man/gen.sh index $(VERSION) $@ $<
 $(B)/man/man3/%.3: docs/api/%.md $(MAN_GEN)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  MAN     $@")

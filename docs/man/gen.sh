@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # gen.sh: generates the man pages from docs/, so they never drift from it:
-# one section-3 page per docs/api/mts_*.md, and mtslurm(1) from
+# one section-3 page per docs/api/mts_*.md, mtslurm(3) from their index
+# docs/api/README.md, and mtslurm(1) from
 # docs/man/mtslurm.1.md, whose "man:" comments pull in the help texts of
 # the built `mtslurm` (what the program really accepts) and chapters of
 # docs/user-guide.md. Plain sh and awk (md2man.awk, help2man.awk), no
@@ -9,6 +10,7 @@
 # and renamed, so a failed run leaves no half page for make to trust.
 #
 #   gen.sh api VERSION OUTDIR PAGE.md...   -> OUTDIR/mts_x.3 for each page
+#   gen.sh index VERSION OUT README.md     -> OUT (mtslurm.3), the API overview
 #   gen.sh cli VERSION OUT MTSLURM         -> OUT (mtslurm.1), MTSLURM the binary
 #
 # $MAN_DATE, if set, is the date in the pages' footer.
@@ -42,6 +44,21 @@ gen_api() {
 		md2man "$upper" 3 "libmtslurm manual" -v skip_title=1 < "$page" > "$outdir/$name.3.tmp"
 		mv "$outdir/$name.3.tmp" "$outdir/$name.3"
 	done
+}
+
+# mtslurm(3): the library's overview, from the index docs/api/README.md,
+# under a NAME and SYNOPSIS of its own.
+gen_index() {
+	out=$1 index=$2
+	grep -q '^| \[`mts_' "$index" || die "$index: no table of functions"
+	{
+		printf '## NAME\n\nmtslurm - the C library libmtslurm: submit jobs to an mtslurm cluster and get their results\n\n'
+		printf '## SYNOPSIS\n\n```c\n#include <mtslurm.h>\n```\n\n'
+		printf 'Link with `pkg-config --cflags --libs mtslurm`.\n\n## DESCRIPTION\n\n'
+		tail -n +2 "$index"
+		printf '\n## SEE ALSO\n\n**mtslurm**(1)\n'
+	} | md2man MTSLURM 3 "libmtslurm manual" > "$out.tmp"
+	mv "$out.tmp" "$out"
 }
 
 # The user guide's first paragraph (after its title).
@@ -111,13 +128,14 @@ gen_cli() {
 	mv "$out.tmp" "$out"
 }
 
-[ $# -ge 3 ] || die "usage: gen.sh api VERSION OUTDIR PAGE.md... | gen.sh cli VERSION OUT MTSLURM"
+[ $# -ge 3 ] || die "usage: gen.sh api VERSION OUTDIR PAGE.md... | gen.sh index VERSION OUT README.md | gen.sh cli VERSION OUT MTSLURM"
 mode=$1 version=$2
 shift 2
 tmp=$(mktemp "${TMPDIR:-/tmp}/mtslurm-man.XXXXXX")
 trap 'rm -f "$tmp" "$tmp".*' EXIT
 case $mode in
 api) gen_api "$@" ;;
+index) [ $# -eq 2 ] || die "usage: gen.sh index VERSION OUT README.md"; gen_index "$@" ;;
 cli) [ $# -eq 2 ] || die "usage: gen.sh cli VERSION OUT MTSLURM"; gen_cli "$@" ;;
 *) die "unknown mode '$mode' (api or cli)" ;;
 esac

@@ -85,6 +85,13 @@ function inline(s,    out, i, ch, j, t, u, rest) {
 	return out
 }
 
+# About how many characters a cell shows: without link targets and marks.
+function shown_length(s) {
+	gsub(/\]\([^)]*\)/, "", s)
+	gsub(/[][`*]/, "", s)
+	return length(s)
+}
+
 # A table for tbl: a column whose cells are all short is sized to fit them;
 # the others share the rest of the line, their cells as text blocks (T{ T})
 # that wrap.
@@ -94,7 +101,7 @@ function flush_table(    r, c, n, cells, wide, fmt, line, cell) {
 	for (r = 1; r <= ntab; r++) {
 		n = split(tab[r], cells, "\t")
 		if (n > ncol) ncol = n
-		for (c = 1; c <= n; c++) if (length(cells[c]) > 24) wide[c] = 1
+		for (c = 1; c <= n; c++) if (shown_length(cells[c]) > 24) wide[c] = 1
 	}
 	print ".PP"
 	print ".TS"

@@ -6,8 +6,9 @@
 # master and workers are the installed binaries; api_check, compiled with
 # `pkg-config --cflags --libs mtslurm` from P alone, runs against it without
 # LD_LIBRARY_PATH (the .pc's runpath) and gets its callbacks; a man page for
-# every function of the installed mtslurm.h and mtslurm(1) covering every
-# command and option of the help texts exist and render without warnings;
+# every function of the installed mtslurm.h, mtslurm(3) listing them, and
+# mtslurm(1) covering every command and option of the help texts exist and
+# render without warnings;
 # uninstall leaves no file of mtslurm and nothing else removed. Then the same
 # with DESTDIR: the staged files name PREFIX, never the staging directory.
 . "$(dirname "$0")/lib.sh"
@@ -97,6 +98,10 @@ for fn in $fns; do
 		assert_contains "$txt" "$s" "$fn(3)'s sections"
 	done
 done
+# mtslurm(3), the library's overview, names every function's page.
+txt=$(render "$P/share/man/man3/mtslurm.3")
+[ ! -s "$T/groff.err" ] || fail "mtslurm.3 renders with warnings: $(cat "$T/groff.err")"
+for fn in $fns; do assert_contains "$txt" "$fn(3)" "mtslurm(3)'s list of functions"; done
 txt=$(render "$P/share/man/man1/mtslurm.1")
 [ ! -s "$T/groff.err" ] || fail "mtslurm.1 renders with warnings: $(cat "$T/groff.err")"
 assert_contains "$txt" "mtslurm - " "mtslurm(1)'s NAME line"

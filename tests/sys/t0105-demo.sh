@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`, the README's first command, as a scenario: tests/demo.sh on
-# the build under test ($MTS_BUILD, so it also runs under ASan/UBSan) must
-# pass and print what it promises -- 100 seeds whose pi estimate is near
-# 3.14, five function results y = t*t, a clean stop -- and afterwards no
-# process of its cluster may be left. Its run directory is kept (and lies in
+# `make demo`, the README's first command, as a scenario: the target builds
+# everything the demo uses (checked with make -n on a fresh build dir), and
+# tests/demo.sh on the build under test ($MTS_BUILD, so it also runs under
+# ASan/UBSan) must pass and print what it promises -- 100 seeds whose pi
+# estimate is near 3.14, five function results y = t*t, a clean stop -- and
+# afterwards no process of its cluster may be left. Its run directory is kept (and lies in
 # this scenario's temp dir) so that sanitizer reports in the daemons' output
 # are found too.
 . "$(dirname "$0")/lib.sh"
@@ -20,6 +21,17 @@ stop_demo() {
 	return 0
 }
 trap 'rc=$?; stop_demo; (exit $rc); cleanup' EXIT
+
+# `make demo` in a fresh clone: the target must build everything the demo
+# uses and run the demo on that build (make -n prints the commands of a
+# fresh build dir without running them or creating anything).
+F=$T/fresh-build
+plan=$(make -C "$top" -n --no-print-directory BUILD="$F" demo 2>&1) || fail "make -n demo: $plan"
+for f in mtslurm mtslurm-master mtslurm-worker libmtslurm.so tests/libsweep.so; do
+	printf '%s\n' "$plan" | grep -q -- "-o $F/$f " || fail "make demo on a fresh clone does not build $f"
+done
+printf '%s\n' "$plan" | grep -q "MTS_BUILD=$F bash tests/demo.sh" || fail "make demo does not run the demo on its build"
+[ ! -e "$F" ] || fail "make -n demo created $F"
 
 set +e
 out=$(TMPDIR=$T MTSLURM_DEMO_KEEP=1 MTS_BUILD=$MTS_BUILD timeout 300 bash "$top/tests/demo.sh" 2>&1)

@@ -41,6 +41,7 @@ gen_api() {
 		head -n1 "$page" | grep -qx "# $name" || die "$page: first line must be '# $name'"
 		grep -q '^## NAME' "$page" || die "$page: no '## NAME' section"
 		upper=$(echo "$name" | tr 'a-z' 'A-Z')
+		partial=$outdir/$name.3.tmp
 		md2man "$upper" 3 "libmtslurm manual" -v skip_title=1 < "$page" > "$outdir/$name.3.tmp"
 		mv "$outdir/$name.3.tmp" "$outdir/$name.3"
 	done
@@ -51,6 +52,7 @@ gen_api() {
 gen_index() {
 	out=$1 index=$2
 	grep -q '^| \[`mts_' "$index" || die "$index: no table of functions"
+	partial=$out.tmp
 	{
 		printf '## NAME\n\nmtslurm - the C library libmtslurm: submit jobs to an mtslurm cluster and get their results\n\n'
 		printf '## SYNOPSIS\n\n```c\n#include <mtslurm.h>\n```\n\n'
@@ -107,6 +109,7 @@ gen_cli() {
 	usage_line=$("$bin" --help | head -n1)
 	case $usage_line in "usage: "*) ;; *) die "'$bin --help' does not start with 'usage: '" ;; esac
 	: > "$tmp.md"
+	partial=$out.tmp
 	{
 		md2man MTSLURM 1 "mtslurm manual" -v header=1 < /dev/null
 		tail -n +2 "$here/mtslurm.1.md" | while IFS= read -r line; do
@@ -132,7 +135,8 @@ gen_cli() {
 mode=$1 version=$2
 shift 2
 tmp=$(mktemp "${TMPDIR:-/tmp}/mtslurm-man.XXXXXX")
-trap 'rm -f "$tmp" "$tmp".*' EXIT
+partial=
+trap 'rm -f "$tmp" "$tmp".* ${partial:+"$partial"}' EXIT
 case $mode in
 api) gen_api "$@" ;;
 index) [ $# -eq 2 ] || die "usage: gen.sh index VERSION OUT README.md"; gen_index "$@" ;;

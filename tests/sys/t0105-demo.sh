@@ -17,8 +17,20 @@ stop_demo() {
 	for d in "$T"/mtslurm-demo.*/run; do
 		[ -f "$d/master.json" ] && timeout 20 mtslurm --run-dir "$d" stop --timeout 10 >/dev/null 2>&1
 	done
-	for p in $(demo_procs | awk '{print $1}'); do kill -9 "$p" 2>/dev/null; done
+	local pids n
+	pids=$(demo_procs | awk '{print $1}')
+	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	# Gone before lib.sh removes $T, so no late write recreates a file there.
+	for n in $(seq 50); do
+		any_alive $pids || break
+		sleep 0.1
+	done
 	return 0
+}
+any_alive() {
+	local p
+	for p in "$@"; do alive "$p" && return 0; done
+	return 1
 }
 trap 'rc=$?; stop_demo; (exit $rc); cleanup' EXIT
 

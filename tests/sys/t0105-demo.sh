@@ -32,7 +32,8 @@ any_alive() {
 	for p in "$@"; do alive "$p" && return 0; done
 	return 1
 }
-trap 'rc=$?; stop_demo; (exit $rc); cleanup' EXIT
+# set +e: under errexit the (exit $rc) that hands rc to cleanup would end the trap.
+trap 'rc=$?; set +e; stop_demo; (exit $rc); cleanup' EXIT
 
 # `make demo` in a fresh clone: the target must build everything the demo
 # uses and run the demo on that build (make -n prints the commands of a

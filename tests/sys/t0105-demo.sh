@@ -41,9 +41,9 @@ trap 'rc=$?; set +e; stop_demo; (exit $rc); cleanup' EXIT
 F=$T/fresh-build
 plan=$(make -C "$top" -n --no-print-directory BUILD="$F" demo 2>&1) || fail "make -n demo: $plan"
 for f in mtslurm mtslurm-master mtslurm-worker libmtslurm.so tests/libsweep.so; do
-	printf '%s\n' "$plan" | grep -q -- "-o $F/$f " || fail "make demo on a fresh clone does not build $f"
+	grep -q -- "-o $F/$f " <<< "$plan" || fail "make demo on a fresh clone does not build $f"
 done
-printf '%s\n' "$plan" | grep -q "MTS_BUILD=$F bash tests/demo.sh" || fail "make demo does not run the demo on its build"
+grep -q "MTS_BUILD=$F bash tests/demo.sh" <<< "$plan" || fail "make demo does not run the demo on its build"
 [ ! -e "$F" ] || fail "make -n demo created $F"
 
 set +e

@@ -7,10 +7,15 @@
 #   make check      install packages, build, run every test (normal + ASan/UBSan)
 #   make bench      benchmark figures, one "bench: NAME VALUE UNIT" line each
 #   make chaos      kill -9s at random moments of a big run: jobs lost, results twice
-#   make install    PREFIX=/usr/local
+#   make install    PREFIX=/usr/local (DESTDIR for staging); make uninstall
+#   make man        the man pages, generated from docs/ into build/man/
 #   make slurm-up   a 4-node Slurm test cluster on this machine (slurm-down stops it)
 
 PREFIX ?= /usr/local
+VERSION := 0.1.0
+# The library's ABI: libmtslurm.so.1 is its soname.
+SO_MAJOR := 1
+SO_FULL := $(SO_MAJOR).0.0
 ifeq ($(SANITIZE),1)
 BUILD ?= build/asan
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -63,7 +68,7 @@ TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(filter-out tests/tools/lib%.c
 BENCHES := $(patsubst tests/bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 MPITESTS := $(patsubst tests/mpi/%.c,$(B)/tests/%,$(wildcard tests/mpi/mpi_*.c))
 
-.PHONY: all deps demo check check-fast check-asan bench chaos install clean tests slurm-up slurm-down
+.PHONY: all deps demo check check-fast check-asan bench chaos install uninstall man clean tests slurm-up slurm-down
 all: $(BINS) $(LIBMTS) $(B)/pkgconfig/mtslurm.pc
 tests: all $(UNITS) $(TOOLS) $(BENCHES) $(MPITESTS)
 
@@ -174,9 +179,12 @@ slurm-up:
 slurm-down:
 	@bash tests/slurm/cluster.sh down
 
+# The demo runs the commands of this build and its function jobs call the
+# sample library tests/tools/libsweep.c, so it builds both.
+DEMO_LIB := $(B)/tests/libsweep.so
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@bash tests/demo.sh
+	@$(MAKE) --no-print-directory all $(DEMO_LIB)
+	@MTS_BUILD=$(abspath $(B)) bash tests/demo.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory tests
@@ -188,15 +196,61 @@ chaos: deps
 	@$(MAKE) --no-print-directory tests
 	@bash tests/chaos/run.sh
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 755 $(LIBMTS) $(DESTDIR)$(PREFIX)/lib/libmtslurm.so.1
-	ln -sf libmtslurm.so.1 $(DESTDIR)$(PREFIX)/lib/libmtslurm.so
-	install -m 644 client/mtslurm.h $(DESTDIR)$(PREFIX)/include/
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: mtslurm\nDescription: mtslurm client library\nVersion: 0.1.0\nLibs: -L$${libdir} -lmtslurm\nCflags: -I$${includedir}\n' \
-		"$(PREFIX)" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mtslurm.pc
+# Man pages, generated from docs/ by docs/man/gen.sh: mtslurm(1) from
+# docs/man/mtslurm.1.md, the help texts of the mtslurm just built and chapters
+# of the user guide; one section-3 page per docs/api/mts_*.md and mtslurm(3),
+# the library's overview, from their index docs/api/README.md.
+MAN_GEN := docs/man/gen.sh docs/man/md2man.awk docs/man/help2man.awk
+# The date in the pages' footer: the last commit's, so a rebuild of the same
+# source gives the same pages.
+MAN_DATE = $(shell git log -1 --format=%cs 2>/dev/null)
+MAN1 := $(B)/man/man1/mtslurm.1
+MAN3 := $(patsubst docs/api/%.md,$(B)/man/man3/%.3,$(wildcard docs/api/mts_*.md)) $(B)/man/man3/mtslurm.3
+man: $(MAN1) $(MAN3)
+$(MAN1): $(B)/mtslurm docs/man/mtslurm.1.md docs/user-guide.md $(MAN_GEN)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MAN     $@")
+	$(Q)MAN_DATE='$(MAN_DATE)' sh docs/man/gen.sh cli $(VERSION) $@ $(B)/mtslurm
+$(B)/man/man3/mtslurm.3: docs/api/README.md $(MAN_GEN)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MAN     $@")
+	$(Q)MAN_DATE='$(MAN_DATE)' sh docs/man/gen.sh index $(VERSION) $@ $<
+$(B)/man/man3/%.3: docs/api/%.md $(MAN_GEN)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  MAN     $@")
+	$(Q)MAN_DATE='$(MAN_DATE)' sh docs/man/gen.sh api $(VERSION) $(dir $@) $<
+
+# Installs under $(DESTDIR)$(PREFIX); everything installed must work from
+# $(PREFIX) with nothing else set: mtslurm finds mtslurm-master and
+# mtslurm-worker next to itself and the library through its runpath
+# $ORIGIN/../lib, and programs built with the installed mtslurm.pc get
+# -Wl,-rpath,$(PREFIX)/lib (never the DESTDIR staging path). uninstall
+# removes exactly these files and leaves the directories, which may be shared.
+BINDIR := $(PREFIX)/bin
+LIBDIR := $(PREFIX)/lib
+INCLUDEDIR := $(PREFIX)/include
+MANDIR := $(PREFIX)/share/man
+INSTALLED := $(addprefix $(BINDIR)/,mtslurm mtslurm-master mtslurm-worker) \
+	$(addprefix $(LIBDIR)/,libmtslurm.so libmtslurm.so.$(SO_MAJOR) libmtslurm.so.$(SO_FULL) \
+		pkgconfig/mtslurm.pc) \
+	$(INCLUDEDIR)/mtslurm.h $(MANDIR)/man1/mtslurm.1 $(addprefix $(MANDIR)/man3/,$(notdir $(MAN3)))
+
+install: all man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(LIBMTS) $(DESTDIR)$(LIBDIR)/libmtslurm.so.$(SO_FULL)
+	ln -sf libmtslurm.so.$(SO_FULL) $(DESTDIR)$(LIBDIR)/libmtslurm.so.$(SO_MAJOR)
+	ln -sf libmtslurm.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libmtslurm.so
+	install -m 644 client/mtslurm.h $(DESTDIR)$(INCLUDEDIR)/
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: mtslurm\nDescription: mtslurm client library\nVersion: %s\nLibs: -L$${libdir} -Wl,-rpath,$${libdir} -lmtslurm\nCflags: -I$${includedir}\n' \
+		"$(PREFIX)" "$(VERSION)" > $(DESTDIR)$(LIBDIR)/pkgconfig/mtslurm.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/mtslurm.pc
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 
 clean:
 	rm -rf build

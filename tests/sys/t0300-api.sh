@@ -29,7 +29,7 @@ int main(void)
 }
 C
 san=
-ldd "$MTS_BUILD/libmtslurm.so" | grep -q libasan && san="-fsanitize=address,undefined"
+grep -q libasan <<< "$(ldd "$MTS_BUILD/libmtslurm.so")" && san="-fsanitize=address,undefined" # not a pipe: grep -q quitting early + pipefail = SIGPIPE
 cc $san -o "$T/prog" "$T/prog.c" $flags
 assert_eq from-pkg-config "$("$T/prog")" "program built with pkg-config"
 mtslurm stop

@@ -337,7 +337,7 @@ static void report(struct exec_run *r, const struct job_result *res)
 /* A job that never started (bad command, missing cwd, spawn error). */
 static void report_fail(struct exec *x, struct job *j, int rc, const char *error)
 {
-	struct job_result res = {0, "", 0, error, rc};
+	struct job_result res = {0, "", 0, error, rc, 0};
 	x->o.done(x->o.arg, j, &res);
 }
 

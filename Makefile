@@ -45,7 +45,7 @@ LIBS := $(PKG_LIBS) -lpthread -ldl -lm
 
 SHARE_SRC := $(wildcard share/*.c)
 MASTER_SRC := $(filter-out master/main.c,$(wildcard master/*.c))
-WORKER_SRC := $(wildcard worker/*.c)
+WORKER_SRC := $(filter-out worker/fhost_main.c,$(wildcard worker/*.c))
 SLURM_SRC := $(wildcard slurm/*.c)
 MPI_SRC := $(wildcard mpi/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
@@ -61,7 +61,7 @@ LIBMASTER := $(B)/libmaster.a
 LIBWORKER := $(B)/libworker.a
 LIBSL := $(B)/libsl.a
 LIBMTS := $(B)/libmtslurm.so
-BINS := $(B)/mtslurm $(B)/mtslurm-master $(B)/mtslurm-worker
+BINS := $(B)/mtslurm $(B)/mtslurm-master $(B)/mtslurm-worker $(B)/mtslurm-fhost
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(filter-out tests/tools/lib%.c,$(TOOL_SRC))) \
 	$(patsubst tests/tools/%.c,$(B)/tests/%.so,$(filter tests/tools/lib%.c,$(TOOL_SRC)))
@@ -115,6 +115,12 @@ $(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSL
 $(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(LIBS)
+
+# The function host (worker/fhost.h): a small program of its own, so that
+# what a worker starts for function jobs carries none of its state.
+$(B)/mtslurm-fhost: $(call obj,worker/fhost_main.c)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -ldl
 
 $(LIBMTS): $(call obj,$(CLIENT_SRC)) $(LIBSHARE) client/libmtslurm.map
 	@$(if $(Q),echo "  LD      $@")

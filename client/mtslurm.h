@@ -129,9 +129,13 @@ typedef struct mts_job {
 	int ranks;           /* exec: run the command as this many MPI ranks (srun inside
 			      * Slurm, mpirun outside), holding as many of a worker's
 			      * slots; 0 or 1: a plain process */
+	int crash_limit;     /* func: the job fails once its function has crashed
+			      * (signal, abort, exit) this many of its worker's function
+			      * hosts; 1 to 255; 0: the master's default (1, no retry).
+			      * Crashes are not retries: retries cover lost workers */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

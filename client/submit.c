@@ -96,6 +96,8 @@ int submit_encode_job(struct buf *b, const mts_job *j, char *err, size_t errlen)
 		buf_addf(b, ",\"treq\":%.17g", j->time_request);
 	if (j->ranks > 1)
 		buf_addf(b, ",\"ranks\":%d", j->ranks);
+	if (j->crash_limit > 0)
+		buf_addf(b, ",\"crash_limit\":%d", j->crash_limit);
 	buf_add(b, "}", 1);
 	return 0;
 }

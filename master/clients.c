@@ -357,7 +357,7 @@ struct spec {
 	const char *target, *cwd;
 	msg *env, *deps;
 	double delay, timeout, treq;
-	int64_t prio, retries, ranks;
+	int64_t prio, retries, ranks, crash_limit;
 };
 
 /* Read the fields of one job (or defaults) object over s. */
@@ -407,6 +407,8 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 				if (!msg_is_str(f))
 					return snprintf(err, n, "\"cwd\" must be a string (an absolute directory)"), -1;
 				s->cwd = msg_str(f);
+			} else if (strcmp(k, "crash_limit") == 0 && !is_int(f, 1, 255, &s->crash_limit)) {
+				return snprintf(err, n, "\"crash_limit\" must be an integer from 1 to 255"), -1;
 			}
 			break;
 		case 'e':
@@ -614,6 +616,7 @@ static void on_submit(struct peer *p, msg *m)
 		j->ranks = (uint16_t)(s.ranks > 1 ? s.ranks : 0);
 		j->prio = (int32_t)s.prio;
 		j->retries = (uint16_t)s.retries;
+		j->crash_limit = (uint8_t)(s.crash_limit ? s.crash_limit : 1);
 		b.jobs[i] = j;
 		b.n = i + 1;
 		if (msg_size(s.deps)) {

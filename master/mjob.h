@@ -60,6 +60,8 @@ struct mjob {
 	uint32_t target_off, cwd_off, env_off; /* into data; 0 = absent */
 	uint16_t retries, attempts;
 	uint8_t where, kind, flags;
+	uint8_t crash_limit;   /* fail at this many crashes of a function host; 0 read as 1 */
+	uint8_t crashes;       /* function hosts it crashed so far (result "crash":true) */
 	char data[]; /* input NUL [target NUL] [cwd NUL] [env NUL] */
 };
 

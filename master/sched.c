@@ -699,6 +699,16 @@ void sched_finish(struct sched *s, struct mjob *j, int state)
 	s->draining = 0;
 }
 
+int sched_crashed(struct sched *s, struct mjob *j)
+{
+	if (j->crashes < UINT8_MAX)
+		j->crashes++;
+	if (j->crashes >= (j->crash_limit ? j->crash_limit : 1))
+		return 0;
+	sched_unassign(s, j, 0); /* the attempt it used stays used */
+	return 1;
+}
+
 void sched_lost_error(char *out, size_t n, const char *wid, const struct mjob *j)
 {
 	snprintf(out, n,
@@ -735,7 +745,9 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 			if (j->attempts > 0)
 				j->attempts--; /* never started: no attempt used */
 			requeue(s, j);
-		} else if (j->attempts > j->retries) {
+		} else if (j->attempts - j->crashes > j->retries) {
+			/* retries cover lost workers; attempts that ended in a
+			 * crash of the job's own function are the crash limit's */
 			char err[256];
 			sched_lost_error(err, sizeof err, wid, j);
 			if (s->cb.on_fail)

@@ -173,6 +173,13 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
  * cancelled too). Returns the number of jobs cancelled. */
 size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), void *arg);
 
+/* j (assigned) crashed its function host (a result marked "crash"): count
+ * it. Below j's crash limit the job is queued again (the attempt it used
+ * stays used, on_requeue is called) and 1 is returned; at the limit 0, and
+ * the caller fails it. Crashes do not count against retries, which cover
+ * lost workers. */
+int sched_crashed(struct sched *s, struct mjob *j);
+
 /* Error text for a job lost with its worker and out of retries. */
 void sched_lost_error(char *out, size_t n, const char *wid, const struct mjob *j);
 

@@ -513,6 +513,8 @@ static int load_row(void *arg, const struct store_row *r)
 	j->prio = r->prio;
 	j->retries = (uint16_t)(r->retries < 0 ? 0 : r->retries > UINT16_MAX ? UINT16_MAX : r->retries);
 	j->attempts = (uint16_t)(r->attempts < 0 ? 0 : r->attempts > UINT16_MAX ? UINT16_MAX : r->attempts);
+	j->crash_limit = (uint8_t)(r->crash_limit < 1 ? 1 : r->crash_limit > UINT8_MAX ? UINT8_MAX : r->crash_limit);
+	j->crashes = (uint8_t)(r->crashes < 0 ? 0 : r->crashes > UINT8_MAX ? UINT8_MAX : r->crashes);
 	L->nrows++;
 	if (r->state == MJOB_RUNNING && r->worker) {
 		struct wrk *w = L->last_worker;

@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "mjob.h"
 
-#define STORE_SCHEMA_VERSION "3"
+#define STORE_SCHEMA_VERSION "4"
 
 enum {
 	S_BEGIN,
@@ -39,6 +39,7 @@ enum {
 	S_SUBMIT_FIND,
 	S_SUBMIT_ADD,
 	S_SUBMIT_PRUNE,
+	S_CRASHES,
 	S_MAX
 };
 
@@ -47,8 +48,8 @@ static const char *const sql_text[S_MAX] = {
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_INSERT] = "INSERT INTO jobs(id,client,type,input,delay,target,cwd,env,prio,retries,timeout,"
-		     "deps,state,attempts,submitted,treq,ranks) "
-		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15)",
+		     "deps,state,attempts,submitted,treq,ranks,crash_limit) "
+		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16)",
 	[S_ASSIGN] = "UPDATE jobs SET state=1,attempts=?2,worker=?3,started=?4 WHERE id=?1",
 	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL WHERE id=?1",
 	[S_FINISH] = "UPDATE jobs SET state=?2,attempts=?3,output=?4,error=?5,rc=?6,finished=?7,"
@@ -64,6 +65,7 @@ static const char *const sql_text[S_MAX] = {
 	[S_SUBMIT_FIND] = "SELECT first,n FROM submits WHERE client=?1 AND req=?2",
 	[S_SUBMIT_ADD] = "INSERT OR REPLACE INTO submits(client,req,first,n,t) VALUES(?1,?2,?3,?4,?5)",
 	[S_SUBMIT_PRUNE] = "DELETE FROM submits WHERE client=?1 AND req<?2",
+	[S_CRASHES] = "UPDATE jobs SET crashes=?2 WHERE id=?1",
 	/* ?4: cancel_below (an unfinished row below it is cancelled) */
 	[S_RESULTS] = "SELECT id,type,CASE WHEN state<2 THEN 4 ELSE state END,attempts,worker,output,error,rc "
 		      "FROM jobs WHERE id BETWEEN ?1 AND ?2 AND (+state>=2 OR id<?4) AND client=?3 ORDER BY id",
@@ -94,7 +96,9 @@ static const char schema_sql[] =
 	" started REAL,"
 	" finished REAL,"
 	" treq REAL,"
-	" ranks INTEGER);"
+	" ranks INTEGER,"
+	" crash_limit INTEGER NOT NULL DEFAULT 1,"
+	" crashes INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
 	"CREATE TABLE IF NOT EXISTS workers(wid TEXT PRIMARY KEY, since REAL);"
 	"CREATE TABLE IF NOT EXISTS submits(client TEXT NOT NULL, req INTEGER NOT NULL, first INTEGER NOT NULL,"
@@ -336,14 +340,23 @@ static int setup_schema(struct store *s, const char *path, char *err, size_t err
 		snprintf(ver, sizeof ver, "%s", t ? t : "?");
 	}
 	sqlite3_finalize(v);
-	if (strcmp(ver, "2") == 0) {
-		/* v2 -> v3: the time a job asks for (--time-request) */
-		if (sqlite3_exec(s->db,
-				 "BEGIN IMMEDIATE; ALTER TABLE jobs ADD COLUMN treq REAL;"
-				 "ALTER TABLE jobs ADD COLUMN ranks INTEGER;"
-				 "UPDATE meta SET value='" STORE_SCHEMA_VERSION "' WHERE key='schema_version'; COMMIT;",
-				 NULL, NULL, NULL) != SQLITE_OK)
-			return open_failed(s, path, err, errlen);
+	if (strcmp(ver, "2") == 0 || strcmp(ver, "3") == 0) {
+		/* in place, one transaction: v2 -> v3 the time a job asks for
+		 * (--time-request) and its ranks; v3 -> v4 the crash limit and
+		 * count of function jobs */
+		static const char v3[] = "ALTER TABLE jobs ADD COLUMN treq REAL;"
+					 "ALTER TABLE jobs ADD COLUMN ranks INTEGER;";
+		static const char v4[] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
+					 "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;"
+					 "UPDATE meta SET value='" STORE_SCHEMA_VERSION
+					 "' WHERE key='schema_version'; COMMIT;";
+		char up[512];
+		snprintf(up, sizeof up, "BEGIN IMMEDIATE; %s%s", ver[0] == '2' ? v3 : "", v4);
+		if (sqlite3_exec(s->db, up, NULL, NULL, NULL) != SQLITE_OK) {
+			open_failed(s, path, err, errlen);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
 	} else if (*ver && strcmp(ver, STORE_SCHEMA_VERSION) != 0) {
 		return snprintf(err, errlen, "%s has schema version %s, this master needs %s; use a new run directory",
 				path, ver, STORE_SCHEMA_VERSION), -1;
@@ -609,6 +622,7 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
 		sqlite3_bind_int(st, 15, j->ranks);
 	else
 		sqlite3_bind_null(st, 15);
+	sqlite3_bind_int(st, 16, j->crash_limit ? j->crash_limit : 1);
 	return run(s, st);
 }
 
@@ -621,6 +635,16 @@ int store_assign(struct store *s, int64_t id, int attempts, const char *worker, 
 	sqlite3_bind_int(st, 2, attempts);
 	bind_str(st, 3, worker);
 	sqlite3_bind_double(st, 4, now);
+	return run(s, st);
+}
+
+int store_crashes(struct store *s, int64_t id, int crashes)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_CRASHES];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, crashes);
 	return run(s, st);
 }
 
@@ -825,7 +849,7 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	int64_t lo = scalar(s, "SELECT min(id) FROM jobs WHERE state<2 AND id>=?1", below);
 	int64_t hi = store_max_id(s);
 	const char *cols = "SELECT id,client,type,input,delay,target,cwd,env,prio,retries,timeout,deps,state,"
-			   "attempts,worker,treq,ranks FROM jobs ";
+			   "attempts,worker,treq,ranks,crash_limit,crashes FROM jobs ";
 	char sql[512];
 	if (live * 4 >= hi - lo + 1)
 		snprintf(sql, sizeof sql, "%s WHERE id>=?1 AND +state<2 ORDER BY id", cols);
@@ -857,6 +881,8 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 		r.worker = col_str(st, 14);
 		r.treq = sqlite3_column_double(st, 15);
 		r.ranks = sqlite3_column_int(st, 16);
+		r.crash_limit = sqlite3_column_int(st, 17);
+		r.crashes = sqlite3_column_int(st, 18);
 		if (fn(arg, &r)) {
 			sqlite3_finalize(st);
 			snprintf(s->errmsg, sizeof s->errmsg, "loading job %lld failed", (long long)r.id);

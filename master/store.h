@@ -99,6 +99,9 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
 int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double now);
 /* The job is queued again. */
 int store_requeue(struct store *s, int64_t id, int attempts);
+/* The job crashed its function host: record how often so far (the crash
+ * limit survives a restart of the master). 0 or -1. */
+int store_crashes(struct store *s, int64_t id, int crashes);
 /* The job reached a final state. worker (NULL: keep the recorded one),
  * output and error may be NULL; started > 0 fills `started` if no assignment
  * was recorded. rc_set = 0 stores NULL for rc. */
@@ -154,6 +157,7 @@ struct store_row {
 	size_t input_len;
 	double delay, timeout, treq;
 	int prio, retries, state, attempts, ranks;
+	int crash_limit, crashes; /* schema v4 */
 };
 /* Call fn for every job with state queued or running, in id order. Returns
  * the number of rows or -1 (also if fn returned non-zero). */

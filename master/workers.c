@@ -287,6 +287,25 @@ const struct sched_cb workers_sched_cb = {NULL, cb_assign, cb_requeue, cb_fail, 
 
 /* ---- messages ---- */
 
+/* j's function crashed its host on w (error says how): count it, and
+ * requeue j below its crash limit (returns 1), else put the error for
+ * failing it in out (returns 0). */
+static int workers_crashed(struct wrk *w, struct mjob *j, const char *error, char *out, size_t n)
+{
+	struct master *m = w->m;
+	unsigned limit = j->crash_limit ? j->crash_limit : 1;
+	int again = sched_crashed(&m->sched, j);
+	store_crashes(m->store, j->id, j->crashes);
+	if (again) {
+		log_warn("job %lld crashed its function host on %s (%s): crash %u of limit %u, queued again",
+			 (long long)j->id, w->wid, error ? error : "?", (unsigned)j->crashes, limit);
+		return 1;
+	}
+	snprintf(out, n, "%.500s (crash %u of limit %u: not retried)", error ? error : "crashed",
+		 (unsigned)j->crashes, limit);
+	return 0;
+}
+
 /* Accept each WRESULT whose job is assigned to w with that attempt; confirm
  * all of them (an ignored result must be forgotten by the worker too).
  * Returns -1 on a malformed entry. */
@@ -316,6 +335,11 @@ static int handle_results(struct wrk *w, const msg *arr, int adopt)
 		int ok = msg_get_bool(r, "ok", 0);
 		const char *out = msg_get_str(r, "output");
 		const char *err = msg_get_str(r, "error");
+		char crash_err[700];
+		if (!ok && msg_get_bool(r, "crash", 0) && workers_crashed(w, j, err, crash_err, sizeof crash_err))
+			continue; /* queued again */
+		if (!ok && msg_get_bool(r, "crash", 0))
+			err = crash_err;
 		int64_t rc = 0;
 		int rc_set = msg_get_int(r, "rc", &rc) == 0;
 		w->sw.done++;

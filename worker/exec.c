@@ -4,7 +4,8 @@
  * or posix_spawn.
  *
  * Life of a run: spawn (pipes for stdout/stderr, stdin = /dev/null, own
- * process group) -> the SIGCHLD watcher reaps the pid -> once both pipes
+ * session) -> the SIGCHLD watcher kills what is left of the group and reaps
+ * the pid -> once both pipes
  * reached EOF (or EXEC_DRAIN_MS after the exit, for a background grandchild
  * that keeps them open) the result is reported -> the handles close -> the
  * run is freed. The job and the run are separate allocations so that the
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -138,6 +140,7 @@ struct spawn_req {
 	const char *cwd;
 	const int *dflt;
 	int ndflt;
+	pid_t ppid;           /* the worker: the child dies with it */
 	volatile int err_no;  /* written by the child when it could not exec */
 	volatile int in_exec; /* ... and whether execve itself failed */
 };
@@ -161,7 +164,11 @@ __attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
 			sigaction(q->dflt[i], &dfl, NULL);
 		sigset_t none;
 		sigemptyset(&none);
-		if (setpgid(0, 0) < 0 || dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
+		/* its own session and process group, so that cancel, timeout
+		 * and the sweep at its end reach what it forks; and it dies
+		 * with the worker, even a kill -9'd one */
+		if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != q->ppid ||
+		    dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
 		    dup2(q->err, 2) < 0 || (q->cwd && chdir(q->cwd) < 0))
 			goto fail;
 		/* fds someone else opened without O_CLOEXEC (MPI...) must not
@@ -337,7 +344,7 @@ static void report(struct exec_run *r, const struct job_result *res)
 /* A job that never started (bad command, missing cwd, spawn error). */
 static void report_fail(struct exec *x, struct job *j, int rc, const char *error)
 {
-	struct job_result res = {0, "", 0, error, rc};
+	struct job_result res = {0, "", 0, error, rc, 0};
 	x->o.done(x->o.arg, j, &res);
 }
 
@@ -577,6 +584,13 @@ static void on_sigchld(uv_signal_t *s, int signum)
 		next = r->next;
 		if (r->reaped)
 			continue;
+		/* The job is over when its process is: before reaping it (its
+		 * zombie keeps the group id from being reused) kill what is left
+		 * of its group -- a `cmd &` that outlived it */
+		siginfo_t si;
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == r->pid)
+			kill(-r->pid, SIGKILL);
 		int st;
 		pid_t p = waitpid(r->pid, &st, WNOHANG);
 		if (p == r->pid)
@@ -909,7 +923,7 @@ void exec_start(struct exec *x, struct job *j)
 	}
 	if (uv_now(x->loop) - x->dflt_at >= 1000)
 		dflt_refresh(x);
-	struct spawn_req q = {prog, argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, 0, 0};
+	struct spawn_req q = {prog, argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0};
 	pid_t pid = spawn_vfork(&q);
 	int e = pid < 0 ? q.err_no : 0;
 	if (e == ENOENT && cached) {

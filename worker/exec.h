@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * exec: the "exec" executor. Runs a job's command line as a child process in
- * its own process group, streams its stdout/stderr into the worker's job log
+ * its own session and process group (dying with the worker:
+ * PR_SET_PDEATHSIG), kills what is left of that group when the job's process
+ * exits, streams its stdout/stderr into the worker's job log
  * as they arrive, and reports exit status, the first 64 KiB of stdout and,
  * on failure, the tail of stderr.
  *

@@ -5,34 +5,67 @@
  *
  *     int function(const char *input_json, char **output_json);
  *
- * which is called with the job's input on libuv's thread pool (never on the
- * loop thread: it may run for hours). 0 means success; *output_json, if set,
- * is malloc'd by the function and freed here with free(). Libraries are
- * dlopen'd once per path and kept open (RTLD_NOW | RTLD_LOCAL); the cache is
- * process-wide and locked, because the calls run on several threads.
+ * which is called with the job's input in a function host: a small process
+ * (mtslurm-fhost, see fhost.h) that the worker starts when a function job
+ * finds no idle host, keeps for the next jobs (at most one per running job,
+ * so never more than the worker's slots) and which caches dlopen handles.
+ * 0 means success; *output_json, if set, is malloc'd by the function and
+ * freed by the host. The function's stdout and stderr go to the job log.
  *
- * A thread cannot be killed: a cancelled or timed-out call is abandoned (its
- * result discarded when it returns) while its thread finishes. A function
- * that crashes takes the worker process with it; the master then treats the
- * worker as lost and retries the job elsewhere.
+ * A function that crashes, aborts, exits or is killed ends its host, not the
+ * worker: the job fails with "killed by signal 11 (SIGSEGV)" or "exited with
+ * status 3" and its result says crashed (the master's crash limit counts
+ * those), what is left of the host's process group is killed, and the next
+ * function job gets a new host. A timed-out or cancelled call is ended by
+ * killing its host (SIGKILL), so nothing of it keeps running.
+ *
+ * The host runs in its own session, dies with the worker (PR_SET_PDEATHSIG)
+ * and is found next to the running executable: $MTSLURM_FHOST, else
+ * DIR/mtslurm-fhost or DIR/../mtslurm-fhost or DIR/../libexec/mtslurm-fhost
+ * for DIR the directory of /proc/self/exe.
+ *
+ * Not thread-safe: one func context per loop, used on the loop's thread.
  */
 #ifndef MTS_FUNC_H
 #define MTS_FUNC_H
 
+#include <stddef.h>
 #include <uv.h>
 
 #include "job.h"
+#include "joblog.h"
 
-/* Start j (kind JOB_FUNC) on loop's thread pool. The result arrives through
- * done(arg, j, ...) on the loop thread, possibly before this returns (a
- * malformed target) -- unless func_abandon() is called first. */
-void func_start(uv_loop_t *loop, struct job *j, job_done_fn done, void *arg);
+#define FUNC_OUTPUT_MAX (64u << 20)  /* a response longer than this ends the host */
+#define FUNC_STDERR_TAIL 512         /* bytes of stderr quoted in a crash error */
+#define FUNC_CLOSE_MS 2000           /* func_close gives up on unreaped hosts after this */
 
-/* Forget j's call: no result will be reported and j may be freed now. */
-void func_abandon(struct job *j);
+struct func;
 
-/* Calls abandoned or running (a stop waits for these before closing the
- * loop; uv_loop_close fails while any is in flight). */
-unsigned func_in_flight(void);
+struct func_opts {
+	struct joblog_writer *log; /* where the functions' output goes; NULL: nowhere */
+	char **env;                /* the hosts' environment; NULL: environ */
+	job_done_fn done;          /* result of every started job */
+	void *arg;
+	void (*log_kick)(void *arg); /* new bytes in the log (flush this turn); may be NULL */
+};
+
+/* Create the executor on loop (no host is started yet). NULL + err. */
+struct func *func_new(uv_loop_t *loop, const struct func_opts *o, char *err, size_t errlen);
+
+/* Start j (kind JOB_FUNC). The result always arrives through opts.done,
+ * possibly before this returns (a malformed target, no host binary). */
+void func_start(struct func *f, struct job *j);
+
+/* Forget j's call and end it: its host is killed (SIGKILL) and no result is
+ * reported; j may be freed now. A no-op for a job that is not running. */
+void func_abandon(struct func *f, struct job *j);
+
+/* Hosts alive (for tests and stats). */
+size_t func_hosts(const struct func *f);
+
+/* Kill every host, wait until they are reaped (at most FUNC_CLOSE_MS) and
+ * every handle closed, free f, then call cb(arg). Running jobs are
+ * abandoned (no results). */
+void func_close(struct func *f, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -198,5 +198,5 @@ int job_result_json(struct buf *out, int64_t id, int attempt, const struct job_r
 	} else if (buf_add(out, "null", 4) < 0) {
 		return -1;
 	}
-	return buf_addf(out, ",\"rc\":%d}", r->rc);
+	return buf_addf(out, ",\"rc\":%d%s}", r->rc, r->crashed ? ",\"crash\":true" : "");
 }

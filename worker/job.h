@@ -44,13 +44,16 @@ struct job {
 };
 
 /* What an executor reports when a job ends. output may be NULL. error is
- * NULL when ok. */
+ * NULL when ok. crashed: the job ended the process it ran in (a function
+ * that crashed, aborted or exited its host), which the master counts
+ * against the job's crash limit. */
 struct job_result {
 	int ok;
 	const char *output;
 	size_t output_len;
 	const char *error;
 	int rc;
+	int crashed;
 };
 
 /* Called by an executor exactly once per started job. The job is still valid
@@ -62,7 +65,8 @@ typedef void (*job_done_fn)(void *arg, struct job *j, const struct job_result *r
 struct job *job_new(const msg *wjob, char *err, size_t errlen);
 void job_free(struct job *j);
 
-/* Append a WRESULT object for (id, attempt) to out. Returns 0 or -1 (OOM). */
+/* Append a WRESULT object for (id, attempt) to out ("crash":true only when
+ * r->crashed). Returns 0 or -1 (OOM). */
 int job_result_json(struct buf *out, int64_t id, int attempt, const struct job_result *r);
 
 /* Append s[0..n) as a JSON string literal (with quotes). 0 or -1. */

@@ -81,6 +81,7 @@ struct worker {
 	struct wres *sq_head, *sq_tail;
 	struct buf scratch, frame;
 	struct exec *exec;
+	struct func *func;
 	struct joblog_writer *jl;
 	int jl_failed;
 	uv_idle_t flush_idle;
@@ -286,7 +287,7 @@ static void job_done(void *arg, struct job *j, const struct job_result *r)
 
 static void fail_job(struct worker *w, struct job *j, const char *error)
 {
-	struct job_result r = {0, NULL, 0, error, -1};
+	struct job_result r = {0, NULL, 0, error, -1, 0};
 	job_done(w, j, &r);
 }
 
@@ -303,11 +304,11 @@ static void on_job_timer(uv_timer_t *h)
 		if (j->timeout_s > 0 && j->timeout_s < j->delay_s) {
 			fail_job(w, j, why);
 		} else {
-			struct job_result r = {1, j->input, j->input_len, NULL, 0};
+			struct job_result r = {1, j->input, j->input_len, NULL, 0, 0};
 			job_done(w, j, &r);
 		}
 	} else if (j->kind == JOB_FUNC) {
-		func_abandon(j);
+		func_abandon(w->func, j); /* kills its host: nothing of the call keeps running */
 		fail_job(w, j, why);
 	}
 }
@@ -343,7 +344,7 @@ static void start_job(struct worker *w, struct job *j)
 			if (arm_timer(w, j, s) < 0)
 				fail_job(w, j, "out of memory");
 		} else {
-			struct job_result r = {1, j->input, j->input_len, NULL, 0};
+			struct job_result r = {1, j->input, j->input_len, NULL, 0, 0};
 			job_done(w, j, &r);
 		}
 		break;
@@ -355,7 +356,7 @@ static void start_job(struct worker *w, struct job *j)
 			fail_job(w, j, "out of memory");
 			break;
 		}
-		func_start(w->loop, j, job_done, w);
+		func_start(w->func, j);
 		break;
 	default:
 		snprintf(e, sizeof(e), "unknown executor '%.64s' (known: echo, exec, func)", j->type);
@@ -397,7 +398,7 @@ static void drop_all_jobs(struct worker *w)
 		all[k++] = j;
 	for (size_t i = 0; i < k; i++) {
 		if (all[i]->kind == JOB_FUNC)
-			func_abandon(all[i]);
+			func_abandon(w->func, all[i]);
 		drop_job(w, all[i]);
 	}
 	free(all);
@@ -444,7 +445,7 @@ static void handle_assign(struct worker *w, msg *m)
 				const char *in = msg_get_str(e, "input");
 				if (!in)
 					in = "";
-				struct job_result r = {1, in, strlen(in), NULL, 0};
+				struct job_result r = {1, in, strlen(in), NULL, 0, 0};
 				w->st.started++;
 				record_result(w, id, (int)a, &r);
 				continue;
@@ -497,7 +498,7 @@ static void handle_revoke(struct worker *w, msg *m)
 				exec_kill(w->exec, j, "cancelled"); /* result when it is gone */
 				break;
 			case JOB_FUNC:
-				func_abandon(j);
+				func_abandon(w->func, j);
 				fail_job(w, j, "cancelled");
 				break;
 			default:
@@ -895,10 +896,17 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	w->jl = joblog_writer_open(path, cfg->log_cap_bytes, err, errlen);
 	if (!w->jl)
 		goto fail;
+	/* func first: it holds no loop handle until it starts a host */
+	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick};
+	w->func = func_new(loop, &fo, err, errlen);
+	if (!w->func)
+		goto fail;
 	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick};
 	w->exec = exec_new(loop, &eo, err, errlen);
-	if (!w->exec)
+	if (!w->exec) {
+		func_close(w->func, NULL, NULL);
 		goto fail;
+	}
 
 	uv_idle_init(loop, &w->flush_idle);
 	w->flush_idle.data = w;
@@ -926,6 +934,14 @@ static void on_exec_closed(void *arg)
 {
 	struct worker *w = arg;
 	w->exec = NULL;
+	w->pending--;
+	maybe_finished(w);
+}
+
+static void on_func_closed(void *arg)
+{
+	struct worker *w = arg;
+	w->func = NULL;
 	w->pending--;
 	maybe_finished(w);
 }
@@ -964,7 +980,7 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 	w->cs = CS_OFF;
 	w->stop_cb = done;
 	w->stop_arg = arg;
-	w->pending = 3; /* idle, retry timer, exec */
+	w->pending = 4; /* idle, retry timer, exec, func */
 	if (w->jl)
 		joblog_writer_flush(w->jl);
 	uv_idle_stop(&w->flush_idle);
@@ -976,4 +992,5 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 		conn_close(w->conn, NULL, "worker stopping");
 	}
 	exec_close(w->exec, on_exec_closed, w);
+	func_close(w->func, on_func_closed, w);
 }

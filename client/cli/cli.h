@@ -35,6 +35,7 @@ struct cli {
 	double delay, job_timeout;
 	double time_request_s; /* --time-request */
 	int ranks;             /* --ranks */
+	int crash_limit;       /* --crash-limit; 0: the master's default */
 	int prio, retries;
 	const char *after; /* "1,2,3" */
 	const char *cwd;

@@ -49,6 +49,7 @@ int cmd_submit(struct cli *cli)
 	tmpl.timeout = cli->timeout_s > 0 ? cli->timeout_s : 0;
 	tmpl.time_request = cli->time_request_s > 0 ? cli->time_request_s : 0;
 	tmpl.ranks = cli->ranks;
+	tmpl.crash_limit = cli->crash_limit;
 	mts_job_id *deps;
 	tmpl.ndeps = parse_deps(cli->after, &deps);
 	tmpl.deps = deps;

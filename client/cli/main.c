@@ -37,6 +37,7 @@ static const struct {
 		   "  --stdin         one job per input line (the command, message or JSON argument)\n"
 		   "  --prio P        higher runs first among your jobs (default 0)\n"
 		   "  --retries R     re-queues after a lost worker (default 3)\n"
+		   "  --crash-limit N func: fail once the function crashed its host N times (default 1)\n"
 		   "  --after ID,ID   run only after these jobs completed\n"
 		   "  --timeout S     kill the job after S seconds\n"
 		   "  --ranks N       exec: run the command as N MPI ranks (srun --overlap in Slurm,\n"
@@ -236,6 +237,10 @@ int main(int argc, char **argv)
 			cli.ranks = integer(a, need(argc, argv, &i));
 			if (cli.ranks < 1 || cli.ranks > 4096)
 				cli_die(2, "--ranks wants a number of MPI ranks from 1 to 4096");
+		} else if (!strcmp(a, "--crash-limit")) {
+			cli.crash_limit = integer(a, need(argc, argv, &i));
+			if (cli.crash_limit < 1 || cli.crash_limit > 255)
+				cli_die(2, "--crash-limit wants a number of crashes from 1 to 255");
 		} else if (!strcmp(a, "--time-request")) {
 			cli.time_request_s = duration(a, need(argc, argv, &i));
 		} else if (!strcmp(a, "--idle-timeout")) {

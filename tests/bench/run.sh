@@ -48,6 +48,12 @@ for W in 2 8; do
 	fig "exec_w${W}_jobs_per_s" "$rate" jobs/s
 	fig "exec_raw_vfork_per_s" "$raw" spawns/s
 	fig "exec_w${W}_vs_raw" "$(awk -v a="$rate" -v b="$raw" 'BEGIN{printf "%.1f", 100*a/b}')" %
+	# function jobs: one call each in a worker's function host (median of 3)
+	rates=()
+	for k in 1 2 3; do
+		rates+=($("$B/bench/bench_func" 20000 "$B/tests/libsweep.so:simulate" | awk '{print $2}'))
+	done
+	fig "func_w${W}_jobs_per_s" "$(printf '%s\n' "${rates[@]}" | sort -n | sed -n 2p)" jobs/s
 	mtslurm stop >/dev/null
 done
 

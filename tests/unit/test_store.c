@@ -70,6 +70,7 @@ struct loaded {
 	char workers[16][32];
 	char inputs[16][32];
 	int prio_sum;
+	int crash_limits[16], crashes[16];
 };
 
 static int load_cb(void *arg, const struct store_row *r)
@@ -80,6 +81,8 @@ static int load_cb(void *arg, const struct store_row *r)
 		L->states[L->n] = r->state;
 		snprintf(L->workers[L->n], 32, "%s", r->worker ? r->worker : "");
 		snprintf(L->inputs[L->n], 32, "%s", r->input ? r->input : "");
+		L->crash_limits[L->n] = r->crash_limit;
+		L->crashes[L->n] = r->crashes;
 	}
 	L->prio_sum += r->prio;
 	L->n++;
@@ -318,6 +321,48 @@ static void test_cancel_all_and_counts(void **st)
 	store_close(s);
 }
 
+static void assert_schema_version(const char *want)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), want);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
+/* A state.db of schema 3 (before --crash-limit) is upgraded in place: its
+ * jobs get crash limit 1 and no crashes; a crash count written later is
+ * loaded back. */
+static void test_migrate_v3(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 3, "c1");
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
+					  "UPDATE meta SET value='3' WHERE key='schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	assert_int_equal(store_crashes(s, 2, 1), 0);
+	assert_int_equal(store_commit(s), 0);
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 3);
+	store_close(s);
+	assert_int_equal(L.crash_limits[0], 1);
+	assert_int_equal(L.crashes[0], 0);
+	assert_int_equal(L.crashes[1], 1);
+	assert_schema_version("4");
+}
+
 /* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
 static void test_migrate_v2(void **st)
 {
@@ -329,6 +374,7 @@ static void test_migrate_v2(void **st)
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN treq; ALTER TABLE jobs DROP COLUMN ranks;"
+					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='2' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -337,14 +383,8 @@ static void test_migrate_v2(void **st)
 	struct loaded L = {0};
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	sqlite3_stmt *q;
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key='schema_version'", -1, &q, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(q, 0), "3");
-	sqlite3_finalize(q);
-	sqlite3_close(db);
+	assert_int_equal(L.crash_limits[0], 1);
+	assert_schema_version("4");
 }
 
 struct results {
@@ -473,6 +513,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_holds_writer, setup, teardown),

@@ -119,6 +119,78 @@ static void print_cell(const char *s, int width, int last)
 	printf("%-*s", last ? 0 : width, out);
 }
 
+/* One job record as a table row or (json) an array element. */
+static void print_job(const msg *j, int json, int *first)
+{
+	if (json) {
+		char *t = msg_print(j);
+		printf("%s%s", *first ? "" : ",", t ? t : "null");
+		free(t);
+	} else {
+		int64_t id = 0, att = 0;
+		msg_get_int(j, "id", &id);
+		msg_get_int(j, "attempts", &att);
+		const char *out = msg_get_str(j, "error") ? msg_get_str(j, "error") : msg_get_str(j, "output");
+		printf("%-10lld %-10s %-5s %-8lld ", (long long)id, msg_get_str(j, "state"), msg_get_str(j, "type"),
+		       (long long)att);
+		print_cell(msg_get_str(j, "worker") ? msg_get_str(j, "worker") : "-", 24, 0);
+		putchar(' ');
+		print_cell(out ? out : "", 60, 1);
+		putchar('\n');
+	}
+	*first = 0;
+}
+
+/* `jobs ID...`: those records, in the order given (each once), filtered by
+ * --state and --limit; ids that do not exist are named on stderr (exit 1)
+ * after the listing. */
+static int jobs_by_id(struct cli *cli, mts_client *c, int *first)
+{
+	size_t n = (size_t)cli->npos;
+	mts_job_id *ids = calloc(n, sizeof *ids);
+	if (!ids)
+		cli_die(1, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = cli_job_id(cli->pos[i]);
+	struct buf missing = BUF_INIT;
+	size_t nmissing = 0;
+	long left = cli->limit > 0 ? cli->limit : -1;
+	for (size_t lo = 0; lo < n; lo += 10000) {
+		size_t k = n - lo < 10000 ? n - lo : 10000;
+		char *s = NULL;
+		int rc = mts_jobs_by_id(&s, c, ids + lo, k);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		msg *m = cli_parse(s);
+		mts_free(s);
+		for (size_t i = lo; i < lo + k; i++) {
+			int dup = 0;
+			for (size_t d = lo; d < i && !dup; d++)
+				dup = ids[d] == ids[i];
+			const msg *j = msg_child(m);
+			for (int64_t id = 0; j && !(msg_get_int(j, "id", &id) == 0 && id == ids[i]); j = msg_next(j))
+				;
+			if (!j && !dup && nmissing++ < 20)
+				buf_addf(&missing, "%s%lld", nmissing > 1 ? ", " : "", (long long)ids[i]);
+			if (!j || dup || left == 0 || (cli->state && strcmp(cli->state, msg_get_str(j, "state"))))
+				continue;
+			print_job(j, cli->json, first);
+			if (left > 0)
+				left--;
+		}
+		msg_free(m);
+	}
+	free(ids);
+	if (!nmissing)
+		return 0;
+	if (cli->json)
+		fputs("]\n", stdout);
+	fflush(stdout);
+	mts_close(c);
+	cli_die(1, "no such job%s: %s%s; mtslurm jobs lists the jobs", nmissing > 1 ? "s" : "", missing.p,
+		nmissing > 20 ? " and more" : "");
+}
+
 int cmd_jobs(struct cli *cli)
 {
 	static const char *states[] = {"queued", "running", "completed", "failed", "cancelled", NULL};
@@ -129,6 +201,8 @@ int cmd_jobs(struct cli *cli)
 		if (!ok)
 			cli_die(2, "--state wants queued, running, completed, failed or cancelled, not '%s'", cli->state);
 	}
+	for (int i = 0; i < cli->npos; i++)
+		cli_job_id(cli->pos[i]);
 	mts_client *c = cli_connect(cli);
 	mts_job_id after = 0, next = 0;
 	long left = cli->limit > 0 ? cli->limit : -1;
@@ -137,7 +211,12 @@ int cmd_jobs(struct cli *cli)
 		fputs("[", stdout);
 	else
 		printf("%-10s %-10s %-5s %-8s %-24s %s\n", "ID", "STATE", "TYPE", "ATTEMPTS", "WORKER", "OUTPUT/ERROR");
-	do {
+	if (cli->npos) {
+		jobs_by_id(cli, c, &first);
+		next = 0;
+		left = 0;
+	}
+	while (left != 0) {
 		char *s = NULL;
 		int lim = left < 0 || left > 10000 ? 10000 : (int)left;
 		int rc = mts_jobs(&s, &next, c, cli->state, after, lim);
@@ -146,29 +225,15 @@ int cmd_jobs(struct cli *cli)
 		msg *m = cli_parse(s);
 		mts_free(s);
 		for (msg *j = msg_child(m); j; j = msg_next(j)) {
-			if (cli->json) {
-				char *t = msg_print(j);
-				printf("%s%s", first ? "" : ",", t ? t : "null");
-				free(t);
-			} else {
-				int64_t id = 0, att = 0;
-				msg_get_int(j, "id", &id);
-				msg_get_int(j, "attempts", &att);
-				const char *out = msg_get_str(j, "error") ? msg_get_str(j, "error") : msg_get_str(j, "output");
-				printf("%-10lld %-10s %-5s %-8lld ", (long long)id, msg_get_str(j, "state"),
-				       msg_get_str(j, "type"), (long long)att);
-				print_cell(msg_get_str(j, "worker") ? msg_get_str(j, "worker") : "-", 24, 0);
-				putchar(' ');
-				print_cell(out ? out : "", 60, 1);
-				putchar('\n');
-			}
-			first = 0;
+			print_job(j, cli->json, &first);
 			if (left > 0)
 				left--;
 		}
 		msg_free(m);
 		after = next;
-	} while (next && left != 0);
+		if (!next)
+			break;
+	}
 	if (cli->json)
 		fputs("]\n", stdout);
 	mts_close(c);

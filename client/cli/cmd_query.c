@@ -4,7 +4,8 @@
  * and `logs`. Each prints a table for people or, with --json, the master's
  * JSON for scripts; `jobs` pages through the protocol's `next` so any number
  * of jobs can be listed; `logs` reads a job's output back out of the
- * workers' record files (share/joblog.h).
+ * workers' record files (share/joblog.h), and falls back to the output and
+ * error the master recorded when those hold nothing for the job (echo jobs).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -277,6 +278,7 @@ int cmd_workers(struct cli *cli)
 struct logsel {
 	const char *stream; /* NULL: both */
 	struct buf out, err; /* --json: collected instead of printed */
+	msg *records;        /* --json: [{"stream","data"}] in file order */
 	int json;
 };
 
@@ -286,16 +288,21 @@ static int emit(void *arg, const char *stream, const char *data, size_t n)
 	if (sel->stream && strcmp(sel->stream, stream))
 		return 0;
 	int is_err = strcmp(stream, "err") == 0;
-	if (sel->json)
+	if (sel->json) {
+		msg *r = msg_new_object();
+		if (!r || msg_set_str(r, "stream", stream) || msg_set_strn(r, "data", data, n) ||
+		    msg_push(sel->records, r))
+			return -1;
 		return buf_add(is_err ? &sel->err : &sel->out, data, n) < 0 ? -1 : 0;
+	}
 	fwrite(data, 1, n, is_err ? stderr : stdout);
 	return 0;
 }
 
-/* --json: {"id","attempt","state","worker","stdout","stderr"}; a stream
- * left out by --stream is null. */
-static void print_logs_json(mts_job_id id, int64_t att, const char *state, const char *wid,
-			    const struct logsel *sel)
+/* --json: {"id","attempt","state","worker","source","records","stdout",
+ * "stderr"}; a stream left out by --stream is null. Takes sel->records. */
+static void print_logs_json(mts_job_id id, int64_t att, const char *state, const char *wid, const char *source,
+			    struct logsel *sel)
 {
 	msg *o = msg_new_object();
 	msg_set_int(o, "id", id);
@@ -305,6 +312,9 @@ static void print_logs_json(mts_job_id id, int64_t att, const char *state, const
 		msg_set_str(o, "worker", wid);
 	else
 		msg_add(o, "worker", msg_new_raw("null"));
+	msg_set_str(o, "source", source);
+	msg_add(o, "records", sel->records);
+	sel->records = NULL;
 	const char *names[2] = {"stdout", "stderr"}, *streams[2] = {"out", "err"};
 	const struct buf *b[2] = {&sel->out, &sel->err};
 	for (int i = 0; i < 2; i++) {
@@ -313,12 +323,51 @@ static void print_logs_json(mts_job_id id, int64_t att, const char *state, const
 		else
 			msg_set_strn(o, names[i], b[i]->p ? b[i]->p : "", b[i]->len);
 	}
-	char *text = msg_print(o);
-	if (!text)
-		cli_die(1, "out of memory printing the logs of job %lld", (long long)id);
-	printf("%s\n", text);
-	free(text);
-	msg_free(o);
+	cli_print_json(o);
+}
+
+/* The job log had nothing for this attempt (an echo job, a function that
+ * printed nothing, or a log lost with its node): fall back to the output
+ * and error the master recorded, as records of out and err. Returns how
+ * many it emitted, -1 on OOM. */
+static int master_records(const msg *j, struct logsel *sel)
+{
+	const char *out = msg_get_str(j, "output"), *err = msg_get_str(j, "error");
+	int n = 0;
+	if (out && *out) {
+		if (emit(sel, "out", out, strlen(out)))
+			return -1;
+		n++;
+		if (!sel->json && (!sel->stream || !strcmp(sel->stream, "out")) && out[strlen(out) - 1] != '\n')
+			putchar('\n');
+	}
+	if (err && *err) {
+		if (emit(sel, "err", err, strlen(err)))
+			return -1;
+		n++;
+		if (!sel->json && (!sel->stream || !strcmp(sel->stream, "err")) && err[strlen(err) - 1] != '\n')
+			fputc('\n', stderr);
+	}
+	return n;
+}
+
+/* Read attempt att of job id from the workers' job logs: the file of the
+ * worker that ran it first, all of them if that finds nothing. */
+static int read_log(const struct cli *cli, mts_job_id id, int att, const char *wid, struct logsel *sel,
+		    char *err, size_t errlen)
+{
+	char logs[RUNDIR_PATH_MAX];
+	rundir_path(logs, cli->run_dir, "logs");
+	int n = 0;
+	if (wid && *wid && !strchr(wid, '/')) {
+		char name[512], path[RUNDIR_PATH_MAX];
+		snprintf(name, sizeof name, "logs/worker-%s.log", wid);
+		if (rundir_path(path, cli->run_dir, name) == 0)
+			n = joblog_read(path, id, att, emit, sel, err, errlen);
+	}
+	if (n <= 0)
+		n = joblog_read_dir(logs, id, att, emit, sel, err, errlen);
+	return n;
 }
 
 int cmd_logs(struct cli *cli)
@@ -342,47 +391,37 @@ int cmd_logs(struct cli *cli)
 	int64_t att = 0;
 	msg_get_int(j, "attempts", &att);
 	const char *state = msg_get_str(j, "state");
-	struct logsel sel = {.stream = cli->stream, .out = BUF_INIT, .err = BUF_INIT, .json = cli->json};
-	if (att == 0) {
-		if (cli->json)
-			print_logs_json(id, 0, state, NULL, &sel);
-		else
-			fprintf(stderr, "mtslurm: job %lld has not started yet (%s)\n", (long long)id,
-				state ? state : "?");
-		msg_free(m);
-		return 0;
-	}
-	char logs[RUNDIR_PATH_MAX], err[512];
-	rundir_path(logs, cli->run_dir, "logs");
-	fflush(stdout);
-	/* The worker that ran the last attempt holds its records: read its one
-	 * file; scan them all only if that finds nothing (a worker id that is
-	 * not a plain name, or an attempt assigned but not started there). */
 	const char *wid = msg_get_str(j, "worker");
-	int n = 0;
-	if (wid && *wid && !strchr(wid, '/')) {
-		char name[512], path[RUNDIR_PATH_MAX];
-		snprintf(name, sizeof name, "logs/worker-%s.log", wid);
-		if (rundir_path(path, cli->run_dir, name) == 0)
-			n = joblog_read(path, id, (int)att, emit, &sel, err, sizeof err);
-	}
-	if (n <= 0)
-		n = joblog_read_dir(logs, id, (int)att, emit, &sel, err, sizeof err);
+	struct logsel sel = {.stream = cli->stream, .out = BUF_INIT, .err = BUF_INIT, .json = cli->json};
+	if (cli->json && !(sel.records = msg_new_array()))
+		cli_die(1, "out of memory");
+	const char *source = "log";
+	char err[512];
 	fflush(stdout);
+	int n = att > 0 ? read_log(cli, id, (int)att, wid, &sel, err, sizeof err) : 0;
 	if (n < 0) {
 		msg_free(m);
 		cli_die(1, "%s", err);
 	}
-	if (cli->json) {
-		print_logs_json(id, att, state, wid, &sel);
-		buf_release(&sel.out);
-		buf_release(&sel.err);
-		msg_free(m);
-		return 0;
+	int running = state && (!strcmp(state, "running") || !strcmp(state, "queued"));
+	if (n == 0 && !running) {
+		source = "master";
+		if ((n = master_records(j, &sel)) < 0)
+			cli_die(1, "out of memory reading the logs of job %lld", (long long)id);
 	}
-	if (n == 0 && state && strcmp(state, "running") && strcmp(state, "queued") && isatty(2))
-		fprintf(stderr, "mtslurm: job %lld wrote no output\n", (long long)id);
+	if (n == 0)
+		source = "none";
+	fflush(stdout);
+	if (cli->json)
+		print_logs_json(id, att, state, wid, source, &sel);
+	else if (n == 0 && att == 0)
+		fprintf(stderr, "mtslurm: job %lld has not started yet (%s)\n", (long long)id, state ? state : "?");
+	else if (n == 0)
+		fprintf(stderr, "mtslurm: no log records for job %lld%s\n", (long long)id,
+			running ? " yet (it is running)" : "");
+	buf_release(&sel.out);
+	buf_release(&sel.err);
+	msg_free(sel.records);
 	msg_free(m);
 	return 0;
 }
-

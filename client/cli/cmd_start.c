@@ -301,6 +301,25 @@ static void shutdown_master(struct cli *cli, long pid)
 	end_pid(pid, 2000);
 }
 
+/* start --json: {"master":{"host","port","pid"},"mode","launcher_pid",
+ * "workers","connected","restarted","run_dir"}. */
+static void print_started(const struct cli *cli, const struct master_info *mi, long mpid, const struct launch *l,
+			  int want, int seen, int restarted)
+{
+	msg *o = msg_new_object(), *m = msg_new_object();
+	msg_set_str(m, "host", mi->host);
+	msg_set_int(m, "port", mi->port);
+	msg_set_int(m, "pid", mpid);
+	msg_add(o, "master", m);
+	msg_set_str(o, "mode", cli->in_allocation ? "allocation" : "local");
+	msg_set_int(o, "launcher_pid", l->mpirun_pid);
+	msg_set_int(o, "workers", want);
+	msg_set_int(o, "connected", seen < 0 ? 0 : seen);
+	msg_set_bool(o, "restarted", restarted);
+	msg_set_str(o, "run_dir", cli->run_dir);
+	cli_print_json(o);
+}
+
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
@@ -337,8 +356,12 @@ int cmd_start(struct cli *cli)
 		int seen = 0;
 		int want = l.workers + (cli->master_works ? 1 : 0);
 		int rc = wait_workers(cli, want, l.mpirun_pid, timeout_ms, &seen);
-		printf("mtslurm: master restarted on %s:%d (pid %ld); %d of %d workers of mpirun pid %ld reconnected\n",
-		       mi.host, mi.port, (long)mp, seen < 0 ? 0 : seen, want, l.mpirun_pid);
+		if (cli->json)
+			print_started(cli, &mi, mp, &l, want, seen, 1);
+		else
+			printf("mtslurm: master restarted on %s:%d (pid %ld); %d of %d workers of mpirun pid %ld "
+			       "reconnected\n",
+			       mi.host, mi.port, (long)mp, seen < 0 ? 0 : seen, want, l.mpirun_pid);
 		return rc == 0 ? 0 : 1;
 	}
 
@@ -395,9 +418,24 @@ int cmd_start(struct cli *cli)
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); stopped",
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
-	printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), run dir %s\n", mi.host, mi.port,
-	       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", l.mpirun_pid, cli->run_dir);
+	if (cli->json)
+		print_started(cli, &mi, mp, &l, want, seen, 0);
+	else
+		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), run dir %s\n", mi.host, mi.port,
+		       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", l.mpirun_pid, cli->run_dir);
 	return 0;
+}
+
+/* stop --json: {"stopped":bool,"run_dir","master_pid","launcher_pid"}
+ * (0: there was none). */
+static void print_stopped(const struct cli *cli, int stopped, long master_pid, long launcher_pid)
+{
+	msg *o = msg_new_object();
+	msg_set_bool(o, "stopped", stopped);
+	msg_set_str(o, "run_dir", cli->run_dir);
+	msg_set_int(o, "master_pid", master_pid);
+	msg_set_int(o, "launcher_pid", launcher_pid);
+	cli_print_json(o);
 }
 
 int cmd_stop(struct cli *cli)
@@ -412,6 +450,8 @@ int cmd_stop(struct cli *cli)
 	if (!have_master && !(have_launch && rundir_pid_alive(l.mpirun_pid))) {
 		rundir_remove_master(cli->run_dir);
 		unlink(lp);
+		if (cli->json)
+			print_stopped(cli, 0, 0, 0);
 		fprintf(stderr, "mtslurm: nothing is running in %s\n", cli->run_dir);
 		return 0;
 	}
@@ -451,6 +491,9 @@ int cmd_stop(struct cli *cli)
 		end_pid(wpids[i], 2000);
 	rundir_remove_master(cli->run_dir);
 	unlink(lp);
-	printf("mtslurm: stopped the cluster in %s\n", cli->run_dir);
+	if (cli->json)
+		print_stopped(cli, 1, have_master ? mi.pid : 0, have_launch ? l.mpirun_pid : 0);
+	else
+		printf("mtslurm: stopped the cluster in %s\n", cli->run_dir);
 	return 0;
 }

@@ -47,4 +47,73 @@ rc=0; out=$(mtslurm jobs "$a" 99999 2>"$T/err") || rc=$?
 assert_eq 1 "$rc" "jobs with an unknown id exits 1"
 assert_contains "$(cat "$T/err")" "no such job: 99999" "unknown id named"
 assert_contains "$out" "first" "known id still listed"
+
+# ---- --json: one JSON document on stdout for every command that prints ----
+out=$(mtslurm submit --echo j --json)
+jid=$(jget "$out" '$.ids[0]')
+[ -n "$jid" ] && [ "$jid" -gt "$c" ] || fail "submit --json gave no id: $out"
+out=$(printf 'x\ny\nz\n' | mtslurm submit --echo --stdin --json)
+assert_eq 3 "$(jlen "$out" '$.ids')" "submit --stdin --json lists three ids"
+last=$(jget "$out" '$.ids[2]')
+out=$(mtslurm wait "$jid" "$last" --json --timeout 30)
+assert_eq 2 "$(jget "$out" '$.completed')" "wait --json counts"
+assert_eq "$jid" "$(jget "$out" '$.ids.completed[0]')" "wait --json ids per state"
+assert_eq 0 "$(jget "$out" '$.timed_out')" "wait --json not timed out"
+for cmd in status workers "jobs $a" "logs $a"; do
+	out=$(mtslurm $cmd --json)
+	[ -n "$(jget "$out" '$')" ] || fail "$cmd --json is not JSON: $out"
+done
+q=$(mtslurm submit --echo later --delay 30)
+out=$(mtslurm cancel "$q" "$a" 99998 --json) && fail "cancel of an unknown id exited 0"
+assert_eq 1 "$(jget "$out" '$.cancelled')" "cancel --json count"
+assert_eq "$q" "$(jget "$out" '$.ids[0]')" "cancel --json names the cancelled id"
+assert_eq 99998 "$(jget "$out" '$.unknown[0]')" "cancel --json names the unknown id"
+assert_eq completed "$(jget "$out" "\$.final.\"$a\"")" "cancel --json names the final id"
+out=$(mtslurm cancel --all --json)
+assert_eq 0 "$(jget "$out" '$.cancelled')" "cancel --all --json"
+
+# ---- wait without ids: the jobs not final at the call, and only them ----
+bad=$(mtslurm submit --exec 'exit 3')
+rc=0; mtslurm wait "$bad" --timeout 30 2>/dev/null || rc=$?
+assert_eq 1 "$rc" "waiting for a failed job exits 1"
+rc=0; mtslurm wait --timeout 30 2>"$T/err" || rc=$?
+assert_eq 0 "$rc" "wait with nothing running ignores old failures: $(cat "$T/err")"
+rc=0; mtslurm wait --all --timeout 30 2>"$T/err" || rc=$?
+assert_eq 0 "$rc" "wait --all ignores old failures: $(cat "$T/err")"
+j1=$(mtslurm submit --echo one --delay 1)
+t0=$(date +%s%N)
+mtslurm wait --json --timeout 30 > "$T/wait.json" &
+wpid=$!
+sleep 0.3
+j2=$(mtslurm submit --echo two --delay 8)
+wait "$wpid" || fail "wait for the running job failed"
+dt_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$dt_ms" -ge 700 ] || fail "wait returned after $dt_ms ms, before job $j1 ended"
+[ "$dt_ms" -lt 6000 ] || fail "wait waited $dt_ms ms: for job $j2, submitted after the call"
+out=$(cat "$T/wait.json")
+assert_eq 1 "$(jget "$out" '$.jobs')" "wait waited for one job"
+assert_eq "$j1" "$(jget "$out" '$.ids.completed[0]')" "wait waited for the job running at the call"
+mtslurm cancel "$j2" >/dev/null
+rc=0; mtslurm wait "$j2" 2>/dev/null || rc=$?
+assert_eq 1 "$rc" "a cancelled job makes wait ID exit 1"
+
+# ---- logs for every job type ----
+assert_eq first "$(mtslurm logs "$a")" "logs of an echo job prints its output"
+out=$(mtslurm logs "$a" --json)
+assert_eq master "$(jget "$out" '$.source')" "echo logs come from the master's record"
+assert_eq first "$(jget "$out" '$.records[0].data')" "logs --json records"
+x=$(mtslurm submit --exec 'echo to-out; echo to-err >&2')
+f=$(mtslurm submit --func "$TOOLS/libsweep.so:simulate" '{"t":0.01}')
+e=$(mtslurm submit --echo '')
+mtslurm wait "$x" "$f" "$e" --timeout 30
+assert_eq to-out "$(mtslurm logs "$x" 2>/dev/null)" "exec logs: stdout"
+assert_eq to-err "$(mtslurm logs "$x" 2>&1 >/dev/null)" "exec logs: stderr"
+assert_eq log "$(jget "$(mtslurm logs "$x" --json)" '$.source')" "exec logs come from the job log"
+out=$(mtslurm logs "$f" 2>&1)
+[ -n "$out" ] || fail "logs of a func job printed nothing"
+assert_eq "$(jget "$(mtslurm jobs "$f" --json)" '$[0].output')" "$out" "func logs show its output"
+out=$(mtslurm logs "$e" 2>&1)
+assert_eq "mtslurm: no log records for job $e" "$out" "logs of a job without output says so"
+rc=0; mtslurm logs "$bad" >/dev/null 2>"$T/err" || rc=$?
+assert_contains "$(cat "$T/err")" "exit status 3" "logs of a failed exec job without output shows its error"
 log "ok"

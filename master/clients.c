@@ -571,6 +571,18 @@ static void on_submit(struct peer *p, msg *m)
 			snprintf(err, sizeof err, "job %zu: %s", i, why);
 			goto refuse;
 		}
+		/* All ranks hold slots of one worker: with workers connected and
+		 * none that large, the job could never start. Before any worker
+		 * connected it cannot be judged and is accepted. */
+		uint32_t most = s.ranks > 1 ? workers_max_slots(ms) : 0;
+		if (most && s.ranks > (int64_t)most) {
+			snprintf(err, sizeof err,
+				 "job %zu: \"ranks\" %lld is more than the %u slots of the largest connected worker "
+				 "(a multi-rank job holds its ranks' slots on one worker); start workers with "
+				 "--slots %lld or more",
+				 i, (long long)s.ranks, most, (long long)s.ranks);
+			goto refuse;
+		}
 		int64_t id = first + (int64_t)i;
 		for (msg *x = msg_child(s.deps); x; x = msg_next(x)) {
 			int64_t dep;

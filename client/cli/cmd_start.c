@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -320,6 +321,17 @@ static void print_started(const struct cli *cli, const struct master_info *mi, l
 	cli_print_json(o);
 }
 
+/* The cores this process may run on (its affinity mask: what taskset or
+ * a Slurm allocation gives it), else the online ones. */
+static int node_cores(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
@@ -367,6 +379,11 @@ int cmd_start(struct cli *cli)
 
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
+	int cores = node_cores();
+	if (cli->slots > cores && !cli->oversubscribe)
+		cli_die(2, "--slots %d is more than the %d cores this node gives us; use --slots %d or fewer, or "
+			   "--oversubscribe to run more jobs at once than cores",
+			cli->slots, cores, cores);
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
 	l.mpirun_pid = 0;
 	l.workers = cli->n;

@@ -28,8 +28,24 @@ expect_fail 2 "submit takes one command, message or JSON argument; unexpected 'b
 expect_fail 2 "start does not take --stdin" mtslurm -n 1 --local start --stdin
 expect_fail 2 "'abc' is not a job id" mtslurm jobs abc
 
-# ---- with a cluster ----
-mtslurm -n 1 --local start >/dev/null
+# ---- slots are capped at the node's cores unless --oversubscribe ----
+cores=$(nproc)
+expect_fail 2 "--slots $((cores + 1)) is more than the $cores cores" \
+	mtslurm -n 1 --local start --slots $((cores + 1))
+expect_fail 2 "--oversubscribe" mtslurm -n 1 --local start --slots 64
+[ -f "$MTSLURM_RUN_DIR/master.json" ] && fail "a refused start left a master.json"
+
+# ---- with a cluster: one worker of cores+1 slots ----
+slots=$((cores + 1))
+out=$(mtslurm -n 1 --local start --slots $slots --oversubscribe --json)
+assert_eq 1 "$(jget "$out" '$.workers')" "start --json workers"
+assert_eq "$(master_pid)" "$(jget "$out" '$.master.pid')" "start --json master pid"
+assert_eq "$MTSLURM_RUN_DIR" "$(jget "$out" '$.run_dir')" "start --json run dir"
+assert_eq "$slots" "$(jget "$(mtslurm workers --json)" '$[0].slots')" "--oversubscribe gave the slots"
+
+# --ranks larger than any connected worker's slots is refused with the reason.
+expect_fail 1 "\"ranks\" $((slots + 1)) is more than the $slots slots of the largest connected worker" \
+	mtslurm submit --ranks $((slots + 1)) --exec true
 a=$(mtslurm submit --echo first)
 b=$(mtslurm submit --echo second)
 c=$(mtslurm submit --echo third)

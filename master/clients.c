@@ -786,6 +786,10 @@ void clients_on_msg(struct peer *p, msg *m)
 		if (strcmp(t, "cancel") == 0)
 			return on_cancel(p, m);
 		break;
+	case 'f':
+		if (strcmp(t, "forget") == 0)
+			return query_forget(p, m);
+		break;
 	case 'j':
 		if (strcmp(t, "jobs") == 0)
 			return query_jobs(p, m);
@@ -803,6 +807,6 @@ void clients_on_msg(struct peer *p, msg *m)
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
 		     "unknown message type \"%.40s\" from a client; expected hello, submit, cancel, "
-		     "status, jobs, workers, wait or shutdown",
+		     "status, jobs, workers, wait, forget or shutdown",
 		     t);
 }

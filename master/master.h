@@ -258,6 +258,7 @@ void query_status(struct peer *p, msg *m);
 void query_jobs(struct peer *p, msg *m);
 void query_workers(struct peer *p, msg *m);
 void query_wait(struct peer *p, msg *m);
+void query_forget(struct peer *p, msg *m);
 /* After each commit: answer waits whose jobs are all final. */
 void query_check_waiters(struct master *m);
 void query_drop_waiters(struct master *m, struct peer *p);

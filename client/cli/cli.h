@@ -133,6 +133,7 @@ int cmd_jobs(struct cli *cli);
 int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
+int cmd_forget(struct cli *cli);
 
 
 /* Slurm mode (cmd_slurm.c). */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_cancel: `mtslurm cancel ID... | --all`. Says how many jobs moved to
+ * cmd_cancel: `mtslurm cancel ID... | --all` and `mtslurm forget`, the two
+ * commands that take jobs out of the way. cancel Says how many jobs moved to
  * cancelled and names the ids that were unknown (exit 1) or already final;
  * --json: {"cancelled":N,"ids":[cancelled ids],"unknown":[...],
  * "final":{"ID":"state"}} ({"cancelled":N} for --all).
@@ -125,4 +126,44 @@ int cmd_cancel(struct cli *cli)
 	}
 	mts_close(c);
 	return code;
+}
+
+/* forget ID... | --before AGE | --state S: final jobs leave the store
+ * (mts_forget); queued and running ones are never touched. */
+int cmd_forget(struct cli *cli)
+{
+	static const char *finals[] = {"completed", "failed", "cancelled", NULL};
+	if (!cli->npos && !cli->state && cli->before_s < 0)
+		cli_die(2, "forget what? job ids, --before AGE or --state S (mtslurm forget --help)");
+	if (cli->state) {
+		int ok = 0;
+		for (int i = 0; finals[i]; i++)
+			ok |= !strcmp(finals[i], cli->state);
+		if (!ok)
+			cli_die(2, "forget --state wants completed, failed or cancelled, not '%s' (only final jobs "
+				   "are forgotten)",
+				cli->state);
+	}
+	size_t n = (size_t)cli->npos;
+	mts_job_id *ids = n ? calloc(n, sizeof *ids) : NULL;
+	if (n && !ids)
+		cli_die(1, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = cli_job_id(cli->pos[i]);
+	mts_client *c = cli_connect(cli);
+	size_t done = 0;
+	int rc = mts_forget(&done, c, ids, n, cli->state, cli->before_s);
+	free(ids);
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
+	mts_close(c);
+	if (cli->json)
+		printf("{\"forgotten\":%zu}\n", done);
+	else
+		printf("forgot %zu jobs\n", done);
+	if (n && done < n)
+		fprintf(stderr, "mtslurm: %zu of the %zu ids were kept: unknown, not final yet, needed by a "
+				"queued or running job, or the newest job\n",
+			n - done, n);
+	return 0;
 }

@@ -68,6 +68,7 @@ static const struct cli_option options[] = {
 	{"--state", NULL, 1},
 	{"--limit", NULL, 1},
 	{"--stream", NULL, 1},
+	{"--before", NULL, 1},
 	{NULL, NULL, 0},
 };
 
@@ -169,6 +170,13 @@ static const struct cli_command commands[] = {
 	 "usage: mtslurm workers [--json]\n"
 	 "The connected workers: id, node, pid, rank, slots, running jobs, jobs done, state.\n"
 	 "  --json   a JSON array of worker objects\n"},
+	{"forget", cmd_forget, " --before --state --json ", -1, NULL,
+	 "usage: mtslurm forget (ID... | --before AGE | --state S) [--json]\n"
+	 "Remove final jobs (completed, failed, cancelled) from the master's store so that history\n"
+	 "does not grow forever. Queued and running jobs are never removed.\n"
+	 "  --before AGE   jobs that finished more than AGE ago (90, 30m, 2h, 7d)\n"
+	 "  --state S      only jobs in this final state (completed, failed or cancelled)\n"
+	 "  --json         print {\"forgotten\":N} as one JSON object\n"},
 	{"add-workers", cmd_add_workers, " --workers --slots --timeout " SLURM_OPTS, 0, NULL,
 	 "usage: mtslurm -n N add-workers [Slurm options]\n"
 	 "Submit N more workers as one Slurm job to a cluster started through Slurm.\n"
@@ -194,6 +202,7 @@ const char cli_usage_text[] =
 	"  logs         ID [--stream out|err]\n"
 	"  cancel       ID... | --all\n"
 	"  workers      the connected workers\n"
+	"  forget       ID... | --before AGE | --state S   remove final jobs from the store\n"
 	"  add-workers  -n N [Slurm options]   more workers for a Slurm cluster\n"
 	"\n"
 	"Every command that prints takes --json; mtslurm COMMAND --help lists its options.\n"

@@ -334,6 +334,8 @@ int main(int argc, char **argv)
 				cli_die(2, "--stream wants out or err");
 		} else if (!strcmp(a, "--oversubscribe")) {
 			cli.oversubscribe = 1;
+		} else if (!strcmp(a, "--before")) {
+			cli.before_s = cli_duration(a, need(argc, argv, &i));
 		} else {
 			/* In the option table but not parsed here: a bug, said plainly. */
 			cli_die(2, "option %s is known but not handled (mtslurm bug)", w);

@@ -25,6 +25,10 @@
 #include "msg.h"
 #include "util.h"
 
+/* A starting master that neither uses CPU nor reads for this long is taken
+ * for hung. */
+#define START_STALL_MS 15000
+
 struct launch {
 	long mpirun_pid;
 	int workers;
@@ -184,6 +188,77 @@ static char *find_program(const char *name, char *out, size_t n)
 	return access(out, X_OK) == 0 ? out : NULL;
 }
 
+/* A number that grows while pid works: its CPU time (utime + stime from
+ * /proc/PID/stat) plus the bytes it read (rchar from /proc/PID/io). 0 if
+ * they cannot be read. */
+static uint64_t proc_progress(pid_t pid)
+{
+	char path[64], text[2048];
+	uint64_t v = 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	char *p = n > 0 ? (text[n] = '\0', strrchr(text, ')')) : NULL;
+	unsigned long long ut = 0, st = 0;
+	/* after "pid (comm)": state, then fields 4..13, then utime, stime */
+	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+		v = ut + st;
+	snprintf(path, sizeof path, "/proc/%ld/io", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	unsigned long long rchar = 0;
+	if (n > 0 && (text[n] = '\0', sscanf(text, "rchar: %llu", &rchar) == 1))
+		v += rchar;
+	return v;
+}
+
+/* Wait until the master we spawned serves (master.json names its pid).
+ * A master with a big backlog loads it first (100,000 jobs: about 30 s), so
+ * there is no fixed limit: start waits as long as the process lives and
+ * makes progress (CPU time or reads advance within START_STALL_MS), up to
+ * --timeout if one was given. Dies, after ending the master, otherwise. */
+static void wait_serving(struct cli *cli, pid_t pid, const char *logfile, struct master_info *mi)
+{
+	char err[512];
+	uint64_t t0 = util_mono_ns(), last_ns = t0;
+	uint64_t limit_ns = cli->timeout_s >= 0 ? (uint64_t)(cli->timeout_s * 1e9) : 0;
+	uint64_t seen = proc_progress(pid);
+	for (int tick = 0;; tick++) {
+		if (rundir_read_master(cli->run_dir, mi, err, sizeof err) == 0 && mi->pid == pid)
+			return;
+		if (exited(pid)) {
+			char why[512];
+			cli_last_line(logfile, why, sizeof why);
+			cli_die(1, "the master exited at start: %s (see %s)", why[0] ? why : "no reason given", logfile);
+		}
+		uint64_t now = util_mono_ns();
+		if (tick % 25 == 0) { /* every 0.5 s */
+			uint64_t p = proc_progress(pid);
+			if (p != seen) {
+				seen = p;
+				last_ns = now;
+			}
+		}
+		if (limit_ns && now - t0 >= limit_ns) {
+			end_pid(pid, 2000);
+			cli_die(1, "the master did not start serving within %g s (--timeout; it was %s); a larger "
+				   "--timeout gives a big backlog time to load (see %s)",
+				cli->timeout_s, now - last_ns < 2000000000u ? "still working" : "idle", logfile);
+		}
+		if (now - last_ns >= (uint64_t)START_STALL_MS * 1000000u) {
+			end_pid(pid, 2000);
+			cli_die(1, "the master made no progress for %d s before serving (no CPU time, no reads) and "
+				   "was stopped (see %s)",
+				START_STALL_MS / 1000, logfile);
+		}
+		cli_sleep_ms(20);
+	}
+}
+
 static pid_t start_master(struct cli *cli, const char *bin, const char *logfile, struct master_info *mi)
 {
 	char prefetch[32];
@@ -221,19 +296,8 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 	argv[k] = NULL;
 	rundir_remove_master(cli->run_dir);
 	pid_t pid = spawn_detached(argv, logfile);
-	char err[512];
-	for (int t = 0; t < 15000; t += 20) {
-		if (rundir_read_master(cli->run_dir, mi, err, sizeof err) == 0 && mi->pid == pid)
-			return pid;
-		if (exited(pid)) {
-			char why[512];
-			cli_last_line(logfile, why, sizeof why);
-			cli_die(1, "the master exited at start: %s (see %s)", why[0] ? why : "no reason given", logfile);
-		}
-		cli_sleep_ms(20);
-	}
-	end_pid(pid, 2000);
-	cli_die(1, "the master did not start serving within 15 s (see %s)", logfile);
+	wait_serving(cli, pid, logfile, mi);
+	return pid;
 }
 
 /* Connected workers, or -1 if the master cannot be asked. */

@@ -31,6 +31,8 @@
 
 struct launch {
 	long mpirun_pid;
+	unsigned long long mpirun_start; /* its start time (proc_start), 0: unknown */
+	char node[256];                  /* where start ran ("" in old files) */
 	int workers;
 	const char *mode; /* "local" or "allocation" */
 };
@@ -72,16 +74,30 @@ static int read_launch(const char *dir, struct launch *l)
 		l->mpirun_pid = (long)v;
 	if (!msg_get_int(m, "workers", &v))
 		l->workers = (int)v;
+	if (!msg_get_int(m, "mpirun_start", &v) && v > 0)
+		l->mpirun_start = (unsigned long long)v;
+	if (msg_get_str(m, "node"))
+		util_strlcpy(l->node, msg_get_str(m, "node"), sizeof l->node);
 	msg_free(m);
 	return m ? 0 : -1;
 }
 
-static void write_launch(const char *dir, const struct launch *l)
+static unsigned long long proc_start(long pid);
+
+static void write_launch(const char *dir, struct launch *l)
 {
-	char text[256];
-	int n = snprintf(text, sizeof text, "{\"mode\":\"%s\",\"mpirun_pid\":%ld,\"workers\":%d}\n",
-			 l->mode, l->mpirun_pid, l->workers);
-	cli_write_file(dir, "launch.json", text, (size_t)n);
+	msg *o = msg_new_object();
+	l->mpirun_start = l->mpirun_pid > 0 ? proc_start(l->mpirun_pid) : 0;
+	util_nodename(l->node, sizeof l->node);
+	msg_set_str(o, "mode", l->mode);
+	msg_set_int(o, "mpirun_pid", l->mpirun_pid);
+	msg_set_int(o, "mpirun_start", (int64_t)l->mpirun_start);
+	msg_set_str(o, "node", l->node);
+	msg_set_int(o, "workers", l->workers);
+	char *text = msg_print(o);
+	msg_free(o);
+	cli_write_file(dir, "launch.json", text, text ? strlen(text) : 0);
+	free(text);
 }
 
 /* Where mtslurm-master and mtslurm-worker are: $MTSLURM_LIBEXEC, else next
@@ -507,6 +523,54 @@ int cmd_start(struct cli *cli)
 	return 0;
 }
 
+/* The start time of pid (field 22 of /proc/PID/stat, clock ticks since
+ * boot), 0 if it cannot be read: with the pid, it names one process. */
+static unsigned long long proc_start(long pid)
+{
+	char path[64], text[2048];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	char *p = n > 0 ? (text[n] = '\0', strrchr(text, ')')) : NULL;
+	unsigned long long t = 0;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &t) != 1)
+		return 0;
+	return t;
+}
+
+/* Whether pid is a process of this run directory that start launched: its
+ * command line has "--run-dir RUN_DIR" and, if prog is given, an argument
+ * whose last path component is prog; if start_ticks is non-zero, it began
+ * at that time (pid not reused). Never a pid a worker merely reported. */
+static int our_process(long pid, const char *prog, const char *run_dir, unsigned long long start_ticks)
+{
+	char path[64], args[16384];
+	if (pid <= 1 || !rundir_pid_alive(pid))
+		return 0;
+	if (start_ticks && proc_start(pid) != start_ticks)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, args, sizeof args - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	args[n] = '\0';
+	int prog_ok = !prog, dir_ok = 0;
+	for (char *a = args, *prev = NULL; a < args + n; prev = a, a += strlen(a) + 1) {
+		const char *base = strrchr(a, '/') ? strrchr(a, '/') + 1 : a;
+		if (prog && !strcmp(base, prog))
+			prog_ok = 1;
+		if (prev && !strcmp(prev, "--run-dir") && !strcmp(a, run_dir))
+			dir_ok = 1;
+	}
+	return prog_ok && dir_ok;
+}
+
 /* stop --json: {"stopped":bool,"run_dir","master_pid","launcher_pid"}
  * (0: there was none). */
 static void print_stopped(const struct cli *cli, int stopped, long master_pid, long launcher_pid)
@@ -523,12 +587,25 @@ int cmd_stop(struct cli *cli)
 {
 	struct master_info mi;
 	struct launch l;
-	char err[512], lp[RUNDIR_PATH_MAX];
+	char err[512], lp[RUNDIR_PATH_MAX], node[256];
+	util_nodename(node, sizeof node);
 	int have_master = rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid);
 	int have_launch = read_launch(cli->run_dir, &l) == 0;
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 20000;
+	/* Signal only what start launched here: the master of master.json if
+	 * it runs on this node and is that run dir's mtslurm-master, the
+	 * mpirun/srun of launch.json if it is the one start spawned. */
+	long master_pid = have_master && !strcmp(mi.node, node) &&
+					  our_process(mi.pid, "mtslurm-master", cli->run_dir, 0)
+				  ? mi.pid
+				  : 0;
+	long launcher_pid = have_launch && l.mpirun_pid > 0 && (!l.node[0] || !strcmp(l.node, node)) &&
+					    our_process(l.mpirun_pid, NULL, cli->run_dir, l.mpirun_start)
+				    ? l.mpirun_pid
+				    : 0;
 	rundir_path(lp, cli->run_dir, "launch.json");
-	if (!have_master && !(have_launch && rundir_pid_alive(l.mpirun_pid))) {
+	mts_client *c = have_master ? cli_connect_quiet(cli) : NULL;
+	if (!c && !master_pid && !launcher_pid) {
 		rundir_remove_master(cli->run_dir);
 		unlink(lp);
 		if (cli->json)
@@ -536,44 +613,30 @@ int cmd_stop(struct cli *cli)
 		fprintf(stderr, "mtslurm: nothing is running in %s\n", cli->run_dir);
 		return 0;
 	}
-	/* Remember the workers' pids: if mpirun does not take them down, we do. */
-	long wpids[1024];
-	int nw = 0;
-	if (have_master) {
-		mts_client *c = cli_connect_quiet(cli);
-		if (c) {
-			char *s = NULL;
-			if (mts_workers(&s, c) == MTS_OK) {
-				char e[64];
-				msg *m = msg_parse(s, strlen(s), e, sizeof e);
-				for (msg *w = msg_child(m); w && nw < 1024; w = msg_next(w)) {
-					int64_t p;
-					if (!msg_get_int(w, "pid", &p) && p != mi.pid)
-						wpids[nw++] = (long)p;
-				}
-				msg_free(m);
-				mts_free(s);
-			}
-			mts_shutdown(c);
-			mts_close(c);
-		}
+	if (c) {
+		/* The master tells every worker to exit (the protocol's exit),
+		 * commits and leaves. */
+		mts_shutdown(c);
+		mts_close(c);
 		for (int t = 0; t < timeout_ms && rundir_pid_alive(mi.pid); t += 50)
 			cli_sleep_ms(50);
-		end_pid(mi.pid, 2000);
 	}
-	if (have_launch && l.mpirun_pid > 0) {
-		/* Workers leave when the master says exit; without a master, make
-		 * mpirun pass SIGTERM on to them now. */
-		for (int t = 0; have_master && t < timeout_ms && rundir_pid_alive(l.mpirun_pid); t += 50)
+	end_pid(master_pid, 2000);
+	if (launcher_pid) {
+		/* Workers leave when the master says exit, and mpirun with them;
+		 * without a master, SIGTERM makes mpirun end its ranks. */
+		for (int t = 0; c && t < timeout_ms && rundir_pid_alive(launcher_pid); t += 50)
 			cli_sleep_ms(50);
-		end_pid(l.mpirun_pid, 5000);
+		end_pid(launcher_pid, 5000);
 	}
-	for (int i = 0; i < nw; i++)
-		end_pid(wpids[i], 2000);
+	if (have_master && !master_pid && rundir_pid_alive(mi.pid))
+		fprintf(stderr, "mtslurm: the master of master.json (pid %ld on %s) is not one this command may "
+				"signal (not this node's mtslurm-master of %s); left alone\n",
+			mi.pid, mi.node, cli->run_dir);
 	rundir_remove_master(cli->run_dir);
 	unlink(lp);
 	if (cli->json)
-		print_stopped(cli, 1, have_master ? mi.pid : 0, have_launch ? l.mpirun_pid : 0);
+		print_stopped(cli, 1, master_pid, launcher_pid);
 	else
 		printf("mtslurm: stopped the cluster in %s\n", cli->run_dir);
 	return 0;

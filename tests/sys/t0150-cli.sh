@@ -28,6 +28,31 @@ expect_fail 2 "submit takes one command, message or JSON argument; unexpected 'b
 expect_fail 2 "start does not take --stdin" mtslurm -n 1 --local start --stdin
 expect_fail 2 "'abc' is not a job id" mtslurm jobs abc
 
+# ---- help texts and docs/user-guide.md section 9 list the same options ----
+guide=$top/docs/user-guide.md
+# opts_of TEXT: the options (-x, --long-name) in TEXT, one per line, sorted.
+opts_of() { grep -o -- '\(^\|[][ ,(|`]\)--\{0,1\}-[a-zA-Z][a-zA-Z-]*' <<<"$1" | sed 's/^[][ ,(|`]//' | sort -u; }
+# doc_opts CMD: the options in the first column of CMD's table in section 9.
+doc_opts() {
+	local sect
+	sect=$(sed -n '/^## 9\. Command reference/,$p' "$guide" |
+		sed -n "/^### \`mtslurm $1\`/,/^### /p" | grep '^| `' | cut -d'|' -f2)
+	opts_of "$sect"
+}
+grep -q "not available yet" "$guide" && fail "the user guide still says Slurm mode is not available"
+mtslurm start --help | grep -q "not available yet" && fail "start --help still says Slurm mode is not available"
+for cmd in start stop status submit wait jobs logs cancel workers forget add-workers; do
+	help=$(mtslurm "$cmd" --help) || fail "$cmd --help failed"
+	documented=$(doc_opts "$cmd")
+	[ -n "$documented" ] || fail "docs/user-guide.md section 9 has no options for $cmd"
+	for o in $documented; do
+		opts_of "$help" | grep -qx -- "$o" || fail "$o is documented for $cmd in docs/user-guide.md but not in '$cmd --help'"
+	done
+	for o in $(opts_of "$help"); do
+		grep -qx -- "$o" <<<"$documented" || fail "'$cmd --help' shows $o, which docs/user-guide.md section 9 does not list for $cmd"
+	done
+done
+
 # ---- slots are capped at the node's cores unless --oversubscribe ----
 cores=$(nproc)
 expect_fail 2 "--slots $((cores + 1)) is more than the $cores cores" \

@@ -164,8 +164,11 @@ int main(int argc, char **argv)
 	int help = 0, nseen = 0;
 	const struct cli_command *cmd = NULL;
 	cli.pos = calloc((size_t)argc + 1, sizeof *cli.pos);
-	const char **seen = calloc((size_t)argc + 1, sizeof *seen);
-	const struct cli_option **seen_opt = calloc((size_t)argc + 1, sizeof *seen_opt);
+	/* Static, like cli: reachable until exit, also on the error paths. */
+	static const char **seen;
+	static const struct cli_option **seen_opt;
+	seen = calloc((size_t)argc + 1, sizeof *seen);
+	seen_opt = calloc((size_t)argc + 1, sizeof *seen_opt);
 	if (!cli.pos || !seen || !seen_opt)
 		cli_die(1, "out of memory");
 	for (int i = 1; i < argc; i++) {
@@ -350,8 +353,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	check_args(&cli, cmd, seen, seen_opt, nseen);
-	free(seen);
-	free(seen_opt);
 	char err[512];
 	if (rundir_resolve(cli.run_dir, cli.run_dir_opt, err, sizeof err))
 		cli_die(2, "%s", err);

@@ -306,6 +306,22 @@ MTS_API int mts_wait_cluster(char **counts_json, mts_client *c, int timeout_ms);
 MTS_API int mts_wait_jobs(char **counts_json, mts_client *c, const mts_job_id *ids, size_t n,
 			  int timeout_ms);
 
+/* Remove final jobs (completed, failed, cancelled) from the master's store
+ * so that its history does not grow forever: those of the given ids (NULL:
+ * any id), in state (NULL: any final state; else "completed", "failed" or
+ * "cancelled"), finished more than age_s seconds ago by the master's clock
+ * (< 0: any time); at least one of the three must be given. Queued and
+ * running jobs are never removed, nor a final job that a queued or running
+ * job depends on (it goes once that job is final), nor the newest job of
+ * the store. A forgotten id then reads as unknown (jobs, wait, cancel, and a
+ * new job naming it in deps is refused); a handle that reconnects awaiting a
+ * forgotten job gets no callback for it. *nforgotten (may be NULL) receives
+ * how many went. Works in requests of up to 10,000 rows (each short for the
+ * master) until done. Errors: MTS_EINVAL (no filter, or ids NULL with n >
+ * 0), MTS_EREJECTED (a bad state; mts_errmsg says why), and the usual ones. */
+MTS_API int mts_forget(size_t *nforgotten, mts_client *c, const mts_job_id *ids, size_t n, const char *state,
+		       double age_s);
+
 /* Stop the cluster: the master tells every worker to exit, commits, removes
  * master.json and exits. Returns once the master said goodbye; then close
  * the handle (later requests only time out). */

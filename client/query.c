@@ -184,3 +184,60 @@ MTS_API int mts_shutdown(mts_client *c)
 	free(s);
 	return rc;
 }
+
+/* One forget request over ids[0..n) (ids NULL: any id); adds to *total. */
+static int forget_req(size_t *total, int *more, mts_client *c, const mts_job_id *ids, size_t n, const char *state,
+		      double age_s)
+{
+	struct req r;
+	req_begin(c, &r, "forget");
+	if (state) {
+		buf_adds(&r.frame, ",\"state\":");
+		json_str(&r.frame, state);
+	}
+	if (age_s >= 0)
+		buf_addf(&r.frame, ",\"age\":%.3f", age_s);
+	if (ids) {
+		buf_adds(&r.frame, ",\"ids\":[");
+		for (size_t i = 0; i < n; i++)
+			buf_addf(&r.frame, "%s%lld", i ? "," : "", (long long)ids[i]);
+		buf_add(&r.frame, "]", 1);
+	}
+	int rc = client_call(c, &r, 0);
+	if (rc == MTS_OK) {
+		int64_t k = 0;
+		if (msg_get_int(r.reply, "n", &k)) {
+			client_seterr(c, "the master's reply has no \"n\"");
+			rc = MTS_EPROTO;
+		}
+		*total += (size_t)k;
+		*more = msg_get_bool(r.reply, "more", 0);
+	}
+	req_release(&r);
+	return rc;
+}
+
+MTS_API int mts_forget(size_t *nforgotten, mts_client *c, const mts_job_id *ids, size_t n, const char *state,
+		       double age_s)
+{
+	if (nforgotten)
+		*nforgotten = 0;
+	if (!c || (!ids && n) || (!ids && !state && age_s < 0))
+		return MTS_EINVAL;
+	size_t total = 0;
+	int rc = MTS_OK, more = 1;
+	if (ids) {
+		/* Each chunk once more while the master says it stopped at its
+		 * per-request limit. */
+		for (size_t lo = 0; rc == MTS_OK && lo < n; lo += more ? 0 : 10000) {
+			size_t k = n - lo < 10000 ? n - lo : 10000;
+			rc = forget_req(&total, &more, c, ids + lo, k, state, age_s);
+		}
+	} else {
+		while (rc == MTS_OK && more)
+			rc = forget_req(&total, &more, c, NULL, 0, state, age_s);
+	}
+	if (nforgotten)
+		*nforgotten = total;
+	return rc;
+}

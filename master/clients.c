@@ -573,6 +573,18 @@ static void on_submit(struct peer *p, msg *m)
 			snprintf(err, sizeof err, "job %zu: %s", i, why);
 			goto refuse;
 		}
+		/* All ranks hold slots of one worker: with workers connected and
+		 * none that large, the job could never start. Before any worker
+		 * connected it cannot be judged and is accepted. */
+		uint32_t most = s.ranks > 1 ? workers_max_slots(ms) : 0;
+		if (most && s.ranks > (int64_t)most) {
+			snprintf(err, sizeof err,
+				 "job %zu: \"ranks\" %lld is more than the %u slots of the largest connected worker "
+				 "(a multi-rank job holds its ranks' slots on one worker); start workers with "
+				 "--slots %lld or more",
+				 i, (long long)s.ranks, most, (long long)s.ranks);
+			goto refuse;
+		}
 		int64_t id = first + (int64_t)i;
 		for (msg *x = msg_child(s.deps); x; x = msg_next(x)) {
 			int64_t dep;
@@ -777,6 +789,10 @@ void clients_on_msg(struct peer *p, msg *m)
 		if (strcmp(t, "cancel") == 0)
 			return on_cancel(p, m);
 		break;
+	case 'f':
+		if (strcmp(t, "forget") == 0)
+			return query_forget(p, m);
+		break;
 	case 'j':
 		if (strcmp(t, "jobs") == 0)
 			return query_jobs(p, m);
@@ -794,6 +810,6 @@ void clients_on_msg(struct peer *p, msg *m)
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
 		     "unknown message type \"%.40s\" from a client; expected hello, submit, cancel, "
-		     "status, jobs, workers, wait or shutdown",
+		     "status, jobs, workers, wait, forget or shutdown",
 		     t);
 }

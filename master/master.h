@@ -243,6 +243,8 @@ void workers_lost(struct wrk *w, const char *why);
 void workers_flush(struct master *m, int seal);
 void workers_expire_orphans(struct master *m);
 void workers_release(struct master *m);
+/* The most slots of any connected worker, 0 while none is connected. */
+uint32_t workers_max_slots(const struct master *m);
 /* Write the assignments (state running) of jobs assigned at least
  * cfg.assign_defer_ms ago that still run; all = 1: of every job assigned
  * so far (before a `jobs` listing, at shutdown). Jobs that finished before
@@ -257,6 +259,7 @@ void query_status(struct peer *p, msg *m);
 void query_jobs(struct peer *p, msg *m);
 void query_workers(struct peer *p, msg *m);
 void query_wait(struct peer *p, msg *m);
+void query_forget(struct peer *p, msg *m);
 /* After each commit: answer waits whose jobs are all final. */
 void query_check_waiters(struct master *m);
 void query_drop_waiters(struct master *m, struct peer *p);

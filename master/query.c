@@ -308,3 +308,62 @@ void query_drop_waiters(struct master *ms, struct peer *p)
 		free(w);
 	}
 }
+
+/* forget: delete final jobs from the store (store_forget) -- by "ids",
+ * "state" (a final one) and "age" (finished more than that many seconds
+ * ago by the master's clock), at most "limit" per request so that one
+ * request never holds the loop long; "more": call again. */
+void query_forget(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	int64_t req = 0, limit = 10000;
+	int has_req = get_req(m, &req);
+	struct store_forget_q q = {.state = -1};
+	double age = -1;
+	const char *state = msg_get_str(m, "state");
+	msg *iv = msg_get(m, "ids");
+	if (msg_has(m, "state") && ((q.state = mjob_state_parse(state)) < MJOB_COMPLETED)) {
+		master_error(p, has_req, req, "bad_request",
+			     "forget: \"state\" must be completed, failed or cancelled (only final jobs are forgotten)");
+		return;
+	}
+	if (msg_has(m, "age") && (msg_get_num(m, "age", &age) || !(age >= 0) || age > 1e10)) {
+		master_error(p, has_req, req, "bad_request", "forget: \"age\" must be a number of seconds >= 0");
+		return;
+	}
+	if (msg_has(m, "limit") && (msg_get_int(m, "limit", &limit) || limit < 1 || limit > 100000)) {
+		master_error(p, has_req, req, "bad_request", "forget: \"limit\" must be from 1 to 100000");
+		return;
+	}
+	int ids_ok = msg_is_array(iv);
+	for (msg *e = msg_child(iv); ids_ok && e; e = msg_next(e))
+		ids_ok = msg_is_num(e);
+	if ((iv && !ids_ok) || (!iv && !msg_has(m, "state") && age < 0)) {
+		master_error(p, has_req, req, "bad_request",
+			     "forget needs \"ids\" (an array of job ids), \"state\" or \"age\"");
+		return;
+	}
+	char *ids_json = iv ? msg_print(iv) : NULL;
+	q.ids_json = ids_json;
+	q.finished_before = age >= 0 ? util_wall() - age : 0;
+	q.limit = limit;
+	int64_t k[5];
+	int64_t n = store_forget(ms->store, &q, k);
+	free(ids_json);
+	if (n < 0) {
+		master_error(p, has_req, req, "internal", "forget failed: %s", store_errmsg(ms->store));
+		return;
+	}
+	for (int i = MJOB_COMPLETED; i <= MJOB_CANCELLED; i++)
+		ms->counts[i] -= k[i];
+	if (n)
+		log_info("forgot %lld final jobs (%lld completed, %lld failed, %lld cancelled)", (long long)n,
+			 (long long)k[MJOB_COMPLETED], (long long)k[MJOB_FAILED], (long long)k[MJOB_CANCELLED]);
+	msg *r = typed_reply("forgotten", has_req, req);
+	msg_set_int(r, "n", n);
+	msg_set_int(r, "completed", k[MJOB_COMPLETED]);
+	msg_set_int(r, "failed", k[MJOB_FAILED]);
+	msg_set_int(r, "cancelled", k[MJOB_CANCELLED]);
+	msg_set_bool(r, "more", n == limit);
+	master_ack(p, r);
+}

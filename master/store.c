@@ -1010,3 +1010,48 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 	sqlite3_finalize(st);
 	return n;
 }
+
+int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t forgotten[5])
+{
+	/* Final rows only; never a job a live one depends on (a restart
+	 * judges a dependent by its dependency's row, so that row must stay
+	 * until the dependent is final), nor the newest row (the next id is
+	 * counted from the highest one stored, and ids are never reused). */
+	static const char sql[] =
+		"DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE +state IN (2,3,4)"
+		" AND (?1<0 OR state=?1) AND (?2<=0 OR coalesce(finished,submitted)<?2)"
+		" AND (?3 IS NULL OR id IN (SELECT value FROM json_each(?3)))"
+		" AND id<(SELECT max(id) FROM jobs)"
+		" AND id NOT IN (SELECT d.value FROM jobs AS l, json_each(l.deps) AS d"
+		"  WHERE l.state<2 AND l.deps IS NOT NULL AND l.deps<>'[]')"
+		" ORDER BY id LIMIT ?4) RETURNING state";
+	memset(forgotten, 0, 5 * sizeof forgotten[0]);
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(s);
+	sqlite3_bind_int(st, 1, q->state);
+	sqlite3_bind_double(st, 2, q->finished_before);
+	bind_str(st, 3, q->ids_json);
+	sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : 1);
+	int64_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int k = sqlite3_column_int(st, 0);
+		if (k >= 2 && k < 5)
+			forgotten[k]++;
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		s->failed = 1; /* the turn's transaction rolls back */
+		fail(s);
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	s->txn_writes += (unsigned)n;
+	for (int k = 2; k < 5; k++)
+		store_count_add(s, k, -forgotten[k]);
+	return n;
+}

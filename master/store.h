@@ -192,4 +192,18 @@ struct store_query {
 int64_t store_jobs(struct store *s, const struct store_query *q,
 		   int (*fn)(void *arg, const struct store_rec *r), void *arg);
 
+/* Which final jobs store_forget() removes: all conditions hold. */
+struct store_forget_q {
+	int state;              /* 2, 3 or 4; -1: any final state */
+	double finished_before; /* wall time; <= 0: any */
+	const char *ids_json;   /* a JSON array of ids, or NULL: any */
+	int64_t limit;          /* at most this many rows (one call stays short) */
+};
+/* Delete up to q->limit final jobs matching q (in the open transaction),
+ * never one that a queued or running job depends on, nor the newest row
+ * (ids count on from it). forgotten[state] receives how many of each final
+ * state went; the `counts` totals drop by as many. Returns the number, or
+ * -1. */
+int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t forgotten[5]);
+
 #endif

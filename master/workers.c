@@ -54,6 +54,15 @@ static void wrk_free(struct wrk *w)
 	free(w);
 }
 
+uint32_t workers_max_slots(const struct master *m)
+{
+	uint32_t most = 0;
+	for (const struct wrk *w = m->workers; w; w = w->next)
+		if (w->peer && w->sw.slots > most)
+			most = w->sw.slots;
+	return most;
+}
+
 void workers_release(struct master *m)
 {
 	struct wrk *w = m->workers;

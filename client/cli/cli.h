@@ -3,8 +3,9 @@
  * cli: the `mtslurm` command's shared pieces -- the parsed command line and
  * the helpers every command uses (connect, die with a one-line message).
  * One file per noun: cmd_start.c (start, stop), cmd_submit.c, cmd_wait.c,
- * cmd_query.c (status, jobs, workers, logs), cmd_cancel.c; main.c parses
- * the command line and dispatches.
+ * cmd_query.c (status, jobs, workers, logs), cmd_cancel.c (cancel, forget);
+ * cmdtab.c holds the command and option tables, main.c parses the command
+ * line and dispatches through the command table.
  */
 #ifndef MTS_CLI_H
 #define MTS_CLI_H
@@ -27,6 +28,7 @@ struct cli {
 	int n_given;
 	int local, json, use_stdin, all, master_works;
 	int slots, prefetch;
+	int oversubscribe; /* --oversubscribe: slots above the node's cores */
 	const char *max_queued; /* passed to the master as given */
 	double timeout_s; /* --timeout: < 0 unset */
 	/* submit */
@@ -56,9 +58,35 @@ struct cli {
 	const char *state;
 	long limit;
 	const char *stream;
+	double before_s; /* forget --before: < 0 unset */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
+
+/* One command of the table (cmdtab.c). */
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli);
+	const char *opts;     /* " --a --b ": the options it takes (canonical names) */
+	int max_pos;          /* positional arguments it takes; -1: any number */
+	const char *pos_what; /* what they are, for "takes ..." errors */
+	const char *help;     /* `mtslurm NAME --help` */
+};
+/* One option the command line knows; alias is its short form or NULL. */
+struct cli_option {
+	const char *name, *alias;
+	int takes_value;
+};
+extern const char cli_usage_text[];
+/* The command called name, or NULL. */
+const struct cli_command *cmdtab_find(const char *name);
+/* The option spelled word (long name or alias), or NULL. */
+const struct cli_option *cmdtab_option(const char *word);
+/* Whether command c takes the option of canonical name opt. */
+int cmdtab_takes(const struct cli_command *c, const char *opt);
+/* The command or option nearest to a mistyped word, or NULL. */
+const char *cmdtab_suggest_command(const char *word);
+const char *cmdtab_suggest_option(const char *word);
 
 /* Print "mtslurm: <message>" on stderr and exit with code. */
 void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
@@ -75,6 +103,11 @@ msg *cli_parse(const char *json);
  * absent). */
 void cli_counts(const msg *jobs, int64_t *queued, int64_t *running, int64_t *completed, int64_t *failed,
 		int64_t *cancelled);
+
+/* Print m as one line of JSON on stdout and free it (dies on OOM). */
+void cli_print_json(msg *m);
+/* "90", "90s", "5m", "2h", "7d": seconds, or dies naming opt. */
+double cli_duration(const char *opt, const char *v);
 
 /* Shared by start and stop (cmd_start.c). */
 void cli_sleep_ms(int ms);
@@ -101,6 +134,8 @@ int cmd_jobs(struct cli *cli);
 int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
+int cmd_forget(struct cli *cli);
+
 
 /* Slurm mode (cmd_slurm.c). */
 int cmd_start_slurm(struct cli *cli);

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cmd_cancel: `mtslurm cancel ID... | --all`. Says how many jobs moved to
- * cancelled and names the ids that were unknown (exit 1) or already final.
+ * cmd_cancel: `mtslurm cancel ID... | --all` and `mtslurm forget`, the two
+ * commands that take jobs out of the way. cancel Says how many jobs moved to
+ * cancelled and names the ids that were unknown (exit 1) or already final;
+ * --json: {"cancelled":N,"ids":[cancelled ids],"unknown":[...],
+ * "final":{"ID":"state"}} ({"cancelled":N} for --all).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,50 +16,154 @@
 #include "cli.h"
 #include "msg.h"
 
+/* The records of ids (chunks of 10000) as one JSON array; dies on failure. */
+static msg *records(mts_client *c, const mts_job_id *ids, size_t n)
+{
+	msg *all = msg_new_array();
+	for (size_t lo = 0; lo < n; lo += 10000) {
+		size_t k = n - lo < 10000 ? n - lo : 10000;
+		char *s = NULL;
+		int rc = mts_jobs_by_id(&s, c, ids + lo, k);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		msg *m = cli_parse(s);
+		mts_free(s);
+		for (msg *j = msg_child(m); j; j = msg_next(j))
+			msg_push(all, msg_dup(j));
+		msg_free(m);
+	}
+	return all;
+}
+
+static const char *state_of(const msg *recs, mts_job_id id)
+{
+	for (msg *j = msg_child(recs); j; j = msg_next(j)) {
+		int64_t v = 0;
+		if (msg_get_int(j, "id", &v) == 0 && v == id)
+			return msg_get_str(j, "state");
+	}
+	return NULL;
+}
+
+/* cancel ID...: the ids' states before and after tell which were
+ * cancelled now, which were already final and which do not exist. */
+static int cancel_ids(struct cli *cli, mts_client *c)
+{
+	size_t n = (size_t)cli->npos, done = 0;
+	mts_job_id *ids = calloc(n, sizeof *ids);
+	if (!ids)
+		cli_die(1, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = cli_job_id(cli->pos[i]);
+	msg *before = records(c, ids, n);
+	int rc = mts_cancel(&done, c, ids, n);
+	if (rc != MTS_OK && rc != MTS_EUNKNOWN_JOB)
+		cli_die_api(c, rc);
+	msg *after = records(c, ids, n);
+	msg *cancelled = msg_new_array(), *unknown = msg_new_array(), *final = msg_new_object();
+	for (size_t i = 0; i < n; i++) {
+		int dup = 0;
+		for (size_t d = 0; d < i && !dup; d++)
+			dup = ids[d] == ids[i];
+		const char *was = state_of(before, ids[i]), *now = state_of(after, ids[i]);
+		char key[32];
+		snprintf(key, sizeof key, "%lld", (long long)ids[i]);
+		if (dup)
+			continue;
+		if (!was)
+			msg_push(unknown, msg_new_int(ids[i]));
+		else if (strcmp(was, "queued") && strcmp(was, "running"))
+			msg_set_str(final, key, was);
+		else if (now && !strcmp(now, "cancelled"))
+			msg_push(cancelled, msg_new_int(ids[i]));
+		else if (now)
+			msg_set_str(final, key, now); /* it ended on its own meanwhile */
+	}
+	if (cli->json) {
+		msg *o = msg_new_object();
+		msg_set_int(o, "cancelled", (int64_t)done);
+		msg_add(o, "ids", cancelled);
+		msg_add(o, "unknown", unknown);
+		msg_add(o, "final", final);
+		cli_print_json(o);
+	} else {
+		printf("cancelled %zu jobs\n", done);
+		for (msg *f = msg_child(final); f; f = msg_next(f))
+			fprintf(stderr, "mtslurm: job %s already %s\n", msg_key(f), msg_str(f));
+		msg_free(cancelled);
+		msg_free(unknown);
+		msg_free(final);
+	}
+	if (rc == MTS_EUNKNOWN_JOB)
+		fprintf(stderr, "mtslurm: %s\n", mts_errmsg(c));
+	msg_free(before);
+	msg_free(after);
+	free(ids);
+	return rc == MTS_EUNKNOWN_JOB;
+}
+
 int cmd_cancel(struct cli *cli)
 {
 	if (!cli->all && !cli->npos)
 		cli_die(2, "cancel what? job ids, or --all");
+	if (cli->all && cli->npos)
+		cli_die(2, "give --all or job ids, not both");
+	for (int i = 0; i < cli->npos; i++)
+		cli_job_id(cli->pos[i]);
 	mts_client *c = cli_connect(cli);
-	size_t n = 0;
-	int rc;
-	mts_job_id *ids = NULL;
-	if (cli->all) {
-		rc = mts_cancel_all(&n, c);
-	} else {
-		ids = calloc((size_t)cli->npos, sizeof *ids);
-		if (!ids)
-			cli_die(1, "out of memory");
-		for (int i = 0; i < cli->npos; i++)
-			ids[i] = cli_job_id(cli->pos[i]);
-		rc = mts_cancel(&n, c, ids, (size_t)cli->npos);
-	}
-	if (rc != MTS_OK && rc != MTS_EUNKNOWN_JOB)
-		cli_die_api(c, rc);
-	printf("cancelled %zu jobs\n", n);
 	int code = 0;
-	if (rc == MTS_EUNKNOWN_JOB) {
-		fprintf(stderr, "mtslurm: %s\n", mts_errmsg(c));
-		code = 1;
+	if (cli->all) {
+		size_t n = 0;
+		int rc = mts_cancel_all(&n, c);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		if (cli->json)
+			printf("{\"cancelled\":%zu}\n", n);
+		else
+			printf("cancelled %zu jobs\n", n);
+	} else {
+		code = cancel_ids(cli, c);
 	}
-	if (ids && n < (size_t)cli->npos) {
-		/* Say which of the ids were already final. */
-		char *s = NULL;
-		if (mts_jobs_by_id(&s, c, ids, (size_t)cli->npos) == MTS_OK) {
-			msg *m = cli_parse(s);
-			for (msg *j = msg_child(m); j; j = msg_next(j)) {
-				const char *st = msg_get_str(j, "state");
-				int64_t jid = 0;
-				msg_get_int(j, "id", &jid);
-				if (st && strcmp(st, "queued") && strcmp(st, "running") && strcmp(st, "cancelled"))
-					fprintf(stderr, "mtslurm: job %lld already %s\n", (long long)jid, st);
-			}
-			msg_free(m);
-			mts_free(s);
-		}
-	}
-	free(ids);
 	mts_close(c);
 	return code;
 }
 
+/* forget ID... | --before AGE | --state S: final jobs leave the store
+ * (mts_forget); queued and running ones are never touched. */
+int cmd_forget(struct cli *cli)
+{
+	static const char *finals[] = {"completed", "failed", "cancelled", NULL};
+	if (!cli->npos && !cli->state && cli->before_s < 0)
+		cli_die(2, "forget what? job ids, --before AGE or --state S (mtslurm forget --help)");
+	if (cli->state) {
+		int ok = 0;
+		for (int i = 0; finals[i]; i++)
+			ok |= !strcmp(finals[i], cli->state);
+		if (!ok)
+			cli_die(2, "forget --state wants completed, failed or cancelled, not '%s' (only final jobs "
+				   "are forgotten)",
+				cli->state);
+	}
+	size_t n = (size_t)cli->npos;
+	mts_job_id *ids = n ? calloc(n, sizeof *ids) : NULL;
+	if (n && !ids)
+		cli_die(1, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = cli_job_id(cli->pos[i]);
+	mts_client *c = cli_connect(cli);
+	size_t done = 0;
+	int rc = mts_forget(&done, c, ids, n, cli->state, cli->before_s);
+	free(ids);
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
+	mts_close(c);
+	if (cli->json)
+		printf("{\"forgotten\":%zu}\n", done);
+	else
+		printf("forgot %zu jobs\n", done);
+	if (n && done < n)
+		fprintf(stderr, "mtslurm: %zu of the %zu ids were kept: unknown, not final yet, needed by a "
+				"queued or running job, or the newest job\n",
+			n - done, n);
+	return 0;
+}

@@ -4,7 +4,8 @@
  * and `logs`. Each prints a table for people or, with --json, the master's
  * JSON for scripts; `jobs` pages through the protocol's `next` so any number
  * of jobs can be listed; `logs` reads a job's output back out of the
- * workers' record files (share/joblog.h).
+ * workers' record files (share/joblog.h), and falls back to the output and
+ * error the master recorded when those hold nothing for the job (echo jobs).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -119,6 +120,78 @@ static void print_cell(const char *s, int width, int last)
 	printf("%-*s", last ? 0 : width, out);
 }
 
+/* One job record as a table row or (json) an array element. */
+static void print_job(const msg *j, int json, int *first)
+{
+	if (json) {
+		char *t = msg_print(j);
+		printf("%s%s", *first ? "" : ",", t ? t : "null");
+		free(t);
+	} else {
+		int64_t id = 0, att = 0;
+		msg_get_int(j, "id", &id);
+		msg_get_int(j, "attempts", &att);
+		const char *out = msg_get_str(j, "error") ? msg_get_str(j, "error") : msg_get_str(j, "output");
+		printf("%-10lld %-10s %-5s %-8lld ", (long long)id, msg_get_str(j, "state"), msg_get_str(j, "type"),
+		       (long long)att);
+		print_cell(msg_get_str(j, "worker") ? msg_get_str(j, "worker") : "-", 24, 0);
+		putchar(' ');
+		print_cell(out ? out : "", 60, 1);
+		putchar('\n');
+	}
+	*first = 0;
+}
+
+/* `jobs ID...`: those records, in the order given (each once), filtered by
+ * --state and --limit; ids that do not exist are named on stderr (exit 1)
+ * after the listing. */
+static int jobs_by_id(struct cli *cli, mts_client *c, int *first)
+{
+	size_t n = (size_t)cli->npos;
+	mts_job_id *ids = calloc(n, sizeof *ids);
+	if (!ids)
+		cli_die(1, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		ids[i] = cli_job_id(cli->pos[i]);
+	struct buf missing = BUF_INIT;
+	size_t nmissing = 0;
+	long left = cli->limit > 0 ? cli->limit : -1;
+	for (size_t lo = 0; lo < n; lo += 10000) {
+		size_t k = n - lo < 10000 ? n - lo : 10000;
+		char *s = NULL;
+		int rc = mts_jobs_by_id(&s, c, ids + lo, k);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		msg *m = cli_parse(s);
+		mts_free(s);
+		for (size_t i = lo; i < lo + k; i++) {
+			int dup = 0;
+			for (size_t d = lo; d < i && !dup; d++)
+				dup = ids[d] == ids[i];
+			const msg *j = msg_child(m);
+			for (int64_t id = 0; j && !(msg_get_int(j, "id", &id) == 0 && id == ids[i]); j = msg_next(j))
+				;
+			if (!j && !dup && nmissing++ < 20)
+				buf_addf(&missing, "%s%lld", nmissing > 1 ? ", " : "", (long long)ids[i]);
+			if (!j || dup || left == 0 || (cli->state && strcmp(cli->state, msg_get_str(j, "state"))))
+				continue;
+			print_job(j, cli->json, first);
+			if (left > 0)
+				left--;
+		}
+		msg_free(m);
+	}
+	free(ids);
+	if (!nmissing)
+		return 0;
+	if (cli->json)
+		fputs("]\n", stdout);
+	fflush(stdout);
+	mts_close(c);
+	cli_die(1, "no such job%s: %s%s; mtslurm jobs lists the jobs", nmissing > 1 ? "s" : "", missing.p,
+		nmissing > 20 ? " and more" : "");
+}
+
 int cmd_jobs(struct cli *cli)
 {
 	static const char *states[] = {"queued", "running", "completed", "failed", "cancelled", NULL};
@@ -129,6 +202,8 @@ int cmd_jobs(struct cli *cli)
 		if (!ok)
 			cli_die(2, "--state wants queued, running, completed, failed or cancelled, not '%s'", cli->state);
 	}
+	for (int i = 0; i < cli->npos; i++)
+		cli_job_id(cli->pos[i]);
 	mts_client *c = cli_connect(cli);
 	mts_job_id after = 0, next = 0;
 	long left = cli->limit > 0 ? cli->limit : -1;
@@ -137,7 +212,12 @@ int cmd_jobs(struct cli *cli)
 		fputs("[", stdout);
 	else
 		printf("%-10s %-10s %-5s %-8s %-24s %s\n", "ID", "STATE", "TYPE", "ATTEMPTS", "WORKER", "OUTPUT/ERROR");
-	do {
+	if (cli->npos) {
+		jobs_by_id(cli, c, &first);
+		next = 0;
+		left = 0;
+	}
+	while (left != 0) {
 		char *s = NULL;
 		int lim = left < 0 || left > 10000 ? 10000 : (int)left;
 		int rc = mts_jobs(&s, &next, c, cli->state, after, lim);
@@ -146,29 +226,15 @@ int cmd_jobs(struct cli *cli)
 		msg *m = cli_parse(s);
 		mts_free(s);
 		for (msg *j = msg_child(m); j; j = msg_next(j)) {
-			if (cli->json) {
-				char *t = msg_print(j);
-				printf("%s%s", first ? "" : ",", t ? t : "null");
-				free(t);
-			} else {
-				int64_t id = 0, att = 0;
-				msg_get_int(j, "id", &id);
-				msg_get_int(j, "attempts", &att);
-				const char *out = msg_get_str(j, "error") ? msg_get_str(j, "error") : msg_get_str(j, "output");
-				printf("%-10lld %-10s %-5s %-8lld ", (long long)id, msg_get_str(j, "state"),
-				       msg_get_str(j, "type"), (long long)att);
-				print_cell(msg_get_str(j, "worker") ? msg_get_str(j, "worker") : "-", 24, 0);
-				putchar(' ');
-				print_cell(out ? out : "", 60, 1);
-				putchar('\n');
-			}
-			first = 0;
+			print_job(j, cli->json, &first);
 			if (left > 0)
 				left--;
 		}
 		msg_free(m);
 		after = next;
-	} while (next && left != 0);
+		if (!next)
+			break;
+	}
 	if (cli->json)
 		fputs("]\n", stdout);
 	mts_close(c);
@@ -212,6 +278,7 @@ int cmd_workers(struct cli *cli)
 struct logsel {
 	const char *stream; /* NULL: both */
 	struct buf out, err; /* --json: collected instead of printed */
+	msg *records;        /* --json: [{"stream","data"}] in file order */
 	int json;
 };
 
@@ -221,16 +288,21 @@ static int emit(void *arg, const char *stream, const char *data, size_t n)
 	if (sel->stream && strcmp(sel->stream, stream))
 		return 0;
 	int is_err = strcmp(stream, "err") == 0;
-	if (sel->json)
+	if (sel->json) {
+		msg *r = msg_new_object();
+		if (!r || msg_set_str(r, "stream", stream) || msg_set_strn(r, "data", data, n) ||
+		    msg_push(sel->records, r))
+			return -1;
 		return buf_add(is_err ? &sel->err : &sel->out, data, n) < 0 ? -1 : 0;
+	}
 	fwrite(data, 1, n, is_err ? stderr : stdout);
 	return 0;
 }
 
-/* --json: {"id","attempt","state","worker","stdout","stderr"}; a stream
- * left out by --stream is null. */
-static void print_logs_json(mts_job_id id, int64_t att, const char *state, const char *wid,
-			    const struct logsel *sel)
+/* --json: {"id","attempt","state","worker","source","records","stdout",
+ * "stderr"}; a stream left out by --stream is null. Takes sel->records. */
+static void print_logs_json(mts_job_id id, int64_t att, const char *state, const char *wid, const char *source,
+			    struct logsel *sel)
 {
 	msg *o = msg_new_object();
 	msg_set_int(o, "id", id);
@@ -240,6 +312,9 @@ static void print_logs_json(mts_job_id id, int64_t att, const char *state, const
 		msg_set_str(o, "worker", wid);
 	else
 		msg_add(o, "worker", msg_new_raw("null"));
+	msg_set_str(o, "source", source);
+	msg_add(o, "records", sel->records);
+	sel->records = NULL;
 	const char *names[2] = {"stdout", "stderr"}, *streams[2] = {"out", "err"};
 	const struct buf *b[2] = {&sel->out, &sel->err};
 	for (int i = 0; i < 2; i++) {
@@ -248,12 +323,51 @@ static void print_logs_json(mts_job_id id, int64_t att, const char *state, const
 		else
 			msg_set_strn(o, names[i], b[i]->p ? b[i]->p : "", b[i]->len);
 	}
-	char *text = msg_print(o);
-	if (!text)
-		cli_die(1, "out of memory printing the logs of job %lld", (long long)id);
-	printf("%s\n", text);
-	free(text);
-	msg_free(o);
+	cli_print_json(o);
+}
+
+/* The job log had nothing for this attempt (an echo job, a function that
+ * printed nothing, or a log lost with its node): fall back to the output
+ * and error the master recorded, as records of out and err. Returns how
+ * many it emitted, -1 on OOM. */
+static int master_records(const msg *j, struct logsel *sel)
+{
+	const char *out = msg_get_str(j, "output"), *err = msg_get_str(j, "error");
+	int n = 0;
+	if (out && *out) {
+		if (emit(sel, "out", out, strlen(out)))
+			return -1;
+		n++;
+		if (!sel->json && (!sel->stream || !strcmp(sel->stream, "out")) && out[strlen(out) - 1] != '\n')
+			putchar('\n');
+	}
+	if (err && *err) {
+		if (emit(sel, "err", err, strlen(err)))
+			return -1;
+		n++;
+		if (!sel->json && (!sel->stream || !strcmp(sel->stream, "err")) && err[strlen(err) - 1] != '\n')
+			fputc('\n', stderr);
+	}
+	return n;
+}
+
+/* Read attempt att of job id from the workers' job logs: the file of the
+ * worker that ran it first, all of them if that finds nothing. */
+static int read_log(const struct cli *cli, mts_job_id id, int att, const char *wid, struct logsel *sel,
+		    char *err, size_t errlen)
+{
+	char logs[RUNDIR_PATH_MAX];
+	rundir_path(logs, cli->run_dir, "logs");
+	int n = 0;
+	if (wid && *wid && !strchr(wid, '/')) {
+		char name[512], path[RUNDIR_PATH_MAX];
+		snprintf(name, sizeof name, "logs/worker-%s.log", wid);
+		if (rundir_path(path, cli->run_dir, name) == 0)
+			n = joblog_read(path, id, att, emit, sel, err, errlen);
+	}
+	if (n <= 0)
+		n = joblog_read_dir(logs, id, att, emit, sel, err, errlen);
+	return n;
 }
 
 int cmd_logs(struct cli *cli)
@@ -277,47 +391,37 @@ int cmd_logs(struct cli *cli)
 	int64_t att = 0;
 	msg_get_int(j, "attempts", &att);
 	const char *state = msg_get_str(j, "state");
-	struct logsel sel = {.stream = cli->stream, .out = BUF_INIT, .err = BUF_INIT, .json = cli->json};
-	if (att == 0) {
-		if (cli->json)
-			print_logs_json(id, 0, state, NULL, &sel);
-		else
-			fprintf(stderr, "mtslurm: job %lld has not started yet (%s)\n", (long long)id,
-				state ? state : "?");
-		msg_free(m);
-		return 0;
-	}
-	char logs[RUNDIR_PATH_MAX], err[512];
-	rundir_path(logs, cli->run_dir, "logs");
-	fflush(stdout);
-	/* The worker that ran the last attempt holds its records: read its one
-	 * file; scan them all only if that finds nothing (a worker id that is
-	 * not a plain name, or an attempt assigned but not started there). */
 	const char *wid = msg_get_str(j, "worker");
-	int n = 0;
-	if (wid && *wid && !strchr(wid, '/')) {
-		char name[512], path[RUNDIR_PATH_MAX];
-		snprintf(name, sizeof name, "logs/worker-%s.log", wid);
-		if (rundir_path(path, cli->run_dir, name) == 0)
-			n = joblog_read(path, id, (int)att, emit, &sel, err, sizeof err);
-	}
-	if (n <= 0)
-		n = joblog_read_dir(logs, id, (int)att, emit, &sel, err, sizeof err);
+	struct logsel sel = {.stream = cli->stream, .out = BUF_INIT, .err = BUF_INIT, .json = cli->json};
+	if (cli->json && !(sel.records = msg_new_array()))
+		cli_die(1, "out of memory");
+	const char *source = "log";
+	char err[512];
 	fflush(stdout);
+	int n = att > 0 ? read_log(cli, id, (int)att, wid, &sel, err, sizeof err) : 0;
 	if (n < 0) {
 		msg_free(m);
 		cli_die(1, "%s", err);
 	}
-	if (cli->json) {
-		print_logs_json(id, att, state, wid, &sel);
-		buf_release(&sel.out);
-		buf_release(&sel.err);
-		msg_free(m);
-		return 0;
+	int running = state && (!strcmp(state, "running") || !strcmp(state, "queued"));
+	if (n == 0 && !running) {
+		source = "master";
+		if ((n = master_records(j, &sel)) < 0)
+			cli_die(1, "out of memory reading the logs of job %lld", (long long)id);
 	}
-	if (n == 0 && state && strcmp(state, "running") && strcmp(state, "queued") && isatty(2))
-		fprintf(stderr, "mtslurm: job %lld wrote no output\n", (long long)id);
+	if (n == 0)
+		source = "none";
+	fflush(stdout);
+	if (cli->json)
+		print_logs_json(id, att, state, wid, source, &sel);
+	else if (n == 0 && att == 0)
+		fprintf(stderr, "mtslurm: job %lld has not started yet (%s)\n", (long long)id, state ? state : "?");
+	else if (n == 0)
+		fprintf(stderr, "mtslurm: no log records for job %lld%s\n", (long long)id,
+			running ? " yet (it is running)" : "");
+	buf_release(&sel.out);
+	buf_release(&sel.err);
+	msg_free(sel.records);
 	msg_free(m);
 	return 0;
 }
-

@@ -530,6 +530,29 @@ static int total_tasks(const struct slrec *r)
 	return n;
 }
 
+/* start --json in Slurm mode: {"master":{"host","port","node","slurm_job"},
+ * "mode":"slurm","workers","workers_job","connected","restarted",
+ * "autoscale","run_dir"}; connected < 0: all of workers. Returns 0. */
+static int print_started(const struct cli *cli, const struct master_info *mi, const struct slrec *r,
+			 uint32_t wid, int want, int seen, int restarted)
+{
+	msg *o = msg_new_object(), *m = msg_new_object();
+	msg_set_str(m, "host", mi->host);
+	msg_set_int(m, "port", mi->port);
+	msg_set_str(m, "node", mi->node);
+	msg_set_int(m, "slurm_job", r->master_job);
+	msg_add(o, "master", m);
+	msg_set_str(o, "mode", "slurm");
+	msg_set_int(o, "workers", want);
+	msg_set_int(o, "workers_job", wid);
+	msg_set_int(o, "connected", seen < 0 ? want : seen);
+	msg_set_bool(o, "restarted", restarted);
+	msg_set_bool(o, "autoscale", cli->autoscale);
+	msg_set_str(o, "run_dir", cli->run_dir);
+	cli_print_json(o);
+	return 0;
+}
+
 int cmd_start_slurm(struct cli *cli)
 {
 	char err[600], master_bin[PATH_MAX], worker_bin[PATH_MAX];
@@ -614,6 +637,8 @@ int cmd_start_slurm(struct cli *cli)
 	if (restart) {
 		int want = total_tasks(&r);
 		int seen = wait_workers(cli, &r, 0, want, timeout_s, 0);
+		if (cli->json)
+			return print_started(cli, &mi, &r, 0, want, seen, 1);
 		printf("mtslurm: master restarted on %s:%d (Slurm job %u, node %s); %d of %d workers reconnected\n",
 		       mi.host, mi.port, r.master_job, mi.node, seen, want);
 		return 0;
@@ -623,6 +648,8 @@ int cmd_start_slurm(struct cli *cli)
 	struct sljob_info in = {0};
 	if (wid)
 		sljob_query(wid, &in, err, sizeof err);
+	if (cli->json)
+		return print_started(cli, &mi, &r, wid, cli->n + (cli->master_works ? 1 : 0), -1, 0);
 	if (cli->autoscale && !cli->n)
 		printf("mtslurm: master %s:%d (Slurm job %u on %s), autoscaling 0..%d workers, run dir %s\n", mi.host,
 		       mi.port, r.master_job, mi.node, cli->max_workers, cli->run_dir);
@@ -720,6 +747,17 @@ int cmd_stop_slurm(struct cli *cli)
 	unlink(lp);
 	rundir_path(lp, cli->run_dir, "autoscale-jobs.json");
 	unlink(lp);
+	if (cli->json) {
+		msg *o = msg_new_object(), *jobs = msg_new_array();
+		msg_set_bool(o, "stopped", 1);
+		msg_set_str(o, "run_dir", cli->run_dir);
+		msg_push(jobs, msg_new_int(r.master_job));
+		for (int i = 0; i < r.nw; i++)
+			msg_push(jobs, msg_new_int(r.wjob[i]));
+		msg_add(o, "slurm_jobs", jobs);
+		cli_print_json(o);
+		return 0;
+	}
 	printf("mtslurm: stopped the cluster in %s (Slurm jobs %u", cli->run_dir, r.master_job);
 	for (int i = 0; i < r.nw; i++)
 		printf(", %u", r.wjob[i]);

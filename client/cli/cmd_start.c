@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sched.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,8 +25,14 @@
 #include "msg.h"
 #include "util.h"
 
+/* A starting master that neither uses CPU nor reads for this long is taken
+ * for hung. */
+#define START_STALL_MS 15000
+
 struct launch {
 	long mpirun_pid;
+	unsigned long long mpirun_start; /* its start time (proc_start), 0: unknown */
+	char node[256];                  /* where start ran ("" in old files) */
 	int workers;
 	const char *mode; /* "local" or "allocation" */
 };
@@ -67,16 +74,30 @@ static int read_launch(const char *dir, struct launch *l)
 		l->mpirun_pid = (long)v;
 	if (!msg_get_int(m, "workers", &v))
 		l->workers = (int)v;
+	if (!msg_get_int(m, "mpirun_start", &v) && v > 0)
+		l->mpirun_start = (unsigned long long)v;
+	if (msg_get_str(m, "node"))
+		util_strlcpy(l->node, msg_get_str(m, "node"), sizeof l->node);
 	msg_free(m);
 	return m ? 0 : -1;
 }
 
-static void write_launch(const char *dir, const struct launch *l)
+static unsigned long long proc_start(long pid);
+
+static void write_launch(const char *dir, struct launch *l)
 {
-	char text[256];
-	int n = snprintf(text, sizeof text, "{\"mode\":\"%s\",\"mpirun_pid\":%ld,\"workers\":%d}\n",
-			 l->mode, l->mpirun_pid, l->workers);
-	cli_write_file(dir, "launch.json", text, (size_t)n);
+	msg *o = msg_new_object();
+	l->mpirun_start = l->mpirun_pid > 0 ? proc_start(l->mpirun_pid) : 0;
+	util_nodename(l->node, sizeof l->node);
+	msg_set_str(o, "mode", l->mode);
+	msg_set_int(o, "mpirun_pid", l->mpirun_pid);
+	msg_set_int(o, "mpirun_start", (int64_t)l->mpirun_start);
+	msg_set_str(o, "node", l->node);
+	msg_set_int(o, "workers", l->workers);
+	char *text = msg_print(o);
+	msg_free(o);
+	cli_write_file(dir, "launch.json", text, text ? strlen(text) : 0);
+	free(text);
 }
 
 /* Where mtslurm-master and mtslurm-worker are: $MTSLURM_LIBEXEC, else next
@@ -183,6 +204,77 @@ static char *find_program(const char *name, char *out, size_t n)
 	return access(out, X_OK) == 0 ? out : NULL;
 }
 
+/* A number that grows while pid works: its CPU time (utime + stime from
+ * /proc/PID/stat) plus the bytes it read (rchar from /proc/PID/io). 0 if
+ * they cannot be read. */
+static uint64_t proc_progress(pid_t pid)
+{
+	char path[64], text[2048];
+	uint64_t v = 0;
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	char *p = n > 0 ? (text[n] = '\0', strrchr(text, ')')) : NULL;
+	unsigned long long ut = 0, st = 0;
+	/* after "pid (comm)": state, then fields 4..13, then utime, stime */
+	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+		v = ut + st;
+	snprintf(path, sizeof path, "/proc/%ld/io", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	unsigned long long rchar = 0;
+	if (n > 0 && (text[n] = '\0', sscanf(text, "rchar: %llu", &rchar) == 1))
+		v += rchar;
+	return v;
+}
+
+/* Wait until the master we spawned serves (master.json names its pid).
+ * A master with a big backlog loads it first (100,000 jobs: about 30 s), so
+ * there is no fixed limit: start waits as long as the process lives and
+ * makes progress (CPU time or reads advance within START_STALL_MS), up to
+ * --timeout if one was given. Dies, after ending the master, otherwise. */
+static void wait_serving(struct cli *cli, pid_t pid, const char *logfile, struct master_info *mi)
+{
+	char err[512];
+	uint64_t t0 = util_mono_ns(), last_ns = t0;
+	uint64_t limit_ns = cli->timeout_s >= 0 ? (uint64_t)(cli->timeout_s * 1e9) : 0;
+	uint64_t seen = proc_progress(pid);
+	for (int tick = 0;; tick++) {
+		if (rundir_read_master(cli->run_dir, mi, err, sizeof err) == 0 && mi->pid == pid)
+			return;
+		if (exited(pid)) {
+			char why[512];
+			cli_last_line(logfile, why, sizeof why);
+			cli_die(1, "the master exited at start: %s (see %s)", why[0] ? why : "no reason given", logfile);
+		}
+		uint64_t now = util_mono_ns();
+		if (tick % 25 == 0) { /* every 0.5 s */
+			uint64_t p = proc_progress(pid);
+			if (p != seen) {
+				seen = p;
+				last_ns = now;
+			}
+		}
+		if (limit_ns && now - t0 >= limit_ns) {
+			end_pid(pid, 2000);
+			cli_die(1, "the master did not start serving within %g s (--timeout; it was %s); a larger "
+				   "--timeout gives a big backlog time to load (see %s)",
+				cli->timeout_s, now - last_ns < 2000000000u ? "still working" : "idle", logfile);
+		}
+		if (now - last_ns >= (uint64_t)START_STALL_MS * 1000000u) {
+			end_pid(pid, 2000);
+			cli_die(1, "the master made no progress for %d s before serving (no CPU time, no reads) and "
+				   "was stopped (see %s)",
+				START_STALL_MS / 1000, logfile);
+		}
+		cli_sleep_ms(20);
+	}
+}
+
 static pid_t start_master(struct cli *cli, const char *bin, const char *logfile, struct master_info *mi)
 {
 	char prefetch[32];
@@ -220,19 +312,8 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 	argv[k] = NULL;
 	rundir_remove_master(cli->run_dir);
 	pid_t pid = spawn_detached(argv, logfile);
-	char err[512];
-	for (int t = 0; t < 15000; t += 20) {
-		if (rundir_read_master(cli->run_dir, mi, err, sizeof err) == 0 && mi->pid == pid)
-			return pid;
-		if (exited(pid)) {
-			char why[512];
-			cli_last_line(logfile, why, sizeof why);
-			cli_die(1, "the master exited at start: %s (see %s)", why[0] ? why : "no reason given", logfile);
-		}
-		cli_sleep_ms(20);
-	}
-	end_pid(pid, 2000);
-	cli_die(1, "the master did not start serving within 15 s (see %s)", logfile);
+	wait_serving(cli, pid, logfile, mi);
+	return pid;
 }
 
 /* Connected workers, or -1 if the master cannot be asked. */
@@ -301,6 +382,36 @@ static void shutdown_master(struct cli *cli, long pid)
 	end_pid(pid, 2000);
 }
 
+/* start --json: {"master":{"host","port","pid"},"mode","launcher_pid",
+ * "workers","connected","restarted","run_dir"}. */
+static void print_started(const struct cli *cli, const struct master_info *mi, long mpid, const struct launch *l,
+			  int want, int seen, int restarted)
+{
+	msg *o = msg_new_object(), *m = msg_new_object();
+	msg_set_str(m, "host", mi->host);
+	msg_set_int(m, "port", mi->port);
+	msg_set_int(m, "pid", mpid);
+	msg_add(o, "master", m);
+	msg_set_str(o, "mode", cli->in_allocation ? "allocation" : "local");
+	msg_set_int(o, "launcher_pid", l->mpirun_pid);
+	msg_set_int(o, "workers", want);
+	msg_set_int(o, "connected", seen < 0 ? 0 : seen);
+	msg_set_bool(o, "restarted", restarted);
+	msg_set_str(o, "run_dir", cli->run_dir);
+	cli_print_json(o);
+}
+
+/* The cores this process may run on (its affinity mask: what taskset or
+ * a Slurm allocation gives it), else the online ones. */
+static int node_cores(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
@@ -337,13 +448,22 @@ int cmd_start(struct cli *cli)
 		int seen = 0;
 		int want = l.workers + (cli->master_works ? 1 : 0);
 		int rc = wait_workers(cli, want, l.mpirun_pid, timeout_ms, &seen);
-		printf("mtslurm: master restarted on %s:%d (pid %ld); %d of %d workers of mpirun pid %ld reconnected\n",
-		       mi.host, mi.port, (long)mp, seen < 0 ? 0 : seen, want, l.mpirun_pid);
+		if (cli->json)
+			print_started(cli, &mi, mp, &l, want, seen, 1);
+		else
+			printf("mtslurm: master restarted on %s:%d (pid %ld); %d of %d workers of mpirun pid %ld "
+			       "reconnected\n",
+			       mi.host, mi.port, (long)mp, seen < 0 ? 0 : seen, want, l.mpirun_pid);
 		return rc == 0 ? 0 : 1;
 	}
 
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
+	int cores = node_cores();
+	if (cli->slots > cores && !cli->oversubscribe)
+		cli_die(2, "--slots %d is more than the %d cores this node gives us; use --slots %d or fewer, or "
+			   "--oversubscribe to run more jobs at once than cores",
+			cli->slots, cores, cores);
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
 	l.mpirun_pid = 0;
 	l.workers = cli->n;
@@ -395,62 +515,129 @@ int cmd_start(struct cli *cli)
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); stopped",
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
-	printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), run dir %s\n", mi.host, mi.port,
-	       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", l.mpirun_pid, cli->run_dir);
+	if (cli->json)
+		print_started(cli, &mi, mp, &l, want, seen, 0);
+	else
+		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), run dir %s\n", mi.host, mi.port,
+		       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", l.mpirun_pid, cli->run_dir);
 	return 0;
+}
+
+/* The start time of pid (field 22 of /proc/PID/stat, clock ticks since
+ * boot), 0 if it cannot be read: with the pid, it names one process. */
+static unsigned long long proc_start(long pid)
+{
+	char path[64], text[2048];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	char *p = n > 0 ? (text[n] = '\0', strrchr(text, ')')) : NULL;
+	unsigned long long t = 0;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &t) != 1)
+		return 0;
+	return t;
+}
+
+/* Whether pid is a process of this run directory that start launched: its
+ * command line has "--run-dir RUN_DIR" and, if prog is given, an argument
+ * whose last path component is prog; if start_ticks is non-zero, it began
+ * at that time (pid not reused). Never a pid a worker merely reported. */
+static int our_process(long pid, const char *prog, const char *run_dir, unsigned long long start_ticks)
+{
+	char path[64], args[16384];
+	if (pid <= 1 || !rundir_pid_alive(pid))
+		return 0;
+	if (start_ticks && proc_start(pid) != start_ticks)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, args, sizeof args - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	args[n] = '\0';
+	int prog_ok = !prog, dir_ok = 0;
+	for (char *a = args, *prev = NULL; a < args + n; prev = a, a += strlen(a) + 1) {
+		const char *base = strrchr(a, '/') ? strrchr(a, '/') + 1 : a;
+		if (prog && !strcmp(base, prog))
+			prog_ok = 1;
+		if (prev && !strcmp(prev, "--run-dir") && !strcmp(a, run_dir))
+			dir_ok = 1;
+	}
+	return prog_ok && dir_ok;
+}
+
+/* stop --json: {"stopped":bool,"run_dir","master_pid","launcher_pid"}
+ * (0: there was none). */
+static void print_stopped(const struct cli *cli, int stopped, long master_pid, long launcher_pid)
+{
+	msg *o = msg_new_object();
+	msg_set_bool(o, "stopped", stopped);
+	msg_set_str(o, "run_dir", cli->run_dir);
+	msg_set_int(o, "master_pid", master_pid);
+	msg_set_int(o, "launcher_pid", launcher_pid);
+	cli_print_json(o);
 }
 
 int cmd_stop(struct cli *cli)
 {
 	struct master_info mi;
 	struct launch l;
-	char err[512], lp[RUNDIR_PATH_MAX];
+	char err[512], lp[RUNDIR_PATH_MAX], node[256];
+	util_nodename(node, sizeof node);
 	int have_master = rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid);
 	int have_launch = read_launch(cli->run_dir, &l) == 0;
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 20000;
+	/* Signal only what start launched here: the master of master.json if
+	 * it runs on this node and is that run dir's mtslurm-master, the
+	 * mpirun/srun of launch.json if it is the one start spawned. */
+	long master_pid = have_master && !strcmp(mi.node, node) &&
+					  our_process(mi.pid, "mtslurm-master", cli->run_dir, 0)
+				  ? mi.pid
+				  : 0;
+	long launcher_pid = have_launch && l.mpirun_pid > 0 && (!l.node[0] || !strcmp(l.node, node)) &&
+					    our_process(l.mpirun_pid, NULL, cli->run_dir, l.mpirun_start)
+				    ? l.mpirun_pid
+				    : 0;
 	rundir_path(lp, cli->run_dir, "launch.json");
-	if (!have_master && !(have_launch && rundir_pid_alive(l.mpirun_pid))) {
+	mts_client *c = have_master ? cli_connect_quiet(cli) : NULL;
+	if (!c && !master_pid && !launcher_pid) {
 		rundir_remove_master(cli->run_dir);
 		unlink(lp);
+		if (cli->json)
+			print_stopped(cli, 0, 0, 0);
 		fprintf(stderr, "mtslurm: nothing is running in %s\n", cli->run_dir);
 		return 0;
 	}
-	/* Remember the workers' pids: if mpirun does not take them down, we do. */
-	long wpids[1024];
-	int nw = 0;
-	if (have_master) {
-		mts_client *c = cli_connect_quiet(cli);
-		if (c) {
-			char *s = NULL;
-			if (mts_workers(&s, c) == MTS_OK) {
-				char e[64];
-				msg *m = msg_parse(s, strlen(s), e, sizeof e);
-				for (msg *w = msg_child(m); w && nw < 1024; w = msg_next(w)) {
-					int64_t p;
-					if (!msg_get_int(w, "pid", &p) && p != mi.pid)
-						wpids[nw++] = (long)p;
-				}
-				msg_free(m);
-				mts_free(s);
-			}
-			mts_shutdown(c);
-			mts_close(c);
-		}
+	if (c) {
+		/* The master tells every worker to exit (the protocol's exit),
+		 * commits and leaves. */
+		mts_shutdown(c);
+		mts_close(c);
 		for (int t = 0; t < timeout_ms && rundir_pid_alive(mi.pid); t += 50)
 			cli_sleep_ms(50);
-		end_pid(mi.pid, 2000);
 	}
-	if (have_launch && l.mpirun_pid > 0) {
-		/* Workers leave when the master says exit; without a master, make
-		 * mpirun pass SIGTERM on to them now. */
-		for (int t = 0; have_master && t < timeout_ms && rundir_pid_alive(l.mpirun_pid); t += 50)
+	end_pid(master_pid, 2000);
+	if (launcher_pid) {
+		/* Workers leave when the master says exit, and mpirun with them;
+		 * without a master, SIGTERM makes mpirun end its ranks. */
+		for (int t = 0; c && t < timeout_ms && rundir_pid_alive(launcher_pid); t += 50)
 			cli_sleep_ms(50);
-		end_pid(l.mpirun_pid, 5000);
+		end_pid(launcher_pid, 5000);
 	}
-	for (int i = 0; i < nw; i++)
-		end_pid(wpids[i], 2000);
+	if (have_master && !master_pid && rundir_pid_alive(mi.pid))
+		fprintf(stderr, "mtslurm: the master of master.json (pid %ld on %s) is not one this command may "
+				"signal (not this node's mtslurm-master of %s); left alone\n",
+			mi.pid, mi.node, cli->run_dir);
 	rundir_remove_master(cli->run_dir);
 	unlink(lp);
-	printf("mtslurm: stopped the cluster in %s\n", cli->run_dir);
+	if (cli->json)
+		print_stopped(cli, 1, master_pid, launcher_pid);
+	else
+		printf("mtslurm: stopped the cluster in %s\n", cli->run_dir);
 	return 0;
 }

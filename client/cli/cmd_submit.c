@@ -3,7 +3,8 @@
  * cmd_submit: `mtslurm submit` -- one job from the command line, or one job
  * per input line with --stdin, submitted in large pipelined batches. A job id
  * is printed only after the master acknowledged it (it is durable then), so
- * a script can trust every id it reads. Output formats are documented in
+ * a script can trust every id it reads; --json prints {"ids":[...]}, streamed
+ * batch by batch. Output formats are documented in
  * docs/user-guide.md and relied on by the system tests.
  */
 #include <errno.h>
@@ -33,6 +34,21 @@ static size_t parse_deps(const char *s, mts_job_id **out)
 	free(copy);
 	*out = v;
 	return n;
+}
+
+/* A --stdin batch was refused: --json closes the document with the reason
+ * (the ids printed before are durable); then die as usual. */
+static void submit_failed(struct cli *cli, mts_client *c, int rc)
+{
+	if (cli->json) {
+		msg *e = msg_new_str(*mts_errmsg(c) ? mts_errmsg(c) : mts_strerror(rc));
+		char *t = msg_print(e);
+		printf("],\"error\":%s}\n", t ? t : "null");
+		free(t);
+		msg_free(e);
+		fflush(stdout);
+	}
+	cli_die_api(c, rc);
 }
 
 int cmd_submit(struct cli *cli)
@@ -97,7 +113,7 @@ int cmd_submit(struct cli *cli)
 		int rc = mts_submit(&id, c, &tmpl);
 		if (rc != MTS_OK)
 			cli_die_api(c, rc);
-		printf("%lld\n", (long long)id);
+		printf(cli->json ? "{\"ids\":[%lld]}\n" : "%lld\n", (long long)id);
 		mts_close(c);
 		free(deps);
 		return 0;
@@ -114,6 +130,8 @@ int cmd_submit(struct cli *cli)
 	ssize_t len;
 	size_t n = 0, total = 0;
 	int eof = 0;
+	if (cli->json)
+		fputs("{\"ids\":[", stdout);
 	while (!eof) {
 		len = getline(&line, &cap, stdin);
 		if (len < 0)
@@ -133,9 +151,12 @@ int cmd_submit(struct cli *cli)
 		if (n == STDIN_CHUNK || (eof && n)) {
 			int rc = mts_submit_batch(ids, c, jobs, n);
 			if (rc != MTS_OK)
-				cli_die_api(c, rc);
+				submit_failed(cli, c, rc);
 			for (size_t i = 0; i < n; i++) {
-				printf("%lld\n", (long long)ids[i]);
+				if (cli->json)
+					printf("%s%lld", total + i ? "," : "", (long long)ids[i]);
+				else
+					printf("%lld\n", (long long)ids[i]);
 				free(lines[i]);
 			}
 			total += n;
@@ -147,6 +168,8 @@ int cmd_submit(struct cli *cli)
 	free(lines);
 	free(ids);
 	free(deps);
+	if (cli->json)
+		fputs("]}\n", stdout);
 	fflush(stdout);
 	mts_close(c);
 	if (!total)

@@ -2,8 +2,11 @@
 /*
  * cmd_wait: `mtslurm wait` -- block until jobs are final and turn the
  * outcome into an exit status a script can branch on (0 all completed, 1
- * some failed or were cancelled, 2 timeout or usage). On a terminal it draws
- * a progress line from the master's status while it waits.
+ * some failed or were cancelled, 2 timeout or usage). Without ids (or with
+ * --all) it waits for the jobs that are queued or running when it is
+ * called -- listed first, then waited for by id -- so jobs that failed long
+ * ago and jobs submitted later do not change its answer. On a terminal it
+ * draws a progress line while it waits.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +18,8 @@
 #include "cli.h"
 #include "msg.h"
 #include "util.h"
+
+#define WAIT_CHUNK 50000 /* ids per wait request */
 
 /* Per-state counts of the jobs waited for: the whole cluster's from
  * `status`, or the given ids' from their records. 0, or -1 on failure. */
@@ -91,15 +96,135 @@ static void check_known(mts_client *c, const mts_job_id *ids, size_t n)
 	}
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+	mts_job_id x = *(const mts_job_id *)a, y = *(const mts_job_id *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Append the ids of every job in state st (paging through the master). */
+static void collect_state(mts_client *c, const char *st, mts_job_id **ids, size_t *n, size_t *cap)
+{
+	mts_job_id after = 0, next = 0;
+	do {
+		char *s = NULL;
+		int rc = mts_jobs(&s, &next, c, st, after, 10000);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		msg *m = cli_parse(s);
+		mts_free(s);
+		for (msg *j = msg_child(m); j; j = msg_next(j)) {
+			int64_t id = 0;
+			if (msg_get_int(j, "id", &id))
+				continue;
+			if (*n == *cap) {
+				*cap = *cap ? 2 * *cap : 1024;
+				*ids = realloc(*ids, *cap * sizeof **ids);
+				if (!*ids)
+					cli_die(1, "out of memory");
+			}
+			(*ids)[(*n)++] = id;
+		}
+		msg_free(m);
+		after = next;
+	} while (next);
+}
+
+/* The jobs that are not final now: queued, then running, then queued again
+ * (a job requeued between the two listings is not missed), each once. */
+static mts_job_id *collect_live(mts_client *c, size_t *n)
+{
+	mts_job_id *ids = NULL;
+	size_t cap = 0;
+	*n = 0;
+	collect_state(c, "queued", &ids, n, &cap);
+	collect_state(c, "running", &ids, n, &cap);
+	collect_state(c, "queued", &ids, n, &cap);
+	if (!*n)
+		return ids;
+	qsort(ids, *n, sizeof *ids, cmp_id);
+	size_t k = 1;
+	for (size_t i = 1; i < *n; i++)
+		if (ids[i] != ids[k - 1])
+			ids[k++] = ids[i];
+	*n = k;
+	return ids;
+}
+
+/* --json: {"jobs":N,"completed":N,"failed":N,"cancelled":N,"queued":N,
+ * "running":N,"timed_out":bool,"ids":{"completed":[...],...}} from the
+ * jobs' records now. */
+static void print_json(mts_client *c, const mts_job_id *ids, size_t n, int timed_out)
+{
+	static const char *names[] = {"queued", "running", "completed", "failed", "cancelled"};
+	msg *lists[5];
+	int64_t k[5] = {0};
+	for (int i = 0; i < 5; i++)
+		lists[i] = msg_new_array();
+	for (size_t lo = 0; lo < n; lo += 10000) {
+		size_t len = n - lo < 10000 ? n - lo : 10000;
+		char *s = NULL;
+		int rc = mts_jobs_by_id(&s, c, ids + lo, len);
+		if (rc != MTS_OK)
+			cli_die_api(c, rc);
+		msg *m = cli_parse(s);
+		mts_free(s);
+		for (msg *j = msg_child(m); j; j = msg_next(j)) {
+			int64_t id = 0;
+			msg_get_int(j, "id", &id);
+			for (int i = 0; i < 5; i++)
+				if (msg_get_str(j, "state") && !strcmp(msg_get_str(j, "state"), names[i])) {
+					k[i]++;
+					msg_push(lists[i], msg_new_int(id));
+				}
+		}
+		msg_free(m);
+	}
+	msg *o = msg_new_object(), *byid = msg_new_object();
+	msg_set_int(o, "jobs", (int64_t)n);
+	for (int i = 0; i < 5; i++) {
+		msg_set_int(o, names[i], k[i]);
+		msg_add(byid, names[i], lists[i]);
+	}
+	msg_set_bool(o, "timed_out", timed_out);
+	msg_add(o, "ids", byid);
+	cli_print_json(o);
+}
+
+/* Wait for the ids in chunks (one request each, the deadline shared);
+ * sums the final counts into k. MTS_OK or the failing call's code. */
+static int wait_chunks(mts_client *c, const mts_job_id *ids, size_t n, uint64_t deadline_ns, int64_t k[5])
+{
+	for (size_t lo = 0; lo < n; lo += WAIT_CHUNK) {
+		int timeout_ms = -1;
+		if (deadline_ns) {
+			uint64_t now = util_mono_ns();
+			timeout_ms = now >= deadline_ns ? 1 : (int)((deadline_ns - now) / 1000000u) + 1;
+		}
+		char *counts = NULL;
+		size_t len = n - lo < WAIT_CHUNK ? n - lo : WAIT_CHUNK;
+		int rc = mts_wait_jobs(&counts, c, ids + lo, len, timeout_ms);
+		if (rc != MTS_OK)
+			return rc;
+		msg *m = cli_parse(counts);
+		mts_free(counts);
+		int64_t q, r, d, f, x;
+		cli_counts(m, &q, &r, &d, &f, &x);
+		msg_free(m);
+		k[2] += d;
+		k[3] += f;
+		k[4] += x;
+	}
+	return MTS_OK;
+}
+
 int cmd_wait(struct cli *cli)
 {
-	if (!cli->all && !cli->npos)
-		cli_die(2, "wait for what? --all, or job ids");
 	if (cli->all && cli->npos)
 		cli_die(2, "give --all or job ids, not both");
 	mts_job_id *ids = NULL;
 	size_t n = (size_t)cli->npos;
-	if (!cli->all) {
+	if (n) {
 		ids = calloc(n, sizeof *ids);
 		if (!ids)
 			cli_die(1, "out of memory");
@@ -109,36 +234,33 @@ int cmd_wait(struct cli *cli)
 	mts_client *c = cli_connect(cli);
 	if (ids)
 		check_known(c, ids, n);
+	else
+		ids = collect_live(c, &n);
 	uint64_t deadline_ns = cli->timeout_s >= 0 ? util_mono_ns() + (uint64_t)(cli->timeout_s * 1e9) : 0;
-	if (isatty(2) && n <= 10000)
+	if (isatty(2) && n && n <= 10000)
 		progress(c, ids, n, deadline_ns);
-	int timeout_ms = -1;
-	if (deadline_ns) {
-		uint64_t now = util_mono_ns();
-		timeout_ms = now >= deadline_ns ? 1 : (int)((deadline_ns - now) / 1000000u) + 1;
-	}
-	char *counts = NULL;
-	int rc = ids ? mts_wait_jobs(&counts, c, ids, n, timeout_ms) : mts_wait_cluster(&counts, c, timeout_ms);
-	free(ids);
+	int64_t k[5] = {0};
+	int rc = wait_chunks(c, ids, n, deadline_ns, k);
 	if (rc == MTS_ETIMEDOUT) {
+		if (cli->json)
+			print_json(c, ids, n, 1);
+		free(ids);
 		mts_close(c);
 		cli_die(2, "timed out after %g s with jobs still queued or running; wait longer (--timeout S)",
 			cli->timeout_s);
 	}
 	if (rc != MTS_OK)
 		cli_die_api(c, rc);
-	msg *m = cli_parse(counts);
-	mts_free(counts);
-	int64_t q, r, d, f, x;
-	cli_counts(m, &q, &r, &d, &f, &x);
-	msg_free(m);
+	if (cli->json)
+		print_json(c, ids, n, 0);
+	free(ids);
 	mts_close(c);
-	if (f || x) {
+	if (k[3] || k[4]) {
 		fprintf(stderr, "mtslurm: %lld completed, %lld failed, %lld cancelled; mtslurm jobs --state failed shows why\n",
-			(long long)d, (long long)f, (long long)x);
+			(long long)k[2], (long long)k[3], (long long)k[4]);
 		return 1;
 	}
-	if (isatty(1))
-		printf("mtslurm: %lld completed\n", (long long)d);
+	if (isatty(1) && !cli->json)
+		printf("mtslurm: %lld completed\n", (long long)k[2]);
 	return 0;
 }

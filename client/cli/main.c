@@ -2,8 +2,10 @@
 /*
  * main: `mtslurm`'s command line. Options may stand before or after the
  * command word (`mtslurm -n 4 --local start` == `mtslurm start -n 4
- * --local`); everything that is neither an option nor the command word is a
- * positional argument of the command.
+ * --local`); the first word that is not an option names the command, the
+ * words after it are its positional arguments. Every option is looked up in
+ * cmdtab.c's table (an unknown one is an error suggesting the nearest), and
+ * the command's row says which options and how many arguments it takes.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,73 +14,6 @@
 
 #include "cli.h"
 
-/* Per-command usage, shown by `mtslurm CMD --help`. */
-static const struct {
-	const char *cmd, *text;
-} cmd_usage[] = {
-	{"start", "usage: mtslurm -n N --local start [--slots S] [--master-works] [--prefetch P] [--timeout SECONDS]\n"
-		  "Start a master and N workers (mpirun) on this machine; waits until all N workers connected.\n"
-		  "  -n N            workers (MPI ranks)\n"
-		  "  --local         run on this machine (required; Slurm mode is not available yet)\n"
-		  "  --slots S       jobs each worker runs at once (default 1)\n"
-		  "  --master-works  the master also runs jobs (one more worker)\n"
-		  "  --prefetch P    jobs queued on a worker beyond its slots (master default)\n"
-		  "  --max-queued N  unfinished jobs the master holds before it stops reading submits\n"
-		  "                  (backpressure; default 20,000,000)\n"
-		  "  --timeout S     how long to wait for the workers (default 60)\n"},
-	{"stop", "usage: mtslurm stop [--timeout SECONDS]\n"
-		 "Ask the master to shut down, wait for it and the workers to exit, then SIGTERM/SIGKILL\n"
-		 "what is left of the processes recorded in the run directory (default timeout 20 s).\n"},
-	{"status", "usage: mtslurm status [--json]\n"
-		   "Master address, pid, uptime; workers and slots; jobs by state.\n"},
-	{"submit", "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
-		   "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
-		   "Prints each job id on its own line once the master stored the job durably.\n"
-		   "  --stdin         one job per input line (the command, message or JSON argument)\n"
-		   "  --prio P        higher runs first among your jobs (default 0)\n"
-		   "  --retries R     re-queues after a lost worker (default 3)\n"
-		   "  --crash-limit N func: fail once the function crashed its host N times (default 1)\n"
-		   "  --after ID,ID   run only after these jobs completed\n"
-		   "  --timeout S     kill the job after S seconds\n"
-		   "  --ranks N       exec: run the command as N MPI ranks (srun --overlap in Slurm,\n"
-		   "                  mpirun outside), holding N slots of one worker\n"
-		   "  --time-request T  the job needs T (90, 5m, 2h): only a worker whose Slurm job\n"
-		   "                  has that much time left runs it\n"
-		   "  --cwd DIR       exec: working directory (default: the current one)\n"
-		   "  --env K=V       exec: set a variable (repeatable)\n"
-		   "  --env-pass NAME exec: pass this variable's current value (repeatable)\n"},
-	{"wait", "usage: mtslurm wait (--all | ID...) [--timeout SECONDS]\n"
-		 "Wait until the jobs (--all: every job in the cluster) are final.\n"
-		 "Exit 0: all completed; 1: some failed or were cancelled; 2: timeout.\n"},
-	{"jobs", "usage: mtslurm jobs [--state queued|running|completed|failed|cancelled] [--limit N] [--json]\n"
-		 "List jobs in id order (all of them unless --limit).\n"},
-	{"logs", "usage: mtslurm logs ID [--stream out|err] [--json]\n"
-		 "Print a job's standard output (to stdout) and standard error (to stderr);\n"
-		 "--json: one object {id, attempt, state, worker, stdout, stderr}.\n"},
-	{"cancel", "usage: mtslurm cancel (ID... | --all)\n"
-		   "Cancel queued or running jobs. Exit 1 if an id does not exist.\n"},
-	{"workers", "usage: mtslurm workers [--json]\n"
-		    "The connected workers: id, node, pid, rank, slots, running jobs, jobs done, state.\n"},
-};
-
-static const char usage[] =
-	"usage: mtslurm [options] COMMAND [arguments]\n"
-	"\n"
-	"commands:\n"
-	"  start        start a cluster: -n N --local [--slots S] [--master-works] [--prefetch P] [--timeout S]\n"
-	"  stop         stop the cluster; nothing is left running [--timeout S]\n"
-	"  status       master address, uptime, workers, jobs by state [--json]\n"
-	"  submit       --exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON] | ... --stdin\n"
-	"               [--prio P] [--retries R] [--after ID,ID] [--timeout S] [--time-request T] [--cwd DIR]\n"
-	"               [--env K=V]... [--env-pass NAME]...   prints one job id per line\n"
-	"  wait         --all | ID...  [--timeout S]   exit 1 if a job failed or was cancelled\n"
-	"  jobs         [--state S] [--limit N] [--json]\n"
-	"  logs         ID [--stream out|err]\n"
-	"  cancel       ID... | --all\n"
-	"  workers      [--json]\n"
-	"\n"
-	"Every command finds the cluster through --run-dir DIR, else $MTSLURM_RUN_DIR,\n"
-	"else ~/.mtslurm/default.\n";
 
 void cli_die(int code, const char *fmt, ...)
 {
@@ -164,17 +99,6 @@ static int integer(const char *opt, const char *v)
 	return (int)l;
 }
 
-static const char *commands[] = {"start", "stop", "status", "submit", "wait", "add-workers",
-				 "jobs", "logs", "cancel", "workers", NULL};
-
-static int is_command(const char *s)
-{
-	for (int i = 0; commands[i]; i++)
-		if (!strcmp(s, commands[i]))
-			return 1;
-	return 0;
-}
-
 /* --echo / --exec take an optional value: the next word unless it is an
  * option. */
 static const char *optional_value(int argc, char **argv, int *i)
@@ -184,16 +108,48 @@ static const char *optional_value(int argc, char **argv, int *i)
 	return NULL;
 }
 
-/* "90", "90s", "5m", "2h": seconds. */
-static double duration(const char *opt, const char *v)
+double cli_duration(const char *opt, const char *v)
 {
 	char *end;
 	double x = strtod(v, &end);
-	double mul = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : -1;
-	if (end == v || mul < 0 || x < 0)
-		cli_die(2, "%s wants a duration like 90, 90s, 5m or 2h, not '%s'", opt, v);
+	double mul = !*end		  ? 1
+		     : !strcmp(end, "s") ? 1
+		     : !strcmp(end, "m") ? 60
+		     : !strcmp(end, "h") ? 3600
+		     : !strcmp(end, "d") ? 86400
+					 : -1;
+	if (end == v || mul < 0 || !(x >= 0) || x > 1e9)
+		cli_die(2, "%s wants a duration like 90, 90s, 5m, 2h or 7d, not '%s'", opt, v);
 	return x * mul;
 }
+
+void cli_print_json(msg *m)
+{
+	char *t = msg_print(m);
+	if (!t)
+		cli_die(1, "out of memory printing JSON");
+	printf("%s\n", t);
+	free(t);
+	msg_free(m);
+}
+
+/* Die on an option or argument the command does not take, naming it. */
+static void check_args(const struct cli *cli, const struct cli_command *cmd, const char *const *seen,
+		       const struct cli_option *const *seen_opt, int nseen)
+{
+	for (int i = 0; i < nseen; i++)
+		if (!cmdtab_takes(cmd, seen_opt[i]->name))
+			cli_die(2, "%s does not take %s (mtslurm %s --help lists its options)", cmd->name, seen[i],
+				cmd->name);
+	if (cmd->max_pos >= 0 && cli->npos > cmd->max_pos) {
+		if (cmd->max_pos == 0)
+			cli_die(2, "%s takes no arguments, not '%s' (mtslurm %s --help)", cmd->name, cli->pos[0],
+				cmd->name);
+		cli_die(2, "%s takes %s; unexpected '%s' (mtslurm %s --help)", cmd->name, cmd->pos_what,
+			cli->pos[cmd->max_pos], cmd->name);
+	}
+}
+
 
 int main(int argc, char **argv)
 {
@@ -204,15 +160,48 @@ int main(int argc, char **argv)
 	cli.slots = 1;
 	cli.prefetch = -1;
 	cli.idle_timeout_s = -1;
-	int help = 0;
+	cli.before_s = -1;
+	int help = 0, nseen = 0;
+	const struct cli_command *cmd = NULL;
 	cli.pos = calloc((size_t)argc + 1, sizeof *cli.pos);
-	if (!cli.pos)
+	/* Static, like cli: reachable until exit, also on the error paths. */
+	static const char **seen;
+	static const struct cli_option **seen_opt;
+	seen = calloc((size_t)argc + 1, sizeof *seen);
+	seen_opt = calloc((size_t)argc + 1, sizeof *seen_opt);
+	if (!cli.pos || !seen || !seen_opt)
 		cli_die(1, "out of memory");
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		const char *w = argv[i];
+		const char *a = w; /* the option's canonical name */
+		if (w[0] == '-' && w[1] && !(w[1] >= '0' && w[1] <= '9')) {
+			const struct cli_option *o = cmdtab_option(w);
+			if (!o) {
+				const char *near = cmdtab_suggest_option(w);
+				if (near)
+					cli_die(2, "unknown option %s; did you mean %s? (mtslurm --help)", w, near);
+				cli_die(2, "unknown option %s (mtslurm --help)", w);
+			}
+			a = o->name;
+			seen[nseen] = w;
+			seen_opt[nseen++] = o;
+		} else if (!cmd && !cli.npos) {
+			/* The first word that is not an option names the command. */
+			if (!(cmd = cmdtab_find(w))) {
+				const char *near = cmdtab_suggest_command(w);
+				if (near)
+					cli_die(2, "unknown command '%s'; did you mean '%s'? (mtslurm --help)", w, near);
+				cli_die(2, "unknown command '%s' (mtslurm --help lists the commands)", w);
+			}
+			cli.cmd = cmd->name;
+			continue;
+		} else {
+			cli.pos[cli.npos++] = argv[i];
+			continue;
+		}
+		if (!strcmp(a, "--help")) {
 			help = 1;
-		} else if (!strcmp(a, "-n") || !strcmp(a, "--workers")) {
+		} else if (!strcmp(a, "--workers")) {
 			cli.n = integer(a, need(argc, argv, &i));
 			cli.n_given = 1;
 			if (cli.n < 0)
@@ -242,28 +231,28 @@ int main(int argc, char **argv)
 			if (cli.crash_limit < 1 || cli.crash_limit > 255)
 				cli_die(2, "--crash-limit wants a number of crashes from 1 to 255");
 		} else if (!strcmp(a, "--time-request")) {
-			cli.time_request_s = duration(a, need(argc, argv, &i));
+			cli.time_request_s = cli_duration(a, need(argc, argv, &i));
 		} else if (!strcmp(a, "--idle-timeout")) {
-			cli.idle_timeout_s = duration(a, need(argc, argv, &i));
-		} else if (!strcmp(a, "--partition") || !strcmp(a, "-p")) {
+			cli.idle_timeout_s = cli_duration(a, need(argc, argv, &i));
+		} else if (!strcmp(a, "--partition")) {
 			cli.sl.partition = need(argc, argv, &i);
-		} else if (!strcmp(a, "--time") || !strcmp(a, "-t")) {
+		} else if (!strcmp(a, "--time")) {
 			cli.sl.time = need(argc, argv, &i);
-		} else if (!strcmp(a, "--account") || !strcmp(a, "-A")) {
+		} else if (!strcmp(a, "--account")) {
 			cli.sl.account = need(argc, argv, &i);
 		} else if (!strcmp(a, "--qos")) {
 			cli.sl.qos = need(argc, argv, &i);
-		} else if (!strcmp(a, "--constraint") || !strcmp(a, "-C")) {
+		} else if (!strcmp(a, "--constraint")) {
 			cli.sl.constraint = need(argc, argv, &i);
 		} else if (!strcmp(a, "--gres")) {
 			cli.sl.gres = need(argc, argv, &i);
 		} else if (!strcmp(a, "--mem")) {
 			cli.sl.mem = need(argc, argv, &i);
-		} else if (!strcmp(a, "--job-name") || !strcmp(a, "-J")) {
+		} else if (!strcmp(a, "--job-name")) {
 			cli.sl.job_name = need(argc, argv, &i);
 		} else if (!strcmp(a, "--master-host")) {
 			cli.sl.master_host = need(argc, argv, &i);
-		} else if (!strcmp(a, "--nodes") || !strcmp(a, "-N")) {
+		} else if (!strcmp(a, "--nodes")) {
 			cli.sl.nodes = integer(a, need(argc, argv, &i));
 			if (cli.sl.nodes < 1)
 				cli_die(2, "--nodes wants at least 1");
@@ -271,7 +260,7 @@ int main(int argc, char **argv)
 			cli.sl.ntasks_per_node = integer(a, need(argc, argv, &i));
 			if (cli.sl.ntasks_per_node < 1)
 				cli_die(2, "--ntasks-per-node wants at least 1");
-		} else if (!strcmp(a, "--cpus-per-task") || !strcmp(a, "-c")) {
+		} else if (!strcmp(a, "--cpus-per-task")) {
 			cli.sl.cpus_per_task = integer(a, need(argc, argv, &i));
 			if (cli.sl.cpus_per_task < 1)
 				cli_die(2, "--cpus-per-task wants at least 1");
@@ -350,49 +339,26 @@ int main(int argc, char **argv)
 			cli.stream = need(argc, argv, &i);
 			if (strcmp(cli.stream, "out") && strcmp(cli.stream, "err"))
 				cli_die(2, "--stream wants out or err");
-		} else if (a[0] == '-' && a[1] && !(a[1] >= '0' && a[1] <= '9')) {
-			cli_die(2, "unknown option %s (mtslurm --help)", a);
-		} else if (!cli.cmd && is_command(a)) {
-			cli.cmd = a;
+		} else if (!strcmp(a, "--oversubscribe")) {
+			cli.oversubscribe = 1;
+		} else if (!strcmp(a, "--before")) {
+			cli.before_s = cli_duration(a, need(argc, argv, &i));
 		} else {
-			cli.pos[cli.npos++] = argv[i];
+			/* In the option table but not parsed here: a bug, said plainly. */
+			cli_die(2, "option %s is known but not handled (mtslurm bug)", w);
 		}
 	}
 	if (help) {
-		for (size_t k = 0; cli.cmd && k < sizeof cmd_usage / sizeof cmd_usage[0]; k++)
-			if (!strcmp(cli.cmd, cmd_usage[k].cmd)) {
-				fputs(cmd_usage[k].text, stdout);
-				return 0;
-			}
-		fputs(usage, stdout);
+		fputs(cmd ? cmd->help : cli_usage_text, stdout);
 		return 0;
 	}
-	if (!cli.cmd) {
-		if (cli.npos)
-			cli_die(2, "unknown command '%s' (mtslurm --help)", cli.pos[0]);
-		fputs(usage, stderr);
+	if (!cmd) {
+		fputs(cli_usage_text, stderr);
 		return 2;
 	}
+	check_args(&cli, cmd, seen, seen_opt, nseen);
 	char err[512];
 	if (rundir_resolve(cli.run_dir, cli.run_dir_opt, err, sizeof err))
 		cli_die(2, "%s", err);
-	if (!strcmp(cli.cmd, "start"))
-		return cmd_start(&cli);
-	if (!strcmp(cli.cmd, "stop"))
-		return cli_slurm_mode(&cli) ? cmd_stop_slurm(&cli) : cmd_stop(&cli);
-	if (!strcmp(cli.cmd, "add-workers"))
-		return cmd_add_workers(&cli);
-	if (!strcmp(cli.cmd, "status"))
-		return cmd_status(&cli);
-	if (!strcmp(cli.cmd, "submit"))
-		return cmd_submit(&cli);
-	if (!strcmp(cli.cmd, "wait"))
-		return cmd_wait(&cli);
-	if (!strcmp(cli.cmd, "jobs"))
-		return cmd_jobs(&cli);
-	if (!strcmp(cli.cmd, "logs"))
-		return cmd_logs(&cli);
-	if (!strcmp(cli.cmd, "cancel"))
-		return cmd_cancel(&cli);
-	return cmd_workers(&cli);
+	return cmd->run(&cli);
 }

@@ -17,8 +17,8 @@ nocmd=$(mtslurm submit --exec 'no-such-command-xyz')
 nolib=$(mtslurm submit --func "$T/missing.so:simulate" '{}')
 for id in $e $x $f $bad $nocmd $nolib; do [[ "$id" =~ ^[0-9]+$ ]] || fail "submit printed '$id', not an id"; done
 
-set +e; mtslurm wait --all --timeout 60; rc=$?; set -e
-assert_eq 1 "$rc" "wait --all exit code with failed jobs"
+set +e; mtslurm wait $e $x $f $bad $nocmd $nolib --timeout 60; rc=$?; set -e
+assert_eq 1 "$rc" "wait exit code with failed jobs"
 
 js=$(mtslurm jobs --json)
 state() { printf '%s' "$js" | jsql "select json_extract(value,'\$.$2') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')=$1"; }

@@ -19,7 +19,7 @@ pa=$(wpid "$wa"); pc=$(wpid "$wc")
 kill -9 "$pa" "$pc"
 log "killed workers $wa (pid $pa) and $wc (pid $pc)"
 
-set +e; mtslurm wait --all --timeout 60; rc=$?; set -e
+set +e; mtslurm wait $a $b $c --timeout 60; rc=$?; set -e
 assert_eq 1 "$rc" "wait reports the failed job"
 assert_eq 3 "$(db "select state from jobs where id=$c")" "no-retry job failed"
 assert_contains "$(db "select error from jobs where id=$c")" "lost" "no-retry job reason"

@@ -474,8 +474,11 @@ static void handle_revoke(struct worker *w, msg *m)
 {
 	const char *why = msg_get_str(m, "why");
 	int cancel = why && strcmp(why, "cancel") == 0;
-	struct buf *b = &w->scratch;
-	buf_reset(b);
+	/* Not w->scratch: cancelling a running job records its result, which
+	 * encodes into w->scratch (record_result) and would clobber this reply
+	 * half-built, sending the master a frame that is not JSON. */
+	struct buf reply, *b = &reply;
+	buf_init(b);
 	buf_adds(b, "{\"t\":\"revoked\",\"ids\":[");
 	int n = 0;
 	/* no new starts while the list is processed: a queued job listed
@@ -509,8 +512,9 @@ static void handle_revoke(struct worker *w, msg *m)
 	}
 	w->pumping = 0;
 	buf_adds(b, "]}");
-	if (w->conn)
+	if (w->conn && b->p)
 		conn_send_json(w->conn, b->p, b->len);
+	buf_release(b);
 	pump(w);
 }
 

@@ -236,7 +236,7 @@ BINDIR := $(PREFIX)/bin
 LIBDIR := $(PREFIX)/lib
 INCLUDEDIR := $(PREFIX)/include
 MANDIR := $(PREFIX)/share/man
-INSTALLED := $(addprefix $(BINDIR)/,mtslurm mtslurm-master mtslurm-worker) \
+INSTALLED := $(addprefix $(BINDIR)/,$(notdir $(BINS))) \
 	$(addprefix $(LIBDIR)/,libmtslurm.so libmtslurm.so.$(SO_MAJOR) libmtslurm.so.$(SO_FULL) \
 		pkgconfig/mtslurm.pc) \
 	$(INCLUDEDIR)/mtslurm.h $(MANDIR)/man1/mtslurm.1 $(addprefix $(MANDIR)/man3/,$(notdir $(MAN3)))

@@ -69,12 +69,14 @@ int cmd_status(struct cli *cli)
 	msg_get_int(w, "slots", &slots);
 	msg_get_int(w, "busy_slots", &busy);
 	cli_counts(msg_get(m, "jobs"), &q, &r, &d, &f, &x);
+	int64_t pre = 0; /* assigned to a worker, not started yet */
+	msg_get_int(msg_get(m, "jobs"), "prefetched", &pre);
 	printf("master   %s:%lld (pid %lld, node %s), up %.0f s\n", msg_get_str(ma, "host"), (long long)port,
 	       (long long)pid, msg_get_str(ma, "node") ? msg_get_str(ma, "node") : "?", up);
 	printf("workers  %lld connected, %lld slots, %lld busy\n", (long long)conn, (long long)slots,
 	       (long long)busy);
-	printf("jobs     %lld queued, %lld running, %lld completed, %lld failed, %lld cancelled\n", (long long)q,
-	       (long long)r, (long long)d, (long long)f, (long long)x);
+	printf("jobs     %lld queued, %lld prefetched, %lld running, %lld completed, %lld failed, %lld cancelled\n",
+	       (long long)q, (long long)pre, (long long)r, (long long)d, (long long)f, (long long)x);
 	printf("run dir  %s\n", cli->run_dir);
 	if (slurm)
 		cli_slurm_status(cli, NULL);
@@ -121,13 +123,14 @@ static void print_cell(const char *s, int width, int last)
 
 int cmd_jobs(struct cli *cli)
 {
-	static const char *states[] = {"queued", "running", "completed", "failed", "cancelled", NULL};
+	static const char *states[] = {"queued", "prefetched", "running", "completed", "failed", "cancelled", NULL};
 	if (cli->state) {
 		int ok = 0;
 		for (int i = 0; states[i]; i++)
 			ok |= !strcmp(states[i], cli->state);
 		if (!ok)
-			cli_die(2, "--state wants queued, running, completed, failed or cancelled, not '%s'", cli->state);
+			cli_die(2, "--state wants queued, prefetched, running, completed, failed or cancelled, not '%s'",
+				cli->state);
 	}
 	mts_client *c = cli_connect(cli);
 	mts_job_id after = 0, next = 0;
@@ -315,7 +318,8 @@ int cmd_logs(struct cli *cli)
 		msg_free(m);
 		return 0;
 	}
-	if (n == 0 && state && strcmp(state, "running") && strcmp(state, "queued") && isatty(2))
+	if (n == 0 && state && strcmp(state, "running") && strcmp(state, "prefetched") && strcmp(state, "queued") &&
+	    isatty(2))
 		fprintf(stderr, "mtslurm: job %lld wrote no output\n", (long long)id);
 	msg_free(m);
 	return 0;

@@ -556,8 +556,9 @@ static void handle_revoke(struct worker *w, msg *m)
 {
 	const char *why = msg_get_str(m, "why");
 	int cancel = why && strcmp(why, "cancel") == 0;
-	struct buf *b = &w->scratch;
-	buf_reset(b);
+	/* Not w->scratch: a cancelled job's result is encoded there while this
+	 * list is being built (that garbled the frame and lost the worker). */
+	struct buf list = BUF_INIT, *b = &list;
 	buf_adds(b, "{\"t\":\"revoked\",\"ids\":[");
 	int n = 0;
 	/* no new starts while the list is processed: a queued job listed
@@ -591,8 +592,9 @@ static void handle_revoke(struct worker *w, msg *m)
 	}
 	w->pumping = 0;
 	buf_adds(b, "]}");
-	if (w->conn)
+	if (w->conn && b->p)
 		conn_send_json(w->conn, b->p, b->len);
+	buf_release(b);
 	pump(w);
 }
 

@@ -238,7 +238,7 @@ void query_workers(struct peer *p, msg *m)
 		msg_set_int(o, "running", w->sw.nstarted);
 		msg_set_int(o, "prefetched", w->sw.nassigned - w->sw.nstarted);
 		msg_set_int(o, "held", w->sw.nassigned);
-		msg_set_int(o, "window", w->sw.window);
+		msg_set_int(o, "window", sched_worker_window(&ms->sched, &w->sw));
 		msg_set_int(o, "done", (int64_t)w->sw.done);
 		msg_set_str(o, "state", w->sw.draining ? "draining"
 					: busy == 0	      ? "idle"

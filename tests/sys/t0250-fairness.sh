@@ -17,6 +17,11 @@ mtslurm -n 2 --local start --slots 2 >/dev/null
 # Tiny jobs: the workers' measured run times open their windows fully.
 seq 1 3000 | mtslurm submit --echo --stdin >/dev/null
 mtslurm wait --all --timeout 60 >/dev/null
+windows() {
+	mtslurm workers --json |
+		jsql "select group_concat(json_extract(value, '\$.window')) from json_each(readfile('/dev/stdin'))"
+}
+assert_eq "66,66" "$(windows)" "windows (2 slots + 64) after tiny jobs"
 
 # ---- fair share ----
 t0=$(date +%s.%N)
@@ -37,6 +42,8 @@ sleep "$(awk -v t0="$t0" -v now="$(date +%s.%N)" 'BEGIN{d = 0.3 - (now - t0); pr
 seq 1 4 | mtslurm submit --echo --stdin --delay 0.3 > "$T/b.ids"
 b=$(paste -sd, "$T/b.ids")
 mtslurm wait $(cat "$T/b.ids") --timeout 60 >/dev/null
+# The workers have measured 0.3 s jobs by now: their windows hold no prefetch.
+assert_eq "2,2" "$(windows)" "windows of the workers running 0.3 s jobs"
 mtslurm cancel --all >/dev/null
 mtslurm wait --all --timeout 60 >/dev/null 2>&1 || true; log "all final"
 a_first=$(head -n1 "$T/a.ids") a_last=$(tail -n1 "$T/a.ids")

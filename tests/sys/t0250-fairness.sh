@@ -30,6 +30,9 @@ st=$(mtslurm status --json)
 q=$(jget "$st" '$.jobs.queued') p=$(jget "$st" '$.jobs.prefetched') r=$(jget "$st" '$.jobs.running')
 log "status after A's submit: $q queued, $p prefetched, $r running (4 slots)"
 [ "$r" -le 4 ] || fail "status counts $r jobs as running on 4 slots"
+# The workers say when they start a job: all 4 slots show as running.
+running4() { [ "$(jget "$(mtslurm status --json)" '$.jobs.running')" = 4 ]; }
+wait_for 5 running4
 [ $((q + p + r + $(jget "$st" '$.jobs.completed'))) -ge $((3000 + 200)) ] || fail "status lost jobs: $st"
 pre=$(mtslurm jobs --state prefetched --json)
 npre=$(jlen "$pre" '$')

@@ -185,7 +185,7 @@ static void mark_started(struct master *m, struct mjob *j, double at, int write)
 	uint32_t now = (uint32_t)uv_now(m->loop);
 	uint32_t since_assign = now - j->assigned_ms;
 	double ago_ms = (util_wall() - at) * 1e3;
-	uint32_t ago = ago_ms <= 0 ? 0 : ago_ms >= since_assign ? since_assign : (uint32_t)ago_ms;
+	uint32_t ago = !(ago_ms > 0) ? 0 : ago_ms >= since_assign ? since_assign : (uint32_t)ago_ms;
 	j->assigned_ms = now - ago;
 	sched_started(&m->sched, j);
 	/* An assignment older than the defer was (or is about to be) written
@@ -313,10 +313,10 @@ const struct sched_cb workers_sched_cb = {NULL, cb_assign, cb_requeue, cb_fail, 
 
 /* A result of j (assigned to w) arrived: measure its run time for w's
  * window, and mark it started if no `started` said so. A job reported
- * started ran from its start until now; one that was not finished within the
- * worker's loop turn it started in, so its run time counts as 0, and it
- * started at the result's "st" (it waited in the worker's queue) or on
- * arrival (about when it was sent). */
+ * started ran from its start until now. One not reported ended within the
+ * worker's loop turn it started in: its run time counts as 0, and it started
+ * at the result's "st" (it had waited in the worker's queue) or, without
+ * one, on arrival (about when it was sent). */
 static void note_run(struct wrk *w, struct mjob *j, const msg *r)
 {
 	struct master *m = w->m;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * sched: queues, fair share, dependencies, retries, prefetch windows sized
- * from run times, preemption of prefetched jobs and stealing -- see sched.h. Everything here is O(log n) or better per job;
- * nothing scans all jobs except sched_cancel_all and sched_release.
+ * from run times, preemption of prefetched jobs and stealing -- see sched.h.
+ * Everything here is O(log n) or better per job; nothing scans all jobs
+ * except sched_cancel_all and sched_release (sched_preempt looks at each
+ * worker once per turn, and at most at its unstarted jobs).
  */
 #include "sched.h"
 

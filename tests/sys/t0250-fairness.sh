@@ -66,7 +66,8 @@ mtslurm wait "$hid" --timeout 60 >/dev/null
 mtslurm cancel --all >/dev/null
 mtslurm wait --all --timeout 60 >/dev/null 2>&1 || true; log "all final"
 wait_s=$(db "select printf('%.3f', started - submitted) from jobs where id = $hid")
-ahead=$(db "select count(*) from jobs where id between $first and $last and started < (select started from jobs where id = $hid)")
+ahead=$(db "select count(*) from jobs where id between $first and $last
+	and started < (select started from jobs where id = $hid)")
 log "the priority-100 job started $wait_s s after its submit, after $ahead of the 300 ahead of it"
 assert_eq 2 "$(db "select state from jobs where id = $hid")" "the priority job completed"
 # 4 were running when it came; their slots free within one job duration.

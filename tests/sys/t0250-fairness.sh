@@ -59,6 +59,11 @@ awk -v w="$worst" 'BEGIN{exit !(w < 1.0)}' || fail "B's jobs started up to $wors
 [ "$ahead" -le 16 ] || fail "$ahead of A's jobs started before B's last one (fair share: about 8)"
 
 # ---- priority ----
+# Tiny jobs again: the estimate falls back and the windows reopen, so the
+# priority job meets 128 prefetched jobs of its own client too.
+seq 1 3000 | mtslurm submit --echo --stdin >/dev/null
+mtslurm wait --all --timeout 60 >/dev/null 2>&1 || true
+assert_eq "66,66" "$(windows)" "windows reopened by tiny jobs"
 out=$("$TOOLS/prio_client" --jobs 300 --delay 0.3 --prio 100)
 first=$(echo "$out" | awk '/^bulk/{print $2}') last=$(echo "$out" | awk '/^bulk/{print $3}')
 hid=$(echo "$out" | awk '/^prio/{print $2}')

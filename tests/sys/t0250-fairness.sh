@@ -9,7 +9,8 @@
 #    `started`, the worker's start) within 1 s of their submit, ahead of the
 #    bulk of A's jobs (without the fix: positions 134-137 of 204, ~20 s);
 #  - one client queues 300 jobs of 0.3 s, then a priority-100 job: it starts
-#    within about one job duration, before all but a few of the 300.
+#    within about one job duration, before all but a few of the 300;
+#  - a job that waited prefetched has the worker's start as `started`.
 # Cancelling what is left must not cost the workers their connection.
 . "$(dirname "$0")/lib.sh"
 
@@ -78,6 +79,20 @@ assert_eq 2 "$(db "select state from jobs where id = $hid")" "the priority job c
 # 4 were running when it came; their slots free within one job duration.
 [ "$ahead" -le 8 ] || fail "$ahead of the 300 earlier jobs started before the priority-100 job"
 awk -v w="$wait_s" 'BEGIN{exit !(w < 0.6)}' || fail "the priority job started $wait_s s after its submit"
+# ---- started is the worker's start ----
+# 6 jobs of 0.3 s on 4 slots whose windows tiny jobs opened: 2 wait
+# prefetched in a worker's queue. Their `started` is when they started there
+# (0.3 s later), not when they were handed over.
+seq 1 3000 | mtslurm submit --echo --stdin >/dev/null
+mtslurm wait --all --timeout 60 >/dev/null 2>&1 || true
+seq 1 6 | mtslurm submit --echo --stdin --delay 0.3 > "$T/c.ids"
+c=$(paste -sd, "$T/c.ids")
+mtslurm wait $(cat "$T/c.ids") --timeout 60 >/dev/null
+late=$(db "select count(*) from jobs where id in ($c) and started - submitted > 0.2")
+log "$late of 6 jobs started more than 0.2 s after their submit: $(db "select group_concat(printf('%.3f',
+	started - submitted), ' ') from jobs where id in ($c)")"
+assert_eq 2 "$late" "jobs that waited prefetched, by their started"
+
 # Cancelling running echo jobs once garbled the worker's `revoked` frame
 # (its list and the results shared a buffer): the master dropped the workers
 # and `stop` took 20 s.

@@ -477,10 +477,12 @@ static struct mjob *jheap_peek(struct sched *s, struct sched_client *c)
 static void requeue(struct sched *s, struct mjob *j);
 
 /* j may go to w: w's Slurm job has the time j asks for, and (a multi-rank
- * job) w has its ranks free within limit slots. */
+ * job) w has its ranks free within limit slots -- or, for more ranks than w
+ * has slots, w holds nothing (the worker runs such a job alone; windows
+ * sized to the slots would otherwise never take it). */
 static int fits(const struct sched *s, const struct sched_worker *w, const struct mjob *j, uint32_t limit)
 {
-	if (j->ranks > 1 && w->nassigned + w->extra + j->ranks > limit)
+	if (j->ranks > 1 && w->nassigned + w->extra + j->ranks > limit && (j->ranks <= w->slots || w->nassigned))
 		return 0;
 	return !j->treq || !w->end || s->now + j->treq <= w->end;
 }

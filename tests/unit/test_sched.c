@@ -377,6 +377,16 @@ static void test_ranks(void **st)
 	assert_int_equal(w.extra, 0);
 	assert_int_equal(sched_dispatch(&S), 1);
 	assert_ptr_equal(sched_find(&S, 3)->worker, &w);
+	/* More ranks than any worker has slots: it goes to an idle worker
+	 * (which runs it alone), even with no prefetch window. */
+	struct mjob *big = add(&a, 4, 0, 3);
+	big->ranks = 6;
+	struct sched_worker w2;
+	memset(&w2, 0, sizeof w2);
+	w2.idx = UINT32_MAX;
+	sched_worker_add(&S, &w2, 4, 0);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_ptr_equal(big->worker, &w2);
 	sched_release(&S);
 	sched_client_release(&a);
 }

@@ -135,11 +135,14 @@ struct sched {
 			      * does not wait behind (sched_preempt) */
 };
 
-/* Defaults of cover_us and preempt_us (sched_init). 10 ms of work per slot
- * bridges a master round trip many times over; a fairer job waits at most
- * about 50 ms of someone else's prefetched work before it is revoked. */
-#define SCHED_COVER_US 10000u
-#define SCHED_PREEMPT_US 50000u
+/* Defaults of cover_us and preempt_us (sched_init). 50 ms of work per slot
+ * bridges a master round trip even on a loaded machine (with 10 ms, exec
+ * jobs of 0.5 ms lost 11 % of their throughput on a busy 2-core VM); a
+ * fairer job waits at most about 100 ms of someone else's prefetched work
+ * before it is revoked. preempt_us must exceed cover_us: a window refilled
+ * from a right estimate must never look worth revoking. */
+#define SCHED_COVER_US 50000u
+#define SCHED_PREEMPT_US 100000u
 
 void sched_init(struct sched *s, const struct sched_cb *cb);
 /* Free every job and all structures (clients and workers belong to the

@@ -313,7 +313,7 @@ const struct sched_cb workers_sched_cb = {NULL, cb_assign, cb_requeue, cb_fail, 
 
 /* A result of j (assigned to w) arrived: measure its run time for w's
  * window, and mark it started if no `started` said so. A job reported
- * started ran from its start until now. One not reported ended within the
+ * started ran the result's "rt" seconds. One not reported ended within the
  * worker's loop turn it started in: its run time counts as 0, and it started
  * at the result's "st" (it had waited in the worker's queue) or, without
  * one, on arrival (about when it was sent). */
@@ -321,8 +321,12 @@ static void note_run(struct wrk *w, struct mjob *j, const msg *r)
 {
 	struct master *m = w->m;
 	if (j->flags & MJOB_F_STARTED) {
-		uint32_t ms = (uint32_t)uv_now(m->loop) - j->assigned_ms;
-		sched_worker_runtime(&w->sw, ms >= UINT32_MAX / 1000u ? UINT32_MAX : ms * 1000u);
+		/* the worker's measure ("rt"), else ours, which adds the result's
+		 * trip and this loop's delay */
+		double rt;
+		if (msg_get_num(r, "rt", &rt) || !(rt >= 0))
+			rt = ((uint32_t)uv_now(m->loop) - j->assigned_ms) / 1e3;
+		sched_worker_runtime(&w->sw, rt * 1e6 >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)(rt * 1e6));
 		return;
 	}
 	sched_worker_runtime(&w->sw, 0);

@@ -173,9 +173,11 @@ static void wres_release(struct wres *r)
 /* ---- results ---- */
 
 /* Keep and queue the WRESULT of (id, attempt). started_at > 0 adds "st": a
- * start the master was not told otherwise. */
+ * start the master was not told otherwise; run_s >= 0 adds "rt": the run
+ * time of a job whose start it was told (the master sizes prefetch windows
+ * from it; its own clock would add the result's trip and its loop's delay). */
 static void record_result(struct worker *w, int64_t id, int attempt, const struct job_result *r,
-			  double started_at)
+			  double started_at, double run_s)
 {
 	w->st.finished++;
 	if (w->exiting || w->stopping)
@@ -185,6 +187,10 @@ static void record_result(struct worker *w, int64_t id, int attempt, const struc
 	if (rc == 0 && started_at > 0) {
 		w->scratch.len--; /* reopen the object: drop its closing brace */
 		rc = buf_addf(&w->scratch, ",\"st\":%.6f}", started_at);
+	}
+	if (rc == 0 && run_s >= 0) {
+		w->scratch.len--;
+		rc = buf_addf(&w->scratch, ",\"rt\":%.6f}", run_s);
 	}
 	if (rc < 0) {
 		log_error("out of memory encoding the result of job %lld", (long long)id);
@@ -311,7 +317,13 @@ static void job_done(void *arg, struct job *j, const struct job_result *r)
 	struct worker *w = arg;
 	/* a job that waited here, whose start the master was not told */
 	int st = j->started_at > 0 && !j->on_arrival && !j->start_told;
-	record_result(w, j->id, j->attempt, r, st ? j->started_at : 0);
+	double rt = -1; /* no "rt" unless the master was told the start */
+	if (j->start_told) {
+		rt = util_wall() - j->started_at;
+		if (rt < 0)
+			rt = 0; /* the clock stepped back */
+	}
+	record_result(w, j->id, j->attempt, r, st ? j->started_at : 0, rt);
 	drop_job(w, j);
 	if (!w->pumping)
 		pump(w);
@@ -527,7 +539,7 @@ static void handle_assign(struct worker *w, msg *m)
 					in = "";
 				struct job_result r = {1, in, strlen(in), NULL, 0};
 				w->st.started++;
-				record_result(w, id, (int)a, &r, 0);
+				record_result(w, id, (int)a, &r, 0, -1);
 				continue;
 			}
 		}

@@ -457,8 +457,8 @@ static void test_window_sizing(void **st)
 	/* Tiny jobs (finished within a worker turn): the whole window. */
 	sched_worker_runtime(&w, 0);
 	assert_int_equal(sched_worker_window(&S, &w), 2 + 64);
-	/* 1 ms jobs: 2 slots x 10 ms of cover = 20 prefetched. */
-	w.est_us = 1000;
+	/* 5 ms jobs: 2 slots x 50 ms of cover = 20 prefetched. */
+	w.est_us = 5000;
 	assert_int_equal(sched_worker_window(&S, &w), 2 + 20);
 	/* One 300 ms job: the estimate rises by half at once (150 ms) and
 	 * the window closes to the slots; it falls slowly again. */

@@ -274,16 +274,18 @@ MTS_API int mts_cancel(size_t *ncancelled, mts_client *c, const mts_job_id *ids,
 MTS_API int mts_cancel_all(size_t *ncancelled, mts_client *c);
 
 /* Cluster status: {"master":{"host","port","pid","node","uptime","version"},
- * "workers":{"connected","slots","busy_slots"},"jobs":{"queued","running",
- * "completed","failed","cancelled","total"}}. */
+ * "workers":{"connected","slots","busy_slots"},"jobs":{"queued","prefetched",
+ * "running","completed","failed","cancelled","total"}}: prefetched jobs are
+ * on a worker that has not started them yet. */
 MTS_API int mts_status(char **json_out, mts_client *c);
 
 /* One page of job records, in id order, as a JSON array of objects with id,
  * type, state, attempts, worker, output, error, rc, input, prio, retries,
  * deps, client, submitted, started, finished. state: NULL (all) or
- * "queued", "running", "completed", "failed", "cancelled"; after: only ids
- * above it (0: from the first); limit <= 0: 1000, at most 10000. *next (may
- * be NULL) receives the `after` for the following page, 0 after the last. */
+ * "queued", "prefetched", "running", "completed", "failed", "cancelled";
+ * after: only ids above it (0: from the first); limit <= 0: 1000, at most
+ * 10000. *next (may be NULL) receives the `after` for the following page, 0
+ * after the last. */
 MTS_API int mts_jobs(char **json_out, mts_job_id *next, mts_client *c, const char *state,
 		     mts_job_id after, int limit);
 
@@ -292,7 +294,8 @@ MTS_API int mts_jobs(char **json_out, mts_job_id *next, mts_client *c, const cha
 MTS_API int mts_jobs_by_id(char **json_out, mts_client *c, const mts_job_id *ids, size_t n);
 
 /* Connected workers as a JSON array of {"id","host","node","pid","rank",
- * "slots","running","held","done","state","since","last_seen"}. */
+ * "slots","running","prefetched","held","window","done","state","since",
+ * "last_seen"}. */
 MTS_API int mts_workers(char **json_out, mts_client *c);
 
 /* Block until no job in the whole cluster is queued or running (timeout_ms

@@ -250,8 +250,11 @@ uint32_t workers_max_slots(const struct master *m);
  * so far (before a `jobs` listing, at shutdown). Jobs that finished before
  * that are written once, by their final update. */
 void workers_flush_assigns(struct master *m, int all);
-/* Wall-clock time of j's last assignment (j assigned). */
+/* Wall-clock time of j's last assignment (j assigned), or of its start once
+ * the worker reported it (MJOB_F_STARTED). */
 double workers_assigned_at(const struct master *m, const struct mjob *j);
+/* Wall-clock time j started on its worker, or 0 if it has not (prefetched). */
+double workers_started_at(const struct master *m, const struct mjob *j);
 extern const struct sched_cb workers_sched_cb;
 
 /* query.c */

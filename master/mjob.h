@@ -39,6 +39,7 @@ enum mjob_kind { MJOB_ECHO = 0, MJOB_EXEC = 1, MJOB_FUNC = 2 };
 
 #define MJOB_F_REVOKING 0x01 /* a revoke "steal" for it is in flight */
 #define MJOB_F_MARK 0x02     /* scratch bit for one operation (held reconciliation) */
+#define MJOB_F_STARTED 0x04  /* assigned, and its worker said it started (not merely prefetched) */
 
 struct sched_client;
 struct sched_worker;
@@ -54,7 +55,8 @@ struct mjob {
 	uint32_t treq;         /* seconds the job needs (--time-request); 0: unknown */
 	uint16_t ranks;        /* exec: MPI ranks (slots it holds); 0 or 1: one */
 	int32_t prio;
-	uint32_t assigned_ms;  /* monotonic ms (mod 2^32) of the last assignment */
+	uint32_t assigned_ms;  /* monotonic ms (mod 2^32) of the last assignment, or of
+				* its start once MJOB_F_STARTED */
 	uint32_t ndeps_left;   /* dependencies not yet completed */
 	uint32_t input_len;
 	uint32_t target_off, cwd_off, env_off; /* into data; 0 = absent */

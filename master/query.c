@@ -3,7 +3,9 @@
  * query: the read-only client requests -- status (O(1): counters kept in
  * memory, final-state totals from the store's `counts` table), jobs (pages
  * over state.db), workers (the registry) -- and `wait`, whose replies are
- * checked after every commit.
+ * checked after every commit. A job assigned to a worker is "running" once
+ * the worker said it started, "prefetched" before (state.db has one state,
+ * 1, for both: the difference lives in memory, MJOB_F_STARTED).
  */
 #include "master.h"
 #include "autoscale.h"
@@ -60,14 +62,16 @@ void query_status(struct peer *p, msg *m)
 	msg_set_int(wo, "busy_slots", busy);
 	msg_add(r, "workers", wo);
 	msg *jo = msg_new_object();
-	int64_t q = (int64_t)ms->sched.nqueued, run = (int64_t)ms->sched.nassigned;
+	int64_t q = (int64_t)ms->sched.nqueued, run = (int64_t)ms->sched.nstarted;
+	int64_t pre = (int64_t)ms->sched.nassigned - run;
 	msg_set_int(jo, "queued", q);
+	msg_set_int(jo, "prefetched", pre);
 	msg_set_int(jo, "running", run);
 	msg_set_int(jo, "completed", ms->counts[MJOB_COMPLETED]);
 	msg_set_int(jo, "failed", ms->counts[MJOB_FAILED]);
 	msg_set_int(jo, "cancelled", ms->counts[MJOB_CANCELLED]);
 	msg_set_int(jo, "total",
-		    q + run + ms->counts[MJOB_COMPLETED] + ms->counts[MJOB_FAILED] + ms->counts[MJOB_CANCELLED]);
+		    q + pre + run + ms->counts[MJOB_COMPLETED] + ms->counts[MJOB_FAILED] + ms->counts[MJOB_CANCELLED]);
 	msg_add(r, "jobs", jo);
 	master_ack(p, r);
 }
@@ -82,19 +86,36 @@ static void add_time(struct buf *b, const char *key, double t)
 
 struct jobs_ctx {
 	struct buf *b;
+	const struct sched *sched;
+	int prefetched; /* 1: only prefetched, 0: only started, -1: no filter */
 	int64_t last;
 	int64_t n;
 };
+
+/* A running row (state 1) is "prefetched" while its job is assigned but its
+ * worker has not said it started. */
+static int row_prefetched(const struct jobs_ctx *x, const struct store_rec *r)
+{
+	if (r->state != MJOB_RUNNING)
+		return 0;
+	const struct mjob *j = sched_find(x->sched, r->id);
+	return j && j->where == MJOB_ASSIGNED && !(j->flags & MJOB_F_STARTED);
+}
 
 static int jobs_row(void *arg, const struct store_rec *r)
 {
 	struct jobs_ctx *x = arg;
 	struct buf *b = x->b;
+	int pre = row_prefetched(x, r);
+	x->last = r->id;
+	if (x->prefetched >= 0 && pre != x->prefetched)
+		return 0; /* --state prefetched or running: the other kind */
 	if (x->n++)
 		buf_add(b, ",", 1);
 	buf_addf(b, "{\"id\":%lld,\"type\":", (long long)r->id);
 	mjob_json_str(b, r->type, r->type ? strlen(r->type) : 0);
-	buf_addf(b, ",\"state\":\"%s\",\"attempts\":%d,\"worker\":", mjob_state_name(r->state), r->attempts);
+	buf_addf(b, ",\"state\":\"%s\",\"attempts\":%d,\"worker\":",
+		 pre ? "prefetched" : mjob_state_name(r->state), r->attempts);
 	mjob_json_str(b, r->worker, r->worker ? strlen(r->worker) : 0);
 	buf_adds(b, ",\"output\":");
 	mjob_json_str(b, r->output, r->output_len);
@@ -110,10 +131,9 @@ static int jobs_row(void *arg, const struct store_rec *r)
 		 r->deps && r->deps[0] == '[' ? r->deps : "[]");
 	mjob_json_str(b, r->client, r->client ? strlen(r->client) : 0);
 	add_time(b, "submitted", r->submitted);
-	add_time(b, "started", r->started);
+	add_time(b, "started", pre ? -1 : r->started);
 	add_time(b, "finished", r->finished);
 	buf_add(b, "}", 1);
-	x->last = r->id;
 	return 0;
 }
 
@@ -123,12 +143,19 @@ void query_jobs(struct peer *p, msg *m)
 	int64_t req = 0, after = 0, limit = 1000;
 	int has_req = get_req(m, &req);
 	struct store_query q = {.state = -1};
+	struct jobs_ctx x = {.sched = &ms->sched, .prefetched = -1};
 	const char *state = msg_get_str(m, "state");
-	if (msg_has(m, "state") && (q.state = mjob_state_parse(state)) < 0) {
+	if (state && strcmp(state, "prefetched") == 0) {
+		q.state = MJOB_RUNNING; /* state.db's running holds both */
+		x.prefetched = 1;
+	} else if (msg_has(m, "state") && (q.state = mjob_state_parse(state)) < 0) {
 		master_error(p, has_req, req, "bad_request",
-			     "jobs: unknown state \"%.40s\"; use queued, running, completed, failed or cancelled",
+			     "jobs: unknown state \"%.40s\"; use queued, prefetched, running, completed, failed or "
+			     "cancelled",
 			     state ? state : "(not a string)");
 		return;
+	} else if (q.state == MJOB_RUNNING) {
+		x.prefetched = 0;
 	}
 	if (msg_has(m, "after") && (msg_get_int(m, "after", &after) || after < 0)) {
 		master_error(p, has_req, req, "bad_request", "jobs: \"after\" must be a job id");
@@ -165,7 +192,7 @@ void query_jobs(struct peer *p, msg *m)
 	if (has_req)
 		buf_addf(&b, ",\"req\":%lld", (long long)req);
 	buf_adds(&b, ",\"jobs\":[");
-	struct jobs_ctx x = {.b = &b};
+	x.b = &b;
 	/* The listing reads the open transaction too: write every assignment
 	 * first so running jobs show as running. */
 	workers_flush_assigns(ms, 1);
@@ -196,7 +223,7 @@ void query_workers(struct peer *p, msg *m)
 		if (!w->peer)
 			continue;
 		uint32_t used = w->sw.nassigned + w->sw.extra; /* a multi-rank job holds its ranks */
-		uint32_t running = used < w->sw.slots ? used : w->sw.slots;
+		uint32_t busy = used < w->sw.slots ? used : w->sw.slots;
 		msg *o = msg_new_object();
 		msg_set_str(o, "id", w->wid);
 		msg_set_str(o, "host", w->host);
@@ -208,13 +235,15 @@ void query_workers(struct peer *p, msg *m)
 		msg_set_int(o, "pid", w->pid);
 		msg_set_int(o, "rank", w->rank);
 		msg_set_int(o, "slots", w->sw.slots);
-		msg_set_int(o, "running", running);
+		msg_set_int(o, "running", w->sw.nstarted);
+		msg_set_int(o, "prefetched", w->sw.nassigned - w->sw.nstarted);
 		msg_set_int(o, "held", w->sw.nassigned);
+		msg_set_int(o, "window", sched_worker_window(&ms->sched, &w->sw));
 		msg_set_int(o, "done", (int64_t)w->sw.done);
 		msg_set_str(o, "state", w->sw.draining ? "draining"
-					: running == 0	      ? "idle"
-					: running < w->sw.slots ? "running"
-								: "busy");
+					: busy == 0	      ? "idle"
+					: busy < w->sw.slots ? "running"
+							     : "busy");
 		msg_set_num(o, "since", w->since);
 		msg_set_num(o, "last_seen", w->last_seen);
 		msg_push(a, o);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sched: queues, fair share, dependencies, retries, prefetch windows and
- * stealing -- see sched.h. Everything here is O(log n) or better per job;
- * nothing scans all jobs except sched_cancel_all and sched_release.
+ * sched: queues, fair share, dependencies, retries, prefetch windows sized
+ * from run times, preemption of prefetched jobs and stealing -- see sched.h.
+ * Everything here is O(log n) or better per job; nothing scans all jobs
+ * except sched_cancel_all and sched_release (sched_preempt looks at each
+ * worker once per turn, and at most at its unstarted jobs).
  */
 #include "sched.h"
 
@@ -230,6 +232,8 @@ void sched_init(struct sched *s, const struct sched_cb *cb)
 	memset(s, 0, sizeof *s);
 	if (cb)
 		s->cb = *cb;
+	s->cover_us = SCHED_COVER_US;
+	s->preempt_us = SCHED_PREEMPT_US;
 }
 
 void sched_client_init(struct sched_client *c)
@@ -285,7 +289,8 @@ void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, u
 	if (slots == 0)
 		slots = 1;
 	w->slots = slots;
-	w->window = slots + prefetch;
+	w->prefetch_max = prefetch;
+	w->window = slots;
 	w->connected = 1;
 	workers_add(s, w);
 }
@@ -319,7 +324,7 @@ static void worker_append(struct sched_worker *w, struct mjob *j)
 		w->extra += j->ranks - 1u;
 }
 
-static void worker_unlink(struct sched_worker *w, struct mjob *j)
+static void worker_unlink(struct sched *s, struct sched_worker *w, struct mjob *j)
 {
 	if (j->prev)
 		j->prev->next = j->next;
@@ -337,6 +342,11 @@ static void worker_unlink(struct sched_worker *w, struct mjob *j)
 		j->flags &= (uint8_t)~MJOB_F_REVOKING;
 		if (w->nrevoking)
 			w->nrevoking--;
+	}
+	if (j->flags & MJOB_F_STARTED) {
+		j->flags &= (uint8_t)~MJOB_F_STARTED;
+		w->nstarted--;
+		s->nstarted--;
 	}
 	j->worker = NULL;
 }
@@ -450,13 +460,29 @@ static struct mjob *jheap_take(struct sched *s, struct sched_client *c)
 	}
 }
 
+/* The best queued job of c without taking it: stale roots are dropped on
+ * the way, so the answer is a live job. NULL if c has none. */
+static struct mjob *jheap_peek(struct sched *s, struct sched_client *c)
+{
+	while (c->n) {
+		struct sched_hent e = c->heap[0];
+		struct mjob *j = sched_find(s, e.id);
+		if (j && j->where == MJOB_INQUEUE && j->client == c && j->prio == e.prio)
+			return j;
+		jheap_pop_root(c);
+	}
+	return NULL;
+}
+
 static void requeue(struct sched *s, struct mjob *j);
 
 /* j may go to w: w's Slurm job has the time j asks for, and (a multi-rank
- * job) w has its ranks free within limit slots. */
+ * job) w has its ranks free within limit slots -- or, for more ranks than w
+ * has slots, w holds nothing (the worker runs such a job alone; windows
+ * sized to the slots would otherwise never take it). */
 static int fits(const struct sched *s, const struct sched_worker *w, const struct mjob *j, uint32_t limit)
 {
-	if (j->ranks > 1 && w->nassigned + w->extra + j->ranks > limit)
+	if (j->ranks > 1 && w->nassigned + w->extra + j->ranks > limit && (j->ranks <= w->slots || w->nassigned))
 		return 0;
 	return !j->treq || !w->end || s->now + j->treq <= w->end;
 }
@@ -496,6 +522,46 @@ static int assign_one(struct sched *s, struct sched_worker *w, uint32_t limit)
 	return 1;
 }
 
+/* The run time to expect of w's next jobs: its smoothed estimate, or the
+ * age of the job at the head of its list if that is larger (a job that has
+ * run this long already says the estimate is stale). */
+static uint64_t est_us(const struct sched *s, const struct sched_worker *w)
+{
+	uint64_t est = w->est_us;
+	const struct mjob *h = w->head;
+	if (h && (h->flags & MJOB_F_STARTED)) {
+		uint64_t age_us = (uint64_t)(uint32_t)(s->now_ms - h->assigned_ms) * 1000u;
+		if (age_us > est)
+			est = age_us;
+	}
+	return est;
+}
+
+uint32_t sched_worker_window(const struct sched *s, const struct sched_worker *w)
+{
+	if (!w->nsamples)
+		return w->slots; /* nothing measured yet: no prefetch */
+	uint64_t est = est_us(s, w), prefetch = w->prefetch_max;
+	if (est > 0 && (uint64_t)w->slots * s->cover_us / est < prefetch)
+		prefetch = (uint64_t)w->slots * s->cover_us / est;
+	uint64_t win = (uint64_t)w->slots + prefetch;
+	return win > UINT32_MAX ? UINT32_MAX : (uint32_t)win;
+}
+
+void sched_worker_runtime(struct sched_worker *w, uint32_t run_us)
+{
+	if (!w->nsamples) {
+		w->est_us = run_us;
+	} else if (run_us > w->est_us) {
+		w->est_us += (run_us - w->est_us + 1) / 2;
+	} else {
+		/* round the step up so that the estimate reaches 0 */
+		w->est_us -= (w->est_us - run_us + 7) / 8;
+	}
+	if (w->nsamples < UINT32_MAX)
+		w->nsamples++;
+}
+
 size_t sched_dispatch(struct sched *s)
 {
 	size_t n = 0;
@@ -506,7 +572,9 @@ size_t sched_dispatch(struct sched *s)
 			struct sched_worker *w = s->workers[(s->rr + k) % s->nworkers];
 			if (!w->connected || w->draining)
 				continue;
-			uint32_t limit = phase == 0 ? w->slots : w->window;
+			uint32_t limit = w->slots;
+			if (phase == 1)
+				limit = w->window = sched_worker_window(s, w);
 			while (w->nassigned + w->extra < limit && s->nactive && assign_one(s, w, limit))
 				n++;
 		}
@@ -538,7 +606,7 @@ size_t sched_steal(struct sched *s)
 		uint32_t unstarted = v->nassigned - v->slots;
 		struct mjob *j = v->tail;
 		for (uint32_t k = 0; k < unstarted && j && want; k++, j = j->prev) {
-			if ((j->flags & MJOB_F_REVOKING) || j->ranks > 1)
+			if ((j->flags & (MJOB_F_REVOKING | MJOB_F_STARTED)) || j->ranks > 1)
 				continue;
 			j->flags |= MJOB_F_REVOKING;
 			v->nrevoking++;
@@ -549,6 +617,56 @@ size_t sched_steal(struct sched *s)
 		}
 	}
 	return n;
+}
+
+/* Should queued job q (of the best client x) start before p, a job a worker
+ * holds unstarted? Fair share: p's client has at least two more assigned
+ * jobs than x (one fewer after p leaves, still more than x). Priority: p is
+ * x's own job with a lower priority. */
+static int precedes(const struct mjob *q, const struct mjob *p)
+{
+	const struct sched_client *x = q->client, *y = p->client;
+	if (y == x)
+		return p->prio < q->prio;
+	return y->nrun >= x->nrun + 2;
+}
+
+size_t sched_preempt(struct sched *s)
+{
+	if (!s->nactive)
+		return 0;
+	struct mjob *q = jheap_peek(s, s->active[0]);
+	if (!q)
+		return 0;
+	size_t n = 0;
+	for (uint32_t i = 0; i < s->nworkers; i++) {
+		struct sched_worker *v = s->workers[i];
+		if (!v->connected || v->nassigned <= v->slots)
+			continue;
+		uint32_t unstarted = v->nassigned - v->slots;
+		if ((uint64_t)unstarted * est_us(s, v) / v->slots <= s->preempt_us)
+			continue;
+		struct mjob *j = v->tail;
+		for (uint32_t k = 0; k < unstarted && j; k++, j = j->prev) {
+			if ((j->flags & (MJOB_F_REVOKING | MJOB_F_STARTED)) || j->ranks > 1 || !precedes(q, j))
+				continue;
+			j->flags |= MJOB_F_REVOKING;
+			v->nrevoking++;
+			n++;
+			if (s->cb.on_steal)
+				s->cb.on_steal(s->cb.arg, v, j);
+		}
+	}
+	return n;
+}
+
+void sched_started(struct sched *s, struct mjob *j)
+{
+	if (j->where != MJOB_ASSIGNED || !j->worker || (j->flags & MJOB_F_STARTED))
+		return;
+	j->flags |= MJOB_F_STARTED;
+	j->worker->nstarted++;
+	s->nstarted++;
 }
 
 static void requeue(struct sched *s, struct mjob *j)
@@ -572,7 +690,7 @@ void sched_unassign(struct sched *s, struct mjob *j, int give_back)
 {
 	if (j->where != MJOB_ASSIGNED)
 		return;
-	worker_unlink(j->worker, j);
+	worker_unlink(s, j->worker, j);
 	s->nassigned--;
 	client_nrun(s, j->client, -1);
 	if (give_back && j->attempts > 0)
@@ -638,7 +756,7 @@ static void detach(struct sched *s, struct mjob *j)
 		unqueue(s, j);
 		break;
 	case MJOB_ASSIGNED:
-		worker_unlink(j->worker, j);
+		worker_unlink(s, j->worker, j);
 		s->nassigned--;
 		client_nrun(s, j->client, -1);
 		break;
@@ -722,6 +840,8 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 	uint32_t slots = w->slots;
 	w->head = w->tail = NULL;
 	w->nassigned = 0;
+	s->nstarted -= w->nstarted;
+	w->nstarted = 0;
 	w->extra = 0;
 	w->nrevoking = 0;
 	w->connected = 0;
@@ -737,11 +857,12 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 		list = j->next;
 		j->prev = j->next = NULL;
 		j->worker = NULL;
-		j->flags &= (uint8_t)~MJOB_F_REVOKING;
+		int started = (j->flags & MJOB_F_STARTED) != 0;
+		j->flags &= (uint8_t)~(MJOB_F_REVOKING | MJOB_F_STARTED);
 		j->where = MJOB_NEW;
 		s->nassigned--;
 		client_nrun(s, j->client, -1);
-		if (pos++ >= slots) {
+		if (pos++ >= slots && !started) {
 			if (j->attempts > 0)
 				j->attempts--; /* never started: no attempt used */
 			requeue(s, j);
@@ -802,6 +923,7 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 		}
 		w->head = w->tail = NULL;
 		w->nassigned = 0;
+		w->nstarted = 0;
 		w->extra = 0;
 		w->nrevoking = 0;
 	}
@@ -810,6 +932,6 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 		s->dir[i] = NULL;
 	}
 	s->nfailq = 0;
-	s->nlive = s->nqueued = s->nwaiting = s->nassigned = 0;
+	s->nlive = s->nqueued = s->nwaiting = s->nassigned = s->nstarted = 0;
 	return n;
 }

@@ -199,7 +199,7 @@ void master_finalize(struct master *m, struct mjob *j, int state, const char *ou
 		     size_t output_len, const char *error, int rc_set, int rc)
 {
 	const char *wid = j->worker ? wrk_of(j->worker)->wid : m->lost_wid;
-	double started = j->where == MJOB_ASSIGNED ? workers_assigned_at(m, j) : 0;
+	double started = j->where == MJOB_ASSIGNED ? workers_started_at(m, j) : 0;
 	if (store_finish(m->store, j->id, state, j->attempts, j->worker ? wid : NULL, started, output, output_len,
 			 error, rc_set, rc, util_wall()))
 		log_error("cannot record the end of job %lld: %s", (long long)j->id, store_errmsg(m->store));
@@ -305,7 +305,9 @@ static void on_check(uv_check_t *h)
 		settle_check(m);
 	if (!m->shutting_down && !m->settling) {
 		m->sched.now = util_wall();
+		m->sched.now_ms = (uint32_t)uv_now(m->loop);
 		sched_dispatch(&m->sched);
+		sched_preempt(&m->sched);
 		sched_steal(&m->sched);
 	}
 	if (m->pa_n)

@@ -29,6 +29,7 @@ enum {
 	S_INSERT,
 	S_ASSIGN,
 	S_REQUEUE,
+	S_STARTED,
 	S_FINISH,
 	S_CANCEL_ALL,
 	S_STATE,
@@ -51,9 +52,12 @@ static const char *const sql_text[S_MAX] = {
 		     "deps,state,attempts,submitted,treq,ranks,crash_limit) "
 		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16)",
 	[S_ASSIGN] = "UPDATE jobs SET state=1,attempts=?2,worker=?3,started=?4 WHERE id=?1",
-	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL WHERE id=?1",
+	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL,started=NULL WHERE id=?1",
+	[S_STARTED] = "UPDATE jobs SET started=?3 WHERE id=?1 AND attempts=?2 AND state=1",
+	/* started: this attempt's start if known (?9), else what the
+	 * assignment or a `started` wrote */
 	[S_FINISH] = "UPDATE jobs SET state=?2,attempts=?3,output=?4,error=?5,rc=?6,finished=?7,"
-		     "worker=coalesce(?8,worker),started=coalesce(started,?9) WHERE id=?1",
+		     "worker=coalesce(?8,worker),started=coalesce(?9,started) WHERE id=?1",
 	/* One chunk of a cancel-all sweep. No error text: rows keep their
 	 * size (no page splits), and readers show "cancelled" for state 4
 	 * without one. A rowid range beats walking the index. */
@@ -626,7 +630,7 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
 	return run(s, st);
 }
 
-int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double now)
+int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double started)
 {
 	if (store_begin(s))
 		return -1;
@@ -634,7 +638,19 @@ int store_assign(struct store *s, int64_t id, int attempts, const char *worker, 
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, attempts);
 	bind_str(st, 3, worker);
-	sqlite3_bind_double(st, 4, now);
+	if (started > 0)
+		sqlite3_bind_double(st, 4, started);
+	return run(s, st);
+}
+
+int store_started(struct store *s, int64_t id, int attempts, double started)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_STARTED];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempts);
+	sqlite3_bind_double(st, 3, started);
 	return run(s, st);
 }
 

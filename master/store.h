@@ -93,18 +93,22 @@ int64_t store_max_id(struct store *s);
  * text or NULL. */
 int store_insert(struct store *s, const struct mjob *j, const char *client, const char *deps_json,
 		 double now);
-/* The job was assigned: state running, attempts, worker, started. The master
- * writes this only for jobs still running a moment after their assignment
- * (see workers.c): a short job goes from queued to final in one row update. */
-int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double now);
-/* The job is queued again. */
+/* The job was assigned: state running, attempts, worker, started (<= 0:
+ * NULL, the worker has not started it yet). The master writes this only for
+ * jobs still running a moment after their assignment (see workers.c): a
+ * short job goes from queued to final in one row update. */
+int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double started);
+/* The worker started attempt `attempts` of the job (state running) at unix
+ * time `started`, after its assignment was written. */
+int store_started(struct store *s, int64_t id, int attempts, double started);
+/* The job is queued again (worker and started NULL). */
 int store_requeue(struct store *s, int64_t id, int attempts);
 /* The job crashed its function host: record how often so far (the crash
  * limit survives a restart of the master). 0 or -1. */
 int store_crashes(struct store *s, int64_t id, int crashes);
 /* The job reached a final state. worker (NULL: keep the recorded one),
- * output and error may be NULL; started > 0 fills `started` if no assignment
- * was recorded. rc_set = 0 stores NULL for rc. */
+ * output and error may be NULL; started > 0 sets `started` (else the
+ * recorded one stays). rc_set = 0 stores NULL for rc. */
 int store_finish(struct store *s, int64_t id, int state, int attempts, const char *worker,
 		 double started, const char *output, size_t output_len, const char *error, int rc_set, int rc,
 		 double now);

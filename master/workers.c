@@ -2,7 +2,8 @@
 /*
  * workers: the worker side of the master -- the registry of workers (by WID,
  * which survives reconnects), their messages (hello with held jobs and
- * unconfirmed results, result, revoked), the scheduler callbacks that turn
+ * unconfirmed results, started, result, revoked), the run times that size
+ * prefetch windows, the scheduler callbacks that turn
  * assignments, requeues and steals into SQL and frames, and what happens
  * when a worker is lost or, after a master restart, never comes back.
  */
@@ -179,6 +180,30 @@ double workers_assigned_at(const struct master *m, const struct mjob *j)
 	return util_wall() - ago / 1e3;
 }
 
+double workers_started_at(const struct master *m, const struct mjob *j)
+{
+	return j->flags & MJOB_F_STARTED ? workers_assigned_at(m, j) : 0;
+}
+
+/* j (assigned to w) started at unix time `at` by the worker's clock. From now
+ * on j->assigned_ms is its start, on the master's monotonic clock: `at` is
+ * taken as an age, clamped between the assignment and now, so a worker clock
+ * that is off cannot put a start before its assignment or in the future. */
+static void mark_started(struct master *m, struct mjob *j, double at, int write)
+{
+	uint32_t now = (uint32_t)uv_now(m->loop);
+	uint32_t since_assign = now - j->assigned_ms;
+	double ago_ms = (util_wall() - at) * 1e3;
+	uint32_t ago = !(ago_ms > 0) ? 0 : ago_ms >= since_assign ? since_assign : (uint32_t)ago_ms;
+	j->assigned_ms = now - ago;
+	sched_started(&m->sched, j);
+	/* An assignment older than the defer was (or is about to be) written
+	 * with started NULL: write the start too. A younger one is written
+	 * later with its start, or never (the final update carries it). */
+	if (write && since_assign >= m->cfg.assign_defer_ms)
+		store_started(m->store, j->id, j->attempts, workers_assigned_at(m, j));
+}
+
 static int pend_push(struct master *m, int64_t id, uint16_t attempts, uint64_t t_ms)
 {
 	if (m->pa_n == m->pa_cap) {
@@ -203,7 +228,6 @@ static int pend_push(struct master *m, int64_t id, uint16_t attempts, uint64_t t
 void workers_flush_assigns(struct master *m, int all)
 {
 	uint64_t now = uv_now(m->loop);
-	double wall = util_wall();
 	while (m->pa_n) {
 		struct pend_assign *e = &m->pa[m->pa_head];
 		if (!all && now - e->t_ms < m->cfg.assign_defer_ms)
@@ -211,7 +235,7 @@ void workers_flush_assigns(struct master *m, int all)
 		struct mjob *j = sched_find(&m->sched, e->id);
 		if (j && j->where == MJOB_ASSIGNED && j->attempts == e->attempts && j->worker)
 			store_assign(m->store, e->id, e->attempts, wrk_of(j->worker)->wid,
-				     wall - (double)(now - e->t_ms) / 1e3);
+				     j->flags & MJOB_F_STARTED ? workers_assigned_at(m, j) : -1);
 		m->pa_head = (m->pa_head + 1) % m->pa_cap;
 		m->pa_n--;
 	}
@@ -230,7 +254,7 @@ static void note_assign(struct master *m, struct mjob *j)
 	uint64_t now = uv_now(m->loop);
 	j->assigned_ms = (uint32_t)now;
 	if (pend_push(m, j->id, j->attempts, now))
-		store_assign(m->store, j->id, j->attempts, wrk_of(j->worker)->wid, util_wall());
+		store_assign(m->store, j->id, j->attempts, wrk_of(j->worker)->wid, -1);
 }
 
 static void cb_assign(void *arg, struct mjob *j)
@@ -315,6 +339,33 @@ static int workers_crashed(struct wrk *w, struct mjob *j, const char *error, cha
 	return 0;
 }
 
+/* A result of j (assigned to w) arrived: measure its run time for w's
+ * window, and mark it started if no `started` said so. A job reported
+ * started ran the result's "rt" seconds. One not reported ended within the
+ * worker's loop turn it started in: its run time counts as 0, and it started
+ * at the result's "st" (it had waited in the worker's queue) or, without
+ * one, on arrival (about when it was sent). */
+static void note_run(struct wrk *w, struct mjob *j, const msg *r)
+{
+	struct master *m = w->m;
+	if (j->flags & MJOB_F_STARTED) {
+		/* the worker's measure ("rt"), else ours, which adds the result's
+		 * trip and this loop's delay */
+		double rt;
+		if (msg_get_num(r, "rt", &rt) || !(rt >= 0))
+			rt = ((uint32_t)uv_now(m->loop) - j->assigned_ms) / 1e3;
+		sched_worker_runtime(&w->sw, rt * 1e6 >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)(rt * 1e6));
+		return;
+	}
+	sched_worker_runtime(&w->sw, 0);
+	double st;
+	if (msg_get_num(r, "st", &st) == 0) {
+		mark_started(m, j, st, 0); /* the final update writes it */
+	} else {
+		sched_started(&m->sched, j);
+	}
+}
+
 /* Accept each WRESULT whose job is assigned to w with that attempt; confirm
  * all of them (an ignored result must be forgotten by the worker too).
  * Returns -1 on a malformed entry. */
@@ -341,6 +392,7 @@ static int handle_results(struct wrk *w, const msg *arr, int adopt)
 				  (long long)a, w->wid);
 			continue;
 		}
+		note_run(w, j, r);
 		int ok = msg_get_bool(r, "ok", 0);
 		const char *out = msg_get_str(r, "output");
 		const char *err = msg_get_str(r, "error");
@@ -401,9 +453,10 @@ static void on_hello(struct peer *p, msg *m)
 	w->pid = (long)pid;
 	w->rank = (int)rank;
 	w->since = w->last_seen = util_wall();
-	/* Default window: at least 64 prefetched jobs, because with short jobs
-	 * throughput is window / (round trip + group commit); stealing hands
-	 * unstarted jobs back to idle workers when jobs are long. */
+	/* The largest window: at least 64 prefetched jobs, because with tiny
+	 * jobs throughput is window / (round trip + group commit). The window
+	 * in use is sized from measured run times (sched.h), so long jobs are
+	 * not prefetched; stealing hands unstarted jobs back to idle workers. */
 	uint32_t prefetch = ms->cfg.prefetch != UINT32_MAX ? ms->cfg.prefetch
 			    : slots > MASTER_PREFETCH_MIN ? (uint32_t)slots : MASTER_PREFETCH_MIN;
 	sched_worker_add(&ms->sched, &w->sw, (uint32_t)slots, prefetch);
@@ -429,6 +482,9 @@ static void on_hello(struct peer *p, msg *m)
 		if (j && j->where == MJOB_ASSIGNED && j->worker == &w->sw && j->attempts == a) {
 			j->flags |= MJOB_F_MARK;
 			kept++;
+			double st;
+			if (msg_get_num(h, "st", &st) == 0 && !(j->flags & MJOB_F_STARTED))
+				mark_started(ms, j, st, 1); /* running there, since st */
 		} else if (fbuf_item(&w->revoke_cancel) == 0) {
 			buf_addf(&w->revoke_cancel.b, "%lld", (long long)id);
 			revoked++;
@@ -457,6 +513,30 @@ static void on_hello(struct peer *p, msg *m)
 		 "revoked, %zu requeued",
 		 wid, conn_peer(p->conn), (long long)slots, prefetch, reclaimed ? " (reclaimed its jobs)" : "", kept,
 		 adopted, revoked, returned);
+}
+
+/* `started`: jobs the worker started that were still running at the end of
+ * that loop turn, each {"id","a","at"}. A start of a job no longer assigned
+ * to this worker with that attempt is ignored. */
+static void on_started(struct peer *p, msg *m)
+{
+	struct wrk *w = p->worker;
+	msg *jobs = msg_get(m, "jobs");
+	if (!msg_is_array(jobs)) {
+		conn_close(p->conn, "bad_message", "started needs \"jobs\": an array of {\"id\",\"a\",\"at\"}");
+		return;
+	}
+	for (msg *e = msg_child(jobs); e; e = msg_next(e)) {
+		int64_t id = 0, a = 0;
+		double at = 0;
+		if (msg_get_int(e, "id", &id) || msg_get_int(e, "a", &a) || msg_get_num(e, "at", &at))
+			continue;
+		struct mjob *j = sched_find(&p->m->sched, id);
+		if (j && j->where == MJOB_ASSIGNED && j->worker == &w->sw && j->attempts == a &&
+		    !(j->flags & MJOB_F_STARTED))
+			mark_started(p->m, j, at, 1);
+	}
+	master_touch(p->m);
 }
 
 static void on_revoked(struct peer *p, msg *m)
@@ -496,6 +576,10 @@ void workers_on_msg(struct peer *p, msg *m)
 			conn_close(p->conn, "bad_message", "result needs \"jobs\": an array of {\"id\",\"a\",\"ok\",...}");
 		return;
 	}
+	if (strcmp(t, "started") == 0) {
+		on_started(p, m);
+		return;
+	}
 	if (strcmp(t, "revoked") == 0) {
 		on_revoked(p, m);
 		return;
@@ -520,5 +604,6 @@ void workers_on_msg(struct peer *p, msg *m)
 	int64_t req = 0;
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a worker; expected hello, result, revoked, drain or ends", t);
+		     "unknown message type \"%.40s\" from a worker; expected hello, started, result, revoked, drain or ends",
+		     t);
 }

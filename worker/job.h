@@ -40,6 +40,9 @@ struct job {
 	void *run;               /* executor state while running */
 	struct job_timer *timer; /* the worker's delay/timeout timer, or NULL */
 	int cancelling;          /* a revoke "cancel" arrived while running */
+	double started_at;       /* unix time it started (this node's clock); 0 while queued */
+	unsigned char on_arrival; /* started in the turn its assign arrived */
+	unsigned char start_told; /* the master was sent its start (started, or hello's held) */
 	/* strings live here, after the struct */
 };
 

@@ -8,6 +8,13 @@
  * runs before conn's prepare-phase writer, so the frame still goes out this
  * turn).
  *
+ * Starts: the master counts a job as running (not prefetched) and records
+ * its start once told. A job still running at the end of the loop turn it
+ * started in is listed in one `started` frame per turn (from the same idle
+ * callback); a job that ends within that turn needs no message: its result
+ * says it all, with "st" if it did not start on arrival (it waited in the
+ * queue). So the tiny-job path sends nothing more.
+ *
  * Ownership: the worker owns queued and running jobs (in `jobs`, by id) and
  * the unconfirmed results (in `results`, by id). A result record may also sit
  * in the send queue; it is freed when it is in neither.
@@ -59,6 +66,13 @@ struct wres {
 	char json[]; /* one WRESULT object */
 };
 
+/* A start to tell the master at the end of the turn, if the job still runs. */
+struct wstart {
+	int64_t id;
+	int attempt;
+	double at;
+};
+
 struct job_timer {
 	uv_timer_t h;
 	struct job *j; /* NULL once the job is gone */
@@ -79,6 +93,9 @@ struct worker {
 	struct idmap jobs;    /* id -> struct job (queued and running) */
 	struct idmap results; /* id -> struct wres (not yet confirmed) */
 	struct wres *sq_head, *sq_tail;
+	struct wstart *starts; /* this turn's starts (see above) */
+	size_t nstarts, cap_starts;
+	int in_assign; /* jobs started now start on arrival */
 	struct buf scratch, frame;
 	struct exec *exec;
 	struct func *func;
@@ -111,6 +128,7 @@ static void exit_now(struct worker *w, int code, const char *why);
 static void try_connect(struct worker *w);
 static void maybe_finished(struct worker *w);
 static void on_flush(uv_idle_t *h);
+static void send_started(struct worker *w);
 static void on_retry_timer(uv_timer_t *t);
 
 /* ---- small helpers ---- */
@@ -155,13 +173,27 @@ static void wres_release(struct wres *r)
 
 /* ---- results ---- */
 
-static void record_result(struct worker *w, int64_t id, int attempt, const struct job_result *r)
+/* Keep and queue the WRESULT of (id, attempt). started_at > 0 adds "st": a
+ * start the master was not told otherwise; run_s >= 0 adds "rt": the run
+ * time of a job whose start it was told (the master sizes prefetch windows
+ * from it; its own clock would add the result's trip and its loop's delay). */
+static void record_result(struct worker *w, int64_t id, int attempt, const struct job_result *r,
+			  double started_at, double run_s)
 {
 	w->st.finished++;
 	if (w->exiting || w->stopping)
 		return;
 	buf_reset(&w->scratch);
-	if (job_result_json(&w->scratch, id, attempt, r) < 0) {
+	int rc = job_result_json(&w->scratch, id, attempt, r);
+	if (rc == 0 && started_at > 0) {
+		w->scratch.len--; /* reopen the object: drop its closing brace */
+		rc = buf_addf(&w->scratch, ",\"st\":%.6f}", started_at);
+	}
+	if (rc == 0 && run_s >= 0) {
+		w->scratch.len--;
+		rc = buf_addf(&w->scratch, ",\"rt\":%.6f}", run_s);
+	}
+	if (rc < 0) {
 		log_error("out of memory encoding the result of job %lld", (long long)id);
 		return;
 	}
@@ -241,6 +273,12 @@ static void on_flush(uv_idle_t *h)
 		w->jl_failed = 1; /* the log is best effort: say so once */
 		log_error("%s", joblog_writer_error(w->jl));
 	}
+	if (w->nstarts) {
+		if (w->cs == CS_ACTIVE)
+			send_started(w);
+		else
+			w->nstarts = 0; /* the next hello lists running jobs with their start */
+	}
 	if (w->cs == CS_ACTIVE && w->sq_head)
 		send_results(w);
 	if (w->frame.cap > (1u << 20))
@@ -278,7 +316,15 @@ static void drop_job(struct worker *w, struct job *j)
 static void job_done(void *arg, struct job *j, const struct job_result *r)
 {
 	struct worker *w = arg;
-	record_result(w, j->id, j->attempt, r);
+	/* a job that waited here, whose start the master was not told */
+	int st = j->started_at > 0 && !j->on_arrival && !j->start_told;
+	double rt = -1; /* no "rt" unless the master was told the start */
+	if (j->start_told) {
+		rt = util_wall() - j->started_at;
+		if (rt < 0)
+			rt = 0; /* the clock stepped back */
+	}
+	record_result(w, j->id, j->attempt, r, st ? j->started_at : 0, rt);
 	drop_job(w, j);
 	if (!w->pumping)
 		pump(w);
@@ -329,11 +375,58 @@ static int arm_timer(struct worker *w, struct job *j, double seconds)
 	return 0;
 }
 
+/* Note j's start for the turn's `started` frame. An echo job without delay
+ * ends right away: its result carries what the master needs. */
+static void note_start(struct worker *w, struct job *j)
+{
+	j->started_at = util_wall();
+	j->on_arrival = (unsigned char)w->in_assign;
+	if (j->kind == JOB_ECHO && j->delay_s <= 0)
+		return;
+	if (w->nstarts == w->cap_starts) {
+		size_t cap = w->cap_starts ? w->cap_starts * 2 : 64;
+		struct wstart *v = realloc(w->starts, cap * sizeof *v);
+		if (!v)
+			return; /* the master then takes it as prefetched until its result */
+		w->starts = v;
+		w->cap_starts = cap;
+	}
+	w->starts[w->nstarts++] = (struct wstart){j->id, j->attempt, j->started_at};
+	kick(w);
+}
+
+/* Tell the master which of this turn's starts still run (one frame). */
+static void send_started(struct worker *w)
+{
+	struct buf *f = &w->frame;
+	buf_reset(f);
+	buf_adds(f, "{\"t\":\"started\",\"jobs\":[");
+	int n = 0;
+	for (size_t i = 0; i < w->nstarts; i++) {
+		struct wstart *e = &w->starts[i];
+		struct job *j = idmap_get(&w->jobs, e->id);
+		if (!j || j->attempt != e->attempt || j->state != JOB_RUNNING || j->start_told)
+			continue;
+		j->start_told = 1;
+		buf_addf(f, "%s{\"id\":%lld,\"a\":%d,\"at\":%.6f}", n++ ? "," : "", (long long)e->id, e->attempt,
+			 e->at);
+	}
+	w->nstarts = 0;
+	if (w->cap_starts > 4096) {
+		free(w->starts); /* do not keep a huge vector after a burst */
+		w->starts = NULL;
+		w->cap_starts = 0;
+	}
+	if (n && buf_adds(f, "]}") == 0 && f->p)
+		conn_send_json(w->conn, f->p, f->len);
+}
+
 static void start_job(struct worker *w, struct job *j)
 {
 	j->state = JOB_RUNNING;
 	w->running += j->ranks;
 	w->st.started++;
+	note_start(w, j);
 	char e[160];
 	switch (j->kind) {
 	case JOB_ECHO:
@@ -447,7 +540,7 @@ static void handle_assign(struct worker *w, msg *m)
 					in = "";
 				struct job_result r = {1, in, strlen(in), NULL, 0, 0};
 				w->st.started++;
-				record_result(w, id, (int)a, &r);
+				record_result(w, id, (int)a, &r, 0, -1);
 				continue;
 			}
 		}
@@ -467,18 +560,18 @@ static void handle_assign(struct worker *w, msg *m)
 		}
 		q_push(w, j);
 	}
+	w->in_assign = 1;
 	pump(w);
+	w->in_assign = 0;
 }
 
 static void handle_revoke(struct worker *w, msg *m)
 {
 	const char *why = msg_get_str(m, "why");
 	int cancel = why && strcmp(why, "cancel") == 0;
-	/* Not w->scratch: cancelling a running job records its result, which
-	 * encodes into w->scratch (record_result) and would clobber this reply
-	 * half-built, sending the master a frame that is not JSON. */
-	struct buf reply, *b = &reply;
-	buf_init(b);
+	/* Not w->scratch: a cancelled job's result is encoded there while this
+	 * list is being built (that garbled the frame and lost the worker). */
+	struct buf list = BUF_INIT, *b = &list;
 	buf_adds(b, "{\"t\":\"revoked\",\"ids\":[");
 	int n = 0;
 	/* no new starts while the list is processed: a queued job listed
@@ -631,10 +724,13 @@ static void send_hello(struct worker *w)
 	struct job *j;
 	while ((j = idmap_next(&w->jobs, &pos, NULL)) != NULL) {
 		msg *o = msg_new_object();
-		if (!o || msg_set_int(o, "id", j->id) || msg_set_int(o, "a", j->attempt)) {
+		if (!o || msg_set_int(o, "id", j->id) || msg_set_int(o, "a", j->attempt) ||
+		    (j->state == JOB_RUNNING && msg_set_num(o, "st", j->started_at))) {
 			msg_free(o);
 			goto oom;
 		}
+		if (j->state == JOB_RUNNING)
+			j->start_told = 1; /* running since st */
 		msg_push(held, o);
 	}
 	msg_add(h, "held", held);
@@ -963,6 +1059,7 @@ static void maybe_finished(struct worker *w)
 		free(r);
 	idmap_release(&w->results);
 	idmap_release(&w->jobs);
+	free(w->starts);
 	buf_release(&w->scratch);
 	buf_release(&w->frame);
 	void (*cb)(void *) = w->stop_cb;

@@ -70,12 +70,14 @@ int cmd_status(struct cli *cli)
 	msg_get_int(w, "slots", &slots);
 	msg_get_int(w, "busy_slots", &busy);
 	cli_counts(msg_get(m, "jobs"), &q, &r, &d, &f, &x);
+	int64_t pre = 0; /* assigned to a worker, not started yet */
+	msg_get_int(msg_get(m, "jobs"), "prefetched", &pre);
 	printf("master   %s:%lld (pid %lld, node %s), up %.0f s\n", msg_get_str(ma, "host"), (long long)port,
 	       (long long)pid, msg_get_str(ma, "node") ? msg_get_str(ma, "node") : "?", up);
 	printf("workers  %lld connected, %lld slots, %lld busy\n", (long long)conn, (long long)slots,
 	       (long long)busy);
-	printf("jobs     %lld queued, %lld running, %lld completed, %lld failed, %lld cancelled\n", (long long)q,
-	       (long long)r, (long long)d, (long long)f, (long long)x);
+	printf("jobs     %lld queued, %lld prefetched, %lld running, %lld completed, %lld failed, %lld cancelled\n",
+	       (long long)q, (long long)pre, (long long)r, (long long)d, (long long)f, (long long)x);
 	printf("run dir  %s\n", cli->run_dir);
 	if (slurm)
 		cli_slurm_status(cli, NULL);
@@ -194,13 +196,14 @@ static int jobs_by_id(struct cli *cli, mts_client *c, int *first)
 
 int cmd_jobs(struct cli *cli)
 {
-	static const char *states[] = {"queued", "running", "completed", "failed", "cancelled", NULL};
+	static const char *states[] = {"queued", "prefetched", "running", "completed", "failed", "cancelled", NULL};
 	if (cli->state) {
 		int ok = 0;
 		for (int i = 0; states[i]; i++)
 			ok |= !strcmp(states[i], cli->state);
 		if (!ok)
-			cli_die(2, "--state wants queued, running, completed, failed or cancelled, not '%s'", cli->state);
+			cli_die(2, "--state wants queued, prefetched, running, completed, failed or cancelled, not '%s'",
+				cli->state);
 	}
 	for (int i = 0; i < cli->npos; i++)
 		cli_job_id(cli->pos[i]);

@@ -33,13 +33,20 @@ static int fetch_counts(mts_client *c, const mts_job_id *ids, size_t n, int64_t 
 	mts_free(s);
 	if (!ids) {
 		cli_counts(msg_get(m, "jobs"), &k[0], &k[1], &k[2], &k[3], &k[4]);
+		int64_t pre = 0; /* on a worker, not started: waiting, like queued */
+		msg_get_int(msg_get(m, "jobs"), "prefetched", &pre);
+		k[0] += pre;
 	} else {
 		static const char *names[] = {"queued", "running", "completed", "failed", "cancelled"};
 		memset(k, 0, 5 * sizeof k[0]);
-		for (msg *j = msg_child(m); j; j = msg_next(j))
+		for (msg *j = msg_child(m); j; j = msg_next(j)) {
+			const char *st = msg_get_str(j, "state");
+			if (st && !strcmp(st, "prefetched"))
+				st = "queued"; /* on a worker, not started: waiting */
 			for (int i = 0; i < 5; i++)
-				if (msg_get_str(j, "state") && !strcmp(msg_get_str(j, "state"), names[i]))
+				if (st && !strcmp(st, names[i]))
 					k[i]++;
+		}
 	}
 	msg_free(m);
 	return 0;

@@ -16,7 +16,7 @@ peak=0
 for i in $(seq 1 100); do
 	kill -0 $cpid 2>/dev/null || break
 	st=$(mtslurm status --json) || break
-	live=$(( $(jget "$st" '$.jobs.queued') + $(jget "$st" '$.jobs.running') ))
+	live=$(( $(jget "$st" '$.jobs.queued') + $(jget "$st" '$.jobs.prefetched') + $(jget "$st" '$.jobs.running') ))
 	[ $live -gt $peak ] && peak=$live
 	sleep 0.05
 done

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for master/sched: fair share, priorities, deps, retries,
- * prefetch windows and stealing, with recording callbacks and no I/O. */
+ * prefetch windows (sized from run times), preemption of prefetched jobs,
+ * starts and stealing, with recording callbacks and no I/O. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,16 +14,19 @@
 
 #include "sched.h"
 
+#define REC_MAX 1024
+
 struct rec {
-	int64_t assigned[256];
-	struct sched_worker *assigned_to[256];
+	int64_t assigned[REC_MAX];
+	struct sched_worker *assigned_to[REC_MAX];
 	int nassigned;
-	int64_t requeued[256];
+	int64_t requeued[REC_MAX];
 	int nrequeued;
-	int64_t failed[256];
-	char fail_err[256][160];
+	int64_t failed[REC_MAX];
+	char fail_err[REC_MAX][160];
 	int nfailed;
-	int64_t stolen[256];
+	int64_t stolen[REC_MAX];
+	struct sched_worker *stolen_from[REC_MAX];
 	int nstolen;
 };
 
@@ -50,7 +54,7 @@ static void on_fail(void *arg, struct mjob *j, const char *err)
 static void on_steal(void *arg, struct sched_worker *w, struct mjob *j)
 {
 	struct rec *r = arg;
-	(void)w;
+	r->stolen_from[r->nstolen] = w;
 	r->stolen[r->nstolen++] = j->id;
 }
 
@@ -82,11 +86,14 @@ static struct mjob *add(struct sched_client *c, int64_t id, int prio, int retrie
 	return j;
 }
 
+/* A worker whose jobs were measured as tiny, so its window is its full
+ * slots + prefetch (window sizing has tests of its own). */
 static void worker(struct sched_worker *w, uint32_t slots, uint32_t prefetch)
 {
 	memset(w, 0, sizeof *w);
 	w->idx = UINT32_MAX;
 	sched_worker_add(&S, w, slots, prefetch);
+	sched_worker_runtime(w, 0);
 }
 
 static void test_fair_share(void **st)
@@ -370,6 +377,16 @@ static void test_ranks(void **st)
 	assert_int_equal(w.extra, 0);
 	assert_int_equal(sched_dispatch(&S), 1);
 	assert_ptr_equal(sched_find(&S, 3)->worker, &w);
+	/* More ranks than any worker has slots: it goes to an idle worker
+	 * (which runs it alone), even with no prefetch window. */
+	struct mjob *big = add(&a, 4, 0, 3);
+	big->ranks = 6;
+	struct sched_worker w2;
+	memset(&w2, 0, sizeof w2);
+	w2.idx = UINT32_MAX;
+	sched_worker_add(&S, &w2, 4, 0);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_ptr_equal(big->worker, &w2);
 	sched_release(&S);
 	sched_client_release(&a);
 }
@@ -402,6 +419,231 @@ static void test_cancel_all(void **st)
 	sched_client_release(&a);
 }
 
+/* The worker's job at the head of its list started ago_ms ago (now_ms is
+ * the scheduler's clock). */
+static void head_started(struct sched_worker *w, uint32_t ago_ms)
+{
+	assert_non_null(w->head);
+	w->head->assigned_ms = S.now_ms - ago_ms;
+	sched_started(&S, w->head);
+}
+
+/* Give w back every job the recorded steals took from it (its revoked). */
+static void answer_revokes(struct sched_worker *w)
+{
+	int64_t ids[REC_MAX];
+	size_t n = 0;
+	for (int i = 0; i < R.nstolen; i++)
+		if (R.stolen_from[i] == w && sched_find(&S, R.stolen[i]) && sched_find(&S, R.stolen[i])->worker == w)
+			ids[n++] = R.stolen[i];
+	sched_revoked(&S, w, ids, n);
+}
+
+static void test_window_sizing(void **st)
+{
+	(void)st;
+	struct sched_client a;
+	sched_client_init(&a);
+	for (int i = 1; i <= 300; i++)
+		add(&a, i, 0, 3);
+	S.now_ms = 100000;
+	struct sched_worker w;
+	memset(&w, 0, sizeof w);
+	w.idx = UINT32_MAX;
+	sched_worker_add(&S, &w, 2, 64);
+	/* Nothing measured yet: no prefetch (the first jobs may be long). */
+	assert_int_equal(sched_worker_window(&S, &w), 2);
+	assert_int_equal(sched_dispatch(&S), 2);
+	/* Tiny jobs (finished within a worker turn): the whole window. */
+	sched_worker_runtime(&w, 0);
+	assert_int_equal(sched_worker_window(&S, &w), 2 + 64);
+	/* 5 ms jobs: 2 slots x 50 ms of cover = 20 prefetched. */
+	w.est_us = 5000;
+	assert_int_equal(sched_worker_window(&S, &w), 2 + 20);
+	/* One 300 ms job: the estimate rises by half at once (150 ms) and
+	 * the window closes to the slots; it falls slowly again. */
+	sched_worker_runtime(&w, 300000);
+	assert_true(w.est_us >= 150000);
+	assert_int_equal(sched_worker_window(&S, &w), 2);
+	uint32_t before = w.est_us;
+	sched_worker_runtime(&w, 0);
+	assert_true(w.est_us < before && w.est_us > before / 2);
+	for (int i = 0; i < 200; i++)
+		sched_worker_runtime(&w, 0);
+	assert_int_equal(w.est_us, 0);
+	assert_int_equal(sched_worker_window(&S, &w), 2 + 64);
+	/* A stale estimate: the job at the head has run 300 ms already, so
+	 * the worker gets no more prefetch even though est says tiny. */
+	head_started(&w, 300);
+	assert_int_equal(sched_worker_window(&S, &w), 2);
+	assert_int_equal(sched_dispatch(&S), 0);
+	assert_int_equal(w.nassigned, 2);
+	/* --prefetch 0 caps it: never more than the slots. */
+	w.prefetch_max = 0;
+	w.head->assigned_ms = S.now_ms;
+	assert_int_equal(sched_worker_window(&S, &w), 2);
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
+static void test_started_counts(void **st)
+{
+	(void)st;
+	struct sched_client a;
+	sched_client_init(&a);
+	for (int i = 1; i <= 4; i++)
+		add(&a, i, 0, 0);
+	struct sched_worker w;
+	worker(&w, 1, 3);
+	assert_int_equal(sched_dispatch(&S), 4);
+	assert_int_equal(S.nstarted, 0); /* all prefetched until a start is told */
+	sched_started(&S, sched_find(&S, 1));
+	sched_started(&S, sched_find(&S, 1)); /* twice: counted once */
+	sched_started(&S, sched_find(&S, 4)); /* a worker may start out of order */
+	assert_int_equal(S.nstarted, 2);
+	assert_int_equal(w.nstarted, 2);
+	/* Given back (a revoke): no longer started. */
+	sched_unassign(&S, sched_find(&S, 4), 1);
+	assert_int_equal(S.nstarted, 1);
+	assert_false(sched_find(&S, 4)->flags & MJOB_F_STARTED);
+	sched_finish(&S, sched_find(&S, 1), MJOB_COMPLETED);
+	assert_int_equal(S.nstarted, 0);
+	/* A job reported started is never stolen, and a lost worker's
+	 * started job used its attempt even beyond the first `slots`. */
+	assert_int_equal(sched_dispatch(&S), 1); /* 4 again, behind 2, 3 */
+	sched_started(&S, sched_find(&S, 3));
+	struct sched_worker w2;
+	worker(&w2, 1, 0);
+	assert_int_equal(sched_steal(&S), 1);
+	assert_int_equal(R.stolen[0], 4);
+	sched_worker_lost(&S, &w, "w");
+	assert_int_equal(S.nstarted, 0);
+	assert_non_null(sched_find(&S, 4)); /* unstarted: requeued */
+	assert_null(sched_find(&S, 3));     /* started, retries 0: failed */
+	assert_null(sched_find(&S, 2));     /* first in line: counted started */
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
+/* The scenario of issue 9: client A queues 200 jobs of 300 ms on 2 workers
+ * of 1 slot whose windows were sized for tiny jobs (64 prefetched each);
+ * client B submits 4 jobs 300 ms later. B's jobs must be next on both
+ * workers, not behind A's 128 prefetched ones. */
+static void test_preempt_fair_share(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	sched_client_init(&a);
+	sched_client_init(&b);
+	S.now_ms = 50000;
+	for (int i = 1; i <= 200; i++)
+		add(&a, i, 0, 3);
+	struct sched_worker w1, w2;
+	worker(&w1, 1, 64);
+	worker(&w2, 1, 64);
+	assert_int_equal(sched_dispatch(&S), 130);
+	/* Fresh tiny-job windows and heads just started: no reason yet. */
+	head_started(&w1, 0);
+	head_started(&w2, 0);
+	for (int i = 201; i <= 204; i++)
+		add(&b, i, 0, 3);
+	assert_int_equal(sched_dispatch(&S), 0); /* windows full */
+	assert_int_equal(sched_preempt(&S), 0);  /* 64 x 0 ms of work: fine */
+	/* 300 ms later the heads still run: the windows hold 64 x 300 ms. */
+	S.now_ms += 300;
+	assert_int_equal(sched_preempt(&S), 128);
+	for (int i = 0; i < R.nstolen; i++) {
+		struct mjob *j = sched_find(&S, R.stolen[i]);
+		assert_ptr_equal(j->client, &a);
+		assert_false(j->flags & MJOB_F_STARTED);
+	}
+	assert_int_equal(sched_preempt(&S), 0); /* in flight: not twice */
+	answer_revokes(&w1);
+	answer_revokes(&w2);
+	assert_int_equal(a.nrun, 2);
+	/* The windows are now sized by the long-running heads: nothing is
+	 * prefetched, so nothing of A's refills them. */
+	assert_int_equal(sched_dispatch(&S), 0);
+	assert_int_equal(sched_preempt(&S), 0);
+	/* The first slot that frees goes to B (fewest assigned); from then
+	 * on B and A share the slots. */
+	int before = R.nassigned;
+	sched_finish(&S, w1.head, MJOB_COMPLETED);
+	sched_worker_runtime(&w1, 300000);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_int_equal(R.assigned[before], 201);
+	sched_finish(&S, w2.head, MJOB_COMPLETED);
+	sched_worker_runtime(&w2, 300000);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_ptr_equal(w2.head->client, &a); /* 1 each: A's turn */
+	sched_finish(&S, w1.head, MJOB_COMPLETED);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_int_equal(w1.head->id, 202);
+	sched_release(&S);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
+/* Balanced clients, or short prefetched work, revoke nothing: tiny jobs keep
+ * their windows (no churn). */
+static void test_preempt_only_when_worth_it(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	sched_client_init(&a);
+	sched_client_init(&b);
+	S.now_ms = 7000;
+	for (int i = 1; i <= 40; i++)
+		add(&a, i, 0, 3);
+	struct sched_worker w;
+	worker(&w, 1, 8);
+	assert_int_equal(sched_dispatch(&S), 9);
+	add(&b, 41, 0, 3);
+	/* Tiny jobs: 8 prefetched cost nothing to wait behind. */
+	assert_int_equal(sched_preempt(&S), 0);
+	/* Long ones, but B is not worse off than A by two: nothing either. */
+	head_started(&w, 1000);
+	b.nrun = 8;
+	assert_int_equal(sched_preempt(&S), 0);
+	b.nrun = 7;
+	assert_int_equal(sched_preempt(&S), 8);
+	b.nrun = 0;
+	sched_release(&S);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
+/* A priority-100 job of a client behind its own 300 queued jobs, on
+ * windows sized for tiny jobs: it starts on the next free slot. */
+static void test_preempt_priority(void **st)
+{
+	(void)st;
+	struct sched_client a;
+	sched_client_init(&a);
+	S.now_ms = 90000;
+	for (int i = 1; i <= 300; i++)
+		add(&a, i, 0, 3);
+	struct sched_worker w1, w2;
+	worker(&w1, 1, 64);
+	worker(&w2, 1, 64);
+	assert_int_equal(sched_dispatch(&S), 130);
+	head_started(&w1, 300);
+	head_started(&w2, 300);
+	assert_int_equal(sched_preempt(&S), 0); /* same client, same prio */
+	add(&a, 301, 100, 3);
+	assert_int_equal(sched_dispatch(&S), 0);
+	assert_int_equal(sched_preempt(&S), 128);
+	answer_revokes(&w1);
+	answer_revokes(&w2);
+	sched_finish(&S, w1.head, MJOB_COMPLETED);
+	sched_worker_runtime(&w1, 300000);
+	int before = R.nassigned;
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_int_equal(R.assigned[before], 301);
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +657,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_time_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ranks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_sizing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_started_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preempt_fair_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preempt_only_when_worth_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_preempt_priority, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

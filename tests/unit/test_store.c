@@ -419,6 +419,41 @@ static int rec1_cb(void *arg, const struct store_rec *r)
 	return 0;
 }
 
+static double started_of(struct store *s, int64_t id)
+{
+	struct store_query q = {.state = -1, .ids = (int64_t[]){id}, .nids = 1, .limit = 10};
+	struct rec1 r1 = {.started = -2};
+	assert_int_equal(store_jobs(s, &q, rec1_cb, &r1), 1);
+	return r1.started;
+}
+
+/* `started` is the worker's start of the last attempt: NULL while the job
+ * is only prefetched, set by a later `started`, cleared by a requeue, and
+ * replaced by the start the final update knows. */
+static void test_started(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 3, "alice");
+	assert_int_equal(store_assign(s, 1, 1, "w1", -1), 0); /* prefetched */
+	assert_int_equal(store_commit(s), 0);
+	assert_true(started_of(s, 1) < 0);
+	assert_int_equal(store_started(s, 1, 2, 5.0), 0); /* another attempt's: ignored */
+	assert_int_equal(store_commit(s), 0);
+	assert_true(started_of(s, 1) < 0);
+	assert_int_equal(store_started(s, 1, 1, 5.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_true(started_of(s, 1) == 5.0);
+	assert_int_equal(store_requeue(s, 1, 1), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_true(started_of(s, 1) < 0);
+	assert_int_equal(store_assign(s, 1, 2, "w2", 7.0), 0);
+	assert_int_equal(store_finish(s, 1, MJOB_COMPLETED, 2, NULL, 8.0, "x", 1, NULL, 1, 0, 9.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_true(started_of(s, 1) == 8.0);
+	store_close(s);
+}
+
 static void test_results_by_range(void **st)
 {
 	(void)st;
@@ -450,7 +485,7 @@ static void test_results_by_range(void **st)
 	/* An assignment that was written keeps its worker and start time when
 	 * the final update passes none. */
 	assert_int_equal(store_assign(s, 7, 1, "w2", 3.0), 0);
-	assert_int_equal(store_finish(s, 7, MJOB_COMPLETED, 1, NULL, 9.0, "late", 4, NULL, 1, 0, 6.0), 0);
+	assert_int_equal(store_finish(s, 7, MJOB_COMPLETED, 1, NULL, 0, "late", 4, NULL, 1, 0, 6.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	struct store_query q = {.state = -1, .ids = (int64_t[]){7}, .nids = 1, .limit = 10};
 	struct rec1 r1 = {0};
@@ -521,6 +556,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sparse_load_uses_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_all_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_results_by_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_started, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jobs_query, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,7 +150,7 @@ static const struct cli_command commands[] = {
 	 "  --timeout S   give up after S seconds (exit 2)\n"
 	 "  --json        print {\"jobs\",\"completed\",\"failed\",\"cancelled\",\"ids\":{state:[ids]}}\n"},
 	{"jobs", cmd_jobs, " --state --limit --json ", -1, NULL,
-	 "usage: mtslurm jobs [ID...] [--state queued|running|completed|failed|cancelled] [--limit N] [--json]\n"
+	 "usage: mtslurm jobs [ID...] [--state queued|prefetched|running|completed|failed|cancelled] [--limit N] [--json]\n"
 	 "List jobs in id order: the given ids (exit 1 naming ids that do not exist), else all of\n"
 	 "them.\n"
 	 "  --state S   only jobs in this state\n"

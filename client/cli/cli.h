@@ -135,6 +135,11 @@ int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
 int cmd_forget(struct cli *cli);
+/* add-workers for a local or in-allocation cluster (cmd_start.c). */
+int cmd_add_workers_local(struct cli *cli);
+/* The workers a local or in-allocation cluster should have (launch.json's
+ * "expected"), -1 without launch.json (cmd_start.c). */
+int cli_expected_workers(struct cli *cli);
 
 
 /* Slurm mode (cmd_slurm.c). */
@@ -143,7 +148,8 @@ int cmd_add_workers(struct cli *cli);
 /* The run dir was started through Slurm (it has slurm.json). */
 int cli_slurm_mode(const struct cli *cli);
 int cmd_stop_slurm(struct cli *cli);
-/* Add {"slurm":{...}} to a status object (json) or print its lines. */
-void cli_slurm_status(struct cli *cli, msg *status);
+/* Add {"slurm":{...}} to a status object (json) or print its lines; with
+ * launched non-NULL, also the tasks of its worker jobs that Slurm runs. */
+void cli_slurm_status(struct cli *cli, msg *status, int *launched);
 
 #endif

@@ -796,7 +796,7 @@ static void print_added(int n, long pid, const char *mode, int seen)
 	cli_print_json(o);
 }
 
-/* Forget the launches of this node that no longer run (room in the list). */
+/* Forget the launches of this node that no longer run (room in a full list). */
 static void launch_prune(const struct cli *cli, struct launch *l)
 {
 	char node[256];
@@ -836,7 +836,8 @@ int cmd_add_workers_local(struct cli *cli)
 	if (cli->slots == 1 && l.slots > 0)
 		cli->slots = l.slots; /* default: as at start */
 	check_slots(cli, cli->slots);
-	launch_prune(cli, &l);
+	if (l.n >= LAUNCH_MAX)
+		launch_prune(cli, &l);
 	if (l.n >= LAUNCH_MAX)
 		cli_die(1, "launch.json of %s already lists %d running launches; mtslurm stop, then start with more "
 			   "workers",

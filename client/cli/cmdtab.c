@@ -188,9 +188,9 @@ static const struct cli_command commands[] = {
 	{"add-workers", run_add_workers, " --workers --slots --oversubscribe --timeout --json " SLURM_OPTS, 0, NULL,
 	 "usage: mtslurm add-workers -n N [--slots S] [options]\n"
 	 "Start N more workers for the running cluster: another mpirun of N ranks on this machine\n"
-	 "(a --local cluster), another srun --overlap of N tasks (--in-allocation; run it inside the\n"
-	 "allocation), or one more Slurm job (a cluster started through Slurm). Waits until they\n"
-	 "connected; stop ends them with the others.\n"
+	 "(a local cluster), another srun step of N tasks (a cluster started inside an\n"
+	 "allocation; run add-workers there too), or one more Slurm job (a cluster started through\n"
+	 "Slurm). Waits until they connected; stop ends them with the others.\n"
 	 "  -n, --workers N   workers to add\n"
 	 "  --slots S         jobs each worker runs at once (default: as at start)\n"
 	 "  --oversubscribe   allow --slots above this node's cores (local)\n"

@@ -7,7 +7,7 @@
 # -n 2` starts a second mpirun whose workers run the queued jobs; launch.json
 # lists both launches and `stop` ends every process of both. A launch.json in
 # the single-launch form of an older mtslurm still works for stop and for
-# start's master restart.
+# start's master restart. A hung worker is dropped with "heartbeat timeout".
 . "$(dirname "$0")/lib.sh"
 
 mlog=$MTSLURM_RUN_DIR/logs/master.log
@@ -120,4 +120,18 @@ wait_for 10 gone
 assert_contains "$(mtslurm --local start)" "master restarted" "start restarts the master for an old launch.json"
 mtslurm stop
 ! alive "$rp" || fail "stop left the mpirun (pid $rp) of an old-form launch.json"
+
+# 7. A worker that hangs (SIGSTOP) is dropped at the heartbeat timeout, and
+# the reason says so; resumed, it reconnects.
+MTSLURM_MASTER_ARGS="--ping-ms 300 --idle-ms 1500" mtslurm -n 1 --local start
+wp=$(mtslurm workers --json | jsql "select json_extract(value,'\$.pid') from json_each(readfile('/dev/stdin'))")
+kill -STOP "$wp"
+dropped() { [ "$(jget "$(mtslurm status --json)" '$.workers.lost')" = 1 ]; }
+wait_for 15 dropped
+kill -CONT "$wp"
+st=$(mtslurm status --json)
+assert_contains "$(jget "$st" '$.workers.lost_recent[0].reason')" "(heartbeat timeout)" "a hung worker's reason"
+back() { [ "$(jget "$(mtslurm status --json)" '$.workers.connected')" = 1 ]; }
+wait_for 15 back
+mtslurm stop
 log ok

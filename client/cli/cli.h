@@ -2,9 +2,9 @@
 /*
  * cli: the `mtslurm` command's shared pieces -- the parsed command line and
  * the helpers every command uses (connect, die with a one-line message).
- * One file per noun: cmd_start.c (start, stop), cmd_submit.c, cmd_wait.c,
- * cmd_query.c (status, jobs, workers, logs), cmd_cancel.c (cancel, forget);
- * cmdtab.c holds the command and option tables, main.c parses the command
+ * One file per noun: cmd_start.c (start, stop, local add-workers),
+ * cmd_submit.c, cmd_wait.c, cmd_query.c (status, jobs, workers, logs),
+ * cmd_cancel.c (cancel, forget), cmd_slurm.c (Slurm mode); cmdtab.c holds the command and option tables, main.c parses the command
  * line and dispatches through the command table.
  */
 #ifndef MTS_CLI_H

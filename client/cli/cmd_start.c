@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * launch: `mtslurm start` and `mtslurm stop` in local (SMP) mode. start runs
- * the master detached, waits for it to serve, then runs `mpirun -n N
- * mtslurm-worker` detached and waits until the workers have connected; on any
- * failure it stops what it started (by PID) and says why. What was launched
- * is recorded in RUN_DIR/launch.json so that stop -- or a start after the
- * master died -- knows which processes are ours.
+ * launch: `mtslurm start`, `stop` and `add-workers` in local (SMP) mode and
+ * inside an allocation. start runs the master detached, waits for it to
+ * serve, then runs `mpirun -n N mtslurm-worker` (srun in an allocation)
+ * detached and waits until the workers have connected; on any failure it
+ * stops what it started (by PID) and says why. add-workers runs one more
+ * such launch against the running master. Every launch is recorded in
+ * RUN_DIR/launch.json so that stop -- or a start after the master died --
+ * knows which processes are ours.
  */
 #include <errno.h>
 #include <fcntl.h>

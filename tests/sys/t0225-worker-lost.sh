@@ -133,5 +133,24 @@ st=$(mtslurm status --json)
 assert_contains "$(jget "$st" '$.workers.lost_recent[0].reason')" "(heartbeat timeout)" "a hung worker's reason"
 back() { [ "$(jget "$(mtslurm status --json)" '$.workers.connected')" = 1 ]; }
 wait_for 15 back
+
+# 8. status keeps the newest 16 lost workers, newest first, and counts all.
+pids=()
+for i in $(seq 1 17); do
+	"$MTS_BUILD/mtslurm-worker" --no-mpi --id "lw-$i" --run-dir "$MTSLURM_RUN_DIR" &
+	pids+=($!); started_pids+=($!)
+done
+all_in() { [ "$(jget "$(mtslurm status --json)" '$.workers.connected')" = 18 ]; }
+wait_for 30 all_in
+for i in $(seq 1 17); do
+	kill -TERM "${pids[$((i - 1))]}"
+	nlost() { [ "$(jget "$(mtslurm status --json)" '$.workers.lost')" = "$1" ]; }
+	wait_for 15 nlost $((i + 1))
+done
+st=$(mtslurm status --json)
+assert_eq 16 "$(jlen "$st" '$.workers.lost_recent')" "lost workers listed"
+assert_eq lw-17 "$(jget "$st" '$.workers.lost_recent[0].id')" "the newest lost worker first"
+assert_eq lw-2 "$(jget "$st" '$.workers.lost_recent[15].id')" "the 16th newest last"
+assert_eq 17 "$(jlen "$(mtslurm workers --all --json)" '$')" "workers --all: 1 connected and 16 lost"
 mtslurm stop
 log ok

@@ -48,6 +48,8 @@
 #define MASTER_SYNC_INLINE_WRITES 8
 /* Ids a cancel-all sweep rewrites per turn (a few ms of SQLite). */
 #define MASTER_SWEEP_IDS 16384
+/* Lost workers `status` lists (the newest; all of them are counted). */
+#define MASTER_LOST_KEEP 16
 
 /* A buffer of whole frames built as JSON text: items are appended into an
  * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */
@@ -108,8 +110,27 @@ struct wrk {
 	int dirty, dead;
 	double idle_since; /* autoscale: holding no job since (0: busy) */
 	int told_exit;     /* autoscale released it */
+	char leave_why[300]; /* its `leaving` message: why it exits ("" if none came) */
+	char drain_why[200]; /* its `drain` message's why ("" if it never drained) */
 	struct wrk *dirty_next;
 	struct wrk *prev, *next; /* all workers */
+};
+
+/* A worker that was lost (workers_lost), as `status` shows it. cause is
+ * "exited" (it said why in a `leaving` message), "released" (the autoscaler
+ * told it to exit), "connection" (its connection ended without a word: the
+ * process died or was killed, its node failed, the network) or "not_back"
+ * (it did not reconnect after a master restart). */
+struct lost_worker {
+	char wid[MASTER_WID_MAX + 1];
+	char node[256];
+	char slurm_job[24];
+	long pid;
+	int rank;
+	double at; /* unix time */
+	const char *cause;
+	char reason[640];
+	uint32_t jobs, requeued, failed; /* it held; queued again; failed out of retries */
 };
 
 struct waiter {
@@ -170,6 +191,10 @@ struct master {
 	size_t ctab_size, nclients;
 	struct waiter *waiters;
 	const char *lost_wid; /* worker being dropped, for error texts */
+	struct lost_worker lost[MASTER_LOST_KEEP]; /* ring: the newest lost workers */
+	int64_t nlost;                /* workers lost since the master started */
+	struct lost_worker *losing;   /* the record workers_lost is filling */
+	int losing_fail;              /* inside a lost job's on_fail (its dependents do not count) */
 	int npaused;
 	int shutting_down, stopped, exit_code;
 	int keep_workers; /* master_leave: do not tell the workers to exit */

@@ -30,6 +30,33 @@ static msg *typed_reply(const char *t, int has_req, int64_t req)
 	return r;
 }
 
+/* status's lost workers: "lost" (how many since the master started) and
+ * "lost_recent" (the newest MASTER_LOST_KEEP, newest first). */
+static void status_lost(const struct master *ms, msg *wo)
+{
+	msg_set_int(wo, "lost", ms->nlost);
+	msg *a = msg_new_array();
+	int64_t n = ms->nlost < MASTER_LOST_KEEP ? ms->nlost : MASTER_LOST_KEEP;
+	for (int64_t i = 1; i <= n; i++) {
+		const struct lost_worker *l = &ms->lost[(ms->nlost - i) % MASTER_LOST_KEEP];
+		msg *o = msg_new_object();
+		msg_set_str(o, "id", l->wid);
+		msg_set_str(o, "node", l->node);
+		if (l->slurm_job[0])
+			msg_set_str(o, "slurm_job", l->slurm_job);
+		msg_set_int(o, "pid", l->pid);
+		msg_set_int(o, "rank", l->rank);
+		msg_set_num(o, "at", l->at);
+		msg_set_str(o, "cause", l->cause);
+		msg_set_str(o, "reason", l->reason);
+		msg_set_int(o, "jobs", l->jobs);
+		msg_set_int(o, "requeued", l->requeued);
+		msg_set_int(o, "failed", l->failed);
+		msg_push(a, o);
+	}
+	msg_add(wo, "lost_recent", a);
+}
+
 void query_status(struct peer *p, msg *m)
 {
 	struct master *ms = p->m;
@@ -60,6 +87,7 @@ void query_status(struct peer *p, msg *m)
 	msg_set_int(wo, "connected", connected);
 	msg_set_int(wo, "slots", slots);
 	msg_set_int(wo, "busy_slots", busy);
+	status_lost(ms, wo);
 	msg_add(r, "workers", wo);
 	msg *jo = msg_new_object();
 	int64_t q = (int64_t)ms->sched.nqueued, run = (int64_t)ms->sched.nstarted;

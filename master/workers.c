@@ -120,11 +120,68 @@ void workers_flush(struct master *m, int seal)
 	m->dirty_workers = keep;
 }
 
-void workers_lost(struct wrk *w, const char *why)
+/* Why w is gone, for the log and `status`: what the worker said (its
+ * `leaving`, and the `drain` before it), else what ended its connection
+ * (conn's text: "ADDR closed the connection" when the process died or was
+ * killed, "read from ADDR failed: connection reset by peer", "ADDR silent
+ * for N s (heartbeat timeout)"), else why. Fills rec's cause and reason. */
+static void lost_reason(const struct wrk *w, const char *why, int orphan, struct lost_worker *rec)
+{
+	const char *what = why && *why ? why : "no reason known";
+	if (w->told_exit) {
+		rec->cause = "released";
+		snprintf(rec->reason, sizeof rec->reason, "released by the autoscaler (idle)%s%s",
+			 w->leave_why[0] ? "; it said: " : "", w->leave_why);
+	} else if (w->leave_why[0]) {
+		rec->cause = "exited";
+		snprintf(rec->reason, sizeof rec->reason, "the worker exited: %s%s%s%s", w->leave_why,
+			 w->drain_why[0] ? " (it drained: " : "", w->drain_why, w->drain_why[0] ? ")" : "");
+	} else if (orphan) {
+		rec->cause = "not_back";
+		snprintf(rec->reason, sizeof rec->reason, "%s", what);
+	} else {
+		rec->cause = "connection";
+		snprintf(rec->reason, sizeof rec->reason, "connection ended without a word from the worker: %s%s%s%s",
+			 what, w->drain_why[0] ? " (while draining: " : "", w->drain_why, w->drain_why[0] ? ")" : "");
+	}
+}
+
+static void lost_record(struct wrk *w, const char *why, int orphan)
 {
 	struct master *m = w->m;
-	log_info("worker %s lost (%s): %u jobs go back to the queue or fail", w->wid, why ? why : "?",
-		 w->sw.nassigned);
+	struct lost_worker *rec = &m->lost[m->nlost % MASTER_LOST_KEEP];
+	memset(rec, 0, sizeof *rec);
+	util_strlcpy(rec->wid, w->wid, sizeof rec->wid);
+	util_strlcpy(rec->node, w->node, sizeof rec->node);
+	util_strlcpy(rec->slurm_job, w->slurm_job, sizeof rec->slurm_job);
+	rec->pid = w->pid;
+	rec->rank = w->rank;
+	rec->at = util_wall();
+	rec->jobs = w->sw.nassigned;
+	lost_reason(w, why, orphan, rec);
+	m->nlost++;
+	m->losing = rec;
+}
+
+static void lost_log(struct master *m, const struct lost_worker *rec)
+{
+	log_warn("worker %s lost (node %s, pid %ld, rank %d%s%s): %s; of its %u jobs %u requeued, %u failed (out of "
+		 "retries)",
+		 rec->wid, rec->node[0] ? rec->node : "?", rec->pid, rec->rank, rec->slurm_job[0] ? ", Slurm job " : "",
+		 rec->slurm_job, rec->reason, rec->jobs, rec->requeued, rec->failed);
+	int connected = 0;
+	for (const struct wrk *w = m->workers; w && !connected; w = w->next)
+		connected = w->peer != NULL;
+	if (!connected && m->sched.nqueued)
+		log_warn("no worker is connected and %llu jobs are queued: nothing runs until workers connect "
+			 "(mtslurm add-workers -n N)",
+			 (unsigned long long)m->sched.nqueued);
+}
+
+static void workers_drop(struct wrk *w, const char *why, int orphan)
+{
+	struct master *m = w->m;
+	lost_record(w, why, orphan);
 	m->lost_wid = w->wid;
 	store_worker_down(m->store, w->wid);
 	sched_worker_lost(&m->sched, &w->sw, w->wid);
@@ -139,11 +196,18 @@ void workers_lost(struct wrk *w, const char *why)
 		w->peer->worker = NULL;
 		w->peer = NULL;
 	}
+	lost_log(m, m->losing);
+	m->losing = NULL;
 	if (w->dirty)
 		w->dead = 1;
 	else
 		wrk_free(w);
 	master_touch(m);
+}
+
+void workers_lost(struct wrk *w, const char *why)
+{
+	workers_drop(w, why, 0);
 }
 
 void workers_expire_orphans(struct master *m)
@@ -152,7 +216,7 @@ void workers_expire_orphans(struct master *m)
 	while (w) {
 		struct wrk *next = w->next;
 		if (!w->peer)
-			workers_lost(w, "it did not reconnect within the grace period after the master restarted");
+			workers_drop(w, "it did not reconnect within the grace period after the master restarted", 1);
 		w = next;
 	}
 }
@@ -298,12 +362,24 @@ static void cb_assign(void *arg, struct mjob *j)
 static void cb_requeue(void *arg, struct mjob *j)
 {
 	struct master *m = arg;
+	if (m->losing)
+		m->losing->requeued++;
 	store_requeue(m->store, j->id, j->attempts);
 }
 
 static void cb_fail(void *arg, struct mjob *j, const char *error)
 {
-	master_finalize(arg, j, MJOB_FAILED, NULL, 0, error, 0, 0);
+	struct master *m = arg;
+	/* a lost worker's job out of retries counts; its dependents failing
+	 * in turn (on_fail again, from master_finalize) do not */
+	int count = m->losing && !m->losing_fail;
+	if (count) {
+		m->losing->failed++;
+		m->losing_fail = 1;
+	}
+	master_finalize(m, j, MJOB_FAILED, NULL, 0, error, 0, 0);
+	if (count)
+		m->losing_fail = 0;
 }
 
 static void cb_steal(void *arg, struct sched_worker *sw, struct mjob *j)
@@ -559,6 +635,21 @@ static void on_revoked(struct peer *p, msg *m)
 	master_touch(p->m);
 }
 
+/* The worker says it exits and why (docs/protocol.md, `leaving`): kept
+ * for the log line and `status` entry when its connection ends. */
+static void on_leaving(struct wrk *w, msg *m)
+{
+	const char *why = msg_get_str(m, "why");
+	int64_t code = 0;
+	int has_code = msg_get_int(m, "code", &code) == 0 && code != 0;
+	char text[sizeof w->leave_why];
+	snprintf(text, sizeof text, "%.250s%s", why && *why ? why : "no reason given", has_code ? " (exit code " : "");
+	if (has_code)
+		snprintf(text + strlen(text), sizeof text - strlen(text), "%lld)", (long long)code);
+	util_strlcpy(w->leave_why, text, sizeof w->leave_why);
+	log_info("worker %s is leaving: %s", w->wid, w->leave_why);
+}
+
 void workers_on_msg(struct peer *p, msg *m)
 {
 	const char *t = msg_type(m);
@@ -595,15 +686,21 @@ void workers_on_msg(struct peer *p, msg *m)
 		/* No more jobs for it; the queued ones it lists come back. */
 		const char *why = msg_get_str(m, "why");
 		log_info("worker %s drains (%s)", p->worker->wid, why ? why : "no reason given");
+		util_strlcpy(p->worker->drain_why, why && *why ? why : "no reason given", sizeof p->worker->drain_why);
 		sched_worker_drain(&p->m->sched, &p->worker->sw);
 		if (msg_is_array(msg_get(m, "ids")))
 			on_revoked(p, m);
 		master_touch(p->m);
 		return;
 	}
+	if (strcmp(t, "leaving") == 0) {
+		on_leaving(p->worker, m);
+		return;
+	}
 	int64_t req = 0;
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a worker; expected hello, started, result, revoked, drain or ends",
+		     "unknown message type \"%.40s\" from a worker; expected hello, started, result, revoked, drain, "
+		     "ends or leaving",
 		     t);
 }

@@ -156,6 +156,7 @@ static void on_signal(uv_signal_t *s, int signum)
 {
 	struct daemon *d = s->data;
 	log_info("got %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	worker_set_stop_reason(d->w, signum == SIGTERM ? "got SIGTERM" : "got SIGINT");
 	begin_stop(d, 0);
 }
 

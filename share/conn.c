@@ -429,7 +429,8 @@ static void on_tick(uv_timer_t *t)
 		c->last_rx_ms = now;
 	if (c->idle_ms && now - c->last_rx_ms >= c->idle_ms) {
 		char why[160];
-		snprintf(why, sizeof why, "%s silent for %.1f s", c->peer, (double)(now - c->last_rx_ms) / 1000);
+		snprintf(why, sizeof why, "%s silent for %.1f s (heartbeat timeout)", c->peer,
+			 (double)(now - c->last_rx_ms) / 1000);
 		conn_close(c, "timeout", why);
 		return;
 	}

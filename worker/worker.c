@@ -114,6 +114,7 @@ struct worker {
 	int stopping;
 	int draining; /* worker_drain: no new jobs, leave when empty */
 	double end;   /* worker_set_end; 0: unknown */
+	char stop_why[200]; /* worker_set_stop_reason: what worker_stop tells the master */
 	int pending; /* closes worker_stop waits for */
 	int timers_open;
 	void (*stop_cb)(void *);
@@ -673,10 +674,34 @@ static void maybe_drained(struct worker *w)
 	exit_now(w, WORKER_EXIT_OK, "drained: every job finished or given back, every result confirmed");
 }
 
+/* Tell the master why this worker exits (`leaving`, docs/protocol.md), if
+ * it is still connected: its log and `status` then give the real reason
+ * instead of "connection closed". Queued before the close, so conn_close
+ * writes it first. */
+static void send_leaving(struct worker *w, int code, const char *why)
+{
+	if (!w->conn || (w->cs != CS_ACTIVE && w->cs != CS_HELLO))
+		return;
+	struct buf *b = &w->scratch;
+	buf_reset(b);
+	buf_adds(b, "{\"t\":\"leaving\",\"why\":");
+	job_json_str(b, why, strlen(why));
+	buf_addf(b, ",\"code\":%d}", code);
+	if (b->p)
+		conn_send_json(w->conn, b->p, b->len);
+}
+
+void worker_set_stop_reason(struct worker *w, const char *why)
+{
+	if (w)
+		util_strlcpy(w->stop_why, why ? why : "", sizeof w->stop_why);
+}
+
 static void exit_now(struct worker *w, int code, const char *why)
 {
 	if (w->exiting)
 		return;
+	send_leaving(w, code, why);
 	w->exiting = 1;
 	w->cs = CS_OFF;
 	if (code)
@@ -1074,8 +1099,10 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 {
 	if (!w || w->stopping)
 		return;
-	if (!w->exiting)
+	if (!w->exiting) {
 		drop_all_jobs(w);
+		send_leaving(w, 0, w->stop_why[0] ? w->stop_why : "stopped by its process");
+	}
 	w->exiting = 1;
 	w->stopping = 1;
 	w->cs = CS_OFF;

@@ -57,6 +57,10 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
  * return before the loop can be closed. */
 void worker_stop(struct worker *w, void (*done)(void *arg), void *arg);
 
+/* The reason worker_stop() gives the master in its `leaving` message
+ * ("got SIGTERM"; copied; default "stopped by its process"). */
+void worker_set_stop_reason(struct worker *w, const char *why);
+
 /* Leave gracefully (the worker's Slurm job nears its end): take no more
  * jobs, give the queued ones back to the master (message "drain"), finish
  * the running ones, and once every result is confirmed exit with code 0

@@ -2,9 +2,9 @@
 /*
  * cli: the `mtslurm` command's shared pieces -- the parsed command line and
  * the helpers every command uses (connect, die with a one-line message).
- * One file per noun: cmd_start.c (start, stop), cmd_submit.c, cmd_wait.c,
- * cmd_query.c (status, jobs, workers, logs), cmd_cancel.c (cancel, forget);
- * cmdtab.c holds the command and option tables, main.c parses the command
+ * One file per noun: cmd_start.c (start, stop, local add-workers),
+ * cmd_submit.c, cmd_wait.c, cmd_query.c (status, jobs, workers, logs),
+ * cmd_cancel.c (cancel, forget), cmd_slurm.c (Slurm mode); cmdtab.c holds the command and option tables, main.c parses the command
  * line and dispatches through the command table.
  */
 #ifndef MTS_CLI_H
@@ -135,6 +135,11 @@ int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
 int cmd_forget(struct cli *cli);
+/* add-workers for a local or in-allocation cluster (cmd_start.c). */
+int cmd_add_workers_local(struct cli *cli);
+/* The workers a local or in-allocation cluster should have (launch.json's
+ * "expected"), -1 without launch.json (cmd_start.c). */
+int cli_expected_workers(struct cli *cli);
 
 
 /* Slurm mode (cmd_slurm.c). */
@@ -143,7 +148,8 @@ int cmd_add_workers(struct cli *cli);
 /* The run dir was started through Slurm (it has slurm.json). */
 int cli_slurm_mode(const struct cli *cli);
 int cmd_stop_slurm(struct cli *cli);
-/* Add {"slurm":{...}} to a status object (json) or print its lines. */
-void cli_slurm_status(struct cli *cli, msg *status);
+/* Add {"slurm":{...}} to a status object (json) or print its lines; with
+ * launched non-NULL, also the tasks of its worker jobs that Slurm runs. */
+void cli_slurm_status(struct cli *cli, msg *status, int *launched);
 
 #endif

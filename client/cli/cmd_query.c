@@ -24,16 +24,102 @@ static int status_no_master(struct cli *cli)
 {
 	if (cli->json) {
 		msg *m = msg_new_object();
-		cli_slurm_status(cli, m);
+		cli_slurm_status(cli, m, NULL);
 		char *t = msg_print(m);
 		printf("%s\n", t ? t : "{}");
 		free(t);
 		msg_free(m);
 	} else {
-		cli_slurm_status(cli, NULL);
+		cli_slurm_status(cli, NULL, NULL);
 	}
 	cli_die(1, "the master of %s does not answer (its Slurm jobs are above); mtslurm start restarts it",
 		cli->run_dir);
+}
+
+/* "2026-11-30 04:46:47" (local time) of a unix time. */
+static void local_time(char *out, size_t n, double t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!localtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(out, n, "%.0f", t);
+}
+
+/* The warnings of a status (a JSON array of strings): no worker while jobs
+ * wait, or fewer workers connected than the cluster should have (expected:
+ * launch.json's, or the tasks of the worker jobs Slurm runs; < 0: not
+ * known). Autoscaling clusters grow and shrink by design: no warning while
+ * the autoscaler runs. */
+static msg *status_warnings(const msg *st, int expected)
+{
+	msg *a = msg_new_array(), *w = msg_get(st, "workers"), *as = msg_get(st, "autoscale");
+	int64_t conn = 0, lost = 0, q = 0;
+	char text[400];
+	msg_get_int(w, "connected", &conn);
+	msg_get_int(w, "lost", &lost);
+	msg_get_int(msg_get(st, "jobs"), "queued", &q);
+	if (as && !msg_get_str(as, "stopped"))
+		return a;
+	if (conn == 0 && q > 0) {
+		snprintf(text, sizeof text,
+			 "0 workers connected and %lld jobs queued: nothing will run; add workers with `mtslurm "
+			 "add-workers -n N`",
+			 (long long)q);
+		msg_push(a, msg_new_str(text));
+	} else if (expected >= 0 && conn < expected) {
+		snprintf(text, sizeof text,
+			 "%lld of %d workers are connected (%lld lost since the master started: `mtslurm workers "
+			 "--all` says why); add workers with `mtslurm add-workers -n %lld`",
+			 (long long)conn, expected, (long long)lost, (long long)(expected - conn));
+		msg_push(a, msg_new_str(text));
+	}
+	return a;
+}
+
+/* The lost workers of a status, newest first, at most max lines. */
+static void print_lost(const msg *w, int max)
+{
+	int k = 0;
+	for (msg *l = msg_child(msg_get(w, "lost_recent")); l && k < max; l = msg_next(l), k++) {
+		int64_t pid = 0, rank = 0, jobs = 0, rq = 0, failed = 0;
+		double at = 0;
+		char when[64];
+		msg_get_int(l, "pid", &pid);
+		msg_get_int(l, "rank", &rank);
+		msg_get_int(l, "jobs", &jobs);
+		msg_get_int(l, "requeued", &rq);
+		msg_get_int(l, "failed", &failed);
+		msg_get_num(l, "at", &at);
+		local_time(when, sizeof when, at);
+		printf("lost     %s %s (node %s, pid %lld, rank %lld): %s; %lld jobs: %lld requeued, %lld failed\n", when,
+		       msg_get_str(l, "id") ? msg_get_str(l, "id") : "?", msg_get_str(l, "node") ? msg_get_str(l, "node") : "?",
+		       (long long)pid, (long long)rank, msg_get_str(l, "reason") ? msg_get_str(l, "reason") : "?",
+		       (long long)jobs, (long long)rq, (long long)failed);
+	}
+}
+
+static void print_autoscale(const msg *as)
+{
+	int64_t max = 0;
+	double idle = 0;
+	msg_get_int(as, "max_workers", &max);
+	msg_get_num(as, "idle_timeout", &idle);
+	printf("autoscale up to %lld workers, idle timeout %.0f s\n", (long long)max, idle);
+	for (msg *j = msg_child(msg_get(as, "allocations")); j; j = msg_next(j)) {
+		int64_t id = 0, tasks = 0;
+		msg_get_int(j, "id", &id);
+		msg_get_int(j, "tasks", &tasks);
+		const char *st = msg_get_str(j, "state"), *reason = msg_get_str(j, "reason");
+		if (st && strcmp(st, "ended") == 0)
+			continue;
+		printf("slurm    autoscaled workers job %lld (%lld task%s): %s%s%s%s\n", (long long)id,
+		       (long long)tasks, tasks == 1 ? "" : "s", msg_get_str(j, "slurm_state"),
+		       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+	}
+	if (msg_get_str(as, "stopped"))
+		printf("autoscale stopped: %s\n", msg_get_str(as, "stopped"));
+	else if (msg_get_str(as, "last_error"))
+		printf("autoscale last error: %s\n", msg_get_str(as, "last_error"));
 }
 
 int cmd_status(struct cli *cli)
@@ -49,9 +135,15 @@ int cmd_status(struct cli *cli)
 	mts_close(c);
 	msg *m = cli_parse(s);
 	mts_free(s);
+	int expected = -1;
 	if (cli->json) {
 		if (slurm)
-			cli_slurm_status(cli, m);
+			cli_slurm_status(cli, m, &expected);
+		else
+			expected = cli_expected_workers(cli);
+		if (expected >= 0)
+			msg_set_int(msg_get(m, "workers"), "expected", expected);
+		msg_add(m, "warnings", status_warnings(m, expected));
 		char *t = msg_print(m);
 		if (!t)
 			cli_die(1, "out of memory");
@@ -61,7 +153,7 @@ int cmd_status(struct cli *cli)
 		return 0;
 	}
 	msg *ma = msg_get(m, "master"), *w = msg_get(m, "workers");
-	int64_t port = 0, pid = 0, conn = 0, slots = 0, busy = 0, q, r, d, f, x;
+	int64_t port = 0, pid = 0, conn = 0, slots = 0, busy = 0, lost = 0, q, r, d, f, x;
 	double up = 0;
 	msg_get_int(ma, "port", &port);
 	msg_get_int(ma, "pid", &pid);
@@ -69,41 +161,31 @@ int cmd_status(struct cli *cli)
 	msg_get_int(w, "connected", &conn);
 	msg_get_int(w, "slots", &slots);
 	msg_get_int(w, "busy_slots", &busy);
+	msg_get_int(w, "lost", &lost);
 	cli_counts(msg_get(m, "jobs"), &q, &r, &d, &f, &x);
 	int64_t pre = 0; /* assigned to a worker, not started yet */
 	msg_get_int(msg_get(m, "jobs"), "prefetched", &pre);
 	printf("master   %s:%lld (pid %lld, node %s), up %.0f s\n", msg_get_str(ma, "host"), (long long)port,
 	       (long long)pid, msg_get_str(ma, "node") ? msg_get_str(ma, "node") : "?", up);
-	printf("workers  %lld connected, %lld slots, %lld busy\n", (long long)conn, (long long)slots,
-	       (long long)busy);
+	printf("workers  %lld connected, %lld slots, %lld busy", (long long)conn, (long long)slots, (long long)busy);
+	if (lost)
+		printf("; %lld lost since the master started", (long long)lost);
+	putchar('\n');
+	print_lost(w, 5);
 	printf("jobs     %lld queued, %lld prefetched, %lld running, %lld completed, %lld failed, %lld cancelled\n",
 	       (long long)q, (long long)pre, (long long)r, (long long)d, (long long)f, (long long)x);
 	printf("run dir  %s\n", cli->run_dir);
 	if (slurm)
-		cli_slurm_status(cli, NULL);
+		cli_slurm_status(cli, NULL, &expected);
+	else
+		expected = cli_expected_workers(cli);
 	msg *as = msg_get(m, "autoscale");
-	if (as) {
-		int64_t max = 0;
-		double idle = 0;
-		msg_get_int(as, "max_workers", &max);
-		msg_get_num(as, "idle_timeout", &idle);
-		printf("autoscale up to %lld workers, idle timeout %.0f s\n", (long long)max, idle);
-		for (msg *j = msg_child(msg_get(as, "allocations")); j; j = msg_next(j)) {
-			int64_t id = 0, tasks = 0;
-			msg_get_int(j, "id", &id);
-			msg_get_int(j, "tasks", &tasks);
-			const char *st = msg_get_str(j, "state"), *reason = msg_get_str(j, "reason");
-			if (st && strcmp(st, "ended") == 0)
-				continue;
-			printf("slurm    autoscaled workers job %lld (%lld task%s): %s%s%s%s\n", (long long)id,
-			       (long long)tasks, tasks == 1 ? "" : "s", msg_get_str(j, "slurm_state"),
-			       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
-		}
-		if (msg_get_str(as, "stopped"))
-			printf("autoscale stopped: %s\n", msg_get_str(as, "stopped"));
-		else if (msg_get_str(as, "last_error"))
-			printf("autoscale last error: %s\n", msg_get_str(as, "last_error"));
-	}
+	if (as)
+		print_autoscale(as);
+	msg *warn = status_warnings(m, expected);
+	for (msg *e = msg_child(warn); e; e = msg_next(e))
+		printf("warning  %s\n", msg_str(e));
+	msg_free(warn);
 	msg_free(m);
 	return 0;
 }
@@ -244,6 +326,55 @@ int cmd_jobs(struct cli *cli)
 	return 0;
 }
 
+/* Append the status's lost workers (newest first) to the array into as
+ * worker objects of state "lost", for workers --all. */
+static void add_lost_workers(mts_client *c, msg *into)
+{
+	char *s = NULL;
+	int rc = mts_status(&s, c);
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
+	msg *st = cli_parse(s);
+	mts_free(s);
+	for (msg *l = msg_child(msg_get(msg_get(st, "workers"), "lost_recent")); l; l = msg_next(l)) {
+		msg *o = msg_dup(l);
+		if (!o || msg_set_str(o, "state", "lost") || msg_push(into, o))
+			cli_die(1, "out of memory");
+	}
+	msg_free(st);
+}
+
+static void print_worker_row(const msg *w)
+{
+	int64_t pid = 0, rank = 0, slots = 0, running = 0, done = 0;
+	msg_get_int(w, "pid", &pid);
+	msg_get_int(w, "rank", &rank);
+	msg_get_int(w, "slots", &slots);
+	msg_get_int(w, "running", &running);
+	msg_get_int(w, "done", &done);
+	print_cell(msg_get_str(w, "id"), 24, 0);
+	printf(" %-12s %-8lld %-5lld %-6lld %-8lld %-8lld %s\n", msg_get_str(w, "node") ? msg_get_str(w, "node") : "?",
+	       (long long)pid, (long long)rank, (long long)slots, (long long)running, (long long)done,
+	       msg_get_str(w, "state") ? msg_get_str(w, "state") : "?");
+}
+
+/* A lost worker's row: slots, running and done are no longer known; the
+ * state column says when and why. */
+static void print_lost_row(const msg *l)
+{
+	int64_t pid = 0, rank = 0;
+	double at = 0;
+	char when[64];
+	msg_get_int(l, "pid", &pid);
+	msg_get_int(l, "rank", &rank);
+	msg_get_num(l, "at", &at);
+	local_time(when, sizeof when, at);
+	print_cell(msg_get_str(l, "id"), 24, 0);
+	printf(" %-12s %-8lld %-5lld %-6s %-8s %-8s lost %s: %s\n", msg_get_str(l, "node") ? msg_get_str(l, "node") : "?",
+	       (long long)pid, (long long)rank, "-", "-", "-", when,
+	       msg_get_str(l, "reason") ? msg_get_str(l, "reason") : "?");
+}
+
 int cmd_workers(struct cli *cli)
 {
 	mts_client *c = cli_connect(cli);
@@ -251,28 +382,23 @@ int cmd_workers(struct cli *cli)
 	int rc = mts_workers(&s, c);
 	if (rc != MTS_OK)
 		cli_die_api(c, rc);
-	mts_close(c);
-	if (cli->json) {
-		printf("%s\n", s);
-		mts_free(s);
-		return 0;
-	}
 	msg *m = cli_parse(s);
 	mts_free(s);
+	if (cli->all)
+		add_lost_workers(c, m);
+	mts_close(c);
+	if (cli->json) {
+		cli_print_json(m);
+		return 0;
+	}
 	printf("%-24s %-12s %-8s %-5s %-6s %-8s %-8s %s\n", "ID", "NODE", "PID", "RANK", "SLOTS", "RUNNING", "DONE",
 	       "STATE");
 	for (msg *w = msg_child(m); w; w = msg_next(w)) {
-		int64_t pid = 0, rank = 0, slots = 0, running = 0, done = 0;
-		msg_get_int(w, "pid", &pid);
-		msg_get_int(w, "rank", &rank);
-		msg_get_int(w, "slots", &slots);
-		msg_get_int(w, "running", &running);
-		msg_get_int(w, "done", &done);
-		print_cell(msg_get_str(w, "id"), 24, 0);
-		printf(" %-12s %-8lld %-5lld %-6lld %-8lld %-8lld %s\n",
-		       msg_get_str(w, "node") ? msg_get_str(w, "node") : "?", (long long)pid, (long long)rank,
-		       (long long)slots, (long long)running, (long long)done,
-		       msg_get_str(w, "state") ? msg_get_str(w, "state") : "?");
+		const char *st = msg_get_str(w, "state");
+		if (st && !strcmp(st, "lost"))
+			print_lost_row(w);
+		else
+			print_worker_row(w);
 	}
 	msg_free(m);
 	return 0;

@@ -685,6 +685,15 @@ int cmd_add_workers(struct cli *cli)
 	uint32_t id = submit_workers(cli, &r, cli->n, worker_bin, 0);
 	double timeout_s = cli->timeout_s >= 0 ? cli->timeout_s : 120;
 	int seen = wait_workers(cli, &r, from, (before < 0 ? 0 : before) + cli->n, timeout_s, 0);
+	if (cli->json) {
+		msg *o = msg_new_object();
+		msg_set_int(o, "added", cli->n);
+		msg_set_int(o, "slurm_job", id);
+		msg_set_str(o, "mode", "slurm");
+		msg_set_int(o, "connected", seen);
+		cli_print_json(o);
+		return 0;
+	}
 	printf("mtslurm: %d workers added (Slurm job %u); %d connected\n", cli->n, id, seen);
 	return 0;
 }
@@ -787,11 +796,13 @@ static msg *job_obj(uint32_t id, const char *role, int tasks, struct sljob_info 
 	return o;
 }
 
-void cli_slurm_status(struct cli *cli, msg *status)
+void cli_slurm_status(struct cli *cli, msg *status, int *launched)
 {
 	struct slrec r;
 	if (read_rec(cli, &r))
 		return;
+	if (launched)
+		*launched = 0;
 	char err[600];
 	int ok = sljob_available(err, sizeof err) == 0;
 	msg *jobs = msg_new_array();
@@ -801,6 +812,8 @@ void cli_slurm_status(struct cli *cli, msg *status)
 		if (!id)
 			continue;
 		int q = ok && sljob_query(id, &in, err, sizeof err) == 0;
+		if (launched && i >= 0 && q && in.state == SLJOB_RUNNING)
+			*launched += r.wtasks[i]; /* workers Slurm runs (autoscaled ones are not listed) */
 		msg_push(jobs, job_obj(id, i < 0 ? "master" : "workers", i < 0 ? 1 : r.wtasks[i], &in, q ? NULL : err));
 	}
 	if (status) {

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * launch: `mtslurm start` and `mtslurm stop` in local (SMP) mode. start runs
- * the master detached, waits for it to serve, then runs `mpirun -n N
- * mtslurm-worker` detached and waits until the workers have connected; on any
- * failure it stops what it started (by PID) and says why. What was launched
- * is recorded in RUN_DIR/launch.json so that stop -- or a start after the
- * master died -- knows which processes are ours.
+ * launch: `mtslurm start`, `stop` and `add-workers` in local (SMP) mode and
+ * inside an allocation. start runs the master detached, waits for it to
+ * serve, then runs `mpirun -n N mtslurm-worker` (srun in an allocation)
+ * detached and waits until the workers have connected; on any failure it
+ * stops what it started (by PID) and says why. add-workers runs one more
+ * such launch against the running master. Every launch is recorded in
+ * RUN_DIR/launch.json so that stop -- or a start after the master died --
+ * knows which processes are ours.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +31,28 @@
  * for hung. */
 #define START_STALL_MS 15000
 
+/* launch.json keeps at most this many launches (start's and each
+ * add-workers'); add-workers first forgets the ones that ended. */
+#define LAUNCH_MAX 32
+
+/* One mpirun (or srun) that start or add-workers ran. */
+struct launch_one {
+	long pid;
+	unsigned long long start; /* its start time (proc_start), 0: unknown */
+	char node[256];           /* where it was run ("" in old files) */
+	int workers, slots;
+	double at; /* unix time of the launch, 0: unknown */
+};
+
+/* RUN_DIR/launch.json: every launch of the cluster (docs/formats.md). */
 struct launch {
-	long mpirun_pid;
-	unsigned long long mpirun_start; /* its start time (proc_start), 0: unknown */
-	char node[256];                  /* where start ran ("" in old files) */
-	int workers;
-	const char *mode; /* "local" or "allocation" */
+	char mode[16]; /* "local" or "allocation" */
+	int master_works;
+	int slots; /* start's --slots, add-workers' default */
+	int expected; /* workers the cluster should have (start: N, +1 with --master-works; add-workers:
+		       * those connected before it + N); -1: not recorded (an older file) */
+	int n;
+	struct launch_one v[LAUNCH_MAX];
 };
 
 void cli_sleep_ms(int ms)
@@ -65,35 +83,94 @@ void cli_write_file(const char *dir, const char *name, const char *text, size_t 
 		cli_die(1, "cannot write %s: %s", path, strerror(errno));
 }
 
+static void launch_one_read(const msg *m, struct launch_one *o, const char *pid_key, const char *start_key)
+{
+	int64_t v = 0;
+	double at = 0;
+	memset(o, 0, sizeof *o);
+	if (!msg_get_int(m, pid_key, &v))
+		o->pid = (long)v;
+	if (!msg_get_int(m, start_key, &v) && v > 0)
+		o->start = (unsigned long long)v;
+	if (!msg_get_int(m, "workers", &v))
+		o->workers = (int)v;
+	if (!msg_get_int(m, "slots", &v))
+		o->slots = (int)v;
+	if (!msg_get_num(m, "at", &at))
+		o->at = at;
+	if (msg_get_str(m, "node"))
+		util_strlcpy(o->node, msg_get_str(m, "node"), sizeof o->node);
+}
+
+/* Read launch.json: the list form ("launches"), or the single launch of a
+ * run dir started by an older mtslurm ("mpirun_pid", "mpirun_start",
+ * "node", "workers" at the top). 0, or -1 if there is none. */
 static int read_launch(const char *dir, struct launch *l)
 {
 	memset(l, 0, sizeof *l);
 	msg *m = cli_read_json(dir, "launch.json");
+	if (!m)
+		return -1;
+	util_strlcpy(l->mode, msg_get_str(m, "mode") ? msg_get_str(m, "mode") : "local", sizeof l->mode);
+	l->master_works = msg_get_bool(m, "master_works", 0);
 	int64_t v = 0;
-	if (!msg_get_int(m, "mpirun_pid", &v))
-		l->mpirun_pid = (long)v;
-	if (!msg_get_int(m, "workers", &v))
-		l->workers = (int)v;
-	if (!msg_get_int(m, "mpirun_start", &v) && v > 0)
-		l->mpirun_start = (unsigned long long)v;
-	if (msg_get_str(m, "node"))
-		util_strlcpy(l->node, msg_get_str(m, "node"), sizeof l->node);
+	l->expected = msg_get_int(m, "expected", &v) == 0 && v >= 0 ? (int)v : -1;
+	if (!msg_get_int(m, "slots", &v) && v > 0)
+		l->slots = (int)v;
+	msg *list = msg_get(m, "launches");
+	if (msg_is_array(list)) {
+		for (msg *e = msg_child(list); e && l->n < LAUNCH_MAX; e = msg_next(e))
+			if (msg_is_object(e))
+				launch_one_read(e, &l->v[l->n++], "pid", "start");
+	} else {
+		launch_one_read(m, &l->v[0], "mpirun_pid", "mpirun_start");
+		l->n = l->v[0].pid > 0;
+	}
 	msg_free(m);
-	return m ? 0 : -1;
+	return 0;
 }
 
 static unsigned long long proc_start(long pid);
 
-static void write_launch(const char *dir, struct launch *l)
+/* Append a launch of pid (n workers of slots slots) run just now here. */
+static void launch_add(struct launch *l, long pid, int n, int slots)
 {
-	msg *o = msg_new_object();
-	l->mpirun_start = l->mpirun_pid > 0 ? proc_start(l->mpirun_pid) : 0;
-	util_nodename(l->node, sizeof l->node);
+	struct launch_one *o = &l->v[l->n++];
+	memset(o, 0, sizeof *o);
+	o->pid = pid;
+	o->start = pid > 0 ? proc_start(pid) : 0;
+	util_nodename(o->node, sizeof o->node);
+	o->workers = n;
+	o->slots = slots;
+	o->at = util_wall();
+}
+
+/* Write launch.json: "launches" lists every launch; the first one is also
+ * written at the top in the single-launch form an older mtslurm reads. */
+static void write_launch(const char *dir, const struct launch *l)
+{
+	msg *o = msg_new_object(), *list = msg_new_array();
+	struct launch_one none = {0};
+	const struct launch_one *first = l->n ? &l->v[0] : &none;
 	msg_set_str(o, "mode", l->mode);
-	msg_set_int(o, "mpirun_pid", l->mpirun_pid);
-	msg_set_int(o, "mpirun_start", (int64_t)l->mpirun_start);
-	msg_set_str(o, "node", l->node);
-	msg_set_int(o, "workers", l->workers);
+	msg_set_bool(o, "master_works", l->master_works);
+	msg_set_int(o, "slots", l->slots);
+	msg_set_int(o, "expected", l->expected);
+	msg_set_int(o, "mpirun_pid", first->pid);
+	msg_set_int(o, "mpirun_start", (int64_t)first->start);
+	msg_set_str(o, "node", first->node);
+	msg_set_int(o, "workers", first->workers);
+	for (int i = 0; i < l->n; i++) {
+		msg *e = msg_new_object();
+		msg_set_int(e, "pid", l->v[i].pid);
+		msg_set_int(e, "start", (int64_t)l->v[i].start);
+		msg_set_str(e, "node", l->v[i].node);
+		msg_set_int(e, "workers", l->v[i].workers);
+		msg_set_int(e, "slots", l->v[i].slots);
+		msg_set_num(e, "at", l->v[i].at);
+		msg_push(list, e);
+	}
+	msg_add(o, "launches", list);
 	char *text = msg_print(o);
 	msg_free(o);
 	cli_write_file(dir, "launch.json", text, text ? strlen(text) : 0);
@@ -384,7 +461,7 @@ static void shutdown_master(struct cli *cli, long pid)
 
 /* start --json: {"master":{"host","port","pid"},"mode","launcher_pid",
  * "workers","connected","restarted","run_dir"}. */
-static void print_started(const struct cli *cli, const struct master_info *mi, long mpid, const struct launch *l,
+static void print_started(const struct cli *cli, const struct master_info *mi, long mpid, long launcher_pid,
 			  int want, int seen, int restarted)
 {
 	msg *o = msg_new_object(), *m = msg_new_object();
@@ -393,12 +470,88 @@ static void print_started(const struct cli *cli, const struct master_info *mi, l
 	msg_set_int(m, "pid", mpid);
 	msg_add(o, "master", m);
 	msg_set_str(o, "mode", cli->in_allocation ? "allocation" : "local");
-	msg_set_int(o, "launcher_pid", l->mpirun_pid);
+	msg_set_int(o, "launcher_pid", launcher_pid);
 	msg_set_int(o, "workers", want);
 	msg_set_int(o, "connected", seen < 0 ? 0 : seen);
 	msg_set_bool(o, "restarted", restarted);
 	msg_set_str(o, "run_dir", cli->run_dir);
 	cli_print_json(o);
+}
+
+static int our_process(long pid, const char *prog, const char *run_dir, unsigned long long start_ticks);
+
+/* Whether o is a launch start ran that still runs: on this node, the
+ * process of its pid and start time with this run dir on its command
+ * line. A launch on another node cannot be checked from here: 0. */
+static int launch_running(const struct cli *cli, const struct launch_one *o)
+{
+	char node[256];
+	util_nodename(node, sizeof node);
+	return o->pid > 0 && (!o->node[0] || !strcmp(o->node, node)) &&
+	       our_process(o->pid, NULL, cli->run_dir, o->start);
+}
+
+/* Start n workers of slots slots, detached: mpirun -n N (local) or srun
+ * --overlap -n N (inside an allocation), with its output appended to
+ * wlog. Returns the launcher's pid, or -1 (with why in err) if there is
+ * no mpirun or srun. */
+static pid_t launch_workers(struct cli *cli, int allocation, int n, int slots, const char *worker_bin,
+			    const char *wlog, char *err, size_t errlen)
+{
+	char nbuf[16], sbuf[16], mpirun_path[PATH_MAX];
+	/* Open MPI as root on a machine that may have only loopback: these
+	 * settings let one rank die without taking the others down and keep
+	 * all traffic on lo. */
+	setenv("OMPI_MCA_btl", "self,vader", 0);
+	setenv("OMPI_MCA_btl_tcp_if_include", "lo", 0);
+	setenv("OMPI_MCA_oob_tcp_if_include", "lo", 0);
+	setenv("OMPI_MCA_orte_allowed_exit_without_sync", "1", 0);
+	setenv("OMPI_MCA_orte_abort_on_non_zero_status", "0", 0);
+	setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
+	setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0);
+	snprintf(nbuf, sizeof nbuf, "%d", n);
+	snprintf(sbuf, sizeof sbuf, "%d", slots);
+	char *mpirun = find_program(allocation ? "srun" : "mpirun", mpirun_path, sizeof mpirun_path);
+	/* In an allocation: one rank per task through Slurm's PMIx; the step
+	 * overlaps so that the job's own steps (and multi-rank jobs) still
+	 * start while the workers hold every task. */
+	char *sargv[] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, (char *)worker_bin,
+			 "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
+	char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "-n", nbuf, (char *)worker_bin,
+			"--run-dir", cli->run_dir, "--slots", sbuf, NULL};
+	if (!mpirun) {
+		snprintf(err, errlen, "%s", allocation ? "srun not found on PATH; is this a Slurm node?"
+						       : "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
+		return -1;
+	}
+	return spawn_detached(allocation ? sargv : argv, wlog);
+}
+
+/* The master died but workers of a launch live on: restart the master
+ * alone and wait for the workers of the running launches. */
+static int restart_master(struct cli *cli, const char *master_bin, const char *mlog, const struct launch *l,
+			  int timeout_ms)
+{
+	struct master_info mi;
+	long first = 0;
+	int want = cli->master_works ? 1 : 0;
+	for (int i = 0; i < l->n; i++) {
+		if (!launch_running(cli, &l->v[i]))
+			continue;
+		want += l->v[i].workers;
+		if (!first)
+			first = l->v[i].pid;
+	}
+	pid_t mp = start_master(cli, master_bin, mlog, &mi);
+	int seen = 0;
+	int rc = wait_workers(cli, want, first, timeout_ms, &seen);
+	if (cli->json)
+		print_started(cli, &mi, mp, first, want, seen, 1);
+	else
+		printf("mtslurm: master restarted on %s:%d (pid %ld); %d of %d workers of mpirun pid %ld "
+		       "reconnected\n",
+		       mi.host, mi.port, (long)mp, seen < 0 ? 0 : seen, want, first);
+	return rc == 0 ? 0 : 1;
 }
 
 /* The cores this process may run on (its affinity mask: what taskset or
@@ -412,10 +565,19 @@ static int node_cores(void)
 	return n > 0 ? (int)n : 1;
 }
 
+static void check_slots(const struct cli *cli, int slots)
+{
+	int cores = node_cores();
+	if (slots > cores && !cli->oversubscribe)
+		cli_die(2, "--slots %d is more than the %d cores this node gives us; use --slots %d or fewer, or "
+			   "--oversubscribe to run more jobs at once than cores",
+			slots, cores, cores);
+}
+
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
-	char master_bin[PATH_MAX], worker_bin[PATH_MAX], nbuf[16], sbuf[16];
+	char master_bin[PATH_MAX], worker_bin[PATH_MAX];
 	struct master_info mi;
 	struct launch l;
 	if (!cli->local && !cli->in_allocation)
@@ -443,68 +605,37 @@ int cmd_start(struct cli *cli)
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
 
 	/* The master died but its workers live on: restart the master alone. */
-	if (read_launch(cli->run_dir, &l) == 0 && l.mpirun_pid > 0 && rundir_pid_alive(l.mpirun_pid)) {
-		pid_t mp = start_master(cli, master_bin, mlog, &mi);
-		int seen = 0;
-		int want = l.workers + (cli->master_works ? 1 : 0);
-		int rc = wait_workers(cli, want, l.mpirun_pid, timeout_ms, &seen);
-		if (cli->json)
-			print_started(cli, &mi, mp, &l, want, seen, 1);
-		else
-			printf("mtslurm: master restarted on %s:%d (pid %ld); %d of %d workers of mpirun pid %ld "
-			       "reconnected\n",
-			       mi.host, mi.port, (long)mp, seen < 0 ? 0 : seen, want, l.mpirun_pid);
-		return rc == 0 ? 0 : 1;
-	}
+	if (read_launch(cli->run_dir, &l) == 0)
+		for (int i = 0; i < l.n; i++)
+			if (launch_running(cli, &l.v[i]))
+				return restart_master(cli, master_bin, mlog, &l, timeout_ms);
 
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
-	int cores = node_cores();
-	if (cli->slots > cores && !cli->oversubscribe)
-		cli_die(2, "--slots %d is more than the %d cores this node gives us; use --slots %d or fewer, or "
-			   "--oversubscribe to run more jobs at once than cores",
-			cli->slots, cores, cores);
+	check_slots(cli, cli->slots);
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
-	l.mpirun_pid = 0;
-	l.workers = cli->n;
+	memset(&l, 0, sizeof l);
+	util_strlcpy(l.mode, cli->in_allocation ? "allocation" : "local", sizeof l.mode);
+	l.master_works = cli->master_works;
+	l.slots = cli->slots;
+	l.expected = cli->n + (cli->master_works ? 1 : 0);
+	long lpid = 0;
 	if (cli->n > 0) {
-		/* Open MPI as root on a machine that may have only loopback: these
-		 * settings let one rank die without taking the others down and keep
-		 * all traffic on lo. */
-		setenv("OMPI_MCA_btl", "self,vader", 0);
-		setenv("OMPI_MCA_btl_tcp_if_include", "lo", 0);
-		setenv("OMPI_MCA_oob_tcp_if_include", "lo", 0);
-		setenv("OMPI_MCA_orte_allowed_exit_without_sync", "1", 0);
-		setenv("OMPI_MCA_orte_abort_on_non_zero_status", "0", 0);
-		setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
-		setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0);
-		snprintf(nbuf, sizeof nbuf, "%d", cli->n);
-		snprintf(sbuf, sizeof sbuf, "%d", cli->slots);
-		char mpirun_path[PATH_MAX];
-		char *mpirun = find_program(cli->in_allocation ? "srun" : "mpirun", mpirun_path, sizeof mpirun_path);
-		/* In an allocation: one rank per task through Slurm's PMIx; the step
-		 * overlaps so that the job's own steps (and multi-rank jobs) still
-		 * start while the workers hold every task. */
-		char *sargv[] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, worker_bin,
-				 "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
-		char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "-n", nbuf, worker_bin,
-				"--run-dir", cli->run_dir, "--slots", sbuf, NULL};
-		if (!mpirun) {
+		lpid = launch_workers(cli, cli->in_allocation, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
+		if (lpid < 0) {
 			shutdown_master(cli, mp);
-			cli_die(1, cli->in_allocation ? "srun not found on PATH; is this a Slurm node?"
-						      : "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
+			cli_die(1, "%s", err);
 		}
-		l.mpirun_pid = spawn_detached(cli->in_allocation ? sargv : argv, wlog);
+		launch_add(&l, lpid, cli->n, cli->slots);
 	}
-	l.mode = cli->in_allocation ? "allocation" : "local";
 	write_launch(cli->run_dir, &l);
 	int seen = 0;
 	int want = cli->n + (cli->master_works ? 1 : 0);
-	int rc = wait_workers(cli, want, l.mpirun_pid, timeout_ms, &seen);
+	int rc = wait_workers(cli, want, lpid, timeout_ms, &seen);
 	if (rc != 0) {
 		char why[512];
 		cli_last_line(wlog, why, sizeof why);
-		end_pid(l.mpirun_pid, 3000);
+		end_pid(lpid, 3000);
 		shutdown_master(cli, mp);
 		char lp[RUNDIR_PATH_MAX];
 		rundir_path(lp, cli->run_dir, "launch.json");
@@ -516,10 +647,10 @@ int cmd_start(struct cli *cli)
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
 	if (cli->json)
-		print_started(cli, &mi, mp, &l, want, seen, 0);
+		print_started(cli, &mi, mp, lpid, want, seen, 0);
 	else
 		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), run dir %s\n", mi.host, mi.port,
-		       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", l.mpirun_pid, cli->run_dir);
+		       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", lpid, cli->run_dir);
 	return 0;
 }
 
@@ -571,16 +702,27 @@ static int our_process(long pid, const char *prog, const char *run_dir, unsigned
 	return prog_ok && dir_ok;
 }
 
-/* stop --json: {"stopped":bool,"run_dir","master_pid","launcher_pid"}
- * (0: there was none). */
-static void print_stopped(const struct cli *cli, int stopped, long master_pid, long launcher_pid)
+/* stop --json: {"stopped":bool,"run_dir","master_pid","launcher_pid",
+ * "launcher_pids"} (0 / []: there was none; launcher_pid is the first). */
+static void print_stopped(const struct cli *cli, int stopped, long master_pid, const long *lpids, int nl)
 {
-	msg *o = msg_new_object();
+	msg *o = msg_new_object(), *a = msg_new_array();
 	msg_set_bool(o, "stopped", stopped);
 	msg_set_str(o, "run_dir", cli->run_dir);
 	msg_set_int(o, "master_pid", master_pid);
-	msg_set_int(o, "launcher_pid", launcher_pid);
+	msg_set_int(o, "launcher_pid", nl ? lpids[0] : 0);
+	for (int i = 0; i < nl; i++)
+		msg_push(a, msg_new_int(lpids[i]));
+	msg_add(o, "launcher_pids", a);
 	cli_print_json(o);
+}
+
+static int any_alive(const long *pids, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (rundir_pid_alive(pids[i]))
+			return 1;
+	return 0;
 }
 
 int cmd_stop(struct cli *cli)
@@ -593,23 +735,25 @@ int cmd_stop(struct cli *cli)
 	int have_launch = read_launch(cli->run_dir, &l) == 0;
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 20000;
 	/* Signal only what start launched here: the master of master.json if
-	 * it runs on this node and is that run dir's mtslurm-master, the
-	 * mpirun/srun of launch.json if it is the one start spawned. */
+	 * it runs on this node and is that run dir's mtslurm-master, and each
+	 * mpirun/srun of launch.json that is the one start or add-workers
+	 * spawned. */
 	long master_pid = have_master && !strcmp(mi.node, node) &&
 					  our_process(mi.pid, "mtslurm-master", cli->run_dir, 0)
 				  ? mi.pid
 				  : 0;
-	long launcher_pid = have_launch && l.mpirun_pid > 0 && (!l.node[0] || !strcmp(l.node, node)) &&
-					    our_process(l.mpirun_pid, NULL, cli->run_dir, l.mpirun_start)
-				    ? l.mpirun_pid
-				    : 0;
+	long lpids[LAUNCH_MAX];
+	int nl = 0;
+	for (int i = 0; have_launch && i < l.n; i++)
+		if (launch_running(cli, &l.v[i]))
+			lpids[nl++] = l.v[i].pid;
 	rundir_path(lp, cli->run_dir, "launch.json");
 	mts_client *c = have_master ? cli_connect_quiet(cli) : NULL;
-	if (!c && !master_pid && !launcher_pid) {
+	if (!c && !master_pid && !nl) {
 		rundir_remove_master(cli->run_dir);
 		unlink(lp);
 		if (cli->json)
-			print_stopped(cli, 0, 0, 0);
+			print_stopped(cli, 0, 0, lpids, 0);
 		fprintf(stderr, "mtslurm: nothing is running in %s\n", cli->run_dir);
 		return 0;
 	}
@@ -622,13 +766,12 @@ int cmd_stop(struct cli *cli)
 			cli_sleep_ms(50);
 	}
 	end_pid(master_pid, 2000);
-	if (launcher_pid) {
-		/* Workers leave when the master says exit, and mpirun with them;
-		 * without a master, SIGTERM makes mpirun end its ranks. */
-		for (int t = 0; c && t < timeout_ms && rundir_pid_alive(launcher_pid); t += 50)
-			cli_sleep_ms(50);
-		end_pid(launcher_pid, 5000);
-	}
+	/* Workers leave when the master says exit, and each mpirun with its
+	 * ranks; without a master, SIGTERM makes mpirun end its ranks. */
+	for (int t = 0; c && t < timeout_ms && any_alive(lpids, nl); t += 50)
+		cli_sleep_ms(50);
+	for (int i = 0; i < nl; i++)
+		end_pid(lpids[i], 5000);
 	if (have_master && !master_pid && rundir_pid_alive(mi.pid))
 		fprintf(stderr, "mtslurm: the master of master.json (pid %ld on %s) is not one this command may "
 				"signal (not this node's mtslurm-master of %s); left alone\n",
@@ -636,8 +779,122 @@ int cmd_stop(struct cli *cli)
 	rundir_remove_master(cli->run_dir);
 	unlink(lp);
 	if (cli->json)
-		print_stopped(cli, 1, master_pid, launcher_pid);
+		print_stopped(cli, 1, master_pid, lpids, nl);
 	else
 		printf("mtslurm: stopped the cluster in %s\n", cli->run_dir);
 	return 0;
+}
+
+/* ---- add-workers (local and in-allocation clusters) ---- */
+
+/* add-workers --json: {"added","launcher_pid","mode","connected"}. */
+static void print_added(int n, long pid, const char *mode, int seen)
+{
+	msg *o = msg_new_object();
+	msg_set_int(o, "added", n);
+	msg_set_int(o, "launcher_pid", pid);
+	msg_set_str(o, "mode", mode);
+	msg_set_int(o, "connected", seen < 0 ? 0 : seen);
+	cli_print_json(o);
+}
+
+/* Forget the launches of this node that no longer run (room in a full list). */
+static void launch_prune(const struct cli *cli, struct launch *l)
+{
+	char node[256];
+	util_nodename(node, sizeof node);
+	int k = 0;
+	for (int i = 0; i < l->n; i++)
+		if ((l->v[i].node[0] && strcmp(l->v[i].node, node)) || launch_running(cli, &l->v[i]))
+			l->v[k++] = l->v[i];
+	l->n = k;
+}
+
+/* `mtslurm -n N add-workers` for a cluster start ran locally or inside an
+ * allocation: one more mpirun (srun --overlap) of N worker ranks, which
+ * find the master through master.json as the first ones do, recorded in
+ * launch.json so that stop ends it too. */
+int cmd_add_workers_local(struct cli *cli)
+{
+	char err[512], wlog[RUNDIR_PATH_MAX], logs[RUNDIR_PATH_MAX], worker_bin[PATH_MAX];
+	struct launch l;
+	if (!cli->n_given || cli->n < 1)
+		cli_die(2, "say how many workers to add with -n N (e.g. mtslurm add-workers -n 2)");
+	if (read_launch(cli->run_dir, &l))
+		cli_die(1, "%s has no launch.json or slurm.json: add-workers adds to a cluster that mtslurm start "
+			   "launched (mtslurm -n N --local start)",
+			cli->run_dir);
+	int allocation = !strcmp(l.mode, "allocation");
+	const char *alloc = getenv("SLURM_JOB_ID");
+	if (allocation && !(alloc && *alloc))
+		cli_die(2, "the cluster of %s runs inside a Slurm allocation: run add-workers inside it too "
+			   "(SLURM_JOB_ID is not set here)",
+			cli->run_dir);
+	mts_client *c = cli_connect_quiet(cli);
+	if (!c)
+		cli_die(1, "the master of %s does not answer; mtslurm start restarts it", cli->run_dir);
+	int before = cli_connected_workers(c);
+	mts_close(c);
+	if (cli->slots == 1 && l.slots > 0)
+		cli->slots = l.slots; /* default: as at start */
+	check_slots(cli, cli->slots);
+	if (l.n >= LAUNCH_MAX)
+		launch_prune(cli, &l);
+	if (l.n >= LAUNCH_MAX)
+		cli_die(1, "launch.json of %s already lists %d running launches; mtslurm stop, then start with more "
+			   "workers",
+			cli->run_dir, LAUNCH_MAX);
+	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
+	rundir_path(logs, cli->run_dir, "logs");
+	rundir_path(wlog, cli->run_dir, allocation ? "logs/srun.out" : "logs/mpirun.out");
+	pid_t pid = launch_workers(cli, allocation, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
+	if (pid < 0)
+		cli_die(1, "%s", err);
+	/* recorded before the wait: a stop meanwhile ends it too */
+	int expected_was = l.expected;
+	launch_add(&l, pid, cli->n, cli->slots);
+	l.expected = (before < 0 ? 0 : before) + cli->n;
+	write_launch(cli->run_dir, &l);
+	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
+	int seen = 0, want = (before < 0 ? 0 : before) + cli->n;
+	int rc = wait_workers(cli, want, pid, timeout_ms, &seen);
+	if (rc != 0) {
+		char why[512];
+		cli_last_line(wlog, why, sizeof why);
+		end_pid(pid, 3000);
+		l.n--;
+		l.expected = expected_was;
+		write_launch(cli->run_dir, &l);
+		if (rc == -1)
+			cli_die(1, "the added workers (%s pid %ld) exited at start: %s (see %s)",
+				allocation ? "srun" : "mpirun", (long)pid, why[0] ? why : "no reason given", wlog);
+		if (rc == -2)
+			cli_die(1, "the master of %s stopped answering; the added workers were stopped", cli->run_dir);
+		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); the added "
+			   "ones were stopped",
+			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
+	}
+	if (cli->json)
+		print_added(cli->n, pid, l.mode, seen);
+	else
+		printf("mtslurm: %d workers added (%s pid %ld); %d connected\n", cli->n, allocation ? "srun" : "mpirun",
+		       (long)pid, seen);
+	return 0;
+}
+
+/* The workers the cluster should have: launch.json's "expected" (what
+ * start launched, updated by add-workers to those connected then plus the
+ * ones it added), else (a file of an older mtslurm) what start launched;
+ * -1 without launch.json. For status's warning. */
+int cli_expected_workers(struct cli *cli)
+{
+	struct launch l;
+	if (read_launch(cli->run_dir, &l))
+		return -1;
+	if (l.expected >= 0)
+		return l.expected;
+	int n = l.master_works;
+	for (int i = 0; i < l.n; i++)
+		n += l.v[i].workers;
+	return n;
 }

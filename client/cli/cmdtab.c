@@ -74,6 +74,10 @@ static const struct cli_option options[] = {
 };
 
 static int run_stop(struct cli *cli) { return cli_slurm_mode(cli) ? cmd_stop_slurm(cli) : cmd_stop(cli); }
+static int run_add_workers(struct cli *cli)
+{
+	return cli_slurm_mode(cli) ? cmd_add_workers(cli) : cmd_add_workers_local(cli);
+}
 
 static const struct cli_command commands[] = {
 	{"start", cmd_start,
@@ -168,9 +172,11 @@ static const struct cli_command commands[] = {
 	 "Cancel queued or running jobs. Exit 1 if an id does not exist.\n"
 	 "  --all    every queued or running job of the cluster\n"
 	 "  --json   print {\"cancelled\",\"ids\",\"unknown\",\"final\"} as one JSON object\n"},
-	{"workers", cmd_workers, " --json ", 0, NULL,
-	 "usage: mtslurm workers [--json]\n"
+	{"workers", cmd_workers, " --all --json ", 0, NULL,
+	 "usage: mtslurm workers [--all] [--json]\n"
 	 "The connected workers: id, node, pid, rank, slots, running jobs, jobs done, state.\n"
+	 "  --all    also the workers lost since the master started (the last 16): state lost,\n"
+	 "           when and why\n"
 	 "  --json   a JSON array of worker objects\n"},
 	{"forget", cmd_forget, " --before --state --json ", -1, NULL,
 	 "usage: mtslurm forget (ID... | --before AGE | --state S) [--json]\n"
@@ -179,12 +185,18 @@ static const struct cli_command commands[] = {
 	 "  --before AGE   jobs that finished more than AGE ago (90, 30m, 2h, 7d)\n"
 	 "  --state S      only jobs in this final state (completed, failed or cancelled)\n"
 	 "  --json         print {\"forgotten\":N} as one JSON object\n"},
-	{"add-workers", cmd_add_workers, " --workers --slots --timeout " SLURM_OPTS, 0, NULL,
-	 "usage: mtslurm -n N add-workers [Slurm options]\n"
-	 "Submit N more workers as one Slurm job to a cluster started through Slurm.\n"
+	{"add-workers", run_add_workers, " --workers --slots --oversubscribe --timeout --json " SLURM_OPTS, 0, NULL,
+	 "usage: mtslurm add-workers -n N [--slots S] [options]\n"
+	 "Start N more workers for the running cluster: another mpirun of N ranks on this machine\n"
+	 "(a local cluster), another srun step of N tasks (a cluster started inside an\n"
+	 "allocation; run add-workers there too), or one more Slurm job (a cluster started through\n"
+	 "Slurm). Waits until they connected; stop ends them with the others.\n"
 	 "  -n, --workers N   workers to add\n"
 	 "  --slots S         jobs each worker runs at once (default: as at start)\n"
-	 "  --timeout S       how long to wait for them to connect (default 120)\n"
+	 "  --oversubscribe   allow --slots above this node's cores (local)\n"
+	 "  --timeout S       how long to wait for them to connect (default 60 locally, 120 with Slurm)\n"
+	 "  --json            print {\"added\",\"connected\",...} as one JSON object\n"
+	 "Slurm mode (docs/slurm.md):\n"
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
 	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)\n"},
@@ -203,9 +215,9 @@ const char cli_usage_text[] =
 	"  jobs         [ID...] [--state S] [--limit N]\n"
 	"  logs         ID [--stream out|err]\n"
 	"  cancel       ID... | --all\n"
-	"  workers      the connected workers\n"
+	"  workers      the connected workers; --all: also the lost ones, with why\n"
 	"  forget       ID... | --before AGE | --state S   remove final jobs from the store\n"
-	"  add-workers  -n N [Slurm options]   more workers for a Slurm cluster\n"
+	"  add-workers  -n N [--slots S]   more workers (local, in an allocation or Slurm)\n"
 	"\n"
 	"Every command that prints takes --json; mtslurm COMMAND --help lists its options.\n"
 	"Every command finds the cluster through --run-dir DIR, else $MTSLURM_RUN_DIR,\n"

@@ -20,7 +20,7 @@ expect_fail 2 "unknown command 'xyzzy'" mtslurm xyzzy
 expect_fail 2 "unknown option --slot; did you mean --slots?" mtslurm -n 1 --local start --slot 2
 expect_fail 2 "status takes no arguments, not 'bogus'" mtslurm status bogus
 expect_fail 2 "status does not take --exec" mtslurm status --exec true
-expect_fail 2 "workers does not take --all" mtslurm workers --all
+expect_fail 2 "workers does not take --state" mtslurm workers --state queued
 expect_fail 2 "logs takes one job id; unexpected '2'" mtslurm logs 1 2
 expect_fail 2 "stop takes no arguments, not 'now'" mtslurm stop now
 expect_fail 2 "submit takes one command, message or JSON argument; unexpected 'b'" \

@@ -42,6 +42,9 @@ struct conn {
 	char peer[80];
 	char why[512];
 	unsigned ping_ms, idle_ms, handshake_ms;
+	size_t max_frame; /* once authenticated; CONN_HANDSHAKE_FRAME_MAX before */
+	struct conn *hs_prev, *hs_next; /* in the thread's handshake list */
+	int hs_listed;
 	uint64_t last_rx_ms, last_ping_ms, started_ms;
 	struct conn_cb cb;
 	void *data;
@@ -49,6 +52,50 @@ struct conn {
 
 static void conn_finish(struct conn *c);
 static void arm_flush(struct conn *c);
+
+/* Server-side connections still in the handshake, oldest first. Per thread:
+ * a loop runs on one thread, and only the master accepts. */
+static _Thread_local struct conn *hs_head, *hs_tail;
+static _Thread_local unsigned hs_count;
+
+static void hs_add(struct conn *c)
+{
+	c->hs_prev = hs_tail;
+	c->hs_next = NULL;
+	if (hs_tail)
+		hs_tail->hs_next = c;
+	else
+		hs_head = c;
+	hs_tail = c;
+	c->hs_listed = 1;
+	hs_count++;
+}
+
+/* Leave the handshake list (authenticated or closing); idempotent. */
+static void hs_del(struct conn *c)
+{
+	if (!c->hs_listed)
+		return;
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		hs_tail = c->hs_prev;
+	c->hs_prev = c->hs_next = NULL;
+	c->hs_listed = 0;
+	hs_count--;
+}
+
+/* Handshake done: from now on the peer is trusted with big frames. */
+static void become_ready(struct conn *c)
+{
+	hs_del(c);
+	frame_reader_set_max(&c->rd, c->max_frame);
+	c->st = ST_READY;
+}
 
 static void set_why(struct conn *c, const char *why)
 {
@@ -72,6 +119,7 @@ static void on_handle_closed(uv_handle_t *h)
 /* Close the handles now; on_close runs from the last close callback. */
 static void conn_finish(struct conn *c)
 {
+	hs_del(c);
 	if (uv_is_closing((uv_handle_t *)&c->timer))
 		return;
 	c->st = ST_CLOSING;
@@ -90,6 +138,7 @@ void conn_close(struct conn *c, const char *code, const char *why)
 	if (!c || c->st == ST_CLOSING)
 		return;
 	int was_connecting = c->st == ST_CONNECTING;
+	hs_del(c);
 	c->st = ST_CLOSING;
 	set_why(c, why);
 	if (was_connecting) {
@@ -265,7 +314,7 @@ static void handle_auth(struct conn *c, msg *m)
 		conn_close(c, NULL, "out of memory during handshake");
 		return;
 	}
-	c->st = ST_READY;
+	become_ready(c);
 	if (c->cb.on_ready)
 		c->cb.on_ready(c);
 }
@@ -311,7 +360,7 @@ static void handle_client_handshake(struct conn *c, msg *m)
 		conn_close(c, NULL, why);
 		return;
 	}
-	c->st = ST_READY;
+	become_ready(c);
 	if (c->cb.on_ready)
 		c->cb.on_ready(c);
 }
@@ -331,8 +380,9 @@ static void dispatch(struct conn *c)
 		if (r != FRAME_OK) {
 			char why[160];
 			if (r == FRAME_ETOOBIG)
-				snprintf(why, sizeof why, "frame of %u bytes exceeds the %zu-byte limit",
-					 frame_reader_announced(&c->rd), c->rd.max);
+				snprintf(why, sizeof why, "frame of %u bytes exceeds the %zu-byte limit%s",
+					 frame_reader_announced(&c->rd), c->rd.max,
+					 c->st == ST_READY ? "" : " before authentication");
 			else
 				snprintf(why, sizeof why, "%s", frame_strerror(r));
 			conn_close(c, "bad_frame", why);
@@ -378,7 +428,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	char *p;
 	size_t n;
 	(void)suggested;
-	if (frame_reader_space(&c->rd, 65536, &p, &n)) {
+	size_t want = c->st == ST_READY ? 65536 : CONN_HANDSHAKE_FRAME_MAX + FRAME_HDR_BYTES;
+	if (frame_reader_space(&c->rd, want, &p, &n)) {
 		*b = uv_buf_init(NULL, 0);
 		return;
 	}
@@ -446,7 +497,8 @@ static struct conn *conn_alloc(uv_loop_t *loop, const struct conn_opts *o, const
 	if (!c)
 		return NULL;
 	c->loop = loop;
-	frame_reader_init(&c->rd, o->max_frame);
+	frame_reader_init(&c->rd, CONN_HANDSHAKE_FRAME_MAX);
+	c->max_frame = o->max_frame ? o->max_frame : FRAME_MAX_DEFAULT;
 	buf_init(&c->out);
 	buf_init(&c->wbuf);
 	memcpy(c->key, o->key, AUTH_KEY_BYTES);
@@ -514,6 +566,17 @@ int conn_accept(struct conn **out, uv_stream_t *server, const struct conn_opts *
 	c->server = 1;
 	c->st = ST_HANDSHAKE;
 	fill_peer(c);
+	/* Bound unauthenticated peers: a genuine one finishes in one round
+	 * trip, so the oldest is the likeliest to be stuck or hostile. */
+	unsigned max_hs = o->max_handshakes ? o->max_handshakes : CONN_HANDSHAKES_MAX;
+	while (hs_count >= max_hs && hs_head) {
+		char why[200];
+		snprintf(why, sizeof why,
+			 "%u connections are in the handshake (limit %u): dropped the oldest, from %s",
+			 hs_count, max_hs, hs_head->peer);
+		conn_close(hs_head, "busy", why);
+	}
+	hs_add(c);
 	uv_tcp_nodelay(&c->tcp, 1);
 	msg *ch = msg_new_typed("challenge");
 	if (!ch || msg_set_int(ch, "v", 1) || msg_set_str(ch, "nonce", c->nonce) || send_handshake(c, ch) ||

@@ -35,6 +35,14 @@
 #include "auth.h"
 #include "msg.h"
 
+/* Limits for peers that have not proved they hold the key (docs/protocol.md,
+ * "Limits"): a frame before authentication is at most 4 KiB (the largest
+ * handshake frame is ~250 bytes), and a server keeps at most
+ * CONN_HANDSHAKES_MAX connections in the handshake per thread, dropping the
+ * oldest when a new one arrives; each has handshake_ms to finish. */
+#define CONN_HANDSHAKE_FRAME_MAX 4096
+#define CONN_HANDSHAKES_MAX 512
+
 struct conn;
 
 struct conn_cb {
@@ -50,10 +58,11 @@ struct conn_cb {
 struct conn_opts {
 	const unsigned char *key; /* AUTH_KEY_BYTES, copied */
 	const char *role;         /* client side: "client" or "worker" */
-	size_t max_frame;         /* 0: FRAME_MAX_DEFAULT */
+	size_t max_frame;         /* after the handshake; 0: FRAME_MAX_DEFAULT */
 	unsigned ping_ms;         /* 0: no pings */
 	unsigned idle_ms;         /* 0: no idle timeout */
 	unsigned handshake_ms;    /* 0: 10 s */
+	unsigned max_handshakes;  /* server side; 0: CONN_HANDSHAKES_MAX */
 };
 
 /* Accept a pending connection on a listening stream and start the server side

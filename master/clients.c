@@ -213,12 +213,10 @@ void clients_flush(struct master *m)
 
 static int is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out)
 {
-	if (!msg_is_num(v))
+	int64_t x;
+	if (msg_to_int(v, &x) || x < lo || x > hi)
 		return 0;
-	double d = msg_num(v);
-	if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi)
-		return 0;
-	*out = (int64_t)d;
+	*out = x;
 	return 1;
 }
 
@@ -378,12 +376,12 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 					return snprintf(err, n, "\"target\" must be a string /path/lib.so:function"), -1;
 				s->target = msg_str(f);
 			} else if (strcmp(k, "timeout") == 0) {
-				if (!msg_is_num(f) || msg_num(f) < 0)
-					return snprintf(err, n, "\"timeout\" must be a number of seconds >= 0"), -1;
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"timeout\" must be a number of seconds from 0 to 4e9"), -1;
 				s->timeout = msg_num(f);
 			} else if (strcmp(k, "treq") == 0) {
-				if (!msg_is_num(f) || msg_num(f) < 0 || msg_num(f) > 4e9)
-					return snprintf(err, n, "\"treq\" must be a number of seconds >= 0"), -1;
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"treq\" must be a number of seconds from 0 to 4e9"), -1;
 				s->treq = msg_num(f);
 			}
 			break;
@@ -393,8 +391,8 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 			break;
 		case 'd':
 			if (strcmp(k, "delay") == 0) {
-				if (!msg_is_num(f) || msg_num(f) < 0)
-					return snprintf(err, n, "\"delay\" must be a number of seconds >= 0"), -1;
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"delay\" must be a number of seconds from 0 to 4e9"), -1;
 				s->delay = msg_num(f);
 			} else if (strcmp(k, "deps") == 0) {
 				if (!msg_is_array(f))
@@ -460,6 +458,28 @@ static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
 			       -1;
 	}
 	return 0;
+}
+
+/* One job object over optional defaults, parsed and checked exactly as
+ * on_submit does (ids in "deps" included, not their existence): its kind,
+ * or -1 with err set. Exposed for tests/fuzz/fuzz_jobspec.c and the unit
+ * test of hostile job specs. */
+int clients_spec_check(const msg *dflt, const msg *job, char *err, size_t n)
+{
+	struct spec d = {.retries = 3}, s;
+	int kind = -1;
+	int64_t dep;
+	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, err, n)))
+		return -1;
+	s = d;
+	if (!msg_is_object(job))
+		return snprintf(err, n, "a job must be an object"), -1;
+	if (spec_parse(&s, job, err, n) || spec_check(&s, &kind, err, n))
+		return -1;
+	for (msg *x = msg_child(s.deps); x; x = msg_next(x))
+		if (!is_int(x, 1, INT64_MAX / 2, &dep))
+			return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
+	return kind;
 }
 
 struct batch {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -135,10 +136,43 @@ static void test_auth_key_and_mac(void **state)
 	rmdir(dir);
 }
 
+/* Numbers outside int64_t, non-integral or infinite read as "not an
+ * integer", never as whatever an undefined double-to-integer conversion
+ * gives (on x86, INT64_MIN). */
+static void test_number_range(void **state)
+{
+	(void)state;
+	const char *j = "{\"big\":1e300,\"neg\":-1e300,\"p63\":9223372036854775808,\"inf\":1e999,"
+			"\"ninf\":-1e999,\"half\":1.5,\"min\":-9223372036854775808,\"ok\":42,"
+			"\"arr\":[1e300,7]}";
+	char err[100];
+	msg *m = msg_parse(j, strlen(j), err, sizeof err);
+	assert_non_null(m);
+	int64_t v = 12345;
+	const char *bad[] = {"big", "neg", "p63", "inf", "ninf", "half"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(msg_get_int(m, bad[i], &v), -1);
+		assert_int_equal(v, 12345); /* untouched */
+		assert_int_equal(msg_to_int(msg_get(m, bad[i]), &v), -1);
+		assert_int_equal(msg_int(msg_get(m, bad[i])), 0);
+	}
+	assert_int_equal(msg_get_int(m, "min", &v), 0);
+	assert_true(v == INT64_MIN);
+	assert_int_equal(msg_get_int(m, "ok", &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(msg_int(msg_at(msg_get(m, "arr"), 0)), 0);
+	assert_int_equal(msg_int(msg_at(msg_get(m, "arr"), 1)), 7);
+	/* NaN cannot be written in JSON, but can be built */
+	assert_int_equal(msg_set_num(m, "nan", NAN), 0);
+	assert_int_equal(msg_get_int(m, "nan", &v), -1);
+	assert_int_equal(msg_int(msg_get(m, "nan")), 0);
+	msg_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_and_get),
+		cmocka_unit_test(test_parse_and_get), cmocka_unit_test(test_number_range),
 		cmocka_unit_test(test_bad_json_message),
 		cmocka_unit_test(test_build_and_frame),
 		cmocka_unit_test(test_auth_key_and_mac),

@@ -132,6 +132,26 @@ static void test_auth_key_and_mac(void **state)
 	chmod(path, 0644);
 	assert_int_equal(auth_key_load(k2, path, 0, err, sizeof err), -1);
 	assert_non_null(strstr(err, "chmod 600"));
+	chmod(path, 0600);
+
+	/* A key owned by someone else is refused, even with mode 0600: as
+	 * root, give it away; otherwise a root-owned file stands in. */
+	const char *foreign = path;
+	if (geteuid() == 0)
+		assert_int_equal(chown(path, 4242, 4242), 0);
+	else
+		foreign = "/etc/hostname";
+	assert_int_equal(auth_key_load(k2, foreign, 0, err, sizeof err), -1);
+	assert_non_null(strstr(err, "belongs to uid"));
+	assert_non_null(strstr(err, "chown"));
+
+	/* A symbolic link to a key is refused. */
+	char lnk[300];
+	snprintf(lnk, sizeof lnk, "%s/keylink", dir);
+	assert_int_equal(symlink(path, lnk), 0);
+	assert_int_equal(auth_key_load(k2, lnk, 0, err, sizeof err), -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	unlink(lnk);
 	unlink(path);
 	rmdir(dir);
 }

@@ -367,7 +367,11 @@ int cmd_start(struct cli *cli)
 		 * start while the workers hold every task. */
 		char *sargv[] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, worker_bin,
 				 "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
-		char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "-n", nbuf, worker_bin,
+		/* Loopback on the command line, where a user's OMPI_MCA_* cannot widen it
+		 * (Open MPI 4.1 still binds its OOB listener to the wildcard address:
+		 * docs/protocol.md, "Trust model"). */
+		char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "--mca", "oob_tcp_if_include", "lo",
+				"--mca", "btl_tcp_if_include", "lo", "-n", nbuf, worker_bin,
 				"--run-dir", cli->run_dir, "--slots", sbuf, NULL};
 		if (!mpirun) {
 			shutdown_master(cli, mp);

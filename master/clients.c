@@ -161,10 +161,44 @@ void clients_result(struct client *c, const struct mjob *j, int state, const cha
 	 * read after the commit includes this job. */
 	if (!c->peer || c->backlog)
 		return;
+	/* Backpressure: a client that does not read gets no more results in
+	 * memory; they are read back from the store once it drains (see
+	 * clients_on_drain), as for a reconnecting handle's "await". */
+	if (c->peer->conn && conn_out_over(c->peer->conn)) {
+		int64_t *a = realloc(c->await, (c->nawait + 1) * 2 * sizeof *a);
+		if (a) {
+			a[2 * c->nawait] = a[2 * c->nawait + 1] = j->id;
+			c->await = a;
+			c->nawait++;
+		}
+		return;
+	}
 	if (fbuf_item(&c->done))
 		return;
 	add_result(&c->done.b, j->id, mjob_kind_name(j->kind), state, j->attempts, worker, output,
 		   output_len, error, rc_set, rc);
+	clients_dirty(c);
+}
+
+static int backlog_row(void *arg, const struct store_rec *r);
+
+/* The client's connection drained to half its high-water mark: read the
+ * results held back meanwhile from the store (they were recorded before
+ * clients_result ran) and send them with this turn's. While a hello backlog
+ * is pending, c->await is hello's and the backlog sends them. */
+static void clients_on_drain(struct conn *conn)
+{
+	struct peer *p = conn_data(conn);
+	struct client *c = p ? p->client : NULL;
+	if (!c || c->backlog || !c->nawait)
+		return;
+	int64_t *held = c->await;
+	size_t n = c->nawait;
+	c->await = NULL;
+	c->nawait = 0;
+	for (size_t i = 0; i < n; i++)
+		store_results(c->m->store, c->cid, held[2 * i], held[2 * i + 1], backlog_row, c);
+	free(held);
 	clients_dirty(c);
 }
 
@@ -331,6 +365,7 @@ static void on_hello(struct peer *p, msg *m)
 		c->peer->client = NULL; /* the older connection of this id stops getting callbacks */
 	c->peer = p;
 	p->client = c;
+	conn_set_on_drain(p->conn, clients_on_drain);
 	log_debug("client %s connected from %s (%s), awaiting %zu id ranges", cid, conn_peer(p->conn),
 		  msg_get_str(m, "name") ? msg_get_str(m, "name") : "", nawait);
 	free(c->await);

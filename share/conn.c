@@ -43,15 +43,22 @@ struct conn {
 	char why[512];
 	unsigned ping_ms, idle_ms, handshake_ms;
 	size_t max_frame; /* once authenticated; CONN_HANDSHAKE_FRAME_MAX before */
+	size_t out_hwm;
+	unsigned stall_ms;
+	int out_over;        /* above out_hwm, not yet back to half */
+	uint64_t last_tx_ms; /* last write completed (or crossing the mark) */
 	struct conn *hs_prev, *hs_next; /* in the thread's handshake list */
 	int hs_listed;
 	uint64_t last_rx_ms, last_ping_ms, started_ms;
 	struct conn_cb cb;
+	void (*on_drain)(struct conn *c);
 	void *data;
 };
 
 static void conn_finish(struct conn *c);
 static void arm_flush(struct conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
 /* Server-side connections still in the handshake, oldest first. Per thread:
  * a loop runs on one thread, and only the master accepts. */
@@ -87,6 +94,45 @@ static void hs_del(struct conn *c)
 	c->hs_prev = c->hs_next = NULL;
 	c->hs_listed = 0;
 	hs_count--;
+}
+
+/* A server reads while neither the owner paused it nor its output to the
+ * peer is over the mark: a peer that does not read its replies gets no
+ * further requests read (TCP backpressure, one level up). */
+static void update_reading(struct conn *c, int was_reading)
+{
+	int want = c->st == ST_READY && !c->paused && !(c->server && c->out_over);
+	if (want && !was_reading) {
+		c->last_rx_ms = uv_now(c->loop); /* we were not listening: not the peer's silence */
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	} else if (!want && was_reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+	}
+}
+
+static int is_reading(const struct conn *c)
+{
+	return c->st == ST_READY && !c->paused && !(c->server && c->out_over);
+}
+
+/* Called whenever the output queue grew or a write finished. */
+static void out_check(struct conn *c)
+{
+	size_t q = c->out.len + c->wbuf.len;
+	if (c->st != ST_READY)
+		return;
+	if (!c->out_over && q > c->out_hwm) {
+		int was = is_reading(c);
+		c->out_over = 1;
+		c->last_tx_ms = uv_now(c->loop);
+		update_reading(c, was);
+	} else if (c->out_over && q <= c->out_hwm / 2) {
+		int was = is_reading(c);
+		c->out_over = 0;
+		update_reading(c, was);
+		if (c->on_drain)
+			c->on_drain(c);
+	}
 }
 
 /* Handshake done: from now on the peer is trusted with big frames. */
@@ -172,6 +218,7 @@ static void on_write(uv_write_t *req, int status)
 	buf_reset(&c->wbuf);
 	if (uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
+	c->last_tx_ms = uv_now(c->loop);
 	if (status < 0) {
 		c->out.len = 0;
 		if (c->st != ST_CLOSING) {
@@ -187,6 +234,7 @@ static void on_write(uv_write_t *req, int status)
 		arm_flush(c);
 	else if (c->st == ST_CLOSING)
 		conn_finish(c);
+	out_check(c);
 }
 
 static void dispatch(struct conn *c);
@@ -225,6 +273,8 @@ static void on_flush(uv_prepare_t *p)
 
 static void arm_flush(struct conn *c)
 {
+	if (!c->out_over && c->out.len + c->wbuf.len > c->out_hwm)
+		out_check(c);
 	if (c->flush_armed || uv_is_closing((uv_handle_t *)&c->flusher))
 		return;
 	c->flush_armed = 1;
@@ -476,8 +526,15 @@ static void on_tick(uv_timer_t *t)
 	if (c->st != ST_READY)
 		return;
 	/* While paused we are the silent one: the peer's pings sit unread. */
-	if (c->paused)
+	if (!is_reading(c))
 		c->last_rx_ms = now;
+	if (c->server && c->out_over && now - c->last_tx_ms >= c->stall_ms) {
+		char why[200];
+		snprintf(why, sizeof why, "%s read nothing for %.1f s with %zu bytes queued for it (limit %zu)",
+			 c->peer, (double)(now - c->last_tx_ms) / 1000, c->out.len + c->wbuf.len, c->out_hwm);
+		conn_close(c, NULL, why);
+		return;
+	}
 	if (c->idle_ms && now - c->last_rx_ms >= c->idle_ms) {
 		char why[160];
 		snprintf(why, sizeof why, "%s silent for %.1f s", c->peer, (double)(now - c->last_rx_ms) / 1000);
@@ -507,6 +564,8 @@ static struct conn *conn_alloc(uv_loop_t *loop, const struct conn_opts *o, const
 	c->ping_ms = o->ping_ms;
 	c->idle_ms = o->idle_ms;
 	c->handshake_ms = o->handshake_ms ? o->handshake_ms : 10000;
+	c->out_hwm = o->out_hwm ? o->out_hwm : CONN_OUT_HWM_DEFAULT;
+	c->stall_ms = o->stall_ms ? o->stall_ms : CONN_STALL_MS_DEFAULT;
 	c->cb = *cb;
 	c->data = data;
 	uv_tcp_init(loop, &c->tcp);
@@ -654,22 +713,36 @@ void conn_pause(struct conn *c)
 {
 	if (!c || c->paused || c->st == ST_CLOSING)
 		return;
+	int was = is_reading(c);
 	c->paused = 1;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	if (c->st == ST_READY)
+		update_reading(c, was);
+	else
+		uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 void conn_resume(struct conn *c)
 {
 	if (!c || !c->paused || c->st == ST_CLOSING)
 		return;
+	int was = c->st == ST_READY ? is_reading(c) : 0;
 	c->paused = 0;
 	c->last_rx_ms = uv_now(c->loop); /* we were not listening: not the peer's silence */
-	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	if (c->st == ST_READY)
+		update_reading(c, was);
+	else
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	if (c->need_dispatch)
 		arm_flush(c); /* deliver buffered frames from the loop, not from our caller */
 }
 
 size_t conn_out_bytes(const struct conn *c) { return c ? c->out.len + c->wbuf.len : 0; }
+int conn_out_over(const struct conn *c) { return c && c->out_over; }
+void conn_set_on_drain(struct conn *c, void (*fn)(struct conn *c))
+{
+	if (c)
+		c->on_drain = fn;
+}
 const char *conn_role(const struct conn *c) { return c ? c->role : ""; }
 const char *conn_peer(const struct conn *c) { return c ? c->peer : ""; }
 int conn_is_ready(const struct conn *c) { return c && c->st == ST_READY; }

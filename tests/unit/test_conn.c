@@ -39,6 +39,8 @@ static struct side srv_side, cli_side;
 static int echo_back = 1;
 static size_t srv_max_frame = 1024;
 static unsigned srv_max_hs;
+static size_t srv_out_hwm;
+static unsigned srv_stall_ms;
 
 static void on_ready(struct conn *c) { ((struct side *)conn_data(c))->ready = 1; }
 
@@ -68,7 +70,7 @@ static void on_connection(uv_stream_t *st, int status)
 {
 	assert_int_equal(status, 0);
 	struct conn_opts o = {.key = key_srv, .max_frame = srv_max_frame, .idle_ms = 0,
-			      .max_handshakes = srv_max_hs};
+			      .max_handshakes = srv_max_hs, .out_hwm = srv_out_hwm, .stall_ms = srv_stall_ms};
 	assert_int_equal(conn_accept(&srv_side.c, st, &o, &cbs, &srv_side), 0);
 }
 
@@ -87,6 +89,8 @@ static int setup(void **state)
 	echo_back = 1;
 	srv_max_frame = 1024;
 	srv_max_hs = 0;
+	srv_out_hwm = 0;
+	srv_stall_ms = 0;
 	uv_loop_init(&loop);
 	uv_tcp_init(&loop, &server);
 	struct sockaddr_in a;
@@ -323,6 +327,78 @@ static void test_handshake_count(void **state)
 	run_until(&srv_side.closed, 200); /* let the server see the EOFs */
 }
 
+static int drains;
+static void on_drain(struct conn *c)
+{
+	(void)c;
+	drains++;
+}
+
+/* Queue n bytes of frames for the peer of c. */
+static void queue_bytes(struct conn *c, size_t n)
+{
+	static char chunk[65536];
+	memset(chunk, 'y', sizeof chunk);
+	memcpy(chunk, "{\"t\":\"fill\",\"s\":\"", 17);
+	memcpy(chunk + sizeof chunk - 2, "\"}", 2);
+	for (size_t done = 0; done < n; done += sizeof chunk)
+		assert_int_equal(conn_send_json(c, chunk, sizeof chunk), 0);
+}
+
+/* A peer that does not read what it is sent: past the high-water mark the
+ * owner is told (conn_out_over), the server stops reading that peer's
+ * requests, on_drain fires once it reads again; and a peer that reads
+ * nothing at all for stall_ms is disconnected, so its queue cannot grow
+ * without bound (a client not reading its results held +1.1 GB). */
+static void test_output_backpressure(void **state)
+{
+	(void)state;
+	srv_out_hwm = 64 << 10;
+	srv_stall_ms = 1500;
+	echo_back = 0;
+	drains = 0;
+	connect_client();
+	run_until(&srv_side.ready, 3000);
+	assert_true(srv_side.ready);
+	run_until(&cli_side.ready, 3000);
+	conn_set_on_drain(srv_side.c, on_drain);
+	conn_pause(cli_side.c); /* the client stops reading */
+	assert_false(conn_out_over(srv_side.c));
+	queue_bytes(srv_side.c, 32u << 20); /* more than loopback's socket buffers */
+	assert_true(conn_out_over(srv_side.c));
+	/* while over the mark the server does not read the client's requests */
+	msg *m = msg_new_typed("hello");
+	msg_set_int(m, "n", 7);
+	assert_int_equal(conn_send(cli_side.c, m), 0);
+	int never = 0;
+	run_until(&never, 500);
+	assert_int_equal(srv_side.msgs, 0);
+	assert_true(conn_out_over(srv_side.c));
+	assert_int_equal(drains, 0);
+	/* the client reads again: the queue drains, on_drain fires once, and
+	 * the request waiting in the socket is read */
+	conn_resume(cli_side.c);
+	uint64_t end = util_mono_ns() + 10000000000ull;
+	while ((drains == 0 || srv_side.msgs == 0) && util_mono_ns() < end)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(drains, 1);
+	assert_false(conn_out_over(srv_side.c));
+	assert_int_equal(srv_side.msgs, 1);
+	assert_int_equal(srv_side.last_n, 7);
+	assert_false(srv_side.closed);
+
+	/* a client that never reads again is dropped after stall_ms */
+	while (conn_out_bytes(srv_side.c) && util_mono_ns() < end)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	conn_pause(cli_side.c);
+	queue_bytes(srv_side.c, 32u << 20);
+	uint64_t t0 = util_mono_ns();
+	run_until(&srv_side.closed, 6000);
+	assert_true(srv_side.closed);
+	assert_non_null(strstr(srv_side.why, "read nothing"));
+	assert_true(util_mono_ns() - t0 >= 1000000000ull); /* not before stall_ms */
+}
+
 static void test_idle_timeout(void **state)
 {
 	(void)state;
@@ -355,6 +431,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_json_and_early_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_frame_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handshake_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
 	};

@@ -504,7 +504,9 @@ int clients_spec_check(const msg *dflt, const msg *job, char *err, size_t n)
 	struct spec d = {.retries = 3}, s;
 	int kind = -1;
 	int64_t dep;
-	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, err, n)))
+	if (dflt && !msg_is_object(dflt))
+		return snprintf(err, n, "\"defaults\" must be an object"), -1;
+	if (dflt && spec_parse(&d, dflt, err, n))
 		return -1;
 	s = d;
 	if (!msg_is_object(job))

@@ -30,7 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uv_loop_t loop;
 static uv_tcp_t server;
-static int port, raw_listen = -1, raw_port;
+/* Fake masters listen on 127.0.0.1 .. 127.0.0.NFAKE (all loopback): a conn
+ * that closes first leaves a TIME_WAIT per run, and rotating the address
+ * multiplies the local ports available by NFAKE. */
+#define NFAKE 16
+static int port, inited, raw_listen[NFAKE], raw_port[NFAKE];
+static char raw_host[NFAKE][16];
+static unsigned next_fake;
 static unsigned char key[AUTH_KEY_BYTES];
 static int live, ready, accepted;
 
@@ -79,15 +85,19 @@ static void init_once(void)
 	int len = sizeof a;
 	uv_tcp_getsockname(&server, (struct sockaddr *)&a, &len);
 	port = ntohs(a.sin_port);
-	/* a plain socket playing a fake master for mode 2 */
-	raw_listen = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in b = {.sin_family = AF_INET};
-	inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
-	socklen_t bl = sizeof b;
-	if (bind(raw_listen, (struct sockaddr *)&b, sizeof b) || listen(raw_listen, 16) ||
-	    getsockname(raw_listen, (struct sockaddr *)&b, &bl))
-		abort();
-	raw_port = ntohs(b.sin_port);
+	/* plain sockets playing a fake master for mode 2 */
+	for (int i = 0; i < NFAKE; i++) {
+		raw_listen[i] = socket(AF_INET, SOCK_STREAM, 0);
+		snprintf(raw_host[i], sizeof raw_host[i], "127.0.0.%d", i + 1);
+		struct sockaddr_in b = {.sin_family = AF_INET};
+		inet_pton(AF_INET, raw_host[i], &b.sin_addr);
+		socklen_t bl = sizeof b;
+		if (bind(raw_listen[i], (struct sockaddr *)&b, sizeof b) || listen(raw_listen[i], 16) ||
+		    getsockname(raw_listen[i], (struct sockaddr *)&b, &bl))
+			abort();
+		raw_port[i] = ntohs(b.sin_port);
+	}
+	inited = 1;
 }
 
 /* Turn the loop a few times, reading and discarding what fd was sent. */
@@ -99,6 +109,15 @@ static void spin(int fd, int turns)
 		while (fd >= 0 && read(fd, sink, sizeof sink) > 0)
 			;
 	}
+}
+
+/* Close with a reset, not a FIN: hundreds of thousands of runs would
+ * otherwise leave as many TIME_WAIT sockets and exhaust the local ports. */
+static void close_hard(int fd)
+{
+	struct linger l = {1, 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+	close(fd);
 }
 
 static void write_all(int fd, const void *p, size_t n)
@@ -153,8 +172,10 @@ static void server_side(const uint8_t *data, size_t size, int authed)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (connect(fd, (struct sockaddr *)&a, sizeof a))
+	if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+		perror("fuzz_auth: connect to the conn under test");
 		abort();
+	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	accepted = 0;
 	for (int i = 0; i < 2000 && !accepted; i++)
@@ -183,7 +204,7 @@ static void server_side(const uint8_t *data, size_t size, int authed)
 	}
 	write_all(fd, data, size);
 	spin(fd, 20);
-	close(fd);
+	close_hard(fd);
 	for (int i = 0; i < 2000 && live > 0; i++)
 		spin(-1, 1);
 }
@@ -192,29 +213,30 @@ static void client_side(const uint8_t *data, size_t size)
 {
 	struct conn *c;
 	struct conn_opts o = {.key = key, .role = "client"};
-	if (conn_connect(&c, &loop, "127.0.0.1", raw_port, &o, &cbs, NULL) != 0)
+	unsigned k = next_fake++ % NFAKE;
+	if (conn_connect(&c, &loop, raw_host[k], raw_port[k], &o, &cbs, NULL) != 0)
 		abort();
 	live++;
 	int fd = -1;
 	for (int i = 0; i < 2000 && fd < 0; i++) {
 		uv_run(&loop, UV_RUN_NOWAIT);
-		struct pollfd pf = {raw_listen, POLLIN, 0};
+		struct pollfd pf = {raw_listen[k], POLLIN, 0};
 		if (poll(&pf, 1, 1) == 1)
-			fd = accept(raw_listen, NULL, NULL);
+			fd = accept(raw_listen[k], NULL, NULL);
 	}
 	if (fd < 0)
 		abort();
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	write_all(fd, data, size);
 	spin(fd, 20);
-	close(fd);
+	close_hard(fd);
 	for (int i = 0; i < 2000 && live > 0; i++)
 		spin(-1, 1);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (raw_listen < 0)
+	if (!inited)
 		init_once();
 	if (size < 1)
 		return 0;

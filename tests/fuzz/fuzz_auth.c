@@ -10,6 +10,7 @@
  * memory it does not own; the harness then closes its socket.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -172,11 +173,12 @@ static void server_side(const uint8_t *data, size_t size, int authed)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (connect(fd, (struct sockaddr *)&a, sizeof a)) {
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	/* non-blocking, so a signal (libFuzzer's timers) cannot interrupt it */
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) && errno != EINPROGRESS && errno != EINTR) {
 		perror("fuzz_auth: connect to the conn under test");
 		abort();
 	}
-	fcntl(fd, F_SETFL, O_NONBLOCK);
 	accepted = 0;
 	for (int i = 0; i < 2000 && !accepted; i++)
 		uv_run(&loop, UV_RUN_NOWAIT);

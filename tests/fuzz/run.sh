@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rc=0
 for name in "$@"; do
 	work="$fb/corpus-$name" crashes="$fb/crashes-$name"
-	rm -rf "$work" && mkdir -p "$work" "$crashes"
+	rm -rf "$work" "$crashes" && mkdir -p "$work" "$crashes"
 	cp "$here/$name"/* "$work"/ 2>/dev/null
 	log="$fb/fuzz-$name.log"
 	"$fb/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \

@@ -18,7 +18,7 @@ SO_MAJOR := 1
 SO_FULL := $(SO_MAJOR).0.0
 ifeq ($(SANITIZE),1)
 BUILD ?= build/asan
-SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN := -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all
 else
 BUILD ?= build
 SAN :=
@@ -257,6 +257,47 @@ install: all man
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+
+# ---- fuzzing (tests/fuzz/, docs/reliability in docs/protocol.md "Limits") ----
+# `make fuzz` builds each tests/fuzz/fuzz_NAME.c with clang's libFuzzer and
+# ASan/UBSan and runs it FUZZ_SECONDS (default 30) on a copy of its committed
+# corpus tests/fuzz/NAME/, printing one line per target; exit 1 on a crash
+# (the input is kept under build/fuzz/). For `make check` the same targets
+# are built with gcc and tests/fuzz/replay.c as main, as build/tests/test_fuzz_NAME
+# (run by tests/run.sh like the unit tests), replaying the corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_REPLAYS := $(patsubst %,$(B)/tests/test_fuzz_%,$(FUZZ_NAMES))
+FB := build/fuzz
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
+	-fno-sanitize-recover=all -Ishare -Islurm -iquote master -iquote worker $(PKG_CFLAGS)
+FUZZ_LIBSRC := $(SHARE_SRC) $(MASTER_SRC) $(WORKER_SRC) $(SLURM_SRC)
+FUZZ_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(FUZZ_LIBSRC))
+
+.PHONY: fuzz
+.SECONDARY: $(FUZZ_OBJS)
+tests: $(FUZZ_REPLAYS)
+
+$(B)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  REPLAY  $@")
+	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -DREPLAY_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ \
+		$< tests/fuzz/replay.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE) $(LDFLAGS) -lslurm $(LIBS)
+
+$(FB)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	@$(if $(Q),echo "  FUZZLD  $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(LIBS)
+
+fuzz: $(patsubst %,$(FB)/fuzz_%,$(FUZZ_NAMES))
+	@bash tests/fuzz/run.sh $(FB) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+# ---- end of fuzzing ----
 
 clean:
 	rm -rf build

@@ -161,10 +161,44 @@ void clients_result(struct client *c, const struct mjob *j, int state, const cha
 	 * read after the commit includes this job. */
 	if (!c->peer || c->backlog)
 		return;
+	/* Backpressure: a client that does not read gets no more results in
+	 * memory; they are read back from the store once it drains (see
+	 * clients_on_drain), as for a reconnecting handle's "await". */
+	if (c->peer->conn && conn_out_over(c->peer->conn)) {
+		int64_t *a = realloc(c->await, (c->nawait + 1) * 2 * sizeof *a);
+		if (a) {
+			a[2 * c->nawait] = a[2 * c->nawait + 1] = j->id;
+			c->await = a;
+			c->nawait++;
+		}
+		return;
+	}
 	if (fbuf_item(&c->done))
 		return;
 	add_result(&c->done.b, j->id, mjob_kind_name(j->kind), state, j->attempts, worker, output,
 		   output_len, error, rc_set, rc);
+	clients_dirty(c);
+}
+
+static int backlog_row(void *arg, const struct store_rec *r);
+
+/* The client's connection drained to half its high-water mark: read the
+ * results held back meanwhile from the store (they were recorded before
+ * clients_result ran) and send them with this turn's. While a hello backlog
+ * is pending, c->await is hello's and the backlog sends them. */
+static void clients_on_drain(struct conn *conn)
+{
+	struct peer *p = conn_data(conn);
+	struct client *c = p ? p->client : NULL;
+	if (!c || c->backlog || !c->nawait)
+		return;
+	int64_t *held = c->await;
+	size_t n = c->nawait;
+	c->await = NULL;
+	c->nawait = 0;
+	for (size_t i = 0; i < n; i++)
+		store_results(c->m->store, c->cid, held[2 * i], held[2 * i + 1], backlog_row, c);
+	free(held);
 	clients_dirty(c);
 }
 
@@ -213,12 +247,10 @@ void clients_flush(struct master *m)
 
 static int is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out)
 {
-	if (!msg_is_num(v))
+	int64_t x;
+	if (msg_to_int(v, &x) || x < lo || x > hi)
 		return 0;
-	double d = msg_num(v);
-	if (d != (double)(int64_t)d || d < (double)lo || d > (double)hi)
-		return 0;
-	*out = (int64_t)d;
+	*out = x;
 	return 1;
 }
 
@@ -333,6 +365,7 @@ static void on_hello(struct peer *p, msg *m)
 		c->peer->client = NULL; /* the older connection of this id stops getting callbacks */
 	c->peer = p;
 	p->client = c;
+	conn_set_on_drain(p->conn, clients_on_drain);
 	log_debug("client %s connected from %s (%s), awaiting %zu id ranges", cid, conn_peer(p->conn),
 		  msg_get_str(m, "name") ? msg_get_str(m, "name") : "", nawait);
 	free(c->await);
@@ -378,12 +411,12 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 					return snprintf(err, n, "\"target\" must be a string /path/lib.so:function"), -1;
 				s->target = msg_str(f);
 			} else if (strcmp(k, "timeout") == 0) {
-				if (!msg_is_num(f) || msg_num(f) < 0)
-					return snprintf(err, n, "\"timeout\" must be a number of seconds >= 0"), -1;
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"timeout\" must be a number of seconds from 0 to 4e9"), -1;
 				s->timeout = msg_num(f);
 			} else if (strcmp(k, "treq") == 0) {
-				if (!msg_is_num(f) || msg_num(f) < 0 || msg_num(f) > 4e9)
-					return snprintf(err, n, "\"treq\" must be a number of seconds >= 0"), -1;
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"treq\" must be a number of seconds from 0 to 4e9"), -1;
 				s->treq = msg_num(f);
 			}
 			break;
@@ -393,8 +426,8 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 			break;
 		case 'd':
 			if (strcmp(k, "delay") == 0) {
-				if (!msg_is_num(f) || msg_num(f) < 0)
-					return snprintf(err, n, "\"delay\" must be a number of seconds >= 0"), -1;
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"delay\" must be a number of seconds from 0 to 4e9"), -1;
 				s->delay = msg_num(f);
 			} else if (strcmp(k, "deps") == 0) {
 				if (!msg_is_array(f))
@@ -462,6 +495,30 @@ static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
 			       -1;
 	}
 	return 0;
+}
+
+/* One job object over optional defaults, parsed and checked exactly as
+ * on_submit does (ids in "deps" included, not their existence): its kind,
+ * or -1 with err set. Exposed for tests/fuzz/fuzz_jobspec.c and the unit
+ * test of hostile job specs. */
+int clients_spec_check(const msg *dflt, const msg *job, char *err, size_t n)
+{
+	struct spec d = {.retries = 3}, s;
+	int kind = -1;
+	int64_t dep;
+	if (dflt && !msg_is_object(dflt))
+		return snprintf(err, n, "\"defaults\" must be an object"), -1;
+	if (dflt && spec_parse(&d, dflt, err, n))
+		return -1;
+	s = d;
+	if (!msg_is_object(job))
+		return snprintf(err, n, "a job must be an object"), -1;
+	if (spec_parse(&s, job, err, n) || spec_check(&s, &kind, err, n))
+		return -1;
+	for (msg *x = msg_child(s.deps); x; x = msg_next(x))
+		if (!is_int(x, 1, INT64_MAX / 2, &dep))
+			return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
+	return kind;
 }
 
 struct batch {

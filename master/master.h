@@ -254,6 +254,9 @@ void clients_on_msg(struct peer *p, msg *m);
 /* After the commit: send pending callbacks (and backlogs) of dirty clients. */
 void clients_flush(struct master *m);
 void clients_release(struct master *m);
+/* Parse and check one submitted job object as on_submit does: its MJOB_*
+ * kind or -1 with err set (for the fuzzer and unit tests). */
+int clients_spec_check(const msg *dflt, const msg *job, char *err, size_t n);
 
 /* workers.c */
 struct wrk *workers_find(struct master *m, const char *wid);

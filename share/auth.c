@@ -55,9 +55,12 @@ int auth_key_load(unsigned char key[AUTH_KEY_BYTES], const char *path, int creat
 {
 	if (create && access(path, F_OK) != 0 && create_key(path, err, errlen))
 		return -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		if (errno == ENOENT)
+		if (errno == ELOOP)
+			snprintf(err, errlen, "key file %s is a symbolic link: refusing it; remove it and restart the cluster",
+				 path);
+		else if (errno == ENOENT)
 			snprintf(err, errlen, "no cluster key at %s: is the cluster started? (mtslurm start)",
 				 path);
 		else
@@ -67,6 +70,22 @@ int auth_key_load(unsigned char key[AUTH_KEY_BYTES], const char *path, int creat
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
 		snprintf(err, errlen, "cannot stat key file %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	/* A key someone else owns may be known to them (or replaced by them):
+	 * they could then impersonate this cluster's master or its workers. */
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "key file %s is not a regular file; remove it and restart the cluster",
+			 path);
+		close(fd);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen,
+			 "key file %s belongs to uid %u, not to you (uid %u); use your own run directory "
+			 "(--run-dir), or if the cluster is yours run: chown %u %s && chmod 600 %s",
+			 path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(), path, path);
 		close(fd);
 		return -1;
 	}

@@ -21,7 +21,8 @@
 
 /* Load the key at path. If it is missing and create is non-zero, create it
  * (O_EXCL, mode 0600) from /dev/urandom first. Refuses a key file that group
- * or others can read or write, as ssh does. Returns 0, or -1 with a one-line
+ * or others can read or write, as ssh does, and one that is a symbolic link,
+ * not a regular file, or owned by another user. Returns 0, or -1 with a one-line
  * reason in err that says what to do. */
 int auth_key_load(unsigned char key[AUTH_KEY_BYTES], const char *path, int create, char *err,
 		  size_t errlen);

@@ -42,13 +42,106 @@ struct conn {
 	char peer[80];
 	char why[512];
 	unsigned ping_ms, idle_ms, handshake_ms;
+	size_t max_frame; /* once authenticated; CONN_HANDSHAKE_FRAME_MAX before */
+	size_t out_hwm;
+	unsigned stall_ms;
+	int out_over;        /* above out_hwm, not yet back to half */
+	uint64_t last_tx_ms; /* last write completed (or crossing the mark) */
+	struct conn *hs_prev, *hs_next; /* in the thread's handshake list */
+	int hs_listed;
 	uint64_t last_rx_ms, last_ping_ms, started_ms;
 	struct conn_cb cb;
+	void (*on_drain)(struct conn *c);
 	void *data;
 };
 
 static void conn_finish(struct conn *c);
 static void arm_flush(struct conn *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+/* Server-side connections still in the handshake, oldest first. Per thread:
+ * a loop runs on one thread, and only the master accepts. */
+static _Thread_local struct conn *hs_head, *hs_tail;
+static _Thread_local unsigned hs_count;
+
+static void hs_add(struct conn *c)
+{
+	c->hs_prev = hs_tail;
+	c->hs_next = NULL;
+	if (hs_tail)
+		hs_tail->hs_next = c;
+	else
+		hs_head = c;
+	hs_tail = c;
+	c->hs_listed = 1;
+	hs_count++;
+}
+
+/* Leave the handshake list (authenticated or closing); idempotent. */
+static void hs_del(struct conn *c)
+{
+	if (!c->hs_listed)
+		return;
+	if (c->hs_prev)
+		c->hs_prev->hs_next = c->hs_next;
+	else
+		hs_head = c->hs_next;
+	if (c->hs_next)
+		c->hs_next->hs_prev = c->hs_prev;
+	else
+		hs_tail = c->hs_prev;
+	c->hs_prev = c->hs_next = NULL;
+	c->hs_listed = 0;
+	hs_count--;
+}
+
+/* A server reads while neither the owner paused it nor its output to the
+ * peer is over the mark: a peer that does not read its replies gets no
+ * further requests read (TCP backpressure, one level up). */
+static void update_reading(struct conn *c, int was_reading)
+{
+	int want = c->st == ST_READY && !c->paused && !(c->server && c->out_over);
+	if (want && !was_reading) {
+		c->last_rx_ms = uv_now(c->loop); /* we were not listening: not the peer's silence */
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	} else if (!want && was_reading) {
+		uv_read_stop((uv_stream_t *)&c->tcp);
+	}
+}
+
+static int is_reading(const struct conn *c)
+{
+	return c->st == ST_READY && !c->paused && !(c->server && c->out_over);
+}
+
+/* Called whenever the output queue grew or a write finished. */
+static void out_check(struct conn *c)
+{
+	size_t q = c->out.len + c->wbuf.len;
+	if (c->st != ST_READY)
+		return;
+	if (!c->out_over && q > c->out_hwm) {
+		int was = is_reading(c);
+		c->out_over = 1;
+		c->last_tx_ms = uv_now(c->loop);
+		update_reading(c, was);
+	} else if (c->out_over && q <= c->out_hwm / 2) {
+		int was = is_reading(c);
+		c->out_over = 0;
+		update_reading(c, was);
+		if (c->on_drain)
+			c->on_drain(c);
+	}
+}
+
+/* Handshake done: from now on the peer is trusted with big frames. */
+static void become_ready(struct conn *c)
+{
+	hs_del(c);
+	frame_reader_set_max(&c->rd, c->max_frame);
+	c->st = ST_READY;
+}
 
 static void set_why(struct conn *c, const char *why)
 {
@@ -72,6 +165,7 @@ static void on_handle_closed(uv_handle_t *h)
 /* Close the handles now; on_close runs from the last close callback. */
 static void conn_finish(struct conn *c)
 {
+	hs_del(c);
 	if (uv_is_closing((uv_handle_t *)&c->timer))
 		return;
 	c->st = ST_CLOSING;
@@ -90,6 +184,7 @@ void conn_close(struct conn *c, const char *code, const char *why)
 	if (!c || c->st == ST_CLOSING)
 		return;
 	int was_connecting = c->st == ST_CONNECTING;
+	hs_del(c);
 	c->st = ST_CLOSING;
 	set_why(c, why);
 	if (was_connecting) {
@@ -123,6 +218,7 @@ static void on_write(uv_write_t *req, int status)
 	buf_reset(&c->wbuf);
 	if (uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
+	c->last_tx_ms = uv_now(c->loop);
 	if (status < 0) {
 		c->out.len = 0;
 		if (c->st != ST_CLOSING) {
@@ -138,6 +234,7 @@ static void on_write(uv_write_t *req, int status)
 		arm_flush(c);
 	else if (c->st == ST_CLOSING)
 		conn_finish(c);
+	out_check(c);
 }
 
 static void dispatch(struct conn *c);
@@ -176,6 +273,8 @@ static void on_flush(uv_prepare_t *p)
 
 static void arm_flush(struct conn *c)
 {
+	if (!c->out_over && c->out.len + c->wbuf.len > c->out_hwm)
+		out_check(c);
 	if (c->flush_armed || uv_is_closing((uv_handle_t *)&c->flusher))
 		return;
 	c->flush_armed = 1;
@@ -265,7 +364,7 @@ static void handle_auth(struct conn *c, msg *m)
 		conn_close(c, NULL, "out of memory during handshake");
 		return;
 	}
-	c->st = ST_READY;
+	become_ready(c);
 	if (c->cb.on_ready)
 		c->cb.on_ready(c);
 }
@@ -311,7 +410,7 @@ static void handle_client_handshake(struct conn *c, msg *m)
 		conn_close(c, NULL, why);
 		return;
 	}
-	c->st = ST_READY;
+	become_ready(c);
 	if (c->cb.on_ready)
 		c->cb.on_ready(c);
 }
@@ -331,8 +430,9 @@ static void dispatch(struct conn *c)
 		if (r != FRAME_OK) {
 			char why[160];
 			if (r == FRAME_ETOOBIG)
-				snprintf(why, sizeof why, "frame of %u bytes exceeds the %zu-byte limit",
-					 frame_reader_announced(&c->rd), c->rd.max);
+				snprintf(why, sizeof why, "frame of %u bytes exceeds the %zu-byte limit%s",
+					 frame_reader_announced(&c->rd), c->rd.max,
+					 c->st == ST_READY ? "" : " before authentication");
 			else
 				snprintf(why, sizeof why, "%s", frame_strerror(r));
 			conn_close(c, "bad_frame", why);
@@ -378,7 +478,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	char *p;
 	size_t n;
 	(void)suggested;
-	if (frame_reader_space(&c->rd, 65536, &p, &n)) {
+	size_t want = c->st == ST_READY ? 65536 : CONN_HANDSHAKE_FRAME_MAX + FRAME_HDR_BYTES;
+	if (frame_reader_space(&c->rd, want, &p, &n)) {
 		*b = uv_buf_init(NULL, 0);
 		return;
 	}
@@ -425,8 +526,15 @@ static void on_tick(uv_timer_t *t)
 	if (c->st != ST_READY)
 		return;
 	/* While paused we are the silent one: the peer's pings sit unread. */
-	if (c->paused)
+	if (!is_reading(c))
 		c->last_rx_ms = now;
+	if (c->server && c->out_over && now - c->last_tx_ms >= c->stall_ms) {
+		char why[200];
+		snprintf(why, sizeof why, "%s read nothing for %.1f s with %zu bytes queued for it (limit %zu)",
+			 c->peer, (double)(now - c->last_tx_ms) / 1000, c->out.len + c->wbuf.len, c->out_hwm);
+		conn_close(c, NULL, why);
+		return;
+	}
 	if (c->idle_ms && now - c->last_rx_ms >= c->idle_ms) {
 		char why[160];
 		snprintf(why, sizeof why, "%s silent for %.1f s (heartbeat timeout)", c->peer,
@@ -447,7 +555,8 @@ static struct conn *conn_alloc(uv_loop_t *loop, const struct conn_opts *o, const
 	if (!c)
 		return NULL;
 	c->loop = loop;
-	frame_reader_init(&c->rd, o->max_frame);
+	frame_reader_init(&c->rd, CONN_HANDSHAKE_FRAME_MAX);
+	c->max_frame = o->max_frame ? o->max_frame : FRAME_MAX_DEFAULT;
 	buf_init(&c->out);
 	buf_init(&c->wbuf);
 	memcpy(c->key, o->key, AUTH_KEY_BYTES);
@@ -456,6 +565,8 @@ static struct conn *conn_alloc(uv_loop_t *loop, const struct conn_opts *o, const
 	c->ping_ms = o->ping_ms;
 	c->idle_ms = o->idle_ms;
 	c->handshake_ms = o->handshake_ms ? o->handshake_ms : 10000;
+	c->out_hwm = o->out_hwm ? o->out_hwm : CONN_OUT_HWM_DEFAULT;
+	c->stall_ms = o->stall_ms ? o->stall_ms : CONN_STALL_MS_DEFAULT;
 	c->cb = *cb;
 	c->data = data;
 	uv_tcp_init(loop, &c->tcp);
@@ -515,6 +626,17 @@ int conn_accept(struct conn **out, uv_stream_t *server, const struct conn_opts *
 	c->server = 1;
 	c->st = ST_HANDSHAKE;
 	fill_peer(c);
+	/* Bound unauthenticated peers: a genuine one finishes in one round
+	 * trip, so the oldest is the likeliest to be stuck or hostile. */
+	unsigned max_hs = o->max_handshakes ? o->max_handshakes : CONN_HANDSHAKES_MAX;
+	while (hs_count >= max_hs && hs_head) {
+		char why[200];
+		snprintf(why, sizeof why,
+			 "%u connections are in the handshake (limit %u): dropped the oldest, from %s",
+			 hs_count, max_hs, hs_head->peer);
+		conn_close(hs_head, "busy", why);
+	}
+	hs_add(c);
 	uv_tcp_nodelay(&c->tcp, 1);
 	msg *ch = msg_new_typed("challenge");
 	if (!ch || msg_set_int(ch, "v", 1) || msg_set_str(ch, "nonce", c->nonce) || send_handshake(c, ch) ||
@@ -592,22 +714,36 @@ void conn_pause(struct conn *c)
 {
 	if (!c || c->paused || c->st == ST_CLOSING)
 		return;
+	int was = is_reading(c);
 	c->paused = 1;
-	uv_read_stop((uv_stream_t *)&c->tcp);
+	if (c->st == ST_READY)
+		update_reading(c, was);
+	else
+		uv_read_stop((uv_stream_t *)&c->tcp);
 }
 
 void conn_resume(struct conn *c)
 {
 	if (!c || !c->paused || c->st == ST_CLOSING)
 		return;
+	int was = c->st == ST_READY ? is_reading(c) : 0;
 	c->paused = 0;
 	c->last_rx_ms = uv_now(c->loop); /* we were not listening: not the peer's silence */
-	uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+	if (c->st == ST_READY)
+		update_reading(c, was);
+	else
+		uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 	if (c->need_dispatch)
 		arm_flush(c); /* deliver buffered frames from the loop, not from our caller */
 }
 
 size_t conn_out_bytes(const struct conn *c) { return c ? c->out.len + c->wbuf.len : 0; }
+int conn_out_over(const struct conn *c) { return c && c->out_over; }
+void conn_set_on_drain(struct conn *c, void (*fn)(struct conn *c))
+{
+	if (c)
+		c->on_drain = fn;
+}
 const char *conn_role(const struct conn *c) { return c ? c->role : ""; }
 const char *conn_peer(const struct conn *c) { return c ? c->peer : ""; }
 int conn_is_ready(const struct conn *c) { return c && c->st == ST_READY; }

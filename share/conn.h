@@ -35,6 +35,22 @@
 #include "auth.h"
 #include "msg.h"
 
+/* Limits for peers that have not proved they hold the key (docs/protocol.md,
+ * "Limits"): a frame before authentication is at most 4 KiB (the largest
+ * handshake frame is ~250 bytes), and a server keeps at most
+ * CONN_HANDSHAKES_MAX connections in the handshake per thread, dropping the
+ * oldest when a new one arrives; each has handshake_ms to finish. */
+#define CONN_HANDSHAKE_FRAME_MAX 4096
+#define CONN_HANDSHAKES_MAX 512
+
+/* Output backpressure (docs/protocol.md, "Limits"): above out_hwm bytes
+ * queued for a peer, conn_out_over() is 1 so the owner stops producing for
+ * it, and a server-side conn stops reading the peer's requests; at half of
+ * it on_drain fires and reading resumes. A server-side peer that reads
+ * nothing for stall_ms while over the mark is disconnected. */
+#define CONN_OUT_HWM_DEFAULT (8u << 20)
+#define CONN_STALL_MS_DEFAULT 60000
+
 struct conn;
 
 struct conn_cb {
@@ -50,10 +66,13 @@ struct conn_cb {
 struct conn_opts {
 	const unsigned char *key; /* AUTH_KEY_BYTES, copied */
 	const char *role;         /* client side: "client" or "worker" */
-	size_t max_frame;         /* 0: FRAME_MAX_DEFAULT */
+	size_t max_frame;         /* after the handshake; 0: FRAME_MAX_DEFAULT */
 	unsigned ping_ms;         /* 0: no pings */
 	unsigned idle_ms;         /* 0: no idle timeout */
 	unsigned handshake_ms;    /* 0: 10 s */
+	unsigned max_handshakes;  /* server side; 0: CONN_HANDSHAKES_MAX */
+	size_t out_hwm;           /* 0: CONN_OUT_HWM_DEFAULT */
+	unsigned stall_ms;        /* server side; 0: CONN_STALL_MS_DEFAULT */
 };
 
 /* Accept a pending connection on a listening stream and start the server side
@@ -89,6 +108,12 @@ void conn_resume(struct conn *c);
 
 /* Bytes queued for writing and not yet written. */
 size_t conn_out_bytes(const struct conn *c);
+/* 1 from when the queued output exceeds the high-water mark until it has
+ * fallen to half of it (on_drain then fires); 0 for NULL. */
+int conn_out_over(const struct conn *c);
+/* Call fn (from the loop) each time the output queue falls from above the
+ * high-water mark to half of it: produce for this peer again. NULL: none. */
+void conn_set_on_drain(struct conn *c, void (*fn)(struct conn *c));
 
 const char *conn_role(const struct conn *c); /* "client", "worker" or "" */
 const char *conn_peer(const struct conn *c); /* "127.0.0.1:40512" */

@@ -35,7 +35,10 @@ int frame_reader_space(struct frame_reader *r, size_t want, char **p, size_t *n)
 		r->off = 0;
 	}
 	if (r->cap - r->len < want) {
-		size_t ncap = r->cap ? r->cap : 65536;
+		/* A reader limited to small frames (a handshake) starts small:
+		 * thousands of unauthenticated peers must not cost 64 KiB each. */
+		size_t first = r->max < 65536 - FRAME_HDR_BYTES ? r->max + FRAME_HDR_BYTES : 65536;
+		size_t ncap = r->cap ? r->cap : first;
 		while (ncap - r->len < want)
 			ncap *= 2;
 		char *nb = realloc(r->buf, ncap);
@@ -47,6 +50,11 @@ int frame_reader_space(struct frame_reader *r, size_t want, char **p, size_t *n)
 	*p = r->buf + r->len;
 	*n = r->cap - r->len;
 	return 0;
+}
+
+void frame_reader_set_max(struct frame_reader *r, size_t max)
+{
+	r->max = max ? max : FRAME_MAX_DEFAULT;
 }
 
 void frame_reader_commit(struct frame_reader *r, size_t n)

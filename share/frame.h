@@ -50,6 +50,10 @@ void frame_reader_commit(struct frame_reader *r, size_t n);
 /* Append n bytes (a copy). Returns 0 or FRAME_ENOMEM. */
 int frame_reader_feed(struct frame_reader *r, const char *data, size_t n);
 
+/* Change the largest payload accepted from now on (e.g. raise it once a
+ * peer has authenticated). 0 means FRAME_MAX_DEFAULT. */
+void frame_reader_set_max(struct frame_reader *r, size_t max);
+
 /* Take the next whole frame. Returns FRAME_OK with *payload and *len set
  * (borrowed, see the invariant above), FRAME_AGAIN when incomplete, or a
  * negative error; after an error the stream is unusable and should be closed. */

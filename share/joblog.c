@@ -36,6 +36,43 @@ static void seterr(char *err, size_t errlen, const char *fmt, const char *a, con
 		snprintf(err, errlen, fmt, a, b);
 }
 
+/* The logs directory holds every job's output: a symbolic link there
+ * (planted by anyone who could write the run directory) would send job
+ * output to, or read it from, a place the user never chose. So the directory
+ * holding path must be a real directory, and files are opened O_NOFOLLOW.
+ * 0, or -1 with err set. */
+static int check_dir_of(const char *path, char *err, size_t errlen)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return 0;
+	char dir[4096];
+	size_t n = (size_t)(slash - path);
+	if (n >= sizeof(dir))
+		return 0;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	struct stat st;
+	if (lstat(dir, &st) == 0 && S_ISLNK(st.st_mode)) {
+		seterr(err, errlen,
+		       "%s is a symbolic link: refusing to follow it for job logs; remove it (mtslurm "
+		       "creates the directory itself)%s",
+		       dir, "");
+		return -1;
+	}
+	return 0;
+}
+
+/* The error for a failed open of a job log, naming a symlink as such. */
+static void open_error(const char *path, char *err, size_t errlen)
+{
+	if (errno == ELOOP)
+		seterr(err, errlen, "job log %s is a symbolic link: refusing to follow it; remove it%s", path,
+		       "");
+	else
+		seterr(err, errlen, "cannot open job log %s: %s", path, strerror(errno));
+}
+
 struct joblog_writer *joblog_writer_open(const char *path, uint64_t cap_bytes, char *err,
 					 size_t errlen)
 {
@@ -45,9 +82,13 @@ struct joblog_writer *joblog_writer_open(const char *path, uint64_t cap_bytes, c
 		seterr(err, errlen, "%s%s", "out of memory", "");
 		return NULL;
 	}
-	w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	w->fd = -1;
+	if (check_dir_of(path, err, errlen) == 0) {
+		w->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (w->fd < 0)
+			open_error(path, err, errlen);
+	}
 	if (w->fd < 0) {
-		seterr(err, errlen, "cannot open job log %s: %s", path, strerror(errno));
 		free(w->buf);
 		free(w);
 		return NULL;
@@ -194,8 +235,30 @@ static int scan_push(struct scan *sc, const struct ref *r)
 	return 0;
 }
 
+/* Parse an unsigned decimal at *s: digits only (no sign, no space, no
+ * "0x"), at most max. Advances *s past the digits. 0, or -1 if there are no
+ * digits or the value exceeds max -- so "-18" or 30 digits never become a
+ * huge length (sscanf's %llu accepts "-18" as 2^64 - 18). */
+static int parse_uint(const char **s, uint64_t max, uint64_t *out)
+{
+	const char *p = *s;
+	uint64_t v = 0;
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*s = p;
+	*out = v;
+	return 0;
+}
+
 /* Parse one header at p[0..n). Returns its length including '\n', 0 if it is
- * not a valid header. */
+ * not a valid header: exactly "@mts ID ATTEMPT out|err LEN\n", single spaces,
+ * decimal digits only. */
 static size_t parse_header(const char *p, size_t n, int64_t *id, int *attempt, int *err,
 			   uint64_t *len)
 {
@@ -206,30 +269,39 @@ static size_t parse_header(const char *p, size_t n, int64_t *id, int *attempt, i
 	char line[JOBLOG_HDR_MAX + 1];
 	memcpy(line, p, (size_t)(nl - p));
 	line[nl - p] = '\0';
-	char stream[8];
-	long long i;
-	unsigned long long l;
-	int consumed = 0;
-	if (sscanf(line + ml, "%lld %d %7s %llu%n", &i, attempt, stream, &l, &consumed) != 4 ||
-	    line[ml + consumed] != '\0' || *attempt < 0)
+	const char *s = line + ml;
+	uint64_t i, a, l;
+	if (parse_uint(&s, INT64_MAX, &i) || *s++ != ' ' || parse_uint(&s, INT32_MAX, &a) ||
+	    *s++ != ' ')
 		return 0;
-	if (strcmp(stream, "out") == 0)
+	if (strncmp(s, "out ", 4) == 0)
 		*err = 0;
-	else if (strcmp(stream, "err") == 0)
+	else if (strncmp(s, "err ", 4) == 0)
 		*err = 1;
 	else
 		return 0;
-	*id = i;
+	s += 4;
+	if (parse_uint(&s, INT64_MAX, &l) || *s != '\0')
+		return 0;
+	*id = (int64_t)i;
+	*attempt = (int)a;
 	*len = l;
 	return (size_t)(nl - p) + 1;
 }
 
 /* Walk the headers of the file open on fd; collect job_id's records. The
  * window holds [base, base + have) of the file; a payload that lies beyond it
- * is skipped by moving p, without reading it. */
+ * is skipped by moving p, without reading it. The walk is bounded by the
+ * file: a length must fit in what is left of it (re-measured once if the
+ * worker is still appending), and p strictly increases on every step, so a
+ * damaged record costs a resynchronisation, never a hang. */
 static int scan_file(int fd, int64_t job_id, struct scan *sc)
 {
 	enum { WIN = 64 << 10 };
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return -1;
+	uint64_t size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
 	char *win = malloc(WIN);
 	if (!win)
 		return -1;
@@ -258,6 +330,12 @@ static int scan_file(int fd, int64_t job_id, struct scan *sc)
 		int attempt, err;
 		uint64_t len;
 		size_t hl = parse_header(h, avail, &id, &attempt, &err, &len);
+		if (hl && (p + hl >= size || len >= size - p - hl) && fstat(fd, &st) == 0 &&
+		    st.st_size > 0)
+			size = (uint64_t)st.st_size; /* a record appended since we looked */
+		/* the payload and its '\n' must lie inside the file */
+		if (hl && (p + hl >= size || len > size - p - hl - 1))
+			hl = 0;
 		if (hl) {
 			/* a record must end with '\n' where its header says: this
 			 * catches a record torn by a crash (and a bogus length) */
@@ -303,7 +381,7 @@ static int scan_file(int fd, int64_t job_id, struct scan *sc)
 		else if (eof)
 			break;
 		else
-			p += avail - 1; /* keep the last byte: "\n@" may span windows */
+			p += avail > 1 ? avail - 1 : 1; /* keep the last byte: "\n@" may span windows */
 	}
 	free(win);
 	return rc;
@@ -354,9 +432,11 @@ static int emit_refs(int fd, const struct scan *sc, int attempt, joblog_emit_fn 
 
 static int open_scan(const char *path, int64_t job_id, struct scan *sc, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (check_dir_of(path, err, errlen) < 0)
+		return -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot open job log %s: %s", path, strerror(errno));
+		open_error(path, err, errlen);
 		return -1;
 	}
 	if (scan_file(fd, job_id, sc) < 0) {
@@ -404,9 +484,24 @@ static int scan_has(const struct scan *sc, int attempt)
 int joblog_read_dir(const char *logs_dir, int64_t job_id, int attempt, joblog_emit_fn emit,
 		    void *arg, char *err, size_t errlen)
 {
-	DIR *d = opendir(logs_dir);
+	int dfd = open(logs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {
+		if (errno == ELOOP || errno == ENOTDIR) {
+			struct stat lst;
+			if (lstat(logs_dir, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+				seterr(err, errlen,
+				       "%s is a symbolic link: refusing to follow it for job logs; remove it "
+				       "(mtslurm creates the directory itself)%s",
+				       logs_dir, "");
+				if (dfd >= 0)
+					close(dfd);
+				return -1;
+			}
+		}
 		seterr(err, errlen, "cannot open log directory %s: %s", logs_dir, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
 	struct scan best = {0};

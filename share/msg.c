@@ -125,15 +125,21 @@ int msg_get_num(const msg *m, const char *key, double *out)
 	return 0;
 }
 
-int msg_get_int(const msg *m, const char *key, int64_t *out)
+int msg_to_int(const msg *m, int64_t *out)
 {
-	double d;
-	if (msg_get_num(m, key, &d))
+	if (!msg_is_num(m))
 		return -1;
-	if (!(d >= -9.2e18 && d <= 9.2e18) || d != floor(d))
+	double d = CJ(m)->valuedouble;
+	/* 2^63 is exact in a double; NaN fails every comparison */
+	if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d))
 		return -1;
 	*out = (int64_t)d;
 	return 0;
+}
+
+int msg_get_int(const msg *m, const char *key, int64_t *out)
+{
+	return msg_to_int(msg_get(m, key), out);
 }
 
 int msg_get_bool(const msg *m, const char *key, int dflt)
@@ -155,7 +161,11 @@ int msg_is_array(const msg *m) { return m && cJSON_IsArray(CJ(m)); }
 int msg_is_str(const msg *m) { return m && cJSON_IsString(CJ(m)); }
 int msg_is_num(const msg *m) { return m && cJSON_IsNumber(CJ(m)); }
 const char *msg_str(const msg *m) { return msg_is_str(m) ? CJ(m)->valuestring : NULL; }
-int64_t msg_int(const msg *m) { return msg_is_num(m) ? (int64_t)CJ(m)->valuedouble : 0; }
+int64_t msg_int(const msg *m)
+{
+	int64_t v = 0;
+	return msg_to_int(m, &v) == 0 ? v : 0;
+}
 double msg_num(const msg *m) { return msg_is_num(m) ? CJ(m)->valuedouble : 0; }
 
 size_t msg_size(const msg *m)

@@ -47,7 +47,8 @@ int msg_frame(const msg *m, struct buf *out);
 msg *msg_get(const msg *m, const char *key);
 int msg_has(const msg *m, const char *key);
 const char *msg_get_str(const msg *m, const char *key); /* NULL if absent */
-/* 0 and *out set, or -1 if absent / not a number (out untouched). */
+/* 0 and *out set, or -1 if absent, not a number, not integral or outside
+ * int64_t (1e300, 2^63, infinity; out untouched). */
 int msg_get_int(const msg *m, const char *key, int64_t *out);
 int msg_get_num(const msg *m, const char *key, double *out);
 /* 1 true, 0 false, dflt when absent or not a bool. */
@@ -61,7 +62,10 @@ int msg_is_array(const msg *m);
 int msg_is_str(const msg *m);
 int msg_is_num(const msg *m);
 const char *msg_str(const msg *m);  /* NULL unless a string */
-int64_t msg_int(const msg *m);      /* 0 unless a number */
+int64_t msg_int(const msg *m);      /* 0 unless an integral number in int64_t range */
+/* 0 and *out set if m is an integral number in int64_t range, else -1:
+ * converting 1e300 or NaN to an integer type is undefined behaviour. */
+int msg_to_int(const msg *m, int64_t *out);
 double msg_num(const msg *m);
 
 /* Arrays and object members: size, index, and iteration in order. For

@@ -69,6 +69,11 @@ struct job *job_new(const msg *wjob, char *err, size_t errlen)
 	j->state = JOB_QUEUED;
 	msg_get_num(wjob, "delay", &j->delay_s);
 	msg_get_num(wjob, "timeout", &j->timeout_s);
+	/* the master sends 0..4e9; anything else must not reach a (uint64_t) cast */
+	if (!(j->delay_s >= 0 && j->delay_s <= 4e9))
+		j->delay_s = 0;
+	if (!(j->timeout_s >= 0 && j->timeout_s <= 4e9))
+		j->timeout_s = 0;
 	int64_t ranks = 1;
 	msg_get_int(wjob, "ranks", &ranks);
 	j->ranks = ranks > 1 && ranks <= 4096 ? (int)ranks : 1;

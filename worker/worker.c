@@ -371,6 +371,11 @@ static int arm_timer(struct worker *w, struct job *j, double seconds)
 	t->w = w;
 	j->timer = t;
 	w->timers_open++;
+	/* converting an out-of-range double is undefined: clamp (4e9 s, as the master) */
+	if (!(seconds >= 0))
+		seconds = 0;
+	if (seconds > 4e9)
+		seconds = 4e9;
 	uint64_t ms = (uint64_t)(seconds * 1000.0 + 0.5);
 	uv_timer_start(&t->h, on_job_timer, ms, 0);
 	return 0;

@@ -517,7 +517,11 @@ static pid_t launch_workers(struct cli *cli, int allocation, int n, int slots, c
 	 * start while the workers hold every task. */
 	char *sargv[] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, (char *)worker_bin,
 			 "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
-	char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "-n", nbuf, (char *)worker_bin,
+	/* Loopback on the command line, where a user's OMPI_MCA_* cannot widen it
+	 * (Open MPI 4.1 still binds its OOB listener to the wildcard address:
+	 * docs/protocol.md, "Trust model"). */
+	char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "--mca", "oob_tcp_if_include", "lo",
+			"--mca", "btl_tcp_if_include", "lo", "-n", nbuf, (char *)worker_bin,
 			"--run-dir", cli->run_dir, "--slots", sbuf, NULL};
 	if (!mpirun) {
 		snprintf(err, errlen, "%s", allocation ? "srun not found on PATH; is this a Slurm node?"

@@ -37,6 +37,10 @@ static int port;
 static unsigned char key_srv[AUTH_KEY_BYTES], key_cli[AUTH_KEY_BYTES];
 static struct side srv_side, cli_side;
 static int echo_back = 1;
+static size_t srv_max_frame = 1024;
+static unsigned srv_max_hs;
+static size_t srv_out_hwm;
+static unsigned srv_stall_ms;
 
 static void on_ready(struct conn *c) { ((struct side *)conn_data(c))->ready = 1; }
 
@@ -65,7 +69,8 @@ static const struct conn_cb cbs = {on_ready, on_msg, on_close};
 static void on_connection(uv_stream_t *st, int status)
 {
 	assert_int_equal(status, 0);
-	struct conn_opts o = {.key = key_srv, .max_frame = 1024, .idle_ms = 0};
+	struct conn_opts o = {.key = key_srv, .max_frame = srv_max_frame, .idle_ms = 0,
+			      .max_handshakes = srv_max_hs, .out_hwm = srv_out_hwm, .stall_ms = srv_stall_ms};
 	assert_int_equal(conn_accept(&srv_side.c, st, &o, &cbs, &srv_side), 0);
 }
 
@@ -82,6 +87,10 @@ static int setup(void **state)
 	memset(&srv_side, 0, sizeof srv_side);
 	memset(&cli_side, 0, sizeof cli_side);
 	echo_back = 1;
+	srv_max_frame = 1024;
+	srv_max_hs = 0;
+	srv_out_hwm = 0;
+	srv_stall_ms = 0;
 	uv_loop_init(&loop);
 	uv_tcp_init(&loop, &server);
 	struct sockaddr_in a;
@@ -247,6 +256,149 @@ static void test_bad_json_and_early_frame(void **state)
 	close(fd);
 }
 
+/* Before authentication a frame is at most CONN_HANDSHAKE_FRAME_MAX bytes,
+ * whatever the limit after it: one unauthenticated 64 MiB frame took the
+ * master from 418 MB to 2.66 GB. After the handshake the configured limit
+ * holds again. */
+static void test_handshake_frame_limit(void **state)
+{
+	(void)state;
+	srv_max_frame = 0; /* FRAME_MAX_DEFAULT (64 MiB) once authenticated */
+	int fd = raw_connect();
+	unsigned char h[4];
+	frame_put_header(h, CONN_HANDSHAKE_FRAME_MAX + 1);
+	assert_int_equal(write(fd, h, 4), 4);
+	char out[4096];
+	size_t n = raw_drain(fd, out, sizeof out, 1500);
+	check_error_frame(out, n, "bad_frame");
+	assert_non_null(memmem(out, n, "before authentication", 21));
+	close(fd);
+	run_until(&srv_side.closed, 1000);
+	assert_true(srv_side.closed);
+
+	/* an authenticated client may send a frame far above 4 KiB */
+	memset(&srv_side, 0, sizeof srv_side);
+	echo_back = 0;
+	connect_client();
+	run_until(&srv_side.ready, 3000);
+	assert_true(srv_side.ready);
+	size_t big = 200000;
+	char *text = malloc(big + 1);
+	assert_non_null(text);
+	memset(text, 'x', big);
+	text[big] = '\0';
+	msg *m = msg_new_typed("big");
+	assert_int_equal(msg_set_str(m, "s", text), 0);
+	free(text);
+	assert_int_equal(conn_send(cli_side.c, m), 0);
+	for (int i = 0; i < 10000 && srv_side.msgs < 1; i++)
+		uv_run(&loop, UV_RUN_NOWAIT), usleep(100);
+	assert_int_equal(srv_side.msgs, 1);
+	assert_string_equal(srv_side.last_type, "big");
+	assert_false(srv_side.closed);
+}
+
+/* At most max_handshakes connections wait in the handshake: a new one
+ * drops the oldest (with a "busy" error frame), and a genuine peer still
+ * gets in. */
+static void test_handshake_count(void **state)
+{
+	(void)state;
+	srv_max_hs = 4;
+	int fds[5];
+	char out[4096];
+	for (int i = 0; i < 5; i++) {
+		fds[i] = raw_connect();
+		raw_drain(fds[i], out, sizeof out, 50); /* let the server accept it */
+	}
+	size_t n = raw_drain(fds[0], out, sizeof out, 500);
+	check_error_frame(out, n, "busy");
+	assert_non_null(memmem(out, n, "handshake", 9));
+	for (int i = 1; i < 5; i++) {
+		n = raw_drain(fds[i], out, sizeof out, 20);
+		assert_null(memmem(out, n, "\"error\"", 7)); /* still waiting, not dropped */
+	}
+	memset(&srv_side, 0, sizeof srv_side);
+	connect_client();
+	run_until(&cli_side.ready, 3000);
+	assert_true(cli_side.ready);
+	for (int i = 0; i < 5; i++)
+		close(fds[i]);
+	run_until(&srv_side.closed, 200); /* let the server see the EOFs */
+}
+
+static int drains;
+static void on_drain(struct conn *c)
+{
+	(void)c;
+	drains++;
+}
+
+/* Queue n bytes of frames for the peer of c. */
+static void queue_bytes(struct conn *c, size_t n)
+{
+	static char chunk[65536];
+	memset(chunk, 'y', sizeof chunk);
+	memcpy(chunk, "{\"t\":\"fill\",\"s\":\"", 17);
+	memcpy(chunk + sizeof chunk - 2, "\"}", 2);
+	for (size_t done = 0; done < n; done += sizeof chunk)
+		assert_int_equal(conn_send_json(c, chunk, sizeof chunk), 0);
+}
+
+/* A peer that does not read what it is sent: past the high-water mark the
+ * owner is told (conn_out_over), the server stops reading that peer's
+ * requests, on_drain fires once it reads again; and a peer that reads
+ * nothing at all for stall_ms is disconnected, so its queue cannot grow
+ * without bound (a client not reading its results held +1.1 GB). */
+static void test_output_backpressure(void **state)
+{
+	(void)state;
+	srv_out_hwm = 64 << 10;
+	srv_stall_ms = 1500;
+	echo_back = 0;
+	drains = 0;
+	connect_client();
+	run_until(&srv_side.ready, 3000);
+	assert_true(srv_side.ready);
+	run_until(&cli_side.ready, 3000);
+	conn_set_on_drain(srv_side.c, on_drain);
+	conn_pause(cli_side.c); /* the client stops reading */
+	assert_false(conn_out_over(srv_side.c));
+	queue_bytes(srv_side.c, 32u << 20); /* more than loopback's socket buffers */
+	assert_true(conn_out_over(srv_side.c));
+	/* while over the mark the server does not read the client's requests */
+	msg *m = msg_new_typed("hello");
+	msg_set_int(m, "n", 7);
+	assert_int_equal(conn_send(cli_side.c, m), 0);
+	int never = 0;
+	run_until(&never, 500);
+	assert_int_equal(srv_side.msgs, 0);
+	assert_true(conn_out_over(srv_side.c));
+	assert_int_equal(drains, 0);
+	/* the client reads again: the queue drains, on_drain fires once, and
+	 * the request waiting in the socket is read */
+	conn_resume(cli_side.c);
+	uint64_t end = util_mono_ns() + 10000000000ull;
+	while ((drains == 0 || srv_side.msgs == 0) && util_mono_ns() < end)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	assert_int_equal(drains, 1);
+	assert_false(conn_out_over(srv_side.c));
+	assert_int_equal(srv_side.msgs, 1);
+	assert_int_equal(srv_side.last_n, 7);
+	assert_false(srv_side.closed);
+
+	/* a client that never reads again is dropped after stall_ms */
+	while (conn_out_bytes(srv_side.c) && util_mono_ns() < end)
+		uv_run(&loop, UV_RUN_NOWAIT);
+	conn_pause(cli_side.c);
+	queue_bytes(srv_side.c, 32u << 20);
+	uint64_t t0 = util_mono_ns();
+	run_until(&srv_side.closed, 6000);
+	assert_true(srv_side.closed);
+	assert_non_null(strstr(srv_side.why, "read nothing"));
+	assert_true(util_mono_ns() - t0 >= 1000000000ull); /* not before stall_ms */
+}
+
 static void test_idle_timeout(void **state)
 {
 	(void)state;
@@ -277,6 +429,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_key_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_frame, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_json_and_early_frame, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_frame_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_output_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
 	};

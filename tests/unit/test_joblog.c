@@ -351,6 +351,89 @@ static void test_dir(void **state)
 	assert_false(joblog_is_log_name("worker-.lo"));
 }
 
+/* Write raw bytes as a log file. */
+static void put_file(const char *name, const void *data, size_t n)
+{
+	char p[300];
+	path_in(p, sizeof(p), name);
+	FILE *f = fopen(p, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, n, f), n);
+	fclose(f);
+}
+
+/* A damaged length must cost a skip, never a hang or a huge allocation: the
+ * 34-byte file of the bug report (second record "-18") took `logs` to 1.27 GB
+ * and never returned. alarm() turns a hang into a failure. */
+static void test_bad_lengths(void **state)
+{
+	static const char neg[] = "@mts 1 1 out 1\nA\n@mts 1 1 out -18\n";
+	struct got g;
+	alarm(20);
+	put_file("neg.log", neg, sizeof(neg) - 1);
+	read_job("neg.log", 1, 0, &g, 1);
+	assert_int_equal(g.out_len, 1);
+	assert_memory_equal(g.out, "A", 1);
+
+	/* lengths that overflow, have a sign, or point past the end of the file
+	 * are all damage; the good record after them is still found */
+	static const char bad[] = "@mts 2 1 out 18446744073709551615\nxx\n"
+				  "@mts 2 1 out 99999999999999999999999\nxx\n"
+				  "@mts 2 1 out +2\nxx\n"
+				  "@mts 2 1 out  2\nxx\n"
+				  "@mts 2 1 out 2 \nxx\n"
+				  "@mts 2 -1 out 2\nxx\n"
+				  "@mts 2 1 out 4096\nxx\n"
+				  "@mts 2 1 out 2\nok\n"
+				  "@mts 2 1 out 18446744073709551598\n";
+	put_file("bad.log", bad, sizeof(bad) - 1);
+	read_job("bad.log", 2, 0, &g, 1);
+	assert_int_equal(g.out_len, 2);
+	assert_memory_equal(g.out, "ok", 2);
+	alarm(0);
+}
+
+/* logs/ or a log file that is a symbolic link is refused with a clear error,
+ * by the writer and by both readers. */
+static void test_symlinks(void **state)
+{
+	char real[300], link_dir[300], p[400], err[300];
+	path_in(real, sizeof(real), "realdir");
+	path_in(link_dir, sizeof(link_dir), "linkdir");
+	assert_int_equal(mkdir(real, 0700), 0);
+	assert_int_equal(symlink(real, link_dir), 0);
+	snprintf(p, sizeof(p), "%s/worker-1.log", link_dir);
+	err[0] = '\0';
+	assert_null(joblog_writer_open(p, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "symbolic link"));
+	snprintf(p, sizeof(p), "%s/worker-1.log", real);
+	struct joblog_writer *w = joblog_writer_open(p, 0, err, sizeof(err));
+	assert_non_null(w);
+	uint64_t o = 0;
+	assert_int_equal(joblog_writer_append(w, 1, 1, JOBLOG_OUT, "x", 1, &o), 0);
+	assert_int_equal(joblog_writer_close(w), 0);
+	struct got g;
+	memset(&g, 0, sizeof(g));
+	assert_int_equal(joblog_read_dir(real, 1, 0, collect, &g, err, sizeof(err)), 1);
+	err[0] = '\0';
+	assert_int_equal(joblog_read_dir(link_dir, 1, 0, collect, &g, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	snprintf(p, sizeof(p), "%s/worker-1.log", link_dir);
+	err[0] = '\0';
+	assert_int_equal(joblog_read(p, 1, 0, collect, &g, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	/* a log file that is itself a link */
+	char lf[400];
+	snprintf(p, sizeof(p), "%s/worker-1.log", real);
+	snprintf(lf, sizeof(lf), "%s/worker-2.log", real);
+	assert_int_equal(symlink(p, lf), 0);
+	err[0] = '\0';
+	assert_int_equal(joblog_read(lf, 1, 0, collect, &g, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	assert_null(joblog_writer_open(lf, 0, err, sizeof(err)));
+	assert_non_null(strstr(err, "symbolic link"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +442,7 @@ int main(void)
 		cmocka_unit_test(test_big_chunks), cmocka_unit_test(test_big_read),
 		cmocka_unit_test(test_damaged),    cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_stop),       cmocka_unit_test(test_dir),
+		cmocka_unit_test(test_bad_lengths), cmocka_unit_test(test_symlinks),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

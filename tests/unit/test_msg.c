@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -131,14 +132,67 @@ static void test_auth_key_and_mac(void **state)
 	chmod(path, 0644);
 	assert_int_equal(auth_key_load(k2, path, 0, err, sizeof err), -1);
 	assert_non_null(strstr(err, "chmod 600"));
+	chmod(path, 0600);
+
+	/* A key owned by someone else is refused, even with mode 0600: as
+	 * root, give it away; otherwise a root-owned file stands in. */
+	const char *foreign = path;
+	if (geteuid() == 0)
+		assert_int_equal(chown(path, 4242, 4242), 0);
+	else
+		foreign = "/etc/hostname";
+	assert_int_equal(auth_key_load(k2, foreign, 0, err, sizeof err), -1);
+	assert_non_null(strstr(err, "belongs to uid"));
+	assert_non_null(strstr(err, "chown"));
+
+	/* A symbolic link to a key is refused. */
+	char lnk[300];
+	snprintf(lnk, sizeof lnk, "%s/keylink", dir);
+	assert_int_equal(symlink(path, lnk), 0);
+	assert_int_equal(auth_key_load(k2, lnk, 0, err, sizeof err), -1);
+	assert_non_null(strstr(err, "symbolic link"));
+	unlink(lnk);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* Numbers outside int64_t, non-integral or infinite read as "not an
+ * integer", never as whatever an undefined double-to-integer conversion
+ * gives (on x86, INT64_MIN). */
+static void test_number_range(void **state)
+{
+	(void)state;
+	const char *j = "{\"big\":1e300,\"neg\":-1e300,\"p63\":9223372036854775808,\"inf\":1e999,"
+			"\"ninf\":-1e999,\"half\":1.5,\"min\":-9223372036854775808,\"ok\":42,"
+			"\"arr\":[1e300,7]}";
+	char err[100];
+	msg *m = msg_parse(j, strlen(j), err, sizeof err);
+	assert_non_null(m);
+	int64_t v = 12345;
+	const char *bad[] = {"big", "neg", "p63", "inf", "ninf", "half"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(msg_get_int(m, bad[i], &v), -1);
+		assert_int_equal(v, 12345); /* untouched */
+		assert_int_equal(msg_to_int(msg_get(m, bad[i]), &v), -1);
+		assert_int_equal(msg_int(msg_get(m, bad[i])), 0);
+	}
+	assert_int_equal(msg_get_int(m, "min", &v), 0);
+	assert_true(v == INT64_MIN);
+	assert_int_equal(msg_get_int(m, "ok", &v), 0);
+	assert_int_equal(v, 42);
+	assert_int_equal(msg_int(msg_at(msg_get(m, "arr"), 0)), 0);
+	assert_int_equal(msg_int(msg_at(msg_get(m, "arr"), 1)), 7);
+	/* NaN cannot be written in JSON, but can be built */
+	assert_int_equal(msg_set_num(m, "nan", NAN), 0);
+	assert_int_equal(msg_get_int(m, "nan", &v), -1);
+	assert_int_equal(msg_int(msg_get(m, "nan")), 0);
+	msg_free(m);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_and_get),
+		cmocka_unit_test(test_parse_and_get), cmocka_unit_test(test_number_range),
 		cmocka_unit_test(test_bad_json_message),
 		cmocka_unit_test(test_build_and_frame),
 		cmocka_unit_test(test_auth_key_and_mac),

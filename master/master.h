@@ -108,6 +108,8 @@ struct wrk {
 	int dirty, dead;
 	double idle_since; /* autoscale: holding no job since (0: busy) */
 	int told_exit;     /* autoscale released it */
+	uint32_t *envs_sent; /* environment snapshots sent on this connection (workers.c) */
+	size_t nenvs_sent, cap_envs_sent;
 	struct wrk *dirty_next;
 	struct wrk *prev, *next; /* all workers */
 };

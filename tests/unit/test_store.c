@@ -53,7 +53,7 @@ static void insert_n(struct store *s, int64_t first, int n, const char *client)
 	for (int i = 0; i < n; i++) {
 		char in[32];
 		int len = snprintf(in, sizeof in, "in-%lld", (long long)(first + i));
-		struct mjob *j = mjob_new(in, (size_t)len, NULL, i == 0 ? "/tmp" : NULL, NULL);
+		struct mjob *j = mjob_new(in, (size_t)len, NULL, i == 0 ? "/tmp" : NULL, NULL, 0);
 		j->id = first + i;
 		j->kind = MJOB_ECHO;
 		j->prio = i % 3;

@@ -125,7 +125,8 @@ static int build(const char *spec, struct kvlist *l, int *minimal, char *err, si
 	if (all) {
 		for (char **e = environ; *e; e++) {
 			const char *eq = strchr(*e, '=');
-			if (!eq || eq == *e || jobenv_launcher_var(*e) || jobenv_slurm_var(*e))
+			if (!eq || eq == *e || jobenv_launcher_var(*e) || jobenv_slurm_var(*e) ||
+			    jobenv_shell_var(*e))
 				continue;
 			if (kvlist_add(l, *e, (size_t)(eq - *e), eq + 1))
 				return snprintf(err, errlen, "out of memory"), -1;

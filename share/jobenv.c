@@ -66,6 +66,16 @@ int jobenv_launcher_var(const char *kv)
 	return 0;
 }
 
+int jobenv_shell_var(const char *kv)
+{
+	static const char *const names[] = {"_", "SHLVL", "PWD", "OLDPWD", NULL};
+	size_t nl = strcspn(kv, "=");
+	for (const char *const *p = names; *p; p++)
+		if (strlen(*p) == nl && strncmp(kv, *p, nl) == 0)
+			return 1;
+	return 0;
+}
+
 int jobenv_slurm_var(const char *kv) { return strncmp(kv, "SLURM_", 6) == 0; }
 
 int jobenv_key(char out[JOBENV_KEY_LEN + 1], int minimal, const char *const *vars, size_t n)

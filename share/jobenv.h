@@ -26,6 +26,12 @@
  * user's OMPI_MCA_* settings such as OMPI_MCA_btl_tcp_if_include. */
 int jobenv_launcher_var(const char *kv);
 
+/* 1 if kv is a shell's bookkeeping of the submitting process, left out of an
+ * "ALL" snapshot because it would only tell one submit from the next (and
+ * so store a snapshot per submit): _ (the last command), SHLVL, PWD and
+ * OLDPWD (the worker sets PWD to the job's working directory). */
+int jobenv_shell_var(const char *kv);
+
 /* 1 if kv names a Slurm variable of the process's allocation (SLURM_*):
  * a job takes these from the worker that runs it, never from the submitter. */
 int jobenv_slurm_var(const char *kv);

@@ -643,10 +643,8 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
 	else
 		sqlite3_bind_null(st, 15);
 	sqlite3_bind_int(st, 16, j->crash_limit ? j->crash_limit : 1);
-	if (mjob_env_id(j))
+	if (mjob_env_id(j)) /* else NULL: run() cleared the bindings */
 		sqlite3_bind_int64(st, 17, mjob_env_id(j));
-	else
-		sqlite3_bind_null(st, 17);
 	return run(s, st);
 }
 

@@ -109,7 +109,9 @@ static const char schema_sql[] =
 	" crash_limit INTEGER NOT NULL DEFAULT 1,"
 	" crashes INTEGER NOT NULL DEFAULT 0,"
 	" envid INTEGER);"
-	"CREATE TABLE IF NOT EXISTS envs(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
+	/* AUTOINCREMENT: an id is never reused after forget deleted its row,
+	 * because workers cache snapshots by id */
+	"CREATE TABLE IF NOT EXISTS envs(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,"
 	" minimal INTEGER NOT NULL, vars TEXT NOT NULL, t REAL);"
 	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
 	"CREATE TABLE IF NOT EXISTS workers(wid TEXT PRIMARY KEY, since REAL);"

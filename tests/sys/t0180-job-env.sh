@@ -123,6 +123,42 @@ assert_eq 5 "$(db "select value from meta where key='schema_version'")" "schema 
 echo_env=$(db "select count(*) from jobs where type='echo' and envid is not null")
 assert_eq 0 "$echo_env" "echo jobs with a snapshot"
 
+log "forget removes a snapshot no job uses and no client sent for a day"
+g=$(mtslurm submit --export NONE,GC_T_VAR=1 --exec true)
+mtslurm wait "$g" --timeout 30 >/dev/null
+gid=$(db "select envid from jobs where id=$g")
+[ -n "$gid" ] || fail "job $g has no snapshot"
+db "update envs set t=t-2*86400 where id=$gid"
+mtslurm wait "$(mtslurm submit --echo newest)" --timeout 30 >/dev/null # forget keeps the newest row
+mtslurm forget "$g" >/dev/null
+assert_eq 0 "$(db "select count(*) from envs where id=$gid")" "the unused old snapshot after forget"
+assert_eq 1 "$(db "select count(*) from envs where id=(select envid from jobs where id=$e)")" "a snapshot in use after forget"
+
+log "the protocol: a snapshot must match its key; a job must name a known one"
+H='"t":"hello","client":"envpeer"'
+good=$(printf 'none\0A=1\0' | sha256sum | cut -d' ' -f1)
+out=$("$TOOLS/wire_peer" --ms 1500 "$MTSLURM_RUN_DIR" "{$H}" \
+	"{\"t\":\"env\",\"key\":\"$good\",\"base\":\"none\",\"vars\":[\"A=2\"]}" \
+	"{\"t\":\"submit\",\"req\":1,\"jobs\":[{\"type\":\"exec\",\"input\":\"env\",\"envk\":\"$good\"}]}" \
+	"{\"t\":\"env\",\"key\":\"$good\",\"base\":\"none\",\"vars\":[\"A=1\"]}" \
+	"{\"t\":\"submit\",\"req\":2,\"jobs\":[{\"type\":\"exec\",\"input\":\"env\",\"envk\":\"$good\"}]}" \
+	"{\"t\":\"env\",\"key\":\"xyz\",\"base\":\"all\",\"vars\":[]}" \
+	"{\"t\":\"env\",\"key\":\"$good\",\"base\":\"some\",\"vars\":[]}" \
+	"{\"t\":\"env\",\"key\":\"$good\",\"base\":\"none\",\"vars\":[\"noequals\"]}")
+assert_contains "$out" 'env: \"key\" is not the SHA-256 of the snapshot' "a snapshot whose key does not match"
+assert_contains "$out" 'job 0: unknown environment' "a job naming a refused snapshot"
+assert_contains "$out" '"t":"submitted","req":2' "a job naming a good snapshot"
+assert_contains "$out" '64 lowercase hex digits' "a malformed key"
+assert_contains "$out" '\"base\" must be \"all\" or \"none\"' "a bad base"
+assert_contains "$out" 'must be an array of \"K=V\" strings' "a variable without ="
+pid=$(sed -n 's/.*"t":"submitted","req":2,"first":\([0-9]*\).*/\1/p' <<<"$out")
+[ -n "$pid" ] || fail "no id for the wire job: $out"
+mtslurm wait "$pid" --timeout 30 >/dev/null
+out=$(logs_of "$pid")
+has "$out" "A=1" "the snapshot a raw client sent"
+has "$out" "PATH=/usr/local/bin:/usr/bin:/bin" "a none snapshot from a raw client"
+hasnt "$out" "^(MTS_T_VAR|OMPI_MCA_)" "a none snapshot from a raw client"
+
 log "a queued job keeps its environment across a restart of the master"
 q=$(mtslurm submit --after "$(mtslurm submit --exec 'sleep 2')" --exec 'sh -c "echo X=\$MTS_T_VAR; pwd"')
 mtslurm stop >/dev/null

@@ -167,6 +167,12 @@ static int serve_one(void)
 			snprintf(err, sizeof err, "no function '%s' in %s", fname, path);
 			rc = respond(FHOST_NO_CALL, 0, err, 0);
 		} else {
+			/* the job's own MTSLURM_* (the host lives for many jobs) */
+			char v[24];
+			snprintf(v, sizeof v, "%lld", (long long)q.job_id);
+			setenv("MTSLURM_JOB_ID", v, 1);
+			snprintf(v, sizeof v, "%u", (unsigned)q.attempt);
+			setenv("MTSLURM_ATTEMPT", v, 1);
 			char *out = NULL;
 			int ret = fn(input, &out);
 			rc = respond(FHOST_CALLED, ret, out, out != NULL);
@@ -179,10 +185,15 @@ static int serve_one(void)
 
 int main(int argc, char **argv)
 {
-	long parent = argc == 2 ? strtol(argv[1], NULL, 10) : 0;
+	long parent = argc == 2 || argc == 4 ? strtol(argv[1], NULL, 10) : 0;
 	if (parent <= 0) {
-		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID (started by an mtslurm worker, fd 3 its socket)\n");
+		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR] (started by an mtslurm worker, "
+				"fd 3 its socket)\n");
 		return 2;
+	}
+	if (argc == 4) {
+		setenv("MTSLURM_WORKER", argv[2], 1);
+		setenv("MTSLURM_RUN_DIR", argv[3], 1);
 	}
 	/* die with the worker; if it is already gone, leave now */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);

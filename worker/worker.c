@@ -906,7 +906,7 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 		goto fail;
 	}
 	/* func first: it holds no loop handle until it starts a host */
-	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick};
+	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs};
 	w->func = func_new(loop, &fo, err, errlen);
 	if (!w->func)
 		goto fail;

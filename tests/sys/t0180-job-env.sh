@@ -51,6 +51,19 @@ has "$out" "OMPI_MCA_btl_tcp_if_include=lo" "a user's own OMPI_MCA_* passes thro
 hasnt "$out" "^OMPI_MCA_(btl|oob_tcp_if_include|orte_|mpi_warn_on_fork)=" "start's OMPI_MCA_* reached the job"
 hasnt "$out" "^(PMIX_|PRTE_|OMPI_COMM_WORLD_|OMPI_MCA_ess)" "launcher variables reached the job"
 
+log "function jobs: MTSLURM_* of their job in the long-lived function host"
+f1=$(mtslurm submit --func "$TOOLS/libsweep.so:jobenv")
+f2=$(mtslurm submit --func "$TOOLS/libsweep.so:jobenv")
+mtslurm wait "$f1" "$f2" --timeout 30 >/dev/null
+for f in $f1 $f2; do
+	js=$(mtslurm jobs "$f" --json | jsql "select json_extract(value,'\$.output') from json_each(readfile('/dev/stdin'))")
+	assert_eq "$f" "$(jget "$js" '$.job')" "func: MTSLURM_JOB_ID"
+	assert_eq 1 "$(jget "$js" '$.attempt')" "func: MTSLURM_ATTEMPT"
+	assert_eq "$rd" "$(jget "$js" '$.run_dir')" "func: MTSLURM_RUN_DIR"
+	fw=$(mtslurm jobs "$f" --json | jsql "select json_extract(value,'\$.worker') from json_each(readfile('/dev/stdin'))")
+	assert_eq "$fw" "$(jget "$js" '$.worker')" "func: MTSLURM_WORKER"
+done
+
 log "--export NONE, --export NAME list, --cwd"
 b=$(mtslurm submit --export NONE --exec 'env')
 c=$(mtslurm submit --export MTS_T_VAR,GIVEN=value,UNSET_T_VAR --cwd ../other --exec 'sh -c "env; echo cwd=\$(pwd)"')

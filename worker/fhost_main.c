@@ -167,12 +167,16 @@ static int serve_one(void)
 			snprintf(err, sizeof err, "no function '%s' in %s", fname, path);
 			rc = respond(FHOST_NO_CALL, 0, err, 0);
 		} else {
-			/* the job's own MTSLURM_* (the host lives for many jobs) */
-			char v[24];
-			snprintf(v, sizeof v, "%lld", (long long)q.job_id);
-			setenv("MTSLURM_JOB_ID", v, 1);
-			snprintf(v, sizeof v, "%u", (unsigned)q.attempt);
-			setenv("MTSLURM_ATTEMPT", v, 1);
+			/* The job's own MTSLURM_* (the host lives for many jobs),
+			 * rewritten in place: setenv would keep every old value
+			 * (glibc never frees them), a few bytes per job forever. */
+			static char idkv[48], akv[32];
+			snprintf(idkv, sizeof idkv, "MTSLURM_JOB_ID=%lld", (long long)q.job_id);
+			snprintf(akv, sizeof akv, "MTSLURM_ATTEMPT=%u", (unsigned)q.attempt);
+			if (getenv("MTSLURM_JOB_ID") != idkv + 15) {
+				putenv(idkv);
+				putenv(akv);
+			}
 			char *out = NULL;
 			int ret = fn(input, &out);
 			rc = respond(FHOST_CALLED, ret, out, out != NULL);

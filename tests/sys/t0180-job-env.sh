@@ -52,10 +52,10 @@ hasnt "$out" "^OMPI_MCA_(btl|oob_tcp_if_include|orte_|mpi_warn_on_fork)=" "start
 hasnt "$out" "^(PMIX_|PRTE_|OMPI_COMM_WORLD_|OMPI_MCA_ess)" "launcher variables reached the job"
 
 log "function jobs: MTSLURM_* of their job in the long-lived function host"
-f1=$(mtslurm submit --func "$TOOLS/libsweep.so:jobenv")
-f2=$(mtslurm submit --func "$TOOLS/libsweep.so:jobenv")
-mtslurm wait "$f1" "$f2" --timeout 30 >/dev/null
-for f in $f1 $f2; do
+# four calls on two workers: hosts serve more than one job
+fs=$(printf '{}\n{}\n{}\n{}\n' | mtslurm submit --func "$TOOLS/libsweep.so:jobenv" --stdin)
+mtslurm wait $fs --timeout 30 >/dev/null
+for f in $fs; do
 	js=$(mtslurm jobs "$f" --json | jsql "select json_extract(value,'\$.output') from json_each(readfile('/dev/stdin'))")
 	assert_eq "$f" "$(jget "$js" '$.job')" "func: MTSLURM_JOB_ID"
 	assert_eq 1 "$(jget "$js" '$.attempt')" "func: MTSLURM_ATTEMPT"

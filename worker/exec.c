@@ -757,7 +757,7 @@ static char **fallback_env(struct exec *x, size_t *n)
 
 /* The variables the worker sets per job (job_env); 1 if kv is one of them
  * or in the job's own "env" list, which win over the base. */
-static int job_sets(const struct job *j, const char *kv)
+static int worker_sets(const struct job *j, const char *kv)
 {
 	static const char *const own[] = {"MTSLURM_JOB_ID", "MTSLURM_ATTEMPT", "MTSLURM_WORKER", "MTSLURM_RUN_DIR"};
 	size_t nl = strcspn(kv, "=");
@@ -765,7 +765,13 @@ static int job_sets(const struct job *j, const char *kv)
 		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
 			if (strlen(own[i]) == nl && strncmp(kv, own[i], nl) == 0)
 				return 1;
-	if (j->cwd && nl == 3 && strncmp(kv, "PWD", 3) == 0)
+	return j->cwd && nl == 3 && strncmp(kv, "PWD", 3) == 0;
+}
+
+static int job_sets(const struct job *j, const char *kv)
+{
+	size_t nl = strcspn(kv, "=");
+	if (worker_sets(j, kv))
 		return 1;
 	for (size_t m = 0; m < j->nenv; m++)
 		if (strncmp(j->env[m], kv, nl) == 0 && j->env[m][nl] == '=')
@@ -799,8 +805,8 @@ static char **job_env(struct exec *x, const struct job *j, const char **pathvar)
 	for (size_t i = 0; i < nb; i++)
 		if (!job_sets(j, base[i]))
 			env[k++] = base[i];
-	for (size_t m = 0; m < j->nenv; m++)
-		if (strchr(j->env[m], '='))
+	for (size_t m = 0; m < j->nenv; m++) /* the worker's own are the job's facts */
+		if (strchr(j->env[m], '=') && !worker_sets(j, j->env[m]))
 			env[k++] = (char *)j->env[m];
 	int n = snprintf(p, (size_t)(end - p), "MTSLURM_JOB_ID=%lld", (long long)j->id);
 	env[k++] = p;

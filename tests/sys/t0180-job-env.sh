@@ -67,7 +67,7 @@ done
 log "--export NONE, --export NAME list, --cwd"
 b=$(mtslurm submit --export NONE --exec 'env')
 c=$(mtslurm submit --export MTS_T_VAR,GIVEN=value,UNSET_T_VAR --cwd ../other --exec 'sh -c "env; echo cwd=\$(pwd)"')
-d=$(mtslurm submit --export ALL,GIVEN=value --cwd "$T/sub/deeper" --env MTS_T_VAR=overridden --exec 'sh -c "env; echo cwd=\$(pwd)"')
+d=$(mtslurm submit --export ALL,GIVEN=value --cwd "$T/sub/deeper" --env MTS_T_VAR=overridden --env MTSLURM_JOB_ID=0 --exec 'sh -c "env; echo cwd=\$(pwd)"')
 mtslurm wait "$b" "$c" "$d" --timeout 30 >/dev/null
 out=$(logs_of "$b")
 has "$out" "PATH=/usr/local/bin:/usr/bin:/bin" "NONE: PATH"
@@ -89,6 +89,8 @@ has "$out" "MTS_T_VAR=overridden" "--env wins over --export"
 has "$out" "GIVEN=value" "ALL,NAME=VALUE"
 has "$out" "OTHER_T_VAR=other" "ALL,NAME=VALUE keeps the rest"
 has "$out" "cwd=$T/sub/deeper" "--cwd absolute"
+has "$out" "MTSLURM_JOB_ID=$d" "MTSLURM_JOB_ID cannot be overridden by --env"
+hasnt "$out" "^MTSLURM_JOB_ID=0" "--env MTSLURM_JOB_ID"
 set +e
 err=$(mtslurm submit --export 'ALL,=x' --exec true 2>&1); rc=$?
 set -e

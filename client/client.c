@@ -104,6 +104,8 @@ static void send_pending(mts_client *c)
 	for (struct req *r = c->reqs; r; r = r->next) {
 		if (r->sent)
 			continue;
+		if (envsnap_send_for(c, r))
+			continue;
 		if (conn_send_json(c->conn, r->frame.p, r->frame.len) == 0)
 			r->sent = 1;
 	}
@@ -113,6 +115,7 @@ static void conn_ready_cb(struct conn *cn)
 {
 	mts_client *c = conn_data(cn);
 	pthread_mutex_lock(&c->mu);
+	c->conn_gen++; /* every env snapshot is new to this connection */
 	struct buf b = BUF_INIT;
 	buf_addf(&b, "{\"t\":\"hello\",\"client\":\"%s\",\"name\":", c->cid);
 	json_str(&b, c->name);
@@ -659,6 +662,7 @@ MTS_API void mts_close(mts_client *c)
 	}
 	/* Futures still alive keep their memory; the map forgets them. */
 	jobmap_release(&c->jobs);
+	envsnap_release_all(c);
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 	free(c);

@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "conn.h"
+#include "jobenv.h"
 #include "msg.h"
 #include "mtslurm.h"
 #include "rundir.h"
@@ -74,6 +75,21 @@ struct jobreg {
 	mts_job_id first; /* filled from the ack */
 };
 
+/* An environment snapshot (mts_job.export_env resolved against environ at
+ * submit; share/jobenv.h) that submit frames of this handle refer to by
+ * key. Its `env` frame goes out once per connection, right before the first
+ * frame that needs it (client.c send_pending), so the master can store it
+ * once for all the jobs that use it. Interned by key; guarded by the mutex. */
+struct envsnap {
+	char key[JOBENV_KEY_LEN + 1];
+	struct buf frame;  /* {"t":"env","key":...,"base":...,"vars":[...]} */
+	unsigned conn_gen; /* connection it was last sent on; 0: never */
+	uint64_t sent_ns;  /* when (monotonic) */
+	unsigned refs;     /* pending requests that use it */
+	uint64_t used_ns;  /* last submit that used it (eviction) */
+	struct envsnap *next;
+};
+
 /* One request awaiting its reply. Owned by the caller that waits on it; the
  * client only links it while it is pending. */
 struct req {
@@ -85,6 +101,8 @@ struct req {
 	char errmsg[512];
 	msg *reply;       /* owned; freed by the waiter */
 	struct jobreg *reg;
+	struct envsnap **envs; /* snapshots its jobs use (refs held), sent first */
+	size_t nenvs;
 	struct req *next;
 };
 
@@ -137,6 +155,9 @@ struct mts_client {
 	struct cbbatch *cbq, *cbq_tail;
 	size_t cb_pending;            /* results queued or being delivered */
 	int in_callback;              /* the loop thread is inside on_done */
+	struct envsnap *envs;         /* interned snapshots */
+	size_t nenvs;
+	unsigned conn_gen;            /* counts connections, for envsnap.conn_gen */
 	char err[512];                /* mts_errmsg */
 	char why[512];                /* last connection failure */
 };
@@ -161,9 +182,30 @@ int64_t req_low(mts_client *c, const struct req *self);
 void req_release(struct req *r);
 
 /* submit.c */
-int submit_encode_job(struct buf *b, const mts_job *j, char *err, size_t errlen);
+/* Append j as a job object; envkey (exec: the snapshot's key) and cwd (exec:
+ * j->cwd, or the caller's directory) may be NULL. */
+int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const char *cwd, char *err,
+		      size_t errlen);
 void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first);
 void jobreg_free(struct jobreg *reg);
 void json_str(struct buf *b, const char *s);
+
+/* envsnap.c */
+/* The snapshot for export spec (NULL: "ALL"), interned in c with one more
+ * reference. 0, or -1 with a one-line reason in err (a bad spec, an
+ * environment over JOBENV_MAX_BYTES, out of memory). Takes the mutex. */
+int envsnap_get(mts_client *c, const char *spec, struct envsnap **out, char *err, size_t errlen);
+/* One more / one less reference (s NULL: no-op); take the mutex. */
+void envsnap_ref(mts_client *c, struct envsnap *s);
+void envsnap_unref(mts_client *c, struct envsnap *s);
+/* Drop r's references (r->envs); takes the mutex. */
+void envsnap_req_release(mts_client *c, struct req *r);
+/* Mutex held, on the loop thread, connected: send the `env` frames r needs
+ * that this connection has not had (or had over an hour ago: the master may
+ * have forgotten a snapshot no job used for a day). 0, or -1 if one could
+ * not be queued (then r must not be sent yet). */
+int envsnap_send_for(mts_client *c, const struct req *r);
+/* Free every snapshot (mts_close). */
+void envsnap_release_all(mts_client *c);
 
 #endif

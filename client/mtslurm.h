@@ -116,8 +116,10 @@ typedef struct mts_job {
 	const char *input;  /* echo: the message; exec: the command line; func: JSON text for the function */
 	double delay;       /* echo: seconds before answering */
 	const char *target; /* func: "/abs/path/lib.so:function" */
-	const char *cwd;    /* exec: working directory; NULL: the worker's */
-	const char *const *env; /* exec: NULL-terminated "K=V" list added to the worker's environment */
+	const char *cwd;    /* exec: working directory; NULL: the caller's working
+			     * directory at submit time (getcwd) */
+	const char *const *env; /* exec: NULL-terminated "K=V" list set on top of the
+				 * exported environment (see export_env); these win */
 	int prio;           /* higher first, among this handle's jobs */
 	int retries;        /* re-queues allowed after a lost worker; < 0: the master's default (3) */
 	const mts_job_id *deps; /* run after these completed */
@@ -133,9 +135,24 @@ typedef struct mts_job {
 			      * (signal, abort, exit) this many of its worker's function
 			      * hosts; 1 to 255; 0: the master's default (1, no retry).
 			      * Crashes are not retries: retries cover lost workers */
+	const char *export_env; /* exec: the environment the job sees, as sbatch's
+			      * --export: NULL or "ALL": the caller's whole
+			      * environment at submit time; "NONE": a minimal one
+			      * (PATH, HOME, USER, LOGNAME, SHELL of the worker's
+			      * user); "NAME,NAME=VALUE,...": the minimal one plus
+			      * these (NAME's value from the caller's environment;
+			      * a NAME that is not set is left out);
+			      * "ALL,NAME=VALUE,...": everything plus these. A
+			      * value cannot contain a comma (use env for that).
+			      * MPI launcher variables (PMIX_*, OMPI_COMM_WORLD_*,
+			      * ...) and SLURM_* are never taken from "ALL"; every
+			      * job also gets MTSLURM_JOB_ID, MTSLURM_ATTEMPT,
+			      * MTSLURM_WORKER, MTSLURM_RUN_DIR and the worker's
+			      * SLURM_*. Reads environ: do not setenv() in another
+			      * thread during the submit */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

@@ -5,9 +5,11 @@
  * as JSON text directly (no cJSON tree per job): at a hundred thousand jobs a
  * second the tree would cost more than the rest of the client.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -49,7 +51,8 @@ void json_str(struct buf *b, const char *s)
 	buf_add(b, "\"", 1);
 }
 
-int submit_encode_job(struct buf *b, const mts_job *j, char *err, size_t errlen)
+int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const char *cwd, char *err,
+		      size_t errlen)
 {
 	if (!j->type || !*j->type) {
 		snprintf(err, errlen, "job without a type (echo, exec or func)");
@@ -67,9 +70,14 @@ int submit_encode_job(struct buf *b, const mts_job *j, char *err, size_t errlen)
 		buf_adds(b, ",\"target\":");
 		json_str(b, j->target);
 	}
-	if (j->cwd) {
+	if (cwd) {
 		buf_adds(b, ",\"cwd\":");
-		json_str(b, j->cwd);
+		json_str(b, cwd);
+	}
+	if (envkey) {
+		buf_adds(b, ",\"envk\":\"");
+		buf_adds(b, envkey);
+		buf_add(b, "\"", 1);
 	}
 	if (j->env) {
 		buf_adds(b, ",\"env\":[");
@@ -126,6 +134,58 @@ void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first)
 	}
 }
 
+/* What an exec job of a submit call runs with: the snapshot of its
+ * export_env (computed once per distinct spec in a row of jobs) and the
+ * caller's working directory (read once per call). */
+struct submit_ctx {
+	mts_client *c;
+	struct envsnap *snap;
+	const char *spec; /* of snap */
+	char cwd[RUNDIR_PATH_MAX];
+	int have_cwd;
+};
+
+static int same_spec(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* The snapshot and directory of exec job j; r holds a reference to the
+ * snapshot until it is released. */
+static int submit_exec_ctx(struct submit_ctx *x, struct req *r, const mts_job *j, const char **envkey,
+			   const char **cwd, char *err, size_t errlen)
+{
+	if (!j->cwd && !x->have_cwd) {
+		if (!getcwd(x->cwd, sizeof x->cwd))
+			return snprintf(err, errlen,
+					"cannot get the working directory (%s): set mts_job.cwd", strerror(errno)),
+			       -1;
+		x->have_cwd = 1;
+	}
+	*cwd = j->cwd ? j->cwd : x->cwd;
+	if (!x->snap || !same_spec(x->spec, j->export_env)) {
+		struct envsnap *sn;
+		if (envsnap_get(x->c, j->export_env, &sn, err, errlen))
+			return -1;
+		envsnap_unref(x->c, x->snap);
+		x->snap = sn;
+		x->spec = j->export_env;
+	}
+	size_t i = 0;
+	while (i < r->nenvs && r->envs[i] != x->snap)
+		i++;
+	if (i == r->nenvs) {
+		struct envsnap **v = realloc(r->envs, (r->nenvs + 1) * sizeof *v);
+		if (!v)
+			return snprintf(err, errlen, "out of memory"), -1;
+		r->envs = v;
+		r->envs[r->nenvs++] = x->snap;
+		envsnap_ref(x->c, x->snap);
+	}
+	*envkey = x->snap->key;
+	return 0;
+}
+
 /* Submit n jobs in frames of CLIENT_BATCH_MAX, all in flight at once. futs
  * and keeps, when given, have n entries. */
 static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size_t n, struct mts_future **futs,
@@ -140,6 +200,7 @@ static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size
 	int rc = MTS_OK;
 	size_t built = 0;
 	char err[256];
+	struct submit_ctx x = {.c = c};
 	for (size_t k = 0; k < nreq; k++) {
 		size_t lo = k * CLIENT_BATCH_MAX, hi = lo + CLIENT_BATCH_MAX < n ? lo + CLIENT_BATCH_MAX : n;
 		struct req *r = &reqs[k];
@@ -163,7 +224,10 @@ static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size
 		for (size_t i = lo; i < hi; i++) {
 			if (i > lo)
 				buf_add(&r->frame, ",", 1);
-			if (submit_encode_job(&r->frame, &jobs[i], err, sizeof err)) {
+			const char *envkey = NULL, *cwd = jobs[i].cwd;
+			if ((jobs[i].type && strcmp(jobs[i].type, "exec") == 0 &&
+			     submit_exec_ctx(&x, r, &jobs[i], &envkey, &cwd, err, sizeof err)) ||
+			    submit_encode_job(&r->frame, &jobs[i], envkey, cwd, err, sizeof err)) {
 				client_seterr(c, "job %zu: %s", i, err);
 				rc = MTS_EINVAL;
 				break;
@@ -179,9 +243,12 @@ static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size
 		buf_add(&r->frame, "]", 1);
 		built++;
 	}
+	envsnap_unref(c, x.snap);
 	if (rc) {
-		for (size_t k = 0; k < nreq; k++)
+		for (size_t k = 0; k < nreq; k++) {
+			envsnap_req_release(c, &reqs[k]);
 			req_release(&reqs[k]);
+		}
 		free(reqs);
 		return rc;
 	}
@@ -206,6 +273,7 @@ static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size
 			for (size_t i = 0; i < r->reg->n; i++)
 				ids[lo + i] = r->reg->first + (mts_job_id)i;
 		}
+		envsnap_req_release(c, r);
 		req_release(r);
 	}
 	free(reqs);

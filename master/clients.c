@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobenv.h"
 #include "log.h"
 #include "util.h"
 
@@ -382,12 +383,57 @@ static void on_hello(struct peer *p, msg *m)
 	clients_dirty(p->client);
 }
 
+/* ---- env ---- */
+
+/* An environment snapshot a client will name in its exec jobs ("envk"):
+ * checked against its key and stored once (store_env_offer). No reply: a
+ * refused one is reported by an error frame, and the submit that names it
+ * is refused as naming an unknown environment. */
+static void on_env(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	const char *key = msg_get_str(m, "key"), *base = msg_get_str(m, "base");
+	msg *vars = msg_get(m, "vars");
+	char why[200] = "";
+	const char **v = NULL;
+	size_t n = msg_size(vars), bytes = 0, k = 0;
+	if (!p->client) {
+		master_error(p, 0, 0, "bad_request", "send hello before env");
+		return;
+	}
+	if (!key || strlen(key) != JOBENV_KEY_LEN || strspn(key, "0123456789abcdef") != JOBENV_KEY_LEN)
+		snprintf(why, sizeof why, "\"key\" must be %d lowercase hex digits (SHA-256)", JOBENV_KEY_LEN);
+	else if (!base || (strcmp(base, "all") != 0 && strcmp(base, "none") != 0))
+		snprintf(why, sizeof why, "\"base\" must be \"all\" or \"none\"");
+	else if (!msg_is_array(vars) || !(v = malloc((n ? n : 1) * sizeof *v)))
+		snprintf(why, sizeof why, "\"vars\" must be an array of \"K=V\" strings");
+	for (msg *e = v ? msg_child(vars) : NULL; e && !*why; e = msg_next(e)) {
+		const char *t = msg_str(e);
+		if (!t || t[0] == '=' || !strchr(t, '='))
+			snprintf(why, sizeof why, "\"vars\" must be an array of \"K=V\" strings");
+		else if ((bytes += strlen(t) + 1) > JOBENV_MAX_BYTES)
+			snprintf(why, sizeof why, "more than %u bytes of variables", JOBENV_MAX_BYTES);
+		else
+			v[k++] = t;
+	}
+	char sum[JOBENV_KEY_LEN + 1];
+	if (!*why && (jobenv_key(sum, base[0] == 'n', v, k) || strcmp(sum, key) != 0))
+		snprintf(why, sizeof why, "\"key\" is not the SHA-256 of the snapshot (docs/protocol.md)");
+	free(v);
+	char *text = *why ? NULL : msg_print(vars);
+	if (!*why && (!text || store_env_offer(ms->store, key, base[0] == 'n', text, util_wall())))
+		snprintf(why, sizeof why, "cannot store it: %s", text ? store_errmsg(ms->store) : "out of memory");
+	free(text);
+	if (*why)
+		master_error(p, 0, 0, "bad_request", "env: %s", why);
+}
+
 /* ---- submit ---- */
 
 struct spec {
 	const char *type;
 	msg *input;
-	const char *target, *cwd;
+	const char *target, *cwd, *envk;
 	msg *env, *deps;
 	double delay, timeout, treq;
 	int64_t prio, retries, ranks, crash_limit;
@@ -452,6 +498,10 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 					if (!msg_is_str(e) || !strchr(msg_str(e), '=') || msg_str(e)[0] == '=')
 						return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
 				s->env = f;
+			} else if (strcmp(k, "envk") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"envk\" must be the key of an env message"), -1;
+				s->envk = msg_str(f);
 			}
 			break;
 		case 'p':
@@ -619,6 +669,8 @@ static void on_submit(struct peer *p, msg *m)
 		b.dflt_env = msg_print(d.env);
 	int64_t first = ms->next_id;
 	size_t i = 0;
+	const char *envk_last = NULL; /* jobs of a frame mostly share one snapshot */
+	int64_t env_id = 0;
 	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
 		struct spec s = d;
 		int kind = 0;
@@ -656,6 +708,17 @@ static void on_submit(struct peer *p, msg *m)
 				goto refuse;
 			}
 		}
+		if (kind == MJOB_EXEC && s.envk && (!envk_last || strcmp(envk_last, s.envk) != 0)) {
+			env_id = store_env_find(ms->store, s.envk);
+			envk_last = s.envk;
+			if (env_id <= 0 || env_id > UINT32_MAX) {
+				snprintf(err, sizeof err,
+					 "job %zu: unknown environment \"%.64s\": send it in an env message on this "
+					 "connection first",
+					 i, s.envk);
+				goto refuse;
+			}
+		}
 		char *input_owned = NULL;
 		const char *input = "";
 		if (s.input) {
@@ -669,7 +732,8 @@ static void on_submit(struct peer *p, msg *m)
 		if (s.env)
 			env = s.env == d.env ? b.dflt_env : (env_owned = msg_print(s.env));
 		struct mjob *j = mjob_new(input, input ? strlen(input) : 0, kind == MJOB_FUNC ? s.target : NULL,
-					  kind == MJOB_EXEC ? s.cwd : NULL, kind == MJOB_EXEC ? env : NULL);
+					  kind == MJOB_EXEC ? s.cwd : NULL, kind == MJOB_EXEC ? env : NULL,
+					  kind == MJOB_EXEC && s.envk ? (uint32_t)env_id : 0);
 		free(input_owned);
 		free(env_owned);
 		if (!j) {
@@ -846,6 +910,10 @@ void clients_on_msg(struct peer *p, msg *m)
 		if (strcmp(t, "cancel") == 0)
 			return on_cancel(p, m);
 		break;
+	case 'e':
+		if (strcmp(t, "env") == 0)
+			return on_env(p, m);
+		break;
 	case 'f':
 		if (strcmp(t, "forget") == 0)
 			return query_forget(p, m);
@@ -866,7 +934,7 @@ void clients_on_msg(struct peer *p, msg *m)
 	int64_t req = 0;
 	int has_req = msg_get_int(m, "req", &req) == 0;
 	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a client; expected hello, submit, cancel, "
+		     "unknown message type \"%.40s\" from a client; expected hello, env, submit, cancel, "
 		     "status, jobs, workers, wait, forget or shutdown",
 		     t);
 }

@@ -112,6 +112,8 @@ struct wrk {
 	int told_exit;     /* autoscale released it */
 	char leave_why[300]; /* its `leaving` message: why it exits ("" if none came) */
 	char drain_why[200]; /* its `drain` message's why ("" if it never drained) */
+	uint32_t *envs_sent; /* environment snapshots sent on this connection (workers.c) */
+	size_t nenvs_sent, cap_envs_sent;
 	struct wrk *dirty_next;
 	struct wrk *prev, *next; /* all workers */
 };

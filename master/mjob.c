@@ -9,16 +9,17 @@
 #include <string.h>
 
 struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
-		      const char *env_json)
+		      const char *env_json, uint32_t env_id)
 {
+	size_t il = env_id ? sizeof env_id : 0;
 	size_t tl = target ? strlen(target) + 1 : 0;
 	size_t cl = cwd ? strlen(cwd) + 1 : 0;
 	size_t el = env_json ? strlen(env_json) + 1 : 0;
 	if (!input)
 		input_len = 0;
-	if (input_len > UINT32_MAX - tl - cl - el - 1)
+	if (input_len > UINT32_MAX - il - tl - cl - el - 1)
 		return NULL;
-	struct mjob *j = malloc(sizeof *j + input_len + 1 + tl + cl + el);
+	struct mjob *j = malloc(sizeof *j + input_len + 1 + il + tl + cl + el);
 	if (!j)
 		return NULL;
 	memset(j, 0, sizeof *j);
@@ -27,6 +28,11 @@ struct mjob *mjob_new(const char *input, size_t input_len, const char *target, c
 		memcpy(j->data, input, input_len);
 	j->data[input_len] = '\0';
 	size_t off = input_len + 1;
+	if (il) {
+		memcpy(j->data + off, &env_id, il);
+		j->flags |= MJOB_F_ENV;
+		off += il;
+	}
 	if (tl) {
 		j->target_off = (uint32_t)off;
 		memcpy(j->data + off, target, tl);

@@ -3,7 +3,8 @@
  * mjob: one unfinished job as the master holds it in memory. Named mjob (not
  * job) so it never collides with worker/job.h in a test that sees both. A job
  * is one allocation: the fixed fields, then its strings (input, target, cwd,
- * env as JSON array text) packed after the struct, so 10 million queued echo
+ * env as JSON array text, and an exec job's environment snapshot id) packed
+ * after the struct, so 10 million queued echo
  * jobs cost about 110 bytes each plus their input. Finished jobs leave memory
  * (they live on in state.db only).
  *
@@ -15,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -40,6 +42,7 @@ enum mjob_kind { MJOB_ECHO = 0, MJOB_EXEC = 1, MJOB_FUNC = 2 };
 #define MJOB_F_REVOKING 0x01 /* a revoke "steal" for it is in flight */
 #define MJOB_F_MARK 0x02     /* scratch bit for one operation (held reconciliation) */
 #define MJOB_F_STARTED 0x04  /* assigned, and its worker said it started (not merely prefetched) */
+#define MJOB_F_ENV 0x08      /* data holds an environment snapshot id (mjob_env_id) */
 
 struct sched_client;
 struct sched_worker;
@@ -64,7 +67,7 @@ struct mjob {
 	uint8_t where, kind, flags;
 	uint8_t crash_limit;   /* fail at this many crashes of a function host; 0 read as 1 */
 	uint8_t crashes;       /* function hosts it crashed so far (result "crash":true) */
-	char data[]; /* input NUL [target NUL] [cwd NUL] [env NUL] */
+	char data[]; /* input NUL [env id: 4 bytes] [target NUL] [cwd NUL] [env NUL] */
 };
 
 /* Ids of dependents, grown on demand (rare: most jobs have none). */
@@ -74,9 +77,11 @@ struct mjob_deps {
 };
 
 /* One allocation with room for the strings; NULL/absent strings are not
- * stored. input may be NULL (stored as ""). Returns NULL on OOM. */
+ * stored. input may be NULL (stored as ""). env_id: the job's environment
+ * snapshot (table envs), 0: none -- kept in data, not in a field, so echo
+ * jobs pay nothing for it. Returns NULL on OOM. */
 struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
-		      const char *env_json);
+		      const char *env_json, uint32_t env_id);
 /* Free the job and its dependents list. NULL is a no-op. */
 void mjob_free(struct mjob *j);
 
@@ -84,6 +89,13 @@ static inline const char *mjob_input(const struct mjob *j) { return j->data; }
 static inline const char *mjob_target(const struct mjob *j) { return j->target_off ? j->data + j->target_off : NULL; }
 static inline const char *mjob_cwd(const struct mjob *j) { return j->cwd_off ? j->data + j->cwd_off : NULL; }
 static inline const char *mjob_env(const struct mjob *j) { return j->env_off ? j->data + j->env_off : NULL; }
+static inline uint32_t mjob_env_id(const struct mjob *j)
+{
+	uint32_t v = 0;
+	if (j->flags & MJOB_F_ENV)
+		memcpy(&v, j->data + j->input_len + 1, sizeof v);
+	return v;
+}
 
 /* "echo", "exec", "func". */
 const char *mjob_kind_name(int kind);

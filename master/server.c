@@ -502,7 +502,8 @@ static int load_row(void *arg, const struct store_row *r)
 	if (!c)
 		return -1;
 	int kind = mjob_kind_parse(r->type);
-	struct mjob *j = mjob_new(r->input, r->input_len, r->target, r->cwd, r->env);
+	struct mjob *j = mjob_new(r->input, r->input_len, r->target, r->cwd, r->env,
+				  r->env_id > 0 && r->env_id <= UINT32_MAX ? (uint32_t)r->env_id : 0);
 	if (!j)
 		return -1;
 	j->id = r->id;

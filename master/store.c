@@ -20,7 +20,7 @@
 #include "buf.h"
 #include "mjob.h"
 
-#define STORE_SCHEMA_VERSION "4"
+#define STORE_SCHEMA_VERSION "5"
 
 enum {
 	S_BEGIN,
@@ -41,6 +41,9 @@ enum {
 	S_SUBMIT_ADD,
 	S_SUBMIT_PRUNE,
 	S_CRASHES,
+	S_ENV_OFFER,
+	S_ENV_FIND,
+	S_ENV_GET,
 	S_MAX
 };
 
@@ -49,8 +52,14 @@ static const char *const sql_text[S_MAX] = {
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_INSERT] = "INSERT INTO jobs(id,client,type,input,delay,target,cwd,env,prio,retries,timeout,"
-		     "deps,state,attempts,submitted,treq,ranks,crash_limit) "
-		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16)",
+		     "deps,state,attempts,submitted,treq,ranks,crash_limit,envid) "
+		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16,?17)",
+	/* An offer refreshes t: forget keeps a snapshot a client may still
+	 * name (see store_forget) */
+	[S_ENV_OFFER] = "INSERT INTO envs(key,minimal,vars,t) VALUES(?1,?2,?3,?4) "
+			"ON CONFLICT(key) DO UPDATE SET t=excluded.t",
+	[S_ENV_FIND] = "SELECT id FROM envs WHERE key=?1",
+	[S_ENV_GET] = "SELECT minimal,vars FROM envs WHERE id=?1",
 	[S_ASSIGN] = "UPDATE jobs SET state=1,attempts=?2,worker=?3,started=?4 WHERE id=?1",
 	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL,started=NULL WHERE id=?1",
 	[S_STARTED] = "UPDATE jobs SET started=?3 WHERE id=?1 AND attempts=?2 AND state=1",
@@ -102,7 +111,12 @@ static const char schema_sql[] =
 	" treq REAL,"
 	" ranks INTEGER,"
 	" crash_limit INTEGER NOT NULL DEFAULT 1,"
-	" crashes INTEGER NOT NULL DEFAULT 0);"
+	" crashes INTEGER NOT NULL DEFAULT 0,"
+	" envid INTEGER);"
+	/* AUTOINCREMENT: an id is never reused after forget deleted its row,
+	 * because workers cache snapshots by id */
+	"CREATE TABLE IF NOT EXISTS envs(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,"
+	" minimal INTEGER NOT NULL, vars TEXT NOT NULL, t REAL);"
 	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
 	"CREATE TABLE IF NOT EXISTS workers(wid TEXT PRIMARY KEY, since REAL);"
 	"CREATE TABLE IF NOT EXISTS submits(client TEXT NOT NULL, req INTEGER NOT NULL, first INTEGER NOT NULL,"
@@ -344,18 +358,21 @@ static int setup_schema(struct store *s, const char *path, char *err, size_t err
 		snprintf(ver, sizeof ver, "%s", t ? t : "?");
 	}
 	sqlite3_finalize(v);
-	if (strcmp(ver, "2") == 0 || strcmp(ver, "3") == 0) {
+	if (strcmp(ver, "2") == 0 || strcmp(ver, "3") == 0 || strcmp(ver, "4") == 0) {
 		/* in place, one transaction: v2 -> v3 the time a job asks for
 		 * (--time-request) and its ranks; v3 -> v4 the crash limit and
-		 * count of function jobs */
+		 * count of function jobs; v4 -> v5 the job's environment
+		 * snapshot (table envs, made by schema_sql above) */
 		static const char v3[] = "ALTER TABLE jobs ADD COLUMN treq REAL;"
 					 "ALTER TABLE jobs ADD COLUMN ranks INTEGER;";
 		static const char v4[] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
-					 "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;"
+					 "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;";
+		static const char v5[] = "ALTER TABLE jobs ADD COLUMN envid INTEGER;"
 					 "UPDATE meta SET value='" STORE_SCHEMA_VERSION
 					 "' WHERE key='schema_version'; COMMIT;";
-		char up[512];
-		snprintf(up, sizeof up, "BEGIN IMMEDIATE; %s%s", ver[0] == '2' ? v3 : "", v4);
+		char up[640];
+		snprintf(up, sizeof up, "BEGIN IMMEDIATE; %s%s%s", ver[0] == '2' ? v3 : "", ver[0] < '4' ? v4 : "",
+			 v5);
 		if (sqlite3_exec(s->db, up, NULL, NULL, NULL) != SQLITE_OK) {
 			open_failed(s, path, err, errlen);
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -365,6 +382,11 @@ static int setup_schema(struct store *s, const char *path, char *err, size_t err
 		return snprintf(err, errlen, "%s has schema version %s, this master needs %s; use a new run directory",
 				path, ver, STORE_SCHEMA_VERSION), -1;
 	}
+	/* Not in schema_sql: on an older database the column exists only now.
+	 * forget looks snapshots up by it; only exec jobs have an entry. */
+	if (sqlite3_exec(s->db, "CREATE INDEX IF NOT EXISTS jobs_env ON jobs(envid) WHERE envid IS NOT NULL", NULL,
+			 NULL, NULL) != SQLITE_OK)
+		return open_failed(s, path, err, errlen);
 	return 0;
 }
 
@@ -627,7 +649,48 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
 	else
 		sqlite3_bind_null(st, 15);
 	sqlite3_bind_int(st, 16, j->crash_limit ? j->crash_limit : 1);
+	if (mjob_env_id(j)) /* else NULL: run() cleared the bindings */
+		sqlite3_bind_int64(st, 17, mjob_env_id(j));
 	return run(s, st);
+}
+
+int store_env_offer(struct store *s, const char *key, int minimal, const char *vars_json, double now)
+{
+	if (store_begin(s))
+		return -1;
+	sqlite3_stmt *st = s->st[S_ENV_OFFER];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, minimal ? 1 : 0);
+	sqlite3_bind_text(st, 3, vars_json, -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 4, now);
+	return run(s, st);
+}
+
+int64_t store_env_find(struct store *s, const char *key)
+{
+	sqlite3_stmt *st = s->st[S_ENV_FIND];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : fail(s);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return id;
+}
+
+int store_env_get(struct store *s, int64_t id, int *minimal, struct buf *vars_json)
+{
+	sqlite3_stmt *st = s->st[S_ENV_GET];
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), found = 0;
+	if (rc == SQLITE_ROW) {
+		*minimal = sqlite3_column_int(st, 0);
+		const char *v = col_str(st, 1);
+		found = buf_add(vars_json, v ? v : "[]", v ? (size_t)sqlite3_column_bytes(st, 1) : 2) ? -1 : 1;
+	} else if (rc != SQLITE_DONE) {
+		found = fail(s);
+	}
+	sqlite3_reset(st);
+	return found;
 }
 
 int store_assign(struct store *s, int64_t id, int attempts, const char *worker, double started)
@@ -865,7 +928,7 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	int64_t lo = scalar(s, "SELECT min(id) FROM jobs WHERE state<2 AND id>=?1", below);
 	int64_t hi = store_max_id(s);
 	const char *cols = "SELECT id,client,type,input,delay,target,cwd,env,prio,retries,timeout,deps,state,"
-			   "attempts,worker,treq,ranks,crash_limit,crashes FROM jobs ";
+			   "attempts,worker,treq,ranks,crash_limit,crashes,envid FROM jobs ";
 	char sql[512];
 	if (live * 4 >= hi - lo + 1)
 		snprintf(sql, sizeof sql, "%s WHERE id>=?1 AND +state<2 ORDER BY id", cols);
@@ -899,6 +962,7 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 		r.ranks = sqlite3_column_int(st, 16);
 		r.crash_limit = sqlite3_column_int(st, 17);
 		r.crashes = sqlite3_column_int(st, 18);
+		r.env_id = sqlite3_column_int64(st, 19);
 		if (fn(arg, &r)) {
 			sqlite3_finalize(st);
 			snprintf(s->errmsg, sizeof s->errmsg, "loading job %lld failed", (long long)r.id);
@@ -1069,5 +1133,16 @@ int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t fo
 	s->txn_writes += (unsigned)n;
 	for (int k = 2; k < 5; k++)
 		store_count_add(s, k, -forgotten[k]);
+	/* Environment snapshots no job uses any more, unless offered within a
+	 * day: a client names a snapshot it sent on its connection (and sends
+	 * it again after an hour), so one offered recently may still be used. */
+	if (n > 0 && sqlite3_exec(s->db,
+				  "DELETE FROM envs WHERE t<strftime('%s','now')-86400 AND NOT EXISTS"
+				  " (SELECT 1 FROM jobs WHERE envid=envs.id)",
+				  NULL, NULL, NULL) != SQLITE_OK) {
+		s->failed = 1;
+		fail(s);
+		return -1;
+	}
 	return n;
 }

@@ -93,6 +93,18 @@ int64_t store_max_id(struct store *s);
  * text or NULL. */
 int store_insert(struct store *s, const struct mjob *j, const char *client, const char *deps_json,
 		 double now);
+/* Environment snapshots (table envs): each distinct one stored once, named
+ * by its key (share/jobenv.h), and referenced by the jobs submitted with it
+ * (jobs.envid). offer: store it if new (in the open transaction, so it is
+ * durable with the jobs of the same turn that use it), or note that it is
+ * still in use; vars_json is its JSON array of "K=V" strings. find: its id
+ * (> 0), 0 if unknown, -1 on error. get: 1 with *minimal and the vars text
+ * appended to vars_json, 0 if no such id, -1 on error. */
+int store_env_offer(struct store *s, const char *key, int minimal, const char *vars_json, double now);
+int64_t store_env_find(struct store *s, const char *key);
+struct buf;
+int store_env_get(struct store *s, int64_t id, int *minimal, struct buf *vars_json);
+
 /* The job was assigned: state running, attempts, worker, started (<= 0:
  * NULL, the worker has not started it yet). The master writes this only for
  * jobs still running a moment after their assignment (see workers.c): a
@@ -162,6 +174,7 @@ struct store_row {
 	double delay, timeout, treq;
 	int prio, retries, state, attempts, ranks;
 	int crash_limit, crashes; /* schema v4 */
+	int64_t env_id;           /* schema v5: envs.id, 0: none */
 };
 /* Call fn for every job with state queued or running, in id order. Returns
  * the number of rows or -1 (also if fn returned non-zero). */
@@ -205,7 +218,8 @@ struct store_forget_q {
 };
 /* Delete up to q->limit final jobs matching q (in the open transaction),
  * never one that a queued or running job depends on, nor the newest row
- * (ids count on from it). forgotten[state] receives how many of each final
+ * (ids count on from it), and then the environment snapshots that no job
+ * uses and no client offered for a day. forgotten[state] receives how many of each final
  * state went; the `counts` totals drop by as many. Returns the number, or
  * -1. */
 int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t forgotten[5]);

@@ -48,6 +48,7 @@ struct wrk *workers_new(struct master *m, const char *wid)
 
 static void wrk_free(struct wrk *w)
 {
+	free(w->envs_sent);
 	fbuf_release(&w->assign);
 	fbuf_release(&w->result_ok);
 	fbuf_release(&w->revoke_cancel);
@@ -321,6 +322,51 @@ static void note_assign(struct master *m, struct mjob *j)
 		store_assign(m->store, j->id, j->attempts, wrk_of(j->worker)->wid, -1);
 }
 
+/* Snapshots a worker may cache before the master asks it to start over
+ * ("envreset"): bounds the worker's memory and the linear search here. */
+#define WORKERS_ENVS_MAX 256
+
+/* An exec job's environment snapshot: its id, and its contents the first
+ * time this connection needs it (the worker caches them by id; ids are rows
+ * of table envs, so they stay valid across a master restart). */
+static void assign_env(struct master *m, struct wrk *w, struct buf *b, uint32_t id)
+{
+	buf_adds(b, ",\"envid\":");
+	buf_add_i64(b, id);
+	for (size_t i = 0; i < w->nenvs_sent; i++)
+		if (w->envs_sent[i] == id)
+			return;
+	if (w->nenvs_sent == WORKERS_ENVS_MAX) {
+		buf_adds(b, ",\"envreset\":true");
+		w->nenvs_sent = 0;
+	}
+	int minimal = 0;
+	struct buf vars = BUF_INIT;
+	int got = store_env_get(m->store, id, &minimal, &vars);
+	if (got != 1) {
+		/* The job fails on the worker, saying its snapshot is missing. */
+		log_error("environment snapshot %u of a job for %s: %s", (unsigned)id, w->wid,
+			  got == 0 ? "no such row in table envs" : store_errmsg(m->store));
+		buf_release(&vars);
+		return;
+	}
+	buf_adds(b, ",\"envdef\":{\"base\":\"");
+	buf_adds(b, minimal ? "none" : "all");
+	buf_adds(b, "\",\"vars\":");
+	buf_add(b, vars.p, vars.len);
+	buf_add(b, "}", 1);
+	buf_release(&vars);
+	if (w->nenvs_sent == w->cap_envs_sent) {
+		size_t cap = w->cap_envs_sent ? w->cap_envs_sent * 2 : 8;
+		uint32_t *v = realloc(w->envs_sent, cap * sizeof *v);
+		if (!v)
+			return; /* sent again next time */
+		w->envs_sent = v;
+		w->cap_envs_sent = cap;
+	}
+	w->envs_sent[w->nenvs_sent++] = id;
+}
+
 static void cb_assign(void *arg, struct mjob *j)
 {
 	struct master *m = arg;
@@ -355,6 +401,8 @@ static void cb_assign(void *arg, struct mjob *j)
 		buf_adds(b, ",\"env\":");
 		buf_adds(b, mjob_env(j)); /* JSON array text printed by msg_print */
 	}
+	if (mjob_env_id(j))
+		assign_env(m, w, b, mjob_env_id(j));
 	buf_add(b, "}", 1);
 	workers_dirty(w);
 }
@@ -520,6 +568,7 @@ static void on_hello(struct peer *p, msg *m)
 	}
 	int reclaimed = w->sw.nassigned > 0;
 	store_worker_up(ms->store, wid, util_wall());
+	w->nenvs_sent = 0; /* a new connection has been sent no snapshot */
 	w->peer = p;
 	p->worker = w;
 	util_strlcpy(w->host, msg_get_str(m, "host") ? msg_get_str(m, "host") : conn_peer(p->conn), sizeof w->host);

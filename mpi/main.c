@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "jobenv.h"
 #include "log.h"
 #include "rundir.h"
 #include "sljob.h"
@@ -160,16 +161,15 @@ static void on_signal(uv_signal_t *s, int signum)
 	begin_stop(d, 0);
 }
 
-/* The environment jobs inherit: ours minus what mpirun set up for this rank,
- * so that a job which itself runs an MPI program (or mpirun) is not taken for
- * a part of the worker's MPI job. User settings such as OMPI_MCA_btl stay. */
+/* The environment function hosts (and exec jobs that come without an
+ * environment snapshot) inherit: ours minus what mpirun set up for this rank
+ * (share/jobenv.c's table, plus every other OMPI_ and OPAL_ name but
+ * OMPI_MCA_*, which in the worker's environment are all mpirun's), so that a
+ * job which itself runs an MPI program (or mpirun) is not taken for a part
+ * of the worker's MPI job. Exec jobs normally run in the submitter's
+ * environment instead (docs/user-guide.md, "The environment a job sees"). */
 static char **job_environment(void)
 {
-	/* what Open MPI 4's mpirun puts into a rank's environment */
-	static const char *const drop[] = {
-		"PMIX_", "OPAL_", "OMPI_MCA_orte_", "OMPI_MCA_ess", "OMPI_MCA_pmix",
-		"OMPI_MCA_initial_wdir=", "OMPI_MCA_shmem_RUNTIME_QUERY_hint=",
-		"OMPI_MCA_mpi_oversubscribe=", NULL};
 	size_t n = 0;
 	while (environ[n])
 		n++;
@@ -179,11 +179,8 @@ static char **job_environment(void)
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *e = environ[i];
-		/* OMPI_COMM_WORLD_RANK, OMPI_COMMAND, ...: all but OMPI_MCA_* */
-		int keep = !(strncmp(e, "OMPI_", 5) == 0 && strncmp(e, "OMPI_MCA_", 9) != 0);
-		for (int m = 0; drop[m] && keep; m++)
-			if (strncmp(e, drop[m], strlen(drop[m])) == 0)
-				keep = 0;
+		int keep = !jobenv_launcher_var(e) && strncmp(e, "OPAL_", 5) != 0 &&
+			   !(strncmp(e, "OMPI_", 5) == 0 && strncmp(e, "OMPI_MCA_", 9) != 0);
 		if (keep)
 			env[k++] = environ[i];
 	}

@@ -33,6 +33,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "envcache.h"
+#include "jobenv.h"
 #include "util.h"
 
 extern char **environ;
@@ -89,6 +91,9 @@ struct exec {
 	size_t nrunning; /* runs with a job attached */
 	struct path_ent cache[PATH_CACHE];
 	unsigned cache_next;
+	char *cache_path;  /* the PATH the cache was filled for */
+	char **fallback;   /* base of jobs without a snapshot (fallback_env) */
+	size_t nfallback;
 	int closing;
 	int close_stage;
 	int x_handles;
@@ -268,6 +273,8 @@ static void exec_free(struct exec *x)
 		free(x->cache[i].name);
 		free(x->cache[i].path);
 	}
+	free(x->cache_path);
+	free(x->fallback);
 	close(x->devnull);
 	void (*cb)(void *) = x->close_cb;
 	void *arg = x->close_arg;
@@ -703,41 +710,125 @@ static void cache_drop(struct exec *x, const char *name)
 	}
 }
 
-/* The job's environment: base plus its "K=V" entries (which win). Returns
- * base itself when there are none, else a new array (free it). */
+/* The cache holds paths found on one PATH: a job with another PATH (another
+ * submitter's) starts it afresh. 1 if it may be used for pathvar. */
+static int cache_for_path(struct exec *x, const char *pathvar)
+{
+	if (!pathvar)
+		pathvar = "";
+	if (x->cache_path && strcmp(x->cache_path, pathvar) == 0)
+		return 1;
+	for (int i = 0; i < PATH_CACHE; i++) {
+		free(x->cache[i].name);
+		free(x->cache[i].path);
+		x->cache[i].name = x->cache[i].path = NULL;
+	}
+	x->cache_next = 0;
+	free(x->cache_path);
+	x->cache_path = strdup(pathvar);
+	return x->cache_path != NULL;
+}
+
+/* The base of a job that came without a snapshot (a client that speaks the
+ * protocol itself and sent no "envk"): the worker's environment without
+ * what was set for mtslurm's own processes -- launcher variables and every
+ * OMPI_MCA_* (mtslurm start's btl and interface choices). Built once. */
+static char **fallback_env(struct exec *x, size_t *n)
+{
+	if (!x->fallback) {
+		char **base = x->o.env ? x->o.env : environ;
+		size_t nb = 0;
+		while (base[nb])
+			nb++;
+		char **v = malloc((nb + 1) * sizeof *v);
+		if (!v)
+			return NULL;
+		size_t k = 0;
+		for (size_t i = 0; i < nb; i++)
+			if (!jobenv_launcher_var(base[i]) && strncmp(base[i], "OMPI_MCA_", 9) != 0)
+				v[k++] = base[i];
+		v[k] = NULL;
+		x->fallback = v;
+		x->nfallback = k;
+	}
+	*n = x->nfallback;
+	return x->fallback;
+}
+
+/* The variables the worker sets per job (job_env); 1 if kv is one of them
+ * or in the job's own "env" list, which win over the base. */
+static int worker_sets(const struct job *j, const char *kv)
+{
+	static const char *const own[] = {"MTSLURM_JOB_ID", "MTSLURM_ATTEMPT", "MTSLURM_WORKER", "MTSLURM_RUN_DIR"};
+	size_t nl = strcspn(kv, "=");
+	if (nl > 8 && strncmp(kv, "MTSLURM_", 8) == 0)
+		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+			if (strlen(own[i]) == nl && strncmp(kv, own[i], nl) == 0)
+				return 1;
+	return j->cwd && nl == 3 && strncmp(kv, "PWD", 3) == 0;
+}
+
+static int job_sets(const struct job *j, const char *kv)
+{
+	size_t nl = strcspn(kv, "=");
+	if (worker_sets(j, kv))
+		return 1;
+	for (size_t m = 0; m < j->nenv; m++)
+		if (strncmp(j->env[m], kv, nl) == 0 && j->env[m][nl] == '=')
+			return 1;
+	return 0;
+}
+
+/* The job's environment (docs/user-guide.md, "The environment a job sees"):
+ * its snapshot's base (envcache.c: the submitter's variables or the minimal
+ * set, with the worker's SLURM_*) or, without one, fallback_env; then the
+ * job's "env" list; then MTSLURM_JOB_ID, MTSLURM_ATTEMPT, MTSLURM_WORKER,
+ * MTSLURM_RUN_DIR and PWD (= the working directory). A new array with its
+ * strings in the same allocation: free() it. NULL on OOM. */
 static char **job_env(struct exec *x, const struct job *j, const char **pathvar)
 {
-	char **base = x->o.env ? x->o.env : environ;
-	*pathvar = NULL;
-	for (char **e = base; *e; e++)
-		if (strncmp(*e, "PATH=", 5) == 0)
-			*pathvar = *e + 5;
-	if (!j->nenv)
-		return base;
 	size_t nb = 0;
-	while (base[nb])
-		nb++;
-	char **env = malloc((nb + j->nenv + 1) * sizeof(char *));
+	char **base = j->envbase ? j->envbase->base : fallback_env(x, &nb);
+	if (!base)
+		return NULL;
+	if (j->envbase)
+		nb = j->envbase->n;
+	const char *wid = x->o.worker_id ? x->o.worker_id : "";
+	const char *rd = x->o.run_dir ? x->o.run_dir : "";
+	size_t sbytes = 96 + strlen(wid) + 16 + strlen(rd) + 18 + (j->cwd ? strlen(j->cwd) + 5 : 0);
+	size_t nmax = nb + j->nenv + 6;
+	char **env = malloc(nmax * sizeof(char *) + sbytes);
 	if (!env)
 		return NULL;
+	char *p = (char *)(env + nmax), *end = p + sbytes;
 	size_t k = 0;
-	for (size_t i = 0; i < nb; i++) {
-		const char *eq = strchr(base[i], '=');
-		size_t kl = eq ? (size_t)(eq - base[i]) + 1 : strlen(base[i]);
-		int over = 0;
-		for (size_t m = 0; m < j->nenv && !over; m++)
-			over = strncmp(j->env[m], base[i], kl) == 0;
-		if (!over)
+	for (size_t i = 0; i < nb; i++)
+		if (!job_sets(j, base[i]))
 			env[k++] = base[i];
-	}
-	for (size_t m = 0; m < j->nenv; m++) {
-		if (!strchr(j->env[m], '='))
-			continue;
-		env[k++] = (char *)j->env[m];
-		if (strncmp(j->env[m], "PATH=", 5) == 0)
-			*pathvar = j->env[m] + 5;
+	for (size_t m = 0; m < j->nenv; m++) /* the worker's own are the job's facts */
+		if (strchr(j->env[m], '=') && !worker_sets(j, j->env[m]))
+			env[k++] = (char *)j->env[m];
+	int n = snprintf(p, (size_t)(end - p), "MTSLURM_JOB_ID=%lld", (long long)j->id);
+	env[k++] = p;
+	p += n + 1;
+	n = snprintf(p, (size_t)(end - p), "MTSLURM_ATTEMPT=%d", j->attempt);
+	env[k++] = p;
+	p += n + 1;
+	n = snprintf(p, (size_t)(end - p), "MTSLURM_WORKER=%s", wid);
+	env[k++] = p;
+	p += n + 1;
+	n = snprintf(p, (size_t)(end - p), "MTSLURM_RUN_DIR=%s", rd);
+	env[k++] = p;
+	p += n + 1;
+	if (j->cwd) {
+		snprintf(p, (size_t)(end - p), "PWD=%s", j->cwd);
+		env[k++] = p;
 	}
 	env[k] = NULL;
+	*pathvar = NULL;
+	for (size_t i = 0; i < k && !*pathvar; i++)
+		if (strncmp(env[i], "PATH=", 5) == 0)
+			*pathvar = env[i] + 5;
 	return env;
 }
 
@@ -784,6 +875,14 @@ void exec_start(struct exec *x, struct job *j)
 			return;
 		}
 	}
+	if (j->env_missing) {
+		snprintf(msgbuf, sizeof(msgbuf),
+			 "this worker was not sent environment snapshot %u with the job (a reconnect in "
+			 "between?); submit it again",
+			 (unsigned)j->env_missing);
+		report_fail(x, j, -1, msgbuf);
+		return;
+	}
 	if (j->cwd) {
 		struct stat st;
 		if (stat(j->cwd, &st) < 0) {
@@ -829,7 +928,6 @@ void exec_start(struct exec *x, struct job *j)
 
 	const char *pathvar;
 	char **env = job_env(x, j, &pathvar);
-	char **base = x->o.env ? x->o.env : environ;
 	if (!env) {
 		free(r);
 		report_fail(x, j, -1, "out of memory");
@@ -842,7 +940,7 @@ void exec_start(struct exec *x, struct job *j)
 	if (direct) {
 		prog = argv[0];
 		if (!strchr(argv[0], '/')) {
-			int use_cache = env == base;
+			int use_cache = cache_for_path(x, pathvar);
 			const char *c = use_cache ? cache_get(x, argv[0]) : NULL;
 			if (c) {
 				prog = c;
@@ -853,8 +951,7 @@ void exec_start(struct exec *x, struct job *j)
 					cache_put(x, argv[0], found);
 			} else {
 				snprintf(msgbuf, sizeof(msgbuf), "command not found: %s", argv[0]);
-				if (env != base)
-					free(env);
+				free(env);
 				free(r);
 				report_fail(x, j, 127, msgbuf);
 				return;
@@ -957,14 +1054,12 @@ void exec_start(struct exec *x, struct job *j)
 			snprintf(msgbuf, sizeof(msgbuf), "cannot run %s: %s", direct ? argv[0] : prog,
 				 strerror(e));
 		}
-		if (env != base)
-			free(env);
+		free(env);
 		free(r);
 		report_fail(x, j, rc, msgbuf);
 		return;
 	}
-	if (env != base)
-		free(env);
+	free(env);
 
 	r->x = x;
 	r->job = j;
@@ -993,8 +1088,7 @@ void exec_start(struct exec *x, struct job *j)
 	return;
 
 fail_early:
-	if (env != base)
-		free(env);
+	free(env);
 	free(r);
 	report_fail(x, j, -1, msgbuf);
 }

@@ -44,6 +44,8 @@ struct exec_opts {
 	/* called when the log has new bytes buffered (so the owner flushes it
 	 * this loop turn); may be NULL */
 	void (*log_kick)(void *arg);
+	/* MTSLURM_WORKER and MTSLURM_RUN_DIR of every job; may be NULL */
+	const char *worker_id, *run_dir;
 };
 
 /* Create the executor on loop (starts its SIGCHLD watcher). NULL + err. */

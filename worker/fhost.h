@@ -24,10 +24,15 @@
 #define FHOST_STR_MAX (1u << 30) /* bound on any length field */
 
 /* Request: this header, then path_len bytes of library path, fname_len of
- * function name and input_len of input JSON (no NULs; the host adds them). */
+ * function name and input_len of input JSON (no NULs; the host adds them).
+ * job_id and attempt become MTSLURM_JOB_ID and MTSLURM_ATTEMPT in the host's
+ * environment for the call (docs/user-guide.md, "The environment a job
+ * sees"); MTSLURM_WORKER and MTSLURM_RUN_DIR come as arguments at start. */
 struct fhost_req {
 	uint32_t magic;
 	uint32_t path_len, fname_len, input_len;
+	int64_t job_id;
+	uint32_t attempt, pad;
 };
 
 enum fhost_status {

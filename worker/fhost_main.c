@@ -167,6 +167,16 @@ static int serve_one(void)
 			snprintf(err, sizeof err, "no function '%s' in %s", fname, path);
 			rc = respond(FHOST_NO_CALL, 0, err, 0);
 		} else {
+			/* The job's own MTSLURM_* (the host lives for many jobs),
+			 * rewritten in place: setenv would keep every old value
+			 * (glibc never frees them), a few bytes per job forever. */
+			static char idkv[48], akv[32];
+			snprintf(idkv, sizeof idkv, "MTSLURM_JOB_ID=%lld", (long long)q.job_id);
+			snprintf(akv, sizeof akv, "MTSLURM_ATTEMPT=%u", (unsigned)q.attempt);
+			if (getenv("MTSLURM_JOB_ID") != idkv + 15) {
+				putenv(idkv);
+				putenv(akv);
+			}
 			char *out = NULL;
 			int ret = fn(input, &out);
 			rc = respond(FHOST_CALLED, ret, out, out != NULL);
@@ -179,10 +189,15 @@ static int serve_one(void)
 
 int main(int argc, char **argv)
 {
-	long parent = argc == 2 ? strtol(argv[1], NULL, 10) : 0;
+	long parent = argc == 2 || argc == 4 ? strtol(argv[1], NULL, 10) : 0;
 	if (parent <= 0) {
-		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID (started by an mtslurm worker, fd 3 its socket)\n");
+		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR] (started by an mtslurm worker, "
+				"fd 3 its socket)\n");
 		return 2;
+	}
+	if (argc == 4) {
+		setenv("MTSLURM_WORKER", argv[2], 1);
+		setenv("MTSLURM_RUN_DIR", argv[3], 1);
 	}
 	/* die with the worker; if it is already gone, leave now */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);

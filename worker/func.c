@@ -264,7 +264,8 @@ static struct host *host_spawn(struct func *f, char *err, size_t errlen)
 		goto fail;
 	}
 	h->f = f;
-	char *args[] = {f->path, f->pidarg, NULL};
+	char *args[] = {f->path, f->pidarg, (char *)(f->o.worker_id ? f->o.worker_id : ""),
+			(char *)(f->o.run_dir ? f->o.run_dir : ""), NULL};
 	uv_stdio_container_t st[4];
 	st[0].flags = UV_IGNORE; /* /dev/null */
 	st[1].flags = UV_INHERIT_FD;
@@ -548,7 +549,8 @@ void func_start(struct func *f, struct job *j)
 		return;
 	}
 	size_t pl = (size_t)(colon - t), fl = strlen(colon + 1);
-	struct fhost_req q = {FHOST_MAGIC, (uint32_t)pl, (uint32_t)fl, (uint32_t)j->input_len};
+	struct fhost_req q = {FHOST_MAGIC, (uint32_t)pl, (uint32_t)fl, (uint32_t)j->input_len, j->id,
+			      (uint32_t)j->attempt, 0};
 	buf_reset(&h->wq);
 	h->woff = 0;
 	if (buf_add(&h->wq, &q, sizeof q) < 0 || buf_add(&h->wq, t, pl) < 0 || buf_add(&h->wq, colon + 1, fl) < 0 ||

@@ -47,6 +47,8 @@ struct func_opts {
 	job_done_fn done;          /* result of every started job */
 	void *arg;
 	void (*log_kick)(void *arg); /* new bytes in the log (flush this turn); may be NULL */
+	/* MTSLURM_WORKER and MTSLURM_RUN_DIR of the hosts; may be NULL */
+	const char *worker_id, *run_dir;
 };
 
 /* Create the executor on loop (no host is started yet). NULL + err. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "envcache.h"
+
 static enum job_kind kind_of(const char *t)
 {
 	if (!t)
@@ -29,7 +31,26 @@ static char *put_str(char **at, const char *s, size_t n)
 	return p;
 }
 
-struct job *job_new(const msg *wjob, char *err, size_t errlen)
+/* The snapshot named by wjob (see job_new), defining it first if sent. */
+static int job_envbase(struct job *j, const msg *wjob, struct envcache *envs, char *err, size_t errlen)
+{
+	int64_t id = 0;
+	if (!envs || msg_get_int(wjob, "envid", &id) < 0)
+		return 0;
+	if (msg_get_bool(wjob, "envreset", 0))
+		envcache_reset(envs);
+	if (id <= 0 || id > UINT32_MAX)
+		return snprintf(err, errlen, "\"envid\" must be a positive 32-bit integer"), -1;
+	msg *def = msg_get(wjob, "envdef");
+	char why[160];
+	if (!def || envcache_define(envs, (uint32_t)id, def, why, sizeof why) == 0)
+		j->envbase = envcache_get(envs, (uint32_t)id);
+	if (!j->envbase)
+		j->env_missing = (uint32_t)id;
+	return 0;
+}
+
+struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t errlen)
 {
 	int64_t id, a = 1;
 	if (msg_get_int(wjob, "id", &id) < 0) {
@@ -95,11 +116,17 @@ struct job *job_new(const msg *wjob, char *err, size_t errlen)
 		j->env[i] = NULL;
 		j->nenv = i;
 	}
+	if (j->kind == JOB_EXEC && job_envbase(j, wjob, envs, err, errlen)) {
+		job_free(j);
+		return NULL;
+	}
 	return j;
 }
 
 void job_free(struct job *j)
 {
+	if (j)
+		envcache_put(j->envbase);
 	free(j);
 }
 

@@ -20,6 +20,8 @@ enum job_kind { JOB_ECHO, JOB_EXEC, JOB_FUNC, JOB_UNKNOWN };
 enum job_state { JOB_QUEUED, JOB_RUNNING };
 
 struct job_timer;
+struct envcache;
+struct envcache_ent;
 
 struct job {
 	int64_t id;
@@ -36,6 +38,8 @@ struct job {
 	const char *cwd;    /* exec, or NULL */
 	const char **env;   /* exec: NULL-terminated "K=V" list, or NULL */
 	size_t nenv;
+	struct envcache_ent *envbase; /* exec: its environment snapshot (a reference), or NULL */
+	uint32_t env_missing;         /* exec: the snapshot id it names that the worker lacks, or 0 */
 	struct job *prev, *next; /* the worker's FIFO while queued */
 	void *run;               /* executor state while running */
 	struct job_timer *timer; /* the worker's delay/timeout timer, or NULL */
@@ -64,8 +68,12 @@ struct job_result {
 typedef void (*job_done_fn)(void *arg, struct job *j, const struct job_result *r);
 
 /* Parse one WJOB object into a new job (one malloc; free with job_free()).
- * Returns NULL with err set if "id" is missing or memory runs out. */
-struct job *job_new(const msg *wjob, char *err, size_t errlen);
+ * Its environment snapshot comes from envs (NULL: none): "envreset" first
+ * empties the cache, "envdef" defines "envid" in it, and the job holds a
+ * reference to that entry (job->env_missing if the id is unknown: the job
+ * then fails at start, saying so). Returns NULL with err set if "id" is
+ * missing or memory runs out. */
+struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t errlen);
 void job_free(struct job *j);
 
 /* Append a WRESULT object for (id, attempt) to out ("crash":true only when

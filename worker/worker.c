@@ -32,6 +32,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "conn.h"
+#include "envcache.h"
 #include "exec.h"
 #include "func.h"
 #include "idmap.h"
@@ -121,6 +122,8 @@ struct worker {
 	void *stop_arg;
 	unsigned char key[AUTH_KEY_BYTES];
 	struct worker_stats st;
+	struct envcache *envs; /* environment snapshots the master sent (exec jobs) */
+	char *run_dir_abs;     /* MTSLURM_RUN_DIR of exec jobs */
 };
 
 static void pump(struct worker *w);
@@ -550,7 +553,7 @@ static void handle_assign(struct worker *w, msg *m)
 				continue;
 			}
 		}
-		struct job *j = job_new(e, err, sizeof(err));
+		struct job *j = job_new(e, w->envs, err, sizeof(err));
 		if (!j) {
 			log_warn("ignoring a job from the master: %s", err);
 			continue;
@@ -1026,12 +1029,18 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	w->jl = joblog_writer_open(path, cfg->log_cap_bytes, err, errlen);
 	if (!w->jl)
 		goto fail;
+	w->envs = envcache_new();
+	w->run_dir_abs = realpath(w->run_dir, NULL);
+	if (!w->envs || !w->run_dir_abs) {
+		snprintf(err, errlen, "cannot resolve %s: %s", w->run_dir, strerror(errno));
+		goto fail;
+	}
 	/* func first: it holds no loop handle until it starts a host */
-	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick};
+	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs};
 	w->func = func_new(loop, &fo, err, errlen);
 	if (!w->func)
 		goto fail;
-	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick};
+	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs};
 	w->exec = exec_new(loop, &eo, err, errlen);
 	if (!w->exec) {
 		func_close(w->func, NULL, NULL);
@@ -1048,6 +1057,8 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	return w;
 fail:
 	joblog_writer_close(w->jl);
+	envcache_free(w->envs);
+	free(w->run_dir_abs);
 	free(w->run_dir);
 	free(w);
 	return NULL;
@@ -1094,6 +1105,8 @@ static void maybe_finished(struct worker *w)
 	buf_release(&w->frame);
 	void (*cb)(void *) = w->stop_cb;
 	void *arg = w->stop_arg;
+	envcache_free(w->envs);
+	free(w->run_dir_abs);
 	free(w->run_dir);
 	free(w);
 	if (cb)

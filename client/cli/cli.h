@@ -41,6 +41,7 @@ struct cli {
 	int prio, retries;
 	const char *after; /* "1,2,3" */
 	const char *cwd;
+	const char *export_env; /* --export: mts_job.export_env */
 	const char *env[CLI_MAX_ENV];
 	int nenv;
 	/* Slurm (start, add-workers): NULL / 0 = $MTSLURM_* default, else Slurm's */

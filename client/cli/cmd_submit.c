@@ -55,6 +55,8 @@ int cmd_submit(struct cli *cli)
 {
 	if (!cli->kind)
 		cli_die(2, "say what to run: --exec CMD, --echo MSG or --func LIB.so:function [JSON]");
+	if (strcmp(cli->kind, "exec") && (cli->export_env || cli->cwd || cli->nenv))
+		cli_die(2, "--export, --cwd, --env and --env-pass are for exec jobs (--exec)");
 	mts_job tmpl = MTS_JOB_INIT;
 	char cwd[RUNDIR_PATH_MAX], target[RUNDIR_PATH_MAX + 256];
 	const char *envv[CLI_MAX_ENV + 1];
@@ -70,12 +72,21 @@ int cmd_submit(struct cli *cli)
 	tmpl.ndeps = parse_deps(cli->after, &deps);
 	tmpl.deps = deps;
 	if (!strcmp(cli->kind, "exec")) {
-		if (cli->cwd) {
-			util_strlcpy(cwd, cli->cwd, sizeof cwd);
-		} else if (!getcwd(cwd, sizeof cwd)) {
+		/* a relative --cwd is relative to here, like the command's own
+		 * paths; one that does not exist here may exist on the workers */
+		char here[RUNDIR_PATH_MAX];
+		if (!getcwd(here, sizeof here))
 			cli_die(1, "cannot get the current directory: %s", strerror(errno));
+		if (!cli->cwd)
+			util_strlcpy(cwd, here, sizeof cwd);
+		else if (cli->cwd[0] == '/' || !realpath(cli->cwd, cwd)) {
+			int n = snprintf(cwd, sizeof cwd, "%s%s%s", cli->cwd[0] == '/' ? "" : here,
+					 cli->cwd[0] == '/' ? "" : "/", cli->cwd);
+			if (n < 0 || (size_t)n >= sizeof cwd)
+				cli_die(2, "--cwd: the path is too long");
 		}
 		tmpl.cwd = cwd;
+		tmpl.export_env = cli->export_env;
 		for (int i = 0; i < cli->nenv; i++)
 			envv[i] = cli->env[i];
 		envv[cli->nenv] = NULL;

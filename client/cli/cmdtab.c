@@ -64,6 +64,7 @@ static const struct cli_option options[] = {
 	{"--time-request", NULL, 1},
 	{"--crash-limit", NULL, 1},
 	{"--cwd", NULL, 1},
+	{"--export", NULL, 1},
 	{"--env", NULL, 1},
 	{"--env-pass", NULL, 1},
 	{"--state", NULL, 1},
@@ -120,7 +121,7 @@ static const struct cli_command commands[] = {
 	 "  --json   the master's status object\n"},
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
-	 "--env --env-pass --json ",
+	 "--export --env --env-pass --json ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
@@ -141,7 +142,12 @@ static const struct cli_command commands[] = {
 	 "  --time-request T  the job needs T (90, 5m, 2h): only a worker whose Slurm job\n"
 	 "                  has that much time left runs it\n"
 	 "  --cwd DIR       exec: working directory (default: the current one)\n"
-	 "  --env K=V       exec: set a variable (repeatable)\n"
+	 "  --export ALL|NONE|NAME[=VALUE],...  exec: the environment the job sees, as\n"
+	 "                  sbatch's: ALL (default) this shell's; NONE a minimal one (PATH,\n"
+	 "                  HOME, USER, LOGNAME, SHELL); a list: the minimal one plus those\n"
+	 "                  (ALL,NAME=VALUE: all plus those). Jobs also get MTSLURM_JOB_ID,\n"
+	 "                  MTSLURM_ATTEMPT, MTSLURM_WORKER, MTSLURM_RUN_DIR\n"
+	 "  --env K=V       exec: set a variable on top of --export (repeatable)\n"
 	 "  --env-pass NAME exec: pass this variable's current value (repeatable)\n"
 	 "  --json          print {\"ids\":[...]} instead of one id per line\n"},
 	{"wait", cmd_wait, " --all --timeout --json ", -1, NULL,

@@ -312,6 +312,8 @@ int main(int argc, char **argv)
 			cli.after = need(argc, argv, &i);
 		} else if (!strcmp(a, "--cwd")) {
 			cli.cwd = need(argc, argv, &i);
+		} else if (!strcmp(a, "--export")) {
+			cli.export_env = need(argc, argv, &i);
 		} else if (!strcmp(a, "--env") || !strcmp(a, "--env-pass")) {
 			const char *v = need(argc, argv, &i);
 			if (cli.nenv >= CLI_MAX_ENV - 1)

@@ -10,6 +10,9 @@
  *           {"error":"..."} when the input is not a JSON object.
  * fail_always  returns 1 with {"error":"fail_always always fails"}.
  * crash     calls abort(): the worker dies (the "worker lost" path).
+ * jobenv    {} -> {"job":"ID","attempt":"A","worker":"W","run_dir":"D"}: the
+ *           MTSLURM_* variables the function sees (values without quotes or
+ *           backslashes assumed).
  *
  * Deliberately free of dependencies (no cJSON, not even libm): a tiny scan
  * for "t" is enough for a sample, and the library builds with `cc -shared`
@@ -91,4 +94,15 @@ int crash(const char *input_json, char **output_json)
 	(void)input_json;
 	(void)output_json;
 	abort();
+}
+
+int jobenv(const char *input_json, char **output_json)
+{
+	(void)input_json;
+	const char *v[4] = {getenv("MTSLURM_JOB_ID"), getenv("MTSLURM_ATTEMPT"), getenv("MTSLURM_WORKER"),
+			    getenv("MTSLURM_RUN_DIR")};
+	char buf[8192];
+	snprintf(buf, sizeof buf, "{\"job\":\"%s\",\"attempt\":\"%s\",\"worker\":\"%s\",\"run_dir\":\"%s\"}",
+		 v[0] ? v[0] : "", v[1] ? v[1] : "", v[2] ? v[2] : "", v[3] ? v[3] : "");
+	return set_out(output_json, buf) ? 1 : 0;
 }

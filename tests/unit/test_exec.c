@@ -68,7 +68,7 @@ static void run_job(const char *wjob_json)
 	char err[128];
 	msg *m = msg_parse(wjob_json, strlen(wjob_json), err, sizeof(err));
 	assert_non_null(m);
-	struct job *j = job_new(m, err, sizeof(err));
+	struct job *j = job_new(m, NULL, err, sizeof(err));
 	msg_free(m);
 	assert_non_null(j);
 	memset(&got, 0, sizeof(got));
@@ -90,7 +90,7 @@ static int setup(void **state)
 	char err[200];
 	jl = joblog_writer_open(logpath, 0, err, sizeof(err));
 	assert_non_null(jl);
-	struct exec_opts o = {jl, NULL, on_done, NULL, NULL};
+	struct exec_opts o = {jl, NULL, on_done, NULL, NULL, NULL, NULL};
 	x = exec_new(&loop, &o, err, sizeof(err));
 	assert_non_null(x);
 	return 0;

@@ -76,7 +76,7 @@ static int teardown(void **st)
 
 static struct mjob *add(struct sched_client *c, int64_t id, int prio, int retries)
 {
-	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL);
+	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0);
 	assert_non_null(j);
 	j->id = id;
 	j->client = c;
@@ -166,8 +166,8 @@ static void test_deps(void **st)
 	add(&a, 1, 0, 3);
 	add(&a, 2, 0, 3);
 	/* 3 waits for 1; 4 waits for 2; 5 waits for 4 (transitive). */
-	struct mjob *j3 = mjob_new("", 0, NULL, NULL, NULL), *j4 = mjob_new("", 0, NULL, NULL, NULL),
-		    *j5 = mjob_new("", 0, NULL, NULL, NULL);
+	struct mjob *j3 = mjob_new("", 0, NULL, NULL, NULL, 0), *j4 = mjob_new("", 0, NULL, NULL, NULL, 0),
+		    *j5 = mjob_new("", 0, NULL, NULL, NULL, 0);
 	j3->id = 3, j4->id = 4, j5->id = 5;
 	j3->client = j4->client = j5->client = &a;
 	assert_int_equal(sched_wait_for(&S, j3, 1), 0);

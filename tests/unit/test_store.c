@@ -53,7 +53,7 @@ static void insert_n(struct store *s, int64_t first, int n, const char *client)
 	for (int i = 0; i < n; i++) {
 		char in[32];
 		int len = snprintf(in, sizeof in, "in-%lld", (long long)(first + i));
-		struct mjob *j = mjob_new(in, (size_t)len, NULL, i == 0 ? "/tmp" : NULL, NULL);
+		struct mjob *j = mjob_new(in, (size_t)len, NULL, i == 0 ? "/tmp" : NULL, NULL, 0);
 		j->id = first + i;
 		j->kind = MJOB_ECHO;
 		j->prio = i % 3;
@@ -71,6 +71,7 @@ struct loaded {
 	char inputs[16][32];
 	int prio_sum;
 	int crash_limits[16], crashes[16];
+	int64_t env_ids[16];
 };
 
 static int load_cb(void *arg, const struct store_row *r)
@@ -83,6 +84,7 @@ static int load_cb(void *arg, const struct store_row *r)
 		snprintf(L->inputs[L->n], 32, "%s", r->input ? r->input : "");
 		L->crash_limits[L->n] = r->crash_limit;
 		L->crashes[L->n] = r->crashes;
+		L->env_ids[L->n] = r->env_id;
 	}
 	L->prio_sum += r->prio;
 	L->n++;
@@ -346,7 +348,8 @@ static void test_migrate_v3(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='3' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -360,7 +363,7 @@ static void test_migrate_v3(void **st)
 	assert_int_equal(L.crash_limits[0], 1);
 	assert_int_equal(L.crashes[0], 0);
 	assert_int_equal(L.crashes[1], 1);
-	assert_schema_version("4");
+	assert_schema_version("5");
 }
 
 /* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
@@ -373,7 +376,8 @@ static void test_migrate_v2(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN treq; ALTER TABLE jobs DROP COLUMN ranks;"
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+					  "ALTER TABLE jobs DROP COLUMN treq; ALTER TABLE jobs DROP COLUMN ranks;"
 					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='2' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
@@ -384,7 +388,82 @@ static void test_migrate_v2(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
 	assert_int_equal(L.crash_limits[0], 1);
-	assert_schema_version("4");
+	assert_schema_version("5");
+}
+
+/* A state.db of schema 4 (before environment snapshots) is upgraded in
+ * place: table envs and jobs.envid appear, old jobs have no snapshot. */
+static void test_migrate_v4(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 3, "c1");
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+					  "UPDATE meta SET value='4' WHERE key='schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 3);
+	assert_int_equal(L.env_ids[0], 0);
+	assert_int_equal(store_env_find(s, "ab"), 0);
+	store_close(s);
+	assert_schema_version("5");
+}
+
+/* Snapshots: stored once per key, found by key, read by id, named by the
+ * jobs that use them and loaded back with them. */
+static void test_envs(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	assert_int_equal(store_env_offer(s, "k1", 0, "[\"A=1\"]", 100.0), 0);
+	assert_int_equal(store_env_offer(s, "k1", 0, "[\"A=1\"]", 200.0), 0);
+	assert_int_equal(store_env_offer(s, "k2", 1, "[]", 100.0), 0);
+	int64_t id1 = store_env_find(s, "k1"), id2 = store_env_find(s, "k2");
+	assert_true(id1 > 0 && id2 > 0 && id1 != id2);
+	assert_int_equal(store_env_find(s, "k3"), 0);
+	for (int i = 0; i < 3; i++) {
+		struct mjob *j = mjob_new("true", 4, NULL, "/tmp", NULL, (uint32_t)(i < 2 ? id1 : id2));
+		j->id = 1 + i;
+		j->kind = MJOB_EXEC;
+		assert_int_equal(mjob_env_id(j), (uint32_t)(i < 2 ? id1 : id2));
+		assert_string_equal(mjob_input(j), "true");
+		assert_string_equal(mjob_cwd(j), "/tmp");
+		assert_int_equal(store_insert(s, j, "c1", NULL, 1000.0), 0);
+		mjob_free(j);
+	}
+	assert_int_equal(store_commit(s), 0);
+	struct buf b = BUF_INIT;
+	int minimal = -1;
+	assert_int_equal(store_env_get(s, id1, &minimal, &b), 1);
+	assert_int_equal(minimal, 0);
+	assert_string_equal(b.p, "[\"A=1\"]");
+	buf_reset(&b);
+	assert_int_equal(store_env_get(s, id2, &minimal, &b), 1);
+	assert_int_equal(minimal, 1);
+	assert_int_equal(store_env_get(s, 999, &minimal, &b), 0);
+	buf_release(&b);
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 3);
+	assert_int_equal(L.env_ids[0], id1);
+	assert_int_equal(L.env_ids[2], id2);
+	store_close(s);
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), max(t) FROM envs WHERE key='k1'", -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	assert_true(sqlite3_column_double(q, 1) == 200.0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
 }
 
 struct results {
@@ -549,6 +628,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_envs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_holds_writer, setup, teardown),

@@ -105,6 +105,26 @@ msg *cli_parse(const char *json);
 void cli_counts(const msg *jobs, int64_t *queued, int64_t *running, int64_t *completed, int64_t *failed,
 		int64_t *cancelled);
 
+/* The records of these jobs (records.c): one JSON array, in the master's
+ * order, of the ids that exist (each once); dies on failure. Free with
+ * msg_free. */
+msg *cli_records(mts_client *c, const mts_job_id *ids, size_t n);
+/* An index of records by id. The entries borrow the records: keep the array
+ * alive while the index is used. `seen` is the caller's mark (0 at build). */
+struct cli_rec {
+	int64_t id;
+	const msg *rec;
+	int seen;
+};
+struct cli_recidx {
+	struct cli_rec *v;
+	size_t n;
+};
+void cli_recidx_build(struct cli_recidx *x, const msg *records);
+/* The entry of id, or NULL if id has no record. */
+struct cli_rec *cli_recidx_find(const struct cli_recidx *x, int64_t id);
+void cli_recidx_free(struct cli_recidx *x);
+
 /* Print m as one line of JSON on stdout and free it (dies on OOM). */
 void cli_print_json(msg *m);
 /* "90", "90s", "5m", "2h", "7d": seconds, or dies naming opt. */

@@ -16,33 +16,11 @@
 #include "cli.h"
 #include "msg.h"
 
-/* The records of ids (chunks of 10000) as one JSON array; dies on failure. */
-static msg *records(mts_client *c, const mts_job_id *ids, size_t n)
+/* The state of id in idx, NULL if it has no record. */
+static const char *state_of(const struct cli_recidx *idx, mts_job_id id)
 {
-	msg *all = msg_new_array();
-	for (size_t lo = 0; lo < n; lo += 10000) {
-		size_t k = n - lo < 10000 ? n - lo : 10000;
-		char *s = NULL;
-		int rc = mts_jobs_by_id(&s, c, ids + lo, k);
-		if (rc != MTS_OK)
-			cli_die_api(c, rc);
-		msg *m = cli_parse(s);
-		mts_free(s);
-		for (msg *j = msg_child(m); j; j = msg_next(j))
-			msg_push(all, msg_dup(j));
-		msg_free(m);
-	}
-	return all;
-}
-
-static const char *state_of(const msg *recs, mts_job_id id)
-{
-	for (msg *j = msg_child(recs); j; j = msg_next(j)) {
-		int64_t v = 0;
-		if (msg_get_int(j, "id", &v) == 0 && v == id)
-			return msg_get_str(j, "state");
-	}
-	return NULL;
+	struct cli_rec *r = cli_recidx_find(idx, id);
+	return r ? msg_get_str(r->rec, "state") : NULL;
 }
 
 /* cancel ID...: the ids' states before and after tell which were
@@ -55,21 +33,35 @@ static int cancel_ids(struct cli *cli, mts_client *c)
 		cli_die(1, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		ids[i] = cli_job_id(cli->pos[i]);
-	msg *before = records(c, ids, n);
+	msg *before = cli_records(c, ids, n);
 	int rc = mts_cancel(&done, c, ids, n);
 	if (rc != MTS_OK && rc != MTS_EUNKNOWN_JOB)
 		cli_die_api(c, rc);
-	msg *after = records(c, ids, n);
+	msg *after = cli_records(c, ids, n);
+	struct cli_recidx bi, ai;
+	cli_recidx_build(&bi, before);
+	cli_recidx_build(&ai, after);
+	/* an unknown id given twice is named once */
+	mts_job_id *sorted = malloc((n + 1) * sizeof *sorted);
+	if (!sorted)
+		cli_die(1, "out of memory");
+	size_t nsorted = 0;
 	msg *cancelled = msg_new_array(), *unknown = msg_new_array(), *final = msg_new_object();
 	for (size_t i = 0; i < n; i++) {
-		int dup = 0;
-		for (size_t d = 0; d < i && !dup; d++)
-			dup = ids[d] == ids[i];
-		const char *was = state_of(before, ids[i]), *now = state_of(after, ids[i]);
+		struct cli_rec *r = cli_recidx_find(&bi, ids[i]);
+		if (r && r->seen++)
+			continue; /* given twice */
+		const char *was = r ? msg_get_str(r->rec, "state") : NULL, *now = state_of(&ai, ids[i]);
 		char key[32];
 		snprintf(key, sizeof key, "%lld", (long long)ids[i]);
-		if (dup)
-			continue;
+		if (!was) {
+			int dup = 0;
+			for (size_t d = 0; d < nsorted && !dup; d++)
+				dup = sorted[d] == ids[i];
+			if (dup)
+				continue;
+			sorted[nsorted++] = ids[i];
+		}
 		if (!was)
 			msg_push(unknown, msg_new_int(ids[i]));
 		else if (strcmp(was, "queued") && strcmp(was, "running"))
@@ -96,6 +88,9 @@ static int cancel_ids(struct cli *cli, mts_client *c)
 	}
 	if (rc == MTS_EUNKNOWN_JOB)
 		fprintf(stderr, "mtslurm: %s\n", mts_errmsg(c));
+	cli_recidx_free(&bi);
+	cli_recidx_free(&ai);
+	free(sorted);
 	msg_free(before);
 	msg_free(after);
 	free(ids);

@@ -240,31 +240,27 @@ static int jobs_by_id(struct cli *cli, mts_client *c, int *first)
 	struct buf missing = BUF_INIT;
 	size_t nmissing = 0;
 	long left = cli->limit > 0 ? cli->limit : -1;
-	for (size_t lo = 0; lo < n; lo += 10000) {
-		size_t k = n - lo < 10000 ? n - lo : 10000;
-		char *s = NULL;
-		int rc = mts_jobs_by_id(&s, c, ids + lo, k);
-		if (rc != MTS_OK)
-			cli_die_api(c, rc);
-		msg *m = cli_parse(s);
-		mts_free(s);
-		for (size_t i = lo; i < lo + k; i++) {
-			int dup = 0;
-			for (size_t d = lo; d < i && !dup; d++)
+	msg *recs = cli_records(c, ids, n);
+	struct cli_recidx idx;
+	cli_recidx_build(&idx, recs);
+	for (size_t i = 0; i < n; i++) {
+		struct cli_rec *r = cli_recidx_find(&idx, ids[i]);
+		if (!r) {
+			int dup = 0; /* a missing id given twice is named once */
+			for (size_t d = 0; d < i && !dup; d++)
 				dup = ids[d] == ids[i];
-			const msg *j = msg_child(m);
-			for (int64_t id = 0; j && !(msg_get_int(j, "id", &id) == 0 && id == ids[i]); j = msg_next(j))
-				;
-			if (!j && !dup && nmissing++ < 20)
+			if (!dup && nmissing++ < 20)
 				buf_addf(&missing, "%s%lld", nmissing > 1 ? ", " : "", (long long)ids[i]);
-			if (!j || dup || left == 0 || (cli->state && strcmp(cli->state, msg_get_str(j, "state"))))
-				continue;
-			print_job(j, cli->json, first);
-			if (left > 0)
-				left--;
+			continue;
 		}
-		msg_free(m);
+		if (r->seen++ || left == 0 || (cli->state && strcmp(cli->state, msg_get_str(r->rec, "state"))))
+			continue;
+		print_job(r->rec, cli->json, first);
+		if (left > 0)
+			left--;
 	}
+	cli_recidx_free(&idx);
+	msg_free(recs);
 	free(ids);
 	if (!nmissing)
 		return 0;

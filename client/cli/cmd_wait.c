@@ -80,27 +80,16 @@ static void progress(mts_client *c, const mts_job_id *ids, size_t n, uint64_t de
  * that a mistyped id is not a silent success. */
 static void check_known(mts_client *c, const mts_job_id *ids, size_t n)
 {
-	for (size_t lo = 0; lo < n; lo += 10000) {
-		size_t k = n - lo < 10000 ? n - lo : 10000;
-		char *s = NULL;
-		int rc = mts_jobs_by_id(&s, c, ids + lo, k);
-		if (rc != MTS_OK)
-			cli_die_api(c, rc);
-		msg *m = cli_parse(s);
-		mts_free(s);
-		for (size_t i = lo; msg_size(m) < k && i < lo + k; i++) {
-			int found = 0;
-			for (msg *j = msg_child(m); j && !found; j = msg_next(j)) {
-				int64_t id = 0;
-				found = msg_get_int(j, "id", &id) == 0 && id == ids[i];
-			}
-			if (!found) {
-				mts_close(c);
-				cli_die(1, "no such job: %lld; mtslurm jobs lists the jobs", (long long)ids[i]);
-			}
+	msg *recs = cli_records(c, ids, n);
+	struct cli_recidx idx;
+	cli_recidx_build(&idx, recs);
+	for (size_t i = 0; i < n; i++)
+		if (!cli_recidx_find(&idx, ids[i])) {
+			mts_close(c);
+			cli_die(1, "no such job: %lld; mtslurm jobs lists the jobs", (long long)ids[i]);
 		}
-		msg_free(m);
-	}
+	cli_recidx_free(&idx);
+	msg_free(recs);
 }
 
 static int cmp_id(const void *a, const void *b)
@@ -168,25 +157,17 @@ static void print_json(mts_client *c, const mts_job_id *ids, size_t n, int timed
 	int64_t k[5] = {0};
 	for (int i = 0; i < 5; i++)
 		lists[i] = msg_new_array();
-	for (size_t lo = 0; lo < n; lo += 10000) {
-		size_t len = n - lo < 10000 ? n - lo : 10000;
-		char *s = NULL;
-		int rc = mts_jobs_by_id(&s, c, ids + lo, len);
-		if (rc != MTS_OK)
-			cli_die_api(c, rc);
-		msg *m = cli_parse(s);
-		mts_free(s);
-		for (msg *j = msg_child(m); j; j = msg_next(j)) {
-			int64_t id = 0;
-			msg_get_int(j, "id", &id);
-			for (int i = 0; i < 5; i++)
-				if (msg_get_str(j, "state") && !strcmp(msg_get_str(j, "state"), names[i])) {
-					k[i]++;
-					msg_push(lists[i], msg_new_int(id));
-				}
-		}
-		msg_free(m);
+	msg *recs = cli_records(c, ids, n);
+	for (msg *j = msg_child(recs); j; j = msg_next(j)) {
+		int64_t id = 0;
+		msg_get_int(j, "id", &id);
+		for (int i = 0; i < 5; i++)
+			if (msg_get_str(j, "state") && !strcmp(msg_get_str(j, "state"), names[i])) {
+				k[i]++;
+				msg_push(lists[i], msg_new_int(id));
+			}
 	}
+	msg_free(recs);
 	msg *o = msg_new_object(), *byid = msg_new_object();
 	msg_set_int(o, "jobs", (int64_t)n);
 	for (int i = 0; i < 5; i++) {

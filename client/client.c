@@ -118,7 +118,7 @@ static void conn_ready_cb(struct conn *cn)
 	c->conn_gen++; /* every env snapshot is new to this connection */
 	struct buf b = BUF_INIT;
 	buf_addf(&b, "{\"t\":\"hello\",\"client\":\"%s\",\"name\":", c->cid);
-	json_str(&b, c->name);
+	buf_add_json_str(&b, c->name, strlen(c->name));
 	/* After a reconnect: the jobs whose results may have been lost with the
 	 * old connection (or master). Results already reported are dropped by
 	 * handle_done, so bridging gaps between ranges is harmless. */

@@ -197,7 +197,7 @@ int envsnap_get(mts_client *c, const char *spec, struct envsnap **out, char *err
 		for (size_t i = 0; i < l.n; i++) {
 			if (i)
 				buf_add(&s->frame, ",", 1);
-			json_str(&s->frame, vars[i]);
+			buf_add_json_str(&s->frame, vars[i], strlen(vars[i]));
 		}
 		buf_adds(&s->frame, "]}");
 		s->next = c->envs;

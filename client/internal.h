@@ -188,7 +188,6 @@ int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const
 		      size_t errlen);
 void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first);
 void jobreg_free(struct jobreg *reg);
-void json_str(struct buf *b, const char *s);
 
 /* envsnap.c */
 /* The snapshot for export spec (NULL: "ALL"), interned in c with one more

@@ -62,7 +62,7 @@ static int jobs_query(char **json_out, mts_job_id *next, mts_client *c, const ch
 	req_begin(c, &r, "jobs");
 	if (state) {
 		buf_adds(&r.frame, ",\"state\":");
-		json_str(&r.frame, state);
+		buf_add_json_str(&r.frame, state, strlen(state));
 	}
 	if (after > 0)
 		buf_addf(&r.frame, ",\"after\":%lld", (long long)after);
@@ -193,7 +193,7 @@ static int forget_req(size_t *total, int *more, mts_client *c, const mts_job_id 
 	req_begin(c, &r, "forget");
 	if (state) {
 		buf_adds(&r.frame, ",\"state\":");
-		json_str(&r.frame, state);
+		buf_add_json_str(&r.frame, state, strlen(state));
 	}
 	if (age_s >= 0)
 		buf_addf(&r.frame, ",\"age\":%.3f", age_s);

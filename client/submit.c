@@ -13,44 +13,6 @@
 
 #include "internal.h"
 
-void json_str(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	buf_grow(b, strlen(s) + 2);
-	buf_add(b, "\"", 1);
-	const char *run = s;
-	for (const char *p = s; *p; p++) {
-		unsigned char ch = (unsigned char)*p;
-		if (ch >= 0x20 && ch != '"' && ch != '\\')
-			continue;
-		buf_add(b, run, (size_t)(p - run));
-		run = p + 1;
-		switch (ch) {
-		case '"':
-			buf_add(b, "\\\"", 2);
-			break;
-		case '\\':
-			buf_add(b, "\\\\", 2);
-			break;
-		case '\n':
-			buf_add(b, "\\n", 2);
-			break;
-		case '\t':
-			buf_add(b, "\\t", 2);
-			break;
-		case '\r':
-			buf_add(b, "\\r", 2);
-			break;
-		default: {
-			char u[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-			buf_add(b, u, 6);
-		}
-		}
-	}
-	buf_adds(b, run);
-	buf_add(b, "\"", 1);
-}
-
 int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const char *cwd, char *err,
 		      size_t errlen)
 {
@@ -59,20 +21,20 @@ int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const
 		return -1;
 	}
 	buf_adds(b, "{\"type\":");
-	json_str(b, j->type);
+	buf_add_json_str(b, j->type, strlen(j->type));
 	if (j->input) {
 		buf_adds(b, ",\"input\":");
-		json_str(b, j->input);
+		buf_add_json_str(b, j->input, strlen(j->input));
 	}
 	if (j->delay > 0)
 		buf_addf(b, ",\"delay\":%.17g", j->delay);
 	if (j->target) {
 		buf_adds(b, ",\"target\":");
-		json_str(b, j->target);
+		buf_add_json_str(b, j->target, strlen(j->target));
 	}
 	if (cwd) {
 		buf_adds(b, ",\"cwd\":");
-		json_str(b, cwd);
+		buf_add_json_str(b, cwd, strlen(cwd));
 	}
 	if (envkey) {
 		buf_adds(b, ",\"envk\":\"");
@@ -84,7 +46,7 @@ int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const
 		for (size_t i = 0; j->env[i]; i++) {
 			if (i)
 				buf_add(b, ",", 1);
-			json_str(b, j->env[i]);
+			buf_add_json_str(b, j->env[i], strlen(j->env[i]));
 		}
 		buf_add(b, "]", 1);
 	}

@@ -141,11 +141,11 @@ static void add_result(struct buf *b, int64_t id, const char *type, int state, i
 	buf_adds(b, "\",\"attempts\":");
 	buf_add_i64(b, attempts);
 	buf_adds(b, ",\"worker\":");
-	mjob_json_str(b, worker, worker ? strlen(worker) : 0);
+	buf_add_json_str(b, worker, worker ? strlen(worker) : 0);
 	buf_adds(b, ",\"output\":");
-	mjob_json_str(b, output, output_len);
+	buf_add_json_str(b, output, output_len);
 	buf_adds(b, ",\"error\":");
-	mjob_json_str(b, error, error ? strlen(error) : 0);
+	buf_add_json_str(b, error, error ? strlen(error) : 0);
 	if (rc_set) {
 		buf_adds(b, ",\"rc\":");
 		buf_add_i64(b, rc);

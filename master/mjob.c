@@ -87,39 +87,3 @@ int mjob_state_parse(const char *name)
 	return -1;
 }
 
-int mjob_json_str(struct buf *out, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	if (!s)
-		return buf_add(out, "null", 4);
-	/* Worst case every byte becomes \u00XX. */
-	if (buf_grow(out, n * 6 + 2))
-		return -1;
-	char *p = out->p + out->len;
-	*p++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			*p++ = (char)c;
-			continue;
-		}
-		*p++ = '\\';
-		switch (c) {
-		case '"': *p++ = '"'; break;
-		case '\\': *p++ = '\\'; break;
-		case '\n': *p++ = 'n'; break;
-		case '\r': *p++ = 'r'; break;
-		case '\t': *p++ = 't'; break;
-		default:
-			*p++ = 'u';
-			*p++ = '0';
-			*p++ = '0';
-			*p++ = hex[c >> 4];
-			*p++ = hex[c & 15];
-		}
-	}
-	*p++ = '"';
-	out->len = (size_t)(p - out->p);
-	out->p[out->len] = '\0';
-	return 0;
-}

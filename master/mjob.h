@@ -106,8 +106,4 @@ const char *mjob_state_name(int state);
 /* MJOB_QUEUED.. for a state name, or -1. */
 int mjob_state_parse(const char *name);
 
-/* Append s[0..n) as a JSON string literal with quotes. NULL appends null.
- * Returns 0 or -1 (OOM). */
-int mjob_json_str(struct buf *out, const char *s, size_t n);
-
 #endif

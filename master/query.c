@@ -141,23 +141,23 @@ static int jobs_row(void *arg, const struct store_rec *r)
 	if (x->n++)
 		buf_add(b, ",", 1);
 	buf_addf(b, "{\"id\":%lld,\"type\":", (long long)r->id);
-	mjob_json_str(b, r->type, r->type ? strlen(r->type) : 0);
+	buf_add_json_str(b, r->type, r->type ? strlen(r->type) : 0);
 	buf_addf(b, ",\"state\":\"%s\",\"attempts\":%d,\"worker\":",
 		 pre ? "prefetched" : mjob_state_name(r->state), r->attempts);
-	mjob_json_str(b, r->worker, r->worker ? strlen(r->worker) : 0);
+	buf_add_json_str(b, r->worker, r->worker ? strlen(r->worker) : 0);
 	buf_adds(b, ",\"output\":");
-	mjob_json_str(b, r->output, r->output_len);
+	buf_add_json_str(b, r->output, r->output_len);
 	buf_adds(b, ",\"error\":");
-	mjob_json_str(b, r->error, r->error ? strlen(r->error) : 0);
+	buf_add_json_str(b, r->error, r->error ? strlen(r->error) : 0);
 	if (r->rc_null)
 		buf_adds(b, ",\"rc\":null");
 	else
 		buf_addf(b, ",\"rc\":%d", r->rc);
 	buf_adds(b, ",\"input\":");
-	mjob_json_str(b, r->input, r->input_len);
+	buf_add_json_str(b, r->input, r->input_len);
 	buf_addf(b, ",\"prio\":%d,\"retries\":%d,\"deps\":%s,\"client\":", r->prio, r->retries,
 		 r->deps && r->deps[0] == '[' ? r->deps : "[]");
-	mjob_json_str(b, r->client, r->client ? strlen(r->client) : 0);
+	buf_add_json_str(b, r->client, r->client ? strlen(r->client) : 0);
 	add_time(b, "submitted", r->submitted);
 	add_time(b, "started", pre ? -1 : r->started);
 	add_time(b, "finished", r->finished);

@@ -382,7 +382,7 @@ static void cb_assign(void *arg, struct mjob *j)
 	buf_adds(b, ",\"type\":\"");
 	buf_adds(b, mjob_kind_name(j->kind));
 	buf_adds(b, "\",\"input\":");
-	mjob_json_str(b, mjob_input(j), j->input_len);
+	buf_add_json_str(b, mjob_input(j), j->input_len);
 	if (j->delay_s > 0)
 		buf_addf(b, ",\"delay\":%.15g", j->delay_s);
 	if (j->timeout_s > 0)
@@ -391,11 +391,11 @@ static void cb_assign(void *arg, struct mjob *j)
 		buf_addf(b, ",\"ranks\":%u", (unsigned)j->ranks);
 	if (mjob_target(j)) {
 		buf_adds(b, ",\"target\":");
-		mjob_json_str(b, mjob_target(j), strlen(mjob_target(j)));
+		buf_add_json_str(b, mjob_target(j), strlen(mjob_target(j)));
 	}
 	if (mjob_cwd(j)) {
 		buf_adds(b, ",\"cwd\":");
-		mjob_json_str(b, mjob_cwd(j), strlen(mjob_cwd(j)));
+		buf_add_json_str(b, mjob_cwd(j), strlen(mjob_cwd(j)));
 	}
 	if (mjob_env(j)) {
 		buf_adds(b, ",\"env\":");

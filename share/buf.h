@@ -35,6 +35,12 @@ int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 
  * buf_addf, whose format parsing costs more than the digits. 0 or -1. */
 int buf_add_i64(struct buf *b, int64_t v);
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Append the n bytes at s as one JSON string literal, quotes included --
+ * the one JSON string codec of master, workers and the client library.
+ * Control characters, '"' and '\\' are escaped; valid UTF-8 is copied as it
+ * is and each byte of an invalid sequence becomes U+FFFD, so the text is
+ * always valid JSON whatever a job printed. s NULL: `null`. 0 or -1. */
+int buf_add_json_str(struct buf *b, const char *s, size_t n);
 /* Drop the first n bytes (memmove). */
 void buf_consume(struct buf *b, size_t n);
 static inline void buf_reset(struct buf *b)

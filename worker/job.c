@@ -130,94 +130,13 @@ void job_free(struct job *j)
 	free(j);
 }
 
-/* Length of a valid UTF-8 sequence at s (n bytes available), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	if (c < 0xC2 || c > 0xF4)
-		return 0;
-	size_t need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-	if (n < need)
-		return 0;
-	unsigned lo = 0x80, hi = 0xBF;
-	if (c == 0xE0)
-		lo = 0xA0;
-	else if (c == 0xED)
-		hi = 0x9F; /* no UTF-16 surrogates */
-	else if (c == 0xF0)
-		lo = 0x90;
-	else if (c == 0xF4)
-		hi = 0x8F;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < need; i++)
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-	return need;
-}
-
-int job_json_str(struct buf *out, const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	/* worst case 6 bytes per input byte ("\u00XX"); grow once up front for
-	 * the common case and let buf_add grow further if needed */
-	if (buf_grow(out, n + n / 8 + 2) < 0)
-		return -1;
-	if (buf_add(out, "\"", 1) < 0)
-		return -1;
-	size_t i = 0, run = 0;
-	while (i < n) {
-		unsigned char c = s[i];
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0x80) {
-			size_t k = utf8_len(s + i, n - i);
-			if (k) {
-				i += k;
-				continue;
-			}
-		}
-		if (i > run && buf_add(out, s + run, i - run) < 0)
-			return -1;
-		char esc[8];
-		const char *e = esc;
-		size_t el = 2;
-		switch (c) {
-		case '"': e = "\\\""; break;
-		case '\\': e = "\\\\"; break;
-		case '\n': e = "\\n"; break;
-		case '\r': e = "\\r"; break;
-		case '\t': e = "\\t"; break;
-		case '\b': e = "\\b"; break;
-		case '\f': e = "\\f"; break;
-		default:
-			if (c >= 0x80) {
-				e = "\\ufffd";
-				el = 6;
-			} else {
-				snprintf(esc, sizeof(esc), "\\u%04x", c);
-				el = 6;
-			}
-		}
-		if (buf_add(out, e, el) < 0)
-			return -1;
-		i++;
-		run = i;
-	}
-	if (i > run && buf_add(out, s + run, i - run) < 0)
-		return -1;
-	return buf_add(out, "\"", 1);
-}
-
 int job_result_json(struct buf *out, int64_t id, int attempt, const struct job_result *r)
 {
 	if (buf_addf(out, "{\"id\":%" PRId64 ",\"a\":%d,\"ok\":%s,\"output\":", id, attempt,
 		     r->ok ? "true" : "false") < 0)
 		return -1;
 	if (r->output) {
-		if (job_json_str(out, r->output, r->output_len) < 0)
+		if (buf_add_json_str(out, r->output, r->output_len) < 0)
 			return -1;
 	} else if (buf_add(out, "null", 4) < 0) {
 		return -1;
@@ -225,7 +144,7 @@ int job_result_json(struct buf *out, int64_t id, int attempt, const struct job_r
 	if (buf_add(out, ",\"error\":", 9) < 0)
 		return -1;
 	if (r->error) {
-		if (job_json_str(out, r->error, strlen(r->error)) < 0)
+		if (buf_add_json_str(out, r->error, strlen(r->error)) < 0)
 			return -1;
 	} else if (buf_add(out, "null", 4) < 0) {
 		return -1;

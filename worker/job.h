@@ -80,7 +80,4 @@ void job_free(struct job *j);
  * r->crashed). Returns 0 or -1 (OOM). */
 int job_result_json(struct buf *out, int64_t id, int attempt, const struct job_result *r);
 
-/* Append s[0..n) as a JSON string literal (with quotes). 0 or -1. */
-int job_json_str(struct buf *out, const char *s, size_t n);
-
 #endif

@@ -638,7 +638,7 @@ static void send_drain(struct worker *w, const char *why)
 	struct buf *b = &w->scratch;
 	buf_reset(b);
 	buf_adds(b, "{\"t\":\"drain\",\"why\":");
-	job_json_str(b, why, strlen(why));
+	buf_add_json_str(b, why, strlen(why));
 	buf_adds(b, ",\"ids\":[");
 	int n = 0;
 	for (struct job *j = w->qhead; j; j = j->next)
@@ -693,7 +693,7 @@ static void send_leaving(struct worker *w, int code, const char *why)
 	struct buf *b = &w->scratch;
 	buf_reset(b);
 	buf_adds(b, "{\"t\":\"leaving\",\"why\":");
-	job_json_str(b, why, strlen(why));
+	buf_add_json_str(b, why, strlen(why));
 	buf_addf(b, ",\"code\":%d}", code);
 	if (b->p)
 		conn_send_json(w->conn, b->p, b->len);

@@ -28,6 +28,23 @@ static void test_add_i64(void **st)
 	}
 }
 
+/* The one JSON string codec: escapes, valid UTF-8 kept, invalid bytes
+ * replaced, NULL as null, embedded NUL escaped. */
+static void test_json_str(void **st)
+{
+	(void)st;
+	struct buf b = BUF_INIT;
+	assert_int_equal(buf_add_json_str(&b, "a\"b\\c\n\x01\xff\xc3\xa9", 10), 0);
+	assert_string_equal(b.p, "\"a\\\"b\\\\c\\n\\u0001\\ufffd\xc3\xa9\"");
+	buf_reset(&b);
+	assert_int_equal(buf_add_json_str(&b, NULL, 0), 0);
+	assert_string_equal(b.p, "null");
+	buf_reset(&b);
+	assert_int_equal(buf_add_json_str(&b, "x\0y\xed\xa0\x80", 6), 0); /* NUL; a UTF-16 surrogate */
+	assert_string_equal(b.p, "\"x\\u0000y\\ufffd\\ufffd\\ufffd\"");
+	buf_release(&b);
+}
+
 static void test_grow(void **st)
 {
 	(void)st;
@@ -46,6 +63,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_i64),
 		cmocka_unit_test(test_grow),
+		cmocka_unit_test(test_json_str),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

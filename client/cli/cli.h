@@ -4,8 +4,11 @@
  * the helpers every command uses (connect, die with a one-line message).
  * One file per noun: cmd_start.c (start, stop, local add-workers),
  * cmd_submit.c, cmd_wait.c, cmd_query.c (status, jobs, workers, logs),
- * cmd_cancel.c (cancel, forget), cmd_slurm.c (Slurm mode); cmdtab.c holds the command and option tables, main.c parses the command
- * line and dispatches through the command table.
+ * cmd_cancel.c (cancel, forget), cmd_slurm.c (Slurm mode); base.c the
+ * helpers every command uses, cluster.c what the launch commands share about
+ * a cluster, records.c job records by id; cmdtab.c holds the command and
+ * option tables, main.c parses the command line and dispatches through the
+ * command table.
  */
 #ifndef MTS_CLI_H
 #define MTS_CLI_H

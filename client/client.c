@@ -269,7 +269,7 @@ static void conn_msg_cb(struct conn *cn, msg *m)
 				if (r->reg) {
 					int64_t first = 0;
 					msg_get_int(m, "first", &first);
-					submit_apply_reg(c, r->reg, first);
+					jobmap_apply_reg(&c->jobs, r->reg, first);
 				}
 				r->reply = m;
 				m = NULL;

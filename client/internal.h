@@ -64,6 +64,12 @@ int jobmap_submitted(const struct jobmap *m, mts_job_id id);
  * the caller (NULL when none). 0 or -1 (OOM). */
 int jobmap_ranges(const struct jobmap *m, mts_job_id **out, size_t *npairs, size_t max);
 void jobmap_release(struct jobmap *m);
+/* Enter a submit's jobs, acknowledged as first..first+reg->n-1 (with
+ * their user pointers, futures and kept results). */
+struct jobreg;
+void jobmap_apply_reg(struct jobmap *m, struct jobreg *reg, mts_job_id first);
+/* Free a submit's registration (NULL is a no-op). */
+void jobreg_free(struct jobreg *reg);
 
 /* Registration of a submit frame's jobs, applied by the loop thread when the
  * `submitted` ack arrives, so that no `done` can overtake it. */
@@ -186,8 +192,6 @@ void req_release(struct req *r);
  * j->cwd, or the caller's directory) may be NULL. */
 int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const char *cwd, char *err,
 		      size_t errlen);
-void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first);
-void jobreg_free(struct jobreg *reg);
 
 /* envsnap.c */
 /* The snapshot for export spec (NULL: "ALL"), interned in c with one more

@@ -201,3 +201,29 @@ int jobmap_ranges(const struct jobmap *m, mts_job_id **out, size_t *npairs, size
 	*npairs = n;
 	return 0;
 }
+
+void jobreg_free(struct jobreg *reg)
+{
+	if (!reg)
+		return;
+	free(reg->user);
+	free(reg->fut);
+	free(reg->keep);
+	free(reg);
+}
+
+/* The master acknowledged reg's jobs as ids first..first+n-1: enter them
+ * (their user pointers, futures and kept results) into m. The handle's
+ * loop thread, with its mutex held. */
+void jobmap_apply_reg(struct jobmap *m, struct jobreg *reg, mts_job_id first)
+{
+	reg->first = first;
+	jobmap_note(m, first, (mts_job_id)reg->n);
+	for (size_t i = 0; i < reg->n; i++) {
+		struct jobent e = {first + (mts_job_id)i, reg->user ? reg->user[i] : NULL,
+				   reg->fut ? reg->fut[i] : NULL, reg->keep ? reg->keep[i] : NULL};
+		if (e.fut)
+			e.fut->id = e.id;
+		jobmap_put(m, &e);
+	}
+}

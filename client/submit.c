@@ -72,30 +72,6 @@ int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const
 	return 0;
 }
 
-void jobreg_free(struct jobreg *reg)
-{
-	if (!reg)
-		return;
-	free(reg->user);
-	free(reg->fut);
-	free(reg->keep);
-	free(reg);
-}
-
-/* Loop thread, mutex held: the master acknowledged ids first..first+n-1. */
-void submit_apply_reg(mts_client *c, struct jobreg *reg, mts_job_id first)
-{
-	reg->first = first;
-	jobmap_note(&c->jobs, first, (mts_job_id)reg->n);
-	for (size_t i = 0; i < reg->n; i++) {
-		struct jobent e = {first + (mts_job_id)i, reg->user ? reg->user[i] : NULL,
-				   reg->fut ? reg->fut[i] : NULL, reg->keep ? reg->keep[i] : NULL};
-		if (e.fut)
-			e.fut->id = e.id;
-		jobmap_put(&c->jobs, &e);
-	}
-}
-
 /* What an exec job of a submit call runs with: the snapshot of its
  * export_env (computed once per distinct spec in a row of jobs) and the
  * caller's working directory (read once per call). */

@@ -14,7 +14,7 @@ assert_eq 127.0.0.1 "$(json_get "$MTSLURM_RUN_DIR/master.json" host)" "master bi
 st=$(mtslurm status --json)
 assert_eq 2 "$(jget "$st" '$.workers.connected')" "workers connected"
 assert_eq 0 "$(jget "$st" '$.jobs.queued')" "queued jobs"
-mtslurm status | grep -q "$(json_get "$MTSLURM_RUN_DIR/master.json" port)" || fail "status does not show the port"
+mtslurm status | grep -c "$(json_get "$MTSLURM_RUN_DIR/master.json" port)" >/dev/null || fail "status does not show the port"
 
 # A second start on a live cluster is refused and changes nothing.
 if out=$(mtslurm --local -n 2 start 2>&1); then fail "second start succeeded"; fi

@@ -74,7 +74,7 @@ mp=$(master_pid)
 id=$(mtslurm submit --exec 'sleep 306')
 jp=
 for _ in $(seq 1 50); do
-	jp=$(ps -o pid=,args= --ppid "$mp" | awk '$2 == "sleep" && $3 == "306" {print $1}')
+	jp=$( (ps -o pid=,args= --ppid "$mp" || true) | awk '$2 == "sleep" && $3 == "306" {print $1}')
 	[ -n "$jp" ] && break
 	sleep 0.1
 done
@@ -88,7 +88,7 @@ mp=$(master_pid)
 fid=$(mtslurm submit --func "$TOOLS/libbadfunc.so:sleeps" 300)
 hp=
 for _ in $(seq 1 50); do
-	hp=$(ps -o pid=,args= --ppid "$mp" | awk '/mtslurm-fhost/ {print $1}')
+	hp=$( (ps -o pid=,args= --ppid "$mp" || true) | awk '/mtslurm-fhost/ {print $1}')
 	[ -n "$hp" ] && break
 	sleep 0.1
 done

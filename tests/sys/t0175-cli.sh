@@ -46,7 +46,7 @@ for cmd in start stop status submit wait jobs logs cancel workers forget add-wor
 	documented=$(doc_opts "$cmd")
 	[ -n "$documented" ] || fail "docs/user-guide.md section 9 has no options for $cmd"
 	for o in $documented; do
-		opts_of "$help" | grep -qx -- "$o" || fail "$o is documented for $cmd in docs/user-guide.md but not in '$cmd --help'"
+		opts_of "$help" | grep -cx -- "$o" >/dev/null || fail "$o is documented for $cmd in docs/user-guide.md but not in '$cmd --help'"
 	done
 	for o in $(opts_of "$help"); do
 		grep -qx -- "$o" <<<"$documented" || fail "'$cmd --help' shows $o, which docs/user-guide.md section 9 does not list for $cmd"
@@ -82,7 +82,7 @@ assert_eq 2 "$(jlen "$out" '$')" "jobs C A C lists two jobs"
 assert_eq "$c" "$(jget "$out" '$[0].id')" "jobs lists the given ids in order"
 assert_eq "$a" "$(jget "$out" '$[1].id')" "second listed job"
 assert_eq 2 "$(mtslurm jobs "$b" | wc -l)" "jobs ID prints the header and one row"
-mtslurm jobs "$b" | tail -n 1 | grep -q "second" || fail "jobs $b does not show job $b"
+mtslurm jobs "$b" | tail -n 1 | grep -c "second" >/dev/null || fail "jobs $b does not show job $b"
 # An id that does not exist is named (exit 1); the others are still listed.
 rc=0; out=$(mtslurm jobs "$a" 99999 2>"$T/err") || rc=$?
 assert_eq 1 "$rc" "jobs with an unknown id exits 1"

@@ -87,10 +87,10 @@ printf '# defaults for this run dir\nMTSLURM_PARTITION = short\nMTSLURM_TIME="3"
 out=$(mtslurm -n 1 start -J t0510 --sbatch-arg --comment=hello-t0510 --sbatch-arg --exclude=n4)
 assert_contains "$out" "1 workers" "start with --sbatch-arg"
 for id in $(slurm_jobs_of_run); do
-	scontrol show job "$id" | grep -q "Comment=hello-t0510" || fail "job $id lacks the comment"
-	scontrol show job "$id" | grep -q "ExcNodeList=n4" || fail "job $id lacks --exclude"
-	scontrol show job "$id" | grep -q "Partition=short" || fail "job $id: partition not from the config"
-	scontrol show job "$id" | grep -q "TimeLimit=00:03:00" || fail "job $id: time not from the config"
+	scontrol show job "$id" | grep -c "Comment=hello-t0510" >/dev/null || fail "job $id lacks the comment"
+	scontrol show job "$id" | grep -c "ExcNodeList=n4" >/dev/null || fail "job $id lacks --exclude"
+	scontrol show job "$id" | grep -c "Partition=short" >/dev/null || fail "job $id: partition not from the config"
+	scontrol show job "$id" | grep -c "TimeLimit=00:03:00" >/dev/null || fail "job $id: time not from the config"
 done
 mtslurm stop
 log ok

@@ -276,7 +276,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,un
 FUZZ_LIBSRC := $(SHARE_SRC) $(MASTER_SRC) $(WORKER_SRC) $(SLURM_SRC)
 FUZZ_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(FUZZ_LIBSRC))
 
-.PHONY: fuzz
+.PHONY: fuzz fuzz-run
 .SECONDARY: $(FUZZ_OBJS)
 tests: $(FUZZ_REPLAYS)
 
@@ -295,7 +295,11 @@ $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(LIBS)
 
-fuzz: $(patsubst %,$(FB)/fuzz_%,$(FUZZ_NAMES))
+# clang (for libFuzzer) is installed here, not by `make check`, which does not need it.
+fuzz:
+	@bash tests/deps.sh clang
+	@$(MAKE) --no-print-directory fuzz-run
+fuzz-run: $(patsubst %,$(FB)/fuzz_%,$(FUZZ_NAMES))
 	@bash tests/fuzz/run.sh $(FB) $(FUZZ_SECONDS) $(FUZZ_NAMES)
 # ---- end of fuzzing ----
 

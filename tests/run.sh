@@ -52,6 +52,7 @@ suite() { # label build_dir
 	done
 	for t in "$top"/tests/sys/t[0-9]*.sh; do
 		[ -f "$t" ] || continue
+		case "$(basename "$t")" in t05*) [ -n "$only" ] && [[ "$label sys/$(basename "$t" .sh)" != *$only* ]] || ran_slurm=1 ;; esac
 		run_one "$label sys/$(basename "$t" .sh)" 600 bash "$t"
 	done
 }
@@ -61,6 +62,7 @@ cd "$top"
 # (tests/slurm/cluster.sh); what this run started, it stops at the end.
 export MTSLURM_SLURM_DIR=${MTSLURM_SLURM_DIR:-/tmp/mtslurm-slurm}
 slurm_was_up=0
+ran_slurm=0
 [ -f "$MTSLURM_SLURM_DIR/slurmctld.pid" ] && kill -0 "$(cat "$MTSLURM_SLURM_DIR/slurmctld.pid")" 2>/dev/null &&
 	slurm_was_up=1
 suite build "$build"
@@ -70,7 +72,9 @@ if [ -n "$asan" ]; then
 	export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 	suite asan "$asan"
 fi
-[ $slurm_was_up = 1 ] || bash "$top/tests/slurm/cluster.sh" down "$MTSLURM_SLURM_DIR" >/dev/null 2>&1
+# Only a run that ran a Slurm scenario can have started it: another run on
+# the same machine (--only) must not take down a cluster someone else uses.
+[ $slurm_was_up = 1 ] || [ $ran_slurm = 0 ] || bash "$top/tests/slurm/cluster.sh" down "$MTSLURM_SLURM_DIR" >/dev/null 2>&1
 rm -rf "$logdir"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failed: ${failures[*]}"

@@ -37,7 +37,7 @@
 /* Plaintext bytes per record at most: large enough that the per-record
  * cost (one IV setup and one tag) is tiny next to the bytes, small enough
  * that a reader holds little before it can check a record. */
-#define SEAL_PLAIN_MAX (256u << 10)
+#define SEAL_PLAIN_MAX (64u << 10)
 /* The largest L a reader accepts. */
 #define SEAL_BODY_MAX (SEAL_PLAIN_MAX + SEAL_TAG_BYTES)
 

@@ -116,35 +116,27 @@ static void send_frame(msg *m)
 	msg_free(m);
 }
 
-int main(int argc, char **argv)
+static unsigned char key[AUTH_KEY_BYTES];
+static char srv_nonce[AUTH_HEX_BYTES], pn[AUTH_HEX_BYTES], rec[16];
+static const char cid[] = "77697265707262656d61726b65723432"; /* to look for on the wire */
+
+/* The client side of the handshake, by hand. 0 or -1. */
+static int handshake(void)
 {
-	int plain_hello = argc > 2 && strcmp(argv[1], "--plain-hello") == 0;
-	const char *dir = argv[argc - 1];
-	unsigned char key[AUTH_KEY_BYTES];
-	char err[512], kp[RUNDIR_PATH_MAX];
-	if (argc < 2) {
-		fprintf(stderr, "usage: wire_probe [--plain-hello] RUN_DIR\n");
-		return 1;
-	}
-	rundir_path(kp, dir, "key");
-	if (auth_key_load(key, kp, 0, err, sizeof err) || connect_master(dir)) {
-		fprintf(stderr, "wire_probe: %s\n", err);
-		return 1;
-	}
-	/* the handshake, by hand */
+	char mac[AUTH_HEX_BYTES];
 	msg *ch = read_frame();
-	const char *sn = ch ? msg_get_str(ch, "nonce") : NULL, *rec = ch ? msg_get_str(ch, "rec") : NULL;
-	if (!sn || !rec || strlen(sn) != 64) {
+	const char *sn = ch ? msg_get_str(ch, "nonce") : NULL, *rp = ch ? msg_get_str(ch, "rec") : NULL;
+	if (!sn || !rp || strlen(sn) != 64) {
 		fprintf(stderr, "wire_probe: no challenge from the master\n");
-		return 1;
+		msg_free(ch);
+		return -1;
 	}
-	char srv_nonce[AUTH_HEX_BYTES], pn[AUTH_HEX_BYTES], mac[AUTH_HEX_BYTES], rp[16];
 	snprintf(srv_nonce, sizeof srv_nonce, "%s", sn);
-	snprintf(rp, sizeof rp, "%s", rec);
+	snprintf(rec, sizeof rec, "%s", rp);
 	msg_free(ch);
-	printf("rec %s\n", rp);
+	printf("rec %s\n", rec);
 	auth_nonce(pn);
-	auth_mac(mac, key, "peer", "client", srv_nonce, pn, rp);
+	auth_mac(mac, key, "peer", "client", srv_nonce, pn, rec);
 	msg *a = msg_new_typed("auth");
 	msg_set_int(a, "v", AUTH_PROTOCOL_VERSION);
 	msg_set_str(a, "role", "client");
@@ -152,74 +144,67 @@ int main(int argc, char **argv)
 	msg_set_str(a, "mac", mac);
 	send_frame(a);
 	msg *w = read_frame();
-	auth_mac(mac, key, "server", "client", pn, srv_nonce, rp);
-	if (!w || strcmp(msg_type(w), "welcome") != 0 || !auth_mac_equal(mac, msg_get_str(w, "mac"))) {
-		fprintf(stderr, "wire_probe: no valid welcome from the master\n");
-		return 1;
-	}
+	auth_mac(mac, key, "server", "client", pn, srv_nonce, rec);
+	int ok = w && strcmp(msg_type(w), "welcome") == 0 && auth_mac_equal(mac, msg_get_str(w, "mac"));
 	msg_free(w);
-	int sealed = strcmp(rp, "none") != 0;
-	struct seal tx, rx;
-	char salt[128];
-	memcpy(salt, srv_nonce, 64);
-	memcpy(salt + 64, pn, 64);
-	if (sealed && (seal_init(&tx, 1, key, salt, sizeof salt, AUTH_PROTOCOL " peer to server") ||
-		       seal_init(&rx, 0, key, salt, sizeof salt, AUTH_PROTOCOL " server to peer"))) {
-		fprintf(stderr, "wire_probe: cannot derive the session keys\n");
-		return 1;
-	}
-	/* hello, with a client id to look for on the wire */
-	const char *cid = "77697265707262656d61726b65723432";
+	if (!ok)
+		fprintf(stderr, "wire_probe: no valid welcome from the master\n");
+	return ok ? 0 : -1;
+}
+
+/* hello as one frame: sealed with tx, or in clear when tx is NULL. */
+static void send_hello(struct seal *tx)
+{
 	char hello[160];
 	int hl = snprintf(hello, sizeof hello, "{\"t\":\"hello\",\"client\":\"%s\",\"name\":\"wire_probe\"}", cid);
-	struct buf out = BUF_INIT;
+	struct buf out = BUF_INIT, wire = BUF_INIT;
 	unsigned char hdr[4];
 	frame_put_header(hdr, (uint32_t)hl);
 	buf_add(&out, hdr, 4);
 	buf_add(&out, hello, (size_t)hl);
-	struct buf wire = BUF_INIT;
-	if (sealed && !plain_hello)
-		seal_append(&tx, &wire, out.p, out.len);
+	if (tx)
+		seal_append(tx, &wire, out.p, out.len);
 	else
 		buf_add(&wire, out.p, out.len);
 	if (write(fd, wire.p, wire.len) != (ssize_t)wire.len)
 		perror("wire_probe: write");
-	/* what comes back: the raw bytes first, then opened */
+	buf_release(&out);
+	buf_release(&wire);
+}
+
+/* Read what comes back until hello_ok or an error is opened (and with
+ * wait_close, until the master closes); print the report. rx NULL: in clear. */
+static void report(struct seal *rx, int wait_close)
+{
 	while (!eof && in.len < 4)
 		fill();
 	size_t n = next_unit();
 	int raw_frame = 0;
+	char e[120];
 	if (n) {
-		char e[120];
 		msg *m = msg_parse(in.p + 4, n - 4, e, sizeof e);
 		raw_frame = m && msg_is_object(m) && msg_get_str(m, "t");
 		msg_free(m);
 	}
-	struct buf clear = BUF_INIT; /* the stream, opened */
-	struct buf raw = BUF_INIT;
+	struct buf clear = BUF_INIT, raw = BUF_INIT; /* the stream opened, and as it came */
+	static char pt[SEAL_PLAIN_MAX];
 	while ((n = next_unit()) > 0) {
 		buf_add(&raw, in.p, n);
-		if (sealed) {
-			char pt[SEAL_PLAIN_MAX];
-			if (seal_open(&rx, (unsigned char *)in.p, (unsigned char *)in.p + 4, n - 4, (unsigned char *)pt))
-				break;
-			buf_add(&clear, pt, n - 4 - SEAL_TAG_BYTES);
-		} else {
+		if (!rx)
 			buf_add(&clear, in.p, n);
-		}
+		else if (seal_open(rx, (unsigned char *)in.p, (unsigned char *)in.p + 4, n - 4, (unsigned char *)pt))
+			break;
+		else
+			buf_add(&clear, pt, n - 4 - SEAL_TAG_BYTES);
 		buf_consume(&in, n);
 		if (memmem(clear.p, clear.len, "hello_ok", 8) || memmem(clear.p, clear.len, "\"error\"", 7))
 			break;
 	}
-	if (!eof && plain_hello)
-		while (!eof)
-			fill(); /* the master must close on us */
-	printf("raw_frame %s\n", raw_frame ? "yes" : "no");
-	printf("raw_hello_ok %s\n",
-	       raw.p && (memmem(raw.p, raw.len, "hello_ok", 8) || memmem(raw.p, raw.len, cid, strlen(cid))) ? "yes"
-														: "no");
+	while (wait_close && !eof)
+		fill(); /* the master must close on us */
+	int readable = raw.p && (memmem(raw.p, raw.len, "hello_ok", 8) || memmem(raw.p, raw.len, cid, strlen(cid)));
+	printf("raw_frame %s\nraw_hello_ok %s\n", raw_frame ? "yes" : "no", readable ? "yes" : "no");
 	if (clear.len > 4) {
-		char e[120];
 		const unsigned char *h = (const unsigned char *)clear.p;
 		size_t fl = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
 		msg *m = msg_parse(clear.p + 4, fl < clear.len - 4 ? fl : clear.len - 4, e, sizeof e);
@@ -233,8 +218,38 @@ int main(int argc, char **argv)
 	printf("closed %s\n", eof ? "yes" : "no");
 	buf_release(&raw);
 	buf_release(&clear);
-	buf_release(&wire);
-	buf_release(&out);
+}
+
+int main(int argc, char **argv)
+{
+	int plain_hello = argc > 2 && strcmp(argv[1], "--plain-hello") == 0;
+	const char *dir = argv[argc - 1];
+	char err[512], kp[RUNDIR_PATH_MAX];
+	if (argc < 2) {
+		fprintf(stderr, "usage: wire_probe [--plain-hello] RUN_DIR\n");
+		return 1;
+	}
+	rundir_path(kp, dir, "key");
+	if (auth_key_load(key, kp, 0, err, sizeof err)) {
+		fprintf(stderr, "wire_probe: %s\n", err);
+		return 1;
+	}
+	if (connect_master(dir))
+		return 1; /* it said why */
+	if (handshake())
+		return 1;
+	int sealed = strcmp(rec, "none") != 0;
+	struct seal tx, rx;
+	char salt[128]; /* as share/conn.c: both nonces, the server's first */
+	memcpy(salt, srv_nonce, 64);
+	memcpy(salt + 64, pn, 64);
+	if (sealed && (seal_init(&tx, 1, key, salt, sizeof salt, AUTH_PROTOCOL " peer to server") ||
+		       seal_init(&rx, 0, key, salt, sizeof salt, AUTH_PROTOCOL " server to peer"))) {
+		fprintf(stderr, "wire_probe: cannot derive the session keys\n");
+		return 1;
+	}
+	send_hello(sealed && !plain_hello ? &tx : NULL);
+	report(sealed ? &rx : NULL, plain_hello);
 	buf_release(&in);
 	if (sealed) {
 		seal_release(&tx);

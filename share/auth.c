@@ -118,13 +118,13 @@ int auth_nonce(char hex[AUTH_HEX_BYTES])
 }
 
 void auth_mac(char hex[AUTH_HEX_BYTES], const unsigned char key[AUTH_KEY_BYTES], const char *side,
-	      const char *role, const char *first_nonce, const char *second_nonce)
+	      const char *role, const char *first_nonce, const char *second_nonce, const char *rec)
 {
 	/* The parts are joined with NUL bytes so that no two different
-	 * (side, role, nonce, nonce) tuples produce the same message. */
-	unsigned char msgbuf[512];
+	 * (side, role, nonce, nonce, rec) tuples produce the same message. */
+	unsigned char msgbuf[6 * 201]; /* six parts of at most 200 bytes, 5 separators */
 	size_t n = 0;
-	const char *parts[] = {"mtslurm-1", side, role, first_nonce, second_nonce};
+	const char *parts[] = {AUTH_PROTOCOL, side, role, first_nonce, second_nonce, rec};
 	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
 		size_t l = strnlen(parts[i], 200);
 		memcpy(msgbuf + n, parts[i], l);

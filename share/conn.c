@@ -4,6 +4,12 @@
  * contract. The states are CONNECTING -> HANDSHAKE -> READY -> CLOSING; the
  * struct is freed only from the last uv_close callback, so a conn stays valid
  * for the whole of any callback that closes it.
+ *
+ * Once READY (unless both ends agreed on "none" on loopback), the byte stream
+ * below the frames is sealed records (seal.h): the writer seals everything it
+ * has queued at flush time, the reader opens a record only when the frames
+ * it has decrypted so far are used up. Frames stay the unit above; raw bytes
+ * from conn_send_bytes are sealed like any others.
  */
 #include "conn.h"
 
@@ -13,7 +19,18 @@
 #include <string.h>
 
 #include "frame.h"
+#include "seal.h"
 #include "util.h"
+
+/* Record protection names, as announced in the challenge ("rec"). */
+#define REC_AEAD "aes-256-gcm"
+#define REC_NONE "none"
+/* The benchmarking knob (docs/protocol.md, 2.1): honoured only by a server
+ * whose listener and connection are both on a loopback address. */
+#define PLAINTEXT_ENV "MTSLURM_BENCH_PLAINTEXT"
+/* HKDF info labels: one key per direction. */
+#define LABEL_S2P AUTH_PROTOCOL " server to peer"
+#define LABEL_P2S AUTH_PROTOCOL " peer to server"
 
 enum conn_state { ST_CONNECTING, ST_HANDSHAKE, ST_READY, ST_CLOSING };
 
@@ -24,9 +41,14 @@ struct conn {
 	uv_connect_t creq;
 	uv_write_t wreq;
 	uv_loop_t *loop;
-	struct frame_reader rd;
+	struct frame_reader rd;  /* plaintext frames */
+	struct frame_reader rin; /* sealed records, once READY and sealed */
 	struct buf out;  /* frames queued this turn */
-	struct buf wbuf; /* frames being written */
+	struct buf wbuf; /* bytes being written (records, once sealed) */
+	struct seal tx, rx;
+	int sealed;       /* records after the handshake (rec != "none") */
+	size_t out_plain; /* leading bytes of out to send unsealed (the handshake's last frame) */
+	char rec[16];     /* record protection of this connection */
 	enum conn_state st;
 	int server;
 	int writing;
@@ -135,12 +157,41 @@ static void out_check(struct conn *c)
 	}
 }
 
-/* Handshake done: from now on the peer is trusted with big frames. */
-static void become_ready(struct conn *c)
+/* Handshake done: from now on the peer is trusted with big frames, and
+ * (unless rec is "none") everything after the handshake's last frame is
+ * sealed. The salt is both nonces, server's first: both ends derive the same
+ * two keys. Bytes already read past the last handshake frame are records.
+ * Returns 0, or -1 with the conn closing. */
+static int become_ready(struct conn *c)
 {
 	hs_del(c);
 	frame_reader_set_max(&c->rd, c->max_frame);
+	c->sealed = strcmp(c->rec, REC_NONE) != 0;
+	if (c->sealed) {
+		char salt[2 * (AUTH_HEX_BYTES - 1)];
+		const char *sn = c->server ? c->nonce : c->peer_nonce;
+		const char *pn = c->server ? c->peer_nonce : c->nonce;
+		memcpy(salt, sn, AUTH_HEX_BYTES - 1);
+		memcpy(salt + AUTH_HEX_BYTES - 1, pn, AUTH_HEX_BYTES - 1);
+		int r = seal_init(&c->tx, 1, c->key, salt, sizeof salt, c->server ? LABEL_S2P : LABEL_P2S);
+		if (r == SEAL_OK)
+			r = seal_init(&c->rx, 0, c->key, salt, sizeof salt, c->server ? LABEL_P2S : LABEL_S2P);
+		if (r != SEAL_OK) {
+			char why[200];
+			snprintf(why, sizeof why, "cannot set up the record layer: %s", seal_strerror(r));
+			conn_close(c, NULL, why);
+			return -1;
+		}
+		c->out_plain = c->out.len;
+		const char *rest;
+		size_t n = frame_reader_take_rest(&c->rd, &rest);
+		if (n && frame_reader_feed(&c->rin, rest, n)) {
+			conn_close(c, NULL, "out of memory after the handshake");
+			return -1;
+		}
+	}
 	c->st = ST_READY;
+	return 0;
 }
 
 static void set_why(struct conn *c, const char *why)
@@ -157,6 +208,9 @@ static void on_handle_closed(uv_handle_t *h)
 	if (c->cb.on_close)
 		c->cb.on_close(c, c->why);
 	frame_reader_release(&c->rd);
+	frame_reader_release(&c->rin);
+	seal_release(&c->tx);
+	seal_release(&c->rx);
 	buf_release(&c->out);
 	buf_release(&c->wbuf);
 	free(c);
@@ -239,6 +293,31 @@ static void on_write(uv_write_t *req, int status)
 
 static void dispatch(struct conn *c);
 
+/* Move out to wbuf as records (after the unsealed handshake bytes, if any).
+ * 0, or -1 with the conn closing. */
+static int seal_pending(struct conn *c)
+{
+	buf_reset(&c->wbuf);
+	int r = SEAL_OK;
+	if (c->out_plain && buf_add(&c->wbuf, c->out.p, c->out_plain))
+		r = SEAL_ENOMEM;
+	if (r == SEAL_OK)
+		r = seal_append(&c->tx, &c->wbuf, c->out.p + c->out_plain, c->out.len - c->out_plain);
+	c->out_plain = 0;
+	buf_reset(&c->out);
+	if (r == SEAL_OK)
+		return 0;
+	buf_reset(&c->wbuf);
+	if (c->st == ST_CLOSING) {
+		conn_finish(c);
+	} else {
+		char why[200];
+		snprintf(why, sizeof why, "cannot seal a record for %s: %s", c->peer, seal_strerror(r));
+		conn_close(c, NULL, why);
+	}
+	return -1;
+}
+
 static void on_flush(uv_prepare_t *p)
 {
 	struct conn *c = p->data;
@@ -250,10 +329,15 @@ static void on_flush(uv_prepare_t *p)
 	}
 	if (c->writing || !c->out.len || uv_is_closing((uv_handle_t *)&c->tcp))
 		return;
-	struct buf t = c->wbuf;
-	c->wbuf = c->out;
-	c->out = t;
-	buf_reset(&c->out);
+	if (c->sealed) {
+		if (seal_pending(c))
+			return;
+	} else {
+		struct buf t = c->wbuf;
+		c->wbuf = c->out;
+		c->out = t;
+		buf_reset(&c->out);
+	}
 	uv_buf_t b = uv_buf_init(c->wbuf.p, (unsigned)c->wbuf.len);
 	c->wreq.data = c;
 	int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
@@ -285,7 +369,7 @@ int conn_send(struct conn *c, msg *m)
 {
 	if (!m)
 		return -1;
-	if (!c || c->st == ST_CLOSING || c->st == ST_CONNECTING) {
+	if (!c || c->st != ST_READY) {
 		msg_free(m);
 		return -1;
 	}
@@ -300,7 +384,7 @@ int conn_send(struct conn *c, msg *m)
 int conn_send_json(struct conn *c, const char *json, size_t n)
 {
 	unsigned char hdr[FRAME_HDR_BYTES];
-	if (!c || c->st == ST_CLOSING || c->st == ST_CONNECTING || n == 0 || n > UINT32_MAX)
+	if (!c || c->st != ST_READY || n == 0 || n > UINT32_MAX)
 		return -1;
 	if (buf_grow(&c->out, n + FRAME_HDR_BYTES))
 		return -1;
@@ -313,7 +397,7 @@ int conn_send_json(struct conn *c, const char *json, size_t n)
 
 int conn_send_bytes(struct conn *c, const void *data, size_t n)
 {
-	if (!c || c->st == ST_CLOSING || c->st == ST_CONNECTING || buf_add(&c->out, data, n))
+	if (!c || c->st != ST_READY || buf_add(&c->out, data, n))
 		return -1;
 	arm_flush(c);
 	return 0;
@@ -344,29 +428,97 @@ static void handle_auth(struct conn *c, msg *m)
 		conn_close(c, "protocol", why);
 		return;
 	}
+	int64_t v = 0;
+	if (msg_get_int(m, "v", &v) || v != AUTH_PROTOCOL_VERSION) {
+		char why[200];
+		snprintf(why, sizeof why,
+			 "the peer speaks protocol version %lld, this master %d: use the same mtslurm version for "
+			 "master, workers and clients",
+			 (long long)v, AUTH_PROTOCOL_VERSION);
+		conn_close(c, "protocol", why);
+		return;
+	}
 	if (!role || (strcmp(role, "client") != 0 && strcmp(role, "worker") != 0) || !pn ||
 	    strlen(pn) != 64 || !mac) {
 		conn_close(c, "protocol", "auth frame needs role (client or worker), a 64-hex-digit nonce and a mac");
 		return;
 	}
-	auth_mac(want, c->key, "peer", role, c->nonce, pn);
+	auth_mac(want, c->key, "peer", role, c->nonce, pn, c->rec);
 	if (!auth_mac_equal(want, mac)) {
 		conn_close(c, "auth",
-			   "authentication failed: wrong cluster key; use the key file of this cluster's run "
-			   "directory (--run-dir / MTSLURM_RUN_DIR)");
+			   "authentication failed: wrong cluster key (or the handshake was altered in transit); "
+			   "use the key file of this cluster's run directory (--run-dir / MTSLURM_RUN_DIR)");
 		return;
 	}
 	util_strlcpy(c->role, role, sizeof c->role);
 	util_strlcpy(c->peer_nonce, pn, sizeof c->peer_nonce);
-	auth_mac(smac, c->key, "server", role, pn, c->nonce);
+	auth_mac(smac, c->key, "server", role, pn, c->nonce, c->rec);
 	msg *w = msg_new_typed("welcome");
-	if (!w || msg_set_int(w, "v", 1) || msg_set_str(w, "mac", smac) || send_handshake(c, w)) {
+	if (!w || msg_set_int(w, "v", AUTH_PROTOCOL_VERSION) || msg_set_str(w, "mac", smac) ||
+	    send_handshake(c, w)) {
 		conn_close(c, NULL, "out of memory during handshake");
 		return;
 	}
-	become_ready(c);
+	if (become_ready(c))
+		return;
 	if (c->cb.on_ready)
 		c->cb.on_ready(c);
+}
+
+/* 1 if sa is a loopback address (127.0.0.0/8, ::1, or ::ffff:127.x.y.z). */
+static int addr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a))
+			return 1;
+		return IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127;
+	}
+	return 0;
+}
+
+static int sock_is_loopback(const uv_tcp_t *t, int peer)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof ss;
+	memset(&ss, 0, sizeof ss);
+	int r = peer ? uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len)
+		     : uv_tcp_getsockname(t, (struct sockaddr *)&ss, &len);
+	return r == 0 && addr_is_loopback(&ss);
+}
+
+/* Client: the challenge's version and record protection. "none" is taken
+ * only from a master on a loopback address; whatever is taken goes into
+ * both MACs, so a changed "rec" fails the handshake. 0, or -1 closing. */
+static int check_challenge(struct conn *c, msg *m)
+{
+	int64_t v = 0;
+	const char *rec = msg_get_str(m, "rec");
+	char why[300];
+	if (msg_get_int(m, "v", &v) || v != AUTH_PROTOCOL_VERSION) {
+		snprintf(why, sizeof why,
+			 "the master at %s speaks protocol version %lld, this program %d: use the same mtslurm "
+			 "version for master, workers and clients",
+			 c->peer, (long long)v, AUTH_PROTOCOL_VERSION);
+		conn_close(c, NULL, why);
+		return -1;
+	}
+	if (!rec || (strcmp(rec, REC_AEAD) != 0 && strcmp(rec, REC_NONE) != 0)) {
+		snprintf(why, sizeof why, "the master at %s offers record protection \"%.40s\"; this program "
+			 "knows \"" REC_AEAD "\"", c->peer, rec ? rec : "(none given)");
+		conn_close(c, "protocol", why);
+		return -1;
+	}
+	if (strcmp(rec, REC_NONE) == 0 && !sock_is_loopback(&c->tcp, 1)) {
+		snprintf(why, sizeof why, "the master at %s offers an unencrypted connection on a non-loopback "
+			 "address: refused", c->peer);
+		conn_close(c, "protocol", why);
+		return -1;
+	}
+	util_strlcpy(c->rec, rec, sizeof c->rec);
+	return 0;
 }
 
 /* Client: got challenge or welcome. */
@@ -386,22 +538,24 @@ static void handle_client_handshake(struct conn *c, msg *m)
 			conn_close(c, "protocol", "expected a challenge frame from the master");
 			return;
 		}
+		if (check_challenge(c, m))
+			return;
 		util_strlcpy(c->peer_nonce, sn, sizeof c->peer_nonce);
 		char mac[AUTH_HEX_BYTES];
 		if (auth_nonce(c->nonce)) {
 			conn_close(c, NULL, "cannot get random bytes for the handshake");
 			return;
 		}
-		auth_mac(mac, c->key, "peer", c->role, c->peer_nonce, c->nonce);
+		auth_mac(mac, c->key, "peer", c->role, c->peer_nonce, c->nonce, c->rec);
 		msg *a = msg_new_typed("auth");
-		if (!a || msg_set_int(a, "v", 1) || msg_set_str(a, "role", c->role) ||
+		if (!a || msg_set_int(a, "v", AUTH_PROTOCOL_VERSION) || msg_set_str(a, "role", c->role) ||
 		    msg_set_str(a, "nonce", c->nonce) || msg_set_str(a, "mac", mac) || send_handshake(c, a))
 			conn_close(c, NULL, "out of memory during handshake");
 		return;
 	}
 	const char *mac = msg_get_str(m, "mac");
 	char want[AUTH_HEX_BYTES];
-	auth_mac(want, c->key, "server", c->role, c->nonce, c->peer_nonce);
+	auth_mac(want, c->key, "server", c->role, c->nonce, c->peer_nonce, c->rec);
 	if (strcmp(t, "welcome") != 0 || !mac || !auth_mac_equal(want, mac)) {
 		char why[200];
 		snprintf(why, sizeof why,
@@ -410,9 +564,46 @@ static void handle_client_handshake(struct conn *c, msg *m)
 		conn_close(c, NULL, why);
 		return;
 	}
-	become_ready(c);
+	if (become_ready(c))
+		return;
 	if (c->cb.on_ready)
 		c->cb.on_ready(c);
+}
+
+/* Open the next whole record into the frame reader. 1: opened; 0: none
+ * complete yet; -1: the conn is closing (bad length or authentication). */
+static int open_record(struct conn *c)
+{
+	const char *body;
+	size_t body_len, n;
+	char why[400];
+	int r = frame_reader_next(&c->rin, &body, &body_len);
+	if (r == FRAME_AGAIN)
+		return 0;
+	if (r != FRAME_OK || seal_check_length((uint32_t)body_len, &n) != SEAL_OK) {
+		snprintf(why, sizeof why, "record of %u bytes from %s is outside %u..%u: not a record of this protocol",
+			 r == FRAME_OK ? (unsigned)body_len : frame_reader_announced(&c->rin), c->peer,
+			 SEAL_TAG_BYTES + 1, SEAL_BODY_MAX);
+		conn_close(c, "bad_record", why);
+		return -1;
+	}
+	char *p;
+	size_t room;
+	if (frame_reader_space(&c->rd, n, &p, &room)) {
+		conn_close(c, NULL, "out of memory opening a record");
+		return -1;
+	}
+	unsigned long long seq = (unsigned long long)c->rx.seq;
+	r = seal_open(&c->rx, (const unsigned char *)body - SEAL_HDR_BYTES, (const unsigned char *)body, body_len,
+		      (unsigned char *)p);
+	if (r != SEAL_OK) {
+		snprintf(why, sizeof why, "record failed authentication: record %llu from %s: %s", seq, c->peer,
+			 seal_strerror(r));
+		conn_close(c, "bad_record", why);
+		return -1;
+	}
+	frame_reader_commit(&c->rd, n);
+	return 1;
 }
 
 static void dispatch(struct conn *c)
@@ -425,8 +616,12 @@ static void dispatch(struct conn *c)
 		const char *p;
 		size_t n;
 		int r = frame_reader_next(&c->rd, &p, &n);
-		if (r == FRAME_AGAIN)
+		if (r == FRAME_AGAIN) {
+			/* Frames decrypted so far are used up: open the next record. */
+			if (c->st == ST_READY && c->sealed && open_record(c) > 0)
+				continue;
 			return;
+		}
 		if (r != FRAME_OK) {
 			char why[160];
 			if (r == FRAME_ETOOBIG)
@@ -479,7 +674,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	size_t n;
 	(void)suggested;
 	size_t want = c->st == ST_READY ? 65536 : CONN_HANDSHAKE_FRAME_MAX + FRAME_HDR_BYTES;
-	if (frame_reader_space(&c->rd, want, &p, &n)) {
+	struct frame_reader *into = c->st == ST_READY && c->sealed ? &c->rin : &c->rd;
+	if (frame_reader_space(into, want, &p, &n)) {
 		*b = uv_buf_init(NULL, 0);
 		return;
 	}
@@ -496,7 +692,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		return;
 	if (nread < 0) {
 		char why[200];
-		if (nread == UV_EOF)
+		if (nread == UV_EOF && c->sealed && c->rin.len > c->rin.off)
+			snprintf(why, sizeof why, "%s closed the connection in the middle of a record (%zu bytes of it "
+				 "received): cut short", c->peer, c->rin.len - c->rin.off);
+		else if (nread == UV_EOF)
 			snprintf(why, sizeof why, "%s closed the connection", c->peer);
 		else if (nread == UV_ENOBUFS)
 			snprintf(why, sizeof why, "out of memory reading from %s", c->peer);
@@ -505,7 +704,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 		conn_close(c, NULL, why);
 		return;
 	}
-	frame_reader_commit(&c->rd, (size_t)nread);
+	frame_reader_commit(c->st == ST_READY && c->sealed ? &c->rin : &c->rd, (size_t)nread);
 	c->last_rx_ms = uv_now(c->loop);
 	dispatch(c);
 }
@@ -556,6 +755,8 @@ static struct conn *conn_alloc(uv_loop_t *loop, const struct conn_opts *o, const
 		return NULL;
 	c->loop = loop;
 	frame_reader_init(&c->rd, CONN_HANDSHAKE_FRAME_MAX);
+	frame_reader_init(&c->rin, SEAL_BODY_MAX);
+	util_strlcpy(c->rec, REC_AEAD, sizeof c->rec);
 	c->max_frame = o->max_frame ? o->max_frame : FRAME_MAX_DEFAULT;
 	buf_init(&c->out);
 	buf_init(&c->wbuf);
@@ -638,8 +839,16 @@ int conn_accept(struct conn **out, uv_stream_t *server, const struct conn_opts *
 	}
 	hs_add(c);
 	uv_tcp_nodelay(&c->tcp, 1);
+	/* Plaintext only when asked for and nothing beyond this machine can
+	 * reach the listener: a master bound to 0.0.0.0 always seals, even
+	 * for a peer that came in over 127.0.0.1. */
+	const char *plain = getenv(PLAINTEXT_ENV);
+	if (plain && strcmp(plain, "1") == 0 && sock_is_loopback((uv_tcp_t *)server, 0) &&
+	    sock_is_loopback(&c->tcp, 0))
+		util_strlcpy(c->rec, REC_NONE, sizeof c->rec);
 	msg *ch = msg_new_typed("challenge");
-	if (!ch || msg_set_int(ch, "v", 1) || msg_set_str(ch, "nonce", c->nonce) || send_handshake(c, ch) ||
+	if (!ch || msg_set_int(ch, "v", AUTH_PROTOCOL_VERSION) || msg_set_str(ch, "nonce", c->nonce) ||
+	    msg_set_str(ch, "rec", c->rec) || send_handshake(c, ch) ||
 	    (r = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read)) < 0) {
 		c->cb.on_close = NULL;
 		conn_finish(c);

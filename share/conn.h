@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * conn: one authenticated, framed, JSON-message TCP connection on a libuv
- * loop. Master, workers and the client library all talk through it, so the
- * handshake, framing limits, batching of writes, heartbeats and the rule "a
- * bad frame closes only this connection, with an error frame first" live in
- * one place.
+ * conn: one authenticated, encrypted, framed, JSON-message TCP connection on
+ * a libuv loop. Master, workers and the client library all talk through it,
+ * so the handshake, the record layer, framing limits, batching of writes,
+ * heartbeats and the rule "a bad frame closes only this connection, with an
+ * error frame first" live in one place.
  *
  * Lifecycle: conn_accept()/conn_connect() create it; the handshake runs (see
- * auth.h and docs/protocol.md); on_ready fires once; then every received
+ * auth.h and docs/protocol.md); from its end every byte either way travels
+ * in AES-256-GCM records keyed from the cluster key and both nonces (seal.h),
+ * and a record that fails authentication closes the connection ("record
+ * failed authentication: ..."). The one exception: a server whose listener
+ * and connection are both on a loopback address, with
+ * MTSLURM_BENCH_PLAINTEXT=1 in its environment, offers "none" (a
+ * benchmarking knob; the choice is under both handshake MACs, and a client
+ * takes "none" only from a loopback address). on_ready fires once; then every received
  * message goes to on_msg; on_close fires exactly once, however the connection
  * ended (peer gone, bad frame, timeout, conn_close()), and the conn is freed
  * right after on_close returns. If conn_connect() itself fails synchronously
@@ -87,13 +94,16 @@ int conn_connect(struct conn **out, uv_loop_t *loop, const char *host, int port,
 		 const struct conn_opts *o, const struct conn_cb *cb, void *data);
 
 /* Queue one message. Takes ownership of m (freed here, also on failure).
- * Returns 0, or -1 if the conn is closing or out of memory. */
+ * Returns 0, or -1 if the conn is not ready (connecting, in the handshake:
+ * nothing of the application's may cross the wire unsealed), closing, or
+ * out of memory. */
 int conn_send(struct conn *c, msg *m);
 /* Queue one frame whose payload is already serialized JSON (copied). */
 int conn_send_json(struct conn *c, const char *json, size_t n);
 
-/* Queue bytes exactly as given, with no frame header: for test peers that
- * must put malformed frames on the wire. 0 or -1. */
+/* Queue bytes exactly as given, with no frame header (pre-built frames, or
+ * malformed ones from test peers); they are sealed like any others. 0 or -1
+ * (as conn_send). */
 int conn_send_bytes(struct conn *c, const void *data, size_t n);
 
 /* Close. If code is non-NULL, first send {"t":"error","code":code,"msg":why}.

@@ -92,6 +92,14 @@ int frame_reader_next(struct frame_reader *r, const char **payload, size_t *len)
 	return FRAME_OK;
 }
 
+size_t frame_reader_take_rest(struct frame_reader *r, const char **p)
+{
+	size_t n = r->len - r->off;
+	*p = r->buf ? r->buf + r->off : "";
+	r->off = r->len;
+	return n;
+}
+
 uint32_t frame_reader_announced(const struct frame_reader *r)
 {
 	if (r->len - r->off < FRAME_HDR_BYTES)

@@ -59,6 +59,12 @@ void frame_reader_set_max(struct frame_reader *r, size_t max);
  * negative error; after an error the stream is unusable and should be closed. */
 int frame_reader_next(struct frame_reader *r, const char **payload, size_t *len);
 
+/* Hand out the bytes buffered but not yet returned as frames and drop them
+ * from the reader: *p (borrowed, valid until the next frame_reader_* call)
+ * and the count. For a stream whose framing changes after some frame (conn
+ * switches to sealed records after the handshake). */
+size_t frame_reader_take_rest(struct frame_reader *r, const char **p);
+
 /* The length announced by the next buffered header (0 if fewer than 4 bytes
  * are buffered), so an error can say how big the refused frame claimed to be. */
 uint32_t frame_reader_announced(const struct frame_reader *r);

@@ -57,6 +57,9 @@ for W in 2 8; do
 	mtslurm stop >/dev/null
 done
 
+# The record layer's cost: sealed vs plaintext (tests/bench/seal.sh).
+BENCH_JOBS=$jobs bash "$top/tests/bench/seal.sh"
+
 # Round trip without the fsyncs, and what the machine allows: the median
 # round trip is about two fdatasyncs plus two loopback ping-pongs.
 export MTSLURM_RUN_DIR=$work/run-nosync

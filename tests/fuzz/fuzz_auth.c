@@ -3,8 +3,11 @@
  * fuzz_auth: the authentication handshake (share/auth.c through
  * share/conn.c) over real loopback TCP, both ways. Byte 0 picks the mode:
  *   0  an unauthenticated peer sends arbitrary bytes to a server conn;
- *   1  a peer that holds the key answers the challenge correctly (role from
- *      byte 1), then sends arbitrary bytes as an authenticated peer;
+ *   1  a peer that holds the key answers the challenge correctly (byte 1:
+ *      bit 0 the role, bit 1 "raw"), then sends the rest as an authenticated
+ *      peer: sealed into records with the session's key (so the fuzzer
+ *      reaches the frames and messages behind the record layer), or with
+ *      "raw" as they are (the record parser and its authentication);
  *   2  a fake master sends arbitrary bytes to a client conn.
  * The conn must end in on_close (or stay open harmlessly) without touching
  * memory it does not own; the harness then closes its socket.
@@ -26,6 +29,7 @@
 #include "conn.h"
 #include "frame.h"
 #include "msg.h"
+#include "seal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -138,8 +142,8 @@ static void write_all(int fd, const void *p, size_t n)
 	}
 }
 
-/* Read the challenge frame from fd; fills nonce. 0 or -1. */
-static int read_challenge(int fd, char nonce[AUTH_HEX_BYTES])
+/* Read the challenge frame from fd; fills nonce and rec. 0 or -1. */
+static int read_challenge(int fd, char nonce[AUTH_HEX_BYTES], char rec[16])
 {
 	struct frame_reader r;
 	frame_reader_init(&r, 4096);
@@ -156,8 +160,10 @@ static int read_challenge(int fd, char nonce[AUTH_HEX_BYTES])
 			char e[64];
 			msg *m = msg_parse(p, n, e, sizeof e);
 			const char *s = msg_get_str(m, "nonce");
-			if (s && strlen(s) == 64) {
+			const char *rp = msg_get_str(m, "rec");
+			if (s && strlen(s) == 64 && rp && strlen(rp) < 16) {
 				memcpy(nonce, s, 65);
+				strcpy(rec, rp);
 				rc = 0;
 			}
 			msg_free(m);
@@ -182,29 +188,40 @@ static void server_side(const uint8_t *data, size_t size, int authed)
 	accepted = 0;
 	for (int i = 0; i < 2000 && !accepted; i++)
 		uv_run(&loop, UV_RUN_NOWAIT);
+	struct buf b;
+	buf_init(&b);
 	if (authed && size >= 1) {
-		char sn[AUTH_HEX_BYTES], pn[AUTH_HEX_BYTES], mac[AUTH_HEX_BYTES];
-		if (read_challenge(fd, sn) == 0) {
+		char sn[AUTH_HEX_BYTES], pn[AUTH_HEX_BYTES], mac[AUTH_HEX_BYTES], rec[16];
+		if (read_challenge(fd, sn, rec) == 0) {
 			const char *role = data[0] & 1 ? "worker" : "client";
 			memset(pn, 'a', 64);
 			pn[64] = '\0';
-			auth_mac(mac, key, "peer", role, sn, pn);
+			auth_mac(mac, key, "peer", role, sn, pn, rec);
 			msg *m = msg_new_typed("auth");
-			msg_set_int(m, "v", 1);
+			msg_set_int(m, "v", AUTH_PROTOCOL_VERSION);
 			msg_set_str(m, "role", role);
 			msg_set_str(m, "nonce", pn);
 			msg_set_str(m, "mac", mac);
-			struct buf b;
-			buf_init(&b);
 			msg_frame(m, &b);
-			write_all(fd, b.p, b.len);
-			buf_release(&b);
 			msg_free(m);
+			/* The conn's peer-to-server key, as in share/conn.c. */
+			struct seal tx;
+			char salt[128];
+			memcpy(salt, sn, 64);
+			memcpy(salt + 64, pn, 64);
+			if (!(data[0] & 2) && strcmp(rec, "none") != 0 &&
+			    seal_init(&tx, 1, key, salt, sizeof salt, AUTH_PROTOCOL " peer to server") == SEAL_OK) {
+				seal_append(&tx, &b, data + 1, size - 1);
+				seal_release(&tx);
+				size = 1; /* the rest went in sealed */
+			}
 		}
 		data++;
 		size--;
 	}
-	write_all(fd, data, size);
+	buf_add(&b, data, size);
+	write_all(fd, b.p, b.len);
+	buf_release(&b);
 	spin(fd, 20);
 	close_hard(fd);
 	for (int i = 0; i < 2000 && live > 0; i++)

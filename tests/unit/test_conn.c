@@ -3,8 +3,13 @@
  * Unit tests for share/conn over real loopback TCP: the handshake, message
  * batching, and that bad input (wrong key, oversized frame, bad JSON, a frame
  * before the handshake) gets an error frame and closes only that connection.
+ * A relay between a client conn and the server conn (a man in the middle)
+ * checks the record layer: what crosses the wire after the handshake is
+ * sealed, and a flipped bit, a replayed, reflected or cut record, or a
+ * downgraded challenge closes the connection.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -41,6 +46,7 @@ static size_t srv_max_frame = 1024;
 static unsigned srv_max_hs;
 static size_t srv_out_hwm;
 static unsigned srv_stall_ms;
+static const char *srv_bind = "127.0.0.1";
 
 static void on_ready(struct conn *c) { ((struct side *)conn_data(c))->ready = 1; }
 
@@ -94,9 +100,10 @@ static int setup(void **state)
 	uv_loop_init(&loop);
 	uv_tcp_init(&loop, &server);
 	struct sockaddr_in a;
-	uv_ip4_addr("127.0.0.1", 0, &a);
+	uv_ip4_addr(srv_bind, 0, &a);
 	assert_int_equal(uv_tcp_bind(&server, (struct sockaddr *)&a, 0), 0);
 	assert_int_equal(uv_listen((uv_stream_t *)&server, 16, on_connection), 0);
+	unsetenv("MTSLURM_BENCH_PLAINTEXT");
 	int len = sizeof a;
 	uv_tcp_getsockname(&server, (struct sockaddr *)&a, &len);
 	port = ntohs(a.sin_port);
@@ -282,6 +289,8 @@ static void test_handshake_frame_limit(void **state)
 	connect_client();
 	run_until(&srv_side.ready, 3000);
 	assert_true(srv_side.ready);
+	run_until(&cli_side.ready, 3000); /* a conn sends nothing before its handshake ended */
+	assert_true(cli_side.ready);
 	size_t big = 200000;
 	char *text = malloc(big + 1);
 	assert_non_null(text);
@@ -422,6 +431,289 @@ static void test_connect_refused(void **state)
 	assert_non_null(strstr(cli_side.why, "cannot connect"));
 }
 
+/* ---- a man in the middle ----
+ * The client conn connects to the relay, the relay to the server. Each
+ * direction's stream is cut into units by their 4-byte length prefix
+ * (frames during the handshake, records after it: both are prefixed so),
+ * recorded, and forwarded, or tampered with: d[0] is client to server
+ * (unit 0 the auth frame, then records), d[1] server to client (challenge,
+ * welcome, then records). */
+enum tamper { T_NONE, T_FLIP, T_REPLAY, T_REFLECT, T_CUT, T_DOWNGRADE };
+struct mitm_dir {
+	int from, to;
+	struct buf pend, seen;
+	unsigned units;
+	int eof;
+};
+static struct {
+	int lfd, lport, cfd, sfd;
+	struct mitm_dir d[2];
+	enum tamper tamper;
+} mitm;
+
+static void mitm_start(enum tamper t)
+{
+	memset(&mitm, 0, sizeof mitm);
+	mitm.cfd = mitm.sfd = -1;
+	mitm.tamper = t;
+	mitm.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	socklen_t al = sizeof a;
+	assert_int_equal(bind(mitm.lfd, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(listen(mitm.lfd, 4), 0);
+	getsockname(mitm.lfd, (struct sockaddr *)&a, &al);
+	mitm.lport = ntohs(a.sin_port);
+	fcntl(mitm.lfd, F_SETFL, O_NONBLOCK);
+}
+
+static void mitm_stop(void)
+{
+	for (int i = 0; i < 2; i++) {
+		buf_release(&mitm.d[i].pend);
+		buf_release(&mitm.d[i].seen);
+	}
+	if (mitm.cfd >= 0)
+		close(mitm.cfd);
+	if (mitm.sfd >= 0)
+		close(mitm.sfd);
+	close(mitm.lfd);
+}
+
+/* Small units on loopback fit the socket buffer; a peer that has closed
+ * (after refusing a record) just loses them. */
+static void mitm_write(int fd, const void *p, size_t n)
+{
+	if (fd >= 0 && send(fd, p, n, MSG_NOSIGNAL) < 0)
+		assert_true(errno == EPIPE || errno == ECONNRESET);
+}
+
+/* Forward (or not) one whole unit of direction i. */
+static void mitm_unit(int i, char *u, size_t n)
+{
+	struct mitm_dir *d = &mitm.d[i];
+	unsigned k = d->units++;
+	if (i == 1 && k == 0 && mitm.tamper == T_DOWNGRADE) {
+		/* rewrite the challenge's record protection to "none" */
+		char *rec = memmem(u, n, "aes-256-gcm", 11);
+		assert_non_null(rec);
+		char frame[512];
+		int len = snprintf(frame + 4, sizeof frame - 4, "%.*snone%.*s", (int)(rec - u - 4), u + 4,
+				   (int)(u + n - rec - 11), rec + 11);
+		frame_put_header((unsigned char *)frame, (uint32_t)len);
+		buf_add(&d->seen, frame, (size_t)len + 4);
+		mitm_write(d->to, frame, (size_t)len + 4);
+		return;
+	}
+	int first_record = i == 0 && k == 1;
+	if (first_record && mitm.tamper == T_FLIP)
+		u[4 + (n - 4) / 2] ^= 0x01;
+	if (first_record && mitm.tamper == T_CUT) {
+		mitm_write(d->to, u, n / 2);
+		shutdown(mitm.sfd, SHUT_WR); /* the server sees the end mid-record */
+		return;
+	}
+	buf_add(&d->seen, u, n);
+	mitm_write(d->to, u, n);
+	if (first_record && mitm.tamper == T_REPLAY)
+		mitm_write(d->to, u, n);
+	if (i == 1 && k == 2 && mitm.tamper == T_REFLECT)
+		mitm_write(mitm.sfd, u, n); /* the server's own record, back to it */
+}
+
+/* Accept, connect onwards, and move whatever bytes are there. */
+static void mitm_pump(void)
+{
+	if (mitm.cfd < 0) {
+		mitm.cfd = accept(mitm.lfd, NULL, NULL);
+		if (mitm.cfd < 0)
+			return;
+		mitm.sfd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+		inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+		assert_int_equal(connect(mitm.sfd, (struct sockaddr *)&a, sizeof a), 0);
+		fcntl(mitm.cfd, F_SETFL, O_NONBLOCK);
+		fcntl(mitm.sfd, F_SETFL, O_NONBLOCK);
+		mitm.d[0].from = mitm.cfd, mitm.d[0].to = mitm.sfd;
+		mitm.d[1].from = mitm.sfd, mitm.d[1].to = mitm.cfd;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct mitm_dir *d = &mitm.d[i];
+		char b[65536];
+		ssize_t r;
+		while ((r = read(d->from, b, sizeof b)) > 0)
+			buf_add(&d->pend, b, (size_t)r);
+		while (d->pend.len >= 4) {
+			const unsigned char *h = (const unsigned char *)d->pend.p;
+			size_t n = 4 + ((size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3]);
+			if (d->pend.len < n)
+				break;
+			mitm_unit(i, d->pend.p, n);
+			buf_consume(&d->pend, n);
+		}
+		if (r == 0 && !d->eof) {
+			d->eof = 1;
+			shutdown(d->to, SHUT_WR); /* pass the end on, after what came before it */
+		}
+	}
+}
+
+static void mitm_run(int *flag, int ms)
+{
+	uint64_t end = util_mono_ns() + (uint64_t)ms * 1000000u;
+	while (!*flag && util_mono_ns() < end)
+		uv_run(&loop, UV_RUN_NOWAIT), mitm_pump(), usleep(200);
+}
+
+/* Connect the client conn through the relay, wait for both ends to be
+ * ready, and send one message carrying a marker. */
+static void mitm_connect_and_send(const char *marker)
+{
+	struct conn_opts o = {.key = key_cli, .role = "client"};
+	assert_int_equal(conn_connect(&cli_side.c, &loop, "127.0.0.1", mitm.lport, &o, &cbs, &cli_side), 0);
+	mitm_run(&cli_side.ready, 3000);
+	assert_true(cli_side.ready);
+	mitm_run(&srv_side.ready, 1000);
+	assert_true(srv_side.ready);
+	msg *m = msg_new_typed("hello");
+	msg_set_str(m, "secret", marker);
+	msg_set_int(m, "n", 42);
+	assert_int_equal(conn_send(cli_side.c, m), 0);
+}
+
+/* Frames round-trip through the relay, and neither direction carries the
+ * marker or a readable frame type after the handshake. */
+static void test_sealed_on_the_wire(void **state)
+{
+	(void)state;
+	mitm_start(T_NONE);
+	mitm_connect_and_send("PLAINTEXT-MARKER-42");
+	mitm_run(&cli_side.msgs, 3000); /* the server echoes it */
+	assert_int_equal(srv_side.msgs, 1);
+	assert_int_equal(cli_side.msgs, 1);
+	assert_string_equal(cli_side.last_type, "hello");
+	assert_int_equal(cli_side.last_n, 42);
+	for (int i = 0; i < 2; i++) {
+		struct buf *w = &mitm.d[i].seen;
+		assert_null(memmem(w->p, w->len, "PLAINTEXT-MARKER-42", 19));
+		assert_null(memmem(w->p, w->len, "\"hello\"", 7));
+	}
+	assert_int_equal(mitm.d[0].units, 2); /* auth, one record */
+	assert_int_equal(mitm.d[1].units, 3); /* challenge, welcome, one record */
+	assert_non_null(memmem(mitm.d[1].seen.p, mitm.d[1].seen.len, "\"rec\":\"aes-256-gcm\"", 19));
+	mitm_stop();
+}
+
+static void expect_auth_failure(int delivered)
+{
+	mitm_run(&srv_side.closed, 3000);
+	assert_true(srv_side.closed);
+	assert_non_null(strstr(srv_side.why, "record failed authentication"));
+	assert_int_equal(srv_side.msgs, delivered);
+}
+
+static void test_flipped_bit_closes(void **state)
+{
+	(void)state;
+	mitm_start(T_FLIP);
+	mitm_connect_and_send("x");
+	expect_auth_failure(0);
+	/* the client hears why: the server's error frame is sealed and opens */
+	mitm_run(&cli_side.closed, 3000);
+	assert_true(cli_side.closed);
+	assert_string_equal(cli_side.last_type, "error");
+	mitm_stop();
+}
+
+static void test_replayed_record_rejected(void **state)
+{
+	(void)state;
+	echo_back = 0;
+	mitm_start(T_REPLAY);
+	mitm_connect_and_send("x");
+	expect_auth_failure(1); /* the first copy was delivered, once */
+	mitm_stop();
+}
+
+/* A record sealed with the server's own key (the other direction's) sent
+ * back to the server. */
+static void test_reflected_record_rejected(void **state)
+{
+	(void)state;
+	mitm_start(T_REFLECT);
+	mitm_connect_and_send("x");
+	expect_auth_failure(1);
+	mitm_stop();
+}
+
+static void test_cut_record(void **state)
+{
+	(void)state;
+	mitm_start(T_CUT);
+	mitm_connect_and_send("x");
+	mitm_run(&srv_side.closed, 3000);
+	assert_true(srv_side.closed);
+	assert_non_null(strstr(srv_side.why, "middle of a record"));
+	assert_int_equal(srv_side.msgs, 0);
+	mitm_stop();
+}
+
+/* A man in the middle who rewrites the challenge to "none" (plaintext) gets
+ * a handshake that fails: the record protection is under both MACs. */
+static void test_downgrade_refused(void **state)
+{
+	(void)state;
+	mitm_start(T_DOWNGRADE);
+	struct conn_opts o = {.key = key_cli, .role = "client"};
+	assert_int_equal(conn_connect(&cli_side.c, &loop, "127.0.0.1", mitm.lport, &o, &cbs, &cli_side), 0);
+	mitm_run(&cli_side.closed, 3000);
+	assert_true(cli_side.closed);
+	assert_false(cli_side.ready);
+	assert_non_null(strstr(cli_side.why, "altered in transit"));
+	mitm_run(&srv_side.closed, 1000);
+	assert_false(srv_side.ready);
+	mitm_stop();
+}
+
+/* The benchmarking knob: a loopback listener leaves frames in clear... */
+static void test_plaintext_knob_on_loopback(void **state)
+{
+	(void)state;
+	setenv("MTSLURM_BENCH_PLAINTEXT", "1", 1);
+	mitm_start(T_NONE);
+	mitm_connect_and_send("PLAINTEXT-MARKER-42");
+	mitm_run(&cli_side.msgs, 3000);
+	assert_int_equal(cli_side.msgs, 1);
+	assert_non_null(memmem(mitm.d[0].seen.p, mitm.d[0].seen.len, "PLAINTEXT-MARKER-42", 19));
+	assert_non_null(memmem(mitm.d[1].seen.p, mitm.d[1].seen.len, "\"rec\":\"none\"", 12));
+	mitm_stop();
+}
+
+/* ...but a listener on the wildcard address seals every connection, even
+ * one that arrives over 127.0.0.1. (This test listens on 0.0.0.0 for
+ * well under a second, with a test key.) */
+static void test_plaintext_knob_ignored_beyond_loopback(void **state)
+{
+	(void)state;
+	setenv("MTSLURM_BENCH_PLAINTEXT", "1", 1);
+	mitm_start(T_NONE);
+	mitm_connect_and_send("PLAINTEXT-MARKER-42");
+	mitm_run(&cli_side.msgs, 3000);
+	assert_int_equal(cli_side.msgs, 1);
+	assert_null(memmem(mitm.d[0].seen.p, mitm.d[0].seen.len, "PLAINTEXT-MARKER-42", 19));
+	assert_non_null(memmem(mitm.d[1].seen.p, mitm.d[1].seen.len, "\"rec\":\"aes-256-gcm\"", 19));
+	mitm_stop();
+	unsetenv("MTSLURM_BENCH_PLAINTEXT");
+}
+
+static int setup_wildcard(void **state)
+{
+	srv_bind = "0.0.0.0";
+	int r = setup(state);
+	srv_bind = "127.0.0.1";
+	return r;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +726,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_output_backpressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sealed_on_the_wire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flipped_bit_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replayed_record_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reflected_record_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cut_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_downgrade_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plaintext_knob_on_loopback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_plaintext_knob_ignored_beyond_loopback, setup_wildcard,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

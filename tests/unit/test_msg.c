@@ -117,15 +117,17 @@ static void test_auth_key_and_mac(void **state)
 	auth_nonce(n1);
 	auth_nonce(n2);
 	assert_string_not_equal(n1, n2);
-	auth_mac(m1, k1, "peer", "client", n1, n2);
-	auth_mac(m2, k2, "peer", "client", n1, n2);
+	auth_mac(m1, k1, "peer", "client", n1, n2, "aes-256-gcm");
+	auth_mac(m2, k2, "peer", "client", n1, n2, "aes-256-gcm");
 	assert_true(auth_mac_equal(m1, m2));
-	auth_mac(m2, k1, "server", "client", n1, n2); /* sides differ */
+	auth_mac(m2, k1, "server", "client", n1, n2, "aes-256-gcm"); /* sides differ */
 	assert_false(auth_mac_equal(m1, m2));
-	auth_mac(m2, k1, "peer", "worker", n1, n2); /* roles differ */
+	auth_mac(m2, k1, "peer", "worker", n1, n2, "aes-256-gcm"); /* roles differ */
+	assert_false(auth_mac_equal(m1, m2));
+	auth_mac(m2, k1, "peer", "client", n1, n2, "none"); /* record protection differs */
 	assert_false(auth_mac_equal(m1, m2));
 	k2[0] ^= 1;
-	auth_mac(m2, k2, "peer", "client", n1, n2);
+	auth_mac(m2, k2, "peer", "client", n1, n2, "aes-256-gcm");
 	assert_false(auth_mac_equal(m1, m2));
 
 	/* A key others can read is refused with the fix in the message. */

@@ -3,7 +3,9 @@
  * mtslurm-fhost: the function host -- see fhost.h for the protocol. A worker
  * starts one per slot that runs function jobs and keeps it between jobs:
  *
- *     mtslurm-fhost PARENT_PID      (fd 3: the socketpair, 1/2: log pipes)
+ *     mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR [CGROUP_FD]]
+ *         (fd 3: the socketpair, 1/2: log pipes, CGROUP_FD: the
+ *          cgroup.procs of the host's own cgroup, which it enters first)
  *
  * It dies with its worker (PR_SET_PDEATHSIG) and exits when the socket
  * closes. Libraries stay dlopen'd for the life of the host, so a sweep of
@@ -189,13 +191,21 @@ static int serve_one(void)
 
 int main(int argc, char **argv)
 {
-	long parent = argc == 2 || argc == 4 ? strtol(argv[1], NULL, 10) : 0;
+	long parent = argc == 2 || argc == 4 || argc == 5 ? strtol(argv[1], NULL, 10) : 0;
 	if (parent <= 0) {
-		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR] (started by an mtslurm worker, "
-				"fd 3 its socket)\n");
+		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR [CGROUP_FD]] (started by an "
+				"mtslurm worker, fd 3 its socket)\n");
 		return 2;
 	}
-	if (argc == 4) {
+	/* into the host's cgroup before any function runs, so that what a
+	 * function starts stays where the worker can kill it */
+	if (argc == 5) {
+		int cgfd = atoi(argv[4]);
+		if (cgfd <= FHOST_FD || write(cgfd, "0", 1) != 1)
+			fprintf(stderr, "mtslurm-fhost: cannot enter its cgroup (fd %s): %s\n", argv[4],
+				strerror(errno));
+	}
+	if (argc >= 4) {
 		setenv("MTSLURM_WORKER", argv[2], 1);
 		setenv("MTSLURM_RUN_DIR", argv[3], 1);
 	}

@@ -278,8 +278,11 @@ static int remove_base(int parentfd, const char *name)
 	return unlinkat(parentfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT;
 }
 
-int cgroup_sweep(struct cgroup *cg)
+/* One pass over the parent; *left counts dead workers' bases that are
+ * still there (processes dying: killed, but not yet out). */
+static int sweep_pass(struct cgroup *cg, int *left)
 {
+	*left = 0;
 	if (!cg || !cg->active)
 		return 0;
 	int pfd = open(cg->parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -304,10 +307,18 @@ int cgroup_sweep(struct cgroup *cg)
 			removed++;
 			log_info("removed %s/%s, the group of a worker that is gone, and its processes",
 				 cg->parent, de->d_name);
+		} else {
+			(*left)++;
 		}
 	}
 	closedir(d);
 	return removed;
+}
+
+int cgroup_sweep(struct cgroup *cg)
+{
+	int left;
+	return sweep_pass(cg, &left);
 }
 
 /* ---- leaves ---- */
@@ -533,7 +544,6 @@ struct cgroup *cgroup_open(void)
 		cg->active = 1;
 		snprintf(cg->desc, sizeof cg->desc, "cgroup v2: a group per job under %s (%s)", cg->base,
 			 cg->has_kill ? "cgroup.kill" : "no cgroup.kill before Linux 5.14: killed pid by pid");
-		cgroup_sweep(cg);
 		return cg;
 	}
 	snprintf(cg->desc, sizeof cg->desc, "process groups and PR_SET_PDEATHSIG, no cgroup (%s)", why);
@@ -550,9 +560,14 @@ const char *cgroup_describe(const struct cgroup *cg)
 	return cg ? cg->desc : "process groups and PR_SET_PDEATHSIG, no cgroup (out of memory)";
 }
 
+/* A base whose killed processes are still on their way out is looked at
+ * again soon, so that it is gone before anyone looks. */
 static void on_sweep_timer(uv_timer_t *t)
 {
-	cgroup_sweep(t->data);
+	int left;
+	sweep_pass(t->data, &left);
+	if (left)
+		uv_timer_start(t, on_sweep_timer, CLOSE_POLL_MS, CGROUP_SWEEP_MS);
 }
 
 void cgroup_start_sweeps(struct cgroup *cg, uv_loop_t *loop)
@@ -562,15 +577,18 @@ void cgroup_start_sweeps(struct cgroup *cg, uv_loop_t *loop)
 	uv_timer_init(loop, &cg->timer);
 	cg->timer.data = cg;
 	cg->timer_on = 1;
-	uv_timer_start(&cg->timer, on_sweep_timer, CGROUP_SWEEP_MS, CGROUP_SWEEP_MS);
+	uv_timer_start(&cg->timer, on_sweep_timer, 0, CGROUP_SWEEP_MS); /* the first one now */
 	uv_unref((uv_handle_t *)&cg->timer);
 }
 
 /* ---- closing ---- */
 
-/* Remove every empty leaf, then the base; 1 once all are gone. */
+/* Remove every empty leaf, then the base, and what is left of dead
+ * workers' groups; 1 once all are gone. */
 static int remove_all(struct cgroup *cg)
 {
+	int left;
+	sweep_pass(cg, &left);
 	int bfd = open(cg->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct cgroup_leaf **pp = &cg->leaves;
 	while (*pp) {
@@ -584,7 +602,7 @@ static int remove_all(struct cgroup *cg)
 	}
 	if (bfd >= 0)
 		close(bfd);
-	return !cg->leaves && (rmdir(cg->base) == 0 || errno == ENOENT);
+	return !left && !cg->leaves && (rmdir(cg->base) == 0 || errno == ENOENT);
 }
 
 static void close_done(struct cgroup *cg)

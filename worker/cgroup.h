@@ -20,8 +20,8 @@
  *
  * The base's name carries the worker's pid and start time, so a later worker
  * in the same group (the next start on that node, or any live worker every
- * CGROUP_SWEEP_MS) recognises the base of a worker that died (kill -9),
- * kills its processes and removes it. Where no writable cgroup v2 group is
+ * CGROUP_SWEEP_MS, and any worker at its exit) recognises the base of a
+ * worker that died (kill -9), kills its processes and removes it. Where no writable cgroup v2 group is
  * offered (cgroup v1 only, a login session's root-owned scope, Slurm's
  * task group, MTSLURM_CGROUP=off) cgroup_open() says why and every call below
  * is a no-op: the executors then rely on process groups and
@@ -44,13 +44,14 @@ struct cgroup;
 struct cgroup_leaf;
 
 /* Find out which containment this worker gets and set it up: returns a new
- * cgroup (never NULL but on OOM) whose cgroup_active() tells the result and
- * cgroup_describe() says it in one line for the log. Removes the groups of
- * dead workers found next to the base. Honours MTSLURM_CGROUP=off. */
+ * cgroup (NULL only on OOM) whose cgroup_active() tells the result and
+ * cgroup_describe() says it in one line for the log. Honours
+ * MTSLURM_CGROUP=off. */
 struct cgroup *cgroup_open(void);
 
-/* Sweep for dead workers' groups every CGROUP_SWEEP_MS on loop (the timer
- * is unref'd: it keeps no loop alive). A no-op when not active. */
+/* Sweep for dead workers' groups now (on the loop's next turn) and every
+ * CGROUP_SWEEP_MS on loop (the timer is unref'd: it keeps no loop alive).
+ * A no-op when not active. */
 void cgroup_start_sweeps(struct cgroup *cg, uv_loop_t *loop);
 
 /* 1 if jobs get cgroup leaves, 0 if process groups only. NULL: 0. */
@@ -85,8 +86,10 @@ void cgroup_leaf_kill(struct cgroup_leaf *l);
 void cgroup_leaf_put(struct cgroup *cg, struct cgroup_leaf *l);
 
 /* Remove the groups of dead workers next to this worker's base: kill their
- * processes and rmdir them. Returns how many bases were removed. Called by
- * cgroup_open and every CGROUP_SWEEP_MS. */
+ * processes and rmdir them. Returns how many bases were removed (one whose
+ * killed processes are still leaving is removed by a later sweep, which
+ * the timer then runs 20 ms later). Run by the sweep timer and by
+ * cgroup_close. */
 int cgroup_sweep(struct cgroup *cg);
 
 /* Worker exit: kill every process in every leaf, remove the leaves and the

@@ -46,6 +46,7 @@ struct cgroup {
 	char base[PATH_MAX];   /* parent/mtslurm-PID-START-N */
 	const char *base_name; /* the last component of base */
 	int has_kill;
+	int pid_by_pid; /* MTSLURM_CGROUP=pids: as without cgroup.kill (tests) */
 	unsigned next_leaf;
 	struct cgroup_leaf *leaves;
 	int warned;
@@ -230,13 +231,15 @@ static int signal_dir(int dirfd, int procs_r, int sig, pid_t except)
 	return sent;
 }
 
+#define KILL_OPEN (-2) /* kill_dir's killfd: open cgroup.kill for this call */
+
 /* SIGKILL everything in the group: cgroup.kill (Linux >= 5.14) kills what
- * forks meanwhile too; without it, read and kill until nothing is left to
- * signal (bounded). */
+ * forks meanwhile too; without it (killfd -1), read and kill until nothing
+ * is left to signal (bounded). */
 static void kill_dir(int dirfd, int killfd, int procs_r)
 {
 	int own = -1;
-	if (killfd < 0)
+	if (killfd == KILL_OPEN)
 		killfd = own = openat(dirfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
 	if (killfd >= 0) {
 		ssize_t n = write(killfd, "1", 1);
@@ -252,7 +255,7 @@ static void kill_dir(int dirfd, int killfd, int procs_r)
 
 /* Kill and remove a dead worker's base (its leaves first). 1 if the base
  * is gone, 0 if something is still dying in it (the next sweep ends it). */
-static int remove_base(int parentfd, const char *name)
+static int remove_base(int parentfd, const char *name, int killfd)
 {
 	int bfd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bfd < 0)
@@ -269,11 +272,11 @@ static int remove_base(int parentfd, const char *name)
 		int lfd = openat(bfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (lfd < 0)
 			continue;
-		kill_dir(lfd, -1, -1);
+		kill_dir(lfd, killfd, -1);
 		close(lfd);
 		unlinkat(bfd, de->d_name, AT_REMOVEDIR); /* EBUSY while they die */
 	}
-	kill_dir(bfd, -1, -1); /* nothing should be in the base itself */
+	kill_dir(bfd, killfd, -1); /* nothing should be in the base itself */
 	closedir(d);
 	return unlinkat(parentfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT;
 }
@@ -303,7 +306,7 @@ static int sweep_pass(struct cgroup *cg, int *left)
 			continue;
 		if (proc_start(pid) == start)
 			continue; /* its worker is alive */
-		if (remove_base(pfd, de->d_name)) {
+		if (remove_base(pfd, de->d_name, cg->has_kill ? KILL_OPEN : -1)) {
 			removed++;
 			log_info("removed %s/%s, the group of a worker that is gone, and its processes",
 				 cg->parent, de->d_name);
@@ -350,7 +353,8 @@ static struct cgroup_leaf *leaf_make(struct cgroup *cg, int basefd)
 	l->events = openat(l->dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
 	if (l->procs_w < 0 || l->procs_r < 0 || l->events < 0)
 		goto fail;
-	l->killfd = openat(l->dirfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+	if (!cg->pid_by_pid)
+		l->killfd = openat(l->dirfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
 	return l;
 fail:;
 	int e = errno;
@@ -538,6 +542,7 @@ struct cgroup *cgroup_open(void)
 		return NULL;
 	char why[PATH_MAX + 100];
 	const char *env = getenv("MTSLURM_CGROUP");
+	cg->pid_by_pid = env && strcmp(env, "pids") == 0;
 	if (env && (strcmp(env, "off") == 0 || strcmp(env, "0") == 0 || strcmp(env, "no") == 0)) {
 		snprintf(why, sizeof why, "MTSLURM_CGROUP=%s", env);
 	} else if (find_parent(cg, why, sizeof why) == 0 && make_base(cg, why, sizeof why) == 0) {
@@ -562,6 +567,11 @@ const char *cgroup_describe(const struct cgroup *cg)
 
 /* A base whose killed processes are still on their way out is looked at
  * again soon, so that it is gone before anyone looks. */
+const char *cgroup_parent_dir(const struct cgroup *cg)
+{
+	return cg && cg->active ? cg->parent : "";
+}
+
 static void on_sweep_timer(uv_timer_t *t)
 {
 	int left;

@@ -46,7 +46,8 @@ struct cgroup_leaf;
 /* Find out which containment this worker gets and set it up: returns a new
  * cgroup (NULL only on OOM) whose cgroup_active() tells the result and
  * cgroup_describe() says it in one line for the log. Honours
- * MTSLURM_CGROUP=off. */
+ * MTSLURM_CGROUP=off (no cgroup) and MTSLURM_CGROUP=pids (kill pid by pid
+ * as on kernels without cgroup.kill: for tests). */
 struct cgroup *cgroup_open(void);
 
 /* Sweep for dead workers' groups now (on the loop's next turn) and every
@@ -57,8 +58,13 @@ void cgroup_start_sweeps(struct cgroup *cg, uv_loop_t *loop);
 /* 1 if jobs get cgroup leaves, 0 if process groups only. NULL: 0. */
 int cgroup_active(const struct cgroup *cg);
 
-/* "cgroup v2 (PATH, ...)" or "process groups (WHY)"; borrowed. */
+/* "cgroup v2: ... under BASE (...)" or "process groups ... (WHY)";
+ * borrowed. */
 const char *cgroup_describe(const struct cgroup *cg);
+
+/* The directory of the worker's own group, where bases live; "" when not
+ * active. Borrowed. */
+const char *cgroup_parent_dir(const struct cgroup *cg);
 
 /* A leaf for one job or host, empty: from the pool or newly made. NULL when
  * not active or the group cannot be made (the job then runs in its process

@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fhost.h"
@@ -110,6 +111,19 @@ static void *lib_get(const char *path, char *err, size_t errlen)
 	return h;
 }
 
+/* Does the host have a child after a call? Exited ones are reaped first
+ * (their leftovers were reparented to the host, a subreaper); a live child,
+ * or one that another thread of the function still has to reap, answers
+ * yes. One syscall when the call started nothing. */
+static int has_kids(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 /* Unread bytes in the pipe on fd (1 if that cannot be told: the worker
  * then reads it to the end, which costs it one read). */
 static int pending(int fd)
@@ -128,7 +142,8 @@ static int respond(enum fhost_status st, int ret, const char *text, int has_outp
 	if (len > FHOST_STR_MAX)
 		len = FHOST_STR_MAX;
 	struct fhost_resp r = {FHOST_MAGIC, (uint32_t)st, ret, (uint32_t)has_output, 0, (uint32_t)len};
-	r.pending = (pending(1) ? FHOST_PENDING_OUT : 0) | (pending(2) ? FHOST_PENDING_ERR : 0);
+	r.pending = (pending(1) ? FHOST_PENDING_OUT : 0) | (pending(2) ? FHOST_PENDING_ERR : 0) |
+		    (has_kids() ? FHOST_PENDING_KIDS : 0);
 	struct iovec v[2] = {{&r, sizeof r}, {(void *)(text ? text : ""), len}};
 	return writev_full(v, len ? 2 : 1);
 }
@@ -209,8 +224,11 @@ int main(int argc, char **argv)
 		setenv("MTSLURM_WORKER", argv[2], 1);
 		setenv("MTSLURM_RUN_DIR", argv[3], 1);
 	}
-	/* die with the worker; if it is already gone, leave now */
+	/* die with the worker; if it is already gone, leave now. Orphans of
+	 * what a function starts come to the host (subreaper): has_kids()
+	 * sees them */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (getppid() != (pid_t)parent)
 		return 0;
 	/* no descriptor of the worker's (MPI's, say) reaches the function */

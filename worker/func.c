@@ -429,9 +429,9 @@ static void take_response(struct host *h, const struct fhost_resp *hd, char *tex
 		drain_io(h, 0);
 	if (hd->pending & FHOST_PENDING_ERR)
 		drain_io(h, 1);
-	/* the call is over: so is whatever it started (one pread of the
-	 * host's cgroup.procs when it started nothing) */
-	cgroup_leaf_signal(h->leaf, SIGKILL, h->proc.pid);
+	/* the call is over: so is whatever it started and left running */
+	if (hd->pending & FHOST_PENDING_KIDS)
+		cgroup_leaf_signal(h->leaf, SIGKILL, h->proc.pid);
 	if (!j)
 		return;
 	char e[600];

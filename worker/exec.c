@@ -33,8 +33,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "envcache.h"
 #include "jobenv.h"
+#include "log.h"
 #include "util.h"
 
 extern char **environ;
@@ -62,6 +64,7 @@ struct exec_run {
 	char why[96]; /* kill reason, "" if none */
 	uv_pipe_t pipe[2];
 	uv_timer_t timer;
+	struct cgroup_leaf *leaf; /* its cgroup (cgroup.h) until the reap; NULL: none */
 	struct buf output;
 	char tail[EXEC_STDERR_TAIL];
 	size_t tail_len;
@@ -96,6 +99,7 @@ struct exec {
 	size_t nfallback;
 	int closing;
 	int close_stage;
+	int cg_warned;
 	int x_handles;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -148,6 +152,8 @@ struct spawn_req {
 	pid_t ppid;           /* the worker: the child dies with it */
 	volatile int err_no;  /* written by the child when it could not exec */
 	volatile int in_exec; /* ... and whether execve itself failed */
+	int cg_fd;            /* cgroup.procs of the job's leaf; -1: none */
+	volatile int cg_err;  /* the child could not enter it (it runs anyway) */
 };
 
 /* Kept out of line and given everything through q, so nothing in the
@@ -160,6 +166,7 @@ __attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	q->err_no = 0;
 	q->in_exec = 0;
+	q->cg_err = 0;
 	pid_t pid = vfork();
 	if (pid == 0) {
 		struct sigaction dfl;
@@ -172,8 +179,13 @@ __attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
 		/* its own session and process group, so that cancel, timeout
 		 * and the sweep at its end reach what it forks; and it dies
 		 * with the worker, even a kill -9'd one */
-		if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != q->ppid ||
-		    dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
+		if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != q->ppid)
+			goto fail;
+		/* into the job's cgroup before it can fork anything: what it
+		 * starts, a setsid daemon too, cannot leave the group */
+		if (q->cg_fd >= 0 && write(q->cg_fd, "0", 1) != 1)
+			q->cg_err = errno ? errno : EIO;
+		if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
 		    dup2(q->err, 2) < 0 || (q->cwd && chdir(q->cwd) < 0))
 			goto fail;
 		/* fds someone else opened without O_CLOEXEC (MPI...) must not
@@ -265,6 +277,14 @@ static void runs_del(struct exec *x, struct exec_run *r)
 	r->prev = r->next = NULL;
 }
 
+/* The job's process is gone: so is everything else in its cgroup now
+ * (cgroup_leaf_put kills what is left), and the leaf goes back to the pool. */
+static void run_release_leaf(struct exec_run *r)
+{
+	cgroup_leaf_put(r->x->o.cg, r->leaf);
+	r->leaf = NULL;
+}
+
 /* ---- closing ---- */
 
 static void exec_free(struct exec *x)
@@ -305,6 +325,7 @@ static void on_run_handle_closed(uv_handle_t *h)
 	if (--r->handles > 0)
 		return;
 	struct exec *x = r->x;
+	run_release_leaf(r);
 	runs_del(x, r);
 	buf_release(&r->output);
 	free(r);
@@ -531,13 +552,16 @@ static void on_run_timer(uv_timer_t *t)
 	case T_TIMEOUT:
 		if (r->job)
 			snprintf(r->why, sizeof(r->why), "timed out after %g s", r->job->timeout_s);
-		if (!r->reaped)
+		if (!r->reaped) {
 			kill(-r->pid, SIGTERM);
+			cgroup_leaf_signal(r->leaf, SIGTERM, 0);
+		}
 		r->tmode = T_KILL;
 		uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
 		break;
 	case T_KILL:
 		kill(-r->pid, SIGKILL);
+		cgroup_leaf_kill(r->leaf);
 		r->tmode = T_NONE;
 		break;
 	case T_LAZY: {
@@ -565,6 +589,7 @@ static void on_run_timer(uv_timer_t *t)
 static void run_reaped(struct exec_run *r, int status, int known)
 {
 	r->reaped = 1;
+	run_release_leaf(r);
 	r->status = status;
 	r->status_known = known;
 	if (!r->streaming)
@@ -1020,7 +1045,9 @@ void exec_start(struct exec *x, struct job *j)
 	}
 	if (uv_now(x->loop) - x->dflt_at >= 1000)
 		dflt_refresh(x);
-	struct spawn_req q = {prog, argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0};
+	struct cgroup_leaf *leaf = cgroup_leaf_get(x->o.cg);
+	struct spawn_req q = {prog, argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0,
+			      cgroup_leaf_procs_fd(leaf), 0};
 	pid_t pid = spawn_vfork(&q);
 	int e = pid < 0 ? q.err_no : 0;
 	if (e == ENOENT && cached) {
@@ -1035,6 +1062,13 @@ void exec_start(struct exec *x, struct job *j)
 	}
 	close(po[1]);
 	close(pe[1]);
+	if (e || q.cg_err) {
+		if (!e && !x->cg_warned++)
+			log_warn("job %lld could not enter its cgroup (%s): it runs in its process group only",
+				 (long long)j->id, strerror(q.cg_err));
+		cgroup_leaf_put(x->o.cg, leaf);
+		leaf = NULL;
+	}
 	if (e) {
 		close(po[0]);
 		close(pe[0]);
@@ -1066,6 +1100,7 @@ void exec_start(struct exec *x, struct job *j)
 	r->id = j->id;
 	r->attempt = j->attempt;
 	r->pid = pid;
+	r->leaf = leaf;
 	j->run = r;
 	x->nruns++;
 	x->nrunning++;
@@ -1106,6 +1141,7 @@ void exec_kill(struct exec *x, struct job *j, const char *why)
 		return; /* only its pipes are draining; the report follows */
 	start_streaming(r); /* what it prints on its way out must not block it */
 	kill(-r->pid, SIGTERM);
+	cgroup_leaf_signal(r->leaf, SIGTERM, 0); /* daemons that left the group too */
 	r->tmode = T_KILL;
 	uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
 }
@@ -1121,6 +1157,10 @@ void exec_abandon_all(struct exec *x, int sig)
 		if (r->reaped)
 			continue;
 		kill(-r->pid, sig);
+		if (sig == SIGKILL)
+			cgroup_leaf_kill(r->leaf);
+		else
+			cgroup_leaf_signal(r->leaf, sig, 0);
 		if (sig != SIGKILL && !r->reported) {
 			r->tmode = T_KILL;
 			uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
@@ -1135,8 +1175,10 @@ static void on_close_timer(uv_timer_t *t)
 	struct exec *x = t->data;
 	if (x->close_stage++ == 0) {
 		for (struct exec_run *r = x->runs; r; r = r->next)
-			if (!r->reaped)
+			if (!r->reaped) {
 				kill(-r->pid, SIGKILL);
+				cgroup_leaf_kill(r->leaf);
+			}
 		uv_timer_start(&x->close_timer, on_close_timer, EXEC_KILL_GRACE_MS, 0);
 		return;
 	}

@@ -35,6 +35,7 @@
 #define EXEC_LAZY_MS 10              /* output of a job this short is read at its exit */
 
 struct exec;
+struct cgroup;
 
 struct exec_opts {
 	struct joblog_writer *log; /* where output goes; NULL: not logged */
@@ -46,6 +47,9 @@ struct exec_opts {
 	void (*log_kick)(void *arg);
 	/* MTSLURM_WORKER and MTSLURM_RUN_DIR of every job; may be NULL */
 	const char *worker_id, *run_dir;
+	/* where each job gets a cgroup of its own (cgroup.h); NULL or not
+	 * active: process groups only. Borrowed: must outlive exec_close. */
+	struct cgroup *cg;
 };
 
 /* Create the executor on loop (starts its SIGCHLD watcher). NULL + err. */
@@ -55,12 +59,12 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_opts *o, char *err, siz
  * possibly before this returns (a command that cannot start). */
 void exec_start(struct exec *x, struct job *j);
 
-/* Stop a running job: SIGTERM to its process group, SIGKILL after
- * EXEC_KILL_GRACE_MS. Its result (ok:false, error = why) arrives once the
+/* Stop a running job: SIGTERM to its process group and every process of its
+ * cgroup, SIGKILL (the whole cgroup) after EXEC_KILL_GRACE_MS. Its result (ok:false, error = why) arrives once the
  * process is gone. why is copied. */
 void exec_kill(struct exec *x, struct job *j, const char *why);
 
-/* Send sig to every running job's process group now, and forget the jobs:
+/* Send sig to every running job's process group and cgroup now, and forget the jobs:
  * no results are reported for them any more (worker exit / stop). */
 void exec_abandon_all(struct exec *x, int sig);
 

@@ -42,6 +42,12 @@ enum fhost_status {
 
 #define FHOST_PENDING_OUT 1u /* stdout's pipe held unread bytes at the response */
 #define FHOST_PENDING_ERR 2u /* stderr's, likewise */
+/* The host has a child after the call (the host is a child subreaper, so
+ * anything the call started and left running, a daemon too, is one, or
+ * descends from one): the worker kills what is in the host's cgroup but
+ * the host. Without this bit it reads nothing: a call that started nothing
+ * costs no look at the cgroup. */
+#define FHOST_PENDING_KIDS 4u
 
 /* Response: this header, then len bytes of text. pending tells the worker
  * which pipes to read to the end before it reports the job (FIONREAD in the

@@ -3,7 +3,9 @@
  * mtslurm-fhost: the function host -- see fhost.h for the protocol. A worker
  * starts one per slot that runs function jobs and keeps it between jobs:
  *
- *     mtslurm-fhost PARENT_PID      (fd 3: the socketpair, 1/2: log pipes)
+ *     mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR [CGROUP_FD]]
+ *         (fd 3: the socketpair, 1/2: log pipes, CGROUP_FD: the
+ *          cgroup.procs of the host's own cgroup, which it enters first)
  *
  * It dies with its worker (PR_SET_PDEATHSIG) and exits when the socket
  * closes. Libraries stay dlopen'd for the life of the host, so a sweep of
@@ -22,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fhost.h"
@@ -108,6 +111,19 @@ static void *lib_get(const char *path, char *err, size_t errlen)
 	return h;
 }
 
+/* Does the host have a child after a call? Exited ones are reaped first
+ * (their leftovers were reparented to the host, a subreaper); a live child,
+ * or one that another thread of the function still has to reap, answers
+ * yes. One syscall when the call started nothing. */
+static int has_kids(void)
+{
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 /* Unread bytes in the pipe on fd (1 if that cannot be told: the worker
  * then reads it to the end, which costs it one read). */
 static int pending(int fd)
@@ -126,7 +142,8 @@ static int respond(enum fhost_status st, int ret, const char *text, int has_outp
 	if (len > FHOST_STR_MAX)
 		len = FHOST_STR_MAX;
 	struct fhost_resp r = {FHOST_MAGIC, (uint32_t)st, ret, (uint32_t)has_output, 0, (uint32_t)len};
-	r.pending = (pending(1) ? FHOST_PENDING_OUT : 0) | (pending(2) ? FHOST_PENDING_ERR : 0);
+	r.pending = (pending(1) ? FHOST_PENDING_OUT : 0) | (pending(2) ? FHOST_PENDING_ERR : 0) |
+		    (has_kids() ? FHOST_PENDING_KIDS : 0);
 	struct iovec v[2] = {{&r, sizeof r}, {(void *)(text ? text : ""), len}};
 	return writev_full(v, len ? 2 : 1);
 }
@@ -189,18 +206,29 @@ static int serve_one(void)
 
 int main(int argc, char **argv)
 {
-	long parent = argc == 2 || argc == 4 ? strtol(argv[1], NULL, 10) : 0;
+	long parent = argc == 2 || argc == 4 || argc == 5 ? strtol(argv[1], NULL, 10) : 0;
 	if (parent <= 0) {
-		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR] (started by an mtslurm worker, "
-				"fd 3 its socket)\n");
+		fprintf(stderr, "usage: mtslurm-fhost PARENT_PID [WORKER_ID RUN_DIR [CGROUP_FD]] (started by an "
+				"mtslurm worker, fd 3 its socket)\n");
 		return 2;
 	}
-	if (argc == 4) {
+	/* into the host's cgroup before any function runs, so that what a
+	 * function starts stays where the worker can kill it */
+	if (argc == 5) {
+		int cgfd = atoi(argv[4]);
+		if (cgfd <= FHOST_FD || write(cgfd, "0", 1) != 1)
+			fprintf(stderr, "mtslurm-fhost: cannot enter its cgroup (fd %s): %s\n", argv[4],
+				strerror(errno));
+	}
+	if (argc >= 4) {
 		setenv("MTSLURM_WORKER", argv[2], 1);
 		setenv("MTSLURM_RUN_DIR", argv[3], 1);
 	}
-	/* die with the worker; if it is already gone, leave now */
+	/* die with the worker; if it is already gone, leave now. Orphans of
+	 * what a function starts come to the host (subreaper): has_kids()
+	 * sees them */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (getppid() != (pid_t)parent)
 		return 0;
 	/* no descriptor of the worker's (MPI's, say) reaches the function */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "cgroup.h"
 #include "fhost.h"
 #include "util.h"
 
@@ -39,6 +40,7 @@ struct host {
 	struct func *f;
 	struct host *prev, *next;
 	uv_process_t proc;
+	struct cgroup_leaf *leaf; /* its cgroup (cgroup.h); NULL: none */
 	uv_poll_t psock, pio[2];
 	int sock, io[2];      /* -1 once closed */
 	int proc_open;        /* proc handle not yet closed */
@@ -203,8 +205,17 @@ static void on_io(uv_poll_t *p, int status, int events)
 static void host_kill(struct host *h)
 {
 	h->broken = 1;
-	if (!h->exited)
+	if (!h->exited) {
 		kill(-h->proc.pid, SIGKILL); /* the host and whatever its function started */
+		cgroup_leaf_kill(h->leaf);    /* ... a daemon that left the group too */
+	}
+}
+
+/* The host is gone: kill what is left in its cgroup and pool the leaf. */
+static void host_release_leaf(struct host *h)
+{
+	cgroup_leaf_put(h->f->o.cg, h->leaf);
+	h->leaf = NULL;
 }
 
 static size_t rtrim(const char *s, size_t n)
@@ -224,6 +235,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 	drain_io(h, 1);
 	/* the host's group may outlive it (a child the function started) */
 	kill(-p->pid, SIGKILL);
+	host_release_leaf(h);
 	struct job *j = h->job;
 	h->job = NULL;
 	if (j) {
@@ -264,9 +276,11 @@ static struct host *host_spawn(struct func *f, char *err, size_t errlen)
 		goto fail;
 	}
 	h->f = f;
+	/* with a cgroup, fd 4 is its cgroup.procs: the host enters it first */
+	h->leaf = cgroup_leaf_get(f->o.cg);
 	char *args[] = {f->path, f->pidarg, (char *)(f->o.worker_id ? f->o.worker_id : ""),
-			(char *)(f->o.run_dir ? f->o.run_dir : ""), NULL};
-	uv_stdio_container_t st[4];
+			(char *)(f->o.run_dir ? f->o.run_dir : ""), h->leaf ? "4" : NULL, NULL};
+	uv_stdio_container_t st[5];
 	st[0].flags = UV_IGNORE; /* /dev/null */
 	st[1].flags = UV_INHERIT_FD;
 	st[1].data.fd = po[1];
@@ -274,13 +288,15 @@ static struct host *host_spawn(struct func *f, char *err, size_t errlen)
 	st[2].data.fd = pe[1];
 	st[3].flags = UV_INHERIT_FD;
 	st[3].data.fd = sv[1];
+	st[4].flags = UV_INHERIT_FD;
+	st[4].data.fd = cgroup_leaf_procs_fd(h->leaf);
 	uv_process_options_t o;
 	memset(&o, 0, sizeof o);
 	o.file = f->path;
 	o.args = args;
 	o.env = f->o.env ? f->o.env : environ;
 	o.flags = UV_PROCESS_DETACHED; /* setsid: its own session and group */
-	o.stdio_count = 4;
+	o.stdio_count = h->leaf ? 5 : 4;
 	o.stdio = st;
 	o.exit_cb = on_exit_cb;
 	h->proc.data = h;
@@ -296,6 +312,7 @@ static struct host *host_spawn(struct func *f, char *err, size_t errlen)
 		h->proc_open = 1;
 		h->sock = h->io[0] = h->io[1] = -1;
 		h->exited = 1;
+		host_release_leaf(h);
 		close(sv[0]);
 		close(po[0]);
 		close(pe[0]);
@@ -342,6 +359,7 @@ static void on_handle_closed(uv_handle_t *hd)
 	if (--h->handles > 0)
 		return;
 	struct func *f = h->f;
+	host_release_leaf(h); /* given up on (func_close): its leaf is killed */
 	if (h->prev || f->hosts == h) {
 		if (h->prev)
 			h->prev->next = h->next;
@@ -411,6 +429,9 @@ static void take_response(struct host *h, const struct fhost_resp *hd, char *tex
 		drain_io(h, 0);
 	if (hd->pending & FHOST_PENDING_ERR)
 		drain_io(h, 1);
+	/* the call is over: so is whatever it started and left running */
+	if (hd->pending & FHOST_PENDING_KIDS)
+		cgroup_leaf_signal(h->leaf, SIGKILL, h->proc.pid);
 	if (!j)
 		return;
 	char e[600];

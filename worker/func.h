@@ -19,8 +19,12 @@
  * function job gets a new host. A timed-out or cancelled call is ended by
  * killing its host (SIGKILL), so nothing of it keeps running.
  *
- * The host runs in its own session, dies with the worker (PR_SET_PDEATHSIG)
- * and is found next to the running executable: $MTSLURM_FHOST, else
+ * The host runs in its own session and, where the machine offers one, its
+ * own cgroup (cgroup.h), which it enters before it serves a call. With a
+ * cgroup, whatever a function started (a child, a daemon) is killed when its
+ * call returns and when the host ends; without one, what stayed in the
+ * host's process group is killed when the host ends. The host dies with the
+ * worker (PR_SET_PDEATHSIG) and is found next to the running executable: $MTSLURM_FHOST, else
  * DIR/mtslurm-fhost or DIR/../mtslurm-fhost or DIR/../libexec/mtslurm-fhost
  * for DIR the directory of /proc/self/exe.
  *
@@ -40,6 +44,7 @@
 #define FUNC_CLOSE_MS 2000           /* func_close gives up on unreaped hosts after this */
 
 struct func;
+struct cgroup;
 
 struct func_opts {
 	struct joblog_writer *log; /* where the functions' output goes; NULL: nowhere */
@@ -49,6 +54,9 @@ struct func_opts {
 	void (*log_kick)(void *arg); /* new bytes in the log (flush this turn); may be NULL */
 	/* MTSLURM_WORKER and MTSLURM_RUN_DIR of the hosts; may be NULL */
 	const char *worker_id, *run_dir;
+	/* where each host gets a cgroup of its own (cgroup.h); NULL or not
+	 * active: process groups only. Borrowed: must outlive func_close. */
+	struct cgroup *cg;
 };
 
 /* Create the executor on loop (no host is started yet). NULL + err. */

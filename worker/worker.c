@@ -37,6 +37,7 @@
 #include "func.h"
 #include "idmap.h"
 #include "job.h"
+#include "cgroup.h"
 #include "joblog.h"
 #include "log.h"
 #include "msg.h"
@@ -100,6 +101,7 @@ struct worker {
 	struct buf scratch, frame;
 	struct exec *exec;
 	struct func *func;
+	struct cgroup *cg; /* job containment (cgroup.h); closed after exec and func */
 	struct joblog_writer *jl;
 	int jl_failed;
 	uv_idle_t flush_idle;
@@ -1035,12 +1037,20 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 		snprintf(err, errlen, "cannot resolve %s: %s", w->run_dir, strerror(errno));
 		goto fail;
 	}
+	/* containment (docs/worker.md): a cgroup per job where one can be
+	 * made, and the log says which and why */
+	w->cg = cgroup_open();
+	if (!w->cg) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	log_info("containment: %s", cgroup_describe(w->cg));
 	/* func first: it holds no loop handle until it starts a host */
-	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs};
+	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg};
 	w->func = func_new(loop, &fo, err, errlen);
 	if (!w->func)
 		goto fail;
-	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs};
+	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg};
 	w->exec = exec_new(loop, &eo, err, errlen);
 	if (!w->exec) {
 		func_close(w->func, NULL, NULL);
@@ -1054,8 +1064,10 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	w->cs = CS_IDLE;
 	w->alone_since_ns = util_mono_ns();
 	uv_timer_start(&w->retry_timer, on_retry_timer, 0, 0);
+	cgroup_start_sweeps(w->cg, loop);
 	return w;
 fail:
+	cgroup_close(w->cg, NULL, NULL); /* no timer yet: frees it now */
 	joblog_writer_close(w->jl);
 	envcache_free(w->envs);
 	free(w->run_dir_abs);
@@ -1087,10 +1099,26 @@ static void on_func_closed(void *arg)
 	maybe_finished(w);
 }
 
+static void on_cgroup_closed(void *arg)
+{
+	struct worker *w = arg;
+	w->pending--;
+	maybe_finished(w);
+}
+
 static void maybe_finished(struct worker *w)
 {
 	if (!w->stopping || w->pending > 0 || w->timers_open > 0)
 		return;
+	if (w->cg) {
+		/* the executors are closed: kill what is left in the job
+		 * groups and remove them */
+		struct cgroup *cg = w->cg;
+		w->cg = NULL;
+		w->pending++;
+		cgroup_close(cg, on_cgroup_closed, w);
+		return;
+	}
 	if (joblog_writer_close(w->jl) < 0)
 		log_error("%s", joblog_writer_error(w->jl));
 	size_t pos = 0;

@@ -2,9 +2,12 @@
 # Exec jobs are contained: a `cmd &` that outlives the job's process is
 # killed at the job's end, cancel and timeout end every process of the job's
 # group, and a kill -9'd worker takes its job's process with it
-# (PR_SET_PDEATHSIG). A `setsid` daemon leaves the group and is out of reach
-# (docs/user-guide.md, "Isolation"); that limit is not tested here.
+# (PR_SET_PDEATHSIG). This is the process-group method, the fallback where
+# no cgroup can be made, so it runs with MTSLURM_CGROUP=off; a `setsid`
+# daemon leaves the group and is out of its reach (docs/user-guide.md,
+# "Isolation"). The cgroup per job is t0158.
 . "$(dirname "$0")/lib.sh"
+export MTSLURM_CGROUP=off
 
 gone_within() { # SECONDS PID...: every PID dead (or a zombie) within SECONDS
 	local limit=$1 p

@@ -25,6 +25,7 @@
 
 struct cli {
 	const char *cmd;
+	int help; /* --help */
 	char run_dir[RUNDIR_PATH_MAX];
 	const char *run_dir_opt;
 	int n;            /* -n: workers */
@@ -76,11 +77,32 @@ struct cli_command {
 	const char *pos_what; /* what they are, for "takes ..." errors */
 	const char *help;     /* `mtslurm NAME --help` */
 };
-/* One option the command line knows; alias is its short form or NULL. */
+/* One option the command line knows; alias is its short form or NULL.
+ * set stores its value (NULL for an option without one, or an optional
+ * value that was not given) into the struct cli field at off; integers must
+ * lie in lo..hi, else the command dies with range_msg (options.c). */
+enum cli_value { CLI_NO_VALUE, CLI_VALUE, CLI_OPTIONAL_VALUE };
 struct cli_option {
 	const char *name, *alias;
-	int takes_value;
+	enum cli_value takes;
+	void (*set)(struct cli *cli, const struct cli_option *o, const char *value);
+	size_t off;
+	long lo, hi;
+	const char *range_msg;
 };
+/* The setters of the option table (options.c). */
+void opt_flag(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_str(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_int(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_long(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_num(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_duration(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_workers(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_kind(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_env(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_sbatch_arg(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_stream(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_max_queued(struct cli *cli, const struct cli_option *o, const char *v);
 extern const char cli_usage_text[];
 /* The command called name, or NULL. */
 const struct cli_command *cmdtab_find(const char *name);

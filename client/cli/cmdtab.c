@@ -6,9 +6,10 @@
  * dispatches through the command table; errors ("status does not take
  * --exec", "unknown command 'sumbit'; did you mean 'submit'?") are made
  * from the tables, so a new command or option is one row here plus its
- * --help line, and tests/sys/t0150-cli.sh checks the --help texts against
+ * --help line, and tests/sys/t0175-cli.sh checks the --help texts against
  * docs/user-guide.md.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,57 +22,66 @@
 	" --partition --time --account --qos --constraint --gres --mem --job-name --nodes --ntasks-per-node "  \
 	"--cpus-per-task --sbatch-arg "
 
+#define F(field) offsetof(struct cli, field)
+#define FLAG(n, a, field) {n, a, CLI_NO_VALUE, opt_flag, F(field), 0, 0, NULL}
+#define STR(n, a, field) {n, a, CLI_VALUE, opt_str, F(field), 0, 0, NULL}
+#define INT(n, a, field, lo, hi, msg) {n, a, CLI_VALUE, opt_int, F(field), lo, hi, msg}
+#define NUM(n, a, field) {n, a, CLI_VALUE, opt_num, F(field), 0, 0, NULL}
+#define DUR(n, a, field) {n, a, CLI_VALUE, opt_duration, F(field), 0, 0, NULL}
+#define ANY 1000000000L
+
+/* Every option: its spelling, whether it takes a value and where it goes. */
 static const struct cli_option options[] = {
-	{"--help", "-h", 0},
-	{"--run-dir", NULL, 1},
-	{"--workers", "-n", 1},
-	{"--local", NULL, 0},
-	{"--in-allocation", NULL, 0},
-	{"--autoscale", NULL, 0},
-	{"--max-workers", NULL, 1},
-	{"--workers-per-alloc", NULL, 1},
-	{"--idle-timeout", NULL, 1},
-	{"--partition", "-p", 1},
-	{"--time", "-t", 1},
-	{"--account", "-A", 1},
-	{"--qos", NULL, 1},
-	{"--constraint", "-C", 1},
-	{"--gres", NULL, 1},
-	{"--mem", NULL, 1},
-	{"--job-name", "-J", 1},
-	{"--master-host", NULL, 1},
-	{"--nodes", "-N", 1},
-	{"--ntasks-per-node", NULL, 1},
-	{"--cpus-per-task", "-c", 1},
-	{"--sbatch-arg", NULL, 1},
-	{"--json", NULL, 0},
-	{"--stdin", NULL, 0},
-	{"--all", NULL, 0},
-	{"--master-works", NULL, 0},
-	{"--slots", NULL, 1},
-	{"--oversubscribe", NULL, 0},
-	{"--max-queued", NULL, 1},
-	{"--prefetch", NULL, 1},
-	{"--timeout", NULL, 1},
-	{"--echo", NULL, 0}, /* optional value: parsed by main.c */
-	{"--exec", NULL, 0},
-	{"--func", NULL, 1},
-	{"--delay", NULL, 1},
-	{"--prio", NULL, 1},
-	{"--retries", NULL, 1},
-	{"--after", NULL, 1},
-	{"--ranks", NULL, 1},
-	{"--time-request", NULL, 1},
-	{"--crash-limit", NULL, 1},
-	{"--cwd", NULL, 1},
-	{"--export", NULL, 1},
-	{"--env", NULL, 1},
-	{"--env-pass", NULL, 1},
-	{"--state", NULL, 1},
-	{"--limit", NULL, 1},
-	{"--stream", NULL, 1},
-	{"--before", NULL, 1},
-	{NULL, NULL, 0},
+	FLAG("--help", "-h", help),
+	STR("--run-dir", NULL, run_dir_opt),
+	{"--workers", "-n", CLI_VALUE, opt_workers, F(n), 0, ANY, "-n wants a number of workers >= 0"},
+	FLAG("--local", NULL, local),
+	FLAG("--in-allocation", NULL, in_allocation),
+	FLAG("--autoscale", NULL, autoscale),
+	INT("--max-workers", NULL, max_workers, 1, ANY, "--max-workers wants at least 1"),
+	INT("--workers-per-alloc", NULL, workers_per_alloc, 1, ANY, "--workers-per-alloc wants at least 1"),
+	DUR("--idle-timeout", NULL, idle_timeout_s),
+	STR("--partition", "-p", sl.partition),
+	STR("--time", "-t", sl.time),
+	STR("--account", "-A", sl.account),
+	STR("--qos", NULL, sl.qos),
+	STR("--constraint", "-C", sl.constraint),
+	STR("--gres", NULL, sl.gres),
+	STR("--mem", NULL, sl.mem),
+	STR("--job-name", "-J", sl.job_name),
+	STR("--master-host", NULL, sl.master_host),
+	INT("--nodes", "-N", sl.nodes, 1, ANY, "--nodes wants at least 1"),
+	INT("--ntasks-per-node", NULL, sl.ntasks_per_node, 1, ANY, "--ntasks-per-node wants at least 1"),
+	INT("--cpus-per-task", "-c", sl.cpus_per_task, 1, ANY, "--cpus-per-task wants at least 1"),
+	{"--sbatch-arg", NULL, CLI_VALUE, opt_sbatch_arg, 0, 0, 0, NULL},
+	FLAG("--json", NULL, json),
+	FLAG("--stdin", NULL, use_stdin),
+	FLAG("--all", NULL, all),
+	FLAG("--master-works", NULL, master_works),
+	INT("--slots", NULL, slots, 1, ANY, "--slots wants at least 1"),
+	FLAG("--oversubscribe", NULL, oversubscribe),
+	{"--max-queued", NULL, CLI_VALUE, opt_max_queued, F(max_queued), 1, ANY, "--max-queued wants a number >= 1"},
+	INT("--prefetch", NULL, prefetch, 0, ANY, "--prefetch wants a number >= 0"),
+	NUM("--timeout", NULL, timeout_s),
+	{"--echo", NULL, CLI_OPTIONAL_VALUE, opt_kind, 0, 0, 0, NULL},
+	{"--exec", NULL, CLI_OPTIONAL_VALUE, opt_kind, 0, 0, 0, NULL},
+	{"--func", NULL, CLI_VALUE, opt_kind, 0, 0, 0, NULL},
+	NUM("--delay", NULL, delay),
+	INT("--prio", NULL, prio, -ANY, ANY, NULL),
+	INT("--retries", NULL, retries, 0, ANY, "--retries wants a number >= 0"),
+	STR("--after", NULL, after),
+	INT("--ranks", NULL, ranks, 1, 4096, "--ranks wants a number of MPI ranks from 1 to 4096"),
+	DUR("--time-request", NULL, time_request_s),
+	INT("--crash-limit", NULL, crash_limit, 1, 255, "--crash-limit wants a number of crashes from 1 to 255"),
+	STR("--cwd", NULL, cwd),
+	STR("--export", NULL, export_env),
+	{"--env", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
+	{"--env-pass", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
+	STR("--state", NULL, state),
+	{"--limit", NULL, CLI_VALUE, opt_long, F(limit), -ANY, ANY, NULL},
+	{"--stream", NULL, CLI_VALUE, opt_stream, F(stream), 0, 0, NULL},
+	DUR("--before", NULL, before_s),
+	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
 static int run_stop(struct cli *cli) { return cli_slurm_mode(cli) ? cmd_stop_slurm(cli) : cmd_stop(cli); }

@@ -39,6 +39,9 @@ run_one() { # name limit_s command...
 		failed=$((failed + 1))
 		failures+=("$name")
 		[ $rc -eq 124 ] && echo "FAIL $name (timed out after ${limit}s)" || echo "FAIL $name (exit $rc, ${dt}s)"
+		# the scenario's own verdict first: daemon logs follow it and the
+		# tail alone can hide it
+		grep -m 3 -E '^FAIL:|FAIL ' "$log" | sed 's/^/     > /'
 		sed 's/^/     | /' "$log" | tail -n 40
 	fi
 }

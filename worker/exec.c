@@ -884,57 +884,60 @@ static int make_pipe(int p[2])
 
 /* ---- start ---- */
 
-void exec_start(struct exec *x, struct job *j)
+/* What a job runs: its words (or sh -c LINE), the program resolved on its
+ * PATH, and for a job with ranks the launcher line around them. The
+ * buffers live here so that argv may point into them. */
+struct plan {
+	char **argv;
+	const char *prog;
+	const char *pathvar; /* the job's PATH */
+	int direct;          /* argv is the command's own words (no shell) */
+	int cached;          /* prog came from the worker's PATH cache */
+	char found[PATH_MAX];
+	char *largv[64 + 4];
+	char lbuf[512], jobid[48], nranks[16], launcher[PATH_MAX];
+};
+
+/* What makes a job fail before anything is started: an empty command, an
+ * environment this worker was not sent, a working directory that is not
+ * one. 0, or -1 with why in why. */
+static int precheck(const struct job *j, int direct, char *why, size_t n)
 {
-	char msgbuf[PATH_MAX + 128];
-	const char *cmd = j->input;
-	size_t cl = j->input_len;
-	size_t words = count_direct_words(cmd, cl);
-	int direct = words > 0;
 	if (!direct) {
 		size_t k = 0;
-		while (k < cl && (cmd[k] == ' ' || cmd[k] == '\t' || cmd[k] == '\n'))
+		while (k < j->input_len && (j->input[k] == ' ' || j->input[k] == '\t' || j->input[k] == '\n'))
 			k++;
-		if (k == cl) {
-			report_fail(x, j, -1, "empty command");
-			return;
-		}
+		if (k == j->input_len)
+			return snprintf(why, n, "empty command"), -1;
 	}
-	if (j->env_missing) {
-		snprintf(msgbuf, sizeof(msgbuf),
-			 "this worker was not sent environment snapshot %u with the job (a reconnect in "
-			 "between?); submit it again",
-			 (unsigned)j->env_missing);
-		report_fail(x, j, -1, msgbuf);
-		return;
-	}
-	if (j->cwd) {
-		struct stat st;
-		if (stat(j->cwd, &st) < 0) {
-			snprintf(msgbuf, sizeof(msgbuf), "working directory %s does not exist", j->cwd);
-			report_fail(x, j, -1, msgbuf);
-			return;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			snprintf(msgbuf, sizeof(msgbuf), "working directory %s is not a directory",
-				 j->cwd);
-			report_fail(x, j, -1, msgbuf);
-			return;
-		}
-	}
-	size_t nargv = direct ? words + 1 : 4;
+	if (j->env_missing)
+		return snprintf(why, n,
+				"this worker was not sent environment snapshot %u with the job (a reconnect in "
+				"between?); submit it again",
+				(unsigned)j->env_missing),
+		       -1;
+	struct stat st;
+	if (j->cwd && stat(j->cwd, &st) < 0)
+		return snprintf(why, n, "working directory %s does not exist", j->cwd), -1;
+	if (j->cwd && !S_ISDIR(st.st_mode))
+		return snprintf(why, n, "working directory %s is not a directory", j->cwd), -1;
+	return 0;
+}
+
+/* The run record, with room after it for argv and a copy of the command
+ * line that argv points into: the command's words, or sh -c LINE. */
+static struct exec_run *run_alloc(const struct job *j, size_t words, char ***argv_out)
+{
+	size_t cl = j->input_len, nargv = words ? words + 1 : 4;
 	struct exec_run *r = calloc(1, sizeof(*r) + nargv * sizeof(char *) + cl + 1);
-	if (!r) {
-		report_fail(x, j, -1, "out of memory");
-		return;
-	}
+	if (!r)
+		return NULL;
 	char **argv = (char **)(r + 1);
 	char *line = (char *)(argv + nargv);
-	memcpy(line, cmd, cl + 1);
-	if (direct) {
+	memcpy(line, j->input, cl + 1);
+	if (words) {
 		size_t w = 0;
-		char *p = line;
-		while (*p) {
+		for (char *p = line; *p;) {
 			while (*p == ' ')
 				*p++ = '\0';
 			if (!*p)
@@ -950,151 +953,100 @@ void exec_start(struct exec *x, struct job *j)
 		argv[2] = line;
 		argv[3] = NULL;
 	}
+	*argv_out = argv;
+	return r;
+}
 
-	const char *pathvar;
-	char **env = job_env(x, j, &pathvar);
-	if (!env) {
-		free(r);
-		report_fail(x, j, -1, "out of memory");
-		return;
+/* The program of a direct command on the job's PATH, cached while that is
+ * the worker's own. 0, or 127 with "command not found" in why. */
+static int resolve_prog(struct exec *x, struct plan *p, char *why, size_t n)
+{
+	p->prog = p->direct ? p->argv[0] : "/bin/sh";
+	if (!p->direct || strchr(p->argv[0], '/'))
+		return 0;
+	int use_cache = cache_for_path(x, p->pathvar);
+	const char *c = use_cache ? cache_get(x, p->argv[0]) : NULL;
+	if (c) {
+		p->prog = c;
+		p->cached = 1;
+		return 0;
 	}
-	/* resolve the program: cached for the worker's own PATH */
-	const char *prog = "/bin/sh";
-	char found[PATH_MAX];
-	int cached = 0;
-	if (direct) {
-		prog = argv[0];
-		if (!strchr(argv[0], '/')) {
-			int use_cache = cache_for_path(x, pathvar);
-			const char *c = use_cache ? cache_get(x, argv[0]) : NULL;
-			if (c) {
-				prog = c;
-				cached = 1;
-			} else if (search_path(argv[0], pathvar, found, sizeof(found)) == 0) {
-				prog = found;
-				if (use_cache)
-					cache_put(x, argv[0], found);
-			} else {
-				snprintf(msgbuf, sizeof(msgbuf), "command not found: %s", argv[0]);
-				free(env);
-				free(r);
-				report_fail(x, j, 127, msgbuf);
-				return;
-			}
-		}
-	}
+	if (search_path(p->argv[0], p->pathvar, p->found, sizeof(p->found)) != 0)
+		return snprintf(why, n, "command not found: %s", p->argv[0]), 127;
+	p->prog = p->found;
+	if (use_cache)
+		cache_put(x, p->argv[0], p->found);
+	return 0;
+}
 
-	/* A multi-rank job: its program under srun (inside Slurm: a step of
-	 * the worker's own allocation that may share its CPUs, --overlap) or
-	 * mpirun (outside). */
-	char *largv[64 + 4];
-	char lbuf[512], jobid[48], nranks[16], launcher[PATH_MAX];
-	if (j->ranks > 1) {
-		const char *sj = getenv("SLURM_JOB_ID");
-		int k = 0, nw = 0;
-		while (argv[nw])
-			nw++;
-		if (nw > 48) {
-			snprintf(msgbuf, sizeof(msgbuf), "too many words for a job with ranks (%d, at most 48)", nw);
-			goto fail_early;
-		}
-		const char *lname = sj && *sj ? "srun" : "mpirun";
-		if (search_path(lname, pathvar, launcher, sizeof(launcher)) != 0) {
-			snprintf(msgbuf, sizeof(msgbuf), "%s not found on PATH: a job with ranks needs it", lname);
-			goto fail_early;
-		}
-		snprintf(nranks, sizeof(nranks), "%d", j->ranks);
-		largv[k++] = launcher;
-		if (sj && *sj) {
-			snprintf(jobid, sizeof(jobid), "--jobid=%s", sj);
-			largv[k++] = "--overlap";
-			largv[k++] = jobid;
-			largv[k++] = "--kill-on-bad-exit=1";
-			const char *extra = getenv("MTSLURM_SRUN_ARGS");
-			util_strlcpy(lbuf, extra && *extra ? extra : "--mpi=pmix", sizeof(lbuf));
-			for (char *save = NULL, *t = strtok_r(lbuf, " \t", &save); t && k < 16;
-			     t = strtok_r(NULL, " \t", &save))
-				largv[k++] = t;
-		} else {
-			largv[k++] = "--oversubscribe";
-			if (geteuid() == 0)
-				largv[k++] = "--allow-run-as-root";
-		}
-		largv[k++] = "-n";
-		largv[k++] = nranks;
-		largv[k++] = (char *)prog;
-		for (int i = 1; argv[i]; i++)
-			largv[k++] = argv[i];
-		largv[k] = NULL;
-		argv = largv;
-		prog = launcher;
-		direct = 1;
-		cached = 0;
+/* A multi-rank job: its program under srun (inside Slurm: a step of the
+ * worker's own allocation that may share its CPUs, --overlap) or mpirun
+ * (outside). 0, or -1 with why in why. */
+static int wrap_ranks(struct plan *p, const struct job *j, char *why, size_t n)
+{
+	const char *sj = getenv("SLURM_JOB_ID");
+	int k = 0, nw = 0;
+	while (p->argv[nw])
+		nw++;
+	if (nw > 48)
+		return snprintf(why, n, "too many words for a job with ranks (%d, at most 48)", nw), -1;
+	const char *lname = sj && *sj ? "srun" : "mpirun";
+	if (search_path(lname, p->pathvar, p->launcher, sizeof(p->launcher)) != 0)
+		return snprintf(why, n, "%s not found on PATH: a job with ranks needs it", lname), -1;
+	snprintf(p->nranks, sizeof(p->nranks), "%d", j->ranks);
+	p->largv[k++] = p->launcher;
+	if (sj && *sj) {
+		snprintf(p->jobid, sizeof(p->jobid), "--jobid=%s", sj);
+		p->largv[k++] = "--overlap";
+		p->largv[k++] = p->jobid;
+		p->largv[k++] = "--kill-on-bad-exit=1";
+		const char *extra = getenv("MTSLURM_SRUN_ARGS");
+		util_strlcpy(p->lbuf, extra && *extra ? extra : "--mpi=pmix", sizeof(p->lbuf));
+		for (char *save = NULL, *t = strtok_r(p->lbuf, " \t", &save); t && k < 16;
+		     t = strtok_r(NULL, " \t", &save))
+			p->largv[k++] = t;
+	} else {
+		p->largv[k++] = "--oversubscribe";
+		if (geteuid() == 0)
+			p->largv[k++] = "--allow-run-as-root";
 	}
+	p->largv[k++] = "-n";
+	p->largv[k++] = p->nranks;
+	p->largv[k++] = (char *)p->prog;
+	for (int i = 1; p->argv[i]; i++)
+		p->largv[k++] = p->argv[i];
+	p->largv[k] = NULL;
+	p->argv = p->largv;
+	p->prog = p->launcher;
+	p->direct = 1;
+	p->cached = 0;
+	return 0;
+}
 
-	int po[2], pe[2];
-	if (make_pipe(po) < 0) {
-		snprintf(msgbuf, sizeof(msgbuf), "cannot create a pipe: %s", strerror(errno));
-		goto fail_early;
-	}
-	if (make_pipe(pe) < 0) {
-		snprintf(msgbuf, sizeof(msgbuf), "cannot create a pipe: %s", strerror(errno));
-		close(po[0]);
-		close(po[1]);
-		goto fail_early;
-	}
-	if (uv_now(x->loop) - x->dflt_at >= 1000)
-		dflt_refresh(x);
-	struct cgroup_leaf *leaf = cgroup_leaf_get(x->o.cg);
-	struct spawn_req q = {prog, argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0,
-			      cgroup_leaf_procs_fd(leaf), 0};
-	pid_t pid = spawn_vfork(&q);
-	int e = pid < 0 ? q.err_no : 0;
-	if (e == ENOENT && cached) {
-		/* the cached binary went away: look again once */
-		cache_drop(x, argv[0]);
-		if (search_path(argv[0], pathvar, found, sizeof(found)) == 0) {
-			cache_put(x, argv[0], found);
-			q.prog = found;
-			pid = spawn_vfork(&q);
-			e = pid < 0 ? q.err_no : 0;
-		}
-	}
-	close(po[1]);
-	close(pe[1]);
-	if (e || q.cg_err) {
-		if (!e && !x->cg_warned++)
-			log_warn("job %lld could not enter its cgroup (%s): it runs in its process group only",
-				 (long long)j->id, strerror(q.cg_err));
-		cgroup_leaf_put(x->o.cg, leaf);
-		leaf = NULL;
-	}
-	if (e) {
-		close(po[0]);
-		close(pe[0]);
-		int rc = -1;
-		if (!q.in_exec && j->cwd && e != EAGAIN && e != ENOMEM) {
-			snprintf(msgbuf, sizeof(msgbuf), "cannot enter working directory %s: %s",
-				 j->cwd, strerror(e));
-		} else if (!q.in_exec) {
-			snprintf(msgbuf, sizeof(msgbuf), "cannot start a process: %s", strerror(e));
-		} else if (e == ENOENT && direct) {
-			snprintf(msgbuf, sizeof(msgbuf), "command not found: %s", argv[0]);
-			rc = 127;
-		} else if (e == EACCES) {
-			snprintf(msgbuf, sizeof(msgbuf), "permission denied: %s", direct ? argv[0] : prog);
-			rc = 126;
-		} else {
-			snprintf(msgbuf, sizeof(msgbuf), "cannot run %s: %s", direct ? argv[0] : prog,
-				 strerror(e));
-		}
-		free(env);
-		free(r);
-		report_fail(x, j, rc, msgbuf);
-		return;
-	}
-	free(env);
+/* Why a spawn failed (e: its errno), as the job's error; the job's exit
+ * status for it (127 not found, 126 not executable, else -1). */
+static int spawn_error(char *why, size_t n, int e, const struct spawn_req *q, const struct job *j,
+		       const struct plan *p)
+{
+	const char *what = p->direct ? p->argv[0] : p->prog;
+	if (!q->in_exec && j->cwd && e != EAGAIN && e != ENOMEM)
+		snprintf(why, n, "cannot enter working directory %s: %s", j->cwd, strerror(e));
+	else if (!q->in_exec)
+		snprintf(why, n, "cannot start a process: %s", strerror(e));
+	else if (e == ENOENT && p->direct)
+		return snprintf(why, n, "command not found: %s", p->argv[0]), 127;
+	else if (e == EACCES)
+		return snprintf(why, n, "permission denied: %s", what), 126;
+	else
+		snprintf(why, n, "cannot run %s: %s", what, strerror(e));
+	return -1;
+}
 
+/* The job's process runs: track it (its pipes are read lazily, its
+ * timeout armed). */
+static void run_begin(struct exec *x, struct job *j, struct exec_run *r, pid_t pid, struct cgroup_leaf *leaf,
+		      int out_fd, int err_fd)
+{
 	r->x = x;
 	r->job = j;
 	r->id = j->id;
@@ -1108,8 +1060,8 @@ void exec_start(struct exec *x, struct job *j)
 	uv_timer_init(x->loop, &r->timer);
 	r->timer.data = r;
 	r->handles = 1;
-	r->fd[0] = po[0];
-	r->fd[1] = pe[0];
+	r->fd[0] = out_fd;
+	r->fd[1] = err_fd;
 	r->open[0] = r->open[1] = 1;
 	uint64_t lazy = EXEC_LAZY_MS;
 	if (j->timeout_s > 0) {
@@ -1120,12 +1072,89 @@ void exec_start(struct exec *x, struct job *j)
 	}
 	r->tmode = T_LAZY;
 	uv_timer_start(&r->timer, on_run_timer, lazy, 0);
-	return;
+}
 
-fail_early:
+/* Spawn q (into leaf's cgroup); a program the PATH cache named that went
+ * away is looked up once more. The pid, or -1 with the errno in *e. */
+static pid_t spawn_job(struct exec *x, struct spawn_req *q, struct plan *p, int *e)
+{
+	pid_t pid = spawn_vfork(q);
+	*e = pid < 0 ? q->err_no : 0;
+	if (*e == ENOENT && p->cached) {
+		cache_drop(x, p->argv[0]);
+		if (search_path(p->argv[0], p->pathvar, p->found, sizeof(p->found)) == 0) {
+			cache_put(x, p->argv[0], p->found);
+			q->prog = p->found;
+			pid = spawn_vfork(q);
+			*e = pid < 0 ? q->err_no : 0;
+		}
+	}
+	return pid;
+}
+
+void exec_start(struct exec *x, struct job *j)
+{
+	char msgbuf[PATH_MAX + 128];
+	struct plan p = {0};
+	size_t words = count_direct_words(j->input, j->input_len);
+	p.direct = words > 0;
+	if (precheck(j, p.direct, msgbuf, sizeof msgbuf)) {
+		report_fail(x, j, -1, msgbuf);
+		return;
+	}
+	struct exec_run *r = run_alloc(j, words, &p.argv);
+	char **env = r ? job_env(x, j, &p.pathvar) : NULL;
+	if (!env) {
+		free(r);
+		report_fail(x, j, -1, "out of memory");
+		return;
+	}
+	int rc = resolve_prog(x, &p, msgbuf, sizeof msgbuf);
+	int po[2] = {-1, -1}, pe[2] = {-1, -1};
+	if (!rc && j->ranks > 1)
+		rc = wrap_ranks(&p, j, msgbuf, sizeof msgbuf);
+	if (!rc && (make_pipe(po) < 0 || make_pipe(pe) < 0)) {
+		snprintf(msgbuf, sizeof(msgbuf), "cannot create a pipe: %s", strerror(errno));
+		rc = -1;
+	}
+	if (rc) {
+		for (int i = 0; i < 2; i++) {
+			if (po[i] >= 0)
+				close(po[i]);
+			if (pe[i] >= 0)
+				close(pe[i]);
+		}
+		free(env);
+		free(r);
+		report_fail(x, j, rc, msgbuf);
+		return;
+	}
+	if (uv_now(x->loop) - x->dflt_at >= 1000)
+		dflt_refresh(x);
+	struct cgroup_leaf *leaf = cgroup_leaf_get(x->o.cg);
+	struct spawn_req q = {p.prog, p.argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0,
+			      cgroup_leaf_procs_fd(leaf), 0};
+	int e;
+	pid_t pid = spawn_job(x, &q, &p, &e);
+	close(po[1]);
+	close(pe[1]);
 	free(env);
-	free(r);
-	report_fail(x, j, -1, msgbuf);
+	if (e || q.cg_err) {
+		if (!e && !x->cg_warned++)
+			log_warn("job %lld could not enter its cgroup (%s): it runs in its process group only",
+				 (long long)j->id, strerror(q.cg_err));
+		cgroup_leaf_put(x->o.cg, leaf);
+		leaf = NULL;
+	}
+	if (e) {
+		close(po[0]);
+		close(pe[0]);
+		rc = spawn_error(msgbuf, sizeof msgbuf, e, &q, j, &p);
+		free(r);
+		report_fail(x, j, rc, msgbuf);
+		return;
+	}
+	run_begin(x, j, r, pid, leaf, po[0], pe[0]);
 }
 
 /* ---- stopping ---- */

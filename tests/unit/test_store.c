@@ -58,7 +58,7 @@ static void insert_n(struct store *s, int64_t first, int n, const char *client)
 		j->kind = MJOB_ECHO;
 		j->prio = i % 3;
 		j->retries = 2;
-		assert_int_equal(store_insert(s, j, client, NULL, 1000.0), 0);
+		assert_int_equal(store_insert(s, j, mjob_input(j), j->input_len, client, NULL, 1000.0), 0);
 		mjob_free(j);
 	}
 }
@@ -435,7 +435,7 @@ static void test_envs(void **st)
 		assert_int_equal(mjob_env_id(j), (uint32_t)(i < 2 ? id1 : id2));
 		assert_string_equal(mjob_input(j), "true");
 		assert_string_equal(mjob_cwd(j), "/tmp");
-		assert_int_equal(store_insert(s, j, "c1", NULL, 1000.0), 0);
+		assert_int_equal(store_insert(s, j, mjob_input(j), j->input_len, "c1", NULL, 1000.0), 0);
 		mjob_free(j);
 	}
 	assert_int_equal(store_commit(s), 0);

@@ -331,8 +331,8 @@ static int read_await(const msg *v, struct idranges *q)
 	for (msg *e = msg_child(v); e; e = msg_next(e)) {
 		msg *lo = msg_child(e), *hi = lo ? msg_next(lo) : NULL;
 		int64_t a, b;
-		if (!msg_is_array(e) || msg_size(e) != 2 || !is_int(lo, 1, INT64_MAX / 2, &a) ||
-		    !is_int(hi, 1, INT64_MAX / 2, &b) || a > b || idranges_add(q, a, b))
+		if (!msg_is_array(e) || msg_size(e) != 2 || !is_int(lo, 1, INT64_MAX, &a) ||
+		    !is_int(hi, 1, INT64_MAX, &b) || a > b || idranges_add(q, a, b))
 			return -1;
 	}
 	return 0;

@@ -225,6 +225,8 @@ static int backlog_page(struct master *m, struct client *c, struct conn *conn, i
 		return 0; /* clients_on_drain makes it dirty again */
 	struct backlog_scan k = {.c = c, .stop_b = c->done.b.len + MASTER_BACKLOG_BYTES_PER_TURN};
 	int64_t lo, hi;
+	if (*ids_left > 0)
+		c->backlog_turns++;
 	while (*ids_left > 0 && !k.full && idranges_first(&c->backlog, &lo, &hi)) {
 		if (hi - lo >= *ids_left)
 			hi = lo + *ids_left - 1;
@@ -236,13 +238,15 @@ static int backlog_page(struct master *m, struct client *c, struct conn *conn, i
 		}
 		int64_t done_to = k.full ? k.last : hi;
 		*ids_left -= done_to - lo + 1;
+		c->backlog_ids += done_to - lo + 1;
 		idranges_consume(&c->backlog, done_to);
 	}
 	if (idranges_empty(&c->backlog)) {
 		if (c->backlog_sent > 0)
-			log_info("client %s: resent %lld results it still waited for", c->cid,
-				 (long long)c->backlog_sent);
-		c->backlog_sent = 0;
+			log_info("client %s: resent %lld results it still waited for (%lld ids read in %lld loop turns)",
+				 c->cid, (long long)c->backlog_sent, (long long)c->backlog_ids,
+				 (long long)c->backlog_turns);
+		c->backlog_sent = c->backlog_ids = c->backlog_turns = 0;
 		idranges_release(&c->backlog);
 		return 0;
 	}
@@ -397,7 +401,7 @@ static void on_hello(struct peer *p, msg *m)
 		  msg_get_str(m, "name") ? msg_get_str(m, "name") : "", nawait);
 	idranges_release(&c->backlog);
 	c->backlog = await;
-	c->backlog_sent = 0;
+	c->backlog_sent = c->backlog_ids = c->backlog_turns = 0;
 	msg *r = msg_new_typed("hello_ok");
 	msg_set_str(r, "client", cid);
 	msg_add(r, "master", master_obj(ms));

@@ -107,7 +107,7 @@ struct client {
 	 * still in here is sent from the store, not by clients_result. */
 	struct idranges backlog;
 	int64_t pruned_below; /* submit frames below this req were forgotten (store_submit_prune) */
-	int64_t backlog_sent; /* results the current backlog sent (for the log) */
+	int64_t backlog_sent, backlog_ids, backlog_turns; /* results sent, ids scanned, turns: for the log */
 	int dirty;
 	unsigned holds;     /* master_finalize frames using it: not freed while > 0 */
 	struct client *dirty_next;

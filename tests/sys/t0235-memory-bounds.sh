@@ -18,7 +18,7 @@ mtslurm -n 0 --local start
 mpid=$(master_pid)
 # Under ASan freed memory waits in a quarantine (256 MB): a wider margin,
 # still far below the 1.3 GB that holding the inputs costs.
-margin_kb=$((96 * 1024))
+margin_kb=$((64 * 1024))
 grep -q libasan <<< "$(ldd "$MTS_BUILD/mtslurm-master")" && margin_kb=$((640 * 1024))
 limit_kb=$((8 * 1024 + margin_kb))
 hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }

@@ -169,6 +169,9 @@ void clients_result(struct client *c, const struct mjob *j, int state, const cha
 	 * memory; they join the backlog, read back from the store once its
 	 * connection drains (clients_on_drain). */
 	if (c->peer->conn && conn_out_over(c->peer->conn)) {
+		if (idranges_empty(&c->backlog))
+			log_info("client %s reads too slowly (over its output high-water mark): its results wait in "
+				 "state.db until its connection drains", c->cid);
 		idranges_add(&c->backlog, j->id, j->id);
 		return;
 	}

@@ -7,16 +7,19 @@
  * is checked byte for byte without keeping the inputs: an echo job's output
  * must equal its input. --no-wait exits once every job is acknowledged
  * (queued jobs with no workers yet); otherwise it waits for all results.
- *   bigin_client --jobs N --size BYTES [--batch B] [--no-wait] [--timeout S]
+ * --stall-ms makes the first result's callback sleep that long: the
+ * library's I/O thread stops reading, as a client that does not keep up.
+ *   bigin_client --jobs N --size BYTES [--batch B] [--no-wait] [--timeout S] [--stall-ms MS]
  * Prints "acked N" and, when waiting, "results N bad N".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mtslurm.h"
 
-static long size_b, nres, nbad;
+static long size_b, nres, nbad, stall_ms;
 
 /* Input number seq: "<seq>:" then printable bytes that depend on seq and
  * the position (with a quote and a backslash now and then, so the JSON
@@ -38,7 +41,10 @@ static char *check_buf;
 static void done(const mts_result *r, void *arg)
 {
 	(void)arg;
-	nres++;
+	if (nres++ == 0 && stall_ms > 0) {
+		struct timespec ts = {stall_ms / 1000, (stall_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
 	long seq = r->output ? atol(r->output) : -1;
 	if (r->state != MTS_COMPLETED || seq < 0) {
 		nbad++;
@@ -68,6 +74,8 @@ int main(int argc, char **argv)
 			batch = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			timeout_s = atof(argv[++i]);
+		else if (!strcmp(argv[i], "--stall-ms") && i + 1 < argc)
+			stall_ms = atol(argv[++i]);
 		else if (!strcmp(argv[i], "--no-wait"))
 			no_wait = 1;
 		else {

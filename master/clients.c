@@ -80,7 +80,7 @@ struct client *clients_get(struct master *m, const char *cid, int create)
 
 static void client_free(struct client *c)
 {
-	free(c->await);
+	idranges_release(&c->backlog);
 	sched_client_release(&c->sc);
 	fbuf_release(&c->done);
 	free(c);
@@ -91,6 +91,8 @@ void clients_maybe_free(struct client *c)
 	struct master *m = c->m;
 	if (c->peer || c->holds || c->sc.nlive || c->sc.n || c->dirty || c->sc.active_idx != UINT32_MAX)
 		return;
+	/* no connection: a backlog has nobody to go to (the handle asks
+	 * again in its next hello) */
 	struct client **pp = &m->ctab[cid_hash(c->cid) & (m->ctab_size - 1)];
 	while (*pp && *pp != c)
 		pp = &(*pp)->hnext;
@@ -158,20 +160,19 @@ void clients_result(struct client *c, const struct mjob *j, int state, const cha
 		    const char *output, size_t output_len, const char *error, int rc_set, int rc)
 {
 	/* Not connected: the result stays in state.db and is sent when the
-	 * handle says hello again and awaits it. During a backlog the store
-	 * read after the commit includes this job. */
-	if (!c->peer || c->backlog)
+	 * handle says hello again and awaits it. An id the backlog still
+	 * covers is read from the store when the backlog reaches it (this
+	 * turn's writes included). */
+	if (!c->peer || (!idranges_empty(&c->backlog) && idranges_has(&c->backlog, j->id)))
 		return;
 	/* Backpressure: a client that does not read gets no more results in
-	 * memory; they are read back from the store once it drains (see
-	 * clients_on_drain), as for a reconnecting handle's "await". */
+	 * memory; they join the backlog, read back from the store once its
+	 * connection drains (clients_on_drain). */
 	if (c->peer->conn && conn_out_over(c->peer->conn)) {
-		int64_t *a = realloc(c->await, (c->nawait + 1) * 2 * sizeof *a);
-		if (a) {
-			a[2 * c->nawait] = a[2 * c->nawait + 1] = j->id;
-			c->await = a;
-			c->nawait++;
-		}
+		if (idranges_empty(&c->backlog))
+			log_info("client %s reads too slowly (over its output high-water mark): its results wait in "
+				 "state.db until its connection drains", c->cid);
+		idranges_add(&c->backlog, j->id, j->id);
 		return;
 	}
 	if (fbuf_item(&c->done))
@@ -181,66 +182,105 @@ void clients_result(struct client *c, const struct mjob *j, int state, const cha
 	clients_dirty(c);
 }
 
-static int backlog_row(void *arg, const struct store_rec *r);
-
-/* The client's connection drained to half its high-water mark: read the
- * results held back meanwhile from the store (they were recorded before
- * clients_result ran) and send them with this turn's. While a hello backlog
- * is pending, c->await is hello's and the backlog sends them. */
+/* The client's connection drained to half its high-water mark: go on with
+ * its backlog (results held back meanwhile, or hello's await). */
 static void clients_on_drain(struct conn *conn)
 {
 	struct peer *p = conn_data(conn);
 	struct client *c = p ? p->client : NULL;
-	if (!c || c->backlog || !c->nawait)
-		return;
-	int64_t *held = c->await;
-	size_t n = c->nawait;
-	c->await = NULL;
-	c->nawait = 0;
-	for (size_t i = 0; i < n; i++)
-		store_results(c->m->store, c->cid, held[2 * i], held[2 * i + 1], backlog_row, c);
-	free(held);
-	clients_dirty(c);
+	if (c && !idranges_empty(&c->backlog))
+		clients_dirty(c);
 }
+
+struct backlog_scan {
+	struct client *c;
+	int64_t last;  /* the last id read */
+	size_t stop_b; /* stop once the frames reach this many bytes */
+	int full;
+};
 
 static int backlog_row(void *arg, const struct store_rec *r)
 {
-	struct client *c = arg;
+	struct backlog_scan *k = arg;
+	struct client *c = k->c;
 	if (fbuf_item(&c->done))
-		return 1;
+		return k->full = 1;
 	add_result(&c->done.b, r->id, r->type ? r->type : "echo", r->state, r->attempts, r->worker, r->output,
 		   r->output_len, r->error, !r->rc_null, r->rc);
+	k->last = r->id;
+	c->backlog_sent++;
+	if (c->done.b.len >= k->stop_b)
+		return k->full = 1;
 	return 0;
+}
+
+/* Send the next part of c's backlog: at most *ids_left ids scanned (a
+ * rowid range scan each) and MASTER_BACKLOG_BYTES_PER_TURN bytes queued;
+ * nothing while the connection is over its high-water mark (the drain
+ * resumes it). Returns 1 if some is left for a later turn. */
+static int backlog_page(struct master *m, struct client *c, struct conn *conn, int64_t *ids_left)
+{
+	if (!conn) {
+		idranges_release(&c->backlog);
+		return 0;
+	}
+	if (conn_out_over(conn))
+		return 0; /* clients_on_drain makes it dirty again */
+	struct backlog_scan k = {.c = c, .stop_b = c->done.b.len + MASTER_BACKLOG_BYTES_PER_TURN};
+	int64_t lo, hi;
+	if (*ids_left > 0)
+		c->backlog_turns++;
+	while (*ids_left > 0 && !k.full && idranges_first(&c->backlog, &lo, &hi)) {
+		if (hi - lo >= *ids_left)
+			hi = lo + *ids_left - 1;
+		k.last = lo - 1;
+		if (store_results(m->store, c->cid, lo, hi, backlog_row, &k) < 0) {
+			log_error("client %s: cannot read results %lld..%lld: %s", c->cid, (long long)lo,
+				  (long long)hi, store_errmsg(m->store));
+			k.full = 1; /* try again next turn */
+		}
+		int64_t done_to = k.full ? k.last : hi;
+		*ids_left -= done_to - lo + 1;
+		c->backlog_ids += done_to - lo + 1;
+		idranges_consume(&c->backlog, done_to);
+	}
+	if (idranges_empty(&c->backlog)) {
+		if (c->backlog_sent > 0)
+			log_info("client %s: resent %lld results it still waited for (%lld ids read in %lld loop turns)",
+				 c->cid, (long long)c->backlog_sent, (long long)c->backlog_ids,
+				 (long long)c->backlog_turns);
+		c->backlog_sent = c->backlog_ids = c->backlog_turns = 0;
+		idranges_release(&c->backlog);
+		return 0;
+	}
+	return 1;
 }
 
 void clients_flush(struct master *m)
 {
-	struct client *c = m->dirty_clients;
+	struct client *c = m->dirty_clients, *again = NULL;
 	m->dirty_clients = NULL;
+	int64_t ids_left = MASTER_BACKLOG_IDS_PER_TURN;
 	while (c) {
 		struct client *next = c->dirty_next;
 		c->dirty = 0;
 		c->dirty_next = NULL;
 		struct conn *conn = c->peer && !c->peer->closed ? c->peer->conn : NULL;
-		if (c->backlog) {
-			c->backlog = 0;
-			fbuf_release(&c->done);
-			int64_t n = 0;
-			for (size_t i = 0; conn && i < c->nawait; i++) {
-				int64_t k = store_results(m->store, c->cid, c->await[2 * i], c->await[2 * i + 1],
-							  backlog_row, c);
-				if (k > 0)
-					n += k;
-			}
-			if (n > 0)
-				log_info("client %s: resending %lld results it still waits for", c->cid, (long long)n);
-			free(c->await);
-			c->await = NULL;
-			c->nawait = 0;
-		}
+		int more = !idranges_empty(&c->backlog) && backlog_page(m, c, conn, &ids_left);
 		fbuf_gate(&c->done, conn ? c->peer : NULL);
-		clients_maybe_free(c);
+		if (more && !conn_out_over(conn)) {
+			c->dirty_next = again; /* the next turn goes on */
+			again = c;
+		} else {
+			clients_maybe_free(c);
+		}
 		c = next;
+	}
+	while (again) {
+		struct client *next = again->dirty_next;
+		again->dirty_next = NULL;
+		clients_dirty(again);
+		again = next;
 	}
 }
 
@@ -287,32 +327,21 @@ static int read_ids(const msg *v, int64_t **out, size_t *n)
 #define AWAIT_MAX 100000
 #define AWAIT_MAX_TEXT "100000"
 
-/* hello's "await": [[lo,hi],...] -> 2n ids; absent is none. -1 if malformed. */
-static int read_await(const msg *v, int64_t **out, size_t *n)
+/* hello's "await": [[lo,hi],...] into q (absent: none). -1 if malformed.
+ * The caller clamps and merges them (idranges_normalize). */
+static int read_await(const msg *v, struct idranges *q)
 {
-	*out = NULL;
-	*n = 0;
 	if (!v)
 		return 0;
 	if (!msg_is_array(v) || msg_size(v) > AWAIT_MAX)
 		return -1;
-	size_t cap = msg_size(v);
-	if (!cap)
-		return 0;
-	int64_t *r = malloc(2 * cap * sizeof *r);
-	if (!r)
-		return -1;
-	size_t k = 0;
-	for (msg *e = msg_child(v); e; e = msg_next(e), k++) {
+	for (msg *e = msg_child(v); e; e = msg_next(e)) {
 		msg *lo = msg_child(e), *hi = lo ? msg_next(lo) : NULL;
-		if (!msg_is_array(e) || msg_size(e) != 2 || !is_int(lo, 1, INT64_MAX / 2, &r[2 * k]) ||
-		    !is_int(hi, 1, INT64_MAX / 2, &r[2 * k + 1]) || r[2 * k] > r[2 * k + 1]) {
-			free(r);
+		int64_t a, b;
+		if (!msg_is_array(e) || msg_size(e) != 2 || !is_int(lo, 1, INT64_MAX, &a) ||
+		    !is_int(hi, 1, INT64_MAX, &b) || a > b || idranges_add(q, a, b))
 			return -1;
-		}
 	}
-	*out = r;
-	*n = k;
 	return 0;
 }
 
@@ -348,17 +377,21 @@ static void on_hello(struct peer *p, msg *m)
 		p->client = NULL;
 		clients_maybe_free(old);
 	}
-	int64_t *await = NULL;
-	size_t nawait = 0;
-	if (read_await(msg_get(m, "await"), &await, &nawait)) {
+	struct idranges await = IDRANGES_INIT;
+	if (read_await(msg_get(m, "await"), &await)) {
+		idranges_release(&await);
 		conn_close(p->conn, "bad_message",
 			   "hello: \"await\" must be an array of at most " AWAIT_MAX_TEXT
 			   " [first,last] pairs of job ids, first <= last");
 		return;
 	}
+	/* Only ids that exist can have results: 1,000 copies of [1, 2^62]
+	 * become one range of at most the table, paged over the turns. */
+	size_t nawait = await.n;
+	idranges_normalize(&await, 1, ms->next_id - 1);
 	struct client *c = clients_get(ms, cid, 1);
 	if (!c) {
-		free(await);
+		idranges_release(&await);
 		conn_close(p->conn, NULL, "out of memory");
 		return;
 	}
@@ -369,16 +402,16 @@ static void on_hello(struct peer *p, msg *m)
 	conn_set_on_drain(p->conn, clients_on_drain);
 	log_debug("client %s connected from %s (%s), awaiting %zu id ranges", cid, conn_peer(p->conn),
 		  msg_get_str(m, "name") ? msg_get_str(m, "name") : "", nawait);
-	free(c->await);
-	c->await = await;
-	c->nawait = nawait;
+	idranges_release(&c->backlog);
+	c->backlog = await;
+	c->backlog_sent = c->backlog_ids = c->backlog_turns = 0;
 	msg *r = msg_new_typed("hello_ok");
 	msg_set_str(r, "client", cid);
 	msg_add(r, "master", master_obj(ms));
 	master_ack(p, r);
 	/* Results this handle still waits for come from the store after the
-	 * commit (jobs that finish later call back as usual). */
-	p->client->backlog = 1;
+	 * commit, a page per turn (jobs that finish later with ids outside
+	 * the part still to read call back as usual). */
 	fbuf_release(&p->client->done);
 	clients_dirty(p->client);
 }
@@ -575,9 +608,11 @@ struct batch {
 	struct mjob **jobs;
 	msg **deps;
 	char **deps_text;
-	char **env_text; /* owned per job unless equal to dflt_env */
+	const char **input;  /* each job's input text, for the store (borrowed or in input_owned) */
+	char **input_owned;  /* a func job's non-string input, printed */
 	size_t n;
 	char *dflt_env;
+	uint64_t held_b;     /* input bytes the batch's jobs keep in memory */
 };
 
 static void batch_free(struct batch *b, int free_jobs)
@@ -586,12 +621,14 @@ static void batch_free(struct batch *b, int free_jobs)
 		if (free_jobs)
 			mjob_free(b->jobs[i]);
 		free(b->deps_text[i]);
+		free(b->input_owned[i]);
 	}
 	free(b->dflt_env);
 	free(b->jobs);
 	free(b->deps);
 	free(b->deps_text);
-	free(b->env_text);
+	free(b->input);
+	free(b->input_owned);
 }
 
 static void on_submit(struct peer *p, msg *m)
@@ -618,20 +655,11 @@ static void on_submit(struct peer *p, msg *m)
 			msg_set_int(r, "n", n0);
 			master_ack(p, r);
 			/* The handle only now learns these ids: results of those that
-			 * finished meanwhile are read back now (the turn's own writes
-			 * included) and sealed after the reply; a duplicate of a later
-			 * callback is dropped by the library. While a hello backlog is
-			 * pending this turn, the range joins its await list instead. */
-			if (n0 > 0 && cl->backlog) {
-				int64_t *a = realloc(cl->await, (cl->nawait + 1) * 2 * sizeof *a);
-				if (a) {
-					a[2 * cl->nawait] = f0;
-					a[2 * cl->nawait + 1] = f0 + n0 - 1;
-					cl->await = a;
-					cl->nawait++;
-				}
-			} else if (n0 > 0 && cl->peer) {
-				store_results(ms->store, cl->cid, f0, f0 + n0 - 1, backlog_row, cl);
+			 * finished meanwhile join its backlog, read back from the
+			 * store after the commit and sealed after the reply; a
+			 * duplicate of a later callback is dropped by the library. */
+			if (n0 > 0 && cl->peer) {
+				idranges_add(&cl->backlog, f0, f0 + n0 - 1);
 				clients_dirty(cl);
 			}
 			return;
@@ -660,7 +688,9 @@ static void on_submit(struct peer *p, msg *m)
 	b.jobs = calloc(n ? n : 1, sizeof *b.jobs);
 	b.deps = calloc(n ? n : 1, sizeof *b.deps);
 	b.deps_text = calloc(n ? n : 1, sizeof *b.deps_text);
-	if (!b.jobs || !b.deps || !b.deps_text) {
+	b.input = calloc(n ? n : 1, sizeof *b.input);
+	b.input_owned = calloc(n ? n : 1, sizeof *b.input_owned);
+	if (!b.jobs || !b.deps || !b.deps_text || !b.input || !b.input_owned) {
 		batch_free(&b, 1);
 		master_error(p, has_req, req, "busy", "out of memory for a batch of %zu jobs", n);
 		return;
@@ -719,27 +749,38 @@ static void on_submit(struct peer *p, msg *m)
 				goto refuse;
 			}
 		}
-		char *input_owned = NULL;
 		const char *input = "";
 		if (s.input) {
 			if (msg_is_str(s.input))
 				input = msg_str(s.input);
 			else
-				input = input_owned = msg_print(s.input);
+				input = b.input_owned[i] = msg_print(s.input);
 		}
+		if (!input) {
+			b.n = i + 1;
+			snprintf(err, sizeof err, "out of memory for job %zu", i);
+			goto refuse;
+		}
+		size_t input_len = strlen(input);
+		int hold = master_holds_input(ms, input_len, b.held_b);
 		char *env_owned = NULL;
 		const char *env = NULL;
 		if (s.env)
 			env = s.env == d.env ? b.dflt_env : (env_owned = msg_print(s.env));
-		struct mjob *j = mjob_new(input, input ? strlen(input) : 0, kind == MJOB_FUNC ? s.target : NULL,
+		struct mjob *j = mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s.target : NULL,
 					  kind == MJOB_EXEC ? s.cwd : NULL, kind == MJOB_EXEC ? env : NULL,
 					  kind == MJOB_EXEC && s.envk ? (uint32_t)env_id : 0);
-		free(input_owned);
 		free(env_owned);
+		b.input[i] = input;
+		b.n = i + 1;
 		if (!j) {
 			snprintf(err, sizeof err, "out of memory for job %zu", i);
 			goto refuse;
 		}
+		if (hold)
+			b.held_b += input_len;
+		else
+			j->flags |= MJOB_F_STORED;
 		j->id = id;
 		j->kind = (uint8_t)kind;
 		j->client = &p->client->sc;
@@ -751,7 +792,6 @@ static void on_submit(struct peer *p, msg *m)
 		j->retries = (uint16_t)s.retries;
 		j->crash_limit = (uint8_t)(s.crash_limit ? s.crash_limit : 1);
 		b.jobs[i] = j;
-		b.n = i + 1;
 		if (msg_size(s.deps)) {
 			b.deps[i] = s.deps;
 			b.deps_text[i] = msg_print(s.deps);
@@ -761,7 +801,7 @@ static void on_submit(struct peer *p, msg *m)
 	double now = util_wall();
 	for (i = 0; i < b.n; i++) {
 		struct mjob *j = b.jobs[i];
-		store_insert(ms->store, j, p->client->cid, b.deps_text[i], now);
+		store_insert(ms->store, j, b.input[i], strlen(b.input[i]), p->client->cid, b.deps_text[i], now);
 		int64_t failed_dep = 0;
 		for (msg *x = msg_child(b.deps[i]); x; x = msg_next(x)) {
 			int64_t dep = msg_int(x);

@@ -25,7 +25,8 @@
 
 static const char usage[] =
 	"usage: mtslurm-master --run-dir DIR [--host 127.0.0.1] [--port 0] [--advertise HOST]\n"
-	"                      [--master-works] [--prefetch N] [--max-queued N] [--sync full|normal]\n"
+	"                      [--master-works] [--prefetch N] [--max-queued N] [--input-memory BYTES]\n"
+	"                      [--sync full|normal]\n"
 	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--assign-defer-ms N]\n"
 	"                      [--log-level LEVEL] [--autoscale RUN_DIR/autoscale.json]\n"
 	"                      [--foreground]\n";
@@ -84,6 +85,26 @@ static unsigned long long num_arg(const char *opt, const char *v, unsigned long 
 		die("%s needs a number from 0 to %llu, got \"%s\"; see mtslurm-master --help", opt, max,
 		    v ? v : "");
 	return n;
+}
+
+/* A byte count: digits with an optional K, M, G or T (powers of 1024). */
+static uint64_t size_arg(const char *opt, const char *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+	int shift = 0;
+	if (v && *v && v[0] != '-' && !errno && end != v && end[0] && !end[1]) {
+		const char *units = "KMGT", *u = strchr(units, end[0] & ~0x20);
+		shift = u ? 10 * (int)(u - units + 1) : -1;
+		end++;
+	}
+	if (!v || !*v || v[0] == '-' || errno || end == v || *end || shift < 0 || n < 1 ||
+	    n > (1ull << 50) >> shift)
+		die("%s needs a size in bytes from 1 to 2^50, with an optional K, M, G or T (e.g. 512M), got \"%s\"; "
+		    "see mtslurm-master --help",
+		    opt, v ? v : "");
+	return (uint64_t)n << shift;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -176,6 +197,8 @@ int main(int argc, char **argv)
 			cfg.prefetch = (uint32_t)num_arg(a, v, 1000000);
 		} else if (OPT("--max-queued")) {
 			cfg.max_queued = num_arg(a, v, 1ull << 40);
+		} else if (OPT("--input-memory")) {
+			cfg.input_mem_b = size_arg(a, v);
 		} else if (OPT("--idle-ms")) {
 			cfg.idle_ms = (unsigned)num_arg(a, v, 86400000);
 		} else if (OPT("--ping-ms")) {

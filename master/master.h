@@ -21,6 +21,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "conn.h"
+#include "idranges.h"
 #include "msg.h"
 #include "rundir.h"
 #include "sched.h"
@@ -50,6 +51,21 @@
 #define MASTER_SWEEP_IDS 16384
 /* Lost workers `status` lists (the newest; all of them are counted). */
 #define MASTER_LOST_KEEP 16
+/* Inputs: one of at most this many bytes is kept in memory while the
+ * bytes held stay within cfg.input_mem_b (--input-memory); a larger one,
+ * or one beyond the budget, lives only in state.db and is read back when
+ * the job is assigned (store_input_json: one rowid lookup, small next to
+ * sending that many bytes). So tiny jobs never touch the store for their
+ * input, and the memory for queued inputs is bounded whatever the queue. */
+#define MASTER_INPUT_HOLD_MAX 4096
+/* Default budget: 1 GiB, at most an eighth of the machine's memory. */
+#define MASTER_INPUT_MEM_DEFAULT (1ull << 30)
+/* Ids of a client's backlog (results read back from state.db: hello's
+ * "await", held-back results) scanned per loop turn, over all clients, and
+ * result bytes queued per client and turn, so one client never stalls the
+ * loop: the rest follows in the next turns. */
+#define MASTER_BACKLOG_IDS_PER_TURN 16384
+#define MASTER_BACKLOG_BYTES_PER_TURN (4u << 20)
 
 /* A buffer of whole frames built as JSON text: items are appended into an
  * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */
@@ -84,10 +100,14 @@ struct client {
 	char cid[MASTER_CID_MAX + 1];
 	struct peer *peer;  /* current connection, or NULL */
 	struct fbuf done;   /* RESULTs to send after the commit */
-	int backlog;        /* send the results asked for in hello from the store after the commit */
-	int64_t *await;     /* hello's "await": [lo, hi] pairs of ids the handle still waits for */
+	/* Results to read back from state.db and send (a backlog): hello's
+	 * "await", ids of a re-sent submit, results held back while the
+	 * connection was over its output high-water mark. Paged a bounded
+	 * number of ids per turn (clients_flush); a job that ends with its id
+	 * still in here is sent from the store, not by clients_result. */
+	struct idranges backlog;
 	int64_t pruned_below; /* submit frames below this req were forgotten (store_submit_prune) */
-	size_t nawait;      /* pairs */
+	int64_t backlog_sent, backlog_ids, backlog_turns; /* results sent, ids scanned, turns: for the log */
 	int dirty;
 	unsigned holds;     /* master_finalize frames using it: not freed while > 0 */
 	struct client *dirty_next;
@@ -151,6 +171,7 @@ struct master_cfg {
 	const char *advertise; /* address written to master.json, NULL: host */
 	uint32_t prefetch;     /* UINT32_MAX: max(the worker's slots, MASTER_PREFETCH_MIN) */
 	uint64_t max_queued;
+	uint64_t input_mem_b;  /* bytes of job inputs held in memory; 0: the default */
 	unsigned ping_ms, idle_ms;
 	unsigned orphan_grace_ms;
 	unsigned assign_defer_ms; /* see MASTER_ASSIGN_DEFER_MS; used if assign_defer_set */
@@ -220,6 +241,13 @@ void fbuf_gate(struct fbuf *f, struct peer *p);
 /* Hold bytes (whole frames) for p until that sync. */
 void master_gate(struct peer *p, const void *bytes, size_t n);
 static inline int fbuf_empty(const struct fbuf *f) { return f->b.len == 0; }
+
+/* 1 if a new job's input of len bytes is kept in memory, with pending_b
+ * bytes of not yet scheduled jobs held already (see MASTER_INPUT_HOLD_MAX). */
+static inline int master_holds_input(const struct master *m, size_t len, uint64_t pending_b)
+{
+	return len <= MASTER_INPUT_HOLD_MAX && m->sched.input_b + pending_b + len <= m->cfg.input_mem_b;
+}
 
 /* server.c */
 int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg, char *err,

@@ -5,8 +5,10 @@
  * is one allocation: the fixed fields, then its strings (input, target, cwd,
  * env as JSON array text, and an exec job's environment snapshot id) packed
  * after the struct, so 10 million queued echo
- * jobs cost about 110 bytes each plus their input. Finished jobs leave memory
- * (they live on in state.db only).
+ * jobs cost about 110 bytes each plus their input. An input the master does
+ * not keep in memory (too large, or beyond its input budget: MJOB_F_STORED)
+ * lives in state.db only and is read back when the job is assigned.
+ * Finished jobs leave memory (they live on in state.db only).
  *
  * Also here: the executor names and a JSON string writer the master uses to
  * build WJOB/RESULT/JOBREC text directly, without a cJSON tree per job.
@@ -43,6 +45,7 @@ enum mjob_kind { MJOB_ECHO = 0, MJOB_EXEC = 1, MJOB_FUNC = 2 };
 #define MJOB_F_MARK 0x02     /* scratch bit for one operation (held reconciliation) */
 #define MJOB_F_STARTED 0x04  /* assigned, and its worker said it started (not merely prefetched) */
 #define MJOB_F_ENV 0x08      /* data holds an environment snapshot id (mjob_env_id) */
+#define MJOB_F_STORED 0x10   /* the input is not in memory: only in state.db (read at assignment) */
 
 struct sched_client;
 struct sched_worker;
@@ -85,7 +88,12 @@ struct mjob *mjob_new(const char *input, size_t input_len, const char *target, c
 /* Free the job and its dependents list. NULL is a no-op. */
 void mjob_free(struct mjob *j);
 
+/* The input held in memory; "" for a job whose input is only in state.db
+ * (mjob_input_stored). */
 static inline const char *mjob_input(const struct mjob *j) { return j->data; }
+static inline int mjob_input_stored(const struct mjob *j) { return (j->flags & MJOB_F_STORED) != 0; }
+/* Bytes of input this job holds in memory (the master's input budget). */
+static inline uint64_t mjob_input_held_b(const struct mjob *j) { return j->input_len; }
 static inline const char *mjob_target(const struct mjob *j) { return j->target_off ? j->data + j->target_off : NULL; }
 static inline const char *mjob_cwd(const struct mjob *j) { return j->cwd_off ? j->data + j->cwd_off : NULL; }
 static inline const char *mjob_env(const struct mjob *j) { return j->env_off ? j->data + j->env_off : NULL; }

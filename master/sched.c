@@ -418,6 +418,7 @@ int sched_add(struct sched *s, struct mjob *j)
 		return -1;
 	}
 	s->nlive++;
+	s->input_b += mjob_input_held_b(j);
 	j->client->nlive++;
 	return 0;
 }
@@ -430,6 +431,7 @@ int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w)
 	worker_append(w, j);
 	s->nassigned++;
 	s->nlive++;
+	s->input_b += mjob_input_held_b(j);
 	j->client->nlive++;
 	client_nrun(s, j->client, +1);
 	return 0;
@@ -771,6 +773,7 @@ void sched_finish(struct sched *s, struct mjob *j, int state)
 	detach(s, j);
 	tab_del(s, j->id);
 	s->nlive--;
+	s->input_b -= mjob_input_held_b(j);
 	j->client->nlive--;
 	struct mjob_deps *ds = j->dependents;
 	for (uint32_t i = 0; ds && i < ds->n; i++) {
@@ -933,5 +936,6 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 	}
 	s->nfailq = 0;
 	s->nlive = s->nqueued = s->nwaiting = s->nassigned = s->nstarted = 0;
+	s->input_b = 0;
 	return n;
 }

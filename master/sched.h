@@ -125,6 +125,7 @@ struct sched {
 	int draining;
 	/* counters */
 	uint64_t nlive, nqueued, nwaiting, nassigned, nstarted;
+	uint64_t input_b; /* bytes of input that live jobs hold in memory (mjob_input_held_b) */
 	double now; /* unix time, set by the owner before sched_dispatch: a job
 		     * asking for treq seconds goes only to a worker whose end
 		     * is at least that far away */

@@ -488,6 +488,7 @@ struct loadctx {
 	struct mjob **held; /* jobs with deps, added after everything else */
 	char **held_deps;
 	size_t nheld, cap_held;
+	uint64_t pending_b; /* input bytes the held jobs keep in memory */
 	int64_t nrows;
 };
 
@@ -502,10 +503,13 @@ static int load_row(void *arg, const struct store_row *r)
 	if (!c)
 		return -1;
 	int kind = mjob_kind_parse(r->type);
-	struct mjob *j = mjob_new(r->input, r->input_len, r->target, r->cwd, r->env,
+	int hold = master_holds_input(m, r->input_len, L->pending_b);
+	struct mjob *j = mjob_new(hold ? r->input : NULL, hold ? r->input_len : 0, r->target, r->cwd, r->env,
 				  r->env_id > 0 && r->env_id <= UINT32_MAX ? (uint32_t)r->env_id : 0);
 	if (!j)
 		return -1;
+	if (!hold)
+		j->flags |= MJOB_F_STORED;
 	j->id = r->id;
 	j->client = &c->sc;
 	j->kind = (uint8_t)(kind < 0 ? MJOB_ECHO : kind);
@@ -552,6 +556,7 @@ static int load_row(void *arg, const struct store_row *r)
 		}
 		L->held[L->nheld] = j;
 		L->held_deps[L->nheld++] = strdup(r->deps);
+		L->pending_b += mjob_input_held_b(j);
 		return 0;
 	}
 	if (sched_add(&m->sched, j)) {
@@ -776,6 +781,11 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		m->cfg.host = "127.0.0.1";
 	if (!m->cfg.max_queued)
 		m->cfg.max_queued = 20000000;
+	if (!m->cfg.input_mem_b) {
+		long pages = sysconf(_SC_PHYS_PAGES), page_b = sysconf(_SC_PAGESIZE);
+		uint64_t eighth = pages > 0 && page_b > 0 ? (uint64_t)pages * (uint64_t)page_b / 8 : 0;
+		m->cfg.input_mem_b = eighth && eighth < MASTER_INPUT_MEM_DEFAULT ? eighth : MASTER_INPUT_MEM_DEFAULT;
+	}
 	if (!m->cfg.idle_ms)
 		m->cfg.idle_ms = 10000;
 	if (!m->cfg.ping_ms)

@@ -33,6 +33,7 @@ enum {
 	S_FINISH,
 	S_CANCEL_ALL,
 	S_STATE,
+	S_INPUT,
 	S_COUNT_ADD,
 	S_RESULTS,
 	S_WORKER_UP,
@@ -72,6 +73,7 @@ static const char *const sql_text[S_MAX] = {
 	 * without one. A rowid range beats walking the index. */
 	[S_CANCEL_ALL] = "UPDATE jobs SET state=4,finished=?1 WHERE id>=?2 AND id<?3 AND +state<2",
 	[S_STATE] = "SELECT state FROM jobs WHERE id=?1",
+	[S_INPUT] = "SELECT input FROM jobs WHERE id=?1",
 	[S_COUNT_ADD] = "UPDATE counts SET n=n+?2 WHERE state=?1",
 	[S_WORKER_UP] = "INSERT OR REPLACE INTO workers(wid,since) VALUES(?1,?2)",
 	[S_WORKER_DOWN] = "DELETE FROM workers WHERE wid=?1 OR ?1 IS NULL",
@@ -619,8 +621,8 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
-int store_insert(struct store *s, const struct mjob *j, const char *client, const char *deps_json,
-		 double now)
+int store_insert(struct store *s, const struct mjob *j, const char *input, size_t input_len,
+		 const char *client, const char *deps_json, double now)
 {
 	if (store_begin(s))
 		return -1;
@@ -628,7 +630,7 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
 	sqlite3_bind_int64(st, 1, j->id);
 	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, mjob_kind_name(j->kind), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, mjob_input(j), (int)j->input_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, input ? input : "", (int)(input ? input_len : 0), SQLITE_STATIC);
 	if (j->delay_s > 0)
 		sqlite3_bind_double(st, 5, j->delay_s);
 	bind_str(st, 6, mjob_target(j));
@@ -911,6 +913,23 @@ int store_state(struct store *s, int64_t id)
 		fail(s);
 	else if (v >= 0 && v < 2 && id < s->cancel_below)
 		v = MJOB_CANCELLED;
+	sqlite3_reset(st);
+	return v;
+}
+
+int store_input_json(struct store *s, int64_t id, struct buf *out)
+{
+	sqlite3_stmt *st = s->st[S_INPUT];
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st), v;
+	if (rc == SQLITE_ROW) {
+		const char *t = col_str(st, 0);
+		v = buf_add_json_str(out, t ? t : "", t ? (size_t)sqlite3_column_bytes(st, 0) : 0) ? -1 : 1;
+		if (v < 0)
+			snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
+	} else {
+		v = rc == SQLITE_DONE ? 0 : fail(s);
+	}
 	sqlite3_reset(st);
 	return v;
 }

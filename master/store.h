@@ -89,10 +89,17 @@ int store_commit(struct store *s);
 /* Largest job id in the table (0 if empty). */
 int64_t store_max_id(struct store *s);
 
-/* Insert a new queued job. client is the client id, deps_json the deps array
- * text or NULL. */
-int store_insert(struct store *s, const struct mjob *j, const char *client, const char *deps_json,
-		 double now);
+/* Insert a new queued job. input (NULL: "") is its input, passed apart
+ * from j because j may not hold it (MJOB_F_STORED); client is the client
+ * id, deps_json the deps array text or NULL. */
+int store_insert(struct store *s, const struct mjob *j, const char *input, size_t input_len,
+		 const char *client, const char *deps_json, double now);
+struct buf;
+/* Append job id's input (from state.db) to out as a JSON string literal:
+ * how the master sends an input it does not keep in memory. One rowid
+ * lookup; the text is escaped straight from SQLite's buffer. 1, 0 if no
+ * such job, -1 on error (store_errmsg). */
+int store_input_json(struct store *s, int64_t id, struct buf *out);
 /* Environment snapshots (table envs): each distinct one stored once, named
  * by its key (share/jobenv.h), and referenced by the jobs submitted with it
  * (jobs.envid). offer: store it if new (in the open transaction, so it is
@@ -102,7 +109,6 @@ int store_insert(struct store *s, const struct mjob *j, const char *client, cons
  * appended to vars_json, 0 if no such id, -1 on error. */
 int store_env_offer(struct store *s, const char *key, int minimal, const char *vars_json, double now);
 int64_t store_env_find(struct store *s, const char *key);
-struct buf;
 int store_env_get(struct store *s, int64_t id, int *minimal, struct buf *vars_json);
 
 /* The job was assigned: state running, attempts, worker, started (<= 0:

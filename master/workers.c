@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -382,7 +383,19 @@ static void cb_assign(void *arg, struct mjob *j)
 	buf_adds(b, ",\"type\":\"");
 	buf_adds(b, mjob_kind_name(j->kind));
 	buf_adds(b, "\",\"input\":");
-	buf_add_json_str(b, mjob_input(j), j->input_len);
+	if (!mjob_input_stored(j)) {
+		buf_add_json_str(b, mjob_input(j), j->input_len);
+	} else if (store_input_json(m->store, j->id, b) != 1) {
+		/* Only a failing disk or memory gets here (a live job's row is
+		 * never forgotten). As when a commit fails, the master stops
+		 * rather than send a wrong input: the job is still in state.db
+		 * and the next master runs it. */
+		log_error("cannot read the input of job %lld from %s: %s; stopping", (long long)j->id, m->db_path,
+			  store_errmsg(m->store));
+		fprintf(stderr, "mtslurm-master: cannot read job %lld's input from %s: %s; check the disk and restart\n",
+			(long long)j->id, m->db_path, store_errmsg(m->store));
+		_exit(1);
+	}
 	if (j->delay_s > 0)
 		buf_addf(b, ",\"delay\":%.15g", j->delay_s);
 	if (j->timeout_s > 0)

@@ -419,6 +419,46 @@ static void test_cancel_all(void **st)
 	sched_client_release(&a);
 }
 
+/* input_b counts the input bytes live jobs hold in memory (the master's
+ * --input-memory budget): added with a job, removed when it ends however it
+ * ends (result, dependency failure, cancel-all); a job whose input lives
+ * only in state.db (MJOB_F_STORED, input_len 0) counts nothing. */
+static void test_input_bytes(void **st)
+{
+	(void)st;
+	struct sched_client a;
+	sched_client_init(&a);
+	char in[1000];
+	memset(in, 'i', sizeof in);
+	struct mjob *j1 = mjob_new(in, 1000, NULL, NULL, NULL, 0), *j2 = mjob_new(in, 300, NULL, NULL, NULL, 0),
+		    *j3 = mjob_new(NULL, 0, NULL, NULL, NULL, 0), *j4 = mjob_new(in, 20, NULL, NULL, NULL, 0);
+	j3->flags |= MJOB_F_STORED;
+	struct mjob *js[] = {j1, j2, j3, j4};
+	for (int i = 0; i < 4; i++) {
+		js[i]->id = i + 1;
+		js[i]->client = &a;
+	}
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sched_add(&S, js[i]), 0);
+	assert_int_equal(sched_wait_for(&S, j4, 1), 0); /* j4 waits for j1 */
+	assert_int_equal(sched_add(&S, j4), 0);
+	assert_int_equal(S.input_b, 1320);
+	struct sched_worker w;
+	worker(&w, 1, 0);
+	sched_dispatch(&S); /* j1 assigned: still held until it ends */
+	assert_int_equal(S.input_b, 1320);
+	sched_finish(&S, j1, MJOB_FAILED); /* j4 fails with it */
+	assert_null(sched_find(&S, 4));
+	assert_int_equal(S.input_b, 300);
+	sched_finish(&S, sched_find(&S, 3), MJOB_COMPLETED);
+	assert_int_equal(S.input_b, 300);
+	int seen = 0;
+	sched_cancel_all(&S, count_job, &seen);
+	assert_int_equal(S.input_b, 0);
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
 /* The worker's job at the head of its list started ago_ms ago (now_ms is
  * the scheduler's clock). */
 static void head_started(struct sched_worker *w, uint32_t ago_ms)
@@ -662,6 +702,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_preempt_fair_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preempt_only_when_worth_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preempt_priority, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_bytes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

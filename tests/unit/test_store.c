@@ -58,7 +58,7 @@ static void insert_n(struct store *s, int64_t first, int n, const char *client)
 		j->kind = MJOB_ECHO;
 		j->prio = i % 3;
 		j->retries = 2;
-		assert_int_equal(store_insert(s, j, client, NULL, 1000.0), 0);
+		assert_int_equal(store_insert(s, j, mjob_input(j), j->input_len, client, NULL, 1000.0), 0);
 		mjob_free(j);
 	}
 }
@@ -435,7 +435,7 @@ static void test_envs(void **st)
 		assert_int_equal(mjob_env_id(j), (uint32_t)(i < 2 ? id1 : id2));
 		assert_string_equal(mjob_input(j), "true");
 		assert_string_equal(mjob_cwd(j), "/tmp");
-		assert_int_equal(store_insert(s, j, "c1", NULL, 1000.0), 0);
+		assert_int_equal(store_insert(s, j, mjob_input(j), j->input_len, "c1", NULL, 1000.0), 0);
 		mjob_free(j);
 	}
 	assert_int_equal(store_commit(s), 0);
@@ -590,6 +590,34 @@ static int page_cb(void *arg, const struct store_rec *r)
 	return 0;
 }
 
+/* store_input_json: a job's input as a JSON string, read back by id (how
+ * the master sends an input it does not keep in memory), escaped exactly. */
+static void test_input_by_id(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 3, "alice");
+	struct mjob *j = mjob_new(NULL, 0, NULL, NULL, NULL, 0);
+	j->id = 4;
+	j->kind = MJOB_ECHO;
+	j->flags |= MJOB_F_STORED;
+	static const char in[] = "a \"quoted\"\\ line\n\ttab";
+	assert_int_equal(store_insert(s, j, in, sizeof in - 1, "alice", NULL, 1000.0), 0);
+	mjob_free(j);
+	assert_int_equal(store_commit(s), 0);
+	struct buf b = BUF_INIT;
+	assert_int_equal(store_input_json(s, 2, &b), 1);
+	assert_string_equal(b.p, "\"in-2\"");
+	buf_reset(&b);
+	assert_int_equal(store_input_json(s, 4, &b), 1);
+	assert_string_equal(b.p, "\"a \\\"quoted\\\"\\\\ line\\n\\ttab\"");
+	buf_reset(&b);
+	assert_int_equal(store_input_json(s, 99, &b), 0);
+	assert_int_equal(b.len, 0);
+	buf_release(&b);
+	store_close(s);
+}
+
 static void test_jobs_query(void **st)
 {
 	(void)st;
@@ -639,6 +667,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_results_by_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_started, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jobs_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_input_by_id, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

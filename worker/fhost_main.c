@@ -117,8 +117,11 @@ static void *lib_get(const char *path, char *err, size_t errlen)
  * yes. One syscall when the call started nothing. */
 static int has_kids(void)
 {
-	while (waitpid(-1, NULL, WNOHANG) > 0)
+	pid_t r;
+	while ((r = waitpid(-1, NULL, WNOHANG)) > 0)
 		;
+	if (r < 0 && errno == ECHILD)
+		return 0; /* no child at all: the usual call, one syscall */
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;

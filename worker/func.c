@@ -54,6 +54,7 @@ struct host {
 	char fname[128];      /* the running function, for errors */
 	struct buf wq;        /* request bytes not yet written */
 	size_t woff;
+	int poll_out;         /* psock also waits for writability (a full socket) */
 	struct buf rb;        /* response bytes read so far */
 	char tail[FUNC_STDERR_TAIL];
 	size_t tail_len;
@@ -405,7 +406,10 @@ static void sock_write(struct host *h)
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			uv_poll_start(&h->psock, UV_READABLE | UV_WRITABLE, on_sock);
+			if (!h->poll_out) {
+				h->poll_out = 1;
+				uv_poll_start(&h->psock, UV_READABLE | UV_WRITABLE, on_sock);
+			}
 			return;
 		} else {
 			host_kill(h); /* the host is gone: its exit reports the job */
@@ -414,7 +418,12 @@ static void sock_write(struct host *h)
 	}
 	buf_reset(&h->wq);
 	h->woff = 0;
-	uv_poll_start(&h->psock, UV_READABLE, on_sock);
+	/* Back to readable only if writability was asked for: restarting a
+	 * poll handle costs epoll_ctl calls, three per job when done always. */
+	if (h->poll_out) {
+		h->poll_out = 0;
+		uv_poll_start(&h->psock, UV_READABLE, on_sock);
+	}
 }
 
 /* A complete response is in h->rb: report it. */

@@ -80,7 +80,7 @@ submitter() {
 }
 
 say "chaos: $N jobs, $MK master kills, $WK worker kills, $CK client kills, seed $SEED, run dir $MTSLURM_RUN_DIR"
-mtslurm -n $W --local start --slots 8 > /dev/null
+mtslurm -n $W --local start --slots 8 --oversubscribe > /dev/null
 db "CREATE TABLE chaos_twice(id INTEGER, old_state INTEGER, new_state INTEGER);
     CREATE TRIGGER chaos_refinal AFTER UPDATE ON jobs
     WHEN old.state >= 2 AND (new.state IS NOT old.state OR new.finished IS NOT old.finished
@@ -119,7 +119,7 @@ for a in "${actions[@]}"; do
 		# start waits for every worker of the launch; one that was killed
 		# does not come back, so its verdict is not the measure here: a
 		# new master serving is.
-		out=$(mtslurm -n $W --local start --slots 8 --timeout $((wkills ? 2 : 30)) 2>&1) || true
+		out=$(mtslurm -n $W --local start --slots 8 --oversubscribe --timeout $((wkills ? 2 : 30)) 2>&1) || true
 		np=$(master_pid)
 		[ -n "$np" ] && [ "$np" != "$mp" ] && alive "$np" || { say "restart failed: $out"; exit 1; }
 		restart_ms_total=$((restart_ms_total + ($(date +%s%N) - r0) / 1000000))

@@ -52,6 +52,26 @@ MTS_API int mts_status(char **json_out, mts_client *c) { return simple(json_out,
 
 MTS_API int mts_workers(char **json_out, mts_client *c) { return simple(json_out, c, "workers", "workers", 0); }
 
+/* The "state" and "ids" members of a jobs or forget request (none if
+ * NULL). */
+static void add_state(struct buf *b, const char *state)
+{
+	if (!state)
+		return;
+	buf_adds(b, ",\"state\":");
+	buf_add_json_str(b, state, strlen(state));
+}
+
+static void add_ids(struct buf *b, const mts_job_id *ids, size_t n)
+{
+	if (!ids)
+		return;
+	buf_adds(b, ",\"ids\":[");
+	for (size_t i = 0; i < n; i++)
+		buf_addf(b, "%s%lld", i ? "," : "", (long long)ids[i]);
+	buf_add(b, "]", 1);
+}
+
 static int jobs_query(char **json_out, mts_job_id *next, mts_client *c, const char *state, mts_job_id after,
 		      int limit, const mts_job_id *ids, size_t n)
 {
@@ -60,20 +80,12 @@ static int jobs_query(char **json_out, mts_job_id *next, mts_client *c, const ch
 	*json_out = NULL;
 	struct req r;
 	req_begin(c, &r, "jobs");
-	if (state) {
-		buf_adds(&r.frame, ",\"state\":");
-		buf_add_json_str(&r.frame, state, strlen(state));
-	}
+	add_state(&r.frame, state);
 	if (after > 0)
 		buf_addf(&r.frame, ",\"after\":%lld", (long long)after);
 	if (limit > 0)
 		buf_addf(&r.frame, ",\"limit\":%d", limit > 10000 ? 10000 : limit);
-	if (ids) {
-		buf_adds(&r.frame, ",\"ids\":[");
-		for (size_t i = 0; i < n; i++)
-			buf_addf(&r.frame, "%s%lld", i ? "," : "", (long long)ids[i]);
-		buf_add(&r.frame, "]", 1);
-	}
+	add_ids(&r.frame, ids, n);
 	int rc = client_call(c, &r, 0);
 	if (rc == MTS_OK) {
 		int64_t nx = 0;
@@ -191,18 +203,10 @@ static int forget_req(size_t *total, int *more, mts_client *c, const mts_job_id 
 {
 	struct req r;
 	req_begin(c, &r, "forget");
-	if (state) {
-		buf_adds(&r.frame, ",\"state\":");
-		buf_add_json_str(&r.frame, state, strlen(state));
-	}
+	add_state(&r.frame, state);
 	if (age_s >= 0)
 		buf_addf(&r.frame, ",\"age\":%.3f", age_s);
-	if (ids) {
-		buf_adds(&r.frame, ",\"ids\":[");
-		for (size_t i = 0; i < n; i++)
-			buf_addf(&r.frame, "%s%lld", i ? "," : "", (long long)ids[i]);
-		buf_add(&r.frame, "]", 1);
-	}
+	add_ids(&r.frame, ids, n);
 	int rc = client_call(c, &r, 0);
 	if (rc == MTS_OK) {
 		int64_t k = 0;

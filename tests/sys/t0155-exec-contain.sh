@@ -9,26 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 export MTSLURM_CGROUP=off
 
-gone_within() { # SECONDS PID...: every PID dead (or a zombie) within SECONDS
-	local limit=$1 p
-	shift
-	for p in "$@"; do
-		for _ in $(seq 1 $((limit * 10))); do alive "$p" || break; sleep 0.1; done
-		alive "$p" && { ps -o pid,ppid,pgid,sid,stat,args -p "$p" >&2; return 1; }
-	done
-	return 0
-}
-# pids_in_log ID N: wait until the job's log shows N numbers, print them.
-pids_in_log() {
-	local out
-	for _ in $(seq 1 100); do
-		out=$(mtslurm logs "$1" 2>/dev/null | grep -E '^[0-9]+$' || true)
-		[ "$(echo "$out" | grep -c .)" -ge "$2" ] && { echo "$out"; return 0; }
-		sleep 0.1
-	done
-	fail "job $1 did not print $2 pids: $(mtslurm logs "$1" 2>&1)"
-}
-
 mtslurm -n 2 --local start >/dev/null
 
 # a background child that outlives the job's own process

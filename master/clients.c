@@ -631,179 +631,153 @@ static void batch_free(struct batch *b, int free_jobs)
 	free(b->input_owned);
 }
 
-static void on_submit(struct peer *p, msg *m)
+/* A submit frame re-sent after a lost acknowledgement (same client id and
+ * req) gets the ids it got the first time: submission is exactly once.
+ * 1 if m was such a frame (answered), else 0. Also forgets the client's
+ * submit records below its "low". */
+static int submit_again(struct peer *p, const msg *m, int64_t req)
 {
 	struct master *ms = p->m;
-	int64_t req = 0;
-	int has_req = msg_get_int(m, "req", &req) == 0;
-	if (!p->client) {
-		master_error(p, has_req, req, "bad_request", "send hello before submit");
-		return;
-	}
-	/* A frame re-sent after a lost acknowledgement (same client id and
-	 * req) gets the ids it got the first time: submission is exactly once. */
 	struct client *cl = p->client;
-	if (has_req) {
-		int64_t f0 = 0, n0 = 0;
-		int known = store_submit_find(ms->store, cl->cid, req, &f0, &n0);
-		if (known > 0) {
-			log_info("client %s: submit req %lld again; it was stored as jobs %lld..%lld", cl->cid,
-				 (long long)req, (long long)f0, (long long)(f0 + n0 - 1));
-			msg *r = msg_new_typed("submitted");
-			msg_set_int(r, "req", req);
-			msg_set_int(r, "first", f0);
-			msg_set_int(r, "n", n0);
-			master_ack(p, r);
-			/* The handle only now learns these ids: results of those that
-			 * finished meanwhile join its backlog, read back from the
-			 * store after the commit and sealed after the reply; a
-			 * duplicate of a later callback is dropped by the library. */
-			if (n0 > 0 && cl->peer) {
-				idranges_add(&cl->backlog, f0, f0 + n0 - 1);
-				clients_dirty(cl);
-			}
-			return;
+	int64_t f0 = 0, n0 = 0;
+	if (store_submit_find(ms->store, cl->cid, req, &f0, &n0) > 0) {
+		log_info("client %s: submit req %lld again; it was stored as jobs %lld..%lld", cl->cid,
+			 (long long)req, (long long)f0, (long long)(f0 + n0 - 1));
+		msg *r = msg_new_typed("submitted");
+		msg_set_int(r, "req", req);
+		msg_set_int(r, "first", f0);
+		msg_set_int(r, "n", n0);
+		master_ack(p, r);
+		/* The handle only now learns these ids: results of those that
+		 * finished meanwhile join its backlog, read back from the store
+		 * after the commit and sealed after the reply; a duplicate of a
+		 * later callback is dropped by the library. */
+		if (n0 > 0 && cl->peer) {
+			idranges_add(&cl->backlog, f0, f0 + n0 - 1);
+			clients_dirty(cl);
 		}
-		int64_t low = 0;
-		if (msg_get_int(m, "low", &low) == 0 && low > cl->pruned_below + MASTER_SUBMIT_PRUNE_STEP) {
-			store_submit_prune(ms->store, cl->cid, low);
-			cl->pruned_below = low;
-		}
+		return 1;
 	}
-	msg *jobs = msg_get(m, "jobs");
-	msg *dflt = msg_get(m, "defaults");
-	char err[400], why[300];
-	if (!msg_is_array(jobs)) {
-		master_error(p, has_req, req, "bad_request", "submit needs \"jobs\": an array of job objects");
-		return;
+	int64_t low = 0;
+	if (msg_get_int(m, "low", &low) == 0 && low > cl->pruned_below + MASTER_SUBMIT_PRUNE_STEP) {
+		store_submit_prune(ms->store, cl->cid, low);
+		cl->pruned_below = low;
 	}
-	struct spec d = {.retries = 3};
-	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, why, sizeof why))) {
-		master_error(p, has_req, req, "bad_request", "defaults: %s",
-			     msg_is_object(dflt) ? why : "must be an object");
-		return;
+	return 0;
+}
+
+static int batch_alloc(struct batch *b, size_t n)
+{
+	memset(b, 0, sizeof *b);
+	size_t k = n ? n : 1;
+	b->jobs = calloc(k, sizeof *b->jobs);
+	b->deps = calloc(k, sizeof *b->deps);
+	b->deps_text = calloc(k, sizeof *b->deps_text);
+	b->input = calloc(k, sizeof *b->input);
+	b->input_owned = calloc(k, sizeof *b->input_owned);
+	return b->jobs && b->deps && b->deps_text && b->input && b->input_owned ? 0 : -1;
+}
+
+/* Where job i (id) of a batch starting at first is checked against the
+ * cluster: its ranks fit a connected worker, its deps name earlier jobs,
+ * its environment was sent. The environment's id in *env_id (looked up
+ * once per run of jobs sharing a key: *envk_last). 0, or -1 with err. */
+static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i, int64_t id, int64_t first,
+		     const char **envk_last, int64_t *env_id, char *err, size_t n)
+{
+	/* All ranks hold slots of one worker: with workers connected and none
+	 * that large, the job could never start. Before any worker connected
+	 * it cannot be judged and is accepted. */
+	uint32_t most = s->ranks > 1 ? workers_max_slots(ms) : 0;
+	if (most && s->ranks > (int64_t)most)
+		return snprintf(err, n,
+				"job %zu: \"ranks\" %lld is more than the %u slots of the largest connected worker "
+				"(a multi-rank job holds its ranks' slots on one worker); start workers with "
+				"--slots %lld or more",
+				i, (long long)s->ranks, most, (long long)s->ranks),
+		       -1;
+	for (msg *x = msg_child(s->deps); x; x = msg_next(x)) {
+		int64_t dep;
+		if (!is_int(x, 1, INT64_MAX / 2, &dep))
+			return snprintf(err, n, "job %zu: \"deps\" must be an array of job ids", i), -1;
+		if (dep >= id || (dep < first && !sched_find(&ms->sched, dep) && store_state(ms->store, dep) < 0))
+			return snprintf(err, n, "job %zu: unknown dependency %lld (no earlier job has that id)", i,
+					(long long)dep),
+			       -1;
 	}
-	size_t n = msg_size(jobs);
-	struct batch b = {0};
-	b.jobs = calloc(n ? n : 1, sizeof *b.jobs);
-	b.deps = calloc(n ? n : 1, sizeof *b.deps);
-	b.deps_text = calloc(n ? n : 1, sizeof *b.deps_text);
-	b.input = calloc(n ? n : 1, sizeof *b.input);
-	b.input_owned = calloc(n ? n : 1, sizeof *b.input_owned);
-	if (!b.jobs || !b.deps || !b.deps_text || !b.input || !b.input_owned) {
-		batch_free(&b, 1);
-		master_error(p, has_req, req, "busy", "out of memory for a batch of %zu jobs", n);
-		return;
+	if (kind == MJOB_EXEC && s->envk && (!*envk_last || strcmp(*envk_last, s->envk) != 0)) {
+		*env_id = store_env_find(ms->store, s->envk);
+		*envk_last = s->envk;
+		if (*env_id <= 0 || *env_id > UINT32_MAX)
+			return snprintf(err, n,
+					"job %zu: unknown environment \"%.64s\": send it in an env message on this "
+					"connection first",
+					i, s->envk),
+			       -1;
 	}
-	if (d.env)
-		b.dflt_env = msg_print(d.env);
-	int64_t first = ms->next_id;
-	size_t i = 0;
-	const char *envk_last = NULL; /* jobs of a frame mostly share one snapshot */
-	int64_t env_id = 0;
-	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
-		struct spec s = d;
-		int kind = 0;
-		if (!msg_is_object(e)) {
-			snprintf(err, sizeof err, "job %zu: not an object", i);
-			goto refuse;
-		}
-		if (spec_parse(&s, e, why, sizeof why) || spec_check(&s, &kind, why, sizeof why)) {
-			snprintf(err, sizeof err, "job %zu: %s", i, why);
-			goto refuse;
-		}
-		/* All ranks hold slots of one worker: with workers connected and
-		 * none that large, the job could never start. Before any worker
-		 * connected it cannot be judged and is accepted. */
-		uint32_t most = s.ranks > 1 ? workers_max_slots(ms) : 0;
-		if (most && s.ranks > (int64_t)most) {
-			snprintf(err, sizeof err,
-				 "job %zu: \"ranks\" %lld is more than the %u slots of the largest connected worker "
-				 "(a multi-rank job holds its ranks' slots on one worker); start workers with "
-				 "--slots %lld or more",
-				 i, (long long)s.ranks, most, (long long)s.ranks);
-			goto refuse;
-		}
-		int64_t id = first + (int64_t)i;
-		for (msg *x = msg_child(s.deps); x; x = msg_next(x)) {
-			int64_t dep;
-			if (!is_int(x, 1, INT64_MAX / 2, &dep)) {
-				snprintf(err, sizeof err, "job %zu: \"deps\" must be an array of job ids", i);
-				goto refuse;
-			}
-			if (dep >= id || (dep < first && !sched_find(&ms->sched, dep) &&
-					  store_state(ms->store, dep) < 0)) {
-				snprintf(err, sizeof err, "job %zu: unknown dependency %lld (no earlier job has that id)",
-					 i, (long long)dep);
-				goto refuse;
-			}
-		}
-		if (kind == MJOB_EXEC && s.envk && (!envk_last || strcmp(envk_last, s.envk) != 0)) {
-			env_id = store_env_find(ms->store, s.envk);
-			envk_last = s.envk;
-			if (env_id <= 0 || env_id > UINT32_MAX) {
-				snprintf(err, sizeof err,
-					 "job %zu: unknown environment \"%.64s\": send it in an env message on this "
-					 "connection first",
-					 i, s.envk);
-				goto refuse;
-			}
-		}
-		const char *input = "";
-		if (s.input) {
-			if (msg_is_str(s.input))
-				input = msg_str(s.input);
-			else
-				input = b.input_owned[i] = msg_print(s.input);
-		}
-		if (!input) {
-			b.n = i + 1;
-			snprintf(err, sizeof err, "out of memory for job %zu", i);
-			goto refuse;
-		}
-		size_t input_len = strlen(input);
-		int hold = master_holds_input(ms, input_len, b.held_b);
-		char *env_owned = NULL;
-		const char *env = NULL;
-		if (s.env)
-			env = s.env == d.env ? b.dflt_env : (env_owned = msg_print(s.env));
-		struct mjob *j = mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s.target : NULL,
-					  kind == MJOB_EXEC ? s.cwd : NULL, kind == MJOB_EXEC ? env : NULL,
-					  kind == MJOB_EXEC && s.envk ? (uint32_t)env_id : 0);
-		free(env_owned);
-		b.input[i] = input;
-		b.n = i + 1;
-		if (!j) {
-			snprintf(err, sizeof err, "out of memory for job %zu", i);
-			goto refuse;
-		}
-		if (hold)
-			b.held_b += input_len;
-		else
-			j->flags |= MJOB_F_STORED;
-		j->id = id;
-		j->kind = (uint8_t)kind;
-		j->client = &p->client->sc;
-		j->delay_s = kind == MJOB_ECHO ? s.delay : 0;
-		j->timeout_s = s.timeout;
-		j->treq = (uint32_t)(s.treq + 0.999);
-		j->ranks = (uint16_t)(s.ranks > 1 ? s.ranks : 0);
-		j->prio = (int32_t)s.prio;
-		j->retries = (uint16_t)s.retries;
-		j->crash_limit = (uint8_t)(s.crash_limit ? s.crash_limit : 1);
-		b.jobs[i] = j;
-		if (msg_size(s.deps)) {
-			b.deps[i] = s.deps;
-			b.deps_text[i] = msg_print(s.deps);
-		}
+	return 0;
+}
+
+/* The job i of b from its spec s (defaults d), with its input held in
+ * memory or left to the store (master_holds_input). 0, or -1 with err. */
+static int job_build(struct peer *p, struct batch *b, const struct spec *s, const struct spec *d, int kind,
+		     size_t i, int64_t id, int64_t env_id, char *err, size_t n)
+{
+	struct master *ms = p->m;
+	const char *input = "";
+	if (s->input)
+		input = msg_is_str(s->input) ? msg_str(s->input) : (b->input_owned[i] = msg_print(s->input));
+	if (!input) {
+		b->n = i + 1;
+		return snprintf(err, n, "out of memory for job %zu", i), -1;
 	}
-	/* Valid: store and schedule. */
-	double now = util_wall();
-	for (i = 0; i < b.n; i++) {
-		struct mjob *j = b.jobs[i];
-		store_insert(ms->store, j, b.input[i], strlen(b.input[i]), p->client->cid, b.deps_text[i], now);
+	size_t input_len = strlen(input);
+	int hold = master_holds_input(ms, input_len, b->held_b);
+	char *env_owned = NULL;
+	const char *env = NULL;
+	if (s->env)
+		env = s->env == d->env ? b->dflt_env : (env_owned = msg_print(s->env));
+	struct mjob *j = mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s->target : NULL,
+				  kind == MJOB_EXEC ? s->cwd : NULL, kind == MJOB_EXEC ? env : NULL,
+				  kind == MJOB_EXEC && s->envk ? (uint32_t)env_id : 0);
+	free(env_owned);
+	b->input[i] = input;
+	b->n = i + 1;
+	if (!j)
+		return snprintf(err, n, "out of memory for job %zu", i), -1;
+	if (hold)
+		b->held_b += input_len;
+	else
+		j->flags |= MJOB_F_STORED;
+	j->id = id;
+	j->kind = (uint8_t)kind;
+	j->client = &p->client->sc;
+	j->delay_s = kind == MJOB_ECHO ? s->delay : 0;
+	j->timeout_s = s->timeout;
+	j->treq = (uint32_t)(s->treq + 0.999);
+	j->ranks = (uint16_t)(s->ranks > 1 ? s->ranks : 0);
+	j->prio = (int32_t)s->prio;
+	j->retries = (uint16_t)s->retries;
+	j->crash_limit = (uint8_t)(s->crash_limit ? s->crash_limit : 1);
+	b->jobs[i] = j;
+	if (msg_size(s->deps)) {
+		b->deps[i] = s->deps;
+		b->deps_text[i] = msg_print(s->deps);
+	}
+	return 0;
+}
+
+/* Every job of a batch that passed its checks: stored and scheduled; one
+ * whose dependency already failed fails at once. */
+static void batch_commit(struct peer *p, struct batch *b, double now)
+{
+	struct master *ms = p->m;
+	char why[64];
+	for (size_t i = 0; i < b->n; i++) {
+		struct mjob *j = b->jobs[i];
+		store_insert(ms->store, j, b->input[i], strlen(b->input[i]), p->client->cid, b->deps_text[i], now);
 		int64_t failed_dep = 0;
-		for (msg *x = msg_child(b.deps[i]); x; x = msg_next(x)) {
+		for (msg *x = msg_child(b->deps[i]); x; x = msg_next(x)) {
 			int64_t dep = msg_int(x);
 			if (sched_wait_for(&ms->sched, j, dep) == 0)
 				continue;
@@ -821,9 +795,65 @@ static void on_submit(struct peer *p, msg *m)
 			master_finalize(ms, j, MJOB_FAILED, NULL, 0, why, 0, 0);
 		}
 	}
+}
+
+static void on_submit(struct peer *p, msg *m)
+{
+	struct master *ms = p->m;
+	int64_t req = 0;
+	int has_req = msg_get_int(m, "req", &req) == 0;
+	if (!p->client) {
+		master_error(p, has_req, req, "bad_request", "send hello before submit");
+		return;
+	}
+	if (has_req && submit_again(p, m, req))
+		return;
+	msg *jobs = msg_get(m, "jobs");
+	msg *dflt = msg_get(m, "defaults");
+	char err[400], why[300];
+	if (!msg_is_array(jobs)) {
+		master_error(p, has_req, req, "bad_request", "submit needs \"jobs\": an array of job objects");
+		return;
+	}
+	struct spec d = {.retries = 3};
+	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, why, sizeof why))) {
+		master_error(p, has_req, req, "bad_request", "defaults: %s",
+			     msg_is_object(dflt) ? why : "must be an object");
+		return;
+	}
+	size_t n = msg_size(jobs);
+	struct batch b;
+	if (batch_alloc(&b, n)) {
+		batch_free(&b, 1);
+		master_error(p, has_req, req, "busy", "out of memory for a batch of %zu jobs", n);
+		return;
+	}
+	if (d.env)
+		b.dflt_env = msg_print(d.env);
+	int64_t first = ms->next_id, env_id = 0;
+	const char *envk_last = NULL; /* jobs of a frame mostly share one snapshot */
+	size_t i = 0;
+	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
+		struct spec s = d;
+		int kind = 0;
+		int64_t id = first + (int64_t)i;
+		if (!msg_is_object(e)) {
+			snprintf(err, sizeof err, "job %zu: not an object", i);
+			goto refuse;
+		}
+		if (spec_parse(&s, e, why, sizeof why) || spec_check(&s, &kind, why, sizeof why)) {
+			snprintf(err, sizeof err, "job %zu: %s", i, why);
+			goto refuse;
+		}
+		if (job_admit(ms, &s, kind, i, id, first, &envk_last, &env_id, err, sizeof err) ||
+		    job_build(p, &b, &s, &d, kind, i, id, env_id, err, sizeof err))
+			goto refuse;
+	}
+	double now = util_wall();
+	batch_commit(p, &b, now);
 	ms->next_id += (int64_t)b.n;
 	if (has_req)
-		store_submit_add(ms->store, cl->cid, req, first, (int64_t)n, now);
+		store_submit_add(ms->store, p->client->cid, req, first, (int64_t)n, now);
 	batch_free(&b, 0);
 	msg *r = msg_new_typed("submitted");
 	if (has_req)

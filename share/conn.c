@@ -479,14 +479,25 @@ static int addr_is_loopback(const struct sockaddr_storage *ss)
 	return 0;
 }
 
+/* t's own (peer 0) or its peer's (1) address; 0 or -1. */
+static int sock_addr(const uv_tcp_t *t, int peer, struct sockaddr_storage *ss)
+{
+	int len = sizeof *ss;
+	memset(ss, 0, sizeof *ss);
+	int r = peer ? uv_tcp_getpeername(t, (struct sockaddr *)ss, &len)
+		     : uv_tcp_getsockname(t, (struct sockaddr *)ss, &len);
+	return r == 0 ? 0 : -1;
+}
+
 static int sock_is_loopback(const uv_tcp_t *t, int peer)
 {
 	struct sockaddr_storage ss;
-	int len = sizeof ss;
-	memset(&ss, 0, sizeof ss);
-	int r = peer ? uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len)
-		     : uv_tcp_getsockname(t, (struct sockaddr *)&ss, &len);
-	return r == 0 && addr_is_loopback(&ss);
+	return sock_addr(t, peer, &ss) == 0 && addr_is_loopback(&ss);
+}
+
+int conn_plaintext_allowed(const struct sockaddr_storage *listener, const struct sockaddr_storage *local)
+{
+	return addr_is_loopback(listener) && addr_is_loopback(local);
 }
 
 /* Client: the challenge's version and record protection. "none" is taken
@@ -843,8 +854,9 @@ int conn_accept(struct conn **out, uv_stream_t *server, const struct conn_opts *
 	 * reach the listener: a master bound to 0.0.0.0 always seals, even
 	 * for a peer that came in over 127.0.0.1. */
 	const char *plain = getenv(PLAINTEXT_ENV);
-	if (plain && strcmp(plain, "1") == 0 && sock_is_loopback((uv_tcp_t *)server, 0) &&
-	    sock_is_loopback(&c->tcp, 0))
+	struct sockaddr_storage la, ca;
+	if (plain && strcmp(plain, "1") == 0 && sock_addr((uv_tcp_t *)server, 0, &la) == 0 &&
+	    sock_addr(&c->tcp, 0, &ca) == 0 && conn_plaintext_allowed(&la, &ca))
 		util_strlcpy(c->rec, REC_NONE, sizeof c->rec);
 	msg *ch = msg_new_typed("challenge");
 	if (!ch || msg_set_int(ch, "v", AUTH_PROTOCOL_VERSION) || msg_set_str(ch, "nonce", c->nonce) ||

@@ -129,6 +129,12 @@ const char *conn_role(const struct conn *c); /* "client", "worker" or "" */
 const char *conn_peer(const struct conn *c); /* "127.0.0.1:40512" */
 int conn_is_ready(const struct conn *c);
 void *conn_data(const struct conn *c);
+/* Whether the benchmarking knob may leave a connection unencrypted: only
+ * when the listener's address and the connection's own address are both
+ * loopback (a listener on 0.0.0.0 reaches beyond this machine even for a
+ * peer that came over 127.0.0.1). A pure function of the two addresses. */
+struct sockaddr_storage;
+int conn_plaintext_allowed(const struct sockaddr_storage *listener, const struct sockaddr_storage *local);
 void conn_set_data(struct conn *c, void *data);
 
 #endif

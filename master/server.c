@@ -749,28 +749,6 @@ static int read_store_id(const char *path, char out[STORE_ID_LEN + 1], char *err
 	return 0;
 }
 
-/* Written once the database with that identity is durable; a crash before
- * this only means the next start writes it. */
-static int write_store_id(const char *path, const char *id, char *err, size_t errlen)
-{
-	char tmp[RUNDIR_PATH_MAX + 32];
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno)), -1;
-	size_t n = strlen(id);
-	int ok = write(fd, id, n) == (ssize_t)n && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
-	int e = errno;
-	close(fd);
-	if (!ok || rename(tmp, path) != 0) {
-		if (ok)
-			e = errno;
-		unlink(tmp);
-		return snprintf(err, errlen, "cannot write %s: %s; check the disk", path, strerror(e)), -1;
-	}
-	return 0;
-}
-
 int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg, char *err,
 		 size_t errlen)
 {
@@ -831,7 +809,11 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		snprintf(err, errlen, "cannot write %s: %s; check the disk", m->db_path, store_errmsg(m->store));
 		return -1;
 	}
-	if (!*id && write_store_id(id_path, store_id(m->store), err, errlen))
+	/* Written once the database with that identity is durable; a crash
+	 * before this only means the next start writes it. */
+	char idline[STORE_ID_LEN + 2];
+	snprintf(idline, sizeof idline, "%s\n", store_id(m->store));
+	if (!*id && rundir_write_file(cfg->run_dir, "store.id", idline, strlen(idline), err, errlen))
 		return -1;
 	if (listen_on(m, err, errlen))
 		return -1;

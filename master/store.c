@@ -719,25 +719,20 @@ int store_started(struct store *s, int64_t id, int attempts, double started)
 	return run(s, st);
 }
 
-int store_crashes(struct store *s, int64_t id, int crashes)
+/* Statement which of the turn's transaction, bound to (id, v). */
+static int run_id_int(struct store *s, int which, int64_t id, int v)
 {
 	if (store_begin(s))
 		return -1;
-	sqlite3_stmt *st = s->st[S_CRASHES];
+	sqlite3_stmt *st = s->st[which];
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, crashes);
+	sqlite3_bind_int(st, 2, v);
 	return run(s, st);
 }
 
-int store_requeue(struct store *s, int64_t id, int attempts)
-{
-	if (store_begin(s))
-		return -1;
-	sqlite3_stmt *st = s->st[S_REQUEUE];
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, attempts);
-	return run(s, st);
-}
+int store_crashes(struct store *s, int64_t id, int crashes) { return run_id_int(s, S_CRASHES, id, crashes); }
+
+int store_requeue(struct store *s, int64_t id, int attempts) { return run_id_int(s, S_REQUEUE, id, attempts); }
 
 int store_finish(struct store *s, int64_t id, int state, int attempts, const char *worker,
 		 double started, const char *output, size_t output_len, const char *error, int rc_set, int rc,

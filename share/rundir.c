@@ -103,9 +103,31 @@ int rundir_path(char out[RUNDIR_PATH_MAX], const char *dir, const char *name)
 	return (size_t)snprintf(out, RUNDIR_PATH_MAX, "%s/%s", dir, name) >= RUNDIR_PATH_MAX ? -1 : 0;
 }
 
-int rundir_write_master(const char *dir, const struct master_info *mi, char *err, size_t errlen)
+int rundir_write_file(const char *dir, const char *name, const char *text, size_t n, char *err, size_t errlen)
 {
 	char path[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 32];
+	if (rundir_path(path, dir, name))
+		return snprintf(err, errlen, "run directory path too long: %s", dir), -1;
+	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno)), -1;
+	int ok = write(fd, text, n) == (ssize_t)n && fsync(fd) == 0;
+	int e = errno;
+	close(fd);
+	if (ok && rename(tmp, path) != 0) {
+		ok = 0;
+		e = errno;
+	}
+	if (!ok) {
+		unlink(tmp);
+		return snprintf(err, errlen, "cannot write %s: %s; check the disk", path, strerror(e)), -1;
+	}
+	return 0;
+}
+
+int rundir_write_master(const char *dir, const struct master_info *mi, char *err, size_t errlen)
+{
 	int rc = -1;
 	char *text = NULL;
 	msg *m = msg_new_object();
@@ -116,27 +138,16 @@ int rundir_write_master(const char *dir, const struct master_info *mi, char *err
 		snprintf(err, errlen, "out of memory writing master.json");
 		goto out;
 	}
-	rundir_path(path, dir, "master.json");
-	snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		goto out;
-	}
 	size_t n = strlen(text);
-	if (write(fd, text, n) != (ssize_t)n || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-		close(fd);
-		unlink(tmp);
+	char *line = realloc(text, n + 2);
+	if (!line) {
+		snprintf(err, errlen, "out of memory writing master.json");
 		goto out;
 	}
-	close(fd);
-	if (rename(tmp, path) != 0) {
-		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	rc = 0;
+	text = line;
+	text[n] = '\n';
+	text[n + 1] = '\0';
+	rc = rundir_write_file(dir, "master.json", text, n + 1, err, errlen);
 out:
 	free(text);
 	msg_free(m);

@@ -40,8 +40,11 @@ struct master_info {
 	char version[32];
 };
 
-/* Write DIR/master.json atomically (temp file + rename) so a reader never sees
- * half a file. */
+/* Write n bytes of text to DIR/NAME atomically and durably: a temp file,
+ * fsync, rename, so a reader never sees half a file and a crash leaves the
+ * old one or the new one. Mode 0600. 0, or -1 with a one-line err. */
+int rundir_write_file(const char *dir, const char *name, const char *text, size_t n, char *err, size_t errlen);
+/* Write DIR/master.json (rundir_write_file). */
 int rundir_write_master(const char *dir, const struct master_info *mi, char *err, size_t errlen);
 /* Read DIR/master.json. err says "no master.json in DIR: is the cluster
  * started? (mtslurm start)" when it is missing. */

@@ -40,12 +40,9 @@ msg *cli_read_json(const char *dir, const char *name)
 
 void cli_write_file(const char *dir, const char *name, const char *text, size_t n)
 {
-	char path[RUNDIR_PATH_MAX], tmp[RUNDIR_PATH_MAX + 8];
-	rundir_path(path, dir, name);
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (!text || fd < 0 || write(fd, text, n) != (ssize_t)n || close(fd) != 0 || rename(tmp, path) != 0)
-		cli_die(1, "cannot write %s: %s", path, strerror(errno));
+	char err[RUNDIR_PATH_MAX + 128];
+	if (!text || rundir_write_file(dir, name, text, n, err, sizeof err))
+		cli_die(1, "%s", text ? err : "out of memory");
 }
 
 /* Where mtslurm-master and mtslurm-worker are: $MTSLURM_LIBEXEC, else next

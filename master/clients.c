@@ -19,8 +19,6 @@
 #include "log.h"
 #include "util.h"
 
-#define KNOWN_TYPES "echo, exec, func"
-
 /* ---- registry ---- */
 
 static uint64_t cid_hash(const char *s)
@@ -265,9 +263,9 @@ void clients_flush(struct master *m)
 		struct client *next = c->dirty_next;
 		c->dirty = 0;
 		c->dirty_next = NULL;
-		struct conn *conn = c->peer && !c->peer->closed ? c->peer->conn : NULL;
+		struct conn *conn = c->peer && !c->peer->out.closed ? c->peer->conn : NULL;
 		int more = !idranges_empty(&c->backlog) && backlog_page(m, c, conn, &ids_left);
-		fbuf_gate(&c->done, conn ? c->peer : NULL);
+		fbuf_gate(&c->done, conn ? &c->peer->out : NULL);
 		if (more && !conn_out_over(conn)) {
 			c->dirty_next = again; /* the next turn goes on */
 			again = c;
@@ -286,44 +284,6 @@ void clients_flush(struct master *m)
 
 /* ---- id lists ---- */
 
-static int is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out)
-{
-	int64_t x;
-	if (msg_to_int(v, &x) || x < lo || x > hi)
-		return 0;
-	*out = x;
-	return 1;
-}
-
-
-/* Read an array of ids; NULL with *n = 0 for an empty array. Returns -1 if
- * v is not an array of integers. */
-static int read_ids(const msg *v, int64_t **out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	if (!msg_is_array(v))
-		return -1;
-	size_t cap = msg_size(v);
-	if (!cap)
-		return 0;
-	int64_t *ids = malloc(cap * sizeof *ids);
-	if (!ids)
-		return -1;
-	size_t k = 0;
-	for (msg *e = msg_child(v); e; e = msg_next(e)) {
-		if (!is_int(e, INT64_MIN / 2, INT64_MAX / 2, &ids[k])) {
-			free(ids);
-			return -1;
-		}
-		k++;
-	}
-	*out = ids;
-	*n = k;
-	return 0;
-}
-
-
 #define AWAIT_MAX 100000
 #define AWAIT_MAX_TEXT "100000"
 
@@ -338,8 +298,8 @@ static int read_await(const msg *v, struct idranges *q)
 	for (msg *e = msg_child(v); e; e = msg_next(e)) {
 		msg *lo = msg_child(e), *hi = lo ? msg_next(lo) : NULL;
 		int64_t a, b;
-		if (!msg_is_array(e) || msg_size(e) != 2 || !is_int(lo, 1, INT64_MAX, &a) ||
-		    !is_int(hi, 1, INT64_MAX, &b) || a > b || idranges_add(q, a, b))
+		if (!msg_is_array(e) || msg_size(e) != 2 || !jobs_is_int(lo, 1, INT64_MAX, &a) ||
+		    !jobs_is_int(hi, 1, INT64_MAX, &b) || a > b || idranges_add(q, a, b))
 			return -1;
 	}
 	return 0;
@@ -359,9 +319,10 @@ static msg *master_obj(struct master *m)
 	return o;
 }
 
-static void on_hello(struct peer *p, msg *m)
+void clients_on_hello(struct call *k, msg *m)
 {
-	struct master *ms = p->m;
+	struct master *ms = k->m;
+	struct peer *p = k->peer;
 	const char *cid = msg_get_str(m, "client");
 	if (!cid || !*cid || strlen(cid) > MASTER_CID_MAX) {
 		conn_close(p->conn, "bad_message", "hello needs \"client\": an id of 1 to 64 characters");
@@ -405,10 +366,10 @@ static void on_hello(struct peer *p, msg *m)
 	idranges_release(&c->backlog);
 	c->backlog = await;
 	c->backlog_sent = c->backlog_ids = c->backlog_turns = 0;
-	msg *r = msg_new_typed("hello_ok");
+	msg *r = call_new_reply(k, "hello_ok");
 	msg_set_str(r, "client", cid);
 	msg_add(r, "master", master_obj(ms));
-	master_ack(p, r);
+	call_reply(k, r);
 	/* Results this handle still waits for come from the store after the
 	 * commit, a page per turn (jobs that finish later with ids outside
 	 * the part still to read call back as usual). */
@@ -422,18 +383,14 @@ static void on_hello(struct peer *p, msg *m)
  * checked against its key and stored once (store_env_offer). No reply: a
  * refused one is reported by an error frame, and the submit that names it
  * is refused as naming an unknown environment. */
-static void on_env(struct peer *p, msg *m)
+void clients_on_env(struct call *c, msg *m)
 {
-	struct master *ms = p->m;
+	struct master *ms = c->m;
 	const char *key = msg_get_str(m, "key"), *base = msg_get_str(m, "base");
 	msg *vars = msg_get(m, "vars");
 	char why[200] = "";
 	const char **v = NULL;
 	size_t n = msg_size(vars), bytes = 0, k = 0;
-	if (!p->client) {
-		master_error(p, 0, 0, "bad_request", "send hello before env");
-		return;
-	}
 	if (!key || strlen(key) != JOBENV_KEY_LEN || strspn(key, "0123456789abcdef") != JOBENV_KEY_LEN)
 		snprintf(why, sizeof why, "\"key\" must be %d lowercase hex digits (SHA-256)", JOBENV_KEY_LEN);
 	else if (!base || (strcmp(base, "all") != 0 && strcmp(base, "none") != 0))
@@ -458,196 +415,29 @@ static void on_env(struct peer *p, msg *m)
 		snprintf(why, sizeof why, "cannot store it: %s", text ? store_errmsg(ms->store) : "out of memory");
 	free(text);
 	if (*why)
-		master_error(p, 0, 0, "bad_request", "env: %s", why);
+		call_error(c, "bad_request", "env: %s", why);
 }
 
 /* ---- submit ---- */
 
-struct spec {
-	const char *type;
-	msg *input;
-	const char *target, *cwd, *envk;
-	msg *env, *deps;
-	double delay, timeout, treq;
-	int64_t prio, retries, ranks, crash_limit;
-};
-
-/* Read the fields of one job (or defaults) object over s. */
-static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
-{
-	for (msg *f = msg_child(o); f; f = msg_next(f)) {
-		const char *k = msg_key(f);
-		if (!k)
-			continue;
-		switch (k[0]) {
-		case 't':
-			if (strcmp(k, "type") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"type\" must be a string (" KNOWN_TYPES ")"), -1;
-				s->type = msg_str(f);
-			} else if (strcmp(k, "target") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"target\" must be a string /path/lib.so:function"), -1;
-				s->target = msg_str(f);
-			} else if (strcmp(k, "timeout") == 0) {
-				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
-					return snprintf(err, n, "\"timeout\" must be a number of seconds from 0 to 4e9"), -1;
-				s->timeout = msg_num(f);
-			} else if (strcmp(k, "treq") == 0) {
-				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
-					return snprintf(err, n, "\"treq\" must be a number of seconds from 0 to 4e9"), -1;
-				s->treq = msg_num(f);
-			}
-			break;
-		case 'i':
-			if (strcmp(k, "input") == 0)
-				s->input = f;
-			break;
-		case 'd':
-			if (strcmp(k, "delay") == 0) {
-				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
-					return snprintf(err, n, "\"delay\" must be a number of seconds from 0 to 4e9"), -1;
-				s->delay = msg_num(f);
-			} else if (strcmp(k, "deps") == 0) {
-				if (!msg_is_array(f))
-					return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
-				s->deps = f;
-			}
-			break;
-		case 'c':
-			if (strcmp(k, "cwd") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"cwd\" must be a string (an absolute directory)"), -1;
-				s->cwd = msg_str(f);
-			} else if (strcmp(k, "crash_limit") == 0 && !is_int(f, 1, 255, &s->crash_limit)) {
-				return snprintf(err, n, "\"crash_limit\" must be an integer from 1 to 255"), -1;
-			}
-			break;
-		case 'e':
-			if (strcmp(k, "env") == 0) {
-				if (!msg_is_array(f))
-					return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
-				for (msg *e = msg_child(f); e; e = msg_next(e))
-					if (!msg_is_str(e) || !strchr(msg_str(e), '=') || msg_str(e)[0] == '=')
-						return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
-				s->env = f;
-			} else if (strcmp(k, "envk") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"envk\" must be the key of an env message"), -1;
-				s->envk = msg_str(f);
-			}
-			break;
-		case 'p':
-			if (strcmp(k, "prio") == 0 && !is_int(f, INT32_MIN, INT32_MAX, &s->prio))
-				return snprintf(err, n, "\"prio\" must be an integer"), -1;
-			break;
-		case 'r':
-			if (strcmp(k, "retries") == 0 && !is_int(f, 0, 10000, &s->retries))
-				return snprintf(err, n, "\"retries\" must be an integer from 0 to 10000"), -1;
-			if (strcmp(k, "ranks") == 0 && !is_int(f, 1, 4096, &s->ranks))
-				return snprintf(err, n, "\"ranks\" must be a number of MPI ranks from 1 to 4096"), -1;
-			break;
-		default:
-			break;
-		}
-	}
-	return 0;
-}
-
-/* Check a complete spec and fill the parts of a job that need no memory. */
-static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
-{
-	if (!s->type)
-		return snprintf(err, n, "missing \"type\"; known types: " KNOWN_TYPES), -1;
-	*kind = mjob_kind_parse(s->type);
-	if (*kind < 0)
-		return snprintf(err, n, "unknown type \"%.60s\"; known types: " KNOWN_TYPES, s->type), -1;
-	if (s->input && !msg_is_str(s->input) && *kind != MJOB_FUNC)
-		return snprintf(err, n, "\"input\" must be a string"), -1;
-	if (*kind == MJOB_EXEC && (!s->input || !msg_str(s->input)[0]))
-		return snprintf(err, n, "exec needs \"input\": the command line"), -1;
-	if (s->ranks > 1 && *kind != MJOB_EXEC)
-		return snprintf(err, n, "\"ranks\" is for exec jobs (an MPI program started with srun or mpirun)"), -1;
-	if (*kind == MJOB_FUNC) {
-		if (!s->target)
-			return snprintf(err, n, "func needs \"target\": /path/lib.so:function"), -1;
-		const char *colon = strrchr(s->target, ':');
-		if (!colon || colon == s->target || !colon[1])
-			return snprintf(err, n, "func target \"%.200s\" must look like /path/lib.so:function",
-					s->target),
-			       -1;
-	}
-	return 0;
-}
-
-/* One job object over optional defaults, parsed and checked exactly as
- * on_submit does (ids in "deps" included, not their existence): its kind,
- * or -1 with err set. Exposed for tests/fuzz/fuzz_jobspec.c and the unit
- * test of hostile job specs. */
-int clients_spec_check(const msg *dflt, const msg *job, char *err, size_t n)
-{
-	struct spec d = {.retries = 3}, s;
-	int kind = -1;
-	int64_t dep;
-	if (dflt && !msg_is_object(dflt))
-		return snprintf(err, n, "\"defaults\" must be an object"), -1;
-	if (dflt && spec_parse(&d, dflt, err, n))
-		return -1;
-	s = d;
-	if (!msg_is_object(job))
-		return snprintf(err, n, "a job must be an object"), -1;
-	if (spec_parse(&s, job, err, n) || spec_check(&s, &kind, err, n))
-		return -1;
-	for (msg *x = msg_child(s.deps); x; x = msg_next(x))
-		if (!is_int(x, 1, INT64_MAX / 2, &dep))
-			return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
-	return kind;
-}
-
-struct batch {
-	struct mjob **jobs;
-	msg **deps;
-	char **deps_text;
-	const char **input;  /* each job's input text, for the store (borrowed or in input_owned) */
-	char **input_owned;  /* a func job's non-string input, printed */
-	size_t n;
-	char *dflt_env;
-	uint64_t held_b;     /* input bytes the batch's jobs keep in memory */
-};
-
-static void batch_free(struct batch *b, int free_jobs)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		if (free_jobs)
-			mjob_free(b->jobs[i]);
-		free(b->deps_text[i]);
-		free(b->input_owned[i]);
-	}
-	free(b->dflt_env);
-	free(b->jobs);
-	free(b->deps);
-	free(b->deps_text);
-	free(b->input);
-	free(b->input_owned);
-}
+/* ---- submit and cancel: the wire protocol's side of jobs.c ---- */
 
 /* A submit frame re-sent after a lost acknowledgement (same client id and
  * req) gets the ids it got the first time: submission is exactly once.
  * 1 if m was such a frame (answered), else 0. Also forgets the client's
  * submit records below its "low". */
-static int submit_again(struct peer *p, const msg *m, int64_t req)
+static int submit_again(struct call *c, const msg *m, int64_t req)
 {
-	struct master *ms = p->m;
-	struct client *cl = p->client;
+	struct master *ms = c->m;
+	struct client *cl = c->client;
 	int64_t f0 = 0, n0 = 0;
 	if (store_submit_find(ms->store, cl->cid, req, &f0, &n0) > 0) {
 		log_info("client %s: submit req %lld again; it was stored as jobs %lld..%lld", cl->cid,
 			 (long long)req, (long long)f0, (long long)(f0 + n0 - 1));
-		msg *r = msg_new_typed("submitted");
-		msg_set_int(r, "req", req);
+		msg *r = call_new_reply(c, "submitted");
 		msg_set_int(r, "first", f0);
 		msg_set_int(r, "n", n0);
-		master_ack(p, r);
+		call_reply(c, r);
 		/* The handle only now learns these ids: results of those that
 		 * finished meanwhile join its backlog, read back from the store
 		 * after the commit and sealed after the reply; a duplicate of a
@@ -666,345 +456,68 @@ static int submit_again(struct peer *p, const msg *m, int64_t req)
 	return 0;
 }
 
-static int batch_alloc(struct batch *b, size_t n)
+void clients_on_submit(struct call *c, msg *m)
 {
-	memset(b, 0, sizeof *b);
-	size_t k = n ? n : 1;
-	b->jobs = calloc(k, sizeof *b->jobs);
-	b->deps = calloc(k, sizeof *b->deps);
-	b->deps_text = calloc(k, sizeof *b->deps_text);
-	b->input = calloc(k, sizeof *b->input);
-	b->input_owned = calloc(k, sizeof *b->input_owned);
-	return b->jobs && b->deps && b->deps_text && b->input && b->input_owned ? 0 : -1;
-}
-
-/* Where job i (id) of a batch starting at first is checked against the
- * cluster: its ranks fit a connected worker, its deps name earlier jobs,
- * its environment was sent. The environment's id in *env_id (looked up
- * once per run of jobs sharing a key: *envk_last). 0, or -1 with err. */
-static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i, int64_t id, int64_t first,
-		     const char **envk_last, int64_t *env_id, char *err, size_t n)
-{
-	/* All ranks hold slots of one worker: with workers connected and none
-	 * that large, the job could never start. Before any worker connected
-	 * it cannot be judged and is accepted. */
-	uint32_t most = s->ranks > 1 ? workers_max_slots(ms) : 0;
-	if (most && s->ranks > (int64_t)most)
-		return snprintf(err, n,
-				"job %zu: \"ranks\" %lld is more than the %u slots of the largest connected worker "
-				"(a multi-rank job holds its ranks' slots on one worker); start workers with "
-				"--slots %lld or more",
-				i, (long long)s->ranks, most, (long long)s->ranks),
-		       -1;
-	for (msg *x = msg_child(s->deps); x; x = msg_next(x)) {
-		int64_t dep;
-		if (!is_int(x, 1, INT64_MAX / 2, &dep))
-			return snprintf(err, n, "job %zu: \"deps\" must be an array of job ids", i), -1;
-		if (dep >= id || (dep < first && !sched_find(&ms->sched, dep) && store_state(ms->store, dep) < 0))
-			return snprintf(err, n, "job %zu: unknown dependency %lld (no earlier job has that id)", i,
-					(long long)dep),
-			       -1;
-	}
-	if (kind == MJOB_EXEC && s->envk && (!*envk_last || strcmp(*envk_last, s->envk) != 0)) {
-		*env_id = store_env_find(ms->store, s->envk);
-		*envk_last = s->envk;
-		if (*env_id <= 0 || *env_id > UINT32_MAX)
-			return snprintf(err, n,
-					"job %zu: unknown environment \"%.64s\": send it in an env message on this "
-					"connection first",
-					i, s->envk),
-			       -1;
-	}
-	return 0;
-}
-
-/* The job i of b from its spec s (defaults d), with its input held in
- * memory or left to the store (master_holds_input). 0, or -1 with err. */
-static int job_build(struct peer *p, struct batch *b, const struct spec *s, const struct spec *d, int kind,
-		     size_t i, int64_t id, int64_t env_id, char *err, size_t n)
-{
-	struct master *ms = p->m;
-	const char *input = "";
-	if (s->input)
-		input = msg_is_str(s->input) ? msg_str(s->input) : (b->input_owned[i] = msg_print(s->input));
-	if (!input) {
-		b->n = i + 1;
-		return snprintf(err, n, "out of memory for job %zu", i), -1;
-	}
-	size_t input_len = strlen(input);
-	int hold = master_holds_input(ms, input_len, b->held_b);
-	char *env_owned = NULL;
-	const char *env = NULL;
-	if (s->env)
-		env = s->env == d->env ? b->dflt_env : (env_owned = msg_print(s->env));
-	struct mjob *j = mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s->target : NULL,
-				  kind == MJOB_EXEC ? s->cwd : NULL, kind == MJOB_EXEC ? env : NULL,
-				  kind == MJOB_EXEC && s->envk ? (uint32_t)env_id : 0);
-	free(env_owned);
-	b->input[i] = input;
-	b->n = i + 1;
-	if (!j)
-		return snprintf(err, n, "out of memory for job %zu", i), -1;
-	if (hold)
-		b->held_b += input_len;
-	else
-		j->flags |= MJOB_F_STORED;
-	j->id = id;
-	j->kind = (uint8_t)kind;
-	j->client = &p->client->sc;
-	j->delay_s = kind == MJOB_ECHO ? s->delay : 0;
-	j->timeout_s = s->timeout;
-	j->treq = (uint32_t)(s->treq + 0.999);
-	j->ranks = (uint16_t)(s->ranks > 1 ? s->ranks : 0);
-	j->prio = (int32_t)s->prio;
-	j->retries = (uint16_t)s->retries;
-	j->crash_limit = (uint8_t)(s->crash_limit ? s->crash_limit : 1);
-	b->jobs[i] = j;
-	if (msg_size(s->deps)) {
-		b->deps[i] = s->deps;
-		b->deps_text[i] = msg_print(s->deps);
-	}
-	return 0;
-}
-
-/* Every job of a batch that passed its checks: stored and scheduled; one
- * whose dependency already failed fails at once. */
-static void batch_commit(struct peer *p, struct batch *b, double now)
-{
-	struct master *ms = p->m;
-	char why[64];
-	for (size_t i = 0; i < b->n; i++) {
-		struct mjob *j = b->jobs[i];
-		store_insert(ms->store, j, b->input[i], strlen(b->input[i]), p->client->cid, b->deps_text[i], now);
-		int64_t failed_dep = 0;
-		for (msg *x = msg_child(b->deps[i]); x; x = msg_next(x)) {
-			int64_t dep = msg_int(x);
-			if (sched_wait_for(&ms->sched, j, dep) == 0)
-				continue;
-			if (store_state(ms->store, dep) != MJOB_COMPLETED && !failed_dep)
-				failed_dep = dep;
-		}
-		if (sched_add(&ms->sched, j)) {
-			store_finish(ms->store, j->id, MJOB_FAILED, 0, NULL, 0, NULL, 0, "out of memory in the master", 0, 0,
-				     now);
-			mjob_free(j);
-			continue;
-		}
-		if (failed_dep) {
-			snprintf(why, sizeof why, "dependency %lld failed", (long long)failed_dep);
-			master_finalize(ms, j, MJOB_FAILED, NULL, 0, why, 0, 0);
-		}
-	}
-}
-
-static void on_submit(struct peer *p, msg *m)
-{
-	struct master *ms = p->m;
-	int64_t req = 0;
-	int has_req = msg_get_int(m, "req", &req) == 0;
-	if (!p->client) {
-		master_error(p, has_req, req, "bad_request", "send hello before submit");
-		return;
-	}
-	if (has_req && submit_again(p, m, req))
+	char err[400];
+	int64_t first = 0;
+	if (c->has_req && submit_again(c, m, c->req))
 		return;
 	msg *jobs = msg_get(m, "jobs");
-	msg *dflt = msg_get(m, "defaults");
-	char err[400], why[300];
-	if (!msg_is_array(jobs)) {
-		master_error(p, has_req, req, "bad_request", "submit needs \"jobs\": an array of job objects");
+	int rc = jobs_admit(c->m, c->client, jobs, msg_get(m, "defaults"), &first, err, sizeof err);
+	if (rc < 0) {
+		call_error(c, rc == -JOBS_EBUSY ? "busy" : "bad_request", "%s", err);
 		return;
 	}
-	struct spec d = {.retries = 3};
-	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, why, sizeof why))) {
-		master_error(p, has_req, req, "bad_request", "defaults: %s",
-			     msg_is_object(dflt) ? why : "must be an object");
-		return;
-	}
-	size_t n = msg_size(jobs);
-	struct batch b;
-	if (batch_alloc(&b, n)) {
-		batch_free(&b, 1);
-		master_error(p, has_req, req, "busy", "out of memory for a batch of %zu jobs", n);
-		return;
-	}
-	if (d.env)
-		b.dflt_env = msg_print(d.env);
-	int64_t first = ms->next_id, env_id = 0;
-	const char *envk_last = NULL; /* jobs of a frame mostly share one snapshot */
-	size_t i = 0;
-	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
-		struct spec s = d;
-		int kind = 0;
-		int64_t id = first + (int64_t)i;
-		if (!msg_is_object(e)) {
-			snprintf(err, sizeof err, "job %zu: not an object", i);
-			goto refuse;
-		}
-		if (spec_parse(&s, e, why, sizeof why) || spec_check(&s, &kind, why, sizeof why)) {
-			snprintf(err, sizeof err, "job %zu: %s", i, why);
-			goto refuse;
-		}
-		if (job_admit(ms, &s, kind, i, id, first, &envk_last, &env_id, err, sizeof err) ||
-		    job_build(p, &b, &s, &d, kind, i, id, env_id, err, sizeof err))
-			goto refuse;
-	}
-	double now = util_wall();
-	batch_commit(p, &b, now);
-	ms->next_id += (int64_t)b.n;
-	if (has_req)
-		store_submit_add(ms->store, p->client->cid, req, first, (int64_t)n, now);
-	batch_free(&b, 0);
-	msg *r = msg_new_typed("submitted");
-	if (has_req)
-		msg_set_int(r, "req", req);
+	int64_t n = (int64_t)msg_size(jobs);
+	if (c->has_req)
+		store_submit_add(c->m->store, c->client->cid, c->req, first, n, util_wall());
+	msg *r = call_new_reply(c, "submitted");
 	msg_set_int(r, "first", first);
-	msg_set_int(r, "n", (int64_t)n);
-	master_ack(p, r);
-	return;
-refuse:
-	batch_free(&b, 1);
-	master_error(p, has_req, req, "bad_request", "%s", err);
+	msg_set_int(r, "n", n);
+	call_reply(c, r);
 }
 
-/* ---- cancel ---- */
-
-static void revoke_cancel(struct mjob *j)
+void clients_on_cancel(struct call *c, msg *m)
 {
-	if (j->where != MJOB_ASSIGNED || !j->worker)
-		return;
-	struct wrk *w = wrk_of(j->worker);
-	if (!w->peer || fbuf_item(&w->revoke_cancel))
-		return;
-	buf_addf(&w->revoke_cancel.b, "%lld", (long long)j->id);
-	workers_dirty(w);
-}
-
-static void cancel_all_one(void *arg, struct mjob *j)
-{
-	struct master *m = arg;
-	revoke_cancel(j);
-	const char *wid = j->worker ? wrk_of(j->worker)->wid : NULL;
-	clients_result(client_of(j->client), j, MJOB_CANCELLED, wid, NULL, 0, "cancelled", 0, 0);
-	m->counts[MJOB_CANCELLED]++;
-}
-
-static void on_cancel(struct peer *p, msg *m)
-{
-	struct master *ms = p->m;
-	int64_t req = 0;
-	int has_req = msg_get_int(m, "req", &req) == 0;
-	msg *r = msg_new_typed("cancelled");
-	msg *unknown = msg_new_array(), *final = msg_new_array();
+	char err[300];
 	int64_t n = 0;
+	msg *unknown = msg_new_array(), *final = msg_new_array();
 	if (msg_get_bool(m, "all", 0)) {
-		uint64_t t0 = util_mono_ns();
-		/* Only a mark goes to the store now; the rows are rewritten a
-		 * chunk per turn (on_check), so dispatch never stalls. */
-		if (store_cancel_all(ms->store, util_wall(), ms->next_id, (int64_t)ms->sched.nlive)) {
-			msg_free(r);
+		n = jobs_cancel_all(c->m, err, sizeof err);
+		if (n < 0) {
 			msg_free(unknown);
 			msg_free(final);
-			master_error(p, has_req, req, "internal", "cancel failed: %s", store_errmsg(ms->store));
+			call_error(c, "internal", "%s", err);
 			return;
 		}
-		n = (int64_t)sched_cancel_all(&ms->sched, cancel_all_one, ms);
-		for (size_t i = 0; i < ms->ctab_size; i++) {
-			struct client *c = ms->ctab[i];
-			while (c) {
-				struct client *next = c->hnext;
-				clients_maybe_free(c);
-				c = next;
-			}
-		}
-		log_info("cancelled all %lld unfinished jobs in %.3f s", (long long)n,
-			 (double)(util_mono_ns() - t0) / 1e9);
 	} else {
 		int64_t *ids;
 		size_t k;
-		if (read_ids(msg_get(m, "ids"), &ids, &k)) {
-			msg_free(r);
+		if (jobs_read_ids(msg_get(m, "ids"), &ids, &k)) {
 			msg_free(unknown);
 			msg_free(final);
-			master_error(p, has_req, req, "bad_request",
-				     "cancel needs \"ids\": an array of job ids, or \"all\": true");
+			call_error(c, "bad_request", "cancel needs \"ids\": an array of job ids, or \"all\": true");
 			return;
 		}
 		for (size_t i = 0; i < k; i++) {
-			struct mjob *j = sched_find(&ms->sched, ids[i]);
-			if (j) {
-				revoke_cancel(j);
-				master_finalize(ms, j, MJOB_CANCELLED, NULL, 0, "cancelled", 0, 0);
+			int rc = jobs_cancel(c->m, ids[i]);
+			if (rc > 0)
 				n++;
-				continue;
-			}
-			int st = ids[i] > 0 && ids[i] < ms->next_id ? store_state(ms->store, ids[i]) : -1;
-			msg_push(st >= 0 ? final : unknown, msg_new_int(ids[i]));
+			else
+				msg_push(rc == 0 ? final : unknown, msg_new_int(ids[i]));
 		}
 		free(ids);
 	}
-	if (has_req)
-		msg_set_int(r, "req", req);
+	msg *r = call_new_reply(c, "cancelled");
 	msg_set_int(r, "n", n);
 	msg_add(r, "unknown", unknown);
 	msg_add(r, "final", final);
-	master_ack(p, r);
+	call_reply(c, r);
 }
 
-/* ---- routing ---- */
-
-void clients_on_msg(struct peer *p, msg *m)
+void clients_on_shutdown(struct call *c, msg *m)
 {
-	const char *t = msg_type(m);
-	switch (t[0]) {
-	case 'h':
-		if (strcmp(t, "hello") == 0)
-			return on_hello(p, m);
-		break;
-	case 's':
-		if (strcmp(t, "submit") == 0)
-			return on_submit(p, m);
-		if (strcmp(t, "status") == 0)
-			return query_status(p, m);
-		if (strcmp(t, "shutdown") == 0) {
-			msg *r = msg_new_typed("bye");
-			int64_t req;
-			if (msg_get_int(m, "req", &req) == 0)
-				msg_set_int(r, "req", req);
-			master_ack(p, r);
-			master_shutdown(p->m);
-			return;
-		}
-		break;
-	case 'c':
-		if (strcmp(t, "cancel") == 0)
-			return on_cancel(p, m);
-		break;
-	case 'e':
-		if (strcmp(t, "env") == 0)
-			return on_env(p, m);
-		break;
-	case 'f':
-		if (strcmp(t, "forget") == 0)
-			return query_forget(p, m);
-		break;
-	case 'j':
-		if (strcmp(t, "jobs") == 0)
-			return query_jobs(p, m);
-		break;
-	case 'w':
-		if (strcmp(t, "workers") == 0)
-			return query_workers(p, m);
-		if (strcmp(t, "wait") == 0)
-			return query_wait(p, m);
-		break;
-	default:
-		break;
-	}
-	int64_t req = 0;
-	int has_req = msg_get_int(m, "req", &req) == 0;
-	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a client; expected hello, env, submit, cancel, "
-		     "status, jobs, workers, wait, forget or shutdown",
-		     t);
+	(void)m;
+	call_reply(c, call_new_reply(c, "bye"));
+	master_shutdown(c->m);
 }

@@ -20,9 +20,13 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "call.h"
 #include "conn.h"
+#include "fbuf.h"
 #include "idranges.h"
+#include "jobs.h"
 #include "msg.h"
+#include "outbox.h"
 #include "rundir.h"
 #include "sched.h"
 #include "store.h"
@@ -67,29 +71,16 @@
 #define MASTER_BACKLOG_IDS_PER_TURN 16384
 #define MASTER_BACKLOG_BYTES_PER_TURN (4u << 20)
 
-/* A buffer of whole frames built as JSON text: items are appended into an
- * open frame "<prefix>item,item,...<suffix>", split before 16 MiB. */
-struct fbuf {
-	struct buf b;
-	size_t start; /* offset of the open frame's header */
-	size_t n;     /* items in the open frame */
-	int open;
-	const char *prefix, *suffix;
-};
-
-/* One accepted connection. */
+/* One accepted connection. Its replies go through out (outbox.h), which
+ * also decides when the peer is freed (server.c, peer_release). */
 struct peer {
 	struct master *m;
 	struct conn *conn; /* NULL once closed */
 	struct client *client; /* after a client hello */
 	struct wrk *worker;    /* after a worker hello */
-	struct buf acks;       /* whole frames to send after the commit */
-	struct buf held;       /* sealed frames waiting for the disk sync (master_gate) */
-	struct peer *held_next;
-	int held_listed;
-	struct peer *dirty_next;
+	struct outbox out;
 	struct peer *prev, *next; /* all peers */
-	int dirty, closed, paused, is_worker, is_client;
+	int paused, is_worker, is_client;
 };
 
 /* Everything the master knows about one client id (kept across reconnects
@@ -109,7 +100,7 @@ struct client {
 	int64_t pruned_below; /* submit frames below this req were forgotten (store_submit_prune) */
 	int64_t backlog_sent, backlog_ids, backlog_turns; /* results sent, ids scanned, turns: for the log */
 	int dirty;
-	unsigned holds;     /* master_finalize frames using it: not freed while > 0 */
+	unsigned holds;     /* jobs_finalize frames using it: not freed while > 0 */
 	struct client *dirty_next;
 	struct client *hnext; /* hash chain */
 };
@@ -156,9 +147,8 @@ struct lost_worker {
 };
 
 struct waiter {
-	struct peer *peer;
-	int64_t req;
-	int has_req, all;
+	struct call call; /* answered through its transport when ready */
+	int all;
 	int64_t *ids;
 	size_t n, cursor;
 	struct waiter *next;
@@ -197,7 +187,7 @@ struct master {
 	uv_work_t ckpt_req;      /* store_checkpoint on the thread pool */
 	int sync_busy, sync_rc, unsynced, ckpt_busy, ckpt_rc;
 	char ckpt_err[256];
-	struct peer *held_peers; /* peers with sealed output, released after the sync */
+	struct outbox_set outs;  /* replies of every transport, held until durable */
 	int settling;            /* after a restart: no dispatch until known workers are back */
 	struct pend_assign *pa;  /* ring of assignments not yet written to the store */
 	size_t pa_cap, pa_head, pa_n;
@@ -206,7 +196,6 @@ struct master {
 	int64_t next_id;
 	int64_t counts[5]; /* final states (history) from the store, plus this run */
 	struct peer *peers;
-	struct peer *dirty_peers;
 	struct client *dirty_clients;
 	struct wrk *dirty_workers;
 	struct wrk *workers;
@@ -227,21 +216,6 @@ struct master {
 	struct autoscale *autoscale;          /* --autoscale, or NULL */
 };
 
-/* fbuf */
-void fbuf_init(struct fbuf *f, const char *prefix, const char *suffix);
-void fbuf_release(struct fbuf *f);
-/* Start the next item (writes the frame prefix or a comma); then append the
- * item's JSON to f->b. */
-int fbuf_item(struct fbuf *f);
-/* Close the open frame and queue all frames on c (if non-NULL); reset. */
-void fbuf_send(struct fbuf *f, struct conn *c);
-/* Close the open frame and hold all frames for p until the disk sync that
- * covers this turn's commit has finished (p NULL: drop them); reset. */
-void fbuf_gate(struct fbuf *f, struct peer *p);
-/* Hold bytes (whole frames) for p until that sync. */
-void master_gate(struct peer *p, const void *bytes, size_t n);
-static inline int fbuf_empty(const struct fbuf *f) { return f->b.len == 0; }
-
 /* 1 if a new job's input of len bytes is kept in memory, with pending_b
  * bytes of not yet scheduled jobs held already (see MASTER_INPUT_HOLD_MAX). */
 static inline int master_holds_input(const struct master *m, size_t len, uint64_t pending_b)
@@ -260,17 +234,6 @@ void master_leave(struct master *m);
 /* Wake the loop so this turn's check runs even if the change came from a
  * timer or a close callback. */
 void master_touch(struct master *m);
-void master_peer_dirty(struct peer *p);
-/* Queue a reply frame for after the commit (takes ownership of r). */
-void master_ack(struct peer *p, msg *r);
-/* Queue an already serialized JSON object as a reply frame. */
-void master_ack_json(struct peer *p, const char *json, size_t n);
-/* Queue an error reply (does not close). req < 0 without req. */
-void master_error(struct peer *p, int has_req, int64_t req, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-/* A job reached a final state: store it, queue its callback, free it. */
-void master_finalize(struct master *m, struct mjob *j, int state, const char *output,
-		     size_t output_len, const char *error, int rc_set, int rc);
 void master_free(struct master *m);
 
 /* clients.c */
@@ -280,19 +243,25 @@ void clients_dirty(struct client *c);
 /* Queue a RESULT for a job that is about to be freed. */
 void clients_result(struct client *c, const struct mjob *j, int state, const char *worker,
 		    const char *output, size_t output_len, const char *error, int rc_set, int rc);
-void clients_on_msg(struct peer *p, msg *m);
+/* Handlers of client requests (call.c's table). */
+void clients_on_hello(struct call *c, msg *m);
+void clients_on_env(struct call *c, msg *m);
+void clients_on_submit(struct call *c, msg *m);
+void clients_on_cancel(struct call *c, msg *m);
+void clients_on_shutdown(struct call *c, msg *m);
 /* After the commit: send pending callbacks (and backlogs) of dirty clients. */
 void clients_flush(struct master *m);
 void clients_release(struct master *m);
-/* Parse and check one submitted job object as on_submit does: its MJOB_*
- * kind or -1 with err set (for the fuzzer and unit tests). */
-int clients_spec_check(const msg *dflt, const msg *job, char *err, size_t n);
 
 /* workers.c */
 struct wrk *workers_find(struct master *m, const char *wid);
 struct wrk *workers_new(struct master *m, const char *wid);
 void workers_dirty(struct wrk *w);
-void workers_on_msg(struct peer *p, msg *m);
+/* A message from a worker's connection (sink: how replies are framed). */
+void workers_on_msg(struct peer *p, msg *m, const struct call_sink *sink);
+/* The worker messages' handler table, sorted by name (for its unit test). */
+extern const struct call_handler *const workers_calls;
+extern const size_t workers_ncalls;
 /* The worker's connection is gone (or its grace period ended). */
 void workers_lost(struct wrk *w, const char *why);
 /* Send queued assignments and revokes. seal = 1: also hold the result
@@ -316,14 +285,15 @@ double workers_started_at(const struct master *m, const struct mjob *j);
 extern const struct sched_cb workers_sched_cb;
 
 /* query.c */
-void query_status(struct peer *p, msg *m);
-void query_jobs(struct peer *p, msg *m);
-void query_workers(struct peer *p, msg *m);
-void query_wait(struct peer *p, msg *m);
-void query_forget(struct peer *p, msg *m);
+void query_status(struct call *c, msg *m);
+void query_jobs(struct call *c, msg *m);
+void query_workers(struct call *c, msg *m);
+void query_wait(struct call *c, msg *m);
+void query_forget(struct call *c, msg *m);
 /* After each commit: answer waits whose jobs are all final. */
 void query_check_waiters(struct master *m);
-void query_drop_waiters(struct master *m, struct peer *p);
+/* The transport of out is gone: forget its waits. */
+void query_drop_waiters(struct master *m, const struct outbox *out);
 
 static inline struct client *client_of(struct sched_client *sc) { return (struct client *)sc; }
 static inline struct wrk *wrk_of(struct sched_worker *sw) { return (struct wrk *)sw; }

@@ -17,19 +17,6 @@
 #include "log.h"
 #include "util.h"
 
-static int get_req(const msg *m, int64_t *req)
-{
-	return msg_get_int(m, "req", req) == 0;
-}
-
-static msg *typed_reply(const char *t, int has_req, int64_t req)
-{
-	msg *r = msg_new_typed(t);
-	if (r && has_req)
-		msg_set_int(r, "req", req);
-	return r;
-}
-
 /* status's lost workers: "lost" (how many since the master started) and
  * "lost_recent" (the newest MASTER_LOST_KEEP, newest first). */
 static void status_lost(const struct master *ms, msg *wo)
@@ -57,12 +44,11 @@ static void status_lost(const struct master *ms, msg *wo)
 	msg_add(wo, "lost_recent", a);
 }
 
-void query_status(struct peer *p, msg *m)
+void query_status(struct call *c, msg *m)
 {
-	struct master *ms = p->m;
-	int64_t req = 0;
-	int has_req = get_req(m, &req);
-	msg *r = typed_reply("status", has_req, req);
+	struct master *ms = c->m;
+	(void)m;
+	msg *r = call_new_reply(c, "status");
 	msg *mo = msg_new_object();
 	msg_set_str(mo, "host", ms->info.host);
 	msg_set_int(mo, "port", ms->info.port);
@@ -101,7 +87,7 @@ void query_status(struct peer *p, msg *m)
 	msg_set_int(jo, "total",
 		    q + pre + run + ms->counts[MJOB_COMPLETED] + ms->counts[MJOB_FAILED] + ms->counts[MJOB_CANCELLED]);
 	msg_add(r, "jobs", jo);
-	master_ack(p, r);
+	call_reply(c, r);
 }
 
 static void add_time(struct buf *b, const char *key, double t)
@@ -165,11 +151,10 @@ static int jobs_row(void *arg, const struct store_rec *r)
 	return 0;
 }
 
-void query_jobs(struct peer *p, msg *m)
+void query_jobs(struct call *c, msg *m)
 {
-	struct master *ms = p->m;
-	int64_t req = 0, after = 0, limit = 1000;
-	int has_req = get_req(m, &req);
+	struct master *ms = c->m;
+	int64_t after = 0, limit = 1000;
 	struct store_query q = {.state = -1};
 	struct jobs_ctx x = {.sched = &ms->sched, .prefetched = -1};
 	const char *state = msg_get_str(m, "state");
@@ -177,7 +162,7 @@ void query_jobs(struct peer *p, msg *m)
 		q.state = MJOB_RUNNING; /* state.db's running holds both */
 		x.prefetched = 1;
 	} else if (msg_has(m, "state") && (q.state = mjob_state_parse(state)) < 0) {
-		master_error(p, has_req, req, "bad_request",
+		call_error(c, "bad_request",
 			     "jobs: unknown state \"%.40s\"; use queued, prefetched, running, completed, failed or "
 			     "cancelled",
 			     state ? state : "(not a string)");
@@ -186,11 +171,11 @@ void query_jobs(struct peer *p, msg *m)
 		x.prefetched = 0;
 	}
 	if (msg_has(m, "after") && (msg_get_int(m, "after", &after) || after < 0)) {
-		master_error(p, has_req, req, "bad_request", "jobs: \"after\" must be a job id");
+		call_error(c, "bad_request", "jobs: \"after\" must be a job id");
 		return;
 	}
 	if (msg_has(m, "limit") && (msg_get_int(m, "limit", &limit) || limit < 1 || limit > 10000)) {
-		master_error(p, has_req, req, "bad_request", "jobs: \"limit\" must be from 1 to 10000");
+		call_error(c, "bad_request", "jobs: \"limit\" must be from 1 to 10000");
 		return;
 	}
 	q.after = after;
@@ -201,13 +186,13 @@ void query_jobs(struct peer *p, msg *m)
 	if (iv) {
 		size_t n = msg_size(iv), k = 0;
 		if (!msg_is_array(iv) || !(ids = malloc((n ? n : 1) * sizeof *ids))) {
-			master_error(p, has_req, req, "bad_request", "jobs: \"ids\" must be an array of job ids");
+			call_error(c, "bad_request", "jobs: \"ids\" must be an array of job ids");
 			return;
 		}
 		for (msg *e = msg_child(iv); e; e = msg_next(e)) {
 			if (!msg_is_num(e)) {
 				free(ids);
-				master_error(p, has_req, req, "bad_request", "jobs: \"ids\" must be an array of job ids");
+				call_error(c, "bad_request", "jobs: \"ids\" must be an array of job ids");
 				return;
 			}
 			ids[k++] = msg_int(e);
@@ -216,9 +201,7 @@ void query_jobs(struct peer *p, msg *m)
 		q.nids = k;
 	}
 	struct buf b = BUF_INIT;
-	buf_adds(&b, "{\"t\":\"jobs\"");
-	if (has_req)
-		buf_addf(&b, ",\"req\":%lld", (long long)req);
+	call_json_open(c, &b, "jobs");
 	buf_adds(&b, ",\"jobs\":[");
 	x.b = &b;
 	/* The listing reads the open transaction too: write every assignment
@@ -228,7 +211,7 @@ void query_jobs(struct peer *p, msg *m)
 	free(ids);
 	if (n < 0) {
 		buf_release(&b);
-		master_error(p, has_req, req, "bad_request", "jobs: query failed: %s", store_errmsg(ms->store));
+		call_error(c, "bad_request", "jobs: query failed: %s", store_errmsg(ms->store));
 		return;
 	}
 	if (n == limit)
@@ -236,16 +219,15 @@ void query_jobs(struct peer *p, msg *m)
 	else
 		buf_adds(&b, "],\"next\":null}");
 	if (b.p)
-		master_ack_json(p, b.p, b.len);
+		call_reply_json(c, b.p, b.len);
 	buf_release(&b);
 }
 
-void query_workers(struct peer *p, msg *m)
+void query_workers(struct call *c, msg *m)
 {
-	struct master *ms = p->m;
-	int64_t req = 0;
-	int has_req = get_req(m, &req);
-	msg *r = typed_reply("workers", has_req, req);
+	struct master *ms = c->m;
+	(void)m;
+	msg *r = call_new_reply(c, "workers");
 	msg *a = msg_new_array();
 	for (struct wrk *w = ms->workers; w; w = w->next) {
 		if (!w->peer)
@@ -277,23 +259,22 @@ void query_workers(struct peer *p, msg *m)
 		msg_push(a, o);
 	}
 	msg_add(r, "workers", a);
-	master_ack(p, r);
+	call_reply(c, r);
 }
 
-void query_wait(struct peer *p, msg *m)
+void query_wait(struct call *c, msg *m)
 {
-	struct master *ms = p->m;
+	struct master *ms = c->m;
 	struct waiter *w = calloc(1, sizeof *w);
 	if (!w)
 		return;
-	w->peer = p;
-	w->has_req = get_req(m, &w->req);
+	w->call = *c;
 	w->all = msg_get_bool(m, "all", 0);
 	if (!w->all) {
 		msg *iv = msg_get(m, "ids");
 		size_t n = msg_size(iv);
 		if (!msg_is_array(iv) || !(w->ids = malloc((n ? n : 1) * sizeof *w->ids))) {
-			master_error(p, w->has_req, w->req, "bad_request",
+			call_error(c, "bad_request",
 				     "wait needs \"ids\": an array of job ids, or \"all\": true");
 			free(w);
 			return;
@@ -319,11 +300,11 @@ static void waiter_reply(struct master *ms, struct waiter *w)
 				c[st]++;
 		}
 	}
-	msg *r = typed_reply("waited", w->has_req, w->req);
+	msg *r = call_new_reply(&w->call, "waited");
 	msg_set_int(r, "completed", c[MJOB_COMPLETED]);
 	msg_set_int(r, "failed", c[MJOB_FAILED]);
 	msg_set_int(r, "cancelled", c[MJOB_CANCELLED]);
-	master_ack(w->peer, r);
+	call_reply(&w->call, r);
 }
 
 void query_check_waiters(struct master *ms)
@@ -351,12 +332,12 @@ void query_check_waiters(struct master *ms)
 	}
 }
 
-void query_drop_waiters(struct master *ms, struct peer *p)
+void query_drop_waiters(struct master *ms, const struct outbox *out)
 {
 	struct waiter **pp = &ms->waiters;
 	while (*pp) {
 		struct waiter *w = *pp;
-		if (w->peer != p) {
+		if (w->call.out != out) {
 			pp = &w->next;
 			continue;
 		}
@@ -370,33 +351,32 @@ void query_drop_waiters(struct master *ms, struct peer *p)
  * "state" (a final one) and "age" (finished more than that many seconds
  * ago by the master's clock), at most "limit" per request so that one
  * request never holds the loop long; "more": call again. */
-void query_forget(struct peer *p, msg *m)
+void query_forget(struct call *c, msg *m)
 {
-	struct master *ms = p->m;
-	int64_t req = 0, limit = 10000;
-	int has_req = get_req(m, &req);
+	struct master *ms = c->m;
+	int64_t limit = 10000;
 	struct store_forget_q q = {.state = -1};
 	double age = -1;
 	const char *state = msg_get_str(m, "state");
 	msg *iv = msg_get(m, "ids");
 	if (msg_has(m, "state") && ((q.state = mjob_state_parse(state)) < MJOB_COMPLETED)) {
-		master_error(p, has_req, req, "bad_request",
+		call_error(c, "bad_request",
 			     "forget: \"state\" must be completed, failed or cancelled (only final jobs are forgotten)");
 		return;
 	}
 	if (msg_has(m, "age") && (msg_get_num(m, "age", &age) || !(age >= 0) || age > 1e10)) {
-		master_error(p, has_req, req, "bad_request", "forget: \"age\" must be a number of seconds >= 0");
+		call_error(c, "bad_request", "forget: \"age\" must be a number of seconds >= 0");
 		return;
 	}
 	if (msg_has(m, "limit") && (msg_get_int(m, "limit", &limit) || limit < 1 || limit > 100000)) {
-		master_error(p, has_req, req, "bad_request", "forget: \"limit\" must be from 1 to 100000");
+		call_error(c, "bad_request", "forget: \"limit\" must be from 1 to 100000");
 		return;
 	}
 	int ids_ok = msg_is_array(iv);
 	for (msg *e = msg_child(iv); ids_ok && e; e = msg_next(e))
 		ids_ok = msg_is_num(e);
 	if ((iv && !ids_ok) || (!iv && !msg_has(m, "state") && age < 0)) {
-		master_error(p, has_req, req, "bad_request",
+		call_error(c, "bad_request",
 			     "forget needs \"ids\" (an array of job ids), \"state\" or \"age\"");
 		return;
 	}
@@ -408,7 +388,7 @@ void query_forget(struct peer *p, msg *m)
 	int64_t n = store_forget(ms->store, &q, k);
 	free(ids_json);
 	if (n < 0) {
-		master_error(p, has_req, req, "internal", "forget failed: %s", store_errmsg(ms->store));
+		call_error(c, "internal", "forget failed: %s", store_errmsg(ms->store));
 		return;
 	}
 	for (int i = MJOB_COMPLETED; i <= MJOB_CANCELLED; i++)
@@ -416,11 +396,11 @@ void query_forget(struct peer *p, msg *m)
 	if (n)
 		log_info("forgot %lld final jobs (%lld completed, %lld failed, %lld cancelled)", (long long)n,
 			 (long long)k[MJOB_COMPLETED], (long long)k[MJOB_FAILED], (long long)k[MJOB_CANCELLED]);
-	msg *r = typed_reply("forgotten", has_req, req);
+	msg *r = call_new_reply(c, "forgotten");
 	msg_set_int(r, "n", n);
 	msg_set_int(r, "completed", k[MJOB_COMPLETED]);
 	msg_set_int(r, "failed", k[MJOB_FAILED]);
 	msg_set_int(r, "cancelled", k[MJOB_CANCELLED]);
 	msg_set_bool(r, "more", n == limit);
-	master_ack(p, r);
+	call_reply(c, r);
 }

@@ -21,117 +21,47 @@
 #include "log.h"
 #include "util.h"
 
-#define FBUF_SPLIT_BYTES (16u << 20)
+/* ---- the TCP transport's replies ---- */
 
-/* ---- fbuf ---- */
-
-void fbuf_init(struct fbuf *f, const char *prefix, const char *suffix)
+/* Replies on a connection are frames (call.h's sink for TCP). */
+static void tcp_put_msg(struct outbox *o, const msg *r)
 {
-	memset(f, 0, sizeof *f);
-	buf_init(&f->b);
-	f->prefix = prefix;
-	f->suffix = suffix;
+	if (!o->closed)
+		msg_frame(r, &o->queued);
+	outbox_dirty(o);
 }
 
-void fbuf_release(struct fbuf *f)
+static void tcp_put_json(struct outbox *o, const char *json, size_t n)
 {
-	buf_release(&f->b);
-	f->open = 0;
-	f->n = 0;
-}
-
-static void fbuf_close(struct fbuf *f)
-{
-	if (!f->open)
-		return;
-	buf_adds(&f->b, f->suffix);
 	unsigned char hdr[FRAME_HDR_BYTES];
-	frame_put_header(hdr, (uint32_t)(f->b.len - f->start - FRAME_HDR_BYTES));
-	memcpy(f->b.p + f->start, hdr, sizeof hdr);
-	f->open = 0;
-	f->n = 0;
-}
-
-int fbuf_item(struct fbuf *f)
-{
-	if (f->open && f->b.len - f->start > FBUF_SPLIT_BYTES)
-		fbuf_close(f);
-	if (!f->open) {
-		f->start = f->b.len;
-		if (buf_add(&f->b, "\0\0\0\0", FRAME_HDR_BYTES) || buf_adds(&f->b, f->prefix))
-			return -1;
-		f->open = 1;
-		f->n = 1;
-		return 0;
+	if (!o->closed && n && n <= UINT32_MAX) {
+		frame_put_header(hdr, (uint32_t)n);
+		buf_add(&o->queued, hdr, sizeof hdr);
+		buf_add(&o->queued, json, n);
 	}
-	f->n++;
-	return buf_add(&f->b, ",", 1);
+	outbox_dirty(o);
 }
 
-void fbuf_send(struct fbuf *f, struct conn *c)
+static const struct call_sink tcp_sink = {tcp_put_msg, tcp_put_json};
+
+static struct peer *peer_of(struct outbox *o)
 {
-	fbuf_close(f);
-	if (c && f->b.len)
-		conn_send_bytes(c, f->b.p, f->b.len);
-	/* Keep big buffers from pinning memory after a burst. */
-	if (f->b.cap > (1u << 20))
-		buf_release(&f->b);
-	else
-		buf_reset(&f->b);
+	return (struct peer *)((char *)o - offsetof(struct peer, out));
 }
 
-void fbuf_gate(struct fbuf *f, struct peer *p)
+static void peer_deliver(struct outbox *o, const void *bytes, size_t n)
 {
-	fbuf_close(f);
-	if (p && f->b.len)
-		master_gate(p, f->b.p, f->b.len);
-	if (f->b.cap > (1u << 20))
-		buf_release(&f->b);
-	else
-		buf_reset(&f->b);
+	struct peer *p = peer_of(o);
+	if (p->conn)
+		conn_send_bytes(p->conn, bytes, n);
 }
 
-/* ---- replies ---- */
-
-void master_gate(struct peer *p, const void *bytes, size_t n)
+static void peer_release(struct outbox *o)
 {
-	if (!p || p->closed || !n)
-		return;
-	buf_add(&p->held, bytes, n);
-	if (!p->held_listed) {
-		p->held_listed = 1;
-		p->held_next = p->m->held_peers;
-		p->m->held_peers = p;
-	}
+	free(peer_of(o));
 }
 
-static void peer_free(struct peer *p)
-{
-	buf_release(&p->acks);
-	buf_release(&p->held);
-	free(p);
-}
-
-/* The sync covering the sealed output finished: send it. */
-static void release_held(struct master *m)
-{
-	struct peer *p = m->held_peers;
-	m->held_peers = NULL;
-	while (p) {
-		struct peer *next = p->held_next;
-		p->held_listed = 0;
-		p->held_next = NULL;
-		if (!p->closed && p->conn && p->held.len)
-			conn_send_bytes(p->conn, p->held.p, p->held.len);
-		if (p->held.cap > (1u << 20))
-			buf_release(&p->held);
-		else
-			buf_reset(&p->held);
-		if (p->closed && !p->dirty)
-			peer_free(p);
-		p = next;
-	}
-}
+static const struct outbox_ops peer_ops = {peer_deliver, peer_release};
 
 static void on_idle(uv_idle_t *h)
 {
@@ -144,100 +74,12 @@ void master_touch(struct master *m)
 		uv_idle_start(&m->idle, on_idle);
 }
 
-void master_peer_dirty(struct peer *p)
+static void wake_loop(void *arg)
 {
-	if (p->dirty)
-		return;
-	p->dirty = 1;
-	p->dirty_next = p->m->dirty_peers;
-	p->m->dirty_peers = p;
-	master_touch(p->m);
-}
-
-void master_ack(struct peer *p, msg *r)
-{
-	if (!r)
-		return;
-	if (!p->closed)
-		msg_frame(r, &p->acks);
-	msg_free(r);
-	master_peer_dirty(p);
-}
-
-void master_ack_json(struct peer *p, const char *json, size_t n)
-{
-	unsigned char hdr[FRAME_HDR_BYTES];
-	if (!p->closed && n && n <= UINT32_MAX) {
-		frame_put_header(hdr, (uint32_t)n);
-		buf_add(&p->acks, hdr, sizeof hdr);
-		buf_add(&p->acks, json, n);
-	}
-	master_peer_dirty(p);
-}
-
-void master_error(struct peer *p, int has_req, int64_t req, const char *code, const char *fmt, ...)
-{
-	char text[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof text, fmt, ap);
-	va_end(ap);
-	msg *e = msg_new_typed("error");
-	if (!e)
-		return;
-	if (has_req)
-		msg_set_int(e, "req", req);
-	msg_set_str(e, "code", code);
-	msg_set_str(e, "msg", text);
-	/* Every reply goes out after the commit, in request order. */
-	master_ack(p, e);
-}
-
-/* ---- finishing jobs ---- */
-
-void master_finalize(struct master *m, struct mjob *j, int state, const char *output,
-		     size_t output_len, const char *error, int rc_set, int rc)
-{
-	const char *wid = j->worker ? wrk_of(j->worker)->wid : m->lost_wid;
-	double started = j->where == MJOB_ASSIGNED ? workers_started_at(m, j) : 0;
-	if (store_finish(m->store, j->id, state, j->attempts, j->worker ? wid : NULL, started, output, output_len,
-			 error, rc_set, rc, util_wall()))
-		log_error("cannot record the end of job %lld: %s", (long long)j->id, store_errmsg(m->store));
-	m->counts[state]++;
-	struct client *c = client_of(j->client);
-	clients_result(c, j, state, wid, output, output_len, error, rc_set, rc);
-	/* sched_finish may finalize j's dependents (on_fail -> here again),
-	 * which may be the last jobs of a disconnected client -- this same c:
-	 * the inner frame must not free it under this one. */
-	c->holds++;
-	sched_finish(&m->sched, j, state);
-	c->holds--;
-	clients_maybe_free(c);
+	master_touch(arg);
 }
 
 /* ---- the turn ---- */
-
-static void flush_peers(struct master *m)
-{
-	struct peer *p = m->dirty_peers;
-	m->dirty_peers = NULL;
-	while (p) {
-		struct peer *next = p->dirty_next;
-		p->dirty = 0;
-		p->dirty_next = NULL;
-		if (p->closed) {
-			if (!p->held_listed)
-				peer_free(p);
-		} else if (p->acks.len) {
-			master_gate(p, p->acks.p, p->acks.len);
-			if (p->acks.cap > (1u << 20))
-				buf_release(&p->acks);
-			else
-				buf_reset(&p->acks);
-		}
-		p = next;
-	}
-}
 
 static void backpressure(struct master *m)
 {
@@ -340,18 +182,18 @@ static void on_check(uv_check_t *h)
 	 * syncs. */
 	workers_flush(m, 0);
 	if (deferred && !m->sync_busy)
-		release_held(m);
+		outbox_release(&m->outs);
 	if (!m->sync_busy && !deferred) {
 		/* Everything sealed before the sync that just ended is durable. */
-		release_held(m);
+		outbox_release(&m->outs);
 		/* Seal what this and earlier turns produced (all committed now):
 		 * replies (submitted, cancelled) before the callbacks they
 		 * announce, callbacks before the `waited` they lead to. */
 		workers_flush(m, 1);
-		flush_peers(m);
+		outbox_seal(&m->outs);
 		clients_flush(m);
 		query_check_waiters(m);
-		flush_peers(m);
+		outbox_seal(&m->outs);
 		if (m->unsynced && store_sync_needed(m->store) &&
 		    store_last_commit_writes(m->store) > MASTER_SYNC_INLINE_WRITES) {
 			m->unsynced = 0;
@@ -366,7 +208,7 @@ static void on_check(uv_check_t *h)
 				m->sync_rc = store_sync(m->store);
 				on_sync_done(&m->sync_req, 0);
 			}
-			release_held(m);
+			outbox_release(&m->outs);
 		}
 	}
 	if (!m->ckpt_busy && !m->shutting_down && store_wants_checkpoint(m->store)) {
@@ -378,7 +220,7 @@ static void on_check(uv_check_t *h)
 		}
 	}
 	backpressure(m);
-	if (m->shutting_down && !m->sync_busy && !m->ckpt_busy && !m->held_peers)
+	if (m->shutting_down && !m->sync_busy && !m->ckpt_busy && !outbox_pending(&m->outs))
 		finish_shutdown(m);
 }
 
@@ -394,16 +236,18 @@ static void on_ready(struct conn *c)
 static void on_msg(struct conn *c, msg *m)
 {
 	struct peer *p = conn_data(c);
-	if (!p || p->closed || p->m->stopped) {
+	if (!p || p->out.closed || p->m->stopped) {
 		msg_free(m);
 		return;
 	}
-	if (p->is_worker)
-		workers_on_msg(p, m);
-	else
-		clients_on_msg(p, m);
+	if (p->is_worker) {
+		workers_on_msg(p, m, &tcp_sink);
+	} else {
+		struct call k = {.m = p->m, .client = p->client, .peer = p, .out = &p->out, .sink = &tcp_sink};
+		call_dispatch(&k, call_client_table, call_client_count, "a client", m);
+	}
 	msg_free(m);
-	if (p->is_client && !p->closed && !p->paused && p->m->sched.nlive > p->m->cfg.max_queued &&
+	if (p->is_client && !p->out.closed && !p->paused && p->m->sched.nlive > p->m->cfg.max_queued &&
 	    p->client) {
 		p->paused = 1;
 		p->m->npaused++;
@@ -420,7 +264,6 @@ static void on_close(struct conn *c, const char *why)
 	if (!p)
 		return;
 	struct master *m = p->m;
-	p->closed = 1;
 	p->conn = NULL;
 	if (p->paused && m->npaused)
 		m->npaused--;
@@ -430,7 +273,7 @@ static void on_close(struct conn *c, const char *why)
 		m->peers = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
-	query_drop_waiters(m, p);
+	query_drop_waiters(m, &p->out);
 	if (p->worker) {
 		struct wrk *w = p->worker;
 		p->worker = NULL;
@@ -445,8 +288,7 @@ static void on_close(struct conn *c, const char *why)
 			cl->peer = NULL;
 		clients_maybe_free(cl);
 	}
-	if (!p->dirty && !p->held_listed)
-		peer_free(p);
+	outbox_close(&p->out); /* may free p */
 	master_touch(m);
 }
 
@@ -465,7 +307,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	p->m = m;
-	buf_init(&p->acks);
+	outbox_init(&p->out, &m->outs, &peer_ops);
 	struct conn_opts o = {.key = m->key, .ping_ms = m->cfg.ping_ms, .idle_ms = m->cfg.idle_ms};
 	int r = conn_accept(&p->conn, server, &o, &peer_cb, p);
 	if (r < 0) {
@@ -593,7 +435,7 @@ static void load_deps(struct loadctx *L)
 		if (failed_dep) {
 			char err[64];
 			snprintf(err, sizeof err, "dependency %lld failed", (long long)failed_dep);
-			master_finalize(m, j, MJOB_FAILED, NULL, 0, err, 0, 0);
+			jobs_finalize(m, j, MJOB_FAILED, NULL, 0, err, 0, 0);
 		}
 	}
 	free(L->held);
@@ -772,6 +614,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		m->cfg.assign_defer_ms = MASTER_ASSIGN_DEFER_MS;
 	if (!m->cfg.orphan_grace_ms)
 		m->cfg.orphan_grace_ms = 2 * m->cfg.idle_ms;
+	m->outs.wake = wake_loop;
+	m->outs.wake_arg = m;
 	struct sched_cb cb = workers_sched_cb;
 	cb.arg = m;
 	sched_init(&m->sched, &cb);
@@ -883,23 +727,7 @@ static void finish_shutdown(struct master *m)
 void master_free(struct master *m)
 {
 	/* Peers still alive here (conn not yet closed) are freed with the loop. */
-	struct peer *p = m->held_peers;
-	m->held_peers = NULL;
-	while (p) {
-		struct peer *next = p->held_next;
-		p->held_listed = 0;
-		if (p->closed && !p->dirty)
-			peer_free(p);
-		p = next;
-	}
-	p = m->dirty_peers;
-	while (p) {
-		struct peer *next = p->dirty_next;
-		if (p->closed)
-			peer_free(p);
-		p = next;
-	}
-	m->dirty_peers = NULL;
+	outbox_drop(&m->outs);
 	free(m->pa);
 	m->pa = NULL;
 	m->pa_n = m->pa_cap = 0;

@@ -105,12 +105,12 @@ void workers_flush(struct master *m, int seal)
 		if (w->dead) {
 			wrk_free(w);
 		} else {
-			struct conn *c = w->peer && !w->peer->closed ? w->peer->conn : NULL;
+			struct conn *c = w->peer && !w->peer->out.closed ? w->peer->conn : NULL;
 			fbuf_send(&w->assign, c);
 			fbuf_send(&w->revoke_cancel, c);
 			fbuf_send(&w->revoke_steal, c);
 			if (seal) {
-				fbuf_gate(&w->result_ok, c ? w->peer : NULL);
+				fbuf_gate(&w->result_ok, c ? &w->peer->out : NULL);
 			} else if (!fbuf_empty(&w->result_ok)) {
 				w->dirty = 1; /* confirmations wait for the next seal */
 				w->dirty_next = keep;
@@ -432,13 +432,13 @@ static void cb_fail(void *arg, struct mjob *j, const char *error)
 {
 	struct master *m = arg;
 	/* a lost worker's job out of retries counts; its dependents failing
-	 * in turn (on_fail again, from master_finalize) do not */
+	 * in turn (on_fail again, from jobs_finalize) do not */
 	int count = m->losing && !m->losing_fail;
 	if (count) {
 		m->losing->failed++;
 		m->losing_fail = 1;
 	}
-	master_finalize(m, j, MJOB_FAILED, NULL, 0, error, 0, 0);
+	jobs_finalize(m, j, MJOB_FAILED, NULL, 0, error, 0, 0);
 	if (count)
 		m->losing_fail = 0;
 }
@@ -541,15 +541,16 @@ static int handle_results(struct wrk *w, const msg *arr, int adopt)
 		int64_t rc = 0;
 		int rc_set = msg_get_int(r, "rc", &rc) == 0;
 		w->sw.done++;
-		master_finalize(m, j, ok ? MJOB_COMPLETED : MJOB_FAILED, out, out ? strlen(out) : 0,
+		jobs_finalize(m, j, ok ? MJOB_COMPLETED : MJOB_FAILED, out, out ? strlen(out) : 0,
 				ok ? NULL : (err && *err ? err : "failed"), rc_set, (int)rc);
 	}
 	workers_dirty(w);
 	return 0;
 }
 
-static void on_hello(struct peer *p, msg *m)
+static void on_hello(struct call *c, msg *m)
 {
+	struct peer *p = c->peer;
 	struct master *ms = p->m;
 	const char *wid = msg_get_str(m, "worker");
 	int64_t slots = 1, pid = 0, rank = 0;
@@ -656,8 +657,9 @@ static void on_hello(struct peer *p, msg *m)
 /* `started`: jobs the worker started that were still running at the end of
  * that loop turn, each {"id","a","at"}. A start of a job no longer assigned
  * to this worker with that attempt is ignored. */
-static void on_started(struct peer *p, msg *m)
+static void on_started(struct call *c, msg *m)
 {
+	struct peer *p = c->peer;
 	struct wrk *w = p->worker;
 	msg *jobs = msg_get(m, "jobs");
 	if (!msg_is_array(jobs)) {
@@ -677,8 +679,9 @@ static void on_started(struct peer *p, msg *m)
 	master_touch(p->m);
 }
 
-static void on_revoked(struct peer *p, msg *m)
+static void on_revoked(struct call *c, msg *m)
 {
+	struct peer *p = c->peer;
 	struct wrk *w = p->worker;
 	msg *ids = msg_get(m, "ids");
 	if (!msg_is_array(ids)) {
@@ -699,8 +702,9 @@ static void on_revoked(struct peer *p, msg *m)
 
 /* The worker says it exits and why (docs/protocol.md, `leaving`): kept
  * for the log line and `status` entry when its connection ends. */
-static void on_leaving(struct wrk *w, msg *m)
+static void on_leaving(struct call *c, msg *m)
 {
+	struct wrk *w = c->peer->worker;
 	const char *why = msg_get_str(m, "why");
 	int64_t code = 0;
 	int has_code = msg_get_int(m, "code", &code) == 0 && code != 0;
@@ -712,57 +716,62 @@ static void on_leaving(struct wrk *w, msg *m)
 	log_info("worker %s is leaving: %s", w->wid, w->leave_why);
 }
 
-void workers_on_msg(struct peer *p, msg *m)
+static void on_result(struct call *c, msg *m)
 {
-	const char *t = msg_type(m);
-	if (strcmp(t, "hello") == 0) {
-		on_hello(p, m);
-		return;
+	if (handle_results(c->peer->worker, msg_get(m, "jobs"), 0))
+		conn_close(c->peer->conn, "bad_message", "result needs \"jobs\": an array of {\"id\",\"a\",\"ok\",...}");
+}
+
+/* `ends`: its Slurm job's end; jobs asking for more time go elsewhere. */
+static void on_ends(struct call *c, msg *m)
+{
+	double at = 0;
+	if (msg_get_num(m, "at", &at) == 0 && at > 0)
+		c->peer->worker->sw.end = at;
+}
+
+/* `drain`: no more jobs for it; the queued ones it lists come back. */
+static void on_drain(struct call *c, msg *m)
+{
+	struct wrk *w = c->peer->worker;
+	const char *why = msg_get_str(m, "why");
+	log_info("worker %s drains (%s)", w->wid, why ? why : "no reason given");
+	util_strlcpy(w->drain_why, why && *why ? why : "no reason given", sizeof w->drain_why);
+	sched_worker_drain(&c->m->sched, &w->sw);
+	if (msg_is_array(msg_get(m, "ids")))
+		on_revoked(c, m);
+	master_touch(c->m);
+}
+
+/* What workers send (docs/protocol.md), sorted by name; all but hello
+ * need the worker's hello first (CALL_CLIENT stands for that here). */
+static const struct call_handler worker_calls[] = {
+	{"drain", on_drain, CALL_CLIENT},
+	{"ends", on_ends, CALL_CLIENT},
+	{"hello", on_hello, 0},
+	{"leaving", on_leaving, CALL_CLIENT},
+	{"result", on_result, CALL_CLIENT | CALL_WRITES},
+	{"revoked", on_revoked, CALL_CLIENT},
+	{"started", on_started, CALL_CLIENT},
+};
+const struct call_handler *const workers_calls = worker_calls;
+const size_t workers_ncalls = sizeof worker_calls / sizeof worker_calls[0];
+
+void workers_on_msg(struct peer *p, msg *m, const struct call_sink *sink)
+{
+	struct call c = {.m = p->m, .peer = p, .out = &p->out, .sink = sink};
+	const struct call_handler *h = call_find(worker_calls, workers_ncalls, msg_type(m));
+	if (h && (h->flags & CALL_CLIENT)) {
+		if (!p->worker) {
+			conn_close(p->conn, "protocol", "a worker must send hello first");
+			return;
+		}
+		p->worker->last_seen = util_wall();
 	}
-	if (!p->worker) {
-		conn_close(p->conn, "protocol", "a worker must send hello first");
-		return;
+	if (h) {
+		c.has_req = msg_get_int(m, "req", &c.req) == 0;
+		h->fn(&c, m);
+	} else {
+		call_dispatch(&c, worker_calls, workers_ncalls, "a worker", m); /* the error naming them */
 	}
-	p->worker->last_seen = util_wall();
-	if (strcmp(t, "result") == 0) {
-		if (handle_results(p->worker, msg_get(m, "jobs"), 0))
-			conn_close(p->conn, "bad_message", "result needs \"jobs\": an array of {\"id\",\"a\",\"ok\",...}");
-		return;
-	}
-	if (strcmp(t, "started") == 0) {
-		on_started(p, m);
-		return;
-	}
-	if (strcmp(t, "revoked") == 0) {
-		on_revoked(p, m);
-		return;
-	}
-	if (strcmp(t, "ends") == 0) {
-		/* its Slurm job's end: jobs asking for more time go elsewhere */
-		double at = 0;
-		if (msg_get_num(m, "at", &at) == 0 && at > 0)
-			p->worker->sw.end = at;
-		return;
-	}
-	if (strcmp(t, "drain") == 0) {
-		/* No more jobs for it; the queued ones it lists come back. */
-		const char *why = msg_get_str(m, "why");
-		log_info("worker %s drains (%s)", p->worker->wid, why ? why : "no reason given");
-		util_strlcpy(p->worker->drain_why, why && *why ? why : "no reason given", sizeof p->worker->drain_why);
-		sched_worker_drain(&p->m->sched, &p->worker->sw);
-		if (msg_is_array(msg_get(m, "ids")))
-			on_revoked(p, m);
-		master_touch(p->m);
-		return;
-	}
-	if (strcmp(t, "leaving") == 0) {
-		on_leaving(p->worker, m);
-		return;
-	}
-	int64_t req = 0;
-	int has_req = msg_get_int(m, "req", &req) == 0;
-	master_error(p, has_req, req, "protocol",
-		     "unknown message type \"%.40s\" from a worker; expected hello, started, result, revoked, drain, "
-		     "ends or leaving",
-		     t);
 }

@@ -49,5 +49,14 @@ static inline void buf_reset(struct buf *b)
 	if (b->p)
 		b->p[0] = '\0';
 }
+/* Empty b for reuse, freeing its storage if a burst grew it past keep
+ * bytes (so one big turn does not pin memory for the process's life). */
+static inline void buf_recycle(struct buf *b, size_t keep)
+{
+	if (b->cap > keep)
+		buf_release(b);
+	else
+		buf_reset(b);
+}
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_jobspec: the master's parsing of a submit message into jobs
- * (clients_spec_check in master/clients.c, the checks on_submit runs on
+ * (jobs_spec_check in master/clients.c, the checks on_submit runs on
  * "defaults" and each element of "jobs") on arbitrary JSON.
  */
 #include <stddef.h>
@@ -24,13 +24,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		jobs = m; /* a bare job object */
 	if (msg_is_object(jobs)) {
 		err[0] = '\0';
-		int k = clients_spec_check(dflt, jobs, err, sizeof err);
+		int k = jobs_spec_check(dflt, jobs, err, sizeof err);
 		if (k < 0 && !err[0])
 			abort(); /* a refusal says why */
 	}
 	for (msg *j = msg_is_array(jobs) ? msg_child(jobs) : NULL; j; j = msg_next(j)) {
 		err[0] = '\0';
-		int k = clients_spec_check(dflt, j, err, sizeof err);
+		int k = jobs_spec_check(dflt, j, err, sizeof err);
 		if (k < 0 && !err[0])
 			abort();
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_jobspec: the master's checks of a submitted job object
- * (clients_spec_check, the code on_submit runs) against hostile numbers:
+ * (jobs_spec_check, the code on_submit runs) against hostile numbers:
  * values that do not fit the integer or time types they end up in are
  * refused with a message naming the field, never converted (converting 1e300
  * to an integer type is undefined behaviour, and a 1e300 s timeout reached
@@ -25,7 +25,7 @@ static int check(const char *dflt, const char *job, char *err, size_t n)
 	msg *j = msg_parse(job, strlen(job), perr, sizeof perr);
 	assert_non_null(j);
 	err[0] = '\0';
-	int k = clients_spec_check(d, j, err, n);
+	int k = jobs_spec_check(d, j, err, n);
 	msg_free(d);
 	msg_free(j);
 	return k;

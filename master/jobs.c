@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jobs: admission, cancellation and final states of jobs, for every
+ * transport (see jobs.h). A batch is parsed field by field into a spec
+ * (no cJSON tree per job is kept), checked against the cluster (ranks,
+ * dependencies, environments), then built into mjobs whose inputs stay in
+ * memory only while they are small and the budget allows, and finally
+ * stored and scheduled together -- nothing of a refused batch remains.
+ */
+#include "jobs.h"
+#include "master.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define KNOWN_TYPES "echo, exec, func"
+
+/* ---- fields ---- */
+
+int jobs_is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out)
+{
+	int64_t x;
+	if (msg_to_int(v, &x) || x < lo || x > hi)
+		return 0;
+	*out = x;
+	return 1;
+}
+
+
+/* Read an array of ids; NULL with *n = 0 for an empty array. Returns -1 if
+ * v is not an array of integers. */
+int jobs_read_ids(const msg *v, int64_t **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!msg_is_array(v))
+		return -1;
+	size_t cap = msg_size(v);
+	if (!cap)
+		return 0;
+	int64_t *ids = malloc(cap * sizeof *ids);
+	if (!ids)
+		return -1;
+	size_t k = 0;
+	for (msg *e = msg_child(v); e; e = msg_next(e)) {
+		if (!jobs_is_int(e, INT64_MIN / 2, INT64_MAX / 2, &ids[k])) {
+			free(ids);
+			return -1;
+		}
+		k++;
+	}
+	*out = ids;
+	*n = k;
+	return 0;
+}
+
+
+/* ---- submit ---- */
+
+struct spec {
+	const char *type;
+	msg *input;
+	const char *target, *cwd, *envk;
+	msg *env, *deps;
+	double delay, timeout, treq;
+	int64_t prio, retries, ranks, crash_limit;
+};
+
+/* Read the fields of one job (or defaults) object over s. */
+static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
+{
+	for (msg *f = msg_child(o); f; f = msg_next(f)) {
+		const char *k = msg_key(f);
+		if (!k)
+			continue;
+		switch (k[0]) {
+		case 't':
+			if (strcmp(k, "type") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"type\" must be a string (" KNOWN_TYPES ")"), -1;
+				s->type = msg_str(f);
+			} else if (strcmp(k, "target") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"target\" must be a string /path/lib.so:function"), -1;
+				s->target = msg_str(f);
+			} else if (strcmp(k, "timeout") == 0) {
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"timeout\" must be a number of seconds from 0 to 4e9"), -1;
+				s->timeout = msg_num(f);
+			} else if (strcmp(k, "treq") == 0) {
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"treq\" must be a number of seconds from 0 to 4e9"), -1;
+				s->treq = msg_num(f);
+			}
+			break;
+		case 'i':
+			if (strcmp(k, "input") == 0)
+				s->input = f;
+			break;
+		case 'd':
+			if (strcmp(k, "delay") == 0) {
+				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+					return snprintf(err, n, "\"delay\" must be a number of seconds from 0 to 4e9"), -1;
+				s->delay = msg_num(f);
+			} else if (strcmp(k, "deps") == 0) {
+				if (!msg_is_array(f))
+					return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
+				s->deps = f;
+			}
+			break;
+		case 'c':
+			if (strcmp(k, "cwd") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"cwd\" must be a string (an absolute directory)"), -1;
+				s->cwd = msg_str(f);
+			} else if (strcmp(k, "crash_limit") == 0 && !jobs_is_int(f, 1, 255, &s->crash_limit)) {
+				return snprintf(err, n, "\"crash_limit\" must be an integer from 1 to 255"), -1;
+			}
+			break;
+		case 'e':
+			if (strcmp(k, "env") == 0) {
+				if (!msg_is_array(f))
+					return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
+				for (msg *e = msg_child(f); e; e = msg_next(e))
+					if (!msg_is_str(e) || !strchr(msg_str(e), '=') || msg_str(e)[0] == '=')
+						return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
+				s->env = f;
+			} else if (strcmp(k, "envk") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"envk\" must be the key of an env message"), -1;
+				s->envk = msg_str(f);
+			}
+			break;
+		case 'p':
+			if (strcmp(k, "prio") == 0 && !jobs_is_int(f, INT32_MIN, INT32_MAX, &s->prio))
+				return snprintf(err, n, "\"prio\" must be an integer"), -1;
+			break;
+		case 'r':
+			if (strcmp(k, "retries") == 0 && !jobs_is_int(f, 0, 10000, &s->retries))
+				return snprintf(err, n, "\"retries\" must be an integer from 0 to 10000"), -1;
+			if (strcmp(k, "ranks") == 0 && !jobs_is_int(f, 1, 4096, &s->ranks))
+				return snprintf(err, n, "\"ranks\" must be a number of MPI ranks from 1 to 4096"), -1;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Check a complete spec and fill the parts of a job that need no memory. */
+static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
+{
+	if (!s->type)
+		return snprintf(err, n, "missing \"type\"; known types: " KNOWN_TYPES), -1;
+	*kind = mjob_kind_parse(s->type);
+	if (*kind < 0)
+		return snprintf(err, n, "unknown type \"%.60s\"; known types: " KNOWN_TYPES, s->type), -1;
+	if (s->input && !msg_is_str(s->input) && *kind != MJOB_FUNC)
+		return snprintf(err, n, "\"input\" must be a string"), -1;
+	if (*kind == MJOB_EXEC && (!s->input || !msg_str(s->input)[0]))
+		return snprintf(err, n, "exec needs \"input\": the command line"), -1;
+	if (s->ranks > 1 && *kind != MJOB_EXEC)
+		return snprintf(err, n, "\"ranks\" is for exec jobs (an MPI program started with srun or mpirun)"), -1;
+	if (*kind == MJOB_FUNC) {
+		if (!s->target)
+			return snprintf(err, n, "func needs \"target\": /path/lib.so:function"), -1;
+		const char *colon = strrchr(s->target, ':');
+		if (!colon || colon == s->target || !colon[1])
+			return snprintf(err, n, "func target \"%.200s\" must look like /path/lib.so:function",
+					s->target),
+			       -1;
+	}
+	return 0;
+}
+
+int jobs_spec_check(const msg *dflt, const msg *job, char *err, size_t n)
+{
+	struct spec d = {.retries = 3}, s;
+	int kind = -1;
+	int64_t dep;
+	if (dflt && !msg_is_object(dflt))
+		return snprintf(err, n, "\"defaults\" must be an object"), -1;
+	if (dflt && spec_parse(&d, dflt, err, n))
+		return -1;
+	s = d;
+	if (!msg_is_object(job))
+		return snprintf(err, n, "a job must be an object"), -1;
+	if (spec_parse(&s, job, err, n) || spec_check(&s, &kind, err, n))
+		return -1;
+	for (msg *x = msg_child(s.deps); x; x = msg_next(x))
+		if (!jobs_is_int(x, 1, INT64_MAX / 2, &dep))
+			return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
+	return kind;
+}
+
+struct batch {
+	struct mjob **jobs;
+	msg **deps;
+	char **deps_text;
+	const char **input;  /* each job's input text, for the store (borrowed or in input_owned) */
+	char **input_owned;  /* a func job's non-string input, printed */
+	size_t n;
+	char *dflt_env;
+	uint64_t held_b;     /* input bytes the batch's jobs keep in memory */
+};
+
+static void batch_free(struct batch *b, int free_jobs)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (free_jobs)
+			mjob_free(b->jobs[i]);
+		free(b->deps_text[i]);
+		free(b->input_owned[i]);
+	}
+	free(b->dflt_env);
+	free(b->jobs);
+	free(b->deps);
+	free(b->deps_text);
+	free(b->input);
+	free(b->input_owned);
+}
+
+static int batch_alloc(struct batch *b, size_t n)
+{
+	memset(b, 0, sizeof *b);
+	size_t k = n ? n : 1;
+	b->jobs = calloc(k, sizeof *b->jobs);
+	b->deps = calloc(k, sizeof *b->deps);
+	b->deps_text = calloc(k, sizeof *b->deps_text);
+	b->input = calloc(k, sizeof *b->input);
+	b->input_owned = calloc(k, sizeof *b->input_owned);
+	return b->jobs && b->deps && b->deps_text && b->input && b->input_owned ? 0 : -1;
+}
+
+/* Where job i (id) of a batch starting at first is checked against the
+ * cluster: its ranks fit a connected worker, its deps name earlier jobs,
+ * its environment was sent. The environment's id in *env_id (looked up
+ * once per run of jobs sharing a key: *envk_last). 0, or -1 with err. */
+static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i, int64_t id, int64_t first,
+		     const char **envk_last, int64_t *env_id, char *err, size_t n)
+{
+	/* All ranks hold slots of one worker: with workers connected and none
+	 * that large, the job could never start. Before any worker connected
+	 * it cannot be judged and is accepted. */
+	uint32_t most = s->ranks > 1 ? workers_max_slots(ms) : 0;
+	if (most && s->ranks > (int64_t)most)
+		return snprintf(err, n,
+				"job %zu: \"ranks\" %lld is more than the %u slots of the largest connected worker "
+				"(a multi-rank job holds its ranks' slots on one worker); start workers with "
+				"--slots %lld or more",
+				i, (long long)s->ranks, most, (long long)s->ranks),
+		       -1;
+	for (msg *x = msg_child(s->deps); x; x = msg_next(x)) {
+		int64_t dep;
+		if (!jobs_is_int(x, 1, INT64_MAX / 2, &dep))
+			return snprintf(err, n, "job %zu: \"deps\" must be an array of job ids", i), -1;
+		if (dep >= id || (dep < first && !sched_find(&ms->sched, dep) && store_state(ms->store, dep) < 0))
+			return snprintf(err, n, "job %zu: unknown dependency %lld (no earlier job has that id)", i,
+					(long long)dep),
+			       -1;
+	}
+	if (kind == MJOB_EXEC && s->envk && (!*envk_last || strcmp(*envk_last, s->envk) != 0)) {
+		*env_id = store_env_find(ms->store, s->envk);
+		*envk_last = s->envk;
+		if (*env_id <= 0 || *env_id > UINT32_MAX)
+			return snprintf(err, n,
+					"job %zu: unknown environment \"%.64s\": send it in an env message on this "
+					"connection first",
+					i, s->envk),
+			       -1;
+	}
+	return 0;
+}
+
+/* The job i of b from its spec s (defaults d), with its input held in
+ * memory or left to the store (master_holds_input). 0, or -1 with err. */
+static int job_build(struct master *ms, struct client *c, struct batch *b, const struct spec *s,
+		     const struct spec *d, int kind, size_t i, int64_t id, int64_t env_id, char *err, size_t n)
+{
+	const char *input = "";
+	if (s->input)
+		input = msg_is_str(s->input) ? msg_str(s->input) : (b->input_owned[i] = msg_print(s->input));
+	if (!input) {
+		b->n = i + 1;
+		return snprintf(err, n, "out of memory for job %zu", i), -1;
+	}
+	size_t input_len = strlen(input);
+	int hold = master_holds_input(ms, input_len, b->held_b);
+	char *env_owned = NULL;
+	const char *env = NULL;
+	if (s->env)
+		env = s->env == d->env ? b->dflt_env : (env_owned = msg_print(s->env));
+	struct mjob *j = mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s->target : NULL,
+				  kind == MJOB_EXEC ? s->cwd : NULL, kind == MJOB_EXEC ? env : NULL,
+				  kind == MJOB_EXEC && s->envk ? (uint32_t)env_id : 0);
+	free(env_owned);
+	b->input[i] = input;
+	b->n = i + 1;
+	if (!j)
+		return snprintf(err, n, "out of memory for job %zu", i), -1;
+	if (hold)
+		b->held_b += input_len;
+	else
+		j->flags |= MJOB_F_STORED;
+	j->id = id;
+	j->kind = (uint8_t)kind;
+	j->client = &c->sc;
+	j->delay_s = kind == MJOB_ECHO ? s->delay : 0;
+	j->timeout_s = s->timeout;
+	j->treq = (uint32_t)(s->treq + 0.999);
+	j->ranks = (uint16_t)(s->ranks > 1 ? s->ranks : 0);
+	j->prio = (int32_t)s->prio;
+	j->retries = (uint16_t)s->retries;
+	j->crash_limit = (uint8_t)(s->crash_limit ? s->crash_limit : 1);
+	b->jobs[i] = j;
+	if (msg_size(s->deps)) {
+		b->deps[i] = s->deps;
+		b->deps_text[i] = msg_print(s->deps);
+	}
+	return 0;
+}
+
+/* Every job of a batch that passed its checks: stored and scheduled; one
+ * whose dependency already failed fails at once. */
+static void batch_commit(struct master *ms, struct client *c, struct batch *b, double now)
+{
+	char why[64];
+	for (size_t i = 0; i < b->n; i++) {
+		struct mjob *j = b->jobs[i];
+		store_insert(ms->store, j, b->input[i], strlen(b->input[i]), c->cid, b->deps_text[i], now);
+		int64_t failed_dep = 0;
+		for (msg *x = msg_child(b->deps[i]); x; x = msg_next(x)) {
+			int64_t dep = msg_int(x);
+			if (sched_wait_for(&ms->sched, j, dep) == 0)
+				continue;
+			if (store_state(ms->store, dep) != MJOB_COMPLETED && !failed_dep)
+				failed_dep = dep;
+		}
+		if (sched_add(&ms->sched, j)) {
+			store_finish(ms->store, j->id, MJOB_FAILED, 0, NULL, 0, NULL, 0, "out of memory in the master", 0, 0,
+				     now);
+			mjob_free(j);
+			continue;
+		}
+		if (failed_dep) {
+			snprintf(why, sizeof why, "dependency %lld failed", (long long)failed_dep);
+			jobs_finalize(ms, j, MJOB_FAILED, NULL, 0, why, 0, 0);
+		}
+	}
+}
+
+
+int jobs_admit(struct master *ms, struct client *c, const msg *jobs, const msg *dflt, int64_t *first_out,
+	       char *err, size_t errlen)
+{
+	char why[300];
+	if (!msg_is_array(jobs))
+		return snprintf(err, errlen, "submit needs \"jobs\": an array of job objects"), -JOBS_EBAD;
+	struct spec d = {.retries = 3};
+	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, why, sizeof why)))
+		return snprintf(err, errlen, "defaults: %s", msg_is_object(dflt) ? why : "must be an object"),
+		       -JOBS_EBAD;
+	size_t n = msg_size(jobs);
+	struct batch b;
+	if (batch_alloc(&b, n)) {
+		batch_free(&b, 1);
+		return snprintf(err, errlen, "out of memory for a batch of %zu jobs", n), -JOBS_EBUSY;
+	}
+	if (d.env)
+		b.dflt_env = msg_print(d.env);
+	int64_t first = ms->next_id, env_id = 0;
+	const char *envk_last = NULL; /* jobs of a frame mostly share one snapshot */
+	size_t i = 0;
+	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
+		struct spec s = d;
+		int kind = 0;
+		int64_t id = first + (int64_t)i;
+		if (!msg_is_object(e)) {
+			snprintf(err, errlen, "job %zu: not an object", i);
+			goto refuse;
+		}
+		if (spec_parse(&s, e, why, sizeof why) || spec_check(&s, &kind, why, sizeof why)) {
+			snprintf(err, errlen, "job %zu: %s", i, why);
+			goto refuse;
+		}
+		if (job_admit(ms, &s, kind, i, id, first, &envk_last, &env_id, err, errlen) ||
+		    job_build(ms, c, &b, &s, &d, kind, i, id, env_id, err, errlen))
+			goto refuse;
+	}
+	batch_commit(ms, c, &b, util_wall());
+	ms->next_id += (int64_t)b.n;
+	batch_free(&b, 0);
+	*first_out = first;
+	return 0;
+refuse:
+	batch_free(&b, 1);
+	return -JOBS_EBAD;
+}
+
+/* ---- cancel ---- */
+
+static void revoke_cancel(struct mjob *j)
+{
+	if (j->where != MJOB_ASSIGNED || !j->worker)
+		return;
+	struct wrk *w = wrk_of(j->worker);
+	if (!w->peer || fbuf_item(&w->revoke_cancel))
+		return;
+	buf_addf(&w->revoke_cancel.b, "%lld", (long long)j->id);
+	workers_dirty(w);
+}
+
+static void cancel_all_one(void *arg, struct mjob *j)
+{
+	struct master *m = arg;
+	revoke_cancel(j);
+	const char *wid = j->worker ? wrk_of(j->worker)->wid : NULL;
+	clients_result(client_of(j->client), j, MJOB_CANCELLED, wid, NULL, 0, "cancelled", 0, 0);
+	m->counts[MJOB_CANCELLED]++;
+}
+
+
+int jobs_cancel(struct master *ms, int64_t id)
+{
+	struct mjob *j = sched_find(&ms->sched, id);
+	if (j) {
+		revoke_cancel(j);
+		jobs_finalize(ms, j, MJOB_CANCELLED, NULL, 0, "cancelled", 0, 0);
+		return 1;
+	}
+	return id > 0 && id < ms->next_id && store_state(ms->store, id) >= 0 ? 0 : -1;
+}
+
+int64_t jobs_cancel_all(struct master *ms, char *err, size_t errlen)
+{
+	uint64_t t0 = util_mono_ns();
+	/* Only a mark goes to the store now; the rows are rewritten a chunk
+	 * per turn (on_check), so dispatch never stalls. */
+	if (store_cancel_all(ms->store, util_wall(), ms->next_id, (int64_t)ms->sched.nlive))
+		return snprintf(err, errlen, "cancel failed: %s", store_errmsg(ms->store)), -1;
+	int64_t n = (int64_t)sched_cancel_all(&ms->sched, cancel_all_one, ms);
+	for (size_t i = 0; i < ms->ctab_size; i++) {
+		struct client *c = ms->ctab[i];
+		while (c) {
+			struct client *next = c->hnext;
+			clients_maybe_free(c);
+			c = next;
+		}
+	}
+	log_info("cancelled all %lld unfinished jobs in %.3f s", (long long)n, (double)(util_mono_ns() - t0) / 1e9);
+	return n;
+}
+
+/* ---- final states ---- */
+
+void jobs_finalize(struct master *m, struct mjob *j, int state, const char *output,
+		     size_t output_len, const char *error, int rc_set, int rc)
+{
+	const char *wid = j->worker ? wrk_of(j->worker)->wid : m->lost_wid;
+	double started = j->where == MJOB_ASSIGNED ? workers_started_at(m, j) : 0;
+	if (store_finish(m->store, j->id, state, j->attempts, j->worker ? wid : NULL, started, output, output_len,
+			 error, rc_set, rc, util_wall()))
+		log_error("cannot record the end of job %lld: %s", (long long)j->id, store_errmsg(m->store));
+	m->counts[state]++;
+	struct client *c = client_of(j->client);
+	clients_result(c, j, state, wid, output, output_len, error, rc_set, rc);
+	/* sched_finish may finalize j's dependents (on_fail -> here again),
+	 * which may be the last jobs of a disconnected client -- this same c:
+	 * the inner frame must not free it under this one. */
+	c->holds++;
+	sched_finish(&m->sched, j, state);
+	c->holds--;
+	clients_maybe_free(c);
+}
+

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * jobs: the life of a job in the master, independent of any connection --
+ * admission (parse and check a batch of job objects, store them in the
+ * turn's transaction, schedule them), cancellation and the final state.
+ * The wire protocol's submit and cancel (clients.c), the HTTP service and
+ * pipelines all go through here, so a job admitted by any of them is the
+ * same job: durable with the turn's commit, scheduled fairly, its result
+ * recorded once.
+ */
+#ifndef MTS_JOBS_H
+#define MTS_JOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct master;
+struct client;
+struct mjob;
+
+/* jobs_admit's error classes (returned negated as its result). */
+enum {
+	JOBS_EBAD = 1,  /* a job or the defaults are malformed or refer to what does not exist */
+	JOBS_EBUSY = 2, /* out of memory for the batch: try again later */
+};
+
+/* Admit a batch: jobs is a JSON array of job objects (docs/protocol.md,
+ * submit), dflt NULL or an object of defaults they override. All or
+ * nothing: on success every job is in the store's open transaction and in
+ * the scheduler, owned by client c, with ids *first .. *first + n - 1
+ * (n = msg_size(jobs)); returns 0. On failure nothing was stored, err has
+ * one line naming the job ("job 3: ...") and the result is -JOBS_EBAD or
+ * -JOBS_EBUSY. */
+int jobs_admit(struct master *m, struct client *c, const msg *jobs, const msg *dflt, int64_t *first,
+	       char *err, size_t n);
+
+/* Cancel one job: 1 if it was unfinished (now cancelled, its worker told
+ * to stop it), 0 if it is final already, -1 if no such id. */
+int jobs_cancel(struct master *m, int64_t id);
+/* Cancel every unfinished job (an O(1) mark in the store, rows rewritten
+ * over the next turns): how many, or -1 with err. */
+int64_t jobs_cancel_all(struct master *m, char *err, size_t n);
+
+/* A job reached a final state: store it, queue its client's callback,
+ * release its dependents (a failure fails them), free it. output, error
+ * may be NULL; rc_set = 0: no exit code. */
+void jobs_finalize(struct master *m, struct mjob *j, int state, const char *output, size_t output_len,
+		   const char *error, int rc_set, int rc);
+
+/* One job object over optional defaults, parsed and checked exactly as
+ * jobs_admit does (ids in "deps" included, not their existence): its
+ * MJOB_* kind, or -1 with err set. For the fuzzer and the unit tests. */
+int jobs_spec_check(const msg *dflt, const msg *job, char *err, size_t n);
+
+/* v an array of integer ids: *out (malloc'd, NULL when empty) and *n;
+ * -1 if v is not such an array. */
+int jobs_read_ids(const msg *v, int64_t **out, size_t *n);
+/* v an integer in [lo, hi]: 1 and *out set, else 0. */
+int jobs_is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out);
+
+#endif

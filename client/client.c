@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "nametab.h"
 #include "util.h"
 
 #define PING_MS 2000
@@ -236,31 +237,32 @@ static void handle_done(mts_client *c, msg *m)
 	pthread_cond_broadcast(&c->cv);
 }
 
-static void conn_msg_cb(struct conn *cn, msg *m)
+/* Messages from the master; each handler runs under c->mu and owns m. */
+static void on_done(mts_client *c, msg *m)
 {
-	mts_client *c = conn_data(cn);
-	const char *t = msg_type(m);
+	handle_done(c, m);
+}
+
+static void on_hello_ok(mts_client *c, msg *m)
+{
+	c->ready = 1;
+	c->connecting = 0;
+	c->backoff_ms = 0;
+	send_pending(c);
+	pthread_cond_broadcast(&c->cv);
+	msg_free(m);
+}
+
+/* A reply (or error) to request "req"; an error without one means the
+ * master is closing this connection: keep its reason. */
+static void on_reply(mts_client *c, msg *m)
+{
 	int64_t no = 0;
-	pthread_mutex_lock(&c->mu);
-	if (!strcmp(t, "done")) {
-		handle_done(c, m);
-		pthread_mutex_unlock(&c->mu);
-		return;
-	}
-	if (!strcmp(t, "hello_ok")) {
-		c->ready = 1;
-		c->connecting = 0;
-		c->backoff_ms = 0;
-		send_pending(c);
-		pthread_cond_broadcast(&c->cv);
-		pthread_mutex_unlock(&c->mu);
-		msg_free(m);
-		return;
-	}
+	int is_error = strcmp(msg_type(m), "error") == 0;
 	if (msg_get_int(m, "req", &no) == 0) {
 		struct req *r = find_req(c, no, 1);
 		if (r) {
-			if (!strcmp(t, "error")) {
+			if (is_error) {
 				const char *code = msg_get_str(m, "code");
 				r->err = code && !strcmp(code, "unknown_job") ? MTS_EUNKNOWN_JOB : MTS_EREJECTED;
 				snprintf(r->errmsg, sizeof r->errmsg, "%s",
@@ -277,13 +279,31 @@ static void conn_msg_cb(struct conn *cn, msg *m)
 			r->done = 1;
 			pthread_cond_broadcast(&c->cv);
 		}
-	} else if (!strcmp(t, "error")) {
-		/* The master is closing this connection; keep its reason. */
+	} else if (is_error) {
 		snprintf(c->why, sizeof c->why, "%s",
 			 msg_get_str(m, "msg") ? msg_get_str(m, "msg") : "the master closed the connection");
 	}
-	pthread_mutex_unlock(&c->mu);
 	msg_free(m);
+}
+
+/* Sorted by name; every other type is a reply matched by its "req". */
+struct master_msg {
+	const char *name;
+	void (*fn)(mts_client *c, msg *m);
+};
+static const struct master_msg master_msgs[] = {
+	{"done", on_done},
+	{"hello_ok", on_hello_ok},
+};
+
+static void conn_msg_cb(struct conn *cn, msg *m)
+{
+	mts_client *c = conn_data(cn);
+	const struct master_msg *h =
+		nametab_find(master_msgs, sizeof master_msgs / sizeof master_msgs[0], sizeof master_msgs[0], msg_type(m));
+	pthread_mutex_lock(&c->mu);
+	(h ? h->fn : on_reply)(c, m);
+	pthread_mutex_unlock(&c->mu);
 }
 
 static void conn_close_cb(struct conn *cn, const char *why)

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nametab.h"
+
 const struct call_handler call_client_table[] = {
 	{"cancel", clients_on_cancel, CALL_CLIENT | CALL_WRITES},
 	{"env", clients_on_env, CALL_CLIENT | CALL_CONN | CALL_WRITES},
@@ -27,26 +29,12 @@ const size_t call_client_count = sizeof call_client_table / sizeof call_client_t
 
 const struct call_handler *call_find(const struct call_handler *tab, size_t n, const char *name)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(name, tab[mid].name);
-		if (d == 0)
-			return &tab[mid];
-		if (d < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return nametab_find(tab, n, sizeof *tab, name);
 }
 
 size_t call_table_check(const struct call_handler *tab, size_t n)
 {
-	for (size_t i = 1; i < n; i++)
-		if (strcmp(tab[i - 1].name, tab[i].name) >= 0)
-			return i;
-	return 0;
+	return nametab_check(tab, n, sizeof *tab);
 }
 
 void call_dispatch(struct call *c, const struct call_handler *tab, size_t n, const char *who, msg *m)

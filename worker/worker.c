@@ -40,6 +40,7 @@
 #include "cgroup.h"
 #include "joblog.h"
 #include "log.h"
+#include "nametab.h"
 #include "msg.h"
 #include "rundir.h"
 #include "util.h"
@@ -811,45 +812,63 @@ static void on_ready(struct conn *c)
 	send_hello(w);
 }
 
+static void on_hello_ok(struct worker *w, msg *m)
+{
+	int64_t pf = 0;
+	msg_get_int(m, "prefetch", &pf);
+	w->cs = CS_ACTIVE;
+	w->backoff_ms = BACKOFF_MIN_MS;
+	w->alone_since_ns = 0;
+	w->last_wait[0] = '\0';
+	w->st.connects++;
+	log_info("connected to the master at %s as %s (%d slots, prefetch %lld, holding %zu "
+		 "jobs and %zu results)",
+		 w->master_addr, w->id, w->slots, (long long)pf, idmap_count(&w->jobs), idmap_count(&w->results));
+	/* the end may have become known after our hello went out */
+	if (w->end > 0)
+		worker_set_end(w, w->end);
+	kick(w);
+}
+
+static void on_exit_msg(struct worker *w, msg *m)
+{
+	(void)m;
+	exit_now(w, WORKER_EXIT_OK, "the master said exit");
+}
+
+static void on_error_msg(struct worker *w, msg *m)
+{
+	(void)w;
+	log_warn("master says: %s: %s", msg_get_str(m, "code") ? msg_get_str(m, "code") : "?",
+		 msg_get_str(m, "msg") ? msg_get_str(m, "msg") : "");
+}
+
+/* What the master sends a worker (docs/protocol.md), sorted by name. */
+struct master_msg {
+	const char *name;
+	void (*fn)(struct worker *w, msg *m);
+};
+static const struct master_msg master_msgs[] = {
+	{"assign", handle_assign},     {"error", on_error_msg},	      {"exit", on_exit_msg},
+	{"hello_ok", on_hello_ok},     {"result_ok", handle_result_ok}, {"revoke", handle_revoke},
+};
+
+size_t worker_msgs_check(void)
+{
+	return nametab_check(master_msgs, sizeof master_msgs / sizeof master_msgs[0], sizeof master_msgs[0]);
+}
+
 static void on_msg(struct conn *c, msg *m)
 {
 	struct worker *w = conn_data(c);
-	const char *t = msg_type(m);
-	if (w->stopping || w->exiting) {
-		msg_free(m);
-		return;
-	}
-	if (strcmp(t, "assign") == 0) {
-		handle_assign(w, m);
-	} else if (strcmp(t, "result_ok") == 0) {
-		handle_result_ok(w, m);
-	} else if (strcmp(t, "revoke") == 0) {
-		handle_revoke(w, m);
-	} else if (strcmp(t, "hello_ok") == 0) {
-		int64_t pf = 0;
-		msg_get_int(m, "prefetch", &pf);
-		w->cs = CS_ACTIVE;
-		w->backoff_ms = BACKOFF_MIN_MS;
-		w->alone_since_ns = 0;
-		w->last_wait[0] = '\0';
-		w->st.connects++;
-		log_info("connected to the master at %s as %s (%d slots, prefetch %lld, holding %zu "
-			 "jobs and %zu results)",
-			 w->master_addr, w->id, w->slots, (long long)pf, idmap_count(&w->jobs),
-			 idmap_count(&w->results));
-		/* the end may have become known after our hello went out */
-		if (w->end > 0)
-			worker_set_end(w, w->end);
-		kick(w);
-	} else if (strcmp(t, "exit") == 0) {
-		msg_free(m);
-		exit_now(w, WORKER_EXIT_OK, "the master said exit");
-		return;
-	} else if (strcmp(t, "error") == 0) {
-		log_warn("master says: %s: %s", msg_get_str(m, "code") ? msg_get_str(m, "code") : "?",
-			 msg_get_str(m, "msg") ? msg_get_str(m, "msg") : "");
-	} else {
-		log_debug("ignoring a '%s' message from the master", t);
+	if (!w->stopping && !w->exiting) {
+		const char *t = msg_type(m);
+		const struct master_msg *h =
+			nametab_find(master_msgs, sizeof master_msgs / sizeof master_msgs[0], sizeof master_msgs[0], t);
+		if (h)
+			h->fn(w, m);
+		else
+			log_debug("ignoring a '%s' message from the master", t);
 	}
 	msg_free(m);
 }

@@ -85,5 +85,8 @@ struct worker_stats {
 	int connected; /* hello_ok received on the current connection */
 };
 void worker_get_stats(const struct worker *w, struct worker_stats *st);
+/* 0 if the table of messages from the master is sorted (nametab_check):
+ * for the unit test. */
+size_t worker_msgs_check(void);
 
 #endif

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "master.h"
+#include "nametab.h"
+#include "worker.h"
 
 /* ---- a sink that keeps the replies as JSON text ---- */
 
@@ -64,6 +66,7 @@ static void test_tables_sorted(void **state)
 	(void)state;
 	assert_int_equal(call_table_check(call_client_table, call_client_count), 0);
 	assert_int_equal(call_table_check(workers_calls, workers_ncalls), 0);
+	assert_int_equal(worker_msgs_check(), 0);
 	for (size_t i = 0; i < call_client_count; i++)
 		assert_ptr_equal(call_find(call_client_table, call_client_count, call_client_table[i].name),
 				 &call_client_table[i]);
@@ -73,6 +76,10 @@ static void test_tables_sorted(void **state)
 	/* a table out of order is caught */
 	struct call_handler bad[] = {{"b", NULL, 0}, {"a", NULL, 0}};
 	assert_int_equal(call_table_check(bad, 2), 1);
+	struct call_handler three[] = {{"a", NULL, 0}, {"c", NULL, 0}, {"c", NULL, 0}};
+	assert_int_equal(nametab_check(three, 3, sizeof three[0]), 2); /* duplicates too */
+	assert_null(nametab_find(three, 3, sizeof three[0], "b"));
+	assert_null(nametab_find(three, 3, sizeof three[0], NULL));
 }
 
 static msg *parse(const char *j)

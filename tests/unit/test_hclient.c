@@ -503,6 +503,38 @@ static void test_timeout_keeps_loop_running(void **s)
 	assert_true(k.max_gap_ns < 200 * 1000000ull);
 }
 
+/* A listener whose accept queue is full drops new SYNs (Linux), so a
+ * connect to it never completes: nothing was sent, and a retry is safe. */
+static void test_connect_timeout_retried(void **s)
+{
+	int port, fill[3];
+	int fd = listen_loopback(&port, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port)};
+	for (int i = 0; i < 3; i++) {
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		assert_true(fill[i] >= 0);
+		(void)!connect(fill[i], (struct sockaddr *)&sa, sizeof sa);
+	}
+	usleep(50 * 1000);
+	char u[128];
+	url(u, sizeof u, port, "/x");
+	struct hclient_opts o = HCLIENT_OPTS_INIT;
+	o.connect_timeout_s = 0.2;
+	o.retries = 1;
+	o.backoff_s = 0.01;
+	struct result r = {0};
+	assert_non_null(hclient_request(hc, u, "{}", 2, &o, on_res, &r));
+	assert_int_equal(run_until(&r.called, 1, 5), 0);
+	for (int i = 0; i < 3; i++)
+		close(fill[i]);
+	close(fd);
+	assert_int_equal(r.http_ok, 0);
+	assert_string_equal(r.error, "could not connect within 0.2 s (2 attempts)");
+	assert_int_equal(r.attempts, 2);
+	assert_true(r.elapsed_s >= 0.4 && r.elapsed_s < 3);
+}
+
 static void test_garbage_answer(void **s)
 {
 	char u[128];
@@ -759,6 +791,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_503_then_200, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_keeps_loop_running, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_connect_timeout_retried, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_response_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thousand_concurrent, setup, teardown),

@@ -34,11 +34,9 @@ endif
 PKGS := libuv libcjson sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# HTTP (libmicrohttpd, libcurl): only for the modules, programs and tests
-# that use them; never in libmtslurm.so.
 HTTP_PKGS := libmicrohttpd libcurl
-HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS) 2>/dev/null)
-HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
+HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS))
+HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS))
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
 
@@ -302,7 +300,7 @@ $(FB)/obj/%.o: %.c
 
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(HTTP_LIBS) $(LIBS)
 
 # clang (for libFuzzer) is installed here, not by `make check`, which does not need it.
 fuzz:

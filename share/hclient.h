@@ -50,8 +50,10 @@
 /* The backoff doubles per retry up to this. */
 #define HCLIENT_BACKOFF_S_MAX 5.0
 /* At most this many connections to one host at once; more calls to it wait
- * inside curl for a free connection, and that wait counts against their
- * timeout_s. Bounds the descriptors a flood of calls can take. */
+ * inside curl for a free connection. The wait counts against their
+ * timeout_s, which curl enforces when a connection frees up (a call queued
+ * behind 256 hung ones fails soon after they time out). Bounds the
+ * descriptors a flood of calls can take. */
 #define HCLIENT_HOST_CONNECTIONS_MAX 256
 
 struct hclient;

@@ -131,7 +131,8 @@ void hclient_close(struct hclient *h, void (*on_closed)(void *arg), void *arg);
  * Returns the call handle, valid until its callback returns or it is
  * cancelled; cb(arg, result) follows exactly once, later, from the loop.
  * Returns NULL -- and cb is never called -- only when it cannot start at all:
- * h, url or cb NULL, h closing, or out of memory. Bad arguments that can be
+ * h, url or cb NULL, body NULL with len > 0, h closing, or out of memory
+ * (libcurl refusing an option counts as that). Bad arguments that can be
  * reported (a URL that is not http:// or https://, an unknown method, a
  * header with a line break or without "Name:", a negative timeout) come to
  * cb as an error with attempts 0. */

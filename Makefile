@@ -34,6 +34,9 @@ endif
 PKGS := libuv libcjson sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+HTTP_PKGS := libmicrohttpd libcurl
+HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS))
+HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS))
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
 
@@ -94,6 +97,10 @@ $(B)/obj/client/cli/%.o: client/cli/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -Iclient -Islurm -c -o $@ $<
 
+# share/hclient.c includes curl.h; the client library never links it in
+# (nothing in client/ calls hclient_*, so the archive member stays out).
+$(B)/obj/share/hclient.o: CFLAGS += $(HTTP_CFLAGS)
+
 $(LIBSHARE): $(call obj,$(SHARE_SRC))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -141,8 +148,8 @@ $(B)/pkgconfig/mtslurm.pc: Makefile
 $(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -iquote slurm -o $@ $< $(LIBMASTER) $(LIBWORKER) \
-		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(LIBS)
+	$(Q)$(CC) $(CFLAGS) $(HTTP_CFLAGS) -iquote master -iquote worker -iquote slurm -o $@ $< $(LIBMASTER) $(LIBWORKER) \
+		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(HTTP_LIBS) $(LIBS)
 
 $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)
@@ -272,7 +279,7 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 FUZZ_REPLAYS := $(patsubst %,$(B)/tests/test_fuzz_%,$(FUZZ_NAMES))
 FB := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
-	-fno-sanitize-recover=all -Ishare -Islurm -iquote master -iquote worker $(PKG_CFLAGS)
+	-fno-sanitize-recover=all -Ishare -Islurm -iquote master -iquote worker $(PKG_CFLAGS) $(HTTP_CFLAGS)
 FUZZ_LIBSRC := $(SHARE_SRC) $(MASTER_SRC) $(WORKER_SRC) $(SLURM_SRC)
 FUZZ_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(FUZZ_LIBSRC))
 
@@ -293,7 +300,7 @@ $(FB)/obj/%.o: %.c
 
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(HTTP_LIBS) $(LIBS)
 
 # clang (for libFuzzer) is installed here, not by `make check`, which does not need it.
 fuzz:

@@ -29,7 +29,7 @@ static const char usage[] =
 	"                      [--sync full|normal]\n"
 	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--assign-defer-ms N]\n"
 	"                      [--log-level LEVEL] [--autoscale RUN_DIR/autoscale.json]\n"
-	"                      [--foreground]\n";
+	"                      [--http HOST:PORT | --no-http] [--foreground]\n";
 
 static struct master M;
 static uv_signal_t sig_term, sig_int;
@@ -168,6 +168,23 @@ static void claim_run_dir(const char *dir)
 	lock_fd = fd;
 }
 
+/* --http HOST:PORT, [HOST]:PORT, :PORT or PORT (host 127.0.0.1). */
+static void http_arg(struct master_cfg *cfg, const char *v)
+{
+	static char host[256];
+	const char *colon = strrchr(v, ':');
+	const char *port = colon ? colon + 1 : v;
+	size_t hl = colon ? (size_t)(colon - v) : 0;
+	if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']')
+		v++, hl -= 2;
+	if (hl >= sizeof host)
+		die("--http: host too long");
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	cfg->http_host = hl ? host : NULL;
+	cfg->http_port = (int)num_arg("--http", port, 65535);
+}
+
 int main(int argc, char **argv)
 {
 	struct master_cfg cfg = {.host = "127.0.0.1", .prefetch = UINT32_MAX};
@@ -214,6 +231,10 @@ int main(int argc, char **argv)
 			cfg.sync_normal = strcmp(v, "normal") == 0;
 		} else if (OPT("--autoscale")) {
 			cfg.autoscale = v;
+		} else if (OPT("--http")) {
+			http_arg(&cfg, v);
+		} else if (strcmp(a, "--no-http") == 0) {
+			cfg.no_http = 1;
 		} else if (OPT("--log-level")) {
 			level = v;
 		} else {

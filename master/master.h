@@ -146,6 +146,8 @@ struct lost_worker {
 	uint32_t jobs, requeued, failed; /* it held; queued again; failed out of retries */
 };
 
+struct http;
+
 struct waiter {
 	struct call call; /* answered through its transport when ready */
 	int all;
@@ -169,6 +171,9 @@ struct master_cfg {
 	int sync_normal;
 	int master_works;
 	const char *autoscale; /* RUN_DIR/autoscale.json, or NULL */
+	const char *http_host; /* HTTP service address; NULL: 127.0.0.1 */
+	int http_port;         /* 0: ephemeral */
+	int no_http;           /* --no-http */
 };
 
 struct master {
@@ -214,6 +219,8 @@ struct master {
 	void (*on_stopped)(struct master *m); /* all handles closed */
 	void *self_worker;                    /* --master-works */
 	struct autoscale *autoscale;          /* --autoscale, or NULL */
+	struct http *http;                    /* the HTTP service, or NULL (--no-http) */
+	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 };
 
 /* 1 if a new job's input of len bytes is kept in memory, with pending_b

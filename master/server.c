@@ -8,6 +8,7 @@
  */
 #include "master.h"
 #include "autoscale.h"
+#include "http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -566,6 +567,13 @@ static void on_handle_closed(uv_handle_t *h)
 		m->on_stopped(m);
 }
 
+static void on_http_stopped(void *arg)
+{
+	struct master *m = arg;
+	if (--m->handles_open == 0 && m->on_stopped)
+		m->on_stopped(m);
+}
+
 /* RUN_DIR/store.id names the database the run directory holds (store_id),
  * so that an empty or replaced state.db is refused instead of starting with
  * no jobs and reusing their ids. Absent: out stays "" (a new run directory,
@@ -661,6 +669,16 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		return -1;
 	if (listen_on(m, err, errlen))
 		return -1;
+	auth_uuid(m->server_id);
+	if (!cfg->no_http) {
+		struct http_cfg hc = {.host = cfg->http_host, .port = cfg->http_port};
+		char herr[300];
+		if (http_start(&m->http, m, &hc, m->info.http, sizeof m->info.http, herr, sizeof herr)) {
+			snprintf(err, errlen, "HTTP service: %s; choose another --http HOST:PORT, or --no-http", herr);
+			return -1;
+		}
+		m->handles_open++;
+	}
 	util_strlcpy(m->info.host, cfg->advertise && *cfg->advertise ? cfg->advertise : m->cfg.host,
 		     sizeof m->info.host);
 	if (strcmp(m->info.host, "0.0.0.0") == 0 || strcmp(m->info.host, "::") == 0)
@@ -673,8 +691,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	util_strlcpy(m->info.version, MASTER_VERSION, sizeof m->info.version);
 	if (rundir_write_master(cfg->run_dir, &m->info, err, errlen))
 		return -1;
-	log_info("serving on %s:%d (advertised as %s), pid %ld, run dir %s", m->cfg.host, m->info.port,
-		 m->info.host, m->info.pid, cfg->run_dir);
+	log_info("serving on %s:%d (advertised as %s), pid %ld, run dir %s%s%s", m->cfg.host, m->info.port,
+		 m->info.host, m->info.pid, cfg->run_dir, m->http ? ", HTTP on " : "", m->info.http);
 	if (m->autoscale)
 		autoscale_start(m->autoscale);
 	return 0;
@@ -715,6 +733,10 @@ static void finish_shutdown(struct master *m)
 	for (struct peer *p = m->peers; p; p = p->next)
 		if (p->conn)
 			conn_close(p->conn, NULL, "the master is shutting down");
+	if (m->http) {
+		http_stop(m->http, on_http_stopped, m);
+		m->http = NULL;
+	}
 	uv_close((uv_handle_t *)&m->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&m->check, on_handle_closed);
 	uv_close((uv_handle_t *)&m->idle, on_handle_closed);

@@ -108,6 +108,29 @@ int auth_key_load(unsigned char key[AUTH_KEY_BYTES], const char *path, int creat
 	return 0;
 }
 
+int auth_token_load(char hex[AUTH_HEX_BYTES], const char *path, int create, char *err, size_t errlen)
+{
+	unsigned char t[AUTH_KEY_BYTES];
+	if (auth_key_load(t, path, create, err, errlen))
+		return -1;
+	util_hex(hex, t, sizeof t);
+	OPENSSL_cleanse(t, sizeof t);
+	return 0;
+}
+
+int auth_uuid(char out[37])
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof b) != 1)
+		return -1;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	char hex[33];
+	util_hex(hex, b, sizeof b);
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+	return 0;
+}
+
 int auth_nonce(char hex[AUTH_HEX_BYTES])
 {
 	unsigned char b[32];

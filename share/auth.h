@@ -31,6 +31,14 @@
 int auth_key_load(unsigned char key[AUTH_KEY_BYTES], const char *path, int create, char *err,
 		  size_t errlen);
 
+/* The HTTP API token (RUN_DIR/token): 64 hex digits of randomness in a
+ * file kept like the key (same checks, created the same way when create
+ * is non-zero). hex receives the 64 digits. 0, or -1 with err. */
+int auth_token_load(char hex[AUTH_HEX_BYTES], const char *path, int create, char *err, size_t errlen);
+
+/* A random (version 4) UUID, "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx". 0 or -1. */
+int auth_uuid(char out[37]);
+
 /* Fill hex with 64 hex digits of fresh randomness. Returns 0 or -1. */
 int auth_nonce(char hex[AUTH_HEX_BYTES]);
 

@@ -134,7 +134,8 @@ int rundir_write_master(const char *dir, const struct master_info *mi, char *err
 	if (!m || msg_set_str(m, "host", mi->host) || msg_set_int(m, "port", mi->port) ||
 	    msg_set_int(m, "pid", mi->pid) || msg_set_str(m, "node", mi->node) ||
 	    msg_set_num(m, "started", mi->started) || msg_set_str(m, "version", mi->version) ||
-	    (mi->slurm_job[0] && msg_set_str(m, "slurm_job", mi->slurm_job)) || !(text = msg_print(m))) {
+	    (mi->slurm_job[0] && msg_set_str(m, "slurm_job", mi->slurm_job)) ||
+	    (mi->http[0] && msg_set_str(m, "http", mi->http)) || !(text = msg_print(m))) {
 		snprintf(err, errlen, "out of memory writing master.json");
 		goto out;
 	}
@@ -192,6 +193,7 @@ int rundir_read_master(const char *dir, struct master_info *mi, char *err, size_
 		     sizeof mi->version);
 	util_strlcpy(mi->slurm_job, msg_get_str(m, "slurm_job") ? msg_get_str(m, "slurm_job") : "",
 		     sizeof mi->slurm_job);
+	util_strlcpy(mi->http, msg_get_str(m, "http") ? msg_get_str(m, "http") : "", sizeof mi->http);
 	msg_get_num(m, "started", &mi->started);
 	msg_free(m);
 	return 0;

@@ -6,6 +6,7 @@
  *   DIR/            mode 0700
  *   DIR/master.json where the master serves (written atomically, see below)
  *   DIR/key         the cluster secret, 0600 (auth.h)
+ *   DIR/token       the HTTP API token, 0600 (auth_token_load)
  *   DIR/state.db    the master's SQLite store (WAL)
  *   DIR/logs/       master.log, worker-*.log (job output records), launch logs
  *   DIR/launch.json what `mtslurm start` launched (pids of mpirun etc.)
@@ -38,6 +39,7 @@ struct master_info {
 	char slurm_job[24];  /* its Slurm job id ($SLURM_JOB_ID), "" outside Slurm */
 	double started;      /* unix time */
 	char version[32];
+	char http[300];      /* the HTTP service's base URL, "http://HOST:PORT"; "" if none */
 };
 
 /* Write n bytes of text to DIR/NAME atomically and durably: a temp file,

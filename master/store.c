@@ -388,15 +388,16 @@ static int open_db(struct store *s, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-/* The schema_version of an existing database: 0 if it has none (a new
- * file, or no meta table yet), -1 if it cannot be read; ver gets the text. */
+/* The schema_version of a database that has tables (not a fresh one): 0 if
+ * it has none, -1 if it cannot be read (no meta table: not a master's
+ * database); ver gets the text. */
 static int schema_version(struct store *s, char *ver, size_t verlen)
 {
 	sqlite3_stmt *v = NULL;
 	*ver = 0;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &v, NULL);
-	if (rc != SQLITE_OK)
-		return strstr(sqlite3_errmsg(s->db), "no such table") ? 0 : -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &v, NULL) !=
+	    SQLITE_OK)
+		return -1;
 	if (sqlite3_step(v) == SQLITE_ROW) {
 		const char *t = (const char *)sqlite3_column_text(v, 0);
 		snprintf(ver, verlen, "%s", t ? t : "?");
@@ -422,10 +423,10 @@ static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 
 /* Create the schema, or upgrade a database of version 2 or later in place,
  * in one transaction; refuse (writing nothing) one of another version. */
-static int setup_schema(struct store *s, const char *path, char *err, size_t errlen)
+static int setup_schema(struct store *s, int fresh, const char *path, char *err, size_t errlen)
 {
-	char ver[16];
-	int v = schema_version(s, ver, sizeof ver);
+	char ver[16] = "";
+	int v = fresh ? 0 : schema_version(s, ver, sizeof ver);
 	if (v < 0)
 		return open_failed(s, path, err, errlen);
 	if (*ver && (v < 2 || v > STORE_SCHEMA_VERSION))
@@ -498,7 +499,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 	}
 	if (!fresh && check_integrity(s, path, err, errlen))
 		goto fail;
-	if (setup_schema(s, path, err, errlen) || check_identity(s, path, expect, err, errlen))
+	if (setup_schema(s, fresh, path, err, errlen) || check_identity(s, path, expect, err, errlen))
 		goto fail;
 	if (load_cancel(s) < 0) {
 		open_failed(s, path, err, errlen);

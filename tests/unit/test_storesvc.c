@@ -7,7 +7,7 @@
  * requeue with the counts adjusted and the job loaded again as queued
  * after a restart), clear_databases, forget taking the metadata along,
  * durability across close and reopen, the in-place upgrade of a schema-5
- * database and the refusal of a newer one. */
+ * database and the refusal of a newer one or a foreign SQLite file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -665,6 +665,20 @@ static void test_refuse_newer(void **st)
 	assert_int_equal(sql_int("SELECT count(*) FROM jobs"), 2);
 }
 
+/* Nor is a SQLite file of something else (it has tables, but no meta)
+ * adopted: refused, and nothing written into it. */
+static void test_refuse_foreign(void **st)
+{
+	(void)st;
+	exec_sql("CREATE TABLE foo(x); INSERT INTO foo VALUES(1)");
+	struct store *s = NULL;
+	char err[512] = "";
+	struct store_opts o = {0};
+	assert_int_equal(store_open(&s, path, &o, err, sizeof err), -1);
+	assert_non_null(strstr(err, "no such table: meta"));
+	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -678,6 +692,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forget_deletes_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_v5, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuse_newer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_foreign, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

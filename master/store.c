@@ -437,8 +437,10 @@ static int setup_schema(struct store *s, int fresh, const char *path, char *err,
 	for (int k = v ? v : STORE_SCHEMA_VERSION; k < STORE_SCHEMA_VERSION; k++)
 		n += (size_t)snprintf(sql + n, sizeof sql - n, "%s", upgrade_sql[k]);
 	n += (size_t)snprintf(sql + n, sizeof sql - n, "%s", schema_sql);
-	snprintf(sql + n, sizeof sql - n, "UPDATE meta SET value='%d' WHERE key='schema_version'; COMMIT;",
-		 STORE_SCHEMA_VERSION);
+	if (v && v < STORE_SCHEMA_VERSION)
+		n += (size_t)snprintf(sql + n, sizeof sql - n,
+				      "UPDATE meta SET value='%d' WHERE key='schema_version';", STORE_SCHEMA_VERSION);
+	snprintf(sql + n, sizeof sql - n, "COMMIT;");
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		open_failed(s, path, err, errlen);
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

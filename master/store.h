@@ -17,7 +17,9 @@
  * before that), which saves a copy per column.
  *
  * Not thread-safe; one store per process. Functions return 0 or -1 with the
- * SQLite message available from store_errmsg().
+ * SQLite message available from store_errmsg(). The tables of the HTTP
+ * service layer (job types, worker types, typed jobs, the dead-letter
+ * queue) have their functions in storesvc.h.
  */
 #ifndef MTS_STORE_H
 #define MTS_STORE_H
@@ -181,6 +183,7 @@ struct store_row {
 	int prio, retries, state, attempts, ranks;
 	int crash_limit, crashes; /* schema v4 */
 	int64_t env_id;           /* schema v5: envs.id, 0: none */
+	const char *jtype;        /* schema v6: a typed job's job type (jobmeta.jtype), NULL: a plain job */
 };
 /* Call fn for every job with state queued or running, in id order. Returns
  * the number of rows or -1 (also if fn returned non-zero). */
@@ -225,7 +228,8 @@ struct store_forget_q {
 /* Delete up to q->limit final jobs matching q (in the open transaction),
  * never one that a queued or running job depends on, nor the newest row
  * (ids count on from it), and then the environment snapshots that no job
- * uses and no client offered for a day. forgotten[state] receives how many of each final
+ * uses and no client offered for a day. Their jobmeta rows (storesvc.h) go
+ * with them (trigger jobs_meta_gone). forgotten[state] receives how many of each final
  * state went; the `counts` totals drop by as many. Returns the number, or
  * -1. */
 int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t forgotten[5]);

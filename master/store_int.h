@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store_int: the part of store.c's plumbing that the store's other source
+ * files (storesvc.c) share with it, so that they open the turn's
+ * transaction, report errors and read job rows exactly as store.c does
+ * instead of keeping copies. Internal to the store: no other module
+ * includes this header.
+ */
+#ifndef MTS_STORE_INT_H
+#define MTS_STORE_INT_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* The writer's connection. */
+sqlite3 *store_db(struct store *s);
+/* store_errmsg() takes SQLite's message; -1. */
+int store_fail(struct store *s);
+/* The same, and the open transaction must not commit (store_commit rolls
+ * it back): for a write that failed half-way. -1. */
+int store_fail_txn(struct store *s);
+/* store_errmsg() takes this printf-formatted message; -1. */
+int store_set_err(struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Step a write statement to completion, reset it and clear its bindings;
+ * a failure marks the open transaction failed (store_fail_txn). 0 or -1. */
+int store_run(struct store *s, sqlite3_stmt *st);
+/* Jobs below this id whose row says queued or running are cancelled (the
+ * mark of the last cancel --all; 0: none). */
+int64_t store_cancel_mark(const struct store *s);
+
+/* Statements of storesvc.c, prepared on first use (plain jobs never prepare
+ * them) and finalized by store_close(): STORE_SVC_STMTS slots. */
+#define STORE_SVC_STMTS 24
+sqlite3_stmt **store_svc_stmts(struct store *s);
+
+/* The columns of a store_row from a query FROM jobs AS j, in the order
+ * store_row_read() reads them, followed by one more: the job type
+ * (m.jtype with a LEFT JOIN jobmeta AS m ON m.id=j.id, or NULL). */
+#define STORE_ROW_COLS                                                                                      \
+	"j.id,j.client,j.type,j.input,j.delay,j.target,j.cwd,j.env,j.prio,j.retries,j.timeout,j.deps,j.state," \
+	"j.attempts,j.worker,j.treq,j.ranks,j.crash_limit,j.crashes,j.envid"
+/* Fill r from the current row of st (columns STORE_ROW_COLS and the job
+ * type from 0); strings borrowed until st steps or resets. */
+void store_row_read(sqlite3_stmt *st, struct store_row *r);
+
+/* The columns of a store_rec for a query FROM jobs AS j, in the order
+ * store_rec_read() reads them (store_jobs maps state and finished of rows
+ * below the cancel mark; readers of final rows need not). */
+#define STORE_REC_COLS                                                                                   \
+	"j.id,j.type,j.state,j.attempts,j.worker,j.output,j.error,j.rc,j.client,j.input,j.deps,j.prio,"    \
+	"j.retries,j.submitted,j.started,j.finished"
+#define STORE_REC_NCOLS 16
+/* Fill r from the current row of st (columns STORE_REC_COLS from 0). */
+void store_rec_read(sqlite3_stmt *st, struct store_rec *r);
+
+#endif

@@ -6,6 +6,7 @@
  */
 #include "call.h"
 #include "master.h"
+#include "types.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,8 +23,14 @@ const struct call_handler call_client_table[] = {
 	{"shutdown", clients_on_shutdown, CALL_WRITES},
 	{"status", query_status, 0},
 	{"submit", clients_on_submit, CALL_CLIENT | CALL_WRITES},
+	{"type_add", types_on_type_add, CALL_WRITES},
+	{"type_del", types_on_type_del, CALL_WRITES},
+	{"types", types_on_types, 0},
 	{"wait", query_wait, 0},
 	{"workers", query_workers, 0},
+	{"wtype_add", types_on_wtype_add, CALL_WRITES},
+	{"wtype_del", types_on_wtype_del, CALL_WRITES},
+	{"wtypes", types_on_wtypes, 0},
 };
 const size_t call_client_count = sizeof call_client_table / sizeof call_client_table[0];
 

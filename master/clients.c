@@ -324,8 +324,9 @@ void clients_on_hello(struct call *k, msg *m)
 	struct master *ms = k->m;
 	struct peer *p = k->peer;
 	const char *cid = msg_get_str(m, "client");
-	if (!cid || !*cid || strlen(cid) > MASTER_CID_MAX) {
-		conn_close(p->conn, "bad_message", "hello needs \"client\": an id of 1 to 64 characters");
+	if (!cid || !*cid || strlen(cid) > MASTER_CID_MAX || cid[0] == '@') {
+		conn_close(p->conn, "bad_message",
+			   "hello needs \"client\": an id of 1 to 64 characters, not starting with '@' (the master's own)");
 		return;
 	}
 	if (p->client) {

@@ -9,6 +9,8 @@
  */
 #include "jobs.h"
 #include "master.h"
+#include "storesvc.h"
+#include "types.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,8 @@ struct spec {
 	const char *type;
 	msg *input;
 	const char *target, *cwd, *envk;
+	const char *jobtype, *ext; /* a typed job: its job type, its external id */
+	msg *job;                  /* a typed job's submitted Job object (mindtrace), kept with it */
 	msg *env, *deps;
 	double delay, timeout, treq;
 	int64_t prio, retries, ranks, crash_limit;
@@ -101,6 +105,17 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 			if (strcmp(k, "input") == 0)
 				s->input = f;
 			break;
+		case 'j':
+			if (strcmp(k, "jobtype") == 0) {
+				if (!msg_is_str(f))
+					return snprintf(err, n, "\"jobtype\" must be the name of a job type"), -1;
+				s->jobtype = msg_str(f);
+			} else if (strcmp(k, "job") == 0) {
+				if (!msg_is_object(f))
+					return snprintf(err, n, "\"job\" must be an object"), -1;
+				s->job = f;
+			}
+			break;
 		case 'd':
 			if (strcmp(k, "delay") == 0) {
 				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
@@ -122,7 +137,11 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 			}
 			break;
 		case 'e':
-			if (strcmp(k, "env") == 0) {
+			if (strcmp(k, "ext") == 0) {
+				if (!msg_is_str(f) || !msg_str(f)[0] || strlen(msg_str(f)) > 200)
+					return snprintf(err, n, "\"ext\" must be an external id of 1 to 200 characters"), -1;
+				s->ext = msg_str(f);
+			} else if (strcmp(k, "env") == 0) {
 				if (!msg_is_array(f))
 					return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
 				for (msg *e = msg_child(f); e; e = msg_next(e))
@@ -155,10 +174,22 @@ static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 /* Check a complete spec and fill the parts of a job that need no memory. */
 static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
 {
+	if (s->jobtype) {
+		/* A typed job: the worker type of the workers serving it says
+		 * how it runs; "type" and the executors' fields do not apply. */
+		if (s->type || s->target || s->ranks > 1)
+			return snprintf(err, n, "a job with \"jobtype\" has no \"type\", \"target\" or \"ranks\": "
+					"its job type's workers decide how it runs"),
+			       -1;
+		*kind = MJOB_TYPED;
+		return 0;
+	}
+	if (s->ext || s->job)
+		return snprintf(err, n, "\"ext\" and \"job\" are for typed jobs (with \"jobtype\")"), -1;
 	if (!s->type)
 		return snprintf(err, n, "missing \"type\"; known types: " KNOWN_TYPES), -1;
 	*kind = mjob_kind_parse(s->type);
-	if (*kind < 0)
+	if (*kind < 0 || *kind == MJOB_TYPED)
 		return snprintf(err, n, "unknown type \"%.60s\"; known types: " KNOWN_TYPES, s->type), -1;
 	if (s->input && !msg_is_str(s->input) && *kind != MJOB_FUNC)
 		return snprintf(err, n, "\"input\" must be a string"), -1;
@@ -207,6 +238,12 @@ struct batch {
 	size_t n;
 	char *dflt_env;
 	uint64_t held_b;     /* input bytes the batch's jobs keep in memory */
+	size_t cap;          /* jobs the arrays hold */
+	/* Typed jobs only (allocated with the first one): owner client,
+	 * job type name and external id (borrowed), Job object text. */
+	struct client **owner;
+	const char **jtype, **ext;
+	char **job_json;
 };
 
 static void batch_free(struct batch *b, int free_jobs)
@@ -217,6 +254,12 @@ static void batch_free(struct batch *b, int free_jobs)
 		free(b->deps_text[i]);
 		free(b->input_owned[i]);
 	}
+	for (size_t i = 0; b->job_json && i < b->n; i++)
+		free(b->job_json[i]);
+	free(b->owner);
+	free(b->jtype);
+	free(b->ext);
+	free(b->job_json);
 	free(b->dflt_env);
 	free(b->jobs);
 	free(b->deps);
@@ -229,6 +272,7 @@ static int batch_alloc(struct batch *b, size_t n)
 {
 	memset(b, 0, sizeof *b);
 	size_t k = n ? n : 1;
+	b->cap = k;
 	b->jobs = calloc(k, sizeof *b->jobs);
 	b->deps = calloc(k, sizeof *b->deps);
 	b->deps_text = calloc(k, sizeof *b->deps_text);
@@ -264,6 +308,27 @@ static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i
 					(long long)dep),
 			       -1;
 	}
+	if (kind == MJOB_TYPED) {
+		struct jobtype *t = types_job(ms, s->jobtype);
+		if (!t)
+			return snprintf(err, n, "job %zu: unknown job type \"%.64s\"; register it first (mtslurm type add)", i,
+					s->jobtype),
+			       -1;
+		if (t->endpoint)
+			return snprintf(err, n,
+					"job %zu: job type %s is forwarded to %s: submit it through the HTTP service "
+					"(POST /submit_job)",
+					i, t->name, t->url),
+			       -1;
+		char why[500];
+		if (types_validate(t, s->input, why, sizeof why))
+			return snprintf(err, n, "job %zu: %s", i, why), -1;
+		int64_t other = s->ext ? store_meta_find_ext(ms->store, s->ext) : 0;
+		if (other > 0)
+			return snprintf(err, n, "job %zu: external id \"%.64s\" is already job %lld", i, s->ext,
+					(long long)other),
+			       -1;
+	}
 	if (kind == MJOB_EXEC && s->envk && (!*envk_last || strcmp(*envk_last, s->envk) != 0)) {
 		*env_id = store_env_find(ms->store, s->envk);
 		*envk_last = s->envk;
@@ -277,13 +342,44 @@ static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i
 	return 0;
 }
 
+/* The typed parts of job i: its owner (the job type's client, in the
+ * type's pool), metadata for the store, the type's retries. */
+static int typed_part(struct master *ms, struct batch *b, const struct spec *s, size_t i, struct mjob *j,
+		      char *err, size_t n)
+{
+	size_t cap = b->cap;
+	if (!b->owner) {
+		b->owner = calloc(cap, sizeof *b->owner);
+		b->jtype = calloc(cap, sizeof *b->jtype);
+		b->ext = calloc(cap, sizeof *b->ext);
+		b->job_json = calloc(cap, sizeof *b->job_json);
+		if (!b->owner || !b->jtype || !b->ext || !b->job_json)
+			return snprintf(err, n, "out of memory for job %zu", i), -1;
+	}
+	struct jobtype *t = types_job(ms, s->jobtype);
+	struct client *o = types_owner(ms, s->jobtype);
+	if (!o || (s->job && !(b->job_json[i] = msg_print(s->job))))
+		return snprintf(err, n, "out of memory for job %zu", i), -1;
+	b->owner[i] = o;
+	b->jtype[i] = t->name;
+	b->ext[i] = s->ext;
+	j->client = &o->sc;
+	if (t->retries >= 0)
+		j->retries = (uint16_t)t->retries;
+	if (t->timeout_s > 0 && !s->timeout)
+		j->timeout_s = t->timeout_s;
+	return 0;
+}
+
 /* The job i of b from its spec s (defaults d), with its input held in
  * memory or left to the store (master_holds_input). 0, or -1 with err. */
 static int job_build(struct master *ms, struct client *c, struct batch *b, const struct spec *s,
 		     const struct spec *d, int kind, size_t i, int64_t id, int64_t env_id, char *err, size_t n)
 {
 	const char *input = "";
-	if (s->input)
+	if (kind == MJOB_TYPED) /* a payload: always JSON text */
+		input = b->input_owned[i] = s->input ? msg_print(s->input) : strdup("{}");
+	else if (s->input)
 		input = msg_is_str(s->input) ? msg_str(s->input) : (b->input_owned[i] = msg_print(s->input));
 	if (!input) {
 		b->n = i + 1;
@@ -318,6 +414,8 @@ static int job_build(struct master *ms, struct client *c, struct batch *b, const
 	j->retries = (uint16_t)s->retries;
 	j->crash_limit = (uint8_t)(s->crash_limit ? s->crash_limit : 1);
 	b->jobs[i] = j;
+	if (kind == MJOB_TYPED && typed_part(ms, b, s, i, j, err, n))
+		return -1;
 	if (msg_size(s->deps)) {
 		b->deps[i] = s->deps;
 		b->deps_text[i] = msg_print(s->deps);
@@ -332,7 +430,12 @@ static void batch_commit(struct master *ms, struct client *c, struct batch *b, d
 	char why[64];
 	for (size_t i = 0; i < b->n; i++) {
 		struct mjob *j = b->jobs[i];
-		store_insert(ms->store, j, b->input[i], strlen(b->input[i]), c->cid, b->deps_text[i], now);
+		const char *cid = c->cid;
+		if (b->owner && b->owner[i]) {
+			cid = b->owner[i]->cid;
+			store_meta_add(ms->store, j->id, b->ext[i], b->jtype[i], b->job_json[i]);
+		}
+		store_insert(ms->store, j, b->input[i], strlen(b->input[i]), cid, b->deps_text[i], now);
 		int64_t failed_dep = 0;
 		for (msg *x = msg_child(b->deps[i]); x; x = msg_next(x)) {
 			int64_t dep = msg_int(x);
@@ -467,6 +570,9 @@ void jobs_finalize(struct master *m, struct mjob *j, int state, const char *outp
 			 error, rc_set, rc, util_wall()))
 		log_error("cannot record the end of job %lld: %s", (long long)j->id, store_errmsg(m->store));
 	m->counts[state]++;
+	/* A typed job that failed waits in the dead-letter queue. */
+	if (j->kind == MJOB_TYPED && state == MJOB_FAILED && store_dlq_add(m->store, j->id, util_wall()) < 0)
+		log_error("cannot put job %lld into the dead-letter queue: %s", (long long)j->id, store_errmsg(m->store));
 	struct client *c = client_of(j->client);
 	clients_result(c, j, state, wid, output, output_len, error, rc_set, rc);
 	/* sched_finish may finalize j's dependents (on_fail -> here again),

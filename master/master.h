@@ -123,6 +123,10 @@ struct wrk {
 	int told_exit;     /* autoscale released it */
 	char leave_why[300]; /* its `leaving` message: why it exits ("" if none came) */
 	char drain_why[200]; /* its `drain` message's why ("" if it never drained) */
+	char wtype[65];      /* its worker type (types.c), "" for a plain worker */
+	char url[256];       /* its HTTP address (mindtrace's worker_url), "" if it serves none */
+	uint32_t *binds;     /* pools bound to it by name (register_job_to_worker) */
+	size_t nbinds;
 	uint32_t *envs_sent; /* environment snapshots sent on this connection (workers.c) */
 	size_t nenvs_sent, cap_envs_sent;
 	struct wrk *dirty_next;
@@ -147,6 +151,7 @@ struct lost_worker {
 };
 
 struct http;
+struct types;
 
 struct waiter {
 	struct call call; /* answered through its transport when ready */
@@ -220,6 +225,7 @@ struct master {
 	void *self_worker;                    /* --master-works */
 	struct autoscale *autoscale;          /* --autoscale, or NULL */
 	struct http *http;                    /* the HTTP service, or NULL (--no-http) */
+	struct types *types;                  /* job types and worker types (types.c) */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 };
 

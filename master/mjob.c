@@ -58,17 +58,18 @@ void mjob_free(struct mjob *j)
 	free(j);
 }
 
-static const char *const kind_names[] = {"echo", "exec", "func"};
+static const char *const kind_names[] = {"echo", "exec", "func", "typed"};
+#define NKINDS (sizeof kind_names / sizeof kind_names[0])
 static const char *const state_names[] = {"queued", "running", "completed", "failed", "cancelled"};
 
 const char *mjob_kind_name(int kind)
 {
-	return kind >= 0 && kind < 3 ? kind_names[kind] : "unknown";
+	return kind >= 0 && kind < (int)NKINDS ? kind_names[kind] : "unknown";
 }
 
 int mjob_kind_parse(const char *type)
 {
-	for (int i = 0; type && i < 3; i++)
+	for (int i = 0; type && i < (int)NKINDS; i++)
 		if (strcmp(type, kind_names[i]) == 0)
 			return i;
 	return -1;

@@ -39,7 +39,9 @@ enum mjob_where {
 	MJOB_ASSIGNED = 3 /* on a worker (running or prefetched); db state running */
 };
 
-enum mjob_kind { MJOB_ECHO = 0, MJOB_EXEC = 1, MJOB_FUNC = 2 };
+/* MJOB_TYPED: a job of a job type (types.h); its input is the payload
+ * (JSON) and the serving worker's worker type decides how it runs. */
+enum mjob_kind { MJOB_ECHO = 0, MJOB_EXEC = 1, MJOB_FUNC = 2, MJOB_TYPED = 3 };
 
 #define MJOB_F_REVOKING 0x01 /* a revoke "steal" for it is in flight */
 #define MJOB_F_MARK 0x02     /* scratch bit for one operation (held reconciliation) */

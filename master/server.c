@@ -9,6 +9,7 @@
 #include "master.h"
 #include "autoscale.h"
 #include "http.h"
+#include "types.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -342,7 +343,9 @@ static int load_row(void *arg, const struct store_row *r)
 	const char *cid = r->client ? r->client : "";
 	struct client *c = L->last_client;
 	if (!c || strcmp(c->cid, cid) != 0)
-		c = L->last_client = clients_get(m, cid, 1);
+		c = L->last_client = strncmp(cid, TYPES_OWNER_PREFIX, strlen(TYPES_OWNER_PREFIX)) == 0
+					     ? types_owner(m, cid + strlen(TYPES_OWNER_PREFIX))
+					     : clients_get(m, cid, 1);
 	if (!c)
 		return -1;
 	int kind = mjob_kind_parse(r->type);
@@ -652,7 +655,7 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	struct store_opts so = {.sync_normal = cfg->sync_normal, .expect_id = id};
 	if (store_open(&m->store, m->db_path, &so, err, errlen))
 		return -1;
-	if (load(m, err, errlen))
+	if (types_load(m, err, errlen) || load(m, err, errlen))
 		return -1;
 	if (cfg->autoscale && !(m->autoscale = autoscale_new(m, cfg->autoscale, err, errlen)))
 		return -1;
@@ -756,6 +759,7 @@ void master_free(struct master *m)
 	sched_release(&m->sched); /* first: it walks workers' and clients' queues */
 	workers_release(m);
 	clients_release(m);
+	types_release(m);
 	store_close(m->store);
 	m->store = NULL;
 }

@@ -8,6 +8,7 @@
  * when a worker is lost or, after a master restart, never comes back.
  */
 #include "master.h"
+#include "types.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ struct wrk *workers_new(struct master *m, const char *wid)
 static void wrk_free(struct wrk *w)
 {
 	free(w->envs_sent);
+	free(w->binds);
 	fbuf_release(&w->assign);
 	fbuf_release(&w->result_ok);
 	fbuf_release(&w->revoke_cancel);
@@ -599,6 +601,11 @@ static void on_hello(struct call *c, msg *m)
 	uint32_t prefetch = ms->cfg.prefetch != UINT32_MAX ? ms->cfg.prefetch
 			    : slots > MASTER_PREFETCH_MIN ? (uint32_t)slots : MASTER_PREFETCH_MIN;
 	sched_worker_add(&ms->sched, &w->sw, (uint32_t)slots, prefetch);
+	/* A worker of a worker type serves the pools of its job types only. */
+	const char *wtype = msg_get_str(m, "wtype"), *url = msg_get_str(m, "url");
+	util_strlcpy(w->wtype, wtype && strlen(wtype) <= TYPES_NAME_MAX ? wtype : "", sizeof w->wtype);
+	util_strlcpy(w->url, url ? url : "", sizeof w->url);
+	types_worker_pools(ms, w);
 	if (handle_results(w, msg_get(m, "results"), 1)) {
 		conn_close(p->conn, "bad_message", "hello: \"results\" must be an array of {\"id\",\"a\",...}");
 		return;
@@ -641,6 +648,9 @@ static void on_hello(struct call *c, msg *m)
 	msg *r = msg_new_typed("hello_ok");
 	msg_set_str(r, "worker", wid);
 	msg_set_int(r, "prefetch", prefetch);
+	struct workertype *wt = w->wtype[0] ? types_worker(ms, w->wtype) : NULL;
+	if (wt)
+		msg_add(r, "wtype", types_worker_msg(wt));
 	conn_send(p->conn, r);
 	if (msg_get_bool(m, "draining", 0))
 		sched_worker_drain(&ms->sched, &w->sw);

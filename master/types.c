@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * types: job types and worker types (see types.h). Few of each (tens,
+ * hundreds at most): sorted arrays, bisected by name. Pool ids come from
+ * a separate name list that only grows, so a pool outlives its type.
+ */
+#include "types.h"
+#include "master.h"
+#include "storesvc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jschema.h"
+#include "log.h"
+#include "nametab.h"
+#include "util.h"
+
+struct types {
+	struct jobtype **jt;
+	size_t njt, capjt;
+	struct workertype **wt;
+	size_t nwt, capwt;
+	char **pools; /* pool i + 1 is job type pools[i] */
+	size_t npools, cappools;
+};
+
+/* Executors a worker type may name, and the parameter each requires. */
+struct executor {
+	const char *name;
+	const char *needs; /* a required string parameter, or NULL */
+	const char *what;  /* how to give it */
+};
+static const struct executor executors[] = {
+	{"echo", NULL, NULL},
+	{"exec", "command", "--command 'PROGRAM ARGS' (the payload's fields fill {name} and MTSLURM_PAYLOAD)"},
+	{"func", "target", "--target /path/lib.so:function"},
+	{"run-script", NULL, NULL},
+};
+#define NEXECUTORS (sizeof executors / sizeof executors[0])
+
+static struct types *T(struct master *m)
+{
+	if (!m->types)
+		m->types = calloc(1, sizeof *m->types);
+	return m->types;
+}
+
+static int name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (!n || n > TYPES_NAME_MAX)
+		return 0;
+	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/* ---- pools ---- */
+
+uint32_t types_pool(struct master *m, const char *name)
+{
+	struct types *t = T(m);
+	if (!t)
+		return 0;
+	for (size_t i = 0; i < t->npools; i++)
+		if (strcmp(t->pools[i], name) == 0)
+			return (uint32_t)(i + 1);
+	if (t->npools == t->cappools) {
+		size_t cap = t->cappools ? t->cappools * 2 : 16;
+		char **p = realloc(t->pools, cap * sizeof *p);
+		if (!p)
+			return 0;
+		t->pools = p;
+		t->cappools = cap;
+	}
+	if (!(t->pools[t->npools] = strdup(name)))
+		return 0;
+	return (uint32_t)++t->npools;
+}
+
+struct client *types_owner(struct master *m, const char *name)
+{
+	char cid[MASTER_CID_MAX + 1];
+	if (snprintf(cid, sizeof cid, TYPES_OWNER_PREFIX "%s", name) >= (int)sizeof cid)
+		return NULL;
+	uint32_t pool = types_pool(m, name);
+	struct client *c = pool ? clients_get(m, cid, 1) : NULL;
+	if (c)
+		c->sc.pool = pool;
+	return c;
+}
+
+/* ---- lookups ---- */
+
+static size_t find_jt(const struct types *t, const char *name, int *found)
+{
+	size_t lo = 0, hi = t->njt;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(name, t->jt[mid]->name);
+		if (!d)
+			return *found = 1, mid;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return *found = 0, lo;
+}
+
+static size_t find_wt(const struct types *t, const char *name, int *found)
+{
+	size_t lo = 0, hi = t->nwt;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(name, t->wt[mid]->name);
+		if (!d)
+			return *found = 1, mid;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return *found = 0, lo;
+}
+
+struct jobtype *types_job(struct master *m, const char *name)
+{
+	struct types *t = T(m);
+	int f = 0;
+	size_t i = t && name ? find_jt(t, name, &f) : 0;
+	return f ? t->jt[i] : NULL;
+}
+
+struct workertype *types_worker(struct master *m, const char *name)
+{
+	struct types *t = T(m);
+	int f = 0;
+	size_t i = t && name ? find_wt(t, name, &f) : 0;
+	return f ? t->wt[i] : NULL;
+}
+
+size_t types_njobs(const struct master *m)
+{
+	return m->types ? m->types->njt : 0;
+}
+
+struct jobtype *types_job_at(struct master *m, size_t i)
+{
+	return m->types && i < m->types->njt ? m->types->jt[i] : NULL;
+}
+
+size_t types_nworkers(const struct master *m)
+{
+	return m->types ? m->types->nwt : 0;
+}
+
+struct workertype *types_worker_at(struct master *m, size_t i)
+{
+	return m->types && i < m->types->nwt ? m->types->wt[i] : NULL;
+}
+
+/* ---- memory ---- */
+
+static void jt_free(struct jobtype *j)
+{
+	if (!j)
+		return;
+	free(j->worker_type);
+	free(j->url);
+	free(j->schema_text);
+	jschema_free(j->schema);
+	free(j);
+}
+
+static void wt_free(struct workertype *w)
+{
+	if (!w)
+		return;
+	free(w->executor);
+	free(w->params);
+	free(w);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? strdup(s) : NULL;
+}
+
+/* A job type from its parts (schema text compiled): NULL with err. */
+static struct jobtype *jt_make(struct master *m, const char *name, const char *worker_type, const char *url,
+			       const char *schema_text, double timeout_s, int retries, char *err, size_t n)
+{
+	struct jobtype *j = calloc(1, sizeof *j);
+	if (!j)
+		return snprintf(err, n, "out of memory"), NULL;
+	util_strlcpy(j->name, name, sizeof j->name);
+	j->endpoint = url && *url;
+	j->worker_type = dup_or_null(worker_type);
+	j->url = dup_or_null(url);
+	j->timeout_s = timeout_s;
+	j->retries = retries;
+	j->pool = types_pool(m, name);
+	if (schema_text && *schema_text) {
+		char jerr[200];
+		msg *s = msg_parse(schema_text, strlen(schema_text), jerr, sizeof jerr);
+		if (!s) {
+			snprintf(err, n, "job type %s: its schema is not JSON: %s", name, jerr);
+			jt_free(j);
+			return NULL;
+		}
+		j->schema = jschema_compile(s, err, n);
+		msg_free(s);
+		if (!j->schema || !(j->schema_text = strdup(schema_text))) {
+			jt_free(j);
+			return NULL;
+		}
+	}
+	if (!j->pool) {
+		snprintf(err, n, "out of memory");
+		jt_free(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Put j into the table, replacing one of its name. */
+static int jt_insert(struct types *t, struct jobtype *j)
+{
+	int f;
+	size_t i = find_jt(t, j->name, &f);
+	if (f) {
+		jt_free(t->jt[i]);
+		t->jt[i] = j;
+		return 0;
+	}
+	if (t->njt == t->capjt) {
+		size_t cap = t->capjt ? t->capjt * 2 : 16;
+		struct jobtype **p = realloc(t->jt, cap * sizeof *p);
+		if (!p)
+			return -1;
+		t->jt = p;
+		t->capjt = cap;
+	}
+	memmove(t->jt + i + 1, t->jt + i, (t->njt - i) * sizeof *t->jt);
+	t->jt[i] = j;
+	t->njt++;
+	return 0;
+}
+
+static int wt_insert(struct types *t, struct workertype *w)
+{
+	int f;
+	size_t i = find_wt(t, w->name, &f);
+	if (f) {
+		wt_free(t->wt[i]);
+		t->wt[i] = w;
+		return 0;
+	}
+	if (t->nwt == t->capwt) {
+		size_t cap = t->capwt ? t->capwt * 2 : 16;
+		struct workertype **p = realloc(t->wt, cap * sizeof *p);
+		if (!p)
+			return -1;
+		t->wt = p;
+		t->capwt = cap;
+	}
+	memmove(t->wt + i + 1, t->wt + i, (t->nwt - i) * sizeof *t->wt);
+	t->wt[i] = w;
+	t->nwt++;
+	return 0;
+}
+
+static struct workertype *wt_make(const char *name, const char *executor, const char *params)
+{
+	struct workertype *w = calloc(1, sizeof *w);
+	if (!w)
+		return NULL;
+	util_strlcpy(w->name, name, sizeof w->name);
+	w->executor = strdup(executor);
+	w->params = strdup(params && *params ? params : "{}");
+	if (!w->executor || !w->params) {
+		wt_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* ---- load ---- */
+
+struct loadctx {
+	struct master *m;
+	char *err;
+	size_t n;
+};
+
+static int load_jt(void *arg, const struct store_jobtype *s)
+{
+	struct loadctx *L = arg;
+	char err[400];
+	struct jobtype *j = jt_make(L->m, s->name, s->worker_type, s->endpoint, s->schema, s->timeout_s, s->retries,
+				    err, sizeof err);
+	if (!j) {
+		/* A schema this master cannot compile (stored by another
+		 * version): keep the type, unvalidated, and say so. */
+		log_warn("job type %s: %s; its inputs are not validated until it is registered again", s->name, err);
+		if (!(j = jt_make(L->m, s->name, s->worker_type, s->endpoint, NULL, s->timeout_s, s->retries, err,
+				  sizeof err)))
+			return snprintf(L->err, L->n, "job type %s: %s", s->name, err), -1;
+	}
+	return jt_insert(T(L->m), j) ? (jt_free(j), snprintf(L->err, L->n, "out of memory"), -1) : 0;
+}
+
+static int load_wt(void *arg, const struct store_workertype *s)
+{
+	struct loadctx *L = arg;
+	struct workertype *w = wt_make(s->name, s->executor, s->params);
+	if (!w || wt_insert(T(L->m), w))
+		return wt_free(w), snprintf(L->err, L->n, "out of memory"), -1;
+	return 0;
+}
+
+int types_load(struct master *m, char *err, size_t n)
+{
+	struct loadctx L = {m, err, n};
+	if (!T(m))
+		return snprintf(err, n, "out of memory"), -1;
+	if (store_jobtypes(m->store, load_jt, &L) < 0 || store_workertypes(m->store, load_wt, &L) < 0) {
+		if (!*err)
+			snprintf(err, n, "cannot read the job and worker types: %s", store_errmsg(m->store));
+		return -1;
+	}
+	if (m->types->njt || m->types->nwt)
+		log_info("%zu job types, %zu worker types", m->types->njt, m->types->nwt);
+	return 0;
+}
+
+void types_release(struct master *m)
+{
+	struct types *t = m->types;
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->njt; i++)
+		jt_free(t->jt[i]);
+	for (size_t i = 0; i < t->nwt; i++)
+		wt_free(t->wt[i]);
+	for (size_t i = 0; i < t->npools; i++)
+		free(t->pools[i]);
+	free(t->jt);
+	free(t->wt);
+	free(t->pools);
+	free(t);
+	m->types = NULL;
+}
+
+/* ---- changes ---- */
+
+int types_put_job(struct master *m, const char *name, const char *worker_type, const char *url,
+		  const msg *schema, double timeout_s, int retries, char *err, size_t n)
+{
+	if (!name_ok(name))
+		return snprintf(err, n, "a job type's name is 1 to %d characters of A-Z a-z 0-9 _ . -", TYPES_NAME_MAX),
+		       -1;
+	if (url && *url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
+		return snprintf(err, n, "job type %s: the endpoint must be an http:// or https:// URL, got \"%.100s\"",
+				name, url),
+		       -1;
+	if (worker_type && *worker_type && !name_ok(worker_type))
+		return snprintf(err, n, "job type %s: bad worker type name \"%.70s\"", name, worker_type), -1;
+	char *text = schema ? msg_print(schema) : NULL;
+	if (schema && !text)
+		return snprintf(err, n, "out of memory"), -1;
+	struct jobtype *j = jt_make(m, name, worker_type, url, text, timeout_s, retries, err, n);
+	if (!j) {
+		free(text);
+		return -1;
+	}
+	struct store_jobtype s = {.name = name,
+				  .mode = j->endpoint ? "endpoint" : "queue",
+				  .worker_type = j->worker_type,
+				  .endpoint = j->url,
+				  .schema = text,
+				  .timeout_s = timeout_s,
+				  .retries = retries};
+	int rc = store_jobtype_put(m->store, &s, util_wall());
+	free(text);
+	if (rc) {
+		snprintf(err, n, "job type %s: %s", name, store_errmsg(m->store));
+		jt_free(j);
+		return -1;
+	}
+	if (jt_insert(T(m), j)) {
+		jt_free(j);
+		return snprintf(err, n, "out of memory"), -1;
+	}
+	log_info("job type %s registered: %s %s%s", name, j->endpoint ? "forwarded to" : "served by",
+		 j->endpoint ? j->url : j->worker_type ? j->worker_type : "(workers bound by name)",
+		 j->schema ? ", input schema checked" : "");
+	types_rebind_all(m);
+	return 0;
+}
+
+int types_del_job(struct master *m, const char *name, char *err, size_t n)
+{
+	struct types *t = T(m);
+	int f = 0;
+	size_t i = t && name ? find_jt(t, name, &f) : 0;
+	if (!f)
+		return 0;
+	if (store_jobtype_del(m->store, name) < 0)
+		return snprintf(err, n, "%s", store_errmsg(m->store)), -1;
+	jt_free(t->jt[i]);
+	memmove(t->jt + i, t->jt + i + 1, (t->njt - i - 1) * sizeof *t->jt);
+	t->njt--;
+	types_rebind_all(m);
+	return 1;
+}
+
+int types_put_worker(struct master *m, const char *name, const char *executor, const msg *params, char *err,
+		     size_t n)
+{
+	if (!name_ok(name))
+		return snprintf(err, n, "a worker type's name is 1 to %d characters of A-Z a-z 0-9 _ . -",
+				TYPES_NAME_MAX),
+		       -1;
+	const struct executor *e = nametab_find(executors, NEXECUTORS, sizeof executors[0], executor);
+	if (!e)
+		return snprintf(err, n, "worker type %s: unknown executor \"%.40s\"; use echo, exec, func or run-script",
+				name, executor ? executor : ""),
+		       -1;
+	if (params && !msg_is_object(params))
+		return snprintf(err, n, "worker type %s: \"params\" must be an object", name), -1;
+	if (e->needs && !msg_get_str(params, e->needs))
+		return snprintf(err, n, "worker type %s: executor %s needs %s", name, e->name, e->what), -1;
+	char *text = params ? msg_print(params) : NULL;
+	struct store_workertype s = {.name = name, .executor = e->name, .params = text};
+	int rc = store_workertype_put(m->store, &s, util_wall());
+	if (rc) {
+		free(text);
+		return snprintf(err, n, "worker type %s: %s", name, store_errmsg(m->store)), -1;
+	}
+	struct workertype *w = wt_make(name, e->name, text);
+	free(text);
+	if (!w || wt_insert(T(m), w)) {
+		wt_free(w);
+		return snprintf(err, n, "out of memory"), -1;
+	}
+	log_info("worker type %s registered: executor %s", name, e->name);
+	/* Its workers connected already learn how to run their jobs now. */
+	for (struct wrk *k = m->workers; k; k = k->next) {
+		if (!k->peer || !k->peer->conn || strcmp(k->wtype, name) != 0)
+			continue;
+		msg *d = msg_new_typed("wtype");
+		msg_add(d, "wtype", types_worker_msg(w));
+		conn_send(k->peer->conn, d);
+	}
+	types_rebind_all(m);
+	return 0;
+}
+
+int types_del_worker(struct master *m, const char *name, char *err, size_t n)
+{
+	struct types *t = T(m);
+	int f = 0;
+	size_t i = t && name ? find_wt(t, name, &f) : 0;
+	if (!f)
+		return 0;
+	if (store_workertype_del(m->store, name) < 0)
+		return snprintf(err, n, "%s", store_errmsg(m->store)), -1;
+	wt_free(t->wt[i]);
+	memmove(t->wt + i, t->wt + i + 1, (t->nwt - i - 1) * sizeof *t->wt);
+	t->nwt--;
+	return 1;
+}
+
+int types_validate(const struct jobtype *t, const msg *input, char *err, size_t n)
+{
+	if (!t->schema)
+		return 0;
+	char why[400];
+	if (jschema_validate(t->schema, input, why, sizeof why) == 0)
+		return 0;
+	snprintf(err, n, "the input does not match job type %s's schema: %s", t->name, why);
+	return -1;
+}
+
+/* ---- workers' pools ---- */
+
+void types_worker_pools(struct master *m, struct wrk *w)
+{
+	uint32_t pools[64];
+	size_t k = 0;
+	if (!w->wtype[0]) {
+		pools[k++] = 0;
+	} else {
+		struct types *t = T(m);
+		for (size_t i = 0; t && i < t->njt && k < 64; i++)
+			if (!t->jt[i]->endpoint && t->jt[i]->worker_type && strcmp(t->jt[i]->worker_type, w->wtype) == 0)
+				pools[k++] = t->jt[i]->pool;
+		for (size_t i = 0; i < w->nbinds && k < 64; i++) {
+			size_t j = 0;
+			while (j < k && pools[j] != w->binds[i])
+				j++;
+			if (j == k)
+				pools[k++] = w->binds[i];
+		}
+	}
+	sched_worker_set_pools(&m->sched, &w->sw, pools, k);
+	master_touch(m);
+}
+
+void types_rebind_all(struct master *m)
+{
+	for (struct wrk *w = m->workers; w; w = w->next)
+		if (w->peer && w->wtype[0])
+			types_worker_pools(m, w);
+}
+
+/* ---- wire requests ---- */
+
+msg *types_job_msg(const struct jobtype *t)
+{
+	msg *o = msg_new_object();
+	msg_set_str(o, "name", t->name);
+	msg_set_str(o, "mode", t->endpoint ? "endpoint" : "queue");
+	if (t->worker_type)
+		msg_set_str(o, "worker_type", t->worker_type);
+	else
+		msg_set_null(o, "worker_type");
+	if (t->url)
+		msg_set_str(o, "endpoint", t->url);
+	else
+		msg_set_null(o, "endpoint");
+	if (t->schema_text)
+		msg_set_raw(o, "schema", t->schema_text);
+	else
+		msg_set_null(o, "schema");
+	if (t->timeout_s > 0)
+		msg_set_num(o, "timeout", t->timeout_s);
+	if (t->retries >= 0)
+		msg_set_int(o, "retries", t->retries);
+	return o;
+}
+
+msg *types_worker_msg(const struct workertype *t)
+{
+	msg *o = msg_new_object();
+	msg_set_str(o, "name", t->name);
+	msg_set_str(o, "executor", t->executor);
+	msg_set_raw(o, "params", t->params);
+	return o;
+}
+
+void types_on_type_add(struct call *c, msg *m)
+{
+	char err[500];
+	double timeout = 0;
+	int64_t retries = -1;
+	if (msg_has(m, "timeout") && (msg_get_num(m, "timeout", &timeout) || !(timeout >= 0 && timeout <= 4e9))) {
+		call_error(c, "bad_request", "type_add: \"timeout\" must be a number of seconds");
+		return;
+	}
+	if (msg_has(m, "retries") && (msg_get_int(m, "retries", &retries) || retries < 0 || retries > 10000)) {
+		call_error(c, "bad_request", "type_add: \"retries\" must be an integer from 0 to 10000");
+		return;
+	}
+	const char *wt = msg_get_str(m, "worker_type"), *url = msg_get_str(m, "endpoint");
+	if (wt && url) {
+		call_error(c, "bad_request", "type_add: give \"worker_type\" or \"endpoint\", not both");
+		return;
+	}
+	msg *schema = msg_get(m, "schema");
+	if (schema && !msg_is_object(schema)) {
+		call_error(c, "bad_request", "type_add: \"schema\" must be a JSON Schema object");
+		return;
+	}
+	if (types_put_job(c->m, msg_get_str(m, "name"), wt, url, schema, timeout, (int)retries, err, sizeof err)) {
+		call_error(c, "bad_request", "%s", err);
+		return;
+	}
+	msg *r = call_new_reply(c, "type");
+	msg_add(r, "type", types_job_msg(types_job(c->m, msg_get_str(m, "name"))));
+	call_reply(c, r);
+}
+
+void types_on_type_del(struct call *c, msg *m)
+{
+	char err[300];
+	const char *name = msg_get_str(m, "name");
+	int rc = types_del_job(c->m, name, err, sizeof err);
+	if (rc < 0)
+		call_error(c, "internal", "type_del: %s", err);
+	else if (rc == 0)
+		call_error(c, "not_found", "no job type \"%.70s\" (mtslurm types lists them)", name ? name : "");
+	else
+		call_reply(c, call_new_reply(c, "deleted"));
+}
+
+void types_on_types(struct call *c, msg *m)
+{
+	(void)m;
+	msg *r = call_new_reply(c, "types"), *a = msg_new_array();
+	for (size_t i = 0; i < types_njobs(c->m); i++) {
+		struct jobtype *t = types_job_at(c->m, i);
+		msg *o = types_job_msg(t);
+		msg_set_int(o, "queued", (int64_t)sched_pool_queued(&c->m->sched, t->pool));
+		msg_set_int(o, "workers", sched_pool_workers(&c->m->sched, t->pool));
+		msg_push(a, o);
+	}
+	msg_add(r, "types", a);
+	call_reply(c, r);
+}
+
+void types_on_wtype_add(struct call *c, msg *m)
+{
+	char err[500];
+	const char *name = msg_get_str(m, "name");
+	if (types_put_worker(c->m, name, msg_get_str(m, "executor"), msg_get(m, "params"), err, sizeof err)) {
+		call_error(c, "bad_request", "%s", err);
+		return;
+	}
+	msg *r = call_new_reply(c, "wtype");
+	msg_add(r, "wtype", types_worker_msg(types_worker(c->m, name)));
+	call_reply(c, r);
+}
+
+void types_on_wtype_del(struct call *c, msg *m)
+{
+	char err[300];
+	const char *name = msg_get_str(m, "name");
+	int rc = types_del_worker(c->m, name, err, sizeof err);
+	if (rc < 0)
+		call_error(c, "internal", "wtype_del: %s", err);
+	else if (rc == 0)
+		call_error(c, "not_found", "no worker type \"%.70s\" (mtslurm worker-types lists them)", name ? name : "");
+	else
+		call_reply(c, call_new_reply(c, "deleted"));
+}
+
+void types_on_wtypes(struct call *c, msg *m)
+{
+	(void)m;
+	msg *r = call_new_reply(c, "wtypes"), *a = msg_new_array();
+	for (size_t i = 0; i < types_nworkers(c->m); i++)
+		msg_push(a, types_worker_msg(types_worker_at(c->m, i)));
+	msg_add(r, "wtypes", a);
+	call_reply(c, r);
+}

@@ -128,12 +128,20 @@ static int cfail(struct cc *c, const char *fmt, ...)
 	return -1;
 }
 
-/* Append "/" and key with JSON pointer escapes (~ -> ~0, / -> ~1). */
+/* Append "/" and key with JSON pointer escapes (~ -> ~0, / -> ~1); control
+ * characters, which would break the error's one line, %-encoded as in a
+ * pointer's URI fragment form. */
 static int path_push(struct buf *b, const char *key)
 {
 	int r = buf_add(b, "/", 1);
-	for (const char *k = key; *k && !r; k++)
-		r = *k == '~' ? buf_add(b, "~0", 2) : *k == '/' ? buf_add(b, "~1", 2) : buf_add(b, k, 1);
+	for (const unsigned char *k = (const unsigned char *)key; *k && !r; k++) {
+		if (*k == '~' || *k == '/')
+			r = buf_add(b, *k == '~' ? "~0" : "~1", 2);
+		else if (*k < 0x20 || *k == 0x7f)
+			r = buf_addf(b, "%%%02X", *k);
+		else
+			r = buf_add(b, k, 1);
+	}
 	return r;
 }
 
@@ -142,6 +150,21 @@ static void path_pop(struct buf *b, size_t len)
 	b->len = len;
 	if (b->p)
 		b->p[len] = '\0';
+}
+
+/* s as a JSON string literal for an error line (escaped, so that the line
+ * stays one line whatever the schema or the instance holds), cut after 80
+ * bytes. Returns out. */
+static const char *quoted(char *out, size_t n, const char *s)
+{
+	struct buf b = BUF_INIT;
+	size_t len = s ? strlen(s) : 0;
+	if (buf_add_json_str(&b, s ? s : "", len > 80 ? 80 : len) == 0)
+		snprintf(out, n, "%s%s", b.p, len > 80 ? "..." : "");
+	else
+		snprintf(out, n, "\"?\"");
+	buf_release(&b);
+	return out;
 }
 
 static struct node *compile_node(struct cc *c, const msg *m);
@@ -283,9 +306,9 @@ static int kw_pattern_props(struct cc *c, struct node *nd, const msg *v, const c
 		return c->oom = 1, cfail(c, "out of memory");
 	for (const msg *e = msg_child(v); e; e = msg_next(e)) {
 		struct patprop *pp = &nd->pats[nd->npats];
-		char why[256];
+		char why[256], q[128];
 		if (jsregex_compile(&pp->re, msg_key(e), why, sizeof why))
-			return cfail(c, "\"patternProperties\" regex \"%.80s\" cannot be used: %s", msg_key(e), why);
+			return cfail(c, "\"patternProperties\" regex %s cannot be used: %s", quoted(q, sizeof q, msg_key(e)), why);
 		nd->npats++; /* from here on jschema_free() frees the regex */
 		pp->src = msg_key(e);
 		if (!(pp->schema = compile_at(c, e, key, msg_key(e))))
@@ -373,11 +396,11 @@ static int kw_number(struct cc *c, struct node *nd, const msg *v, const char *ke
 
 static int kw_pattern(struct cc *c, struct node *nd, const msg *v, const char *key)
 {
-	char why[256];
+	char why[256], q[128];
 	if (!msg_is_str(v))
 		return cfail(c, "\"pattern\" must be a string");
 	if (jsregex_compile(&nd->pattern, msg_str(v), why, sizeof why))
-		return cfail(c, "\"pattern\" \"%.80s\" cannot be used: %s", msg_str(v), why);
+		return cfail(c, "\"pattern\" %s cannot be used: %s", quoted(q, sizeof q, msg_str(v)), why);
 	nd->has_pattern = 1;
 	nd->pattern_src = msg_str(v);
 	return 0;
@@ -433,10 +456,12 @@ static int kw_definitions(struct cc *c, struct node *nd, const msg *v, const cha
 static int kw_ref(struct cc *c, struct node *nd, const msg *v, const char *key)
 {
 	const char *r = msg_str(v);
+	char q[128];
 	if (!r)
 		return cfail(c, "\"$ref\" must be a string");
 	if (r[0] != '#')
-		return cfail(c, "$ref \"%.200s\" is not local (only refs into this schema, \"#...\", are supported)", r);
+		return cfail(c, "$ref %s is not local (only refs into this schema, \"#...\", are supported)",
+		             quoted(q, sizeof q, r));
 	nd->ref = r;
 	return 0;
 }
@@ -537,7 +562,8 @@ static int unknown_keyword(struct cc *c, const char *name)
 	size_t len = 0;
 	for (size_t i = 0; i < sizeof keywords / sizeof keywords[0] && len < sizeof list; i++)
 		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", keywords[i].name);
-	return cfail(c, "unknown keyword \"%.100s\" (supported: %s)", name, list);
+	char q[128];
+	return cfail(c, "unknown keyword %s (supported: %s)", quoted(q, sizeof q, name), list);
 }
 
 static struct node *node_new(struct cc *c, const msg *m)
@@ -683,9 +709,10 @@ static const msg *ref_locate(struct cc *c, const struct node *nd)
 {
 	struct buf ptr = BUF_INIT;
 	const msg *cur = c->s->doc;
+	char q[128];
+	quoted(q, sizeof q, nd->ref);
 	if (ref_decode(&ptr, nd->ref + 1) || (ptr.len && ptr.p[0] != '/')) {
-		cfail(c, "$ref \"%.200s\" is not a JSON pointer (\"#\", \"#/definitions/x\"; %%-escapes and ~0 ~1 allowed)",
-		      nd->ref);
+		cfail(c, "$ref %s is not a JSON pointer (\"#\", \"#/definitions/x\"; %%-escapes and ~0 ~1 allowed)", q);
 		buf_release(&ptr);
 		return NULL;
 	}
@@ -694,7 +721,7 @@ static const msg *ref_locate(struct cc *c, const struct node *nd)
 		if (slash)
 			*slash = '\0';
 		if (ref_unescape(tok)) {
-			cfail(c, "$ref \"%.200s\": '~' must be followed by 0 or 1", nd->ref);
+			cfail(c, "$ref %s: '~' must be followed by 0 or 1", q);
 			buf_release(&ptr);
 			return NULL;
 		}
@@ -703,7 +730,7 @@ static const msg *ref_locate(struct cc *c, const struct node *nd)
 	}
 	buf_release(&ptr);
 	if (!cur)
-		cfail(c, "$ref \"%.200s\" does not resolve", nd->ref);
+		cfail(c, "$ref %s does not resolve", q);
 	return cur;
 }
 
@@ -822,14 +849,7 @@ static void fmt_num(char *out, size_t n, double d)
 static void describe(char *out, size_t n, const msg *m)
 {
 	if (msg_is_str(m)) {
-		struct buf b = BUF_INIT;
-		const char *s = msg_str(m);
-		size_t len = strlen(s);
-		if (buf_add_json_str(&b, s, len > 40 ? 40 : len) == 0)
-			snprintf(out, n, "%s%s", b.p, len > 40 ? "..." : "");
-		else
-			snprintf(out, n, "a string");
-		buf_release(&b);
+		quoted(out, n, msg_str(m));
 	} else if (msg_is_num(m)) {
 		fmt_num(out, n, msg_num(m));
 	} else if (msg_is_bool(m)) {
@@ -892,7 +912,7 @@ static int v_type(struct vc *v, const struct node *nd, const msg *inst)
 	unsigned t = type_of(inst);
 	if (!nd->types || (t & nd->types))
 		return 0;
-	char what[80], want[128] = "";
+	char what[160], want[128] = "";
 	describe(what, sizeof what, inst);
 	if (nd->types == T_INTEGER && (t & T_NUMBER))
 		return vfail(v, "%s is not an integer", what);
@@ -905,7 +925,7 @@ static int v_type(struct vc *v, const struct node *nd, const msg *inst)
 
 static int v_values(struct vc *v, const struct node *nd, const msg *inst)
 {
-	char what[80];
+	char what[160];
 	if (nd->enum_vals) {
 		int found = 0;
 		for (const msg *e = msg_child(nd->enum_vals); e && !found; e = msg_next(e))
@@ -916,7 +936,7 @@ static int v_values(struct vc *v, const struct node *nd, const msg *inst)
 		}
 	}
 	if (nd->const_val && !msg_equal(nd->const_val, inst)) {
-		char want[80];
+		char want[160];
 		describe(what, sizeof what, inst);
 		describe(want, sizeof want, nd->const_val);
 		return vfail(v, "%s is not the required value %s", what, want);
@@ -959,7 +979,7 @@ static int64_t utf8_length(const char *s)
 static int v_string(struct vc *v, const struct node *nd, const msg *inst)
 {
 	const char *s = msg_str(inst);
-	char what[80];
+	char what[160], q[128];
 	if (nd->min_length >= 0 || nd->max_length >= 0) {
 		int64_t len = utf8_length(s);
 		if (nd->min_length >= 0 && len < nd->min_length)
@@ -971,7 +991,7 @@ static int v_string(struct vc *v, const struct node *nd, const msg *inst)
 	}
 	if (nd->has_pattern && !jsregex_search(&nd->pattern, s))
 		return describe(what, sizeof what, inst),
-		       vfail(v, "%s does not match the pattern \"%.80s\"", what, nd->pattern_src);
+		       vfail(v, "%s does not match the pattern %s", what, quoted(q, sizeof q, nd->pattern_src));
 	return 0;
 }
 
@@ -1049,11 +1069,8 @@ static int v_member(struct vc *v, const struct node *nd, const msg *e)
 	if (matched || !nd->additional_props)
 		return 0;
 	if (nd->additional_props->boolean == 0) {
-		struct buf b = BUF_INIT;
-		int r = buf_add_json_str(&b, key, strlen(key));
-		int rc = vfail(v, "property %s is not allowed (additionalProperties is false)", r ? "?" : b.p);
-		buf_release(&b);
-		return rc;
+		char q[128];
+		return vfail(v, "property %s is not allowed (additionalProperties is false)", quoted(q, sizeof q, key));
 	}
 	return v_child(v, nd->additional_props, e, key, 0);
 }
@@ -1067,10 +1084,8 @@ static int v_name(struct vc *v, const struct node *nd, const char *key)
 	int rc = probe(v, nd, name, v->err ? why : NULL, sizeof why);
 	msg_free(name);
 	if (rc && !v->gave_up) {
-		struct buf b = BUF_INIT;
-		int r = buf_add_json_str(&b, key, strlen(key));
-		vfail(v, "property name %s does not match propertyNames (%s)", r ? "?" : b.p, why);
-		buf_release(&b);
+		char q[128];
+		vfail(v, "property name %s does not match propertyNames (%s)", quoted(q, sizeof q, key), why);
 	}
 	return rc;
 }
@@ -1083,10 +1098,12 @@ static int v_deps(struct vc *v, const struct node *nd, const msg *inst)
 			continue;
 		if (d->schema && v_node(v, d->schema, inst))
 			return -1;
-		for (const msg *r = msg_child(d->required); r; r = msg_next(r))
+		for (const msg *r = msg_child(d->required); r; r = msg_next(r)) {
+			char q1[128], q2[128];
 			if (!msg_has(inst, msg_str(r)))
-				return vfail(v, "property \"%.100s\" is required when \"%.100s\" is present", msg_str(r),
-				             d->name);
+				return vfail(v, "property %s is required when %s is present", quoted(q1, sizeof q1, msg_str(r)),
+				             quoted(q2, sizeof q2, d->name));
+		}
 	}
 	return 0;
 }
@@ -1098,9 +1115,11 @@ static int v_object(struct vc *v, const struct node *nd, const msg *inst)
 		return vfail(v, "has %lld properties, fewer than the minimum %lld", (long long)n, (long long)nd->min_props);
 	if (nd->max_props >= 0 && n > nd->max_props)
 		return vfail(v, "has %lld properties, more than the maximum %lld", (long long)n, (long long)nd->max_props);
-	for (const msg *r = msg_child(nd->required); r; r = msg_next(r))
+	for (const msg *r = msg_child(nd->required); r; r = msg_next(r)) {
+		char q[128];
 		if (!msg_has(inst, msg_str(r)))
-			return vfail(v, "missing required property \"%.100s\"", msg_str(r));
+			return vfail(v, "missing required property %s", quoted(q, sizeof q, msg_str(r)));
+	}
 	if (nd->nprops || nd->npats || nd->additional_props)
 		for (const msg *e = msg_child(inst); e; e = msg_next(e))
 			if (v_member(v, nd, e))

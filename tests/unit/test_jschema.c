@@ -171,16 +171,16 @@ static void test_strings(void **state)
 	check("{\"minLength\":2}", "\"\xf0\x9f\x92\xa9\"", "at /: \"\xf0\x9f\x92\xa9\" is shorter than the minimum length 2");
 	check("{\"maxLength\":2}", "\"abc\"", "at /: \"abc\" is longer than the maximum length 2");
 	check("{\"pattern\":\"^[a-z]+\\\\.png$\"}", "\"cat.png\"", NULL);
-	check("{\"pattern\":\"^[a-z]+\\\\.png$\"}", "\"catXpng\"", "at /: \"catXpng\" does not match the pattern \"^[a-z]+\\.png$\"");
+	check("{\"pattern\":\"^[a-z]+\\\\.png$\"}", "\"catXpng\"", "at /: \"catXpng\" does not match the pattern \"^[a-z]+\\\\.png$\"");
 	check("{\"pattern\":\"b+\"}", "\"abbc\"", NULL); /* unanchored search */
 	check("{\"pattern\":\"^.$\"}", "\"\\u00e9\"", NULL); /* . is one character */
 	check("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"123-ab_9\"", NULL);
-	check("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"12a-ab\"", "at /: \"12a-ab\" does not match the pattern \"^\\d{3}-\\w+$\"");
+	check("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"12a-ab\"", "at /: \"12a-ab\" does not match the pattern \"^\\\\d{3}-\\\\w+$\"");
 	refused("{\"minLength\":-1}", "schema at /: \"minLength\" must be a non-negative integer");
 	refused("{\"minLength\":1.5}", "schema at /: \"minLength\" must be a non-negative integer");
 	refused("{\"properties\":{\"a\":{\"pattern\":\"(?<=x)y\"}}}",
 	        "schema at /properties/a: \"pattern\" \"(?<=x)y\" cannot be used: lookbehind (?<= is not supported");
-	refused("{\"pattern\":\"(a)\\\\1\"}", "schema at /: \"pattern\" \"(a)\\1\" cannot be used: backreferences (\\1) are not supported");
+	refused("{\"pattern\":\"(a)\\\\1\"}", "schema at /: \"pattern\" \"(a)\\\\1\" cannot be used: backreferences (\\1) are not supported");
 	refused("{\"pattern\":\"(\"}", "schema at /: \"pattern\" \"(\" cannot be used: unclosed group (");
 	refused("{\"pattern\":7}", "schema at /: \"pattern\" must be a string");
 }
@@ -225,8 +225,12 @@ static void test_objects(void **state)
 	check("{\"required\":[\"a\"]}", "[1]", NULL); /* object keywords skip other types */
 	refused("{\"required\":[1]}", "schema at /: \"required\" must be an array of strings");
 	refused("{\"patternProperties\":{\"[\\\\D]\":{}}}",
-	        "schema at /: \"patternProperties\" regex \"[\\D]\" cannot be used: \\D inside a class [...] is not supported");
+	        "schema at /: \"patternProperties\" regex \"[\\\\D]\" cannot be used: \\D inside a class [...] is not supported");
 	refused("{\"properties\":[]}", "schema at /: \"properties\" must be an object of schemas");
+	/* what the schema or the instance holds never breaks the one line */
+	refused("{\"properties\":{\"a\\nb\":{\"typ\\ne\":1}}}", "schema at /properties/a%0Ab: unknown keyword \"typ\\ne\" (supported: ...");
+	check("{\"properties\":{\"a\\nb\":{\"required\":[\"x\\ty\"]}}}", "{\"a\\nb\":{}}",
+	      "at /a%0Ab: missing required property \"x\\ty\"");
 }
 
 static void test_logic(void **state)

@@ -844,20 +844,24 @@ static void fmt_num(char *out, size_t n, double d)
 		snprintf(out, n, "%.17g", d);
 }
 
-/* A value as errors show it: scalars as JSON (strings cut at 40 bytes),
- * arrays and objects by kind. */
+/* A value as errors show it: as compact JSON (one line: strings come out
+ * escaped), cut after about 60 bytes. */
 static void describe(char *out, size_t n, const msg *m)
 {
 	if (msg_is_str(m)) {
 		quoted(out, n, msg_str(m));
 	} else if (msg_is_num(m)) {
 		fmt_num(out, n, msg_num(m));
-	} else if (msg_is_bool(m)) {
-		snprintf(out, n, "%s", msg_bool(m) ? "true" : "false");
-	} else if (msg_is_null(m)) {
-		snprintf(out, n, "null");
 	} else {
-		snprintf(out, n, "%s", msg_is_array(m) ? "an array" : msg_is_object(m) ? "an object" : "a value");
+		char *text = msg_print(m);
+		if (text && strlen(text) > 60) {
+			int cut = 60;
+			while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+				cut--; /* not inside a UTF-8 character */
+			snprintf(out, n, "%.*s...", cut, text);
+		} else
+			snprintf(out, n, "%s", text ? text : "a value");
+		free(text);
 	}
 }
 

@@ -99,7 +99,7 @@ static void test_brief_examples(void **state)
 	check(img, "{\"path\":\"p\",\"width\":128.0}", NULL); /* 128.0 is an integer */
 	check(img, "{\"path\":\"p\",\"height\":1}", "at /: property \"height\" is not allowed (additionalProperties is false)");
 	check(img, "{\"path\":\"\"}", "at /path: \"\" is shorter than the minimum length 1");
-	check(img, "[]", "at /: an array is not of type object");
+	check(img, "[]", "at /: [] is not of type object");
 	refused("{\"properties\":{\"width\":{\"type\":\"integer\",\"format\":\"int32\"}}}",
 	        "schema at /properties/width: unknown keyword \"format\" (supported: type, enum, const, ...");
 	refused("{\"properties\":{\"width\":{\"minimum\":\"x\"}}}",
@@ -120,7 +120,7 @@ static void test_type(void **state)
 	check("{\"type\":\"boolean\"}", "0", "at /: 0 is not of type boolean");
 	check("{\"type\":[\"integer\",\"string\"]}", "\"x\"", NULL);
 	check("{\"type\":[\"integer\",\"string\"]}", "2.5", "at /: 2.5 is not of type string or integer");
-	check("{\"type\":[\"integer\",\"null\"]}", "{}", "at /: an object is not of type null or integer");
+	check("{\"type\":[\"integer\",\"null\"]}", "{}", "at /: {} is not of type null or integer");
 	check("{\"type\":\"string\"}", "\"a\\nb\\\"c\"", NULL);
 	check("{\"type\":\"number\"}", "\"a\\nb\"", "at /: \"a\\nb\" is not of type number"); /* escaped: one line */
 	refused("{\"type\":\"float\"}", "schema at /: \"type\" must name null, boolean, object, array, number, string or integer");
@@ -134,11 +134,14 @@ static void test_enum_const(void **state)
 	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "null", NULL);
 	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "[1,2.0]", NULL);
 	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "{\"k\":1}", NULL);
-	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "[2,1]", "at /: an array is not one of the allowed values");
+	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "[2,1]", "at /: [2,1] is not one of the allowed values");
 	check("{\"enum\":[false]}", "0", "at /: 0 is not one of the allowed values");
 	check("{\"const\":{\"a\":[1,{\"b\":null}],\"c\":2}}", "{\"c\":2.0,\"a\":[1,{\"b\":null}]}", NULL);
 	check("{\"const\":\"x\"}", "\"y\"", "at /: \"y\" is not the required value \"x\"");
 	check("{\"const\":null}", "false", "at /: false is not the required value null");
+	check("{\"const\":{\"a\":[1,\"x\\ny\"]}}", "{\"a\":[1]}", "at /: {\"a\":[1]} is not the required value {\"a\":[1,\"x\\ny\"]}");
+	check("{\"const\":0}", "[\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\"]",
+	      "at /: [\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"012345... is not the required value 0");
 	refused("{\"enum\":1}", "schema at /: \"enum\" must be an array");
 }
 

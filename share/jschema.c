@@ -40,8 +40,8 @@ static const struct {
 	const char *name;
 	unsigned bit;
 } type_names[] = {
-	{"null", T_NULL},     {"boolean", T_BOOLEAN}, {"object", T_OBJECT}, {"array", T_ARRAY},
-	{"number", T_NUMBER}, {"string", T_STRING},   {"integer", T_INTEGER},
+    {"null", T_NULL},	  {"boolean", T_BOOLEAN}, {"object", T_OBJECT},	  {"array", T_ARRAY},
+    {"number", T_NUMBER}, {"string", T_STRING},	  {"integer", T_INTEGER},
 };
 
 /* numeric limits present in a node */
@@ -63,8 +63,8 @@ struct patprop {
 };
 struct dep {
 	const char *name;
-	struct node *schema;  /* a schema dependency ... */
-	const msg *required;  /* ... or the names that must be present too */
+	struct node *schema; /* a schema dependency ... */
+	const msg *required; /* ... or the names that must be present too */
 };
 
 struct node {
@@ -78,7 +78,7 @@ struct node {
 	struct patprop *pats;
 	size_t npats;
 	struct node *additional_props, *property_names;
-	struct node *items; /* one schema for every item ... */
+	struct node *items;	   /* one schema for every item ... */
 	struct nodelist item_list; /* ... or one per position */
 	int items_is_list;
 	struct node *additional_items, *contains;
@@ -308,7 +308,8 @@ static int kw_pattern_props(struct cc *c, struct node *nd, const msg *v, const c
 		struct patprop *pp = &nd->pats[nd->npats];
 		char why[256], q[128];
 		if (jsregex_compile(&pp->re, msg_key(e), why, sizeof why))
-			return cfail(c, "\"patternProperties\" regex %s cannot be used: %s", quoted(q, sizeof q, msg_key(e)), why);
+			return cfail(c, "\"patternProperties\" regex %s cannot be used: %s",
+				     quoted(q, sizeof q, msg_key(e)), why);
 		nd->npats++; /* from here on jschema_free() frees the regex */
 		pp->src = msg_key(e);
 		if (!(pp->schema = compile_at(c, e, key, msg_key(e))))
@@ -323,14 +324,14 @@ static int kw_schema_slot(struct cc *c, struct node *nd, const msg *v, const cha
 		const char *key;
 		size_t off;
 	} slots[] = {
-		{"additionalProperties", offsetof(struct node, additional_props)},
-		{"propertyNames", offsetof(struct node, property_names)},
-		{"additionalItems", offsetof(struct node, additional_items)},
-		{"contains", offsetof(struct node, contains)},
-		{"not", offsetof(struct node, not_schema)},
-		{"if", offsetof(struct node, if_schema)},
-		{"then", offsetof(struct node, then_schema)},
-		{"else", offsetof(struct node, else_schema)},
+	    {"additionalProperties", offsetof(struct node, additional_props)},
+	    {"propertyNames", offsetof(struct node, property_names)},
+	    {"additionalItems", offsetof(struct node, additional_items)},
+	    {"contains", offsetof(struct node, contains)},
+	    {"not", offsetof(struct node, not_schema)},
+	    {"if", offsetof(struct node, if_schema)},
+	    {"then", offsetof(struct node, then_schema)},
+	    {"else", offsetof(struct node, else_schema)},
 	};
 	for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
 		if (strcmp(slots[i].key, key) == 0)
@@ -354,12 +355,12 @@ static int kw_count(struct cc *c, struct node *nd, const msg *v, const char *key
 		const char *key;
 		size_t off;
 	} slots[] = {
-		{"minItems", offsetof(struct node, min_items)},
-		{"maxItems", offsetof(struct node, max_items)},
-		{"minLength", offsetof(struct node, min_length)},
-		{"maxLength", offsetof(struct node, max_length)},
-		{"minProperties", offsetof(struct node, min_props)},
-		{"maxProperties", offsetof(struct node, max_props)},
+	    {"minItems", offsetof(struct node, min_items)},
+	    {"maxItems", offsetof(struct node, max_items)},
+	    {"minLength", offsetof(struct node, min_length)},
+	    {"maxLength", offsetof(struct node, max_length)},
+	    {"minProperties", offsetof(struct node, min_props)},
+	    {"maxProperties", offsetof(struct node, max_props)},
 	};
 	for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++)
 		if (strcmp(slots[i].key, key) == 0)
@@ -374,11 +375,11 @@ static int kw_number(struct cc *c, struct node *nd, const msg *v, const char *ke
 		size_t off;
 		unsigned bit;
 	} slots[] = {
-		{"minimum", offsetof(struct node, minimum), HAS_MIN},
-		{"maximum", offsetof(struct node, maximum), HAS_MAX},
-		{"exclusiveMinimum", offsetof(struct node, excl_min), HAS_XMIN},
-		{"exclusiveMaximum", offsetof(struct node, excl_max), HAS_XMAX},
-		{"multipleOf", offsetof(struct node, multiple_of), HAS_MULT},
+	    {"minimum", offsetof(struct node, minimum), HAS_MIN},
+	    {"maximum", offsetof(struct node, maximum), HAS_MAX},
+	    {"exclusiveMinimum", offsetof(struct node, excl_min), HAS_XMIN},
+	    {"exclusiveMaximum", offsetof(struct node, excl_max), HAS_XMAX},
+	    {"multipleOf", offsetof(struct node, multiple_of), HAS_MULT},
 	};
 	for (size_t i = 0; i < sizeof slots / sizeof slots[0]; i++) {
 		if (strcmp(slots[i].key, key) != 0)
@@ -416,7 +417,9 @@ static int kw_unique(struct cc *c, struct node *nd, const msg *v, const char *ke
 
 static int kw_list(struct cc *c, struct node *nd, const msg *v, const char *key)
 {
-	struct nodelist *l = strcmp(key, "allOf") == 0 ? &nd->all_of : strcmp(key, "anyOf") == 0 ? &nd->any_of : &nd->one_of;
+	struct nodelist *l = strcmp(key, "allOf") == 0	 ? &nd->all_of
+			     : strcmp(key, "anyOf") == 0 ? &nd->any_of
+							 : &nd->one_of;
 	return want_list(c, l, v, key);
 }
 
@@ -461,7 +464,7 @@ static int kw_ref(struct cc *c, struct node *nd, const msg *v, const char *key)
 		return cfail(c, "\"$ref\" must be a string");
 	if (r[0] != '#')
 		return cfail(c, "$ref %s is not local (only refs into this schema, \"#...\", are supported)",
-		             quoted(q, sizeof q, r));
+			     quoted(q, sizeof q, r));
 	nd->ref = r;
 	return 0;
 }
@@ -469,13 +472,16 @@ static int kw_ref(struct cc *c, struct node *nd, const msg *v, const char *key)
 static int kw_schema_uri(struct cc *c, struct node *nd, const msg *v, const char *key)
 {
 	static const char *const ok[] = {
-		"http://json-schema.org/draft-07/schema#", "http://json-schema.org/draft-07/schema",
-		"https://json-schema.org/draft-07/schema#", "https://json-schema.org/draft-07/schema",
+	    "http://json-schema.org/draft-07/schema#",
+	    "http://json-schema.org/draft-07/schema",
+	    "https://json-schema.org/draft-07/schema#",
+	    "https://json-schema.org/draft-07/schema",
 	};
 	const char *s = msg_str(v);
 	for (size_t i = 0; s && i < sizeof ok / sizeof ok[0]; i++)
 		if (strcmp(s, ok[i]) == 0)
-			return nd == c->s->nodes[0] ? 0 : cfail(c, "\"$schema\" is accepted only at the root");
+			return nd == c->s->nodes[0] ? 0
+						    : cfail(c, "\"$schema\" is accepted only at the root");
 	return cfail(c, "\"$schema\" must be \"%s\": only draft 7 is supported", ok[0]);
 }
 
@@ -484,7 +490,8 @@ static int kw_id(struct cc *c, struct node *nd, const msg *v, const char *key)
 	if (!msg_is_str(v))
 		return cfail(c, "\"$id\" must be a string");
 	if (nd != c->s->nodes[0])
-		return cfail(c, "\"$id\" is accepted only at the root (sub-schema base URIs are not supported)");
+		return cfail(c,
+			     "\"$id\" is accepted only at the root (sub-schema base URIs are not supported)");
 	return 0;
 }
 
@@ -493,7 +500,10 @@ static int kw_string_note(struct cc *c, struct node *nd, const msg *v, const cha
 	return msg_is_str(v) ? 0 : cfail(c, "\"%s\" must be a string", key);
 }
 
-static int kw_any_note(struct cc *c, struct node *nd, const msg *v, const char *key) { return 0; }
+static int kw_any_note(struct cc *c, struct node *nd, const msg *v, const char *key)
+{
+	return 0;
+}
 
 /* Every keyword this module knows; anything else in a schema is refused.
  * beside_ref: may stand next to $ref (draft 7 ignores a $ref's siblings;
@@ -503,47 +513,47 @@ static const struct keyword {
 	kw_fn *fn;
 	int beside_ref;
 } keywords[] = {
-	{"type", kw_type, 0},
-	{"enum", kw_enum, 0},
-	{"const", kw_const, 0},
-	{"required", kw_required, 0},
-	{"properties", kw_properties, 0},
-	{"patternProperties", kw_pattern_props, 0},
-	{"additionalProperties", kw_schema_slot, 0},
-	{"propertyNames", kw_schema_slot, 0},
-	{"minProperties", kw_count, 0},
-	{"maxProperties", kw_count, 0},
-	{"dependencies", kw_dependencies, 0},
-	{"items", kw_items, 0},
-	{"additionalItems", kw_schema_slot, 0},
-	{"minItems", kw_count, 0},
-	{"maxItems", kw_count, 0},
-	{"uniqueItems", kw_unique, 0},
-	{"contains", kw_schema_slot, 0},
-	{"minimum", kw_number, 0},
-	{"maximum", kw_number, 0},
-	{"exclusiveMinimum", kw_number, 0},
-	{"exclusiveMaximum", kw_number, 0},
-	{"multipleOf", kw_number, 0},
-	{"minLength", kw_count, 0},
-	{"maxLength", kw_count, 0},
-	{"pattern", kw_pattern, 0},
-	{"allOf", kw_list, 0},
-	{"anyOf", kw_list, 0},
-	{"oneOf", kw_list, 0},
-	{"not", kw_schema_slot, 0},
-	{"if", kw_schema_slot, 0},
-	{"then", kw_schema_slot, 0},
-	{"else", kw_schema_slot, 0},
-	{"$ref", kw_ref, 1},
-	{"definitions", kw_definitions, 1},
-	{"$schema", kw_schema_uri, 1},
-	{"$id", kw_id, 1},
-	{"$comment", kw_string_note, 1},
-	{"title", kw_string_note, 1},
-	{"description", kw_string_note, 1},
-	{"default", kw_any_note, 1},
-	{"examples", kw_any_note, 1},
+    {"type", kw_type, 0},
+    {"enum", kw_enum, 0},
+    {"const", kw_const, 0},
+    {"required", kw_required, 0},
+    {"properties", kw_properties, 0},
+    {"patternProperties", kw_pattern_props, 0},
+    {"additionalProperties", kw_schema_slot, 0},
+    {"propertyNames", kw_schema_slot, 0},
+    {"minProperties", kw_count, 0},
+    {"maxProperties", kw_count, 0},
+    {"dependencies", kw_dependencies, 0},
+    {"items", kw_items, 0},
+    {"additionalItems", kw_schema_slot, 0},
+    {"minItems", kw_count, 0},
+    {"maxItems", kw_count, 0},
+    {"uniqueItems", kw_unique, 0},
+    {"contains", kw_schema_slot, 0},
+    {"minimum", kw_number, 0},
+    {"maximum", kw_number, 0},
+    {"exclusiveMinimum", kw_number, 0},
+    {"exclusiveMaximum", kw_number, 0},
+    {"multipleOf", kw_number, 0},
+    {"minLength", kw_count, 0},
+    {"maxLength", kw_count, 0},
+    {"pattern", kw_pattern, 0},
+    {"allOf", kw_list, 0},
+    {"anyOf", kw_list, 0},
+    {"oneOf", kw_list, 0},
+    {"not", kw_schema_slot, 0},
+    {"if", kw_schema_slot, 0},
+    {"then", kw_schema_slot, 0},
+    {"else", kw_schema_slot, 0},
+    {"$ref", kw_ref, 1},
+    {"definitions", kw_definitions, 1},
+    {"$schema", kw_schema_uri, 1},
+    {"$id", kw_id, 1},
+    {"$comment", kw_string_note, 1},
+    {"title", kw_string_note, 1},
+    {"description", kw_string_note, 1},
+    {"default", kw_any_note, 1},
+    {"examples", kw_any_note, 1},
 };
 
 _Static_assert(sizeof keywords / sizeof keywords[0] <= 64, "compile_members tracks keywords in 64 bits");
@@ -561,7 +571,8 @@ static int unknown_keyword(struct cc *c, const char *name)
 	char list[1024];
 	size_t len = 0;
 	for (size_t i = 0; i < sizeof keywords / sizeof keywords[0] && len < sizeof list; i++)
-		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", keywords[i].name);
+		len +=
+		    (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", keywords[i].name);
 	char q[128];
 	return cfail(c, "unknown keyword %s (supported: %s)", quoted(q, sizeof q, name), list);
 }
@@ -605,7 +616,9 @@ static int compile_members(struct cc *c, struct node *nd, const msg *m)
 			return cfail(c, "keyword \"%s\" appears twice", k->name);
 		seen |= bit;
 		if (has_ref && !k->beside_ref)
-			return cfail(c, "\"%s\" beside \"$ref\" would be ignored in draft 7; put both under allOf", k->name);
+			return cfail(
+			    c, "\"%s\" beside \"$ref\" would be ignored in draft 7; put both under allOf",
+			    k->name);
 		if (k->fn(c, nd, e, k->name))
 			return -1;
 	}
@@ -712,7 +725,10 @@ static const msg *ref_locate(struct cc *c, const struct node *nd)
 	char q[128];
 	quoted(q, sizeof q, nd->ref);
 	if (ref_decode(&ptr, nd->ref + 1) || (ptr.len && ptr.p[0] != '/')) {
-		cfail(c, "$ref %s is not a JSON pointer (\"#\", \"#/definitions/x\"; %%-escapes and ~0 ~1 allowed)", q);
+		cfail(c,
+		      "$ref %s is not a JSON pointer (\"#\", \"#/definitions/x\"; %%-escapes and ~0 ~1 "
+		      "allowed)",
+		      q);
 		buf_release(&ptr);
 		return NULL;
 	}
@@ -875,8 +891,12 @@ static unsigned type_of(const msg *m)
 {
 	if (msg_is_num(m))
 		return T_NUMBER | (is_integer(m) ? T_INTEGER : 0);
-	return msg_is_str(m) ? T_STRING : msg_is_object(m) ? T_OBJECT : msg_is_array(m) ? T_ARRAY
-	     : msg_is_bool(m) ? T_BOOLEAN : msg_is_null(m) ? T_NULL : 0;
+	return msg_is_str(m)	  ? T_STRING
+	       : msg_is_object(m) ? T_OBJECT
+	       : msg_is_array(m)  ? T_ARRAY
+	       : msg_is_bool(m)	  ? T_BOOLEAN
+	       : msg_is_null(m)	  ? T_NULL
+				  : 0;
 }
 
 static int v_node(struct vc *v, const struct node *nd, const msg *inst);
@@ -923,7 +943,8 @@ static int v_type(struct vc *v, const struct node *nd, const msg *inst)
 	size_t len = 0;
 	for (size_t i = 0; i < sizeof type_names / sizeof type_names[0] && len < sizeof want; i++)
 		if (nd->types & type_names[i].bit)
-			len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", len ? " or " : "", type_names[i].name);
+			len += (size_t)snprintf(want + len, sizeof want - len, "%s%s", len ? " or " : "",
+						type_names[i].name);
 	return vfail(v, "%s is not of type %s", what, want);
 }
 
@@ -958,15 +979,18 @@ static int v_number(struct vc *v, const struct node *nd, const msg *inst)
 	if ((nd->has_num & HAS_MAX) && x > nd->maximum)
 		return fmt_num(b, sizeof b, nd->maximum), vfail(v, "%s is more than the maximum %s", a, b);
 	if ((nd->has_num & HAS_XMIN) && x <= nd->excl_min)
-		return fmt_num(b, sizeof b, nd->excl_min), vfail(v, "%s is not more than the exclusive minimum %s", a, b);
+		return fmt_num(b, sizeof b, nd->excl_min),
+		       vfail(v, "%s is not more than the exclusive minimum %s", a, b);
 	if ((nd->has_num & HAS_XMAX) && x >= nd->excl_max)
-		return fmt_num(b, sizeof b, nd->excl_max), vfail(v, "%s is not less than the exclusive maximum %s", a, b);
+		return fmt_num(b, sizeof b, nd->excl_max),
+		       vfail(v, "%s is not less than the exclusive maximum %s", a, b);
 	if (nd->has_num & HAS_MULT) {
 		/* floating point: 0.0075 / 0.0001 is 74.99999999999999; a
 		 * quotient past double's range (1e308 / 0.1) is not a multiple */
 		double q = x / nd->multiple_of;
 		if (!isfinite(q) || fabs(q - nearbyint(q)) > 1e-9 * fmax(1.0, fabs(q)))
-			return fmt_num(b, sizeof b, nd->multiple_of), vfail(v, "%s is not a multiple of %s", a, b);
+			return fmt_num(b, sizeof b, nd->multiple_of),
+			       vfail(v, "%s is not a multiple of %s", a, b);
 	}
 	return 0;
 }
@@ -988,14 +1012,16 @@ static int v_string(struct vc *v, const struct node *nd, const msg *inst)
 		int64_t len = utf8_length(s);
 		if (nd->min_length >= 0 && len < nd->min_length)
 			return describe(what, sizeof what, inst),
-			       vfail(v, "%s is shorter than the minimum length %lld", what, (long long)nd->min_length);
+			       vfail(v, "%s is shorter than the minimum length %lld", what,
+				     (long long)nd->min_length);
 		if (nd->max_length >= 0 && len > nd->max_length)
 			return describe(what, sizeof what, inst),
-			       vfail(v, "%s is longer than the maximum length %lld", what, (long long)nd->max_length);
+			       vfail(v, "%s is longer than the maximum length %lld", what,
+				     (long long)nd->max_length);
 	}
 	if (nd->has_pattern && !jsregex_search(&nd->pattern, s))
-		return describe(what, sizeof what, inst),
-		       vfail(v, "%s does not match the pattern %s", what, quoted(q, sizeof q, nd->pattern_src));
+		return describe(what, sizeof what, inst), vfail(v, "%s does not match the pattern %s", what,
+								quoted(q, sizeof q, nd->pattern_src));
 	return 0;
 }
 
@@ -1006,8 +1032,9 @@ static int v_unique(struct vc *v, const msg *inst)
 		size_t j = i + 1;
 		for (const msg *b = msg_next(a); b; b = msg_next(b), j++) {
 			if (++v->steps > JSCHEMA_MAX_STEPS)
-				return give_up(v, "validation gave up after %d steps (uniqueItems on a long array)",
-				               JSCHEMA_MAX_STEPS);
+				return give_up(
+				    v, "validation gave up after %d steps (uniqueItems on a long array)",
+				    JSCHEMA_MAX_STEPS);
 			if (msg_equal(a, b))
 				return vfail(v, "items %zu and %zu are equal, but uniqueItems is true", i, j);
 		}
@@ -1019,9 +1046,11 @@ static int v_array(struct vc *v, const struct node *nd, const msg *inst)
 {
 	int64_t n = (int64_t)msg_size(inst);
 	if (nd->min_items >= 0 && n < nd->min_items)
-		return vfail(v, "has %lld items, fewer than the minimum %lld", (long long)n, (long long)nd->min_items);
+		return vfail(v, "has %lld items, fewer than the minimum %lld", (long long)n,
+			     (long long)nd->min_items);
 	if (nd->max_items >= 0 && n > nd->max_items)
-		return vfail(v, "has %lld items, more than the maximum %lld", (long long)n, (long long)nd->max_items);
+		return vfail(v, "has %lld items, more than the maximum %lld", (long long)n,
+			     (long long)nd->max_items);
 	if (nd->unique_items && v_unique(v, inst))
 		return -1;
 	size_t i = 0;
@@ -1030,8 +1059,9 @@ static int v_array(struct vc *v, const struct node *nd, const msg *inst)
 		if (nd->items_is_list) {
 			sub = i < nd->item_list.n ? nd->item_list.v[i] : nd->additional_items;
 			if (sub && sub->boolean == 0 && i >= nd->item_list.n)
-				return vfail(v, "has %lld items, at most %zu allowed (additionalItems is false)",
-				             (long long)n, nd->item_list.n);
+				return vfail(v,
+					     "has %lld items, at most %zu allowed (additionalItems is false)",
+					     (long long)n, nd->item_list.n);
 		}
 		if (sub && v_child(v, sub, e, NULL, i))
 			return -1;
@@ -1074,7 +1104,8 @@ static int v_member(struct vc *v, const struct node *nd, const msg *e)
 		return 0;
 	if (nd->additional_props->boolean == 0) {
 		char q[128];
-		return vfail(v, "property %s is not allowed (additionalProperties is false)", quoted(q, sizeof q, key));
+		return vfail(v, "property %s is not allowed (additionalProperties is false)",
+			     quoted(q, sizeof q, key));
 	}
 	return v_child(v, nd->additional_props, e, key, 0);
 }
@@ -1105,8 +1136,9 @@ static int v_deps(struct vc *v, const struct node *nd, const msg *inst)
 		for (const msg *r = msg_child(d->required); r; r = msg_next(r)) {
 			char q1[128], q2[128];
 			if (!msg_has(inst, msg_str(r)))
-				return vfail(v, "property %s is required when %s is present", quoted(q1, sizeof q1, msg_str(r)),
-				             quoted(q2, sizeof q2, d->name));
+				return vfail(v, "property %s is required when %s is present",
+					     quoted(q1, sizeof q1, msg_str(r)),
+					     quoted(q2, sizeof q2, d->name));
 		}
 	}
 	return 0;
@@ -1116,9 +1148,11 @@ static int v_object(struct vc *v, const struct node *nd, const msg *inst)
 {
 	int64_t n = (int64_t)msg_size(inst);
 	if (nd->min_props >= 0 && n < nd->min_props)
-		return vfail(v, "has %lld properties, fewer than the minimum %lld", (long long)n, (long long)nd->min_props);
+		return vfail(v, "has %lld properties, fewer than the minimum %lld", (long long)n,
+			     (long long)nd->min_props);
 	if (nd->max_props >= 0 && n > nd->max_props)
-		return vfail(v, "has %lld properties, more than the maximum %lld", (long long)n, (long long)nd->max_props);
+		return vfail(v, "has %lld properties, more than the maximum %lld", (long long)n,
+			     (long long)nd->max_props);
 	for (const msg *r = msg_child(nd->required); r; r = msg_next(r)) {
 		char q[128];
 		if (!msg_has(inst, msg_str(r)))
@@ -1161,10 +1195,11 @@ static int v_one_of(struct vc *v, const struct node *nd, const msg *inst)
 		}
 	}
 	if (valid == 0)
-		return vfail(v, "matches none of the %zu schemas of oneOf (the first says: %s)", nd->one_of.n, first);
+		return vfail(v, "matches none of the %zu schemas of oneOf (the first says: %s)", nd->one_of.n,
+			     first);
 	if (valid > 1)
-		return vfail(v, "matches %zu of the schemas of oneOf (#%zu and #%zu), exactly one is allowed", valid,
-		             which[0], which[1]);
+		return vfail(v, "matches %zu of the schemas of oneOf (#%zu and #%zu), exactly one is allowed",
+			     valid, which[0], which[1]);
 	return 0;
 }
 
@@ -1199,11 +1234,13 @@ static int v_node(struct vc *v, const struct node *nd, const msg *inst)
 	if (v->gave_up)
 		return -1;
 	if (++v->steps > JSCHEMA_MAX_STEPS)
-		return give_up(v, "validation gave up after %d steps (the schema is too costly for this input)",
-		               JSCHEMA_MAX_STEPS);
+		return give_up(v,
+			       "validation gave up after %d steps (the schema is too costly for this input)",
+			       JSCHEMA_MAX_STEPS);
 	if (v->depth >= JSCHEMA_MAX_DEPTH)
-		return give_up(v, "validation gave up: sub-schemas nested deeper than %d levels (a $ref cycle?)",
-		               JSCHEMA_MAX_DEPTH);
+		return give_up(v,
+			       "validation gave up: sub-schemas nested deeper than %d levels (a $ref cycle?)",
+			       JSCHEMA_MAX_DEPTH);
 	if (nd->boolean >= 0)
 		return nd->boolean ? 0 : vfail(v, "no value is allowed here (the schema is false)");
 	v->depth++;
@@ -1213,9 +1250,12 @@ static int v_node(struct vc *v, const struct node *nd, const msg *inst)
 	} else {
 		unsigned t = type_of(inst);
 		rc = v_type(v, nd, inst) || v_values(v, nd, inst) ||
-		     ((t & T_NUMBER) && v_number(v, nd, inst)) || ((t & T_STRING) && v_string(v, nd, inst)) ||
-		     ((t & T_ARRAY) && v_array(v, nd, inst)) || ((t & T_OBJECT) && v_object(v, nd, inst)) ||
-		     v_logic(v, nd, inst) ? -1 : 0;
+			     ((t & T_NUMBER) && v_number(v, nd, inst)) ||
+			     ((t & T_STRING) && v_string(v, nd, inst)) ||
+			     ((t & T_ARRAY) && v_array(v, nd, inst)) ||
+			     ((t & T_OBJECT) && v_object(v, nd, inst)) || v_logic(v, nd, inst)
+			 ? -1
+			 : 0;
 	}
 	v->depth--;
 	return rc;

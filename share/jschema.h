@@ -47,9 +47,11 @@ struct jschema;
  * pointer of the offending place in the schema and what is wrong:
  *	schema at /properties/width: unknown keyword "format" (supported: ...)
  *	schema at /properties/width: "minimum" must be a number
- *	schema at /items: $ref "other.json#/x" is not local (only "#..." refs)
+ *	schema at /items: $ref "other.json#/x" is not local (only refs ...)
  *	schema at /: $ref "#/definitions/nope" does not resolve
- *	schema at /pattern: "(?<=a)b" cannot be used: lookbehind ...
+ *	schema at /: "pattern" "(?<=a)b" cannot be used: lookbehind (?<= ...
+ * Names, patterns and refs appear as JSON string literals, so the line
+ * stays one line whatever the schema holds.
  * Also NULL on out of memory ("out of memory"). err may be NULL (n 0). */
 struct jschema *jschema_compile(const msg *schema, char *err, size_t n);
 

@@ -27,13 +27,13 @@ struct cset {
 };
 
 struct tr {
-	const char *p;      /* next character of the ECMA text */
+	const char *p; /* next character of the ECMA text */
 	struct buf *out;
 	char *err;
 	size_t n;
 	int oom;
-	int have_atom;      /* a quantifier may follow */
-	long last_weight;   /* atoms the last atom stands for */
+	int have_atom;	  /* a quantifier may follow */
+	long last_weight; /* atoms the last atom stands for */
 	int depth;
 	long weight[MAX_GROUPS + 1]; /* atoms so far in each open group */
 };
@@ -50,16 +50,28 @@ static int fail(struct tr *t, const char *fmt, ...)
 	return -1;
 }
 
-static void emit(struct tr *t, const char *s, size_t len) { t->oom |= buf_add(t->out, s, len) != 0; }
-static void emits(struct tr *t, const char *s) { emit(t, s, strlen(s)); }
-static void emitc(struct tr *t, char c) { emit(t, &c, 1); }
+static void emit(struct tr *t, const char *s, size_t len)
+{
+	t->oom |= buf_add(t->out, s, len) != 0;
+}
+static void emits(struct tr *t, const char *s)
+{
+	emit(t, s, strlen(s));
+}
+static void emitc(struct tr *t, char c)
+{
+	emit(t, &c, 1);
+}
 
 static void cset_add(struct cset *s, unsigned c)
 {
 	if (c >= 1 && c < 128)
 		s->bits[c / 64] |= UINT64_C(1) << (c % 64);
 }
-static int cset_has(const struct cset *s, unsigned c) { return c < 128 && (s->bits[c / 64] >> (c % 64)) & 1; }
+static int cset_has(const struct cset *s, unsigned c)
+{
+	return c < 128 && (s->bits[c / 64] >> (c % 64)) & 1;
+}
 static void cset_range(struct cset *s, unsigned lo, unsigned hi)
 {
 	for (unsigned c = lo; c <= hi && c < 128; c++)
@@ -72,16 +84,19 @@ static int class_escape(char c, struct cset *s, int *neg)
 	memset(s, 0, sizeof *s);
 	*neg = c == 'D' || c == 'W' || c == 'S';
 	switch (c) {
-	case 'd': case 'D':
+	case 'd':
+	case 'D':
 		cset_range(s, '0', '9');
 		return 1;
-	case 'w': case 'W':
+	case 'w':
+	case 'W':
 		cset_range(s, '0', '9');
 		cset_range(s, 'A', 'Z');
 		cset_range(s, 'a', 'z');
 		cset_add(s, '_');
 		return 1;
-	case 's': case 'S':
+	case 's':
+	case 'S':
 		cset_add(s, ' ');
 		cset_range(s, '\t', '\r'); /* \t \n \v \f \r */
 		return 1;
@@ -89,7 +104,10 @@ static int class_escape(char c, struct cset *s, int *neg)
 	return 0;
 }
 
-static int is_special_in_bracket(unsigned c) { return c == ']' || c == '[' || c == '-' || c == '^'; }
+static int is_special_in_bracket(unsigned c)
+{
+	return c == ']' || c == '[' || c == '-' || c == '^';
+}
 
 /* The members of s other than ']' '[' '-' '^', runs of three or more as
  * ranges (their ends are never one of those four). */
@@ -261,7 +279,8 @@ static int class_atom(struct tr *t, unsigned *cp, struct cset *s, int *is_set)
 	if (r == 2)
 		return fail(t, "non-ASCII characters inside a class [...] are not supported");
 	if (r == 0)
-		return *cp >= 0x80 ? fail(t, "non-ASCII characters inside a class [...] are not supported") : 0;
+		return *cp >= 0x80 ? fail(t, "non-ASCII characters inside a class [...] are not supported")
+				   : 0;
 	int neg;
 	if (!class_escape(*t->p, s, &neg))
 		return fail(t, "unknown escape \\%c", *t->p);

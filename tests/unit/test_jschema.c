@@ -87,23 +87,25 @@ static void test_brief_examples(void **state)
 {
 	(void)state;
 	const char *img = "{\"type\":\"object\",\"required\":[\"path\"],\"properties\":{"
-	                  "\"path\":{\"type\":\"string\",\"minLength\":1},"
-	                  "\"width\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":2048},"
-	                  "\"tags\":{\"type\":\"array\",\"items\":{\"enum\":[\"a\",\"b\"]}}},"
-	                  "\"additionalProperties\":false}";
+			  "\"path\":{\"type\":\"string\",\"minLength\":1},"
+			  "\"width\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":2048},"
+			  "\"tags\":{\"type\":\"array\",\"items\":{\"enum\":[\"a\",\"b\"]}}},"
+			  "\"additionalProperties\":false}";
 	check(img, "{\"path\":\"a.png\",\"width\":128,\"tags\":[\"a\",\"b\"]}", NULL);
 	check(img, "{\"path\":\"a.png\",\"width\":3000}", "at /width: 3000 is more than the maximum 2048");
 	check(img, "{\"width\":3}", "at /: missing required property \"path\"");
-	check(img, "{\"path\":\"p\",\"tags\":[\"a\",\"b\",\"x\"]}", "at /tags/2: \"x\" is not one of the allowed values");
+	check(img, "{\"path\":\"p\",\"tags\":[\"a\",\"b\",\"x\"]}",
+	      "at /tags/2: \"x\" is not one of the allowed values");
 	check(img, "{\"path\":\"p\",\"width\":1.5}", "at /width: 1.5 is not an integer");
 	check(img, "{\"path\":\"p\",\"width\":128.0}", NULL); /* 128.0 is an integer */
-	check(img, "{\"path\":\"p\",\"height\":1}", "at /: property \"height\" is not allowed (additionalProperties is false)");
+	check(img, "{\"path\":\"p\",\"height\":1}",
+	      "at /: property \"height\" is not allowed (additionalProperties is false)");
 	check(img, "{\"path\":\"\"}", "at /path: \"\" is shorter than the minimum length 1");
 	check(img, "[]", "at /: [] is not of type object");
 	refused("{\"properties\":{\"width\":{\"type\":\"integer\",\"format\":\"int32\"}}}",
-	        "schema at /properties/width: unknown keyword \"format\" (supported: type, enum, const, ...");
+		"schema at /properties/width: unknown keyword \"format\" (supported: type, enum, const, ...");
 	refused("{\"properties\":{\"width\":{\"minimum\":\"x\"}}}",
-	        "schema at /properties/width: \"minimum\" must be a number");
+		"schema at /properties/width: \"minimum\" must be a number");
 }
 
 static void test_type(void **state)
@@ -122,8 +124,10 @@ static void test_type(void **state)
 	check("{\"type\":[\"integer\",\"string\"]}", "2.5", "at /: 2.5 is not of type string or integer");
 	check("{\"type\":[\"integer\",\"null\"]}", "{}", "at /: {} is not of type null or integer");
 	check("{\"type\":\"string\"}", "\"a\\nb\\\"c\"", NULL);
-	check("{\"type\":\"number\"}", "\"a\\nb\"", "at /: \"a\\nb\" is not of type number"); /* escaped: one line */
-	refused("{\"type\":\"float\"}", "schema at /: \"type\" must name null, boolean, object, array, number, string or integer");
+	check("{\"type\":\"number\"}", "\"a\\nb\"",
+	      "at /: \"a\\nb\" is not of type number"); /* escaped: one line */
+	refused("{\"type\":\"float\"}",
+		"schema at /: \"type\" must name null, boolean, object, array, number, string or integer");
 	refused("{\"type\":[]}", "schema at /: \"type\" must not be an empty array");
 }
 
@@ -134,14 +138,18 @@ static void test_enum_const(void **state)
 	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "null", NULL);
 	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "[1,2.0]", NULL);
 	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "{\"k\":1}", NULL);
-	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "[2,1]", "at /: [2,1] is not one of the allowed values");
+	check("{\"enum\":[1,\"a\",null,[1,2],{\"k\":1}]}", "[2,1]",
+	      "at /: [2,1] is not one of the allowed values");
 	check("{\"enum\":[false]}", "0", "at /: 0 is not one of the allowed values");
 	check("{\"const\":{\"a\":[1,{\"b\":null}],\"c\":2}}", "{\"c\":2.0,\"a\":[1,{\"b\":null}]}", NULL);
 	check("{\"const\":\"x\"}", "\"y\"", "at /: \"y\" is not the required value \"x\"");
 	check("{\"const\":null}", "false", "at /: false is not the required value null");
-	check("{\"const\":{\"a\":[1,\"x\\ny\"]}}", "{\"a\":[1]}", "at /: {\"a\":[1]} is not the required value {\"a\":[1,\"x\\ny\"]}");
-	check("{\"const\":0}", "[\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\"]",
-	      "at /: [\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"012345... is not the required value 0");
+	check("{\"const\":{\"a\":[1,\"x\\ny\"]}}", "{\"a\":[1]}",
+	      "at /: {\"a\":[1]} is not the required value {\"a\":[1,\"x\\ny\"]}");
+	check("{\"const\":0}",
+	      "[\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\"]",
+	      "at /: [\"0123456789\",\"0123456789\",\"0123456789\",\"0123456789\",\"012345... is not the "
+	      "required value 0");
 	refused("{\"enum\":1}", "schema at /: \"enum\" must be an array");
 }
 
@@ -159,10 +167,12 @@ static void test_numbers(void **state)
 	check("{\"multipleOf\":0.01}", "19.99", NULL);
 	check("{\"multipleOf\":2}", "7", "at /: 7 is not a multiple of 2");
 	check("{\"multipleOf\":0.1}", "0.30000000000000004", NULL);
-	check("{\"type\":\"integer\",\"multipleOf\":0.123456789}", "1e308", "at /: 1e+308 is not a multiple of 0.123456789");
+	check("{\"type\":\"integer\",\"multipleOf\":0.123456789}", "1e308",
+	      "at /: 1e+308 is not a multiple of 0.123456789");
 	refused("{\"multipleOf\":0}", "schema at /: \"multipleOf\" must be more than 0");
 	refused("{\"maximum\":null}", "schema at /: \"maximum\" must be a number");
-	refused("{\"exclusiveMaximum\":true}", "schema at /: \"exclusiveMaximum\" must be a number"); /* draft 4's form */
+	refused("{\"exclusiveMaximum\":true}",
+		"schema at /: \"exclusiveMaximum\" must be a number"); /* draft 4's form */
 }
 
 static void test_strings(void **state)
@@ -171,19 +181,25 @@ static void test_strings(void **state)
 	/* code points, not bytes: e-acute is 2 bytes, the emoji 4 */
 	check("{\"maxLength\":1}", "\"\\u00e9\"", NULL);
 	check("{\"maxLength\":1}", "\"\xf0\x9f\x92\xa9\"", NULL);
-	check("{\"minLength\":2}", "\"\xf0\x9f\x92\xa9\"", "at /: \"\xf0\x9f\x92\xa9\" is shorter than the minimum length 2");
+	check("{\"minLength\":2}", "\"\xf0\x9f\x92\xa9\"",
+	      "at /: \"\xf0\x9f\x92\xa9\" is shorter than the minimum length 2");
 	check("{\"maxLength\":2}", "\"abc\"", "at /: \"abc\" is longer than the maximum length 2");
 	check("{\"pattern\":\"^[a-z]+\\\\.png$\"}", "\"cat.png\"", NULL);
-	check("{\"pattern\":\"^[a-z]+\\\\.png$\"}", "\"catXpng\"", "at /: \"catXpng\" does not match the pattern \"^[a-z]+\\\\.png$\"");
-	check("{\"pattern\":\"b+\"}", "\"abbc\"", NULL); /* unanchored search */
+	check("{\"pattern\":\"^[a-z]+\\\\.png$\"}", "\"catXpng\"",
+	      "at /: \"catXpng\" does not match the pattern \"^[a-z]+\\\\.png$\"");
+	check("{\"pattern\":\"b+\"}", "\"abbc\"", NULL);     /* unanchored search */
 	check("{\"pattern\":\"^.$\"}", "\"\\u00e9\"", NULL); /* . is one character */
 	check("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"123-ab_9\"", NULL);
-	check("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"12a-ab\"", "at /: \"12a-ab\" does not match the pattern \"^\\\\d{3}-\\\\w+$\"");
+	check("{\"pattern\":\"^\\\\d{3}-\\\\w+$\"}", "\"12a-ab\"",
+	      "at /: \"12a-ab\" does not match the pattern \"^\\\\d{3}-\\\\w+$\"");
 	refused("{\"minLength\":-1}", "schema at /: \"minLength\" must be a non-negative integer");
 	refused("{\"minLength\":1.5}", "schema at /: \"minLength\" must be a non-negative integer");
 	refused("{\"properties\":{\"a\":{\"pattern\":\"(?<=x)y\"}}}",
-	        "schema at /properties/a: \"pattern\" \"(?<=x)y\" cannot be used: lookbehind (?<= is not supported");
-	refused("{\"pattern\":\"(a)\\\\1\"}", "schema at /: \"pattern\" \"(a)\\\\1\" cannot be used: backreferences (\\1) are not supported");
+		"schema at /properties/a: \"pattern\" \"(?<=x)y\" cannot be used: lookbehind (?<= is not "
+		"supported");
+	refused(
+	    "{\"pattern\":\"(a)\\\\1\"}",
+	    "schema at /: \"pattern\" \"(a)\\\\1\" cannot be used: backreferences (\\1) are not supported");
 	refused("{\"pattern\":\"(\"}", "schema at /: \"pattern\" \"(\" cannot be used: unclosed group (");
 	refused("{\"pattern\":7}", "schema at /: \"pattern\" must be a string");
 }
@@ -195,16 +211,18 @@ static void test_arrays(void **state)
 	check("{\"items\":[{\"type\":\"string\"},{\"type\":\"integer\"}]}", "[\"a\",1,{}]", NULL);
 	check("{\"items\":[{\"type\":\"string\"}],\"additionalItems\":false}", "[\"a\",1]",
 	      "at /: has 2 items, at most 1 allowed (additionalItems is false)");
-	check("{\"items\":[{\"type\":\"string\"}],\"additionalItems\":{\"type\":\"integer\"}}", "[\"a\",1,true]",
-	      "at /2: true is not of type integer");
+	check("{\"items\":[{\"type\":\"string\"}],\"additionalItems\":{\"type\":\"integer\"}}",
+	      "[\"a\",1,true]", "at /2: true is not of type integer");
 	check("{\"additionalItems\":false}", "[1,2]", NULL); /* no items array: draft 7 ignores it */
 	check("{\"minItems\":2}", "[1]", "at /: has 1 items, fewer than the minimum 2");
 	check("{\"maxItems\":1}", "[1,2]", "at /: has 2 items, more than the maximum 1");
-	check("{\"uniqueItems\":true}", "[1,{\"a\":1},1.0]", "at /: items 0 and 2 are equal, but uniqueItems is true");
+	check("{\"uniqueItems\":true}", "[1,{\"a\":1},1.0]",
+	      "at /: items 0 and 2 are equal, but uniqueItems is true");
 	check("{\"uniqueItems\":true}", "[1,true,\"1\",[1],{\"a\":1},{\"a\":2}]", NULL);
 	check("{\"contains\":{\"const\":3}}", "[1,2,3]", NULL);
 	check("{\"contains\":{\"const\":3}}", "[]", "at /: no item matches the schema under contains");
-	check("{\"items\":{\"items\":{\"minimum\":0}}}", "[[0],[1,-1]]", "at /1/1: -1 is less than the minimum 0");
+	check("{\"items\":{\"items\":{\"minimum\":0}}}", "[[0],[1,-1]]",
+	      "at /1/1: -1 is less than the minimum 0");
 	refused("{\"items\":[{},5]}", "schema at /items/1: a schema must be an object or a boolean");
 	refused("{\"uniqueItems\":1}", "schema at /: \"uniqueItems\" must be true or false");
 }
@@ -212,26 +230,34 @@ static void test_arrays(void **state)
 static void test_objects(void **state)
 {
 	(void)state;
-	const char *s = "{\"properties\":{\"a~b/c\":{\"type\":\"string\"}},\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}},"
-	                "\"additionalProperties\":{\"type\":\"boolean\"}}";
+	const char *s = "{\"properties\":{\"a~b/"
+			"c\":{\"type\":\"string\"}},\"patternProperties\":{\"^x-\":{\"type\":\"integer\"}},"
+			"\"additionalProperties\":{\"type\":\"boolean\"}}";
 	check(s, "{\"a~b/c\":\"s\",\"x-1\":1,\"other\":true}", NULL);
 	check(s, "{\"a~b/c\":1}", "at /a~0b~1c: 1 is not of type string");
 	check(s, "{\"x-1\":\"no\"}", "at /x-1: \"no\" is not of type integer");
 	check(s, "{\"y\":1}", "at /y: 1 is not of type boolean");
 	check("{\"minProperties\":1}", "{}", "at /: has 0 properties, fewer than the minimum 1");
-	check("{\"maxProperties\":1}", "{\"a\":1,\"b\":2}", "at /: has 2 properties, more than the maximum 1");
+	check("{\"maxProperties\":1}", "{\"a\":1,\"b\":2}",
+	      "at /: has 2 properties, more than the maximum 1");
 	check("{\"propertyNames\":{\"maxLength\":3}}", "{\"abc\":1,\"abcd\":2}",
-	      "at /: property name \"abcd\" does not match propertyNames (at /: \"abcd\" is longer than the maximum length 3)");
-	check("{\"dependencies\":{\"a\":[\"b\"],\"c\":{\"required\":[\"d\"]}}}", "{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", NULL);
-	check("{\"dependencies\":{\"a\":[\"b\"]}}", "{\"a\":1}", "at /: property \"b\" is required when \"a\" is present");
-	check("{\"dependencies\":{\"c\":{\"required\":[\"d\"]}}}", "{\"c\":1}", "at /: missing required property \"d\"");
+	      "at /: property name \"abcd\" does not match propertyNames (at /: \"abcd\" is longer than the "
+	      "maximum length 3)");
+	check("{\"dependencies\":{\"a\":[\"b\"],\"c\":{\"required\":[\"d\"]}}}",
+	      "{\"a\":1,\"b\":2,\"c\":3,\"d\":4}", NULL);
+	check("{\"dependencies\":{\"a\":[\"b\"]}}", "{\"a\":1}",
+	      "at /: property \"b\" is required when \"a\" is present");
+	check("{\"dependencies\":{\"c\":{\"required\":[\"d\"]}}}", "{\"c\":1}",
+	      "at /: missing required property \"d\"");
 	check("{\"required\":[\"a\"]}", "[1]", NULL); /* object keywords skip other types */
 	refused("{\"required\":[1]}", "schema at /: \"required\" must be an array of strings");
 	refused("{\"patternProperties\":{\"[\\\\D]\":{}}}",
-	        "schema at /: \"patternProperties\" regex \"[\\\\D]\" cannot be used: \\D inside a class [...] is not supported");
+		"schema at /: \"patternProperties\" regex \"[\\\\D]\" cannot be used: \\D inside a class "
+		"[...] is not supported");
 	refused("{\"properties\":[]}", "schema at /: \"properties\" must be an object of schemas");
 	/* what the schema or the instance holds never breaks the one line */
-	refused("{\"properties\":{\"a\\nb\":{\"typ\\ne\":1}}}", "schema at /properties/a%0Ab: unknown keyword \"typ\\ne\" (supported: ...");
+	refused("{\"properties\":{\"a\\nb\":{\"typ\\ne\":1}}}",
+		"schema at /properties/a%0Ab: unknown keyword \"typ\\ne\" (supported: ...");
 	check("{\"properties\":{\"a\\nb\":{\"required\":[\"x\\ty\"]}}}", "{\"a\\nb\":{}}",
 	      "at /a%0Ab: missing required property \"x\\ty\"");
 }
@@ -246,7 +272,8 @@ static void test_logic(void **state)
 	check("{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":3}]}", "5",
 	      "at /: matches 2 of the schemas of oneOf (#0 and #1), exactly one is allowed");
 	check("{\"oneOf\":[{\"type\":\"integer\"},{\"minimum\":3}]}", "2", NULL);
-	check("{\"not\":{\"type\":\"string\"}}", "\"s\"", "at /: matches the schema under not, which it must not");
+	check("{\"not\":{\"type\":\"string\"}}", "\"s\"",
+	      "at /: matches the schema under not, which it must not");
 	check("{\"if\":{\"minimum\":10},\"then\":{\"multipleOf\":10},\"else\":{\"maximum\":5}}", "20", NULL);
 	check("{\"if\":{\"minimum\":10},\"then\":{\"multipleOf\":10},\"else\":{\"maximum\":5}}", "15",
 	      "at /: 15 is not a multiple of 10");
@@ -254,7 +281,8 @@ static void test_logic(void **state)
 	      "at /: 7 is more than the maximum 5");
 	check("true", "{\"anything\":[1]}", NULL);
 	check("false", "1", "at /: no value is allowed here (the schema is false)");
-	check("{\"properties\":{\"a\":false}}", "{\"a\":1}", "at /a: no value is allowed here (the schema is false)");
+	check("{\"properties\":{\"a\":false}}", "{\"a\":1}",
+	      "at /a: no value is allowed here (the schema is false)");
 	refused("{\"anyOf\":[]}", "schema at /: \"anyOf\" must be a non-empty array of schemas");
 	refused("{\"not\":\"x\"}", "schema at /not: a schema must be an object or a boolean");
 }
@@ -263,44 +291,65 @@ static void test_refs(void **state)
 {
 	(void)state;
 	const char *tree = "{\"type\":\"object\",\"properties\":{\"v\":{\"type\":\"integer\"},"
-	                   "\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}}}";
+			   "\"kids\":{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}}}";
 	check(tree, "{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[]},{\"v\":3}]}", NULL);
-	check(tree, "{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[{\"v\":\"x\"}]}]}", "at /kids/0/kids/0/v: \"x\" is not of type integer");
+	check(tree, "{\"v\":1,\"kids\":[{\"v\":2,\"kids\":[{\"v\":\"x\"}]}]}",
+	      "at /kids/0/kids/0/v: \"x\" is not of type integer");
 	/* pointer escapes: ~0 ~1 and %-encoding */
-	const char *esc = "{\"definitions\":{\"tilda~field\":{\"type\":\"integer\"},\"slash/field\":{\"type\":\"string\"},"
-	                  "\"percent%field\":{\"type\":\"boolean\"}},\"properties\":{"
-	                  "\"t\":{\"$ref\":\"#/definitions/tilda~0field\"},\"s\":{\"$ref\":\"#/definitions/slash~1field\"},"
-	                  "\"p\":{\"$ref\":\"#/definitions/percent%25field\"}}}";
+	const char *esc =
+	    "{\"definitions\":{\"tilda~field\":{\"type\":\"integer\"},\"slash/field\":{\"type\":\"string\"},"
+	    "\"percent%field\":{\"type\":\"boolean\"}},\"properties\":{"
+	    "\"t\":{\"$ref\":\"#/definitions/tilda~0field\"},\"s\":{\"$ref\":\"#/definitions/slash~1field\"},"
+	    "\"p\":{\"$ref\":\"#/definitions/percent%25field\"}}}";
 	check(esc, "{\"t\":1,\"s\":\"x\",\"p\":true}", NULL);
 	check(esc, "{\"p\":1}", "at /p: 1 is not of type boolean");
-	check("{\"items\":[{\"type\":\"integer\"},{\"$ref\":\"#/items/0\"}]}", "[1,\"x\"]", "at /1: \"x\" is not of type integer");
-	check("{\"$ref\":\"#/definitions/c\",\"definitions\":{\"a\":{\"type\":\"integer\"},\"b\":{\"$ref\":\"#/definitions/a\"},"
-	      "\"c\":{\"$ref\":\"#/definitions/b\"}}}", "\"a\"", "at /: \"a\" is not of type integer");
-	check("{\"$ref\":\"#/definitions/f\",\"definitions\":{\"f\":false}}", "1", "at /: no value is allowed here (the schema is false)");
-	refused("{\"$ref\":\"other.json#/x\"}", "schema at /: $ref \"other.json#/x\" is not local (only refs into this schema, \"#...\", are supported)");
-	refused("{\"properties\":{\"a\":{\"$ref\":\"#/definitions/nope\"}}}", "schema at /properties/a: $ref \"#/definitions/nope\" does not resolve");
-	refused("{\"$ref\":\"#foo\"}", "schema at /: $ref \"#foo\" is not a JSON pointer (\"#\", \"#/definitions/x\"; %-escapes and ~0 ~1 allowed)");
-	refused("{\"$ref\":\"#/a~2\",\"definitions\":{}}", "schema at /: $ref \"#/a~2\": '~' must be followed by 0 or 1");
-	refused("{\"$ref\":\"#/required\",\"required\":[]}", "schema at /: \"required\" beside \"$ref\" would be ignored in draft 7; put both under allOf");
-	refused("{\"definitions\":{\"r\":[\"x\"]},\"$ref\":\"#/definitions/r\"}", "schema at /definitions/r: a schema must be an object or a boolean");
-	refused("{\"properties\":{\"a\":{\"$id\":\"#a\"}}}", "schema at /properties/a: \"$id\" is accepted only at the root (sub-schema base URIs are not supported)");
-	refused("{\"definitions\":{\"unused\":{\"minimum\":\"x\"}}}", "schema at /definitions/unused: \"minimum\" must be a number");
+	check("{\"items\":[{\"type\":\"integer\"},{\"$ref\":\"#/items/0\"}]}", "[1,\"x\"]",
+	      "at /1: \"x\" is not of type integer");
+	check("{\"$ref\":\"#/definitions/"
+	      "c\",\"definitions\":{\"a\":{\"type\":\"integer\"},\"b\":{\"$ref\":\"#/definitions/a\"},"
+	      "\"c\":{\"$ref\":\"#/definitions/b\"}}}",
+	      "\"a\"", "at /: \"a\" is not of type integer");
+	check("{\"$ref\":\"#/definitions/f\",\"definitions\":{\"f\":false}}", "1",
+	      "at /: no value is allowed here (the schema is false)");
+	refused("{\"$ref\":\"other.json#/x\"}", "schema at /: $ref \"other.json#/x\" is not local (only refs "
+						"into this schema, \"#...\", are supported)");
+	refused("{\"properties\":{\"a\":{\"$ref\":\"#/definitions/nope\"}}}",
+		"schema at /properties/a: $ref \"#/definitions/nope\" does not resolve");
+	refused("{\"$ref\":\"#foo\"}", "schema at /: $ref \"#foo\" is not a JSON pointer (\"#\", "
+				       "\"#/definitions/x\"; %-escapes and ~0 ~1 allowed)");
+	refused("{\"$ref\":\"#/a~2\",\"definitions\":{}}",
+		"schema at /: $ref \"#/a~2\": '~' must be followed by 0 or 1");
+	refused(
+	    "{\"$ref\":\"#/required\",\"required\":[]}",
+	    "schema at /: \"required\" beside \"$ref\" would be ignored in draft 7; put both under allOf");
+	refused("{\"definitions\":{\"r\":[\"x\"]},\"$ref\":\"#/definitions/r\"}",
+		"schema at /definitions/r: a schema must be an object or a boolean");
+	refused("{\"properties\":{\"a\":{\"$id\":\"#a\"}}}",
+		"schema at /properties/a: \"$id\" is accepted only at the root (sub-schema base URIs are not "
+		"supported)");
+	refused("{\"definitions\":{\"unused\":{\"minimum\":\"x\"}}}",
+		"schema at /definitions/unused: \"minimum\" must be a number");
 	/* a $ref may reach a location the walk does not compile: it is compiled then, strictly */
-	refused("{\"default\":{\"format\":1},\"$ref\":\"#/default\"}", "schema at /default: unknown keyword \"format\"...");
+	refused("{\"default\":{\"format\":1},\"$ref\":\"#/default\"}",
+		"schema at /default: unknown keyword \"format\"...");
 }
 
 static void test_annotations_and_misc_refusals(void **state)
 {
 	(void)state;
-	check("{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"$id\":\"http://example.com/s\",\"title\":\"t\","
-	      "\"description\":\"d\",\"$comment\":\"c\",\"default\":{\"x\":1},\"examples\":[1],\"definitions\":{}}", "1", NULL);
+	check("{\"$schema\":\"http://json-schema.org/draft-07/schema#\",\"$id\":\"http://example.com/"
+	      "s\",\"title\":\"t\","
+	      "\"description\":\"d\",\"$comment\":\"c\",\"default\":{\"x\":1},\"examples\":[1],"
+	      "\"definitions\":{}}",
+	      "1", NULL);
 	refused("{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\"}",
-	        "schema at /: \"$schema\" must be \"http://json-schema.org/draft-07/schema#\": only draft 7 is supported");
+		"schema at /: \"$schema\" must be \"http://json-schema.org/draft-07/schema#\": only draft 7 "
+		"is supported");
 	refused("{\"title\":1}", "schema at /: \"title\" must be a string");
 	refused("{\"type\":\"string\",\"type\":\"integer\"}", "schema at /: keyword \"type\" appears twice");
 	refused("\"string\"", "schema at /: a schema must be an object or a boolean");
 	refused("{\"properties\":{\"a\":{\"$schema\":\"http://json-schema.org/draft-07/schema#\"}}}",
-	        "schema at /properties/a: \"$schema\" is accepted only at the root");
+		"schema at /properties/a: \"$schema\" is accepted only at the root");
 	char err[64];
 	assert_null(jschema_compile(NULL, err, sizeof err));
 	assert_string_equal(err, "schema at /: no schema (NULL)");
@@ -345,12 +394,16 @@ static void test_budgets(void **state)
 	struct buf sch = BUF_INIT;
 	buf_adds(&sch, "{\"$ref\":\"#/definitions/d0\",\"definitions\":{");
 	for (int i = 0; i < 25; i++)
-		buf_addf(&sch, "\"d%d\":{\"allOf\":[{\"$ref\":\"#/definitions/d%d\"},{\"$ref\":\"#/definitions/d%d\"}]},", i, i + 1, i + 1);
+		buf_addf(&sch,
+			 "\"d%d\":{\"allOf\":[{\"$ref\":\"#/definitions/d%d\"},{\"$ref\":\"#/definitions/"
+			 "d%d\"}]},",
+			 i, i + 1, i + 1);
 	buf_adds(&sch, "\"d25\":{\"type\":\"integer\"}}}");
 	s = compile(sch.p);
 	inst = parse("1");
 	assert_int_equal(jschema_validate(s, inst, err, sizeof err), -1);
-	assert_string_equal(err, "at /: validation gave up after 1000000 steps (the schema is too costly for this input)");
+	assert_string_equal(
+	    err, "at /: validation gave up after 1000000 steps (the schema is too costly for this input)");
 	msg_free(inst);
 	jschema_free(s);
 	buf_release(&sch);
@@ -361,42 +414,101 @@ static const struct {
 	const char *re, *s;
 	int match;
 } regex_cases[] = {
-	{"a+", "xaay", 1}, {"^a+$", "xaay", 0}, {"^$", "", 1},
-	{"\\d", "x5", 1}, {"\\d", "x", 0}, {"^\\D+$", "ab\xc3\xa9", 1}, {"^\\D+$", "a1", 0},
-	{"^\\w+$", "a_Z9", 1}, {"^\\w+$", "a-b", 0}, {"^\\W$", "\xc3\xa9", 1}, {"\\s", "a b", 1},
-	{"\\s", "ab", 0}, {"^\\S+$", "ab", 1}, {"^\\S+$", "a\tb", 0},
-	{"^[^a]$", "\xc3\xa9", 1}, {"^[^a]$", "a", 0}, {"^[^a]$", "\n", 1},
-	{"^.$", "\xe2\x82\xac", 1}, {"^.$", "\n", 0}, {"^..$", "\xc3\xa9", 0},
-	{"^[\\]]$", "]", 1}, {"^[\\^]$", "^", 1}, {"^[\\^]$", "a", 0}, {"^[a^]$", "^", 1},
-	{"^[-a]$", "-", 1}, {"^[a-]$", "-", 1}, {"^[\\-]$", "-", 1}, {"^[a\\-z]$", "b", 0},
-	{"^[[]$", "[", 1}, {"^[[:]+$", ":[", 1}, {"^[[:alpha:]]$", "a]", 1}, {"^[[:alpha:]]$", "b]", 0}, {"^[[:alpha:]]$", "a", 0},
-	{"^[\\d.]+$", "1.5", 1}, {"^[\\d.]+$", "1,5", 0}, {"^[\\\\]$", "\\", 1}, {"^[^\\]^-]$", "x", 1},
-	{"^[^\\]^-]$", "^", 0}, {"^[^\\]^-]$", "-", 0}, {"^[^\\]^-]$", "]", 0}, {"^[\\x41-\\x43]+$", "ABC", 1},
-	{"^\\u00e9+$", "\xc3\xa9\xc3\xa9", 1}, {"^\xc3\xa9+$", "\xc3\xa9\xc3\xa9", 1}, {"^\xc3\xa9+$", "\xc3\xa9\xa9", 0},
-	{"(?:ab)+c", "ababc", 1}, {"^(a|b)*?c$", "abac", 1}, {"^a{2,3}$", "aaa", 1}, {"^a{2,3}$", "aaaa", 0},
-	{"^a{2}$", "aa", 1}, {"^a{,2}$", "a{,2}", 1}, {"^x{$", "x{", 1}, {"^}$", "}", 1}, {"^]$", "]", 1},
-	{"\\bfoo\\b", "a foo", 1}, {"\\bfoo\\b", "afoo", 0}, {"\\Bfoo", "afoo", 1},
-	{"^\\.\\*\\+\\?\\(\\)\\[\\{\\|\\^\\$\\/$", ".*+?()[{|^$/", 1}, {"^\\t\\n$", "\t\n", 1},
-	{"^\\cJ$", "\n", 1}, {"^a|b$", "xb", 1}, {"^(|a)$", "", 1},
-	{"[\\b]", "\b", 1}, {"^[\\s]$", "\v", 1},
+    {"a+", "xaay", 1},
+    {"^a+$", "xaay", 0},
+    {"^$", "", 1},
+    {"\\d", "x5", 1},
+    {"\\d", "x", 0},
+    {"^\\D+$", "ab\xc3\xa9", 1},
+    {"^\\D+$", "a1", 0},
+    {"^\\w+$", "a_Z9", 1},
+    {"^\\w+$", "a-b", 0},
+    {"^\\W$", "\xc3\xa9", 1},
+    {"\\s", "a b", 1},
+    {"\\s", "ab", 0},
+    {"^\\S+$", "ab", 1},
+    {"^\\S+$", "a\tb", 0},
+    {"^[^a]$", "\xc3\xa9", 1},
+    {"^[^a]$", "a", 0},
+    {"^[^a]$", "\n", 1},
+    {"^.$", "\xe2\x82\xac", 1},
+    {"^.$", "\n", 0},
+    {"^..$", "\xc3\xa9", 0},
+    {"^[\\]]$", "]", 1},
+    {"^[\\^]$", "^", 1},
+    {"^[\\^]$", "a", 0},
+    {"^[a^]$", "^", 1},
+    {"^[-a]$", "-", 1},
+    {"^[a-]$", "-", 1},
+    {"^[\\-]$", "-", 1},
+    {"^[a\\-z]$", "b", 0},
+    {"^[[]$", "[", 1},
+    {"^[[:]+$", ":[", 1},
+    {"^[[:alpha:]]$", "a]", 1},
+    {"^[[:alpha:]]$", "b]", 0},
+    {"^[[:alpha:]]$", "a", 0},
+    {"^[\\d.]+$", "1.5", 1},
+    {"^[\\d.]+$", "1,5", 0},
+    {"^[\\\\]$", "\\", 1},
+    {"^[^\\]^-]$", "x", 1},
+    {"^[^\\]^-]$", "^", 0},
+    {"^[^\\]^-]$", "-", 0},
+    {"^[^\\]^-]$", "]", 0},
+    {"^[\\x41-\\x43]+$", "ABC", 1},
+    {"^\\u00e9+$", "\xc3\xa9\xc3\xa9", 1},
+    {"^\xc3\xa9+$", "\xc3\xa9\xc3\xa9", 1},
+    {"^\xc3\xa9+$", "\xc3\xa9\xa9", 0},
+    {"(?:ab)+c", "ababc", 1},
+    {"^(a|b)*?c$", "abac", 1},
+    {"^a{2,3}$", "aaa", 1},
+    {"^a{2,3}$", "aaaa", 0},
+    {"^a{2}$", "aa", 1},
+    {"^a{,2}$", "a{,2}", 1},
+    {"^x{$", "x{", 1},
+    {"^}$", "}", 1},
+    {"^]$", "]", 1},
+    {"\\bfoo\\b", "a foo", 1},
+    {"\\bfoo\\b", "afoo", 0},
+    {"\\Bfoo", "afoo", 1},
+    {"^\\.\\*\\+\\?\\(\\)\\[\\{\\|\\^\\$\\/$", ".*+?()[{|^$/", 1},
+    {"^\\t\\n$", "\t\n", 1},
+    {"^\\cJ$", "\n", 1},
+    {"^a|b$", "xb", 1},
+    {"^(|a)$", "", 1},
+    {"[\\b]", "\b", 1},
+    {"^[\\s]$", "\v", 1},
 };
 
 static const struct {
 	const char *re, *why;
 } regex_refusals[] = {
-	{"(?=a)", "lookahead (?= is not supported"}, {"(?!a)", "lookahead (?! is not supported"},
-	{"(?<!a)b", "lookbehind (?<! is not supported"}, {"(?<n>a)", "named groups (?<name> are not supported"},
-	{"(a)\\1", "backreferences (\\1) are not supported"}, {"\\k<n>", "named backreferences (\\k) are not supported"},
-	{"\\p{L}", "Unicode property escapes (\\p) are not supported"}, {"\\0", "\\0 (NUL) is not supported"},
-	{"\\a", "unknown escape \\a"}, {"[\\W]", "\\W inside a class [...] is not supported"},
-	{"[\xc3\xa9]", "non-ASCII characters inside a class [...] are not supported"}, {"[]", "the empty class [] never matches"},
-	{"[ab", "unterminated character class ["}, {"*a", "the quantifier * follows nothing it could repeat"},
-	{"a**", "the quantifier * follows nothing it could repeat"}, {"a{3,2}", "the quantifier {3,2} is out of order"},
-	{"a{1001}", "repeat counts above 1000 are not supported"}, {"((a{100}){100}){100}", "the pattern is too large once its repetitions are expanded"},
-	{"a)", "unmatched )"}, {"(a", "unclosed group ("}, {"a\\", "the pattern ends in a lone backslash"},
-	{"[z-a]", "range out of order in [...]"}, {"[\\d-z]", "a class escape cannot end a range in [...]"},
-	{"\\x4", "\\x needs 2 hex digits"}, {"\\ud83d", "surrogate escapes \\uD83D are not supported"},
-	{"\xff", "the pattern is not valid UTF-8"}, {"(?i)a", "(? must be followed by :"},
+    {"(?=a)", "lookahead (?= is not supported"},
+    {"(?!a)", "lookahead (?! is not supported"},
+    {"(?<!a)b", "lookbehind (?<! is not supported"},
+    {"(?<n>a)", "named groups (?<name> are not supported"},
+    {"(a)\\1", "backreferences (\\1) are not supported"},
+    {"\\k<n>", "named backreferences (\\k) are not supported"},
+    {"\\p{L}", "Unicode property escapes (\\p) are not supported"},
+    {"\\0", "\\0 (NUL) is not supported"},
+    {"\\a", "unknown escape \\a"},
+    {"[\\W]", "\\W inside a class [...] is not supported"},
+    {"[\xc3\xa9]", "non-ASCII characters inside a class [...] are not supported"},
+    {"[]", "the empty class [] never matches"},
+    {"[ab", "unterminated character class ["},
+    {"*a", "the quantifier * follows nothing it could repeat"},
+    {"a**", "the quantifier * follows nothing it could repeat"},
+    {"a{3,2}", "the quantifier {3,2} is out of order"},
+    {"a{1001}", "repeat counts above 1000 are not supported"},
+    {"((a{100}){100}){100}", "the pattern is too large once its repetitions are expanded"},
+    {"a)", "unmatched )"},
+    {"(a", "unclosed group ("},
+    {"a\\", "the pattern ends in a lone backslash"},
+    {"[z-a]", "range out of order in [...]"},
+    {"[\\d-z]", "a class escape cannot end a range in [...]"},
+    {"\\x4", "\\x needs 2 hex digits"},
+    {"\\ud83d", "surrogate escapes \\uD83D are not supported"},
+    {"\xff", "the pattern is not valid UTF-8"},
+    {"(?i)a", "(? must be followed by :"},
 };
 
 static void test_regex(void **state)
@@ -411,17 +523,19 @@ static void test_regex(void **state)
 		jsregex_free(&re);
 		if (got != regex_cases[i].match)
 			fail_msg("pattern %s on \"%s\": %s, expected %s", regex_cases[i].re, regex_cases[i].s,
-			         got ? "match" : "no match", regex_cases[i].match ? "match" : "no match");
+				 got ? "match" : "no match", regex_cases[i].match ? "match" : "no match");
 	}
 	for (size_t i = 0; i < sizeof regex_refusals / sizeof regex_refusals[0]; i++) {
 		struct jsregex re;
 		err[0] = '\0';
 		if (jsregex_compile(&re, regex_refusals[i].re, err, sizeof err) == 0) {
 			jsregex_free(&re);
-			fail_msg("pattern %s accepted, expected: %s", regex_refusals[i].re, regex_refusals[i].why);
+			fail_msg("pattern %s accepted, expected: %s", regex_refusals[i].re,
+				 regex_refusals[i].why);
 		}
 		if (strcmp(err, regex_refusals[i].why) != 0)
-			fail_msg("pattern %s:\n   got: %s\n  want: %s", regex_refusals[i].re, err, regex_refusals[i].why);
+			fail_msg("pattern %s:\n   got: %s\n  want: %s", regex_refusals[i].re, err,
+				 regex_refusals[i].why);
 	}
 	/* the translation of a class puts POSIX's special members where they are literal */
 	struct buf out = BUF_INIT;
@@ -438,20 +552,22 @@ static void test_regex(void **state)
 static const struct {
 	const char *file, *group, *why;
 } suite_refused[] = {
-	{"definitions.json", "valid definition", "remote $ref to the draft 7 meta-schema"},
-	{"definitions.json", "invalid definition", "remote $ref to the draft 7 meta-schema"},
-	{"ref.json", "escaped pointer ref", "its root has members \"tilda~field\" etc. that are no keywords "
-	                                    "(the same pointers are tested in test_refs under definitions)"},
-	{"ref.json", "ref overrides any sibling keywords", "maxItems beside $ref (draft 7 ignores it; we refuse)"},
-	{"ref.json", "remote ref, containing refs itself", "remote $ref"},
-	{"ref.json", "Recursive references between schemas", "$id in a sub-schema and a relative $ref"},
-	{"refRemote.json", "remote ref", "remote $ref"},
-	{"refRemote.json", "fragment within remote ref", "remote $ref"},
-	{"refRemote.json", "ref within remote ref", "remote $ref"},
-	{"refRemote.json", "base URI change", "$id in a sub-schema, remote $ref"},
-	{"refRemote.json", "base URI change - change folder", "remote $ref"},
-	{"refRemote.json", "base URI change - change folder in subschema", "remote $ref"},
-	{"refRemote.json", "root ref in remote ref", "remote $ref"},
+    {"definitions.json", "valid definition", "remote $ref to the draft 7 meta-schema"},
+    {"definitions.json", "invalid definition", "remote $ref to the draft 7 meta-schema"},
+    {"ref.json", "escaped pointer ref",
+     "its root has members \"tilda~field\" etc. that are no keywords "
+     "(the same pointers are tested in test_refs under definitions)"},
+    {"ref.json", "ref overrides any sibling keywords",
+     "maxItems beside $ref (draft 7 ignores it; we refuse)"},
+    {"ref.json", "remote ref, containing refs itself", "remote $ref"},
+    {"ref.json", "Recursive references between schemas", "$id in a sub-schema and a relative $ref"},
+    {"refRemote.json", "remote ref", "remote $ref"},
+    {"refRemote.json", "fragment within remote ref", "remote $ref"},
+    {"refRemote.json", "ref within remote ref", "remote $ref"},
+    {"refRemote.json", "base URI change", "$id in a sub-schema, remote $ref"},
+    {"refRemote.json", "base URI change - change folder", "remote $ref"},
+    {"refRemote.json", "base URI change - change folder in subschema", "remote $ref"},
+    {"refRemote.json", "root ref in remote ref", "remote $ref"},
 };
 
 struct suite_count {
@@ -492,8 +608,9 @@ static void suite_group(struct suite_count *sc, const char *file, const msg *g)
 		if (valid == want_valid) {
 			sc->passed++;
 		} else {
-			printf("PROBLEM %s / %s / %s: %s, expected %s (%s)\n", file, desc, msg_get_str(t, "description"),
-			       valid ? "valid" : "invalid", want_valid ? "valid" : "invalid", valid ? "" : err);
+			printf("PROBLEM %s / %s / %s: %s, expected %s (%s)\n", file, desc,
+			       msg_get_str(t, "description"), valid ? "valid" : "invalid",
+			       want_valid ? "valid" : "invalid", valid ? "" : err);
 			sc->problems++;
 		}
 	}
@@ -523,20 +640,25 @@ static void suite_file(struct suite_count *sc, const char *dir, const char *name
 	msg_free(groups);
 }
 
-static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static void test_official_suite(void **state)
 {
 	(void)state;
 	DIR *d = opendir(SUITE_DIR);
 	if (!d)
-		fail_msg("%s is missing: install Debian's json-schema-test-suite (bash tests/deps.sh)", SUITE_DIR);
+		fail_msg("%s is missing: install Debian's json-schema-test-suite (bash tests/deps.sh)",
+			 SUITE_DIR);
 	char *names[256];
 	size_t n = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL && n < 256) {
 		size_t len = strlen(de->d_name);
-		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0) /* optional/ is a directory: skipped */
+		if (len > 5 &&
+		    strcmp(de->d_name + len - 5, ".json") == 0) /* optional/ is a directory: skipped */
 			names[n++] = strdup(de->d_name);
 	}
 	closedir(d);
@@ -561,13 +683,13 @@ static void test_official_suite(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_brief_examples), cmocka_unit_test(test_type),
-		cmocka_unit_test(test_enum_const),     cmocka_unit_test(test_numbers),
-		cmocka_unit_test(test_strings),        cmocka_unit_test(test_arrays),
-		cmocka_unit_test(test_objects),        cmocka_unit_test(test_logic),
-		cmocka_unit_test(test_refs),           cmocka_unit_test(test_annotations_and_misc_refusals),
-		cmocka_unit_test(test_budgets),        cmocka_unit_test(test_regex),
-		cmocka_unit_test(test_official_suite),
+	    cmocka_unit_test(test_brief_examples), cmocka_unit_test(test_type),
+	    cmocka_unit_test(test_enum_const),	   cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_strings),	   cmocka_unit_test(test_arrays),
+	    cmocka_unit_test(test_objects),	   cmocka_unit_test(test_logic),
+	    cmocka_unit_test(test_refs),	   cmocka_unit_test(test_annotations_and_misc_refusals),
+	    cmocka_unit_test(test_budgets),	   cmocka_unit_test(test_regex),
+	    cmocka_unit_test(test_official_suite),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 
 #define MAX_GROUPS 32
 #define MAX_REPEAT 1000
-#define MAX_WEIGHT 10000L
+#define MAX_WEIGHT 2000L
 /* one multi-byte UTF-8 character (lead byte, continuation bytes): what a
  * negated class or "." matches besides ASCII */
 #define UTF8_MB "[\xc0-\xff][\x80-\xbf]*"

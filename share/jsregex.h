@@ -19,7 +19,7 @@
  * Refused: (?= (?! (?<= (?<! (?<name>, \1..\9, \k, \p \P, \0, other letter
  * escapes, non-ASCII characters inside classes, \D \W \S inside classes,
  * the empty class [], quantifiers over nothing, {n,m} above 1000, more than
- * 32 nested groups, and patterns whose repetitions expand past 10000 atoms
+ * 32 nested groups, and patterns whose repetitions expand past 2000 atoms
  * (glibc's regcomp copies a{1000} a thousand times).
  */
 #ifndef MTS_JSREGEX_H

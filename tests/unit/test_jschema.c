@@ -476,6 +476,8 @@ static const struct {
     {"^a|b$", "xb", 1},
     {"^(|a)$", "", 1},
     {"[\\b]", "\b", 1},
+    {"^(\\w{40}){47}$", "x", 0}, /* just under the size limit */
+    {"^a{1000}$", "a", 0},
     {"^[\\s]$", "\v", 1},
 };
 
@@ -500,6 +502,7 @@ static const struct {
     {"a{3,2}", "the quantifier {3,2} is out of order"},
     {"a{1001}", "repeat counts above 1000 are not supported"},
     {"((a{100}){100}){100}", "the pattern is too large once its repetitions are expanded"},
+    {"(\\w{98}){99}", "the pattern is too large once its repetitions are expanded"},
     {"a)", "unmatched )"},
     {"(a", "unclosed group ("},
     {"a\\", "the pattern ends in a lone backslash"},

@@ -167,6 +167,52 @@ int64_t msg_int(const msg *m)
 	return msg_to_int(m, &v) == 0 ? v : 0;
 }
 double msg_num(const msg *m) { return msg_is_num(m) ? CJ(m)->valuedouble : 0; }
+int msg_is_bool(const msg *m) { return m && cJSON_IsBool(CJ(m)); }
+int msg_is_null(const msg *m) { return m && cJSON_IsNull(CJ(m)); }
+int msg_bool(const msg *m) { return m && cJSON_IsTrue(CJ(m)); }
+
+/* Objects compare as sets: every member of a has an equal one in b and the
+ * sizes agree. O(n*m) per object, which is fine for the small values schemas
+ * compare. Not cJSON_Compare: that one compares numbers with an epsilon
+ * and objects with case-insensitive keys. */
+static int equal_objects(const cJSON *a, const cJSON *b)
+{
+	if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b))
+		return 0;
+	for (const cJSON *x = a->child; x; x = x->next) {
+		const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+		if (!y || !msg_equal(M(x), M(y)))
+			return 0;
+	}
+	return 1;
+}
+
+int msg_equal(const msg *a, const msg *b)
+{
+	if (!a || !b)
+		return a == b;
+	const cJSON *x = CJ(a), *y = CJ(b);
+	if ((x->type & 0xFF) != (y->type & 0xFF))
+		return 0;
+	switch (x->type & 0xFF) {
+	case cJSON_Number:
+		return x->valuedouble == y->valuedouble;
+	case cJSON_String:
+	case cJSON_Raw:
+		return x->valuestring && y->valuestring && strcmp(x->valuestring, y->valuestring) == 0;
+	case cJSON_Array: {
+		const cJSON *i = x->child, *j = y->child;
+		for (; i && j; i = i->next, j = j->next)
+			if (!msg_equal(M(i), M(j)))
+				return 0;
+		return !i && !j;
+	}
+	case cJSON_Object:
+		return equal_objects(x, y);
+	default: /* true, false, null: the type is the value */
+		return 1;
+	}
+}
 
 size_t msg_size(const msg *m)
 {

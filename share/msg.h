@@ -67,6 +67,19 @@ int64_t msg_int(const msg *m);      /* 0 unless an integral number in int64_t ra
  * converting 1e300 or NaN to an integer type is undefined behaviour. */
 int msg_to_int(const msg *m, int64_t *out);
 double msg_num(const msg *m);
+int msg_is_bool(const msg *m);
+int msg_is_null(const msg *m);
+/* 1 if m is JSON true, 0 otherwise (false, absent, not a bool). */
+int msg_bool(const msg *m);
+/* Deep equality with JSON's value semantics (what JSON Schema's enum, const
+ * and uniqueItems compare by): numbers by value (1 == 1.0 == 1e0), strings
+ * byte for byte, arrays element by element in order, objects as sets of
+ * members whatever their order (same keys, each with an equal value; an
+ * object with a duplicated key is compared by its first occurrence). Types
+ * never mix: 0 != false, null != absent. Two NULLs are equal, NULL and a
+ * value are not. Returns 1 or 0. Recursion is as deep as the values, which
+ * msg_parse() bounds (cJSON's nesting limit, 1000). */
+int msg_equal(const msg *a, const msg *b);
 
 /* Arrays and object members: size, index, and iteration in order. For
  * objects, msg_key() gives a member's key. */

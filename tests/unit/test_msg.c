@@ -96,6 +96,64 @@ static void test_build_and_frame(void **state)
 	buf_release(&b);
 }
 
+static int equal_json(const char *a, const char *b)
+{
+	char err[64];
+	msg *x = msg_parse(a, strlen(a), err, sizeof err), *y = msg_parse(b, strlen(b), err, sizeof err);
+	assert_non_null(x);
+	assert_non_null(y);
+	int r = msg_equal(x, y);
+	assert_int_equal(msg_equal(y, x), r); /* symmetric */
+	msg_free(x);
+	msg_free(y);
+	return r;
+}
+
+/* msg_equal: JSON value semantics, as JSON Schema's enum/const/uniqueItems
+ * need them; and the bool/null inspectors. */
+static void test_equal_and_kinds(void **state)
+{
+	(void)state;
+	assert_true(equal_json("1", "1.0"));
+	assert_true(equal_json("1", "1e0"));
+	assert_false(equal_json("1", "1.0000001"));
+	assert_false(equal_json("0", "false"));
+	assert_false(equal_json("null", "false"));
+	assert_false(equal_json("1", "true"));
+	assert_false(equal_json("\"1\"", "1"));
+	assert_true(equal_json("\"a\\u00e9\"", "\"a\xc3\xa9\""));
+	assert_false(equal_json("\"a\"", "\"A\""));
+	assert_true(equal_json("[1,[2,{}]]", "[1.0,[2,{}]]"));
+	assert_false(equal_json("[1,2]", "[2,1]"));
+	assert_false(equal_json("[1,2]", "[1,2,3]"));
+	assert_false(equal_json("[]", "{}"));
+	assert_true(equal_json("{\"a\":1,\"b\":[true]}", "{\"b\":[true],\"a\":1.0}"));
+	assert_false(equal_json("{\"a\":1}", "{\"a\":1,\"b\":1}"));
+	assert_false(equal_json("{\"a\":1}", "{\"A\":1}")); /* keys are case-sensitive */
+	assert_false(equal_json("{\"a\":{\"x\":1}}", "{\"a\":{\"x\":2}}"));
+	assert_true(equal_json("null", "null"));
+	assert_true(equal_json("false", "false"));
+	assert_false(equal_json("true", "false"));
+	msg *t = msg_new_object();
+	assert_true(msg_equal(NULL, NULL));
+	assert_false(msg_equal(t, NULL));
+	msg_set_bool(t, "b", 1);
+	msg_set_bool(t, "f", 0);
+	msg_set_null(t, "n");
+	msg_set_int(t, "i", 0);
+	assert_true(msg_is_bool(msg_get(t, "b")));
+	assert_true(msg_is_bool(msg_get(t, "f")));
+	assert_false(msg_is_bool(msg_get(t, "i")));
+	assert_true(msg_bool(msg_get(t, "b")));
+	assert_false(msg_bool(msg_get(t, "f")));
+	assert_false(msg_bool(msg_get(t, "i")));
+	assert_false(msg_bool(NULL));
+	assert_true(msg_is_null(msg_get(t, "n")));
+	assert_false(msg_is_null(msg_get(t, "f")));
+	assert_false(msg_is_null(NULL)); /* absent is not null */
+	msg_free(t);
+}
+
 static void test_auth_key_and_mac(void **state)
 {
 	(void)state;
@@ -195,7 +253,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_get), cmocka_unit_test(test_number_range),
-		cmocka_unit_test(test_bad_json_message),
+		cmocka_unit_test(test_bad_json_message), cmocka_unit_test(test_equal_and_kinds),
 		cmocka_unit_test(test_build_and_frame),
 		cmocka_unit_test(test_auth_key_and_mac),
 	};

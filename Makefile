@@ -36,6 +36,12 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
+# HTTP (share/httpd.c, docs/http.md): only the programs and tests that serve
+# or speak HTTP link these; libmtslurm.so never does (nothing in client/
+# references httpd, so its object stays out of the library).
+HTTP_PKGS := libmicrohttpd libcurl
+HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS) 2>/dev/null)
+HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
 
 OPT ?= -O2 -g
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -143,6 +149,10 @@ $(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -iquote slurm -o $@ $< $(LIBMASTER) $(LIBWORKER) \
 		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(LIBS)
+
+$(B)/obj/share/httpd.o: CFLAGS += $(HTTP_CFLAGS)
+$(B)/tests/test_httpd: CFLAGS += $(HTTP_CFLAGS)
+$(B)/tests/test_httpd: LIBS += $(HTTP_LIBS)
 
 $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)
@@ -293,7 +303,7 @@ $(FB)/obj/%.o: %.c
 
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(LIBS) $(HTTP_LIBS)
 
 # clang (for libFuzzer) is installed here, not by `make check`, which does not need it.
 fuzz:

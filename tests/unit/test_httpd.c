@@ -682,7 +682,8 @@ static void test_deferred(void **state)
 	run_client(cli_defer);
 	assert_non_null(strstr(cli.body[0], "HTTP/1.1 200"));
 	assert_non_null(strstr(cli.body[0], "\r\n\r\ndeferred"));
-	assert_true(cli.secs[0] >= 0.2);
+	/* libuv timers run on a coarse, ms-floored clock: a few ms early is fine */
+	assert_true(cli.secs[0] >= 0.19);
 	assert_true(cli.secs[0] < 2.0);
 	assert_int_equal(cli.status[1], 200);
 	assert_true(cli.secs[2] < 0.2); /* answered while the other waited */

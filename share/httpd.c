@@ -291,6 +291,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->stream) {
 		struct httpd_stream *s = r->stream;
 		h->st.streams--;
+		s->closing = 1; /* sends from on_end fail */
 		s->on_end(s, s->arg);
 		buf_release(&s->q);
 		free(s);

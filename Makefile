@@ -34,11 +34,14 @@ endif
 PKGS := libuv libcjson sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-HTTP_PKGS := libmicrohttpd libcurl
-HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS))
-HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS))
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null)
+# HTTP (share/httpd.c, share/hclient.c; docs/http.md): only the programs and
+# tests that serve or speak HTTP link these; libmtslurm.so never does
+# (nothing in client/ references them, so their objects stay out of it).
+HTTP_PKGS := libmicrohttpd libcurl
+HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS) 2>/dev/null)
+HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
 
 OPT ?= -O2 -g
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
@@ -117,7 +120,7 @@ $(LIBSL): $(call obj,$(SLURM_SRC))
 
 $(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lslurm $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lslurm $(HTTP_LIBS) $(LIBS)
 
 $(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
@@ -150,6 +153,9 @@ $(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CFLAGS) $(HTTP_CFLAGS) -iquote master -iquote worker -iquote slurm -o $@ $< $(LIBMASTER) $(LIBWORKER) \
 		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(HTTP_LIBS) $(LIBS)
+
+$(B)/obj/share/httpd.o: CFLAGS += $(HTTP_CFLAGS)
+$(B)/obj/master/http.o: CFLAGS += $(HTTP_CFLAGS)
 
 $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)

@@ -179,6 +179,13 @@ $(B)/bench/%: tests/bench/%.c $(LIBMTS)
 	@$(if $(Q),echo "  BENCH   $@")
 	$(Q)$(CC) $(CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(LIBS)
 
+# bench_sched times the master's scheduler alone, so it links the master's
+# objects rather than the client library.
+$(B)/bench/bench_sched: tests/bench/bench_sched.c $(LIBMASTER) $(LIBSHARE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) -iquote master -o $@ $< $(LIBMASTER) $(LIBSHARE) $(LDFLAGS) $(LIBS)
+
 deps:
 	@bash tests/deps.sh
 

@@ -134,84 +134,206 @@ static void jheap_empty(struct sched_client *c)
 	}
 }
 
-/* ---- active clients: min-heap on (nrun, last_pick) ---- */
+/* ---- pools ---- */
+
+/* Pool id, or NULL if no job of it was ever added. The plain pool is a
+ * branch, not a lookup. */
+static inline struct sched_pool *pool_at(struct sched *s, uint32_t id)
+{
+	if (id == 0)
+		return &s->pool0;
+	return id < s->npools ? s->pools[id] : NULL;
+}
+
+static inline struct sched_pool *pool_of(struct sched *s, const struct mjob *j)
+{
+	return pool_at(s, j->client->pool);
+}
+
+/* Make sure pool id exists: 0, or -1 (id too large, OOM). */
+static int pool_make(struct sched *s, uint32_t id)
+{
+	if (id == 0 || (id < s->npools && s->pools[id]))
+		return 0;
+	if (id >= SCHED_POOL_MAX)
+		return -1;
+	if (id >= s->npools) {
+		uint32_t n = s->npools ? s->npools : 16;
+		while (n <= id)
+			n *= 2;
+		struct sched_pool **t = realloc(s->pools, (size_t)n * sizeof *t);
+		if (!t)
+			return -1;
+		memset(t + s->npools, 0, (size_t)(n - s->npools) * sizeof *t);
+		s->pools = t;
+		s->npools = n;
+	}
+	return (s->pools[id] = calloc(1, sizeof(struct sched_pool))) ? 0 : -1;
+}
+
+/* Loops over all pools: pool_at(s, i) for i < pools_end(s), NULL skipped. */
+static inline uint32_t pools_end(const struct sched *s) { return s->npools ? s->npools : 1; }
+
+static inline const uint32_t *worker_pools(const struct sched_worker *w)
+{
+	return w->npools > SCHED_WORKER_POOLS_INLINE ? w->pools_heap : w->pools_in;
+}
+
+int sched_worker_serves(const struct sched_worker *w, uint32_t pool)
+{
+	const uint32_t *ids = worker_pools(w);
+	for (uint32_t i = 0; i < w->npools && ids[i] <= pool; i++)
+		if (ids[i] == pool)
+			return 1;
+	return 0;
+}
+
+/* A plain worker: it serves exactly {0}. */
+static inline int worker_plain(const struct sched_worker *w) { return w->npools == 1 && w->pools_in[0] == 0; }
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int sched_worker_set_pools(struct sched *s, struct sched_worker *w, const uint32_t *pools, size_t n)
+{
+	(void)s;
+	for (size_t i = 0; i < n; i++)
+		if (pools[i] >= SCHED_POOL_MAX)
+			return -1;
+	if (n > SCHED_POOL_MAX)
+		return -1; /* duplicates beyond every id: not a set */
+	uint32_t *dst = w->pools_in;
+	if (n > SCHED_WORKER_POOLS_INLINE) {
+		dst = malloc(n * sizeof *dst);
+		if (!dst)
+			return -1;
+	}
+	memmove(dst, pools, n * sizeof *dst); /* pools may be w's own set */
+	qsort(dst, n, sizeof *dst, u32_cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || dst[i] != dst[k - 1])
+			dst[k++] = dst[i];
+	if (dst != w->pools_in && k <= SCHED_WORKER_POOLS_INLINE) {
+		memmove(w->pools_in, dst, k * sizeof *dst); /* duplicates made it fit */
+		free(dst);
+		dst = w->pools_in;
+	}
+	free(w->pools_heap);
+	w->pools_heap = dst != w->pools_in ? dst : NULL;
+	w->npools = (uint32_t)k;
+	w->pools_set = 1;
+	return 0;
+}
+
+void sched_worker_release(struct sched_worker *w)
+{
+	free(w->pools_heap);
+	w->pools_heap = NULL;
+	w->npools = 0;
+	w->pools_set = 0;
+}
+
+uint64_t sched_pool_queued(const struct sched *s, uint32_t pool)
+{
+	if (pool == 0)
+		return s->pool0.nqueued;
+	return pool < s->npools && s->pools[pool] ? s->pools[pool]->nqueued : 0;
+}
+
+uint32_t sched_pool_workers(const struct sched *s, uint32_t pool)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < s->nworkers; i++) {
+		const struct sched_worker *w = s->workers[i];
+		n += w->connected && !w->draining && sched_worker_serves(w, pool);
+	}
+	return n;
+}
+
+/* ---- a pool's active clients: min-heap on (nrun, last_pick) ---- */
 
 static inline int client_before(const struct sched_client *a, const struct sched_client *b)
 {
 	return a->nrun < b->nrun || (a->nrun == b->nrun && a->last_pick < b->last_pick);
 }
 
-static void cheap_set(struct sched *s, uint32_t i, struct sched_client *c)
+static void cheap_set(struct sched_pool *p, uint32_t i, struct sched_client *c)
 {
-	s->active[i] = c;
+	p->active[i] = c;
 	c->active_idx = i;
 }
 
-static void cheap_up(struct sched *s, uint32_t i)
+static void cheap_up(struct sched_pool *p, uint32_t i)
 {
-	struct sched_client *c = s->active[i];
+	struct sched_client *c = p->active[i];
 	while (i > 0) {
-		uint32_t p = (i - 1) / 2;
-		if (!client_before(c, s->active[p]))
+		uint32_t up = (i - 1) / 2;
+		if (!client_before(c, p->active[up]))
 			break;
-		cheap_set(s, i, s->active[p]);
-		i = p;
+		cheap_set(p, i, p->active[up]);
+		i = up;
 	}
-	cheap_set(s, i, c);
+	cheap_set(p, i, c);
 }
 
-static void cheap_down(struct sched *s, uint32_t i)
+static void cheap_down(struct sched_pool *p, uint32_t i)
 {
-	struct sched_client *c = s->active[i];
+	struct sched_client *c = p->active[i];
 	for (;;) {
 		uint32_t l = 2 * i + 1, best = i;
 		struct sched_client *bc = c;
-		if (l < s->nactive && client_before(s->active[l], bc))
-			best = l, bc = s->active[l];
-		if (l + 1 < s->nactive && client_before(s->active[l + 1], bc))
-			best = l + 1, bc = s->active[l + 1];
+		if (l < p->nactive && client_before(p->active[l], bc))
+			best = l, bc = p->active[l];
+		if (l + 1 < p->nactive && client_before(p->active[l + 1], bc))
+			best = l + 1, bc = p->active[l + 1];
 		if (best == i)
 			break;
-		cheap_set(s, i, bc);
+		cheap_set(p, i, bc);
 		i = best;
 	}
-	cheap_set(s, i, c);
+	cheap_set(p, i, c);
 }
 
-static int cheap_add(struct sched *s, struct sched_client *c)
+static int cheap_add(struct sched *s, struct sched_pool *p, struct sched_client *c)
 {
 	if (c->active_idx != UINT32_MAX)
 		return 0;
-	if (s->nactive == s->cap_active) {
-		uint32_t cap = s->cap_active ? s->cap_active * 2 : 16;
-		struct sched_client **a = realloc(s->active, (size_t)cap * sizeof *a);
+	if (p->nactive == p->cap_active) {
+		uint32_t cap = p->cap_active ? p->cap_active * 2 : 16;
+		struct sched_client **a = realloc(p->active, (size_t)cap * sizeof *a);
 		if (!a)
 			return -1;
-		s->active = a;
-		s->cap_active = cap;
+		p->active = a;
+		p->cap_active = cap;
 	}
-	cheap_set(s, s->nactive, c);
-	cheap_up(s, s->nactive++);
+	cheap_set(p, p->nactive, c);
+	cheap_up(p, p->nactive++);
+	s->nactive++;
 	return 0;
 }
 
-static void cheap_remove(struct sched *s, struct sched_client *c)
+static void cheap_remove(struct sched *s, struct sched_pool *p, struct sched_client *c)
 {
 	uint32_t i = c->active_idx;
 	if (i == UINT32_MAX)
 		return;
 	c->active_idx = UINT32_MAX;
-	struct sched_client *last = s->active[--s->nactive];
-	if (i == s->nactive)
+	s->nactive--;
+	struct sched_client *last = p->active[--p->nactive];
+	if (i == p->nactive)
 		return;
-	cheap_set(s, i, last);
-	if (i > 0 && client_before(last, s->active[(i - 1) / 2]))
-		cheap_up(s, i);
+	cheap_set(p, i, last);
+	if (i > 0 && client_before(last, p->active[(i - 1) / 2]))
+		cheap_up(p, i);
 	else
-		cheap_down(s, i);
+		cheap_down(p, i);
 }
 
-/* nrun of c changed by delta (+1 or -1): restore the heap. */
+/* nrun of c changed by delta (+1 or -1): restore its pool's heap. */
 static void client_nrun(struct sched *s, struct sched_client *c, int delta)
 {
 	if (delta < 0 && c->nrun == 0)
@@ -219,10 +341,32 @@ static void client_nrun(struct sched *s, struct sched_client *c, int delta)
 	c->nrun = (uint32_t)((int64_t)c->nrun + delta);
 	if (c->active_idx == UINT32_MAX)
 		return;
+	struct sched_pool *p = pool_at(s, c->pool);
 	if (delta < 0)
-		cheap_up(s, c->active_idx);
+		cheap_up(p, c->active_idx);
 	else
-		cheap_down(s, c->active_idx);
+		cheap_down(p, c->active_idx);
+}
+
+/* The revoke of j (on w) is no longer in flight. */
+static void revoke_clear(struct sched *s, struct sched_worker *w, struct mjob *j)
+{
+	j->flags &= (uint8_t)~MJOB_F_REVOKING;
+	if (w->nrevoking)
+		w->nrevoking--;
+	struct sched_pool *p = pool_of(s, j);
+	if (p->nrevoking)
+		p->nrevoking--;
+}
+
+/* Ask v to give j back (steal or preemption). */
+static void revoke_mark(struct sched *s, struct sched_worker *v, struct mjob *j)
+{
+	j->flags |= MJOB_F_REVOKING;
+	v->nrevoking++;
+	pool_of(s, j)->nrevoking++;
+	if (s->cb.on_steal)
+		s->cb.on_steal(s->cb.arg, v, j);
 }
 
 /* ---- lifecycle ---- */
@@ -261,7 +405,14 @@ void sched_release(struct sched *s)
 	for (size_t i = 0; i < s->ndir; i++)
 		free(s->dir[i]);
 	free(s->dir);
-	free(s->active);
+	free(s->pool0.active);
+	for (uint32_t i = 1; i < s->npools; i++)
+		if (s->pools[i]) {
+			free(s->pools[i]->active);
+			free(s->pools[i]);
+		}
+	free(s->pools);
+	free(s->steal_buf);
 	free(s->workers);
 	free(s->failq);
 	memset(s, 0, sizeof *s);
@@ -284,8 +435,20 @@ static int workers_add(struct sched *s, struct sched_worker *w)
 	return 0;
 }
 
+/* A worker whose pools were never set serves the plain pool. */
+static void worker_default_pools(struct sched_worker *w)
+{
+	if (w->pools_set)
+		return;
+	w->pools_in[0] = 0;
+	w->npools = 1;
+	w->pools_heap = NULL;
+	w->pools_set = 1;
+}
+
 void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, uint32_t prefetch)
 {
+	worker_default_pools(w);
 	if (slots == 0)
 		slots = 1;
 	w->slots = slots;
@@ -303,6 +466,7 @@ void sched_worker_drain(struct sched *s, struct sched_worker *w)
 
 void sched_worker_add_orphan_holder(struct sched *s, struct sched_worker *w)
 {
+	worker_default_pools(w);
 	w->slots = UINT32_MAX; /* every held job counts as started */
 	w->window = 0;
 	w->connected = 0;
@@ -338,11 +502,8 @@ static void worker_unlink(struct sched *s, struct sched_worker *w, struct mjob *
 	w->nassigned--;
 	if (j->ranks > 1)
 		w->extra -= j->ranks - 1u;
-	if (j->flags & MJOB_F_REVOKING) {
-		j->flags &= (uint8_t)~MJOB_F_REVOKING;
-		if (w->nrevoking)
-			w->nrevoking--;
-	}
+	if (j->flags & MJOB_F_REVOKING)
+		revoke_clear(s, w, j);
 	if (j->flags & MJOB_F_STARTED) {
 		j->flags &= (uint8_t)~MJOB_F_STARTED;
 		w->nstarted--;
@@ -362,20 +523,45 @@ static void waiting_unlink(struct sched *s, struct mjob *j)
 	j->prev = j->next = NULL;
 }
 
+/* Put j on the list of jobs waiting for dependencies. */
+static void waiting_push(struct sched *s, struct mjob *j)
+{
+	j->where = MJOB_WAITING;
+	j->prev = NULL;
+	j->next = s->waiting;
+	if (s->waiting)
+		s->waiting->prev = j;
+	s->waiting = j;
+	s->nqueued++;
+	s->nwaiting++;
+	pool_of(s, j)->nqueued++;
+}
+
+/* Take j (waiting) off that list. */
+static void waiting_pop(struct sched *s, struct mjob *j)
+{
+	waiting_unlink(s, j);
+	s->nqueued--;
+	s->nwaiting--;
+	pool_of(s, j)->nqueued--;
+}
+
 /* Put j in its client's queue. */
 static int enqueue(struct sched *s, struct mjob *j)
 {
 	struct sched_client *c = j->client;
-	if (cheap_add(s, c))
+	struct sched_pool *p = pool_at(s, c->pool);
+	if (cheap_add(s, p, c))
 		return -1;
 	if (jheap_push(c, j)) {
 		if (c->nq == 0)
-			cheap_remove(s, c);
+			cheap_remove(s, p, c);
 		return -1;
 	}
 	j->where = MJOB_INQUEUE;
 	c->nq++;
 	s->nqueued++;
+	p->nqueued++;
 	return 0;
 }
 
@@ -400,39 +586,38 @@ int sched_wait_for(struct sched *s, struct mjob *j, int64_t dep)
 	return 0;
 }
 
+/* j entered the scheduler (queued, waiting or assigned). */
+static void live_add(struct sched *s, struct mjob *j)
+{
+	s->nlive++;
+	s->input_b += mjob_input_held_b(j);
+	j->client->nlive++;
+	if (j->client->pool)
+		s->ntyped++;
+}
+
 int sched_add(struct sched *s, struct mjob *j)
 {
-	if (tab_put(s, j))
+	if (pool_make(s, j->client->pool) || tab_put(s, j))
 		return -1;
 	if (j->ndeps_left > 0) {
-		j->where = MJOB_WAITING;
-		j->prev = NULL;
-		j->next = s->waiting;
-		if (s->waiting)
-			s->waiting->prev = j;
-		s->waiting = j;
-		s->nqueued++;
-		s->nwaiting++;
+		waiting_push(s, j);
 	} else if (enqueue(s, j)) {
 		tab_del(s, j->id);
 		return -1;
 	}
-	s->nlive++;
-	s->input_b += mjob_input_held_b(j);
-	j->client->nlive++;
+	live_add(s, j);
 	return 0;
 }
 
 int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w)
 {
-	if (tab_put(s, j))
+	if (pool_make(s, j->client->pool) || tab_put(s, j))
 		return -1;
 	j->where = MJOB_ASSIGNED;
 	worker_append(w, j);
 	s->nassigned++;
-	s->nlive++;
-	s->input_b += mjob_input_held_b(j);
-	j->client->nlive++;
+	live_add(s, j);
 	client_nrun(s, j->client, +1);
 	return 0;
 }
@@ -443,10 +628,12 @@ int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w)
 static void unqueue(struct sched *s, struct mjob *j)
 {
 	struct sched_client *c = j->client;
+	struct sched_pool *p = pool_at(s, c->pool);
 	s->nqueued--;
+	p->nqueued--;
 	if (--c->nq == 0) {
 		jheap_empty(c);
-		cheap_remove(s, c);
+		cheap_remove(s, p, c);
 	}
 }
 
@@ -491,14 +678,36 @@ static int fits(const struct sched *s, const struct sched_worker *w, const struc
 
 #define SCHED_ASIDE_MAX 64 /* jobs looked past for one worker whose time is short */
 
-/* Give w the next job that fits its remaining time: 1, or 0 if none of the
- * next SCHED_ASIDE_MAX does (those stay queued for other workers). */
+/* The pool w takes its next job from: of the pools it serves that have
+ * queued jobs, the one whose best client comes first in the fair-share
+ * order (so one worker of two pools alternates between them). NULL if none.
+ * A plain worker's is one branch. */
+static struct sched_pool *pool_next(struct sched *s, const struct sched_worker *w)
+{
+	const uint32_t *ids = worker_pools(w);
+	if (w->npools == 1) {
+		struct sched_pool *p = pool_at(s, ids[0]);
+		return p && p->nactive ? p : NULL;
+	}
+	struct sched_pool *best = NULL;
+	for (uint32_t i = 0; i < w->npools; i++) {
+		struct sched_pool *p = pool_at(s, ids[i]);
+		if (p && p->nactive && (!best || client_before(p->active[0], best->active[0])))
+			best = p;
+	}
+	return best;
+}
+
+/* Give w the next job of its pools that fits its remaining time: 1, or 0 if
+ * none of the next SCHED_ASIDE_MAX does (those stay queued for other
+ * workers) or its pools have none queued. */
 static int assign_one(struct sched *s, struct sched_worker *w, uint32_t limit)
 {
 	struct mjob *aside[SCHED_ASIDE_MAX], *j = NULL;
+	struct sched_pool *p;
 	int na = 0;
-	while (s->nactive && na < SCHED_ASIDE_MAX) {
-		struct sched_client *c = s->active[0];
+	while (na < SCHED_ASIDE_MAX && (p = pool_next(s, w))) {
+		struct sched_client *c = p->active[0];
 		j = jheap_take(s, c);
 		c->last_pick = ++s->pick_seq;
 		unqueue(s, j);
@@ -585,15 +794,23 @@ size_t sched_dispatch(struct sched *s)
 	return n;
 }
 
-size_t sched_steal(struct sched *s)
+/* May j be revoked for stealing or preemption? Not if it started (or counts
+ * as started), is being revoked, or holds several ranks. */
+static inline int revocable(const struct mjob *j)
 {
-	if (s->nactive || s->nworkers < 2)
-		return 0;
+	return !(j->flags & (MJOB_F_REVOKING | MJOB_F_STARTED)) && j->ranks <= 1;
+}
+
+/* Stealing when every live job is in the plain pool: one count of free
+ * slots against the revokes in flight. */
+static size_t steal_plain(struct sched *s)
+{
 	uint64_t free_slots = 0, inflight = 0;
 	for (uint32_t i = 0; i < s->nworkers; i++) {
 		struct sched_worker *w = s->workers[i];
 		inflight += w->nrevoking;
-		if (w->connected && !w->draining && w->nassigned + w->extra < w->slots)
+		if (w->connected && !w->draining && w->nassigned + w->extra < w->slots &&
+		    (worker_plain(w) || sched_worker_serves(w, 0)))
 			free_slots += w->slots - w->nassigned - w->extra;
 	}
 	if (free_slots <= inflight)
@@ -608,17 +825,151 @@ size_t sched_steal(struct sched *s)
 		uint32_t unstarted = v->nassigned - v->slots;
 		struct mjob *j = v->tail;
 		for (uint32_t k = 0; k < unstarted && j && want; k++, j = j->prev) {
-			if ((j->flags & (MJOB_F_REVOKING | MJOB_F_STARTED)) || j->ranks > 1)
+			if (!revocable(j))
 				continue;
-			j->flags |= MJOB_F_REVOKING;
-			v->nrevoking++;
+			revoke_mark(s, v, j);
 			want--;
 			n++;
-			if (s->cb.on_steal)
-				s->cb.on_steal(s->cb.arg, v, j);
 		}
 	}
 	return n;
+}
+
+/* A thief: connected, not draining, a free slot, and nothing queued in any
+ * pool it serves (else dispatch would have filled it). */
+static uint32_t thief_cap(struct sched *s, const struct sched_worker *t)
+{
+	if (!t->connected || t->draining || t->nassigned + t->extra >= t->slots || !t->npools)
+		return 0;
+	const uint32_t *ids = worker_pools(t);
+	for (uint32_t k = 0; k < t->npools; k++) {
+		struct sched_pool *p = pool_at(s, ids[k]);
+		if (p && p->nactive)
+			return 0;
+	}
+	return t->slots - t->nassigned - t->extra;
+}
+
+/* List each pool's thieves in s->steal_buf (p->t_first, t_n; cursor t_cur)
+ * and set their steal_cap. Returns the total capacity, 0 if none or OOM. */
+static uint64_t thieves_list(struct sched *s)
+{
+	/* Busy workers cost one comparison: a turn with no thief (the usual
+	 * one while jobs are queued) touches no pool. */
+	uint64_t total = 0;
+	for (uint32_t i = 0; i < s->nworkers; i++) {
+		struct sched_worker *t = s->workers[i];
+		total += t->steal_cap = thief_cap(s, t);
+	}
+	if (!total)
+		return 0;
+	for (uint32_t i = 0; i < pools_end(s); i++) {
+		struct sched_pool *p = pool_at(s, i);
+		if (p)
+			p->t_first = p->t_n = p->t_cur = 0;
+	}
+	size_t nent = 0;
+	for (uint32_t i = 0; i < s->nworkers; i++) {
+		struct sched_worker *t = s->workers[i];
+		if (!t->steal_cap)
+			continue;
+		const uint32_t *ids = worker_pools(t);
+		for (uint32_t k = 0; k < t->npools; k++) {
+			struct sched_pool *p = pool_at(s, ids[k]);
+			if (p) {
+				p->t_n++;
+				nent++;
+			}
+		}
+	}
+	if (!nent)
+		return 0;
+	if (nent > s->cap_steal_buf) {
+		struct sched_worker **b = realloc(s->steal_buf, nent * sizeof *b);
+		if (!b)
+			return 0; /* no steal this turn; dispatch still runs */
+		s->steal_buf = b;
+		s->cap_steal_buf = nent;
+	}
+	uint32_t off = 0;
+	for (uint32_t i = 0; i < pools_end(s); i++) {
+		struct sched_pool *p = pool_at(s, i);
+		if (p) {
+			p->t_first = p->t_cur = off;
+			off += p->t_n;
+		}
+	}
+	for (uint32_t i = 0; i < s->nworkers; i++) {
+		struct sched_worker *t = s->workers[i];
+		const uint32_t *ids = worker_pools(t);
+		for (uint32_t k = 0; t->steal_cap && k < t->npools; k++) {
+			struct sched_pool *p = pool_at(s, ids[k]);
+			if (p)
+				s->steal_buf[p->t_cur++] = t;
+		}
+	}
+	for (uint32_t i = 0; i < pools_end(s); i++) {
+		struct sched_pool *p = pool_at(s, i);
+		if (p)
+			p->t_cur = p->t_first;
+	}
+	return total;
+}
+
+/* Take up to n slots of p's thieves (in list order); returns how many. */
+static uint64_t thieves_take(struct sched *s, struct sched_pool *p, uint64_t n)
+{
+	uint64_t got = 0;
+	while (got < n && p->t_cur < p->t_first + p->t_n) {
+		struct sched_worker *t = s->steal_buf[p->t_cur];
+		uint64_t take = t->steal_cap < n - got ? t->steal_cap : n - got;
+		t->steal_cap -= (uint32_t)take;
+		got += take;
+		if (!t->steal_cap)
+			p->t_cur++;
+	}
+	return got;
+}
+
+/* Stealing with typed jobs live: each unstarted job of a busy worker may go
+ * only to a thief serving its pool. Each pool's revokes in flight first
+ * fill its thieves; then the busy workers' jobs, newest first, each take a
+ * slot of a thief of their pool -- a greedy matching, so a thief of two
+ * pools is counted once. */
+static size_t steal_pools(struct sched *s)
+{
+	uint64_t want = thieves_list(s);
+	for (uint32_t i = 0; i < pools_end(s) && want; i++) {
+		struct sched_pool *p = pool_at(s, i);
+		if (p && p->nrevoking && p->t_n)
+			want -= thieves_take(s, p, p->nrevoking);
+	}
+	size_t n = 0;
+	for (uint32_t i = 0; i < s->nworkers && want; i++) {
+		struct sched_worker *v = s->workers[i];
+		if (!v->connected || v->nassigned <= v->slots)
+			continue;
+		uint32_t unstarted = v->nassigned - v->slots;
+		struct mjob *j = v->tail;
+		for (uint32_t k = 0; k < unstarted && j && want; k++, j = j->prev) {
+			struct sched_pool *p = pool_of(s, j);
+			if (!revocable(j) || !thieves_take(s, p, 1))
+				continue;
+			revoke_mark(s, v, j);
+			want--;
+			n++;
+		}
+	}
+	return n;
+}
+
+size_t sched_steal(struct sched *s)
+{
+	if (s->nworkers < 2)
+		return 0;
+	if (!s->ntyped)
+		return s->nactive ? 0 : steal_plain(s);
+	return steal_pools(s);
 }
 
 /* Should queued job q (of the best client x) start before p, a job a worker
@@ -637,9 +988,6 @@ size_t sched_preempt(struct sched *s)
 {
 	if (!s->nactive)
 		return 0;
-	struct mjob *q = jheap_peek(s, s->active[0]);
-	if (!q)
-		return 0;
 	size_t n = 0;
 	for (uint32_t i = 0; i < s->nworkers; i++) {
 		struct sched_worker *v = s->workers[i];
@@ -648,16 +996,17 @@ size_t sched_preempt(struct sched *s)
 		uint32_t unstarted = v->nassigned - v->slots;
 		if ((uint64_t)unstarted * est_us(s, v) / v->slots <= s->preempt_us)
 			continue;
+		/* The job v would take next, from the pools it serves. */
+		struct sched_pool *p = pool_next(s, v);
+		struct mjob *q = p ? jheap_peek(s, p->active[0]) : NULL;
+		if (!q)
+			continue;
 		struct mjob *j = v->tail;
-		for (uint32_t k = 0; k < unstarted && j; k++, j = j->prev) {
-			if ((j->flags & (MJOB_F_REVOKING | MJOB_F_STARTED)) || j->ranks > 1 || !precedes(q, j))
-				continue;
-			j->flags |= MJOB_F_REVOKING;
-			v->nrevoking++;
-			n++;
-			if (s->cb.on_steal)
-				s->cb.on_steal(s->cb.arg, v, j);
-		}
+		for (uint32_t k = 0; k < unstarted && j; k++, j = j->prev)
+			if (revocable(j) && precedes(q, j)) {
+				revoke_mark(s, v, j);
+				n++;
+			}
 	}
 	return n;
 }
@@ -673,17 +1022,8 @@ void sched_started(struct sched *s, struct mjob *j)
 
 static void requeue(struct sched *s, struct mjob *j)
 {
-	if (enqueue(s, j)) {
-		/* Out of memory: leave it waiting rather than lose it. */
-		j->where = MJOB_WAITING;
-		j->prev = NULL;
-		j->next = s->waiting;
-		if (s->waiting)
-			s->waiting->prev = j;
-		s->waiting = j;
-		s->nqueued++;
-		s->nwaiting++;
-	}
+	if (enqueue(s, j))
+		waiting_push(s, j); /* out of memory: left waiting rather than lost */
 	if (s->cb.on_requeue)
 		s->cb.on_requeue(s->cb.arg, j);
 }
@@ -725,7 +1065,8 @@ void sched_revoked(struct sched *s, struct sched_worker *w, const int64_t *ids, 
 			sched_unassign(s, j, 1);
 	}
 	for (struct mjob *j = w->head; j; j = j->next)
-		j->flags &= (uint8_t)~MJOB_F_REVOKING;
+		if (j->flags & MJOB_F_REVOKING)
+			revoke_clear(s, w, j);
 	w->nrevoking = 0;
 }
 
@@ -750,9 +1091,7 @@ static void detach(struct sched *s, struct mjob *j)
 {
 	switch (j->where) {
 	case MJOB_WAITING:
-		waiting_unlink(s, j);
-		s->nqueued--;
-		s->nwaiting--;
+		waiting_pop(s, j);
 		break;
 	case MJOB_INQUEUE:
 		unqueue(s, j);
@@ -775,6 +1114,8 @@ void sched_finish(struct sched *s, struct mjob *j, int state)
 	s->nlive--;
 	s->input_b -= mjob_input_held_b(j);
 	j->client->nlive--;
+	if (j->client->pool)
+		s->ntyped--;
 	struct mjob_deps *ds = j->dependents;
 	for (uint32_t i = 0; ds && i < ds->n; i++) {
 		struct mjob *d = sched_find(s, ds->ids[i]);
@@ -785,18 +1126,11 @@ void sched_finish(struct sched *s, struct mjob *j, int state)
 			continue;
 		}
 		if (d->ndeps_left && --d->ndeps_left == 0 && d->where == MJOB_WAITING) {
-			waiting_unlink(s, d);
-			s->nqueued--;
-			s->nwaiting--;
+			waiting_pop(s, d);
 			if (enqueue(s, d)) {
 				/* OOM: keep it waiting rather than lose it */
 				d->ndeps_left = 1;
-				d->next = s->waiting;
-				if (s->waiting)
-					s->waiting->prev = d;
-				s->waiting = d;
-				s->nqueued++;
-				s->nwaiting++;
+				waiting_push(s, d);
 			}
 		}
 	}
@@ -861,7 +1195,9 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 		j->prev = j->next = NULL;
 		j->worker = NULL;
 		int started = (j->flags & MJOB_F_STARTED) != 0;
-		j->flags &= (uint8_t)~(MJOB_F_REVOKING | MJOB_F_STARTED);
+		if (j->flags & MJOB_F_REVOKING)
+			revoke_clear(s, w, j);
+		j->flags &= (uint8_t)~MJOB_F_STARTED;
 		j->where = MJOB_NEW;
 		s->nassigned--;
 		client_nrun(s, j->client, -1);
@@ -884,20 +1220,12 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 	}
 }
 
-size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), void *arg)
+/* sched_cancel_all's part for one pool's queues; the pool is left empty. */
+static size_t cancel_pool(struct sched *s, struct sched_pool *p, void (*fn)(void *arg, struct mjob *j), void *arg)
 {
 	size_t n = 0;
-	while (s->waiting) {
-		struct mjob *j = s->waiting;
-		s->waiting = j->next;
-		tab_del(s, j->id); /* a stale queue entry of j must not find it */
-		j->client->nlive--;
-		fn(arg, j);
-		mjob_free(j);
-		n++;
-	}
-	while (s->nactive) {
-		struct sched_client *c = s->active[--s->nactive];
+	while (p->nactive) {
+		struct sched_client *c = p->active[--p->nactive];
 		c->active_idx = UINT32_MAX;
 		for (uint32_t i = 0; i < c->n; i++) {
 			struct mjob *j = sched_find(s, c->heap[i].id);
@@ -912,6 +1240,28 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 		c->nq = 0;
 		jheap_empty(c);
 	}
+	p->nqueued = p->nrevoking = 0;
+	return n;
+}
+
+size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), void *arg)
+{
+	size_t n = 0;
+	while (s->waiting) {
+		struct mjob *j = s->waiting;
+		s->waiting = j->next;
+		tab_del(s, j->id); /* a stale queue entry of j must not find it */
+		j->client->nlive--;
+		fn(arg, j);
+		mjob_free(j);
+		n++;
+	}
+	for (uint32_t i = 0; i < pools_end(s); i++) {
+		struct sched_pool *p = pool_at(s, i);
+		if (p)
+			n += cancel_pool(s, p, fn, arg);
+	}
+	s->nactive = 0;
 	for (uint32_t i = 0; i < s->nworkers; i++) {
 		struct sched_worker *w = s->workers[i];
 		struct mjob *j = w->head;
@@ -936,6 +1286,7 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 	}
 	s->nfailq = 0;
 	s->nlive = s->nqueued = s->nwaiting = s->nassigned = s->nstarted = 0;
+	s->ntyped = 0;
 	s->input_b = 0;
 	return n;
 }

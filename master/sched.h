@@ -9,9 +9,20 @@
  * revoke this job for stealing), which the server turns into SQL and frames.
  *
  * Policies:
- *  - Fair share: each client has its own queue (prio desc, id asc); dispatch
- *    serves the client with the fewest assigned jobs, ties to the client
- *    served least recently (a heap keyed by (assigned, last pick)).
+ *  - Pools: every job is in its client's pool (sched_client.pool, a small
+ *    id; 0 is the plain pool) and a worker takes jobs only from the pools it
+ *    serves (sched_worker_set_pools; {0} by default). Typed jobs (job types
+ *    served by the workers of a worker type) are clients of their own pool.
+ *    A job of a pool no worker serves waits until one does. Dispatch,
+ *    preemption and stealing all stay within what a worker serves: it is
+ *    never given or stolen a job of a pool it does not serve. With only pool
+ *    0 in use every step below costs what it did before pools.
+ *  - Fair share: each client has its own queue (prio desc, id asc); each
+ *    pool keeps its clients with queued jobs in a heap keyed by (assigned,
+ *    last pick). A worker with room takes from the client with the fewest
+ *    assigned jobs, ties to the client served least recently, among the
+ *    best clients of the pools it serves -- so a worker of two pools
+ *    alternates between them as it would between two clients of one pool.
  *  - Prefetch window, sized from measured run times: a worker holds at most
  *    slots + prefetch jobs, where prefetch covers about cover_us of work per
  *    slot: slots * cover_us / est, capped at the worker's prefetch_max. est is
@@ -28,11 +39,15 @@
  *    jobs amount to more than preempt_us of work (est per job), those jobs
  *    are revoked (why "steal") and queued again. With a right estimate the
  *    window never holds that much, so this only corrects stale estimates.
+ *    The queued job is the one that worker would take next: the best of the
+ *    pools it serves (a job of a pool it does not serve never preempts
+ *    there).
  *  - Stealing: the worker runs its jobs FIFO, so the first `slots` jobs of its
  *    assignment list count as started and the rest as not started (unless
- *    the worker reported them started). When the queue is empty and some
- *    worker has a free slot, unstarted jobs of other workers are revoked (why
- *    "steal"), newest first.
+ *    the worker reported them started). When a worker has a free slot and
+ *    nothing is queued in the pools it serves, unstarted jobs of those pools
+ *    held by other workers are revoked (why "steal"), newest first, one per
+ *    free slot (less the revokes already in flight in those pools).
  *  - Started: the worker reports each start of a job still running at the
  *    end of its loop turn (sched_started); status counts those as running
  *    and the other assigned jobs as prefetched.
@@ -42,7 +57,8 @@
  *    attempts > retries fails.
  *  - Deps: a job waits until all its dependencies completed; when one fails
  *    or is cancelled the job fails with "dependency N failed", transitively
- *    (iteratively, so long chains cannot overflow the stack).
+ *    (iteratively, so long chains cannot overflow the stack). A job may
+ *    depend on jobs of any pool.
  */
 #ifndef MTS_SCHED_H
 #define MTS_SCHED_H
@@ -59,6 +75,12 @@ struct sched_hent {
 	int32_t prio;
 };
 
+/* Pool ids are below this: sched_add and sched_worker_set_pools refuse others. */
+#define SCHED_POOL_MAX 65536u
+/* A worker's pool set of up to this many pools lives in the worker itself
+ * (typical sets hold 1 to 8). */
+#define SCHED_WORKER_POOLS_INLINE 8
+
 struct sched_client {
 	/* This client's queue: a max-heap on (prio, -id) with lazy deletion. A
 	 * job leaving the queue other than by a pop (cancel, adopt) leaves its
@@ -67,7 +89,9 @@ struct sched_client {
 	uint32_t n, cap;
 	uint32_t nq;        /* jobs queued now (<= n) */
 	uint32_t nrun;      /* assigned jobs (running + prefetched) */
-	uint32_t active_idx; /* position in the active-client heap, or UINT32_MAX */
+	uint32_t active_idx; /* position in its pool's active-client heap, or UINT32_MAX */
+	uint32_t pool;      /* the pool of its jobs (0: plain); set by the owner
+			     * before its first job, never while it has live jobs */
 	uint64_t last_pick;
 	uint64_t nlive;     /* unfinished jobs of this client in memory */
 };
@@ -88,6 +112,23 @@ struct sched_worker {
 	int draining;       /* leaving: gets no jobs (sched_worker_drain) */
 	double end;         /* unix time its Slurm job ends; 0: none known */
 	uint64_t done;      /* results accepted */
+	/* The pools it takes jobs from, sorted (sched_worker_set_pools):
+	 * pools_in if npools <= SCHED_WORKER_POOLS_INLINE, else pools_heap.
+	 * Not set yet (pools_set 0): sched_worker_add makes it {0}. */
+	uint32_t npools;
+	int pools_set;
+	uint32_t pools_in[SCHED_WORKER_POOLS_INLINE];
+	uint32_t *pools_heap;
+	uint32_t steal_cap; /* sched_steal's scratch: free slots left to fill */
+};
+
+/* One pool: its clients with queued jobs and its counts. */
+struct sched_pool {
+	struct sched_client **active; /* min-heap on (nrun, last_pick) */
+	uint32_t nactive, cap_active;
+	uint64_t nqueued;   /* its jobs queued or waiting for dependencies */
+	uint64_t nrevoking; /* its assigned jobs with a revoke in flight */
+	uint32_t t_first, t_n, t_cur; /* sched_steal's scratch: its idle workers */
 };
 
 struct sched_cb {
@@ -111,14 +152,20 @@ struct sched {
 	 * dense and mostly finish in order, so this beats a hash table). */
 	struct sched_page **dir;
 	size_t ndir;
-	/* clients with queued jobs, min-heap on (nrun, last_pick) */
-	struct sched_client **active;
-	uint32_t nactive, cap_active;
+	/* Pools: the plain one in place (its hot path needs no lookup), the
+	 * others by id in a table grown on demand (pools[0] unused). */
+	struct sched_pool pool0;
+	struct sched_pool **pools;
+	uint32_t npools;
+	uint32_t nactive;  /* clients with queued jobs, all pools */
+	uint64_t ntyped;   /* live jobs in pools other than 0 */
 	uint64_t pick_seq;
 	struct sched_worker **workers;
 	uint32_t nworkers, cap_workers;
 	uint32_t rr; /* rotating start for dispatch */
 	struct mjob *waiting; /* jobs waiting for deps (doubly linked) */
+	struct sched_worker **steal_buf; /* sched_steal's scratch */
+	size_t cap_steal_buf;
 	/* jobs to fail because a dependency failed: (job id, dep id) pairs */
 	int64_t *failq;
 	size_t nfailq, cap_failq;
@@ -159,8 +206,21 @@ void sched_client_release(struct sched_client *c);
 
 /* Register a worker (connected, slots, prefetch_max: the largest prefetch
  * its window may grow to). Re-adding a known worker updates its sizes and
- * keeps its measured run time. */
+ * keeps its measured run time and its pools; a worker whose pools were
+ * never set serves {0}. */
 void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, uint32_t prefetch);
+/* The pools w takes jobs from from now on: a copy of pools[0..n) (n = 0:
+ * none, w gets no job). Jobs w holds stay. 0, or -1 (nothing changed) if a
+ * pool id is SCHED_POOL_MAX or more, or on OOM. */
+int sched_worker_set_pools(struct sched *s, struct sched_worker *w, const uint32_t *pools, size_t n);
+/* Does w take jobs of this pool? */
+int sched_worker_serves(const struct sched_worker *w, uint32_t pool);
+/* Free w's pool set storage (the owner calls it before freeing w). */
+void sched_worker_release(struct sched_worker *w);
+/* Jobs of this pool queued or waiting for dependencies (as nqueued). O(1). */
+uint64_t sched_pool_queued(const struct sched *s, uint32_t pool);
+/* Connected, non-draining workers serving this pool. O(workers). */
+uint32_t sched_pool_workers(const struct sched *s, uint32_t pool);
 /* A placeholder for a worker that held jobs when the master stopped: it
  * receives no new jobs and all its jobs count as started. */
 void sched_worker_add_orphan_holder(struct sched *s, struct sched_worker *w);
@@ -173,14 +233,16 @@ void sched_worker_drain(struct sched *s, struct sched_worker *w);
  * store: completed = satisfied, otherwise failed) or on OOM (-2). */
 int sched_wait_for(struct sched *s, struct mjob *j, int64_t dep);
 /* Hand j to the scheduler: queued, or waiting if ndeps_left > 0. Returns 0 or
- * -1 (OOM; j is not registered). */
+ * -1 (OOM, or its client's pool is SCHED_POOL_MAX or more; j is not
+ * registered). */
 int sched_add(struct sched *s, struct mjob *j);
 /* Restore j as assigned to w (a job that was running when the master
  * stopped); attempts are kept. 0 or -1. */
 int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w);
 
 /* Fill free slots, then prefetch windows, of connected workers from the
- * client queues (fair share). Returns the number of jobs assigned. */
+ * client queues of the pools each serves (fair share). Returns the number
+ * of jobs assigned. */
 size_t sched_dispatch(struct sched *s);
 /* The job limit of w now: slots + prefetch sized from its run times (see
  * above). */
@@ -200,8 +262,9 @@ size_t sched_preempt(struct sched *s);
  * prefetched, and is never revoked for stealing. No-op if already started or
  * not assigned. The caller sets j->assigned_ms to the start. */
 void sched_started(struct sched *s, struct mjob *j);
-/* If the queue is empty and workers have free slots, revoke unstarted jobs
- * held by others (on_steal). Returns the number of jobs revoked. */
+/* Workers with free slots and nothing queued in their pools: revoke
+ * unstarted jobs of their pools held by others (on_steal). Returns the
+ * number of jobs revoked. */
 size_t sched_steal(struct sched *s);
 /* w answered a steal: ids were given back (requeued, attempt returned); its
  * other in-flight steals did not happen. */

@@ -304,7 +304,7 @@ $(B)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBMASTER) $(L
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  REPLAY  $@")
 	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -DREPLAY_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ \
-		$< tests/fuzz/replay.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE) $(LDFLAGS) -lslurm $(LIBS)
+		$< tests/fuzz/replay.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE) $(LDFLAGS) -lslurm $(HTTP_LIBS) $(LIBS)
 
 $(FB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -155,7 +155,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(HTTP_LIBS) $(LIBS)
 
 $(B)/obj/share/httpd.o: CFLAGS += $(HTTP_CFLAGS)
-$(B)/obj/master/http.o: CFLAGS += $(HTTP_CFLAGS)
+$(B)/obj/master/http.o $(B)/obj/master/gateway.o: CFLAGS += $(HTTP_CFLAGS)
 
 $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)

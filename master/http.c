@@ -15,6 +15,7 @@
 #include "http.h"
 #include "master.h"
 #include "mtapi.h"
+#include "gateway.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,8 +60,9 @@ struct code_status {
 };
 /* Error codes of call_error (docs/protocol.md) to HTTP statuses; sorted. */
 static const struct code_status code_statuses[] = {
-	{"bad_request", 400}, {"busy", 503},	      {"conflict", 409}, {"internal", 500},
-	{"not_found", 404},   {"protocol", 400}, {"unavailable", 503}, {"unprocessable", 422},
+	{"bad_gateway", 502}, {"bad_request", 400}, {"busy", 503},     {"conflict", 409},
+	{"internal", 500},    {"not_found", 404},   {"protocol", 400}, {"timeout", 504},
+	{"unavailable", 503}, {"unprocessable", 422},
 };
 
 static unsigned status_of_code(const char *code)
@@ -463,6 +465,7 @@ static void on_gone(struct httpd_req *r, void *arg)
 		return;
 	q->r = NULL;
 	query_drop_waiters(h->m, &q->out);
+	gateway_forget_outbox(h->m, &q->out);
 	outbox_close(&q->out);
 }
 

@@ -38,5 +38,7 @@ struct http_counts {
 	unsigned long long requests, s2xx, s4xx, s5xx;
 };
 void http_counts(const struct http *h, struct http_counts *c);
+/* 0 if the route table is sorted (for the unit test). */
+size_t http_routes_check(void);
 
 #endif

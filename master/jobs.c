@@ -11,6 +11,7 @@
 #include "master.h"
 #include "storesvc.h"
 #include "types.h"
+#include "gateway.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +245,7 @@ struct batch {
 	struct client **owner;
 	const char **jtype, **ext;
 	char **job_json;
+	const struct jobtype **gw; /* an endpoint type: forwarded, not scheduled */
 };
 
 static void batch_free(struct batch *b, int free_jobs)
@@ -257,6 +259,7 @@ static void batch_free(struct batch *b, int free_jobs)
 	for (size_t i = 0; b->job_json && i < b->n; i++)
 		free(b->job_json[i]);
 	free(b->owner);
+	free(b->gw);
 	free(b->jtype);
 	free(b->ext);
 	free(b->job_json);
@@ -314,12 +317,6 @@ static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i
 			return snprintf(err, n, "job %zu: unknown job type \"%.64s\"; register it first (mtslurm type add)", i,
 					s->jobtype),
 			       -1;
-		if (t->endpoint)
-			return snprintf(err, n,
-					"job %zu: job type %s is forwarded to %s: submit it through the HTTP service "
-					"(POST /submit_job)",
-					i, t->name, t->url),
-			       -1;
 		char why[500];
 		if (types_validate(t, s->input, why, sizeof why))
 			return snprintf(err, n, "job %zu: %s", i, why), -1;
@@ -353,7 +350,8 @@ static int typed_part(struct master *ms, struct batch *b, const struct spec *s, 
 		b->jtype = calloc(cap, sizeof *b->jtype);
 		b->ext = calloc(cap, sizeof *b->ext);
 		b->job_json = calloc(cap, sizeof *b->job_json);
-		if (!b->owner || !b->jtype || !b->ext || !b->job_json)
+		b->gw = calloc(cap, sizeof *b->gw);
+		if (!b->owner || !b->jtype || !b->ext || !b->job_json || !b->gw)
 			return snprintf(err, n, "out of memory for job %zu", i), -1;
 	}
 	struct jobtype *t = types_job(ms, s->jobtype);
@@ -361,6 +359,7 @@ static int typed_part(struct master *ms, struct batch *b, const struct spec *s, 
 	if (!o || (s->job && !(b->job_json[i] = msg_print(s->job))))
 		return snprintf(err, n, "out of memory for job %zu", i), -1;
 	b->owner[i] = o;
+	b->gw[i] = t->endpoint ? t : NULL;
 	b->jtype[i] = t->name;
 	b->ext[i] = s->ext;
 	j->client = &o->sc;
@@ -436,6 +435,13 @@ static void batch_commit(struct master *ms, struct client *c, struct batch *b, d
 			store_meta_add(ms->store, j->id, b->ext[i], b->jtype[i], b->job_json[i]);
 		}
 		store_insert(ms->store, j, b->input[i], strlen(b->input[i]), cid, b->deps_text[i], now);
+		if (b->gw && b->gw[i]) {
+			/* Sent in the turn that stores it; the answer, in a
+			 * later turn, is recorded after it. */
+			gateway_forward(ms, b->gw[i], j->id, b->job_json[i] ? b->job_json[i] : b->input[i], NULL);
+			mjob_free(j);
+			continue;
+		}
 		int64_t failed_dep = 0;
 		for (msg *x = msg_child(b->deps[i]); x; x = msg_next(x)) {
 			int64_t dep = msg_int(x);

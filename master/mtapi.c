@@ -9,6 +9,7 @@
 #include "mtapi.h"
 #include "master.h"
 #include "mtjob.h"
+#include "gateway.h"
 #include "types.h"
 
 #include <stdio.h>
@@ -339,6 +340,7 @@ const struct call_handler mtapi_calls[] = {
 	 * connection, so these are the same as the get_ variants */
 	{"query_worker_status", ep_worker_status, 0},
 	{"query_worker_status_by_url", ep_worker_status_by_url, 0},
+	{"register_app", gateway_on_register_app, CALL_WRITES},
 	{"register_job_schema_to_worker_type", ep_register_job_schema_to_worker_type, CALL_WRITES},
 	{"register_job_to_endpoint", ep_register_job_to_endpoint, CALL_WRITES},
 	{"register_job_to_worker", ep_register_job_to_worker, CALL_WRITES},

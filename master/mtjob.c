@@ -17,6 +17,7 @@
 #include "master.h"
 #include "storesvc.h"
 #include "types.h"
+#include "gateway.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,7 +206,11 @@ msg *mtjob_status_of(struct master *m, int64_t id)
 	msg *st = msg_new_object();
 	msg_set_str(st, "job_id", x.ext ? x.ext : "");
 	const struct mjob *j = sched_find(&m->sched, id);
-	if (j) {
+	if (!j && r.state < MJOB_COMPLETED) { /* forwarded to its endpoint, not answered yet */
+		msg_set_str(st, "worker_id", r.worker ? r.worker : "");
+		msg_set_str(st, "status", "running");
+		msg_add(st, "output", msg_new_object());
+	} else if (j) {
 		int running = j->where == MJOB_ASSIGNED && (j->flags & MJOB_F_STARTED);
 		msg_set_str(st, "worker_id", running && j->worker ? wrk_of(j->worker)->wid : "");
 		msg_set_str(st, "status", running ? "running" : "queued");
@@ -303,11 +308,6 @@ void mtjob_submit(struct call *c, msg *m)
 		call_reply(c, error_status(m, why));
 		return;
 	}
-	if (t->endpoint) {
-		call_error(c, "unavailable", "job type %s is forwarded to %s: the gateway is not available in this build",
-			   t->name, t->url);
-		return;
-	}
 	msg *jobs = msg_new_array(), *o = msg_new_object();
 	msg_set_str(o, "jobtype", type);
 	msg_add(o, "input", msg_dup(msg_get(m, "payload")));
@@ -321,6 +321,18 @@ void mtjob_submit(struct call *c, msg *m)
 	if (rc < 0) {
 		/* "job 0: " says nothing to a client that sent one job */
 		call_error(c, rc == -JOBS_EBUSY ? "busy" : "unprocessable", "%s", strncmp(err, "job 0: ", 7) ? err : err + 7);
+		return;
+	}
+	/* An endpoint type answers with the result, as mindtrace's gateway
+	 * does; the call waits for it (nothing else waits). */
+	if (t->endpoint && gateway_attach(c->m, first, c))
+		return;
+	if (t->endpoint) { /* it failed at once */
+		msg *st = mtjob_status_of(c->m, first);
+		if (st)
+			call_reply(c, st);
+		else
+			call_error(c, "internal", "cannot read job %lld", (long long)first);
 		return;
 	}
 	msg *st = msg_new_object();

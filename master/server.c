@@ -10,6 +10,8 @@
 #include "autoscale.h"
 #include "http.h"
 #include "types.h"
+#include "gateway.h"
+#include "storesvc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -325,8 +327,16 @@ static void on_connection(uv_stream_t *server, int status)
 
 /* ---- loading the store ---- */
 
+struct gw_job {
+	int64_t id;
+	const struct jobtype *t;
+	char *input;
+};
+
 struct loadctx {
 	struct master *m;
+	struct gw_job *gw; /* jobs of endpoint types that were in flight: forwarded again after the load */
+	size_t ngw, cap_gw;
 	struct client *last_client;
 	struct wrk *last_worker;
 	struct mjob **held; /* jobs with deps, added after everything else */
@@ -335,6 +345,32 @@ struct loadctx {
 	uint64_t pending_b; /* input bytes the held jobs keep in memory */
 	int64_t nrows;
 };
+
+static int job_text(void *arg, const struct store_meta *sm)
+{
+	char **out = arg;
+	*out = sm->job ? strdup(sm->job) : NULL;
+	return 0;
+}
+
+/* Jobs of endpoint types that were in flight when the master stopped:
+ * forwarded again (at-least-once, like a job lost with its worker). */
+static void resume_gateway(struct master *m, struct loadctx *L)
+{
+	for (size_t i = 0; i < L->ngw; i++) {
+		struct gw_job *g = &L->gw[i];
+		char *job = NULL;
+		store_meta_get(m->store, g->id, job_text, &job);
+		log_info("job %lld of type %s was in flight to %s: forwarding it again", (long long)g->id, g->t->name,
+			 g->t->url);
+		gateway_forward(m, g->t, g->id, job ? job : g->input ? g->input : "{}", NULL);
+		free(job);
+		free(g->input);
+	}
+	free(L->gw);
+	L->gw = NULL;
+	L->ngw = 0;
+}
 
 static int load_row(void *arg, const struct store_row *r)
 {
@@ -348,6 +384,22 @@ static int load_row(void *arg, const struct store_row *r)
 					     : clients_get(m, cid, 1);
 	if (!c)
 		return -1;
+	struct jobtype *jt = r->jtype ? types_job(m, r->jtype) : NULL;
+	if (jt && jt->endpoint) {
+		if (L->ngw == L->cap_gw) {
+			size_t cap = L->cap_gw ? 2 * L->cap_gw : 16;
+			struct gw_job *g = realloc(L->gw, cap * sizeof *g);
+			if (!g)
+				return -1;
+			L->gw = g;
+			L->cap_gw = cap;
+		}
+		struct gw_job *g = &L->gw[L->ngw++];
+		g->id = r->id;
+		g->t = jt;
+		g->input = r->input ? strndup(r->input, r->input_len) : NULL;
+		return 0;
+	}
 	int kind = mjob_kind_parse(r->type);
 	int hold = master_holds_input(m, r->input_len, L->pending_b);
 	struct mjob *j = mjob_new(hold ? r->input : NULL, hold ? r->input_len : 0, r->target, r->cwd, r->env,
@@ -506,6 +558,7 @@ static int load(struct master *m, char *err, size_t errlen)
 		return -1;
 	}
 	load_deps(&L);
+	resume_gateway(m, &L);
 	store_submit_expire(m->store, util_wall() - MASTER_SUBMIT_KEEP_S);
 	if (store_workers(m->store, load_worker, m) < 0) {
 		snprintf(err, errlen, "cannot read the worker list from %s: %s; check the file or move it away",
@@ -739,6 +792,10 @@ static void finish_shutdown(struct master *m)
 	if (m->http) {
 		http_stop(m->http, on_http_stopped, m);
 		m->http = NULL;
+	}
+	if (m->gateway) {
+		m->handles_open++;
+		gateway_close(m, on_http_stopped, m);
 	}
 	uv_close((uv_handle_t *)&m->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&m->check, on_handle_closed);

@@ -361,8 +361,10 @@ int types_put_job(struct master *m, const char *name, const char *worker_type, c
 	if (!name_ok(name))
 		return snprintf(err, n, "a job type's name is 1 to %d characters of A-Z a-z 0-9 _ . -", TYPES_NAME_MAX),
 		       -1;
-	if (url && *url && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return snprintf(err, n, "job type %s: the endpoint must be an http:// or https:// URL, got \"%.100s\"",
+	if (url && (strlen(url) > 900 || strpbrk(url, " \t\r\n")))
+		return snprintf(err, n,
+				"job type %s: the endpoint must be an http:// or https:// URL, or a path APP/rest "
+				"through a registered app, got \"%.100s\"",
 				name, url),
 		       -1;
 	if (worker_type && *worker_type && !name_ok(worker_type))

@@ -899,6 +899,43 @@ static void test_pool_steal(void **st)
 	sched_client_release(&b);
 }
 
+/* Two idle workers of different pools, and busy workers holding both
+ * pools' unstarted jobs: each idle one gets a job of its own pool (a slot
+ * of one pool's thief is not spent twice). */
+static void test_pool_steal_matching(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	pool_client(&a, 0);
+	pool_client(&b, 1);
+	struct sched_worker v1, v0, t1, t0;
+	const uint32_t p1[] = {1};
+	worker(&v1, 1, 4);
+	serve(&v1, p1, 1);
+	worker(&v0, 1, 4);
+	for (int i = 1; i <= 5; i++)
+		add(&b, i, 0, 3);
+	for (int i = 6; i <= 10; i++)
+		add(&a, i, 0, 3);
+	assert_int_equal(sched_dispatch(&S), 10);
+	worker(&t1, 1, 0);
+	serve(&t1, p1, 1);
+	worker(&t0, 1, 0);
+	assert_int_equal(sched_steal(&S), 2);
+	assert_ptr_equal(R.stolen_from[0], &v1);
+	assert_ptr_equal(R.stolen_from[1], &v0);
+	answer_revokes(&v1);
+	answer_revokes(&v0);
+	assert_int_equal(sched_dispatch(&S), 2);
+	assert_ptr_equal(sched_find(&S, R.stolen[0])->worker, &t1);
+	assert_ptr_equal(sched_find(&S, R.stolen[1])->worker, &t0);
+	sched_release(&S);
+	sched_worker_release(&v1);
+	sched_worker_release(&t1);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
 /* Preemption within a pool: pool 1's newcomer revokes prefetched jobs of
  * pool 1's busy client on a pool-1 worker, never pool 0's on a pool-0
  * worker (whose next job would be pool 0's anyway). */
@@ -1137,6 +1174,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_without_worker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_alternates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_steal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_steal_matching, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_preempt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_preempt_two_pools, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_unserve, setup, teardown),

@@ -211,7 +211,8 @@ int sched_worker_set_pools(struct sched *s, struct sched_worker *w, const uint32
 		if (!dst)
 			return -1;
 	}
-	memmove(dst, pools, n * sizeof *dst); /* pools may be w's own set */
+	if (n)
+		memmove(dst, pools, n * sizeof *dst); /* pools may be w's own set */
 	qsort(dst, n, sizeof *dst, u32_cmp);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)

@@ -4,7 +4,10 @@
  * from run times, preemption of prefetched jobs and stealing -- see sched.h.
  * Everything here is O(log n) or better per job; nothing scans all jobs
  * except sched_cancel_all and sched_release (sched_preempt looks at each
- * worker once per turn, and at most at its unstarted jobs).
+ * worker once per turn, and at most at its unstarted jobs). Pools add a
+ * look at the head of each pool a worker serves per pick (one branch for a
+ * plain worker); with typed jobs live, sched_steal lists the idle workers
+ * per pool, O(workers x their pools + pools) in a turn that has any.
  */
 #include "sched.h"
 
@@ -211,7 +214,8 @@ int sched_worker_set_pools(struct sched *s, struct sched_worker *w, const uint32
 		if (!dst)
 			return -1;
 	}
-	memmove(dst, pools, n * sizeof *dst); /* pools may be w's own set */
+	if (n)
+		memmove(dst, pools, n * sizeof *dst); /* pools may be w's own set */
 	qsort(dst, n, sizeof *dst, u32_cmp);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
@@ -334,7 +338,7 @@ static void cheap_remove(struct sched *s, struct sched_pool *p, struct sched_cli
 }
 
 /* nrun of c changed by delta (+1 or -1): restore its pool's heap. */
-static void client_nrun(struct sched *s, struct sched_client *c, int delta)
+static inline void client_nrun(struct sched *s, struct sched_client *c, int delta)
 {
 	if (delta < 0 && c->nrun == 0)
 		return;
@@ -598,7 +602,7 @@ static void live_add(struct sched *s, struct mjob *j)
 
 int sched_add(struct sched *s, struct mjob *j)
 {
-	if (pool_make(s, j->client->pool) || tab_put(s, j))
+	if ((j->client->pool && pool_make(s, j->client->pool)) || tab_put(s, j))
 		return -1;
 	if (j->ndeps_left > 0) {
 		waiting_push(s, j);
@@ -678,17 +682,10 @@ static int fits(const struct sched *s, const struct sched_worker *w, const struc
 
 #define SCHED_ASIDE_MAX 64 /* jobs looked past for one worker whose time is short */
 
-/* The pool w takes its next job from: of the pools it serves that have
- * queued jobs, the one whose best client comes first in the fair-share
- * order (so one worker of two pools alternates between them). NULL if none.
- * A plain worker's is one branch. */
-static struct sched_pool *pool_next(struct sched *s, const struct sched_worker *w)
+/* pool_next for a worker of several pools (or none). */
+static struct sched_pool *pool_next_multi(struct sched *s, const struct sched_worker *w)
 {
 	const uint32_t *ids = worker_pools(w);
-	if (w->npools == 1) {
-		struct sched_pool *p = pool_at(s, ids[0]);
-		return p && p->nactive ? p : NULL;
-	}
 	struct sched_pool *best = NULL;
 	for (uint32_t i = 0; i < w->npools; i++) {
 		struct sched_pool *p = pool_at(s, ids[i]);
@@ -696,6 +693,18 @@ static struct sched_pool *pool_next(struct sched *s, const struct sched_worker *
 			best = p;
 	}
 	return best;
+}
+
+/* The pool w takes its next job from: of the pools it serves that have
+ * queued jobs, the one whose best client comes first in the fair-share
+ * order (so one worker of two pools alternates between them). NULL if none.
+ * Inline for a worker of one pool: the plain worker pays a branch or two. */
+static inline struct sched_pool *pool_next(struct sched *s, const struct sched_worker *w)
+{
+	if (w->npools != 1)
+		return pool_next_multi(s, w);
+	struct sched_pool *p = pool_at(s, w->pools_in[0]);
+	return p && p->nactive ? p : NULL;
 }
 
 /* Give w the next job of its pools that fits its remaining time: 1, or 0 if

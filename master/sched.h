@@ -237,7 +237,7 @@ int sched_wait_for(struct sched *s, struct mjob *j, int64_t dep);
  * registered). */
 int sched_add(struct sched *s, struct mjob *j);
 /* Restore j as assigned to w (a job that was running when the master
- * stopped); attempts are kept. 0 or -1. */
+ * stopped); attempts are kept. 0 or -1 (OOM, or a pool id too large). */
 int sched_add_assigned(struct sched *s, struct mjob *j, struct sched_worker *w);
 
 /* Fill free slots, then prefetch windows, of connected workers from the

@@ -50,6 +50,7 @@ struct wrk *workers_new(struct master *m, const char *wid)
 
 static void wrk_free(struct wrk *w)
 {
+	sched_worker_release(&w->sw); /* its pool set, if larger than fits in it */
 	free(w->envs_sent);
 	free(w->binds);
 	fbuf_release(&w->assign);

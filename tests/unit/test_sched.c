@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for master/sched: fair share, priorities, deps, retries,
  * prefetch windows (sized from run times), preemption of prefetched jobs,
- * starts and stealing, with recording callbacks and no I/O. */
+ * starts and stealing, and pools (typed jobs on the workers serving them),
+ * with recording callbacks and no I/O. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -684,6 +685,472 @@ static void test_preempt_priority(void **st)
 	sched_client_release(&a);
 }
 
+/* ---- pools ---- */
+
+/* w serves exactly pools[0..n). */
+static void serve(struct sched_worker *w, const uint32_t *pools, size_t n)
+{
+	assert_int_equal(sched_worker_set_pools(&S, w, pools, n), 0);
+}
+
+static void pool_client(struct sched_client *c, uint32_t pool)
+{
+	sched_client_init(c);
+	c->pool = pool;
+}
+
+/* Each job w holds is of a pool w serves. */
+static void assert_holds_eligible(const struct sched_worker *w)
+{
+	for (const struct mjob *j = w->head; j; j = j->next)
+		assert_true(sched_worker_serves(w, j->client->pool));
+}
+
+static void finish_all(struct sched_worker *w)
+{
+	while (w->head)
+		sched_finish(&S, w->head, MJOB_COMPLETED);
+}
+
+/* Workers of {0}, {1} and {0,1}: each job lands only on a worker serving
+ * its pool, until all ran; the per-pool counts follow. */
+static void test_pools_eligible(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	pool_client(&a, 0);
+	pool_client(&b, 1);
+	for (int i = 1; i <= 30; i++)
+		add(&a, i, 0, 3);
+	for (int i = 31; i <= 40; i++)
+		add(&b, i, 0, 3);
+	assert_int_equal(sched_pool_queued(&S, 0), 30);
+	assert_int_equal(sched_pool_queued(&S, 1), 10);
+	assert_int_equal(sched_pool_queued(&S, 2), 0);
+	struct sched_worker w0, w1, w01;
+	const uint32_t p1[] = {1}, p01[] = {1, 0, 1}; /* a set: order and repeats do not matter */
+	worker(&w0, 2, 1); /* a new worker serves {0} */
+	worker(&w1, 2, 1);
+	serve(&w1, p1, 1);
+	worker(&w01, 2, 1);
+	serve(&w01, p01, 3);
+	assert_int_equal(w01.npools, 2);
+	assert_true(sched_worker_serves(&w0, 0) && !sched_worker_serves(&w0, 1));
+	assert_true(!sched_worker_serves(&w1, 0) && sched_worker_serves(&w1, 1));
+	assert_int_equal(sched_pool_workers(&S, 0), 2);
+	assert_int_equal(sched_pool_workers(&S, 1), 2);
+	assert_int_equal(sched_pool_workers(&S, 7), 0);
+	/* First round: 3 jobs each (window 3), so b's 10 all go in 3-4 rounds
+	 * to w1 and w01, a's to w0 and w01. */
+	int rounds = 0, n1 = 0, n01 = 0;
+	while (S.nlive && rounds++ < 20) {
+		assert_true(sched_dispatch(&S) > 0);
+		assert_holds_eligible(&w0);
+		assert_holds_eligible(&w1);
+		assert_holds_eligible(&w01);
+		n1 += (int)w1.nassigned;
+		n01 += (int)w01.nassigned;
+		assert_int_equal(sched_pool_queued(&S, 0) + sched_pool_queued(&S, 1), S.nqueued);
+		finish_all(&w0);
+		finish_all(&w1);
+		finish_all(&w01);
+	}
+	assert_int_equal(S.nlive, 0);
+	assert_true(n1 > 0 && n01 > 0);
+	assert_int_equal(S.ntyped, 0);
+	sched_worker_drain(&S, &w1);
+	assert_int_equal(sched_pool_workers(&S, 1), 1);
+	sched_release(&S);
+	sched_worker_release(&w1);
+	sched_worker_release(&w01);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
+/* Jobs of a pool nobody serves wait (as in mindtrace, where a job submitted
+ * before any worker of its type exists completes once one is launched);
+ * they go as soon as a worker gets the pool. Bad pool ids are refused. */
+static void test_pool_without_worker(void **st)
+{
+	(void)st;
+	struct sched_client c, bad;
+	pool_client(&c, 5);
+	pool_client(&bad, SCHED_POOL_MAX);
+	for (int i = 1; i <= 3; i++)
+		add(&c, i, 0, 3);
+	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0);
+	j->id = 9;
+	j->client = &bad;
+	assert_int_equal(sched_add(&S, j), -1);
+	mjob_free(j);
+	struct sched_worker w;
+	worker(&w, 4, 0);
+	assert_int_equal(sched_dispatch(&S), 0);
+	assert_int_equal(sched_preempt(&S), 0);
+	assert_int_equal(sched_steal(&S), 0);
+	assert_int_equal(sched_pool_queued(&S, 5), 3);
+	assert_int_equal(sched_pool_workers(&S, 5), 0);
+	const uint32_t too_big[] = {0, SCHED_POOL_MAX};
+	assert_int_equal(sched_worker_set_pools(&S, &w, too_big, 2), -1);
+	assert_true(sched_worker_serves(&w, 0) && w.npools == 1); /* unchanged */
+	const uint32_t p05[] = {0, 5};
+	serve(&w, p05, 2);
+	assert_int_equal(sched_pool_workers(&S, 5), 1);
+	assert_int_equal(sched_dispatch(&S), 3);
+	assert_int_equal(w.nassigned, 3);
+	assert_int_equal(sched_pool_queued(&S, 5), 0);
+	sched_release(&S);
+	sched_worker_release(&w);
+	sched_client_release(&c);
+}
+
+/* One worker of two pools alternates between them as between two clients
+ * of one pool; it does not drain the first pool before the second. */
+static void test_pool_alternates(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	pool_client(&a, 0);
+	pool_client(&b, 3);
+	for (int i = 1; i <= 10; i++)
+		add(&a, i, 0, 3);
+	for (int i = 11; i <= 20; i++)
+		add(&b, i, 0, 3);
+	struct sched_worker w;
+	const uint32_t p03[] = {0, 3};
+	worker(&w, 1, 0);
+	serve(&w, p03, 2);
+	uint32_t last = UINT32_MAX;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(sched_dispatch(&S), 1);
+		uint32_t pool = w.head->client->pool;
+		assert_true(pool != last);
+		last = pool;
+		sched_finish(&S, w.head, MJOB_COMPLETED);
+	}
+	/* With room for 4, it takes 2 of each. */
+	for (int i = 21; i <= 30; i++)
+		add(i % 2 ? &a : &b, i, 0, 3);
+	struct sched_worker w4;
+	worker(&w4, 4, 0);
+	serve(&w4, p03, 2);
+	sched_worker_drain(&S, &w);
+	assert_int_equal(sched_dispatch(&S), 4);
+	assert_int_equal(a.nrun, 2);
+	assert_int_equal(b.nrun, 2);
+	sched_release(&S);
+	sched_worker_release(&w);
+	sched_worker_release(&w4);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
+/* An idle worker steals only jobs of pools it serves: with only plain jobs
+ * live (the plain-pool path) and with typed ones (the per-pool path). */
+static void test_pool_steal(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	pool_client(&a, 0);
+	pool_client(&b, 1);
+	for (int i = 1; i <= 5; i++)
+		add(&a, i, 0, 3);
+	struct sched_worker w0, w1, w3, w01;
+	const uint32_t p1[] = {1}, p01[] = {0, 1};
+	worker(&w0, 1, 4);
+	assert_int_equal(sched_dispatch(&S), 5); /* 1 running, 4 prefetched */
+	worker(&w1, 2, 0);
+	serve(&w1, p1, 1);
+	assert_int_equal(sched_steal(&S), 0); /* w1 cannot run a's jobs */
+	/* Typed jobs: 5 of pool 1 on w3, 1 started, 4 prefetched. */
+	worker(&w3, 1, 4);
+	serve(&w3, p1, 1);
+	sched_worker_drain(&S, &w1); /* out of the way while w3 fills */
+	for (int i = 6; i <= 10; i++)
+		add(&b, i, 0, 3);
+	assert_int_equal(sched_dispatch(&S), 5);
+	assert_int_equal(w3.nassigned, 5);
+	w1.draining = 0;
+	/* w1 has 2 free slots: it takes w3's 2 newest, none of w0's. */
+	assert_int_equal(sched_steal(&S), 2);
+	for (int i = 0; i < R.nstolen; i++) {
+		assert_ptr_equal(R.stolen_from[i], &w3);
+		assert_int_equal(sched_find(&S, R.stolen[i])->client->pool, 1);
+	}
+	assert_int_equal(R.stolen[0], 10);
+	assert_int_equal(R.stolen[1], 9);
+	assert_int_equal(sched_steal(&S), 0); /* in flight: counted against w1's slots */
+	answer_revokes(&w3);
+	assert_int_equal(sched_dispatch(&S), 2);
+	assert_ptr_equal(sched_find(&S, 9)->worker, &w1);
+	assert_ptr_equal(sched_find(&S, 10)->worker, &w1);
+	/* A worker of both pools with one free slot takes one job, not one per
+	 * pool. */
+	worker(&w01, 1, 0);
+	serve(&w01, p01, 2);
+	int before = R.nstolen;
+	assert_int_equal(sched_steal(&S), 1);
+	assert_true(sched_worker_serves(&w01, sched_find(&S, R.stolen[before])->client->pool));
+	sched_release(&S);
+	sched_worker_release(&w1);
+	sched_worker_release(&w3);
+	sched_worker_release(&w01);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
+/* Two idle workers of different pools, and busy workers holding both
+ * pools' unstarted jobs: each idle one gets a job of its own pool (a slot
+ * of one pool's thief is not spent twice). */
+static void test_pool_steal_matching(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	pool_client(&a, 0);
+	pool_client(&b, 1);
+	struct sched_worker v1, v0, t1, t0;
+	const uint32_t p1[] = {1};
+	worker(&v1, 1, 4);
+	serve(&v1, p1, 1);
+	worker(&v0, 1, 4);
+	for (int i = 1; i <= 5; i++)
+		add(&b, i, 0, 3);
+	for (int i = 6; i <= 10; i++)
+		add(&a, i, 0, 3);
+	assert_int_equal(sched_dispatch(&S), 10);
+	worker(&t1, 1, 0);
+	serve(&t1, p1, 1);
+	worker(&t0, 1, 0);
+	assert_int_equal(sched_steal(&S), 2);
+	assert_ptr_equal(R.stolen_from[0], &v1);
+	assert_ptr_equal(R.stolen_from[1], &v0);
+	answer_revokes(&v1);
+	answer_revokes(&v0);
+	assert_int_equal(sched_dispatch(&S), 2);
+	assert_ptr_equal(sched_find(&S, R.stolen[0])->worker, &t1);
+	assert_ptr_equal(sched_find(&S, R.stolen[1])->worker, &t0);
+	sched_release(&S);
+	sched_worker_release(&v1);
+	sched_worker_release(&t1);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
+/* Preemption within a pool: pool 1's newcomer revokes prefetched jobs of
+ * pool 1's busy client on a pool-1 worker, never pool 0's on a pool-0
+ * worker (whose next job would be pool 0's anyway). */
+static void test_pool_preempt(void **st)
+{
+	(void)st;
+	struct sched_client a, b, c;
+	pool_client(&a, 0);
+	pool_client(&b, 1);
+	pool_client(&c, 1);
+	S.now_ms = 60000;
+	for (int i = 1; i <= 100; i++)
+		add(&a, i, 0, 3);
+	for (int i = 101; i <= 200; i++)
+		add(&b, i, 0, 3);
+	struct sched_worker w0, w1;
+	const uint32_t p1[] = {1};
+	worker(&w0, 1, 16);
+	worker(&w1, 1, 16);
+	serve(&w1, p1, 1);
+	assert_int_equal(sched_dispatch(&S), 34);
+	head_started(&w0, 300);
+	head_started(&w1, 300);
+	for (int i = 201; i <= 204; i++)
+		add(&c, i, 0, 3);
+	assert_int_equal(sched_dispatch(&S), 0);
+	assert_int_equal(sched_preempt(&S), 16);
+	for (int i = 0; i < R.nstolen; i++) {
+		assert_ptr_equal(R.stolen_from[i], &w1);
+		assert_ptr_equal(sched_find(&S, R.stolen[i])->client, &b);
+	}
+	answer_revokes(&w1);
+	/* a's jobs on w0 are not behind anyone of pool 0: untouched. */
+	assert_int_equal(w0.nassigned, 17);
+	sched_release(&S);
+	sched_worker_release(&w1);
+	sched_client_release(&a);
+	sched_client_release(&b);
+	sched_client_release(&c);
+}
+
+/* On a worker of both pools the queued job compared is the one it would
+ * take next, whatever its pool: a newcomer of pool 1 preempts pool 0's
+ * long prefetched jobs there (the worker alternates between its pools), and
+ * not on a worker of pool 0 alone. */
+static void test_pool_preempt_two_pools(void **st)
+{
+	(void)st;
+	struct sched_client a, c;
+	pool_client(&a, 0);
+	pool_client(&c, 1);
+	S.now_ms = 70000;
+	for (int i = 1; i <= 40; i++)
+		add(&a, i, 0, 3);
+	struct sched_worker w0, w01;
+	const uint32_t p01[] = {0, 1};
+	worker(&w0, 1, 8);
+	worker(&w01, 1, 8);
+	serve(&w01, p01, 2);
+	assert_int_equal(sched_dispatch(&S), 18);
+	head_started(&w0, 1000);
+	head_started(&w01, 1000);
+	add(&c, 41, 0, 3);
+	assert_int_equal(sched_preempt(&S), 8);
+	for (int i = 0; i < R.nstolen; i++)
+		assert_ptr_equal(R.stolen_from[i], &w01);
+	answer_revokes(&w01);
+	sched_finish(&S, w01.head, MJOB_COMPLETED);
+	sched_worker_runtime(&w01, 1000000); /* the window closes to the slot */
+	int before = R.nassigned;
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_int_equal(R.assigned[before], 41);
+	sched_release(&S);
+	sched_worker_release(&w01);
+	sched_client_release(&a);
+	sched_client_release(&c);
+}
+
+/* Taking a pool off a worker's set stops new jobs of it there; what the
+ * worker holds of it stays. An empty set gets nothing. */
+static void test_pool_unserve(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	pool_client(&a, 0);
+	pool_client(&b, 2);
+	for (int i = 1; i <= 10; i++)
+		add(&a, i, 0, 3);
+	for (int i = 11; i <= 20; i++)
+		add(&b, i, 0, 3);
+	struct sched_worker w;
+	const uint32_t p02[] = {0, 2}, p0[] = {0};
+	worker(&w, 2, 0);
+	serve(&w, p02, 2);
+	assert_int_equal(sched_dispatch(&S), 2);
+	assert_int_equal(b.nrun, 1);
+	struct mjob *held = w.head->client == &b ? w.head : w.tail;
+	assert_ptr_equal(held->client, &b);
+	serve(&w, p0, 1);
+	assert_int_equal(held->where, MJOB_ASSIGNED); /* it stays */
+	assert_ptr_equal(held->worker, &w);
+	for (int i = 0; i < 9; i++) {
+		struct mjob *done = w.head == held ? w.tail : w.head;
+		sched_finish(&S, done, MJOB_COMPLETED);
+		assert_int_equal(sched_dispatch(&S), 1);
+		assert_ptr_equal((w.head == held ? w.tail : w.head)->client, &a);
+	}
+	assert_int_equal(sched_pool_queued(&S, 2), 9);
+	sched_finish(&S, held, MJOB_COMPLETED);
+	serve(&w, NULL, 0);
+	assert_int_equal(sched_dispatch(&S), 0);
+	assert_int_equal(sched_pool_workers(&S, 0), 0);
+	sched_release(&S);
+	sched_worker_release(&w);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
+/* Dependencies across pools: a pool-3 job waits for a pool-0 job (and
+ * counts as queued in pool 3 meanwhile); a pool-0 job whose pool-3
+ * dependency fails fails too. */
+static void test_pool_deps(void **st)
+{
+	(void)st;
+	struct sched_client a, t;
+	pool_client(&a, 0);
+	pool_client(&t, 3);
+	add(&a, 1, 0, 3);
+	struct mjob *j2 = mjob_new("", 0, NULL, NULL, NULL, 0);
+	j2->id = 2;
+	j2->client = &t;
+	assert_int_equal(sched_wait_for(&S, j2, 1), 0);
+	assert_int_equal(sched_add(&S, j2), 0);
+	assert_int_equal(sched_pool_queued(&S, 3), 1);
+	assert_int_equal(S.ntyped, 1);
+	struct sched_worker w0, w3;
+	const uint32_t p3[] = {3};
+	worker(&w0, 1, 0);
+	worker(&w3, 1, 0);
+	serve(&w3, p3, 1);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_ptr_equal(sched_find(&S, 1)->worker, &w0);
+	assert_int_equal(j2->where, MJOB_WAITING);
+	sched_finish(&S, sched_find(&S, 1), MJOB_COMPLETED);
+	assert_int_equal(j2->where, MJOB_INQUEUE);
+	assert_int_equal(sched_dispatch(&S), 1);
+	assert_ptr_equal(j2->worker, &w3);
+	assert_int_equal(sched_pool_queued(&S, 3), 0);
+	/* 4 (pool 0) waits for 2 (pool 3), which fails. */
+	struct mjob *j4 = mjob_new("", 0, NULL, NULL, NULL, 0);
+	j4->id = 4;
+	j4->client = &a;
+	assert_int_equal(sched_wait_for(&S, j4, 2), 0);
+	assert_int_equal(sched_add(&S, j4), 0);
+	assert_int_equal(sched_pool_queued(&S, 0), 1);
+	sched_finish(&S, j2, MJOB_FAILED);
+	assert_int_equal(R.nfailed, 1);
+	assert_int_equal(R.failed[0], 4);
+	assert_string_equal(R.fail_err[0], "dependency 2 failed");
+	assert_int_equal(S.nlive, 0);
+	assert_int_equal(S.ntyped, 0);
+	assert_int_equal(sched_pool_queued(&S, 0) + sched_pool_queued(&S, 3), 0);
+	sched_release(&S);
+	sched_worker_release(&w3);
+	sched_client_release(&a);
+	sched_client_release(&t);
+}
+
+/* A lost worker's typed jobs go back to their pool; cancel-all empties every
+ * pool; a set larger than fits in the worker works and is freed. */
+static void test_pool_lost_and_cancel(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	pool_client(&a, 0);
+	pool_client(&b, 40000);
+	for (int i = 1; i <= 4; i++)
+		add(&a, i, 0, 3);
+	for (int i = 5; i <= 12; i++)
+		add(&b, i, 0, 3);
+	uint32_t many[20];
+	for (int i = 0; i < 20; i++)
+		many[i] = (uint32_t)(39990 + i); /* 40000 among them, not 0 */
+	struct sched_worker w, w2;
+	worker(&w, 2, 2);
+	serve(&w, many, 20);
+	assert_int_equal(w.npools, 20);
+	assert_true(sched_worker_serves(&w, 40000) && !sched_worker_serves(&w, 0));
+	assert_int_equal(sched_dispatch(&S), 4);
+	assert_holds_eligible(&w);
+	assert_int_equal(sched_pool_queued(&S, 40000), 4);
+	sched_started(&S, w.head);
+	sched_steal(&S); /* nobody to steal for */
+	sched_worker_lost(&S, &w, "w");
+	assert_int_equal(R.nfailed, 0);
+	assert_int_equal(R.nrequeued, 4);
+	assert_int_equal(sched_pool_queued(&S, 40000), 8);
+	assert_int_equal(sched_pool_queued(&S, 0), 4);
+	assert_int_equal(b.nrun, 0);
+	worker(&w2, 1, 1);
+	assert_int_equal(sched_dispatch(&S), 2); /* a's: w2 serves {0} */
+	assert_holds_eligible(&w2);
+	int seen = 0;
+	assert_int_equal(sched_cancel_all(&S, count_job, &seen), 12);
+	assert_int_equal(sched_pool_queued(&S, 40000), 0);
+	assert_int_equal(sched_pool_queued(&S, 0), 0);
+	assert_int_equal(S.ntyped, 0);
+	assert_int_equal(S.nactive, 0);
+	assert_int_equal(b.active_idx, UINT32_MAX);
+	sched_release(&S);
+	sched_worker_release(&w);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +1170,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_preempt_only_when_worth_it, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preempt_priority, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_input_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pools_eligible, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_without_worker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_alternates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_steal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_steal_matching, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_preempt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_preempt_two_pools, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_unserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_deps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pool_lost_and_cancel, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

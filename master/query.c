@@ -58,6 +58,8 @@ void query_status(struct call *c, msg *m)
 		msg_set_str(mo, "slurm_job", ms->info.slurm_job);
 	msg_set_num(mo, "uptime", util_wall() - ms->info.started);
 	msg_set_str(mo, "version", ms->info.version);
+	if (ms->info.http[0])
+		msg_set_str(mo, "http", ms->info.http);
 	msg_add(r, "master", mo);
 	if (ms->autoscale)
 		autoscale_status(ms->autoscale, r);

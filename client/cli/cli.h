@@ -34,6 +34,8 @@ struct cli {
 	int slots, prefetch;
 	int oversubscribe; /* --oversubscribe: slots above the node's cores */
 	const char *max_queued; /* passed to the master as given */
+	const char *http;       /* start --http HOST:PORT, passed to the master */
+	int no_http;            /* start --no-http */
 	double timeout_s; /* --timeout: < 0 unset */
 	/* submit */
 	const char *kind;  /* "echo", "exec", "func" */

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "auth.h"
 #include "joblog.h"
 #include "msg.h"
 
@@ -77,6 +78,27 @@ static msg *status_warnings(const msg *st, int expected)
 }
 
 /* The lost workers of a status, newest first, at most max lines. */
+/* The HTTP service's base URL with the API token as its first path
+ * segment (for clients that cannot set headers, such as mindtrace's):
+ * URL/TOKEN. -1 if there is no service or no readable token. */
+static int http_base(const struct cli *cli, const char *url, char *out, size_t n)
+{
+	char path[RUNDIR_PATH_MAX], tok[AUTH_HEX_BYTES], err[300];
+	if (!url || !*url || rundir_path(path, cli->run_dir, "token") || auth_token_load(tok, path, 0, err, sizeof err))
+		return -1;
+	return snprintf(out, n, "%s/%s", url, tok) >= (int)n ? -1 : 0;
+}
+
+static void print_http(const struct cli *cli, const char *url)
+{
+	char base[400];
+	if (!url || !*url)
+		return;
+	printf("http     %s/  (dashboard and API; token in %s/token)\n", url, cli->run_dir);
+	if (http_base(cli, url, base, sizeof base) == 0)
+		printf("         %s/  (base URL with the token, for mindtrace clients)\n", base);
+}
+
 static void print_lost(const msg *w, int max)
 {
 	int k = 0;
@@ -144,6 +166,9 @@ int cmd_status(struct cli *cli)
 		if (expected >= 0)
 			msg_set_int(msg_get(m, "workers"), "expected", expected);
 		msg_add(m, "warnings", status_warnings(m, expected));
+		char base[400];
+		if (http_base(cli, msg_get_str(msg_get(m, "master"), "http"), base, sizeof base) == 0)
+			msg_set_str(msg_get(m, "master"), "http_base", base);
 		char *t = msg_print(m);
 		if (!t)
 			cli_die(1, "out of memory");
@@ -174,6 +199,7 @@ int cmd_status(struct cli *cli)
 	print_lost(w, 5);
 	printf("jobs     %lld queued, %lld prefetched, %lld running, %lld completed, %lld failed, %lld cancelled\n",
 	       (long long)q, (long long)pre, (long long)r, (long long)d, (long long)f, (long long)x);
+	print_http(cli, msg_get_str(ma, "http"));
 	printf("run dir  %s\n", cli->run_dir);
 	if (slurm)
 		cli_slurm_status(cli, NULL, &expected);

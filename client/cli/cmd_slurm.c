@@ -280,6 +280,12 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 	}
 	if (cli->prefetch >= 0)
 		buf_addf(b, " --prefetch %d", cli->prefetch);
+	if (cli->no_http) {
+		buf_adds(b, " --no-http");
+	} else if (cli->http) {
+		buf_adds(b, " --http ");
+		shq(b, cli->http);
+	}
 	if (cli->max_queued) {
 		buf_adds(b, " --max-queued ");
 		shq(b, cli->max_queued);

@@ -310,6 +310,12 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 		argv[k++] = "--max-queued";
 		argv[k++] = (char *)cli->max_queued;
 	}
+	if (cli->no_http) {
+		argv[k++] = "--no-http";
+	} else if (cli->http) {
+		argv[k++] = "--http";
+		argv[k++] = (char *)cli->http;
+	}
 	/* Expert knobs of mtslurm-master that start has no option for
 	 * (docs/master.md), e.g. MTSLURM_MASTER_ARGS="--sync normal". */
 	char extra[1024] = "";

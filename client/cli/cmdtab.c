@@ -58,6 +58,8 @@ static const struct cli_option options[] = {
 	FLAG("--stdin", NULL, use_stdin),
 	FLAG("--all", NULL, all),
 	FLAG("--master-works", NULL, master_works),
+	STR("--http", NULL, http),
+	FLAG("--no-http", NULL, no_http),
 	INT("--slots", NULL, slots, 1, ANY, "--slots wants at least 1"),
 	FLAG("--oversubscribe", NULL, oversubscribe),
 	{"--max-queued", NULL, CLI_VALUE, opt_max_queued, F(max_queued), 1, ANY, "--max-queued wants a number >= 1"},
@@ -93,7 +95,7 @@ static int run_add_workers(struct cli *cli)
 static const struct cli_command commands[] = {
 	{"start", cmd_start,
 	 " --workers --local --in-allocation --slots --oversubscribe --master-works --prefetch --max-queued "
-	 "--timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host " SLURM_OPTS,
+	 "--http --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host " SLURM_OPTS,
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
@@ -109,6 +111,9 @@ static const struct cli_command commands[] = {
 	 "  --prefetch P      jobs queued on a worker beyond its slots (master default)\n"
 	 "  --max-queued N    unfinished jobs the master holds before it stops reading submits\n"
 	 "                    (backpressure; default 20,000,000)\n"
+	 "  --http HOST:PORT  where the master serves HTTP: its API, mindtrace's endpoints and the\n"
+	 "                    dashboard (default 127.0.0.1 and a free port; token in RUN_DIR/token)\n"
+	 "  --no-http         no HTTP service\n"
 	 "  --timeout S       overall limit for the master to load its store and serve, and for\n"
 	 "                    the workers to connect (default 60 locally, 120 with Slurm)\n"
 	 "  --json            print {master, pid, workers, run_dir, ...} as one JSON object\n"

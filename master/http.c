@@ -193,14 +193,18 @@ static void hreq_call(struct hreq *q, struct call *c)
 	memset(c, 0, sizeof *c);
 	c->m = m;
 	c->client = clients_get(m, HTTP_CLIENT_ID, 1);
+	if (c->client)
+		c->client->holds++; /* a cancel may end its last job: not freed under the call */
 	c->out = &q->out;
 	c->sink = &http_sink;
 }
 
 static void call_done(struct call *c)
 {
-	if (c->client)
+	if (c->client) {
+		c->client->holds--;
 		clients_maybe_free(c->client);
+	}
 }
 
 /* Dispatch message m (owned) as a wire request through the client table. */

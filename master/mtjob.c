@@ -206,9 +206,9 @@ msg *mtjob_status_of(struct master *m, int64_t id)
 	msg *st = msg_new_object();
 	msg_set_str(st, "job_id", x.ext ? x.ext : "");
 	const struct mjob *j = sched_find(&m->sched, id);
-	if (!j && r.state < MJOB_COMPLETED) { /* forwarded to its endpoint, not answered yet */
+	if (!j && r.state < MJOB_COMPLETED) { /* an endpoint type's: sent (running) or about to be */
 		msg_set_str(st, "worker_id", r.worker ? r.worker : "");
-		msg_set_str(st, "status", "running");
+		msg_set_str(st, "status", r.state == MJOB_RUNNING ? "running" : "queued");
 		msg_add(st, "output", msg_new_object());
 	} else if (j) {
 		int running = j->where == MJOB_ASSIGNED && (j->flags & MJOB_F_STARTED);
@@ -389,9 +389,20 @@ void mtjob_dlq_list(struct call *c, msg *m)
 }
 
 /* The job of a requeue back in the scheduler, as the load at start does. */
+struct requeue {
+	struct master *m;
+	const struct jobtype *gw; /* an endpoint type: forwarded once written */
+};
+
 static int requeue_row(void *arg, const struct store_row *r)
 {
-	struct master *m = arg;
+	struct requeue *q = arg;
+	struct master *m = q->m;
+	struct jobtype *t = r->jtype ? types_job(m, r->jtype) : NULL;
+	if (t && t->endpoint) {
+		q->gw = t;
+		return 0;
+	}
 	struct client *o = r->jtype ? types_owner(m, r->jtype) : NULL;
 	struct mjob *j = o ? mjob_new(r->input, r->input_len, NULL, NULL, NULL, 0) : NULL;
 	if (!j)
@@ -415,7 +426,8 @@ void mtjob_dlq_requeue(struct call *c, msg *m)
 	int64_t id = job_of(c, m, "job_id");
 	if (!id)
 		return;
-	int rc = store_dlq_requeue(c->m->store, id, requeue_row, c->m);
+	struct requeue q = {c->m, NULL};
+	int rc = store_dlq_requeue(c->m->store, id, requeue_row, &q);
 	if (rc == 0) {
 		call_error(c, "not_found", "job \"%.80s\" is not in the dead-letter queue", msg_get_str(m, "job_id"));
 		return;
@@ -430,7 +442,13 @@ void mtjob_dlq_requeue(struct call *c, msg *m)
 	}
 	store_counts(c->m->store, c->m->counts); /* its failure no longer counts */
 	master_touch(c->m);
-	msg *st = mtjob_status_of(c->m, id);
+	msg *st = mtjob_status_of(c->m, id); /* queued, as mindtrace answers */
+	if (q.gw) {
+		struct meta x = {0};
+		store_meta_get(c->m->store, id, meta_cb, &x);
+		gateway_forward(c->m, q.gw, id, x.job ? x.job : "{}", NULL);
+		meta_free(&x);
+	}
 	if (st)
 		call_reply(c, st);
 	else

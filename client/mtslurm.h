@@ -342,6 +342,18 @@ MTS_API int mts_wait_jobs(char **counts_json, mts_client *c, const mts_job_id *i
 MTS_API int mts_forget(size_t *nforgotten, mts_client *c, const mts_job_id *ids, size_t n, const char *state,
 		       double age_s);
 
+/* Any request of the wire protocol (docs/protocol.md) as JSON text: an
+ * object with "t" (e.g. {"t":"types"}, {"t":"type_add","name":"resize",
+ * "worker_type":"imgworker"}, {"t":"dlq"}); the library numbers it ("req")
+ * and resends it after a reconnect like its own requests. *reply_json
+ * receives the reply without "t" and "req" (free with mts_free()). For the
+ * requests this header has no function for -- job types, worker types, the
+ * dead-letter queue, nodes -- and for bindings to other languages.
+ * Errors: MTS_EINVAL (not an object with a "t" of a-z and _, or "hello" or
+ * "env", which belong to the connection), MTS_EREJECTED (the master's
+ * error; mts_errmsg says why), and the usual ones. */
+MTS_API int mts_request(char **reply_json, mts_client *c, const char *request_json);
+
 /* Stop the cluster: the master tells every worker to exit, commits, removes
  * master.json and exits. Returns once the master said goodbye; then close
  * the handle (later requests only time out). */

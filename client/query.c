@@ -245,3 +245,45 @@ MTS_API int mts_forget(size_t *nforgotten, mts_client *c, const mts_job_id *ids,
 		*nforgotten = total;
 	return rc;
 }
+
+MTS_API int mts_request(char **out, mts_client *c, const char *request_json)
+{
+	if (!c || !out || !request_json)
+		return MTS_EINVAL;
+	*out = NULL;
+	char err[200];
+	msg *m = msg_parse(request_json, strlen(request_json), err, sizeof err);
+	const char *t = msg_get_str(m, "t");
+	size_t tl = t ? strlen(t) : 0;
+	if (!msg_is_object(m) || !tl || tl > 40 || strspn(t, "abcdefghijklmnopqrstuvwxyz_") != tl ||
+	    !strcmp(t, "hello") || !strcmp(t, "env")) {
+		client_seterr(c, "mts_request: %s", !m ? err : "want an object with \"t\" naming a request (not hello or env)");
+		msg_free(m);
+		return MTS_EINVAL;
+	}
+	struct req r;
+	req_begin(c, &r, t);
+	int rc = MTS_OK;
+	for (msg *f = msg_child(m); f && rc == MTS_OK; f = msg_next(f)) {
+		const char *k = msg_key(f);
+		if (!strcmp(k, "t") || !strcmp(k, "req"))
+			continue;
+		char *v = msg_print(f);
+		if (!v) {
+			rc = MTS_ENOMEM;
+			break;
+		}
+		buf_add(&r.frame, ",", 1);
+		buf_add_json_str(&r.frame, k, strlen(k));
+		buf_add(&r.frame, ":", 1);
+		buf_adds(&r.frame, v);
+		free(v);
+	}
+	msg_free(m);
+	if (rc == MTS_OK)
+		rc = client_call(c, &r, 0);
+	if (rc == MTS_OK)
+		rc = reply_json(out, c, &r, NULL);
+	req_release(&r);
+	return rc;
+}

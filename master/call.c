@@ -7,6 +7,7 @@
 #include "call.h"
 #include "master.h"
 #include "types.h"
+#include "mtjob.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,9 @@
 
 const struct call_handler call_client_table[] = {
 	{"cancel", clients_on_cancel, CALL_CLIENT | CALL_WRITES},
+	{"dlq", mtjob_on_dlq, 0},
+	{"dlq_discard", mtjob_on_dlq_discard, CALL_WRITES},
+	{"dlq_requeue", mtjob_on_dlq_requeue, CALL_WRITES},
 	{"env", clients_on_env, CALL_CLIENT | CALL_CONN | CALL_WRITES},
 	{"forget", query_forget, CALL_WRITES},
 	{"hello", clients_on_hello, CALL_CONN},

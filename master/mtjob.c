@@ -421,52 +421,139 @@ static int requeue_row(void *arg, const struct store_row *r)
 	return 0;
 }
 
-void mtjob_dlq_requeue(struct call *c, msg *m)
+/* Requeue job id of the DLQ: 1, or 0 with the error answered. */
+static int dlq_requeue(struct call *c, int64_t id, const char *name)
 {
-	int64_t id = job_of(c, m, "job_id");
-	if (!id)
-		return;
 	struct requeue q = {c->m, NULL};
 	int rc = store_dlq_requeue(c->m->store, id, requeue_row, &q);
 	if (rc == 0) {
-		call_error(c, "not_found", "job \"%.80s\" is not in the dead-letter queue", msg_get_str(m, "job_id"));
-		return;
+		call_error(c, "not_found", "job \"%.80s\" is not in the dead-letter queue", name);
+		return 0;
 	}
 	if (rc == STORESVC_REFUSED) {
 		call_error(c, "conflict", "%s", store_errmsg(c->m->store));
-		return;
+		return 0;
 	}
 	if (rc < 0) {
 		call_error(c, "internal", "requeue failed: %s", store_errmsg(c->m->store));
-		return;
+		return 0;
 	}
 	store_counts(c->m->store, c->m->counts); /* its failure no longer counts */
 	master_touch(c->m);
-	msg *st = mtjob_status_of(c->m, id); /* queued, as mindtrace answers */
 	if (q.gw) {
 		struct meta x = {0};
 		store_meta_get(c->m->store, id, meta_cb, &x);
 		gateway_forward(c->m, q.gw, id, x.job ? x.job : "{}", NULL);
 		meta_free(&x);
 	}
-	if (st)
+	return 1;
+}
+
+static int dlq_discard(struct call *c, int64_t id, const char *name)
+{
+	int rc = store_dlq_discard(c->m->store, id);
+	if (rc == 0)
+		call_error(c, "not_found", "job \"%.80s\" is not in the dead-letter queue", name);
+	else if (rc < 0)
+		call_error(c, "internal", "discard failed: %s", store_errmsg(c->m->store));
+	return rc > 0;
+}
+
+void mtjob_dlq_requeue(struct call *c, msg *m)
+{
+	int64_t id = job_of(c, m, "job_id");
+	if (!id || !dlq_requeue(c, id, msg_get_str(m, "job_id")))
+		return;
+	/* "queued", as mindtrace answers (an endpoint type's job is on its way) */
+	msg *st = mtjob_status_of(c->m, id);
+	if (st) {
+		if (strcmp(msg_get_str(st, "status"), "running") == 0)
+			msg_set_str(st, "status", "queued");
 		call_reply(c, st);
-	else
+	} else {
 		call_error(c, "internal", "cannot read job %lld", (long long)id);
+	}
 }
 
 void mtjob_dlq_discard(struct call *c, msg *m)
 {
 	int64_t id = job_of(c, m, "job_id");
-	if (!id)
-		return;
-	int rc = store_dlq_discard(c->m->store, id);
-	if (rc == 0)
-		call_error(c, "not_found", "job \"%.80s\" is not in the dead-letter queue", msg_get_str(m, "job_id"));
-	else if (rc < 0)
-		call_error(c, "internal", "discard failed: %s", store_errmsg(c->m->store));
-	else
+	if (id && dlq_discard(c, id, msg_get_str(m, "job_id")))
 		call_reply(c, msg_new_raw("null"));
+}
+
+/* ---- the DLQ over the wire protocol (the CLI's `dlq`) ---- */
+
+/* The job a wire request names: "id" (mtslurm's) or "job_id" (external). */
+static int64_t wire_job(struct call *c, const msg *m, char *name, size_t n)
+{
+	int64_t id = 0;
+	if (msg_get_int(m, "id", &id) == 0 && id > 0) {
+		snprintf(name, n, "%lld", (long long)id);
+		return id;
+	}
+	if (msg_get_str(m, "job_id")) {
+		snprintf(name, n, "%s", msg_get_str(m, "job_id"));
+		return job_of(c, m, "job_id");
+	}
+	call_error(c, "bad_request", "give \"id\" (a job id) or \"job_id\" (its external id)");
+	return 0;
+}
+
+static int dlq_wire_row(void *arg, const struct store_meta *sm, const struct store_rec *sr)
+{
+	msg *a = arg, *o = msg_new_object();
+	msg_set_int(o, "id", sm->id);
+	if (sm->ext)
+		msg_set_str(o, "job_id", sm->ext);
+	else
+		msg_set_null(o, "job_id");
+	msg_set_str(o, "type", sm->jtype ? sm->jtype : "");
+	if (sr->error)
+		msg_set_str(o, "error", sr->error);
+	else
+		msg_set_null(o, "error");
+	msg_set_strn(o, "output", sr->output ? sr->output : "", sr->output ? sr->output_len : 0);
+	msg_set_num(o, "finished", sr->finished);
+	msg_set_num(o, "since", sm->dlq_at);
+	msg_push(a, o);
+	return 0;
+}
+
+void mtjob_on_dlq(struct call *c, msg *m)
+{
+	(void)m;
+	msg *a = msg_new_array();
+	if (store_dlq(c->m->store, 0, dlq_wire_row, a) < 0) {
+		msg_free(a);
+		call_error(c, "internal", "cannot read the dead-letter queue: %s", store_errmsg(c->m->store));
+		return;
+	}
+	msg *r = call_new_reply(c, "dlq");
+	msg_add(r, "jobs", a);
+	call_reply(c, r);
+}
+
+void mtjob_on_dlq_requeue(struct call *c, msg *m)
+{
+	char name[120];
+	int64_t id = wire_job(c, m, name, sizeof name);
+	if (!id || !dlq_requeue(c, id, name))
+		return;
+	msg *r = call_new_reply(c, "requeued");
+	msg_set_int(r, "id", id);
+	call_reply(c, r);
+}
+
+void mtjob_on_dlq_discard(struct call *c, msg *m)
+{
+	char name[120];
+	int64_t id = wire_job(c, m, name, sizeof name);
+	if (!id || !dlq_discard(c, id, name))
+		return;
+	msg *r = call_new_reply(c, "discarded");
+	msg_set_int(r, "id", id);
+	call_reply(c, r);
 }
 
 /* ---- clearing ---- */

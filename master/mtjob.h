@@ -22,6 +22,10 @@ void mtjob_clear(struct call *c, msg *m);
 void mtjob_clear_queue(struct call *c, msg *m);
 void mtjob_alert_started(struct call *c, msg *m);
 void mtjob_alert_completed(struct call *c, msg *m);
+/* The wire requests dlq, dlq_requeue and dlq_discard (the CLI's dlq). */
+void mtjob_on_dlq(struct call *c, msg *m);
+void mtjob_on_dlq_requeue(struct call *c, msg *m);
+void mtjob_on_dlq_discard(struct call *c, msg *m);
 
 /* The JobStatus of job id (a new object), or NULL if it is not a typed
  * job. */

@@ -66,6 +66,12 @@ struct cli {
 	long limit;
 	const char *stream;
 	double before_s; /* forget --before: < 0 unset */
+	/* job types, worker types, typed jobs (cmd_types.c) */
+	const char *worker_type, *endpoint, *schema; /* type add */
+	const char *executor, *command, *target;     /* worker-type add */
+	const char *param[CLI_MAX_ENV];              /* --param K=V */
+	int nparam;
+	const char *jobtype, *ext_id;                /* submit --type NAME [--id EXT] */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
@@ -183,6 +189,14 @@ int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
 int cmd_forget(struct cli *cli);
+int cmd_type(struct cli *cli);
+int cmd_types(struct cli *cli);
+int cmd_worker_type(struct cli *cli);
+int cmd_worker_types(struct cli *cli);
+int cmd_dlq(struct cli *cli);
+/* submit --type: one typed job (cmd_types.c). */
+int cli_submit_typed(struct cli *cli);
+void opt_param(struct cli *cli, const struct cli_option *o, const char *v);
 /* add-workers for a local or in-allocation cluster (cmd_start.c). */
 int cmd_add_workers_local(struct cli *cli);
 /* The workers a local or in-allocation cluster should have (launch.json's

@@ -53,6 +53,10 @@ static void submit_failed(struct cli *cli, mts_client *c, int rc)
 
 int cmd_submit(struct cli *cli)
 {
+	if (cli->jobtype && cli->kind)
+		cli_die(2, "--type runs a job of a job type; --exec, --echo and --func are the plain kinds: not both");
+	if (cli->jobtype)
+		return cli_submit_typed(cli);
 	if (!cli->kind)
 		cli_die(2, "say what to run: --exec CMD, --echo MSG or --func LIB.so:function [JSON]");
 	if (strcmp(cli->kind, "exec") && (cli->export_env || cli->cwd || cli->nenv))

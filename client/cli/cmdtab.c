@@ -83,6 +83,15 @@ static const struct cli_option options[] = {
 	{"--limit", NULL, CLI_VALUE, opt_long, F(limit), -ANY, ANY, NULL},
 	{"--stream", NULL, CLI_VALUE, opt_stream, F(stream), 0, 0, NULL},
 	DUR("--before", NULL, before_s),
+	STR("--worker-type", NULL, worker_type),
+	STR("--endpoint", NULL, endpoint),
+	STR("--schema", NULL, schema),
+	STR("--executor", NULL, executor),
+	STR("--command", NULL, command),
+	STR("--target", NULL, target),
+	{"--param", NULL, CLI_VALUE, opt_param, 0, 0, 0, NULL},
+	STR("--type", NULL, jobtype),
+	STR("--id", NULL, ext_id),
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
@@ -136,10 +145,11 @@ static const struct cli_command commands[] = {
 	 "  --json   the master's status object\n"},
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
-	 "--export --env --env-pass --json ",
+	 "--export --env --env-pass --type --id --json ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
+	 "       mtslurm submit --type NAME 'JSON payload' [--id EXT]   (a job of a job type)\n"
 	 "Prints each job id on its own line once the master stored the job durably.\n"
 	 "  --exec CMD      run a command line\n"
 	 "  --echo MSG      answer MSG (tests, benchmarks)\n"
@@ -164,6 +174,9 @@ static const struct cli_command commands[] = {
 	 "                  MTSLURM_ATTEMPT, MTSLURM_WORKER, MTSLURM_RUN_DIR\n"
 	 "  --env K=V       exec: set a variable on top of --export (repeatable)\n"
 	 "  --env-pass NAME exec: pass this variable's current value (repeatable)\n"
+	 "  --type NAME     a job of job type NAME (mtslurm types) with the JSON payload,\n"
+	 "                  checked against the type's schema; its workers decide how it runs\n"
+	 "  --id EXT        --type: an external id for it (mindtrace's job id)\n"
 	 "  --json          print {\"ids\":[...]} instead of one id per line\n"},
 	{"wait", cmd_wait, " --all --timeout --json ", -1, NULL,
 	 "usage: mtslurm wait [ID... | --all] [--timeout SECONDS] [--json]\n"
@@ -221,6 +234,44 @@ static const struct cli_command commands[] = {
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
 	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)\n"},
+	{"type", cmd_type, " --worker-type --endpoint --schema --timeout --retries --json ", 2, "add|del and a name",
+	 "usage: mtslurm type add NAME (--worker-type W | --endpoint URL) [--schema FILE] [--timeout S] [--retries N]\n"
+	 "       mtslurm type del NAME\n"
+	 "Register (or replace) a job type, or delete one. Jobs of a job type are queued for the\n"
+	 "workers of its worker type, or forwarded over HTTP to its endpoint (the gateway).\n"
+	 "  --worker-type W   served by the workers launched from worker type W\n"
+	 "  --endpoint URL    forwarded to URL (or APP/path of an app registered over HTTP)\n"
+	 "  --schema FILE     a JSON Schema (draft 7) every payload must satisfy; an unknown\n"
+	 "                    keyword is refused\n"
+	 "  --timeout S       endpoint: how long to wait for an answer (default 60)\n"
+	 "  --retries R       retries of its jobs (default 3)\n"
+	 "  --json            print the registered type as JSON\n"},
+	{"types", cmd_types, " --json ", 0, NULL,
+	 "usage: mtslurm types [--json]\n"
+	 "The job types: name, mode (queue or endpoint), target, whether a schema checks inputs,\n"
+	 "jobs queued and workers serving it.\n"
+	 "  --json   a JSON array of job types\n"},
+	{"worker-type", cmd_worker_type, " --executor --command --target --param --json ", 2, "add|del and a name",
+	 "usage: mtslurm worker-type add NAME --executor echo|exec|func|run-script [--command T] [--target LIB.so:fn]\n"
+	 "                                [--param K=V]...\n"
+	 "       mtslurm worker-type del NAME\n"
+	 "Register (or replace) a worker type: how the workers launched from it run a job's payload.\n"
+	 "  --executor E   echo (mindtrace's EchoWorker), exec (a command template), func (a C\n"
+	 "                 function), run-script (mindtrace's RunScriptWorker)\n"
+	 "  --command T    exec: the command; {field} takes the payload's field, shell-quoted\n"
+	 "  --target T     func: /path/lib.so:function\n"
+	 "  --param K=V    another parameter (repeatable)\n"
+	 "  --json         print the registered type as JSON\n"},
+	{"worker-types", cmd_worker_types, " --json ", 0, NULL,
+	 "usage: mtslurm worker-types [--json]\n"
+	 "The worker types: name, executor, parameters.\n"
+	 "  --json   a JSON array of worker types\n"},
+	{"dlq", cmd_dlq, " --json ", 2, "requeue|discard and a job id",
+	 "usage: mtslurm dlq [--json]\n"
+	 "       mtslurm dlq requeue ID | dlq discard ID\n"
+	 "The dead-letter queue: typed jobs that failed. requeue runs one again under the same id;\n"
+	 "discard takes it out (it stays failed). ID: a job id or its external id.\n"
+	 "  --json   a JSON array of {id, job_id, type, error, output, finished, since}\n"},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -239,6 +290,11 @@ const char cli_usage_text[] =
 	"  workers      the connected workers; --all: also the lost ones, with why\n"
 	"  forget       ID... | --before AGE | --state S   remove final jobs from the store\n"
 	"  add-workers  -n N [--slots S]   more workers (local, in an allocation or Slurm)\n"
+	"  type         add NAME (--worker-type W | --endpoint URL) [--schema F] | del NAME\n"
+	"  types        the job types\n"
+	"  worker-type  add NAME --executor E [--command T | --target LIB.so:fn] | del NAME\n"
+	"  worker-types the worker types\n"
+	"  dlq          the dead-letter queue; dlq requeue ID | dlq discard ID\n"
 	"\n"
 	"Every command that prints takes --json; mtslurm COMMAND --help lists its options.\n"
 	"Every command finds the cluster through --run-dir DIR, else $MTSLURM_RUN_DIR,\n"

@@ -120,3 +120,11 @@ void opt_max_queued(struct cli *cli, const struct cli_option *o, const char *v)
 	ranged(o, v);
 	opt_str(cli, o, v);
 }
+
+void opt_param(struct cli *cli, const struct cli_option *o, const char *v)
+{
+	(void)o;
+	if (cli->nparam >= CLI_MAX_ENV)
+		cli_die(2, "too many --param options (at most %d)", CLI_MAX_ENV);
+	cli->param[cli->nparam++] = v;
+}

@@ -181,6 +181,13 @@ $(B)/bench/%: tests/bench/%.c $(LIBMTS)
 
 # bench_sched times the master's scheduler alone, so it links the master's
 # objects rather than the client library.
+# bench_http drives the HTTP service with libcurl (and the wire protocol
+# with the library, for the comparison).
+$(B)/bench/bench_http: tests/bench/bench_http.c $(LIBMTS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BENCH   $@")
+	$(Q)$(CC) $(CFLAGS) $(HTTP_CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(HTTP_LIBS) $(LIBS)
+
 $(B)/bench/bench_sched: tests/bench/bench_sched.c $(LIBMASTER) $(LIBSHARE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BENCH   $@")

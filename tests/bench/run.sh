@@ -60,6 +60,33 @@ done
 # The record layer's cost: sealed vs plaintext (tests/bench/seal.sh).
 BENCH_JOBS=$jobs bash "$top/tests/bench/seal.sh"
 
+# The HTTP service (issue 10): single submits from 4 keep-alive clients and
+# the master's CPU per job against the wire protocol doing the same (one
+# blocking mts_submit per job, 4 handles); the batch endpoint; a job's
+# round trip submit -> completed by polling.
+export MTSLURM_RUN_DIR=$work/run-http
+mtslurm -n 2 --local start >/dev/null
+mp=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$MTSLURM_RUN_DIR/master.json")
+mcpu() { awk '{print $14+$15}' "/proc/$mp/stat"; }
+n=20000
+c0=$(mcpu)
+r=$("$B/bench/bench_http" single $n 4)
+c1=$(mcpu)
+fig http_single_4c_jobs_per_s "$(echo "$r" | awk '{print $2}')" jobs/s
+"$B/bench/bench_http" wire $n 4 >/dev/null
+c2=$(mcpu)
+http_us=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n=$n 'BEGIN{printf "%.1f", (b-a)*1e6/hz/n}')
+wire_us=$(awk -v a="$c1" -v b="$c2" -v hz="$hz" -v n=$n 'BEGIN{printf "%.1f", (b-a)*1e6/hz/n}')
+fig http_master_cpu_us_per_job "$http_us" us
+fig wire_master_cpu_us_per_job "$wire_us" us
+fig http_vs_wire_cpu "$(awk -v a="$http_us" -v b="$wire_us" 'BEGIN{printf "%.2f", b > 0 ? a/b : 0}')" x
+r=$("$B/bench/bench_http" batch 200000 10000)
+fig http_batch_jobs_per_s "$(echo "$r" | awk '{print $2}')" jobs/s
+r=$("$B/bench/bench_http" rtt 2000)
+fig http_rtt_median_us "$(echo "$r" | awk '{print $2}')" us
+fig http_rtt_p99_us "$(echo "$r" | awk '{print $4}')" us
+mtslurm stop >/dev/null
+
 # Round trip without the fsyncs, and what the machine allows: the median
 # round trip is about two fdatasyncs plus two loopback ping-pongs.
 export MTSLURM_RUN_DIR=$work/run-nosync

@@ -10,7 +10,7 @@
 const STATES = ['queued', 'prefetched', 'running', 'completed', 'failed', 'cancelled', 'total'];
 const WINDOW_S = 300;      // throughput chart: the last 5 minutes
 const POLL_MS = 2000;      // status polling while the stream is down
-const LISTS_MS = 3000;     // workers, job types, nodes
+const LISTS_MS = 3000;     // job types, nodes (workers: with every status)
 const RECONNECT_MS = 10000; // a new EventSource after the old one gave up
 
 const $ = (id) => document.getElementById(id);
@@ -89,6 +89,7 @@ function renderStatus(st) {
 	$('master').textContent = `${m.node || m.host} pid ${m.pid}, up ${fmtDuration(m.uptime || 0)}, v${m.version}`;
 	$('updated').textContent = new Date().toLocaleTimeString();
 	sample((j.completed || 0) + (j.failed || 0) + (j.cancelled || 0));
+	loadWorkers().catch(showError);
 	if (j.failed !== failedShown) {
 		failedShown = j.failed;
 		loadFailures();
@@ -197,7 +198,7 @@ function loadNodes() {
 }
 
 function loadLists() {
-	return Promise.all([loadWorkers(), loadTypes(), loadNodes()]).catch(showError);
+	return Promise.all([loadTypes(), loadNodes()]).catch(showError);
 }
 
 // ---- live updates: the event stream, or polling while it is down ----

@@ -60,6 +60,9 @@ done
 # The record layer's cost: sealed vs plaintext (tests/bench/seal.sh).
 BENCH_JOBS=$jobs bash "$top/tests/bench/seal.sh"
 
+# An open dashboard's cost: echo with and without an SSE client (tests/bench/sse.sh).
+bash "$top/tests/bench/sse.sh"
+
 # Round trip without the fsyncs, and what the machine allows: the median
 # round trip is about two fdatasyncs plus two loopback ping-pongs.
 export MTSLURM_RUN_DIR=$work/run-nosync

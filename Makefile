@@ -157,6 +157,20 @@ $(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 $(B)/obj/share/httpd.o: CFLAGS += $(HTTP_CFLAGS)
 $(B)/obj/master/http.o $(B)/obj/master/gateway.o: CFLAGS += $(HTTP_CFLAGS)
 
+# The dashboard's files (master/web/) are compiled into the master as C
+# arrays: master/web/embed.sh (sh, od, awk) writes BUILD/gen/webassets.c
+# (the pattern serves build/, build/asan/ and build/fuzz/ alike).
+WEB_FILES := $(sort $(wildcard master/web/*.html master/web/*.js master/web/*.css))
+%/gen/webassets.c: $(WEB_FILES) master/web/embed.sh
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  EMBED   $@")
+	$(Q)sh master/web/embed.sh $@ $(WEB_FILES)
+$(B)/obj/gen/webassets.o: $(B)/gen/webassets.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -iquote master -c -o $@ $<
+$(LIBMASTER): $(B)/obj/gen/webassets.o
+
 $(B)/tests/lib%.so: tests/tools/lib%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -shared -o $@ $< $(LDFLAGS) -lm
@@ -301,7 +315,7 @@ FB := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
 	-fno-sanitize-recover=all -Ishare -Islurm -iquote master -iquote worker $(PKG_CFLAGS) $(HTTP_CFLAGS)
 FUZZ_LIBSRC := $(SHARE_SRC) $(MASTER_SRC) $(WORKER_SRC) $(SLURM_SRC)
-FUZZ_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(FUZZ_LIBSRC))
+FUZZ_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(FUZZ_LIBSRC)) $(FB)/obj/gen/webassets.o
 
 .PHONY: fuzz fuzz-run
 .SECONDARY: $(FUZZ_OBJS)
@@ -316,6 +330,9 @@ $(B)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBMASTER) $(L
 $(FB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCC  $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+$(FB)/obj/gen/webassets.o: $(FB)/gen/webassets.c
+	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
 
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)

@@ -13,9 +13,12 @@
  * busy 503, internal 500), held in the request's outbox until durable.
  */
 #include "http.h"
+#include "events.h"
 #include "master.h"
+#include "metrics.h"
 #include "mtapi.h"
 #include "gateway.h"
+#include "web.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@ struct http {
 	struct master *m;
 	struct httpd *d;
 	struct http_counts counts;
+	struct events *ev; /* GET /api/v1/events */
 	void (*on_stopped)(void *arg);
 	void *stopped_arg;
 };
@@ -272,6 +276,9 @@ static void api_jobs(struct hreq *q, const char *id)
 	const char *state = httpd_req_query(q->r, "state");
 	if (state)
 		msg_set_str(m, "state", state);
+	const char *order = httpd_req_query(q->r, "order");
+	if (order)
+		msg_set_str(m, "order", order);
 	if (query_int(q, m, "limit") || query_int(q, m, "after")) {
 		msg_free(m);
 		return;
@@ -381,6 +388,42 @@ static void api_call(struct hreq *q, const char *id)
 	dispatch_wire(q, b);
 }
 
+/* ---- the dashboard (docs/service-api.md, "Dashboard and metrics") ---- */
+
+/* GET /, /index.html, /app.js, /style.css: the page, embedded (web.h). */
+static void web_file(struct hreq *q, const char *id)
+{
+	(void)id;
+	const struct web_asset *a = web_find(httpd_req_path(q->r));
+	if (!a)
+		answer_error_now(q, 404, "no file %.100s in the dashboard", httpd_req_path(q->r));
+	else
+		answer_now(q, 200, a->type, (const char *)a->data, a->len);
+}
+
+/* GET /api/v1/events: a Server-Sent Events stream (events.h). */
+static void api_events(struct hreq *q, const char *id)
+{
+	(void)id;
+	struct httpd_req *r = q->r;
+	count_status(q->h, 200);
+	q->r = NULL;
+	q->replied = 1;
+	events_open(q->h->ev, r);
+}
+
+/* GET /metrics: Prometheus' text format (metrics.h). */
+static void api_metrics(struct hreq *q, const char *id)
+{
+	(void)id;
+	struct buf b = BUF_INIT;
+	if (metrics_master(&b, q->h->m) || !b.p)
+		answer_error_now(q, 503, "out of memory writing the metrics; try again");
+	else
+		answer_now(q, 200, METRICS_CONTENT_TYPE, b.p, b.len);
+	buf_release(&b);
+}
+
 /* ---- routing ---- */
 
 struct route {
@@ -390,10 +433,16 @@ struct route {
 
 static const struct route routes[] = {
 	{"DELETE /api/v1/jobs/:id", api_cancel},
+	{"GET /", web_file},
+	{"GET /api/v1/events", api_events},
 	{"GET /api/v1/jobs", api_jobs},
 	{"GET /api/v1/jobs/:id", api_job},
 	{"GET /api/v1/status", api_status},
 	{"GET /api/v1/workers", api_workers},
+	{"GET /app.js", web_file},
+	{"GET /index.html", web_file},
+	{"GET /metrics", api_metrics},
+	{"GET /style.css", web_file},
 	{"POST /api/v1/call", api_call},
 	{"POST /api/v1/jobs", api_submit},
 };
@@ -492,13 +541,17 @@ int http_start(struct http **out, struct master *m, const struct http_cfg *cfg, 
 		free(h);
 		return -1;
 	}
+	if (!(h->ev = events_new(m))) {
+		httpd_stop(h->d, free, h);
+		return snprintf(err, errlen, "out of memory"), -1;
+	}
 	const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
 	snprintf(url, urln, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, httpd_port(h->d));
 	*out = h;
 	return 0;
 }
 
-static void on_httpd_stopped(void *arg)
+static void on_events_freed(void *arg)
 {
 	struct http *h = arg;
 	void (*fn)(void *) = h->on_stopped;
@@ -506,6 +559,13 @@ static void on_httpd_stopped(void *arg)
 	free(h);
 	if (fn)
 		fn(a);
+}
+
+/* httpd_stop ended every stream; then the streams' timer closes. */
+static void on_httpd_stopped(void *arg)
+{
+	struct http *h = arg;
+	events_free(h->ev, on_events_freed, h);
 }
 
 void http_stop(struct http *h, void (*on_stopped)(void *arg), void *arg)

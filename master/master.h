@@ -25,6 +25,7 @@
 #include "fbuf.h"
 #include "idranges.h"
 #include "jobs.h"
+#include "metrics.h"
 #include "msg.h"
 #include "outbox.h"
 #include "rundir.h"
@@ -197,6 +198,8 @@ struct master {
 	uv_work_t sync_req;      /* store_sync on the thread pool */
 	uv_work_t ckpt_req;      /* store_checkpoint on the thread pool */
 	int sync_busy, sync_rc, unsynced, ckpt_busy, ckpt_rc;
+	double sync_s;                  /* how long the last store_sync took */
+	struct metrics_hist sync_hist;  /* of those, for /metrics */
 	char ckpt_err[256];
 	struct outbox_set outs;  /* replies of every transport, held until durable */
 	int settling;            /* after a restart: no dispatch until known workers are back */
@@ -301,6 +304,10 @@ extern const struct sched_cb workers_sched_cb;
 
 /* query.c */
 void query_status(struct call *c, msg *m);
+/* The `status` reply's object (without "req"): new, the caller frees it;
+ * NULL if memory ran out. GET /api/v1/status, the dashboard's event stream
+ * and /metrics all show this one object. */
+msg *query_status_msg(struct master *m);
 void query_jobs(struct call *c, msg *m);
 void query_workers(struct call *c, msg *m);
 void query_wait(struct call *c, msg *m);

@@ -44,11 +44,9 @@ static void status_lost(const struct master *ms, msg *wo)
 	msg_add(wo, "lost_recent", a);
 }
 
-void query_status(struct call *c, msg *m)
+/* The fields of a status reply into r. */
+static void status_fill(struct master *ms, msg *r)
 {
-	struct master *ms = c->m;
-	(void)m;
-	msg *r = call_new_reply(c, "status");
 	msg *mo = msg_new_object();
 	msg_set_str(mo, "host", ms->info.host);
 	msg_set_int(mo, "port", ms->info.port);
@@ -89,7 +87,23 @@ void query_status(struct call *c, msg *m)
 	msg_set_int(jo, "total",
 		    q + pre + run + ms->counts[MJOB_COMPLETED] + ms->counts[MJOB_FAILED] + ms->counts[MJOB_CANCELLED]);
 	msg_add(r, "jobs", jo);
+}
+
+void query_status(struct call *c, msg *m)
+{
+	(void)m;
+	msg *r = call_new_reply(c, "status");
+	if (r)
+		status_fill(c->m, r);
 	call_reply(c, r);
+}
+
+msg *query_status_msg(struct master *m)
+{
+	msg *r = msg_new_typed("status");
+	if (r)
+		status_fill(m, r);
+	return r;
 }
 
 static void add_time(struct buf *b, const char *key, double t)
@@ -180,6 +194,12 @@ void query_jobs(struct call *c, msg *m)
 		call_error(c, "bad_request", "jobs: \"limit\" must be from 1 to 10000");
 		return;
 	}
+	const char *order = msg_get_str(m, "order");
+	if (msg_has(m, "order") && (!order || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0))) {
+		call_error(c, "bad_request", "jobs: \"order\" must be \"asc\" (oldest first, the default) or \"desc\"");
+		return;
+	}
+	q.desc = order && strcmp(order, "desc") == 0;
 	q.after = after;
 	q.limit = (int)limit;
 	q.client = msg_get_str(m, "client");
@@ -258,6 +278,10 @@ void query_workers(struct call *c, msg *m)
 							     : "busy");
 		msg_set_num(o, "since", w->since);
 		msg_set_num(o, "last_seen", w->last_seen);
+		if (w->wtype[0])
+			msg_set_str(o, "wtype", w->wtype);
+		if (w->url[0])
+			msg_set_str(o, "url", w->url);
 		msg_push(a, o);
 	}
 	msg_add(r, "workers", a);

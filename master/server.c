@@ -101,10 +101,21 @@ static void backpressure(struct master *m)
 static void finish_shutdown(struct master *m);
 static void settle_check(struct master *m);
 
+/* Upper bounds of the store sync histogram (/metrics), seconds. */
+static const double sync_le_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+
+/* store_sync, timed (on the loop or a pool thread: only sync_s is written;
+ * on_sync_done files it on the loop). */
+static void timed_sync(struct master *m)
+{
+	uint64_t t0 = util_mono_ns();
+	m->sync_rc = store_sync(m->store);
+	m->sync_s = (double)(util_mono_ns() - t0) / 1e9;
+}
+
 static void on_sync_work(uv_work_t *r)
 {
-	struct master *m = r->data;
-	m->sync_rc = store_sync(m->store);
+	timed_sync(r->data);
 }
 
 static void on_sync_done(uv_work_t *r, int status)
@@ -112,6 +123,8 @@ static void on_sync_done(uv_work_t *r, int status)
 	struct master *m = r->data;
 	(void)status;
 	m->sync_busy = 0;
+	if (store_sync_needed(m->store))
+		metrics_hist_observe(&m->sync_hist, m->sync_s);
 	if (m->sync_rc) {
 		/* Nothing sealed may be acknowledged; a master that cannot sync
 		 * loses its durability promise, so it stops (workers and
@@ -209,7 +222,7 @@ static void on_check(uv_check_t *h)
 			 * wake-ups, which on a VM cost more than the sync. */
 			if (m->unsynced) {
 				m->unsynced = 0;
-				m->sync_rc = store_sync(m->store);
+				timed_sync(m);
 				on_sync_done(&m->sync_req, 0);
 			}
 			outbox_release(&m->outs);
@@ -683,6 +696,7 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	struct sched_cb cb = workers_sched_cb;
 	cb.arg = m;
 	sched_init(&m->sched, &cb);
+	metrics_hist_init(&m->sync_hist, sync_le_s, sizeof sync_le_s / sizeof sync_le_s[0]);
 	uv_check_init(loop, &m->check);
 	uv_idle_init(loop, &m->idle);
 	uv_timer_init(loop, &m->orphan_timer);

@@ -1146,7 +1146,8 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 	/* ?5, ?6: cancel_below and cancel_t (see struct store) */
 	buf_adds(&sql, "SELECT id,type,CASE WHEN state<2 AND id<?5 THEN 4 ELSE state END,attempts,worker,"
 		       "output,error,rc,client,input,deps,prio,retries,submitted,started,"
-		       "CASE WHEN state<2 AND id<?5 THEN ?6 ELSE finished END FROM jobs WHERE id>?1");
+		       "CASE WHEN state<2 AND id<?5 THEN ?6 ELSE finished END FROM jobs WHERE ");
+	buf_adds(&sql, q->desc ? "id<?1" : "id>?1");
 	if (q->state == MJOB_CANCELLED)
 		buf_adds(&sql, " AND (+state=?2 OR (+state<2 AND id<?5))");
 	else if (q->state >= 0)
@@ -1159,7 +1160,7 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 			buf_addf(&sql, "%s%lld", i ? "," : "", (long long)q->ids[i]);
 		buf_adds(&sql, ")");
 	}
-	buf_adds(&sql, " ORDER BY id LIMIT ?4");
+	buf_adds(&sql, q->desc ? " ORDER BY id DESC LIMIT ?4" : " ORDER BY id LIMIT ?4");
 	if (!sql.p) {
 		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
 		return -1;
@@ -1170,7 +1171,7 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 		return fail(s);
 	}
 	buf_release(&sql);
-	sqlite3_bind_int64(st, 1, q->after);
+	sqlite3_bind_int64(st, 1, q->desc && q->after <= 0 ? INT64_MAX : q->after);
 	if (q->state >= 0)
 		sqlite3_bind_int(st, 2, q->state);
 	if (q->client)

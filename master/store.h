@@ -211,10 +211,12 @@ struct store_query {
 	const char *client; /* NULL: any */
 	const int64_t *ids; /* NULL: any */
 	size_t nids;
-	int64_t after;
+	int64_t after;      /* ids above it (desc: below it; 0: from the newest) */
 	int limit;
+	int desc;           /* 1: newest first */
 };
-/* Page over jobs matching q in id order. Returns rows or -1. */
+/* Page over jobs matching q in id order (q->desc: descending). Returns
+ * rows or -1. */
 int64_t store_jobs(struct store *s, const struct store_query *q,
 		   int (*fn)(void *arg, const struct store_rec *r), void *arg);
 

@@ -87,6 +87,9 @@ fig http_rtt_median_us "$(echo "$r" | awk '{print $2}')" us
 fig http_rtt_p99_us "$(echo "$r" | awk '{print $4}')" us
 mtslurm stop >/dev/null
 
+# An open dashboard's cost: echo with and without an SSE client (tests/bench/sse.sh).
+bash "$top/tests/bench/sse.sh"
+
 # Round trip without the fsyncs, and what the machine allows: the median
 # round trip is about two fdatasyncs plus two loopback ping-pongs.
 export MTSLURM_RUN_DIR=$work/run-nosync

@@ -47,7 +47,7 @@ final() {
 # start_worker TYPE ID: a typed worker of ours (its pid in $wpid)
 start_worker() {
 	mtslurm-worker --no-mpi --run-dir "$R" --worker-type "$1" --http 127.0.0.1:0 --id "$2" \
-		>"$T/$2.out" 2>&1 &
+		>"$R/logs/$2.out" 2>&1 &
 	wpid=$!
 	started_pids+=($wpid)
 }
@@ -59,7 +59,7 @@ url_of() {
 		[ "$(jget "$s" '$.status')" = idle ] && { jget "$s" '$.worker_url'; return 0; }
 		sleep 0.1
 	done
-	fail "worker $1 did not connect: $s $(cat "$T/$1.out")"
+	fail "worker $1 did not connect: $s $(cat "$R/logs/$1.out")"
 }
 
 log "worker type echoworker (EchoWorker) serving job type echo"
@@ -168,10 +168,33 @@ s=$(final "$u")
 assert_eq completed "$(jget "$s" '$.status')" "run-script local: $s"
 assert_eq "$T" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "run-script cwd"
 
+log "cancel kills a running typed job's command"
+u=$(uuid)
+post "$H" submit_job "$(job "$u" script "{\"environment\":{\"local\":{}},\"command\":\"echo \$\$ > $T/sleeper.pid; exec sleep 60\"}")" >/dev/null
+wait_for 10 test -s "$T/sleeper.pid"
+id=$(jget "$(mtslurm jobs --state running --json)" '$[0].id')
+mtslurm cancel "$id" >/dev/null
+s=$(final "$u")
+assert_eq failed "$(jget "$s" '$.status')" "cancelled typed job: $s"
+gone_within 5 "$(cat "$T/sleeper.pid")" || fail "the cancelled job's process lives on"
+
+log "a typed worker lost: its job runs again on another worker of the type"
+wpid_lost=$wpid
+u=$(uuid)
+post "$H" submit_job "$(job "$u" script "{\"environment\":{\"local\":{}},\"command\":\"touch $T/began.\$MTSLURM_ATTEMPT; sleep 1; echo attempt \$MTSLURM_ATTEMPT\"}")" >/dev/null
+wait_for 10 test -e "$T/began.1"
+kill -9 "$wpid_lost"
+wait "$wpid_lost" 2>/dev/null || true
+start_worker execw tw-exec2
+s=$(final "$u")
+assert_eq completed "$(jget "$s" '$.status')" "requeued typed job: $s"
+assert_eq tw-exec2 "$(jget "$s" '$.worker_id')" "requeued typed job's worker"
+assert_eq "attempt 2" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "second attempt"
+
 log "/shutdown: the worker leaves, the master says nonexistent"
 assert_eq '"Server shutting down..."' "$(post "$W" shutdown)" "/shutdown"
 gone_within 10 "$echo_pid" || fail "the worker did not exit after /shutdown"
-wait "$echo_pid" || fail "the worker exited with $?: $(cat "$T/tw-echo.out")"
+wait "$echo_pid" || fail "the worker exited with $?: $(cat "$R/logs/tw-echo.out")"
 s=$(post "$H" query_worker_status '{"worker_id":"tw-echo"}')
 assert_eq nonexistent "$(jget "$s" '$.status')" "after /shutdown: $s"
 grep -q "shutdown requested over HTTP" "$R/logs/worker-tw-echo.daemon.log" || fail "no shutdown line in the log"

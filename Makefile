@@ -122,9 +122,10 @@ $(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSL
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lslurm $(HTTP_LIBS) $(LIBS)
 
+# The worker serves mindtrace's Worker endpoints (worker/wapi.c): HTTP_LIBS.
 $(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(HTTP_LIBS) $(LIBS)
 
 # The function host (worker/fhost.h): a small program of its own, so that
 # what a worker starts for function jobs carries none of its state.

@@ -140,6 +140,22 @@ static int resolve(struct master *m, const char *ep, char *out, size_t n)
 	return snprintf(out, n, "%s/%s/%s", m->info.http, tok, ep) >= (int)n ? -1 : 0;
 }
 
+/* 1 (and the token in tok) if url is served by one of this cluster's
+ * workers (a Worker /run as mindtrace's gateway target): those check the
+ * cluster's token. No other endpoint ever gets it. */
+static int own_service(struct master *m, const char *url, char tok[AUTH_HEX_BYTES])
+{
+	for (struct wrk *w = m->workers; w; w = w->next) {
+		size_t l = strlen(w->url);
+		if (w->peer && l && strncmp(url, w->url, l) == 0 && (url[l] == '/' || !url[l])) {
+			char path[RUNDIR_PATH_MAX], err[200];
+			return rundir_path(path, m->cfg.run_dir, "token") == 0 &&
+			       auth_token_load(tok, path, 0, err, sizeof err) == 0;
+		}
+	}
+	return 0;
+}
+
 /* ---- answers ---- */
 
 char *gateway_parse_result(const char *body, size_t len, int *ok)
@@ -262,6 +278,9 @@ int gateway_forward(struct master *m, const struct jobtype *t, int64_t id, const
 		return 0;
 	}
 	struct hclient_opts o = HCLIENT_OPTS_INIT;
+	char tok[AUTH_HEX_BYTES];
+	if (own_service(m, f->url, tok))
+		o.bearer = tok; /* this cluster's worker: it wants the cluster's token */
 	o.timeout_s = t->timeout_s > 0 ? t->timeout_s : GATEWAY_TIMEOUT_S;
 	if (t->retries >= 0)
 		o.retries = (unsigned)t->retries;

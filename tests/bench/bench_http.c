@@ -15,6 +15,9 @@
  *   bench_http post N T URL BODY   T threads POST BODY to URL (an absolute
  *                           URL, or a path on the master) N times in all;
  *                           prints "jobs_per_s R median US p99 US"
+ *   bench_http mtjob N T URL TYPE  the same with a mindtrace Job of job
+ *                           type TYPE and a fresh id each (submit_job, or a
+ *                           worker's /run directly for the comparison)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -115,8 +118,9 @@ static long request(CURL *c, struct curl_slist *hdr, const char *url, const char
 
 struct worker {
 	pthread_t t;
-	int n;
+	int n, no;
 	const char *url, *body;
+	const char *jobtype; /* mtjob: fresh Job bodies of this type */
 	double *lat;
 	int wire;
 };
@@ -145,9 +149,15 @@ static void *run(void *arg)
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
 	hdr = curl_slist_append(hdr, "Expect:");
 	struct sink *s = malloc(sizeof *s);
+	char job[512];
 	for (int i = 0; i < w->n; i++) {
+		if (w->jobtype)
+			snprintf(job, sizeof job,
+				 "{\"id\":\"b%d-%d-%ld\",\"name\":\"%s\",\"schema_name\":\"%s\",\"payload\":{\"message\":\"x\"},"
+				 "\"status\":\"queued\",\"created_at\":\"2026-01-01T00:00:00\"}",
+				 w->no, i, (long)time(NULL), w->jobtype, w->jobtype);
 		double a = now_us();
-		long code = request(c, hdr, w->url, w->body, s);
+		long code = request(c, hdr, w->url, w->jobtype ? job : w->body, s);
 		if (code != 200) {
 			fprintf(stderr, "bench_http: HTTP %ld: %s\n", code, s->buf);
 			exit(1);
@@ -161,6 +171,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static const char *g_jobtype;
+
 static double threads(int n, int nt, const char *url, const char *body, int wire, double *lat)
 {
 	struct worker *w = calloc((size_t)nt, sizeof *w);
@@ -170,6 +182,8 @@ static double threads(int n, int nt, const char *url, const char *body, int wire
 		w[i].url = url;
 		w[i].body = body;
 		w[i].wire = wire;
+		w[i].no = i;
+		w[i].jobtype = g_jobtype;
 		w[i].lat = lat ? lat + (size_t)i * (size_t)(n / nt + 1) : NULL;
 		pthread_create(&w[i].t, NULL, run, &w[i]);
 	}
@@ -227,7 +241,9 @@ int main(int argc, char **argv)
 		}
 		qsort(t, (size_t)n, sizeof *t, cmp);
 		printf("median %.0f p99 %.0f\n", t[n / 2], t[(size_t)((double)n * 0.99)]);
-	} else if (!strcmp(mode, "post") && argc > 5) {
+	} else if ((!strcmp(mode, "post") || !strcmp(mode, "mtjob")) && argc > 5) {
+		if (!strcmp(mode, "mtjob"))
+			g_jobtype = argv[5];
 		char target[900];
 		snprintf(target, sizeof target, "%s%s", strncmp(argv[4], "http", 4) ? base : "", argv[4]);
 		double *lat = calloc((size_t)n + (size_t)k, sizeof *lat);

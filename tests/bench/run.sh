@@ -85,6 +85,30 @@ fig http_batch_jobs_per_s "$(echo "$r" | awk '{print $2}')" jobs/s
 r=$("$B/bench/bench_http" rtt 2000)
 fig http_rtt_median_us "$(echo "$r" | awk '{print $2}')" us
 fig http_rtt_p99_us "$(echo "$r" | awk '{print $4}')" us
+# The gateway: 10,000 jobs of an endpoint type forwarded to a worker's /run
+# (an EchoWorker of this cluster), 4 clients, against calling /run directly.
+tok=$(cat "$MTSLURM_RUN_DIR/token")
+url=$(sed -n 's/.*"http":"\([^"]*\)".*/\1/p' "$MTSLURM_RUN_DIR/master.json")
+curl -s -H "Authorization: Bearer $tok" -d '{"worker_name":"ew","worker_class":"EchoWorker","worker_params":{},"job_type":null}' \
+	"$url/register_worker_type" >/dev/null
+"$B/mtslurm-worker" --no-mpi --run-dir "$MTSLURM_RUN_DIR" --worker-type ew --http 127.0.0.1:0 --slots 4 \
+	>"$work/gw-worker.out" 2>&1 &
+gwpid=$!
+masters+=($gwpid)
+wurl=""
+for _ in $(seq 1 100); do
+	wurl=$(curl -s -H "Authorization: Bearer $tok" "$url/api/v1/workers" | grep -o '"url":"[^"]*"' | head -1 | cut -d'"' -f4)
+	[ -n "$wurl" ] && break
+	sleep 0.1
+done
+curl -s -H "Authorization: Bearer $tok" -d "{\"job_type\":\"gw\",\"endpoint\":\"$wurl/run\"}" \
+	"$url/register_job_to_endpoint" >/dev/null
+d=$("$B/bench/bench_http" mtjob 10000 4 "$wurl/run" gw)
+g=$("$B/bench/bench_http" mtjob 10000 4 /submit_job gw)
+fig gateway_jobs_per_s "$(echo "$g" | awk '{print $2}')" jobs/s
+fig gateway_direct_jobs_per_s "$(echo "$d" | awk '{print $2}')" jobs/s
+fig gateway_added_median_us "$(awk -v a="$(echo "$g" | awk '{print $4}')" -v b="$(echo "$d" | awk '{print $4}')" 'BEGIN{print a-b}')" us
+kill "$gwpid" 2>/dev/null || true
 mtslurm stop >/dev/null
 
 # An open dashboard's cost: echo with and without an SSE client (tests/bench/sse.sh).

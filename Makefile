@@ -144,10 +144,12 @@ $(LIBMTS): $(call obj,$(CLIENT_SRC)) $(LIBSHARE) client/libmtslurm.map
 		-o $@ $(call obj,$(CLIENT_SRC)) $(LIBSHARE) $(LIBS)
 	$(Q)ln -sf libmtslurm.so $(B)/libmtslurm.so.1
 
+# The CLI speaks HTTP to the master for nodes and launch-worker (cmd_node.c):
+# HTTP_LIBS go into this program, never into libmtslurm.so.
 $(B)/mtslurm: $(call obj,$(CLI_SRC)) $(LIBMTS) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) -L$(B) -lmtslurm $(LIBSL) -lslurm $(LIBSHARE) \
-		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(HTTP_LIBS) $(LIBS)
 
 $(B)/pkgconfig/mtslurm.pc: Makefile
 	@mkdir -p $(dir $@)

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "master.h"
 #include "mtapi.h"
+#include "nodes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -463,6 +464,7 @@ static void on_gone(struct httpd_req *r, void *arg)
 		return;
 	q->r = NULL;
 	query_drop_waiters(h->m, &q->out);
+	nodes_drop_calls(h->m, &q->out);
 	outbox_close(&q->out);
 }
 

@@ -152,6 +152,7 @@ struct lost_worker {
 
 struct http;
 struct types;
+struct nodes;
 
 struct waiter {
 	struct call call; /* answered through its transport when ready */
@@ -226,6 +227,7 @@ struct master {
 	struct autoscale *autoscale;          /* --autoscale, or NULL */
 	struct http *http;                    /* the HTTP service, or NULL (--no-http) */
 	struct types *types;                  /* job types and worker types (types.c) */
+	struct nodes *nodes;                  /* node agents and calls to them (nodes.c), or NULL */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 };
 

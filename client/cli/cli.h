@@ -64,6 +64,12 @@ struct cli {
 	long limit;
 	const char *stream;
 	double before_s; /* forget --before: < 0 unset */
+	/* nodes (cmd_node.c) */
+	const char *wtype;      /* launch-worker --type */
+	const char *node;       /* launch-worker --node NAME or URL */
+	int count;              /* launch-worker --count */
+	const char *node_ports; /* start --node-ports A-B */
+	int no_http;            /* start --no-http: the master serves no HTTP, no node agent */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
@@ -181,6 +187,14 @@ int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
 int cmd_forget(struct cli *cli);
+int cmd_nodes(struct cli *cli);
+int cmd_launch_worker(struct cli *cli);
+/* POST body to the master's HTTP endpoint path; the HTTP status, with the
+ * response body in *resp (free it); dies if there is no answer (cmd_node.c). */
+long cli_api_post(struct cli *cli, const char *path, const char *body, char **resp);
+/* start: wait until the node agent of pid registered with the master: 0,
+ * -1 if it exited, -2 after timeout_ms (cmd_node.c). */
+int cli_node_wait(struct cli *cli, long pid, int timeout_ms);
 /* add-workers for a local or in-allocation cluster (cmd_start.c). */
 int cmd_add_workers_local(struct cli *cli);
 /* The workers a local or in-allocation cluster should have (launch.json's

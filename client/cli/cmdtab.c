@@ -81,6 +81,11 @@ static const struct cli_option options[] = {
 	{"--limit", NULL, CLI_VALUE, opt_long, F(limit), -ANY, ANY, NULL},
 	{"--stream", NULL, CLI_VALUE, opt_stream, F(stream), 0, 0, NULL},
 	DUR("--before", NULL, before_s),
+	STR("--type", NULL, wtype),
+	STR("--node", NULL, node),
+	INT("--count", NULL, count, 1, 1000, "--count wants a number of workers from 1 to 1000"),
+	STR("--node-ports", NULL, node_ports),
+	FLAG("--no-http", NULL, no_http),
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
@@ -93,7 +98,8 @@ static int run_add_workers(struct cli *cli)
 static const struct cli_command commands[] = {
 	{"start", cmd_start,
 	 " --workers --local --in-allocation --slots --oversubscribe --master-works --prefetch --max-queued "
-	 "--timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host " SLURM_OPTS,
+	 "--timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host --node-ports "
+	 "--no-http " SLURM_OPTS,
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
@@ -112,6 +118,9 @@ static const struct cli_command commands[] = {
 	 "  --timeout S       overall limit for the master to load its store and serve, and for\n"
 	 "                    the workers to connect (default 60 locally, 120 with Slurm)\n"
 	 "  --json            print {master, pid, workers, run_dir, ...} as one JSON object\n"
+	 "  --node-ports A-B  the ports the node agent (mtslurm-node) gives the workers it\n"
+	 "                    launches (mtslurm launch-worker; default 8092-8111; also A,B)\n"
+	 "  --no-http         the master serves no HTTP and no node agent is started\n"
 	 "Slurm mode (docs/slurm.md):\n"
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
@@ -216,6 +225,21 @@ static const struct cli_command commands[] = {
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
 	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)\n"},
+	{"nodes", cmd_nodes, " --json ", 0, NULL,
+	 "usage: mtslurm nodes [--json]\n"
+	 "The node agents (mtslurm-node) registered with the master: name, URL, pid, when last\n"
+	 "heard from. The URL is the node_url that POST /launch_worker takes.\n"
+	 "  --json   a JSON array of {url, name, pid, registered, last_seen}\n"},
+	{"launch-worker", cmd_launch_worker, " --type --node --count --timeout --json ", 0, NULL,
+	 "usage: mtslurm launch-worker --type WTYPE [--node NAME] [--count N] [--json]\n"
+	 "Launch workers of a registered worker type through node agents (the master's\n"
+	 "/launch_worker), each on a free port of its node's range, and wait until each is ready:\n"
+	 "prints each worker's id and URL, or why its launch failed (exit 1).\n"
+	 "  --type WTYPE   the worker type (registered with POST /register_worker_type)\n"
+	 "  --node NAME    launch on this node (its name or URL; default: the nodes take turns)\n"
+	 "  --count N      launch N workers (default 1)\n"
+	 "  --timeout S    stop waiting after S seconds (default 90)\n"
+	 "  --json         print {\"launches\":[...],\"ready\",\"failed\"} as one JSON object\n"},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -234,6 +258,8 @@ const char cli_usage_text[] =
 	"  workers      the connected workers; --all: also the lost ones, with why\n"
 	"  forget       ID... | --before AGE | --state S   remove final jobs from the store\n"
 	"  add-workers  -n N [--slots S]   more workers (local, in an allocation or Slurm)\n"
+	"  nodes        the node agents and their URLs\n"
+	"  launch-worker  --type WTYPE [--node NAME] [--count N]   workers of a worker type\n"
 	"\n"
 	"Every command that prints takes --json; mtslurm COMMAND --help lists its options.\n"
 	"Every command finds the cluster through --run-dir DIR, else $MTSLURM_RUN_DIR,\n"

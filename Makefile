@@ -123,9 +123,10 @@ $(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSL
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lslurm $(HTTP_LIBS) $(LIBS)
 
+# The worker serves mindtrace's Worker endpoints (worker/wapi.c): HTTP_LIBS.
 $(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(HTTP_LIBS) $(LIBS)
 
 # The node agent (node/node.h): serves and speaks HTTP.
 $(B)/mtslurm-node: $(call obj,$(NODE_SRC)) $(LIBSHARE)

@@ -9,7 +9,11 @@
  * RUN_DIR/logs/worker-<WID>.log, see share/joblog.h).
  *
  *   mtslurm-worker --run-dir DIR [--slots S] [--no-mpi] [--id ID]
+ *                  [--worker-type NAME] [--http HOST:PORT] [--url URL]
  *                  [--reconnect-max SECONDS] [--debug]
+ *
+ * With --worker-type it serves the jobs of that worker type (worker/typed.h);
+ * with --http, mindtrace's Worker endpoints (worker/wapi.h).
  *
  * Exit codes: 0 (the master said exit, or SIGTERM/SIGINT), 2 (bad usage or
  * cannot start), 3 (no master for --reconnect-max seconds).
@@ -59,9 +63,14 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mtslurm-worker --run-dir DIR [--slots S] [--no-mpi] [--id ID]\n"
+		   "                      [--worker-type NAME] [--http HOST:PORT] [--url URL]\n"
 		   "                      [--reconnect-max SECONDS] [--debug]\n"
 		   "Runs one mtslurm worker per MPI rank (or one with --no-mpi); it finds the\n"
-		   "master through DIR/master.json and authenticates with DIR/key.\n");
+		   "master through DIR/master.json and authenticates with DIR/key.\n"
+		   "  --worker-type NAME  serve the jobs of worker type NAME (registered with the master)\n"
+		   "  --http HOST:PORT    serve mindtrace's Worker endpoints there (also :PORT or PORT;\n"
+		   "                      host 127.0.0.1, port 0: any free port); token DIR/token\n"
+		   "  --url URL           the URL told to the master (default http://HOST:PORT as bound)\n");
 }
 
 static void on_closed(uv_handle_t *h)
@@ -188,6 +197,36 @@ static char **job_environment(void)
 	return env;
 }
 
+/* --http HOST:PORT, [HOST]:PORT, :PORT or PORT (host 127.0.0.1). 0, or -1
+ * with why in err. */
+static int http_arg(const char *v, char *host, size_t hostn, int *port, char *err, size_t errlen)
+{
+	const char *colon = strrchr(v, ':');
+	const char *p = colon ? colon + 1 : v;
+	size_t hl = colon ? (size_t)(colon - v) : 0;
+	if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']')
+		v++, hl -= 2;
+	if (hl >= hostn)
+		return snprintf(err, errlen, "--http: host too long"), -1;
+	memcpy(host, v, hl);
+	host[hl] = '\0';
+	char *end;
+	errno = 0;
+	long n = strtol(p, &end, 10);
+	if (!*p || *end || errno || n < 0 || n > 65535)
+		return snprintf(err, errlen, "--http: '%s' is not HOST:PORT, :PORT or PORT with PORT 0..65535", p), -1;
+	*port = (int)n;
+	return 0;
+}
+
+/* A worker type's name, as the master takes them: 1 to 64 of A-Z a-z 0-9 _ . - */
+static int wtype_ok(const char *s)
+{
+	size_t n = strlen(s);
+	return n && n <= 64 &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
 static int truthy(const char *v)
 {
 	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
@@ -196,8 +235,9 @@ static int truthy(const char *v)
 
 int main(int argc, char **argv)
 {
-	const char *run_dir_opt = NULL, *id_opt = NULL;
-	int slots = 1, use_mpi = 1, debug = 0;
+	const char *run_dir_opt = NULL, *id_opt = NULL, *wtype = NULL, *url = NULL, *http = NULL;
+	char http_host[256] = "";
+	int slots = 1, use_mpi = 1, debug = 0, http_port = 0;
 	double reconnect_max_s = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -214,6 +254,15 @@ int main(int argc, char **argv)
 			slots = atoi(a + 8);
 		} else if (strcmp(a, "--id") == 0 && v) {
 			id_opt = v;
+			i++;
+		} else if (strcmp(a, "--worker-type") == 0 && v) {
+			wtype = v;
+			i++;
+		} else if (strcmp(a, "--http") == 0 && v) {
+			http = v;
+			i++;
+		} else if (strcmp(a, "--url") == 0 && v) {
+			url = v;
 			i++;
 		} else if (strcmp(a, "--reconnect-max") == 0 && v) {
 			reconnect_max_s = atof(v);
@@ -236,6 +285,19 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char dir[RUNDIR_PATH_MAX], err[1024];
+	if (wtype && !wtype_ok(wtype)) {
+		fprintf(stderr, "mtslurm-worker: --worker-type '%s': a worker type's name is 1 to 64 characters of "
+				"A-Z a-z 0-9 _ . -\n", wtype);
+		return 2;
+	}
+	if (http && http_arg(http, http_host, sizeof http_host, &http_port, err, sizeof err) < 0) {
+		fprintf(stderr, "mtslurm-worker: %s\n", err);
+		return 2;
+	}
+	if (url && !http) {
+		fprintf(stderr, "mtslurm-worker: --url needs --http (the address to serve at)\n");
+		return 2;
+	}
 	if (rundir_resolve(dir, run_dir_opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mtslurm-worker: %s\n", err);
 		return 2;
@@ -300,8 +362,13 @@ int main(int argc, char **argv)
 	cfg.on_exit = on_worker_exit;
 	cfg.arg = &d;
 	cfg.job_env = env;
-	log_info("starting: pid %ld, %d slots, run dir %s%s", (long)getpid(), slots, dir,
-		 use_mpi ? "" : " (no MPI)");
+	cfg.wtype = wtype;
+	cfg.http = http != NULL;
+	cfg.http_host = http_host[0] ? http_host : NULL;
+	cfg.http_port = http_port;
+	cfg.url = url;
+	log_info("starting: pid %ld, %d slots, run dir %s%s%s%s", (long)getpid(), slots, dir,
+		 use_mpi ? "" : " (no MPI)", wtype ? ", worker type " : "", wtype ? wtype : "");
 	d.w = worker_new(&d.loop, &cfg, err, sizeof(err));
 	if (!d.w) {
 		log_error("cannot start: %s", err);

@@ -66,6 +66,8 @@ struct exec_run {
 	uv_timer_t timer;
 	struct cgroup_leaf *leaf; /* its cgroup (cgroup.h) until the reap; NULL: none */
 	struct buf output;
+	size_t cap;         /* the job's capture_bytes: 0, or what is kept of each stream */
+	struct buf errout;  /* stderr kept when cap is set */
 	char tail[EXEC_STDERR_TAIL];
 	size_t tail_len;
 	uint64_t logged[2];
@@ -328,6 +330,7 @@ static void on_run_handle_closed(uv_handle_t *h)
 	run_release_leaf(r);
 	runs_del(x, r);
 	buf_release(&r->output);
+	buf_release(&r->errout);
 	free(r);
 	x->nruns--;
 	maybe_close_x(x);
@@ -366,14 +369,16 @@ static void report(struct exec_run *r, const struct job_result *res)
 	r->job = NULL;
 	j->run = NULL;
 	x->nrunning--;
-	x->o.done(x->o.arg, j, res);
+	job_report(j, x->o.done, x->o.arg, res);
 }
 
 /* A job that never started (bad command, missing cwd, spawn error). */
 static void report_fail(struct exec *x, struct job *j, int rc, const char *error)
 {
-	struct job_result res = {0, "", 0, error, rc, 0};
-	x->o.done(x->o.arg, j, &res);
+	struct job_result res = {0, "", 0, error, rc, 0, NULL, 0};
+	if (j->capture_bytes)
+		res.errout = "";
+	job_report(j, x->o.done, x->o.arg, &res);
 }
 
 /* Trim trailing whitespace; returns the new length. */
@@ -389,6 +394,10 @@ static void run_report(struct exec_run *r)
 	struct job_result res = {0};
 	res.output = r->output.p ? r->output.p : "";
 	res.output_len = r->output.len;
+	if (r->cap) {
+		res.errout = r->errout.p ? r->errout.p : "";
+		res.errout_len = r->errout.len;
+	}
 	res.rc = -1;
 	char err[EXEC_STDERR_TAIL + 200];
 	int sig = 0;
@@ -448,12 +457,19 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void take(struct exec_run *r, int i, const char *p, size_t n)
 {
 	log_chunk(r, i ? JOBLOG_ERR : JOBLOG_OUT, p, n);
+	size_t max = r->cap ? r->cap : EXEC_OUTPUT_MAX;
 	if (i == 0) {
-		if (r->output.len < EXEC_OUTPUT_MAX) {
-			size_t room = EXEC_OUTPUT_MAX - r->output.len;
+		if (r->output.len < max) {
+			size_t room = max - r->output.len;
 			buf_add(&r->output, p, n < room ? n : room);
 		}
-	} else if (n >= EXEC_STDERR_TAIL) {
+		return;
+	}
+	if (r->cap && r->errout.len < max) {
+		size_t room = max - r->errout.len;
+		buf_add(&r->errout, p, n < room ? n : room);
+	}
+	if (n >= EXEC_STDERR_TAIL) {
 		memcpy(r->tail, p + n - EXEC_STDERR_TAIL, EXEC_STDERR_TAIL);
 		r->tail_len = EXEC_STDERR_TAIL;
 	} else {
@@ -1053,6 +1069,7 @@ static void run_begin(struct exec *x, struct job *j, struct exec_run *r, pid_t p
 	r->attempt = j->attempt;
 	r->pid = pid;
 	r->leaf = leaf;
+	r->cap = j->capture_bytes;
 	j->run = r;
 	x->nruns++;
 	x->nrunning++;
@@ -1175,26 +1192,38 @@ void exec_kill(struct exec *x, struct job *j, const char *why)
 	uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
 }
 
+/* Forget one run's job and stop its process as exec_abandon_all does. */
+static void run_abandon(struct exec *x, struct exec_run *r, int sig)
+{
+	if (r->job) {
+		r->job->run = NULL;
+		r->job = NULL;
+		x->nrunning--;
+	}
+	if (r->reaped)
+		return;
+	kill(-r->pid, sig);
+	if (sig == SIGKILL)
+		cgroup_leaf_kill(r->leaf);
+	else
+		cgroup_leaf_signal(r->leaf, sig, 0);
+	if (sig != SIGKILL && !r->reported) {
+		r->tmode = T_KILL;
+		uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
+	}
+}
+
+void exec_abandon(struct exec *x, struct job *j)
+{
+	struct exec_run *r = j->run;
+	if (r && r->job == j)
+		run_abandon(x, r, SIGTERM);
+}
+
 void exec_abandon_all(struct exec *x, int sig)
 {
-	for (struct exec_run *r = x->runs; r; r = r->next) {
-		if (r->job) {
-			r->job->run = NULL;
-			r->job = NULL;
-			x->nrunning--;
-		}
-		if (r->reaped)
-			continue;
-		kill(-r->pid, sig);
-		if (sig == SIGKILL)
-			cgroup_leaf_kill(r->leaf);
-		else
-			cgroup_leaf_signal(r->leaf, sig, 0);
-		if (sig != SIGKILL && !r->reported) {
-			r->tmode = T_KILL;
-			uv_timer_start(&r->timer, on_run_timer, EXEC_KILL_GRACE_MS, 0);
-		}
-	}
+	for (struct exec_run *r = x->runs; r; r = r->next)
+		run_abandon(x, r, sig);
 }
 
 /* Close deadline: stage 1 SIGKILLs what survived SIGTERM, stage 2 stops

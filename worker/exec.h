@@ -5,7 +5,8 @@
  * PR_SET_PDEATHSIG), kills what is left of that group when the job's process
  * exits, streams its stdout/stderr into the worker's job log
  * as they arrive, and reports exit status, the first 64 KiB of stdout and,
- * on failure, the tail of stderr.
+ * on failure, the tail of stderr (a job with capture_bytes: that much of
+ * stdout and of stderr, for typed.h).
  *
  * Speed matters (thousands of short commands per second), so children are
  * started with vfork+execve (no page-table copy) instead of libuv's
@@ -63,6 +64,11 @@ void exec_start(struct exec *x, struct job *j);
  * cgroup, SIGKILL (the whole cgroup) after EXEC_KILL_GRACE_MS. Its result (ok:false, error = why) arrives once the
  * process is gone. why is copied. */
 void exec_kill(struct exec *x, struct job *j, const char *why);
+
+/* Forget j (no result is reported for it; it may be freed now) and stop
+ * its process: SIGTERM to its group and cgroup, SIGKILL after
+ * EXEC_KILL_GRACE_MS. A no-op for a job that is not running here. */
+void exec_abandon(struct exec *x, struct job *j);
 
 /* Send sig to every running job's process group and cgroup now, and forget the jobs:
  * no results are reported for them any more (worker exit / stop). */

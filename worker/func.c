@@ -127,12 +127,12 @@ static int find_host_binary(struct func *f)
 static void report(struct func *f, struct job *j, const struct job_result *r)
 {
 	j->run = NULL;
-	f->o.done(f->o.arg, j, r);
+	job_report(j, f->o.done, f->o.arg, r);
 }
 
 static void report_fail(struct func *f, struct job *j, const char *error)
 {
-	struct job_result r = {0, NULL, 0, error, -1, 0};
+	struct job_result r = {0, NULL, 0, error, -1, 0, NULL, 0};
 	report(f, j, &r);
 }
 
@@ -253,7 +253,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 			memcpy(e + n + 2, h->tail, tl);
 			e[n + 2 + tl] = '\0';
 		}
-		struct job_result r = {0, NULL, 0, e, sig ? 128 + sig : (int)status, 1};
+		struct job_result r = {0, NULL, 0, e, sig ? 128 + sig : (int)status, 1, NULL, 0};
 		report(f, j, &r);
 	}
 	host_close(h);
@@ -444,7 +444,7 @@ static void take_response(struct host *h, const struct fhost_resp *hd, char *tex
 	if (!j)
 		return;
 	char e[600];
-	struct job_result r = {0, NULL, 0, NULL, -1, 0};
+	struct job_result r = {0, NULL, 0, NULL, -1, 0, NULL, 0};
 	if (hd->status != FHOST_CALLED) {
 		r.error = text;
 	} else {

@@ -8,18 +8,25 @@
 #include <string.h>
 
 #include "envcache.h"
+#include "nametab.h"
+
+/* The WJOB "type" of each kind, sorted by name. */
+struct kind_name {
+	const char *name;
+	enum job_kind kind;
+};
+static const struct kind_name kinds[] = {
+	{"echo", JOB_ECHO}, {"exec", JOB_EXEC}, {"func", JOB_FUNC}, {"typed", JOB_TYPED}};
 
 static enum job_kind kind_of(const char *t)
 {
-	if (!t)
-		return JOB_UNKNOWN;
-	if (strcmp(t, "echo") == 0)
-		return JOB_ECHO;
-	if (strcmp(t, "exec") == 0)
-		return JOB_EXEC;
-	if (strcmp(t, "func") == 0)
-		return JOB_FUNC;
-	return JOB_UNKNOWN;
+	const struct kind_name *k = nametab_find(kinds, sizeof kinds / sizeof kinds[0], sizeof kinds[0], t);
+	return k ? k->kind : JOB_UNKNOWN;
+}
+
+size_t job_kinds_check(void)
+{
+	return nametab_check(kinds, sizeof kinds / sizeof kinds[0], sizeof kinds[0]);
 }
 
 static char *put_str(char **at, const char *s, size_t n)

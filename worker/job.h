@@ -16,12 +16,19 @@
 #include "buf.h"
 #include "msg.h"
 
-enum job_kind { JOB_ECHO, JOB_EXEC, JOB_FUNC, JOB_UNKNOWN };
+/* JOB_TYPED: a job of a worker type (typed.h); its input is the payload. */
+enum job_kind { JOB_ECHO, JOB_EXEC, JOB_FUNC, JOB_TYPED, JOB_UNKNOWN };
 enum job_state { JOB_QUEUED, JOB_RUNNING };
 
 struct job_timer;
 struct envcache;
 struct envcache_ent;
+struct job;
+struct job_result;
+
+/* Called by an executor exactly once per started job. The job is still valid
+ * during the call; the callee usually frees it. */
+typedef void (*job_done_fn)(void *arg, struct job *j, const struct job_result *r);
 
 struct job {
 	int64_t id;
@@ -45,6 +52,13 @@ struct job {
 	struct job_timer *timer; /* the worker's delay/timeout timer, or NULL */
 	int cancelling;          /* a revoke "cancel" arrived while running */
 	double started_at;       /* unix time it started (this node's clock); 0 while queued */
+	/* Set by whoever starts a job on someone else's behalf (typed.c's
+	 * inner jobs): the executor reports it to done(done_arg, ...) instead
+	 * of its own callback. NULL: the executor's. */
+	job_done_fn done;
+	void *done_arg;
+	size_t capture_bytes; /* exec: keep this much of stdout and of stderr for the
+				 result (job_result.errout); 0: 64 KiB of stdout only */
 	unsigned char on_arrival; /* started in the turn its assign arrived */
 	unsigned char start_told; /* the master was sent its start (started, or hello's held) */
 	/* strings live here, after the struct */
@@ -61,11 +75,18 @@ struct job_result {
 	const char *error;
 	int rc;
 	int crashed;
+	const char *errout; /* exec with capture_bytes: its stderr; else NULL */
+	size_t errout_len;
 };
 
-/* Called by an executor exactly once per started job. The job is still valid
- * during the call; the callee usually frees it. */
-typedef void (*job_done_fn)(void *arg, struct job *j, const struct job_result *r);
+/* Report r for j: to j->done if set, else to dflt(arg, ...). */
+static inline void job_report(struct job *j, job_done_fn dflt, void *arg, const struct job_result *r)
+{
+	if (j->done)
+		j->done(j->done_arg, j, r);
+	else
+		dflt(arg, j, r);
+}
 
 /* Parse one WJOB object into a new job (one malloc; free with job_free()).
  * Its environment snapshot comes from envs (NULL: none): "envreset" first
@@ -75,6 +96,9 @@ typedef void (*job_done_fn)(void *arg, struct job *j, const struct job_result *r
  * missing or memory runs out. */
 struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t errlen);
 void job_free(struct job *j);
+
+/* 0 if the table of kind names is sorted (nametab_check): for the unit test. */
+size_t job_kinds_check(void);
 
 /* Append a WRESULT object for (id, attempt) to out ("crash":true only when
  * r->crashed). Returns 0 or -1 (OOM). */

@@ -43,7 +43,9 @@
 #include "nametab.h"
 #include "msg.h"
 #include "rundir.h"
+#include "typed.h"
 #include "util.h"
+#include "wapi.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
@@ -127,6 +129,10 @@ struct worker {
 	struct worker_stats st;
 	struct envcache *envs; /* environment snapshots the master sent (exec jobs) */
 	char *run_dir_abs;     /* MTSLURM_RUN_DIR of exec jobs */
+	struct typed *typed;   /* typed jobs (typed.h) */
+	struct wapi *wapi;     /* the HTTP endpoints (wapi.h), or NULL */
+	char wtype[72];        /* cfg.wtype, "" for a plain worker */
+	char url[300];         /* advertised URL of wapi, "" until it serves */
 };
 
 static void pump(struct worker *w);
@@ -306,6 +312,8 @@ static void on_timer_closed(uv_handle_t *h)
 /* Forget a job that was queued or running: out of the map, slot freed. */
 static void drop_job(struct worker *w, struct job *j)
 {
+	if (j->kind == JOB_TYPED && j->run)
+		typed_abandon(w->typed, j); /* its process or host is stopped, no result */
 	if (idmap_get(&w->jobs, j->id) == j)
 		idmap_del(&w->jobs, j->id);
 	if (j->state == JOB_RUNNING)
@@ -340,7 +348,7 @@ static void job_done(void *arg, struct job *j, const struct job_result *r)
 
 static void fail_job(struct worker *w, struct job *j, const char *error)
 {
-	struct job_result r = {0, NULL, 0, error, -1, 0};
+	struct job_result r = {0, NULL, 0, error, -1, 0, NULL, 0};
 	job_done(w, j, &r);
 }
 
@@ -357,7 +365,7 @@ static void on_job_timer(uv_timer_t *h)
 		if (j->timeout_s > 0 && j->timeout_s < j->delay_s) {
 			fail_job(w, j, why);
 		} else {
-			struct job_result r = {1, j->input, j->input_len, NULL, 0, 0};
+			struct job_result r = {1, j->input, j->input_len, NULL, 0, 0, NULL, 0};
 			job_done(w, j, &r);
 		}
 	} else if (j->kind == JOB_FUNC) {
@@ -449,7 +457,7 @@ static void start_job(struct worker *w, struct job *j)
 			if (arm_timer(w, j, s) < 0)
 				fail_job(w, j, "out of memory");
 		} else {
-			struct job_result r = {1, j->input, j->input_len, NULL, 0, 0};
+			struct job_result r = {1, j->input, j->input_len, NULL, 0, 0, NULL, 0};
 			job_done(w, j, &r);
 		}
 		break;
@@ -463,8 +471,11 @@ static void start_job(struct worker *w, struct job *j)
 		}
 		func_start(w->func, j);
 		break;
+	case JOB_TYPED:
+		typed_start(w->typed, j, job_done, w); /* it keeps its own timers */
+		break;
 	default:
-		snprintf(e, sizeof(e), "unknown executor '%.64s' (known: echo, exec, func)", j->type);
+		snprintf(e, sizeof(e), "unknown executor '%.64s' (known: echo, exec, func, typed)", j->type);
 		fail_job(w, j, e);
 		break;
 	}
@@ -550,7 +561,7 @@ static void handle_assign(struct worker *w, msg *m)
 				const char *in = msg_get_str(e, "input");
 				if (!in)
 					in = "";
-				struct job_result r = {1, in, strlen(in), NULL, 0, 0};
+				struct job_result r = {1, in, strlen(in), NULL, 0, 0, NULL, 0};
 				w->st.started++;
 				record_result(w, id, (int)a, &r, 0, -1);
 				continue;
@@ -608,6 +619,10 @@ static void handle_revoke(struct worker *w, msg *m)
 			case JOB_FUNC:
 				func_abandon(w->func, j);
 				fail_job(w, j, "cancelled");
+				break;
+			case JOB_TYPED:
+				j->cancelling = 1;
+				typed_cancel(w->typed, j, "cancelled"); /* now or when its process is gone */
 				break;
 			default:
 				fail_job(w, j, "cancelled");
@@ -680,7 +695,8 @@ void worker_drain(struct worker *w, const char *why)
 
 static void maybe_drained(struct worker *w)
 {
-	if (!w->draining || w->exiting || w->stopping || w->running || w->qhead || idmap_count(&w->results))
+	if (!w->draining || w->exiting || w->stopping || w->running || w->qhead || idmap_count(&w->results) ||
+	    wapi_running(w->wapi))
 		return;
 	exit_now(w, WORKER_EXIT_OK, "drained: every job finished or given back, every result confirmed");
 }
@@ -752,6 +768,10 @@ static void send_hello(struct worker *w)
 	msg_set_int(h, "pid", (int64_t)getpid());
 	msg_set_int(h, "rank", w->cfg.rank);
 	msg_set_int(h, "slots", w->slots);
+	if (w->wtype[0])
+		msg_set_str(h, "wtype", w->wtype);
+	if (w->url[0])
+		msg_set_str(h, "url", w->url);
 	if (w->draining)
 		msg_set_bool(h, "draining", 1);
 	if (w->end > 0)
@@ -812,8 +832,27 @@ static void on_ready(struct conn *c)
 	send_hello(w);
 }
 
+/* The master's definition of our worker type (hello_ok's or a `wtype`
+ * message's "wtype"): jobs started from now on run with it. */
+static void take_wtype(struct worker *w, const msg *def)
+{
+	if (!def)
+		return;
+	char err[300];
+	if (typed_set_def(w->typed, def, err, sizeof err) < 0)
+		log_error("%s; keeping the definition it had", err);
+	else
+		log_info("worker type %s: executor %s", typed_name(w->typed), typed_executor(w->typed));
+}
+
+static void on_wtype_msg(struct worker *w, msg *m)
+{
+	take_wtype(w, msg_get(m, "wtype"));
+}
+
 static void on_hello_ok(struct worker *w, msg *m)
 {
+	take_wtype(w, msg_get(m, "wtype"));
 	int64_t pf = 0;
 	msg_get_int(m, "prefetch", &pf);
 	w->cs = CS_ACTIVE;
@@ -851,6 +890,7 @@ struct master_msg {
 static const struct master_msg master_msgs[] = {
 	{"assign", handle_assign},     {"error", on_error_msg},	      {"exit", on_exit_msg},
 	{"hello_ok", on_hello_ok},     {"result_ok", handle_result_ok}, {"revoke", handle_revoke},
+	{"wtype", on_wtype_msg},
 };
 
 size_t worker_msgs_check(void)
@@ -924,6 +964,64 @@ static void on_close(struct conn *c, const char *why)
 	schedule_retry(w);
 }
 
+/* ---- HTTP endpoints ---- */
+
+static int wapi_running_job(void *arg, char *id, size_t n)
+{
+	struct worker *w = arg;
+	size_t pos = 0;
+	struct job *j;
+	while ((j = idmap_next(&w->jobs, &pos, NULL)) != NULL) {
+		if (j->state == JOB_RUNNING) {
+			snprintf(id, n, "%lld", (long long)j->id);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void wapi_shutdown(void *arg)
+{
+	worker_drain(arg, "shutdown requested over HTTP");
+}
+
+static void wapi_run_done(void *arg)
+{
+	maybe_drained(arg);
+}
+
+/* Serve the HTTP endpoints: 0; 1 while RUN_DIR/token is missing (the
+ * master has not made it yet: try again); -1 when they cannot be served
+ * (a taken port, a bad token file). err says why. */
+static int start_http(struct worker *w, char *err, size_t errlen)
+{
+	static const struct wapi_ops ops = {wapi_running_job, wapi_shutdown, wapi_run_done};
+	char path[RUNDIR_PATH_MAX], token[AUTH_HEX_BYTES];
+	if (rundir_path(path, w->run_dir, "token") < 0)
+		return snprintf(err, errlen, "run directory path too long"), -1;
+	if (access(path, F_OK) != 0)
+		return snprintf(err, errlen, "no API token in %s yet (the master makes it)", path), 1;
+	if (auth_token_load(token, path, 0, err, errlen) < 0)
+		return -1;
+	struct wapi_cfg c = {w->cfg.http_host, w->cfg.http_port, token, w->id, w->typed, &ops, w};
+	char why[400];
+	if (wapi_start(&w->wapi, w->loop, &c, why, sizeof why) < 0)
+		return snprintf(err, errlen, "cannot serve HTTP: %s", why), -1;
+	const char *host = w->cfg.http_host && *w->cfg.http_host ? w->cfg.http_host : "127.0.0.1";
+	if (w->cfg.url && *w->cfg.url)
+		util_strlcpy(w->url, w->cfg.url, sizeof w->url);
+	else
+		snprintf(w->url, sizeof w->url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
+			 wapi_port(w->wapi));
+	log_info("serving mindtrace's Worker endpoints at %s (port %d)", w->url, wapi_port(w->wapi));
+	return 0;
+}
+
+const char *worker_url(const struct worker *w)
+{
+	return w->url;
+}
+
 static void try_connect(struct worker *w)
 {
 	if (w->cs != CS_IDLE)
@@ -943,6 +1041,19 @@ static void try_connect(struct worker *w)
 		note_wait(w, err);
 		schedule_retry(w);
 		return;
+	}
+	/* hello carries the URL: serve first */
+	if (w->cfg.http && !w->wapi) {
+		int r = start_http(w, err, sizeof err);
+		if (r == 1) {
+			note_wait(w, err);
+			schedule_retry(w);
+			return;
+		}
+		if (r < 0) {
+			exit_now(w, WORKER_EXIT_CANNOT_START, err);
+			return;
+		}
 	}
 	struct conn_opts o = {0};
 	o.key = w->key;
@@ -1075,6 +1186,21 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 		func_close(w->func, NULL, NULL);
 		goto fail;
 	}
+	util_strlcpy(w->wtype, cfg->wtype ? cfg->wtype : "", sizeof w->wtype);
+	struct typed_opts to = {loop, w->wtype, w->exec, w->func, w->jl, exec_log_kick, w};
+	w->typed = typed_new(&to);
+	/* a token that is there already: a port that cannot be had fails now */
+	int hr = w->typed ? 1 : -1;
+	if (!w->typed)
+		snprintf(err, errlen, "out of memory");
+	else if (cfg->http)
+		hr = start_http(w, err, errlen);
+	if (hr < 0) {
+		typed_close(w->typed, NULL, NULL);
+		exec_close(w->exec, NULL, NULL);
+		func_close(w->func, NULL, NULL);
+		goto fail;
+	}
 
 	uv_idle_init(loop, &w->flush_idle);
 	w->flush_idle.data = w;
@@ -1121,6 +1247,22 @@ static void on_func_closed(void *arg)
 static void on_cgroup_closed(void *arg)
 {
 	struct worker *w = arg;
+	w->pending--;
+	maybe_finished(w);
+}
+
+static void on_typed_closed(void *arg)
+{
+	struct worker *w = arg;
+	w->typed = NULL;
+	w->pending--;
+	maybe_finished(w);
+}
+
+static void on_wapi_stopped(void *arg)
+{
+	struct worker *w = arg;
+	w->wapi = NULL;
 	w->pending--;
 	maybe_finished(w);
 }
@@ -1173,7 +1315,7 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 	w->cs = CS_OFF;
 	w->stop_cb = done;
 	w->stop_arg = arg;
-	w->pending = 4; /* idle, retry timer, exec, func */
+	w->pending = 5; /* idle, retry timer, typed, exec, func */
 	if (w->jl)
 		joblog_writer_flush(w->jl);
 	uv_idle_stop(&w->flush_idle);
@@ -1184,6 +1326,12 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 		w->pending++;
 		conn_close(w->conn, NULL, "worker stopping");
 	}
+	if (w->wapi) {
+		w->pending++;
+		wapi_stop(w->wapi, on_wapi_stopped, w); /* abandons its /run jobs */
+	}
+	/* typed before exec and func: its inner jobs are theirs */
+	typed_close(w->typed, on_typed_closed, w);
 	exec_close(w->exec, on_exec_closed, w);
 	func_close(w->func, on_func_closed, w);
 }

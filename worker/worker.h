@@ -25,6 +25,7 @@
 #include <uv.h>
 
 #define WORKER_EXIT_OK 0       /* the master said exit */
+#define WORKER_EXIT_CANNOT_START 2 /* e.g. its HTTP port is taken */
 #define WORKER_EXIT_NO_MASTER 3 /* gave up after reconnect_max_ms alone */
 
 struct worker_cfg {
@@ -40,6 +41,12 @@ struct worker_cfg {
 	unsigned ping_ms;  /* 0: 2000 */
 	unsigned idle_ms;  /* 0: 10000 */
 	unsigned long long log_cap_bytes; /* job log cap per job and stream; 0: 16 MiB */
+	/* Worker types (docs/worker.md, "Worker types"): */
+	const char *wtype;     /* its worker type, told to the master in hello; NULL: a plain worker */
+	int http;              /* serve mindtrace's Worker endpoints (worker/wapi.h) */
+	const char *http_host; /* NULL: 127.0.0.1 */
+	int http_port;         /* 0: an ephemeral port */
+	const char *url;       /* advertised in hello; NULL: http://HOST:PORT as bound */
 };
 
 struct worker;
@@ -71,6 +78,9 @@ void worker_drain(struct worker *w, const char *why);
  * the master now and in every hello, so that it does not give this worker
  * a job asking for more time than is left. */
 void worker_set_end(struct worker *w, double end);
+
+/* The URL its HTTP endpoints are advertised at ("" until they serve). */
+const char *worker_url(const struct worker *w);
 
 /* The worker id (NODE-PID-RANK unless cfg.id was set). */
 const char *worker_id(const struct worker *w);

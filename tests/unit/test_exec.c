@@ -245,7 +245,7 @@ static void test_child_signals(void **state)
 static void test_encoding(void **state)
 {
 	struct buf b = BUF_INIT;
-	struct job_result r = {0, NULL, 0, "exit status 1", 1, 0};
+	struct job_result r = {0, NULL, 0, "exit status 1", 1, 0, NULL, 0};
 	assert_int_equal(job_result_json(&b, 42, 2, &r), 0);
 	assert_string_equal(b.p, "{\"id\":42,\"a\":2,\"ok\":false,\"output\":null,\"error\":\"exit status 1\",\"rc\":1}");
 	char err[64];

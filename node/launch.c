@@ -97,9 +97,34 @@ static void launch_ready(struct launch *l)
 	log_info("launch %s ready: worker %s (%s) at %s", l->id, l->worker_id, l->name, l->url);
 }
 
+/* The last line of a small log, for "why did it die" (a bounded read). */
+static void last_line(const char *path, char *out, size_t n)
+{
+	char b[2048];
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fseek(f, 0, SEEK_END) == 0) {
+		long size = ftell(f);
+		fseek(f, size > (long)sizeof b - 1 ? size - (long)sizeof b + 1 : 0, SEEK_SET);
+	}
+	size_t k = fread(b, 1, sizeof b - 1, f);
+	fclose(f);
+	while (k && (b[k - 1] == '\n' || b[k - 1] == ' '))
+		k--;
+	b[k] = '\0';
+	char *nl = strrchr(b, '\n');
+	util_strlcpy(out, nl ? nl + 1 : b, n);
+}
+
 void launch_proc_exited(struct launch *l, const char *why)
 {
-	launch_fail(l, "the worker %s before it served (%s); see %s", why, l->url, l->proc ? l->proc->log : "its log");
+	char line[300] = "";
+	if (l->proc)
+		last_line(l->proc->log, line, sizeof line);
+	launch_fail(l, "the worker %s before it served at %s: %s (see %s)", why, l->url, line[0] ? line : "no output",
+		    l->proc ? l->proc->log : "its log");
 }
 
 /* Drop finished launches kept longer than NODE_LAUNCH_KEEP_S, and the
@@ -118,11 +143,10 @@ static void launch_prune(struct node *n)
 		}
 	}
 	while (n->nlaunches >= NODE_LAUNCH_MAX) {
-		struct launch **oldest = NULL;
-		for (struct launch **pp = &n->launches; *pp; pp = &(*pp)->next)
-			if ((*pp)->ph == PH_DONE)
-				oldest = pp; /* newest first: the last one found is the oldest */
-		if (!oldest)
+		struct launch **oldest = &n->launches; /* oldest first: the first finished one */
+		while (*oldest && (*oldest)->ph != PH_DONE)
+			oldest = &(*oldest)->next;
+		if (!*oldest)
 			return;
 		struct launch *l = *oldest;
 		*oldest = l->next;
@@ -174,8 +198,11 @@ struct launch *launch_new(struct node *n, const msg *req, char *err, size_t errl
 	l->ph = PH_PENDING;
 	l->created = util_wall();
 	l->deadline_ns = util_mono_ns() + (uint64_t)(NODE_LAUNCH_TIMEOUT_S * 1e9);
-	l->next = n->launches;
-	n->launches = l;
+	/* appended: launches choose their ports in the order they came */
+	struct launch **tail = &n->launches;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = l;
 	n->nlaunches++;
 	log_info("launch %s: worker type %s%s%s", l->id, l->wtype, l->url[0] ? " at " : "", l->url);
 	return l;
@@ -278,7 +305,7 @@ static int choose_port(struct launch *l)
 	}
 	util_strlcpy(l->bind_host, n->host, sizeof l->bind_host);
 	for (int port = n->port_lo; port <= n->port_hi; port++)
-		if (!procs_on_port(n, port, ROWS) && !port_claimed(n, l, port)) {
+		if (port != n->port && !procs_on_port(n, port, ROWS) && !port_claimed(n, l, port)) {
 			l->port = port;
 			break;
 		}

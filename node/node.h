@@ -66,7 +66,7 @@ struct node {
 	char worker_bin[PATH_MAX];
 	struct httpd *d;
 	struct hclient *hc;
-	struct launch *launches; /* newest first */
+	struct launch *launches; /* oldest first */
 	size_t nlaunches;
 	struct proc *procs;
 	uv_timer_t tick;

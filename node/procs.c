@@ -93,8 +93,10 @@ struct proc *procs_spawn(struct node *n, const char *wtype, const char *id, cons
 		free(p);
 		return NULL;
 	}
+	/* --url: the master must know it by exactly the URL the node reports
+	 * (register_job_to_worker finds the worker by it) */
 	char *args[] = {n->worker_bin, "--no-mpi",    "--run-dir", n->run_dir, "--worker-type", (char *)wtype,
-			"--http",      http,	      "--id",	   p->id,      NULL};
+			"--http",      http,	      "--url",	   p->url,     "--id",	       p->id, NULL};
 	uv_stdio_container_t io[3] = {{.flags = UV_IGNORE},
 				      {.flags = UV_INHERIT_FD, .data.fd = fd},
 				      {.flags = UV_INHERIT_FD, .data.fd = fd}};

@@ -525,10 +525,15 @@ int cmd_start(struct cli *cli)
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
 
 	/* The master died but its workers live on: restart the master alone. */
-	if (read_launch(cli->run_dir, &l) == 0)
+	if (read_launch(cli->run_dir, &l) == 0) {
 		for (int i = 0; i < l.n; i++)
 			if (launch_running(cli, &l.v[i]))
 				return restart_master(cli, master_bin, mlog, &l, timeout_ms);
+		/* A node agent of the last start outlived its cluster: end it, the
+		 * new start runs its own. */
+		if (l.node_pid > 0 && our_process(l.node_pid, "mtslurm-node", cli->run_dir, l.node_start))
+			end_pid(l.node_pid, 8000);
+	}
 
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "master.h"
+#include "mtapi.h"
 #include "nametab.h"
 #include "worker.h"
 
@@ -66,6 +67,7 @@ static void test_tables_sorted(void **state)
 	(void)state;
 	assert_int_equal(call_table_check(call_client_table, call_client_count), 0);
 	assert_int_equal(call_table_check(workers_calls, workers_ncalls), 0);
+	assert_int_equal(call_table_check(mtapi_calls, mtapi_ncalls), 0);
 	assert_int_equal(worker_msgs_check(), 0);
 	for (size_t i = 0; i < call_client_count; i++)
 		assert_ptr_equal(call_find(call_client_table, call_client_count, call_client_table[i].name),

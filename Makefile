@@ -56,6 +56,7 @@ SLURM_SRC := $(wildcard slurm/*.c)
 MPI_SRC := $(wildcard mpi/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 CLI_SRC := $(wildcard client/cli/*.c)
+NODE_SRC := $(wildcard node/*.c)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 BENCH_SRC := $(wildcard tests/bench/*.c)
@@ -67,7 +68,7 @@ LIBMASTER := $(B)/libmaster.a
 LIBWORKER := $(B)/libworker.a
 LIBSL := $(B)/libsl.a
 LIBMTS := $(B)/libmtslurm.so
-BINS := $(B)/mtslurm $(B)/mtslurm-master $(B)/mtslurm-worker $(B)/mtslurm-fhost
+BINS := $(B)/mtslurm $(B)/mtslurm-master $(B)/mtslurm-worker $(B)/mtslurm-fhost $(B)/mtslurm-node
 UNITS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 TOOLS := $(patsubst tests/tools/%.c,$(B)/tests/%,$(filter-out tests/tools/lib%.c,$(TOOL_SRC))) \
 	$(patsubst tests/tools/%.c,$(B)/tests/%.so,$(filter tests/tools/lib%.c,$(TOOL_SRC)))
@@ -127,6 +128,11 @@ $(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(HTTP_LIBS) $(LIBS)
 
+# The node agent (node/node.h): serves and speaks HTTP.
+$(B)/mtslurm-node: $(call obj,$(NODE_SRC)) $(LIBSHARE)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(HTTP_LIBS) $(LIBS)
+
 # The function host (worker/fhost.h): a small program of its own, so that
 # what a worker starts for function jobs carries none of its state.
 $(B)/mtslurm-fhost: $(call obj,worker/fhost_main.c)
@@ -139,10 +145,12 @@ $(LIBMTS): $(call obj,$(CLIENT_SRC)) $(LIBSHARE) client/libmtslurm.map
 		-o $@ $(call obj,$(CLIENT_SRC)) $(LIBSHARE) $(LIBS)
 	$(Q)ln -sf libmtslurm.so $(B)/libmtslurm.so.1
 
+# The CLI speaks HTTP to the master for nodes and launch-worker (cmd_node.c):
+# HTTP_LIBS go into this program, never into libmtslurm.so.
 $(B)/mtslurm: $(call obj,$(CLI_SRC)) $(LIBMTS) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) -L$(B) -lmtslurm $(LIBSL) -lslurm $(LIBSHARE) \
-		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(LIBS)
+		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(HTTP_LIBS) $(LIBS)
 
 $(B)/pkgconfig/mtslurm.pc: Makefile
 	@mkdir -p $(dir $@)

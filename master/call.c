@@ -6,6 +6,7 @@
  */
 #include "call.h"
 #include "master.h"
+#include "nodes.h"
 #include "types.h"
 #include "mtjob.h"
 
@@ -24,6 +25,7 @@ const struct call_handler call_client_table[] = {
 	{"forget", query_forget, CALL_WRITES},
 	{"hello", clients_on_hello, CALL_CONN},
 	{"jobs", query_jobs, 0},
+	{"nodes", nodes_on_list, 0},
 	{"shutdown", clients_on_shutdown, CALL_WRITES},
 	{"status", query_status, 0},
 	{"submit", clients_on_submit, CALL_CLIENT | CALL_WRITES},

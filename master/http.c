@@ -19,6 +19,7 @@
 #include "mtapi.h"
 #include "gateway.h"
 #include "web.h"
+#include "nodes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -519,6 +520,7 @@ static void on_gone(struct httpd_req *r, void *arg)
 	q->r = NULL;
 	query_drop_waiters(h->m, &q->out);
 	gateway_forget_outbox(h->m, &q->out);
+	nodes_drop_calls(h->m, &q->out);
 	outbox_close(&q->out);
 }
 

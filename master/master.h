@@ -154,6 +154,7 @@ struct lost_worker {
 struct http;
 struct types;
 struct gateway;
+struct nodes;
 
 struct waiter {
 	struct call call; /* answered through its transport when ready */
@@ -231,6 +232,7 @@ struct master {
 	struct http *http;                    /* the HTTP service, or NULL (--no-http) */
 	struct types *types;                  /* job types and worker types (types.c) */
 	struct gateway *gateway;              /* endpoint job types and apps (gateway.c), or NULL */
+	struct nodes *nodes;                  /* node agents and calls to them (nodes.c), or NULL */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 };
 

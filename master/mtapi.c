@@ -10,6 +10,7 @@
 #include "master.h"
 #include "mtjob.h"
 #include "gateway.h"
+#include "nodes.h"
 #include "types.h"
 
 #include <stdio.h>
@@ -335,6 +336,8 @@ const struct call_handler mtapi_calls[] = {
 	{"get_worker_status", ep_worker_status, 0},
 	{"get_worker_status_by_url", ep_worker_status_by_url, 0},
 	{"heartbeat", ep_heartbeat, 0},
+	{"launch_worker", nodes_on_launch, 0},
+	{"launch_worker_status", nodes_on_launch_status, 0},
 	{"pid_file", ep_pid_file, 0},
 	/* live checks: the master knows each worker's state through its
 	 * connection, so these are the same as the get_ variants */
@@ -344,6 +347,7 @@ const struct call_handler mtapi_calls[] = {
 	{"register_job_schema_to_worker_type", ep_register_job_schema_to_worker_type, CALL_WRITES},
 	{"register_job_to_endpoint", ep_register_job_to_endpoint, CALL_WRITES},
 	{"register_job_to_worker", ep_register_job_to_worker, CALL_WRITES},
+	{"register_node", nodes_on_register, 0},
 	{"register_worker_type", ep_register_worker_type, CALL_WRITES},
 	{"requeue_from_dlq", mtjob_dlq_requeue, CALL_WRITES},
 	{"server_id", ep_server_id, 0},

@@ -9,6 +9,7 @@
 #include "master.h"
 #include "autoscale.h"
 #include "http.h"
+#include "nodes.h"
 #include "types.h"
 #include "gateway.h"
 #include "storesvc.h"
@@ -811,6 +812,7 @@ static void finish_shutdown(struct master *m)
 		m->handles_open++;
 		gateway_close(m, on_http_stopped, m);
 	}
+	nodes_close(m);
 	uv_close((uv_handle_t *)&m->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&m->check, on_handle_closed);
 	uv_close((uv_handle_t *)&m->idle, on_handle_closed);
@@ -831,6 +833,7 @@ void master_free(struct master *m)
 	workers_release(m);
 	clients_release(m);
 	types_release(m);
+	nodes_release(m);
 	store_close(m->store);
 	m->store = NULL;
 }

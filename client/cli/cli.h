@@ -71,7 +71,12 @@ struct cli {
 	const char *executor, *command, *target;     /* worker-type add */
 	const char *param[CLI_MAX_ENV];              /* --param K=V */
 	int nparam;
-	const char *jobtype, *ext_id;                /* submit --type NAME [--id EXT] */
+	const char *type_name;                       /* submit --type (a job type), launch-worker --type (a worker type) */
+	const char *ext_id;                          /* submit --id EXT */
+	/* nodes (cmd_node.c) */
+	const char *node;       /* launch-worker --node NAME or URL */
+	int count;              /* launch-worker --count */
+	const char *node_ports; /* start --node-ports A-B */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
@@ -197,6 +202,14 @@ int cmd_dlq(struct cli *cli);
 /* submit --type: one typed job (cmd_types.c). */
 int cli_submit_typed(struct cli *cli);
 void opt_param(struct cli *cli, const struct cli_option *o, const char *v);
+int cmd_nodes(struct cli *cli);
+int cmd_launch_worker(struct cli *cli);
+/* POST body to the master's HTTP endpoint path; the HTTP status, with the
+ * response body in *resp (free it); dies if there is no answer (cmd_node.c). */
+long cli_api_post(struct cli *cli, const char *path, const char *body, char **resp);
+/* start: wait until the node agent of pid registered with the master: 0,
+ * -1 if it exited, -2 after timeout_ms (cmd_node.c). */
+int cli_node_wait(struct cli *cli, long pid, int timeout_ms);
 /* add-workers for a local or in-allocation cluster (cmd_start.c). */
 int cmd_add_workers_local(struct cli *cli);
 /* The workers a local or in-allocation cluster should have (launch.json's

@@ -53,6 +53,8 @@ struct launch {
 		       * those connected before it + N); -1: not recorded (an older file) */
 	int n;
 	struct launch_one v[LAUNCH_MAX];
+	long node_pid;                 /* the node agent start ran (0: none) */
+	unsigned long long node_start; /* its start time (proc_start) */
 };
 
 static void launch_one_read(const msg *m, struct launch_one *o, const char *pid_key, const char *start_key)
@@ -89,6 +91,10 @@ static int read_launch(const char *dir, struct launch *l)
 	l->expected = msg_get_int(m, "expected", &v) == 0 && v >= 0 ? (int)v : -1;
 	if (!msg_get_int(m, "slots", &v) && v > 0)
 		l->slots = (int)v;
+	if (!msg_get_int(m, "node_pid", &v) && v > 0)
+		l->node_pid = (long)v;
+	if (!msg_get_int(m, "node_start", &v) && v > 0)
+		l->node_start = (unsigned long long)v;
 	msg *list = msg_get(m, "launches");
 	if (msg_is_array(list)) {
 		for (msg *e = msg_child(list); e && l->n < LAUNCH_MAX; e = msg_next(e))
@@ -132,6 +138,8 @@ static void write_launch(const char *dir, const struct launch *l)
 	msg_set_int(o, "mpirun_start", (int64_t)first->start);
 	msg_set_str(o, "node", first->node);
 	msg_set_int(o, "workers", first->workers);
+	msg_set_int(o, "node_pid", l->node_pid);
+	msg_set_int(o, "node_start", (int64_t)l->node_start);
 	for (int i = 0; i < l->n; i++) {
 		msg *e = msg_new_object();
 		msg_set_int(e, "pid", l->v[i].pid);
@@ -372,7 +380,7 @@ static void shutdown_master(struct cli *cli, long pid)
 /* start --json: {"master":{"host","port","pid"},"mode","launcher_pid",
  * "workers","connected","restarted","run_dir"}. */
 static void print_started(const struct cli *cli, const struct master_info *mi, long mpid, long launcher_pid,
-			  int want, int seen, int restarted)
+			  int want, int seen, int restarted, long node_pid)
 {
 	msg *o = msg_new_object(), *m = msg_new_object();
 	msg_set_str(m, "host", mi->host);
@@ -384,6 +392,7 @@ static void print_started(const struct cli *cli, const struct master_info *mi, l
 	msg_set_int(o, "workers", want);
 	msg_set_int(o, "connected", seen < 0 ? 0 : seen);
 	msg_set_bool(o, "restarted", restarted);
+	msg_set_int(o, "node_pid", node_pid);
 	msg_set_str(o, "run_dir", cli->run_dir);
 	cli_print_json(o);
 }
@@ -460,7 +469,7 @@ static int restart_master(struct cli *cli, const char *master_bin, const char *m
 	int seen = 0;
 	int rc = wait_workers(cli, want, first, timeout_ms, &seen);
 	if (cli->json)
-		print_started(cli, &mi, mp, first, want, seen, 1);
+		print_started(cli, &mi, mp, first, want, seen, 1, 0);
 	else
 		printf("mtslurm: master restarted on %s:%d (pid %ld); %d of %d workers of mpirun pid %ld "
 		       "reconnected\n",
@@ -491,7 +500,7 @@ static void check_slots(const struct cli *cli, int slots)
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
-	char master_bin[PATH_MAX], worker_bin[PATH_MAX];
+	char master_bin[PATH_MAX], worker_bin[PATH_MAX], node_bin[PATH_MAX], nlog[RUNDIR_PATH_MAX];
 	struct master_info mi;
 	struct launch l;
 	if (!cli->local && !cli->in_allocation)
@@ -515,28 +524,46 @@ int cmd_start(struct cli *cli)
 	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
 	rundir_path(logs, cli->run_dir, "logs");
 	rundir_path(mlog, cli->run_dir, "logs/master.out");
+	rundir_path(nlog, cli->run_dir, "logs/node.out");
 	rundir_path(wlog, cli->run_dir, cli->in_allocation ? "logs/srun.out" : "logs/mpirun.out");
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
 
 	/* The master died but its workers live on: restart the master alone. */
-	if (read_launch(cli->run_dir, &l) == 0)
+	if (read_launch(cli->run_dir, &l) == 0) {
 		for (int i = 0; i < l.n; i++)
 			if (launch_running(cli, &l.v[i]))
 				return restart_master(cli, master_bin, mlog, &l, timeout_ms);
+		/* A node agent of the last start outlived its cluster: end it, the
+		 * new start runs its own. */
+		if (l.node_pid > 0 && our_process(l.node_pid, "mtslurm-node", cli->run_dir, l.node_start))
+			end_pid(l.node_pid, 8000);
+	}
 
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
 	check_slots(cli, cli->slots);
+	/* A local cluster has one node agent (its URL: mtslurm nodes); inside
+	 * an allocation none is started yet. */
+	int with_node = !cli->in_allocation && !cli->no_http;
+	if (with_node)
+		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
 	memset(&l, 0, sizeof l);
 	util_strlcpy(l.mode, cli->in_allocation ? "allocation" : "local", sizeof l.mode);
 	l.master_works = cli->master_works;
 	l.slots = cli->slots;
 	l.expected = cli->n + (cli->master_works ? 1 : 0);
+	if (with_node) {
+		char *nargv[] = {node_bin, "--run-dir", cli->run_dir, "--worker-ports",
+				 (char *)(cli->node_ports ? cli->node_ports : "8092-8111"), NULL};
+		l.node_pid = spawn_detached(nargv, nlog);
+		l.node_start = proc_start(l.node_pid);
+	}
 	long lpid = 0;
 	if (cli->n > 0) {
 		lpid = launch_workers(cli, cli->in_allocation, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
 		if (lpid < 0) {
+			end_pid(l.node_pid, 8000);
 			shutdown_master(cli, mp);
 			cli_die(1, "%s", err);
 		}
@@ -546,9 +573,24 @@ int cmd_start(struct cli *cli)
 	int seen = 0;
 	int want = cli->n + (cli->master_works ? 1 : 0);
 	int rc = wait_workers(cli, want, lpid, timeout_ms, &seen);
+	int node_rc = rc == 0 && l.node_pid > 0 ? cli_node_wait(cli, l.node_pid, 15000) : 0;
+	if (node_rc) {
+		char why[512];
+		cli_last_line(nlog, why, sizeof why);
+		end_pid(l.node_pid, 8000);
+		end_pid(lpid, 3000);
+		shutdown_master(cli, mp);
+		char lp[RUNDIR_PATH_MAX];
+		rundir_path(lp, cli->run_dir, "launch.json");
+		unlink(lp);
+		cli_die(1, "the node agent (mtslurm-node pid %ld) %s: %s (see %s); stopped", l.node_pid,
+			node_rc == -1 ? "exited at start" : "did not register with the master within 15 s",
+			why[0] ? why : "no reason given", nlog);
+	}
 	if (rc != 0) {
 		char why[512];
 		cli_last_line(wlog, why, sizeof why);
+		end_pid(l.node_pid, 8000);
 		end_pid(lpid, 3000);
 		shutdown_master(cli, mp);
 		char lp[RUNDIR_PATH_MAX];
@@ -561,10 +603,11 @@ int cmd_start(struct cli *cli)
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
 	if (cli->json)
-		print_started(cli, &mi, mp, lpid, want, seen, 0);
+		print_started(cli, &mi, mp, lpid, want, seen, 0, l.node_pid);
 	else
-		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), run dir %s\n", mi.host, mi.port,
-		       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", lpid, cli->run_dir);
+		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld)%s, run dir %s\n", mi.host, mi.port,
+		       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", lpid,
+		       l.node_pid > 0 ? ", a node agent (mtslurm nodes)" : "", cli->run_dir);
 	return 0;
 }
 
@@ -618,7 +661,8 @@ static int our_process(long pid, const char *prog, const char *run_dir, unsigned
 
 /* stop --json: {"stopped":bool,"run_dir","master_pid","launcher_pid",
  * "launcher_pids"} (0 / []: there was none; launcher_pid is the first). */
-static void print_stopped(const struct cli *cli, int stopped, long master_pid, const long *lpids, int nl)
+static void print_stopped(const struct cli *cli, int stopped, long master_pid, const long *lpids, int nl,
+			  long node_pid)
 {
 	msg *o = msg_new_object(), *a = msg_new_array();
 	msg_set_bool(o, "stopped", stopped);
@@ -628,6 +672,7 @@ static void print_stopped(const struct cli *cli, int stopped, long master_pid, c
 	for (int i = 0; i < nl; i++)
 		msg_push(a, msg_new_int(lpids[i]));
 	msg_add(o, "launcher_pids", a);
+	msg_set_int(o, "node_pid", node_pid);
 	cli_print_json(o);
 }
 
@@ -661,13 +706,17 @@ int cmd_stop(struct cli *cli)
 	for (int i = 0; have_launch && i < l.n; i++)
 		if (launch_running(cli, &l.v[i]))
 			lpids[nl++] = l.v[i].pid;
+	/* the node agent start ran, if it still runs */
+	long node_pid = have_launch && l.node_pid > 0 && our_process(l.node_pid, "mtslurm-node", cli->run_dir, l.node_start)
+				? l.node_pid
+				: 0;
 	rundir_path(lp, cli->run_dir, "launch.json");
 	mts_client *c = have_master ? cli_connect_quiet(cli) : NULL;
-	if (!c && !master_pid && !nl) {
+	if (!c && !master_pid && !nl && !node_pid) {
 		rundir_remove_master(cli->run_dir);
 		unlink(lp);
 		if (cli->json)
-			print_stopped(cli, 0, 0, lpids, 0);
+			print_stopped(cli, 0, 0, lpids, 0, 0);
 		fprintf(stderr, "mtslurm: nothing is running in %s\n", cli->run_dir);
 		return 0;
 	}
@@ -686,6 +735,9 @@ int cmd_stop(struct cli *cli)
 		cli_sleep_ms(50);
 	for (int i = 0; i < nl; i++)
 		end_pid(lpids[i], 5000);
+	/* The node agent stops the workers it launched (they have usually
+	 * left already, told to exit by the master), then itself. */
+	end_pid(node_pid, 10000);
 	if (have_master && !master_pid && rundir_pid_alive(mi.pid))
 		fprintf(stderr, "mtslurm: the master of master.json (pid %ld on %s) is not one this command may "
 				"signal (not this node's mtslurm-master of %s); left alone\n",
@@ -693,7 +745,7 @@ int cmd_stop(struct cli *cli)
 	rundir_remove_master(cli->run_dir);
 	unlink(lp);
 	if (cli->json)
-		print_stopped(cli, 1, master_pid, lpids, nl);
+		print_stopped(cli, 1, master_pid, lpids, nl, node_pid);
 	else
 		printf("mtslurm: stopped the cluster in %s\n", cli->run_dir);
 	return 0;

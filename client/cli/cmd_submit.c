@@ -53,9 +53,9 @@ static void submit_failed(struct cli *cli, mts_client *c, int rc)
 
 int cmd_submit(struct cli *cli)
 {
-	if (cli->jobtype && cli->kind)
+	if (cli->type_name && cli->kind)
 		cli_die(2, "--type runs a job of a job type; --exec, --echo and --func are the plain kinds: not both");
-	if (cli->jobtype)
+	if (cli->type_name)
 		return cli_submit_typed(cli);
 	if (!cli->kind)
 		cli_die(2, "say what to run: --exec CMD, --echo MSG or --func LIB.so:function [JSON]");

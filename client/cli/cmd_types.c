@@ -258,9 +258,9 @@ int cli_submit_typed(struct cli *cli)
 	char err[200];
 	msg *p = msg_parse(payload, strlen(payload), err, sizeof err);
 	if (!p)
-		cli_die(2, "submit --type %s: the payload is not JSON: %s", cli->jobtype, err);
+		cli_die(2, "submit --type %s: the payload is not JSON: %s", cli->type_name, err);
 	msg *r = msg_new_typed("submit"), *jobs = msg_new_array(), *j = msg_new_object();
-	msg_set_str(j, "jobtype", cli->jobtype);
+	msg_set_str(j, "jobtype", cli->type_name);
 	msg_add(j, "input", p);
 	if (cli->ext_id)
 		msg_set_str(j, "ext", cli->ext_id);

@@ -90,8 +90,11 @@ static const struct cli_option options[] = {
 	STR("--command", NULL, command),
 	STR("--target", NULL, target),
 	{"--param", NULL, CLI_VALUE, opt_param, 0, 0, 0, NULL},
-	STR("--type", NULL, jobtype),
+	STR("--type", NULL, type_name),
 	STR("--id", NULL, ext_id),
+	STR("--node", NULL, node),
+	INT("--count", NULL, count, 1, 1000, "--count wants a number of workers from 1 to 1000"),
+	STR("--node-ports", NULL, node_ports),
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
@@ -104,7 +107,8 @@ static int run_add_workers(struct cli *cli)
 static const struct cli_command commands[] = {
 	{"start", cmd_start,
 	 " --workers --local --in-allocation --slots --oversubscribe --master-works --prefetch --max-queued "
-	 "--http --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host " SLURM_OPTS,
+	 "--http --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host "
+	 "--node-ports " SLURM_OPTS,
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
@@ -126,6 +130,9 @@ static const struct cli_command commands[] = {
 	 "  --timeout S       overall limit for the master to load its store and serve, and for\n"
 	 "                    the workers to connect (default 60 locally, 120 with Slurm)\n"
 	 "  --json            print {master, pid, workers, run_dir, ...} as one JSON object\n"
+	 "  --node-ports A-B  the ports the node agent (mtslurm-node) gives the workers it\n"
+	 "                    launches (mtslurm launch-worker; default 8092-8111; also A,B)\n"
+	 "  --no-http         the master serves no HTTP and no node agent is started\n"
 	 "Slurm mode (docs/slurm.md):\n"
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
@@ -272,6 +279,21 @@ static const struct cli_command commands[] = {
 	 "The dead-letter queue: typed jobs that failed. requeue runs one again under the same id;\n"
 	 "discard takes it out (it stays failed). ID: a job id or its external id.\n"
 	 "  --json   a JSON array of {id, job_id, type, error, output, finished, since}\n"},
+	{"nodes", cmd_nodes, " --json ", 0, NULL,
+	 "usage: mtslurm nodes [--json]\n"
+	 "The node agents (mtslurm-node) registered with the master: name, URL, pid, when last\n"
+	 "heard from. The URL is the node_url that POST /launch_worker takes.\n"
+	 "  --json   a JSON array of {url, name, pid, registered, last_seen}\n"},
+	{"launch-worker", cmd_launch_worker, " --type --node --count --timeout --json ", 0, NULL,
+	 "usage: mtslurm launch-worker --type WTYPE [--node NAME] [--count N] [--json]\n"
+	 "Launch workers of a registered worker type through node agents (the master's\n"
+	 "/launch_worker), each on a free port of its node's range, and wait until each is ready:\n"
+	 "prints each worker's id and URL, or why its launch failed (exit 1).\n"
+	 "  --type WTYPE   the worker type (registered with POST /register_worker_type)\n"
+	 "  --node NAME    launch on this node (its name or URL; default: the nodes take turns)\n"
+	 "  --count N      launch N workers (default 1)\n"
+	 "  --timeout S    stop waiting after S seconds (default 90)\n"
+	 "  --json         print {\"launches\":[...],\"ready\",\"failed\"} as one JSON object\n"},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -295,6 +317,8 @@ const char cli_usage_text[] =
 	"  worker-type  add NAME --executor E [--command T | --target LIB.so:fn] | del NAME\n"
 	"  worker-types the worker types\n"
 	"  dlq          the dead-letter queue; dlq requeue ID | dlq discard ID\n"
+	"  nodes        the node agents and their URLs\n"
+	"  launch-worker  --type WTYPE [--node NAME] [--count N]   workers of a worker type\n"
 	"\n"
 	"Every command that prints takes --json; mtslurm COMMAND --help lists its options.\n"
 	"Every command finds the cluster through --run-dir DIR, else $MTSLURM_RUN_DIR,\n"

@@ -186,8 +186,10 @@ function loadNodes() {
 		return Promise.resolve();
 	return api('api/v1/call', {t: 'nodes'}).then((r) => {
 		$('nodes-panel').hidden = false;
+		const now = Date.now() / 1000;
 		fillTable('nodes-body', (r.nodes || []).map((n) => [
-			n.name || n.id, n.url || '', n.state || '', Array.isArray(n.workers) ? n.workers.length : n.workers,
+			n.name || '', n.url || '', n.pid || '',
+			n.last_seen ? Math.max(0, Math.round(now - n.last_seen)) + ' s ago' : '',
 		]), 4, 'no node agent');
 	}, (e) => {
 		if (/^400:/.test(e.message)) {

@@ -9,6 +9,7 @@
 lib=$T/libexec
 mkdir -p "$lib"
 ln -s "$MTS_BUILD/mtslurm-worker" "$lib/mtslurm-worker"
+ln -s "$MTS_BUILD/mtslurm-node" "$lib/mtslurm-node"
 cat > "$lib/mtslurm-master" <<EOS
 #!/bin/bash
 # Busy like a master loading a big backlog, then the real one (same pid).

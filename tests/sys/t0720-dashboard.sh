@@ -82,7 +82,7 @@ assert_eq "$cnt" "$(mval 'mtslurm_store_sync_seconds_bucket{le="+Inf"}')" "metri
 echo "$m" | grep -q '^# TYPE mtslurm_jobs_submitted_total counter$' || fail "metrics: submitted is no counter"
 
 # ---- the page in headless Chromium ----
-nums='JSON.stringify({jobs:Object.fromEntries(["queued","prefetched","running","completed","failed","cancelled","total"].map(s=>[s,+document.getElementById("jobs-"+s).textContent])),connected:+document.getElementById("workers-connected").textContent,slots:+document.getElementById("slots").textContent,busy:+document.getElementById("slots-busy").textContent,workers:[...document.querySelectorAll("#workers-body tr")].map(r=>r.cells[0].textContent),failures:[...document.querySelectorAll("#failures-body tr")].map(r=>[+r.cells[0].textContent,r.cells[4].textContent]),types:[...document.querySelectorAll("#types-body tr")].map(r=>[r.cells[0].textContent,+r.cells[2].textContent]),nodesHidden:document.getElementById("nodes-panel").hidden,live:document.body.dataset.live,rate:document.getElementById("rate").textContent,peak:Math.max(0,...rates().map(x=>x.r))})'
+nums='JSON.stringify({jobs:Object.fromEntries(["queued","prefetched","running","completed","failed","cancelled","total"].map(s=>[s,+document.getElementById("jobs-"+s).textContent])),connected:+document.getElementById("workers-connected").textContent,slots:+document.getElementById("slots").textContent,busy:+document.getElementById("slots-busy").textContent,workers:[...document.querySelectorAll("#workers-body tr")].map(r=>r.cells[0].textContent),failures:[...document.querySelectorAll("#failures-body tr")].map(r=>[+r.cells[0].textContent,r.cells[4].textContent]),types:[...document.querySelectorAll("#types-body tr")].map(r=>[r.cells[0].textContent,+r.cells[2].textContent]),nodesHidden:document.getElementById("nodes-panel").hidden,nodes:[...document.querySelectorAll("#nodes-body tr")].map(r=>r.cells[1].textContent),live:document.body.dataset.live,rate:document.getElementById("rate").textContent,peak:Math.max(0,...rates().map(x=>x.r))})'
 done_now=$(( $(jget "$st" '$.jobs.completed') + $(jget "$st" '$.jobs.failed') ))
 sh_burst="for i in \$(seq 1 300); do echo b\$i; done | mtslurm submit --echo --delay 0.02 --stdin >/dev/null"
 python3 "$top/tests/sys/cdp.py" --timeout 40 "$base" \
@@ -121,7 +121,8 @@ fids=$(mtslurm jobs --state failed --json | jsql "select group_concat(id,',') fr
 assert_eq "$fids" "$fl" "page: failures newest first"
 assert_contains "$page" "disk full" "page: a failure's error"
 assert_contains "$page" '"types":[["resize",3]]' "page: job types with queued jobs"
-assert_eq 1 "$(jget "$page" '$.nodesHidden')" "page: no nodes request on this master, panel hidden"
+assert_eq 0 "$(jget "$page" '$.nodesHidden')" "page: the nodes panel is shown"
+assert_eq "$(jget "$(mtslurm nodes --json)" '$[0].url')" "$(jget "$page" '$.nodes[0]')" "page: the node agent start runs, as mtslurm nodes lists it"
 assert_eq live "$(jget "$page" '$.live')" "page: updated over the event stream"
 awk -v p="$(jget "$page" '$.peak')" 'BEGIN { exit !(p > 0) }' || fail "page: no throughput computed"
 # After the stream was closed the page polls, and still follows the jobs.

@@ -68,6 +68,7 @@ static void test_tables_sorted(void **state)
 	(void)state;
 	assert_int_equal(call_table_check(call_client_table, call_client_count), 0);
 	assert_int_equal(call_table_check(workers_calls, workers_ncalls), 0);
+	assert_int_equal(call_table_check(mtapi_calls, mtapi_ncalls), 0);
 	assert_int_equal(worker_msgs_check(), 0);
 	assert_int_equal(call_table_check(mtapi_calls, mtapi_ncalls), 0);
 	assert_int_equal(http_routes_check(), 0);
@@ -120,7 +121,7 @@ static void test_dispatch_refusals(void **state)
 	assert_non_null(strstr(l1, "{\"t\":\"error\",\"req\":7,\"code\":\"bad_request\",\"msg\":\"send hello before submit\"}"));
 	assert_non_null(strstr(l1, "hello\\\" is for connections of the wire protocol only"));
 	assert_non_null(strstr(l1, "\"req\":9,\"code\":\"protocol\""));
-	assert_non_null(strstr(l1, "expected cancel, dlq, dlq_discard, dlq_requeue, env, forget, hello, jobs, shutdown, status, submit, type_add, type_del, types, wait, workers, wtype_add, wtype_del, wtypes"));
+	assert_non_null(strstr(l1, "expected cancel, dlq, dlq_discard, dlq_requeue, env, forget, hello, jobs, nodes, shutdown, status, submit, type_add, type_del, types, wait, workers, wtype_add, wtype_del, wtypes"));
 	/* replies come out in request order */
 	assert_true(strstr(l1, "submit") < strstr(l1, "wire protocol") &&
 		    strstr(l1, "wire protocol") < strstr(l1, "teleport"));

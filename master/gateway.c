@@ -323,6 +323,85 @@ void gateway_forget_outbox(struct master *m, const struct outbox *out)
 			f->call.out = NULL; /* the job goes on; nobody waits for it */
 }
 
+/* ---- register_app's proxy routes ---- */
+
+struct proxy {
+	gateway_proxy_fn done;
+	void *arg;
+	struct hclient_call *call;
+};
+
+static void on_proxied(void *arg, const struct hclient_res *r)
+{
+	struct proxy *p = arg;
+	if (r->http_ok && r->status > 0 && r->status < 600) {
+		p->done(p->arg, (unsigned)r->status, r->content_type, r->body, r->len);
+	} else {
+		char body[400];
+		snprintf(body, sizeof body, "{\"detail\":\"the app did not answer: %.300s\"}",
+			 r->error ? r->error : "failed");
+		for (char *c = body + 11; *c; c++)
+			if (*c == '"' && c[1] && c[1] != '}')
+				*c = '\'';
+		p->done(p->arg, 502, "application/json", body, strlen(body));
+	}
+	free(p);
+}
+
+int gateway_proxy(struct master *m, const char *method, const char *path, const char *body, size_t len,
+		  const char *content_type, gateway_proxy_fn done, void *arg, void **call)
+{
+	*call = NULL;
+	while (*path == '/')
+		path++;
+	const char *slash = strchr(path, '/');
+	size_t l = slash ? (size_t)(slash - path) : strlen(path);
+	char name[TYPES_NAME_MAX + 1], url[2048];
+	if (!l || l > TYPES_NAME_MAX)
+		return 0;
+	memcpy(name, path, l);
+	name[l] = '\0';
+	const char *app = gateway_app(m, name);
+	struct hclient *hc = app ? client_of_gw(m) : NULL;
+	if (!app)
+		return 0;
+	struct proxy *p = hc ? calloc(1, sizeof *p) : NULL;
+	snprintf(url, sizeof url, "%s/%s", app, slash ? slash + 1 : "");
+	char ct[300];
+	const char *headers[2] = {NULL, NULL};
+	if (content_type && strlen(content_type) < 250) {
+		snprintf(ct, sizeof ct, "Content-Type: %s", content_type);
+		headers[0] = ct;
+	}
+	struct hclient_opts o = HCLIENT_OPTS_INIT;
+	o.method = method;
+	o.headers = headers;
+	o.retries = 0; /* a proxied request may not be idempotent */
+	if (!p) {
+		done(arg, 503, "application/json", "{\"detail\":\"out of memory\"}", 27);
+		return 1;
+	}
+	p->done = done;
+	p->arg = arg;
+	p->call = hclient_request(hc, url, body, len, &o, on_proxied, p);
+	if (!p->call) {
+		free(p);
+		done(arg, 502, "application/json", "{\"detail\":\"cannot start the request to the app\"}", 48);
+		return 1;
+	}
+	*call = p;
+	return 1;
+}
+
+void gateway_proxy_cancel(void *call)
+{
+	struct proxy *p = call;
+	if (!p)
+		return;
+	hclient_cancel(p->call); /* its callback, which frees p, will not run */
+	free(p);
+}
+
 void gateway_close(struct master *m, void (*on_closed)(void *arg), void *arg)
 {
 	struct gateway *g = m->gateway;

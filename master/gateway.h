@@ -51,6 +51,19 @@ int gateway_app_put(struct master *m, const char *name, const char *url, char *e
 /* The URL of app name, or NULL. */
 const char *gateway_app(const struct master *m, const char *name);
 
+/* register_app's proxy route: if path is /NAME/rest for an app NAME, send
+ * the request (method, body, its content type; never the caller's
+ * Authorization) to the app's URL/rest and call done(arg, ...) with the
+ * answer (status 502 and a {"detail"} body if the app could not be
+ * reached); *call is the call, for gateway_proxy_cancel. 1 if it was an
+ * app's path (done will be called, unless cancelled), 0 if not. */
+typedef void (*gateway_proxy_fn)(void *arg, unsigned status, const char *content_type, const char *body,
+				 size_t len);
+int gateway_proxy(struct master *m, const char *method, const char *path, const char *body, size_t len,
+		  const char *content_type, gateway_proxy_fn done, void *arg, void **call);
+/* The caller is gone: done is not called. */
+void gateway_proxy_cancel(void *call);
+
 /* Close every call (at shutdown); on_closed(arg) once the client is gone. */
 void gateway_close(struct master *m, void (*on_closed)(void *arg), void *arg);
 

@@ -52,6 +52,8 @@ struct hreq {
 	struct httpd_req *r; /* NULL once answered or its client gone */
 	unsigned status;
 	int replied;
+	void *proxy; /* a register_app proxy call in flight (gateway_proxy), or NULL */
+	int in_request; /* inside on_request, which closes what it answered */
 	/* Turns the reply object into what the route returns (NULL: as is);
 	 * returns a new msg (owned by the caller) or NULL with *status set. */
 	msg *(*shape)(struct hreq *q, const msg *reply, unsigned *status);
@@ -474,6 +476,24 @@ static int route_mtapi(struct hreq *q, const char *method, const char *path)
 	return 1;
 }
 
+static void on_proxied(void *arg, unsigned status, const char *content_type, const char *body, size_t len)
+{
+	struct hreq *q = arg;
+	q->proxy = NULL;
+	answer_now(q, status, content_type && *content_type ? content_type : "application/json", body, len);
+	if (!q->in_request)
+		outbox_close(&q->out);
+}
+
+/* register_app's routes: /NAME/... to the app (gateway_proxy). */
+static int route_app(struct hreq *q, const char *method, const char *path)
+{
+	size_t n = 0;
+	const char *body = httpd_req_body(q->r, &n);
+	return gateway_proxy(q->h->m, method, path, n ? body : NULL, n, httpd_req_header(q->r, "Content-Type"),
+			     on_proxied, q, &q->proxy);
+}
+
 static void on_request(struct httpd_req *r, void *arg)
 {
 	struct http *h = arg;
@@ -498,11 +518,13 @@ static void on_request(struct httpd_req *r, void *arg)
 		snprintf(key, sizeof key, "%s %s", method, path);
 	}
 	const struct route *rt = nametab_find(routes, sizeof routes / sizeof routes[0], sizeof routes[0], key);
+	q->in_request = 1;
 	if (rt)
 		rt->fn(q, id);
-	else if (!route_mtapi(q, method, path))
+	else if (!route_mtapi(q, method, path) && !route_app(q, method, path))
 		answer_error_now(q, 404, "no endpoint %s %.200s (see docs/service-api.md; POST /endpoints lists mindtrace's)",
 				 method, path);
+	q->in_request = 0;
 	/* Answered at once (a refusal) or never queued: done with it. */
 	if (q->replied && !q->r)
 		outbox_close(&q->out);
@@ -518,6 +540,8 @@ static void on_gone(struct httpd_req *r, void *arg)
 	if (!q)
 		return;
 	q->r = NULL;
+	gateway_proxy_cancel(q->proxy);
+	q->proxy = NULL;
 	query_drop_waiters(h->m, &q->out);
 	gateway_forget_outbox(h->m, &q->out);
 	nodes_drop_calls(h->m, &q->out);

@@ -115,10 +115,29 @@ assert_eq 3 "$(jget "$(cat "$T/counts")" '$.e500')" "a 5xx is retried (3 attempt
 out=$(post get_job_status '{"job_id":"g_e500"}')
 assert_eq failed "$(jget "$out" '$.status')" "the failure is recorded, not a stale running"
 assert_contains "$(jget "$out" '$.output.error')" "HTTP 500" "with the reason"
+# register_app's proxy route: /app/... reaches the app (never with our token)
+assert_eq 200 "$(code GET /app/some/where)" "GET through the app's route"
+assert_eq /some/where "$(jget "$(cat "$T/body")" '$.path')" "the rest of the path reaches the app"
+assert_eq "" "$(jget "$(cat "$T/body")" '$.authorization')" "the cluster's token is not forwarded"
+assert_eq 200 "$(code POST /app/echo -d "$(job p1 x '{"message":"proxied"}')")" "POST through the app's route"
+assert_eq proxied "$(jget "$(cat "$T/body")" '$.output.echoed')" "the app's answer comes back"
+# a hanging endpoint: the type's timeout, and nothing else waits meanwhile
+post api/v1/call '{"t":"type_add","name":"t_hang","endpoint":"app/hang","timeout":1}' >/dev/null
+t0=$(date +%s%N)
+code POST /submit_job -d "$(job g_hang t_hang '{}')" > "$T/hang.code" &
+hang=$!
+sleep 0.3
+assert_eq 200 "$(code GET /api/v1/status)" "the master answers while a gateway call hangs"
+wait "$hang"
+assert_eq 504 "$(cat "$T/hang.code")" "a hanging endpoint: 504 after the type's timeout"
+el=$((($(date +%s%N) - t0) / 1000000))
+[ "$el" -lt 5000 ] || fail "the 1 s timeout took ${el} ms"
+assert_eq failed "$(jget "$(post get_job_status '{"job_id":"g_hang"}')" '$.status')" "the hung job is failed"
+assert_contains "$(jget "$(post get_job_status '{"job_id":"g_hang"}')" '$.output.error')" "timed out" "with the reason"
 route t_echo "$ep/echo" # re-registering replaces the endpoint (a full URL this time)
 out=$(post submit_job "$(job g2 t_echo '{"message":"again"}')")
 assert_eq again "$(jget "$out" '$.output.echoed')" "A6: a re-registered endpoint"
-assert_eq 1 "$(jlen "$(post get_dlq_jobs '')" '$.jobs')" "the failed gateway job is in the DLQ"
+assert_eq 2 "$(jlen "$(post get_dlq_jobs '')" '$.jobs')" "the failed gateway jobs are in the DLQ"
 
 # ---- job types with a JSON Schema (native wire request, then HTTP submit) ----
 schema='{"type":"object","required":["path","width"],"properties":{"path":{"type":"string"},"width":{"type":"integer","minimum":1,"maximum":4096}},"additionalProperties":false}'
@@ -168,6 +187,7 @@ assert_eq imgworker "$(jget "$(post api/v1/call '{"t":"wtypes"}')" '$.wtypes[0].
 assert_eq queued "$(jget "$(post get_job_status '{"job_id":"r2"}')" '$.status')" "a queued typed job survives"
 assert_eq completed "$(jget "$(post get_job_status '{"job_id":"g1"}')" '$.status')" "a gateway result survives"
 assert_eq g_e500 "$(jget "$(post get_dlq_jobs '')" '$.jobs[0].job_id')" "the DLQ survives"
+assert_eq null "$(post discard_from_dlq '{"job_id":"g_hang"}')" "discard the hung one"
 # requeue and discard: the same id goes again (it fails again: the endpoint still answers 500)
 assert_eq null "$(post register_app "{\"name\":\"app\",\"url\":\"$ep\"}")" "apps are registered again"
 assert_eq 200 "$(code POST /requeue_from_dlq -d '{"job_id":"g_e500"}')" "requeue"

@@ -8,6 +8,7 @@
 #include "master.h"
 #include "storesvc.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,18 @@
 #include "nametab.h"
 #include "util.h"
 
+/* A table of records sorted by name, whose first member is their name
+ * (char name[]): job types and worker types. */
+_Static_assert(offsetof(struct jobtype, name) == 0, "struct jobtype starts with its name");
+_Static_assert(offsetof(struct workertype, name) == 0, "struct workertype starts with its name");
+struct named {
+	void **v;
+	size_t n, cap;
+};
+
 struct types {
-	struct jobtype **jt;
-	size_t njt, capjt;
-	struct workertype **wt;
-	size_t nwt, capwt;
+	struct named jt; /* struct jobtype * */
+	struct named wt; /* struct workertype * */
 	char **pools; /* pool i + 1 is job type pools[i] */
 	size_t npools, cappools;
 };
@@ -92,12 +100,12 @@ struct client *types_owner(struct master *m, const char *name)
 
 /* ---- lookups ---- */
 
-static size_t find_jt(const struct types *t, const char *name, int *found)
+static size_t named_find(const struct named *t, const char *name, int *found)
 {
-	size_t lo = 0, hi = t->njt;
+	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(name, t->jt[mid]->name);
+		int d = strcmp(name, (const char *)t->v[mid]);
 		if (!d)
 			return *found = 1, mid;
 		if (d < 0)
@@ -108,56 +116,82 @@ static size_t find_jt(const struct types *t, const char *name, int *found)
 	return *found = 0, lo;
 }
 
-static size_t find_wt(const struct types *t, const char *name, int *found)
+/* Put rec into t; one of its name is replaced and handed back in *old
+ * (NULL if none). 0, or -1 on OOM. */
+static int named_put(struct named *t, void *rec, void **old)
 {
-	size_t lo = 0, hi = t->nwt;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int d = strcmp(name, t->wt[mid]->name);
-		if (!d)
-			return *found = 1, mid;
-		if (d < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	int f;
+	size_t i = named_find(t, (const char *)rec, &f);
+	*old = NULL;
+	if (f) {
+		*old = t->v[i];
+		t->v[i] = rec;
+		return 0;
 	}
-	return *found = 0, lo;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		void **p = realloc(t->v, cap * sizeof *p);
+		if (!p)
+			return -1;
+		t->v = p;
+		t->cap = cap;
+	}
+	memmove(t->v + i + 1, t->v + i, (t->n - i) * sizeof *t->v);
+	t->v[i] = rec;
+	t->n++;
+	return 0;
+}
+
+/* Take the record called name out of t: it, or NULL. */
+static void *named_take(struct named *t, const char *name)
+{
+	int f = 0;
+	size_t i = name ? named_find(t, name, &f) : 0;
+	if (!f)
+		return NULL;
+	void *rec = t->v[i];
+	memmove(t->v + i, t->v + i + 1, (t->n - i - 1) * sizeof *t->v);
+	t->n--;
+	return rec;
+}
+
+static void *named_get(const struct named *t, const char *name)
+{
+	int f = 0;
+	size_t i = name ? named_find(t, name, &f) : 0;
+	return f ? t->v[i] : NULL;
 }
 
 struct jobtype *types_job(struct master *m, const char *name)
 {
 	struct types *t = T(m);
-	int f = 0;
-	size_t i = t && name ? find_jt(t, name, &f) : 0;
-	return f ? t->jt[i] : NULL;
+	return t ? named_get(&t->jt, name) : NULL;
 }
 
 struct workertype *types_worker(struct master *m, const char *name)
 {
 	struct types *t = T(m);
-	int f = 0;
-	size_t i = t && name ? find_wt(t, name, &f) : 0;
-	return f ? t->wt[i] : NULL;
+	return t ? named_get(&t->wt, name) : NULL;
 }
 
 size_t types_njobs(const struct master *m)
 {
-	return m->types ? m->types->njt : 0;
+	return m->types ? m->types->jt.n : 0;
 }
 
 struct jobtype *types_job_at(struct master *m, size_t i)
 {
-	return m->types && i < m->types->njt ? m->types->jt[i] : NULL;
+	return m->types && i < m->types->jt.n ? m->types->jt.v[i] : NULL;
 }
 
 size_t types_nworkers(const struct master *m)
 {
-	return m->types ? m->types->nwt : 0;
+	return m->types ? m->types->wt.n : 0;
 }
 
 struct workertype *types_worker_at(struct master *m, size_t i)
 {
-	return m->types && i < m->types->nwt ? m->types->wt[i] : NULL;
+	return m->types && i < m->types->wt.n ? m->types->wt.v[i] : NULL;
 }
 
 /* ---- memory ---- */
@@ -224,50 +258,21 @@ static struct jobtype *jt_make(struct master *m, const char *name, const char *w
 	return j;
 }
 
-/* Put j into the table, replacing one of its name. */
 static int jt_insert(struct types *t, struct jobtype *j)
 {
-	int f;
-	size_t i = find_jt(t, j->name, &f);
-	if (f) {
-		jt_free(t->jt[i]);
-		t->jt[i] = j;
-		return 0;
-	}
-	if (t->njt == t->capjt) {
-		size_t cap = t->capjt ? t->capjt * 2 : 16;
-		struct jobtype **p = realloc(t->jt, cap * sizeof *p);
-		if (!p)
-			return -1;
-		t->jt = p;
-		t->capjt = cap;
-	}
-	memmove(t->jt + i + 1, t->jt + i, (t->njt - i) * sizeof *t->jt);
-	t->jt[i] = j;
-	t->njt++;
+	void *old;
+	if (named_put(&t->jt, j, &old))
+		return -1;
+	jt_free(old);
 	return 0;
 }
 
 static int wt_insert(struct types *t, struct workertype *w)
 {
-	int f;
-	size_t i = find_wt(t, w->name, &f);
-	if (f) {
-		wt_free(t->wt[i]);
-		t->wt[i] = w;
-		return 0;
-	}
-	if (t->nwt == t->capwt) {
-		size_t cap = t->capwt ? t->capwt * 2 : 16;
-		struct workertype **p = realloc(t->wt, cap * sizeof *p);
-		if (!p)
-			return -1;
-		t->wt = p;
-		t->capwt = cap;
-	}
-	memmove(t->wt + i + 1, t->wt + i, (t->nwt - i) * sizeof *t->wt);
-	t->wt[i] = w;
-	t->nwt++;
+	void *old;
+	if (named_put(&t->wt, w, &old))
+		return -1;
+	wt_free(old);
 	return 0;
 }
 
@@ -330,8 +335,8 @@ int types_load(struct master *m, char *err, size_t n)
 			snprintf(err, n, "cannot read the job and worker types: %s", store_errmsg(m->store));
 		return -1;
 	}
-	if (m->types->njt || m->types->nwt)
-		log_info("%zu job types, %zu worker types", m->types->njt, m->types->nwt);
+	if (m->types->jt.n || m->types->wt.n)
+		log_info("%zu job types, %zu worker types", m->types->jt.n, m->types->wt.n);
 	return 0;
 }
 
@@ -340,14 +345,14 @@ void types_release(struct master *m)
 	struct types *t = m->types;
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->njt; i++)
-		jt_free(t->jt[i]);
-	for (size_t i = 0; i < t->nwt; i++)
-		wt_free(t->wt[i]);
+	for (size_t i = 0; i < t->jt.n; i++)
+		jt_free(t->jt.v[i]);
+	for (size_t i = 0; i < t->wt.n; i++)
+		wt_free(t->wt.v[i]);
 	for (size_t i = 0; i < t->npools; i++)
 		free(t->pools[i]);
-	free(t->jt);
-	free(t->wt);
+	free(t->jt.v);
+	free(t->wt.v);
 	free(t->pools);
 	free(t);
 	m->types = NULL;
@@ -405,15 +410,11 @@ int types_put_job(struct master *m, const char *name, const char *worker_type, c
 int types_del_job(struct master *m, const char *name, char *err, size_t n)
 {
 	struct types *t = T(m);
-	int f = 0;
-	size_t i = t && name ? find_jt(t, name, &f) : 0;
-	if (!f)
+	if (!t || !named_get(&t->jt, name))
 		return 0;
 	if (store_jobtype_del(m->store, name) < 0)
 		return snprintf(err, n, "%s", store_errmsg(m->store)), -1;
-	jt_free(t->jt[i]);
-	memmove(t->jt + i, t->jt + i + 1, (t->njt - i - 1) * sizeof *t->jt);
-	t->njt--;
+	jt_free(named_take(&t->jt, name));
 	types_rebind_all(m);
 	return 1;
 }
@@ -463,15 +464,11 @@ int types_put_worker(struct master *m, const char *name, const char *executor, c
 int types_del_worker(struct master *m, const char *name, char *err, size_t n)
 {
 	struct types *t = T(m);
-	int f = 0;
-	size_t i = t && name ? find_wt(t, name, &f) : 0;
-	if (!f)
+	if (!t || !named_get(&t->wt, name))
 		return 0;
 	if (store_workertype_del(m->store, name) < 0)
 		return snprintf(err, n, "%s", store_errmsg(m->store)), -1;
-	wt_free(t->wt[i]);
-	memmove(t->wt + i, t->wt + i + 1, (t->nwt - i - 1) * sizeof *t->wt);
-	t->nwt--;
+	wt_free(named_take(&t->wt, name));
 	return 1;
 }
 
@@ -496,9 +493,11 @@ void types_worker_pools(struct master *m, struct wrk *w)
 		pools[k++] = 0;
 	} else {
 		struct types *t = T(m);
-		for (size_t i = 0; t && i < t->njt && k < 64; i++)
-			if (!t->jt[i]->endpoint && t->jt[i]->worker_type && strcmp(t->jt[i]->worker_type, w->wtype) == 0)
-				pools[k++] = t->jt[i]->pool;
+		for (size_t i = 0; t && i < t->jt.n && k < 64; i++) {
+			const struct jobtype *j = t->jt.v[i];
+			if (!j->endpoint && j->worker_type && strcmp(j->worker_type, w->wtype) == 0)
+				pools[k++] = j->pool;
+		}
 		for (size_t i = 0; i < w->nbinds && k < 64; i++) {
 			size_t j = 0;
 			while (j < k && pools[j] != w->binds[i])

@@ -36,6 +36,13 @@ struct hclient {
 	uv_loop_t *loop;
 	CURLM *multi;
 	uv_timer_t timer;            /* curl's own timeouts */
+	/* A nudge every HCLIENT_KICK_MS while transfers are in the multi
+	 * handle: libcurl 7.88 can leave a transfer queued behind
+	 * CURLMOPT_MAX_HOST_CONNECTIONS without a timer or socket event to move
+	 * it on (seen once as 1,000 calls not finishing in 60 s on a loaded
+	 * machine); the nudge costs one curl_multi_socket_action per tick. */
+	uv_timer_t kick;
+	unsigned in_multi;           /* transfers added and not yet removed */
 	struct hclient_call *calls;  /* pending: started, not called back nor cancelled */
 	struct hsock *socks;         /* watched, not yet closing */
 	size_t pending;
@@ -88,6 +95,8 @@ static void handle_gone(struct hclient *h)
 
 static void on_timer_closed(uv_handle_t *t) { handle_gone(t->data); }
 
+#define HCLIENT_KICK_MS 250
+
 static void on_sock_closed(uv_handle_t *p)
 {
 	struct hsock *k = p->data;
@@ -120,8 +129,10 @@ static void on_call_closed(uv_handle_t *t)
  * (after its timer has closed, if it ever had one). */
 static void call_free(struct hclient_call *c)
 {
-	if (c->in_multi)
+	if (c->in_multi) {
 		curl_multi_remove_handle(c->h->multi, c->easy);
+		c->h->in_multi--;
+	}
 	curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->hdrs);
 	free(c->url);
@@ -268,6 +279,20 @@ static void attempt_end(struct hclient_call *c, CURLcode rc)
 }
 
 /* (Re)start an attempt: 0, or -1 with c->msg set. */
+static void check_done(struct hclient *h);
+
+static void on_kick(uv_timer_t *t)
+{
+	struct hclient *h = t->data;
+	int running;
+	if (!h->in_multi || h->closing) {
+		uv_timer_stop(t);
+		return;
+	}
+	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(h);
+}
+
 static int attempt_start(struct hclient_call *c)
 {
 	c->resp_len = 0;
@@ -281,6 +306,9 @@ static int attempt_start(struct hclient_call *c)
 	}
 	c->in_multi = 1;
 	c->attempts++;
+	struct hclient *h = c->h;
+	if (!h->in_multi++ && !h->closing)
+		uv_timer_start(&h->kick, on_kick, HCLIENT_KICK_MS, HCLIENT_KICK_MS);
 	return 0;
 }
 
@@ -319,6 +347,7 @@ static void check_done(struct hclient *h)
 		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&c);
 		curl_multi_remove_handle(h->multi, e);
 		c->in_multi = 0;
+		h->in_multi--;
 		attempt_end(c, rc);
 	}
 }
@@ -435,7 +464,9 @@ struct hclient *hclient_new(uv_loop_t *loop, char *err, size_t n)
 	h->loop = loop;
 	uv_timer_init(loop, &h->timer); /* cannot fail for a timer */
 	h->timer.data = h;
-	h->handles = 1;
+	uv_timer_init(loop, &h->kick);
+	h->kick.data = h;
+	h->handles = 2;
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_sock);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -463,6 +494,7 @@ void hclient_close(struct hclient *h, void (*on_closed)(void *arg), void *arg)
 	while (h->socks)
 		sock_close(h->socks);
 	uv_close((uv_handle_t *)&h->timer, on_timer_closed);
+	uv_close((uv_handle_t *)&h->kick, on_timer_closed);
 }
 
 size_t hclient_pending(const struct hclient *h) { return h ? h->pending : 0; }

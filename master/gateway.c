@@ -74,7 +74,8 @@ const char *gateway_app(const struct master *m, const char *name)
 	return NULL;
 }
 
-int gateway_app_put(struct master *m, const char *name, const char *url, char *err, size_t n)
+/* An app into the table (in memory). 0, or -1 with err. */
+static int app_set(struct master *m, const char *name, const char *url, char *err, size_t n)
 {
 	struct gateway *g = G(m);
 	if (!g)
@@ -103,6 +104,34 @@ int gateway_app_put(struct master *m, const char *name, const char *url, char *e
 	while (l > 8 && u[l - 1] == '/')
 		u[--l] = '\0';
 	log_info("app %s: /%s/... is proxied to %s", name, name, u);
+	return 0;
+}
+
+int gateway_app_put(struct master *m, const char *name, const char *url, char *err, size_t n)
+{
+	char key[TYPES_NAME_MAX + 8];
+	if (app_set(m, name, url, err, n))
+		return -1;
+	/* kept across restarts (mindtrace loses its routes with the process) */
+	snprintf(key, sizeof key, "app:%s", name);
+	if (store_svc_set(m->store, key, gateway_app(m, name)))
+		return snprintf(err, n, "cannot store the app: %s", store_errmsg(m->store)), -1;
+	return 0;
+}
+
+static int load_app(void *arg, const char *key, const char *value)
+{
+	struct master *m = arg;
+	char err[200];
+	if (value && app_set(m, key + strlen("app:"), value, err, sizeof err))
+		log_warn("app %s from state.db: %s; register it again", key + 4, err);
+	return 0;
+}
+
+int gateway_load(struct master *m, char *err, size_t n)
+{
+	if (store_svc_settings(m->store, "app:", load_app, m) < 0)
+		return snprintf(err, n, "cannot read the apps: %s", store_errmsg(m->store)), -1;
 	return 0;
 }
 

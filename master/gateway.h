@@ -46,7 +46,9 @@ int gateway_has(const struct master *m, int64_t id);
 /* The transport of out is gone: answer nothing there. */
 void gateway_forget_outbox(struct master *m, const struct outbox *out);
 
-/* Apps (register_app): name -> url, in memory. 0, or -1 with err. */
+/* Apps (register_app): name -> url, in memory and in state.db (a setting
+ * "app:NAME"); gateway_load reads them back at start. 0, or -1 with err. */
+int gateway_load(struct master *m, char *err, size_t n);
 int gateway_app_put(struct master *m, const char *name, const char *url, char *err, size_t n);
 /* The URL of app name, or NULL. */
 const char *gateway_app(const struct master *m, const char *name);

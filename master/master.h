@@ -126,8 +126,6 @@ struct wrk {
 	char drain_why[200]; /* its `drain` message's why ("" if it never drained) */
 	char wtype[65];      /* its worker type (types.c), "" for a plain worker */
 	char url[256];       /* its HTTP address (mindtrace's worker_url), "" if it serves none */
-	uint32_t *binds;     /* pools bound to it by name (register_job_to_worker) */
-	size_t nbinds;
 	uint32_t *envs_sent; /* environment snapshots sent on this connection (workers.c) */
 	size_t nenvs_sent, cap_envs_sent;
 	struct wrk *dirty_next;

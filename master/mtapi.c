@@ -143,19 +143,6 @@ static void ep_register_job_to_endpoint(struct call *c, msg *m)
 	call_reply(c, msg_new_raw("null"));
 }
 
-static int bind_pool(struct wrk *w, uint32_t pool)
-{
-	for (size_t i = 0; i < w->nbinds; i++)
-		if (w->binds[i] == pool)
-			return 0;
-	uint32_t *b = realloc(w->binds, (w->nbinds + 1) * sizeof *b);
-	if (!b)
-		return -1;
-	w->binds = b;
-	w->binds[w->nbinds++] = pool;
-	return 0;
-}
-
 static struct wrk *worker_by_url(struct master *m, const char *url)
 {
 	for (struct wrk *w = m->workers; url && w; w = w->next)
@@ -191,11 +178,10 @@ static void ep_register_job_to_worker(struct call *c, msg *m)
 		call_error(c, "unprocessable", "%s", err);
 		return;
 	}
-	if (bind_pool(w, types_pool(c->m, type))) {
-		call_error(c, "busy", "out of memory");
+	if (types_bind(c->m, url, type, err, sizeof err)) {
+		call_error(c, "internal", "%s", err);
 		return;
 	}
-	types_worker_pools(c->m, w);
 	log_info("job type %s bound to worker %s (%s)", type, w->wid, w->url);
 	call_reply(c, msg_new_raw("null"));
 }

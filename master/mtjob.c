@@ -568,14 +568,12 @@ void mtjob_clear(struct call *c, msg *m)
 		return;
 	}
 	/* The routing goes (every job type; worker types stay), and with it
-	 * the workers' binds by name. */
+	 * the workers' binds by URL. */
 	while (types_njobs(ms)) {
 		char err[200];
 		types_del_job(ms, types_job_at(ms, 0)->name, err, sizeof err);
 	}
-	for (struct wrk *w = ms->workers; w; w = w->next)
-		w->nbinds = 0;
-	types_rebind_all(ms);
+	types_unbind_all(ms);
 	store_counts(ms->store, ms->counts);
 	log_info("clear_databases: %lld final typed jobs and every job type removed", (long long)n);
 	call_reply(c, msg_new_raw("null"));

@@ -723,7 +723,7 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	struct store_opts so = {.sync_normal = cfg->sync_normal, .expect_id = id};
 	if (store_open(&m->store, m->db_path, &so, err, errlen))
 		return -1;
-	if (types_load(m, err, errlen) || load(m, err, errlen))
+	if (types_load(m, err, errlen) || gateway_load(m, err, errlen) || load(m, err, errlen))
 		return -1;
 	if (cfg->autoscale && !(m->autoscale = autoscale_new(m, cfg->autoscale, err, errlen)))
 		return -1;

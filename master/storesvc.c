@@ -32,6 +32,9 @@ enum {
 	Q_DLQ_OUT,
 	Q_DLQ_ROW,
 	Q_REQUEUE,
+	Q_KV_PUT,
+	Q_KV_DEL,
+	Q_KV_ALL,
 	Q_MAX
 };
 _Static_assert(Q_MAX <= STORE_SVC_STMTS, "store_int.h: too few STORE_SVC_STMTS");
@@ -41,6 +44,11 @@ _Static_assert(Q_MAX <= STORE_SVC_STMTS, "store_int.h: too few STORE_SVC_STMTS")
 #define META_COLS "m.id,m.ext,m.jtype,m.job,m.dlq,m.dlq_at"
 
 static const char *const svc_sql[Q_MAX] = {
+	/* settings of the service layer in the meta table, under "svc:" keys */
+	[Q_KV_PUT] = "INSERT INTO meta(key,value) VALUES('svc:'||?1,?2) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+	[Q_KV_DEL] = "DELETE FROM meta WHERE key='svc:'||?1",
+	[Q_KV_ALL] = "SELECT substr(key,5),value FROM meta WHERE key>='svc:'||?1 AND key<'svc:'||?1||char(1114111)"
+		     " ORDER BY key",
 	/* replacing keeps `created` */
 	[Q_JT_PUT] = "INSERT INTO jobtypes(" JT_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?8) ON CONFLICT(name) DO UPDATE"
 		     " SET mode=excluded.mode,worker_type=excluded.worker_type,endpoint=excluded.endpoint,"
@@ -489,4 +497,40 @@ int64_t store_svc_clear(struct store *s)
 		n = store_fail_txn(s);
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* ---- settings (apps, binds) ---- */
+
+int store_svc_set(struct store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st = stmt(s, value ? Q_KV_PUT : Q_KV_DEL);
+	if (!st || store_begin(s))
+		return -1;
+	bind_str(st, 1, key);
+	if (value)
+		bind_str(st, 2, value);
+	int rc = step_write(s, st, "setting");
+	return rc < 0 ? rc : 0;
+}
+
+struct kv_cb {
+	int (*fn)(void *arg, const char *key, const char *value);
+	void *arg;
+};
+
+static int kv_row(sqlite3_stmt *st, void *ctx)
+{
+	struct kv_cb *c = ctx;
+	return c->fn(c->arg, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1));
+}
+
+int64_t store_svc_settings(struct store *s, const char *prefix,
+			   int (*fn)(void *arg, const char *key, const char *value), void *arg)
+{
+	sqlite3_stmt *st = stmt(s, Q_KV_ALL);
+	if (!st)
+		return -1;
+	bind_str(st, 1, prefix);
+	struct kv_cb c = {fn, arg};
+	return each_row(s, st, kv_row, &c);
 }

@@ -141,4 +141,13 @@ int store_dlq_requeue(struct store *s, int64_t id, int (*fn)(void *arg, const st
  * Returns how many typed jobs were cleared, or -1. */
 int64_t store_svc_clear(struct store *s);
 
+/* Settings of the service layer that outlive the master (mindtrace keeps
+ * them in memory only): key -> value text, in the meta table under
+ * "svc:KEY". set: value NULL deletes. 0, or -1. settings: fn with every
+ * key starting with prefix (the key given without "svc:") and its value,
+ * in key order; how many, or -1. */
+int store_svc_set(struct store *s, const char *key, const char *value);
+int64_t store_svc_settings(struct store *s, const char *prefix,
+			   int (*fn)(void *arg, const char *key, const char *value), void *arg);
+
 #endif

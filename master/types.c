@@ -27,9 +27,20 @@ struct named {
 	size_t n, cap;
 };
 
+/* Job types bound to the worker serving url by name (mindtrace's
+ * register_job_to_worker), kept across restarts ("bind:URL" settings): a
+ * worker that comes back on the same URL serves them again. */
+struct bind {
+	char *url;
+	char **types;
+	size_t n;
+};
+
 struct types {
 	struct named jt; /* struct jobtype * */
 	struct named wt; /* struct workertype * */
+	struct bind *binds;
+	size_t nbinds;
 	char **pools; /* pool i + 1 is job type pools[i] */
 	size_t npools, cappools;
 };
@@ -299,6 +310,8 @@ struct loadctx {
 	size_t n;
 };
 
+static int load_bind(void *arg, const char *key, const char *value);
+
 static int load_jt(void *arg, const struct store_jobtype *s)
 {
 	struct loadctx *L = arg;
@@ -330,7 +343,8 @@ int types_load(struct master *m, char *err, size_t n)
 	struct loadctx L = {m, err, n};
 	if (!T(m))
 		return snprintf(err, n, "out of memory"), -1;
-	if (store_jobtypes(m->store, load_jt, &L) < 0 || store_workertypes(m->store, load_wt, &L) < 0) {
+	if (store_jobtypes(m->store, load_jt, &L) < 0 || store_workertypes(m->store, load_wt, &L) < 0 ||
+	    store_svc_settings(m->store, "bind:", load_bind, &L) < 0) {
 		if (!*err)
 			snprintf(err, n, "cannot read the job and worker types: %s", store_errmsg(m->store));
 		return -1;
@@ -353,6 +367,13 @@ void types_release(struct master *m)
 		free(t->pools[i]);
 	free(t->jt.v);
 	free(t->wt.v);
+	for (size_t i = 0; i < t->nbinds; i++) {
+		for (size_t k = 0; k < t->binds[i].n; k++)
+			free(t->binds[i].types[k]);
+		free(t->binds[i].types);
+		free(t->binds[i].url);
+	}
+	free(t->binds);
 	free(t->pools);
 	free(t);
 	m->types = NULL;
@@ -483,6 +504,97 @@ int types_validate(const struct jobtype *t, const msg *input, char *err, size_t 
 	return -1;
 }
 
+/* ---- binds of job types to workers by URL ---- */
+
+static struct bind *find_bind(struct types *t, const char *url)
+{
+	for (size_t i = 0; t && i < t->nbinds; i++)
+		if (strcmp(t->binds[i].url, url) == 0)
+			return &t->binds[i];
+	return NULL;
+}
+
+/* Add jobtype to url's bind in memory (no store write). 0 or -1 (OOM). */
+static int bind_add(struct types *t, const char *url, const char *jobtype)
+{
+	struct bind *b = find_bind(t, url);
+	if (!b) {
+		struct bind *v = realloc(t->binds, (t->nbinds + 1) * sizeof *v);
+		if (!v)
+			return -1;
+		t->binds = v;
+		b = &t->binds[t->nbinds];
+		memset(b, 0, sizeof *b);
+		if (!(b->url = strdup(url)))
+			return -1;
+		t->nbinds++;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (strcmp(b->types[i], jobtype) == 0)
+			return 0;
+	char **v = realloc(b->types, (b->n + 1) * sizeof *v);
+	if (!v)
+		return -1;
+	b->types = v;
+	if (!(b->types[b->n] = strdup(jobtype)))
+		return -1;
+	b->n++;
+	return 0;
+}
+
+int types_bind(struct master *m, const char *url, const char *jobtype, char *err, size_t n)
+{
+	struct types *t = T(m);
+	if (!t || bind_add(t, url, jobtype))
+		return snprintf(err, n, "out of memory"), -1;
+	struct bind *b = find_bind(t, url);
+	msg *a = msg_new_array();
+	for (size_t i = 0; i < b->n; i++)
+		msg_push(a, msg_new_str(b->types[i]));
+	char *text = msg_print(a), key[400];
+	msg_free(a);
+	snprintf(key, sizeof key, "bind:%s", url);
+	int rc = text ? store_svc_set(m->store, key, text) : -1;
+	free(text);
+	if (rc)
+		return snprintf(err, n, "cannot store the bind: %s", store_errmsg(m->store)), -1;
+	types_rebind_all(m);
+	return 0;
+}
+
+void types_unbind_all(struct master *m)
+{
+	struct types *t = T(m);
+	char key[400];
+	for (size_t i = 0; t && i < t->nbinds; i++) {
+		snprintf(key, sizeof key, "bind:%s", t->binds[i].url);
+		store_svc_set(m->store, key, NULL);
+		for (size_t k = 0; k < t->binds[i].n; k++)
+			free(t->binds[i].types[k]);
+		free(t->binds[i].types);
+		free(t->binds[i].url);
+	}
+	if (t) {
+		free(t->binds);
+		t->binds = NULL;
+		t->nbinds = 0;
+	}
+	types_rebind_all(m);
+}
+
+static int load_bind(void *arg, const char *key, const char *value)
+{
+	struct loadctx *L = arg;
+	char jerr[100];
+	msg *a = value ? msg_parse(value, strlen(value), jerr, sizeof jerr) : NULL;
+	const char *url = key + strlen("bind:");
+	for (msg *e = msg_child(a); e; e = msg_next(e))
+		if (msg_is_str(e) && bind_add(T(L->m), url, msg_str(e)))
+			return msg_free(a), snprintf(L->err, L->n, "out of memory"), -1;
+	msg_free(a);
+	return 0;
+}
+
 /* ---- workers' pools ---- */
 
 void types_worker_pools(struct master *m, struct wrk *w)
@@ -498,12 +610,14 @@ void types_worker_pools(struct master *m, struct wrk *w)
 			if (!j->endpoint && j->worker_type && strcmp(j->worker_type, w->wtype) == 0)
 				pools[k++] = j->pool;
 		}
-		for (size_t i = 0; i < w->nbinds && k < 64; i++) {
+		const struct bind *b = w->url[0] ? find_bind(T(m), w->url) : NULL;
+		for (size_t i = 0; b && i < b->n && k < 64; i++) {
+			uint32_t p = types_pool(m, b->types[i]);
 			size_t j = 0;
-			while (j < k && pools[j] != w->binds[i])
+			while (j < k && pools[j] != p)
 				j++;
-			if (j == k)
-				pools[k++] = w->binds[i];
+			if (j == k && p)
+				pools[k++] = p;
 		}
 	}
 	sched_worker_set_pools(&m->sched, &w->sw, pools, k);

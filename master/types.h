@@ -13,7 +13,7 @@
  * and registered again finds its queued jobs where it left them. Typed
  * jobs are owned by the client "@type:NAME" (whose sched_client is in the
  * type's pool); a worker launched from worker type W serves the pools of
- * the job types bound to W and of those bound to it by name
+ * the job types bound to W and of those bound to its URL
  * (register_job_to_worker).
  */
 #ifndef MTS_TYPES_H
@@ -79,6 +79,13 @@ int types_del_job(struct master *m, const char *name, char *err, size_t n);
 int types_put_worker(struct master *m, const char *name, const char *executor, const msg *params, char *err,
 		     size_t n);
 int types_del_worker(struct master *m, const char *name, char *err, size_t n);
+
+/* Bind job type jobtype to the worker serving url (mindtrace's
+ * register_job_to_worker), durably: a worker on that URL serves it, also
+ * after a restart of either. 0, or -1 with err. */
+int types_bind(struct master *m, const char *url, const char *jobtype, char *err, size_t n);
+/* Forget every bind (clear_databases). */
+void types_unbind_all(struct master *m);
 
 /* Recompute the pools worker w serves (its worker type's job types and
  * its explicit binds); w serves pool 0 (plain jobs) only if it has no

@@ -52,7 +52,6 @@ static void wrk_free(struct wrk *w)
 {
 	sched_worker_release(&w->sw); /* its pool set, if larger than fits in it */
 	free(w->envs_sent);
-	free(w->binds);
 	fbuf_release(&w->assign);
 	fbuf_release(&w->result_ok);
 	fbuf_release(&w->revoke_cancel);

@@ -127,4 +127,14 @@ call discard_from_dlq '{"job_id":"g2"}' >/dev/null
 dlq=$(call get_dlq_jobs '{}')
 assert_eq 1 "$(jlen "$dlq" '$.jobs')" "B13: discard of #2 leaves one"
 assert_eq g3 "$(jget "$dlq" '$.jobs[0].job_id')" "B13: only #3"
+
+# binds and routes survive kill -9 of the master: the workers reconnect,
+# and the job type bound by URL (B5) is served again
+mp=$(master_pid)
+kill -9 "$mp"
+wait_for 10 sh -c "! kill -0 $mp 2>/dev/null"
+mtslurm -n 1 --local start --node-ports "$P-$((P + 4))" >/dev/null
+M=$(json_get "$MTSLURM_RUN_DIR/master.json" http)
+call submit_job "$(job after-restart echo '{"message":"still bound"}')" >/dev/null
+assert_eq "still bound" "$(jget "$(final after-restart)" '$.output.echoed')" "the bind by URL survives a master restart"
 log "ok"

@@ -590,3 +590,36 @@ void jobs_finalize(struct master *m, struct mjob *j, int state, const char *outp
 	clients_maybe_free(c);
 }
 
+
+int64_t jobs_record_error(struct master *m, const char *ext, const char *jtype, const char *job_json,
+			  const char *payload, const char *why)
+{
+	struct client *o = types_owner(m, jtype);
+	struct mjob *j = o ? mjob_new(NULL, 0, NULL, NULL, NULL, 0) : NULL;
+	if (!j)
+		return -1;
+	int64_t id = m->next_id;
+	j->id = id;
+	j->kind = MJOB_TYPED;
+	j->client = &o->sc;
+	double now = util_wall();
+	msg *out = msg_new_object(), *e = msg_new_object();
+	msg_set_str(out, "status", "error");
+	msg_set_str(e, "error", why);
+	msg_add(out, "output", e);
+	char *text = msg_print(out);
+	msg_free(out);
+	int rc = store_meta_add(m->store, id, ext, jtype, job_json);
+	if (rc == 0)
+		rc = store_insert(m->store, j, payload ? payload : "{}", payload ? strlen(payload) : 2, o->cid, NULL, now);
+	if (rc == 0)
+		rc = store_finish(m->store, id, MJOB_FAILED, 0, NULL, 0, text, text ? strlen(text) : 0, why, 0, 0, now);
+	free(text);
+	mjob_free(j);
+	clients_maybe_free(o);
+	if (rc)
+		return -1;
+	m->next_id++;
+	m->counts[MJOB_FAILED]++;
+	return id;
+}

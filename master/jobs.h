@@ -49,6 +49,13 @@ int64_t jobs_cancel_all(struct master *m, char *err, size_t n);
 void jobs_finalize(struct master *m, struct mjob *j, int state, const char *output, size_t output_len,
 		   const char *error, int rc_set, int rc);
 
+/* A typed job that cannot run (mindtrace's submit of a job type with no
+ * route): recorded at once as failed with the output {"status":"error",
+ * "output":{"error": why}}, its external id and Job object kept, not put
+ * into the dead-letter queue. Its id, or -1 (store_errmsg). */
+int64_t jobs_record_error(struct master *m, const char *ext, const char *jtype, const char *job_json,
+			  const char *payload, const char *why);
+
 /* One job object over optional defaults, parsed and checked exactly as
  * jobs_admit does (ids in "deps" included, not their existence): its
  * MJOB_* kind, or -1 with err set. For the fuzzer and the unit tests. */

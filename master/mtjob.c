@@ -303,8 +303,14 @@ void mtjob_submit(struct call *c, msg *m)
 	}
 	struct jobtype *t = types_job(c->m, type);
 	if (!t) {
+		/* recorded like mindtrace's error record: get_job_status finds it */
 		char why[200];
 		snprintf(why, sizeof why, "No job schema targeting found for job type %.100s", type);
+		char *job = msg_print(m), *payload = msg_print(msg_get(m, "payload"));
+		if (strlen(type) > TYPES_NAME_MAX || jobs_record_error(c->m, ext, type, job, payload, why) < 0)
+			log_warn("submit_job %s: the error record was not stored: %s", ext, store_errmsg(c->m->store));
+		free(job);
+		free(payload);
 		call_reply(c, error_status(m, why));
 		return;
 	}

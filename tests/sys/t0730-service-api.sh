@@ -69,6 +69,10 @@ job() { # ID TYPE PAYLOAD: a mindtrace Job as its client sends it
 out=$(post submit_job "$(job a1 X '{"message":"m"}')")
 assert_eq error "$(jget "$out" '$.status')" "A1: no targeting gives status error"
 assert_eq "No job schema targeting found for job type X" "$(jget "$out" '$.output.error')" "A1: mindtrace's message"
+out=$(post get_job_status '{"job_id":"a1"}')
+assert_eq error "$(jget "$out" '$.status')" "A1: the error record is kept"
+assert_eq "No job schema targeting found for job type X" "$(jget "$out" '$.output.error')" "A1: with its message"
+assert_eq '{"jobs":[]}' "$(post get_dlq_jobs '')" "A1: not in the DLQ"
 assert_eq 200 "$(code POST /register_job_schema_to_worker_type -d '{"job_schema_name":"Y","worker_type":"nobody"}')" \
 	"A1: unknown worker type answers 200"
 out=$(post submit_job "$(job a1b Y '{"message":"m"}')")
@@ -82,7 +86,7 @@ assert_eq "http://127.0.0.1:9/" "$(jget "$out" '$.worker_url')" "A3: the url ech
 assert_eq 404 "$(code POST /requeue_from_dlq -d '{"job_id":"nope"}')" "A4: requeue of an unknown id"
 assert_eq 404 "$(code POST /discard_from_dlq -d '{"job_id":"nope"}')" "A4: discard of an unknown id"
 assert_eq 404 "$(code POST /get_job_status -d '{"job_id":"nope"}')" "A4: status of an unknown id"
-assert_eq '{"jobs":[]}' "$(post get_dlq_jobs '')" "A7: an empty DLQ"
+assert_eq '{"jobs":[]}' "$(post get_dlq_jobs '')" "A7: an empty DLQ (error records stay out)"
 assert_eq 422 "$(code POST /get_job_status -d '{}')" "a missing field: 422"
 assert_eq 400 "$(code POST /submit_job -d 'not json')" "submit_job with bad JSON: 400"
 assert_eq 422 "$(code POST /submit_job -d '{"id":"x"}')" "submit_job without the Job's fields: 422"

@@ -79,7 +79,7 @@ http_us=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n=$n 'BEGIN{printf "%.1f", (b
 wire_us=$(awk -v a="$c1" -v b="$c2" -v hz="$hz" -v n=$n 'BEGIN{printf "%.1f", (b-a)*1e6/hz/n}')
 fig http_master_cpu_us_per_job "$http_us" us
 fig wire_master_cpu_us_per_job "$wire_us" us
-fig http_vs_wire_cpu "$(awk -v a="$http_us" -v b="$wire_us" 'BEGIN{printf "%.2f", b > 0 ? a/b : 0}')" x
+fig http_vs_wire_cpu "$(awk -v a="$http_us" -v b="$wire_us" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}')" x
 r=$("$B/bench/bench_http" batch 200000 10000)
 fig http_batch_jobs_per_s "$(echo "$r" | awk '{print $2}')" jobs/s
 r=$("$B/bench/bench_http" rtt 2000)
@@ -97,7 +97,7 @@ gwpid=$!
 masters+=($gwpid)
 wurl=""
 for _ in $(seq 1 100); do
-	wurl=$(curl -s -H "Authorization: Bearer $tok" "$url/api/v1/workers" | grep -o '"url":"[^"]*"' | head -1 | cut -d'"' -f4)
+	wurl=$(curl -s -H "Authorization: Bearer $tok" "$url/api/v1/workers" | { grep -o '"url":"[^"]*"' || true; } | head -1 | cut -d'"' -f4)
 	[ -n "$wurl" ] && break
 	sleep 0.1
 done

@@ -84,7 +84,27 @@ first=$(head -n1 "$work/ids.txt")
 run mtslurm logs "$first"
 run mtslurm workers
 
-say "6. Stop: nothing is left running"
+say "6. The HTTP service: a mindtrace-style job type served by a worker pool"
+url=$(sed -n 's/.*"http":"\([^"]*\)".*/\1/p' "$MTSLURM_RUN_DIR/master.json")
+tok=$(cat "$MTSLURM_RUN_DIR/token")
+echo "the master serves HTTP at $url (API token in \$MTSLURM_RUN_DIR/token)"
+run mtslurm worker-type add echoworker --executor echo
+run mtslurm type add echo --worker-type echoworker
+run mtslurm launch-worker --type echoworker
+job='{"id":"demo-1","name":"echo","schema_name":"echo","payload":{"message":"hello over HTTP","delay":0},"created_at":"2026-01-01T00:00:00"}'
+printf '$ curl -H "Authorization: Bearer $TOKEN" -d %s %s/submit_job\n' "'$job'" "$url"
+curl -s -H "Authorization: Bearer $tok" -d "$job" "$url/submit_job"
+echo
+st=""
+for _ in $(seq 1 100); do
+	st=$(curl -s -H "Authorization: Bearer $tok" -d '{"job_id":"demo-1"}' "$url/get_job_status")
+	case "$st" in *'"status":"completed"'*) break ;; esac
+	sleep 0.1
+done
+printf '$ curl ... -d %s %s/get_job_status\n%s\n' "'{\"job_id\":\"demo-1\"}'" "$url" "$st"
+case "$st" in *'"echoed":"hello over HTTP"'*) ;; *) echo "demo: the HTTP job did not complete: $st" >&2; exit 1 ;; esac
+
+say "7. Stop: nothing is left running"
 run mtslurm stop
 left=$(our_procs)
 if [ -n "$left" ]; then

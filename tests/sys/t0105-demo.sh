@@ -81,6 +81,11 @@ while read -r t y; do
 done < <(printf '%s\n' "$out" | sed -n 's/^function job [0-9]* -> {"t":\([0-9.]*\),"y":\([0-9.e-]*\)}$/\1 \2/p')
 assert_eq 5 "$n" "function results"
 
+# The HTTP part: a mindtrace Job through /submit_job, served by a launched
+# echo worker, with mindtrace's result shape.
+assert_contains "$out" '"job_id":"demo-1","worker_id":"","status":"queued"' "the demo's HTTP submit"
+assert_contains "$out" '"status":"completed","output":{"echoed":"hello over HTTP"}' "the demo's HTTP result"
+
 assert_contains "$out" "mtslurm: stopped the cluster in $rd" "the demo's stop"
 assert_contains "$out" "no process of the cluster is left" "the demo's own check after stop"
 

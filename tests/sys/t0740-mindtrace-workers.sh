@@ -103,7 +103,8 @@ final b9-1 >/dev/null
 final b9-2 >/dev/null
 
 # ---- B13: the DLQ with a failing worker type ----
-call register_worker_type '{"worker_name":"failer","worker_class":"exec","worker_params":{"command":"exit 3"},"job_type":"fail_echo"}' >/dev/null
+# (each job takes 1 s, so a requeued job is still running when the DLQ is looked at)
+call register_worker_type '{"worker_name":"failer","worker_class":"exec","worker_params":{"command":"sleep 1; exit 3"},"job_type":"fail_echo"}' >/dev/null
 launch failer >/dev/null
 call submit_job "$(job f1 fail_echo '{}')" >/dev/null
 assert_eq failed "$(jget "$(final f1)" '$.status')" "B13: the job fails"
@@ -111,12 +112,14 @@ dlq=$(call get_dlq_jobs '{}')
 assert_eq 1 "$(jlen "$dlq" '$.jobs')" "B13: the DLQ holds exactly that job"
 assert_eq f1 "$(jget "$dlq" '$.jobs[0].job_id')" "B13: f1 in the DLQ"
 assert_eq queued "$(jget "$(call requeue_from_dlq '{"job_id":"f1"}')" '$.status')" "B13: requeue gives queued"
-sleep 0.01
+assert_eq '{"jobs":[]}' "$(call get_dlq_jobs '{}')" "B13: ... and empties the DLQ"
+sleep 0.1
 assert_eq failed "$(jget "$(final f1)" '$.status')" "B13: ... and it fails again"
 assert_eq 1 "$(jlen "$(call get_dlq_jobs '{}')" '$.jobs')" "B13: back in the DLQ once"
 assert_eq null "$(call discard_from_dlq '{"job_id":"f1"}')" "B13: discard"
 assert_eq '{"jobs":[]}' "$(call get_dlq_jobs '{}')" "B13: the DLQ is empty"
-for i in 1 2 3; do call submit_job "$(job "g$i" fail_echo '{}')" >/dev/null; final "g$i" >/dev/null; done
+for i in 1 2 3; do call submit_job "$(job "g$i" fail_echo '{}')" >/dev/null; done
+for i in 1 2 3; do final "g$i" >/dev/null; done
 assert_eq 3 "$(jlen "$(call get_dlq_jobs '{}')" '$.jobs')" "B13: three failures"
 call requeue_from_dlq '{"job_id":"g1"}' >/dev/null
 assert_eq 2 "$(jlen "$(call get_dlq_jobs '{}')" '$.jobs')" "B13: requeue #1 leaves 2 (until it fails again)"

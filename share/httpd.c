@@ -100,6 +100,7 @@ struct httpd {
 	struct httpd_req *live; /* requests MHD still holds */
 	struct httpd_stats st;
 	int in_run, kick;
+	unsigned zero_runs; /* MHD timeouts of 0 in a row without an event */
 	int stop_requested, stop_pending, stopped;
 	unsigned handles; /* uv handles not yet closed */
 	void (*on_stopped)(void *arg);
@@ -118,7 +119,12 @@ static void httpd_shutdown(struct httpd *h);
 
 static void on_timer(uv_timer_t *t) { httpd_run(t->data); }
 
-static void on_poll(uv_poll_t *p, int status, int events) { httpd_run(p->data); }
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct httpd *h = p->data;
+	h->zero_runs = 0;
+	httpd_run(h);
+}
 
 /* Make MHD run soon: after the current MHD_run() when inside one (MHD must
  * not be re-entered), else in the loop's next turn. */
@@ -149,10 +155,20 @@ static void httpd_run(struct httpd *h)
 	}
 	if (h->kick)
 		uv_timer_start(&h->timer, on_timer, 0, 0);
-	else if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+	else if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
+		/* MHD 0.9.75 also says 0 ("run again now") while a TLS handshake
+		 * waits for its peer. A timer re-armed to 0 runs again in the same
+		 * pass of libuv's timers, never polling: the peer (maybe on this
+		 * very loop) would never be heard. So repeated zeros back off, 1,
+		 * 2, 4 ... 64 ms, until an event on MHD's descriptor comes. */
+		if (ms == 0 && h->zero_runs++ > 0)
+			ms = 1u << (h->zero_runs < 8 ? h->zero_runs - 2 : 6);
+		else if (ms > 0)
+			h->zero_runs = 0;
 		uv_timer_start(&h->timer, on_timer, ms > 86400000 ? 86400000 : (uint64_t)ms, 0);
-	else
+	} else {
 		uv_timer_stop(&h->timer);
+	}
 }
 
 static void httpd_free(struct httpd *h)

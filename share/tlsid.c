@@ -29,25 +29,48 @@
 /* PEM files are a few hundred bytes; anything much larger is not ours. */
 #define TLSID_FILE_MAX (64 * 1024)
 
-/* subjectAltName text "IP:127.0.0.1,DNS:name,...". Names with characters
- * that would change its syntax are left out (they could not be host names). */
+/* 1 if nm goes into the subjectAltName (*ip: as an IP address). Names with
+ * characters that would change its syntax are left out (they could not be
+ * host names anyway), and so is 127.0.0.1, which is always there. */
+static int name_usable(const char *nm, int *ip)
+{
+	unsigned char a[16];
+	if (!nm || !*nm || strcmp(nm, "127.0.0.1") == 0 || strlen(nm) > 253)
+		return 0;
+	*ip = inet_pton(AF_INET, nm, a) == 1 || inet_pton(AF_INET6, nm, a) == 1;
+	return *ip || !strpbrk(nm, ", \t\r\n:=");
+}
+
+/* subjectAltName text "IP:127.0.0.1,DNS:name,...", each name once. */
 static int san_text(struct buf *b, const char *const *names, size_t nnames)
 {
 	buf_adds(b, "IP:127.0.0.1");
 	for (size_t i = 0; i < nnames; i++) {
-		const char *nm = names[i];
-		unsigned char a[16];
-		if (!nm || !*nm || strcmp(nm, "127.0.0.1") == 0 || strlen(nm) > 253)
-			continue;
-		int ip = inet_pton(AF_INET, nm, a) == 1 || inet_pton(AF_INET6, nm, a) == 1;
-		int dup = 0;
+		int ip, dup = 0;
 		for (size_t j = 0; j < i; j++)
-			dup |= names[j] && strcmp(names[j], nm) == 0;
-		if (dup || (!ip && strpbrk(nm, ", \t\r\n:=")))
-			continue;
-		buf_addf(b, ",%s:%s", ip ? "IP" : "DNS", nm);
+			dup |= names[j] && names[i] && strcmp(names[j], names[i]) == 0;
+		if (!dup && name_usable(names[i], &ip))
+			buf_addf(b, ",%s:%s", ip ? "IP" : "DNS", names[i]);
 	}
 	return buf_add(b, "", 1);
+}
+
+/* 1 if the certificate names every usable name (a master started on another
+ * node or address needs a certificate that says so). */
+static int cert_has_names(const char *pem, const char *const *names, size_t nnames)
+{
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	int all = x != NULL;
+	for (size_t i = 0; all && i < nnames; i++) {
+		int ip;
+		if (name_usable(names[i], &ip))
+			all = ip ? X509_check_ip_asc(x, names[i], 0) == 1
+				 : X509_check_host(x, names[i], strlen(names[i]), X509_CHECK_FLAG_NO_WILDCARDS, NULL) == 1;
+	}
+	X509_free(x);
+	BIO_free(b);
+	return all;
 }
 
 static int add_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
@@ -206,7 +229,16 @@ static int create_files(const char *kpath, const char *cpath, const char *const 
 		snprintf(err, errlen, "cannot make the TLS certificate (OpenSSL failed)");
 		goto done;
 	}
-	rc = write_new(cpath, cb.p, cb.len, 0644, err, errlen) < 0 ? -1 : 0;
+	/* a temporary name and a rename: a reader sees the old or the new one */
+	char tmp[RUNDIR_PATH_MAX + 8];
+	snprintf(tmp, sizeof tmp, "%s.new", cpath);
+	unlink(tmp); /* left by a crash */
+	if (write_new(tmp, cb.p, cb.len, 0644, err, errlen) == 0 && rename(tmp, cpath) != 0) {
+		snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, cpath, strerror(errno));
+		unlink(tmp);
+	} else if (access(cpath, F_OK) == 0) {
+		rc = 0;
+	}
 done:
 	if (kb.p)
 		OPENSSL_cleanse(kb.p, kb.len);
@@ -252,12 +284,19 @@ int tlsid_load(struct tlsid *id, const char *dir, const char *const *names, size
 	if (create && (access(kpath, F_OK) != 0 || access(cpath, F_OK) != 0) &&
 	    create_files(kpath, cpath, names, nnames, err, errlen))
 		return -1;
-	if (!(id->key_pem = read_checked(kpath, 1, err, errlen)) ||
-	    !(id->cert_pem = read_checked(cpath, 0, err, errlen)) || check_pair(id, kpath, cpath, err, errlen)) {
+	for (int round = 0;; round++) {
+		if (!(id->key_pem = read_checked(kpath, 1, err, errlen)) ||
+		    !(id->cert_pem = read_checked(cpath, 0, err, errlen)) || check_pair(id, kpath, cpath, err, errlen)) {
+			tlsid_free(id);
+			return -1;
+		}
+		if (!create || round > 0 || cert_has_names(id->cert_pem, names, nnames))
+			return 0;
+		/* the same key, a certificate for the names of this start */
 		tlsid_free(id);
-		return -1;
+		if (create_files(kpath, cpath, names, nnames, err, errlen))
+			return -1;
 	}
-	return 0;
 }
 
 void tlsid_free(struct tlsid *id)

@@ -32,8 +32,10 @@ struct tlsid {
  * is non-zero, create the key (O_EXCL, 0600) and a certificate for it whose
  * subjectAltName lists IP:127.0.0.1 and each of names[0..nnames) (an IP
  * address goes in as IP:, anything else as DNS:; empty ones and duplicates
- * are skipped). A missing certificate with a key present is made anew the
- * same way. Checks that the certificate holds the key's public half.
+ * are skipped). With create, a missing certificate, or one that lacks one
+ * of the names (the master started on another node or address), is made
+ * anew the same way for the same key (written to tls.crt.new, renamed).
+ * Checks that the certificate holds the key's public half.
  * 0, or -1 with a one-line reason in err that says what to do (id zeroed). */
 int tlsid_load(struct tlsid *id, const char *dir, const char *const *names, size_t nnames, int create,
 	       char *err, size_t errlen);

@@ -122,6 +122,22 @@ static void test_create_then_reload(void **state)
 	assert_string_equal(again.cert_pem, id.cert_pem);
 	assert_string_equal(again.key_pem, id.key_pem);
 	tlsid_free(&again);
+	/* the same names, or fewer: the same certificate; a new name (another
+	 * node): a new certificate for the same key */
+	assert_int_equal(tlsid_load(&again, dir, names, 2, 1, err, sizeof err), 0);
+	assert_string_equal(again.cert_pem, id.cert_pem);
+	tlsid_free(&again);
+	const char *moved[] = {"node2"};
+	assert_int_equal(tlsid_load(&again, dir, moved, 1, 1, err, sizeof err), 0);
+	assert_string_equal(again.key_pem, id.key_pem);
+	assert_string_not_equal(again.cert_pem, id.cert_pem);
+	x = cert_of(again.cert_pem);
+	assert_int_equal(X509_check_host(x, "node2", 0, 0, NULL), 1);
+	X509_free(x);
+	tlsid_free(&again);
+	char tmp[160];
+	snprintf(tmp, sizeof tmp, "%s.new", p);
+	assert_int_equal(access(tmp, F_OK), -1);
 	/* a lost certificate is made anew for the same key */
 	unlink(p);
 	assert_int_equal(tlsid_load(&again, dir, names, 1, 1, err, sizeof err), 0);

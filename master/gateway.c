@@ -6,6 +6,7 @@
  * find it.
  */
 #include "gateway.h"
+#include "http.h"
 #include "master.h"
 #include "mtjob.h"
 #include "storesvc.h"
@@ -310,6 +311,9 @@ int gateway_forward(struct master *m, const struct jobtype *t, int64_t id, const
 	char tok[AUTH_HEX_BYTES];
 	if (own_service(m, f->url, tok))
 		o.bearer = tok; /* this cluster's worker: it wants the cluster's token */
+	size_t hl = strlen(m->info.http);
+	if (o.bearer || (hl && strncmp(f->url, m->info.http, hl) == 0 && f->url[hl] == '/'))
+		o.ca_pem = http_ca_pem(m->http); /* this cluster's services show its certificate */
 	o.timeout_s = t->timeout_s > 0 ? t->timeout_s : GATEWAY_TIMEOUT_S;
 	if (t->retries >= 0)
 		o.retries = (unsigned)t->retries;

@@ -21,6 +21,7 @@
 #include "web.h"
 #include "nodes.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 
 #include "auth.h"
 #include "httpd.h"
+#include "tlsid.h"
 #include "log.h"
 #include "nametab.h"
 #include "util.h"
@@ -41,6 +43,7 @@ struct http {
 	struct httpd *d;
 	struct http_counts counts;
 	struct events *ev; /* GET /api/v1/events */
+	char *ca_pem;      /* the certificate served (HTTPS), or NULL */
 	void (*on_stopped)(void *arg);
 	void *stopped_arg;
 };
@@ -548,10 +551,58 @@ static void on_gone(struct httpd_req *r, void *arg)
 	outbox_close(&q->out);
 }
 
+static void on_httpd_stopped_early(void *arg)
+{
+	struct http *h = arg;
+	free(h->ca_pem);
+	free(h);
+}
+
+/* 1 if host (NULL or "": 127.0.0.1) can only be reached from this machine. */
+static int is_loopback(const char *host)
+{
+	unsigned char a[16];
+	if (!host || !*host || strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0;
+}
+
+/* TLS or not, and the identity when TLS: 0, or -1 with err. */
+static int http_tls(struct http *h, const struct http_cfg *cfg, struct tlsid *id, int *tls, char *err,
+		    size_t errlen)
+{
+	int loop = is_loopback(cfg->host);
+	*tls = cfg->tls < 0 ? !loop : cfg->tls;
+	if (!*tls && !loop && !cfg->insecure)
+		return snprintf(err, errlen,
+				"refusing plain HTTP on %s: the API token would cross the network in clear; "
+				"use --http-tls (the default off loopback), or --http-insecure if the network is yours "
+				"alone",
+				cfg->host),
+		       -1;
+	if (!*tls)
+		return 0;
+	char node[256], hostname[256];
+	util_nodename(node, sizeof node);
+	util_hostname(hostname, sizeof hostname);
+	const char *names[] = {node, hostname, loop ? "" : cfg->host, "localhost"};
+	if (tlsid_load(id, h->m->cfg.run_dir, names, sizeof names / sizeof names[0], 1, err, errlen))
+		return -1;
+	if (!(h->ca_pem = strdup(id->cert_pem))) {
+		tlsid_free(id);
+		return snprintf(err, errlen, "out of memory"), -1;
+	}
+	return 0;
+}
+
 int http_start(struct http **out, struct master *m, const struct http_cfg *cfg, char *url, size_t urln, char *err,
 	       size_t errlen)
 {
 	char path[RUNDIR_PATH_MAX], token[AUTH_HEX_BYTES];
+	struct tlsid id = {0};
+	int tls = 0;
 	if (rundir_path(path, m->cfg.run_dir, "token"))
 		return snprintf(err, errlen, "run directory path too long"), -1;
 	if (auth_token_load(token, path, 1, err, errlen))
@@ -560,26 +611,37 @@ int http_start(struct http **out, struct master *m, const struct http_cfg *cfg, 
 	if (!h)
 		return snprintf(err, errlen, "out of memory"), -1;
 	h->m = m;
+	if (http_tls(h, cfg, &id, &tls, err, errlen)) {
+		free(h);
+		return -1;
+	}
 	struct httpd_config hc = {
 		.host = cfg->host, .port = cfg->port, .token = token, .on_request = on_request, .on_gone = on_gone,
-		.arg = h};
-	if (httpd_start(&h->d, m->loop, &hc, err, errlen)) {
+		.arg = h, .tls_cert_pem = id.cert_pem, .tls_key_pem = id.key_pem};
+	int rc = httpd_start(&h->d, m->loop, &hc, err, errlen);
+	tlsid_free(&id);
+	if (rc) {
+		free(h->ca_pem);
 		free(h);
 		return -1;
 	}
 	if (!(h->ev = events_new(m))) {
-		httpd_stop(h->d, free, h);
+		httpd_stop(h->d, on_httpd_stopped_early, h);
 		return snprintf(err, errlen, "out of memory"), -1;
 	}
 	const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
-	snprintf(url, urln, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, httpd_port(h->d));
+	const char *scheme = tls ? "https" : "http";
+	snprintf(url, urln, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", scheme, host, httpd_port(h->d));
 	*out = h;
 	return 0;
 }
 
+const char *http_ca_pem(const struct http *h) { return h ? h->ca_pem : NULL; }
+
 static void on_events_freed(void *arg)
 {
 	struct http *h = arg;
+	free(h->ca_pem);
 	void (*fn)(void *) = h->on_stopped;
 	void *a = h->stopped_arg;
 	free(h);

@@ -29,7 +29,10 @@ static const char usage[] =
 	"                      [--sync full|normal]\n"
 	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--assign-defer-ms N]\n"
 	"                      [--log-level LEVEL] [--autoscale RUN_DIR/autoscale.json]\n"
-	"                      [--http HOST:PORT | --no-http] [--foreground]\n";
+	"                      [--http HOST:PORT | --no-http] [--http-tls[=off]] [--http-insecure]\n"
+	"                      [--foreground]\n"
+	"  --http-tls: HTTPS with RUN_DIR/tls.crt (the default when --http is not a loopback address)\n"
+	"  --http-insecure: allow plain HTTP (--http-tls=off) on an address other than loopback\n";
 
 static struct master M;
 static uv_signal_t sig_term, sig_int;
@@ -187,7 +190,7 @@ static void http_arg(struct master_cfg *cfg, const char *v)
 
 int main(int argc, char **argv)
 {
-	struct master_cfg cfg = {.host = "127.0.0.1", .prefetch = UINT32_MAX};
+	struct master_cfg cfg = {.host = "127.0.0.1", .prefetch = UINT32_MAX, .http_tls = -1};
 	const char *run_dir_opt = NULL, *level = NULL;
 	signal(SIGPIPE, SIG_IGN);
 	umask(077); /* state.db and logs hold job data: private like the key */
@@ -235,6 +238,12 @@ int main(int argc, char **argv)
 			http_arg(&cfg, v);
 		} else if (strcmp(a, "--no-http") == 0) {
 			cfg.no_http = 1;
+		} else if (strcmp(a, "--http-tls") == 0 || strcmp(a, "--http-tls=on") == 0) {
+			cfg.http_tls = 1;
+		} else if (strcmp(a, "--http-tls=off") == 0) {
+			cfg.http_tls = 0;
+		} else if (strcmp(a, "--http-insecure") == 0) {
+			cfg.http_insecure = 1;
 		} else if (OPT("--log-level")) {
 			level = v;
 		} else {

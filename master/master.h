@@ -180,6 +180,8 @@ struct master_cfg {
 	const char *http_host; /* HTTP service address; NULL: 127.0.0.1 */
 	int http_port;         /* 0: ephemeral */
 	int no_http;           /* --no-http */
+	int http_tls;          /* --http-tls[=on|off]: 1, 0; -1: on unless the address is loopback */
+	int http_insecure;     /* --http-insecure: plain HTTP beyond loopback allowed */
 };
 
 struct master {

@@ -9,6 +9,7 @@
  * null or 0 and "endpoint" is the master's HTTP URL.
  */
 #include "nodes.h"
+#include "http.h"
 #include "master.h"
 #include "types.h"
 
@@ -221,6 +222,7 @@ static void forward(struct call *c, const char *node_url, const char *endpoint, 
 	f->call.peer = NULL;
 	struct hclient_opts o = HCLIENT_OPTS_INIT;
 	o.bearer = ns->token;
+	o.ca_pem = http_ca_pem(c->m->http); /* a node of this cluster: its certificate, if HTTPS */
 	o.timeout_s = NODES_CALL_TIMEOUT_S;
 	f->hc = hclient_request(ns->hc, url, text, strlen(text), &o, on_node_reply, f);
 	free(text);

@@ -742,7 +742,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		return -1;
 	auth_uuid(m->server_id);
 	if (!cfg->no_http) {
-		struct http_cfg hc = {.host = cfg->http_host, .port = cfg->http_port};
+		struct http_cfg hc = {.host = cfg->http_host, .port = cfg->http_port, .tls = cfg->http_tls,
+				      .insecure = cfg->http_insecure};
 		char herr[300];
 		if (http_start(&m->http, m, &hc, m->info.http, sizeof m->info.http, herr, sizeof herr)) {
 			snprintf(err, errlen, "HTTP service: %s; choose another --http HOST:PORT, or --no-http", herr);

@@ -50,6 +50,7 @@ void node_call_opts(const struct node *n, struct hclient_opts *o, double timeout
 	struct hclient_opts d = HCLIENT_OPTS_INIT;
 	*o = d;
 	o->bearer = n->token;
+	o->ca_file = n->ca_file; /* used for https:// URLs only */
 	o->timeout_s = timeout_s;
 	o->connect_timeout_s = timeout_s < HCLIENT_CONNECT_TIMEOUT_S_DEFAULT ? timeout_s : HCLIENT_CONNECT_TIMEOUT_S_DEFAULT;
 	o->retries = retries;
@@ -232,6 +233,7 @@ static void start(struct node *n, const struct opts *o)
 	char err[RUNDIR_PATH_MAX + 300], path[RUNDIR_PATH_MAX], logname[320];
 	if (rundir_resolve(n->run_dir, o->run_dir, err, sizeof err) || rundir_create(n->run_dir, err, sizeof err))
 		die("%s", err);
+	rundir_path(n->ca_file, n->run_dir, "tls.crt");
 	if (rundir_path(path, n->run_dir, "token") || auth_token_load(n->token, path, 1, err, sizeof err))
 		die("%s", err[0] ? err : "run directory path too long");
 	util_nodename(n->name, sizeof n->name);

@@ -56,6 +56,7 @@ struct node {
 	uv_loop_t *loop;
 	char run_dir[RUNDIR_PATH_MAX];
 	char token[AUTH_HEX_BYTES];
+	char ca_file[RUNDIR_PATH_MAX]; /* RUN_DIR/tls.crt: what an https:// master must show */
 	char host[256];        /* where the node and its workers bind */
 	char url_host[256];    /* the host in their URLs */
 	int port;              /* the node's HTTP port (bound) */

@@ -58,6 +58,7 @@ struct hclient_call {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	char *url, *body;
+	char *ca_pem, *ca_file; /* https:// only: trust these, not the system's store */
 	hclient_cb cb;
 	void *arg;
 	double timeout_s, connect_timeout_s, backoff_s;
@@ -137,6 +138,8 @@ static void call_free(struct hclient_call *c)
 	curl_slist_free_all(c->hdrs);
 	free(c->url);
 	free(c->body);
+	free(c->ca_pem);
+	free(c->ca_file);
 	free(c->resp);
 	if (c->timer_init)
 		uv_close((uv_handle_t *)&c->timer, on_call_closed);
@@ -618,6 +621,16 @@ static int call_easy(struct hclient_call *c, int method, size_t len)
 	/* curl sends POST with a body, GET without; any other verb replaces it */
 	if (strcmp(methods[method].name, has_body ? "POST" : "GET"))
 		rc |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, methods[method].name);
+	/* A CA of the caller's replaces the system store (file and directory):
+	 * a service of this cluster must show this cluster's certificate. */
+	if (c->ca_pem) {
+		struct curl_blob blob = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+		rc |= curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+		rc |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	} else if (c->ca_file) {
+		rc |= curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+		rc |= curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	}
 	return rc == CURLE_OK ? 0 : -1;
 }
 
@@ -634,6 +647,12 @@ static int call_copy(struct hclient_call *c, const char *url, const void *body, 
 	c->body = malloc(len + 1);
 	if (!c->url || !c->body)
 		return -1;
+	if (strncasecmp(url, "https://", 8) == 0) {
+		if (o->ca_pem && !(c->ca_pem = strdup(o->ca_pem)))
+			return -1;
+		if (!o->ca_pem && o->ca_file && !(c->ca_file = strdup(o->ca_file)))
+			return -1;
+	}
 	if (len)
 		memcpy(c->body, body, len);
 	c->body[len] = 0;

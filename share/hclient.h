@@ -72,6 +72,13 @@ struct hclient_opts {
 	unsigned retries;            /* extra attempts after a retryable failure (above) */
 	double backoff_s;            /* first retry delay, doubling, capped at 5 s; 0: 0.2 */
 	size_t max_response_b;       /* larger response bodies fail the call; 0: 16 MiB */
+	/* For an https:// URL, the certificates to trust INSTEAD of the system's
+	 * store: ca_pem (PEM text) or else ca_file (a PEM file's path), e.g. the
+	 * cluster's RUN_DIR/tls.crt for its own services. NULL (both): the
+	 * system's store. The peer is always verified (certificate and host
+	 * name); there is no way to turn that off. Ignored for http://. */
+	const char *ca_pem;
+	const char *ca_file;
 };
 
 #define HCLIENT_OPTS_INIT                                                                  \

@@ -32,6 +32,8 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "httpd.h"
@@ -90,6 +92,7 @@ struct httpd {
 	int port;
 	char *token;
 	size_t token_len;
+	char *tls_cert, *tls_key; /* PEM copies (TLS), or NULL */
 	size_t max_body, stream_max;
 	httpd_request_fn on_request;
 	httpd_gone_fn on_gone;
@@ -97,6 +100,7 @@ struct httpd {
 	struct httpd_req *live; /* requests MHD still holds */
 	struct httpd_stats st;
 	int in_run, kick;
+	unsigned zero_runs; /* MHD timeouts of 0 in a row without an event */
 	int stop_requested, stop_pending, stopped;
 	unsigned handles; /* uv handles not yet closed */
 	void (*on_stopped)(void *arg);
@@ -115,7 +119,12 @@ static void httpd_shutdown(struct httpd *h);
 
 static void on_timer(uv_timer_t *t) { httpd_run(t->data); }
 
-static void on_poll(uv_poll_t *p, int status, int events) { httpd_run(p->data); }
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+	struct httpd *h = p->data;
+	h->zero_runs = 0;
+	httpd_run(h);
+}
 
 /* Make MHD run soon: after the current MHD_run() when inside one (MHD must
  * not be re-entered), else in the loop's next turn. */
@@ -146,10 +155,31 @@ static void httpd_run(struct httpd *h)
 	}
 	if (h->kick)
 		uv_timer_start(&h->timer, on_timer, 0, 0);
-	else if (MHD_get_timeout(h->d, &ms) == MHD_YES)
+	else if (MHD_get_timeout(h->d, &ms) == MHD_YES) {
+		/* MHD 0.9.75 also says 0 ("run again now") while a TLS handshake
+		 * waits for its peer. A timer re-armed to 0 runs again in the same
+		 * pass of libuv's timers, never polling: the peer (maybe on this
+		 * very loop) would never be heard. So repeated zeros back off, 1,
+		 * 2, 4 ... 64 ms, until an event on MHD's descriptor comes. */
+		if (ms == 0 && h->zero_runs++ > 0)
+			ms = 1u << (h->zero_runs < 8 ? h->zero_runs - 2 : 6);
+		else if (ms > 0)
+			h->zero_runs = 0;
 		uv_timer_start(&h->timer, on_timer, ms > 86400000 ? 86400000 : (uint64_t)ms, 0);
-	else
+	} else {
 		uv_timer_stop(&h->timer);
+	}
+}
+
+static void httpd_free(struct httpd *h)
+{
+	free(h->token);
+	free(h->tls_cert);
+	if (h->tls_key) {
+		OPENSSL_cleanse(h->tls_key, strlen(h->tls_key));
+		free(h->tls_key);
+	}
+	free(h);
 }
 
 static void httpd_maybe_freed(struct httpd *h)
@@ -158,8 +188,7 @@ static void httpd_maybe_freed(struct httpd *h)
 		return;
 	void (*cb)(void *) = h->on_stopped;
 	void *arg = h->stopped_arg;
-	free(h->token);
-	free(h);
+	httpd_free(h);
 	if (cb)
 		cb(arg);
 }
@@ -443,7 +472,8 @@ static enum MHD_Result req_overflow(struct httpd_req *r)
 			 bn, body);
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	r->h->st.rejected++;
-	if (ci && n > 0 && (size_t)n < sizeof all)
+	/* Over TLS the bytes would have to go through the session: just close. */
+	if (ci && n > 0 && !r->h->tls_cert && (size_t)n < sizeof all)
 		(void)!send(ci->connect_fd, all, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	return MHD_NO;
 }
@@ -789,6 +819,37 @@ static int listen_socket(const char *host, int port, int *family, int *bound, ch
 	return fd;
 }
 
+/* The PEM pair, checked with OpenSSL before libmicrohttpd sees it, so a
+ * bad one is refused with a reason rather than GnuTLS's error code. */
+static int check_tls(const struct httpd_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->tls_cert_pem != !cfg->tls_key_pem)
+		return snprintf(err, errlen, "http: TLS needs both a certificate and its key; got only the %s",
+				cfg->tls_cert_pem ? "certificate" : "key"),
+		       -1;
+	if (!cfg->tls_cert_pem)
+		return 0;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return snprintf(err, errlen, "http: this libmicrohttpd was built without TLS: no HTTPS"), -1;
+	BIO *cb = BIO_new_mem_buf(cfg->tls_cert_pem, -1), *kb = BIO_new_mem_buf(cfg->tls_key_pem, -1);
+	X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+	int rc = -1;
+	if (!x)
+		snprintf(err, errlen, "http: the TLS certificate is not a PEM certificate");
+	else if (!k)
+		snprintf(err, errlen, "http: the TLS key is not a PEM private key");
+	else if (X509_check_private_key(x, k) != 1)
+		snprintf(err, errlen, "http: the TLS key does not belong to the TLS certificate");
+	else
+		rc = 0;
+	X509_free(x);
+	EVP_PKEY_free(k);
+	BIO_free(cb);
+	BIO_free(kb);
+	return rc;
+}
+
 static int httpd_check_config(const struct httpd_config *cfg, char *err, size_t errlen)
 {
 	if (!cfg->token || !*cfg->token)
@@ -800,8 +861,28 @@ static int httpd_check_config(const struct httpd_config *cfg, char *err, size_t 
 	else if (!cfg->on_request)
 		snprintf(err, errlen, "http: no request callback given");
 	else
-		return 0;
+		return check_tls(cfg, err, errlen);
 	return -1;
+}
+
+/* libmicrohttpd with our socket, our logger and, with TLS, the PEM pair. */
+static struct MHD_Daemon *daemon_start(struct httpd *h, const struct httpd_config *cfg, int family, int fd)
+{
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			 (family == AF_INET6 ? MHD_USE_IPv6 : 0) | (h->tls_cert ? MHD_USE_TLS : 0);
+	struct MHD_OptionItem tls[] = {
+		{h->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->tls_cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	/* MHD owns fd from here: it closes it on stop and on its failure paths. */
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, on_access, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : HTTPD_TIMEOUT_S_DEFAULT),
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(cfg->max_connections ? cfg->max_connections : HTTPD_CONNECTIONS_DEFAULT),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 }
 
 int httpd_start(struct httpd **out, uv_loop_t *loop, const struct httpd_config *cfg, char *err, size_t errlen)
@@ -813,8 +894,11 @@ int httpd_start(struct httpd **out, uv_loop_t *loop, const struct httpd_config *
 	if (httpd_check_config(cfg, err, errlen) < 0)
 		return -1;
 	struct httpd *h = calloc(1, sizeof *h);
-	if (!h || !(h->token = strdup(cfg->token))) {
-		free(h);
+	if (!h || !(h->token = strdup(cfg->token)) ||
+	    (cfg->tls_cert_pem &&
+	     (!(h->tls_cert = strdup(cfg->tls_cert_pem)) || !(h->tls_key = strdup(cfg->tls_key_pem))))) {
+		if (h)
+			httpd_free(h);
 		snprintf(err, errlen, "http: out of memory");
 		return -1;
 	}
@@ -826,28 +910,17 @@ int httpd_start(struct httpd **out, uv_loop_t *loop, const struct httpd_config *
 	h->on_gone = cfg->on_gone;
 	h->arg = cfg->arg;
 	if ((fd = listen_socket(host, cfg->port, &family, &h->port, err, errlen)) < 0) {
-		free(h->token);
-		free(h);
+		httpd_free(h);
 		return -1;
 	}
-	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-			 (family == AF_INET6 ? MHD_USE_IPv6 : 0);
-	/* MHD owns fd from here: it closes it on stop and on its failure paths. */
-	h->d = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_access, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->timeout_s ? cfg->timeout_s : HTTPD_TIMEOUT_S_DEFAULT),
-		MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)(cfg->max_connections ? cfg->max_connections : HTTPD_CONNECTIONS_DEFAULT),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
+	h->d = daemon_start(h, cfg, family, fd);
 	const union MHD_DaemonInfo *di = h->d ? MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 	if (!di || uv_poll_init(loop, &h->poll, di->epoll_fd) < 0) {
 		snprintf(err, errlen, "http: cannot start the server on %s:%d: %s", host, h->port,
 			 h->mhd_err[0] ? h->mhd_err : "libmicrohttpd refused");
 		if (h->d)
 			MHD_stop_daemon(h->d);
-		free(h->token);
-		free(h);
+		httpd_free(h);
 		return -1;
 	}
 	uv_timer_init(loop, &h->timer);

@@ -31,7 +31,10 @@
  *
  * Not thread-safe: call everything on the loop's thread. No threads are
  * started; nothing here blocks the loop (the one blocking call is the
- * getaddrinfo() of the configured host in httpd_start()). Library code: it
+ * getaddrinfo() of the configured host in httpd_start()). With TLS
+ * (tls_cert_pem, tls_key_pem) everything above is the same over HTTPS;
+ * libmicrohttpd does the TLS (GnuTLS), a plain-HTTP request to the port
+ * fails the handshake and is closed unanswered. Library code: it
  * never prints; errors come back as one line of text in err.
  */
 #ifndef MTS_HTTPD_H
@@ -72,6 +75,11 @@ struct httpd_config {
 	httpd_request_fn on_request; /* required */
 	httpd_gone_fn on_gone;       /* optional */
 	void *arg;                   /* passed to on_request and on_gone */
+	/* HTTPS: both PEM texts (a certificate, its chain after it if any, and
+	 * its private key; copied), or both NULL for plain HTTP. A key that is
+	 * not the certificate's, or text that is not PEM, fails httpd_start(). */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
 };
 
 struct httpd_stats {

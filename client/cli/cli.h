@@ -36,6 +36,7 @@ struct cli {
 	const char *max_queued; /* passed to the master as given */
 	const char *http;       /* start --http HOST:PORT, passed to the master */
 	int no_http;            /* start --no-http */
+	int http_tls;           /* start --http-tls, passed to the master */
 	double timeout_s; /* --timeout: < 0 unset */
 	/* submit */
 	const char *kind;  /* "echo", "exec", "func" */

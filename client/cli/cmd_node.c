@@ -69,7 +69,9 @@ long cli_api_post(struct cli *cli, const char *path, const char *body, char **re
 	if (!h)
 		cli_die(1, "%s", err);
 	struct hclient_opts o = HCLIENT_OPTS_INIT;
+	char ca[RUNDIR_PATH_MAX];
 	o.bearer = token;
+	o.ca_file = rundir_path(ca, cli->run_dir, "tls.crt") == 0 ? ca : NULL; /* an https:// master's */
 	o.timeout_s = 30;
 	struct api_res a = {0};
 	if (!hclient_request(h, url, body, strlen(body), &o, on_api, &a))

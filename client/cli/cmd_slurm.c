@@ -286,6 +286,8 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 		buf_adds(b, " --http ");
 		shq(b, cli->http);
 	}
+	if (!cli->no_http && cli->http_tls)
+		buf_adds(b, " --http-tls");
 	if (cli->max_queued) {
 		buf_adds(b, " --max-queued ");
 		shq(b, cli->max_queued);

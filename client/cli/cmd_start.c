@@ -324,6 +324,8 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 		argv[k++] = "--http";
 		argv[k++] = (char *)cli->http;
 	}
+	if (!cli->no_http && cli->http_tls)
+		argv[k++] = "--http-tls";
 	/* Expert knobs of mtslurm-master that start has no option for
 	 * (docs/master.md), e.g. MTSLURM_MASTER_ARGS="--sync normal". */
 	char extra[1024] = "";

@@ -60,6 +60,7 @@ static const struct cli_option options[] = {
 	FLAG("--master-works", NULL, master_works),
 	STR("--http", NULL, http),
 	FLAG("--no-http", NULL, no_http),
+	FLAG("--http-tls", NULL, http_tls),
 	INT("--slots", NULL, slots, 1, ANY, "--slots wants at least 1"),
 	FLAG("--oversubscribe", NULL, oversubscribe),
 	{"--max-queued", NULL, CLI_VALUE, opt_max_queued, F(max_queued), 1, ANY, "--max-queued wants a number >= 1"},
@@ -107,7 +108,7 @@ static int run_add_workers(struct cli *cli)
 static const struct cli_command commands[] = {
 	{"start", cmd_start,
 	 " --workers --local --in-allocation --slots --oversubscribe --master-works --prefetch --max-queued "
-	 "--http --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host "
+	 "--http --http-tls --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host "
 	 "--node-ports " SLURM_OPTS,
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
@@ -126,6 +127,8 @@ static const struct cli_command commands[] = {
 	 "                    (backpressure; default 20,000,000)\n"
 	 "  --http HOST:PORT  where the master serves HTTP: its API, mindtrace's endpoints and the\n"
 	 "                    dashboard (default 127.0.0.1 and a free port; token in RUN_DIR/token)\n"
+	 "  --http-tls        serve HTTPS with the cluster's certificate RUN_DIR/tls.crt (the\n"
+	 "                    default when --http is not a loopback address)\n"
 	 "  --no-http         no HTTP service\n"
 	 "  --timeout S       overall limit for the master to load its store and serve, and for\n"
 	 "                    the workers to connect (default 60 locally, 120 with Slurm)\n"

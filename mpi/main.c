@@ -158,7 +158,11 @@ static void end_done(uv_work_t *r, int status)
 
 static void on_worker_exit(void *arg, int code, const char *why)
 {
-	(void)why; /* the worker logged it */
+	/* the worker logged it; a worker that cannot start at all (its port
+	 * taken, no TLS identity) also says why on stderr, which its starter
+	 * (a node agent, a shell) shows */
+	if (code == WORKER_EXIT_CANNOT_START)
+		fprintf(stderr, "mtslurm-worker: %s\n", why);
 	begin_stop(arg, code);
 }
 

@@ -286,6 +286,11 @@ static int choose_port(struct launch *l)
 {
 	struct node *n = l->n;
 	if (l->url[0]) {
+		if (n->tls && !strncmp(l->url, "http://", 7)) { /* the worker serves HTTPS like its node */
+			char u[sizeof l->url];
+			snprintf(u, sizeof u, "https://%.*s", (int)(sizeof u - 9), l->url + 7);
+			util_strlcpy(l->url, u, sizeof l->url);
+		}
 		if (url_host_port(l->url, l->bind_host, sizeof l->bind_host, &l->port)) {
 			launch_fail(l, "Worker URL %s does not have a port", l->url);
 			return -1;
@@ -316,8 +321,7 @@ static int choose_port(struct launch *l)
 		launch_fail(l, "No worker ports available in range [%d, %d]", n->port_lo, n->port_hi);
 		return -1;
 	}
-	snprintf(l->url, sizeof l->url, strchr(n->url_host, ':') ? "http://[%s]:%d" : "http://%s:%d", n->url_host,
-		 l->port);
+	node_url(n, l->url, sizeof l->url, n->url_host, l->port);
 	return 0;
 }
 

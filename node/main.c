@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "nametab.h"
+#include "tlsid.h"
 #include "util.h"
 
 static const char usage_text[] =
@@ -187,7 +188,8 @@ static void finish(struct node *n)
 			uv_close((uv_handle_t *)&p->grace, NULL);
 			uv_close((uv_handle_t *)&p->p, NULL);
 		}
-	httpd_stop(n->d, on_httpd_stopped, n);
+	if (n->d)
+		httpd_stop(n->d, on_httpd_stopped, n);
 	hclient_close(n->hc, on_hclient_closed, n);
 	uv_close((uv_handle_t *)&n->tick, on_closed);
 	uv_close((uv_handle_t *)&n->sigterm, on_closed);
@@ -228,6 +230,38 @@ static void on_signal(uv_signal_t *s, int signum)
 	node_shutdown(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+void node_serve(struct node *n)
+{
+	char err[RUNDIR_PATH_MAX + 300];
+	struct master_info mi;
+	if (n->d || rundir_read_master(n->run_dir, &mi, err, sizeof err))
+		return; /* serving already, or no master yet: asked again at each registration */
+	n->tls = !strncmp(mi.http, "https://", 8);
+	struct tlsid id = {0};
+	if (n->tls && tlsid_load(&id, n->run_dir, NULL, 0, 0, err, sizeof err))
+		die("the master serves HTTPS but this node cannot load the cluster's TLS identity: %s", err);
+	struct httpd_config hc = {.host = n->host, .port = n->port, .token = n->token, .on_request = api_on_request,
+				  .arg = n, .tls_cert_pem = id.cert_pem, .tls_key_pem = id.key_pem};
+	int rc = httpd_start(&n->d, n->loop, &hc, err, sizeof err);
+	tlsid_free(&id);
+	if (rc)
+		die("cannot serve HTTP%s: %s; choose another --http HOST:PORT", n->tls ? "S" : "", err);
+	n->handles++;
+	n->port = httpd_port(n->d);
+	if (!strcmp(n->host, "0.0.0.0") || !strcmp(n->host, "::"))
+		util_hostname(n->url_host, sizeof n->url_host);
+	else
+		util_strlcpy(n->url_host, n->host, sizeof n->url_host);
+	node_url(n, n->url, sizeof n->url, n->url_host, n->port);
+	log_info("node %s serving on %s (pid %ld), worker ports %d-%d, workers from %s, run dir %s", n->name, n->url,
+		 (long)getpid(), n->port_lo, n->port_hi, n->worker_bin, n->run_dir);
+}
+
+void node_url(const struct node *n, char *out, size_t outn, const char *host, int port)
+{
+	snprintf(out, outn, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", n->tls ? "https" : "http", host, port);
+}
+
 static void start(struct node *n, const struct opts *o)
 {
 	char err[RUNDIR_PATH_MAX + 300], path[RUNDIR_PATH_MAX], logname[320];
@@ -247,18 +281,6 @@ static void start(struct node *n, const struct opts *o)
 	if (!(n->hc = hclient_new(n->loop, err, sizeof err)))
 		die("%s", err);
 	n->handles++;
-	struct httpd_config hc = {.host = n->host, .port = n->port, .token = n->token, .on_request = api_on_request,
-				  .arg = n};
-	if (httpd_start(&n->d, n->loop, &hc, err, sizeof err))
-		die("cannot serve HTTP: %s; choose another --http HOST:PORT", err);
-	n->handles++;
-	n->port = httpd_port(n->d);
-	if (!strcmp(n->host, "0.0.0.0") || !strcmp(n->host, "::"))
-		util_hostname(n->url_host, sizeof n->url_host);
-	else
-		util_strlcpy(n->url_host, n->host, sizeof n->url_host);
-	snprintf(n->url, sizeof n->url, strchr(n->url_host, ':') ? "http://[%s]:%d" : "http://%s:%d", n->url_host,
-		 n->port);
 	uv_timer_init(n->loop, &n->tick);
 	uv_signal_init(n->loop, &n->sigterm);
 	uv_signal_init(n->loop, &n->sigint);
@@ -267,9 +289,8 @@ static void start(struct node *n, const struct opts *o)
 	uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
 	uv_signal_start(&n->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&n->sigint, on_signal, SIGINT);
+	node_serve(n);
 	registration_start(n);
-	log_info("node %s serving on %s (pid %ld), worker ports %d-%d, workers from %s, run dir %s", n->name, n->url,
-		 (long)getpid(), n->port_lo, n->port_hi, n->worker_bin, n->run_dir);
 }
 
 int main(int argc, char **argv)

@@ -60,7 +60,8 @@ struct node {
 	char host[256];        /* where the node and its workers bind */
 	char url_host[256];    /* the host in their URLs */
 	int port;              /* the node's HTTP port (bound) */
-	char url[300];         /* "http://HOST:PORT" */
+	char url[300];         /* "http://HOST:PORT" ("https://" with tls); "" until it serves */
+	int tls;               /* it serves HTTPS: the master does (master.json says https://) */
 	char name[256];        /* util_nodename() */
 	char server_id[37];    /* a uuid made at start */
 	int port_lo, port_hi;  /* the workers' port range, inclusive */
@@ -150,6 +151,14 @@ int registration_master_url(struct node *n, char *out, size_t outn, char *err, s
 /* main.c */
 /* Begin the node's shutdown: its workers first, then itself. */
 void node_shutdown(struct node *n, const char *why);
+/* Serve the Node endpoints once master.json can be read: HTTPS with the
+ * cluster's identity (share/tlsid.h, made by the master only) if the master
+ * serves HTTPS, else plain HTTP; exits with one line if it cannot. Nothing
+ * while serving already or while there is no master.json yet. */
+void node_serve(struct node *n);
+/* "SCHEME://HOST:PORT" of a service of this node (itself, its workers):
+ * https when the node serves HTTPS; [HOST] for an IPv6 address. */
+void node_url(const struct node *n, char *out, size_t outn, const char *host, int port);
 /* hclient options with the node's token: timeout_s, retries. */
 void node_call_opts(const struct node *n, struct hclient_opts *o, double timeout_s, unsigned retries);
 

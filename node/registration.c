@@ -55,6 +55,14 @@ static void on_reg_timer(uv_timer_t *t)
 	char master[300], err[RUNDIR_PATH_MAX + 200], url[340];
 	if (n->reg_call || n->stopping)
 		return;
+	node_serve(n); /* if master.json had not been there at its start */
+	if (!n->d) {
+		if (!n->reg_failing)
+			log_info("waiting for the master: no master.json in %s yet", n->run_dir);
+		n->reg_failing = 1;
+		uv_timer_set_repeat(&n->reg_timer, NODE_REGISTER_RETRY_MS);
+		return;
+	}
 	if (registration_master_url(n, master, sizeof master, err, sizeof err)) {
 		if (!n->reg_failing)
 			log_info("waiting for the master: %s", err);

@@ -311,7 +311,7 @@ int wapi_start(struct wapi **out, uv_loop_t *loop, const struct wapi_cfg *cfg, c
 	util_strlcpy(a->server_id, cfg->server_id ? cfg->server_id : "", sizeof a->server_id);
 	a->cfg.server_id = a->server_id;
 	struct httpd_config hc = {.host = cfg->host, .port = cfg->port, .token = cfg->token, .on_request = on_request,
-				  .arg = a};
+				  .arg = a, .tls_cert_pem = cfg->tls_cert_pem, .tls_key_pem = cfg->tls_key_pem};
 	if (httpd_start(&a->h, loop, &hc, err, errlen)) {
 		free(a);
 		return -1;

@@ -44,6 +44,10 @@ struct wapi_cfg {
 	struct typed *typed;   /* /run runs here; borrowed, outlives the wapi */
 	const struct wapi_ops *ops;
 	void *arg;
+	/* HTTPS with the cluster's identity (share/tlsid.h, PEM texts, copied
+	 * by httpd), or both NULL for plain HTTP. */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
 };
 
 /* Listen and serve. 0, or -1 with a one-line reason in err. */

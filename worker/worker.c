@@ -43,6 +43,7 @@
 #include "nametab.h"
 #include "msg.h"
 #include "rundir.h"
+#include "tlsid.h"
 #include "typed.h"
 #include "util.h"
 #include "wapi.h"
@@ -992,26 +993,35 @@ static void wapi_run_done(void *arg)
 
 /* Serve the HTTP endpoints: 0; 1 while RUN_DIR/token is missing (the
  * master has not made it yet: try again); -1 when they cannot be served
- * (a taken port, a bad token file). err says why. */
-static int start_http(struct worker *w, char *err, size_t errlen)
+ * (a taken port, a bad token file, no TLS identity). err says why. tls:
+ * the master serves HTTPS (master.json says https://), so this worker does
+ * too, with the cluster's identity, which only the master creates. */
+static int start_http(struct worker *w, int tls, char *err, size_t errlen)
 {
 	static const struct wapi_ops ops = {wapi_running_job, wapi_shutdown, wapi_run_done};
-	char path[RUNDIR_PATH_MAX], token[AUTH_HEX_BYTES];
+	char path[RUNDIR_PATH_MAX], token[AUTH_HEX_BYTES], why[400];
 	if (rundir_path(path, w->run_dir, "token") < 0)
 		return snprintf(err, errlen, "run directory path too long"), -1;
 	if (access(path, F_OK) != 0)
 		return snprintf(err, errlen, "no API token in %s yet (the master makes it)", path), 1;
 	if (auth_token_load(token, path, 0, err, errlen) < 0)
 		return -1;
-	struct wapi_cfg c = {w->cfg.http_host, w->cfg.http_port, token, w->id, w->typed, &ops, w};
-	char why[400];
-	if (wapi_start(&w->wapi, w->loop, &c, why, sizeof why) < 0)
-		return snprintf(err, errlen, "cannot serve HTTP: %s", why), -1;
+	struct tlsid id = {0};
+	if (tls && tlsid_load(&id, w->run_dir, NULL, 0, 0, why, sizeof why))
+		return snprintf(err, errlen, "the master serves HTTPS but this worker cannot load the cluster's TLS identity: %s",
+				why), -1;
+	struct wapi_cfg c = {w->cfg.http_host, w->cfg.http_port, token, w->id, w->typed, &ops, w, id.cert_pem,
+			     id.key_pem};
+	int rc = wapi_start(&w->wapi, w->loop, &c, why, sizeof why);
+	tlsid_free(&id);
+	if (rc < 0)
+		return snprintf(err, errlen, "cannot serve HTTP%s: %s", tls ? "S" : "", why), -1;
 	const char *host = w->cfg.http_host && *w->cfg.http_host ? w->cfg.http_host : "127.0.0.1";
+	const char *scheme = tls ? "https" : "http";
 	if (w->cfg.url && *w->cfg.url)
 		util_strlcpy(w->url, w->cfg.url, sizeof w->url);
 	else
-		snprintf(w->url, sizeof w->url, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host,
+		snprintf(w->url, sizeof w->url, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", scheme, host,
 			 wapi_port(w->wapi));
 	log_info("serving mindtrace's Worker endpoints at %s (port %d)", w->url, wapi_port(w->wapi));
 	return 0;
@@ -1044,7 +1054,7 @@ static void try_connect(struct worker *w)
 	}
 	/* hello carries the URL: serve first */
 	if (w->cfg.http && !w->wapi) {
-		int r = start_http(w, err, sizeof err);
+		int r = start_http(w, !strncmp(mi.http, "https://", 8), err, sizeof err);
 		if (r == 1) {
 			note_wait(w, err);
 			schedule_retry(w);
@@ -1189,12 +1199,15 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	util_strlcpy(w->wtype, cfg->wtype ? cfg->wtype : "", sizeof w->wtype);
 	struct typed_opts to = {loop, w->wtype, w->exec, w->func, w->jl, exec_log_kick, w};
 	w->typed = typed_new(&to);
-	/* a token that is there already: a port that cannot be had fails now */
+	/* a token and master.json that are there already: a port that cannot
+	 * be had fails now (else try_connect() serves once they are) */
 	int hr = w->typed ? 1 : -1;
+	struct master_info mi;
+	char why[RUNDIR_PATH_MAX + 200];
 	if (!w->typed)
 		snprintf(err, errlen, "out of memory");
-	else if (cfg->http)
-		hr = start_http(w, err, errlen);
+	else if (cfg->http && rundir_read_master(w->run_dir, &mi, why, sizeof why) == 0)
+		hr = start_http(w, !strncmp(mi.http, "https://", 8), err, errlen);
 	if (hr < 0) {
 		typed_close(w->typed, NULL, NULL);
 		exec_close(w->exec, NULL, NULL);

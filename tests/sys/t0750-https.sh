@@ -6,6 +6,10 @@
 # certificate, plain HTTP to the port gets no HTTP answer, mtslurm's own
 # HTTP client (nodes) and the node agent trust tls.crt, and a mindtrace
 # submit_job/get_job_status round trip to a typed worker works over HTTPS.
+# The node agent and the workers it launches serve HTTPS with the same
+# identity too: https:// node and worker URLs, a mindtrace job through a
+# launched worker, curl to the worker trusting tls.crt works and without it
+# fails on the certificate.
 # Then: a master refuses plain HTTP on 0.0.0.0 without --http-insecure, and
 # saying why (the refusal only: nothing binds 0.0.0.0 here).
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +76,50 @@ for _ in $(seq 1 300); do
 done
 assert_eq completed "$st" "the job over HTTPS: $s"
 assert_eq '{"echoed":"over tls"}' "$(jget "$s" '$.output')" "its output"
+
+log "the node agent serves HTTPS"
+node_url=$(jget "$nodes" '$[0].url')
+case "$node_url" in https://127.0.0.1:[0-9]*) ;; *) fail "the node's URL is '$node_url', not https://127.0.0.1:PORT" ;; esac
+out=$(curl -sS -m 20 --cacert "$R/tls.crt" -H "Authorization: Bearer $tok" -X POST "$node_url/status" -d '{}') ||
+	fail "curl --cacert tls.crt to the node failed"
+assert_eq Available "$(jget "$out" '$.status')" "the node's status over HTTPS: $out"
+
+log "a worker launched by the node serves HTTPS"
+kill "${started_pids[-1]}" 2>/dev/null || true # tw-echo: the job below must go through the launched worker
+gone_within 15 "${started_pids[-1]}" || fail "tw-echo did not stop"
+out=$(mtslurm launch-worker --type echoworker) || fail "launch-worker over HTTPS failed: $out"
+assert_contains "$out" "at https://127.0.0.1:" "launch-worker's worker URL is https://: $out"
+wurl=$(sed -n 's/^worker [^ ]* at \(https:[^ ]*\) .*/\1/p' <<<"$out")
+[ -n "$wurl" ] || fail "no worker URL in: $out"
+u=$(cat /proc/sys/kernel/random/uuid)
+job=$(printf '{"id":"%s","name":"echo","schema_name":"echo","payload":{"message":"via node","delay":0},"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' "$u")
+post submit_job "$job" >/dev/null
+st=""
+for _ in $(seq 1 300); do
+	s=$(post get_job_status "{\"job_id\":\"$u\"}")
+	st=$(jget "$s" '$.status')
+	[ "$st" = completed ] || [ "$st" = failed ] || [ "$st" = error ] && break
+	sleep 0.1
+done
+assert_eq completed "$st" "the job through the launched worker: $s"
+assert_eq '{"echoed":"via node"}' "$(jget "$s" '$.output')" "its output"
+out=$(curl -sS -m 20 --cacert "$R/tls.crt" -H "Authorization: Bearer $tok" -X POST "$wurl/status" -d '{}') ||
+	fail "curl --cacert tls.crt to the worker failed"
+assert_eq Available "$(jget "$out" '$.status')" "the worker's status over HTTPS: $out"
+rc=0
+err=$(curl -sS -m 20 -H "Authorization: Bearer $tok" -X POST "$wurl/status" -d '{}' 2>&1) || rc=$?
+assert_eq 60 "$rc" "curl's exit code for the worker's certificate without tls.crt ($err)"
+assert_contains "$err" "certificate" "curl says certificate (worker)"
+
+log "a worker without the identity, under an HTTPS master, exits with one line"
+R3=$T/run3
+mkdir -p "$R3" && chmod 700 "$R3"
+cp -p "$R/token" "$R/key" "$R/master.json" "$R3/"
+rc=0
+out=$(timeout 20 mtslurm-worker --no-mpi --run-dir "$R3" --worker-type echoworker --http 127.0.0.1:0 --id tw-noid 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "a worker without tls.key served under an HTTPS master"
+assert_eq 1 "$(printf '%s\n' "$out" | grep -c .)" "one line: $out"
+assert_contains "$out" "cannot load the cluster's TLS identity" "the worker says why: $out"
 
 log "plain HTTP on 0.0.0.0 is refused without --http-insecure"
 R2=$T/run2

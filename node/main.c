@@ -5,9 +5,11 @@
  *   mtslurm-node --run-dir DIR [--http HOST:PORT] [--worker-ports 8092-8111]
  *
  * Serves the Node endpoints (api.c) on share/httpd with the cluster's API
- * token (RUN_DIR/token), registers with the master of RUN_DIR/master.json
- * (registration.c) and launches mtslurm-worker processes -- found next to
- * this program, or in $MTSLURM_LIBEXEC -- on ports of its range
+ * token (RUN_DIR/token), over HTTPS with the cluster's identity
+ * (share/tlsid.h) when the master serves HTTPS, registers with the master
+ * of RUN_DIR/master.json (registration.c) and launches mtslurm-worker
+ * processes -- found next to this program, or in $MTSLURM_LIBEXEC -- on
+ * ports of its range
  * (launch.c, procs.c). SIGTERM, SIGINT or POST /shutdown stop its workers
  * first (POST /shutdown to each, SIGTERM after a grace), then the node.
  * Its log is RUN_DIR/logs/node-NAME.log.

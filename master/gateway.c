@@ -163,25 +163,21 @@ static int resolve(struct master *m, const char *ep, char *out, size_t n)
 			return snprintf(out, n, "%s/%s", app, slash ? slash + 1 : "") >= (int)n ? -1 : 0;
 	}
 	/* mindtrace's CM calls itself; so does the master (token in the path) */
-	char path[RUNDIR_PATH_MAX], tok[AUTH_HEX_BYTES];
-	if (!m->info.http[0] || rundir_path(path, m->cfg.run_dir, "token") ||
-	    auth_token_load(tok, path, 0, out, n))
+	const char *tok = http_token(m->http);
+	if (!m->info.http[0] || !tok)
 		return -1;
 	return snprintf(out, n, "%s/%s/%s", m->info.http, tok, ep) >= (int)n ? -1 : 0;
 }
 
-/* 1 (and the token in tok) if url is served by one of this cluster's
+/* 1 if url is served by one of this cluster's
  * workers (a Worker /run as mindtrace's gateway target): those check the
  * cluster's token. No other endpoint ever gets it. */
-static int own_service(struct master *m, const char *url, char tok[AUTH_HEX_BYTES])
+static int own_service(struct master *m, const char *url)
 {
 	for (struct wrk *w = m->workers; w; w = w->next) {
 		size_t l = strlen(w->url);
-		if (w->peer && l && strncmp(url, w->url, l) == 0 && (url[l] == '/' || !url[l])) {
-			char path[RUNDIR_PATH_MAX], err[200];
-			return rundir_path(path, m->cfg.run_dir, "token") == 0 &&
-			       auth_token_load(tok, path, 0, err, sizeof err) == 0;
-		}
+		if (w->peer && l && strncmp(url, w->url, l) == 0 && (url[l] == '/' || !url[l]))
+			return 1;
 	}
 	return 0;
 }
@@ -308,9 +304,8 @@ int gateway_forward(struct master *m, const struct jobtype *t, int64_t id, const
 		return 0;
 	}
 	struct hclient_opts o = HCLIENT_OPTS_INIT;
-	char tok[AUTH_HEX_BYTES];
-	if (own_service(m, f->url, tok))
-		o.bearer = tok; /* this cluster's worker: it wants the cluster's token */
+	if (own_service(m, f->url))
+		o.bearer = http_token(m->http); /* this cluster's worker: it wants the cluster's token */
 	size_t hl = strlen(m->info.http);
 	if (o.bearer || (hl && strncmp(f->url, m->info.http, hl) == 0 && f->url[hl] == '/'))
 		o.ca_pem = http_ca_pem(m->http); /* this cluster's services show its certificate */

@@ -44,6 +44,7 @@ struct http {
 	struct http_counts counts;
 	struct events *ev; /* GET /api/v1/events */
 	char *ca_pem;      /* the certificate served (HTTPS), or NULL */
+	char token[AUTH_HEX_BYTES]; /* RUN_DIR/token, read once at start */
 	void (*on_stopped)(void *arg);
 	void *stopped_arg;
 };
@@ -611,6 +612,7 @@ int http_start(struct http **out, struct master *m, const struct http_cfg *cfg, 
 	if (!h)
 		return snprintf(err, errlen, "out of memory"), -1;
 	h->m = m;
+	memcpy(h->token, token, sizeof h->token);
 	if (http_tls(h, cfg, &id, &tls, err, errlen)) {
 		free(h);
 		return -1;
@@ -637,6 +639,8 @@ int http_start(struct http **out, struct master *m, const struct http_cfg *cfg, 
 }
 
 const char *http_ca_pem(const struct http *h) { return h ? h->ca_pem : NULL; }
+
+const char *http_token(const struct http *h) { return h ? h->token : NULL; }
 
 static void on_events_freed(void *arg)
 {

@@ -48,6 +48,9 @@ void http_counts(const struct http *h, struct http_counts *c);
  * master's own calls to this cluster's services trust (hclient ca_pem).
  * NULL h: NULL. */
 const char *http_ca_pem(const struct http *h);
+/* The API token (RUN_DIR/token, read at start), for the master's calls to
+ * its own services; NULL without the HTTP service. Borrowed from h. */
+const char *http_token(const struct http *h);
 /* 0 if the route table is sorted (for the unit test). */
 size_t http_routes_check(void);
 

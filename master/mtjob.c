@@ -197,7 +197,6 @@ msg *mtjob_status_of(struct master *m, int64_t id)
 		meta_free(&x);
 		return NULL;
 	}
-	workers_flush_assigns(m, 1); /* a running job's row says so */
 	if (read_rec(m, id, &r) <= 0) {
 		meta_free(&x);
 		rec_free(&r);
@@ -215,8 +214,10 @@ msg *mtjob_status_of(struct master *m, int64_t id)
 		msg_set_str(st, "worker_id", running && j->worker ? wrk_of(j->worker)->wid : "");
 		msg_set_str(st, "status", running ? "running" : "queued");
 		msg_add(st, "output", msg_new_object());
-		if (!running)
-			r.started = -1;
+		/* from memory: the row of a job still running may not say so yet
+		 * (its assignment is written only if it runs a while, workers.c),
+		 * and a poll every 20 ms must not force those writes */
+		r.started = running ? workers_started_at(m, j) : -1;
 	} else {
 		const char *status;
 		msg *out;

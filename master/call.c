@@ -50,17 +50,22 @@ size_t call_table_check(const struct call_handler *tab, size_t n)
 	return nametab_check(tab, n, sizeof *tab);
 }
 
+void call_unknown(struct call *c, const struct call_handler *tab, size_t n, const char *who, const char *t)
+{
+	char known[400] = "";
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < sizeof known; i++)
+		k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "", tab[i].name);
+	call_error(c, "protocol", "unknown message type \"%.40s\" from %s; expected %s", t, who, known);
+}
+
 void call_dispatch(struct call *c, const struct call_handler *tab, size_t n, const char *who, msg *m)
 {
 	const char *t = msg_type(m);
 	c->has_req = msg_get_int(m, "req", &c->req) == 0;
 	const struct call_handler *h = call_find(tab, n, t);
 	if (!h) {
-		char known[400] = "";
-		size_t k = 0;
-		for (size_t i = 0; i < n && k < sizeof known; i++)
-			k += (size_t)snprintf(known + k, sizeof known - k, "%s%s", i ? ", " : "", tab[i].name);
-		call_error(c, "protocol", "unknown message type \"%.40s\" from %s; expected %s", t, who, known);
+		call_unknown(c, tab, n, who, t);
 		return;
 	}
 	if ((h->flags & CALL_CONN) && !c->peer) {

@@ -75,6 +75,9 @@ size_t call_table_check(const struct call_handler *tab, size_t n);
  * is missing, or, for an unknown type, the known ones (who: "a client"). */
 void call_dispatch(struct call *c, const struct call_handler *tab, size_t n, const char *who, msg *m);
 
+/* Answer a request of unknown type t with the error naming tab's names. */
+void call_unknown(struct call *c, const struct call_handler *tab, size_t n, const char *who, const char *t);
+
 /* Queue r as the reply; frees r. r NULL (out of memory) queues nothing. */
 void call_reply(struct call *c, msg *r);
 /* Queue an already serialized reply object; start it with call_json_open. */

@@ -365,13 +365,14 @@ static void on_proxied(void *arg, const struct hclient_res *r)
 	if (r->http_ok && r->status > 0 && r->status < 600) {
 		p->done(p->arg, (unsigned)r->status, r->content_type, r->body, r->len);
 	} else {
-		char body[400];
-		snprintf(body, sizeof body, "{\"detail\":\"the app did not answer: %.300s\"}",
-			 r->error ? r->error : "failed");
-		for (char *c = body + 11; *c; c++)
-			if (*c == '"' && c[1] && c[1] != '}')
-				*c = '\'';
-		p->done(p->arg, 502, "application/json", body, strlen(body));
+		char why[400];
+		struct buf b = BUF_INIT;
+		snprintf(why, sizeof why, "the app did not answer: %.300s", r->error ? r->error : "failed");
+		buf_adds(&b, "{\"detail\":");
+		buf_add_json_str(&b, why, strlen(why));
+		buf_adds(&b, "}");
+		p->done(p->arg, 502, "application/json", b.p ? b.p : "{}", b.p ? b.len : 2);
+		buf_release(&b);
 	}
 	free(p);
 }

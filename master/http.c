@@ -115,12 +115,12 @@ static void answer_error_now(struct hreq *q, unsigned status, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	struct buf b = BUF_INIT;
-	buf_adds(&b, "{\"detail\":");
-	buf_add_json_str(&b, text, strlen(text));
-	buf_adds(&b, "}");
-	answer_now(q, status, NULL, b.p ? b.p : "{}", b.p ? b.len : 2);
-	buf_release(&b);
+	if (!q->r)
+		return;
+	count_status(q->h, status);
+	httpd_reply_error(q->r, status, "%s", text); /* httpd's {"detail"} body */
+	q->r = NULL;
+	q->replied = 1;
 }
 
 static void http_put_msg(struct outbox *o, const msg *r)

@@ -778,10 +778,10 @@ void workers_on_msg(struct peer *p, msg *m, const struct call_sink *sink)
 		}
 		p->worker->last_seen = util_wall();
 	}
+	c.has_req = msg_get_int(m, "req", &c.req) == 0;
 	if (h) {
-		c.has_req = msg_get_int(m, "req", &c.req) == 0;
 		h->fn(&c, m);
 	} else {
-		call_dispatch(&c, worker_calls, workers_ncalls, "a worker", m); /* the error naming them */
+		call_unknown(&c, worker_calls, workers_ncalls, "a worker", msg_type(m));
 	}
 }

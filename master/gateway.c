@@ -308,7 +308,7 @@ int gateway_forward(struct master *m, const struct jobtype *t, int64_t id, const
 		o.bearer = http_token(m->http); /* this cluster's worker: it wants the cluster's token */
 	size_t hl = strlen(m->info.http);
 	if (o.bearer || (hl && strncmp(f->url, m->info.http, hl) == 0 && f->url[hl] == '/'))
-		o.ca_pem = http_ca_pem(m->http); /* this cluster's services show its certificate */
+		o.ca_pem = http_ca_pem(m->http), o.cluster_peer = 1; /* this cluster's services: its certificate */
 	o.timeout_s = t->timeout_s > 0 ? t->timeout_s : GATEWAY_TIMEOUT_S;
 	if (t->retries >= 0)
 		o.retries = (unsigned)t->retries;

@@ -631,7 +631,12 @@ int http_start(struct http **out, struct master *m, const struct http_cfg *cfg, 
 		httpd_stop(h->d, on_httpd_stopped_early, h);
 		return snprintf(err, errlen, "out of memory"), -1;
 	}
+	/* A wildcard address is no place to connect to: others reach a master
+	 * serving on every address by this machine's name (as on the wire). */
+	char hostname[256];
 	const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
+	if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+		util_hostname(hostname, sizeof hostname), host = hostname;
 	const char *scheme = tls ? "https" : "http";
 	snprintf(url, urln, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", scheme, host, httpd_port(h->d));
 	*out = h;

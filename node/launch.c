@@ -19,10 +19,14 @@
  */
 #include "node.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "util.h"
@@ -282,6 +286,30 @@ static int reap_row(struct proc *p)
 	return 1;
 }
 
+/* 0 if another program holds host:port (a bind fails with EADDRINUSE),
+ * else 1 -- a port of the range that something else took, such as the
+ * workers of another node agent on this machine, is passed over rather
+ * than handed to a worker that could not serve on it. */
+static int port_free(const char *host, int port)
+{
+	char ps[16];
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_PASSIVE},
+			*ai = NULL;
+	snprintf(ps, sizeof ps, "%d", port);
+	if (getaddrinfo(host, ps, &hints, &ai) || !ai)
+		return 1; /* not a numeric address: the worker's own bind decides */
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+	if (fd >= 0) {
+		/* as the worker's server binds: a port in TIME_WAIT is free */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
+		close(fd);
+	}
+	freeaddrinfo(ai);
+	return fd < 0 || rc == 0 || errno != EADDRINUSE;
+}
+
 static int choose_port(struct launch *l)
 {
 	struct node *n = l->n;
@@ -310,12 +338,13 @@ static int choose_port(struct launch *l)
 	}
 	util_strlcpy(l->bind_host, n->host, sizeof l->bind_host);
 	for (int port = n->port_lo; port <= n->port_hi; port++)
-		if (port != n->port && !procs_on_port(n, port, ROWS) && !port_claimed(n, l, port)) {
+		if (port != n->port && !procs_on_port(n, port, ROWS) && !port_claimed(n, l, port) &&
+		    port_free(l->bind_host, port)) {
 			l->port = port;
 			break;
 		}
 	for (int port = n->port_lo; !l->port && port <= n->port_hi; port++)
-		if (!port_claimed(n, l, port) && reap_row(procs_on_port(n, port, ROWS)))
+		if (!port_claimed(n, l, port) && port_free(l->bind_host, port) && reap_row(procs_on_port(n, port, ROWS)))
 			l->port = port;
 	if (!l->port) {
 		launch_fail(l, "No worker ports available in range [%d, %d]", n->port_lo, n->port_hi);

@@ -4,6 +4,11 @@
  *
  *   mtslurm-node --run-dir DIR [--http HOST:PORT] [--worker-ports 8092-8111]
  *
+ * Without --http it serves where the master does: on loopback when the
+ * master's HTTP is on loopback, else on every address of this node, known
+ * to the master by this machine's name (a node of an allocation must be
+ * reachable from the master's node).
+ *
  * Serves the Node endpoints (api.c) on share/httpd with the cluster's API
  * token (RUN_DIR/token), over HTTPS with the cluster's identity
  * (share/tlsid.h) when the master serves HTTPS, registers with the master
@@ -34,7 +39,8 @@ static const char usage_text[] =
 	"usage: mtslurm-node --run-dir DIR [--http HOST:PORT] [--worker-ports A-B] [--debug]\n"
 	"The node agent: serves mindtrace's Node endpoints, launches workers of registered worker\n"
 	"types on ports A..B (default " NODE_PORTS_DEFAULT ", also as A,B) and registers with the\n"
-	"master of DIR/master.json. --http: where it serves (default 127.0.0.1 on an ephemeral port).\n";
+	"master of DIR/master.json. --http: where it serves (default: an ephemeral port on 127.0.0.1\n"
+	"when the master serves on loopback, else on every address of this node).\n";
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -54,6 +60,7 @@ void node_call_opts(const struct node *n, struct hclient_opts *o, double timeout
 	*o = d;
 	o->bearer = n->token;
 	o->ca_file = n->ca_file; /* used for https:// URLs only */
+	o->cluster_peer = 1;     /* the master and this node's workers: the cluster's certificate */
 	o->timeout_s = timeout_s;
 	o->connect_timeout_s = timeout_s < HCLIENT_CONNECT_TIMEOUT_S_DEFAULT ? timeout_s : HCLIENT_CONNECT_TIMEOUT_S_DEFAULT;
 	o->retries = retries;
@@ -232,12 +239,23 @@ static void on_signal(uv_signal_t *s, int signum)
 	node_shutdown(s->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* 1 if URL's host is a loopback address or "localhost". */
+static int url_on_loopback(const char *url)
+{
+	const char *h = strstr(url, "://");
+	h = h ? h + 3 : url;
+	return !strncmp(h, "127.", 4) || !strncmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
+}
+
 void node_serve(struct node *n)
 {
 	char err[RUNDIR_PATH_MAX + 300];
 	struct master_info mi;
 	if (n->d || rundir_read_master(n->run_dir, &mi, err, sizeof err))
 		return; /* serving already, or no master yet: asked again at each registration */
+	if (!n->host[0]) /* no --http: where the master serves */
+		util_strlcpy(n->host, !mi.http[0] || url_on_loopback(mi.http) ? HTTPD_HOST_DEFAULT : "0.0.0.0",
+			     sizeof n->host);
 	n->tls = !strncmp(mi.http, "https://", 8);
 	struct tlsid id = {0};
 	if (n->tls && tlsid_load(&id, n->run_dir, NULL, 0, 0, err, sizeof err))
@@ -311,7 +329,8 @@ int main(int argc, char **argv)
 	uv_loop_init(&loop);
 	n.loop = &loop;
 	parse_ports(&n, o.ports ? o.ports : NODE_PORTS_DEFAULT);
-	parse_http(&n, o.http ? o.http : HTTPD_HOST_DEFAULT ":0");
+	if (o.http)
+		parse_http(&n, o.http); /* else node_serve follows the master */
 	find_worker(&n);
 	start(&n, &o);
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -75,10 +75,18 @@ struct hclient_opts {
 	/* For an https:// URL, the certificates to trust INSTEAD of the system's
 	 * store: ca_pem (PEM text) or else ca_file (a PEM file's path), e.g. the
 	 * cluster's RUN_DIR/tls.crt for its own services. NULL (both): the
-	 * system's store. The peer is always verified (certificate and host
-	 * name); there is no way to turn that off. Ignored for http://. */
+	 * system's store. The peer's certificate is always verified; there is
+	 * no way to turn that off. Ignored for http://. */
 	const char *ca_pem;
 	const char *ca_file;
+	/* 1: the peer is a service of this cluster (a node agent, a worker, the
+	 * master), identified by the certificate alone: it must present the
+	 * one of ca_pem/ca_file -- a self-signed certificate whose key only the
+	 * cluster holds -- and its host name is not checked, because a node
+	 * serves under its own name, which the certificate the master made
+	 * need not list. Only with ca_pem or ca_file; 0: the host name is
+	 * checked too (any other service). */
+	int cluster_peer;
 };
 
 #define HCLIENT_OPTS_INIT                                                                  \

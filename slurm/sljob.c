@@ -459,6 +459,7 @@ int sljob_query(uint32_t id, struct sljob_info *info, char *err, size_t errlen)
 		if (j->nodes)
 			snprintf(info->nodes, sizeof info->nodes, "%s", j->nodes);
 		info->ntasks = j->num_tasks;
+		info->nnodes = j->num_nodes;
 		info->start = j->start_time;
 		info->end = j->end_time;
 		info->time_limit = j->time_limit == INFINITE || j->time_limit == NO_VAL ? 0 : j->time_limit;

@@ -82,6 +82,7 @@ struct sljob_info {
 	char reason[160];    /* why pending or why it ended; "" if none */
 	char nodes[256];     /* allocated nodes ("n[1-2]"), "" if none yet */
 	uint32_t ntasks;
+	uint32_t nnodes;     /* nodes allocated (or asked for, while pending) */
 	time_t start, end;   /* actual or expected; 0 if unknown */
 	uint32_t time_limit; /* minutes; 0 if none */
 };

@@ -208,9 +208,11 @@ int cmd_launch_worker(struct cli *cli);
 /* POST body to the master's HTTP endpoint path; the HTTP status, with the
  * response body in *resp (free it); dies if there is no answer (cmd_node.c). */
 long cli_api_post(struct cli *cli, const char *path, const char *body, char **resp);
-/* start: wait until the node agent of pid registered with the master: 0,
- * -1 if it exited, -2 after timeout_ms (cmd_node.c). */
-int cli_node_wait(struct cli *cli, long pid, int timeout_ms);
+/* start: wait until the node agents it launched registered with the
+ * master -- want 0: the one node agent of pid; want > 0: want of them,
+ * launched by the srun of pid (pid 0: by a Slurm job) (cmd_node.c). 0, -1 if pid exited, -2 after
+ * timeout_ms; *seen (may be NULL): how many had registered. */
+int cli_node_wait(struct cli *cli, long pid, int want, int timeout_ms, int *seen);
 /* add-workers for a local or in-allocation cluster (cmd_start.c). */
 int cmd_add_workers_local(struct cli *cli);
 /* The workers a local or in-allocation cluster should have (launch.json's

@@ -72,6 +72,7 @@ long cli_api_post(struct cli *cli, const char *path, const char *body, char **re
 	char ca[RUNDIR_PATH_MAX];
 	o.bearer = token;
 	o.ca_file = rundir_path(ca, cli->run_dir, "tls.crt") == 0 ? ca : NULL; /* an https:// master's */
+	o.cluster_peer = 1;
 	o.timeout_s = 30;
 	struct api_res a = {0};
 	if (!hclient_request(h, url, body, strlen(body), &o, on_api, &a))
@@ -289,21 +290,26 @@ int cmd_launch_worker(struct cli *cli)
 
 /* ---- the node agent of `start` ---- */
 
-/* Wait until the node of pid has registered with the master: 0, -1 if it
- * exited, -2 after timeout_ms. */
-int cli_node_wait(struct cli *cli, long pid, int timeout_ms)
+/* Wait until the node of pid (want 0), or want nodes (launched by the srun
+ * of pid), registered with the master. */
+int cli_node_wait(struct cli *cli, long pid, int want, int timeout_ms, int *seen)
 {
+	int count = 0;
 	for (int t = 0; t < timeout_ms; t += 100) {
-		if (!rundir_pid_alive(pid))
+		if (pid > 0 && !rundir_pid_alive(pid))
 			return -1;
 		msg *m = get_nodes(cli);
 		int found = 0;
-		for (msg *e = msg_child(msg_get(m, "nodes")); e && !found; e = msg_next(e)) {
+		count = 0;
+		for (msg *e = msg_child(msg_get(m, "nodes")); e; e = msg_next(e)) {
 			int64_t p = 0;
-			found = msg_get_int(e, "pid", &p) == 0 && p == pid;
+			found |= msg_get_int(e, "pid", &p) == 0 && p == pid;
+			count++;
 		}
 		msg_free(m);
-		if (found)
+		if (seen)
+			*seen = count;
+		if (want > 0 ? count >= want : found)
 			return 0;
 		cli_sleep_ms(100);
 	}

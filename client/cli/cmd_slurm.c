@@ -270,6 +270,15 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 	buf_adds(b, " --host ");
 	shq(b, cli->sl.master_host ? cli->sl.master_host : "0.0.0.0");
 	buf_adds(b, " --port 0");
+	/* HTTP where the wire protocol listens (HTTPS off loopback): the node
+	 * agents of the workers' nodes register over it. */
+	if (!cli->no_http && !cli->http) {
+		const char *h = cli->sl.master_host ? cli->sl.master_host : "0.0.0.0";
+		char http[300];
+		snprintf(http, sizeof http, strchr(h, ':') ? "[%s]:0" : "%s:0", h);
+		buf_adds(b, " --http ");
+		shq(b, http);
+	}
 	if (cli->master_works)
 		buf_adds(b, " --master-works");
 	if (cli->autoscale) {
@@ -301,20 +310,39 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 }
 
 /* Workers: one MPI rank per Slurm task, started with srun (PMIx unless
- * $MTSLURM_SRUN_ARGS says otherwise). */
+ * $MTSLURM_SRUN_ARGS says otherwise); with HTTP, a node agent on each node
+ * of the job too, in a step that overlaps the workers' (it takes no task
+ * from them) and ends when they have left. */
 static void worker_script(struct cli *cli, struct buf *b, const char *bin)
 {
 	const char *srun_args = getenv("MTSLURM_SRUN_ARGS");
 	/* As in local mode: a worker leaves on its own (stop, drain) without
 	 * MPI_Finalize's fence, which would hold it until every rank left. */
-	buf_adds(b, "#!/bin/sh\n# mtslurm workers, one per task (written by mtslurm)\n"
-		    "export OMPI_MCA_orte_allowed_exit_without_sync=1\nexec srun ");
+	buf_adds(b, "#!/bin/sh\n# mtslurm workers, one per task, and a node agent per node (written by mtslurm)\n"
+		    "export OMPI_MCA_orte_allowed_exit_without_sync=1\n");
+	if (!cli->no_http) {
+		char node_bin[PATH_MAX];
+		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
+		buf_adds(b, "srun --overlap --mpi=none --kill-on-bad-exit=0 -N \"$SLURM_JOB_NUM_NODES\" "
+			    "-n \"$SLURM_JOB_NUM_NODES\" --ntasks-per-node=1 ");
+		shq(b, node_bin);
+		buf_adds(b, " --run-dir ");
+		shq(b, cli->run_dir);
+		buf_adds(b, " --worker-ports ");
+		shq(b, cli->node_ports ? cli->node_ports : "8092-8111");
+		buf_adds(b, " &\nnodes=$!\n");
+	}
+	buf_adds(b, cli->no_http ? "exec srun " : "srun ");
 	buf_adds(b, srun_args && *srun_args ? srun_args : "--mpi=pmix");
 	buf_adds(b, " --kill-on-bad-exit=0 ");
 	shq(b, bin);
 	buf_adds(b, " --run-dir ");
 	shq(b, cli->run_dir);
 	buf_addf(b, " --slots %d\n", cli->slots);
+	/* the workers left: the node agents stop the workers they launched,
+	 * then themselves (srun passes SIGTERM on to them) */
+	if (!cli->no_http)
+		buf_adds(b, "rc=$?\nkill -TERM \"$nodes\" 2>/dev/null\nwait \"$nodes\"\nexit $rc\n");
 }
 
 static uint32_t submit_or_die(struct cli *cli, struct sljob_spec *s, const char *what, struct slrec *r,
@@ -563,7 +591,7 @@ static int print_started(const struct cli *cli, const struct master_info *mi, co
 
 int cmd_start_slurm(struct cli *cli)
 {
-	char err[600], master_bin[PATH_MAX], worker_bin[PATH_MAX];
+	char err[600], master_bin[PATH_MAX], worker_bin[PATH_MAX], node_bin[PATH_MAX];
 	struct master_info mi;
 	struct slrec r;
 	apply_defaults(cli);
@@ -573,6 +601,8 @@ int cmd_start_slurm(struct cli *cli)
 		cli_die(1, "%s", err);
 	cli_sibling(master_bin, sizeof master_bin, "mtslurm-master");
 	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
+	if (!cli->no_http) /* the workers' jobs run node agents: missing, say so before submitting */
+		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
 	double timeout_s = cli->timeout_s >= 0 ? cli->timeout_s : 120;
 	setenv("MTSLURM_RUN_DIR", cli->run_dir, 1); /* the jobs' environment is ours */
 
@@ -656,6 +686,13 @@ int cmd_start_slurm(struct cli *cli)
 	struct sljob_info in = {0};
 	if (wid)
 		sljob_query(wid, &in, err, sizeof err);
+	/* the node agents of the workers' nodes: usually up with the workers;
+	 * without them the cluster still runs, only launch-worker cannot */
+	int nseen = 0;
+	if (wid && !cli->no_http && cli_node_wait(cli, 0, in.nnodes ? (int)in.nnodes : 1, 15000, &nseen))
+		fprintf(stderr, "mtslurm: warning: %d of the %u node agents of Slurm job %u registered with the master "
+				"within 15 s; launch-worker works on those that did (see %s/logs/node-*.log)\n",
+			nseen, in.nnodes ? in.nnodes : 1, wid, cli->run_dir);
 	if (cli->json)
 		return print_started(cli, &mi, &r, wid, cli->n + (cli->master_works ? 1 : 0), -1, 0);
 	if (cli->autoscale && !cli->n)

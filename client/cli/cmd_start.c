@@ -318,11 +318,20 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 		argv[k++] = "--max-queued";
 		argv[k++] = (char *)cli->max_queued;
 	}
+	/* HTTP: loopback in local mode; in an allocation, where the wire
+	 * protocol listens, since the node agents of the other nodes register
+	 * over it (HTTPS with the token off loopback). */
+	char http[300];
 	if (cli->no_http) {
 		argv[k++] = "--no-http";
 	} else if (cli->http) {
 		argv[k++] = "--http";
 		argv[k++] = (char *)cli->http;
+	} else if (cli->in_allocation) {
+		const char *h = host && *host ? host : "0.0.0.0";
+		snprintf(http, sizeof http, strchr(h, ':') ? "[%s]:0" : "%s:0", h);
+		argv[k++] = "--http";
+		argv[k++] = http;
 	}
 	if (!cli->no_http && cli->http_tls)
 		argv[k++] = "--http-tls";
@@ -452,6 +461,34 @@ static pid_t launch_workers(struct cli *cli, int allocation, int n, int slots, c
 	return spawn_detached(allocation ? sargv : argv, wlog);
 }
 
+/* The node agents: one here (local mode), or one on each node of the
+ * allocation through srun (a step that overlaps the workers', so that it
+ * takes no task from them). The pid of it, or -1 with err. */
+static long launch_nodes(struct cli *cli, int allocation, const char *node_bin, const char *nlog, int *nodes,
+			 char *err, size_t errlen)
+{
+	char srun_path[PATH_MAX], nbuf[16];
+	char *ports = (char *)(cli->node_ports ? cli->node_ports : "8092-8111");
+	*nodes = 1;
+	if (!allocation) {
+		char *argv[] = {(char *)node_bin, "--run-dir", cli->run_dir, "--worker-ports", ports, NULL};
+		return spawn_detached(argv, nlog);
+	}
+	const char *nn = getenv("SLURM_JOB_NUM_NODES");
+	if (!nn || atoi(nn) < 1)
+		nn = getenv("SLURM_NNODES");
+	*nodes = nn && atoi(nn) > 0 ? atoi(nn) : 1;
+	snprintf(nbuf, sizeof nbuf, "%d", *nodes);
+	char *srun = find_program("srun", srun_path, sizeof srun_path);
+	if (!srun) {
+		snprintf(err, errlen, "srun not found on PATH; is this a Slurm node?");
+		return -1;
+	}
+	char *argv[] = {srun, "--overlap", "--mpi=none", "--kill-on-bad-exit=0", "-N", nbuf, "-n", nbuf,
+			"--ntasks-per-node=1", (char *)node_bin, "--run-dir", cli->run_dir, "--worker-ports", ports, NULL};
+	return spawn_detached(argv, nlog);
+}
+
 /* The master died but workers of a launch live on: restart the master
  * alone and wait for the workers of the running launches. */
 static int restart_master(struct cli *cli, const char *master_bin, const char *mlog, const struct launch *l,
@@ -526,7 +563,7 @@ int cmd_start(struct cli *cli)
 	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
 	rundir_path(logs, cli->run_dir, "logs");
 	rundir_path(mlog, cli->run_dir, "logs/master.out");
-	rundir_path(nlog, cli->run_dir, "logs/node.out");
+	rundir_path(nlog, cli->run_dir, cli->in_allocation ? "logs/srun-nodes.out" : "logs/node.out");
 	rundir_path(wlog, cli->run_dir, cli->in_allocation ? "logs/srun.out" : "logs/mpirun.out");
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
 
@@ -544,9 +581,9 @@ int cmd_start(struct cli *cli)
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
 	check_slots(cli, cli->slots);
-	/* A local cluster has one node agent (its URL: mtslurm nodes); inside
-	 * an allocation none is started yet. */
-	int with_node = !cli->in_allocation && !cli->no_http;
+	/* A node agent per node (their URLs: mtslurm nodes): one in local
+	 * mode, one on each node of the allocation; none without HTTP. */
+	int with_node = !cli->no_http, nodes = 0;
 	if (with_node)
 		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
@@ -556,9 +593,11 @@ int cmd_start(struct cli *cli)
 	l.slots = cli->slots;
 	l.expected = cli->n + (cli->master_works ? 1 : 0);
 	if (with_node) {
-		char *nargv[] = {node_bin, "--run-dir", cli->run_dir, "--worker-ports",
-				 (char *)(cli->node_ports ? cli->node_ports : "8092-8111"), NULL};
-		l.node_pid = spawn_detached(nargv, nlog);
+		l.node_pid = launch_nodes(cli, cli->in_allocation, node_bin, nlog, &nodes, err, sizeof err);
+		if (l.node_pid < 0) {
+			shutdown_master(cli, mp);
+			cli_die(1, "%s", err);
+		}
 		l.node_start = proc_start(l.node_pid);
 	}
 	long lpid = 0;
@@ -575,7 +614,10 @@ int cmd_start(struct cli *cli)
 	int seen = 0;
 	int want = cli->n + (cli->master_works ? 1 : 0);
 	int rc = wait_workers(cli, want, lpid, timeout_ms, &seen);
-	int node_rc = rc == 0 && l.node_pid > 0 ? cli_node_wait(cli, l.node_pid, 15000) : 0;
+	int nseen = 0;
+	int node_rc = rc == 0 && l.node_pid > 0
+			      ? cli_node_wait(cli, l.node_pid, cli->in_allocation ? nodes : 0, 15000, &nseen)
+			      : 0;
 	if (node_rc) {
 		char why[512];
 		cli_last_line(nlog, why, sizeof why);
@@ -585,6 +627,11 @@ int cmd_start(struct cli *cli)
 		char lp[RUNDIR_PATH_MAX];
 		rundir_path(lp, cli->run_dir, "launch.json");
 		unlink(lp);
+		if (cli->in_allocation)
+			cli_die(1, "the node agents (srun pid %ld, one per node) %s: %d of %d registered with the "
+				   "master within 15 s: %s (see %s and %s/node-*.log); stopped",
+				l.node_pid, node_rc == -1 ? "exited at start" : "were too slow", nseen, nodes,
+				why[0] ? why : "no reason given", nlog, logs);
 		cli_die(1, "the node agent (mtslurm-node pid %ld) %s: %s (see %s); stopped", l.node_pid,
 			node_rc == -1 ? "exited at start" : "did not register with the master within 15 s",
 			why[0] ? why : "no reason given", nlog);
@@ -607,9 +654,10 @@ int cmd_start(struct cli *cli)
 	if (cli->json)
 		print_started(cli, &mi, mp, lpid, want, seen, 0, l.node_pid);
 	else
-		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld)%s, run dir %s\n", mi.host, mi.port,
-		       (long)mp, want, cli->in_allocation ? "srun" : "mpirun", lpid,
-		       l.node_pid > 0 ? ", a node agent (mtslurm nodes)" : "", cli->run_dir);
+		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), %d node agent%s (mtslurm nodes), "
+		       "run dir %s\n",
+		       mi.host, mi.port, (long)mp, want, cli->in_allocation ? "srun" : "mpirun", lpid,
+		       l.node_pid > 0 ? nodes : 0, l.node_pid > 0 && nodes == 1 ? "" : "s", cli->run_dir);
 	return 0;
 }
 

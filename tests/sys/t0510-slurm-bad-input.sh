@@ -39,15 +39,21 @@ expect_fail "needs a value" mtslurm -n 1 start -J t0510 --sbatch-arg --reservati
 # last line the job printed
 mkdir -p "$T/libexec"
 printf '#!/bin/sh\necho "broken master binary" >&2\nexit 3\n' > "$T/libexec/mtslurm-master"
-cp "$MTS_BUILD/mtslurm-worker" "$T/libexec/"
+cp "$MTS_BUILD/mtslurm-worker" "$MTS_BUILD/mtslurm-node" "$T/libexec/"
 chmod +x "$T/libexec/mtslurm-master"
 expect_fail "broken master binary" env MTSLURM_LIBEXEC="$T/libexec" mtslurm -n 1 start -J t0510 --time 5
+
+# an install without the node agent: said before anything is submitted
+mkdir -p "$T/nonode"
+cp "$MTS_BUILD/mtslurm-master" "$MTS_BUILD/mtslurm-worker" "$T/nonode/"
+expect_fail "mtslurm-node not found or not executable" env MTSLURM_LIBEXEC="$T/nonode" mtslurm -n 1 start -J t0510-nonode --time 5
+assert_eq "" "$(squeue -h -n t0510-nonode-master,t0510-nonode-workers 2>/dev/null)" "nothing submitted without a node agent"
 
 # a master or workers that run but never show up (as when the run directory
 # is not shared with the compute nodes): start says so within --timeout
 mkdir -p "$T/silent"
 printf '#!/bin/sh\nexec sleep 300\n' > "$T/silent/mtslurm-master"
-cp "$MTS_BUILD/mtslurm-worker" "$T/silent/"
+cp "$MTS_BUILD/mtslurm-worker" "$MTS_BUILD/mtslurm-node" "$T/silent/"
 chmod +x "$T/silent/mtslurm-master"
 expect_fail "master.json did not appear within 3 s: is the run directory on a filesystem the compute nodes share?" \
 	env MTSLURM_LIBEXEC="$T/silent" mtslurm -n 1 start -J t0510 --time 5 --timeout 3

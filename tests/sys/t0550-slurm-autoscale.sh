@@ -41,7 +41,7 @@ mtslurm stop
 # Worker jobs that fail at start back off instead of being resubmitted at
 # once: the first failure shows in status with the pause before the next.
 mkdir -p "$T/libexec"
-cp "$MTS_BUILD/mtslurm-master" "$T/libexec/"
+cp "$MTS_BUILD/mtslurm-master" "$MTS_BUILD/mtslurm-node" "$T/libexec/"
 printf '#!/bin/sh\necho "broken worker binary" >&2\nexit 1\n' > "$T/libexec/mtslurm-worker"
 chmod +x "$T/libexec/mtslurm-worker"
 MTSLURM_LIBEXEC=$T/libexec mtslurm start --autoscale --max-workers 1 --time 10 -J t0550 > /dev/null

@@ -244,13 +244,13 @@ static void on_done(void *arg, const struct hclient_res *r)
 static void on_deadline(uv_timer_t *t) { *(int *)t->data = 1; }
 
 /* One call to the TLS server at path with o; the result in ru. */
-static void call_once(uv_loop_t *loop, struct hclient *hc, int port, const char *scheme, struct hclient_opts *o,
-		      struct run *ru)
+static void call_host(uv_loop_t *loop, struct hclient *hc, const char *host, int port, const char *scheme,
+		      struct hclient_opts *o, struct run *ru)
 {
 	char url[128];
 	int expired = 0;
 	uv_timer_t t;
-	snprintf(url, sizeof url, "%s://127.0.0.1:%d/x", scheme, port);
+	snprintf(url, sizeof url, "%s://%s:%d/x", scheme, host, port);
 	ru->done = 0;
 	o->bearer = TOKEN;
 	o->retries = 0;
@@ -264,6 +264,12 @@ static void call_once(uv_loop_t *loop, struct hclient *hc, int port, const char 
 	uv_close((uv_handle_t *)&t, NULL);
 	uv_run(loop, UV_RUN_NOWAIT); /* t is on this stack: let its close finish */
 	assert_true(ru->done);
+}
+
+static void call_once(uv_loop_t *loop, struct hclient *hc, int port, const char *scheme, struct hclient_opts *o,
+		      struct run *ru)
+{
+	call_host(loop, hc, "127.0.0.1", port, scheme, o, ru);
 }
 
 static void test_https_round_trip(void **state)
@@ -333,6 +339,29 @@ static void test_https_round_trip(void **state)
 	call_once(&loop, hc, port, "https", &pem, &ru);
 	assert_int_equal(ru.status, 200);
 	assert_int_equal(ru.requests, 2);
+
+	/* A name the certificate does not list (it names 127.0.0.1 only): a
+	 * service elsewhere fails the host check; a service of the cluster
+	 * (cluster_peer) is known by its certificate alone, and another
+	 * cluster's certificate still fails. */
+	struct hclient_opts byname = HCLIENT_OPTS_INIT;
+	byname.ca_file = crt;
+	call_host(&loop, hc, "localhost", port, "https", &byname, &ru);
+	assert_false(ru.http_ok);
+	assert_int_equal(ru.requests, 2);
+	byname.cluster_peer = 1;
+	call_host(&loop, hc, "localhost", port, "https", &byname, &ru);
+	assert_string_equal(ru.error, "");
+	assert_int_equal(ru.status, 200);
+	assert_int_equal(ru.requests, 3);
+	byname.ca_file = crt2;
+	call_host(&loop, hc, "localhost", port, "https", &byname, &ru);
+	assert_false(ru.http_ok);
+	assert_non_null(strstr(ru.error, "certificate"));
+	byname.ca_file = NULL; /* no CA of ours: the system's store, host check kept */
+	call_host(&loop, hc, "localhost", port, "https", &byname, &ru);
+	assert_false(ru.http_ok);
+	assert_int_equal(ru.requests, 3);
 
 	tlsid_free(&id);
 	tlsid_free(&other);

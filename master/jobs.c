@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "nametab.h"
 #include "util.h"
 
 #define KNOWN_TYPES "echo, exec, func"
@@ -75,99 +76,164 @@ struct spec {
 	int64_t prio, retries, ranks, crash_limit;
 };
 
+/* ---- the fields of a job object: one parser per wire name ---- */
+
+typedef int (*field_fn)(struct spec *s, msg *f, char *err, size_t n);
+
+static int bad(char *err, size_t n, const char *what) { return snprintf(err, n, "%s", what), -1; }
+
+/* A number of seconds from 0 to 4e9 into *out. */
+static int secs(msg *f, double *out, char *err, size_t n, const char *what)
+{
+	if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
+		return bad(err, n, what);
+	*out = msg_num(f);
+	return 0;
+}
+
+static int f_crash_limit(struct spec *s, msg *f, char *err, size_t n)
+{
+	return jobs_is_int(f, 1, 255, &s->crash_limit) ? 0 : bad(err, n, "\"crash_limit\" must be an integer from 1 to 255");
+}
+
+static int f_cwd(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_str(f))
+		return bad(err, n, "\"cwd\" must be a string (an absolute directory)");
+	s->cwd = msg_str(f);
+	return 0;
+}
+
+static int f_delay(struct spec *s, msg *f, char *err, size_t n)
+{
+	return secs(f, &s->delay, err, n, "\"delay\" must be a number of seconds from 0 to 4e9");
+}
+
+static int f_deps(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_array(f))
+		return bad(err, n, "\"deps\" must be an array of job ids");
+	s->deps = f;
+	return 0;
+}
+
+static int f_env(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_array(f))
+		return bad(err, n, "\"env\" must be an array of \"K=V\" strings");
+	for (msg *e = msg_child(f); e; e = msg_next(e))
+		if (!msg_is_str(e) || !strchr(msg_str(e), '=') || msg_str(e)[0] == '=')
+			return bad(err, n, "\"env\" must be an array of \"K=V\" strings");
+	s->env = f;
+	return 0;
+}
+
+static int f_envk(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_str(f))
+		return bad(err, n, "\"envk\" must be the key of an env message");
+	s->envk = msg_str(f);
+	return 0;
+}
+
+static int f_ext(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_str(f) || !msg_str(f)[0] || strlen(msg_str(f)) > 200)
+		return bad(err, n, "\"ext\" must be an external id of 1 to 200 characters");
+	s->ext = msg_str(f);
+	return 0;
+}
+
+static int f_input(struct spec *s, msg *f, char *err, size_t n)
+{
+	(void)err, (void)n;
+	s->input = f;
+	return 0;
+}
+
+static int f_job(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_object(f))
+		return bad(err, n, "\"job\" must be an object");
+	s->job = f;
+	return 0;
+}
+
+static int f_jobtype(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_str(f))
+		return bad(err, n, "\"jobtype\" must be the name of a job type");
+	s->jobtype = msg_str(f);
+	return 0;
+}
+
+static int f_prio(struct spec *s, msg *f, char *err, size_t n)
+{
+	return jobs_is_int(f, INT32_MIN, INT32_MAX, &s->prio) ? 0 : bad(err, n, "\"prio\" must be an integer");
+}
+
+static int f_ranks(struct spec *s, msg *f, char *err, size_t n)
+{
+	return jobs_is_int(f, 1, 4096, &s->ranks) ? 0 : bad(err, n, "\"ranks\" must be a number of MPI ranks from 1 to 4096");
+}
+
+static int f_retries(struct spec *s, msg *f, char *err, size_t n)
+{
+	return jobs_is_int(f, 0, 10000, &s->retries) ? 0 : bad(err, n, "\"retries\" must be an integer from 0 to 10000");
+}
+
+static int f_target(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_str(f))
+		return bad(err, n, "\"target\" must be a string /path/lib.so:function");
+	s->target = msg_str(f);
+	return 0;
+}
+
+static int f_timeout(struct spec *s, msg *f, char *err, size_t n)
+{
+	return secs(f, &s->timeout, err, n, "\"timeout\" must be a number of seconds from 0 to 4e9");
+}
+
+static int f_treq(struct spec *s, msg *f, char *err, size_t n)
+{
+	return secs(f, &s->treq, err, n, "\"treq\" must be a number of seconds from 0 to 4e9");
+}
+
+static int f_type(struct spec *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_str(f))
+		return bad(err, n, "\"type\" must be a string (" KNOWN_TYPES ")");
+	s->type = msg_str(f);
+	return 0;
+}
+
+/* The job object's fields (docs/protocol.md, "submit"), sorted by name
+ * (nametab); a field not listed is ignored, as before. */
+static const struct spec_field {
+	const char *name;
+	field_fn parse;
+} spec_fields[] = {
+	{"crash_limit", f_crash_limit}, {"cwd", f_cwd},	      {"delay", f_delay},     {"deps", f_deps},
+	{"env", f_env},			{"envk", f_envk},     {"ext", f_ext},	      {"input", f_input},
+	{"job", f_job},			{"jobtype", f_jobtype}, {"prio", f_prio},     {"ranks", f_ranks},
+	{"retries", f_retries},		{"target", f_target}, {"timeout", f_timeout}, {"treq", f_treq},
+	{"type", f_type},
+};
+
+size_t jobs_fields_check(void)
+{
+	return nametab_check(spec_fields, sizeof spec_fields / sizeof spec_fields[0], sizeof spec_fields[0]);
+}
+
 /* Read the fields of one job (or defaults) object over s. */
 static int spec_parse(struct spec *s, const msg *o, char *err, size_t n)
 {
 	for (msg *f = msg_child(o); f; f = msg_next(f)) {
-		const char *k = msg_key(f);
-		if (!k)
-			continue;
-		switch (k[0]) {
-		case 't':
-			if (strcmp(k, "type") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"type\" must be a string (" KNOWN_TYPES ")"), -1;
-				s->type = msg_str(f);
-			} else if (strcmp(k, "target") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"target\" must be a string /path/lib.so:function"), -1;
-				s->target = msg_str(f);
-			} else if (strcmp(k, "timeout") == 0) {
-				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
-					return snprintf(err, n, "\"timeout\" must be a number of seconds from 0 to 4e9"), -1;
-				s->timeout = msg_num(f);
-			} else if (strcmp(k, "treq") == 0) {
-				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
-					return snprintf(err, n, "\"treq\" must be a number of seconds from 0 to 4e9"), -1;
-				s->treq = msg_num(f);
-			}
-			break;
-		case 'i':
-			if (strcmp(k, "input") == 0)
-				s->input = f;
-			break;
-		case 'j':
-			if (strcmp(k, "jobtype") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"jobtype\" must be the name of a job type"), -1;
-				s->jobtype = msg_str(f);
-			} else if (strcmp(k, "job") == 0) {
-				if (!msg_is_object(f))
-					return snprintf(err, n, "\"job\" must be an object"), -1;
-				s->job = f;
-			}
-			break;
-		case 'd':
-			if (strcmp(k, "delay") == 0) {
-				if (!msg_is_num(f) || !(msg_num(f) >= 0 && msg_num(f) <= 4e9))
-					return snprintf(err, n, "\"delay\" must be a number of seconds from 0 to 4e9"), -1;
-				s->delay = msg_num(f);
-			} else if (strcmp(k, "deps") == 0) {
-				if (!msg_is_array(f))
-					return snprintf(err, n, "\"deps\" must be an array of job ids"), -1;
-				s->deps = f;
-			}
-			break;
-		case 'c':
-			if (strcmp(k, "cwd") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"cwd\" must be a string (an absolute directory)"), -1;
-				s->cwd = msg_str(f);
-			} else if (strcmp(k, "crash_limit") == 0 && !jobs_is_int(f, 1, 255, &s->crash_limit)) {
-				return snprintf(err, n, "\"crash_limit\" must be an integer from 1 to 255"), -1;
-			}
-			break;
-		case 'e':
-			if (strcmp(k, "ext") == 0) {
-				if (!msg_is_str(f) || !msg_str(f)[0] || strlen(msg_str(f)) > 200)
-					return snprintf(err, n, "\"ext\" must be an external id of 1 to 200 characters"), -1;
-				s->ext = msg_str(f);
-			} else if (strcmp(k, "env") == 0) {
-				if (!msg_is_array(f))
-					return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
-				for (msg *e = msg_child(f); e; e = msg_next(e))
-					if (!msg_is_str(e) || !strchr(msg_str(e), '=') || msg_str(e)[0] == '=')
-						return snprintf(err, n, "\"env\" must be an array of \"K=V\" strings"), -1;
-				s->env = f;
-			} else if (strcmp(k, "envk") == 0) {
-				if (!msg_is_str(f))
-					return snprintf(err, n, "\"envk\" must be the key of an env message"), -1;
-				s->envk = msg_str(f);
-			}
-			break;
-		case 'p':
-			if (strcmp(k, "prio") == 0 && !jobs_is_int(f, INT32_MIN, INT32_MAX, &s->prio))
-				return snprintf(err, n, "\"prio\" must be an integer"), -1;
-			break;
-		case 'r':
-			if (strcmp(k, "retries") == 0 && !jobs_is_int(f, 0, 10000, &s->retries))
-				return snprintf(err, n, "\"retries\" must be an integer from 0 to 10000"), -1;
-			if (strcmp(k, "ranks") == 0 && !jobs_is_int(f, 1, 4096, &s->ranks))
-				return snprintf(err, n, "\"ranks\" must be a number of MPI ranks from 1 to 4096"), -1;
-			break;
-		default:
-			break;
-		}
+		const struct spec_field *sf = nametab_find(spec_fields, sizeof spec_fields / sizeof spec_fields[0],
+							   sizeof spec_fields[0], msg_key(f));
+		if (sf && sf->parse(s, f, err, n))
+			return -1;
 	}
 	return 0;
 }

@@ -66,5 +66,9 @@ int jobs_spec_check(const msg *dflt, const msg *job, char *err, size_t n);
 int jobs_read_ids(const msg *v, int64_t **out, size_t *n);
 /* v an integer in [lo, hi]: 1 and *out set, else 0. */
 int jobs_is_int(const msg *v, int64_t lo, int64_t hi, int64_t *out);
+/* 0 if the table of job object fields (one parser per wire name) is
+ * sorted by name without duplicates, else the index of the first entry out
+ * of order (test_call). */
+size_t jobs_fields_check(void);
 
 #endif

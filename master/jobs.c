@@ -22,6 +22,8 @@
 #include "util.h"
 
 #define KNOWN_TYPES "echo, exec, func"
+/* Option fields a job may carry (git, container, resources, ...). */
+#define SPEC_OPTS_MAX 8
 
 /* ---- fields ---- */
 
@@ -74,7 +76,49 @@ struct spec {
 	msg *env, *deps;
 	double delay, timeout, treq;
 	int64_t prio, retries, ranks, crash_limit;
+	/* The option fields (where and how the job runs: git, container,
+	 * resources), kept whole: stored as one JSON object (jobs.opts) and
+	 * sent to the worker in the assign as "opts". A job's own field
+	 * replaces the defaults' of the same name. */
+	msg *opt[SPEC_OPTS_MAX];
+	int nopt;
 };
+
+/* Keep f (a field already checked by its parser) among s's options: what
+ * the parsers of option fields end with. */
+static __attribute__((unused)) int spec_opt(struct spec *s, msg *f, char *err, size_t n)
+{
+	for (int i = 0; i < s->nopt; i++)
+		if (strcmp(msg_key(s->opt[i]), msg_key(f)) == 0)
+			return s->opt[i] = f, 0;
+	if (s->nopt == SPEC_OPTS_MAX)
+		return snprintf(err, n, "too many option fields"), -1;
+	s->opt[s->nopt++] = f;
+	return 0;
+}
+
+/* The options of s as a JSON object text (malloc'd), NULL if it has none;
+ * *oom set when it has some but there was no memory. */
+static char *spec_opts_json(const struct spec *s, int *oom)
+{
+	*oom = 0;
+	if (!s->nopt)
+		return NULL;
+	struct buf b = BUF_INIT;
+	int rc = buf_add(&b, "{", 1);
+	for (int i = 0; i < s->nopt && !rc; i++) {
+		char *v = msg_print(s->opt[i]);
+		const char *k = msg_key(s->opt[i]);
+		rc = !v || (i && buf_add(&b, ",", 1)) || buf_add_json_str(&b, k, strlen(k)) || buf_add(&b, ":", 1) ||
+		     buf_adds(&b, v);
+		free(v);
+	}
+	if (rc || buf_add(&b, "}", 1)) {
+		buf_release(&b);
+		return *oom = 1, NULL;
+	}
+	return b.p;
+}
 
 /* ---- the fields of a job object: one parser per wire name ---- */
 
@@ -456,10 +500,14 @@ static int job_build(struct master *ms, struct client *c, struct batch *b, const
 	const char *env = NULL;
 	if (s->env)
 		env = s->env == d->env ? b->dflt_env : (env_owned = msg_print(s->env));
-	struct mjob *j = mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s->target : NULL,
-				  kind == MJOB_EXEC ? s->cwd : NULL, kind == MJOB_EXEC ? env : NULL,
-				  kind == MJOB_EXEC && s->envk ? (uint32_t)env_id : 0);
+	int oom = 0;
+	char *opts = spec_opts_json(s, &oom);
+	struct mjob *j = oom ? NULL
+			     : mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s->target : NULL,
+					kind == MJOB_EXEC ? s->cwd : NULL, kind == MJOB_EXEC ? env : NULL,
+					kind == MJOB_EXEC && s->envk ? (uint32_t)env_id : 0, opts);
 	free(env_owned);
+	free(opts);
 	b->input[i] = input;
 	b->n = i + 1;
 	if (!j)
@@ -661,7 +709,7 @@ int64_t jobs_record_error(struct master *m, const char *ext, const char *jtype, 
 			  const char *payload, const char *why)
 {
 	struct client *o = types_owner(m, jtype);
-	struct mjob *j = o ? mjob_new(NULL, 0, NULL, NULL, NULL, 0) : NULL;
+	struct mjob *j = o ? mjob_new(NULL, 0, NULL, NULL, NULL, 0, NULL) : NULL;
 	if (!j)
 		return -1;
 	int64_t id = m->next_id;

@@ -9,17 +9,18 @@
 #include <string.h>
 
 struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
-		      const char *env_json, uint32_t env_id)
+		      const char *env_json, uint32_t env_id, const char *opts_json)
 {
 	size_t il = env_id ? sizeof env_id : 0;
 	size_t tl = target ? strlen(target) + 1 : 0;
 	size_t cl = cwd ? strlen(cwd) + 1 : 0;
 	size_t el = env_json ? strlen(env_json) + 1 : 0;
+	size_t ol = opts_json ? strlen(opts_json) + 1 : 0;
 	if (!input)
 		input_len = 0;
-	if (input_len > UINT32_MAX - il - tl - cl - el - 1)
+	if (input_len > UINT32_MAX - il - tl - cl - el - ol - 1)
 		return NULL;
-	struct mjob *j = malloc(sizeof *j + input_len + 1 + il + tl + cl + el);
+	struct mjob *j = malloc(sizeof *j + input_len + 1 + il + tl + cl + el + ol);
 	if (!j)
 		return NULL;
 	memset(j, 0, sizeof *j);
@@ -46,6 +47,11 @@ struct mjob *mjob_new(const char *input, size_t input_len, const char *target, c
 	if (el) {
 		j->env_off = (uint32_t)off;
 		memcpy(j->data + off, env_json, el);
+		off += el;
+	}
+	if (ol) {
+		j->opts_off = (uint32_t)off;
+		memcpy(j->data + off, opts_json, ol);
 	}
 	return j;
 }

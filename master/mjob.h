@@ -67,12 +67,12 @@ struct mjob {
 				* its start once MJOB_F_STARTED */
 	uint32_t ndeps_left;   /* dependencies not yet completed */
 	uint32_t input_len;
-	uint32_t target_off, cwd_off, env_off; /* into data; 0 = absent */
+	uint32_t target_off, cwd_off, env_off, opts_off; /* into data; 0 = absent */
 	uint16_t retries, attempts;
 	uint8_t where, kind, flags;
 	uint8_t crash_limit;   /* fail at this many crashes of a function host; 0 read as 1 */
 	uint8_t crashes;       /* function hosts it crashed so far (result "crash":true) */
-	char data[]; /* input NUL [env id: 4 bytes] [target NUL] [cwd NUL] [env NUL] */
+	char data[]; /* input NUL [env id: 4 bytes] [target NUL] [cwd NUL] [env NUL] [opts NUL] */
 };
 
 /* Ids of dependents, grown on demand (rare: most jobs have none). */
@@ -84,9 +84,11 @@ struct mjob_deps {
 /* One allocation with room for the strings; NULL/absent strings are not
  * stored. input may be NULL (stored as ""). env_id: the job's environment
  * snapshot (table envs), 0: none -- kept in data, not in a field, so echo
- * jobs pay nothing for it. Returns NULL on OOM. */
+ * jobs pay nothing for it. opts_json: the job's options (a JSON object of
+ * the fields where and how it runs -- git, container, resources -- sent to
+ * the worker as they came, jobs.c), or NULL. Returns NULL on OOM. */
 struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
-		      const char *env_json, uint32_t env_id);
+		      const char *env_json, uint32_t env_id, const char *opts_json);
 /* Free the job and its dependents list. NULL is a no-op. */
 void mjob_free(struct mjob *j);
 
@@ -99,6 +101,7 @@ static inline uint64_t mjob_input_held_b(const struct mjob *j) { return j->input
 static inline const char *mjob_target(const struct mjob *j) { return j->target_off ? j->data + j->target_off : NULL; }
 static inline const char *mjob_cwd(const struct mjob *j) { return j->cwd_off ? j->data + j->cwd_off : NULL; }
 static inline const char *mjob_env(const struct mjob *j) { return j->env_off ? j->data + j->env_off : NULL; }
+static inline const char *mjob_opts(const struct mjob *j) { return j->opts_off ? j->data + j->opts_off : NULL; }
 static inline uint32_t mjob_env_id(const struct mjob *j)
 {
 	uint32_t v = 0;

@@ -411,7 +411,7 @@ static int requeue_row(void *arg, const struct store_row *r)
 		return 0;
 	}
 	struct client *o = r->jtype ? types_owner(m, r->jtype) : NULL;
-	struct mjob *j = o ? mjob_new(r->input, r->input_len, NULL, NULL, NULL, 0) : NULL;
+	struct mjob *j = o ? mjob_new(r->input, r->input_len, NULL, NULL, NULL, 0, NULL) : NULL;
 	if (!j)
 		return -1;
 	j->id = r->id;

@@ -417,7 +417,7 @@ static int load_row(void *arg, const struct store_row *r)
 	int kind = mjob_kind_parse(r->type);
 	int hold = master_holds_input(m, r->input_len, L->pending_b);
 	struct mjob *j = mjob_new(hold ? r->input : NULL, hold ? r->input_len : 0, r->target, r->cwd, r->env,
-				  r->env_id > 0 && r->env_id <= UINT32_MAX ? (uint32_t)r->env_id : 0);
+				  r->env_id > 0 && r->env_id <= UINT32_MAX ? (uint32_t)r->env_id : 0, r->opts);
 	if (!j)
 		return -1;
 	if (!hold)

@@ -23,7 +23,7 @@
 
 #include "store_int.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -58,8 +58,8 @@ static const char *const sql_text[S_MAX] = {
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
 	[S_INSERT] = "INSERT INTO jobs(id,client,type,input,delay,target,cwd,env,prio,retries,timeout,"
-		     "deps,state,attempts,submitted,treq,ranks,crash_limit,envid) "
-		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16,?17)",
+		     "deps,state,attempts,submitted,treq,ranks,crash_limit,envid,opts) "
+		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16,?17,?18)",
 	/* An offer refreshes t: forget keeps a snapshot a client may still
 	 * name (see store_forget) */
 	[S_ENV_OFFER] = "INSERT INTO envs(key,minimal,vars,t) VALUES(?1,?2,?3,?4) "
@@ -102,6 +102,7 @@ static const char schema_sql[] =
 	" target TEXT,"
 	" cwd TEXT,"
 	" env TEXT,"
+	" opts TEXT,"
 	" prio INTEGER NOT NULL DEFAULT 0,"
 	" retries INTEGER NOT NULL DEFAULT 3,"
 	" timeout REAL,"
@@ -412,13 +413,15 @@ static int schema_version(struct store *s, char *ver, size_t verlen)
  * schema_sql creates if missing (ALTERs of existing ones): v3 the time a job
  * asks for (--time-request) and its ranks; v4 the crash limit and count of
  * function jobs; v5 the job's environment snapshot (and table envs); v6
- * only new tables (jobtypes, workertypes, jobmeta: the HTTP service layer). */
+ * only new tables (jobtypes, workertypes, jobmeta: the HTTP service layer);
+ * v7 the job's options (where and how it runs: git, container, resources). */
 static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE jobs ADD COLUMN treq REAL; ALTER TABLE jobs ADD COLUMN ranks INTEGER;",
 	[3] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
 	      "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
 	[4] = "ALTER TABLE jobs ADD COLUMN envid INTEGER;",
 	[5] = "",
+	[6] = "ALTER TABLE jobs ADD COLUMN opts TEXT;",
 };
 
 /* Create the schema, or upgrade a database of version 2 or later in place,
@@ -712,6 +715,7 @@ int store_insert(struct store *s, const struct mjob *j, const char *input, size_
 	sqlite3_bind_int(st, 16, j->crash_limit ? j->crash_limit : 1);
 	if (mjob_env_id(j)) /* else NULL: run() cleared the bindings */
 		sqlite3_bind_int64(st, 17, mjob_env_id(j));
+	bind_str(st, 18, mjob_opts(j));
 	return run(s, st);
 }
 
@@ -1011,7 +1015,8 @@ void store_row_read(sqlite3_stmt *st, struct store_row *r)
 	r->crash_limit = sqlite3_column_int(st, 17);
 	r->crashes = sqlite3_column_int(st, 18);
 	r->env_id = sqlite3_column_int64(st, 19);
-	r->jtype = col_str(st, 20);
+	r->opts = col_str(st, 20);
+	r->jtype = col_str(st, 21);
 }
 
 int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg)

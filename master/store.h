@@ -183,6 +183,7 @@ struct store_row {
 	int prio, retries, state, attempts, ranks;
 	int crash_limit, crashes; /* schema v4 */
 	int64_t env_id;           /* schema v5: envs.id, 0: none */
+	const char *opts;         /* schema v7: the job's options, JSON object text, or NULL */
 	const char *jtype;        /* schema v6: a typed job's job type (jobmeta.jtype), NULL: a plain job */
 };
 /* Call fn for every job with state queued or running, in id order. Returns

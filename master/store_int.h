@@ -40,7 +40,7 @@ sqlite3_stmt **store_svc_stmts(struct store *s);
  * (m.jtype with a LEFT JOIN jobmeta AS m ON m.id=j.id, or NULL). */
 #define STORE_ROW_COLS                                                                                      \
 	"j.id,j.client,j.type,j.input,j.delay,j.target,j.cwd,j.env,j.prio,j.retries,j.timeout,j.deps,j.state," \
-	"j.attempts,j.worker,j.treq,j.ranks,j.crash_limit,j.crashes,j.envid"
+	"j.attempts,j.worker,j.treq,j.ranks,j.crash_limit,j.crashes,j.envid,j.opts"
 /* Fill r from the current row of st (columns STORE_ROW_COLS and the job
  * type from 0); strings borrowed until st steps or resets. */
 void store_row_read(sqlite3_stmt *st, struct store_row *r);

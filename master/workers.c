@@ -416,6 +416,10 @@ static void cb_assign(void *arg, struct mjob *j)
 		buf_adds(b, ",\"env\":");
 		buf_adds(b, mjob_env(j)); /* JSON array text printed by msg_print */
 	}
+	if (mjob_opts(j)) {
+		buf_adds(b, ",\"opts\":");
+		buf_adds(b, mjob_opts(j)); /* a JSON object printed by msg_print (jobs.c) */
+	}
 	if (mjob_env_id(j))
 		assign_env(m, w, b, mjob_env_id(j));
 	buf_add(b, "}", 1);

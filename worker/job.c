@@ -70,12 +70,20 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 	const char *target = msg_get_str(wjob, "target");
 	const char *cwd = msg_get_str(wjob, "cwd");
 	msg *env = msg_get(wjob, "env");
+	/* the options as JSON text: the executor steps that use them (git,
+	 * container, resources) read their own member */
+	msg *o = msg_get(wjob, "opts");
+	char *opts = msg_is_object(o) ? msg_print(o) : NULL;
+	if (o && msg_is_object(o) && !opts) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	if (!type)
 		type = "";
 	if (!input)
 		input = "";
 	size_t tl = strlen(type), il = strlen(input), gl = target ? strlen(target) : 0,
-	       cl = cwd ? strlen(cwd) : 0;
+	       cl = cwd ? strlen(cwd) : 0, ol = opts ? strlen(opts) : 0;
 	size_t nenv = 0, envbytes = 0;
 	for (msg *e = msg_child(env); e; e = msg_next(e)) {
 		if (msg_str(e)) {
@@ -84,9 +92,10 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 		}
 	}
 	size_t total = sizeof(struct job) + (nenv ? (nenv + 1) * sizeof(char *) : 0) + tl + il +
-		       gl + cl + 4 + envbytes;
+		       gl + cl + ol + 5 + envbytes;
 	struct job *j = malloc(total);
 	if (!j) {
+		free(opts);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -115,6 +124,8 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 	j->input_len = il;
 	j->target = target ? put_str(&p, target, gl) : NULL;
 	j->cwd = cwd ? put_str(&p, cwd, cl) : NULL;
+	j->opts = opts ? put_str(&p, opts, ol) : NULL;
+	free(opts);
 	if (nenv) {
 		size_t i = 0;
 		for (msg *e = msg_child(env); e; e = msg_next(e))

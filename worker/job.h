@@ -43,6 +43,8 @@ struct job {
 	size_t input_len;
 	const char *target; /* func: "/path/lib.so:function", or NULL */
 	const char *cwd;    /* exec, or NULL */
+	const char *opts;   /* the job's options as a JSON object text ("opts" of its
+			     * assign: git, container, resources), or NULL */
 	const char **env;   /* exec: NULL-terminated "K=V" list, or NULL */
 	size_t nenv;
 	struct envcache_ent *envbase; /* exec: its environment snapshot (a reference), or NULL */

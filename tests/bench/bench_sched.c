@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	}
 	double t0 = now_ns();
 	for (long id = 1; id <= n; id++) {
-		struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0);
+		struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0, NULL);
 		if (!j)
 			return 1;
 		j->id = id;

@@ -77,7 +77,7 @@ static int teardown(void **st)
 
 static struct mjob *add(struct sched_client *c, int64_t id, int prio, int retries)
 {
-	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0);
+	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0, NULL);
 	assert_non_null(j);
 	j->id = id;
 	j->client = c;
@@ -167,8 +167,8 @@ static void test_deps(void **st)
 	add(&a, 1, 0, 3);
 	add(&a, 2, 0, 3);
 	/* 3 waits for 1; 4 waits for 2; 5 waits for 4 (transitive). */
-	struct mjob *j3 = mjob_new("", 0, NULL, NULL, NULL, 0), *j4 = mjob_new("", 0, NULL, NULL, NULL, 0),
-		    *j5 = mjob_new("", 0, NULL, NULL, NULL, 0);
+	struct mjob *j3 = mjob_new("", 0, NULL, NULL, NULL, 0, NULL), *j4 = mjob_new("", 0, NULL, NULL, NULL, 0, NULL),
+		    *j5 = mjob_new("", 0, NULL, NULL, NULL, 0, NULL);
 	j3->id = 3, j4->id = 4, j5->id = 5;
 	j3->client = j4->client = j5->client = &a;
 	assert_int_equal(sched_wait_for(&S, j3, 1), 0);
@@ -431,8 +431,8 @@ static void test_input_bytes(void **st)
 	sched_client_init(&a);
 	char in[1000];
 	memset(in, 'i', sizeof in);
-	struct mjob *j1 = mjob_new(in, 1000, NULL, NULL, NULL, 0), *j2 = mjob_new(in, 300, NULL, NULL, NULL, 0),
-		    *j3 = mjob_new(NULL, 0, NULL, NULL, NULL, 0), *j4 = mjob_new(in, 20, NULL, NULL, NULL, 0);
+	struct mjob *j1 = mjob_new(in, 1000, NULL, NULL, NULL, 0, NULL), *j2 = mjob_new(in, 300, NULL, NULL, NULL, 0, NULL),
+		    *j3 = mjob_new(NULL, 0, NULL, NULL, NULL, 0, NULL), *j4 = mjob_new(in, 20, NULL, NULL, NULL, 0, NULL);
 	j3->flags |= MJOB_F_STORED;
 	struct mjob *js[] = {j1, j2, j3, j4};
 	for (int i = 0; i < 4; i++) {
@@ -778,7 +778,7 @@ static void test_pool_without_worker(void **st)
 	pool_client(&bad, SCHED_POOL_MAX);
 	for (int i = 1; i <= 3; i++)
 		add(&c, i, 0, 3);
-	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0);
+	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0, NULL);
 	j->id = 9;
 	j->client = &bad;
 	assert_int_equal(sched_add(&S, j), -1);
@@ -1064,7 +1064,7 @@ static void test_pool_deps(void **st)
 	pool_client(&a, 0);
 	pool_client(&t, 3);
 	add(&a, 1, 0, 3);
-	struct mjob *j2 = mjob_new("", 0, NULL, NULL, NULL, 0);
+	struct mjob *j2 = mjob_new("", 0, NULL, NULL, NULL, 0, NULL);
 	j2->id = 2;
 	j2->client = &t;
 	assert_int_equal(sched_wait_for(&S, j2, 1), 0);
@@ -1085,7 +1085,7 @@ static void test_pool_deps(void **st)
 	assert_ptr_equal(j2->worker, &w3);
 	assert_int_equal(sched_pool_queued(&S, 3), 0);
 	/* 4 (pool 0) waits for 2 (pool 3), which fails. */
-	struct mjob *j4 = mjob_new("", 0, NULL, NULL, NULL, 0);
+	struct mjob *j4 = mjob_new("", 0, NULL, NULL, NULL, 0, NULL);
 	j4->id = 4;
 	j4->client = &a;
 	assert_int_equal(sched_wait_for(&S, j4, 2), 0);

@@ -53,7 +53,7 @@ static void insert_n(struct store *s, int64_t first, int n, const char *client)
 	for (int i = 0; i < n; i++) {
 		char in[32];
 		int len = snprintf(in, sizeof in, "in-%lld", (long long)(first + i));
-		struct mjob *j = mjob_new(in, (size_t)len, NULL, i == 0 ? "/tmp" : NULL, NULL, 0);
+		struct mjob *j = mjob_new(in, (size_t)len, NULL, i == 0 ? "/tmp" : NULL, NULL, 0, NULL);
 		j->id = first + i;
 		j->kind = MJOB_ECHO;
 		j->prio = i % 3;
@@ -72,6 +72,7 @@ struct loaded {
 	int prio_sum;
 	int crash_limits[16], crashes[16];
 	int64_t env_ids[16];
+	char opts[16][64];
 };
 
 static int load_cb(void *arg, const struct store_row *r)
@@ -85,6 +86,7 @@ static int load_cb(void *arg, const struct store_row *r)
 		L->crash_limits[L->n] = r->crash_limit;
 		L->crashes[L->n] = r->crashes;
 		L->env_ids[L->n] = r->env_id;
+		snprintf(L->opts[L->n], 64, "%s", r->opts ? r->opts : "-");
 	}
 	L->prio_sum += r->prio;
 	L->n++;
@@ -348,7 +350,7 @@ static void test_migrate_v3(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='3' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
@@ -363,7 +365,7 @@ static void test_migrate_v3(void **st)
 	assert_int_equal(L.crash_limits[0], 1);
 	assert_int_equal(L.crashes[0], 0);
 	assert_int_equal(L.crashes[1], 1);
-	assert_schema_version("6");
+	assert_schema_version("7");
 }
 
 /* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
@@ -376,7 +378,7 @@ static void test_migrate_v2(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "ALTER TABLE jobs DROP COLUMN treq; ALTER TABLE jobs DROP COLUMN ranks;"
 					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='2' WHERE key='schema_version'",
@@ -388,7 +390,7 @@ static void test_migrate_v2(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
 	assert_int_equal(L.crash_limits[0], 1);
-	assert_schema_version("6");
+	assert_schema_version("7");
 }
 
 /* A state.db of schema 4 (before environment snapshots) is upgraded in
@@ -402,7 +404,7 @@ static void test_migrate_v4(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "UPDATE meta SET value='4' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -413,7 +415,45 @@ static void test_migrate_v4(void **st)
 	assert_int_equal(L.env_ids[0], 0);
 	assert_int_equal(store_env_find(s, "ab"), 0);
 	store_close(s);
-	assert_schema_version("6");
+	assert_schema_version("7");
+}
+
+/* A job's options (JSON object text) are stored and loaded back with it;
+ * a job without has none; a state.db of schema 6 gains the column in place,
+ * its jobs without options. */
+static void test_opts(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 1, "c1");
+	struct mjob *j = mjob_new("true", 4, NULL, "/tmp", NULL, 0, "{\"git\":{\"repo\":\"file:///r\"}}");
+	assert_string_equal(mjob_opts(j), "{\"git\":{\"repo\":\"file:///r\"}}");
+	assert_string_equal(mjob_cwd(j), "/tmp");
+	j->id = 2;
+	j->kind = MJOB_EXEC;
+	assert_int_equal(store_insert(s, j, mjob_input(j), j->input_len, "c1", NULL, 1000.0), 0);
+	mjob_free(j);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	s = open_store();
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 2);
+	store_close(s);
+	assert_string_equal(L.opts[0], "-");
+	assert_string_equal(L.opts[1], "{\"git\":{\"repo\":\"file:///r\"}}");
+
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; UPDATE meta SET value='6' WHERE key='schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	memset(&L, 0, sizeof L);
+	assert_int_equal(store_load(s, load_cb, &L), 2);
+	assert_string_equal(L.opts[1], "-");
+	store_close(s);
+	assert_schema_version("7");
 }
 
 /* Snapshots: stored once per key, found by key, read by id, named by the
@@ -429,7 +469,7 @@ static void test_envs(void **st)
 	assert_true(id1 > 0 && id2 > 0 && id1 != id2);
 	assert_int_equal(store_env_find(s, "k3"), 0);
 	for (int i = 0; i < 3; i++) {
-		struct mjob *j = mjob_new("true", 4, NULL, "/tmp", NULL, (uint32_t)(i < 2 ? id1 : id2));
+		struct mjob *j = mjob_new("true", 4, NULL, "/tmp", NULL, (uint32_t)(i < 2 ? id1 : id2), NULL);
 		j->id = 1 + i;
 		j->kind = MJOB_EXEC;
 		assert_int_equal(mjob_env_id(j), (uint32_t)(i < 2 ? id1 : id2));
@@ -597,7 +637,7 @@ static void test_input_by_id(void **st)
 	(void)st;
 	struct store *s = open_store();
 	insert_n(s, 1, 3, "alice");
-	struct mjob *j = mjob_new(NULL, 0, NULL, NULL, NULL, 0);
+	struct mjob *j = mjob_new(NULL, 0, NULL, NULL, NULL, 0, NULL);
 	j->id = 4;
 	j->kind = MJOB_ECHO;
 	j->flags |= MJOB_F_STORED;
@@ -657,6 +697,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_opts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),

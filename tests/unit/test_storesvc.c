@@ -59,7 +59,7 @@ static void insert_n(struct store *s, int64_t first, int n)
 	for (int i = 0; i < n; i++) {
 		char in[32];
 		int len = snprintf(in, sizeof in, "in-%lld", (long long)(first + i));
-		struct mjob *j = mjob_new(in, (size_t)len, NULL, NULL, NULL, 0);
+		struct mjob *j = mjob_new(in, (size_t)len, NULL, NULL, NULL, 0, NULL);
 		j->id = first + i;
 		j->kind = MJOB_ECHO;
 		assert_int_equal(store_insert(s, j, mjob_input(j), j->input_len, "c1", NULL, 1000.0), 0);
@@ -499,7 +499,7 @@ static void test_clear(void **st)
 	insert_typed(s, 3, "u3", "echo"); /* queued */
 	insert_n(s, 4, 1);                /* plain, completed */
 	insert_typed(s, 5, "u5", "echo"); /* completed, but job 6 depends on it */
-	struct mjob *j = mjob_new("dep", 3, NULL, NULL, NULL, 0);
+	struct mjob *j = mjob_new("dep", 3, NULL, NULL, NULL, 0, NULL);
 	j->id = 6;
 	j->kind = MJOB_ECHO;
 	assert_int_equal(store_insert(s, j, "dep", 3, "c1", "[5]", 1.0), 0);
@@ -640,7 +640,8 @@ static void test_upgrade_v5(void **st)
 	assert_int_equal(store_jobtype_put(s, &jt, 1.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
-	assert_int_equal(sql_int("SELECT value FROM meta WHERE key='schema_version'"), 6);
+	assert_int_equal(sql_int("SELECT value FROM meta WHERE key='schema_version'"), 7);
+	assert_int_equal(sql_int("SELECT count(*) FROM pragma_table_info('jobs') WHERE name='opts'"), 1);
 	assert_int_equal(sql_int("SELECT count(*) FROM jobs"), 4);
 	s = open_store();
 	assert_int_equal(store_meta_find_ext(s, "u4"), 4);
@@ -655,12 +656,12 @@ static void test_refuse_newer(void **st)
 	struct store *s = open_store();
 	insert_n(s, 1, 2);
 	store_close(s);
-	exec_sql("DROP TABLE jobtypes; UPDATE meta SET value='7' WHERE key='schema_version'");
+	exec_sql("DROP TABLE jobtypes; UPDATE meta SET value='8' WHERE key='schema_version'");
 	char err[512] = "";
 	struct store_opts o = {0};
 	assert_int_equal(store_open(&s, path, &o, err, sizeof err), -1);
 	assert_null(s);
-	assert_non_null(strstr(err, "has schema version 7, this master needs 6; use a new run directory"));
+	assert_non_null(strstr(err, "has schema version 8, this master needs 7; use a new run directory"));
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master WHERE name='jobtypes'"), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM jobs"), 2);
 }

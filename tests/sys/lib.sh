@@ -127,6 +127,16 @@ slurm_up() {
 # slurm_state ID: Slurm's state of a job (PENDING, RUNNING, COMPLETED, ...;
 # "" once Slurm forgot it).
 slurm_state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
+# assert_slurm_jobs_ended ID...: after stop, each job ended (COMPLETED or
+# CANCELLED, or already forgotten) and is out of squeue.
+assert_slurm_jobs_ended() {
+	local id st
+	for id in "$@"; do
+		st=$(slurm_state "$id")
+		case "$st" in COMPLETED | CANCELLED | "") ;; *) fail "Slurm job $id still $st after stop" ;; esac
+		[ -z "$(squeue -h -j "$id" 2>/dev/null)" ] || fail "Slurm job $id still in squeue"
+	done
+}
 # slurm_ours: our Slurm jobs still in squeue (the ids in slurm.json).
 slurm_jobs_of_run() { [ -f "$MTSLURM_RUN_DIR/slurm.json" ] && grep -o '"id":[0-9]*\|"master_job":[0-9]*' \
 	"$MTSLURM_RUN_DIR/slurm.json" | grep -o '[0-9]*$' || true; }

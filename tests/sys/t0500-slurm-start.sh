@@ -35,11 +35,7 @@ assert_eq 0 "$(db "select count(*) from jobs where worker not glob 'n[1-4]-*'")"
 
 mp_node=$(json_get "$MTSLURM_RUN_DIR/master.json" node)
 mtslurm stop
-for id in $ids; do
-	st=$(slurm_state "$id")
-	case "$st" in COMPLETED | CANCELLED | "") ;; *) fail "Slurm job $id still $st after stop" ;; esac
-	[ -z "$(squeue -h -j "$id" 2>/dev/null)" ] || fail "Slurm job $id still in squeue"
-done
+assert_slurm_jobs_ended $ids
 [ -z "$(our_procs)" ] || fail "processes left: $(our_procs)"
 [ ! -f "$MTSLURM_RUN_DIR/slurm.json" ] || fail "slurm.json left behind"
 log "ok (master ran on $mp_node)"

@@ -81,10 +81,6 @@ id=$(mtslurm submit --type echo '{"message":"slurm mode"}')
 mtslurm wait "$id" --timeout 60 >/dev/null
 assert_contains "$(mtslurm jobs --json)" 'echoed\":\"slurm mode' "the job ran on the launched worker"
 mtslurm stop
-for id in $ids; do
-	st=$(slurm_state "$id")
-	case "$st" in COMPLETED | CANCELLED | "") ;; *) fail "Slurm job $id still $st after stop" ;; esac
-	[ -z "$(squeue -h -j "$id" 2>/dev/null)" ] || fail "Slurm job $id still in squeue"
-done
+assert_slurm_jobs_ended $ids
 [ -z "$(our_procs)" ] || fail "processes left: $(our_procs)"
 log ok

@@ -22,8 +22,9 @@
 #include "mjob.h"
 
 #include "store_int.h"
+#include "storearr.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -149,6 +150,8 @@ static const char schema_sql[] =
 	 * deletes its metadata with it, in the same transaction */
 	"CREATE TRIGGER IF NOT EXISTS jobs_meta_gone AFTER DELETE ON jobs BEGIN"
 	" DELETE FROM jobmeta WHERE id=old.id; END;"
+	/* Schema 7: job arrays (storearr.h) */
+	STOREARR_SCHEMA_SQL
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_STR(STORE_SCHEMA_VERSION) "');";
 
 /* WAL frames (pages) after which the master asks for a checkpoint. */
@@ -412,13 +415,15 @@ static int schema_version(struct store *s, char *ver, size_t verlen)
  * schema_sql creates if missing (ALTERs of existing ones): v3 the time a job
  * asks for (--time-request) and its ranks; v4 the crash limit and count of
  * function jobs; v5 the job's environment snapshot (and table envs); v6
- * only new tables (jobtypes, workertypes, jobmeta: the HTTP service layer). */
+ * only new tables (jobtypes, workertypes, jobmeta: the HTTP service layer);
+ * v7 only a new table (arrays: job arrays, storearr.h). */
 static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE jobs ADD COLUMN treq REAL; ALTER TABLE jobs ADD COLUMN ranks INTEGER;",
 	[3] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
 	      "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0;",
 	[4] = "ALTER TABLE jobs ADD COLUMN envid INTEGER;",
 	[5] = "",
+	[6] = "",
 };
 
 /* Create the schema, or upgrade a database of version 2 or later in place,

@@ -1153,6 +1153,8 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 		       "output,error,rc,client,input,deps,prio,retries,submitted,started,"
 		       "CASE WHEN state<2 AND id<?5 THEN ?6 ELSE finished END FROM jobs WHERE ");
 	buf_adds(&sql, q->desc ? "id<?1" : "id>?1");
+	if (q->upto > 0)
+		buf_addf(&sql, " AND id<=%lld", (long long)q->upto);
 	if (q->state == MJOB_CANCELLED)
 		buf_adds(&sql, " AND (+state=?2 OR (+state<2 AND id<?5))");
 	else if (q->state >= 0)

@@ -58,6 +58,7 @@ static void test_malformed_refused(void **state)
 {
 	(void)state;
 	expect_refused("5-1", "the range is empty (5 > 1)");
+	expect_refused("2-1", "the range is empty (2 > 1)");
 	expect_refused("x", "'x' is not N, N-M or N-M:STEP");
 	expect_refused("1-0:0", "1-0:0: the");
 	expect_refused("1-5:0", "the step must be 1 or more");

@@ -204,6 +204,46 @@ MTS_API int mts_submit(mts_job_id *out, mts_client *c, const mts_job *job);
  * straight into the frame's text, and a call costs one round trip. */
 MTS_API int mts_submit_batch(mts_job_id *ids_out, mts_client *c, const mts_job *jobs, size_t n);
 
+/* A job array's members (mts_submit_array). Give tasks, entries, or both:
+ *  - tasks alone: one member per task id, in Slurm's --array syntax
+ *    ("1-1000", "1-1000:2", "1,5,7-9"; ids 0 to 2^53); {} is the task id;
+ *  - entries (nentries of them): one member per entry; {} is the entry,
+ *    and with entries_json each entry is JSON text (an element of a JSON
+ *    array): {} is a string's characters or another value's JSON text, and
+ *    {name} a field of an object. Task ids are tasks (one per entry) if
+ *    given, else 0 .. nentries-1.
+ * detach 1: no on_done for the members (a million callbacks a program
+ * does not want); read their results with mts_jobs or mts_request
+ * {"t":"jobs","array":ID}. */
+typedef struct mts_array {
+	const char *tasks;
+	const char *const *entries;
+	size_t nentries;
+	int entries_json;
+	int detach;
+} mts_array;
+
+#define MTS_ARRAY_INIT {NULL, NULL, 0, 0, 0}
+
+/* Submit a job array: one member per task id or entry, each a copy of
+ * tmpl whose input has every "{}" replaced by the member's entry (see
+ * mts_array); an exec member also gets MTSLURM_TASK_ID (its task id) and
+ * MTSLURM_ENTRY (its entry) in its environment. The whole array is one
+ * request and one durable write in the master, however many members:
+ * returns once it is acknowledged, with the member ids *first_out ..
+ * *first_out + *n_out - 1 (consecutive; *first_out is also the array's id
+ * for the "array" requests). Either output may be NULL. Unless a->detach,
+ * on_done is called once per member (mts_result.user is NULL for them),
+ * and mts_wait_all waits for them. All strings are copied.
+ * Errors: MTS_EINVAL (c, tmpl or a NULL; neither tasks nor entries; an
+ * entry that is not JSON with entries_json; a request over the 64 MiB
+ * frame limit -- split the array; mts_errmsg says which), MTS_EREJECTED
+ * (the master refused it: malformed task ids, a template that cannot run;
+ * nothing was stored), and the errors of mts_submit. Thread-safe in
+ * MTS_THREAD mode. */
+MTS_API int mts_submit_array(mts_job_id *first_out, size_t *n_out, mts_client *c, const mts_job *tmpl,
+			     const mts_array *a);
+
 /* ---- Waiting for results ------------------------------------------------- */
 
 /* MTS_POLL mode: run I/O and deliver callbacks in the calling thread for up

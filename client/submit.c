@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "jobarray.h"
 
 int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const char *cwd, char *err,
 		      size_t errlen)
@@ -377,4 +378,109 @@ MTS_API void mts_map_free(mts_result *results, size_t n)
 	for (size_t i = 0; i < n; i++)
 		result_strings_free(&results[i]);
 	free(results);
+}
+
+/* The "array" object of an array's submit frame into r->frame; *n its
+ * members. 0, or -1 with the handle's error set. */
+static int array_encode(mts_client *c, struct buf *f, const mts_array *a, size_t *n)
+{
+	char err[200];
+	struct jobarray set = {0};
+	if (a->tasks && jobarray_parse(&set, a->tasks, err, sizeof err)) {
+		jobarray_release(&set);
+		client_seterr(c, "array: bad task ids: %s", err);
+		return -1;
+	}
+	*n = a->entries ? a->nentries : (size_t)set.count;
+	jobarray_release(&set);
+	if (!a->tasks && (!a->entries || !a->nentries)) {
+		client_seterr(c, "array: give task ids (tasks) or entries");
+		return -1;
+	}
+	buf_adds(f, ",\"array\":{");
+	if (a->tasks) {
+		buf_adds(f, "\"tasks\":");
+		buf_add_json_str(f, a->tasks, strlen(a->tasks));
+	}
+	if (a->entries) {
+		buf_adds(f, a->tasks ? ",\"entries\":[" : "\"entries\":[");
+		for (size_t i = 0; i < a->nentries; i++) {
+			const char *e = a->entries[i] ? a->entries[i] : "";
+			if (i)
+				buf_add(f, ",", 1);
+			if (!a->entries_json) {
+				buf_add_json_str(f, e, strlen(e));
+				continue;
+			}
+			/* raw JSON goes into the frame: it must parse, or the
+			 * whole frame would be refused as bad JSON */
+			msg *v = msg_parse(e, strlen(e), err, sizeof err);
+			msg_free(v);
+			if (!v) {
+				client_seterr(c, "array: entry %zu is not JSON: %s", i, err);
+				return -1;
+			}
+			buf_adds(f, e);
+		}
+		buf_add(f, "]", 1);
+	}
+	buf_add(f, "}", 1);
+	return 0;
+}
+
+MTS_API int mts_submit_array(mts_job_id *first_out, size_t *n_out, mts_client *c, const mts_job *tmpl,
+			     const mts_array *a)
+{
+	if (!c || !tmpl || !a)
+		return MTS_EINVAL;
+	char err[256];
+	struct req r = {0};
+	struct submit_ctx x = {.c = c};
+	const char *envkey = NULL, *cwd = tmpl->cwd;
+	size_t n = 0;
+	int rc = MTS_EINVAL;
+	req_begin(c, &r, "submit");
+	if (tmpl->type && strcmp(tmpl->type, "exec") == 0 &&
+	    submit_exec_ctx(&x, &r, tmpl, &envkey, &cwd, err, sizeof err)) {
+		client_seterr(c, "array: %s", err);
+		goto out;
+	}
+	buf_adds(&r.frame, ",\"defaults\":");
+	if (submit_encode_job(&r.frame, tmpl, envkey, cwd, err, sizeof err)) {
+		client_seterr(c, "array: %s", err);
+		goto out;
+	}
+	if (array_encode(c, &r.frame, a, &n))
+		goto out;
+	if (!r.frame.p) {
+		rc = MTS_ENOMEM;
+		goto out;
+	}
+	if (r.frame.len > (60u << 20)) {
+		client_seterr(c, "array: the request is %zu MiB, over the 64 MiB frame limit: split the array",
+			      r.frame.len >> 20);
+		goto out;
+	}
+	if (!a->detach) {
+		if (!(r.reg = calloc(1, sizeof *r.reg))) {
+			rc = MTS_ENOMEM;
+			goto out;
+		}
+		r.reg->n = n;
+	}
+	rc = client_call(c, &r, 0);
+	if (rc == MTS_OK) {
+		int64_t first = 0, got = 0;
+		msg_get_int(r.reply, "first", &first);
+		msg_get_int(r.reply, "n", &got);
+		if (first_out)
+			*first_out = first;
+		if (n_out)
+			*n_out = (size_t)got;
+	}
+out:
+	envsnap_unref(c, x.snap);
+	envsnap_req_release(c, &r);
+	req_release(&r);
+	return rc;
 }

@@ -438,6 +438,8 @@ static int submit_again(struct call *c, const msg *m, int64_t req)
 		msg *r = call_new_reply(c, "submitted");
 		msg_set_int(r, "first", f0);
 		msg_set_int(r, "n", n0);
+		if (msg_has(m, "array"))
+			msg_set_int(r, "array", f0);
 		call_reply(c, r);
 		/* The handle only now learns these ids: results of those that
 		 * finished meanwhile join its backlog, read back from the store
@@ -463,18 +465,21 @@ void clients_on_submit(struct call *c, msg *m)
 	int64_t first = 0;
 	if (c->has_req && submit_again(c, m, c->req))
 		return;
-	msg *jobs = msg_get(m, "jobs");
-	int rc = jobs_admit(c->m, c->client, jobs, msg_get(m, "defaults"), &first, err, sizeof err);
+	msg *jobs = msg_get(m, "jobs"), *array = msg_get(m, "array");
+	int64_t n = (int64_t)msg_size(jobs);
+	int rc = array ? arrays_admit(c->m, c->client, array, msg_get(m, "defaults"), &first, &n, err, sizeof err)
+		       : jobs_admit(c->m, c->client, jobs, msg_get(m, "defaults"), &first, err, sizeof err);
 	if (rc < 0) {
 		call_error(c, rc == -JOBS_EBUSY ? "busy" : "bad_request", "%s", err);
 		return;
 	}
-	int64_t n = (int64_t)msg_size(jobs);
 	if (c->has_req)
 		store_submit_add(c->m->store, c->client->cid, c->req, first, n, util_wall());
 	msg *r = call_new_reply(c, "submitted");
 	msg_set_int(r, "first", first);
 	msg_set_int(r, "n", n);
+	if (array)
+		msg_set_int(r, "array", first);
 	call_reply(c, r);
 }
 
@@ -483,7 +488,16 @@ void clients_on_cancel(struct call *c, msg *m)
 	char err[300];
 	int64_t n = 0;
 	msg *unknown = msg_new_array(), *final = msg_new_array();
-	if (msg_get_bool(m, "all", 0)) {
+	int64_t aid = 0;
+	if (msg_has(m, "array")) {
+		if (msg_get_int(m, "array", &aid) || (n = arrays_cancel(c->m, aid)) < 0) {
+			msg_free(unknown);
+			msg_free(final);
+			call_error(c, "unknown_job", "cancel: no job array %lld (an array's id is its first job id)",
+				   (long long)aid);
+			return;
+		}
+	} else if (msg_get_bool(m, "all", 0)) {
 		n = jobs_cancel_all(c->m, err, sizeof err);
 		if (n < 0) {
 			msg_free(unknown);

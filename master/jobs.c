@@ -12,6 +12,7 @@
 #include "storesvc.h"
 #include "types.h"
 #include "gateway.h"
+#include "arrays.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,6 +417,10 @@ static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i
 		int64_t dep;
 		if (!jobs_is_int(x, 1, INT64_MAX / 2, &dep))
 			return snprintf(err, n, "job %zu: \"deps\" must be an array of job ids", i), -1;
+		if (dep < first && arrays_unmade(ms, dep) && arrays_make_upto(ms, dep))
+			return snprintf(err, n, "job %zu: dependency %lld (a job array's member) could not be made", i,
+					(long long)dep),
+			       -1;
 		if (dep >= id || (dep < first && !sched_find(&ms->sched, dep) && store_state(ms->store, dep) < 0))
 			return snprintf(err, n, "job %zu: unknown dependency %lld (no earlier job has that id)", i,
 					(long long)dep),
@@ -581,6 +586,18 @@ static void batch_commit(struct master *ms, struct client *c, struct batch *b, d
 int jobs_admit(struct master *ms, struct client *c, const msg *jobs, const msg *dflt, int64_t *first_out,
 	       char *err, size_t errlen)
 {
+	int64_t first = ms->next_id;
+	int rc = jobs_admit_at(ms, c, jobs, dflt, first, err, errlen);
+	if (rc == 0) {
+		ms->next_id += (int64_t)msg_size(jobs);
+		*first_out = first;
+	}
+	return rc;
+}
+
+int jobs_admit_at(struct master *ms, struct client *c, const msg *jobs, const msg *dflt, int64_t first,
+		  char *err, size_t errlen)
+{
 	char why[300];
 	if (!msg_is_array(jobs))
 		return snprintf(err, errlen, "submit needs \"jobs\": an array of job objects"), -JOBS_EBAD;
@@ -596,7 +613,7 @@ int jobs_admit(struct master *ms, struct client *c, const msg *jobs, const msg *
 	}
 	if (d.env)
 		b.dflt_env = msg_print(d.env);
-	int64_t first = ms->next_id, env_id = 0;
+	int64_t env_id = 0;
 	const char *envk_last = NULL; /* jobs of a frame mostly share one snapshot */
 	size_t i = 0;
 	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
@@ -616,9 +633,7 @@ int jobs_admit(struct master *ms, struct client *c, const msg *jobs, const msg *
 			goto refuse;
 	}
 	batch_commit(ms, c, &b, util_wall());
-	ms->next_id += (int64_t)b.n;
 	batch_free(&b, 0);
-	*first_out = first;
 	return 0;
 refuse:
 	batch_free(&b, 1);
@@ -650,6 +665,9 @@ static void cancel_all_one(void *arg, struct mjob *j)
 
 int jobs_cancel(struct master *ms, int64_t id)
 {
+	/* a member of a job array without a row yet gets one first */
+	if (arrays_unmade(ms, id))
+		arrays_make_upto(ms, id);
 	struct mjob *j = sched_find(&ms->sched, id);
 	if (j) {
 		revoke_cancel(j);
@@ -667,6 +685,7 @@ int64_t jobs_cancel_all(struct master *ms, char *err, size_t errlen)
 	if (store_cancel_all(ms->store, util_wall(), ms->next_id, (int64_t)ms->sched.nlive))
 		return snprintf(err, errlen, "cancel failed: %s", store_errmsg(ms->store)), -1;
 	int64_t n = (int64_t)sched_cancel_all(&ms->sched, cancel_all_one, ms);
+	n += arrays_cancel_all(ms);
 	for (size_t i = 0; i < ms->ctab_size; i++) {
 		struct client *c = ms->ctab[i];
 		while (c) {

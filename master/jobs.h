@@ -36,6 +36,11 @@ enum {
 int jobs_admit(struct master *m, struct client *c, const msg *jobs, const msg *dflt, int64_t *first,
 	       char *err, size_t n);
 
+/* jobs_admit with the ids first .. first + n - 1 given (reserved by the
+ * caller: a job array's members, arrays.h); next_id is left alone. */
+int jobs_admit_at(struct master *m, struct client *c, const msg *jobs, const msg *dflt, int64_t first,
+		  char *err, size_t n);
+
 /* Cancel one job: 1 if it was unfinished (now cancelled, its worker told
  * to stop it), 0 if it is final already, -1 if no such id. */
 int jobs_cancel(struct master *m, int64_t id);

@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "fbuf.h"
 #include "idranges.h"
+#include "arrays.h"
 #include "jobs.h"
 #include "metrics.h"
 #include "msg.h"
@@ -159,6 +160,7 @@ struct waiter {
 	int all;
 	int64_t *ids;
 	size_t n, cursor;
+	int64_t lo, hi; /* a job array's members lo..hi (ids NULL); lo advances */
 	struct waiter *next;
 };
 
@@ -234,6 +236,7 @@ struct master {
 	struct gateway *gateway;              /* endpoint job types and apps (gateway.c), or NULL */
 	struct nodes *nodes;                  /* node agents and calls to them (nodes.c), or NULL */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
+	struct arrays *arrays;                /* job arrays (arrays.h) */
 };
 
 /* 1 if a new job's input of len bytes is kept in memory, with pending_b

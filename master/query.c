@@ -9,6 +9,7 @@
  */
 #include "master.h"
 #include "autoscale.h"
+#include "storearr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,7 +77,8 @@ static void status_fill(struct master *ms, msg *r)
 	status_lost(ms, wo);
 	msg_add(r, "workers", wo);
 	msg *jo = msg_new_object();
-	int64_t q = (int64_t)ms->sched.nqueued, run = (int64_t)ms->sched.nstarted;
+	/* members of job arrays without a row yet are queued too */
+	int64_t q = (int64_t)ms->sched.nqueued + arrays_tail_queued(ms), run = (int64_t)ms->sched.nstarted;
 	int64_t pre = (int64_t)ms->sched.nassigned - run;
 	msg_set_int(jo, "queued", q);
 	msg_set_int(jo, "prefetched", pre);
@@ -117,6 +119,7 @@ static void add_time(struct buf *b, const char *key, double t)
 struct jobs_ctx {
 	struct buf *b;
 	const struct sched *sched;
+	const struct arrays_view *av; /* listing a job array's members: add "array" and "task" */
 	int prefetched; /* 1: only prefetched, 0: only started, -1: no filter */
 	int64_t last;
 	int64_t n;
@@ -163,6 +166,9 @@ static int jobs_row(void *arg, const struct store_rec *r)
 	add_time(b, "submitted", r->submitted);
 	add_time(b, "started", pre ? -1 : r->started);
 	add_time(b, "finished", r->finished);
+	if (x->av)
+		buf_addf(b, ",\"array\":%lld,\"task\":%lld", (long long)x->av->first,
+			 (long long)arrays_task(x->av, r->id));
 	buf_add(b, "}", 1);
 	return 0;
 }
@@ -222,6 +228,24 @@ void query_jobs(struct call *c, msg *m)
 		q.ids = ids;
 		q.nids = k;
 	}
+	struct arrays_view av;
+	if (msg_has(m, "array")) {
+		int64_t aid = 0;
+		if (msg_get_int(m, "array", &aid) || arrays_view(ms, aid, &av)) {
+			free(ids);
+			call_error(c, "unknown_job", "jobs: no job array %lld (an array's id is its first job id)",
+				   (long long)aid);
+			return;
+		}
+		if (q.desc) {
+			free(ids);
+			call_error(c, "bad_request", "jobs: \"array\" lists members in id order: no \"order\":\"desc\"");
+			return;
+		}
+		x.av = &av;
+		q.after = q.after > av.first - 1 ? q.after : av.first - 1;
+		q.upto = av.last;
+	}
 	struct buf b = BUF_INIT;
 	call_json_open(c, &b, "jobs");
 	buf_adds(&b, ",\"jobs\":[");
@@ -236,6 +260,9 @@ void query_jobs(struct call *c, msg *m)
 		call_error(c, "bad_request", "jobs: query failed: %s", store_errmsg(ms->store));
 		return;
 	}
+	/* members with no row yet, after those that have one */
+	if (x.av && n < limit && x.prefetched < 0)
+		arrays_tail_records(ms, x.av, n ? x.last : q.after, q.state, (int)limit, &b, &x.n, &x.last), n = x.n;
 	if (n == limit)
 		buf_addf(&b, "],\"next\":%lld}", (long long)x.last);
 	else
@@ -296,7 +323,18 @@ void query_wait(struct call *c, msg *m)
 		return;
 	w->call = *c;
 	w->all = msg_get_bool(m, "all", 0);
-	if (!w->all) {
+	struct arrays_view av;
+	if (msg_has(m, "array")) {
+		int64_t aid = 0;
+		if (msg_get_int(m, "array", &aid) || arrays_view(ms, aid, &av)) {
+			call_error(c, "unknown_job", "wait: no job array %lld (an array's id is its first job id)",
+				   (long long)aid);
+			free(w);
+			return;
+		}
+		w->lo = av.first;
+		w->hi = av.last;
+	} else if (!w->all) {
 		msg *iv = msg_get(m, "ids");
 		size_t n = msg_size(iv);
 		if (!msg_is_array(iv) || !(w->ids = malloc((n ? n : 1) * sizeof *w->ids))) {
@@ -319,6 +357,8 @@ static void waiter_reply(struct master *ms, struct waiter *w)
 	int64_t c[5] = {0};
 	if (w->all) {
 		memcpy(c, ms->counts, sizeof c);
+	} else if (w->hi) {
+		store_count_range(ms->store, w->lo, w->hi, c);
 	} else {
 		for (size_t i = 0; i < w->n; i++) {
 			int st = store_state(ms->store, w->ids[i]);
@@ -340,10 +380,18 @@ void query_check_waiters(struct master *ms)
 		struct waiter *w = *pp;
 		int ready;
 		if (w->all) {
-			ready = ms->sched.nlive == 0;
+			ready = ms->sched.nlive == 0 && arrays_tail_queued(ms) == 0;
+		} else if (w->hi) {
+			/* a job array's members: w->cursor counts those passed */
+			while (w->lo + (int64_t)w->cursor <= w->hi && !sched_find(&ms->sched, w->lo + (int64_t)w->cursor) &&
+			       !arrays_unmade(ms, w->lo + (int64_t)w->cursor))
+				w->cursor++;
+			ready = w->lo + (int64_t)w->cursor > w->hi;
 		} else {
-			/* A final job never becomes live again: scan each id once. */
-			while (w->cursor < w->n && !sched_find(&ms->sched, w->ids[w->cursor]))
+			/* A final job never becomes live again: scan each id once.
+			 * A job array's member without a row is not final. */
+			while (w->cursor < w->n && !sched_find(&ms->sched, w->ids[w->cursor]) &&
+			       !arrays_unmade(ms, w->ids[w->cursor]))
 				w->cursor++;
 			ready = w->cursor == w->n;
 		}

@@ -163,6 +163,8 @@ static void on_check(uv_check_t *h)
 		return;
 	if (m->settling)
 		settle_check(m);
+	/* members of job arrays, a chunk per turn (arrays.h) */
+	arrays_turn(m);
 	if (!m->shutting_down && !m->settling) {
 		m->sched.now = util_wall();
 		m->sched.now_ms = (uint32_t)uv_now(m->loop);
@@ -723,7 +725,12 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	struct store_opts so = {.sync_normal = cfg->sync_normal, .expect_id = id};
 	if (store_open(&m->store, m->db_path, &so, err, errlen))
 		return -1;
-	if (types_load(m, err, errlen) || gateway_load(m, err, errlen) || load(m, err, errlen))
+	if (arrays_init(m)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (types_load(m, err, errlen) || gateway_load(m, err, errlen) || load(m, err, errlen) ||
+	    arrays_load(m, err, errlen))
 		return -1;
 	if (cfg->autoscale && !(m->autoscale = autoscale_new(m, cfg->autoscale, err, errlen)))
 		return -1;
@@ -833,6 +840,7 @@ void master_free(struct master *m)
 	sched_release(&m->sched); /* first: it walks workers' and clients' queues */
 	workers_release(m);
 	clients_release(m);
+	arrays_release(m);
 	types_release(m);
 	nodes_release(m);
 	store_close(m->store);

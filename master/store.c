@@ -22,6 +22,7 @@
 #include "mjob.h"
 
 #include "store_int.h"
+#include "storearr.h"
 
 #define STORE_SCHEMA_VERSION 7
 #define STORE_STR_(x) #x
@@ -150,6 +151,8 @@ static const char schema_sql[] =
 	 * deletes its metadata with it, in the same transaction */
 	"CREATE TRIGGER IF NOT EXISTS jobs_meta_gone AFTER DELETE ON jobs BEGIN"
 	" DELETE FROM jobmeta WHERE id=old.id; END;"
+	/* Schema 7: job arrays (storearr.h) */
+	STOREARR_SCHEMA_SQL
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_STR(STORE_SCHEMA_VERSION) "');";
 
 /* WAL frames (pages) after which the master asks for a checkpoint. */
@@ -414,7 +417,8 @@ static int schema_version(struct store *s, char *ver, size_t verlen)
  * asks for (--time-request) and its ranks; v4 the crash limit and count of
  * function jobs; v5 the job's environment snapshot (and table envs); v6
  * only new tables (jobtypes, workertypes, jobmeta: the HTTP service layer);
- * v7 the job's options (where and how it runs: git, container, resources). */
+ * v7 the job's options (where and how it runs: git, container, resources)
+ * and a new table (arrays: job arrays, storearr.h). */
 static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE jobs ADD COLUMN treq REAL; ALTER TABLE jobs ADD COLUMN ranks INTEGER;",
 	[3] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
@@ -1153,6 +1157,8 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 		       "output,error,rc,client,input,deps,prio,retries,submitted,started,"
 		       "CASE WHEN state<2 AND id<?5 THEN ?6 ELSE finished END FROM jobs WHERE ");
 	buf_adds(&sql, q->desc ? "id<?1" : "id>?1");
+	if (q->upto > 0)
+		buf_addf(&sql, " AND id<=%lld", (long long)q->upto);
 	if (q->state == MJOB_CANCELLED)
 		buf_adds(&sql, " AND (+state=?2 OR (+state<2 AND id<?5))");
 	else if (q->state >= 0)

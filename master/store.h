@@ -213,6 +213,7 @@ struct store_query {
 	const int64_t *ids; /* NULL: any */
 	size_t nids;
 	int64_t after;      /* ids above it (desc: below it; 0: from the newest) */
+	int64_t upto;       /* ids up to it (0: any; a job array's last member) */
 	int limit;
 	int desc;           /* 1: newest first */
 };

@@ -78,6 +78,11 @@ struct cli {
 	const char *node;       /* launch-worker --node NAME or URL */
 	int count;              /* launch-worker --count */
 	const char *node_ports; /* start --node-ports A-B */
+	/* job arrays (cmd_array.c) */
+	const char *array;     /* submit --array SET; jobs/cancel/wait --array ID */
+	const char *each_line; /* submit --each-line FILE */
+	const char *from_json; /* submit --from-json FILE */
+	int ids_only;          /* jobs --array ID --ids */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
@@ -203,6 +208,12 @@ int cmd_dlq(struct cli *cli);
 /* submit --type: one typed job (cmd_types.c). */
 int cli_submit_typed(struct cli *cli);
 void opt_param(struct cli *cli, const struct cli_option *o, const char *v);
+/* Job arrays (cmd_array.c): submit --array/--each-line/--from-json with
+ * the template tmpl, and jobs/cancel/wait --array ID. */
+int cli_submit_array(struct cli *cli, const mts_job *tmpl);
+int cli_jobs_array(struct cli *cli);
+int cli_cancel_array(struct cli *cli);
+int cli_wait_array(struct cli *cli);
 int cmd_nodes(struct cli *cli);
 int cmd_launch_worker(struct cli *cli);
 /* POST body to the master's HTTP endpoint path; the HTTP status, with the

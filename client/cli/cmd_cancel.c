@@ -99,6 +99,8 @@ static int cancel_ids(struct cli *cli, mts_client *c)
 
 int cmd_cancel(struct cli *cli)
 {
+	if (cli->array)
+		return cli_cancel_array(cli);
 	if (!cli->all && !cli->npos)
 		cli_die(2, "cancel what? job ids, or --all");
 	if (cli->all && cli->npos)

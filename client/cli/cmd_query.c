@@ -300,6 +300,8 @@ static int jobs_by_id(struct cli *cli, mts_client *c, int *first)
 
 int cmd_jobs(struct cli *cli)
 {
+	if (cli->array)
+		return cli_jobs_array(cli);
 	static const char *states[] = {"queued", "prefetched", "running", "completed", "failed", "cancelled", NULL};
 	if (cli->state) {
 		int ok = 0;

@@ -122,6 +122,11 @@ int cmd_submit(struct cli *cli)
 			cli_die(2, "--%s needs a %s (or --stdin for one job per input line)", cli->kind,
 				!strcmp(cli->kind, "exec") ? "command" : "message");
 	}
+	if (cli->array || cli->each_line || cli->from_json) {
+		int rc = cli_submit_array(cli, &tmpl);
+		free(deps);
+		return rc;
+	}
 	mts_client *c = cli_connect(cli);
 	if (!cli->use_stdin) {
 		mts_job_id id;

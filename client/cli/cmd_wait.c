@@ -208,6 +208,8 @@ static int wait_chunks(mts_client *c, const mts_job_id *ids, size_t n, uint64_t 
 
 int cmd_wait(struct cli *cli)
 {
+	if (cli->array)
+		return cli_wait_array(cli);
 	if (cli->all && cli->npos)
 		cli_die(2, "give --all or job ids, not both");
 	mts_job_id *ids = NULL;

@@ -96,6 +96,10 @@ static const struct cli_option options[] = {
 	STR("--node", NULL, node),
 	INT("--count", NULL, count, 1, 1000, "--count wants a number of workers from 1 to 1000"),
 	STR("--node-ports", NULL, node_ports),
+	STR("--array", NULL, array),
+	STR("--each-line", NULL, each_line),
+	STR("--from-json", NULL, from_json),
+	FLAG("--ids", NULL, ids_only),
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
@@ -155,7 +159,7 @@ static const struct cli_command commands[] = {
 	 "  --json   the master's status object\n"},
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
-	 "--export --env --env-pass --type --id --json ",
+	 "--export --env --env-pass --type --id --json --array --each-line --from-json ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
@@ -187,22 +191,35 @@ static const struct cli_command commands[] = {
 	 "  --type NAME     a job of job type NAME (mtslurm types) with the JSON payload,\n"
 	 "                  checked against the type's schema; its workers decide how it runs\n"
 	 "  --id EXT        --type: an external id for it (mindtrace's job id)\n"
+	 "  --array SET     a job array: one job per task id of SET (1-1000, 1-1000:2,\n"
+	 "                  1,5,7-9); {} in the command/message is the task id. Prints the\n"
+	 "                  array's id (its first job's id); MTSLURM_TASK_ID, MTSLURM_ENTRY\n"
+	 "                  are set for exec members. With --each-line/--from-json: only\n"
+	 "                  those lines (numbers from 1) / elements (indexes from 0)\n"
+	 "  --each-line FILE  a job array: one job per non-empty line, {} = the line\n"
+	 "  --from-json FILE  a job array: one job per element of the JSON array in FILE;\n"
+	 "                  {} = the element (a string as itself), {name} = its field\n"
 	 "  --json          print {\"ids\":[...]} instead of one id per line\n"},
-	{"wait", cmd_wait, " --all --timeout --json ", -1, NULL,
-	 "usage: mtslurm wait [ID... | --all] [--timeout SECONDS] [--json]\n"
+	{"wait", cmd_wait, " --all --timeout --json --array ", -1, NULL,
+	 "usage: mtslurm wait [ID... | --all | --array ID] [--timeout SECONDS] [--json]\n"
 	 "Wait until the given jobs -- without ids (or with --all): every job that is queued or\n"
 	 "running now -- are final. Jobs submitted later and jobs already final are not waited\n"
 	 "for and do not count.\n"
 	 "Exit 0: all completed; 1: some failed or were cancelled; 2: timeout.\n"
 	 "  --all         the jobs queued or running now (the same as no ids)\n"
+	 "  --array ID    the members of job array ID\n"
 	 "  --timeout S   give up after S seconds (exit 2)\n"
 	 "  --json        print {\"jobs\",\"completed\",\"failed\",\"cancelled\",\"ids\":{state:[ids]}}\n"},
-	{"jobs", cmd_jobs, " --state --limit --json ", -1, NULL,
+	{"jobs", cmd_jobs, " --state --limit --json --array --ids ", -1, NULL,
 	 "usage: mtslurm jobs [ID...] [--state queued|prefetched|running|completed|failed|cancelled] [--limit N] [--json]\n"
+	 "       mtslurm jobs --array ID [--state S] [--ids | --json]\n"
 	 "List jobs in id order: the given ids (exit 1 naming ids that do not exist), else all of\n"
 	 "them.\n"
 	 "  --state S   only jobs in this state\n"
 	 "  --limit N   at most N jobs\n"
+	 "  --array ID  the members of job array ID (with their task ids)\n"
+	 "  --ids       with --array: print their task ids as one set (1,5,7-9), for\n"
+	 "              mtslurm submit --array \"$(...)\" to run them again\n"
 	 "  --json      a JSON array of job records\n"},
 	{"logs", cmd_logs, " --stream --json ", 1, "one job id",
 	 "usage: mtslurm logs ID [--stream out|err] [--json]\n"
@@ -211,10 +228,11 @@ static const struct cli_command commands[] = {
 	 "error as the master recorded it.\n"
 	 "  --stream S  only out or only err\n"
 	 "  --json      one object {id, attempt, state, worker, source, records, stdout, stderr}\n"},
-	{"cancel", cmd_cancel, " --all --json ", -1, NULL,
-	 "usage: mtslurm cancel (ID... | --all) [--json]\n"
+	{"cancel", cmd_cancel, " --all --json --array ", -1, NULL,
+	 "usage: mtslurm cancel (ID... | --all | --array ID) [--json]\n"
 	 "Cancel queued or running jobs. Exit 1 if an id does not exist.\n"
 	 "  --all    every queued or running job of the cluster\n"
+	 "  --array ID  every unfinished member of job array ID\n"
 	 "  --json   print {\"cancelled\",\"ids\",\"unknown\",\"final\"} as one JSON object\n"},
 	{"workers", cmd_workers, " --all --json ", 0, NULL,
 	 "usage: mtslurm workers [--all] [--json]\n"

@@ -158,6 +158,10 @@ t0=$(date +%s%N); "$B/mtslurm" cancel --all >/dev/null; t1=$(date +%s%N)
 fig cancel_all_1m_queued_ms "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.0f", (b-a)/1e6}')" ms
 kill $mp; wait $mp 2>/dev/null || true
 
+# Job arrays: a 1,000,000-member submit against the same jobs row by row
+# (tests/bench/array.sh).
+bash "$top/tests/bench/array.sh"
+
 # Slurm (issue 4), on the 4-node test cluster on this machine
 # (tests/slurm/cluster.sh; stopped again if this run started it).
 export MTSLURM_SLURM_DIR=${MTSLURM_SLURM_DIR:-/tmp/mtslurm-slurm}

@@ -18,6 +18,7 @@
 
 #include "mjob.h"
 #include "store.h"
+#include "storearr.h"
 
 static char tmp[64], path[128];
 
@@ -418,6 +419,59 @@ static void test_migrate_v4(void **st)
 	assert_schema_version("7");
 }
 
+static int arrays_cb(void *arg, const struct store_array *a)
+{
+	struct store_array *out = arg;
+	out->id = a->id;
+	out->n = a->n;
+	out->made = a->made;
+	out->cancel_from = a->cancel_from;
+	return strcmp(a->tasks ? a->tasks : "", "1-1000:2") != 0 || strcmp(a->client, "c9") != 0;
+}
+
+/* A state.db of schema 6 (before job arrays) is upgraded in place to 7:
+ * table arrays appears and works; an array row keeps its template, task
+ * ids, progress (made) and cancel mark; the member ids count in the next
+ * id even with no row; per-state counts of an id range. */
+static void test_migrate_v6_arrays(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 3, "c1");
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; UPDATE meta SET value='6' WHERE key='schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	assert_int_equal(store_arrays_max_id(s), 0);
+	struct store_array a = {.id = 4, .n = 500, .client = "c9", .tmpl = "{\"type\":\"echo\"}",
+				.tasks = "1-1000:2", .made = 2, .submitted = 5.0};
+	assert_int_equal(store_array_add(s, &a), 0);
+	assert_int_equal(store_array_final_row(s, 4, "c9", "echo", "x", MJOB_CANCELLED, "cancelled", 0, 6.0), 0);
+	assert_int_equal(store_array_made(s, 4, 7), 0);
+	assert_int_equal(store_array_cancel(s, 4, 7), 0);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	assert_schema_version("7");
+	s = open_store();
+	struct store_array got = {0};
+	assert_int_equal(store_arrays(s, arrays_cb, &got), 1);
+	assert_int_equal(got.id, 4);
+	assert_int_equal(got.n, 500);
+	assert_int_equal(got.made, 7);
+	assert_int_equal(got.cancel_from, 7);
+	assert_int_equal(store_arrays_max_id(s), 503);
+	int64_t c[5];
+	assert_int_equal(store_count_range(s, 1, 4, c), 0);
+	assert_int_equal(c[MJOB_QUEUED], 3);
+	assert_int_equal(c[MJOB_CANCELLED], 1);
+	store_close(s);
+}
+
 /* A job's options (JSON object text) are stored and loaded back with it;
  * a job without has none; a state.db of schema 6 gains the column in place,
  * its jobs without options. */
@@ -444,7 +498,7 @@ static void test_opts(void **st)
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; UPDATE meta SET value='6' WHERE key='schema_version'",
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP TABLE arrays; UPDATE meta SET value='6' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -697,6 +751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v6_arrays, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_opts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),

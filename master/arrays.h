@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arrays: job arrays in the master. An array is admitted as one row of the
+ * store (storearr.h: its job template and member set) plus its first chunk
+ * of members, in the turn's transaction, and acknowledged with the ids of
+ * all its members (consecutive, reserved at once). The rest of its members
+ * are materialized -- expanded from the template, stored as job rows and
+ * handed to the scheduler -- a chunk per loop turn while fewer than
+ * ARRAYS_AHEAD jobs are queued, each chunk durable with the array's
+ * progress, so a million-member array costs one small write at submit and
+ * the queue never holds more than it needs. Members not materialized yet
+ * (the array's "tail") are counted as queued by `status`, listed by
+ * `jobs` with "array", waited for by `wait`, and cancelled with the array;
+ * anything that names one of them by id (cancel, deps) materializes the
+ * array up to it first.
+ */
+#ifndef MTS_ARRAYS_H
+#define MTS_ARRAYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct master;
+struct client;
+struct buf;
+
+/* Members materialized per loop turn (a few ms of inserts) ... */
+#define ARRAYS_CHUNK 2048
+/* ... while fewer jobs than this are queued in the scheduler. */
+#define ARRAYS_AHEAD 100000
+/* Rows of a cancelled tail written per loop turn. */
+#define ARRAYS_CANCEL_CHUNK 16384
+
+int arrays_init(struct master *m);
+void arrays_release(struct master *m);
+
+/* Admit an array for client c: spec is the submit's "array" object
+ * ({"tasks":SET} or {"entries":[...],"tasks"?:SET}), tmpl its "defaults"
+ * (the job template; "{}" in its input is expanded per member); spec's
+ * entries are taken. 0 with
+ * *first and *n, or -JOBS_EBAD / -JOBS_EBUSY with a one-line err and
+ * nothing stored. */
+int arrays_admit(struct master *m, struct client *c, msg *spec, const msg *tmpl, int64_t *first, int64_t *n,
+		 char *err, size_t errlen);
+/* The turn's share of materialization (server.c, before dispatch). */
+void arrays_turn(struct master *m);
+/* At start, after the jobs were loaded: the arrays and where their
+ * materialization stopped. Raises m->next_id past every member id. 0, or
+ * -1 with err. */
+int arrays_load(struct master *m, char *err, size_t errlen);
+
+/* 1 if id is a member without a row yet (in an array's tail). */
+int arrays_unmade(const struct master *m, int64_t id);
+/* Materialize id's array up to and including id now (cancel or deps name
+ * it). 0, or -1 (logged) if that failed. */
+int arrays_make_upto(struct master *m, int64_t id);
+/* Members counted as queued that have no row yet. */
+int64_t arrays_tail_queued(const struct master *m);
+
+/* Cancel every unfinished member of the array whose first id is id: how
+ * many, or -1 if there is no such array. */
+int64_t arrays_cancel(struct master *m, int64_t id);
+/* Cancel every tail (cancel --all): how many members that was. */
+int64_t arrays_cancel_all(struct master *m);
+
+/* What `jobs` and `wait` need of an array: its member ids first..last. */
+struct arrays_view {
+	int64_t first, last;
+	const void *a; /* the array (opaque) */
+};
+/* 0 and *v for the array whose first id is id, -1 if none. */
+int arrays_view(const struct master *m, int64_t id, struct arrays_view *v);
+/* The task id of member id of v's array. */
+int64_t arrays_task(const struct arrays_view *v, int64_t id);
+/* Append records (JOBREC, with "task") of v's tail members with ids above
+ * after, of state `state` (-1: any), up to limit of them, to b, each
+ * preceded by a comma if *n > 0; *n counts them, *last is the last id. */
+void arrays_tail_records(struct master *m, const struct arrays_view *v, int64_t after, int state, int limit,
+			 struct buf *b, int64_t *n, int64_t *last);
+
+#endif

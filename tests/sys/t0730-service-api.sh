@@ -142,6 +142,19 @@ route t_echo "$ep/echo" # re-registering replaces the endpoint (a full URL this 
 out=$(post submit_job "$(job g2 t_echo '{"message":"again"}')")
 assert_eq again "$(jget "$out" '$.output.echoed')" "A6: a re-registered endpoint"
 assert_eq 2 "$(jlen "$(post get_dlq_jobs '')" '$.jobs')" "the failed gateway jobs are in the DLQ"
+# the same DLQ in the wire shape (/api/v1/call), and its refusals in both
+dlq=$(post api/v1/call '{"t":"dlq","req":7}')
+assert_eq 7 "$(jget "$dlq" '$.req')" "wire dlq echoes req"
+assert_eq g_e500 "$(jget "$dlq" '$.jobs[0].job_id')" "wire dlq lists the same jobs"
+assert_eq t_e500 "$(jget "$dlq" '$.jobs[0].type')" "with their job type"
+code GET "/api/v1/jobs/$(jget "$dlq" '$.jobs[0].id')" >/dev/null
+assert_eq failed "$(jget "$(cat "$T/body")" '$.state')" "and their job id"
+assert_eq 404 "$(code POST /requeue_from_dlq -d '{"job_id":"g1"}')" "requeue of a job not in the DLQ: 404"
+assert_contains "$(cat "$T/body")" 'job \"g1\" is not in the dead-letter queue' "says why"
+assert_eq 404 "$(code POST /discard_from_dlq -d '{"job_id":"g1"}')" "discard of a job not in the DLQ: 404"
+assert_eq 422 "$(code POST /requeue_from_dlq -d '{}')" "requeue without job_id: 422"
+assert_eq 400 "$(code POST /api/v1/call -d '{"t":"dlq_discard"}')" "wire discard naming no job: 400"
+assert_contains "$(cat "$T/body")" 'give \"id\"' "says what to give"
 
 # ---- job types with a JSON Schema (native wire request, then HTTP submit) ----
 schema='{"type":"object","required":["path","width"],"properties":{"path":{"type":"string"},"width":{"type":"integer","minimum":1,"maximum":4096}},"additionalProperties":false}'

@@ -168,6 +168,22 @@ assert_contains "$(cat "$T/body")" "maximum" "says what is wrong"
 assert_eq 404 "$(code POST /get_job_status -d '{"job_id":"r1"}')" "nothing stored"
 out=$(post submit_job "$(job r2 resize '{"path":"a.png","width":128}')")
 assert_eq queued "$(jget "$out" '$.status')" "a valid payload is queued (no worker serves it yet)"
+# a batch of typed jobs: each external id names one job, also within a batch
+jobs_before=$(db "select count(*) from jobs"); meta_before=$(db "select count(*) from jobmeta")
+p1='{"path":"a.png","width":1}'
+assert_eq 400 "$(code POST /api/v1/jobs -d "[{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d1\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d2\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d1\"}]")" \
+	"a batch naming one external id twice: 400"
+assert_contains "$(cat "$T/body")" 'job 2: external id \"d1\" is job 0 of this batch already' "says which jobs"
+assert_eq "$jobs_before $meta_before" "$(db "select count(*) from jobs") $(db "select count(*) from jobmeta")" \
+	"nothing of the batch was stored"
+assert_eq 404 "$(code POST /get_job_status -d '{"job_id":"d1"}')" "nor its first job"
+assert_eq 200 "$(code POST /api/v1/jobs -d "[{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d1\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d2\"}]")" \
+	"a batch of distinct external ids"
+assert_eq "d1 d2" "$(jget "$(post get_job_status '{"job_id":"d1"}')" '$.job_id') $(jget "$(post get_job_status '{"job_id":"d2"}')" '$.job_id')" \
+	"each is its own typed job"
+assert_eq 400 "$(code POST /api/v1/jobs -d "[{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d3\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d2\"}]")" \
+	"an external id of an earlier batch: 400"
+assert_contains "$(cat "$T/body")" 'job 1: external id \"d2\" is already job' "says so"
 post register_worker_type '{"worker_name":"imgworker","worker_class":"EchoWorker","worker_params":{},"job_type":null}' >/dev/null
 assert_eq 422 "$(code POST /register_worker_type -d '{"worker_name":"w2","worker_class":"my.pkg.MagicWorker","worker_params":{},"job_type":null}')" \
 	"an unknown worker class is refused"

@@ -551,7 +551,11 @@ static void batch_commit(struct master *ms, struct client *c, struct batch *b, d
 		const char *cid = c->cid;
 		if (b->owner && b->owner[i]) {
 			cid = b->owner[i]->cid;
-			store_meta_add(ms->store, j->id, b->ext[i], b->jtype[i], b->job_json[i]);
+			/* ext was checked unique (job_admit, batch_ext_unique):
+			 * only a failing store refuses it now */
+			if (store_meta_add(ms->store, j->id, b->ext[i], b->jtype[i], b->job_json[i]))
+				log_error("job %lld: its typed job's metadata was not stored: %s", (long long)j->id,
+					  store_errmsg(ms->store));
 		}
 		store_insert(ms->store, j, b->input[i], strlen(b->input[i]), cid, b->deps_text[i], now);
 		if (b->gw && b->gw[i]) {
@@ -582,6 +586,53 @@ static void batch_commit(struct master *ms, struct client *c, struct batch *b, d
 	}
 }
 
+
+struct ext_at {
+	const char *ext;
+	size_t i; /* the job's index in its batch */
+};
+
+static int ext_cmp(const void *a, const void *b)
+{
+	const struct ext_at *x = a, *y = b;
+	int d = strcmp(x->ext, y->ext);
+	return d ? d : (x->i > y->i) - (x->i < y->i);
+}
+
+/* An external id names one job: job_admit checked each one against the
+ * store, this checks them against each other before anything is stored
+ * (the second would otherwise be stored without its jobmeta row, whose ext
+ * is UNIQUE, and run as a job of its own). The wire's answer gives job i
+ * the id first + i, so a duplicate cannot be answered as a resubmission of
+ * the first: the batch is refused, naming the lowest duplicate. Sorted, so
+ * n typed jobs cost n log n. 0, or a negated JOBS_E* with err. */
+static int batch_ext_unique(const struct batch *b, char *err, size_t n)
+{
+	if (!b->ext || b->n < 2)
+		return 0;
+	struct ext_at *v = malloc(b->n * sizeof *v);
+	size_t k = 0, run = 0, dup = SIZE_MAX, orig = 0;
+	if (!v)
+		return snprintf(err, n, "out of memory for a batch of %zu jobs", b->n), -JOBS_EBUSY;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->ext[i])
+			v[k++] = (struct ext_at){b->ext[i], i};
+	qsort(v, k, sizeof *v, ext_cmp);
+	for (size_t j = 1; j < k; j++) {
+		if (strcmp(v[j].ext, v[run].ext) != 0)
+			run = j; /* the first job of a run of equal ids: the one kept */
+		else if (v[j].i < dup)
+			dup = v[j].i, orig = v[run].i;
+	}
+	free(v);
+	if (dup == SIZE_MAX)
+		return 0;
+	return snprintf(err, n,
+			"job %zu: external id \"%.64s\" is job %zu of this batch already; an external id names one "
+			"job",
+			dup, b->ext[dup], orig),
+	       -JOBS_EBAD;
+}
 
 int jobs_admit(struct master *ms, struct client *c, const msg *jobs, const msg *dflt, int64_t *first_out,
 	       char *err, size_t errlen)
@@ -631,6 +682,11 @@ int jobs_admit_at(struct master *ms, struct client *c, const msg *jobs, const ms
 		if (job_admit(ms, &s, kind, i, id, first, &envk_last, &env_id, err, errlen) ||
 		    job_build(ms, c, &b, &s, &d, kind, i, id, env_id, err, errlen))
 			goto refuse;
+	}
+	int rc = batch_ext_unique(&b, err, errlen);
+	if (rc) {
+		batch_free(&b, 1);
+		return rc;
 	}
 	batch_commit(ms, c, &b, util_wall());
 	batch_free(&b, 0);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * mtslurm-master: command line, signals and process lifetime around the
- * master (server.c and friends). It always runs in the foreground; `mtslurm
- * start` detaches it with setsid and redirects its output. Diagnostics go to
- * RUN_DIR/logs/master.log; a startup failure is one line on stderr and exit
- * status 1.
+ * mtslurm-master: signals and process lifetime around the master (server.c
+ * and friends); its options are read by cmdline.c. It always runs in the
+ * foreground; `mtslurm start` detaches it with setsid and redirects its
+ * output. Diagnostics go to RUN_DIR/logs/master.log; a startup failure is
+ * one line on stderr and exit status 1.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,21 +18,11 @@
 #include <unistd.h>
 
 #include "../worker/worker.h"
+#include "cmdline.h"
 #include "log.h"
 #include "master.h"
 #include "rundir.h"
 #include "util.h"
-
-static const char usage[] =
-	"usage: mtslurm-master --run-dir DIR [--host 127.0.0.1] [--port 0] [--advertise HOST]\n"
-	"                      [--master-works] [--prefetch N] [--max-queued N] [--input-memory BYTES]\n"
-	"                      [--sync full|normal]\n"
-	"                      [--idle-ms N] [--ping-ms N] [--orphan-grace-ms N] [--assign-defer-ms N]\n"
-	"                      [--log-level LEVEL] [--autoscale RUN_DIR/autoscale.json]\n"
-	"                      [--http HOST:PORT | --no-http] [--http-tls[=off]] [--http-insecure]\n"
-	"                      [--foreground]\n"
-	"  --http-tls: HTTPS with RUN_DIR/tls.crt (the default when --http is not a loopback address)\n"
-	"  --http-insecure: allow plain HTTP (--http-tls=off) on an address other than loopback\n";
 
 static struct master M;
 static uv_signal_t sig_term, sig_int;
@@ -77,37 +67,6 @@ static void die(const char *fmt, ...)
 	if (log_opened)
 		log_error("%s", line);
 	exit(1);
-}
-
-static unsigned long long num_arg(const char *opt, const char *v, unsigned long long max)
-{
-	char *end;
-	errno = 0;
-	unsigned long long n = v ? strtoull(v, &end, 10) : 0;
-	if (!v || !*v || *end || errno || n > max || v[0] == '-')
-		die("%s needs a number from 0 to %llu, got \"%s\"; see mtslurm-master --help", opt, max,
-		    v ? v : "");
-	return n;
-}
-
-/* A byte count: digits with an optional K, M, G or T (powers of 1024). */
-static uint64_t size_arg(const char *opt, const char *v)
-{
-	char *end;
-	errno = 0;
-	unsigned long long n = v ? strtoull(v, &end, 10) : 0;
-	int shift = 0;
-	if (v && *v && v[0] != '-' && !errno && end != v && end[0] && !end[1]) {
-		const char *units = "KMGT", *u = strchr(units, end[0] & ~0x20);
-		shift = u ? 10 * (int)(u - units + 1) : -1;
-		end++;
-	}
-	if (!v || !*v || v[0] == '-' || errno || end == v || *end || shift < 0 || n < 1 ||
-	    n > (1ull << 50) >> shift)
-		die("%s needs a size in bytes from 1 to 2^50, with an optional K, M, G or T (e.g. 512M), got \"%s\"; "
-		    "see mtslurm-master --help",
-		    opt, v ? v : "");
-	return (uint64_t)n << shift;
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -171,87 +130,20 @@ static void claim_run_dir(const char *dir)
 	lock_fd = fd;
 }
 
-/* --http HOST:PORT, [HOST]:PORT, :PORT or PORT (host 127.0.0.1). */
-static void http_arg(struct master_cfg *cfg, const char *v)
-{
-	static char host[256];
-	const char *colon = strrchr(v, ':');
-	const char *port = colon ? colon + 1 : v;
-	size_t hl = colon ? (size_t)(colon - v) : 0;
-	if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']')
-		v++, hl -= 2;
-	if (hl >= sizeof host)
-		die("--http: host too long");
-	memcpy(host, v, hl);
-	host[hl] = '\0';
-	cfg->http_host = hl ? host : NULL;
-	cfg->http_port = (int)num_arg("--http", port, 65535);
-}
-
 int main(int argc, char **argv)
 {
-	struct master_cfg cfg = {.host = "127.0.0.1", .prefetch = UINT32_MAX, .http_tls = -1};
-	const char *run_dir_opt = NULL, *level = NULL;
+	static struct cmdline cl; /* cl.cfg points into it for the life of the process */
+	char run_dir[RUNDIR_PATH_MAX], err[1024], path[RUNDIR_PATH_MAX];
 	signal(SIGPIPE, SIG_IGN);
 	umask(077); /* state.db and logs hold job data: private like the key */
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define OPT(name) (strcmp(a, name) == 0 && (v || (die("%s needs a value; see mtslurm-master --help", name), 0)) && ++i)
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			fputs(usage, stdout);
-			return 0;
-		} else if (strcmp(a, "--foreground") == 0) {
-			/* always in the foreground */
-		} else if (strcmp(a, "--master-works") == 0) {
-			cfg.master_works = 1;
-		} else if (OPT("--run-dir")) {
-			run_dir_opt = v;
-		} else if (OPT("--host")) {
-			cfg.host = v;
-		} else if (OPT("--port")) {
-			cfg.port = (int)num_arg(a, v, 65535);
-		} else if (OPT("--advertise")) {
-			cfg.advertise = v;
-		} else if (OPT("--prefetch")) {
-			cfg.prefetch = (uint32_t)num_arg(a, v, 1000000);
-		} else if (OPT("--max-queued")) {
-			cfg.max_queued = num_arg(a, v, 1ull << 40);
-		} else if (OPT("--input-memory")) {
-			cfg.input_mem_b = size_arg(a, v);
-		} else if (OPT("--idle-ms")) {
-			cfg.idle_ms = (unsigned)num_arg(a, v, 86400000);
-		} else if (OPT("--ping-ms")) {
-			cfg.ping_ms = (unsigned)num_arg(a, v, 86400000);
-		} else if (OPT("--orphan-grace-ms")) {
-			cfg.orphan_grace_ms = (unsigned)num_arg(a, v, 86400000);
-		} else if (OPT("--assign-defer-ms")) {
-			cfg.assign_defer_ms = (unsigned)num_arg(a, v, 86400000);
-			cfg.assign_defer_set = 1;
-		} else if (OPT("--sync")) {
-			if (strcmp(v, "normal") != 0 && strcmp(v, "full") != 0)
-				die("--sync takes full or normal, got \"%s\"", v);
-			cfg.sync_normal = strcmp(v, "normal") == 0;
-		} else if (OPT("--autoscale")) {
-			cfg.autoscale = v;
-		} else if (OPT("--http")) {
-			http_arg(&cfg, v);
-		} else if (strcmp(a, "--no-http") == 0) {
-			cfg.no_http = 1;
-		} else if (strcmp(a, "--http-tls") == 0 || strcmp(a, "--http-tls=on") == 0) {
-			cfg.http_tls = 1;
-		} else if (strcmp(a, "--http-tls=off") == 0) {
-			cfg.http_tls = 0;
-		} else if (strcmp(a, "--http-insecure") == 0) {
-			cfg.http_insecure = 1;
-		} else if (OPT("--log-level")) {
-			level = v;
-		} else {
-			die("unknown option \"%s\"; see mtslurm-master --help", a);
-		}
-#undef OPT
+	if (cmdline_parse(&cl, argc, argv, err, sizeof err))
+		die("%s", err);
+	if (cl.help) {
+		fputs(cmdline_usage, stdout);
+		return 0;
 	}
-	char run_dir[RUNDIR_PATH_MAX], err[1024], path[RUNDIR_PATH_MAX];
+	struct master_cfg cfg = cl.cfg;
+	const char *run_dir_opt = cl.run_dir, *level = cl.log_level;
 	if (rundir_resolve(run_dir, run_dir_opt, err, sizeof err))
 		die("%s", err);
 	if (rundir_create(run_dir, err, sizeof err))

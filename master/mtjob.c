@@ -351,49 +351,27 @@ void mtjob_submit(struct call *c, msg *m)
 	call_reply(c, st);
 }
 
-/* ---- the dead-letter queue ---- */
+/* ---- the dead-letter queue ----
+ *
+ * One implementation of list, requeue and discard serves two shapes:
+ * mindtrace's endpoints (get_dlq_jobs, requeue_from_dlq, discard_from_dlq)
+ * and the wire requests dlq, dlq_requeue and dlq_discard (the CLI's dlq).
+ * A shape says only how a request names its job, how a DLQ row reads and
+ * what the answers look like. */
 
-struct dlqctx {
-	msg *a;
+enum dlq_op { DLQ_REQUEUE, DLQ_DISCARD };
+
+struct dlq_shape {
+	/* The job request m names, and that name for errors into name; or 0
+	 * with the error answered. */
+	int64_t (*job)(struct call *c, const msg *m, char *name, size_t n);
+	/* One row of the DLQ as an element of the list (a new object). */
+	msg *(*row)(const struct store_meta *sm, const struct store_rec *sr);
+	/* The answer to a list of jobs (takes jobs). */
+	msg *(*list)(const struct call *c, msg *jobs);
+	/* Answer a request whose op was done on job id. */
+	void (*done)(struct call *c, int64_t id, enum dlq_op op);
 };
-
-static int dlq_row(void *arg, const struct store_meta *sm, const struct store_rec *sr)
-{
-	struct dlqctx *d = arg;
-	struct meta x = {.found = 1, .ext = (char *)sm->ext, .jtype = (char *)sm->jtype, .job = (char *)sm->job};
-	struct rec r = {.found = 1,
-			.state = sr->state,
-			.output = sr->output ? strndup(sr->output, sr->output_len) : NULL,
-			.error = (char *)sr->error,
-			.input = sr->input ? strndup(sr->input, sr->input_len) : NULL,
-			.submitted = sr->submitted,
-			.started = sr->started,
-			.finished = sr->finished};
-	const char *status;
-	msg *out, *o = msg_new_object();
-	final_status(&r, &status, &out);
-	msg_set_str(o, "job_id", sm->ext ? sm->ext : "");
-	msg_add(o, "output", out);
-	msg_add(o, "job", job_object(&x, &r, sm->id));
-	msg_push(d->a, o);
-	free(r.output);
-	free(r.input);
-	return 0;
-}
-
-void mtjob_dlq_list(struct call *c, msg *m)
-{
-	(void)m;
-	struct dlqctx d = {msg_new_array()};
-	if (store_dlq(c->m->store, 0, dlq_row, &d) < 0) {
-		msg_free(d.a);
-		call_error(c, "internal", "cannot read the dead-letter queue: %s", store_errmsg(c->m->store));
-		return;
-	}
-	msg *r = msg_new_object();
-	msg_add(r, "jobs", d.a);
-	call_reply(c, r);
-}
 
 /* The job of a requeue back in the scheduler, as the load at start does. */
 struct requeue {
@@ -456,6 +434,8 @@ static int dlq_requeue(struct call *c, int64_t id, const char *name)
 	return 1;
 }
 
+/* Take job id out of the DLQ (it stays failed): 1, or 0 with the error
+ * answered. */
 static int dlq_discard(struct call *c, int64_t id, const char *name)
 {
 	int rc = store_dlq_discard(c->m->store, id);
@@ -466,11 +446,86 @@ static int dlq_discard(struct call *c, int64_t id, const char *name)
 	return rc > 0;
 }
 
-void mtjob_dlq_requeue(struct call *c, msg *m)
+struct dlq_walk {
+	const struct dlq_shape *shape;
+	msg *a;
+};
+
+static int dlq_walk_row(void *arg, const struct store_meta *sm, const struct store_rec *sr)
 {
-	int64_t id = job_of(c, m, "job_id");
-	if (!id || !dlq_requeue(c, id, msg_get_str(m, "job_id")))
+	struct dlq_walk *w = arg;
+	msg_push(w->a, w->shape->row(sm, sr));
+	return 0;
+}
+
+/* The DLQ, oldest job first, in shape sh. */
+static void dlq_list(struct call *c, const struct dlq_shape *sh)
+{
+	struct dlq_walk w = {sh, msg_new_array()};
+	if (store_dlq(c->m->store, 0, dlq_walk_row, &w) < 0) {
+		msg_free(w.a);
+		call_error(c, "internal", "cannot read the dead-letter queue: %s", store_errmsg(c->m->store));
 		return;
+	}
+	call_reply(c, sh->list(c, w.a));
+}
+
+/* Requeue or discard the job request m names, answered in shape sh. */
+static void dlq_act(struct call *c, const msg *m, const struct dlq_shape *sh, enum dlq_op op)
+{
+	char name[120];
+	int64_t id = sh->job(c, m, name, sizeof name);
+	if (!id)
+		return;
+	if (op == DLQ_REQUEUE ? dlq_requeue(c, id, name) : dlq_discard(c, id, name))
+		sh->done(c, id, op);
+}
+
+/* -- mindtrace's shape: jobs named by "job_id" (the external id), rows as
+ * {"job_id","output","job"}, a requeue answered with the JobStatus and a
+ * discard with null -- */
+
+static int64_t mt_job(struct call *c, const msg *m, char *name, size_t n)
+{
+	snprintf(name, n, "%s", msg_get_str(m, "job_id") ? msg_get_str(m, "job_id") : "");
+	return job_of(c, m, "job_id");
+}
+
+static msg *mt_row(const struct store_meta *sm, const struct store_rec *sr)
+{
+	struct meta x = {.found = 1, .ext = (char *)sm->ext, .jtype = (char *)sm->jtype, .job = (char *)sm->job};
+	struct rec r = {.found = 1,
+			.state = sr->state,
+			.output = sr->output ? strndup(sr->output, sr->output_len) : NULL,
+			.error = (char *)sr->error,
+			.input = sr->input ? strndup(sr->input, sr->input_len) : NULL,
+			.submitted = sr->submitted,
+			.started = sr->started,
+			.finished = sr->finished};
+	const char *status;
+	msg *out, *o = msg_new_object();
+	final_status(&r, &status, &out);
+	msg_set_str(o, "job_id", sm->ext ? sm->ext : "");
+	msg_add(o, "output", out);
+	msg_add(o, "job", job_object(&x, &r, sm->id));
+	free(r.output);
+	free(r.input);
+	return o;
+}
+
+static msg *mt_list(const struct call *c, msg *jobs)
+{
+	msg *r = msg_new_object();
+	msg_add(r, "jobs", jobs);
+	return r;
+}
+
+static void mt_done(struct call *c, int64_t id, enum dlq_op op)
+{
+	if (op == DLQ_DISCARD) {
+		call_reply(c, msg_new_raw("null"));
+		return;
+	}
 	/* "queued", as mindtrace answers (an endpoint type's job is on its way) */
 	msg *st = mtjob_status_of(c->m, id);
 	if (st) {
@@ -482,16 +537,16 @@ void mtjob_dlq_requeue(struct call *c, msg *m)
 	}
 }
 
-void mtjob_dlq_discard(struct call *c, msg *m)
-{
-	int64_t id = job_of(c, m, "job_id");
-	if (id && dlq_discard(c, id, msg_get_str(m, "job_id")))
-		call_reply(c, msg_new_raw("null"));
-}
+static const struct dlq_shape mt_shape = {mt_job, mt_row, mt_list, mt_done};
 
-/* ---- the DLQ over the wire protocol (the CLI's `dlq`) ---- */
+void mtjob_dlq_list(struct call *c, msg *m) { dlq_list(c, &mt_shape); }
+void mtjob_dlq_requeue(struct call *c, msg *m) { dlq_act(c, m, &mt_shape, DLQ_REQUEUE); }
+void mtjob_dlq_discard(struct call *c, msg *m) { dlq_act(c, m, &mt_shape, DLQ_DISCARD); }
 
-/* The job a wire request names: "id" (mtslurm's) or "job_id" (external). */
+/* -- the wire shape (the CLI's dlq): jobs named by "id" (mtslurm's) or
+ * "job_id" (the external id), rows as {"id","job_id","type","error",
+ * "output","finished","since"}, answers {"t":"requeued"|"discarded","id"} -- */
+
 static int64_t wire_job(struct call *c, const msg *m, char *name, size_t n)
 {
 	int64_t id = 0;
@@ -499,17 +554,15 @@ static int64_t wire_job(struct call *c, const msg *m, char *name, size_t n)
 		snprintf(name, n, "%lld", (long long)id);
 		return id;
 	}
-	if (msg_get_str(m, "job_id")) {
-		snprintf(name, n, "%s", msg_get_str(m, "job_id"));
-		return job_of(c, m, "job_id");
-	}
+	if (msg_get_str(m, "job_id"))
+		return mt_job(c, m, name, n);
 	call_error(c, "bad_request", "give \"id\" (a job id) or \"job_id\" (its external id)");
 	return 0;
 }
 
-static int dlq_wire_row(void *arg, const struct store_meta *sm, const struct store_rec *sr)
+static msg *wire_row(const struct store_meta *sm, const struct store_rec *sr)
 {
-	msg *a = arg, *o = msg_new_object();
+	msg *o = msg_new_object();
 	msg_set_int(o, "id", sm->id);
 	if (sm->ext)
 		msg_set_str(o, "job_id", sm->ext);
@@ -523,45 +576,28 @@ static int dlq_wire_row(void *arg, const struct store_meta *sm, const struct sto
 	msg_set_strn(o, "output", sr->output ? sr->output : "", sr->output ? sr->output_len : 0);
 	msg_set_num(o, "finished", sr->finished);
 	msg_set_num(o, "since", sm->dlq_at);
-	msg_push(a, o);
-	return 0;
+	return o;
 }
 
-void mtjob_on_dlq(struct call *c, msg *m)
+static msg *wire_list(const struct call *c, msg *jobs)
 {
-	(void)m;
-	msg *a = msg_new_array();
-	if (store_dlq(c->m->store, 0, dlq_wire_row, a) < 0) {
-		msg_free(a);
-		call_error(c, "internal", "cannot read the dead-letter queue: %s", store_errmsg(c->m->store));
-		return;
-	}
 	msg *r = call_new_reply(c, "dlq");
-	msg_add(r, "jobs", a);
-	call_reply(c, r);
+	msg_add(r, "jobs", jobs);
+	return r;
 }
 
-void mtjob_on_dlq_requeue(struct call *c, msg *m)
+static void wire_done(struct call *c, int64_t id, enum dlq_op op)
 {
-	char name[120];
-	int64_t id = wire_job(c, m, name, sizeof name);
-	if (!id || !dlq_requeue(c, id, name))
-		return;
-	msg *r = call_new_reply(c, "requeued");
+	msg *r = call_new_reply(c, op == DLQ_REQUEUE ? "requeued" : "discarded");
 	msg_set_int(r, "id", id);
 	call_reply(c, r);
 }
 
-void mtjob_on_dlq_discard(struct call *c, msg *m)
-{
-	char name[120];
-	int64_t id = wire_job(c, m, name, sizeof name);
-	if (!id || !dlq_discard(c, id, name))
-		return;
-	msg *r = call_new_reply(c, "discarded");
-	msg_set_int(r, "id", id);
-	call_reply(c, r);
-}
+static const struct dlq_shape wire_shape = {wire_job, wire_row, wire_list, wire_done};
+
+void mtjob_on_dlq(struct call *c, msg *m) { dlq_list(c, &wire_shape); }
+void mtjob_on_dlq_requeue(struct call *c, msg *m) { dlq_act(c, m, &wire_shape, DLQ_REQUEUE); }
+void mtjob_on_dlq_discard(struct call *c, msg *m) { dlq_act(c, m, &wire_shape, DLQ_DISCARD); }
 
 /* ---- clearing ---- */
 

@@ -142,6 +142,19 @@ route t_echo "$ep/echo" # re-registering replaces the endpoint (a full URL this 
 out=$(post submit_job "$(job g2 t_echo '{"message":"again"}')")
 assert_eq again "$(jget "$out" '$.output.echoed')" "A6: a re-registered endpoint"
 assert_eq 2 "$(jlen "$(post get_dlq_jobs '')" '$.jobs')" "the failed gateway jobs are in the DLQ"
+# the same DLQ in the wire shape (/api/v1/call), and its refusals in both
+dlq=$(post api/v1/call '{"t":"dlq","req":7}')
+assert_eq 7 "$(jget "$dlq" '$.req')" "wire dlq echoes req"
+assert_eq g_e500 "$(jget "$dlq" '$.jobs[0].job_id')" "wire dlq lists the same jobs"
+assert_eq t_e500 "$(jget "$dlq" '$.jobs[0].type')" "with their job type"
+code GET "/api/v1/jobs/$(jget "$dlq" '$.jobs[0].id')" >/dev/null
+assert_eq failed "$(jget "$(cat "$T/body")" '$.state')" "and their job id"
+assert_eq 404 "$(code POST /requeue_from_dlq -d '{"job_id":"g1"}')" "requeue of a job not in the DLQ: 404"
+assert_contains "$(cat "$T/body")" 'job \"g1\" is not in the dead-letter queue' "says why"
+assert_eq 404 "$(code POST /discard_from_dlq -d '{"job_id":"g1"}')" "discard of a job not in the DLQ: 404"
+assert_eq 422 "$(code POST /requeue_from_dlq -d '{}')" "requeue without job_id: 422"
+assert_eq 400 "$(code POST /api/v1/call -d '{"t":"dlq_discard"}')" "wire discard naming no job: 400"
+assert_contains "$(cat "$T/body")" 'give \"id\"' "says what to give"
 
 # ---- job types with a JSON Schema (native wire request, then HTTP submit) ----
 schema='{"type":"object","required":["path","width"],"properties":{"path":{"type":"string"},"width":{"type":"integer","minimum":1,"maximum":4096}},"additionalProperties":false}'
@@ -155,6 +168,22 @@ assert_contains "$(cat "$T/body")" "maximum" "says what is wrong"
 assert_eq 404 "$(code POST /get_job_status -d '{"job_id":"r1"}')" "nothing stored"
 out=$(post submit_job "$(job r2 resize '{"path":"a.png","width":128}')")
 assert_eq queued "$(jget "$out" '$.status')" "a valid payload is queued (no worker serves it yet)"
+# a batch of typed jobs: each external id names one job, also within a batch
+jobs_before=$(db "select count(*) from jobs"); meta_before=$(db "select count(*) from jobmeta")
+p1='{"path":"a.png","width":1}'
+assert_eq 400 "$(code POST /api/v1/jobs -d "[{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d1\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d2\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d1\"}]")" \
+	"a batch naming one external id twice: 400"
+assert_contains "$(cat "$T/body")" 'job 2: external id \"d1\" is job 0 of this batch already' "says which jobs"
+assert_eq "$jobs_before $meta_before" "$(db "select count(*) from jobs") $(db "select count(*) from jobmeta")" \
+	"nothing of the batch was stored"
+assert_eq 404 "$(code POST /get_job_status -d '{"job_id":"d1"}')" "nor its first job"
+assert_eq 200 "$(code POST /api/v1/jobs -d "[{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d1\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d2\"}]")" \
+	"a batch of distinct external ids"
+assert_eq "d1 d2" "$(jget "$(post get_job_status '{"job_id":"d1"}')" '$.job_id') $(jget "$(post get_job_status '{"job_id":"d2"}')" '$.job_id')" \
+	"each is its own typed job"
+assert_eq 400 "$(code POST /api/v1/jobs -d "[{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d3\"},{\"jobtype\":\"resize\",\"input\":$p1,\"ext\":\"d2\"}]")" \
+	"an external id of an earlier batch: 400"
+assert_contains "$(cat "$T/body")" 'job 1: external id \"d2\" is already job' "says so"
 post register_worker_type '{"worker_name":"imgworker","worker_class":"EchoWorker","worker_params":{},"job_type":null}' >/dev/null
 assert_eq 422 "$(code POST /register_worker_type -d '{"worker_name":"w2","worker_class":"my.pkg.MagicWorker","worker_params":{},"job_type":null}')" \
 	"an unknown worker class is refused"

@@ -64,6 +64,12 @@ assert_eq "job $d2 discarded (it stays failed)" "$(mtslurm dlq discard "$d2")" "
 assert_eq "job $d1 queued again" "$(mtslurm dlq requeue dead-1)" "requeue by external id"
 wait_for 20 sh -c "mtslurm dlq --json | grep -q dead-1"
 assert_eq 1 "$(jlen "$(mtslurm dlq --json)" '$')" "it failed again; the discarded one stays out"
+assert_eq "job $d1 queued again" "$(mtslurm dlq requeue "$d1")" "requeue by job id"
+wait_for 20 sh -c "mtslurm dlq --json | grep -q dead-1"
+assert_eq "job $d1 discarded (it stays failed)" "$(mtslurm dlq discard dead-1)" "discard by external id"
+assert_eq 0 "$(jlen "$(mtslurm dlq --json)" '$')" "the DLQ is empty"
+rc=0; out=$(mtslurm dlq requeue dead-1 2>&1) || rc=$?
+assert_contains "$out" 'job "dead-1" is not in the dead-letter queue' "a discarded job cannot be requeued"
 rc=0; out=$(mtslurm dlq discard 999999 2>&1) || rc=$?
 assert_contains "$out" "not in the dead-letter queue" "an id not in the DLQ"
 assert_eq "job type dead deleted" "$(mtslurm type del dead)" "type del"

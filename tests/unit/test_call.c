@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "master.h"
+#include "cmdline.h"
 #include "http.h"
 #include "jobs.h"
 #include "mtapi.h"
@@ -74,6 +75,7 @@ static void test_tables_sorted(void **state)
 	assert_int_equal(call_table_check(mtapi_calls, mtapi_ncalls), 0);
 	assert_int_equal(http_routes_check(), 0);
 	assert_int_equal(jobs_fields_check(), 0);
+	assert_int_equal(cmdline_check(), 0);
 	for (size_t i = 0; i < call_client_count; i++)
 		assert_ptr_equal(call_find(call_client_table, call_client_count, call_client_table[i].name),
 				 &call_client_table[i]);

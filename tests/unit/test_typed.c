@@ -151,7 +151,7 @@ static int setup(void **state)
 	struct func_opts fo = {jl, NULL, on_done, NULL, NULL, NULL, NULL, NULL};
 	fn = func_new(&loop, &fo, err, sizeof err);
 	assert_non_null(fn);
-	struct typed_opts to = {&loop, "tw", x, fn, jl, NULL, NULL};
+	struct typed_opts to = {&loop, "tw", x, fn, jl, NULL, NULL, NULL};
 	ty = typed_new(&to);
 	assert_non_null(ty);
 	/* libsweep.so is built next to this test */

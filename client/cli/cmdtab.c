@@ -96,6 +96,11 @@ static const struct cli_option options[] = {
 	STR("--node", NULL, node),
 	INT("--count", NULL, count, 1, 1000, "--count wants a number of workers from 1 to 1000"),
 	STR("--node-ports", NULL, node_ports),
+	STR("--git", NULL, git_url),
+	STR("--branch", NULL, git_branch),
+	STR("--commit", NULL, git_commit),
+	STR("--workdir", NULL, git_workdir),
+	STR("--git-setup", NULL, git_setup),
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
@@ -155,7 +160,7 @@ static const struct cli_command commands[] = {
 	 "  --json   the master's status object\n"},
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
-	 "--export --env --env-pass --type --id --json ",
+	 "--export --env --env-pass --type --id --json --git --branch --commit --workdir --git-setup ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
@@ -187,6 +192,13 @@ static const struct cli_command commands[] = {
 	 "  --type NAME     a job of job type NAME (mtslurm types) with the JSON payload,\n"
 	 "                  checked against the type's schema; its workers decide how it runs\n"
 	 "  --id EXT        --type: an external id for it (mindtrace's job id)\n"
+	 "  --git URL       exec: run in a checkout of this repository (https, ssh, file://\n"
+	 "                  or a path), made once per cluster in RUN_DIR/git/\n"
+	 "  --branch B      --git: the branch (default the repository's HEAD), resolved to\n"
+	 "                  its commit now: every job runs that commit\n"
+	 "  --commit C      --git: a full commit id (wins over --branch)\n"
+	 "  --workdir DIR   --git: the directory inside the checkout the command runs in\n"
+	 "  --git-setup CMD --git: run CMD once per checkout before any job (e.g. uv sync)\n"
 	 "  --json          print {\"ids\":[...]} instead of one id per line\n"},
 	{"wait", cmd_wait, " --all --timeout --json ", -1, NULL,
 	 "usage: mtslurm wait [ID... | --all] [--timeout SECONDS] [--json]\n"
@@ -297,6 +309,11 @@ static const struct cli_command commands[] = {
 	 "  --count N      launch N workers (default 1)\n"
 	 "  --timeout S    stop waiting after S seconds (default 90)\n"
 	 "  --json         print {\"launches\":[...],\"ready\",\"failed\"} as one JSON object\n"},
+	{"git", cmd_git, " --json ", 1, "gc",
+	 "usage: mtslurm git gc [--json]\n"
+	 "Remove the git checkouts in RUN_DIR/git/ that no job uses, and the clones no checkout\n"
+	 "needs; prints what it removed and the bytes freed. Needs no running cluster.\n"
+	 "  --json   print {\"removed\":[{key, url, commit, bytes}], \"freed\"} as one JSON object\n"},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };
 

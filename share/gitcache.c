@@ -961,6 +961,42 @@ static void gc_repos(const char *root, const struct tree_ent *v, const int *gone
 		closedir(d);
 }
 
+/* The leftovers of checkouts that never became ready (a failed clone or
+ * setup, a maker that died): their .use, .setup.log and half-made tree,
+ * unless someone is making them now (their lock). */
+static void gc_leftovers(const char *root)
+{
+	char dir[4200];
+	snprintf(dir, sizeof dir, "%s/trees", root);
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		if (l < 5 || l - 4 >= GITCACHE_KEY_MAX || strcmp(e->d_name + l - 4, ".use"))
+			continue;
+		char key[GITCACHE_KEY_MAX], path[4400], err[200];
+		struct stat st;
+		memcpy(key, e->d_name, l - 4);
+		key[l - 4] = '\0';
+		snprintf(path, sizeof path, "%s/%s.meta", dir, key);
+		if (stat(path, &st) == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s.lock", dir, key);
+		if (gitcache_lock(path, 0, 0.001, err, sizeof err) < 0)
+			continue;
+		char p2[4400];
+		snprintf(p2, sizeof p2, "%s/%s", dir, key);
+		rm_rf(p2);
+		snprintf(p2, sizeof p2, "%s/%s.setup.log", dir, key);
+		unlink(p2);
+		snprintf(p2, sizeof p2, "%s/%s.use", dir, key);
+		unlink(p2);
+		gitcache_unlock(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 int gitcache_gc(const char *root, uint64_t max_bytes, const char *keep_key,
 		void (*each)(void *arg, const struct gitcache_gone *g), void *arg, uint64_t *freed, char *err,
 		size_t errlen)
@@ -996,8 +1032,10 @@ int gitcache_gc(const char *root, uint64_t max_bytes, const char *keep_key,
 			}
 		}
 	}
-	if (!max_bytes)
+	if (!max_bytes) {
 		gc_repos(root, v, gone, n, each, arg, freed);
+		gc_leftovers(root);
+	}
 	free(gone);
 	free(v);
 	return 0;

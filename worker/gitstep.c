@@ -59,6 +59,7 @@ struct gitstep {
 	uv_timer_t linger;
 	int closing;
 	int timer_closed;
+	uint64_t nreqs;
 	void (*close_cb)(void *);
 	void *close_arg;
 };
@@ -248,6 +249,11 @@ void gitstep_put(struct gitstep_ent *e)
 		uv_timer_start(&g->linger, on_linger, GITSTEP_LINGER_MS / 2, GITSTEP_LINGER_MS / 2);
 }
 
+uint64_t gitstep_requests(const struct gitstep *g)
+{
+	return g->nreqs;
+}
+
 const char *gitstep_tree(const struct gitstep_ent *e)
 {
 	return e->tree;
@@ -386,6 +392,7 @@ struct gitstep_wait *gitstep_get(struct gitstep *g, const struct gitstep_spec *s
 					      g->max_bytes, g->stale_s};
 		q->next = g->reqs;
 		g->reqs = q;
+		g->nreqs++;
 		uv_queue_work(g->loop, &q->work, on_work, on_after_work);
 	}
 	w->q = q;

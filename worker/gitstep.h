@@ -76,6 +76,10 @@ const char *gitstep_commit(const struct gitstep_ent *e);
  * exist and stay inside it). A new string (free()), or NULL with err. */
 char *gitstep_dir(const struct gitstep_ent *e, const char *workdir, char *err, size_t errlen);
 
+/* Requests sent to the thread pool so far (one per checkout being made
+ * or looked up, however many jobs waited for it). */
+uint64_t gitstep_requests(const struct gitstep *g);
+
 /* Drop a reference (NULL: no-op). */
 void gitstep_put(struct gitstep_ent *e);
 

@@ -587,10 +587,10 @@ static void on_git_ready(void *a, void *b, struct gitstep_ent *e, const char *gw
  * repo_url at commit (else branch, resolved now), in working_dir. */
 static int run_in_git(struct trun *r, const msg *git, char *why, size_t n)
 {
-	if (!r->t->o.git)
-		return snprintf(why, n, "run-script: this worker has no git cache"), -1;
 	if (gitstep_spec_from_env(&r->git, git, why, n) < 0)
 		return -1;
+	if (!r->t->o.git)
+		return snprintf(why, n, "run-script: this worker has no git cache"), -1;
 	struct gitstep_ent *e = NULL;
 	r->gitwait = gitstep_get(r->t->o.git, &r->git, on_git_ready, r, NULL, &e);
 	if (e)

@@ -323,18 +323,18 @@ static void on_after_work(uv_work_t *w, int status)
 		if (q->res.checked_out)
 			log_info("git: checked out %s at %s in %s", q->spec.url, q->res.commit, q->res.tree);
 	}
-	/* every wait takes a reference; the last put starts the linger */
-	unsigned n = 0;
-	for (struct gitstep_wait *x = q->waits; x; x = x->next)
-		n += x->q != NULL;
+	/* the request holds a reference while it calls back (a callback may
+	 * cancel a later wait of this list: that one gets none); each wait
+	 * called back gets its own, the last put starts the linger */
 	if (e)
-		e->refs += n + 1;
+		e->refs++;
 	for (struct gitstep_wait *x = q->waits, *next; x; x = next) {
 		next = x->next;
-		if (x->q && !g->closing)
+		if (x->q && !g->closing) {
+			if (e)
+				e->refs++;
 			x->cb(x->a, x->b, e, e ? NULL : why);
-		else if (e && x->q)
-			gitstep_put(e);
+		}
 		free(x);
 	}
 	if (e)

@@ -43,6 +43,14 @@ HTTP_PKGS := libmicrohttpd libcurl
 HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS) 2>/dev/null)
 HTTP_LIBS := $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
 
+# git checkouts (share/gitcache.c, worker/gitstep.c; docs/worker.md): only
+# the programs that make or resolve checkouts link libgit2 -- the worker, the
+# master (it runs a worker with --master-works), the CLI (branch resolution,
+# `mtslurm git gc`) and the tests; libmtslurm.so never does (nothing in
+# client/ references gitcache_*, so its archive member stays out).
+GIT_CFLAGS := $(shell pkg-config --cflags libgit2 2>/dev/null)
+GIT_LIBS := $(shell pkg-config --libs libgit2 2>/dev/null)
+
 OPT ?= -O2 -g
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 	-fPIC -MMD -MP -Ishare -Islurm $(SAN) $(PKG_CFLAGS)
@@ -104,6 +112,7 @@ $(B)/obj/client/cli/%.o: client/cli/%.c
 # share/hclient.c includes curl.h; the client library never links it in
 # (nothing in client/ calls hclient_*, so the archive member stays out).
 $(B)/obj/share/hclient.o: CFLAGS += $(HTTP_CFLAGS)
+$(B)/obj/share/gitcache.o: CFLAGS += $(GIT_CFLAGS)
 
 $(LIBSHARE): $(call obj,$(SHARE_SRC))
 	@mkdir -p $(dir $@)
@@ -121,12 +130,12 @@ $(LIBSL): $(call obj,$(SLURM_SRC))
 
 $(B)/mtslurm-master: $(call obj,master/main.c) $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lslurm $(HTTP_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ -lslurm $(HTTP_LIBS) $(GIT_LIBS) $(LIBS)
 
 # The worker serves mindtrace's Worker endpoints (worker/wapi.c): HTTP_LIBS.
 $(B)/mtslurm-worker: $(call obj,$(MPI_SRC)) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(HTTP_LIBS) $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) -lslurm $(HTTP_LIBS) $(GIT_LIBS) $(LIBS)
 
 # The node agent (node/node.h): serves and speaks HTTP.
 $(B)/mtslurm-node: $(call obj,$(NODE_SRC)) $(LIBSHARE)
@@ -150,7 +159,7 @@ $(LIBMTS): $(call obj,$(CLIENT_SRC)) $(LIBSHARE) client/libmtslurm.map
 $(B)/mtslurm: $(call obj,$(CLI_SRC)) $(LIBMTS) $(LIBSL) $(LIBSHARE)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(call obj,$(CLI_SRC)) -L$(B) -lmtslurm $(LIBSL) -lslurm $(LIBSHARE) \
-		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(HTTP_LIBS) $(LIBS)
+		-Wl,-rpath,'$$ORIGIN' -Wl,-rpath,'$$ORIGIN/../lib' $(HTTP_LIBS) $(GIT_LIBS) $(LIBS)
 
 $(B)/pkgconfig/mtslurm.pc: Makefile
 	@mkdir -p $(dir $@)
@@ -161,7 +170,7 @@ $(B)/tests/%: tests/unit/%.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(CFLAGS) $(HTTP_CFLAGS) -iquote master -iquote worker -iquote slurm -o $@ $< $(LIBMASTER) $(LIBWORKER) \
-		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(HTTP_LIBS) $(LIBS)
+		$(LIBSL) $(LIBSHARE) $(LDFLAGS) -lcmocka -lslurm $(HTTP_LIBS) $(GIT_LIBS) $(LIBS)
 
 $(B)/obj/share/httpd.o: CFLAGS += $(HTTP_CFLAGS)
 $(B)/obj/master/http.o $(B)/obj/master/gateway.o: CFLAGS += $(HTTP_CFLAGS)
@@ -322,7 +331,7 @@ FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
 FUZZ_REPLAYS := $(patsubst %,$(B)/tests/test_fuzz_%,$(FUZZ_NAMES))
 FB := build/fuzz
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer-no-link,address,undefined,float-cast-overflow \
-	-fno-sanitize-recover=all -Ishare -Islurm -iquote master -iquote worker $(PKG_CFLAGS) $(HTTP_CFLAGS)
+	-fno-sanitize-recover=all -Ishare -Islurm -iquote master -iquote worker $(PKG_CFLAGS) $(HTTP_CFLAGS) $(GIT_CFLAGS)
 FUZZ_LIBSRC := $(SHARE_SRC) $(MASTER_SRC) $(WORKER_SRC) $(SLURM_SRC)
 FUZZ_OBJS := $(patsubst %.c,$(FB)/obj/%.o,$(FUZZ_LIBSRC)) $(FB)/obj/gen/webassets.o
 
@@ -334,7 +343,7 @@ $(B)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIBMASTER) $(L
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  REPLAY  $@")
 	$(Q)$(CC) $(CFLAGS) -iquote master -iquote worker -DREPLAY_CORPUS='"$(CURDIR)/tests/fuzz/$*"' -o $@ \
-		$< tests/fuzz/replay.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE) $(LDFLAGS) -lslurm $(HTTP_LIBS) $(LIBS)
+		$< tests/fuzz/replay.c $(LIBMASTER) $(LIBWORKER) $(LIBSL) $(LIBSHARE) $(LDFLAGS) -lslurm $(HTTP_LIBS) $(GIT_LIBS) $(LIBS)
 
 $(FB)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -346,7 +355,7 @@ $(FB)/obj/gen/webassets.o: $(FB)/gen/webassets.c
 
 $(FB)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	@$(if $(Q),echo "  FUZZLD  $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(HTTP_LIBS) $(LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) -lslurm $(HTTP_LIBS) $(GIT_LIBS) $(LIBS)
 
 # clang (for libFuzzer) is installed here, not by `make check`, which does not need it.
 fuzz:

@@ -111,6 +111,24 @@ typedef struct mts_options {
 
 /* One job to submit. Only type and input (exec, echo) or target (func) are
  * required; every string is copied at submit. */
+/* The git checkout an exec job runs in (docs/user-guide.md, "Environments:
+ * git"): every worker takes it from one cache in RUN_DIR/git/, cloned and
+ * checked out once per cluster. Strings are copied by the submit. */
+typedef struct mts_git {
+	const char *url;     /* the repository: https://, ssh://, user@host:path,
+			      * file:// or a path the workers can read (required) */
+	const char *commit;  /* a full commit id, 40 hexadecimal digits (required:
+			      * resolve a branch once before submitting, as
+			      * `mtslurm submit --branch` does, so every job of a
+			      * submit runs the same version) */
+	const char *branch;  /* what commit was resolved from, kept with the job; may be NULL */
+	const char *workdir; /* the directory inside the checkout the command runs
+			      * in (relative, no ".."); NULL: its top */
+	const char *setup;   /* shell command run once per checkout, in it, before
+			      * any job (e.g. "uv sync"); its failure fails the
+			      * jobs with its output; NULL: none */
+} mts_git;
+
 typedef struct mts_job {
 	const char *type;   /* "echo", "exec" or "func" */
 	const char *input;  /* echo: the message; exec: the command line; func: JSON text for the function */
@@ -150,9 +168,11 @@ typedef struct mts_job {
 			      * MTSLURM_WORKER, MTSLURM_RUN_DIR and the worker's
 			      * SLURM_*. Reads environ: do not setenv() in another
 			      * thread during the submit */
+	const mts_git *git;  /* exec: run in this git checkout, cwd = its workdir
+			      * (cwd is then ignored); NULL: none */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

@@ -14,6 +14,25 @@
 #include "internal.h"
 #include "jobarray.h"
 
+/* ,"git":{...}: the option object the master checks (master/jobs.c f_git). */
+static int submit_encode_git(struct buf *b, const mts_git *g, char *err, size_t errlen)
+{
+	const char *names[] = {"url", "commit", "branch", "workdir", "setup"};
+	const char *vals[] = {g->url, g->commit, g->branch, g->workdir, g->setup};
+	if (!g->url || !*g->url || !g->commit || !*g->commit) {
+		snprintf(err, errlen, "git: a job's checkout needs url and commit (resolve a branch to its commit first)");
+		return -1;
+	}
+	buf_adds(b, ",\"git\":{");
+	for (size_t i = 0, k = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (!vals[i])
+			continue;
+		buf_addf(b, "%s\"%s\":", k++ ? "," : "", names[i]);
+		buf_add_json_str(b, vals[i], strlen(vals[i]));
+	}
+	return buf_add(b, "}", 1);
+}
+
 int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const char *cwd, char *err,
 		      size_t errlen)
 {
@@ -69,6 +88,8 @@ int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const
 		buf_addf(b, ",\"ranks\":%d", j->ranks);
 	if (j->crash_limit > 0)
 		buf_addf(b, ",\"crash_limit\":%d", j->crash_limit);
+	if (j->git && submit_encode_git(b, j->git, err, errlen) < 0)
+		return -1;
 	buf_add(b, "}", 1);
 	return 0;
 }

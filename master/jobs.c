@@ -87,7 +87,7 @@ struct spec {
 
 /* Keep f (a field already checked by its parser) among s's options: what
  * the parsers of option fields end with. */
-static __attribute__((unused)) int spec_opt(struct spec *s, msg *f, char *err, size_t n)
+static int spec_opt(struct spec *s, msg *f, char *err, size_t n)
 {
 	for (int i = 0; i < s->nopt; i++)
 		if (strcmp(msg_key(s->opt[i]), msg_key(f)) == 0)
@@ -189,6 +189,39 @@ static int f_ext(struct spec *s, msg *f, char *err, size_t n)
 	return 0;
 }
 
+static int is_commit_id(const char *c)
+{
+	size_t i = 0;
+	while (c[i] && ((c[i] >= '0' && c[i] <= '9') || (c[i] >= 'a' && c[i] <= 'f') || (c[i] >= 'A' && c[i] <= 'F')))
+		i++;
+	return i == 40 && !c[i];
+}
+
+/* "git": {"url", "commit", "branch"?, "workdir"?, "setup"?} -- the checkout
+ * an exec job runs in (docs/protocol.md). The commit is required: a branch
+ * is resolved once, at submit, by whoever submits (mtslurm submit does),
+ * so that every job of a submit runs the same version. */
+static int f_git(struct spec *s, msg *f, char *err, size_t n)
+{
+	static const char *const strs[] = {"url", "commit", "branch", "workdir", "setup"};
+	if (!msg_is_object(f))
+		return bad(err, n, "\"git\" must be an object {\"url\", \"commit\", \"workdir\", \"setup\"}");
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		const msg *v = msg_get(f, strs[i]);
+		if (v && !msg_is_str(v))
+			return snprintf(err, n, "\"git\": \"%s\" must be a string", strs[i]), -1;
+	}
+	const char *url = msg_get_str(f, "url"), *commit = msg_get_str(f, "commit"), *wd = msg_get_str(f, "workdir");
+	if (!url || !*url)
+		return bad(err, n, "\"git\" needs \"url\", the repository's URL");
+	if (!commit || !is_commit_id(commit))
+		return bad(err, n, "\"git\" needs \"commit\", a full commit id (40 hexadecimal digits): resolve a "
+			   "branch before submitting (mtslurm submit --git URL --branch B does)");
+	if (wd && (wd[0] == '/' || strstr(wd, "..")))
+		return bad(err, n, "\"git\": \"workdir\" must be a relative path inside the checkout");
+	return spec_opt(s, f, err, n);
+}
+
 static int f_input(struct spec *s, msg *f, char *err, size_t n)
 {
 	(void)err, (void)n;
@@ -260,7 +293,8 @@ static const struct spec_field {
 	field_fn parse;
 } spec_fields[] = {
 	{"crash_limit", f_crash_limit}, {"cwd", f_cwd},	      {"delay", f_delay},     {"deps", f_deps},
-	{"env", f_env},			{"envk", f_envk},     {"ext", f_ext},	      {"input", f_input},
+	{"env", f_env},			{"envk", f_envk},     {"ext", f_ext},	      {"git", f_git},
+	{"input", f_input},
 	{"job", f_job},			{"jobtype", f_jobtype}, {"prio", f_prio},     {"ranks", f_ranks},
 	{"retries", f_retries},		{"target", f_target}, {"timeout", f_timeout}, {"treq", f_treq},
 	{"type", f_type},
@@ -309,6 +343,9 @@ static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
 		return snprintf(err, n, "exec needs \"input\": the command line"), -1;
 	if (s->ranks > 1 && *kind != MJOB_EXEC)
 		return snprintf(err, n, "\"ranks\" is for exec jobs (an MPI program started with srun or mpirun)"), -1;
+	for (int i = 0; i < s->nopt; i++)
+		if (!strcmp(msg_key(s->opt[i]), "git") && *kind != MJOB_EXEC)
+			return snprintf(err, n, "\"git\" is for exec jobs (a command run in the checkout)"), -1;
 	if (*kind == MJOB_FUNC) {
 		if (!s->target)
 			return snprintf(err, n, "func needs \"target\": /path/lib.so:function"), -1;

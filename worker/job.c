@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "envcache.h"
+#include "gitstep.h"
 #include "nametab.h"
 
 /* The WJOB "type" of each kind, sorted by name. */
@@ -143,8 +144,12 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 
 void job_free(struct job *j)
 {
-	if (j)
-		envcache_put(j->envbase);
+	if (!j)
+		return;
+	envcache_put(j->envbase);
+	gitstep_cancel(j->gitwait);
+	gitstep_put(j->gitent);
+	free(j->gitcwd);
 	free(j);
 }
 

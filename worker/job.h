@@ -63,6 +63,10 @@ struct job {
 				 result (job_result.errout); 0: 64 KiB of stdout only */
 	unsigned char on_arrival; /* started in the turn its assign arrived */
 	unsigned char start_told; /* the master was sent its start (started, or hello's held) */
+	/* exec with a "git" option (gitstep.h); job_free drops them */
+	struct gitstep_wait *gitwait; /* waiting for its checkout, or NULL */
+	struct gitstep_ent *gitent;   /* the checkout it runs in (a reference), or NULL */
+	char *gitcwd;                 /* its working directory in there (malloc'd; cwd points here) */
 	/* strings live here, after the struct */
 };
 

@@ -15,6 +15,7 @@
 
 #include "exec.h"
 #include "func.h"
+#include "gitstep.h"
 #include "log.h"
 #include "nametab.h"
 #include "util.h"
@@ -41,6 +42,9 @@ struct trun {
 	struct job *inner;   /* exec and func: the job they run, or NULL */
 	struct ttimer *timer; /* echo and func: delay/timeout, or NULL */
 	int timed_out;       /* the timer is the timeout, not echo's delay */
+	struct gitstep_spec git;       /* run-script in a git checkout: what it asked for */
+	struct gitstep_wait *gitwait;  /* waiting for that checkout, or NULL */
+	struct gitstep_ent *gitent;    /* the checkout it runs in (a reference), or NULL */
 	struct trun *prev, *next;
 };
 
@@ -286,6 +290,9 @@ static void run_free(struct trun *r)
 		r->j->run = NULL;
 	job_free(r->inner);
 	msg_free(r->payload);
+	gitstep_cancel(r->gitwait);
+	gitstep_put(r->gitent);
+	gitstep_spec_free(&r->git);
 	free(r);
 }
 
@@ -556,15 +563,54 @@ static int ex_func(struct trun *r, char *why, size_t n)
 	return 0;
 }
 
+/* run-script's checkout is ready (or failed): run the command in it. */
+static void on_git_ready(void *a, void *b, struct gitstep_ent *e, const char *gwhy)
+{
+	struct trun *r = a;
+	char why[700];
+	(void)b;
+	r->gitwait = NULL;
+	if (!e) {
+		snprintf(why, sizeof why, "run-script: git: %s", gwhy);
+		fail(r, "failed", why);
+		return;
+	}
+	r->gitent = e;
+	char *dir = gitstep_dir(e, r->git.workdir, why, sizeof why);
+	int rc = dir ? run_command(r, msg_get_str(r->payload, "command"), dir, why, sizeof why) : -1;
+	free(dir);
+	if (rc < 0)
+		fail(r, "failed", why);
+}
+
+/* mindtrace's git environment: the command runs in the cached checkout of
+ * repo_url at commit (else branch, resolved now), in working_dir. */
+static int run_in_git(struct trun *r, const msg *git, char *why, size_t n)
+{
+	if (gitstep_spec_from_env(&r->git, git, why, n) < 0)
+		return -1;
+	if (!r->t->o.git)
+		return snprintf(why, n, "run-script: this worker has no git cache"), -1;
+	struct gitstep_ent *e = NULL;
+	r->gitwait = gitstep_get(r->t->o.git, &r->git, on_git_ready, r, NULL, &e);
+	if (e)
+		on_git_ready(r, NULL, e, NULL); /* held already: the result may come now */
+	else if (!r->gitwait)
+		return snprintf(why, n, "out of memory"), -1;
+	return 0;
+}
+
 static int ex_run_script(struct trun *r, char *why, size_t n)
 {
 	const msg *env = msg_get(r->payload, "environment");
 	const char *command = msg_get_str(r->payload, "command");
 	if (!msg_is_object(r->payload) || !command)
 		return snprintf(why, n, "run-script: the payload needs \"command\", a string, and \"environment\""), -1;
-	if (msg_get(env, "git") || msg_get(env, "docker"))
+	if (msg_get(env, "git"))
+		return run_in_git(r, msg_get(env, "git"), why, n);
+	if (msg_get(env, "docker"))
 		return snprintf(why, n,
-				"run-script: git and container environments are not available in this version (issue "
+				"run-script: container environments are not available in this version (issue "
 				"11); use {\"local\": {\"working_dir\": DIR}} to run the command on the worker's node"),
 		       -1;
 	const msg *local = msg_get(env, "local");
@@ -586,6 +632,10 @@ void typed_cancel(struct typed *t, struct job *j, const char *why)
 	struct trun *r = j->run;
 	if (!r || r->t != t)
 		return;
+	if (r->gitwait) {
+		fail(r, "failed", why); /* still waiting for its checkout */
+		return;
+	}
 	if (r->inner && r->inner->kind == JOB_EXEC && r->inner->run) {
 		exec_kill(t->o.exec, r->inner, why); /* its result follows */
 		return;

@@ -44,6 +44,7 @@
 struct typed;
 struct exec;
 struct func;
+struct gitstep;
 
 struct typed_opts {
 	uv_loop_t *loop;
@@ -53,6 +54,7 @@ struct typed_opts {
 	struct joblog_writer *log; /* where echo prints its message; NULL: nowhere */
 	void (*log_kick)(void *arg); /* new bytes in the log; may be NULL */
 	void *kick_arg;
+	struct gitstep *git;       /* borrowed: run-script's git checkouts; NULL: none */
 };
 
 /* A new context (no definition yet); NULL on OOM. */

@@ -35,6 +35,8 @@
 #include "envcache.h"
 #include "exec.h"
 #include "func.h"
+#include "gitcache.h"
+#include "gitstep.h"
 #include "idmap.h"
 #include "job.h"
 #include "cgroup.h"
@@ -131,6 +133,7 @@ struct worker {
 	struct envcache *envs; /* environment snapshots the master sent (exec jobs) */
 	char *run_dir_abs;     /* MTSLURM_RUN_DIR of exec jobs */
 	struct typed *typed;   /* typed jobs (typed.h) */
+	struct gitstep *git;   /* checkouts of jobs with a "git" option (gitstep.h) */
 	struct wapi *wapi;     /* the HTTP endpoints (wapi.h), or NULL */
 	char wtype[72];        /* cfg.wtype, "" for a plain worker */
 	char url[300];         /* advertised URL of wapi, "" until it serves */
@@ -442,6 +445,58 @@ static void send_started(struct worker *w)
 		conn_send_json(w->conn, f->p, f->len);
 }
 
+/* An exec job's checkout is ready (or failed): run it in there. */
+static void on_git_ready(void *a, void *b, struct gitstep_ent *e, const char *why)
+{
+	struct worker *w = a;
+	struct job *j = b;
+	char err[700];
+	j->gitwait = NULL;
+	if (!e) {
+		snprintf(err, sizeof err, "git: %s", why);
+		fail_job(w, j, err);
+		return;
+	}
+	j->gitent = e;
+	struct gitstep_spec s;
+	if (gitstep_spec_from_opts(&s, j->opts, err, sizeof err) < 0) {
+		fail_job(w, j, err);
+		return;
+	}
+	j->gitcwd = gitstep_dir(e, s.workdir, err, sizeof err);
+	gitstep_spec_free(&s);
+	if (!j->gitcwd) {
+		fail_job(w, j, err);
+		return;
+	}
+	j->cwd = j->gitcwd;
+	exec_start(w->exec, j);
+}
+
+/* An exec job: with a "git" option, first its checkout (off the loop,
+ * shared with every job that wants the same one). */
+static void start_exec(struct worker *w, struct job *j)
+{
+	struct gitstep_spec s;
+	struct gitstep_ent *e = NULL;
+	char err[600];
+	int g = gitstep_spec_from_opts(&s, j->opts, err, sizeof err);
+	if (g == 0) {
+		exec_start(w->exec, j);
+		return;
+	}
+	if (g < 0) {
+		fail_job(w, j, err);
+		return;
+	}
+	j->gitwait = gitstep_get(w->git, &s, on_git_ready, w, j, &e);
+	gitstep_spec_free(&s);
+	if (e)
+		on_git_ready(w, j, e, NULL);
+	else if (!j->gitwait)
+		fail_job(w, j, "out of memory");
+}
+
 static void start_job(struct worker *w, struct job *j)
 {
 	j->state = JOB_RUNNING;
@@ -463,7 +518,7 @@ static void start_job(struct worker *w, struct job *j)
 		}
 		break;
 	case JOB_EXEC:
-		exec_start(w->exec, j);
+		start_exec(w, j);
 		break;
 	case JOB_FUNC:
 		if (j->timeout_s > 0 && arm_timer(w, j, j->timeout_s) < 0) {
@@ -615,7 +670,10 @@ static void handle_revoke(struct worker *w, msg *m)
 			switch (j->kind) {
 			case JOB_EXEC:
 				j->cancelling = 1;
-				exec_kill(w->exec, j, "cancelled"); /* result when it is gone */
+				if (j->gitwait)
+					fail_job(w, j, "cancelled"); /* still waiting for its checkout */
+				else
+					exec_kill(w->exec, j, "cancelled"); /* result when it is gone */
 				break;
 			case JOB_FUNC:
 				func_abandon(w->func, j);
@@ -1196,8 +1254,21 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 		func_close(w->func, NULL, NULL);
 		goto fail;
 	}
+	char groot[RUNDIR_PATH_MAX + 8];
+	snprintf(groot, sizeof groot, "%s/git", w->run_dir_abs);
+	uint64_t cap = 0; /* the cache's size cap: docs/user-guide.md, "Environments: git" */
+	const char *capv = getenv("MTSLURM_GIT_CACHE_MAX");
+	if (capv && *capv && gitcache_parse_bytes(capv, &cap) < 0)
+		log_warn("MTSLURM_GIT_CACHE_MAX=%s is not a size (e.g. 20G): the default cap applies", capv);
+	struct gitstep_opts go = {loop, groot, cap, 0};
+	w->git = gitstep_new(&go, err, errlen);
+	if (!w->git) {
+		exec_close(w->exec, NULL, NULL);
+		func_close(w->func, NULL, NULL);
+		goto fail;
+	}
 	util_strlcpy(w->wtype, cfg->wtype ? cfg->wtype : "", sizeof w->wtype);
-	struct typed_opts to = {loop, w->wtype, w->exec, w->func, w->jl, exec_log_kick, w};
+	struct typed_opts to = {loop, w->wtype, w->exec, w->func, w->jl, exec_log_kick, w, w->git};
 	w->typed = typed_new(&to);
 	/* a token and master.json that are there already: a port that cannot
 	 * be had fails now (else try_connect() serves once they are) */
@@ -1210,6 +1281,7 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 		hr = start_http(w, !strncmp(mi.http, "https://", 8), err, errlen);
 	if (hr < 0) {
 		typed_close(w->typed, NULL, NULL);
+		gitstep_close(w->git, NULL, NULL);
 		exec_close(w->exec, NULL, NULL);
 		func_close(w->func, NULL, NULL);
 		goto fail;
@@ -1272,6 +1344,14 @@ static void on_typed_closed(void *arg)
 	maybe_finished(w);
 }
 
+static void on_git_closed(void *arg)
+{
+	struct worker *w = arg;
+	w->git = NULL;
+	w->pending--;
+	maybe_finished(w);
+}
+
 static void on_wapi_stopped(void *arg)
 {
 	struct worker *w = arg;
@@ -1328,7 +1408,7 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 	w->cs = CS_OFF;
 	w->stop_cb = done;
 	w->stop_arg = arg;
-	w->pending = 5; /* idle, retry timer, typed, exec, func */
+	w->pending = 6; /* idle, retry timer, typed, exec, func, git */
 	if (w->jl)
 		joblog_writer_flush(w->jl);
 	uv_idle_stop(&w->flush_idle);
@@ -1347,4 +1427,5 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 	typed_close(w->typed, on_typed_closed, w);
 	exec_close(w->exec, on_exec_closed, w);
 	func_close(w->func, on_func_closed, w);
+	gitstep_close(w->git, on_git_closed, w); /* after the jobs that held checkouts */
 }

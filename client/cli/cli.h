@@ -83,6 +83,8 @@ struct cli {
 	const char *each_line; /* submit --each-line FILE */
 	const char *from_json; /* submit --from-json FILE */
 	int ids_only;          /* jobs --array ID --ids */
+	/* git checkouts (cmd_git.c) */
+	const char *git_url, *git_branch, *git_commit, *git_workdir, *git_setup; /* submit --git ... */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
@@ -207,6 +209,14 @@ int cmd_worker_types(struct cli *cli);
 int cmd_dlq(struct cli *cli);
 /* submit --type: one typed job (cmd_types.c). */
 int cli_submit_typed(struct cli *cli);
+/* submit --git: fill g (its url and commit in url_buf and commit, 41
+ * bytes) from the git options, the branch resolved now; dies with
+ * libgit2's reason. A no-op without --git. */
+void cli_git_job(struct cli *cli, mts_git *g, char *url_buf, size_t url_n, char *commit);
+/* submit --type: a run-script payload's environment.git with a branch and
+ * no commit gets the branch's commit now (dies if it cannot be resolved). */
+void cli_git_payload(msg *payload);
+int cmd_git(struct cli *cli);
 void opt_param(struct cli *cli, const struct cli_option *o, const char *v);
 /* Job arrays (cmd_array.c): submit --array/--each-line/--from-json with
  * the template tmpl, and jobs/cancel/wait --array ID. */

@@ -55,6 +55,9 @@ int cmd_submit(struct cli *cli)
 {
 	if (cli->type_name && cli->kind)
 		cli_die(2, "--type runs a job of a job type; --exec, --echo and --func are the plain kinds: not both");
+	if (cli->type_name && cli->git_url)
+		cli_die(2, "--git is for exec jobs; a run-script payload names its repository in "
+			"environment.git");
 	if (cli->type_name)
 		return cli_submit_typed(cli);
 	if (!cli->kind)
@@ -72,6 +75,11 @@ int cmd_submit(struct cli *cli)
 	tmpl.time_request = cli->time_request_s > 0 ? cli->time_request_s : 0;
 	tmpl.ranks = cli->ranks;
 	tmpl.crash_limit = cli->crash_limit;
+	mts_git git;
+	char git_url[RUNDIR_PATH_MAX], git_commit[48];
+	cli_git_job(cli, &git, git_url, sizeof git_url, git_commit);
+	if (cli->git_url)
+		tmpl.git = &git;
 	mts_job_id *deps;
 	tmpl.ndeps = parse_deps(cli->after, &deps);
 	tmpl.deps = deps;

@@ -259,6 +259,7 @@ int cli_submit_typed(struct cli *cli)
 	msg *p = msg_parse(payload, strlen(payload), err, sizeof err);
 	if (!p)
 		cli_die(2, "submit --type %s: the payload is not JSON: %s", cli->type_name, err);
+	cli_git_payload(p); /* a git environment's branch: its commit, once, now */
 	msg *r = msg_new_typed("submit"), *jobs = msg_new_array(), *j = msg_new_object();
 	msg_set_str(j, "jobtype", cli->type_name);
 	msg_add(j, "input", p);

@@ -100,6 +100,11 @@ static const struct cli_option options[] = {
 	STR("--each-line", NULL, each_line),
 	STR("--from-json", NULL, from_json),
 	FLAG("--ids", NULL, ids_only),
+	STR("--git", NULL, git_url),
+	STR("--branch", NULL, git_branch),
+	STR("--commit", NULL, git_commit),
+	STR("--workdir", NULL, git_workdir),
+	STR("--git-setup", NULL, git_setup),
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
@@ -159,7 +164,8 @@ static const struct cli_command commands[] = {
 	 "  --json   the master's status object\n"},
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
-	 "--export --env --env-pass --type --id --json --array --each-line --from-json ",
+	 "--export --env --env-pass --type --id --json --array --each-line --from-json --git --branch --commit "
+	 "--workdir --git-setup ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
@@ -199,6 +205,13 @@ static const struct cli_command commands[] = {
 	 "  --each-line FILE  a job array: one job per non-empty line, {} = the line\n"
 	 "  --from-json FILE  a job array: one job per element of the JSON array in FILE;\n"
 	 "                  {} = the element (a string as itself), {name} = its field\n"
+	 "  --git URL       exec: run in a checkout of this repository (https, ssh, file://\n"
+	 "                  or a path), made once per cluster in RUN_DIR/git/\n"
+	 "  --branch B      --git: the branch (default the repository's HEAD), resolved to\n"
+	 "                  its commit now: every job runs that commit\n"
+	 "  --commit C      --git: a full commit id (wins over --branch)\n"
+	 "  --workdir DIR   --git: the directory inside the checkout the command runs in\n"
+	 "  --git-setup CMD --git: run CMD once per checkout before any job (e.g. uv sync)\n"
 	 "  --json          print {\"ids\":[...]} instead of one id per line\n"},
 	{"wait", cmd_wait, " --all --timeout --json --array ", -1, NULL,
 	 "usage: mtslurm wait [ID... | --all | --array ID] [--timeout SECONDS] [--json]\n"
@@ -315,6 +328,11 @@ static const struct cli_command commands[] = {
 	 "  --count N      launch N workers (default 1)\n"
 	 "  --timeout S    stop waiting after S seconds (default 90)\n"
 	 "  --json         print {\"launches\":[...],\"ready\",\"failed\"} as one JSON object\n"},
+	{"git", cmd_git, " --json ", 1, "gc",
+	 "usage: mtslurm git gc [--json]\n"
+	 "Remove the git checkouts in RUN_DIR/git/ that no job uses, and the clones no checkout\n"
+	 "needs; prints what it removed and the bytes freed. Needs no running cluster.\n"
+	 "  --json   print {\"removed\":[{key, url, commit, bytes}], \"freed\"} as one JSON object\n"},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };
 

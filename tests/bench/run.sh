@@ -57,6 +57,23 @@ for W in 2 8; do
 	mtslurm stop >/dev/null
 done
 
+# Jobs in a git checkout (issue 11): 10,000 exec jobs on one commit from a
+# cold cache -- the time to the first job's result, the one clone and
+# checkout included -- and their rate next to plain exec jobs measured in
+# the same cluster (tests/bench/bench_git.c; target within 10 %).
+export MTSLURM_RUN_DIR=$work/run-git
+( cd "$work" && git init -q -b main gsrc && echo x > gsrc/f &&
+	git -C gsrc -c user.name=b -c user.email=b@example.org add -A &&
+	git -C gsrc -c user.name=b -c user.email=b@example.org commit -qm x && git clone -q --bare gsrc grepo.git )
+gcommit=$(git -C "$work/grepo.git" rev-parse main)
+mtslurm -n 2 --local start >/dev/null
+r=$("$B/bench/bench_git" 10000 "file://$work/grepo.git" "$gcommit")
+fig git_10k_first_job_ms "$(echo "$r" | awk '{print $2}')" ms
+fig git_10k_jobs_per_s "$(echo "$r" | awk '{print $4}')" jobs/s
+fig git_10k_plain_exec_jobs_per_s "$(echo "$r" | awk '{print $6}')" jobs/s
+fig git_10k_vs_plain "$(echo "$r" | awk '{printf "%.1f", 100*$4/$6}')" %
+mtslurm stop >/dev/null
+
 # The record layer's cost: sealed vs plaintext (tests/bench/seal.sh).
 BENCH_JOBS=$jobs bash "$top/tests/bench/seal.sh"
 

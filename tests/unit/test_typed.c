@@ -151,7 +151,7 @@ static int setup(void **state)
 	struct func_opts fo = {jl, NULL, on_done, NULL, NULL, NULL, NULL, NULL};
 	fn = func_new(&loop, &fo, err, sizeof err);
 	assert_non_null(fn);
-	struct typed_opts to = {&loop, "tw", x, fn, jl, NULL, NULL};
+	struct typed_opts to = {&loop, "tw", x, fn, jl, NULL, NULL, NULL};
 	ty = typed_new(&to);
 	assert_non_null(ty);
 	/* libsweep.so is built next to this test */
@@ -392,9 +392,14 @@ static void test_run_script(void **state)
 	assert_false(got.ok);
 	assert_string_equal(got.output, "{\"status\":\"failed\",\"output\":{}}");
 	assert_non_null(strstr(got.error, "\"git\" or \"docker\""));
-	run_typed("{\"environment\":{\"git\":{\"repo_url\":\"https://github.com/x/y\"}},\"command\":\"true\"}");
+	/* git environments (their checkouts: test_gitcache, t0840): malformed ones fail first */
+	run_typed("{\"environment\":{\"git\":{\"repo_url\":\"https://github.com/x/y\",\"commit\":\"abc\"}},\"command\":\"true\"}");
 	assert_false(got.ok);
-	assert_non_null(strstr(got.error, "git and container environments are not available in this version (issue 11)"));
+	assert_non_null(strstr(got.error, "40 hexadecimal digits"));
+	run_typed("{\"environment\":{\"git\":{\"branch\":\"main\"}},\"command\":\"true\"}");
+	assert_non_null(strstr(got.error, "no repository URL"));
+	run_typed("{\"environment\":{\"git\":{\"repo_url\":\"x\",\"working_dir\":\"../etc\"}},\"command\":\"true\"}");
+	assert_non_null(strstr(got.error, "inside the checkout"));
 	run_typed("{\"environment\":{\"docker\":{\"image\":\"alpine\"}},\"command\":\"true\"}");
 	assert_non_null(strstr(got.error, "issue 11"));
 	run_typed("{\"environment\":{\"local\":{}}}");

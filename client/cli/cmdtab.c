@@ -80,6 +80,11 @@ static const struct cli_option options[] = {
 	STR("--export", NULL, export_env),
 	{"--env", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
 	{"--env-pass", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
+	STR("--container", NULL, container),
+	STR("--runtime", NULL, runtime),
+	STR("--container-cwd", NULL, container_cwd),
+	{"--volume", NULL, CLI_VALUE, opt_container_list, 0, 0, 0, NULL},
+	{"--container-env", NULL, CLI_VALUE, opt_container_list, 0, 0, 0, NULL},
 	STR("--state", NULL, state),
 	{"--limit", NULL, CLI_VALUE, opt_long, F(limit), -ANY, ANY, NULL},
 	{"--stream", NULL, CLI_VALUE, opt_stream, F(stream), 0, 0, NULL},
@@ -155,7 +160,7 @@ static const struct cli_command commands[] = {
 	 "  --json   the master's status object\n"},
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
-	 "--export --env --env-pass --type --id --json ",
+	 "--export --env --env-pass --container --runtime --volume --container-cwd --container-env --type --id --json ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
@@ -184,6 +189,14 @@ static const struct cli_command commands[] = {
 	 "                  MTSLURM_ATTEMPT, MTSLURM_WORKER, MTSLURM_RUN_DIR\n"
 	 "  --env K=V       exec: set a variable on top of --export (repeatable)\n"
 	 "  --env-pass NAME exec: pass this variable's current value (repeatable)\n"
+	 "  --container IMAGE  exec: run the command inside IMAGE (a root filesystem\n"
+	 "                  directory, a .sif/.sqfs file, or a name the runtime knows)\n"
+	 "  --runtime R     --container: apptainer, singularity, ch-run, podman, bwrap or\n"
+	 "                  the site's own (RUN_DIR/runtimes.json; default: the site's\n"
+	 "                  default, else the first of those on the worker's PATH)\n"
+	 "  --volume SRC:DST[:ro]  --container: mount host SRC at DST (repeatable)\n"
+	 "  --container-cwd DIR  --container: the directory inside the image it starts in\n"
+	 "  --container-env K=V  --container: set a variable inside it (repeatable)\n"
 	 "  --type NAME     a job of job type NAME (mtslurm types) with the JSON payload,\n"
 	 "                  checked against the type's schema; its workers decide how it runs\n"
 	 "  --id EXT        --type: an external id for it (mindtrace's job id)\n"

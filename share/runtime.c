@@ -32,10 +32,13 @@ static const struct runtime builtins[] = {
 	{"ch-run", "ch-run {workdir} {volumes} --env-no-expand {env} {image} -- {command}", "-b {src}:{dst}", NULL,
 	 "--set-env={key}={value}", "-c {dir}"},
 	/* --init: a tiny init forwards the SIGTERM of a cancel or timeout to
-	 * the job (a shell as PID 1 would ignore it); -e NAME passes the
-	 * job's own variables, which podman does not inherit */
+	 * the job (a shell as PID 1 would ignore it); --cgroups=split keeps
+	 * the container inside the job's cgroup, so the worker's kill reaches
+	 * it (else conmon dies on that SIGTERM and leaves the container
+	 * running); -e NAME passes the job's own variables, which podman does
+	 * not inherit */
 	{"podman",
-	 "podman run --rm --init --network=host {workdir} {volumes} {env} -e MTSLURM_JOB_ID -e MTSLURM_ATTEMPT "
+	 "podman run --rm --init --cgroups=split --network=host {workdir} {volumes} {env} -e MTSLURM_JOB_ID -e MTSLURM_ATTEMPT "
 	 "-e MTSLURM_WORKER -e MTSLURM_RUN_DIR {image} {command}",
 	 "-v {src}:{dst}", "-v {src}:{dst}:ro", "-e {key}={value}", "-w {dir}"},
 	{"singularity", "singularity exec {workdir} {volumes} {env} {image} {command}", "--bind {src}:{dst}",

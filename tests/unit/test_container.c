@@ -91,7 +91,7 @@ static void test_expand(void **state)
 			    "--die-with-parent|--chdir|/app|--bind|/h/d|/data|--ro-bind|/h/r|/ro|--setenv|K|v w|"
 			    "--setenv|E||sh|-c|echo 'a b' \"$X\"; exit 3");
 	assert_string_equal(expand("podman", "{\"image\":\"alpine\"}", cmd, err, sizeof err),
-			    "podman|run|--rm|--init|--network=host|-e|MTSLURM_JOB_ID|-e|MTSLURM_ATTEMPT|-e|"
+			    "podman|run|--rm|--init|--cgroups=split|--network=host|-e|MTSLURM_JOB_ID|-e|MTSLURM_ATTEMPT|-e|"
 			    "MTSLURM_WORKER|-e|MTSLURM_RUN_DIR|alpine|sh|-c|echo 'a b' \"$X\"; exit 3");
 	char *direct[] = {"./sim", "--seed", "7", NULL};
 	assert_string_equal(expand("ch-run", "{\"image\":\"/i\",\"env\":{\"A\":\"$B\"}}", direct, err, sizeof err),

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "nametab.h"
@@ -545,4 +546,53 @@ void runtimes_names(const struct runtimes *rt, char *out, size_t n)
 		int k = snprintf(out + m, n - m, "%s%s", m ? ", " : "", name);
 		m += k > 0 ? (size_t)k : 0;
 	}
+}
+
+/* 1 if prog (a path, or a name looked up on pathvar) can be executed. */
+static int on_path(const char *prog, const char *pathvar)
+{
+	if (strchr(prog, '/'))
+		return access(prog, X_OK) == 0;
+	const char *p = pathvar ? pathvar : "/usr/local/bin:/usr/bin:/bin";
+	char path[4096];
+	for (;;) {
+		const char *e = strchr(p, ':');
+		size_t dl = e ? (size_t)(e - p) : strlen(p);
+		struct stat st;
+		int k = snprintf(path, sizeof path, "%.*s/%s", (int)dl, dl ? p : ".", prog);
+		if (k > 0 && (size_t)k < sizeof path && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(path, X_OK) == 0)
+			return 1;
+		if (!e)
+			return 0;
+		p = e + 1;
+	}
+}
+
+const struct runtime *runtimes_pick(const struct runtimes *rt, const char *name, const char *pathvar, char *why,
+				    size_t n)
+{
+	const char *from = "the job's \"runtime\"";
+	if (!name && (name = runtimes_default(rt)))
+		from = "the site's \"default\" (runtimes.json)";
+	if (name) {
+		const struct runtime *r = runtimes_find(rt, name);
+		if (!r) {
+			char names[300];
+			runtimes_names(rt, names, sizeof names);
+			snprintf(why, n, "unknown container runtime \"%.60s\" (%s); known: %s", name, from, names);
+		}
+		return r;
+	}
+	for (size_t i = 0; runtime_builtin(i); i++) {
+		const struct runtime *r = runtime_builtin(i);
+		char prog[256];
+		const char *s = r->command + strspn(r->command, " \t");
+		snprintf(prog, sizeof prog, "%.*s", (int)strcspn(s, " \t"), s);
+		if (on_path(prog, pathvar))
+			return r;
+	}
+	snprintf(why, n, "no container runtime on this node: none of apptainer, singularity, ch-run, podman, bwrap is "
+		 "on the job's PATH (install one, or name one with --runtime or a site's runtimes.json)");
+	return NULL;
 }

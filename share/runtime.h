@@ -68,6 +68,14 @@ const char *runtimes_default(const struct runtimes *rt);
  * apptainer, singularity, ch-run, podman, bwrap. i past the end: NULL. */
 const struct runtime *runtime_builtin(size_t i);
 
+/* The runtime to use: the one called name, else the site's default, else
+ * the first built-in (runtime_builtin order) whose program -- its command
+ * template's first word -- is on pathvar (NULL: /usr/local/bin:/usr/bin:
+ * /bin). NULL with a one-line reason in why (an unknown name, with the
+ * known ones; no runtime on PATH). */
+const struct runtime *runtimes_pick(const struct runtimes *rt, const char *name, const char *pathvar, char *why,
+				    size_t n);
+
 /* "apptainer, bwrap, ..." and the site's names, for "expected one of"
  * errors. Truncated to n. */
 void runtimes_names(const struct runtimes *rt, char *out, size_t n);

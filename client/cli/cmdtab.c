@@ -114,7 +114,7 @@ static const struct cli_command commands[] = {
 	{"start", cmd_start,
 	 " --workers --local --in-allocation --slots --oversubscribe --master-works --prefetch --max-queued "
 	 "--http --http-tls --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host "
-	 "--node-ports " SLURM_OPTS,
+	 "--node-ports --container --runtime --volume --container-env " SLURM_OPTS,
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
@@ -141,6 +141,12 @@ static const struct cli_command commands[] = {
 	 "  --node-ports A-B  the ports the node agent (mtslurm-node) gives the workers it\n"
 	 "                    launches (mtslurm launch-worker; default 8092-8111; also A,B)\n"
 	 "  --no-http         the master serves no HTTP and no node agent is started\n"
+	 "  --container IMAGE the workers run inside IMAGE through a container runtime (--local,\n"
+	 "                    --in-allocation), seeing the run dir, their own directory and /tmp;\n"
+	 "                    their jobs run there too\n"
+	 "  --runtime R       --container: the runtime (default: the site's, else the first on PATH)\n"
+	 "  --volume SRC:DST[:ro]  --container: more host paths for the image (repeatable)\n"
+	 "  --container-env K=V    --container: a variable set inside it (repeatable)\n"
 	 "Slurm mode (docs/slurm.md):\n"
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"

@@ -187,4 +187,28 @@ st=$(final d2)
 assert_eq failed "$(jget "$st" '$.status')" "docker environment, exit 5: $st"
 assert_eq out "$(jget "$st" '$.output.stdout' | tr -d '\n')" "docker environment, exit 5: its stdout"
 
+log "workers inside the image: start --container (bwrap)"
+mtslurm stop >/dev/null
+# the image gets the host's libraries for the worker through --volume; the
+# run dir, the worker's directory and /tmp are bound by start itself (mount
+# points in the read-only image made here)
+mkdir -p "$IMG/lib" "$IMG/lib64" "$IMG$MTSLURM_RUN_DIR" "$IMG$MTS_BUILD"
+mtslurm -n 2 --local start --container "$IMG" --runtime bwrap --volume /usr:/usr --volume /lib:/lib \
+	--volume /lib64:/lib64 >/dev/null
+in_bwrap=$(procs "bwrap --ro-bind $IMG / .*mtslurm-worker --run-dir $MTSLURM_RUN_DIR" | wc -l)
+[ "$in_bwrap" -ge 2 ] || fail "the workers do not run under bwrap: $(procs mtslurm-worker)"
+ids=$(for i in 1 2 3 4; do mtslurm submit --exec 'cat /etc/mts-marker'; done)
+mtslurm wait $ids --timeout 30 >/dev/null
+for id in $ids; do
+	assert_eq "only-in-image-$$" "$(field "$id" output)" "a plain job on a worker inside the image"
+done
+mtslurm stop >/dev/null
+left() { [ -z "$(procs "bwrap --ro-bind $IMG")" ]; }
+wait_for 10 left
+set +e
+out=$(mtslurm -n 1 start --container "$IMG" 2>&1); rc=$?
+set -e
+assert_eq 2 "$rc" "start --container in Slurm mode: exit 2"
+assert_contains "$out" "with --local or --in-allocation" "start --container in Slurm mode: said"
+
 log ok

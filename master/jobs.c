@@ -266,11 +266,11 @@ static const struct spec_field {
 	const char *name;
 	field_fn parse;
 } spec_fields[] = {
-	{"container", f_container},	{"crash_limit", f_crash_limit}, {"cwd", f_cwd},	      {"delay", f_delay},     {"deps", f_deps},
-	{"env", f_env},			{"envk", f_envk},     {"ext", f_ext},	      {"input", f_input},
-	{"job", f_job},			{"jobtype", f_jobtype}, {"prio", f_prio},     {"ranks", f_ranks},
-	{"retries", f_retries},		{"target", f_target}, {"timeout", f_timeout}, {"treq", f_treq},
-	{"type", f_type},
+	{"container", f_container}, {"crash_limit", f_crash_limit}, {"cwd", f_cwd},	  {"delay", f_delay},
+	{"deps", f_deps},	    {"env", f_env},		    {"envk", f_envk},	  {"ext", f_ext},
+	{"input", f_input},	    {"job", f_job},		    {"jobtype", f_jobtype}, {"prio", f_prio},
+	{"ranks", f_ranks},	    {"retries", f_retries},	    {"target", f_target}, {"timeout", f_timeout},
+	{"treq", f_treq},	    {"type", f_type},
 };
 
 size_t jobs_fields_check(void)

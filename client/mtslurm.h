@@ -128,6 +128,24 @@ typedef struct mts_git {
 			      * any job (e.g. "uv sync"); its failure fails the
 			      * jobs with its output; NULL: none */
 } mts_git;
+/* Where an exec job runs when it runs inside a container image (the job
+ * option "container", docs/protocol.md; docs/user-guide.md, "Environments:
+ * containers"). Strings are copied by the submit call. */
+typedef struct mts_container {
+	const char *image;   /* required: a root filesystem directory, a SIF or
+			      * SquashFS file, or a name the runtime resolves */
+	const char *runtime; /* "apptainer", "singularity", "ch-run", "podman",
+			      * "bwrap" or a site's own (RUN_DIR/runtimes.json);
+			      * NULL: the site's default, else the first of those
+			      * on the worker's PATH */
+	const char *workdir; /* absolute directory inside the image the command
+			      * starts in; NULL: the runtime's default */
+	const char *const *volumes; /* NULL-terminated "SRC:DST" or "SRC:DST:ro"
+				     * (absolute host path : absolute path
+				     * inside the image), or NULL */
+	const char *const *env;     /* NULL-terminated "K=V" set inside the
+				     * container, or NULL */
+} mts_container;
 
 typedef struct mts_job {
 	const char *type;   /* "echo", "exec" or "func" */
@@ -170,9 +188,12 @@ typedef struct mts_job {
 			      * thread during the submit */
 	const mts_git *git;  /* exec: run in this git checkout, cwd = its workdir
 			      * (cwd is then ignored); NULL: none */
+	const mts_container *container; /* exec: run the command inside this image
+					 * (through a container runtime); NULL: on
+					 * the worker's node as it is */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

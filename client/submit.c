@@ -33,6 +33,59 @@ static int submit_encode_git(struct buf *b, const mts_git *g, char *err, size_t 
 	return buf_add(b, "}", 1);
 }
 
+static void add_member(struct buf *b, const char *key, const char *v, size_t vlen)
+{
+	buf_add_json_str(b, key, strlen(key));
+	buf_add(b, ":", 1);
+	buf_add_json_str(b, v, vlen);
+}
+
+/* ,"container":{...} (docs/protocol.md) from c; "SRC:DST[:ro|:rw]" volumes
+ * and "K=V" variables become the object's maps. -1 with err if one is
+ * malformed. */
+static int encode_container(struct buf *b, const mts_container *c, char *err, size_t errlen)
+{
+	if (!c->image || !*c->image)
+		return snprintf(err, errlen, "container without an image"), -1;
+	buf_adds(b, ",\"container\":{");
+	add_member(b, "image", c->image, strlen(c->image));
+	if (c->runtime) {
+		buf_add(b, ",", 1);
+		add_member(b, "runtime", c->runtime, strlen(c->runtime));
+	}
+	if (c->workdir) {
+		buf_add(b, ",", 1);
+		add_member(b, "workdir", c->workdir, strlen(c->workdir));
+	}
+	for (size_t i = 0; c->volumes && c->volumes[i]; i++) {
+		const char *v = c->volumes[i], *colon = strchr(v, ':');
+		const char *mode = colon ? strchr(colon + 1, ':') : NULL;
+		if (!colon || colon == v || (mode && strcmp(mode, ":ro") && strcmp(mode, ":rw")))
+			return snprintf(err, errlen, "volume \"%.200s\" must be SRC:DST or SRC:DST:ro", v), -1;
+		size_t dl = mode ? (size_t)(mode - colon - 1) : strlen(colon + 1);
+		buf_adds(b, i ? "," : ",\"volumes\":{");
+		buf_add_json_str(b, v, (size_t)(colon - v));
+		buf_adds(b, ":{");
+		add_member(b, "bind", colon + 1, dl);
+		buf_adds(b, mode && strcmp(mode, ":ro") == 0 ? ",\"mode\":\"ro\"}" : "}");
+	}
+	if (c->volumes && c->volumes[0])
+		buf_add(b, "}", 1);
+	for (size_t i = 0; c->env && c->env[i]; i++) {
+		const char *kv = c->env[i], *eq = strchr(kv, '=');
+		if (!eq || eq == kv)
+			return snprintf(err, errlen, "container variable \"%.200s\" must be K=V", kv), -1;
+		buf_adds(b, i ? "," : ",\"env\":{");
+		buf_add_json_str(b, kv, (size_t)(eq - kv));
+		buf_add(b, ":", 1);
+		buf_add_json_str(b, eq + 1, strlen(eq + 1));
+	}
+	if (c->env && c->env[0])
+		buf_add(b, "}", 1);
+	buf_add(b, "}", 1);
+	return 0;
+}
+
 int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const char *cwd, char *err,
 		      size_t errlen)
 {
@@ -89,6 +142,8 @@ int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const
 	if (j->crash_limit > 0)
 		buf_addf(b, ",\"crash_limit\":%d", j->crash_limit);
 	if (j->git && submit_encode_git(b, j->git, err, errlen) < 0)
+		return -1;
+	if (j->container && encode_container(b, j->container, err, errlen))
 		return -1;
 	buf_add(b, "}", 1);
 	return 0;

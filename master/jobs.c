@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "nametab.h"
+#include "runtime.h"
 #include "util.h"
 
 #define KNOWN_TYPES "echo, exec, func"
@@ -134,6 +135,13 @@ static int secs(msg *f, double *out, char *err, size_t n, const char *what)
 		return bad(err, n, what);
 	*out = msg_num(f);
 	return 0;
+}
+
+/* "container": where an exec job runs (share/runtime.h); its runtime's
+ * name is checked against the cluster's in container_admit. */
+static int f_container(struct spec *s, msg *f, char *err, size_t n)
+{
+	return runtime_container_check(f, err, n) ? -1 : spec_opt(s, f, err, n);
 }
 
 static int f_crash_limit(struct spec *s, msg *f, char *err, size_t n)
@@ -292,12 +300,11 @@ static const struct spec_field {
 	const char *name;
 	field_fn parse;
 } spec_fields[] = {
-	{"crash_limit", f_crash_limit}, {"cwd", f_cwd},	      {"delay", f_delay},     {"deps", f_deps},
-	{"env", f_env},			{"envk", f_envk},     {"ext", f_ext},	      {"git", f_git},
-	{"input", f_input},
-	{"job", f_job},			{"jobtype", f_jobtype}, {"prio", f_prio},     {"ranks", f_ranks},
-	{"retries", f_retries},		{"target", f_target}, {"timeout", f_timeout}, {"treq", f_treq},
-	{"type", f_type},
+	{"container", f_container}, {"crash_limit", f_crash_limit}, {"cwd", f_cwd},	  {"delay", f_delay},
+	{"deps", f_deps},	    {"env", f_env},		    {"envk", f_envk},	  {"ext", f_ext},
+	{"git", f_git},		    {"input", f_input},	    {"job", f_job},	  {"jobtype", f_jobtype},
+	{"prio", f_prio},	    {"ranks", f_ranks},	    {"retries", f_retries}, {"target", f_target},
+	{"timeout", f_timeout},	    {"treq", f_treq},	    {"type", f_type},
 };
 
 size_t jobs_fields_check(void)
@@ -489,6 +496,38 @@ static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i
 			       -1;
 	}
 	return 0;
+}
+
+/* A container's runtime, when the job names one, must be a built-in or the
+ * site's (RUN_DIR/runtimes.json, /etc/mtslurm/runtimes.json: the files
+ * the workers read too); the files are looked at once per batch
+ * (*refreshed). An image is not looked for here: it lives on the workers'
+ * nodes, and the worker says when it is missing. 0, or -1 with err. */
+static int container_admit(struct master *ms, const struct spec *s, int kind, size_t i, int *refreshed, char *err,
+			   size_t n)
+{
+	const msg *c = NULL;
+	for (int k = 0; k < s->nopt && !c; k++)
+		if (strcmp(msg_key(s->opt[k]), "container") == 0)
+			c = s->opt[k];
+	if (!c)
+		return 0;
+	if (kind != MJOB_EXEC)
+		return snprintf(err, n, "job %zu: \"container\" is for exec jobs (a command run inside the image)", i), -1;
+	const char *name = msg_get_str(c, "runtime");
+	if (!name)
+		return 0;
+	if (!ms->runtimes && !(ms->runtimes = runtimes_new(ms->cfg.run_dir, NULL)))
+		return snprintf(err, n, "out of memory"), -1;
+	char why[300];
+	if (!*refreshed && runtimes_refresh(ms->runtimes, why, sizeof why))
+		return snprintf(err, n, "job %zu: %s", i, why), -1;
+	*refreshed = 1;
+	if (runtimes_find(ms->runtimes, name))
+		return 0;
+	runtimes_names(ms->runtimes, why, sizeof why);
+	return snprintf(err, n, "job %zu: unknown container runtime \"%.60s\"; known: %s (a site adds its own in "
+			"RUN_DIR/runtimes.json)", i, name, why), -1;
 }
 
 /* The typed parts of job i: its owner (the job type's client, in the
@@ -703,6 +742,7 @@ int jobs_admit_at(struct master *ms, struct client *c, const msg *jobs, const ms
 		b.dflt_env = msg_print(d.env);
 	int64_t env_id = 0;
 	const char *envk_last = NULL; /* jobs of a frame mostly share one snapshot */
+	int rt_refreshed = 0;
 	size_t i = 0;
 	for (msg *e = msg_child(jobs); e; e = msg_next(e), i++) {
 		struct spec s = d;
@@ -717,6 +757,7 @@ int jobs_admit_at(struct master *ms, struct client *c, const msg *jobs, const ms
 			goto refuse;
 		}
 		if (job_admit(ms, &s, kind, i, id, first, &envk_last, &env_id, err, errlen) ||
+		    container_admit(ms, &s, kind, i, &rt_refreshed, err, errlen) ||
 		    job_build(ms, c, &b, &s, &d, kind, i, id, env_id, err, errlen))
 			goto refuse;
 	}

@@ -235,6 +235,8 @@ struct master {
 	struct types *types;                  /* job types and worker types (types.c) */
 	struct gateway *gateway;              /* endpoint job types and apps (gateway.c), or NULL */
 	struct nodes *nodes;                  /* node agents and calls to them (nodes.c), or NULL */
+	struct runtimes *runtimes;            /* container runtimes (share/runtime.h) for submit's
+						 checks, made at the first named one; or NULL */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 	struct arrays *arrays;                /* job arrays (arrays.h) */
 };

@@ -7,6 +7,7 @@
  * turn model.
  */
 #include "master.h"
+#include "runtime.h"
 #include "autoscale.h"
 #include "http.h"
 #include "nodes.h"
@@ -843,6 +844,8 @@ void master_free(struct master *m)
 	arrays_release(m);
 	types_release(m);
 	nodes_release(m);
+	runtimes_free(m->runtimes);
+	m->runtimes = NULL;
 	store_close(m->store);
 	m->store = NULL;
 }

@@ -593,6 +593,24 @@ void cgroup_start_sweeps(struct cgroup *cg, uv_loop_t *loop)
 
 /* ---- closing ---- */
 
+/* The empty groups a job made inside its leaf (podman --cgroups=split
+ * leaves "runtime" and "libpod-payload-ID" behind): removed, so that the
+ * leaf itself can be. */
+static void leaf_rmdir_children(int bfd, const char *name)
+{
+	int fd = openat(bfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_type == DT_DIR && e->d_name[0] != '.')
+			unlinkat(fd, e->d_name, AT_REMOVEDIR);
+	closedir(d);
+}
+
 /* Remove every empty leaf, then the base, and what is left of dead
  * workers' groups; 1 once all are gone. */
 static int remove_all(struct cgroup *cg)
@@ -603,6 +621,8 @@ static int remove_all(struct cgroup *cg)
 	struct cgroup_leaf **pp = &cg->leaves;
 	while (*pp) {
 		struct cgroup_leaf *l = *pp;
+		if (bfd >= 0)
+			leaf_rmdir_children(bfd, l->name);
 		if (bfd >= 0 && unlinkat(bfd, l->name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
 			pp = &l->next;
 			continue;

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "container.h"
 #include "envcache.h"
 #include "jobenv.h"
 #include "log.h"
@@ -97,6 +98,7 @@ struct exec {
 	struct path_ent cache[PATH_CACHE];
 	unsigned cache_next;
 	char *cache_path;  /* the PATH the cache was filled for */
+	struct runtimes *rt; /* container runtimes (container.h), made at the first container job */
 	char **fallback;   /* base of jobs without a snapshot (fallback_env) */
 	size_t nfallback;
 	int closing;
@@ -297,6 +299,7 @@ static void exec_free(struct exec *x)
 	}
 	free(x->cache_path);
 	free(x->fallback);
+	runtimes_free(x->rt);
 	close(x->devnull);
 	void (*cb)(void *) = x->close_cb;
 	void *arg = x->close_arg;
@@ -909,6 +912,8 @@ struct plan {
 	const char *pathvar; /* the job's PATH */
 	int direct;          /* argv is the command's own words (no shell) */
 	int cached;          /* prog came from the worker's PATH cache */
+	char **cargv;        /* the container runtime's argv (free it), or NULL */
+	const char *runtime; /* ... and the runtime's name */
 	char found[PATH_MAX];
 	char *largv[64 + 4];
 	char lbuf[512], jobid[48], nranks[16], launcher[PATH_MAX];
@@ -992,6 +997,23 @@ static int resolve_prog(struct exec *x, struct plan *p, char *why, size_t n)
 	p->prog = p->found;
 	if (use_cache)
 		cache_put(x, p->argv[0], p->found);
+	return 0;
+}
+
+/* A job in a container: its words (or sh -c LINE) become the {command} of
+ * its runtime's template, and the runtime's program is what runs (found
+ * on the job's PATH by resolve_prog; the command itself is looked up
+ * inside the image). 0, or -1 with why in why. */
+static int wrap_container(struct exec *x, struct plan *p, const struct job *j, char *why, size_t n)
+{
+	if (!x->rt && !(x->rt = runtimes_new(x->o.run_dir, NULL)))
+		return snprintf(why, n, "out of memory"), -1;
+	if (container_wrap(x->rt, j, p->argv, p->pathvar, &p->cargv, &p->runtime, why, n))
+		return -1;
+	if (p->cargv) {
+		p->argv = p->cargv;
+		p->direct = 1;
+	}
 	return 0;
 }
 
@@ -1109,6 +1131,20 @@ static pid_t spawn_job(struct exec *x, struct spawn_req *q, struct plan *p, int 
 	return pid;
 }
 
+/* The steps after parsing: wrap for a container, resolve the program,
+ * wrap for MPI ranks (outside the container: mpirun starts N runtimes).
+ * 0, or the exit status to report (-1, 127) with why. */
+static int plan_program(struct exec *x, struct plan *p, const struct job *j, char *why, size_t n)
+{
+	int rc = container_wanted(j) ? wrap_container(x, p, j, why, n) : 0;
+	if (!rc && (rc = resolve_prog(x, p, why, n)) == 127 && p->runtime)
+		snprintf(why, n, "container runtime %s: its program %.200s is not on the job's PATH on this node "
+			 "(install it, or choose another runtime)", p->runtime, p->argv[0]);
+	if (!rc && j->ranks > 1)
+		rc = wrap_ranks(p, j, why, n);
+	return rc;
+}
+
 void exec_start(struct exec *x, struct job *j)
 {
 	char msgbuf[PATH_MAX + 128];
@@ -1126,10 +1162,8 @@ void exec_start(struct exec *x, struct job *j)
 		report_fail(x, j, -1, "out of memory");
 		return;
 	}
-	int rc = resolve_prog(x, &p, msgbuf, sizeof msgbuf);
+	int rc = plan_program(x, &p, j, msgbuf, sizeof msgbuf);
 	int po[2] = {-1, -1}, pe[2] = {-1, -1};
-	if (!rc && j->ranks > 1)
-		rc = wrap_ranks(&p, j, msgbuf, sizeof msgbuf);
 	if (!rc && (make_pipe(po) < 0 || make_pipe(pe) < 0)) {
 		snprintf(msgbuf, sizeof(msgbuf), "cannot create a pipe: %s", strerror(errno));
 		rc = -1;
@@ -1143,6 +1177,7 @@ void exec_start(struct exec *x, struct job *j)
 		}
 		free(env);
 		free(r);
+		free(p.cargv);
 		report_fail(x, j, rc, msgbuf);
 		return;
 	}
@@ -1167,10 +1202,12 @@ void exec_start(struct exec *x, struct job *j)
 		close(po[0]);
 		close(pe[0]);
 		rc = spawn_error(msgbuf, sizeof msgbuf, e, &q, j, &p);
+		free(p.cargv);
 		free(r);
 		report_fail(x, j, rc, msgbuf);
 		return;
 	}
+	free(p.cargv);
 	run_begin(x, j, r, pid, leaf, po[0], pe[0]);
 }
 

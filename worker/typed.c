@@ -18,6 +18,7 @@
 #include "gitstep.h"
 #include "log.h"
 #include "nametab.h"
+#include "runtime.h"
 #include "util.h"
 
 #define TYPED_CLASS_DEFAULT "MtslurmWorker"
@@ -41,6 +42,7 @@ struct trun {
 	msg *payload;        /* parsed; NULL if it is not JSON */
 	struct job *inner;   /* exec and func: the job they run, or NULL */
 	struct ttimer *timer; /* echo and func: delay/timeout, or NULL */
+	char *opts;          /* the inner job's options (run-script docker), or NULL */
 	int timed_out;       /* the timer is the timeout, not echo's delay */
 	struct gitstep_spec git;       /* run-script in a git checkout: what it asked for */
 	struct gitstep_wait *gitwait;  /* waiting for that checkout, or NULL */
@@ -289,6 +291,7 @@ static void run_free(struct trun *r)
 	if (r->j)
 		r->j->run = NULL;
 	job_free(r->inner);
+	free(r->opts);
 	msg_free(r->payload);
 	gitstep_cancel(r->gitwait);
 	gitstep_put(r->gitent);
@@ -600,6 +603,64 @@ static int run_in_git(struct trun *r, const msg *git, char *why, size_t n)
 	return 0;
 }
 
+/* mindtrace's docker environment {image, working_dir, volumes, environment}
+ * as the job option "container" (container.h): volumes keep docker-py's
+ * form {HOST: DST | {"bind": DST, "mode": "ro"}}, the runtime is the
+ * worker type's parameter "runtime" (else the site's default, else the
+ * first on PATH). A new object (msg_free it), or NULL with why. */
+static msg *docker_container(const struct trun *r, const msg *docker, char *why, size_t n)
+{
+	static const char *const map[][2] = {
+		{"image", "image"}, {"working_dir", "workdir"}, {"volumes", "volumes"}, {"environment", "env"}};
+	msg *c = msg_new_object();
+	if (!c || !msg_is_object(docker)) {
+		msg_free(c);
+		return snprintf(why, n, c ? "run-script: \"docker\" must be an object {\"image\", \"working_dir\", "
+					    "\"volumes\", \"environment\"}" : "out of memory"), NULL;
+	}
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+		const msg *v = msg_get(docker, map[i][0]);
+		if (v && !msg_is_null(v) && msg_add(c, map[i][1], msg_dup(v))) {
+			msg_free(c);
+			return snprintf(why, n, "out of memory"), NULL;
+		}
+	}
+	const char *rt = msg_get_str(r->t->params, "runtime");
+	char err[300];
+	if ((rt && msg_set_str(c, "runtime", rt)) || runtime_container_check(c, err, sizeof err)) {
+		snprintf(why, n, "run-script: docker environment: %s", rt ? err : "out of memory");
+		msg_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Run command inside r's docker environment: an inner exec job with
+ * {"container": ...} as its options, so the container step of exec.c
+ * wraps it (one spawner, the same kills and timeouts). */
+static int run_script_docker(struct trun *r, const msg *docker, const char *command, char *why, size_t n)
+{
+	msg *c = docker_container(r, docker, why, n);
+	if (!c)
+		return -1;
+	msg *o = msg_new_object();
+	if (!o)
+		msg_free(c);
+	else if (msg_add(o, "container", c) == 0) /* takes c, also when it fails */
+		r->opts = msg_print(o);
+	msg_free(o);
+	if (!r->opts)
+		return snprintf(why, n, "out of memory"), -1;
+	struct job *in = inner_new(r, "exec", command, NULL, NULL, why, n);
+	if (!in)
+		return -1;
+	in->capture_bytes = TYPED_CAPTURE_MAX;
+	in->opts = r->opts;
+	r->inner = in;
+	exec_start(r->t->o.exec, in); /* the result may come now: r may be gone */
+	return 0;
+}
+
 static int ex_run_script(struct trun *r, char *why, size_t n)
 {
 	const msg *env = msg_get(r->payload, "environment");
@@ -609,10 +670,7 @@ static int ex_run_script(struct trun *r, char *why, size_t n)
 	if (msg_get(env, "git"))
 		return run_in_git(r, msg_get(env, "git"), why, n);
 	if (msg_get(env, "docker"))
-		return snprintf(why, n,
-				"run-script: container environments are not available in this version (issue "
-				"11); use {\"local\": {\"working_dir\": DIR}} to run the command on the worker's node"),
-		       -1;
+		return run_script_docker(r, msg_get(env, "docker"), command, why, n);
 	const msg *local = msg_get(env, "local");
 	if (!msg_is_object(local))
 		return snprintf(why, n,

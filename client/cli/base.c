@@ -5,12 +5,15 @@
  * durations and the library's JSON, connecting to the cluster, printing
  * JSON. Commands sit on this; main.c only parses the command line.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "runtime.h"
 
 void cli_die(int code, const char *fmt, ...)
 {
@@ -94,4 +97,54 @@ void cli_print_json(msg *m)
 	printf("%s\n", t);
 	free(t);
 	msg_free(m);
+}
+
+int cli_container(struct cli *cli, mts_container *c, const char **vols, const char **envs, char *image,
+		  size_t image_len)
+{
+	if (!cli->container) {
+		if (cli->runtime || cli->nvolume || cli->ncenv || cli->container_cwd)
+			cli_die(2, "--runtime, --volume, --container-cwd and --container-env go with --container IMAGE");
+		return 0;
+	}
+	const char *img = cli->container;
+	if (!*img)
+		cli_die(2, "--container wants an image: a root filesystem directory, an image file or a name");
+	if (strchr(img, '/') && !strstr(img, "://")) {
+		/* a path: the workers see the same filesystem, so it must be
+		 * here too (a relative one is relative to here) */
+		if (!realpath(img, image))
+			cli_die(2, "container image %s: %s (give an image that exists on the shared filesystem)", img,
+				strerror(errno));
+		img = image;
+	}
+	(void)image_len;
+	if (cli->container_cwd && cli->container_cwd[0] != '/')
+		cli_die(2, "--container-cwd wants an absolute directory inside the image, not '%s'", cli->container_cwd);
+	if (cli->runtime) {
+		struct runtimes *rt = runtimes_new(cli->run_dir, NULL);
+		char why[300];
+		if (!rt)
+			cli_die(1, "out of memory");
+		if (runtimes_refresh(rt, why, sizeof why))
+			cli_die(2, "%s", why);
+		if (!runtimes_find(rt, cli->runtime)) {
+			runtimes_names(rt, why, sizeof why);
+			cli_die(2, "unknown container runtime '%s'; known: %s (a site adds its own in %s/%s)", cli->runtime,
+				why, cli->run_dir, RUNTIME_RUN_FILE);
+		}
+		runtimes_free(rt);
+	}
+	for (int i = 0; i < cli->nvolume; i++) {
+		if (cli->volume[i][0] != '/')
+			cli_die(2, "--volume %s: the host path must be absolute", cli->volume[i]);
+		vols[i] = cli->volume[i];
+	}
+	vols[cli->nvolume] = NULL;
+	for (int i = 0; i < cli->ncenv; i++)
+		envs[i] = cli->cenv[i];
+	envs[cli->ncenv] = NULL;
+	*c = (mts_container){img, cli->runtime, cli->container_cwd, cli->nvolume ? vols : NULL,
+			     cli->ncenv ? envs : NULL};
+	return 1;
 }

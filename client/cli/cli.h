@@ -51,6 +51,13 @@ struct cli {
 	const char *export_env; /* --export: mts_job.export_env */
 	const char *env[CLI_MAX_ENV];
 	int nenv;
+	/* containers (submit, start): --container IMAGE --runtime R
+	 * --volume SRC:DST[:ro] --container-cwd DIR --container-env K=V */
+	const char *container, *runtime, *container_cwd;
+	const char *volume[CLI_MAX_ENV];
+	int nvolume;
+	const char *cenv[CLI_MAX_ENV];
+	int ncenv;
 	/* Slurm (start, add-workers): NULL / 0 = $MTSLURM_* default, else Slurm's */
 	int in_allocation;
 	int autoscale, max_workers, workers_per_alloc;
@@ -121,6 +128,7 @@ void opt_duration(struct cli *cli, const struct cli_option *o, const char *v);
 void opt_workers(struct cli *cli, const struct cli_option *o, const char *v);
 void opt_kind(struct cli *cli, const struct cli_option *o, const char *v);
 void opt_env(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_container_list(struct cli *cli, const struct cli_option *o, const char *v);
 void opt_sbatch_arg(struct cli *cli, const struct cli_option *o, const char *v);
 void opt_stream(struct cli *cli, const struct cli_option *o, const char *v);
 void opt_max_queued(struct cli *cli, const struct cli_option *o, const char *v);
@@ -137,6 +145,12 @@ const char *cmdtab_suggest_option(const char *word);
 
 /* Print "mtslurm: <message>" on stderr and exit with code. */
 void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* The container of --container (submit, start) into *c (with the arrays
+ * it points to in vols and envs, CLI_MAX_ENV + 1 each): a path image
+ * (one with a '/' and no "://") made absolute, and it must exist here.
+ * 0 without --container; dies with a one-line message on bad input. */
+int cli_container(struct cli *cli, mts_container *c, const char **vols, const char **envs, char *image,
+		  size_t image_len);
 /* Connect to the cluster of cli->run_dir or die with the library's message. */
 mts_client *cli_connect(struct cli *cli);
 /* Parse a decimal job id or die. */

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "runtime.h"
 #include "msg.h"
 #include "util.h"
 
@@ -421,6 +422,64 @@ static int launch_running(const struct cli *cli, const struct launch_one *o)
 	       our_process(o->pid, NULL, cli->run_dir, o->start);
 }
 
+/* start --container: the workers themselves run inside the image (as
+ * cluster-workers' --docker-image), each rank through the runtime's
+ * template: mpirun -n N RUNTIME... mtslurm-worker .... The image sees the
+ * run dir, the worker's directory and the MPI session directory ($TMPDIR
+ * or /tmp) at the same paths, plus the --volume's; it must hold the
+ * worker's libraries (or get them through --volume). NULL without
+ * --container; dies on bad input. The argv is one allocation (free it). */
+static char **container_workers(struct cli *cli, char *const *worker_argv)
+{
+	mts_container c;
+	const char *vols[CLI_MAX_ENV + 1], *envs[CLI_MAX_ENV + 1];
+	char image[PATH_MAX], bindir[PATH_MAX], why[400];
+	if (!cli_container(cli, &c, vols, envs, image, sizeof image))
+		return NULL;
+	const char *tmp = getenv("TMPDIR");
+	util_strlcpy(bindir, worker_argv[0], sizeof bindir);
+	char *slash = strrchr(bindir, '/');
+	if (slash && slash != bindir)
+		*slash = '\0';
+	msg *o = msg_new_object(), *v = msg_new_object(), *e = msg_new_object();
+	const char *same[] = {cli->run_dir, bindir, tmp && *tmp == '/' ? tmp : "/tmp"};
+	for (int i = 0; i < 3; i++)
+		msg_set_str(v, same[i], same[i]);
+	for (int i = 0; c.volumes && c.volumes[i]; i++) {
+		const char *colon = strchr(c.volumes[i], ':'), *ro = strstr(colon + 1, ":ro");
+		char src[PATH_MAX];
+		snprintf(src, sizeof src, "%.*s", (int)(colon - c.volumes[i]), c.volumes[i]);
+		msg *bind = msg_new_object();
+		msg_set_strn(bind, "bind", colon + 1, ro && !ro[3] ? (size_t)(ro - colon - 1) : strlen(colon + 1));
+		if (ro && !ro[3])
+			msg_set_str(bind, "mode", "ro");
+		msg_free(msg_take(v, src));
+		msg_add(v, src, bind);
+	}
+	for (int i = 0; c.env && c.env[i]; i++) {
+		const char *eq = strchr(c.env[i], '=');
+		char k[256];
+		snprintf(k, sizeof k, "%.*s", (int)(eq - c.env[i]), c.env[i]);
+		msg_set_str(e, k, eq + 1);
+	}
+	msg_set_str(o, "image", c.image);
+	if (c.workdir)
+		msg_set_str(o, "workdir", c.workdir);
+	msg_add(o, "volumes", v);
+	msg_add(o, "env", e);
+	struct runtimes *rt = runtimes_new(cli->run_dir, NULL);
+	const struct runtime *r = NULL;
+	char **argv = NULL;
+	if (rt && runtime_container_check(o, why, sizeof why) == 0 && runtimes_refresh(rt, why, sizeof why) == 0 &&
+	    (r = runtimes_pick(rt, c.runtime, getenv("PATH"), why, sizeof why)))
+		argv = runtime_expand(r, o, worker_argv, why, sizeof why);
+	runtimes_free(rt);
+	msg_free(o);
+	if (!argv)
+		cli_die(2, "start --container: %s", rt ? why : "out of memory");
+	return argv;
+}
+
 /* Start n workers of slots slots, detached: mpirun -n N (local) or srun
  * --overlap -n N (inside an allocation), with its output appended to
  * wlog. Returns the launcher's pid, or -1 (with why in err) if there is
@@ -458,7 +517,23 @@ static pid_t launch_workers(struct cli *cli, int allocation, int n, int slots, c
 						       : "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
 		return -1;
 	}
-	return spawn_detached(allocation ? sargv : argv, wlog);
+	char **la = allocation ? sargv : argv;
+	int w = allocation ? 6 : 11; /* where the worker's own words start */
+	char **wrapped = container_workers(cli, la + w);
+	if (!wrapped)
+		return spawn_detached(la, wlog);
+	char *full[128];
+	int k = 0;
+	for (int i = 0; i < w; i++)
+		full[k++] = la[i];
+	for (int i = 0; wrapped[i] && k < 127; i++)
+		full[k++] = wrapped[i];
+	full[k] = NULL;
+	pid_t pid = k < 127 ? spawn_detached(full, wlog) : -1;
+	if (k >= 127)
+		snprintf(err, errlen, "start --container: the runtime's command line is too long");
+	free(wrapped);
+	return pid;
 }
 
 /* The node agents: one here (local mode), or one on each node of the
@@ -542,6 +617,10 @@ int cmd_start(struct cli *cli)
 	char master_bin[PATH_MAX], worker_bin[PATH_MAX], node_bin[PATH_MAX], nlog[RUNDIR_PATH_MAX];
 	struct master_info mi;
 	struct launch l;
+	if (!cli->local && !cli->in_allocation && cli->container)
+		cli_die(2, "start --container runs the workers inside an image with --local or --in-allocation; in Slurm "
+			   "mode, start the cluster inside an allocation (sbatch/salloc, then start --in-allocation "
+			   "--container IMAGE)");
 	if (!cli->local && !cli->in_allocation)
 		return cmd_start_slurm(cli);
 	const char *alloc = getenv("SLURM_JOB_ID");

@@ -8,6 +8,7 @@
  * docs/user-guide.md and relied on by the system tests.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,9 +63,14 @@ int cmd_submit(struct cli *cli)
 		return cli_submit_typed(cli);
 	if (!cli->kind)
 		cli_die(2, "say what to run: --exec CMD, --echo MSG or --func LIB.so:function [JSON]");
-	if (strcmp(cli->kind, "exec") && (cli->export_env || cli->cwd || cli->nenv))
-		cli_die(2, "--export, --cwd, --env and --env-pass are for exec jobs (--exec)");
+	if (strcmp(cli->kind, "exec") && (cli->export_env || cli->cwd || cli->nenv || cli->container))
+		cli_die(2, "--export, --cwd, --env, --env-pass and --container are for exec jobs (--exec)");
 	mts_job tmpl = MTS_JOB_INIT;
+	mts_container ctr;
+	const char *vols[CLI_MAX_ENV + 1], *cenvs[CLI_MAX_ENV + 1];
+	char image[PATH_MAX];
+	if (cli_container(cli, &ctr, vols, cenvs, image, sizeof image))
+		tmpl.container = &ctr;
 	char cwd[RUNDIR_PATH_MAX], target[RUNDIR_PATH_MAX + 256];
 	const char *envv[CLI_MAX_ENV + 1];
 	tmpl.type = cli->kind;

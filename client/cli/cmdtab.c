@@ -80,6 +80,11 @@ static const struct cli_option options[] = {
 	STR("--export", NULL, export_env),
 	{"--env", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
 	{"--env-pass", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
+	STR("--container", NULL, container),
+	STR("--runtime", NULL, runtime),
+	STR("--container-cwd", NULL, container_cwd),
+	{"--volume", NULL, CLI_VALUE, opt_container_list, 0, 0, 0, NULL},
+	{"--container-env", NULL, CLI_VALUE, opt_container_list, 0, 0, 0, NULL},
 	STR("--state", NULL, state),
 	{"--limit", NULL, CLI_VALUE, opt_long, F(limit), -ANY, ANY, NULL},
 	{"--stream", NULL, CLI_VALUE, opt_stream, F(stream), 0, 0, NULL},
@@ -118,7 +123,7 @@ static const struct cli_command commands[] = {
 	{"start", cmd_start,
 	 " --workers --local --in-allocation --slots --oversubscribe --master-works --prefetch --max-queued "
 	 "--http --http-tls --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host "
-	 "--node-ports " SLURM_OPTS,
+	 "--node-ports --container --runtime --volume --container-env " SLURM_OPTS,
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
@@ -145,6 +150,12 @@ static const struct cli_command commands[] = {
 	 "  --node-ports A-B  the ports the node agent (mtslurm-node) gives the workers it\n"
 	 "                    launches (mtslurm launch-worker; default 8092-8111; also A,B)\n"
 	 "  --no-http         the master serves no HTTP and no node agent is started\n"
+	 "  --container IMAGE the workers run inside IMAGE through a container runtime (--local,\n"
+	 "                    --in-allocation), seeing the run dir, their own directory and /tmp;\n"
+	 "                    their jobs run there too\n"
+	 "  --runtime R       --container: the runtime (default: the site's, else the first on PATH)\n"
+	 "  --volume SRC:DST[:ro]  --container: more host paths for the image (repeatable)\n"
+	 "  --container-env K=V    --container: a variable set inside it (repeatable)\n"
 	 "Slurm mode (docs/slurm.md):\n"
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
@@ -164,8 +175,8 @@ static const struct cli_command commands[] = {
 	 "  --json   the master's status object\n"},
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
-	 "--export --env --env-pass --type --id --json --array --each-line --from-json --git --branch --commit "
-	 "--workdir --git-setup ",
+	 "--export --env --env-pass --container --runtime --volume --container-cwd --container-env --type --id --json "
+	 "--array --each-line --from-json --git --branch --commit --workdir --git-setup ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
@@ -194,6 +205,14 @@ static const struct cli_command commands[] = {
 	 "                  MTSLURM_ATTEMPT, MTSLURM_WORKER, MTSLURM_RUN_DIR\n"
 	 "  --env K=V       exec: set a variable on top of --export (repeatable)\n"
 	 "  --env-pass NAME exec: pass this variable's current value (repeatable)\n"
+	 "  --container IMAGE  exec: run the command inside IMAGE (a root filesystem\n"
+	 "                  directory, a .sif/.sqfs file, or a name the runtime knows)\n"
+	 "  --runtime R     --container: apptainer, singularity, ch-run, podman, bwrap or\n"
+	 "                  the site's own (RUN_DIR/runtimes.json; default: the site's\n"
+	 "                  default, else the first of those on the worker's PATH)\n"
+	 "  --volume SRC:DST[:ro]  --container: mount host SRC at DST (repeatable)\n"
+	 "  --container-cwd DIR  --container: the directory inside the image it starts in\n"
+	 "  --container-env K=V  --container: set a variable inside it (repeatable)\n"
 	 "  --type NAME     a job of job type NAME (mtslurm types) with the JSON payload,\n"
 	 "                  checked against the type's schema; its workers decide how it runs\n"
 	 "  --id EXT        --type: an external id for it (mindtrace's job id)\n"

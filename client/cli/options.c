@@ -128,3 +128,19 @@ void opt_param(struct cli *cli, const struct cli_option *o, const char *v)
 		cli_die(2, "too many --param options (at most %d)", CLI_MAX_ENV);
 	cli->param[cli->nparam++] = v;
 }
+
+/* --volume SRC:DST[:ro] and --container-env K=V (repeatable). */
+void opt_container_list(struct cli *cli, const struct cli_option *o, const char *v)
+{
+	int vol = !strcmp(o->name, "--volume");
+	int *n = vol ? &cli->nvolume : &cli->ncenv;
+	if (*n >= CLI_MAX_ENV)
+		cli_die(2, "too many %s options (at most %d)", o->name, CLI_MAX_ENV);
+	const char *sep = strchr(v, vol ? ':' : '=');
+	if (!sep || sep == v || !sep[1])
+		cli_die(2, vol ? "--volume wants SRC:DST or SRC:DST:ro (a host path and where it appears in the image), "
+				 "not '%s'"
+			       : "--container-env wants NAME=VALUE, not '%s'",
+			v);
+	(vol ? cli->volume : cli->cenv)[(*n)++] = v;
+}

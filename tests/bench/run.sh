@@ -128,6 +128,9 @@ fig gateway_added_median_us "$(awk -v a="$(echo "$g" | awk '{print $4}')" -v b="
 kill "$gwpid" 2>/dev/null || true
 mtslurm stop >/dev/null
 
+# Container jobs' overhead over plain exec jobs, per runtime (tests/bench/container.sh).
+bash "$top/tests/bench/container.sh"
+
 # An open dashboard's cost: echo with and without an SSE client (tests/bench/sse.sh).
 bash "$top/tests/bench/sse.sh"
 

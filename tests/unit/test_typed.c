@@ -400,8 +400,23 @@ static void test_run_script(void **state)
 	assert_non_null(strstr(got.error, "no repository URL"));
 	run_typed("{\"environment\":{\"git\":{\"repo_url\":\"x\",\"working_dir\":\"../etc\"}},\"command\":\"true\"}");
 	assert_non_null(strstr(got.error, "inside the checkout"));
-	run_typed("{\"environment\":{\"docker\":{\"image\":\"alpine\"}},\"command\":\"true\"}");
-	assert_non_null(strstr(got.error, "issue 11"));
+	/* docker: the container step of exec (a real one runs in t0860) */
+	define("{\"name\":\"tw\",\"executor\":\"run-script\",\"params\":{\"runtime\":\"bwrap\"}}");
+	run_typed("{\"environment\":{\"docker\":{\"image\":\"/no/such/image\",\"working_dir\":\"/app\"}},"
+		  "\"command\":\"true\"}");
+	assert_false(got.ok);
+	assert_string_equal(got.output, "{\"status\":\"failed\",\"output\":{\"stdout\":\"\",\"stderr\":\"\"}}");
+	assert_string_equal(got.error, "container image /no/such/image: No such file or directory on this node");
+	run_typed("{\"environment\":{\"docker\":{\"image\":\"/\",\"volumes\":{\"GCP_CREDENTIALS\":\"/k\"}}},"
+		  "\"command\":\"true\"}");
+	assert_false(got.ok);
+	assert_non_null(strstr(got.error, "run-script: docker environment: container volume \"GCP_CREDENTIALS\""));
+	run_typed("{\"environment\":{\"docker\":\"alpine\"},\"command\":\"true\"}");
+	assert_non_null(strstr(got.error, "\"docker\" must be an object"));
+	define("{\"name\":\"tw\",\"executor\":\"run-script\",\"params\":{\"runtime\":\"nosuch\"}}");
+	run_typed("{\"environment\":{\"docker\":{\"image\":\"/\"}},\"command\":\"true\"}");
+	assert_non_null(strstr(got.error, "unknown container runtime \"nosuch\""));
+	define("{\"name\":\"tw\",\"executor\":\"run-script\",\"params\":{}}");
 	run_typed("{\"environment\":{\"local\":{}}}");
 	assert_non_null(strstr(got.error, "\"command\""));
 	run_typed("{\"environment\":{\"local\":{\"working_dir\":\"/tmp\"}},\"command\":\"pwd; echo e >&2\"}");

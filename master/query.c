@@ -430,3 +430,55 @@ void query_forget(struct call *c, msg *m)
 	msg_set_bool(r, "more", n == limit);
 	call_reply(c, r);
 }
+
+/* `explain`: why job "id" is where it is -- for a queued one, what it
+ * waits for (sched_explain: its dependencies, a free slot, the CPUs, GPUs
+ * or memory it asked for, or that no connected worker could ever run it:
+ * "never"); for a running one, the GPUs it was given. */
+void query_explain(struct call *c, msg *m)
+{
+	struct master *ms = c->m;
+	int64_t id;
+	if (msg_get_int(m, "id", &id) || id <= 0) {
+		call_error(c, "bad_request", "explain needs \"id\": a job id");
+		return;
+	}
+	const struct mjob *j = sched_find(&ms->sched, id);
+	int state = j ? -1 : store_state(ms->store, id);
+	if (!j && state < 0) {
+		call_error(c, "unknown_job", "job %lld does not exist (or was forgotten)", (long long)id);
+		return;
+	}
+	msg *r = call_new_reply(c, "explain");
+	msg_set_int(r, "id", id);
+	char why[300];
+	if (!j) {
+		msg_set_str(r, "state", mjob_state_name(state));
+		snprintf(why, sizeof why, "it is %s", mjob_state_name(state));
+		msg_set_str(r, "why", why);
+		call_reply(c, r);
+		return;
+	}
+	int never = sched_explain(&ms->sched, j, why, sizeof why);
+	const char *st = j->where != MJOB_ASSIGNED ? "queued" : (j->flags & MJOB_F_STARTED) ? "running" : "prefetched";
+	msg_set_str(r, "state", st);
+	msg_set_str(r, "why", why);
+	msg_set_bool(r, "never", never);
+	struct mjob_res res;
+	if (mjob_res_get(j, &res)) {
+		msg *o = msg_new_object();
+		msg_set_int(o, "cpus", res.cpus);
+		msg_set_int(o, "gpus", res.gpus);
+		msg_set_int(o, "mem", (int64_t)res.mem_b);
+		msg_add(r, "res", o);
+	}
+	if (j->worker && res.gpu_mask && j->worker->res) {
+		struct buf b = BUF_INIT;
+		if (mres_gpus_json(j->worker->res, res.gpu_mask, &b) == 0 && buf_add(&b, "", 1) == 0)
+			msg_add(r, "gpus", msg_new_raw(b.p));
+		buf_release(&b);
+	}
+	if (j->worker)
+		msg_set_str(r, "worker", wrk_of(j->worker)->wid);
+	call_reply(c, r);
+}

@@ -150,9 +150,18 @@ typedef struct mts_job {
 			      * MTSLURM_WORKER, MTSLURM_RUN_DIR and the worker's
 			      * SLURM_*. Reads environ: do not setenv() in another
 			      * thread during the submit */
+	/* Resources (docs/user-guide.md, "Resources"); 0: none asked. The job
+	 * goes only to a worker that has them free and holds them until it
+	 * ends; the submit is refused (MTS_EREJECTED) when workers are
+	 * connected and none could ever give that much. */
+	int cpus;                 /* CPUs it needs */
+	int gpus;                 /* GPUs: it is given that many specific ones and sees
+				   * their ids in CUDA_VISIBLE_DEVICES and MTSLURM_GPUS */
+	unsigned long long mem_bytes; /* memory it needs */
+	int pin;                  /* exec: bind its process to `cpus` CPUs (needs cpus) */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, 0, 0, 0}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

@@ -245,6 +245,26 @@ void query_jobs(struct call *c, msg *m)
 	buf_release(&b);
 }
 
+/* A worker's "res": {"cpus","cpus_free","mem","mem_free","gpus":[ids],
+ * "gpus_free":[ids],"gpu_kind"}. */
+static void worker_res(msg *o, const struct mres_worker *r)
+{
+	msg *x = msg_new_object(), *g = msg_new_array(), *gf = msg_new_array();
+	for (uint32_t i = 0; i < r->ngpus; i++) {
+		msg_push(g, msg_new_str(r->ids[i]));
+		if (r->gpus_free & ((uint64_t)1 << i))
+			msg_push(gf, msg_new_str(r->ids[i]));
+	}
+	msg_set_int(x, "cpus", r->cpus);
+	msg_set_int(x, "cpus_free", r->cpus_free);
+	msg_set_int(x, "mem", (int64_t)r->mem_b);
+	msg_set_int(x, "mem_free", (int64_t)r->mem_free_b);
+	msg_add(x, "gpus", g);
+	msg_add(x, "gpus_free", gf);
+	msg_set_str(x, "gpu_kind", resource_gpu_kind_name(r->gpu_kind));
+	msg_add(o, "res", x);
+}
+
 void query_workers(struct call *c, msg *m)
 {
 	struct master *ms = c->m;
@@ -282,6 +302,8 @@ void query_workers(struct call *c, msg *m)
 			msg_set_str(o, "wtype", w->wtype);
 		if (w->url[0])
 			msg_set_str(o, "url", w->url);
+		if (w->sw.res)
+			worker_res(o, w->sw.res);
 		msg_push(a, o);
 	}
 	msg_add(r, "workers", a);

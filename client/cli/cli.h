@@ -51,6 +51,9 @@ struct cli {
 	const char *export_env; /* --export: mts_job.export_env */
 	const char *env[CLI_MAX_ENV];
 	int nenv;
+	int cpus, gpus, pin; /* --cpus, --gpus, --pin (and --mem SIZE, in sl.mem) */
+	const char *resource[32]; /* start --resource K=V: given to every worker */
+	int nresource;
 	/* Slurm (start, add-workers): NULL / 0 = $MTSLURM_* default, else Slurm's */
 	int in_allocation;
 	int autoscale, max_workers, workers_per_alloc;
@@ -191,6 +194,7 @@ int cmd_status(struct cli *cli);
 int cmd_submit(struct cli *cli);
 int cmd_wait(struct cli *cli);
 int cmd_jobs(struct cli *cli);
+int cmd_explain(struct cli *cli);
 int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
@@ -203,6 +207,7 @@ int cmd_dlq(struct cli *cli);
 /* submit --type: one typed job (cmd_types.c). */
 int cli_submit_typed(struct cli *cli);
 void opt_param(struct cli *cli, const struct cli_option *o, const char *v);
+void opt_resource(struct cli *cli, const struct cli_option *o, const char *v);
 int cmd_nodes(struct cli *cli);
 int cmd_launch_worker(struct cli *cli);
 /* POST body to the master's HTTP endpoint path; the HTTP status, with the

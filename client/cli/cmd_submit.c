@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "resource.h"
 #include "util.h"
 
 #define STDIN_CHUNK 200000 /* lines per mts_submit_batch call: frames of 50,000 pipelined */
@@ -36,6 +37,23 @@ static size_t parse_deps(const char *s, mts_job_id **out)
 	return n;
 }
 
+/* --cpus, --gpus, --mem, --pin into the job (docs/user-guide.md, "Resources"). */
+static void submit_resources(const struct cli *cli, mts_job *j)
+{
+	char err[300];
+	uint64_t mem = 0;
+	if (cli->sl.mem && resource_size_parse(cli->sl.mem, &mem, err, sizeof err))
+		cli_die(2, "--mem: %s", err);
+	if (cli->pin && !cli->cpus)
+		cli_die(2, "--pin binds the job to the CPUs it asks for: give --cpus N too");
+	if (cli->pin && strcmp(cli->kind, "exec"))
+		cli_die(2, "--pin is for exec jobs (--exec): it binds the job's process to its CPUs");
+	j->cpus = cli->cpus;
+	j->gpus = cli->gpus;
+	j->mem_bytes = mem;
+	j->pin = cli->pin;
+}
+
 /* A --stdin batch was refused: --json closes the document with the reason
  * (the ids printed before are durable); then die as usual. */
 static void submit_failed(struct cli *cli, mts_client *c, int rc)
@@ -55,6 +73,9 @@ int cmd_submit(struct cli *cli)
 {
 	if (cli->type_name && cli->kind)
 		cli_die(2, "--type runs a job of a job type; --exec, --echo and --func are the plain kinds: not both");
+	if (cli->type_name && (cli->cpus || cli->gpus || cli->sl.mem || cli->pin))
+		cli_die(2, "--cpus, --gpus, --mem and --pin are for --exec, --echo and --func jobs; a job type's "
+			   "workers decide what its jobs get");
 	if (cli->type_name)
 		return cli_submit_typed(cli);
 	if (!cli->kind)
@@ -72,6 +93,7 @@ int cmd_submit(struct cli *cli)
 	tmpl.time_request = cli->time_request_s > 0 ? cli->time_request_s : 0;
 	tmpl.ranks = cli->ranks;
 	tmpl.crash_limit = cli->crash_limit;
+	submit_resources(cli, &tmpl);
 	mts_job_id *deps;
 	tmpl.ndeps = parse_deps(cli->after, &deps);
 	tmpl.deps = deps;

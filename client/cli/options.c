@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "resource.h"
 
 #define FIELD(cli, o, type) ((type *)((char *)(cli) + (o)->off))
 
@@ -127,4 +128,17 @@ void opt_param(struct cli *cli, const struct cli_option *o, const char *v)
 	if (cli->nparam >= CLI_MAX_ENV)
 		cli_die(2, "too many --param options (at most %d)", CLI_MAX_ENV);
 	cli->param[cli->nparam++] = v;
+}
+
+/* start --resource K=V: checked here (resource.h), handed to each worker. */
+void opt_resource(struct cli *cli, const struct cli_option *o, const char *v)
+{
+	(void)o;
+	struct resource_set r = {0};
+	char err[300];
+	if (resource_arg_apply(&r, v, err, sizeof err))
+		cli_die(2, "%s", err);
+	if (cli->nresource >= 32)
+		cli_die(2, "too many --resource options (at most 32)");
+	cli->resource[cli->nresource++] = v;
 }

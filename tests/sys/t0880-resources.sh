@@ -6,7 +6,9 @@
 # the submitter's own CUDA_VISIBLE_DEVICES); two-GPU jobs get two distinct
 # ids; --cpus N --pin binds the job to N CPUs (nproc); a request larger than
 # every worker is refused at submit with the reason; `mtslurm explain` says
-# why a queued job waits; the worker's resources are listed by `workers`.
+# why a queued job waits; the worker's resources are listed by `workers`;
+# after a kill -9 of the master, jobs still running keep their GPUs (the
+# worker's hello says which) and new jobs get the others.
 . "$(dirname "$0")/lib.sh"
 
 cores=$(nproc)
@@ -105,4 +107,36 @@ mtslurm cancel $hold >/dev/null
 mtslurm wait "$waiting" --timeout 30 >/dev/null || fail "the waiting GPU job did not run once GPUs were free"
 out=$(mtslurm explain "$waiting")
 assert_contains "$out" "completed" "explain of a finished job"
+
+log "a master restart keeps the GPUs running jobs hold"
+rm -f "$rec"/*
+# four long jobs take GPUs 0-3; the two on GPUs 0 and 1 are cancelled, so
+# the two left run on 2 and 3 -- not the lowest ids a restarted master that
+# did not listen to the workers would think they hold
+long=$(for i in 1 2 3 4; do echo 'echo $CUDA_VISIBLE_DEVICES > '"$rec"'/$MTSLURM_JOB_ID.gpu; sleep 60'; done |
+	mtslurm submit --gpus 1 --exec --stdin)
+wait_for 20 sh -c "[ \$(ls $rec | wc -l) -ge 4 ]"
+keep=""
+for id in $long; do
+	g=$(cat "$rec/$id.gpu")
+	case "$g" in 0|1) mtslurm cancel "$id" >/dev/null ;; *) keep="$keep $id" ;; esac
+done
+assert_eq 2 "$(wc -w <<<"$keep")" "long GPU jobs left on GPUs 2 and 3"
+mp=$(master_pid)
+kill -9 "$mp"
+out=$(mtslurm -n 1 --local start --slots 6 --oversubscribe --resource gpus=0,1,2,3 2>&1)
+assert_contains "$out" "restart" "start after the master was killed"
+wait_for 20 sh -c "mtslurm workers --json | grep -q '\"res\"'" # it said hello again
+w=$(mtslurm workers --json)
+assert_eq '["0","1"]' "$(jget "$w" '$[0].res.gpus_free')" "free GPUs after the restart (2 and 3 still run jobs)"
+for id in $keep; do
+	out=$(mtslurm explain "$id")
+	assert_contains "$out" "GPUs $(cat "$rec/$id.gpu")" "explain of a job held over the restart"
+done
+new=$(for i in 1 2; do echo 'echo $CUDA_VISIBLE_DEVICES > '"$rec"'/$MTSLURM_JOB_ID.gpu'; done | mtslurm submit --gpus 1 --exec --stdin)
+mtslurm wait $new --timeout 30 >/dev/null || fail "GPU jobs after the restart failed"
+for id in $new; do
+	case "$(cat "$rec/$id.gpu")" in 0|1) ;; *) fail "job $id after the restart was given GPU $(cat "$rec/$id.gpu"), which a running job holds" ;; esac
+done
+mtslurm cancel $keep >/dev/null
 log "ok"

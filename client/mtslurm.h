@@ -191,9 +191,18 @@ typedef struct mts_job {
 	const mts_container *container; /* exec: run the command inside this image
 					 * (through a container runtime); NULL: on
 					 * the worker's node as it is */
+	/* Resources (docs/user-guide.md, "Resources"); 0: none asked. The job
+	 * goes only to a worker that has them free and holds them until it
+	 * ends; the submit is refused (MTS_EREJECTED) when workers are
+	 * connected and none could ever give that much. */
+	int cpus;                 /* CPUs it needs */
+	int gpus;                 /* GPUs: it is given that many specific ones and sees
+				   * their ids in CUDA_VISIBLE_DEVICES and MTSLURM_GPUS */
+	unsigned long long mem_bytes; /* memory it needs */
+	int pin;                  /* exec: bind its process to `cpus` CPUs (needs cpus) */
 } mts_job;
 
-#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL}
+#define MTS_JOB_INIT {NULL, NULL, 0, NULL, NULL, NULL, 0, -1, NULL, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, 0, 0, 0}
 
 typedef struct mts_client mts_client;
 typedef struct mts_future mts_future;

@@ -145,6 +145,25 @@ int submit_encode_job(struct buf *b, const mts_job *j, const char *envkey, const
 		return -1;
 	if (j->container && encode_container(b, j->container, err, errlen))
 		return -1;
+	if (j->cpus < 0 || j->gpus < 0 || (j->pin && j->cpus <= 0)) {
+		snprintf(err, errlen, j->pin ? "pin binds a job to the CPUs it asks for: set cpus too"
+					     : "cpus and gpus must be 0 or more");
+		return -1;
+	}
+	if (j->cpus || j->gpus || j->mem_bytes) {
+		/* the "res" option (docs/protocol.md): only what was asked */
+		const char *sep = "";
+		buf_adds(b, ",\"res\":{");
+		if (j->cpus)
+			buf_addf(b, "\"cpus\":%d", j->cpus), sep = ",";
+		if (j->gpus)
+			buf_addf(b, "%s\"gpus\":%d", sep, j->gpus), sep = ",";
+		if (j->mem_bytes)
+			buf_addf(b, "%s\"mem\":%llu", sep, j->mem_bytes);
+		if (j->pin)
+			buf_adds(b, ",\"pin\":true");
+		buf_add(b, "}", 1);
+	}
 	buf_add(b, "}", 1);
 	return 0;
 }

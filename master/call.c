@@ -22,6 +22,7 @@ const struct call_handler call_client_table[] = {
 	{"dlq_discard", mtjob_on_dlq_discard, CALL_WRITES},
 	{"dlq_requeue", mtjob_on_dlq_requeue, CALL_WRITES},
 	{"env", clients_on_env, CALL_CLIENT | CALL_CONN | CALL_WRITES},
+	{"explain", query_explain, 0},
 	{"forget", query_forget, CALL_WRITES},
 	{"hello", clients_on_hello, CALL_CONN},
 	{"jobs", query_jobs, 0},

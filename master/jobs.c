@@ -84,6 +84,8 @@ struct spec {
 	 * replaces the defaults' of the same name. */
 	msg *opt[SPEC_OPTS_MAX];
 	int nopt;
+	struct mjob_res res; /* "res", parsed: the scheduler's copy */
+	int has_res;
 };
 
 /* Keep f (a field already checked by its parser) among s's options: what
@@ -263,6 +265,18 @@ static int f_ranks(struct spec *s, msg *f, char *err, size_t n)
 	return jobs_is_int(f, 1, 4096, &s->ranks) ? 0 : bad(err, n, "\"ranks\" must be a number of MPI ranks from 1 to 4096");
 }
 
+/* "res": the CPUs, GPUs and memory the job needs (mres.h); kept among the
+ * options (the worker reads "pin" and "cpus" there) and, parsed, in the
+ * mjob for the scheduler. A request of nothing is no request. */
+static int f_res(struct spec *s, msg *f, char *err, size_t n)
+{
+	int pin;
+	if (mres_parse(f, &s->res, &pin, err, n))
+		return -1;
+	s->has_res = s->res.cpus || s->res.gpus || s->res.mem_b;
+	return spec_opt(s, f, err, n);
+}
+
 static int f_retries(struct spec *s, msg *f, char *err, size_t n)
 {
 	return jobs_is_int(f, 0, 10000, &s->retries) ? 0 : bad(err, n, "\"retries\" must be an integer from 0 to 10000");
@@ -303,8 +317,8 @@ static const struct spec_field {
 	{"container", f_container}, {"crash_limit", f_crash_limit}, {"cwd", f_cwd},	  {"delay", f_delay},
 	{"deps", f_deps},	    {"env", f_env},		    {"envk", f_envk},	  {"ext", f_ext},
 	{"git", f_git},		    {"input", f_input},	    {"job", f_job},	  {"jobtype", f_jobtype},
-	{"prio", f_prio},	    {"ranks", f_ranks},	    {"retries", f_retries}, {"target", f_target},
-	{"timeout", f_timeout},	    {"treq", f_treq},	    {"type", f_type},
+	{"prio", f_prio},	    {"ranks", f_ranks},	    {"res", f_res},	  {"retries", f_retries},
+	{"target", f_target},	    {"timeout", f_timeout},	    {"treq", f_treq},	  {"type", f_type},
 };
 
 size_t jobs_fields_check(void)
@@ -457,6 +471,15 @@ static int job_admit(struct master *ms, const struct spec *s, int kind, size_t i
 				"--slots %lld or more",
 				i, (long long)s->ranks, most, (long long)s->ranks),
 		       -1;
+	/* Resources, as ranks: refused when workers are connected and none
+	 * could ever hold the request; judged later when none is. */
+	char never[200];
+	if (s->has_res && sched_res_never(&ms->sched, SCHED_POOL_ANY, &s->res, never, sizeof never) == 1)
+		return snprintf(err, n,
+				"job %zu: %s: no connected worker could ever run it; ask for less, or start "
+				"workers that have it (mtslurm start --resource gpus=0,1,..., cpus=N, mem=SIZE)",
+				i, never),
+		       -1;
 	for (msg *x = msg_child(s->deps); x; x = msg_next(x)) {
 		int64_t dep;
 		if (!jobs_is_int(x, 1, INT64_MAX / 2, &dep))
@@ -584,9 +607,10 @@ static int job_build(struct master *ms, struct client *c, struct batch *b, const
 	int oom = 0;
 	char *opts = spec_opts_json(s, &oom);
 	struct mjob *j = oom ? NULL
-			     : mjob_new(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s->target : NULL,
-					kind == MJOB_EXEC ? s->cwd : NULL, kind == MJOB_EXEC ? env : NULL,
-					kind == MJOB_EXEC && s->envk ? (uint32_t)env_id : 0, opts);
+			     : mjob_new_res(hold ? input : NULL, hold ? input_len : 0, kind == MJOB_FUNC ? s->target : NULL,
+					    kind == MJOB_EXEC ? s->cwd : NULL, kind == MJOB_EXEC ? env : NULL,
+					    kind == MJOB_EXEC && s->envk ? (uint32_t)env_id : 0, opts,
+					    s->has_res ? &s->res : NULL);
 	free(env_owned);
 	free(opts);
 	b->input[i] = input;

@@ -316,6 +316,7 @@ void query_status(struct call *c, msg *m);
  * and /metrics all show this one object. */
 msg *query_status_msg(struct master *m);
 void query_jobs(struct call *c, msg *m);
+void query_explain(struct call *c, msg *m);
 void query_workers(struct call *c, msg *m);
 void query_wait(struct call *c, msg *m);
 void query_forget(struct call *c, msg *m);

@@ -11,7 +11,13 @@
 struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
 		      const char *env_json, uint32_t env_id, const char *opts_json)
 {
-	size_t il = env_id ? sizeof env_id : 0;
+	return mjob_new_res(input, input_len, target, cwd, env_json, env_id, opts_json, NULL);
+}
+
+struct mjob *mjob_new_res(const char *input, size_t input_len, const char *target, const char *cwd,
+			  const char *env_json, uint32_t env_id, const char *opts_json, const struct mjob_res *res)
+{
+	size_t il = (env_id ? sizeof env_id : 0) + (res ? sizeof *res : 0);
 	size_t tl = target ? strlen(target) + 1 : 0;
 	size_t cl = cwd ? strlen(cwd) + 1 : 0;
 	size_t el = env_json ? strlen(env_json) + 1 : 0;
@@ -29,10 +35,15 @@ struct mjob *mjob_new(const char *input, size_t input_len, const char *target, c
 		memcpy(j->data, input, input_len);
 	j->data[input_len] = '\0';
 	size_t off = input_len + 1;
-	if (il) {
-		memcpy(j->data + off, &env_id, il);
+	if (env_id) {
+		memcpy(j->data + off, &env_id, sizeof env_id);
 		j->flags |= MJOB_F_ENV;
-		off += il;
+		off += sizeof env_id;
+	}
+	if (res) {
+		memcpy(j->data + off, res, sizeof *res);
+		j->flags |= MJOB_F_RES;
+		off += sizeof *res;
 	}
 	if (tl) {
 		j->target_off = (uint32_t)off;

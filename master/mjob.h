@@ -48,6 +48,17 @@ enum mjob_kind { MJOB_ECHO = 0, MJOB_EXEC = 1, MJOB_FUNC = 2, MJOB_TYPED = 3 };
 #define MJOB_F_STARTED 0x04  /* assigned, and its worker said it started (not merely prefetched) */
 #define MJOB_F_ENV 0x08      /* data holds an environment snapshot id (mjob_env_id) */
 #define MJOB_F_STORED 0x10   /* the input is not in memory: only in state.db (read at assignment) */
+#define MJOB_F_RES 0x20      /* data holds a resource request (mjob_res_get) */
+
+/* What a job asked for (its "res" option: --cpus, --gpus, --mem) and,
+ * while it is assigned, the GPUs it was given: bits of its worker's GPU
+ * list (mres.h). Kept in data, not in fields, so that a job without a
+ * request pays nothing for it. */
+struct mjob_res {
+	uint32_t cpus, gpus;
+	uint64_t mem_b;
+	uint64_t gpu_mask;
+};
 
 struct sched_client;
 struct sched_worker;
@@ -72,7 +83,7 @@ struct mjob {
 	uint8_t where, kind, flags;
 	uint8_t crash_limit;   /* fail at this many crashes of a function host; 0 read as 1 */
 	uint8_t crashes;       /* function hosts it crashed so far (result "crash":true) */
-	char data[]; /* input NUL [env id: 4 bytes] [target NUL] [cwd NUL] [env NUL] [opts NUL] */
+	char data[]; /* input NUL [env id: 4 bytes] [res] [target NUL] [cwd NUL] [env NUL] [opts NUL] */
 };
 
 /* Ids of dependents, grown on demand (rare: most jobs have none). */
@@ -89,6 +100,9 @@ struct mjob_deps {
  * the worker as they came, jobs.c), or NULL. Returns NULL on OOM. */
 struct mjob *mjob_new(const char *input, size_t input_len, const char *target, const char *cwd,
 		      const char *env_json, uint32_t env_id, const char *opts_json);
+/* mjob_new with a resource request (copied, MJOB_F_RES; NULL: none). */
+struct mjob *mjob_new_res(const char *input, size_t input_len, const char *target, const char *cwd,
+			  const char *env_json, uint32_t env_id, const char *opts_json, const struct mjob_res *res);
 /* Free the job and its dependents list. NULL is a no-op. */
 void mjob_free(struct mjob *j);
 
@@ -108,6 +122,28 @@ static inline uint32_t mjob_env_id(const struct mjob *j)
 	if (j->flags & MJOB_F_ENV)
 		memcpy(&v, j->data + j->input_len + 1, sizeof v);
 	return v;
+}
+
+/* Where j's struct mjob_res lives in data (unaligned: copy it). */
+static inline char *mjob_res_at(const struct mjob *j)
+{
+	return (char *)j->data + j->input_len + 1 + ((j->flags & MJOB_F_ENV) ? sizeof(uint32_t) : 0);
+}
+/* j's request into *r: 1, or 0 (all zero) for a job that asked for nothing. */
+static inline int mjob_res_get(const struct mjob *j, struct mjob_res *r)
+{
+	if (!(j->flags & MJOB_F_RES)) {
+		memset(r, 0, sizeof *r);
+		return 0;
+	}
+	memcpy(r, mjob_res_at(j), sizeof *r);
+	return 1;
+}
+/* Write back r (a job with MJOB_F_RES only). */
+static inline void mjob_res_put(struct mjob *j, const struct mjob_res *r)
+{
+	if (j->flags & MJOB_F_RES)
+		memcpy(mjob_res_at(j), r, sizeof *r);
 }
 
 /* "echo", "exec", "func". */

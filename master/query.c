@@ -272,6 +272,26 @@ void query_jobs(struct call *c, msg *m)
 	buf_release(&b);
 }
 
+/* A worker's "res": {"cpus","cpus_free","mem","mem_free","gpus":[ids],
+ * "gpus_free":[ids],"gpu_kind"}. */
+static void worker_res(msg *o, const struct mres_worker *r)
+{
+	msg *x = msg_new_object(), *g = msg_new_array(), *gf = msg_new_array();
+	for (uint32_t i = 0; i < r->ngpus; i++) {
+		msg_push(g, msg_new_str(r->ids[i]));
+		if (r->gpus_free & ((uint64_t)1 << i))
+			msg_push(gf, msg_new_str(r->ids[i]));
+	}
+	msg_set_int(x, "cpus", r->cpus);
+	msg_set_int(x, "cpus_free", r->cpus_free);
+	msg_set_int(x, "mem", (int64_t)r->mem_b);
+	msg_set_int(x, "mem_free", (int64_t)r->mem_free_b);
+	msg_add(x, "gpus", g);
+	msg_add(x, "gpus_free", gf);
+	msg_set_str(x, "gpu_kind", resource_gpu_kind_name(r->gpu_kind));
+	msg_add(o, "res", x);
+}
+
 void query_workers(struct call *c, msg *m)
 {
 	struct master *ms = c->m;
@@ -309,6 +329,8 @@ void query_workers(struct call *c, msg *m)
 			msg_set_str(o, "wtype", w->wtype);
 		if (w->url[0])
 			msg_set_str(o, "url", w->url);
+		if (w->sw.res)
+			worker_res(o, w->sw.res);
 		msg_push(a, o);
 	}
 	msg_add(r, "workers", a);
@@ -476,5 +498,57 @@ void query_forget(struct call *c, msg *m)
 	msg_set_int(r, "failed", k[MJOB_FAILED]);
 	msg_set_int(r, "cancelled", k[MJOB_CANCELLED]);
 	msg_set_bool(r, "more", n == limit);
+	call_reply(c, r);
+}
+
+/* `explain`: why job "id" is where it is -- for a queued one, what it
+ * waits for (sched_explain: its dependencies, a free slot, the CPUs, GPUs
+ * or memory it asked for, or that no connected worker could ever run it:
+ * "never"); for a running one, the GPUs it was given. */
+void query_explain(struct call *c, msg *m)
+{
+	struct master *ms = c->m;
+	int64_t id;
+	if (msg_get_int(m, "id", &id) || id <= 0) {
+		call_error(c, "bad_request", "explain needs \"id\": a job id");
+		return;
+	}
+	const struct mjob *j = sched_find(&ms->sched, id);
+	int state = j ? -1 : store_state(ms->store, id);
+	if (!j && state < 0) {
+		call_error(c, "unknown_job", "job %lld does not exist (or was forgotten)", (long long)id);
+		return;
+	}
+	msg *r = call_new_reply(c, "explain");
+	msg_set_int(r, "id", id);
+	char why[300];
+	if (!j) {
+		msg_set_str(r, "state", mjob_state_name(state));
+		snprintf(why, sizeof why, "it is %s", mjob_state_name(state));
+		msg_set_str(r, "why", why);
+		call_reply(c, r);
+		return;
+	}
+	int never = sched_explain(&ms->sched, j, why, sizeof why);
+	const char *st = j->where != MJOB_ASSIGNED ? "queued" : (j->flags & MJOB_F_STARTED) ? "running" : "prefetched";
+	msg_set_str(r, "state", st);
+	msg_set_str(r, "why", why);
+	msg_set_bool(r, "never", never);
+	struct mjob_res res;
+	if (mjob_res_get(j, &res)) {
+		msg *o = msg_new_object();
+		msg_set_int(o, "cpus", res.cpus);
+		msg_set_int(o, "gpus", res.gpus);
+		msg_set_int(o, "mem", (int64_t)res.mem_b);
+		msg_add(r, "res", o);
+	}
+	if (j->worker && res.gpu_mask && j->worker->res) {
+		struct buf b = BUF_INIT;
+		if (mres_gpus_json(j->worker->res, res.gpu_mask, &b) == 0 && buf_add(&b, "", 1) == 0)
+			msg_add(r, "gpus", msg_new_raw(b.p));
+		buf_release(&b);
+	}
+	if (j->worker)
+		msg_set_str(r, "worker", wrk_of(j->worker)->wid);
 	call_reply(c, r);
 }

@@ -55,6 +55,14 @@
  *    unstarted (revoked, or beyond the started prefix of a lost worker and
  *    never reported started) gets it back. A job lost while started with
  *    attempts > retries fails.
+ *  - Resources (mres.h): a job that asks for CPUs, GPUs or memory
+ *    (MJOB_F_RES) goes only to a worker that has them free now and a free
+ *    slot (never into a prefetch window: what it is given is held from its
+ *    assignment to its result), and takes them there -- specific GPUs, the
+ *    lowest free ids. Such a job is never revoked for stealing or
+ *    preemption. A job that fits no worker now stays queued (looked past,
+ *    as a job whose treq does not fit; sched_explain says why). A job
+ *    without a request costs one flag test.
  *  - Deps: a job waits until all its dependencies completed; when one fails
  *    or is cancelled the job fails with "dependency N failed", transitively
  *    (iteratively, so long chains cannot overflow the stack). A job may
@@ -67,6 +75,7 @@
 #include <stdint.h>
 
 #include "mjob.h"
+#include "mres.h"
 
 /* One queue entry: the job's key, copied so that sifting never touches the
  * jobs themselves (a pointer chase per level would cost a cache miss each). */
@@ -120,6 +129,10 @@ struct sched_worker {
 	uint32_t pools_in[SCHED_WORKER_POOLS_INLINE];
 	uint32_t *pools_heap;
 	uint32_t steal_cap; /* sched_steal's scratch: free slots left to fill */
+	/* Its CPUs, memory and GPUs and what is free of them (mres.h), owned
+	 * by the caller; NULL: it reported none and takes no job that asks
+	 * for resources. Set with sched_worker_set_res. */
+	struct mres_worker *res;
 };
 
 /* One pool: its clients with queued jobs and its counts. */
@@ -213,6 +226,22 @@ void sched_worker_add(struct sched *s, struct sched_worker *w, uint32_t slots, u
  * none, w gets no job). Jobs w holds stay. 0, or -1 (nothing changed) if a
  * pool id is SCHED_POOL_MAX or more, or on OOM. */
 int sched_worker_set_pools(struct sched *s, struct sched_worker *w, const uint32_t *pools, size_t n);
+/* w's resources from now on (NULL: none; borrowed, the caller frees the
+ * previous one after this call): everything free less what the jobs w
+ * holds asked for (their GPUs kept where they are free). */
+void sched_worker_set_res(struct sched *s, struct sched_worker *w, struct mres_worker *res);
+/* Why queued job j is not running, in out (one line): it waits for
+ * dependencies; no connected worker could ever hold its request ("needs 2
+ * GPUs; workers have at most 1"); or what it waits for ("waiting: all 4
+ * GPUs busy"). Returns 1 if it can never run on the workers connected
+ * now, else 0. */
+int sched_explain(const struct sched *s, const struct mjob *j, char *out, size_t n);
+/* Can request r never run on the connected workers serving pool
+ * (SCHED_POOL_ANY: any)? 1 with the reason in out ("needs 2 GPUs; workers
+ * have at most 1"), 0 if one of them could run it, -1 if none is
+ * connected (it cannot be judged then). */
+#define SCHED_POOL_ANY UINT32_MAX
+int sched_res_never(const struct sched *s, uint32_t pool, const struct mjob_res *r, char *out, size_t n);
 /* Does w take jobs of this pool? */
 int sched_worker_serves(const struct sched_worker *w, uint32_t pool);
 /* Free w's pool set storage (the owner calls it before freeing w). */

@@ -419,8 +419,11 @@ static int load_row(void *arg, const struct store_row *r)
 	}
 	int kind = mjob_kind_parse(r->type);
 	int hold = master_holds_input(m, r->input_len, L->pending_b);
-	struct mjob *j = mjob_new(hold ? r->input : NULL, hold ? r->input_len : 0, r->target, r->cwd, r->env,
-				  r->env_id > 0 && r->env_id <= UINT32_MAX ? (uint32_t)r->env_id : 0, r->opts);
+	struct mjob_res res; /* the scheduler's copy of its "res" option */
+	int has_res = mres_from_opts(r->opts, &res) && (res.cpus || res.gpus || res.mem_b);
+	struct mjob *j = mjob_new_res(hold ? r->input : NULL, hold ? r->input_len : 0, r->target, r->cwd, r->env,
+				      r->env_id > 0 && r->env_id <= UINT32_MAX ? (uint32_t)r->env_id : 0, r->opts,
+				      has_res ? &res : NULL);
 	if (!j)
 		return -1;
 	if (!hold)

@@ -51,6 +51,7 @@ struct wrk *workers_new(struct master *m, const char *wid)
 static void wrk_free(struct wrk *w)
 {
 	sched_worker_release(&w->sw); /* its pool set, if larger than fits in it */
+	mres_worker_free(w->sw.res);
 	free(w->envs_sent);
 	fbuf_release(&w->assign);
 	fbuf_release(&w->result_ok);
@@ -420,6 +421,13 @@ static void cb_assign(void *arg, struct mjob *j)
 		buf_adds(b, ",\"opts\":");
 		buf_adds(b, mjob_opts(j)); /* a JSON object printed by msg_print (jobs.c) */
 	}
+	struct mjob_res res;
+	if (mjob_res_get(j, &res) && res.gpu_mask && w->sw.res) {
+		buf_adds(b, ",\"gpus\":");
+		mres_gpus_json(w->sw.res, res.gpu_mask, b);
+		if (w->sw.res->gpu_kind == RESOURCE_GPU_AMD)
+			buf_adds(b, ",\"gpu_kind\":\"amd\"");
+	}
 	if (mjob_env_id(j))
 		assign_env(m, w, b, mjob_env_id(j));
 	buf_add(b, "}", 1);
@@ -554,6 +562,17 @@ static int handle_results(struct wrk *w, const msg *arr, int adopt)
 	return 0;
 }
 
+/* A job w holds runs on these GPUs (its hello's held entry): keep that as
+ * its assignment (after a master restart the master did not know). */
+static void held_gpus(struct wrk *w, struct mjob *j, const char *gpus)
+{
+	struct mjob_res r;
+	if (!gpus || !w->sw.res || !mjob_res_get(j, &r))
+		return;
+	r.gpu_mask = mres_gpus_mask(w->sw.res, gpus);
+	mjob_res_put(j, &r);
+}
+
 static void on_hello(struct call *c, msg *m)
 {
 	struct peer *p = c->peer;
@@ -572,19 +591,26 @@ static void on_hello(struct call *c, msg *m)
 		conn_close(p->conn, "protocol", "second hello on one worker connection");
 		return;
 	}
+	char rerr[200];
+	struct mres_worker *res = mres_worker_from_hello(m, rerr, sizeof rerr);
+	if (!res && rerr[0]) {
+		conn_close(p->conn, "bad_message", rerr);
+		return;
+	}
 	msg_get_int(m, "pid", &pid);
 	msg_get_int(m, "rank", &rank);
 	struct wrk *w = workers_find(ms, wid);
-	if (w && w->peer && w->peer != p) {
+	if (!w && !(w = workers_new(ms, wid))) {
+		mres_worker_free(res);
+		conn_close(p->conn, NULL, "out of memory");
+		return;
+	}
+	if (w->peer && w->peer != p) {
 		struct peer *old = w->peer;
 		old->worker = NULL;
 		w->peer = NULL;
 		if (old->conn)
 			conn_close(old->conn, NULL, "replaced by a new connection of the same worker");
-	}
-	if (!w && !(w = workers_new(ms, wid))) {
-		conn_close(p->conn, NULL, "out of memory");
-		return;
 	}
 	int reclaimed = w->sw.nassigned > 0;
 	store_worker_up(ms->store, wid, util_wall());
@@ -605,6 +631,9 @@ static void on_hello(struct call *c, msg *m)
 	uint32_t prefetch = ms->cfg.prefetch != UINT32_MAX ? ms->cfg.prefetch
 			    : slots > MASTER_PREFETCH_MIN ? (uint32_t)slots : MASTER_PREFETCH_MIN;
 	sched_worker_add(&ms->sched, &w->sw, (uint32_t)slots, prefetch);
+	struct mres_worker *old_res = w->sw.res;
+	sched_worker_set_res(&ms->sched, &w->sw, res); /* what it holds keeps its share */
+	mres_worker_free(old_res);
 	/* A worker of a worker type serves the pools of its job types only. */
 	const char *wtype = msg_get_str(m, "wtype"), *url = msg_get_str(m, "url");
 	util_strlcpy(w->wtype, wtype && strlen(wtype) <= TYPES_NAME_MAX ? wtype : "", sizeof w->wtype);
@@ -632,6 +661,7 @@ static void on_hello(struct call *c, msg *m)
 		if (j && j->where == MJOB_ASSIGNED && j->worker == &w->sw && j->attempts == a) {
 			j->flags |= MJOB_F_MARK;
 			kept++;
+			held_gpus(w, j, msg_get_str(h, "gpus"));
 			double st;
 			if (msg_get_num(h, "st", &st) == 0 && !(j->flags & MJOB_F_STARTED))
 				mark_started(ms, j, st, 1); /* running there, since st */
@@ -649,6 +679,8 @@ static void on_hello(struct call *c, msg *m)
 			returned++;
 		}
 	}
+	if (w->sw.res)
+		sched_worker_set_res(&ms->sched, &w->sw, w->sw.res); /* with the GPUs its jobs run on */
 	msg *r = msg_new_typed("hello_ok");
 	msg_set_str(r, "worker", wid);
 	msg_set_int(r, "prefetch", prefetch);

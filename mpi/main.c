@@ -10,7 +10,7 @@
  *
  *   mtslurm-worker --run-dir DIR [--slots S] [--no-mpi] [--id ID]
  *                  [--worker-type NAME] [--http HOST:PORT] [--url URL]
- *                  [--reconnect-max SECONDS] [--debug]
+ *                  [--reconnect-max SECONDS] [--resource KEY=VALUE]... [--debug]
  *
  * With --worker-type it serves the jobs of that worker type (worker/typed.h);
  * with --http, mindtrace's Worker endpoints (worker/wapi.h).
@@ -35,6 +35,7 @@
 
 #include "jobenv.h"
 #include "log.h"
+#include "resource.h"
 #include "rundir.h"
 #include "sljob.h"
 #include "util.h"
@@ -64,13 +65,16 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mtslurm-worker --run-dir DIR [--slots S] [--no-mpi] [--id ID]\n"
 		   "                      [--worker-type NAME] [--http HOST:PORT] [--url URL]\n"
-		   "                      [--reconnect-max SECONDS] [--debug]\n"
+		   "                      [--reconnect-max SECONDS] [--resource KEY=VALUE]... [--debug]\n"
 		   "Runs one mtslurm worker per MPI rank (or one with --no-mpi); it finds the\n"
 		   "master through DIR/master.json and authenticates with DIR/key.\n"
 		   "  --worker-type NAME  serve the jobs of worker type NAME (registered with the master)\n"
 		   "  --http HOST:PORT    serve mindtrace's Worker endpoints there (also :PORT or PORT;\n"
 		   "                      host 127.0.0.1, port 0: any free port); token DIR/token\n"
-		   "  --url URL           the URL told to the master (default http://HOST:PORT as bound)\n");
+		   "  --url URL           the URL told to the master (default http://HOST:PORT as bound)\n"
+		   "  --resource K=V      what jobs may ask for, instead of what is detected: cpus=N,\n"
+		   "                      mem=SIZE (8G), gpus=ID,ID,... (0,1,2,3), gpu-kind=nvidia|amd\n"
+		   "                      (repeatable; shared among the workers mpirun starts on a node)\n");
 }
 
 static void on_closed(uv_handle_t *h)
@@ -241,8 +245,9 @@ int main(int argc, char **argv)
 {
 	const char *run_dir_opt = NULL, *id_opt = NULL, *wtype = NULL, *url = NULL, *http = NULL;
 	char http_host[256] = "";
-	int slots = 1, use_mpi = 1, debug = 0, http_port = 0;
+	int slots = 1, use_mpi = 1, debug = 0, http_port = 0, nres = 0;
 	double reconnect_max_s = 0;
+	const char *res_args[32];
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -270,6 +275,13 @@ int main(int argc, char **argv)
 			i++;
 		} else if (strcmp(a, "--reconnect-max") == 0 && v) {
 			reconnect_max_s = atof(v);
+			i++;
+		} else if (strcmp(a, "--resource") == 0 && v) {
+			if (nres == (int)(sizeof res_args / sizeof res_args[0])) {
+				fprintf(stderr, "mtslurm-worker: too many --resource options\n");
+				return 2;
+			}
+			res_args[nres++] = v;
 			i++;
 		} else if (strcmp(a, "--no-mpi") == 0) {
 			use_mpi = 0;
@@ -302,6 +314,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mtslurm-worker: --url needs --http (the address to serve at)\n");
 		return 2;
 	}
+	/* what jobs may ask for: detected, then what --resource says */
+	static struct resource_set res;
+	if (resource_detect(&res, err, sizeof err) < 0) {
+		fprintf(stderr, "mtslurm-worker: %s (set it right, or say --resource gpus=...)\n", err);
+		return 2;
+	}
+	for (int k = 0; k < nres; k++)
+		if (resource_arg_apply(&res, res_args[k], err, sizeof err) < 0) {
+			fprintf(stderr, "mtslurm-worker: %s\n", err);
+			return 2;
+		}
 	if (rundir_resolve(dir, run_dir_opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mtslurm-worker: %s\n", err);
 		return 2;
@@ -371,6 +394,14 @@ int main(int argc, char **argv)
 	cfg.http_host = http_host[0] ? http_host : NULL;
 	cfg.http_port = http_port;
 	cfg.url = url;
+	/* mpirun's ranks on one node share it: each takes its part */
+	const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK"), *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+	if (lr && ls)
+		resource_share(&res, atoi(lr), atoi(ls));
+	cfg.res = &res;
+	log_info("resources: %u CPUs, %llu MiB, %u GPU%s%s%s%s", res.cpus, (unsigned long long)(res.mem_b >> 20),
+		 res.ngpus, res.ngpus == 1 ? "" : "s", res.gpu_from ? " (from " : "", res.gpu_from ? res.gpu_from : "",
+		 res.gpu_from ? ")" : "");
 	log_info("starting: pid %ld, %d slots, run dir %s%s%s%s", (long)getpid(), slots, dir,
 		 use_mpi ? "" : " (no MPI)", wtype ? ", worker type " : "", wtype ? wtype : "");
 	d.w = worker_new(&d.loop, &cfg, err, sizeof(err));

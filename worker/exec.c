@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,8 @@ struct exec_run {
 	size_t tail_len;
 	uint64_t logged[2];
 	struct exec_run *prev, *next; /* x->runs: every run not yet freed */
+	cpu_set_t pin;  /* the CPUs its process is bound to (pinned) */
+	int pinned;     /* pin is in use (counted in x->pin_use until the reap) */
 	/* argv and the copy of the command follow */
 };
 
@@ -101,6 +104,8 @@ struct exec {
 	struct runtimes *rt; /* container runtimes (container.h), made at the first container job */
 	char **fallback;   /* base of jobs without a snapshot (fallback_env) */
 	size_t nfallback;
+	cpu_set_t avail;  /* the worker's own affinity: what jobs are pinned to */
+	unsigned char pin_use[CPU_SETSIZE]; /* running pinned jobs on each CPU */
 	int closing;
 	int close_stage;
 	int cg_warned;
@@ -158,6 +163,7 @@ struct spawn_req {
 	volatile int in_exec; /* ... and whether execve itself failed */
 	int cg_fd;            /* cgroup.procs of the job's leaf; -1: none */
 	volatile int cg_err;  /* the child could not enter it (it runs anyway) */
+	const cpu_set_t *pin; /* bind the child to these CPUs; NULL: inherit */
 };
 
 /* Kept out of line and given everything through q, so nothing in the
@@ -189,6 +195,9 @@ __attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
 		 * starts, a setsid daemon too, cannot leave the group */
 		if (q->cg_fd >= 0 && write(q->cg_fd, "0", 1) != 1)
 			q->cg_err = errno ? errno : EIO;
+		/* bound before exec, so that nothing it starts escapes */
+		if (q->pin && sched_setaffinity(0, sizeof *q->pin, q->pin) < 0)
+			goto fail;
 		if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
 		    dup2(q->err, 2) < 0 || (q->cwd && chdir(q->cwd) < 0))
 			goto fail;
@@ -251,7 +260,39 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_opts *o, char *err, siz
 	x->x_handles = 2;
 	uv_signal_start(&x->sigchld, on_sigchld, SIGCHLD);
 	dflt_refresh(x);
+	if (sched_getaffinity(0, sizeof x->avail, &x->avail) < 0 || !CPU_COUNT(&x->avail)) {
+		CPU_ZERO(&x->avail);
+		CPU_SET(0, &x->avail);
+	}
 	return x;
+}
+
+/* Choose n CPUs for a pinned job: of the worker's, the least used by other
+ * pinned jobs first (so jobs that fit never share), lowest first among
+ * equals. More than the worker has: all of them. */
+static void pin_choose(struct exec *x, int n, cpu_set_t *out)
+{
+	CPU_ZERO(out);
+	int have = CPU_COUNT(&x->avail);
+	if (n > have)
+		n = have;
+	for (int k = 0; k < n; k++) {
+		int best = -1;
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &x->avail) && !CPU_ISSET(c, out) &&
+			    (best < 0 || x->pin_use[c] < x->pin_use[best]))
+				best = c;
+		if (best < 0)
+			break;
+		CPU_SET(best, out);
+	}
+}
+
+static void pin_use(struct exec *x, const cpu_set_t *set, int delta)
+{
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, set) && (delta > 0 ? x->pin_use[c] < 255 : x->pin_use[c] > 0))
+			x->pin_use[c] = (unsigned char)(x->pin_use[c] + delta);
 }
 
 size_t exec_running(const struct exec *x)
@@ -287,6 +328,10 @@ static void run_release_leaf(struct exec_run *r)
 {
 	cgroup_leaf_put(r->x->o.cg, r->leaf);
 	r->leaf = NULL;
+	if (r->pinned) {
+		pin_use(r->x, &r->pin, -1);
+		r->pinned = 0;
+	}
 }
 
 /* ---- closing ---- */
@@ -804,12 +849,30 @@ static char **fallback_env(struct exec *x, size_t *n)
 static int worker_sets(const struct job *j, const char *kv)
 {
 	static const char *const own[] = {"MTSLURM_JOB_ID", "MTSLURM_ATTEMPT", "MTSLURM_WORKER", "MTSLURM_RUN_DIR"};
+	static const char *const gpu[] = {"MTSLURM_GPUS", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES"};
 	size_t nl = strcspn(kv, "=");
 	if (nl > 8 && strncmp(kv, "MTSLURM_", 8) == 0)
 		for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
 			if (strlen(own[i]) == nl && strncmp(kv, own[i], nl) == 0)
 				return 1;
+	/* the GPUs it was given are facts too: no one else's list wins */
+	for (size_t i = 0; j->gpus && i < sizeof gpu / sizeof gpu[0]; i++)
+		if (strlen(gpu[i]) == nl && strncmp(kv, gpu[i], nl) == 0)
+			return 1;
 	return j->cwd && nl == 3 && strncmp(kv, "PWD", 3) == 0;
+}
+
+/* MTSLURM_GPUS, CUDA_VISIBLE_DEVICES and (AMD's) ROCR_VISIBLE_DEVICES of
+ * a job given GPUs: exactly the ids the master chose. */
+static size_t gpu_env(const struct job *j, char **env, size_t k, char **p, char *end)
+{
+	static const char *const names[] = {"MTSLURM_GPUS", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES"};
+	for (size_t i = 0; j->gpus && i < (j->gpus_amd ? 3u : 2u); i++) {
+		int n = snprintf(*p, (size_t)(end - *p), "%s=%s", names[i], j->gpus);
+		env[k++] = *p;
+		*p += n + 1;
+	}
+	return k;
 }
 
 static int job_sets(const struct job *j, const char *kv)
@@ -839,8 +902,9 @@ static char **job_env(struct exec *x, const struct job *j, const char **pathvar)
 		nb = j->envbase->n;
 	const char *wid = x->o.worker_id ? x->o.worker_id : "";
 	const char *rd = x->o.run_dir ? x->o.run_dir : "";
-	size_t sbytes = 96 + strlen(wid) + 16 + strlen(rd) + 18 + (j->cwd ? strlen(j->cwd) + 5 : 0);
-	size_t nmax = nb + j->nenv + 6;
+	size_t sbytes = 96 + strlen(wid) + 16 + strlen(rd) + 18 + (j->cwd ? strlen(j->cwd) + 5 : 0) +
+			(j->gpus ? 3 * (strlen(j->gpus) + 24) : 0);
+	size_t nmax = nb + j->nenv + 9;
 	char **env = malloc(nmax * sizeof(char *) + sbytes);
 	if (!env)
 		return NULL;
@@ -864,6 +928,7 @@ static char **job_env(struct exec *x, const struct job *j, const char **pathvar)
 	n = snprintf(p, (size_t)(end - p), "MTSLURM_RUN_DIR=%s", rd);
 	env[k++] = p;
 	p += n + 1;
+	k = gpu_env(j, env, k, &p, end);
 	if (j->cwd) {
 		snprintf(p, (size_t)(end - p), "PWD=%s", j->cwd);
 		env[k++] = p;
@@ -1185,7 +1250,11 @@ void exec_start(struct exec *x, struct job *j)
 		dflt_refresh(x);
 	struct cgroup_leaf *leaf = cgroup_leaf_get(x->o.cg);
 	struct spawn_req q = {p.prog, p.argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0,
-			      cgroup_leaf_procs_fd(leaf), 0};
+			      cgroup_leaf_procs_fd(leaf), 0, NULL};
+	if (j->pin_cpus) {
+		pin_choose(x, j->pin_cpus, &r->pin);
+		q.pin = &r->pin;
+	}
 	int e;
 	pid_t pid = spawn_job(x, &q, &p, &e);
 	close(po[1]);
@@ -1208,6 +1277,10 @@ void exec_start(struct exec *x, struct job *j)
 		return;
 	}
 	free(p.cargv);
+	if (q.pin) {
+		r->pinned = 1;
+		pin_use(x, &r->pin, +1);
+	}
 	run_begin(x, j, r, pid, leaf, po[0], pe[0]);
 }
 

@@ -57,7 +57,11 @@ struct exec_opts {
 struct exec *exec_new(uv_loop_t *loop, const struct exec_opts *o, char *err, size_t errlen);
 
 /* Start j (kind JOB_EXEC). The result always arrives through opts.done,
- * possibly before this returns (a command that cannot start). */
+ * possibly before this returns (a command that cannot start). A job with
+ * pin_cpus is bound to that many CPUs of the worker's own affinity mask
+ * (those the fewest other pinned jobs use) before it executes anything;
+ * one with gpus sees them in MTSLURM_GPUS and CUDA_VISIBLE_DEVICES (and
+ * ROCR_VISIBLE_DEVICES for AMD's). */
 void exec_start(struct exec *x, struct job *j);
 
 /* Stop a running job: SIGTERM to its process group and every process of its

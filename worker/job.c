@@ -58,6 +58,17 @@ static int job_envbase(struct job *j, const msg *wjob, struct envcache *envs, ch
 	return 0;
 }
 
+/* The CPUs an exec job's process is bound to: its "res" option's cpus
+ * when it says "pin" (checked by the master), else 0. */
+static int job_pin(const msg *opts)
+{
+	const msg *res = msg_get(opts, "res");
+	int64_t cpus = 0;
+	if (!msg_get_bool(res, "pin", 0) || msg_get_int(res, "cpus", &cpus) || cpus < 1 || cpus > 1000000)
+		return 0;
+	return (int)cpus;
+}
+
 struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t errlen)
 {
 	int64_t id, a = 1;
@@ -70,6 +81,7 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 	const char *input = msg_get_str(wjob, "input");
 	const char *target = msg_get_str(wjob, "target");
 	const char *cwd = msg_get_str(wjob, "cwd");
+	const char *gpus = msg_get_str(wjob, "gpus");
 	msg *env = msg_get(wjob, "env");
 	/* the options as JSON text: the executor steps that use them (git,
 	 * container, resources) read their own member */
@@ -84,7 +96,7 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 	if (!input)
 		input = "";
 	size_t tl = strlen(type), il = strlen(input), gl = target ? strlen(target) : 0,
-	       cl = cwd ? strlen(cwd) : 0, ol = opts ? strlen(opts) : 0;
+	       cl = cwd ? strlen(cwd) : 0, ol = opts ? strlen(opts) : 0, pl = gpus ? strlen(gpus) : 0;
 	size_t nenv = 0, envbytes = 0;
 	for (msg *e = msg_child(env); e; e = msg_next(e)) {
 		if (msg_str(e)) {
@@ -93,7 +105,7 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 		}
 	}
 	size_t total = sizeof(struct job) + (nenv ? (nenv + 1) * sizeof(char *) : 0) + tl + il +
-		       gl + cl + ol + 5 + envbytes;
+		       gl + cl + ol + pl + 6 + envbytes;
 	struct job *j = malloc(total);
 	if (!j) {
 		free(opts);
@@ -126,6 +138,9 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 	j->target = target ? put_str(&p, target, gl) : NULL;
 	j->cwd = cwd ? put_str(&p, cwd, cl) : NULL;
 	j->opts = opts ? put_str(&p, opts, ol) : NULL;
+	j->gpus = gpus ? put_str(&p, gpus, pl) : NULL;
+	j->gpus_amd = gpus && msg_get_str(wjob, "gpu_kind") && !strcmp(msg_get_str(wjob, "gpu_kind"), "amd");
+	j->pin_cpus = job_pin(o);
 	free(opts);
 	if (nenv) {
 		size_t i = 0;

@@ -45,6 +45,9 @@ struct job {
 	const char *cwd;    /* exec, or NULL */
 	const char *opts;   /* the job's options as a JSON object text ("opts" of its
 			     * assign: git, container, resources), or NULL */
+	const char *gpus;   /* the ids of the GPUs the master gave it ("1,3"), or NULL */
+	int gpus_amd;       /* ... AMD's: ROCR_VISIBLE_DEVICES names them too */
+	int pin_cpus;       /* exec: bind its process to this many CPUs ("res":{"pin"}); 0: no */
 	const char **env;   /* exec: NULL-terminated "K=V" list, or NULL */
 	size_t nenv;
 	struct envcache_ent *envbase; /* exec: its environment snapshot (a reference), or NULL */

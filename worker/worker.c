@@ -44,6 +44,7 @@
 #include "log.h"
 #include "nametab.h"
 #include "msg.h"
+#include "resource.h"
 #include "rundir.h"
 #include "tlsid.h"
 #include "typed.h"
@@ -95,6 +96,8 @@ struct worker {
 	char node[256];
 	char key_path[RUNDIR_PATH_MAX];
 	int slots;
+	struct resource_set res; /* told to the master in hello (has_res) */
+	int has_res;
 	int running;
 	struct job *qhead, *qtail;
 	unsigned nqueued;
@@ -810,6 +813,25 @@ static void on_ready(struct conn *c);
 static void on_msg(struct conn *c, msg *m);
 static void on_close(struct conn *c, const char *why);
 
+/* hello's "cpus", "mem", "gpus" and "gpu_kind": what this worker gives
+ * jobs (docs/protocol.md). 0, or -1 on OOM. */
+static int hello_res(struct worker *w, msg *h)
+{
+	if (!w->has_res)
+		return 0;
+	const struct resource_set *r = &w->res;
+	msg *g = msg_new_array();
+	if (!g || msg_set_int(h, "cpus", r->cpus) || msg_set_int(h, "mem", (int64_t)r->mem_b))
+		return msg_free(g), -1;
+	for (uint32_t i = 0; i < r->ngpus; i++)
+		if (msg_push(g, msg_new_str(r->gpus[i])))
+			return msg_free(g), -1;
+	if (msg_add(h, "gpus", g) ||
+	    (r->ngpus && msg_set_str(h, "gpu_kind", resource_gpu_kind_name(r->gpu_kind))))
+		return -1;
+	return 0;
+}
+
 static void send_hello(struct worker *w)
 {
 	msg *h = msg_new_typed("hello");
@@ -835,12 +857,15 @@ static void send_hello(struct worker *w)
 		msg_set_bool(h, "draining", 1);
 	if (w->end > 0)
 		msg_set_num(h, "end", w->end);
+	if (hello_res(w, h))
+		goto oom;
 	size_t pos = 0;
 	struct job *j;
 	while ((j = idmap_next(&w->jobs, &pos, NULL)) != NULL) {
 		msg *o = msg_new_object();
 		if (!o || msg_set_int(o, "id", j->id) || msg_set_int(o, "a", j->attempt) ||
-		    (j->state == JOB_RUNNING && msg_set_num(o, "st", j->started_at))) {
+		    (j->state == JOB_RUNNING && msg_set_num(o, "st", j->started_at)) ||
+		    (j->gpus && msg_set_str(o, "gpus", j->gpus))) {
 			msg_free(o);
 			goto oom;
 		}
@@ -1198,6 +1223,11 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	w->cfg.run_dir = w->run_dir;
 	w->cfg.id = NULL;
 	w->slots = cfg->slots > 0 ? cfg->slots : 1;
+	if (cfg->res) {
+		w->res = *cfg->res;
+		w->has_res = 1;
+	}
+	w->cfg.res = NULL;
 	if (cfg->id && *cfg->id)
 		util_strlcpy(w->id, cfg->id, sizeof(w->id));
 	else

@@ -47,9 +47,13 @@ struct worker_cfg {
 	const char *http_host; /* NULL: 127.0.0.1 */
 	int http_port;         /* 0: an ephemeral port */
 	const char *url;       /* advertised in hello; NULL: http://HOST:PORT as bound */
+	/* Its CPUs, memory and GPUs (resource.h), told to the master in hello
+	 * (copied); NULL: none (it takes no job that asks for resources). */
+	const struct resource_set *res;
 };
 
 struct worker;
+struct resource_set;
 
 /* Create the worker and start connecting. Returns NULL with a one-line
  * reason in err when it cannot work at all (bad key file permissions, the

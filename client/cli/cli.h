@@ -58,6 +58,9 @@ struct cli {
 	int nvolume;
 	const char *cenv[CLI_MAX_ENV];
 	int ncenv;
+	int cpus, gpus, pin; /* --cpus, --gpus, --pin (and --mem SIZE, in sl.mem) */
+	const char *resource[32]; /* start --resource K=V: given to every worker */
+	int nresource;
 	/* Slurm (start, add-workers): NULL / 0 = $MTSLURM_* default, else Slurm's */
 	int in_allocation;
 	int autoscale, max_workers, workers_per_alloc;
@@ -212,6 +215,7 @@ int cmd_status(struct cli *cli);
 int cmd_submit(struct cli *cli);
 int cmd_wait(struct cli *cli);
 int cmd_jobs(struct cli *cli);
+int cmd_explain(struct cli *cli);
 int cmd_logs(struct cli *cli);
 int cmd_cancel(struct cli *cli);
 int cmd_workers(struct cli *cli);
@@ -238,6 +242,7 @@ int cli_submit_array(struct cli *cli, const mts_job *tmpl);
 int cli_jobs_array(struct cli *cli);
 int cli_cancel_array(struct cli *cli);
 int cli_wait_array(struct cli *cli);
+void opt_resource(struct cli *cli, const struct cli_option *o, const char *v);
 int cmd_nodes(struct cli *cli);
 int cmd_launch_worker(struct cli *cli);
 /* POST body to the master's HTTP endpoint path; the HTTP status, with the

@@ -578,3 +578,34 @@ int cmd_logs(struct cli *cli)
 	msg_free(m);
 	return 0;
 }
+
+/* `mtslurm explain ID`: the master's `explain` answer, as one line (or
+ * --json as it came). Exit 0, or 1 for a job no worker could ever run. */
+int cmd_explain(struct cli *cli)
+{
+	if (cli->npos != 1)
+		cli_die(2, "explain wants one job id");
+	mts_job_id id = cli_job_id(cli->pos[0]);
+	mts_client *c = cli_connect(cli);
+	char req[64], *s = NULL;
+	snprintf(req, sizeof req, "{\"t\":\"explain\",\"id\":%lld}", (long long)id);
+	int rc = mts_request(&s, c, req);
+	if (rc != MTS_OK)
+		cli_die_api(c, rc);
+	mts_close(c);
+	msg *m = cli_parse(s);
+	int never = msg_get_bool(m, "never", 0);
+	if (cli->json) {
+		printf("%s\n", s);
+	} else {
+		const char *gpus = msg_get_str(m, "gpus"), *wk = msg_get_str(m, "worker");
+		printf("job %lld: %s: %s", (long long)id, msg_get_str(m, "state") ? msg_get_str(m, "state") : "?",
+		       msg_get_str(m, "why") ? msg_get_str(m, "why") : "");
+		if (wk)
+			printf(" (worker %s%s%s)", wk, gpus ? ", GPUs " : "", gpus ? gpus : "");
+		printf("\n");
+	}
+	mts_free(s);
+	msg_free(m);
+	return never ? 1 : 0;
+}

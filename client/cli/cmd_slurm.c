@@ -338,7 +338,12 @@ static void worker_script(struct cli *cli, struct buf *b, const char *bin)
 	shq(b, bin);
 	buf_adds(b, " --run-dir ");
 	shq(b, cli->run_dir);
-	buf_addf(b, " --slots %d\n", cli->slots);
+	buf_addf(b, " --slots %d", cli->slots);
+	for (int i = 0; i < cli->nresource; i++) {
+		buf_adds(b, " --resource ");
+		shq(b, cli->resource[i]);
+	}
+	buf_adds(b, "\n");
 	/* the workers left: the node agents stop the workers they launched,
 	 * then themselves (srun passes SIGTERM on to them) */
 	if (!cli->no_http)

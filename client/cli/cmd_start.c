@@ -504,21 +504,31 @@ static pid_t launch_workers(struct cli *cli, int allocation, int n, int slots, c
 	/* In an allocation: one rank per task through Slurm's PMIx; the step
 	 * overlaps so that the job's own steps (and multi-rank jobs) still
 	 * start while the workers hold every task. */
-	char *sargv[] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, (char *)worker_bin,
-			 "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
+	char *sargv[16 + 2 * 32] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, (char *)worker_bin,
+				    "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
 	/* Loopback on the command line, where a user's OMPI_MCA_* cannot widen it
 	 * (Open MPI 4.1 still binds its OOB listener to the wildcard address:
 	 * docs/protocol.md, "Trust model"). */
-	char *argv[] = {mpirun, "--allow-run-as-root", "--oversubscribe", "--mca", "oob_tcp_if_include", "lo",
-			"--mca", "btl_tcp_if_include", "lo", "-n", nbuf, (char *)worker_bin,
-			"--run-dir", cli->run_dir, "--slots", sbuf, NULL};
+	/* --bind-to none: a worker runs several jobs at once, and the CPUs it
+	 * gives them (docs/user-guide.md, "Resources") are the node's, shared
+	 * among its local ranks -- not the one core mpirun binds a rank to. */
+	char *argv[20 + 2 * 32] = {mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca",
+				   "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo", "-n", nbuf,
+				   (char *)worker_bin, "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
+	/* start --resource: every worker is told (cli->nresource <= 32) */
+	for (int i = 0, ks = 11, ka = 18; i < cli->nresource; i++) {
+		sargv[ks++] = argv[ka++] = "--resource";
+		sargv[ks++] = argv[ka++] = (char *)cli->resource[i];
+	}
 	if (!mpirun) {
 		snprintf(err, errlen, "%s", allocation ? "srun not found on PATH; is this a Slurm node?"
 						       : "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
 		return -1;
 	}
 	char **la = allocation ? sargv : argv;
-	int w = allocation ? 6 : 11; /* where the worker's own words start */
+	int w = 0; /* where the worker's own words start */
+	while (la[w] != worker_bin)
+		w++;
 	char **wrapped = container_workers(cli, la + w);
 	if (!wrapped)
 		return spawn_detached(la, wlog);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "resource.h"
 #include "util.h"
 
 #define STDIN_CHUNK 200000 /* lines per mts_submit_batch call: frames of 50,000 pipelined */
@@ -35,6 +36,23 @@ static size_t parse_deps(const char *s, mts_job_id **out)
 	free(copy);
 	*out = v;
 	return n;
+}
+
+/* --cpus, --gpus, --mem, --pin into the job (docs/user-guide.md, "Resources"). */
+static void submit_resources(const struct cli *cli, mts_job *j)
+{
+	char err[300];
+	uint64_t mem = 0;
+	if (cli->sl.mem && resource_size_parse(cli->sl.mem, &mem, err, sizeof err))
+		cli_die(2, "--mem: %s", err);
+	if (cli->pin && !cli->cpus)
+		cli_die(2, "--pin binds the job to the CPUs it asks for: give --cpus N too");
+	if (cli->pin && strcmp(cli->kind, "exec"))
+		cli_die(2, "--pin is for exec jobs (--exec): it binds the job's process to its CPUs");
+	j->cpus = cli->cpus;
+	j->gpus = cli->gpus;
+	j->mem_bytes = mem;
+	j->pin = cli->pin;
 }
 
 /* A --stdin batch was refused: --json closes the document with the reason
@@ -59,6 +77,9 @@ int cmd_submit(struct cli *cli)
 	if (cli->type_name && cli->git_url)
 		cli_die(2, "--git is for exec jobs; a run-script payload names its repository in "
 			"environment.git");
+	if (cli->type_name && (cli->cpus || cli->gpus || cli->sl.mem || cli->pin))
+		cli_die(2, "--cpus, --gpus, --mem and --pin are for --exec, --echo and --func jobs; a job type's "
+			   "workers decide what its jobs get");
 	if (cli->type_name)
 		return cli_submit_typed(cli);
 	if (!cli->kind)
@@ -86,6 +107,7 @@ int cmd_submit(struct cli *cli)
 	cli_git_job(cli, &git, git_url, sizeof git_url, git_commit);
 	if (cli->git_url)
 		tmpl.git = &git;
+	submit_resources(cli, &tmpl);
 	mts_job_id *deps;
 	tmpl.ndeps = parse_deps(cli->after, &deps);
 	tmpl.deps = deps;

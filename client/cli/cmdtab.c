@@ -77,6 +77,10 @@ static const struct cli_option options[] = {
 	DUR("--time-request", NULL, time_request_s),
 	INT("--crash-limit", NULL, crash_limit, 1, 255, "--crash-limit wants a number of crashes from 1 to 255"),
 	STR("--cwd", NULL, cwd),
+	INT("--cpus", NULL, cpus, 1, 1000000, "--cpus wants a number of CPUs from 1 to 1000000"),
+	INT("--gpus", NULL, gpus, 1, 64, "--gpus wants a number of GPUs from 1 to 64"),
+	FLAG("--pin", NULL, pin),
+	{"--resource", NULL, CLI_VALUE, opt_resource, 0, 0, 0, NULL},
 	STR("--export", NULL, export_env),
 	{"--env", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
 	{"--env-pass", NULL, CLI_VALUE, opt_env, 0, 0, 0, NULL},
@@ -123,7 +127,7 @@ static const struct cli_command commands[] = {
 	{"start", cmd_start,
 	 " --workers --local --in-allocation --slots --oversubscribe --master-works --prefetch --max-queued "
 	 "--http --http-tls --no-http --timeout --json --autoscale --max-workers --workers-per-alloc --idle-timeout --master-host "
-	 "--node-ports --container --runtime --volume --container-env " SLURM_OPTS,
+	 "--node-ports --container --runtime --volume --container-env --resource " SLURM_OPTS,
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
@@ -149,6 +153,9 @@ static const struct cli_command commands[] = {
 	 "  --json            print {master, pid, workers, run_dir, ...} as one JSON object\n"
 	 "  --node-ports A-B  the ports the node agent (mtslurm-node) gives the workers it\n"
 	 "                    launches (mtslurm launch-worker; default 8092-8111; also A,B)\n"
+	 "  --resource K=V    what each node's workers give jobs instead of what they detect:\n"
+	 "                    gpus=0,1,2,3  cpus=N  mem=SIZE  gpu-kind=nvidia|amd (repeatable;\n"
+	 "                    the workers mpirun starts on one node share it)\n"
 	 "  --no-http         the master serves no HTTP and no node agent is started\n"
 	 "  --container IMAGE the workers run inside IMAGE through a container runtime (--local,\n"
 	 "                    --in-allocation), seeing the run dir, their own directory and /tmp;\n"
@@ -176,7 +183,7 @@ static const struct cli_command commands[] = {
 	{"submit", cmd_submit,
 	 " --exec --echo --func --delay --stdin --prio --retries --after --timeout --ranks --time-request --crash-limit --cwd "
 	 "--export --env --env-pass --container --runtime --volume --container-cwd --container-env --type --id --json "
-	 "--array --each-line --from-json --git --branch --commit --workdir --git-setup ",
+	 "--array --each-line --from-json --git --branch --commit --workdir --git-setup --cpus --gpus --mem --pin ",
 	 1, "one command, message or JSON argument",
 	 "usage: mtslurm submit (--exec CMD | --echo MSG [--delay S] | --func LIB.so:fn [JSON]) [options]\n"
 	 "       mtslurm submit (--exec | --echo | --func LIB.so:fn) --stdin [options]\n"
@@ -197,6 +204,11 @@ static const struct cli_command commands[] = {
 	 "                  workers are connected and none has N slots\n"
 	 "  --time-request T  the job needs T (90, 5m, 2h): only a worker whose Slurm job\n"
 	 "                  has that much time left runs it\n"
+	 "  --cpus N        the job needs N CPUs of its worker (held while it runs)\n"
+	 "  --gpus N        the job needs N GPUs: it is given N specific ones and sees their\n"
+	 "                  ids in CUDA_VISIBLE_DEVICES and MTSLURM_GPUS\n"
+	 "  --mem SIZE      the job needs SIZE of memory (8G, 512M; a plain number is MiB)\n"
+	 "  --pin           exec: bind the job's process to its --cpus CPUs\n"
 	 "  --cwd DIR       exec: working directory (default: the current one)\n"
 	 "  --export ALL|NONE|NAME[=VALUE],...  exec: the environment the job sees, as\n"
 	 "                  sbatch's: ALL (default) this shell's; NONE a minimal one (PATH,\n"
@@ -242,6 +254,12 @@ static const struct cli_command commands[] = {
 	 "  --array ID    the members of job array ID\n"
 	 "  --timeout S   give up after S seconds (exit 2)\n"
 	 "  --json        print {\"jobs\",\"completed\",\"failed\",\"cancelled\",\"ids\":{state:[ids]}}\n"},
+	{"explain", cmd_explain, " --json ", 1, "one job id",
+	 "usage: mtslurm explain ID [--json]\n"
+	 "Why a job is where it is: what a queued job waits for (its dependencies, a free slot,\n"
+	 "the CPUs, GPUs or memory it asked for) or that no worker could ever run it; the GPUs a\n"
+	 "running job was given.\n"
+	 "  --json   the master's answer {id, state, why, never, res, gpus, worker}\n"},
 	{"jobs", cmd_jobs, " --state --limit --json --array --ids ", -1, NULL,
 	 "usage: mtslurm jobs [ID...] [--state queued|prefetched|running|completed|failed|cancelled] [--limit N] [--json]\n"
 	 "       mtslurm jobs --array ID [--state S] [--ids | --json]\n"
@@ -366,6 +384,7 @@ const char cli_usage_text[] =
 	"  wait         [ID... | --all] [--timeout S]   exit 1 if a job failed or was cancelled\n"
 	"  jobs         [ID...] [--state S] [--limit N]\n"
 	"  logs         ID [--stream out|err]\n"
+	"  explain      ID   why a job waits (dependencies, slots, CPUs/GPUs/memory)\n"
 	"  cancel       ID... | --all\n"
 	"  workers      the connected workers; --all: also the lost ones, with why\n"
 	"  forget       ID... | --before AGE | --state S   remove final jobs from the store\n"

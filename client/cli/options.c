@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "resource.h"
 
 #define FIELD(cli, o, type) ((type *)((char *)(cli) + (o)->off))
 
@@ -143,4 +144,17 @@ void opt_container_list(struct cli *cli, const struct cli_option *o, const char 
 			       : "--container-env wants NAME=VALUE, not '%s'",
 			v);
 	(vol ? cli->volume : cli->cenv)[(*n)++] = v;
+}
+
+/* start --resource K=V: checked here (resource.h), handed to each worker. */
+void opt_resource(struct cli *cli, const struct cli_option *o, const char *v)
+{
+	(void)o;
+	struct resource_set r = {0};
+	char err[300];
+	if (resource_arg_apply(&r, v, err, sizeof err))
+		cli_die(2, "%s", err);
+	if (cli->nresource >= 32)
+		cli_die(2, "too many --resource options (at most 32)");
+	cli->resource[cli->nresource++] = v;
 }

@@ -153,6 +153,7 @@ struct http;
 struct types;
 struct gateway;
 struct nodes;
+struct pipelines;
 
 struct waiter {
 	struct call call; /* answered through its transport when ready */
@@ -233,6 +234,7 @@ struct master {
 	struct types *types;                  /* job types and worker types (types.c) */
 	struct gateway *gateway;              /* endpoint job types and apps (gateway.c), or NULL */
 	struct nodes *nodes;                  /* node agents and calls to them (nodes.c), or NULL */
+	struct pipelines *pipelines;          /* running pipelines (pipeline.c), or NULL */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 };
 

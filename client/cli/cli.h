@@ -78,6 +78,9 @@ struct cli {
 	const char *node;       /* launch-worker --node NAME or URL */
 	int count;              /* launch-worker --count */
 	const char *node_ports; /* start --node-ports A-B */
+	/* pipelines (cmd_pipeline.c) */
+	int wait;           /* pipeline run --wait */
+	const char *stage;  /* pipeline results --stage NAME */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
@@ -197,6 +200,8 @@ int cmd_workers(struct cli *cli);
 int cmd_forget(struct cli *cli);
 int cmd_type(struct cli *cli);
 int cmd_types(struct cli *cli);
+/* pipeline run|status|cancel|results (cmd_pipeline.c). */
+int cmd_pipeline(struct cli *cli);
 int cmd_worker_type(struct cli *cli);
 int cmd_worker_types(struct cli *cli);
 int cmd_dlq(struct cli *cli);

@@ -363,7 +363,7 @@ static void test_migrate_v3(void **st)
 	assert_int_equal(L.crash_limits[0], 1);
 	assert_int_equal(L.crashes[0], 0);
 	assert_int_equal(L.crashes[1], 1);
-	assert_schema_version("6");
+	assert_schema_version("7");
 }
 
 /* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
@@ -388,7 +388,7 @@ static void test_migrate_v2(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
 	assert_int_equal(L.crash_limits[0], 1);
-	assert_schema_version("6");
+	assert_schema_version("7");
 }
 
 /* A state.db of schema 4 (before environment snapshots) is upgraded in
@@ -413,7 +413,7 @@ static void test_migrate_v4(void **st)
 	assert_int_equal(L.env_ids[0], 0);
 	assert_int_equal(store_env_find(s, "ab"), 0);
 	store_close(s);
-	assert_schema_version("6");
+	assert_schema_version("7");
 }
 
 /* Snapshots: stored once per key, found by key, read by id, named by the

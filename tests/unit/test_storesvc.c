@@ -640,7 +640,7 @@ static void test_upgrade_v5(void **st)
 	assert_int_equal(store_jobtype_put(s, &jt, 1.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
-	assert_int_equal(sql_int("SELECT value FROM meta WHERE key='schema_version'"), 6);
+	assert_int_equal(sql_int("SELECT value FROM meta WHERE key='schema_version'"), 7);
 	assert_int_equal(sql_int("SELECT count(*) FROM jobs"), 4);
 	s = open_store();
 	assert_int_equal(store_meta_find_ext(s, "u4"), 4);
@@ -655,12 +655,12 @@ static void test_refuse_newer(void **st)
 	struct store *s = open_store();
 	insert_n(s, 1, 2);
 	store_close(s);
-	exec_sql("DROP TABLE jobtypes; UPDATE meta SET value='7' WHERE key='schema_version'");
+	exec_sql("DROP TABLE jobtypes; UPDATE meta SET value='8' WHERE key='schema_version'");
 	char err[512] = "";
 	struct store_opts o = {0};
 	assert_int_equal(store_open(&s, path, &o, err, sizeof err), -1);
 	assert_null(s);
-	assert_non_null(strstr(err, "has schema version 7, this master needs 6; use a new run directory"));
+	assert_non_null(strstr(err, "has schema version 8, this master needs 7; use a new run directory"));
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master WHERE name='jobtypes'"), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM jobs"), 2);
 }

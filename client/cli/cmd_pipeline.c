@@ -99,9 +99,11 @@ static int status(struct cli *cli, mts_client *c, int64_t id)
 		cli_die_api(c, rc);
 	msg *list = cli_parse(json);
 	mts_free(json);
-	if (cli->json)
-		printf("%s\n", id ? msg_print(msg_child(list)) : msg_print(list));
-	else if (!msg_size(list))
+	if (cli->json) {
+		char *t = msg_print(id ? msg_child(list) : list);
+		printf("%s\n", t ? t : "null");
+		free(t);
+	} else if (!msg_size(list))
 		printf("no pipelines\n");
 	else
 		print_pipelines(list);

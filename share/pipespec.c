@@ -306,8 +306,12 @@ static int chain(const struct pipespec_stage *st, const struct stage_in *in, siz
 		head = (int)i;
 	}
 	size_t k = 0;
-	for (int c = head; c >= 0; c = next[c])
+	for (int c = head; c >= 0 && k < ns; c = next[c])
 		order[k++] = (size_t)c;
+	if (k != ns) { /* unreachable after the checks above; never hand out a partial chain */
+		snprintf(err, n, "the stages do not form one chain from a first stage to a last");
+		goto out;
+	}
 	rc = 0;
 out:
 	free(pred);

@@ -444,6 +444,40 @@ MTS_API int mts_forget(size_t *nforgotten, mts_client *c, const mts_job_id *ids,
  * error; mts_errmsg says why), and the usual ones. */
 MTS_API int mts_request(char **reply_json, mts_client *c, const char *request_json);
 
+/* ---- Pipelines (docs/user-guide.md, "Pipelines") --------------------------- */
+
+/* Start a pipeline: pipeline_json is a pipeline file (docs/formats.md),
+ * checked here and by the master. Returns once the pipeline and its first
+ * stage's jobs are durable, with its id in *id. The request carries a
+ * token, so one sent again after a reconnect starts nothing twice.
+ * Blocking; thread-safe. Errors: MTS_EINVAL (NULL argument, or a bad file:
+ * mts_errmsg says what is wrong, e.g. "stages a -> b -> a form a cycle"),
+ * MTS_EREJECTED (the master refused it), MTS_ETIMEDOUT, MTS_ENOMEM. */
+MTS_API int mts_pipeline_run(int64_t *id, mts_client *c, const char *pipeline_json);
+/* Pipeline id's status, or (id 0) that of the newest 20, as a JSON array
+ * of {"id","name","state","created","finished","error","items","stages":
+ * [{"name","instances","max_queued","fan_out","reduce","queued","running",
+ * "done","failed","cancelled","held"}]} (docs/protocol.md), newest first;
+ * a new string, free with mts_free(). Errors: MTS_EREJECTED (no such
+ * pipeline), and the usual ones. */
+MTS_API int mts_pipeline_status(char **json_out, mts_client *c, int64_t id);
+/* Cancel pipeline id: its unfinished jobs are cancelled (*njobs, may be
+ * NULL, receives how many) and it ends cancelled; one that ended already
+ * is left as it is (*njobs 0). Errors: MTS_EREJECTED (no such pipeline). */
+MTS_API int mts_pipeline_cancel(int64_t *njobs, mts_client *c, int64_t id);
+/* Outputs of the completed jobs of a stage (NULL: the last stage) of
+ * pipeline id with job ids above after, at most limit (0: 1000; at most
+ * 10000), as a JSON array of {"job","output"} in job order; *next (may be
+ * NULL) receives the `after` of the next page, 0 if there is none. Free
+ * *json_out with mts_free(). */
+MTS_API int mts_pipeline_results(char **json_out, int64_t *next, mts_client *c, int64_t id, const char *stage,
+				 int64_t after, int limit);
+/* Wait until pipeline id has ended: *state_out (may be NULL) receives
+ * MTS_COMPLETED, MTS_FAILED or MTS_CANCELLED. Polls the master (20 ms,
+ * growing to 500 ms between requests). timeout_ms < 0: no limit.
+ * Errors: MTS_ETIMEDOUT, MTS_EREJECTED (no such pipeline), the usual. */
+MTS_API int mts_pipeline_wait(int *state_out, mts_client *c, int64_t id, int timeout_ms);
+
 /* Stop the cluster: the master tells every worker to exit, commits, removes
  * master.json and exits. Returns once the master said goodbye; then close
  * the handle (later requests only time out). */

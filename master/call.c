@@ -9,6 +9,7 @@
 #include "nodes.h"
 #include "types.h"
 #include "mtjob.h"
+#include "pipeline.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,10 @@ const struct call_handler call_client_table[] = {
 	{"hello", clients_on_hello, CALL_CONN},
 	{"jobs", query_jobs, 0},
 	{"nodes", nodes_on_list, 0},
+	{"pipeline_cancel", pipeline_on_cancel, CALL_WRITES},
+	{"pipeline_results", pipeline_on_results, 0},
+	{"pipeline_run", pipeline_on_run, CALL_WRITES},
+	{"pipeline_status", pipeline_on_status, 0},
 	{"shutdown", clients_on_shutdown, CALL_WRITES},
 	{"status", query_status, 0},
 	{"submit", clients_on_submit, CALL_CLIENT | CALL_WRITES},

@@ -13,6 +13,7 @@
 #include "types.h"
 #include "gateway.h"
 #include "arrays.h"
+#include "pipeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -876,7 +877,12 @@ void jobs_finalize(struct master *m, struct mjob *j, int state, const char *outp
 	 * which may be the last jobs of a disconnected client -- this same c:
 	 * the inner frame must not free it under this one. */
 	c->holds++;
+	int64_t id = j->id;
 	sched_finish(&m->sched, j, state);
+	/* A pipeline stage's job feeds the next stage, in this same turn's
+	 * transaction as the row above (pipeline.h). */
+	if (c->cid[0] == '@')
+		pipeline_job_final(m, c, id, state, output, output_len);
 	c->holds--;
 	clients_maybe_free(c);
 }

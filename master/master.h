@@ -154,6 +154,7 @@ struct http;
 struct types;
 struct gateway;
 struct nodes;
+struct pipelines;
 
 struct waiter {
 	struct call call; /* answered through its transport when ready */
@@ -237,6 +238,7 @@ struct master {
 	struct nodes *nodes;                  /* node agents and calls to them (nodes.c), or NULL */
 	struct runtimes *runtimes;            /* container runtimes (share/runtime.h) for submit's
 						 checks, made at the first named one; or NULL */
+	struct pipelines *pipelines;          /* running pipelines (pipeline.c), or NULL */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 	struct arrays *arrays;                /* job arrays (arrays.h) */
 };

@@ -337,12 +337,85 @@ static void cheap_remove(struct sched *s, struct sched_pool *p, struct sched_cli
 		cheap_down(p, i);
 }
 
+/* ---- limits: parked clients ---- */
+
+static inline int client_limited(const struct sched_client *c) { return c->run_max || c->held; }
+static inline int client_eligible(const struct sched_client *c)
+{
+	return !c->held && (!c->run_max || c->nrun < c->run_max);
+}
+
+static int park_add(struct sched *s, struct sched_client *c)
+{
+	if (c->park_idx != UINT32_MAX)
+		return 0;
+	if (s->nparked == s->cap_parked) {
+		uint32_t cap = s->cap_parked ? s->cap_parked * 2 : 16;
+		struct sched_client **a = realloc(s->parked, (size_t)cap * sizeof *a);
+		if (!a)
+			return -1;
+		s->parked = a;
+		s->cap_parked = cap;
+	}
+	c->park_idx = s->nparked;
+	s->parked[s->nparked++] = c;
+	return 0;
+}
+
+static void park_remove(struct sched *s, struct sched_client *c)
+{
+	uint32_t i = c->park_idx;
+	if (i == UINT32_MAX)
+		return;
+	c->park_idx = UINT32_MAX;
+	struct sched_client *last = s->parked[--s->nparked];
+	if (i != s->nparked) {
+		s->parked[i] = last;
+		last->park_idx = i;
+	}
+}
+
+/* Put a limited client where its state says: nothing queued -- in neither
+ * the heap nor the park; eligible -- its pool's heap; else parked. Out of
+ * memory for the move: it stays where it was (a limit overshot beats a
+ * job no one can find). */
+static void client_place(struct sched *s, struct sched_client *c)
+{
+	struct sched_pool *p = pool_at(s, c->pool);
+	if (!c->nq) {
+		park_remove(s, c);
+		if (p)
+			cheap_remove(s, p, c);
+		return;
+	}
+	if (client_eligible(c)) {
+		if (c->active_idx == UINT32_MAX && p && cheap_add(s, p, c) == 0)
+			park_remove(s, c);
+	} else if (c->park_idx == UINT32_MAX && park_add(s, c) == 0 && p) {
+		cheap_remove(s, p, c);
+	}
+}
+
+void sched_client_limit(struct sched *s, struct sched_client *c, uint32_t run_max, int held)
+{
+	if (c->run_max == run_max && c->held == !!held)
+		return;
+	c->run_max = run_max;
+	c->held = (uint8_t)!!held;
+	if (c->nq && (c->pool == 0 || pool_make(s, c->pool) == 0))
+		client_place(s, c);
+}
+
 /* nrun of c changed by delta (+1 or -1): restore its pool's heap. */
 static inline void client_nrun(struct sched *s, struct sched_client *c, int delta)
 {
 	if (delta < 0 && c->nrun == 0)
 		return;
 	c->nrun = (uint32_t)((int64_t)c->nrun + delta);
+	if (client_limited(c) && (c->active_idx == UINT32_MAX || !client_eligible(c))) {
+		client_place(s, c);
+		return;
+	}
 	if (c->active_idx == UINT32_MAX)
 		return;
 	struct sched_pool *p = pool_at(s, c->pool);
@@ -388,6 +461,7 @@ void sched_client_init(struct sched_client *c)
 {
 	memset(c, 0, sizeof *c);
 	c->active_idx = UINT32_MAX;
+	c->park_idx = UINT32_MAX;
 }
 
 void sched_client_release(struct sched_client *c)
@@ -419,6 +493,7 @@ void sched_release(struct sched *s)
 	free(s->steal_buf);
 	free(s->workers);
 	free(s->failq);
+	free(s->parked);
 	memset(s, 0, sizeof *s);
 }
 
@@ -597,6 +672,16 @@ static int enqueue(struct sched *s, struct mjob *j)
 {
 	struct sched_client *c = j->client;
 	struct sched_pool *p = pool_at(s, c->pool);
+	if (client_limited(c)) {
+		if (jheap_push(c, j))
+			return -1;
+		j->where = MJOB_INQUEUE;
+		c->nq++;
+		s->nqueued++;
+		p->nqueued++;
+		client_place(s, c);
+		return 0;
+	}
 	if (cheap_add(s, p, c))
 		return -1;
 	if (jheap_push(c, j)) {
@@ -680,6 +765,7 @@ static void unqueue(struct sched *s, struct mjob *j)
 	if (--c->nq == 0) {
 		jheap_empty(c);
 		cheap_remove(s, p, c);
+		park_remove(s, c);
 	}
 }
 
@@ -1286,6 +1372,25 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 	}
 }
 
+/* sched_cancel_all's part for one client's queue, left empty. */
+static size_t cancel_queue(struct sched *s, struct sched_client *c, void (*fn)(void *arg, struct mjob *j), void *arg)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct mjob *j = sched_find(s, c->heap[i].id);
+		if (!j || j->where != MJOB_INQUEUE || j->client != c)
+			continue; /* stale entry */
+		tab_del(s, j->id); /* a second entry of j is stale now */
+		c->nlive--;
+		fn(arg, j);
+		mjob_free(j);
+		n++;
+	}
+	c->nq = 0;
+	jheap_empty(c);
+	return n;
+}
+
 /* sched_cancel_all's part for one pool's queues; the pool is left empty. */
 static size_t cancel_pool(struct sched *s, struct sched_pool *p, void (*fn)(void *arg, struct mjob *j), void *arg)
 {
@@ -1293,18 +1398,7 @@ static size_t cancel_pool(struct sched *s, struct sched_pool *p, void (*fn)(void
 	while (p->nactive) {
 		struct sched_client *c = p->active[--p->nactive];
 		c->active_idx = UINT32_MAX;
-		for (uint32_t i = 0; i < c->n; i++) {
-			struct mjob *j = sched_find(s, c->heap[i].id);
-			if (!j || j->where != MJOB_INQUEUE || j->client != c)
-				continue; /* stale entry */
-			tab_del(s, j->id); /* a second entry of j is stale now */
-			c->nlive--;
-			fn(arg, j);
-			mjob_free(j);
-			n++;
-		}
-		c->nq = 0;
-		jheap_empty(c);
+		n += cancel_queue(s, c, fn, arg);
 	}
 	p->nqueued = p->nrevoking = 0;
 	return n;
@@ -1321,6 +1415,11 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 		fn(arg, j);
 		mjob_free(j);
 		n++;
+	}
+	while (s->nparked) {
+		struct sched_client *c = s->parked[--s->nparked];
+		c->park_idx = UINT32_MAX;
+		n += cancel_queue(s, c, fn, arg);
 	}
 	for (uint32_t i = 0; i < pools_end(s); i++) {
 		struct sched_pool *p = pool_at(s, i);

@@ -103,6 +103,14 @@ struct sched_client {
 			     * before its first job, never while it has live jobs */
 	uint64_t last_pick;
 	uint64_t nlive;     /* unfinished jobs of this client in memory */
+	/* Limits (sched_client_limit; a pipeline stage's instances and
+	 * backpressure): at most run_max jobs assigned at once (0: no
+	 * limit), none at all while held. A client with queued jobs that is
+	 * at a limit is parked (park_idx) instead of in its pool's heap, so
+	 * dispatch never looks at it. */
+	uint32_t run_max;
+	uint32_t park_idx;  /* position in sched.parked, or UINT32_MAX */
+	uint8_t held;
 };
 
 struct sched_worker {
@@ -177,6 +185,9 @@ struct sched {
 	uint32_t nworkers, cap_workers;
 	uint32_t rr; /* rotating start for dispatch */
 	struct mjob *waiting; /* jobs waiting for deps (doubly linked) */
+	/* Clients with queued jobs held back by their limits (any pool). */
+	struct sched_client **parked;
+	uint32_t nparked, cap_parked;
 	struct sched_worker **steal_buf; /* sched_steal's scratch */
 	size_t cap_steal_buf;
 	/* jobs to fail because a dependency failed: (job id, dep id) pairs */
@@ -214,6 +225,13 @@ void sched_release(struct sched *s);
 struct mjob *sched_find(const struct sched *s, int64_t id);
 
 void sched_client_init(struct sched_client *c);
+/* Limit c: at most run_max of its jobs assigned at once (0: no limit),
+ * and none while held is non-zero (their jobs stay queued). Takes effect
+ * at the next sched_dispatch; jobs already assigned stay. Raising or
+ * lifting a limit makes its queued jobs eligible again. A job adopted
+ * after a restart (sched_adopt) or given back by a worker may exceed the
+ * limit for as long as it runs: the limit governs dispatch. */
+void sched_client_limit(struct sched *s, struct sched_client *c, uint32_t run_max, int held);
 /* Free the client's queue storage (it must hold no jobs). */
 void sched_client_release(struct sched_client *c);
 

@@ -14,6 +14,7 @@
 #include "types.h"
 #include "gateway.h"
 #include "storesvc.h"
+#include "pipeline.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -169,6 +170,8 @@ static void on_check(uv_check_t *h)
 	if (!m->shutting_down && !m->settling) {
 		m->sched.now = util_wall();
 		m->sched.now_ms = (uint32_t)uv_now(m->loop);
+		if (m->pipelines)
+			pipeline_pace(m);
 		sched_dispatch(&m->sched);
 		sched_preempt(&m->sched);
 		sched_steal(&m->sched);
@@ -733,8 +736,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (types_load(m, err, errlen) || gateway_load(m, err, errlen) || load(m, err, errlen) ||
-	    arrays_load(m, err, errlen))
+	if (types_load(m, err, errlen) || gateway_load(m, err, errlen) || pipeline_load(m, err, errlen) ||
+	    load(m, err, errlen) || arrays_load(m, err, errlen))
 		return -1;
 	if (cfg->autoscale && !(m->autoscale = autoscale_new(m, cfg->autoscale, err, errlen)))
 		return -1;
@@ -846,6 +849,7 @@ void master_free(struct master *m)
 	clients_release(m);
 	arrays_release(m);
 	types_release(m);
+	pipeline_release(m);
 	nodes_release(m);
 	runtimes_free(m->runtimes);
 	m->runtimes = NULL;

@@ -92,6 +92,23 @@ static const char *const sql_text[S_MAX] = {
 		      "FROM jobs WHERE id BETWEEN ?1 AND ?2 AND (+state>=2 OR id<?4) AND client=?3 ORDER BY id",
 };
 
+/* Schema 7, pipelines (storepipe.h): a pipeline's file and state, which
+ * stage each of its jobs belongs to, and the items waiting for a reducing
+ * stage. New tables only, so the upgrade from 6 is creating them (these
+ * statements, IF NOT EXISTS, run for every version). */
+#define STORE_PIPE_SCHEMA_SQL                                                                              \
+	"CREATE TABLE IF NOT EXISTS pipelines(id INTEGER PRIMARY KEY, name TEXT, spec TEXT NOT NULL,"          \
+	" client TEXT, state INTEGER NOT NULL DEFAULT 0, created REAL, finished REAL, error TEXT,"            \
+	" items INTEGER NOT NULL DEFAULT 0, token TEXT UNIQUE);"                                              \
+	"CREATE TABLE IF NOT EXISTS pipejobs(job INTEGER PRIMARY KEY, pipeline INTEGER NOT NULL,"            \
+	" stage INTEGER NOT NULL);"                                                                           \
+	"CREATE INDEX IF NOT EXISTS pipejobs_stage ON pipejobs(pipeline, stage);"                             \
+	"CREATE TABLE IF NOT EXISTS pipeitems(id INTEGER PRIMARY KEY, pipeline INTEGER NOT NULL,"            \
+	" stage INTEGER NOT NULL, item TEXT NOT NULL);"                                                       \
+	"CREATE INDEX IF NOT EXISTS pipeitems_stage ON pipeitems(pipeline, stage);"                           \
+	"CREATE TRIGGER IF NOT EXISTS jobs_pipe_gone AFTER DELETE ON jobs BEGIN"                              \
+	" DELETE FROM pipejobs WHERE job=old.id; END;"
+
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS jobs("
@@ -153,6 +170,7 @@ static const char schema_sql[] =
 	" DELETE FROM jobmeta WHERE id=old.id; END;"
 	/* Schema 7: job arrays (storearr.h) */
 	STOREARR_SCHEMA_SQL
+	STORE_PIPE_SCHEMA_SQL
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_STR(STORE_SCHEMA_VERSION) "');";
 
 /* WAL frames (pages) after which the master asks for a checkpoint. */
@@ -167,6 +185,7 @@ struct store {
 	atomic_int wal_frames; /* frames in the WAL after the last commit */
 	sqlite3_stmt *st[S_MAX];
 	sqlite3_stmt *svc_st[STORE_SVC_STMTS]; /* storesvc.c's, prepared on first use */
+	sqlite3_stmt *pipe_st[STORE_PIPE_STMTS]; /* storepipe.c's, prepared on first use */
 	int in_txn;
 	int ckpt_active; /* store_checkpoint_begin..end: no commit (writer's thread only) */
 	int failed; /* a write of the open transaction failed: it must not commit */
@@ -212,6 +231,8 @@ int store_set_err(struct store *s, const char *fmt, ...)
 int64_t store_cancel_mark(const struct store *s) { return s->cancel_below; }
 
 sqlite3_stmt **store_svc_stmts(struct store *s) { return s->svc_st; }
+
+sqlite3_stmt **store_pipe_stmts(struct store *s) { return s->pipe_st; }
 
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
@@ -418,7 +439,8 @@ static int schema_version(struct store *s, char *ver, size_t verlen)
  * function jobs; v5 the job's environment snapshot (and table envs); v6
  * only new tables (jobtypes, workertypes, jobmeta: the HTTP service layer);
  * v7 the job's options (where and how it runs: git, container, resources)
- * and a new table (arrays: job arrays, storearr.h). */
+ * and new tables (arrays: job arrays, storearr.h; pipelines, pipejobs,
+ * pipeitems: storepipe.h). */
 static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE jobs ADD COLUMN treq REAL; ALTER TABLE jobs ADD COLUMN ranks INTEGER;",
 	[3] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
@@ -544,6 +566,8 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->st[i]);
 	for (int i = 0; i < STORE_SVC_STMTS; i++)
 		sqlite3_finalize(s->svc_st[i]);
+	for (int i = 0; i < STORE_PIPE_STMTS; i++)
+		sqlite3_finalize(s->pipe_st[i]);
 	sqlite3_close(s->ckpt);
 	/* The last connection checkpoints and removes the WAL on close: with
 	 * syncs, or the database could lose what only the WAL held. */

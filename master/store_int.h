@@ -34,6 +34,9 @@ int64_t store_cancel_mark(const struct store *s);
  * them) and finalized by store_close(): STORE_SVC_STMTS slots. */
 #define STORE_SVC_STMTS 24
 sqlite3_stmt **store_svc_stmts(struct store *s);
+/* The same for storepipe.c. */
+#define STORE_PIPE_STMTS 16
+sqlite3_stmt **store_pipe_stmts(struct store *s);
 
 /* The columns of a store_row from a query FROM jobs AS j, in the order
  * store_row_read() reads them, followed by one more: the job type

@@ -95,6 +95,9 @@ struct cli {
 	int ids_only;          /* jobs --array ID --ids */
 	/* git checkouts (cmd_git.c) */
 	const char *git_url, *git_branch, *git_commit, *git_workdir, *git_setup; /* submit --git ... */
+	/* pipelines (cmd_pipeline.c) */
+	int wait;           /* pipeline run --wait */
+	const char *stage;  /* pipeline results --stage NAME */
 	char **pos; /* positional arguments after the command word */
 	int npos;
 };
@@ -222,6 +225,8 @@ int cmd_workers(struct cli *cli);
 int cmd_forget(struct cli *cli);
 int cmd_type(struct cli *cli);
 int cmd_types(struct cli *cli);
+/* pipeline run|status|cancel|results (cmd_pipeline.c). */
+int cmd_pipeline(struct cli *cli);
 int cmd_worker_type(struct cli *cli);
 int cmd_worker_types(struct cli *cli);
 int cmd_dlq(struct cli *cli);

@@ -114,6 +114,8 @@ static const struct cli_option options[] = {
 	STR("--commit", NULL, git_commit),
 	STR("--workdir", NULL, git_workdir),
 	STR("--git-setup", NULL, git_setup),
+	FLAG("--wait", NULL, wait),
+	STR("--stage", NULL, stage),
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
@@ -370,6 +372,21 @@ static const struct cli_command commands[] = {
 	 "Remove the git checkouts in RUN_DIR/git/ that no job uses, and the clones no checkout\n"
 	 "needs; prints what it removed and the bytes freed. Needs no running cluster.\n"
 	 "  --json   print {\"removed\":[{key, url, commit, bytes}], \"freed\"} as one JSON object\n"},
+	{"pipeline", cmd_pipeline, " --wait --timeout --stage --json ", 2, "run FILE, status [ID], cancel ID or results ID",
+	 "usage: mtslurm pipeline run FILE [--wait [--timeout S]] [--json]\n"
+	 "       mtslurm pipeline status [ID] [--json]\n"
+	 "       mtslurm pipeline cancel ID [--json]\n"
+	 "       mtslurm pipeline results ID [--stage NAME] [--json]\n"
+	 "Pipelines: stages connected by queues, each stage's job output the next stage's input\n"
+	 "(docs/user-guide.md, \"Pipelines\"). run checks FILE (JSON; - for stdin), starts it and\n"
+	 "prints its id once it is durable; status shows each stage's queued, running, done,\n"
+	 "failed and cancelled jobs (no ID: the newest 20 pipelines); cancel stops one; results\n"
+	 "prints the outputs of its last stage's jobs, one per line.\n"
+	 "  --wait        run: wait until it has ended, then print its status; exit 0 if it\n"
+	 "                completed, 1 if it failed or was cancelled, 2 on timeout\n"
+	 "  --timeout S   run --wait: give up after S seconds (exit 2)\n"
+	 "  --stage NAME  results: the outputs of this stage instead of the last\n"
+	 "  --json        status: the pipelines as JSON; results: [{\"job\",\"output\"}]\n"},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };
 
@@ -396,6 +413,7 @@ const char cli_usage_text[] =
 	"  dlq          the dead-letter queue; dlq requeue ID | dlq discard ID\n"
 	"  nodes        the node agents and their URLs\n"
 	"  launch-worker  --type WTYPE [--node NAME] [--count N]   workers of a worker type\n"
+	"  pipeline     run FILE [--wait] | status [ID] | cancel ID | results ID\n"
 	"\n"
 	"Every command that prints takes --json; mtslurm COMMAND --help lists its options.\n"
 	"Every command finds the cluster through --run-dir DIR, else $MTSLURM_RUN_DIR,\n"

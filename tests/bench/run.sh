@@ -72,6 +72,17 @@ fig git_10k_first_job_ms "$(echo "$r" | awk '{print $2}')" ms
 fig git_10k_jobs_per_s "$(echo "$r" | awk '{print $4}')" jobs/s
 fig git_10k_plain_exec_jobs_per_s "$(echo "$r" | awk '{print $6}')" jobs/s
 fig git_10k_vs_plain "$(echo "$r" | awk '{printf "%.1f", 100*$4/$6}')" %
+# Pipelines (issue 11): a 3-stage pipeline of echo stages, items/s, next
+# to echo jobs/s measured on the same cluster just before (target: the
+# pipeline's items/s at least 30 % of echo's jobs/s; an item is 3 jobs).
+export MTSLURM_RUN_DIR=$work/run-pipe
+mtslurm -n 2 --local start >/dev/null
+n=${BENCH_PIPE_ITEMS:-100000}
+e=$("$B/bench/bench_echo" $((3 * n)) | awk '{print $2}')
+p=$("$B/bench/bench_pipeline" "$n" | awk '{print $2}')
+fig pipeline_echo_jobs_per_s "$e" jobs/s
+fig pipeline_3stage_items_per_s "$p" items/s
+fig pipeline_vs_echo "$(awk -v a="$p" -v b="$e" 'BEGIN{printf "%.1f", 100*a/b}')" %
 mtslurm stop >/dev/null
 
 # The record layer's cost: sealed vs plaintext (tests/bench/seal.sh).

@@ -41,7 +41,7 @@ doc_opts() {
 }
 grep -q "not available yet" "$guide" && fail "the user guide still says Slurm mode is not available"
 mtslurm start --help | grep -q "not available yet" && fail "start --help still says Slurm mode is not available"
-for cmd in start stop status submit explain wait jobs logs cancel workers forget add-workers type types worker-type worker-types dlq nodes launch-worker git; do
+for cmd in start stop status submit explain wait jobs logs cancel workers forget add-workers type types worker-type worker-types dlq nodes launch-worker git pipeline; do
 	help=$(mtslurm "$cmd" --help) || fail "$cmd --help failed"
 	documented=$(doc_opts "$cmd")
 	[ -n "$documented" ] || fail "docs/user-guide.md section 9 has no options for $cmd"

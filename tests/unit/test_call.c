@@ -125,7 +125,7 @@ static void test_dispatch_refusals(void **state)
 	assert_non_null(strstr(l1, "{\"t\":\"error\",\"req\":7,\"code\":\"bad_request\",\"msg\":\"send hello before submit\"}"));
 	assert_non_null(strstr(l1, "hello\\\" is for connections of the wire protocol only"));
 	assert_non_null(strstr(l1, "\"req\":9,\"code\":\"protocol\""));
-	assert_non_null(strstr(l1, "expected cancel, dlq, dlq_discard, dlq_requeue, env, explain, forget, hello, jobs, nodes, shutdown, status, submit, type_add, type_del, types, wait, workers, wtype_add, wtype_del, wtypes"));
+	assert_non_null(strstr(l1, "expected cancel, dlq, dlq_discard, dlq_requeue, env, explain, forget, hello, jobs, nodes, pipeline_cancel, pipeline_results, pipeline_run, pipeline_status, shutdown, status, submit, type_add, type_del, types, wait, workers, wtype_add, wtype_del, wtypes"));
 	/* replies come out in request order */
 	assert_true(strstr(l1, "submit") < strstr(l1, "wire protocol") &&
 		    strstr(l1, "wire protocol") < strstr(l1, "teleport"));

@@ -1151,6 +1151,68 @@ static void test_pool_lost_and_cancel(void **st)
 	sched_client_release(&b);
 }
 
+/* sched_client_limit: a client with run_max 2 never has more than 2 jobs
+ * assigned, whatever the free slots (another client takes them); held, it
+ * gets none; lifting the hold or a finished job lets the next one go; its
+ * queued jobs parked at the limit are still found by cancel-all. */
+static void test_client_limit(void **st)
+{
+	(void)st;
+	struct sched_client a, b;
+	sched_client_init(&a);
+	sched_client_init(&b);
+	sched_client_limit(&S, &a, 2, 0);
+	for (int i = 1; i <= 10; i++)
+		add(&a, i, 0, 3);
+	for (int i = 11; i <= 14; i++)
+		add(&b, i, 0, 3);
+	struct sched_worker w;
+	worker(&w, 8, 8);
+	sched_dispatch(&S);
+	assert_int_equal(a.nrun, 2);
+	assert_int_equal(b.nrun, 4);
+	assert_int_equal(a.nq, 8);
+	sched_dispatch(&S);
+	assert_int_equal(a.nrun, 2);
+	/* one of a's ends: exactly one more goes */
+	sched_finish(&S, sched_find(&S, R.assigned[0] <= 10 ? R.assigned[0] : R.assigned[1]), MJOB_COMPLETED);
+	assert_int_equal(a.nrun, 1);
+	sched_dispatch(&S);
+	assert_int_equal(a.nrun, 2);
+	/* held: an ending job frees room that a does not get */
+	sched_client_limit(&S, &a, 2, 1);
+	for (struct mjob *j = w.head; j; j = j->next)
+		if (j->client == &a) {
+			sched_finish(&S, j, MJOB_COMPLETED);
+			break;
+		}
+	sched_dispatch(&S);
+	assert_int_equal(a.nrun, 1);
+	sched_client_limit(&S, &a, 2, 0);
+	sched_dispatch(&S);
+	assert_int_equal(a.nrun, 2);
+	/* no limit: the rest goes at once */
+	sched_client_limit(&S, &a, 0, 0);
+	sched_dispatch(&S);
+	assert_int_equal(a.nq, 0);
+	assert_int_equal(a.nrun, 8);
+	sched_client_limit(&S, &a, 1, 0);
+	add(&a, 15, 0, 3);
+	add(&a, 16, 0, 3);
+	sched_dispatch(&S);
+	assert_int_equal(a.nq, 2);
+	assert_int_equal(S.nparked, 1);
+	int seen = 0;
+	assert_int_equal(sched_cancel_all(&S, count_job, &seen), 14);
+	assert_int_equal(S.nlive, 0);
+	assert_int_equal(S.nparked, 0);
+	assert_int_equal(a.park_idx, UINT32_MAX);
+	sched_release(&S);
+	sched_worker_release(&w);
+	sched_client_release(&a);
+	sched_client_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1180,6 +1242,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pool_unserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_deps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pool_lost_and_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

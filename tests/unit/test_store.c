@@ -510,6 +510,34 @@ static void test_opts(void **st)
 	assert_schema_version("7");
 }
 
+/* A state.db of schema 6 (before pipelines) is upgraded in place: the
+ * pipeline tables appear, the jobs stay. */
+static void test_migrate_v6_pipes(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 3, "c1");
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER jobs_pipe_gone; DROP TABLE pipelines; DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; DROP TABLE pipejobs;"
+					  "DROP TABLE pipeitems; UPDATE meta SET value='6' WHERE key='schema_version'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store();
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 3);
+	store_close(s);
+	assert_schema_version("7");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "SELECT id,spec,token FROM pipelines; SELECT job FROM pipejobs;"
+					  "SELECT item FROM pipeitems", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+}
+
 /* Snapshots: stored once per key, found by key, read by id, named by the
  * jobs that use them and loaded back with them. */
 static void test_envs(void **st)
@@ -753,6 +781,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v6_arrays, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_opts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v6_pipes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "runtime.h"
 
@@ -147,4 +148,23 @@ int cli_container(struct cli *cli, mts_container *c, const char **vols, const ch
 	*c = (mts_container){img, cli->runtime, cli->container_cwd, cli->nvolume ? vols : NULL,
 			     cli->ncenv ? envs : NULL};
 	return 1;
+}
+
+char *cli_read_file(const char *path, const char *what)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	if (!f)
+		cli_die(2, "%s %s: %s", what ? what : "cannot read", path, strerror(errno));
+	struct buf b = BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		if (buf_add(&b, chunk, n))
+			cli_die(1, "out of memory");
+	if (f != stdin)
+		fclose(f);
+	char *t = b.p ? b.p : strdup("");
+	if (!t)
+		cli_die(1, "out of memory");
+	return t;
 }

@@ -244,6 +244,10 @@ void opt_param(struct cli *cli, const struct cli_option *o, const char *v);
 /* Job arrays (cmd_array.c): submit --array/--each-line/--from-json with
  * the template tmpl, and jobs/cancel/wait --array ID. */
 int cli_submit_array(struct cli *cli, const mts_job *tmpl);
+/* The whole of file path ("-": standard input) as a NUL-terminated string
+ * (free it); dies "WHAT PATH: why" (what NULL: "cannot read") if it cannot
+ * be read (base.c). */
+char *cli_read_file(const char *path, const char *what);
 int cli_jobs_array(struct cli *cli);
 int cli_cancel_array(struct cli *cli);
 int cli_wait_array(struct cli *cli);

@@ -104,19 +104,9 @@ static void read_lines(struct cli *cli, struct entries *e)
 /* --from-json: one entry per element, task id = its index. */
 static void read_json(struct cli *cli, struct entries *e)
 {
-	FILE *f = fopen(cli->from_json, "r");
-	if (!f)
-		cli_die(2, "--from-json %s: %s", cli->from_json, strerror(errno));
-	struct buf b = BUF_INIT;
-	char chunk[65536];
-	size_t k;
-	while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-		if (buf_add(&b, chunk, k))
-			cli_die(1, "out of memory");
-	fclose(f);
-	char err[200] = "";
-	msg *v = b.p ? msg_parse(b.p, b.len, err, sizeof err) : NULL;
-	buf_release(&b);
+	char *text = cli_read_file(cli->from_json, "--from-json"), err[200] = "";
+	msg *v = *text ? msg_parse(text, strlen(text), err, sizeof err) : NULL;
+	free(text);
 	if (!v)
 		cli_die(2, "--from-json %s: not JSON (%s); give a JSON array, one element per job", cli->from_json,
 			*err ? err : "empty file");

@@ -16,22 +16,6 @@
 #include "cli.h"
 #include "msg.h"
 
-static char *read_all(const char *path)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	if (!f)
-		cli_die(2, "cannot read %s: %s", path, strerror(errno));
-	struct buf b = BUF_INIT;
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		if (buf_add(&b, chunk, n))
-			cli_die(1, "out of memory");
-	if (f != stdin)
-		fclose(f);
-	return b.p ? b.p : strdup("");
-}
-
 /* The file with "cwd" set on exec stages without one; the text unchanged
  * if it is not a pipeline object (the library says what is wrong). */
 static char *with_cwd(char *text)
@@ -115,7 +99,7 @@ static int status(struct cli *cli, mts_client *c, int64_t id)
 
 static int run(struct cli *cli, mts_client *c, const char *path)
 {
-	char *text = with_cwd(read_all(path));
+	char *text = with_cwd(cli_read_file(path, NULL));
 	int64_t id = 0;
 	int rc = mts_pipeline_run(&id, c, text);
 	free(text);

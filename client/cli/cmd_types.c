@@ -39,21 +39,6 @@ static void print_json(const msg *m)
 	free(t);
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		cli_die(2, "cannot read %s: %s", path, strerror(errno));
-	struct buf b = BUF_INIT;
-	char chunk[8192];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		if (buf_add(&b, chunk, n))
-			cli_die(1, "out of memory");
-	fclose(f);
-	return b.p ? b.p : strdup("");
-}
-
 static const char *str_or(const msg *m, const char *key, const char *dflt)
 {
 	const char *s = msg_get_str(m, key);
@@ -79,7 +64,7 @@ static int type_add(struct cli *cli, const char *name)
 	if (cli->retries >= 0)
 		msg_set_int(r, "retries", cli->retries);
 	if (cli->schema) {
-		char *text = read_file(cli->schema), err[200];
+		char *text = cli_read_file(cli->schema, NULL), err[200];
 		msg *s = msg_parse(text, strlen(text), err, sizeof err);
 		free(text);
 		if (!s)

@@ -70,7 +70,8 @@ static void submit_failed(struct cli *cli, mts_client *c, int rc)
 	cli_die_api(c, rc);
 }
 
-int cmd_submit(struct cli *cli)
+/* Options that do not go together: die saying so. */
+static void submit_check(const struct cli *cli)
 {
 	if (cli->type_name && cli->kind)
 		cli_die(2, "--type runs a job of a job type; --exec, --echo and --func are the plain kinds: not both");
@@ -80,12 +81,118 @@ int cmd_submit(struct cli *cli)
 	if (cli->type_name && (cli->cpus || cli->gpus || cli->sl.mem || cli->pin))
 		cli_die(2, "--cpus, --gpus, --mem and --pin are for --exec, --echo and --func jobs; a job type's "
 			   "workers decide what its jobs get");
+	if (!cli->type_name && !cli->kind)
+		cli_die(2, "say what to run: --exec CMD, --echo MSG or --func LIB.so:function [JSON]");
+	if (cli->kind && strcmp(cli->kind, "exec") && (cli->export_env || cli->cwd || cli->nenv || cli->container))
+		cli_die(2, "--export, --cwd, --env, --env-pass and --container are for exec jobs (--exec)");
+}
+
+/* exec: the working directory (cwd, PATH-sized) and the environment
+ * (envv, CLI_MAX_ENV + 1 entries) of the template. A relative --cwd is
+ * relative to here, like the command's own paths; one that does not exist
+ * here may exist on the workers. */
+static void submit_exec_parts(const struct cli *cli, mts_job *tmpl, char *cwd, size_t cwdn, const char **envv)
+{
+	char here[RUNDIR_PATH_MAX];
+	if (!getcwd(here, sizeof here))
+		cli_die(1, "cannot get the current directory: %s", strerror(errno));
+	if (!cli->cwd)
+		util_strlcpy(cwd, here, cwdn);
+	else if (cli->cwd[0] == '/' || !realpath(cli->cwd, cwd)) {
+		int n = snprintf(cwd, cwdn, "%s%s%s", cli->cwd[0] == '/' ? "" : here, cli->cwd[0] == '/' ? "" : "/",
+				 cli->cwd);
+		if (n < 0 || (size_t)n >= cwdn)
+			cli_die(2, "--cwd: the path is too long");
+	}
+	tmpl->cwd = cwd;
+	tmpl->export_env = cli->export_env;
+	for (int i = 0; i < cli->nenv; i++)
+		envv[i] = cli->env[i];
+	envv[cli->nenv] = NULL;
+	if (cli->nenv)
+		tmpl->env = envv;
+}
+
+/* func: the target LIB.so:function, made absolute into target. */
+static void submit_func_target(const struct cli *cli, mts_job *tmpl, char *target, size_t targetn)
+{
+	const char *colon = strrchr(cli->value, ':');
+	if (!colon || colon == cli->value || !colon[1])
+		cli_die(2, "--func wants LIB.so:function, not '%s'", cli->value);
+	if (cli->value[0] == '/') {
+		util_strlcpy(target, cli->value, targetn);
+	} else {
+		char here[RUNDIR_PATH_MAX];
+		if (!getcwd(here, sizeof here))
+			cli_die(1, "cannot get the current directory: %s", strerror(errno));
+		snprintf(target, targetn, "%s/%s", here, cli->value);
+	}
+	tmpl->target = target;
+}
+
+/* --stdin: one job per input line, submitted in large pipelined batches;
+ * ids are printed only after their batch was acknowledged. Closes c. */
+static int submit_stdin(struct cli *cli, mts_client *c, const mts_job *tmpl)
+{
+	mts_job *jobs = calloc(STDIN_CHUNK, sizeof *jobs);
+	char **lines = calloc(STDIN_CHUNK, sizeof *lines);
+	mts_job_id *ids = calloc(STDIN_CHUNK, sizeof *ids);
+	if (!jobs || !lines || !ids)
+		cli_die(1, "out of memory");
+	char *line = NULL;
+	size_t cap = 0, n = 0, total = 0;
+	ssize_t len;
+	int eof = 0;
+	if (cli->json)
+		fputs("{\"ids\":[", stdout);
+	while (!eof) {
+		len = getline(&line, &cap, stdin);
+		if (len < 0)
+			eof = 1;
+		else {
+			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+				line[--len] = '\0';
+			if (!len && strcmp(cli->kind, "echo"))
+				continue; /* an empty command or argument is no job */
+			if (!(lines[n] = strdup(line)))
+				cli_die(1, "out of memory");
+			jobs[n] = *tmpl;
+			jobs[n].input = lines[n];
+			n++;
+		}
+		if (n == STDIN_CHUNK || (eof && n)) {
+			int rc = mts_submit_batch(ids, c, jobs, n);
+			if (rc != MTS_OK)
+				submit_failed(cli, c, rc);
+			for (size_t i = 0; i < n; i++) {
+				if (cli->json)
+					printf("%s%lld", total + i ? "," : "", (long long)ids[i]);
+				else
+					printf("%lld\n", (long long)ids[i]);
+				free(lines[i]);
+			}
+			total += n;
+			n = 0;
+		}
+	}
+	free(line);
+	free(jobs);
+	free(lines);
+	free(ids);
+	if (cli->json)
+		fputs("]}\n", stdout);
+	fflush(stdout);
+	mts_close(c);
+	if (!total)
+		fprintf(stderr, "mtslurm: no input lines, no jobs submitted\n");
+	return 0;
+}
+
+int cmd_submit(struct cli *cli)
+{
+	submit_check(cli);
 	if (cli->type_name)
 		return cli_submit_typed(cli);
-	if (!cli->kind)
-		cli_die(2, "say what to run: --exec CMD, --echo MSG or --func LIB.so:function [JSON]");
-	if (strcmp(cli->kind, "exec") && (cli->export_env || cli->cwd || cli->nenv || cli->container))
-		cli_die(2, "--export, --cwd, --env, --env-pass and --container are for exec jobs (--exec)");
 	mts_job tmpl = MTS_JOB_INIT;
 	mts_container ctr;
 	const char *vols[CLI_MAX_ENV + 1], *cenvs[CLI_MAX_ENV + 1];
@@ -111,42 +218,10 @@ int cmd_submit(struct cli *cli)
 	mts_job_id *deps;
 	tmpl.ndeps = parse_deps(cli->after, &deps);
 	tmpl.deps = deps;
-	if (!strcmp(cli->kind, "exec")) {
-		/* a relative --cwd is relative to here, like the command's own
-		 * paths; one that does not exist here may exist on the workers */
-		char here[RUNDIR_PATH_MAX];
-		if (!getcwd(here, sizeof here))
-			cli_die(1, "cannot get the current directory: %s", strerror(errno));
-		if (!cli->cwd)
-			util_strlcpy(cwd, here, sizeof cwd);
-		else if (cli->cwd[0] == '/' || !realpath(cli->cwd, cwd)) {
-			int n = snprintf(cwd, sizeof cwd, "%s%s%s", cli->cwd[0] == '/' ? "" : here,
-					 cli->cwd[0] == '/' ? "" : "/", cli->cwd);
-			if (n < 0 || (size_t)n >= sizeof cwd)
-				cli_die(2, "--cwd: the path is too long");
-		}
-		tmpl.cwd = cwd;
-		tmpl.export_env = cli->export_env;
-		for (int i = 0; i < cli->nenv; i++)
-			envv[i] = cli->env[i];
-		envv[cli->nenv] = NULL;
-		if (cli->nenv)
-			tmpl.env = envv;
-	}
-	if (!strcmp(cli->kind, "func")) {
-		const char *colon = strrchr(cli->value, ':');
-		if (!colon || colon == cli->value || !colon[1])
-			cli_die(2, "--func wants LIB.so:function, not '%s'", cli->value);
-		if (cli->value[0] == '/') {
-			util_strlcpy(target, cli->value, sizeof target);
-		} else {
-			char here[RUNDIR_PATH_MAX];
-			if (!getcwd(here, sizeof here))
-				cli_die(1, "cannot get the current directory: %s", strerror(errno));
-			snprintf(target, sizeof target, "%s/%s", here, cli->value);
-		}
-		tmpl.target = target;
-	}
+	if (!strcmp(cli->kind, "exec"))
+		submit_exec_parts(cli, &tmpl, cwd, sizeof cwd, envv);
+	if (!strcmp(cli->kind, "func"))
+		submit_func_target(cli, &tmpl, target, sizeof target);
 	if (!cli->use_stdin) {
 		if (!strcmp(cli->kind, "func"))
 			tmpl.input = cli->npos ? cli->pos[0] : "{}";
@@ -158,78 +233,20 @@ int cmd_submit(struct cli *cli)
 			cli_die(2, "--%s needs a %s (or --stdin for one job per input line)", cli->kind,
 				!strcmp(cli->kind, "exec") ? "command" : "message");
 	}
+	int rc = 0;
 	if (cli->array || cli->each_line || cli->from_json) {
-		int rc = cli_submit_array(cli, &tmpl);
-		free(deps);
-		return rc;
-	}
-	mts_client *c = cli_connect(cli);
-	if (!cli->use_stdin) {
+		rc = cli_submit_array(cli, &tmpl);
+	} else if (cli->use_stdin) {
+		rc = submit_stdin(cli, cli_connect(cli), &tmpl);
+	} else {
+		mts_client *c = cli_connect(cli);
 		mts_job_id id;
-		int rc = mts_submit(&id, c, &tmpl);
-		if (rc != MTS_OK)
-			cli_die_api(c, rc);
+		int src = mts_submit(&id, c, &tmpl);
+		if (src != MTS_OK)
+			cli_die_api(c, src);
 		printf(cli->json ? "{\"ids\":[%lld]}\n" : "%lld\n", (long long)id);
 		mts_close(c);
-		free(deps);
-		return 0;
 	}
-	/* One job per input line, submitted in large pipelined batches; ids are
-	 * printed only after their batch was acknowledged. */
-	mts_job *jobs = calloc(STDIN_CHUNK, sizeof *jobs);
-	char **lines = calloc(STDIN_CHUNK, sizeof *lines);
-	mts_job_id *ids = calloc(STDIN_CHUNK, sizeof *ids);
-	if (!jobs || !lines || !ids)
-		cli_die(1, "out of memory");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	size_t n = 0, total = 0;
-	int eof = 0;
-	if (cli->json)
-		fputs("{\"ids\":[", stdout);
-	while (!eof) {
-		len = getline(&line, &cap, stdin);
-		if (len < 0)
-			eof = 1;
-		else {
-			while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-				line[--len] = '\0';
-			if (!len && strcmp(cli->kind, "echo"))
-				continue; /* an empty command or argument is no job */
-			lines[n] = strdup(line);
-			if (!lines[n])
-				cli_die(1, "out of memory");
-			jobs[n] = tmpl;
-			jobs[n].input = lines[n];
-			n++;
-		}
-		if (n == STDIN_CHUNK || (eof && n)) {
-			int rc = mts_submit_batch(ids, c, jobs, n);
-			if (rc != MTS_OK)
-				submit_failed(cli, c, rc);
-			for (size_t i = 0; i < n; i++) {
-				if (cli->json)
-					printf("%s%lld", total + i ? "," : "", (long long)ids[i]);
-				else
-					printf("%lld\n", (long long)ids[i]);
-				free(lines[i]);
-			}
-			total += n;
-			n = 0;
-		}
-	}
-	free(line);
-	free(jobs);
-	free(lines);
-	free(ids);
 	free(deps);
-	if (cli->json)
-		fputs("]}\n", stdout);
-	fflush(stdout);
-	mts_close(c);
-	if (!total)
-		fprintf(stderr, "mtslurm: no input lines, no jobs submitted\n");
-	return 0;
+	return rc;
 }
-

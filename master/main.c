@@ -111,6 +111,9 @@ static void on_stopped(struct master *m)
 	uv_close((uv_handle_t *)&rundir_timer, NULL);
 }
 
+/* How long a starting master waits for the lock of one that is exiting. */
+#define LOCK_WAIT_MS 5000
+
 /* One master per run directory: an flock on RUN_DIR/master.lock (where the
  * filesystem supports it) and a live pid in master.json. */
 static void claim_run_dir(const char *dir)
@@ -124,7 +127,16 @@ static void claim_run_dir(const char *dir)
 		    mi.pid, mi.host, mi.port, dir);
 	rundir_path(path, dir, "master.lock");
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK)
+	/* A master killed a moment ago may still hold the lock: its main
+	 * thread is reaped (its pid looks gone) while its other threads are
+	 * still exiting, and the lock goes with the last of them. Give such a
+	 * holder LOCK_WAIT_MS before saying it is another master. */
+	int busy = 0;
+	for (int t = 0; fd >= 0 && (busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK) &&
+			t < LOCK_WAIT_MS;
+	     t += 50)
+		usleep(50 * 1000);
+	if (busy)
 		die("another master holds %s; stop it first (mtslurm stop) or use another --run-dir", path);
 	/* fd stays open (and locked) for the life of the process. */
 	lock_fd = fd;

@@ -250,7 +250,8 @@ int cli_jobs_array(struct cli *cli)
 	if (cli->json)
 		fputs("]\n", stdout);
 	if (cli->ids_only) {
-		qsort(tasks, nt, sizeof *tasks, cmp_i64);
+		if (nt)
+			qsort(tasks, nt, sizeof *tasks, cmp_i64);
 		size_t k = 0; /* distinct */
 		for (size_t i = 0; i < nt; i++)
 			if (!k || tasks[k - 1] != tasks[i])

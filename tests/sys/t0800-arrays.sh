@@ -85,6 +85,7 @@ wait_for 60 sql_ge "select count(*) from jobs where id between $e and $((e + 599
 big=$(mtslurm submit --array 1-300000 --echo '{}')
 mp=$(master_pid)
 kill -9 "$mp"
+gone_within 10 "$mp" || fail "the killed master $mp did not go"
 made=$(db "select made from arrays where id=$big")
 log "killed master $mp; array $big had $made of 300000 members made, array $e $(db "select made from arrays where id=$e") of 6000"
 [ "$made" -lt 300000 ] || fail "array $big was fully made before the kill: the restart's resume is not tested"

@@ -102,7 +102,7 @@ c3=$(git -C "$T/gone.git" rev-parse main)
 sed -i 's/v2/v3/' "$G/scripts/process.sh" && git -C "$G" commit -qam three && git -C "$G" push -q "$T/gone.git" main
 c3=$(git -C "$T/gone.git" rev-parse main)
 hold=$(mtslurm submit --exec 'sleep 1')
-gone=$(mtslurm submit --git "file://$T/gone.git" --commit "$c3" --exec true)
+gone=$(mtslurm submit --after "$hold" --git "file://$T/gone.git" --commit "$c3" --exec true)
 rm -rf "$T/gone.git"
 set +e; mtslurm wait "$gone" --timeout 60 >/dev/null; set -e
 err=$(db "select error from jobs where id=$gone")

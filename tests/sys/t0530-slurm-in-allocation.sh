@@ -17,6 +17,10 @@ jid=$(sbatch --parsable "$top/docs/examples/mtslurm-batch.sh")
 log "batch job $jid"
 done_() { case "$(slurm_state "$jid")" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | "") return 0 ;; esac; return 1; }
 wait_for 120 done_
+# the script's last line may reach its output file a moment after Slurm
+# says the job ended (seen once): give it a few seconds
+stopped_said() { grep -q "stopped the cluster" "$T/work/mtslurm-example-$jid.out" 2>/dev/null; }
+wait_for 5 stopped_said
 out=$(cat "$T/work/mtslurm-example-$jid.out")
 echo "$out"
 assert_eq COMPLETED "$(slurm_state "$jid")" "the batch job completed"

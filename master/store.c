@@ -232,6 +232,23 @@ int64_t store_cancel_mark(const struct store *s) { return s->cancel_below; }
 
 sqlite3_stmt **store_svc_stmts(struct store *s) { return s->svc_st; }
 
+sqlite3_stmt *store_stmt(struct store *s, sqlite3_stmt **slot, const char *sql)
+{
+	if (!*slot && sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+		store_fail(s);
+		*slot = NULL;
+	}
+	return *slot;
+}
+
+void store_bind_str(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 sqlite3_stmt **store_pipe_stmts(struct store *s) { return s->pipe_st; }
 
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
@@ -698,18 +715,6 @@ static int64_t scalar(struct store *s, const char *sql, int64_t arg)
 
 int64_t store_max_id(struct store *s) { return scalar(s, "SELECT coalesce(max(id),0) FROM jobs", 0); }
 
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-	return (const char *)sqlite3_column_text(st, i);
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
 
 int store_insert(struct store *s, const struct mjob *j, const char *input, size_t input_len,
 		 const char *client, const char *deps_json, double now)
@@ -723,14 +728,14 @@ int store_insert(struct store *s, const struct mjob *j, const char *input, size_
 	sqlite3_bind_text(st, 4, input ? input : "", (int)(input ? input_len : 0), SQLITE_STATIC);
 	if (j->delay_s > 0)
 		sqlite3_bind_double(st, 5, j->delay_s);
-	bind_str(st, 6, mjob_target(j));
-	bind_str(st, 7, mjob_cwd(j));
-	bind_str(st, 8, mjob_env(j));
+	store_bind_str(st, 6, mjob_target(j));
+	store_bind_str(st, 7, mjob_cwd(j));
+	store_bind_str(st, 8, mjob_env(j));
 	sqlite3_bind_int(st, 9, j->prio);
 	sqlite3_bind_int(st, 10, j->retries);
 	if (j->timeout_s > 0)
 		sqlite3_bind_double(st, 11, j->timeout_s);
-	bind_str(st, 12, deps_json);
+	store_bind_str(st, 12, deps_json);
 	sqlite3_bind_double(st, 13, now);
 	if (j->treq > 0)
 		sqlite3_bind_double(st, 14, j->treq);
@@ -743,7 +748,7 @@ int store_insert(struct store *s, const struct mjob *j, const char *input, size_
 	sqlite3_bind_int(st, 16, j->crash_limit ? j->crash_limit : 1);
 	if (mjob_env_id(j)) /* else NULL: run() cleared the bindings */
 		sqlite3_bind_int64(st, 17, mjob_env_id(j));
-	bind_str(st, 18, mjob_opts(j));
+	store_bind_str(st, 18, mjob_opts(j));
 	return run(s, st);
 }
 
@@ -777,7 +782,7 @@ int store_env_get(struct store *s, int64_t id, int *minimal, struct buf *vars_js
 	int rc = sqlite3_step(st), found = 0;
 	if (rc == SQLITE_ROW) {
 		*minimal = sqlite3_column_int(st, 0);
-		const char *v = col_str(st, 1);
+		const char *v = store_col_str(st, 1);
 		found = buf_add(vars_json, v ? v : "[]", v ? (size_t)sqlite3_column_bytes(st, 1) : 2) ? -1 : 1;
 	} else if (rc != SQLITE_DONE) {
 		found = fail(s);
@@ -793,7 +798,7 @@ int store_assign(struct store *s, int64_t id, int attempts, const char *worker, 
 	sqlite3_stmt *st = s->st[S_ASSIGN];
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, attempts);
-	bind_str(st, 3, worker);
+	store_bind_str(st, 3, worker);
 	if (started > 0)
 		sqlite3_bind_double(st, 4, started);
 	return run(s, st);
@@ -837,11 +842,11 @@ int store_finish(struct store *s, int64_t id, int state, int attempts, const cha
 	sqlite3_bind_int(st, 3, attempts);
 	if (output)
 		sqlite3_bind_text(st, 4, output, (int)output_len, SQLITE_STATIC);
-	bind_str(st, 5, error);
+	store_bind_str(st, 5, error);
 	if (rc_set)
 		sqlite3_bind_int(st, 6, rc);
 	sqlite3_bind_double(st, 7, now);
-	bind_str(st, 8, worker);
+	store_bind_str(st, 8, worker);
 	if (started > 0)
 		sqlite3_bind_double(st, 9, started);
 	if (run(s, st))
@@ -919,7 +924,7 @@ int store_worker_down(struct store *s, const char *wid)
 	if (store_begin(s))
 		return -1;
 	sqlite3_stmt *st = s->st[S_WORKER_DOWN];
-	bind_str(st, 1, wid);
+	store_bind_str(st, 1, wid);
 	return run(s, st);
 }
 
@@ -931,7 +936,7 @@ int64_t store_workers(struct store *s, int (*fn)(void *arg, const char *wid), vo
 	int64_t n = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (fn(arg, col_str(st, 0))) {
+		if (fn(arg, store_col_str(st, 0))) {
 			sqlite3_finalize(st);
 			snprintf(s->errmsg, sizeof s->errmsg, "loading the worker list failed");
 			return -1;
@@ -1009,7 +1014,7 @@ int store_input_json(struct store *s, int64_t id, struct buf *out)
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st), v;
 	if (rc == SQLITE_ROW) {
-		const char *t = col_str(st, 0);
+		const char *t = store_col_str(st, 0);
 		v = buf_add_json_str(out, t ? t : "", t ? (size_t)sqlite3_column_bytes(st, 0) : 0) ? -1 : 1;
 		if (v < 0)
 			snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
@@ -1023,28 +1028,28 @@ int store_input_json(struct store *s, int64_t id, struct buf *out)
 void store_row_read(sqlite3_stmt *st, struct store_row *r)
 {
 	r->id = sqlite3_column_int64(st, 0);
-	r->client = col_str(st, 1);
-	r->type = col_str(st, 2);
-	r->input = col_str(st, 3);
+	r->client = store_col_str(st, 1);
+	r->type = store_col_str(st, 2);
+	r->input = store_col_str(st, 3);
 	r->input_len = (size_t)sqlite3_column_bytes(st, 3);
 	r->delay = sqlite3_column_double(st, 4);
-	r->target = col_str(st, 5);
-	r->cwd = col_str(st, 6);
-	r->env = col_str(st, 7);
+	r->target = store_col_str(st, 5);
+	r->cwd = store_col_str(st, 6);
+	r->env = store_col_str(st, 7);
 	r->prio = sqlite3_column_int(st, 8);
 	r->retries = sqlite3_column_int(st, 9);
 	r->timeout = sqlite3_column_double(st, 10);
-	r->deps = col_str(st, 11);
+	r->deps = store_col_str(st, 11);
 	r->state = sqlite3_column_int(st, 12);
 	r->attempts = sqlite3_column_int(st, 13);
-	r->worker = col_str(st, 14);
+	r->worker = store_col_str(st, 14);
 	r->treq = sqlite3_column_double(st, 15);
 	r->ranks = sqlite3_column_int(st, 16);
 	r->crash_limit = sqlite3_column_int(st, 17);
 	r->crashes = sqlite3_column_int(st, 18);
 	r->env_id = sqlite3_column_int64(st, 19);
-	r->opts = col_str(st, 20);
-	r->jtype = col_str(st, 21);
+	r->opts = store_col_str(st, 20);
+	r->jtype = store_col_str(st, 21);
 }
 
 int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg)
@@ -1089,7 +1094,7 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 		while (mt && mid < r.id)
 			mid = sqlite3_step(mt) == SQLITE_ROW ? sqlite3_column_int64(mt, 0) : INT64_MAX;
 		if (mt && mid == r.id)
-			r.jtype = col_str(mt, 1);
+			r.jtype = store_col_str(mt, 1);
 		if (fn(arg, &r)) {
 			snprintf(s->errmsg, sizeof s->errmsg, "loading job %lld failed", (long long)r.id);
 			rc = SQLITE_ABORT;
@@ -1125,13 +1130,13 @@ int64_t store_results(struct store *s, const char *client, int64_t lo, int64_t h
 	memset(&r, 0, sizeof r);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		r.id = sqlite3_column_int64(st, 0);
-		r.type = col_str(st, 1);
+		r.type = store_col_str(st, 1);
 		r.state = sqlite3_column_int(st, 2);
 		r.attempts = sqlite3_column_int(st, 3);
-		r.worker = col_str(st, 4);
-		r.output = col_str(st, 5);
+		r.worker = store_col_str(st, 4);
+		r.output = store_col_str(st, 5);
 		r.output_len = (size_t)sqlite3_column_bytes(st, 5);
-		r.error = col_str(st, 6);
+		r.error = store_col_str(st, 6);
 		if (!r.error && r.state == MJOB_CANCELLED)
 			r.error = "cancelled";
 		r.rc_null = sqlite3_column_type(st, 7) == SQLITE_NULL;
@@ -1150,21 +1155,21 @@ int64_t store_results(struct store *s, const char *client, int64_t lo, int64_t h
 void store_rec_read(sqlite3_stmt *st, struct store_rec *r)
 {
 	r->id = sqlite3_column_int64(st, 0);
-	r->type = col_str(st, 1);
+	r->type = store_col_str(st, 1);
 	r->state = sqlite3_column_int(st, 2);
 	r->attempts = sqlite3_column_int(st, 3);
-	r->worker = col_str(st, 4);
-	r->output = col_str(st, 5);
+	r->worker = store_col_str(st, 4);
+	r->output = store_col_str(st, 5);
 	r->output_len = (size_t)sqlite3_column_bytes(st, 5);
-	r->error = col_str(st, 6);
+	r->error = store_col_str(st, 6);
 	if (!r->error && r->state == MJOB_CANCELLED)
 		r->error = "cancelled";
 	r->rc_null = sqlite3_column_type(st, 7) == SQLITE_NULL;
 	r->rc = sqlite3_column_int(st, 7);
-	r->client = col_str(st, 8);
-	r->input = col_str(st, 9);
+	r->client = store_col_str(st, 8);
+	r->input = store_col_str(st, 9);
 	r->input_len = (size_t)sqlite3_column_bytes(st, 9);
-	r->deps = col_str(st, 10);
+	r->deps = store_col_str(st, 10);
 	r->prio = sqlite3_column_int(st, 11);
 	r->retries = sqlite3_column_int(st, 12);
 	r->submitted = col_time(st, 13);
@@ -1251,7 +1256,7 @@ int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t fo
 		return fail(s);
 	sqlite3_bind_int(st, 1, q->state);
 	sqlite3_bind_double(st, 2, q->finished_before);
-	bind_str(st, 3, q->ids_json);
+	store_bind_str(st, 3, q->ids_json);
 	sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : 1);
 	int64_t n = 0;
 	int rc;

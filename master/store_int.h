@@ -32,6 +32,18 @@ int64_t store_cancel_mark(const struct store *s);
 
 /* Statements of storesvc.c, prepared on first use (plain jobs never prepare
  * them) and finalized by store_close(): STORE_SVC_STMTS slots. */
+/* The statement in *slot, prepared from sql on its first use and kept for
+ * the store's life (store_close finalizes the slots of store_svc_stmts and
+ * store_pipe_stmts); NULL after store_fail if it cannot be prepared. */
+sqlite3_stmt *store_stmt(struct store *s, sqlite3_stmt **slot, const char *sql);
+/* Bind v as text, borrowed until the statement runs; NULL binds SQL NULL. */
+void store_bind_str(sqlite3_stmt *st, int i, const char *v);
+/* Column i as text (NULL for SQL NULL), borrowed until st steps or resets. */
+static inline const char *store_col_str(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
 #define STORE_SVC_STMTS 24
 sqlite3_stmt **store_svc_stmts(struct store *s);
 /* The same for storepipe.c. */

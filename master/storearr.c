@@ -22,14 +22,6 @@ static sqlite3_stmt *prep(struct store *s, const char *sql)
 	return st;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
 /* Step one write, finalize it. */
 static int write_once(struct store *s, sqlite3_stmt *st)
 {
@@ -50,10 +42,10 @@ int store_array_add(struct store *s, const struct store_array *a)
 		return -1;
 	sqlite3_bind_int64(st, 1, a->id);
 	sqlite3_bind_int64(st, 2, a->n);
-	bind_text(st, 3, a->client);
-	bind_text(st, 4, a->tmpl);
-	bind_text(st, 5, a->tasks);
-	bind_text(st, 6, a->entries);
+	store_bind_str(st, 3, a->client);
+	store_bind_str(st, 4, a->tmpl);
+	store_bind_str(st, 5, a->tasks);
+	store_bind_str(st, 6, a->entries);
 	sqlite3_bind_int64(st, 7, a->made);
 	sqlite3_bind_double(st, 8, a->submitted);
 	return write_once(s, st);
@@ -141,12 +133,12 @@ int store_array_final_row(struct store *s, int64_t id, const char *client, const
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, client);
-	bind_text(st, 3, type);
-	bind_text(st, 4, input ? input : "");
+	store_bind_str(st, 2, client);
+	store_bind_str(st, 3, type);
+	store_bind_str(st, 4, input ? input : "");
 	sqlite3_bind_int(st, 5, state);
 	sqlite3_bind_double(st, 6, now);
-	bind_text(st, 7, error);
+	store_bind_str(st, 7, error);
 	if (write_once(s, st))
 		return -1;
 	if (count)

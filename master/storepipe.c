@@ -56,26 +56,7 @@ static const char *const pipe_sql[Q_MAX] = {
 	[Q_PI_DEL] = "DELETE FROM pipeitems WHERE pipeline=?1 AND stage=?2",
 };
 
-static sqlite3_stmt *stmt(struct store *s, int q)
-{
-	sqlite3_stmt **sv = store_pipe_stmts(s);
-	if (!sv[q] && sqlite3_prepare_v3(store_db(s), pipe_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &sv[q], NULL) !=
-			      SQLITE_OK) {
-		store_fail(s);
-		sv[q] = NULL;
-	}
-	return sv[q];
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static const char *col_str(sqlite3_stmt *st, int i) { return (const char *)sqlite3_column_text(st, i); }
+static sqlite3_stmt *stmt(struct store *s, int q) { return store_stmt(s, &store_pipe_stmts(s)[q], pipe_sql[q]); }
 
 /* A write statement of the turn's transaction: q with its bindings made
  * by the caller after this returns it. */
@@ -113,13 +94,13 @@ int store_pipeline_add(struct store *s, const struct store_pipeline *p)
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, p->id);
-	bind_str(st, 2, p->name && *p->name ? p->name : NULL);
-	bind_str(st, 3, p->spec);
-	bind_str(st, 4, p->client);
+	store_bind_str(st, 2, p->name && *p->name ? p->name : NULL);
+	store_bind_str(st, 3, p->spec);
+	store_bind_str(st, 4, p->client);
 	sqlite3_bind_int(st, 5, p->state);
 	sqlite3_bind_double(st, 6, p->created);
 	sqlite3_bind_int64(st, 7, p->items);
-	bind_str(st, 8, p->token && *p->token ? p->token : NULL);
+	store_bind_str(st, 8, p->token && *p->token ? p->token : NULL);
 	return store_run(s, st);
 }
 
@@ -131,7 +112,7 @@ int store_pipeline_end(struct store *s, int64_t id, int state, double finished, 
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, state);
 	sqlite3_bind_double(st, 3, finished);
-	bind_str(st, 4, error);
+	store_bind_str(st, 4, error);
 	return store_run(s, st);
 }
 
@@ -147,7 +128,7 @@ int64_t store_pipeline_by_token(struct store *s, const char *token)
 	int64_t v = 0;
 	if (!st)
 		return -1;
-	bind_str(st, 1, token);
+	store_bind_str(st, 1, token);
 	return each(s, st, max_row, &v) >= 0 ? v : -1;
 }
 
@@ -168,13 +149,13 @@ static int pl_row(sqlite3_stmt *st, void *arg)
 	struct pl_cb *c = arg;
 	struct store_pipeline p = {
 		.id = sqlite3_column_int64(st, 0),
-		.name = col_str(st, 1),
-		.spec = col_str(st, 2),
-		.client = col_str(st, 3),
+		.name = store_col_str(st, 1),
+		.spec = store_col_str(st, 2),
+		.client = store_col_str(st, 3),
 		.state = sqlite3_column_int(st, 4),
 		.created = sqlite3_column_double(st, 5),
 		.finished = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 6),
-		.error = col_str(st, 7),
+		.error = store_col_str(st, 7),
 		.items = sqlite3_column_int64(st, 8),
 	};
 	return c->fn(c->arg, &p);
@@ -279,7 +260,7 @@ struct out_cb {
 static int out_row(sqlite3_stmt *st, void *arg)
 {
 	struct out_cb *c = arg;
-	const char *o = col_str(st, 1);
+	const char *o = store_col_str(st, 1);
 	return c->fn(c->arg, sqlite3_column_int64(st, 0), o ? o : "", (size_t)sqlite3_column_bytes(st, 1));
 }
 
@@ -306,7 +287,7 @@ int store_pipeitem_add(struct store *s, int64_t pipeline, int stage, const char 
 		return -1;
 	sqlite3_bind_int64(st, 1, pipeline);
 	sqlite3_bind_int(st, 2, stage);
-	bind_str(st, 3, item);
+	store_bind_str(st, 3, item);
 	return store_run(s, st);
 }
 
@@ -318,7 +299,7 @@ struct item_cb {
 static int item_row(sqlite3_stmt *st, void *arg)
 {
 	struct item_cb *c = arg;
-	const char *t = col_str(st, 0);
+	const char *t = store_col_str(st, 0);
 	return c->fn ? c->fn(c->arg, t ? t : "") : 0;
 }
 

@@ -79,26 +79,7 @@ static const char *const svc_sql[Q_MAX] = {
 };
 
 /* Statement q, prepared on first use; NULL with store_errmsg on failure. */
-static sqlite3_stmt *stmt(struct store *s, int q)
-{
-	sqlite3_stmt **sv = store_svc_stmts(s);
-	if (!sv[q] && sqlite3_prepare_v3(store_db(s), svc_sql[q], -1, SQLITE_PREPARE_PERSISTENT, &sv[q], NULL) !=
-			      SQLITE_OK) {
-		store_fail(s);
-		sv[q] = NULL;
-	}
-	return sv[q];
-}
-
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-static const char *col_str(sqlite3_stmt *st, int i) { return (const char *)sqlite3_column_text(st, i); }
+static sqlite3_stmt *stmt(struct store *s, int q) { return store_stmt(s, &store_svc_stmts(s)[q], svc_sql[q]); }
 
 static double col_or(sqlite3_stmt *st, int i, double none)
 {
@@ -151,7 +132,7 @@ static int del_name(struct store *s, int q, const char *name)
 	sqlite3_stmt *st = stmt(s, q);
 	if (!st || store_begin(s))
 		return -1;
-	bind_str(st, 1, name);
+	store_bind_str(st, 1, name);
 	int rc = step_write(s, st, "delete");
 	return rc < 0 ? -1 : rc > 0;
 }
@@ -167,11 +148,11 @@ static int jt_row(sqlite3_stmt *st, void *ctx)
 {
 	struct jt_cb *c = ctx;
 	struct store_jobtype t = {
-		.name = col_str(st, 0),
-		.mode = col_str(st, 1),
-		.worker_type = col_str(st, 2),
-		.endpoint = col_str(st, 3),
-		.schema = col_str(st, 4),
+		.name = store_col_str(st, 0),
+		.mode = store_col_str(st, 1),
+		.worker_type = store_col_str(st, 2),
+		.endpoint = store_col_str(st, 3),
+		.schema = store_col_str(st, 4),
 		.timeout_s = col_or(st, 5, 0),
 		.retries = (int)col_or(st, 6, -1),
 		.created = col_or(st, 7, -1),
@@ -195,11 +176,11 @@ int store_jobtype_put(struct store *s, const struct store_jobtype *t, double now
 	sqlite3_stmt *st = stmt(s, Q_JT_PUT);
 	if (!st || store_begin(s))
 		return -1;
-	bind_str(st, 1, name);
-	bind_str(st, 2, t->mode);
-	bind_str(st, 3, t->worker_type);
-	bind_str(st, 4, t->endpoint);
-	bind_str(st, 5, t->schema);
+	store_bind_str(st, 1, name);
+	store_bind_str(st, 2, t->mode);
+	store_bind_str(st, 3, t->worker_type);
+	store_bind_str(st, 4, t->endpoint);
+	store_bind_str(st, 5, t->schema);
 	if (t->timeout_s > 0)
 		sqlite3_bind_double(st, 6, t->timeout_s);
 	if (t->retries >= 0)
@@ -219,7 +200,7 @@ int store_jobtype_get(struct store *s, const char *name, int (*fn)(void *arg, co
 	sqlite3_stmt *st = stmt(s, Q_JT_GET);
 	if (!st)
 		return -1;
-	bind_str(st, 1, name);
+	store_bind_str(st, 1, name);
 	struct jt_cb c = {fn, arg};
 	int64_t n = each_row(s, st, jt_row, &c);
 	return n < 0 ? -1 : n > 0;
@@ -243,9 +224,9 @@ static int wt_row(sqlite3_stmt *st, void *ctx)
 {
 	struct wt_cb *c = ctx;
 	struct store_workertype t = {
-		.name = col_str(st, 0),
-		.executor = col_str(st, 1),
-		.params = col_str(st, 2),
+		.name = store_col_str(st, 0),
+		.executor = store_col_str(st, 1),
+		.params = store_col_str(st, 2),
 		.created = col_or(st, 3, -1),
 		.updated = col_or(st, 4, -1),
 	};
@@ -262,9 +243,9 @@ int store_workertype_put(struct store *s, const struct store_workertype *t, doub
 	sqlite3_stmt *st = stmt(s, Q_WT_PUT);
 	if (!st || store_begin(s))
 		return -1;
-	bind_str(st, 1, name);
-	bind_str(st, 2, t->executor);
-	bind_str(st, 3, t->params);
+	store_bind_str(st, 1, name);
+	store_bind_str(st, 2, t->executor);
+	store_bind_str(st, 3, t->params);
 	sqlite3_bind_double(st, 4, now);
 	int rc = step_write(s, st, "worker type");
 	if (rc == STORESVC_REFUSED) /* the params CHECK */
@@ -280,7 +261,7 @@ int store_workertype_get(struct store *s, const char *name,
 	sqlite3_stmt *st = stmt(s, Q_WT_GET);
 	if (!st)
 		return -1;
-	bind_str(st, 1, name);
+	store_bind_str(st, 1, name);
 	struct wt_cb c = {fn, arg};
 	int64_t n = each_row(s, st, wt_row, &c);
 	return n < 0 ? -1 : n > 0;
@@ -299,9 +280,9 @@ int64_t store_workertypes(struct store *s, int (*fn)(void *arg, const struct sto
 static void meta_read(sqlite3_stmt *st, int i, struct store_meta *m)
 {
 	m->id = sqlite3_column_int64(st, i);
-	m->ext = col_str(st, i + 1);
-	m->jtype = col_str(st, i + 2);
-	m->job = col_str(st, i + 3);
+	m->ext = store_col_str(st, i + 1);
+	m->jtype = store_col_str(st, i + 2);
+	m->job = store_col_str(st, i + 3);
 	m->dlq = sqlite3_column_int(st, i + 4);
 	m->dlq_at = col_or(st, i + 5, -1);
 }
@@ -320,9 +301,9 @@ int store_meta_add(struct store *s, int64_t id, const char *ext, const char *jty
 	if (!st || store_begin(s))
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	bind_str(st, 2, ext);
-	bind_str(st, 3, jtype);
-	bind_str(st, 4, job_json);
+	store_bind_str(st, 2, ext);
+	store_bind_str(st, 3, jtype);
+	store_bind_str(st, 4, job_json);
 	int rc = step_write(s, st, "typed job"); /* left: the primary key */
 	if (rc == STORESVC_REFUSED)
 		store_set_err(s, "job %lld is already a typed job", (long long)id);
@@ -334,7 +315,7 @@ int64_t store_meta_find_ext(struct store *s, const char *ext)
 	sqlite3_stmt *st = stmt(s, Q_META_EXT);
 	if (!st)
 		return -1;
-	bind_str(st, 1, ext);
+	store_bind_str(st, 1, ext);
 	int rc = sqlite3_step(st);
 	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : store_fail(s);
 	sqlite3_reset(st);
@@ -506,9 +487,9 @@ int store_svc_set(struct store *s, const char *key, const char *value)
 	sqlite3_stmt *st = stmt(s, value ? Q_KV_PUT : Q_KV_DEL);
 	if (!st || store_begin(s))
 		return -1;
-	bind_str(st, 1, key);
+	store_bind_str(st, 1, key);
 	if (value)
-		bind_str(st, 2, value);
+		store_bind_str(st, 2, value);
 	int rc = step_write(s, st, "setting");
 	return rc < 0 ? rc : 0;
 }
@@ -530,7 +511,7 @@ int64_t store_svc_settings(struct store *s, const char *prefix,
 	sqlite3_stmt *st = stmt(s, Q_KV_ALL);
 	if (!st)
 		return -1;
-	bind_str(st, 1, prefix);
+	store_bind_str(st, 1, prefix);
 	struct kv_cb c = {fn, arg};
 	return each_row(s, st, kv_row, &c);
 }

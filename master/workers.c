@@ -573,22 +573,109 @@ static void held_gpus(struct wrk *w, struct mjob *j, const char *gpus)
 	mjob_res_put(j, &r);
 }
 
+/* What a hello says about where w runs: host, node, Slurm job, pid, rank,
+ * worker type and URL. */
+static void hello_identity(struct wrk *w, const struct peer *p, const msg *m)
+{
+	int64_t pid = 0, rank = 0;
+	msg_get_int(m, "pid", &pid);
+	msg_get_int(m, "rank", &rank);
+	util_strlcpy(w->host, msg_get_str(m, "host") ? msg_get_str(m, "host") : conn_peer(p->conn), sizeof w->host);
+	util_strlcpy(w->node, msg_get_str(m, "node") ? msg_get_str(m, "node") : "", sizeof w->node);
+	util_strlcpy(w->slurm_job, msg_get_str(m, "slurm_job") ? msg_get_str(m, "slurm_job") : "",
+		     sizeof w->slurm_job);
+	w->pid = (long)pid;
+	w->rank = (int)rank;
+	w->since = w->last_seen = util_wall();
+	const char *wtype = msg_get_str(m, "wtype"), *url = msg_get_str(m, "url");
+	util_strlcpy(w->wtype, wtype && strlen(wtype) <= TYPES_NAME_MAX ? wtype : "", sizeof w->wtype);
+	util_strlcpy(w->url, url ? url : "", sizeof w->url);
+}
+
+struct hello_counts {
+	size_t kept, revoked, returned, adopted;
+};
+
+/* Reconcile what w says it holds (its hello's "held") with what we think it
+ * holds: a held job we assigned it stays; one queued here with that attempt
+ * (assigned just before a master restart, never written) is adopted; any
+ * other is revoked; and a job we think it holds that it does not is queued
+ * again, since it never reached the worker. */
+static void hello_reconcile(struct wrk *w, const msg *held, struct hello_counts *n)
+{
+	struct master *ms = w->m;
+	for (msg *h = msg_child(held); h; h = msg_next(h)) {
+		int64_t id, a = 0;
+		if (msg_get_int(h, "id", &id))
+			continue;
+		msg_get_int(h, "a", &a);
+		struct mjob *j = sched_find(&ms->sched, id);
+		if (j && j->where == MJOB_INQUEUE && a >= j->attempts && a >= 1 && a <= UINT16_MAX &&
+		    sched_adopt(&ms->sched, j, &w->sw, (uint16_t)a) == 0) {
+			note_assign(ms, j);
+			n->adopted++;
+		}
+		if (j && j->where == MJOB_ASSIGNED && j->worker == &w->sw && j->attempts == a) {
+			j->flags |= MJOB_F_MARK;
+			n->kept++;
+			held_gpus(w, j, msg_get_str(h, "gpus"));
+			double st;
+			if (msg_get_num(h, "st", &st) == 0 && !(j->flags & MJOB_F_STARTED))
+				mark_started(ms, j, st, 1); /* running there, since st */
+		} else if (fbuf_item(&w->revoke_cancel) == 0) {
+			buf_addf(&w->revoke_cancel.b, "%lld", (long long)id);
+			n->revoked++;
+		}
+	}
+	for (struct mjob *j = w->sw.head, *next; j; j = next) {
+		next = j->next;
+		if (j->flags & MJOB_F_MARK) {
+			j->flags &= (uint8_t)~MJOB_F_MARK;
+		} else {
+			sched_unassign(&ms->sched, j, 1);
+			n->returned++;
+		}
+	}
+	if (w->sw.res)
+		sched_worker_set_res(&ms->sched, &w->sw, w->sw.res); /* with the GPUs its jobs run on */
+}
+
+/* The hello's checks that need no state: NULL if it is well formed, else
+ * what is wrong with it (the connection is closed with that). */
+static const char *hello_check(const msg *m, int64_t *slots)
+{
+	const char *wid = msg_get_str(m, "worker");
+	if (!wid || !*wid || strlen(wid) > MASTER_WID_MAX)
+		return "worker hello needs \"worker\": an id of 1 to 128 characters";
+	if (msg_has(m, "slots") && (msg_get_int(m, "slots", slots) || *slots < 1 || *slots > 1000000))
+		return "worker hello: \"slots\" must be an integer from 1 to 1000000";
+	return NULL;
+}
+
+/* w (its connection the peer p) takes over from any older connection of the
+ * same worker id. */
+static void hello_attach(struct wrk *w, struct peer *p)
+{
+	if (w->peer && w->peer != p) {
+		struct peer *old = w->peer;
+		old->worker = NULL;
+		w->peer = NULL;
+		if (old->conn)
+			conn_close(old->conn, NULL, "replaced by a new connection of the same worker");
+	}
+	w->nenvs_sent = 0; /* a new connection has been sent no snapshot */
+	w->peer = p;
+	p->worker = w;
+}
+
 static void on_hello(struct call *c, msg *m)
 {
 	struct peer *p = c->peer;
 	struct master *ms = p->m;
-	const char *wid = msg_get_str(m, "worker");
-	int64_t slots = 1, pid = 0, rank = 0;
-	if (!wid || !*wid || strlen(wid) > MASTER_WID_MAX) {
-		conn_close(p->conn, "bad_message", "worker hello needs \"worker\": an id of 1 to 128 characters");
-		return;
-	}
-	if (msg_has(m, "slots") && (msg_get_int(m, "slots", &slots) || slots < 1 || slots > 1000000)) {
-		conn_close(p->conn, "bad_message", "worker hello: \"slots\" must be an integer from 1 to 1000000");
-		return;
-	}
-	if (p->worker) {
-		conn_close(p->conn, "protocol", "second hello on one worker connection");
+	int64_t slots = 1;
+	const char *bad = hello_check(m, &slots), *wid = msg_get_str(m, "worker");
+	if (bad || p->worker) {
+		conn_close(p->conn, bad ? "bad_message" : "protocol", bad ? bad : "second hello on one worker connection");
 		return;
 	}
 	char rerr[200];
@@ -597,33 +684,16 @@ static void on_hello(struct call *c, msg *m)
 		conn_close(p->conn, "bad_message", rerr);
 		return;
 	}
-	msg_get_int(m, "pid", &pid);
-	msg_get_int(m, "rank", &rank);
 	struct wrk *w = workers_find(ms, wid);
 	if (!w && !(w = workers_new(ms, wid))) {
 		mres_worker_free(res);
 		conn_close(p->conn, NULL, "out of memory");
 		return;
 	}
-	if (w->peer && w->peer != p) {
-		struct peer *old = w->peer;
-		old->worker = NULL;
-		w->peer = NULL;
-		if (old->conn)
-			conn_close(old->conn, NULL, "replaced by a new connection of the same worker");
-	}
 	int reclaimed = w->sw.nassigned > 0;
 	store_worker_up(ms->store, wid, util_wall());
-	w->nenvs_sent = 0; /* a new connection has been sent no snapshot */
-	w->peer = p;
-	p->worker = w;
-	util_strlcpy(w->host, msg_get_str(m, "host") ? msg_get_str(m, "host") : conn_peer(p->conn), sizeof w->host);
-	util_strlcpy(w->node, msg_get_str(m, "node") ? msg_get_str(m, "node") : "", sizeof w->node);
-	util_strlcpy(w->slurm_job, msg_get_str(m, "slurm_job") ? msg_get_str(m, "slurm_job") : "",
-		     sizeof w->slurm_job);
-	w->pid = (long)pid;
-	w->rank = (int)rank;
-	w->since = w->last_seen = util_wall();
+	hello_attach(w, p);
+	hello_identity(w, p, m);
 	/* The largest window: at least 64 prefetched jobs, because with tiny
 	 * jobs throughput is window / (round trip + group commit). The window
 	 * in use is sized from measured run times (sched.h), so long jobs are
@@ -634,53 +704,13 @@ static void on_hello(struct call *c, msg *m)
 	struct mres_worker *old_res = w->sw.res;
 	sched_worker_set_res(&ms->sched, &w->sw, res); /* what it holds keeps its share */
 	mres_worker_free(old_res);
-	/* A worker of a worker type serves the pools of its job types only. */
-	const char *wtype = msg_get_str(m, "wtype"), *url = msg_get_str(m, "url");
-	util_strlcpy(w->wtype, wtype && strlen(wtype) <= TYPES_NAME_MAX ? wtype : "", sizeof w->wtype);
-	util_strlcpy(w->url, url ? url : "", sizeof w->url);
-	types_worker_pools(ms, w);
+	types_worker_pools(ms, w); /* a worker of a worker type serves its job types' pools only */
 	if (handle_results(w, msg_get(m, "results"), 1)) {
 		conn_close(p->conn, "bad_message", "hello: \"results\" must be an array of {\"id\",\"a\",...}");
 		return;
 	}
-	/* Reconcile what the worker holds with what we think it holds. */
-	msg *held = msg_get(m, "held");
-	size_t kept = 0, revoked = 0, returned = 0, adopted = 0;
-	for (msg *h = msg_child(held); h; h = msg_next(h)) {
-		int64_t id, a = 0;
-		if (msg_get_int(h, "id", &id))
-			continue;
-		msg_get_int(h, "a", &a);
-		struct mjob *j = sched_find(&ms->sched, id);
-		if (j && j->where == MJOB_INQUEUE && a >= j->attempts && a >= 1 && a <= UINT16_MAX &&
-		    sched_adopt(&ms->sched, j, &w->sw, (uint16_t)a) == 0) {
-			/* Assigned just before a master restart, never written. */
-			note_assign(ms, j);
-			adopted++;
-		}
-		if (j && j->where == MJOB_ASSIGNED && j->worker == &w->sw && j->attempts == a) {
-			j->flags |= MJOB_F_MARK;
-			kept++;
-			held_gpus(w, j, msg_get_str(h, "gpus"));
-			double st;
-			if (msg_get_num(h, "st", &st) == 0 && !(j->flags & MJOB_F_STARTED))
-				mark_started(ms, j, st, 1); /* running there, since st */
-		} else if (fbuf_item(&w->revoke_cancel) == 0) {
-			buf_addf(&w->revoke_cancel.b, "%lld", (long long)id);
-			revoked++;
-		}
-	}
-	for (struct mjob *j = w->sw.head, *next; j; j = next) {
-		next = j->next;
-		if (j->flags & MJOB_F_MARK) {
-			j->flags &= (uint8_t)~MJOB_F_MARK;
-		} else {
-			sched_unassign(&ms->sched, j, 1); /* it never reached the worker */
-			returned++;
-		}
-	}
-	if (w->sw.res)
-		sched_worker_set_res(&ms->sched, &w->sw, w->sw.res); /* with the GPUs its jobs run on */
+	struct hello_counts n = {0};
+	hello_reconcile(w, msg_get(m, "held"), &n);
 	msg *r = msg_new_typed("hello_ok");
 	msg_set_str(r, "worker", wid);
 	msg_set_int(r, "prefetch", prefetch);
@@ -696,8 +726,8 @@ static void on_hello(struct call *c, msg *m)
 	workers_dirty(w);
 	log_info("worker %s connected from %s: %lld slots, prefetch %u%s; held %zu kept (%zu found queued), %zu "
 		 "revoked, %zu requeued",
-		 wid, conn_peer(p->conn), (long long)slots, prefetch, reclaimed ? " (reclaimed its jobs)" : "", kept,
-		 adopted, revoked, returned);
+		 wid, conn_peer(p->conn), (long long)slots, prefetch, reclaimed ? " (reclaimed its jobs)" : "", n.kept,
+		 n.adopted, n.revoked, n.returned);
 }
 
 /* `started`: jobs the worker started that were still running at the end of

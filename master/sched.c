@@ -11,6 +11,7 @@
  */
 #include "sched.h"
 #include "sched_int.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,14 +88,8 @@ static inline int hent_before(const struct sched_hent *a, const struct sched_hen
 
 static int jheap_push(struct sched_client *c, const struct mjob *j)
 {
-	if (c->n == c->cap) {
-		uint32_t cap = c->cap ? c->cap * 2 : 16;
-		struct sched_hent *h = realloc(c->heap, (size_t)cap * sizeof *h);
-		if (!h)
-			return -1;
-		c->heap = h;
-		c->cap = cap;
-	}
+	if (util_grow(&c->heap, &c->cap, c->n, sizeof *c->heap, 16))
+		return -1;
 	struct sched_hent e = {j->id, j->prio};
 	uint32_t i = c->n++;
 	while (i > 0) {
@@ -307,14 +302,8 @@ static int cheap_add(struct sched *s, struct sched_pool *p, struct sched_client 
 {
 	if (c->active_idx != UINT32_MAX)
 		return 0;
-	if (p->nactive == p->cap_active) {
-		uint32_t cap = p->cap_active ? p->cap_active * 2 : 16;
-		struct sched_client **a = realloc(p->active, (size_t)cap * sizeof *a);
-		if (!a)
-			return -1;
-		p->active = a;
-		p->cap_active = cap;
-	}
+	if (util_grow(&p->active, &p->cap_active, p->nactive, sizeof *p->active, 16))
+		return -1;
 	cheap_set(p, p->nactive, c);
 	cheap_up(p, p->nactive++);
 	s->nactive++;
@@ -350,14 +339,8 @@ static int park_add(struct sched *s, struct sched_client *c)
 {
 	if (c->park_idx != UINT32_MAX)
 		return 0;
-	if (s->nparked == s->cap_parked) {
-		uint32_t cap = s->cap_parked ? s->cap_parked * 2 : 16;
-		struct sched_client **a = realloc(s->parked, (size_t)cap * sizeof *a);
-		if (!a)
-			return -1;
-		s->parked = a;
-		s->cap_parked = cap;
-	}
+	if (util_grow(&s->parked, &s->cap_parked, s->nparked, sizeof *s->parked, 16))
+		return -1;
 	c->park_idx = s->nparked;
 	s->parked[s->nparked++] = c;
 	return 0;
@@ -502,14 +485,8 @@ static int workers_add(struct sched *s, struct sched_worker *w)
 {
 	if (w->idx != UINT32_MAX && w->idx < s->nworkers && s->workers[w->idx] == w)
 		return 0;
-	if (s->nworkers == s->cap_workers) {
-		uint32_t cap = s->cap_workers ? s->cap_workers * 2 : 16;
-		struct sched_worker **a = realloc(s->workers, (size_t)cap * sizeof *a);
-		if (!a)
-			return -1;
-		s->workers = a;
-		s->cap_workers = cap;
-	}
+	if (util_grow(&s->workers, &s->cap_workers, s->nworkers, sizeof *s->workers, 16))
+		return -1;
 	w->idx = s->nworkers;
 	s->workers[s->nworkers++] = w;
 	return 0;
@@ -1181,14 +1158,8 @@ void sched_revoked(struct sched *s, struct sched_worker *w, const int64_t *ids, 
 
 static void failq_push(struct sched *s, int64_t id, int64_t dep)
 {
-	if (s->nfailq + 2 > s->cap_failq) {
-		size_t cap = s->cap_failq ? s->cap_failq * 2 : 64;
-		int64_t *q = realloc(s->failq, cap * sizeof *q);
-		if (!q)
-			return; /* the dependent stays waiting; better than a crash */
-		s->failq = q;
-		s->cap_failq = cap;
-	}
+	if (util_grow(&s->failq, &s->cap_failq, s->nfailq + 1, sizeof *s->failq, 64))
+		return; /* the dependent stays waiting; better than a crash */
 	s->failq[s->nfailq++] = id;
 	s->failq[s->nfailq++] = dep;
 }

@@ -95,7 +95,8 @@ struct sched_client {
 	 * job leaving the queue other than by a pop (cancel, adopt) leaves its
 	 * entry behind; pops skip entries whose job is no longer queued. */
 	struct sched_hent *heap;
-	uint32_t n, cap;
+	uint32_t n;
+	size_t cap;
 	uint32_t nq;        /* jobs queued now (<= n) */
 	uint32_t nrun;      /* assigned jobs (running + prefetched) */
 	uint32_t active_idx; /* position in its pool's active-client heap, or UINT32_MAX */
@@ -146,7 +147,8 @@ struct sched_worker {
 /* One pool: its clients with queued jobs and its counts. */
 struct sched_pool {
 	struct sched_client **active; /* min-heap on (nrun, last_pick) */
-	uint32_t nactive, cap_active;
+	uint32_t nactive;
+	size_t cap_active;
 	uint64_t nqueued;   /* its jobs queued or waiting for dependencies */
 	uint64_t nrevoking; /* its assigned jobs with a revoke in flight */
 	uint32_t t_first, t_n, t_cur; /* sched_steal's scratch: its idle workers */
@@ -182,12 +184,14 @@ struct sched {
 	uint64_t ntyped;   /* live jobs in pools other than 0 */
 	uint64_t pick_seq;
 	struct sched_worker **workers;
-	uint32_t nworkers, cap_workers;
+	uint32_t nworkers;
+	size_t cap_workers;
 	uint32_t rr; /* rotating start for dispatch */
 	struct mjob *waiting; /* jobs waiting for deps (doubly linked) */
 	/* Clients with queued jobs held back by their limits (any pool). */
 	struct sched_client **parked;
-	uint32_t nparked, cap_parked;
+	uint32_t nparked;
+	size_t cap_parked;
 	struct sched_worker **steal_buf; /* sched_steal's scratch */
 	size_t cap_steal_buf;
 	/* jobs to fail because a dependency failed: (job id, dep id) pairs */

@@ -360,14 +360,8 @@ static void assign_env(struct master *m, struct wrk *w, struct buf *b, uint32_t 
 	buf_add(b, vars.p, vars.len);
 	buf_add(b, "}", 1);
 	buf_release(&vars);
-	if (w->nenvs_sent == w->cap_envs_sent) {
-		size_t cap = w->cap_envs_sent ? w->cap_envs_sent * 2 : 8;
-		uint32_t *v = realloc(w->envs_sent, cap * sizeof *v);
-		if (!v)
-			return; /* sent again next time */
-		w->envs_sent = v;
-		w->cap_envs_sent = cap;
-	}
+	if (util_grow(&w->envs_sent, &w->cap_envs_sent, w->nenvs_sent, sizeof *w->envs_sent, 8))
+		return; /* sent again next time */
 	w->envs_sent[w->nenvs_sent++] = id;
 }
 

@@ -6,6 +6,7 @@
  * headers and only touches the payloads of the job asked for.
  */
 #include "joblog.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -221,14 +222,8 @@ struct scan {
 
 static int scan_push(struct scan *sc, const struct ref *r)
 {
-	if (sc->nrefs == sc->cap) {
-		size_t nc = sc->cap ? sc->cap * 2 : 64;
-		struct ref *p = realloc(sc->refs, nc * sizeof(*p));
-		if (!p)
-			return -1;
-		sc->refs = p;
-		sc->cap = nc;
-	}
+	if (util_grow(&sc->refs, &sc->cap, sc->nrefs, sizeof *sc->refs, 64))
+		return -1;
 	sc->refs[sc->nrefs++] = *r;
 	if (r->attempt > sc->max_attempt)
 		sc->max_attempt = r->attempt;

@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "jsregex.h"
+#include "util.h"
 
 /* Schemas nest at most this deep (cJSON allows 1000; compiling recursion
  * that deep is pointless for job inputs and costly on small stacks). */
@@ -580,14 +581,8 @@ static int unknown_keyword(struct cc *c, const char *name)
 static struct node *node_new(struct cc *c, const msg *m)
 {
 	struct jschema *s = c->s;
-	if (s->nnodes == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct node **v = realloc(s->nodes, cap * sizeof *v);
-		if (!v)
-			return NULL;
-		s->nodes = v;
-		s->cap = cap;
-	}
+	if (util_grow(&s->nodes, &s->cap, s->nnodes, sizeof *s->nodes, 16))
+		return NULL;
 	struct node *nd = calloc(1, sizeof *nd);
 	if (!nd)
 		return NULL;

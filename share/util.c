@@ -89,3 +89,25 @@ void util_hostname(char *out, size_t n)
 		*dot = '\0';
 	util_strlcpy(out, h, n);
 }
+
+int util_grow(void *arrp, size_t *cap, size_t n, size_t elem_size, size_t first_cap)
+{
+	size_t c = *cap;
+	while (n >= c) {
+		size_t next = c ? c * 2 : (first_cap ? first_cap : 1);
+		if (next <= c)
+			return -1;
+		c = next;
+	}
+	if (c == *cap)
+		return 0;
+	if (elem_size && c > SIZE_MAX / elem_size)
+		return -1;
+	void **p = arrp;
+	void *a = realloc(*p, c * elem_size);
+	if (!a)
+		return -1;
+	*p = a;
+	*cap = c;
+	return 0;
+}

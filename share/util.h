@@ -26,5 +26,11 @@ void util_hostname(char *out, size_t n);
 /* The node name this process runs on: $SLURMD_NODENAME inside a Slurm job
  * (several Slurm nodes may share one host), else util_hostname(). */
 void util_nodename(char *out, size_t n);
+/* Make room for element n of the array *arrp (a pointer to the array's
+ * pointer) of *cap elements of elem_size bytes each: while n >= *cap it grows
+ * to twice *cap (first_cap when 0) with realloc. Returns 0, or -1 on size
+ * overflow or out of memory, with *arrp and *cap unchanged (the caller's
+ * elements stay valid and still its own). */
+int util_grow(void *arrp, size_t *cap, size_t n, size_t elem_size, size_t first_cap);
 
 #endif

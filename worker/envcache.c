@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "jobenv.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -151,15 +152,9 @@ int envcache_define(struct envcache *c, uint32_t id, const msg *def, char *err, 
 			c->v[i] = e;
 			return 0;
 		}
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 8;
-		struct envcache_ent **v = realloc(c->v, nc * sizeof *v);
-		if (!v) {
-			envcache_put(e);
-			return snprintf(err, errlen, "out of memory"), -1;
-		}
-		c->v = v;
-		c->cap = nc;
+	if (util_grow(&c->v, &c->cap, c->n, sizeof *c->v, 8)) {
+		envcache_put(e);
+		return snprintf(err, errlen, "out of memory"), -1;
 	}
 	c->v[c->n++] = e;
 	return 0;

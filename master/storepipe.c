@@ -23,6 +23,7 @@ enum {
 	Q_PL_LIVE,
 	Q_PL_TOKEN,
 	Q_PJ_ADD,
+	Q_PJ_RANGE,
 	Q_PJ_COUNTS,
 	Q_PJ_LIVE,
 	Q_PJ_OUT,
@@ -44,6 +45,9 @@ static const char *const pipe_sql[Q_MAX] = {
 	[Q_PL_NEWEST] = "SELECT " PL_COLS " FROM pipelines ORDER BY id DESC LIMIT ?1",
 	[Q_PL_LIVE] = "SELECT " PL_COLS " FROM pipelines WHERE state<2 ORDER BY id",
 	[Q_PJ_ADD] = "INSERT INTO pipejobs(job,pipeline,stage) VALUES(?1,?2,?3)",
+	/* the ids ?1 .. ?1+?4-1, counted by SQLite itself: one step per batch */
+	[Q_PJ_RANGE] = "WITH RECURSIVE r(x) AS (SELECT ?1 UNION ALL SELECT x+1 FROM r WHERE x<?1+?4-1)"
+		       " INSERT INTO pipejobs(job,pipeline,stage) SELECT x,?2,?3 FROM r",
 	/* ?2: the cancel-all mark (a row below it that is not final is cancelled) */
 	[Q_PJ_COUNTS] = "SELECT p.stage,CASE WHEN j.state<2 AND j.id<?2 THEN 4 ELSE j.state END AS st,count(*)"
 			" FROM pipejobs AS p JOIN jobs AS j ON j.id=p.job WHERE p.pipeline=?1 GROUP BY p.stage,st",
@@ -185,6 +189,20 @@ int store_pipejob_add(struct store *s, int64_t job, int64_t pipeline, int stage)
 	sqlite3_bind_int64(st, 1, job);
 	sqlite3_bind_int64(st, 2, pipeline);
 	sqlite3_bind_int(st, 3, stage);
+	return store_run(s, st);
+}
+
+int store_pipejob_add_range(struct store *s, int64_t first, int64_t n, int64_t pipeline, int stage)
+{
+	if (n <= 0)
+		return 0;
+	sqlite3_stmt *st = write_stmt(s, Q_PJ_RANGE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, first);
+	sqlite3_bind_int64(st, 2, pipeline);
+	sqlite3_bind_int(st, 3, stage);
+	sqlite3_bind_int64(st, 4, n);
 	return store_run(s, st);
 }
 

@@ -44,11 +44,9 @@ int64_t store_pipeline_max_id(struct store *s);
 int64_t store_pipelines(struct store *s, int64_t id, int64_t limit,
 			int (*fn)(void *arg, const struct store_pipeline *p), void *arg);
 
-/* Job `job` is of stage `stage` of pipeline `pipeline`. */
-int store_pipejob_add(struct store *s, int64_t job, int64_t pipeline, int stage);
 /* The n jobs first .. first + n - 1 are of stage `stage` of pipeline
- * `pipeline`: one statement for the whole run of ids (a batch of
- * admissions, pipeline_flush), n rows as store_pipejob_add writes them. */
+ * `pipeline`: one piperuns row for the whole run of ids (a batch of
+ * admissions, pipeline_flush), whatever n. */
 int store_pipejob_add_range(struct store *s, int64_t first, int64_t n, int64_t pipeline, int stage);
 /* Per stage and state the jobs of a pipeline: fn(arg, stage, state, n)
  * for each group; a job below a cancel-all mark counts as cancelled.

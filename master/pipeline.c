@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "master.h"
 #include "storepipe.h"
+#include "types.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,11 +211,35 @@ static int64_t live(const struct pipeline *pl, size_t k)
 	       s->fin[MJOB_CANCELLED];
 }
 
+/* Stage k's client; made if create. A typed stage's client is in its job
+ * type's scheduler pool, so that its jobs go to the workers of that type
+ * while the stage keeps them (its limits, pipeline_job_final). */
 static struct client *stage_client(struct master *m, const struct pipeline *pl, size_t k, int create)
 {
 	char cid[MASTER_CID_MAX + 1];
 	stage_cid(cid, pl->id, k);
-	return clients_get(m, cid, create);
+	struct client *c = clients_get(m, cid, create);
+	const struct pipespec_stage *s = &pl->spec.stages[k];
+	if (c && create && s->kind == PIPESPEC_TYPED && !c->sc.pool)
+		c->sc.pool = types_pool(m, s->run);
+	return c;
+}
+
+/* A typed stage's job type must be registered and served by workers (an
+ * endpoint type's jobs leave the master: no stage could follow them).
+ * 0, or -1 with err. */
+static int stage_type_check(struct master *m, const struct pipespec_stage *s, char *err, size_t n)
+{
+	if (s->kind != PIPESPEC_TYPED)
+		return 0;
+	const struct jobtype *t = types_job(m, s->run);
+	if (!t)
+		return snprintf(err, n, "stage %s: unknown job type \"%s\"; register it first (mtslurm type add %s "
+				"--worker-type W; mtslurm types lists them)", s->name, s->run, s->run), -1;
+	if (t->endpoint)
+		return snprintf(err, n, "stage %s: job type \"%s\" is forwarded to an endpoint; a pipeline stage "
+				"needs a job type served by workers (--worker-type)", s->name, s->run), -1;
+	return 0;
 }
 
 /* Jobs of stage k waiting in its queue (not assigned to a worker). */
@@ -265,6 +290,13 @@ static msg *job_object(const struct pipeline *pl, size_t k, const char *item)
 		msg_push(env, msg_new_str(b.p));
 		buf_release(&b);
 		msg_add(o, "env", env);
+	} else if (s->kind == PIPESPEC_TYPED) {
+		msg_set_str(o, "jobtype", s->run);
+		msg *payload = pipespec_payload(item, s->item_field);
+		if (!payload || msg_add(o, "input", payload)) {
+			msg_free(o);
+			return NULL;
+		}
 	} else if (s->kind == PIPESPEC_ECHO) {
 		msg_set_str(o, "type", "echo");
 		msg_set_str(o, "input", item);
@@ -292,6 +324,10 @@ static int admit_batch(struct master *m, struct pipeline *pl, size_t k, char *co
 	for (size_t i = 0; arr && i < n; i++)
 		if (msg_push(arr, job_object(pl, k, items[i])))
 			break;
+	if (stage_type_check(m, &pl->spec.stages[k], err, errlen)) {
+		msg_free(arr);
+		return -1;
+	}
 	struct client *c = stage_client(m, pl, k, 1);
 	int64_t first = 0;
 	int rc = -1;
@@ -436,6 +472,11 @@ static int load_row(void *arg, const struct store_pipeline *p)
 		return L->rc = -1;
 	}
 	pl->cancelled = p->state == MJOB_CANCELLED;
+	/* Typed stages' clients now, in their pools, before their jobs load
+	 * (whose owner the load finds by client id). */
+	for (size_t k = 0; k < pl->spec.nstages; k++)
+		if (pl->spec.stages[k].kind == PIPESPEC_TYPED && !stage_client(L->m, pl, k, 1))
+			return snprintf(L->err, L->n, "pipeline %lld: out of memory", (long long)p->id), L->rc = -1;
 	return 0;
 }
 
@@ -469,6 +510,12 @@ int pipeline_start(struct master *m, const char *json, size_t len, const char *o
 		free(pl);
 		return -1;
 	}
+	for (size_t k = 0; k < pl->spec.nstages; k++)
+		if (stage_type_check(m, &pl->spec.stages[k], err, n)) {
+			pipespec_release(&pl->spec);
+			free(pl);
+			return -1;
+		}
 	pl->id = r->next_id;
 	if (pl_alloc(pl) || pl_add(m, pl)) {
 		pl_free(pl);
@@ -575,8 +622,14 @@ void pipeline_job_final(struct master *m, struct client *c, int64_t id, int stat
 	if (state >= MJOB_COMPLETED && state <= MJOB_CANCELLED)
 		pl->st[k].fin[state]++;
 	if (state == MJOB_COMPLETED && !pl->cancelled && k + 1 < pl->spec.nstages) {
-		char **items = NULL;
-		size_t n = 0;
+		char **items = NULL, *typed = NULL;
+		size_t n = 0, typed_len = 0;
+		/* a typed job's result is {"status","output"}: its output goes on */
+		if (pl->spec.stages[k].kind == PIPESPEC_TYPED &&
+		    (typed = pipespec_typed_output(output ? output : "", output ? output_len : 0, &typed_len))) {
+			output = typed;
+			output_len = typed_len;
+		}
 		if (pipespec_split(output, output_len, pl->spec.stages[k].fan_out, &items, &n)) {
 			snprintf(pl->error, sizeof pl->error, "job %lld: out of memory for its output's items", (long long)id);
 		} else if (pl->spec.stages[k + 1].reduce) {
@@ -597,6 +650,7 @@ void pipeline_job_final(struct master *m, struct client *c, int64_t id, int stat
 			}
 			m->pipelines->pending = 1;
 		}
+		free(typed);
 	}
 	advance(m, pl);
 }
@@ -643,6 +697,8 @@ static msg *stage_msg(struct master *m, const struct pipeline *pl, const struct 
 	const struct pipespec_stage *s = &spec->stages[k];
 	msg *o = msg_new_object();
 	msg_set_str(o, "name", s->name);
+	if (s->kind == PIPESPEC_TYPED)
+		msg_set_str(o, "type", s->run);
 	msg_set_int(o, "instances", s->instances);
 	if (s->max_queued)
 		msg_set_int(o, "max_queued", s->max_queued);

@@ -62,6 +62,7 @@ assert_eq 8 "$(grep -c '^{"status":"completed","output":{"stdout":"[0-9]*\\n","s
 assert_contains "$(cat sq)" '"stdout":"64\n"' "square of 8"
 st=$(mtslurm pipeline status "$id" --json)
 assert_eq square "$(jget "$st" '$.stages[0].type')" "status names a typed stage's job type"
+assert_contains "$(mtslurm pipeline status "$id")" "(job type square)" "status text names it too"
 # instances 1 on square (2 slots on its worker): never two at once
 starts=$(db "select started, finished from jobs where client='@pipe:$id:0'")
 worst=$(echo "$starts" | awk -F'|' '{print $1, 1; print $2, -1}' | sort -k1,1n -k2,2n |

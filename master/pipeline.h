@@ -12,7 +12,7 @@
  * element of a JSON array for a fan_out stage); each becomes a job of stage
  * K+1 admitted through jobs_admit -- the path a client's submit takes --
  * together with the other items of the turn for that stage (pipeline_flush,
- * before the turn's commit) and recorded in pipejobs, or, for a reducing stage, an item kept in
+ * before the turn's commit) and recorded in piperuns, or, for a reducing stage, an item kept in
  * pipeitems until every stage before it is done, when one job gets them
  * all. All of it is written in the turn's transaction, with the row that
  * records the completion: one commit. So a master killed at any moment
@@ -65,7 +65,7 @@ void pipeline_pace(struct master *m);
 void pipeline_job_final(struct master *m, struct client *c, int64_t id, int state, const char *output,
 			size_t output_len);
 /* Admit the next-stage jobs that this turn's completions gave, one batch
- * per stage (one jobs_admit, one pipejobs statement). Called before every
+ * per stage (one jobs_admit, one piperuns row). Called before every
  * commit of the turn's transaction (on_check, the start's and the
  * shutdown's commits), so a completion and the jobs it feeds are still
  * one commit. */

@@ -2,8 +2,9 @@
 /*
  * storepipe: pipelines in the master's store (state.db schema 7,
  * docs/formats.md): table pipelines (a pipeline's file as stored, its state
- * and when it started and ended), pipejobs (the pipeline and stage of each
- * of its jobs; the jobs themselves are ordinary rows of `jobs`) and
+ * and when it started and ended), piperuns (the pipeline and stage of each
+ * run of job ids admitted together; pipejobs, one row per job, from older
+ * masters is still read; the jobs themselves are ordinary rows of `jobs`) and
  * pipeitems (items waiting for a reducing stage). Every write goes into the
  * turn's open transaction (store_begin), so the end of a stage's job and
  * the admission of the jobs it feeds are one commit.

@@ -570,7 +570,12 @@ static int typed_part(struct master *ms, struct batch *b, const struct spec *s, 
 			return snprintf(err, n, "out of memory for job %zu", i), -1;
 	}
 	struct jobtype *t = types_job(ms, s->jobtype);
-	struct client *o = types_owner(ms, s->jobtype);
+	/* A client already in the type's pool keeps its job: a pipeline's
+	 * typed stage (pipeline.c), whose jobs feed the next stage when they
+	 * end. Any other submitter's typed jobs belong to "@type:NAME". */
+	struct client *o = j->client->pool && j->client->pool == t->pool && !t->endpoint
+				   ? client_of(j->client)
+				   : types_owner(ms, s->jobtype);
 	if (!o || (s->job && !(b->job_json[i] = msg_print(s->job))))
 		return snprintf(err, n, "out of memory for job %zu", i), -1;
 	b->owner[i] = o;

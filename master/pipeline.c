@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "master.h"
 #include "storepipe.h"
+#include "types.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,10 +28,18 @@ struct pstage {
 	int64_t fin[5]; /* of those, ended in state 2, 3, 4 */
 };
 
+/* Items (owned strings). */
+struct items {
+	char **v;
+	size_t n, cap;
+	int oom;
+};
+
 struct pipeline {
 	int64_t id;
 	struct pipespec spec;
 	struct pstage *st;
+	struct items *pend; /* per stage: items of jobs to admit at the turn's end (pipeline_flush) */
 	int cancelled;
 	int busy;        /* pipeline_cancel is walking its jobs: it must not end under it */
 	char error[300]; /* why an admission failed ("" if none did) */
@@ -40,6 +49,7 @@ struct pipelines {
 	struct pipeline **v; /* running ones, by id */
 	size_t n, cap;
 	int64_t next_id;
+	int pending; /* some pipeline has items in pend */
 };
 
 /* ---- the registry ---- */
@@ -67,13 +77,47 @@ static struct pipeline *find(struct master *m, int64_t id)
 	return NULL;
 }
 
+static void items_clear(struct items *it)
+{
+	pipespec_items_free(it->v, it->n);
+	memset(it, 0, sizeof *it);
+}
+
+/* Append item, whose ownership passes to it (freed here on OOM). */
+static int items_push(struct items *it, char *item)
+{
+	if (it->n == it->cap) {
+		size_t cap = it->cap ? it->cap * 2 : 64;
+		char **v = realloc(it->v, cap * sizeof *v);
+		if (!v) {
+			free(item);
+			return it->oom = 1;
+		}
+		it->v = v;
+		it->cap = cap;
+	}
+	it->v[it->n++] = item;
+	return 0;
+}
+
 static void pl_free(struct pipeline *pl)
 {
 	if (!pl)
 		return;
+	for (size_t k = 0; pl->pend && k < pl->spec.nstages; k++)
+		items_clear(&pl->pend[k]);
+	free(pl->pend);
 	pipespec_release(&pl->spec);
 	free(pl->st);
 	free(pl);
+}
+
+/* The per-stage arrays of a parsed pipeline. 0 or -1 (OOM). */
+static int pl_alloc(struct pipeline *pl)
+{
+	pl->st = calloc(pl->spec.nstages, sizeof *pl->st);
+	pl->pend = calloc(pl->spec.nstages, sizeof *pl->pend);
+	return pl->st && pl->pend ? 0 : -1;
 }
 
 /* A pipeline from its stored file, with zero counts. NULL with err. */
@@ -87,7 +131,7 @@ static struct pipeline *pl_new(int64_t id, const char *spec, size_t len, char *e
 		free(pl);
 		return NULL;
 	}
-	if (!(pl->st = calloc(pl->spec.nstages, sizeof *pl->st))) {
+	if (pl_alloc(pl)) {
 		snprintf(err, n, "out of memory");
 		pl_free(pl);
 		return NULL;
@@ -158,17 +202,44 @@ static int stage_of(const char *cid, int64_t *id, size_t *k)
 	return 0;
 }
 
+/* Unfinished jobs of stage k, those still to be admitted this turn
+ * included (so that nothing ends the pipeline under them). */
 static int64_t live(const struct pipeline *pl, size_t k)
 {
 	const struct pstage *s = &pl->st[k];
-	return s->jobs - s->fin[MJOB_COMPLETED] - s->fin[MJOB_FAILED] - s->fin[MJOB_CANCELLED];
+	return s->jobs + (int64_t)pl->pend[k].n - s->fin[MJOB_COMPLETED] - s->fin[MJOB_FAILED] -
+	       s->fin[MJOB_CANCELLED];
 }
 
+/* Stage k's client; made if create. A typed stage's client is in its job
+ * type's scheduler pool, so that its jobs go to the workers of that type
+ * while the stage keeps them (its limits, pipeline_job_final). */
 static struct client *stage_client(struct master *m, const struct pipeline *pl, size_t k, int create)
 {
 	char cid[MASTER_CID_MAX + 1];
 	stage_cid(cid, pl->id, k);
-	return clients_get(m, cid, create);
+	struct client *c = clients_get(m, cid, create);
+	const struct pipespec_stage *s = &pl->spec.stages[k];
+	if (c && create && s->kind == PIPESPEC_TYPED && !c->sc.pool)
+		c->sc.pool = types_pool(m, s->run);
+	return c;
+}
+
+/* A typed stage's job type must be registered and served by workers (an
+ * endpoint type's jobs leave the master: no stage could follow them).
+ * 0, or -1 with err. */
+static int stage_type_check(struct master *m, const struct pipespec_stage *s, char *err, size_t n)
+{
+	if (s->kind != PIPESPEC_TYPED)
+		return 0;
+	const struct jobtype *t = types_job(m, s->run);
+	if (!t)
+		return snprintf(err, n, "stage %s: unknown job type \"%s\"; register it first (mtslurm type add %s "
+				"--worker-type W; mtslurm types lists them)", s->name, s->run, s->run), -1;
+	if (t->endpoint)
+		return snprintf(err, n, "stage %s: job type \"%s\" is forwarded to an endpoint; a pipeline stage "
+				"needs a job type served by workers (--worker-type)", s->name, s->run), -1;
+	return 0;
 }
 
 /* Jobs of stage k waiting in its queue (not assigned to a worker). */
@@ -219,6 +290,13 @@ static msg *job_object(const struct pipeline *pl, size_t k, const char *item)
 		msg_push(env, msg_new_str(b.p));
 		buf_release(&b);
 		msg_add(o, "env", env);
+	} else if (s->kind == PIPESPEC_TYPED) {
+		msg_set_str(o, "jobtype", s->run);
+		msg *payload = pipespec_payload(item, s->item_field);
+		if (!payload || msg_add(o, "input", payload)) {
+			msg_free(o);
+			return NULL;
+		}
 	} else if (s->kind == PIPESPEC_ECHO) {
 		msg_set_str(o, "type", "echo");
 		msg_set_str(o, "input", item);
@@ -236,60 +314,69 @@ static msg *job_object(const struct pipeline *pl, size_t k, const char *item)
 	return o;
 }
 
-/* Admit one job of stage k per item, owned by the stage's client, and
- * record their stage. 0, or -1 with pl->error set (items lost: the
- * pipeline will end failed, saying why). */
-static int admit(struct master *m, struct pipeline *pl, size_t k, char *const *items, size_t n)
+/* One batch: a job of stage k per item, owned by the stage's client,
+ * admitted together (one jobs_admit, one pipejobs statement for their run
+ * of ids). 0, or -1 with err (nothing admitted). */
+static int admit_batch(struct master *m, struct pipeline *pl, size_t k, char *const *items, size_t n, char *err,
+		       size_t errlen)
 {
-	if (!n)
-		return 0;
 	msg *arr = msg_new_array();
 	for (size_t i = 0; arr && i < n; i++)
 		if (msg_push(arr, job_object(pl, k, items[i])))
 			break;
+	if (stage_type_check(m, &pl->spec.stages[k], err, errlen)) {
+		msg_free(arr);
+		return -1;
+	}
 	struct client *c = stage_client(m, pl, k, 1);
 	int64_t first = 0;
-	char err[300] = "out of memory";
 	int rc = -1;
+	snprintf(err, errlen, "out of memory");
 	if (c && arr && msg_size(arr) == n) {
 		stage_limit(m, pl, k, c);
-		rc = jobs_admit(m, c, arr, NULL, &first, err, sizeof err);
+		rc = jobs_admit(m, c, arr, NULL, &first, err, errlen);
 	}
 	msg_free(arr);
 	if (rc) {
-		snprintf(pl->error, sizeof pl->error, "stage %s: %zu items lost: %s", pl->spec.stages[k].name, n, err);
-		log_error("pipeline %lld: %s", (long long)pl->id, pl->error);
 		if (c)
 			clients_maybe_free(c);
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		store_pipejob_add(m->store, first + (int64_t)i, pl->id, (int)k); /* a failure fails the commit */
+	/* a failure fails the commit (the jobs above with it) */
+	store_pipejob_add_range(m->store, first, (int64_t)n, pl->id, (int)k);
 	pl->st[k].jobs += (int64_t)n;
 	return 0;
 }
 
-struct items {
-	char **v;
-	size_t n, cap;
-	int oom;
-};
+/* Admit one job of stage k per item and record their stage: all in one
+ * batch, or -- when the batch is refused, e.g. one item's payload fails its
+ * job type's schema -- one by one, so that only the refused items are
+ * lost. 0, or -1 with pl->error set (items lost: the pipeline will end
+ * failed, saying why). */
+static int admit(struct master *m, struct pipeline *pl, size_t k, char *const *items, size_t n)
+{
+	char err[300];
+	if (!n || admit_batch(m, pl, k, items, n, err, sizeof err) == 0)
+		return 0;
+	size_t lost = n;
+	if (n > 1) {
+		char one[300];
+		lost = 0;
+		for (size_t i = 0; i < n; i++)
+			if (admit_batch(m, pl, k, &items[i], 1, one, sizeof one) && !lost++)
+				memcpy(err, one, sizeof err);
+	}
+	if (!lost)
+		return 0;
+	snprintf(pl->error, sizeof pl->error, "stage %s: %zu items lost: %.180s", pl->spec.stages[k].name, lost, err);
+	log_error("pipeline %lld: %s", (long long)pl->id, pl->error);
+	return -1;
+}
 
 static int item_take(void *arg, const char *item)
 {
-	struct items *it = arg;
-	if (it->n == it->cap) {
-		size_t cap = it->cap ? it->cap * 2 : 64;
-		char **v = realloc(it->v, cap * sizeof *v);
-		if (!v)
-			return it->oom = 1;
-		it->v = v;
-		it->cap = cap;
-	}
-	if (!(it->v[it->n] = strdup(item)))
-		return it->oom = 1;
-	it->n++;
-	return 0;
+	char *d = strdup(item);
+	return d ? items_push(arg, d) : (((struct items *)arg)->oom = 1);
 }
 
 /* Reducing stage r: every stage before it is done, so its one job gets
@@ -385,6 +472,11 @@ static int load_row(void *arg, const struct store_pipeline *p)
 		return L->rc = -1;
 	}
 	pl->cancelled = p->state == MJOB_CANCELLED;
+	/* Typed stages' clients now, in their pools, before their jobs load
+	 * (whose owner the load finds by client id). */
+	for (size_t k = 0; k < pl->spec.nstages; k++)
+		if (pl->spec.stages[k].kind == PIPESPEC_TYPED && !stage_client(L->m, pl, k, 1))
+			return snprintf(L->err, L->n, "pipeline %lld: out of memory", (long long)p->id), L->rc = -1;
 	return 0;
 }
 
@@ -418,8 +510,14 @@ int pipeline_start(struct master *m, const char *json, size_t len, const char *o
 		free(pl);
 		return -1;
 	}
+	for (size_t k = 0; k < pl->spec.nstages; k++)
+		if (stage_type_check(m, &pl->spec.stages[k], err, n)) {
+			pipespec_release(&pl->spec);
+			free(pl);
+			return -1;
+		}
 	pl->id = r->next_id;
-	if (!(pl->st = calloc(pl->spec.nstages, sizeof *pl->st)) || pl_add(m, pl)) {
+	if (pl_alloc(pl) || pl_add(m, pl)) {
 		pl_free(pl);
 		return snprintf(err, n, "out of memory"), -1;
 	}
@@ -461,6 +559,8 @@ int pipeline_cancel(struct master *m, int64_t id, int64_t *njobs)
 	}
 	pl->cancelled = 1;
 	pl->busy = 1; /* each cancel below comes back through pipeline_job_final */
+	for (size_t k = 0; k < pl->spec.nstages; k++)
+		items_clear(&pl->pend[k]); /* not admitted yet: never will be */
 	int64_t *ids = NULL;
 	size_t n = 0;
 	if (store_pipejob_live(m->store, id, &ids, &n))
@@ -522,19 +622,63 @@ void pipeline_job_final(struct master *m, struct client *c, int64_t id, int stat
 	if (state >= MJOB_COMPLETED && state <= MJOB_CANCELLED)
 		pl->st[k].fin[state]++;
 	if (state == MJOB_COMPLETED && !pl->cancelled && k + 1 < pl->spec.nstages) {
-		char **items = NULL;
-		size_t n = 0;
+		char **items = NULL, *typed = NULL;
+		size_t n = 0, typed_len = 0;
+		/* a typed job's result is {"status","output"}: its output goes on */
+		if (pl->spec.stages[k].kind == PIPESPEC_TYPED &&
+		    (typed = pipespec_typed_output(output ? output : "", output ? output_len : 0, &typed_len))) {
+			output = typed;
+			output_len = typed_len;
+		}
 		if (pipespec_split(output, output_len, pl->spec.stages[k].fan_out, &items, &n)) {
 			snprintf(pl->error, sizeof pl->error, "job %lld: out of memory for its output's items", (long long)id);
 		} else if (pl->spec.stages[k + 1].reduce) {
 			for (size_t i = 0; i < n; i++)
 				store_pipeitem_add(m->store, pl->id, (int)k + 1, items[i]);
+			pipespec_items_free(items, n);
 		} else {
-			admit(m, pl, k + 1, items, n);
+			/* admitted with the others of this turn (pipeline_flush),
+			 * before the commit that records this completion */
+			struct items *q = &pl->pend[k + 1];
+			for (size_t i = 0; i < n; i++)
+				items_push(q, items[i]);
+			free(items);
+			if (q->oom) {
+				snprintf(pl->error, sizeof pl->error, "job %lld: out of memory for its output's items",
+					 (long long)id);
+				q->oom = 0;
+			}
+			m->pipelines->pending = 1;
 		}
-		pipespec_items_free(items, n);
+		free(typed);
 	}
 	advance(m, pl);
+}
+
+void pipeline_flush(struct master *m)
+{
+	struct pipelines *r = m->pipelines;
+	if (!r || !r->pending)
+		return;
+	r->pending = 0;
+	/* backwards: advance may end (remove) the pipeline at i */
+	for (size_t i = r->n; i-- > 0;) {
+		struct pipeline *pl = r->v[i];
+		int any = 0;
+		for (size_t k = 0; k < pl->spec.nstages; k++) {
+			struct items *q = &pl->pend[k];
+			if (!q->n)
+				continue;
+			struct items take = *q;
+			memset(q, 0, sizeof *q);
+			if (!pl->cancelled)
+				admit(m, pl, k, take.v, take.n);
+			items_clear(&take);
+			any = 1;
+		}
+		if (any)
+			advance(m, pl); /* a refused admission may have ended it */
+	}
 }
 
 /* ---- the wire requests ---- */
@@ -553,6 +697,8 @@ static msg *stage_msg(struct master *m, const struct pipeline *pl, const struct 
 	const struct pipespec_stage *s = &spec->stages[k];
 	msg *o = msg_new_object();
 	msg_set_str(o, "name", s->name);
+	if (s->kind == PIPESPEC_TYPED)
+		msg_set_str(o, "type", s->run);
 	msg_set_int(o, "instances", s->instances);
 	if (s->max_queued)
 		msg_set_int(o, "max_queued", s->max_queued);

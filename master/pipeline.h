@@ -11,7 +11,8 @@
  * pipeline_job_final); its output is split into items (one, or one per
  * element of a JSON array for a fan_out stage); each becomes a job of stage
  * K+1 admitted through jobs_admit -- the path a client's submit takes --
- * and recorded in pipejobs, or, for a reducing stage, an item kept in
+ * together with the other items of the turn for that stage (pipeline_flush,
+ * before the turn's commit) and recorded in piperuns, or, for a reducing stage, an item kept in
  * pipeitems until every stage before it is done, when one job gets them
  * all. All of it is written in the turn's transaction, with the row that
  * records the completion: one commit. So a master killed at any moment
@@ -59,9 +60,16 @@ int pipeline_cancel(struct master *m, int64_t id, int64_t *jobs);
 void pipeline_pace(struct master *m);
 
 /* c's job id reached state (jobs_finalize, after the scheduler let go of
- * it); output is its output. No-op unless c is a pipeline stage. */
+ * it); output is its output. No-op unless c is a pipeline stage. The
+ * items it gives the next stage wait in memory for pipeline_flush. */
 void pipeline_job_final(struct master *m, struct client *c, int64_t id, int state, const char *output,
 			size_t output_len);
+/* Admit the next-stage jobs that this turn's completions gave, one batch
+ * per stage (one jobs_admit, one piperuns row). Called before every
+ * commit of the turn's transaction (on_check, the start's and the
+ * shutdown's commits), so a completion and the jobs it feeds are still
+ * one commit. */
+void pipeline_flush(struct master *m);
 
 /* The wire requests pipeline_run, pipeline_status, pipeline_cancel,
  * pipeline_results (docs/protocol.md). */

@@ -163,6 +163,9 @@ static void on_check(uv_check_t *h)
 	uv_idle_stop(&m->idle);
 	if (m->stopped)
 		return;
+	/* next-stage jobs of the pipelines, fed by this turn's completions
+	 * (settling or not): admitted now so that dispatch below sees them */
+	pipeline_flush(m);
 	if (m->settling)
 		settle_check(m);
 	/* members of job arrays, a chunk per turn (arrays.h) */
@@ -188,6 +191,7 @@ static void on_check(uv_check_t *h)
 	 * transaction (store_checkpoint_begin says why); nothing of it may be
 	 * sealed for acknowledgement until it is committed. */
 	int deferred = 0;
+	pipeline_flush(m); /* anything that ended since the flush above: in this commit */
 	if (store_in_txn(m->store)) {
 		int rc = store_commit(m->store);
 		if (rc < 0) {
@@ -741,7 +745,9 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		return -1;
 	if (cfg->autoscale && !(m->autoscale = autoscale_new(m, cfg->autoscale, err, errlen)))
 		return -1;
-	/* Make the load's own writes (requeues, failed dependents) durable. */
+	/* Make the load's own writes (requeues, failed dependents, the
+	 * pipeline jobs they feed) durable. */
+	pipeline_flush(m);
 	if (store_commit(m->store) || store_sync(m->store)) {
 		snprintf(err, errlen, "cannot write %s: %s; check the disk", m->db_path, store_errmsg(m->store));
 		return -1;
@@ -813,6 +819,7 @@ static void finish_shutdown(struct master *m)
 				conn_send(w->peer->conn, msg_new_typed("exit"));
 		store_worker_down(m->store, NULL); /* they were told to exit */
 	}
+	pipeline_flush(m);
 	store_commit(m->store);
 	store_sync(m->store);
 	rundir_remove_master(m->cfg.run_dir);

@@ -93,8 +93,10 @@ static const char *const sql_text[S_MAX] = {
 };
 
 /* Schema 7, pipelines (storepipe.h): a pipeline's file and state, which
- * stage each of its jobs belongs to, and the items waiting for a reducing
- * stage. New tables only, so the upgrade from 6 is creating them (these
+ * stage each of its jobs belongs to (piperuns: a run of consecutive job
+ * ids per admitted batch; pipejobs: one row per job, as the first masters
+ * of schema 7 wrote them, still read), and the items waiting for a
+ * reducing stage. New tables only, so the upgrade from 6 is creating them (these
  * statements, IF NOT EXISTS, run for every version). */
 #define STORE_PIPE_SCHEMA_SQL                                                                              \
 	"CREATE TABLE IF NOT EXISTS pipelines(id INTEGER PRIMARY KEY, name TEXT, spec TEXT NOT NULL,"          \
@@ -106,6 +108,9 @@ static const char *const sql_text[S_MAX] = {
 	"CREATE TABLE IF NOT EXISTS pipeitems(id INTEGER PRIMARY KEY, pipeline INTEGER NOT NULL,"            \
 	" stage INTEGER NOT NULL, item TEXT NOT NULL);"                                                       \
 	"CREATE INDEX IF NOT EXISTS pipeitems_stage ON pipeitems(pipeline, stage);"                           \
+	"CREATE TABLE IF NOT EXISTS piperuns(first INTEGER PRIMARY KEY, n INTEGER NOT NULL,"                 \
+	" pipeline INTEGER NOT NULL, stage INTEGER NOT NULL);"                                                \
+	"CREATE INDEX IF NOT EXISTS piperuns_stage ON piperuns(pipeline, stage);"                             \
 	"CREATE TRIGGER IF NOT EXISTS jobs_pipe_gone AFTER DELETE ON jobs BEGIN"                              \
 	" DELETE FROM pipejobs WHERE job=old.id; END;"
 
@@ -457,7 +462,8 @@ static int schema_version(struct store *s, char *ver, size_t verlen)
  * only new tables (jobtypes, workertypes, jobmeta: the HTTP service layer);
  * v7 the job's options (where and how it runs: git, container, resources)
  * and new tables (arrays: job arrays, storearr.h; pipelines, pipejobs,
- * pipeitems: storepipe.h). */
+ * pipeitems: storepipe.h; piperuns came later, a new table of the same
+ * version: a database without it gets it at its next open). */
 static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE jobs ADD COLUMN treq REAL; ALTER TABLE jobs ADD COLUMN ranks INTEGER;",
 	[3] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
@@ -713,7 +719,15 @@ static int64_t scalar(struct store *s, const char *sql, int64_t arg)
 	return v;
 }
 
-int64_t store_max_id(struct store *s) { return scalar(s, "SELECT coalesce(max(id),0) FROM jobs", 0); }
+/* A pipeline's run of ids (piperuns) counts as used even when forget
+ * deleted its jobs: a new job never takes an id inside one. */
+int64_t store_max_id(struct store *s)
+{
+	return scalar(s,
+		      "SELECT max(coalesce((SELECT max(id) FROM jobs),0),"
+		      "coalesce((SELECT first+n-1 FROM piperuns ORDER BY first DESC LIMIT 1),0))",
+		      0);
+}
 
 
 int store_insert(struct store *s, const struct mjob *j, const char *input, size_t input_len,

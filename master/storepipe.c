@@ -22,7 +22,7 @@ enum {
 	Q_PL_NEWEST,
 	Q_PL_LIVE,
 	Q_PL_TOKEN,
-	Q_PJ_ADD,
+	Q_PJ_RANGE,
 	Q_PJ_COUNTS,
 	Q_PJ_LIVE,
 	Q_PJ_OUT,
@@ -43,14 +43,24 @@ static const char *const pipe_sql[Q_MAX] = {
 	[Q_PL_ONE] = "SELECT " PL_COLS " FROM pipelines WHERE id=?1",
 	[Q_PL_NEWEST] = "SELECT " PL_COLS " FROM pipelines ORDER BY id DESC LIMIT ?1",
 	[Q_PL_LIVE] = "SELECT " PL_COLS " FROM pipelines WHERE state<2 ORDER BY id",
-	[Q_PJ_ADD] = "INSERT INTO pipejobs(job,pipeline,stage) VALUES(?1,?2,?3)",
-	/* ?2: the cancel-all mark (a row below it that is not final is cancelled) */
-	[Q_PJ_COUNTS] = "SELECT p.stage,CASE WHEN j.state<2 AND j.id<?2 THEN 4 ELSE j.state END AS st,count(*)"
-			" FROM pipejobs AS p JOIN jobs AS j ON j.id=p.job WHERE p.pipeline=?1 GROUP BY p.stage,st",
+	[Q_PJ_RANGE] = "INSERT INTO piperuns(first,n,pipeline,stage) VALUES(?1,?2,?3,?4)",
+	/* A pipeline's jobs: one piperuns row covers a run of ids (a range
+	 * seek on jobs per row), pipejobs one id each (older masters). ?2:
+	 * the cancel-all mark (a row below it that is not final is cancelled). */
+	[Q_PJ_COUNTS] = "SELECT stage,st,count(*) FROM ("
+			"SELECT p.stage AS stage,CASE WHEN j.state<2 AND j.id<?2 THEN 4 ELSE j.state END AS st"
+			" FROM pipejobs AS p JOIN jobs AS j ON j.id=p.job WHERE p.pipeline=?1 UNION ALL "
+			"SELECT r.stage,CASE WHEN j.state<2 AND j.id<?2 THEN 4 ELSE j.state END"
+			" FROM piperuns AS r JOIN jobs AS j ON j.id BETWEEN r.first AND r.first+r.n-1"
+			" WHERE r.pipeline=?1) GROUP BY stage,st",
 	[Q_PJ_LIVE] = "SELECT p.job FROM pipejobs AS p JOIN jobs AS j ON j.id=p.job WHERE p.pipeline=?1"
-		      " AND j.state<2 AND j.id>=?2 ORDER BY p.job",
+		      " AND j.state<2 AND j.id>=?2 UNION ALL "
+		      "SELECT j.id FROM piperuns AS r JOIN jobs AS j ON j.id BETWEEN r.first AND r.first+r.n-1"
+		      " WHERE r.pipeline=?1 AND j.state<2 AND j.id>=?2 ORDER BY 1",
 	[Q_PJ_OUT] = "SELECT j.id,j.output FROM pipejobs AS p JOIN jobs AS j ON j.id=p.job WHERE p.pipeline=?1"
-		     " AND p.stage=?2 AND p.job>?3 AND j.state=2 ORDER BY p.job LIMIT ?4",
+		     " AND p.stage=?2 AND p.job>?3 AND j.state=2 UNION ALL "
+		     "SELECT j.id,j.output FROM piperuns AS r JOIN jobs AS j ON j.id BETWEEN r.first AND r.first+r.n-1"
+		     " WHERE r.pipeline=?1 AND r.stage=?2 AND j.id>?3 AND j.state=2 ORDER BY 1 LIMIT ?4",
 	[Q_PI_ADD] = "INSERT INTO pipeitems(pipeline,stage,item) VALUES(?1,?2,?3)",
 	[Q_PI_ALL] = "SELECT item FROM pipeitems WHERE pipeline=?1 AND stage=?2 ORDER BY id",
 	[Q_PI_DEL] = "DELETE FROM pipeitems WHERE pipeline=?1 AND stage=?2",
@@ -177,14 +187,17 @@ int64_t store_pipelines(struct store *s, int64_t id, int64_t limit,
 
 /* ---- their jobs ---- */
 
-int store_pipejob_add(struct store *s, int64_t job, int64_t pipeline, int stage)
+int store_pipejob_add_range(struct store *s, int64_t first, int64_t n, int64_t pipeline, int stage)
 {
-	sqlite3_stmt *st = write_stmt(s, Q_PJ_ADD);
+	if (n <= 0)
+		return 0;
+	sqlite3_stmt *st = write_stmt(s, Q_PJ_RANGE);
 	if (!st)
 		return -1;
-	sqlite3_bind_int64(st, 1, job);
-	sqlite3_bind_int64(st, 2, pipeline);
-	sqlite3_bind_int(st, 3, stage);
+	sqlite3_bind_int64(st, 1, first);
+	sqlite3_bind_int64(st, 2, n);
+	sqlite3_bind_int64(st, 3, pipeline);
+	sqlite3_bind_int(st, 4, stage);
 	return store_run(s, st);
 }
 

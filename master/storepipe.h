@@ -2,8 +2,9 @@
 /*
  * storepipe: pipelines in the master's store (state.db schema 7,
  * docs/formats.md): table pipelines (a pipeline's file as stored, its state
- * and when it started and ended), pipejobs (the pipeline and stage of each
- * of its jobs; the jobs themselves are ordinary rows of `jobs`) and
+ * and when it started and ended), piperuns (the pipeline and stage of each
+ * run of job ids admitted together; pipejobs, one row per job, from older
+ * masters is still read; the jobs themselves are ordinary rows of `jobs`) and
  * pipeitems (items waiting for a reducing stage). Every write goes into the
  * turn's open transaction (store_begin), so the end of a stage's job and
  * the admission of the jobs it feeds are one commit.
@@ -44,8 +45,10 @@ int64_t store_pipeline_max_id(struct store *s);
 int64_t store_pipelines(struct store *s, int64_t id, int64_t limit,
 			int (*fn)(void *arg, const struct store_pipeline *p), void *arg);
 
-/* Job `job` is of stage `stage` of pipeline `pipeline`. */
-int store_pipejob_add(struct store *s, int64_t job, int64_t pipeline, int stage);
+/* The n jobs first .. first + n - 1 are of stage `stage` of pipeline
+ * `pipeline`: one piperuns row for the whole run of ids (a batch of
+ * admissions, pipeline_flush), whatever n. */
+int store_pipejob_add_range(struct store *s, int64_t first, int64_t n, int64_t pipeline, int stage);
 /* Per stage and state the jobs of a pipeline: fn(arg, stage, state, n)
  * for each group; a job below a cancel-all mark counts as cancelled.
  * Returns groups or -1. */

@@ -24,7 +24,7 @@ struct stage_in {
 	struct pipespec_stage *st;
 	const char *then;
 	int then_set;   /* "then" present (a string or null) */
-	int nkinds;     /* exec, echo, func given */
+	int nkinds;     /* exec, echo, func, type given */
 };
 
 typedef int (*stage_fn)(struct stage_in *s, msg *f, char *err, size_t n);
@@ -119,6 +119,15 @@ static int s_instances(struct stage_in *s, msg *f, char *err, size_t n)
 	return 0;
 }
 
+static int s_item_field(struct stage_in *s, msg *f, char *err, size_t n)
+{
+	if (!msg_is_str(f) || !msg_str(f)[0] || strlen(msg_str(f)) > PIPESPEC_NAME_MAX)
+		return bad(err, n, s->st->name, "\"item_field\" must be the payload's key for the item (1 to 64 "
+						"characters)");
+	free(s->st->item_field);
+	return (s->st->item_field = strdup(msg_str(f))) ? 0 : bad(err, n, s->st->name, "out of memory");
+}
+
 static int s_max_queued(struct stage_in *s, msg *f, char *err, size_t n)
 {
 	if (uint_field(f, 1, UINT32_MAX, &s->st->max_queued))
@@ -167,19 +176,33 @@ static int s_timeout(struct stage_in *s, msg *f, char *err, size_t n)
 	return 0;
 }
 
+static int name_ok(const char *s);
+
+static int s_type(struct stage_in *s, msg *f, char *err, size_t n)
+{
+	if (!name_ok(msg_str(f)))
+		return bad(err, n, s->st->name, "\"type\" must name a job type (1 to 64 characters of A-Z a-z 0-9 _ "
+						"- .; mtslurm types lists them)");
+	s->st->kind = PIPESPEC_TYPED;
+	s->nkinds++;
+	free(s->st->run);
+	return (s->st->run = strdup(msg_str(f))) ? 0 : bad(err, n, s->st->name, "out of memory");
+}
+
 static const struct stage_field {
 	const char *name;
 	stage_fn parse;
 } stage_fields[] = {
 	{"cwd", s_cwd},		  {"delay", s_delay},	{"echo", s_echo},	{"env", s_env},
 	{"exec", s_exec},	  {"fan_out", s_fan_out}, {"func", s_func},	{"instances", s_instances},
-	{"max_queued", s_max_queued}, {"name", s_name}, {"reduce", s_reduce}, {"retries", s_retries},
-	{"then", s_then},	  {"timeout", s_timeout},
+	{"item_field", s_item_field}, {"max_queued", s_max_queued}, {"name", s_name}, {"reduce", s_reduce},
+	{"retries", s_retries},	  {"then", s_then},	{"timeout", s_timeout}, {"type", s_type},
 };
 #define NSTAGE_FIELDS (sizeof stage_fields / sizeof stage_fields[0])
 
 static const char stage_field_names[] =
-	"cwd, delay, echo, env, exec, fan_out, func, instances, max_queued, name, reduce, retries, then, timeout";
+	"cwd, delay, echo, env, exec, fan_out, func, instances, item_field, max_queued, name, reduce, retries, then, "
+	"timeout, type";
 
 static int name_ok(const char *s)
 {
@@ -216,13 +239,15 @@ static int stage_read(struct stage_in *s, size_t i, const msg *o, char *err, siz
 	}
 	if (s->nkinds != 1)
 		return bad(err, n, st->name,
-			   s->nkinds ? "give only one of \"exec\", \"func\" and \"echo\""
+			   s->nkinds ? "give only one of \"exec\", \"func\", \"echo\" and \"type\""
 				     : "give what its jobs run: \"exec\" (a command line, {} stands for the item), "
-				       "\"func\" (/path/lib.so:function) or \"echo\": true");
+				       "\"func\" (/path/lib.so:function), \"type\" (a job type) or \"echo\": true");
 	if (st->kind != PIPESPEC_EXEC && (st->cwd || st->env_json))
 		return bad(err, n, st->name, "\"cwd\" and \"env\" are for exec stages");
 	if (st->kind != PIPESPEC_ECHO && st->delay_s > 0)
 		return bad(err, n, st->name, "\"delay\" is for echo stages");
+	if (st->kind != PIPESPEC_TYPED && st->item_field)
+		return bad(err, n, st->name, "\"item_field\" is for stages of a job type (\"type\")");
 	return 0;
 }
 
@@ -362,6 +387,7 @@ out:
 		free(st[i].run);
 		free(st[i].cwd);
 		free(st[i].env_json);
+		free(st[i].item_field);
 	}
 	free(st);
 	free(in);
@@ -470,6 +496,7 @@ void pipespec_release(struct pipespec *p)
 		free(p->stages[i].run);
 		free(p->stages[i].cwd);
 		free(p->stages[i].env_json);
+		free(p->stages[i].item_field);
 	}
 	free(p->stages);
 	pipespec_items_free(p->items, p->nitems);
@@ -571,5 +598,34 @@ char *pipespec_reduce_input(char *const *items, size_t n)
 	}
 	char *t = arr ? msg_print(arr) : NULL;
 	msg_free(arr);
+	return t;
+}
+
+msg *pipespec_payload(const char *item, const char *field)
+{
+	msg *v = msg_parse(item, strlen(item), NULL, 0);
+	if (!field && msg_is_object(v))
+		return v;
+	if (!v && !(v = msg_new_str(item)))
+		return NULL;
+	msg *o = msg_new_object();
+	if (!o) {
+		msg_free(v);
+		return NULL;
+	}
+	if (msg_add(o, field ? field : "item", v)) { /* it took v either way */
+		msg_free(o);
+		return NULL;
+	}
+	return o;
+}
+
+char *pipespec_typed_output(const char *output, size_t len, size_t *n)
+{
+	msg *r = msg_parse(output, len, NULL, 0);
+	const msg *o = msg_is_object(r) ? msg_get(r, "output") : NULL;
+	char *t = o ? pipespec_item(o) : strndup(output ? output : "", len);
+	msg_free(r);
+	*n = t ? strlen(t) : 0;
 	return t;
 }

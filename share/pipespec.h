@@ -23,13 +23,15 @@
 #define PIPESPEC_INSTANCES_MAX 100000
 #define PIPESPEC_ITEMS_MAX 1000000
 
-/* How a stage's jobs run: the master's job kinds (docs/protocol.md, JOB). */
-enum pipespec_kind { PIPESPEC_EXEC = 0, PIPESPEC_ECHO = 1, PIPESPEC_FUNC = 2 };
+/* How a stage's jobs run: the master's job kinds (docs/protocol.md, JOB);
+ * PIPESPEC_TYPED: typed jobs of a job type, run by the workers of its
+ * worker type. */
+enum pipespec_kind { PIPESPEC_EXEC = 0, PIPESPEC_ECHO = 1, PIPESPEC_FUNC = 2, PIPESPEC_TYPED = 3 };
 
 struct pipespec_stage {
 	char name[PIPESPEC_NAME_MAX + 1];
 	int kind;
-	char *run;            /* exec: the command template; func: /path/lib.so:fn; echo: NULL */
+	char *run;            /* exec: the command template; func: /path/lib.so:fn; typed: the job type; echo: NULL */
 	uint32_t instances;   /* at most this many of its jobs run at once (>= 1) */
 	uint32_t max_queued;  /* its queue's bound: the stage before it waits while it is reached; 0: none */
 	int fan_out;          /* its output, a JSON array, becomes one item per element */
@@ -39,6 +41,7 @@ struct pipespec_stage {
 	int retries;          /* each job's; -1: the master's default */
 	char *cwd;            /* exec: working directory, or NULL */
 	char *env_json;       /* exec: JSON array text of "K=V", or NULL */
+	char *item_field;     /* typed: the payload's key that holds the item, or NULL (pipespec_payload) */
 };
 
 struct pipespec {
@@ -80,5 +83,16 @@ char *pipespec_command(const char *tmpl, const char *item);
  * value it is if it parses as one, else as a string. New string, NULL on
  * OOM. */
 char *pipespec_reduce_input(char *const *items, size_t n);
+/* A typed stage's payload for one item (a JSON object, as typed jobs
+ * take): with field, {field: ITEM}; without, the item itself if it is a
+ * JSON object, else {"item": ITEM} -- ITEM being the JSON value the item
+ * parses as, or else the item as a string. New tree (msg_free), NULL on
+ * OOM. */
+msg *pipespec_payload(const char *item, const char *field);
+/* What a typed stage's job gives the next stage: the "output" member of
+ * its result {"status":...,"output":...} (as pipespec_item makes an item
+ * of it), or the output unchanged if it has no such member. len bytes,
+ * need not be NUL-terminated. New string, *n its length; NULL on OOM. */
+char *pipespec_typed_output(const char *output, size_t len, size_t *n);
 
 #endif

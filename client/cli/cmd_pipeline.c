@@ -56,9 +56,10 @@ static void print_stages(const msg *p)
 		const char *keys[6] = {"instances", "queued", "running", "done", "failed", "cancelled"};
 		for (int i = 0; i < 6; i++)
 			msg_get_int(s, keys[i], &v[i]);
-		const char *name = msg_get_str(s, "name");
-		printf("  %-20s %9lld %7lld %7lld %7lld %7lld %9lld%s%s\n", name ? name : "?", (long long)v[0],
+		const char *name = msg_get_str(s, "name"), *type = msg_get_str(s, "type");
+		printf("  %-20s %9lld %7lld %7lld %7lld %7lld %9lld%s%s%s%s%s\n", name ? name : "?", (long long)v[0],
 		       (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4], (long long)v[5],
+		       type ? "  (job type " : "", type ? type : "", type ? ")" : "",
 		       msg_get_bool(s, "reduce", 0) ? "  (reduce)" : "", msg_get_bool(s, "held", 0) ? "  (held)" : "");
 	}
 }

@@ -5,7 +5,8 @@
  * kind of bad file refused with a message naming what is wrong (bad JSON,
  * a cycle, an unknown stage, instances < 1, ...), outputs split into
  * items with and without fan_out, exec command lines with the item quoted,
- * a reducing stage's input.
+ * a reducing stage's input, a typed stage's payload and the output of its
+ * jobs' results.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -181,12 +182,82 @@ static void test_command_and_reduce(void **st)
 	free(c);
 }
 
+static char *payload_text(const char *item, const char *field)
+{
+	msg *m = pipespec_payload(item, field);
+	assert_non_null(m);
+	char *t = msg_print(m);
+	msg_free(m);
+	return t;
+}
+
+static void test_typed(void **st)
+{
+	(void)st;
+	const char *f = "{\"stages\":[{\"name\":\"a\",\"type\":\"square\",\"item_field\":\"n\",\"instances\":3},"
+			"{\"name\":\"b\",\"type\":\"say.v2\"}]}";
+	struct pipespec p;
+	char err[400];
+	assert_int_equal(pipespec_parse(&p, f, strlen(f), err, sizeof err), 0);
+	assert_int_equal(p.stages[0].kind, PIPESPEC_TYPED);
+	assert_string_equal(p.stages[0].run, "square");
+	assert_string_equal(p.stages[0].item_field, "n");
+	assert_int_equal(p.stages[0].instances, 3);
+	assert_int_equal(p.stages[1].kind, PIPESPEC_TYPED);
+	assert_null(p.stages[1].item_field);
+	pipespec_release(&p);
+	refused("{\"stages\":[{\"name\":\"a\",\"type\":\"no/slash\"}]}", "stage a: \"type\" must name a job type");
+	refused("{\"stages\":[{\"name\":\"a\",\"type\":\"\"}]}", "\"type\" must name a job type");
+	refused("{\"stages\":[{\"name\":\"a\",\"type\":\"t\",\"exec\":\"x\"}]}",
+		"give only one of \"exec\", \"func\", \"echo\" and \"type\"");
+	refused("{\"stages\":[{\"name\":\"a\",\"exec\":\"x\",\"item_field\":\"n\"}]}",
+		"stage a: \"item_field\" is for stages of a job type");
+	refused("{\"stages\":[{\"name\":\"a\",\"type\":\"t\",\"item_field\":\"\"}]}", "\"item_field\" must be");
+	refused("{\"stages\":[{\"name\":\"a\"}]}", "\"type\" (a job type)");
+
+	/* payloads: under item_field; an object as it is; anything else under "item" */
+	char *t = payload_text("3", "n");
+	assert_string_equal(t, "{\"n\":3}");
+	free(t);
+	t = payload_text("v 8", "message");
+	assert_string_equal(t, "{\"message\":\"v 8\"}");
+	free(t);
+	t = payload_text("{\"message\":\"hi\"}", NULL);
+	assert_string_equal(t, "{\"message\":\"hi\"}");
+	free(t);
+	t = payload_text("{\"a\":1}", "x");
+	assert_string_equal(t, "{\"x\":{\"a\":1}}");
+	free(t);
+	t = payload_text("[1,2]", NULL);
+	assert_string_equal(t, "{\"item\":[1,2]}");
+	free(t);
+	t = payload_text("plain text", NULL);
+	assert_string_equal(t, "{\"item\":\"plain text\"}");
+	free(t);
+
+	/* a result's output goes on; anything else unchanged */
+	size_t n;
+	const char *r = "{\"status\":\"completed\",\"output\":{\"stdout\":\"9\\n\",\"rc\":0}}";
+	t = pipespec_typed_output(r, strlen(r), &n);
+	assert_string_equal(t, "{\"stdout\":\"9\\n\",\"rc\":0}");
+	assert_int_equal(n, strlen(t));
+	free(t);
+	r = "{\"status\":\"completed\",\"output\":[1,2]}xx";
+	t = pipespec_typed_output(r, strlen(r) - 2, &n);
+	assert_string_equal(t, "[1,2]");
+	free(t);
+	t = pipespec_typed_output("not json", 8, &n);
+	assert_string_equal(t, "not json");
+	assert_int_equal(n, 8);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example),	 cmocka_unit_test(test_then_order),
 		cmocka_unit_test(test_refused),	 cmocka_unit_test(test_split),
-		cmocka_unit_test(test_command_and_reduce),
+		cmocka_unit_test(test_command_and_reduce), cmocka_unit_test(test_typed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

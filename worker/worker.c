@@ -1290,7 +1290,16 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	const char *capv = getenv("MTSLURM_GIT_CACHE_MAX");
 	if (capv && *capv && gitcache_parse_bytes(capv, &cap) < 0)
 		log_warn("MTSLURM_GIT_CACHE_MAX=%s is not a size (e.g. 20G): the default cap applies", capv);
-	struct gitstep_opts go = {loop, groot, cap, 0};
+	/* a setup command's bound: docs/user-guide.md, "Environments: git" */
+	double setup_s = 0;
+	char *send = NULL;
+	const char *sv = getenv("MTSLURM_GIT_SETUP_TIMEOUT");
+	if (sv && *sv)
+		setup_s = strtod(sv, &send);
+	if (sv && *sv && (*send || !(setup_s > 0 && setup_s <= 4e9)))
+		log_warn("MTSLURM_GIT_SETUP_TIMEOUT=%s is not a number of seconds: the default bound (%g s) applies", sv,
+			 GITCACHE_SETUP_TIMEOUT_S_DEFAULT);
+	struct gitstep_opts go = {loop, groot, cap, 0, setup_s > 0 && setup_s <= 4e9 && !*send ? setup_s : 0};
 	w->git = gitstep_new(&go, err, errlen);
 	if (!w->git) {
 		exec_close(w->exec, NULL, NULL);

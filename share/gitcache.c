@@ -475,7 +475,7 @@ int gitcache_resolve(const char *url, const char *ref, char commit[GITCACHE_COMM
 	git_remote_free(r);
 	if (!found)
 		return fail(err, errlen, "branch '%s' not found in repository %s (it has %zu refs; "
-			    "give an existing branch or tag, or --commit ID)", ref, url, n);
+			    "give an existing branch or tag, or a full commit id)", ref, url, n);
 	return 0;
 }
 

@@ -192,7 +192,9 @@ static void on_after_work(uv_work_t *w, int status)
 			for (size_t i = 0; i < h->nrefs; i++)
 				log_info("git: %s %s is commit %s (resolved at submit)", h->refs[i].url,
 					 h->refs[i].ref ? h->refs[i].ref : "HEAD", h->refs[i].commit);
-			h->again(&h->call, h->req); /* no commit-less git object left: handled now */
+			h->m->gitres_again = 1; /* handled now, never held twice */
+			h->again(&h->call, h->req);
+			h->m->gitres_again = 0;
 		}
 		unhold_peer(h);
 	}
@@ -206,7 +208,7 @@ static void on_after_work(uv_work_t *w, int status)
 
 int gitres_hold(struct call *c, msg *m, enum gitres_shape shape, call_fn again, const char *code)
 {
-	if (!walk(m, shape, found, NULL))
+	if (c->m->gitres_again || !walk(m, shape, found, NULL))
 		return 0;
 	struct gitres_hold *h = calloc(1, sizeof *h);
 	if (!h || !(h->req = msg_dup(m)) || walk(h->req, shape, collect, h)) {

@@ -243,6 +243,7 @@ struct master {
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 	struct arrays *arrays;                /* job arrays (arrays.h) */
 	struct gitres_hold *gitres;           /* submits held while their branches resolve (gitres.h) */
+	int gitres_again;                     /* inside the handler of a resolved one */
 };
 
 /* 1 if a new job's input of len bytes is kept in memory, with pending_b

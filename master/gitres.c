@@ -17,6 +17,11 @@
 #include "gitcache.h"
 #include "log.h"
 
+/* Listings on the thread pool at once: the store's syncs and checkpoints
+ * use the same pool (4 threads unless UV_THREADPOOL_SIZE says otherwise),
+ * and a listing may wait for the network; the other held submits queue. */
+#define GITRES_POOL_MAX 2
+
 struct gitres_ref {
 	char *url, *ref; /* ref NULL: HEAD, the repository's default branch */
 	char commit[GITCACHE_COMMIT_HEX + 1];
@@ -34,6 +39,7 @@ struct gitres_hold {
 	const char *code;
 	struct gitres_ref *refs;
 	size_t nrefs, cap;
+	int started; /* on the thread pool */
 	struct gitres_hold *next;
 };
 
@@ -170,6 +176,28 @@ static void unhold_peer(struct gitres_hold *h)
 		conn_resume(p->conn);
 }
 
+static void on_after_work(uv_work_t *w, int status);
+
+/* Start held requests, oldest first, while fewer than GITRES_POOL_MAX run;
+ * one that cannot start is answered busy. */
+static void start_some(struct master *m)
+{
+	size_t running = 0;
+	for (struct gitres_hold *h = m->gitres; h; h = h->next)
+		running += (size_t)h->started;
+	for (struct gitres_hold *h = m->gitres, *next; h && running < GITRES_POOL_MAX; h = next) {
+		next = h->next; /* the list is oldest first */
+		if (h->started)
+			continue;
+		h->started = 1;
+		running++;
+		if (uv_queue_work(m->loop, &h->work, on_work, on_after_work) < 0) {
+			on_after_work(&h->work, UV_ECANCELED); /* answers it, frees it, starts the next */
+			return;
+		}
+	}
+}
+
 static void on_after_work(uv_work_t *w, int status)
 {
 	struct gitres_hold *h = w->data;
@@ -204,6 +232,7 @@ static void on_after_work(uv_work_t *w, int status)
 	}
 	hold_free(h);
 	master_touch(m); /* the turn commits and answers it */
+	start_some(m);
 }
 
 int gitres_hold(struct call *c, msg *m, enum gitres_shape shape, call_fn again, const char *code)
@@ -223,11 +252,6 @@ int gitres_hold(struct call *c, msg *m, enum gitres_shape shape, call_fn again, 
 	h->again = again;
 	h->code = code;
 	h->work.data = h;
-	if (uv_queue_work(c->m->loop, &h->work, on_work, on_after_work) < 0) {
-		hold_free(h);
-		call_error(c, "busy", "git: cannot start resolving the branches; submit again");
-		return 1;
-	}
 	if (h->call.client)
 		h->call.client->holds++;
 	if (c->peer && c->peer->conn) {
@@ -235,8 +259,11 @@ int gitres_hold(struct call *c, msg *m, enum gitres_shape shape, call_fn again, 
 		c->peer->git_held = 1;
 		conn_pause(c->peer->conn);
 	}
-	h->next = c->m->gitres;
-	c->m->gitres = h;
+	struct gitres_hold **pp = &c->m->gitres;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = h; /* oldest first: they start in the order they came */
+	start_some(c->m);
 	return 1;
 }
 

@@ -9,7 +9,8 @@
 # --timeout covers the wait for the checkout and its setup command as well
 # as the run; a setup command past MTSLURM_GIT_SETUP_TIMEOUT is killed with
 # its process group, fails the jobs waiting for it with the reason, leaves
-# no lock, and the next job makes the checkout cleanly.
+# no lock, and the next job makes the checkout cleanly. A connection's
+# frames after a held submit are handled after it.
 . "$(dirname "$0")/lib.sh"
 
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org
@@ -52,6 +53,16 @@ assert_eq 3 "$(db "select count(*) from jobs where id between $afirst and $((afi
 assert_contains "$(grep 'resolved at submit' "$MTSLURM_RUN_DIR/logs/master.log" || true)" "$c1" "the master's log"
 c2=$(git -C "$T/repo.git" rev-parse main)
 
+# several held at once (at most 2 listings on the pool, the rest queue): every one answered
+for i in 1 2 3 4 5 6; do
+	"$TOOLS/git_client" --url "$url" --branch main --workdir scripts ./process.sh >"$T/par.$i" 2>&1 &
+	par_pids[$i]=$!
+done
+for i in 1 2 3 4 5 6; do
+	wait "${par_pids[$i]}" || fail "parallel C API submit $i: $(cat "$T/par.$i")"
+	assert_contains "$(db "select opts from jobs where id=$(cat "$T/par.$i")")" "\"commit\":\"$c2\"" "parallel submit $i's commit"
+done
+
 # ---- the C API: a branch that does not exist, a repository that cannot be reached ----
 set +e
 out=$("$TOOLS/git_client" --url "$url" --branch no-such-branch ./process.sh 2>&1); rc=$?
@@ -63,6 +74,20 @@ out=$("$TOOLS/git_client" --url "file://$T/nowhere.git" --branch main true 2>&1)
 set -e
 assert_eq 3 "$rc" "the C API's submit of an unreachable repository is refused"
 assert_contains "$out" "cannot reach repository file://$T/nowhere.git" "an unreachable repository's reason (C API)"
+
+# ---- order: frames after a held submit are handled after it ----
+# one connection sends a submit naming a branch (held while it resolves),
+# then a plain submit and a status: the answers come in the order sent,
+# and the held submit's job got the lower id
+out=$("$TOOLS/wire_peer" --ms 3000 "$MTSLURM_RUN_DIR" '{"t":"hello","client":"00112233445566778899aabbccddeeff"}' \
+	"{\"t\":\"submit\",\"req\":1,\"jobs\":[{\"type\":\"exec\",\"input\":\"true\",\"git\":{\"url\":\"$url\",\"branch\":\"main\"}}]}" \
+	'{"t":"submit","req":2,"jobs":[{"type":"echo","input":"after"}]}' '{"t":"status","req":3}')
+reqs=$(echo "$out" | grep -o '"req":[0-9]*' | tr -d '"req:' | tr '\n' ' ')
+assert_eq "1 2 3 " "$reqs" "answers in the order of the requests ($out)"
+f1=$(echo "$out" | grep '"req":1' | grep -o '"first":[0-9]*' | cut -d: -f2)
+f2=$(echo "$out" | grep '"req":2' | grep -o '"first":[0-9]*' | cut -d: -f2)
+[ -n "$f1" ] && [ -n "$f2" ] && [ "$f1" -lt "$f2" ] || fail "the held submit was admitted after a later one: $out"
+assert_contains "$(db "select opts from jobs where id=$f1")" "\"commit\":\"$c2\"" "the wire submit's resolved commit"
 
 # ---- run-script over HTTP: a branch only, the worker busy, the branch moves ----
 TOK=$(cat "$MTSLURM_RUN_DIR/token")

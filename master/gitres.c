@@ -60,26 +60,29 @@ static int site(msg *g, const char *urlkey, site_fn fn, void *arg)
 	return fn(arg, g, url, ref && *ref ? ref : NULL);
 }
 
-/* A job object (or the defaults): its "git" option, and a run-script
- * payload's environment.git in its input. */
-static int job_sites(msg *o, site_fn fn, void *arg)
+/* A job object (or the defaults): its "git" option, and, for a typed job
+ * (typed: its defaults name a job type), a run-script payload's
+ * environment.git in its input (a func job's JSON input is left alone). */
+static int job_sites(msg *o, int typed, site_fn fn, void *arg)
 {
 	if (!msg_is_object(o))
 		return 0;
 	msg *in = msg_get(o, "input");
+	typed = typed || msg_get_str(o, "jobtype");
 	return site(msg_get(o, "git"), "url", fn, arg) ||
-	       (msg_is_object(in) && site(msg_get(msg_get(in, "environment"), "git"), "repo_url", fn, arg));
+	       (typed && msg_is_object(in) && site(msg_get(msg_get(in, "environment"), "git"), "repo_url", fn, arg));
 }
 
 static int walk(msg *m, enum gitres_shape shape, site_fn fn, void *arg)
 {
 	if (shape == GITRES_JOB)
 		return site(msg_get(msg_get(msg_get(m, "payload"), "environment"), "git"), "repo_url", fn, arg);
-	if (job_sites(msg_get(m, "defaults"), fn, arg))
+	msg *dflt = msg_get(m, "defaults"), *jobs = msg_get(m, "jobs");
+	int typed = msg_is_object(dflt) && msg_get_str(dflt, "jobtype");
+	if (job_sites(dflt, 0, fn, arg))
 		return 1;
-	msg *jobs = msg_get(m, "jobs");
 	for (msg *o = msg_is_array(jobs) ? msg_child(jobs) : NULL; o; o = msg_next(o))
-		if (job_sites(o, fn, arg))
+		if (job_sites(o, typed, fn, arg))
 			return 1;
 	return 0;
 }

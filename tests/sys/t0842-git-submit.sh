@@ -131,6 +131,12 @@ push_version 3 # the branch moves while rs-1 waits for the busy worker
 s=$(final rs-1)
 assert_eq completed "$(jget "$s" '$.status')" "run-script git by branch: $s"
 assert_eq "v2 one" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "run-script over HTTP ran the commit of submit time"
+# a typed job's input on the wire (POST /api/v1/jobs): resolved too
+r=$(http_post api/v1/jobs "{\"jobtype\":\"script\",\"input\":{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}}")
+assert_eq 200 "${r%% *}" "a typed job with a git branch over /api/v1/jobs ($r)"
+c3=$(git -C "$T/repo.git" rev-parse main)
+assert_contains "$(db "select input from jobs order by id desc limit 1")" "\"commit\":\"$c3\"" \
+	"a typed job's input (the newest job): the branch's commit"
 r=$(http_post submit_job "$(job rs-bad "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"nope\"}},\"command\":\"true\"}")")
 assert_eq 422 "${r%% *}" "run-script over HTTP with a bad branch: refused ($r)"
 assert_contains "$r" "branch 'nope' not found in repository $url" "run-script over HTTP: a bad branch's reason"

@@ -7,7 +7,7 @@
 # time; a branch that does not exist or a repository that cannot be
 # reached is refused at submit with libgit2's reason (C API and HTTP 422);
 # --timeout covers the wait for the checkout and its setup command as well
-# as the run; a setup command past MTSLURM_GIT_SETUP_TIMEOUT is killed with
+# as the run (exec and run-script); a setup command past MTSLURM_GIT_SETUP_TIMEOUT is killed with
 # its process group, fails the jobs waiting for it with the reason, leaves
 # no lock, and the next job makes the checkout cleanly. A connection's
 # frames after a held submit are handled after it.
@@ -142,6 +142,13 @@ assert_eq 422 "${r%% *}" "run-script over HTTP with a bad branch: refused ($r)"
 assert_contains "$r" "branch 'nope' not found in repository $url" "run-script over HTTP: a bad branch's reason"
 r=$(http_post get_job_status '{"job_id":"rs-bad"}')
 assert_eq 404 "${r%% *}" "the refused run-script job was not stored ($r)"
+# run-script: the job type's timeout covers the wait for the checkout's setup too
+post api/v1/call '{"t":"type_add","name":"script1s","worker_type":"rs","timeout":1}' >/dev/null
+post submit_job "$(printf '{"id":"rs-slow","name":"s","schema_name":"script1s","payload":{"environment":{"git":{"repo_url":"%s","commit":"%s","setup":"sleep 2.6"}},"command":"true"},"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' "$url" "$c1")" >/dev/null
+s=$(final rs-slow)
+assert_eq failed "$(jget "$s" '$.status')" "run-script whose setup outlasts its timeout: $s"
+assert_contains "$(db "select error from jobs where id=(select id from jobmeta where ext='rs-slow')")" \
+	"timed out after 1 s waiting for its git checkout" "run-script: the timeout's reason"
 kill "$rs_pid" && wait "$rs_pid" 2>/dev/null || true
 
 # ---- --timeout covers the checkout's setup command and the run ----

@@ -117,11 +117,15 @@ typedef struct mts_options {
 typedef struct mts_git {
 	const char *url;     /* the repository: https://, ssh://, user@host:path,
 			      * file:// or a path the workers can read (required) */
-	const char *commit;  /* a full commit id, 40 hexadecimal digits (required:
-			      * resolve a branch once before submitting, as
-			      * `mtslurm submit --branch` does, so every job of a
-			      * submit runs the same version) */
-	const char *branch;  /* what commit was resolved from, kept with the job; may be NULL */
+	const char *commit;  /* a full commit id, 40 hexadecimal digits; it wins
+			      * over branch. NULL: the master resolves branch to
+			      * its commit once, at submit (before it answers), and
+			      * the jobs record it, so a branch that moves later
+			      * cannot make one submit (or array) run two versions;
+			      * a branch that does not exist or a repository that
+			      * cannot be reached: MTS_EREJECTED with libgit2's reason */
+	const char *branch;  /* a branch or tag; NULL with no commit: the repository's
+			      * HEAD. Kept with the job */
 	const char *workdir; /* the directory inside the checkout the command runs
 			      * in (relative, no ".."); NULL: its top */
 	const char *setup;   /* shell command run once per checkout, in it, before

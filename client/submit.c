@@ -19,8 +19,8 @@ static int submit_encode_git(struct buf *b, const mts_git *g, char *err, size_t 
 {
 	const char *names[] = {"url", "commit", "branch", "workdir", "setup"};
 	const char *vals[] = {g->url, g->commit, g->branch, g->workdir, g->setup};
-	if (!g->url || !*g->url || !g->commit || !*g->commit) {
-		snprintf(err, errlen, "git: a job's checkout needs url and commit (resolve a branch to its commit first)");
+	if (!g->url || !*g->url) {
+		snprintf(err, errlen, "git: a job's checkout needs url (and commit, or branch: the master resolves it)");
 		return -1;
 	}
 	buf_adds(b, ",\"git\":{");

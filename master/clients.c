@@ -10,6 +10,7 @@
  * "callback delivered" write.
  */
 #include "master.h"
+#include "gitres.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,6 +465,10 @@ void clients_on_submit(struct call *c, msg *m)
 	char err[400];
 	int64_t first = 0;
 	if (c->has_req && submit_again(c, m, c->req))
+		return;
+	/* a git checkout named by branch: its commit first, off the loop
+	 * (this handler runs again with it) */
+	if (gitres_hold(c, m, GITRES_SUBMIT, clients_on_submit, "bad_request"))
 		return;
 	msg *jobs = msg_get(m, "jobs"), *array = msg_get(m, "array");
 	int64_t n = (int64_t)msg_size(jobs);

@@ -15,6 +15,7 @@
 #include "http.h"
 #include "events.h"
 #include "master.h"
+#include "gitres.h"
 #include "metrics.h"
 #include "mtapi.h"
 #include "gateway.h"
@@ -548,6 +549,7 @@ static void on_gone(struct httpd_req *r, void *arg)
 	q->proxy = NULL;
 	query_drop_waiters(h->m, &q->out);
 	gateway_forget_outbox(h->m, &q->out);
+	gitres_forget_outbox(h->m, &q->out);
 	nodes_drop_calls(h->m, &q->out);
 	outbox_close(&q->out);
 }

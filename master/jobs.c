@@ -209,9 +209,10 @@ static int is_commit_id(const char *c)
 }
 
 /* "git": {"url", "commit", "branch"?, "workdir"?, "setup"?} -- the checkout
- * an exec job runs in (docs/protocol.md). The commit is required: a branch
- * is resolved once, at submit, by whoever submits (mtslurm submit does),
- * so that every job of a submit runs the same version. */
+ * an exec job runs in (docs/protocol.md). The commit is required here: a
+ * submit naming only a branch was held until gitres.c wrote the branch's
+ * commit in (once per submit), so every job of it runs the same version;
+ * what reaches this without one came another way (a pipeline's stage). */
 static int f_git(struct spec *s, msg *f, char *err, size_t n)
 {
 	static const char *const strs[] = {"url", "commit", "branch", "workdir", "setup"};
@@ -225,9 +226,12 @@ static int f_git(struct spec *s, msg *f, char *err, size_t n)
 	const char *url = msg_get_str(f, "url"), *commit = msg_get_str(f, "commit"), *wd = msg_get_str(f, "workdir");
 	if (!url || !*url)
 		return bad(err, n, "\"git\" needs \"url\", the repository's URL");
-	if (!commit || !is_commit_id(commit))
-		return bad(err, n, "\"git\" needs \"commit\", a full commit id (40 hexadecimal digits): resolve a "
-			   "branch before submitting (mtslurm submit --git URL --branch B does)");
+	if (commit && !is_commit_id(commit))
+		return bad(err, n, "\"git\": \"commit\" must be a full commit id (40 hexadecimal digits); for a "
+			   "branch or tag give \"branch\"");
+	if (!commit)
+		return bad(err, n, "\"git\" needs \"commit\" here: a submit's branch is resolved at submit, a "
+			   "pipeline stage's is not (give its commit)");
 	if (wd && (wd[0] == '/' || strstr(wd, "..")))
 		return bad(err, n, "\"git\": \"workdir\" must be a relative path inside the checkout");
 	return spec_opt(s, f, err, n);

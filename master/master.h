@@ -83,6 +83,7 @@ struct peer {
 	struct outbox out;
 	struct peer *prev, *next; /* all peers */
 	int paused, is_worker, is_client;
+	int git_held; /* a submit of it waits for its branches (gitres.h): not read meanwhile */
 };
 
 /* Everything the master knows about one client id (kept across reconnects
@@ -241,6 +242,8 @@ struct master {
 	struct pipelines *pipelines;          /* running pipelines (pipeline.c), or NULL */
 	char server_id[40];                   /* a uuid made at start (mindtrace's server_id) */
 	struct arrays *arrays;                /* job arrays (arrays.h) */
+	struct gitres_hold *gitres;           /* submits held while their branches resolve (gitres.h) */
+	int gitres_again;                     /* inside the handler of a resolved one */
 };
 
 /* 1 if a new job's input of len bytes is kept in memory, with pending_b

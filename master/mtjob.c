@@ -18,6 +18,7 @@
 #include "storesvc.h"
 #include "types.h"
 #include "gateway.h"
+#include "gitres.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,10 @@ void mtjob_submit(struct call *c, msg *m)
 		call_reply(c, error_status(m, why));
 		return;
 	}
+	/* a run-script payload's git environment named by branch: its commit
+	 * first, off the loop (this handler runs again with it) */
+	if (gitres_hold(c, m, GITRES_JOB, mtjob_submit, "unprocessable"))
+		return;
 	msg *jobs = msg_new_array(), *o = msg_new_object();
 	msg_set_str(o, "jobtype", type);
 	msg_add(o, "input", msg_dup(msg_get(m, "payload")));

@@ -15,6 +15,7 @@
 #include "gateway.h"
 #include "storesvc.h"
 #include "pipeline.h"
+#include "gitres.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +96,8 @@ static void backpressure(struct master *m)
 	for (struct peer *p = m->peers; p; p = p->next)
 		if (p->paused) {
 			p->paused = 0;
-			conn_resume(p->conn);
+			if (!p->git_held) /* its held submit resumes it (gitres.c) */
+				conn_resume(p->conn);
 		}
 	m->npaused = 0;
 	log_info("below %llu unfinished jobs again: reading submits", (unsigned long long)m->cfg.max_queued);
@@ -302,6 +304,7 @@ static void on_close(struct conn *c, const char *why)
 	if (p->next)
 		p->next->prev = p->prev;
 	query_drop_waiters(m, &p->out);
+	gitres_forget_outbox(m, &p->out);
 	if (p->worker) {
 		struct wrk *w = p->worker;
 		p->worker = NULL;

@@ -475,7 +475,7 @@ int gitcache_resolve(const char *url, const char *ref, char commit[GITCACHE_COMM
 	git_remote_free(r);
 	if (!found)
 		return fail(err, errlen, "branch '%s' not found in repository %s (it has %zu refs; "
-			    "give an existing branch or tag, or --commit ID)", ref, url, n);
+			    "give an existing branch or tag, or a full commit id)", ref, url, n);
 	return 0;
 }
 
@@ -616,8 +616,35 @@ static void setup_tail(const char *log, char *out, size_t n)
 		out[--len] = '\0';
 }
 
-/* Run q->setup with sh -c in the tree (output into its setup log),
- * refreshing the tree's lock while it runs. */
+/* Wait for the setup's process, refreshing the tree's lock; past the
+ * bound its process group (it leads one) is killed. 1 if it was killed for
+ * that, else 0; *status its wait status. */
+static int setup_wait(pid_t pid, const char *lock, double bound_s, int *status)
+{
+	double start = now_s(), touched = start, termed = 0;
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			return termed > 0;
+		double t = now_s();
+		if (t - touched > TOUCH_EVERY_S) {
+			gitcache_lock_touch(lock);
+			touched = t;
+		}
+		if (!termed && t - start > bound_s) {
+			kill(-pid, SIGTERM);
+			termed = t;
+		} else if (termed && t - termed > GITCACHE_SETUP_KILL_GRACE_S) {
+			kill(-pid, SIGKILL);
+			termed = t + 1e9; /* once */
+		}
+		sleep_ms(20);
+	}
+}
+
+/* Run q->setup with sh -c in the tree (output into its setup log), in its
+ * own process group, refreshing the tree's lock while it runs, killed past
+ * its bound. */
 static int run_setup(const struct gitcache_req *q, const struct paths *p, const char *commit, char *err,
 		     size_t n)
 {
@@ -650,7 +677,12 @@ static int run_setup(const struct gitcache_req *q, const struct paths *p, const 
 		env[k++] = e3;
 		env[k] = NULL;
 		char *argv[] = {"sh", "-c", (char *)q->setup, NULL};
-		rc = posix_spawn(&pid, "/bin/sh", &fa, NULL, argv, env);
+		posix_spawnattr_t at;
+		posix_spawnattr_init(&at);
+		posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP); /* its own group: killed whole */
+		posix_spawnattr_setpgroup(&at, 0);
+		rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, env);
+		posix_spawnattr_destroy(&at);
 	}
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);
@@ -658,21 +690,17 @@ static int run_setup(const struct gitcache_req *q, const struct paths *p, const 
 	if (rc != 0)
 		return fail(err, n, "cannot run the setup command: %s", strerror(rc));
 	int status = 0;
-	double touched = now_s();
-	for (;;) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR))
-			break;
-		if (now_s() - touched > TOUCH_EVERY_S) {
-			gitcache_lock_touch(p->tree_lock);
-			touched = now_s();
-		}
-		sleep_ms(20);
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	double bound = q->setup_timeout_s > 0 ? q->setup_timeout_s : GITCACHE_SETUP_TIMEOUT_S_DEFAULT;
+	int killed = setup_wait(pid, p->tree_lock, bound, &status);
+	if (killed)
+		kill(-pid, SIGKILL); /* what of its group outlived its shell */
+	if (!killed && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	char tail[GITCACHE_SETUP_TAIL + 1];
 	setup_tail(p->setup_log, tail, sizeof tail);
+	if (killed)
+		return fail(err, n, "the setup command '%.200s' ran longer than its bound of %g s "
+			    "(MTSLURM_GIT_SETUP_TIMEOUT) and was killed; its output: %s", q->setup, bound, tail);
 	if (WIFSIGNALED(status))
 		return fail(err, n, "the setup command '%.200s' was killed by signal %d; its output: %s", q->setup,
 			    WTERMSIG(status), tail);

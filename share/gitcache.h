@@ -41,6 +41,8 @@
 #define GITCACHE_STALE_S_DEFAULT 300.0        /* a lock not refreshed this long is stale */
 #define GITCACHE_MAX_BYTES_DEFAULT (20ull << 30) /* cache size cap */
 #define GITCACHE_SETUP_TAIL 1500              /* bytes of a failed setup's output quoted */
+#define GITCACHE_SETUP_TIMEOUT_S_DEFAULT 3600.0 /* a setup command running longer is killed */
+#define GITCACHE_SETUP_KILL_GRACE_S 2.0       /* from its SIGTERM to its SIGKILL */
 
 /* Initialise libgit2 once per process (idempotent, thread-safe). */
 void gitcache_global_init(void);
@@ -71,6 +73,11 @@ struct gitcache_req {
 	uint64_t max_bytes; /* cache cap (0: none); after a new checkout, least
 			     * recently used unused ones go until it fits */
 	double stale_s;     /* lock bound; <= 0: GITCACHE_STALE_S_DEFAULT */
+	double setup_timeout_s; /* the setup command's bound: past it its process
+				 * group is killed (SIGTERM, then SIGKILL after
+				 * GITCACHE_SETUP_KILL_GRACE_S) and the checkout
+				 * fails, lock released, so the next request makes
+				 * it anew; <= 0: GITCACHE_SETUP_TIMEOUT_S_DEFAULT */
 };
 
 struct gitcache_res {

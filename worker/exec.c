@@ -1169,10 +1169,14 @@ static void run_begin(struct exec *x, struct job *j, struct exec_run *r, pid_t p
 	r->open[0] = r->open[1] = 1;
 	uint64_t lazy = EXEC_LAZY_MS;
 	if (j->timeout_s > 0) {
-		uint64_t ms = (uint64_t)(j->timeout_s * 1000.0);
-		r->deadline = uv_now(x->loop) + (ms ? ms : 1);
-		if (ms < lazy)
-			lazy = ms;
+		/* counted from t0_ms when the job waited for its checkout first */
+		uint64_t ms = (uint64_t)(j->timeout_s * 1000.0), now = uv_now(x->loop);
+		uint64_t from = j->t0_ms && j->t0_ms <= now ? j->t0_ms : now;
+		r->deadline = from + (ms ? ms : 1);
+		if (r->deadline <= now)
+			r->deadline = now + 1;
+		if (r->deadline - now < lazy)
+			lazy = r->deadline - now;
 	}
 	r->tmode = T_LAZY;
 	uv_timer_start(&r->timer, on_run_timer, lazy, 0);

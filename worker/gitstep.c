@@ -53,7 +53,7 @@ struct gitstep {
 	uv_loop_t *loop;
 	char *root;
 	uint64_t max_bytes;
-	double stale_s;
+	double stale_s, setup_timeout_s;
 	struct greq *reqs;
 	struct gitstep_ent *ents;
 	uv_timer_t linger;
@@ -189,6 +189,7 @@ struct gitstep *gitstep_new(const struct gitstep_opts *o, char *err, size_t errl
 	g->loop = o->loop;
 	g->max_bytes = o->max_bytes ? o->max_bytes : GITCACHE_MAX_BYTES_DEFAULT;
 	g->stale_s = o->stale_s;
+	g->setup_timeout_s = o->setup_timeout_s;
 	uv_timer_init(o->loop, &g->linger);
 	g->linger.data = g;
 	uv_unref((uv_handle_t *)&g->linger); /* a held checkout keeps no loop alive */
@@ -389,7 +390,7 @@ struct gitstep_wait *gitstep_get(struct gitstep *g, const struct gitstep_spec *s
 		q->name = rname;
 		q->work.data = q;
 		q->cq = (struct gitcache_req){g->root, q->spec.url, q->spec.commit, q->spec.ref, q->spec.setup,
-					      g->max_bytes, g->stale_s};
+					      g->max_bytes, g->stale_s, g->setup_timeout_s};
 		q->next = g->reqs;
 		g->reqs = q;
 		g->nreqs++;

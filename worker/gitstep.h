@@ -36,6 +36,8 @@ struct gitstep_opts {
 	const char *root;   /* RUN_DIR/git (copied) */
 	uint64_t max_bytes; /* the cache's size cap; 0: GITCACHE_MAX_BYTES_DEFAULT */
 	double stale_s;     /* lock bound; 0: gitcache's default */
+	double setup_timeout_s; /* a setup command's bound (MTSLURM_GIT_SETUP_TIMEOUT);
+				 * 0: gitcache's default */
 };
 
 /* What a job asks for; strings owned by the spec (gitstep_spec_free). */

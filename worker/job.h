@@ -70,6 +70,8 @@ struct job {
 	struct gitstep_wait *gitwait; /* waiting for its checkout, or NULL */
 	struct gitstep_ent *gitent;   /* the checkout it runs in (a reference), or NULL */
 	char *gitcwd;                 /* its working directory in there (malloc'd; cwd points here) */
+	uint64_t t0_ms; /* exec: uv_now() when its timeout began counting (the wait for its
+			 * checkout: --timeout covers checkout, setup and run); 0: at its spawn */
 	/* strings live here, after the struct */
 };
 

@@ -47,6 +47,7 @@ struct trun {
 	struct gitstep_spec git;       /* run-script in a git checkout: what it asked for */
 	struct gitstep_wait *gitwait;  /* waiting for that checkout, or NULL */
 	struct gitstep_ent *gitent;    /* the checkout it runs in (a reference), or NULL */
+	uint64_t git_t0_ms;            /* uv_now when it began waiting for it: the timeout counts from here */
 	struct trun *prev, *next;
 };
 
@@ -470,6 +471,7 @@ static int run_command(struct trun *r, const char *command, const char *cwd, cha
 	if (!in)
 		return -1;
 	in->capture_bytes = TYPED_CAPTURE_MAX;
+	in->t0_ms = r->git_t0_ms; /* after a wait for its checkout: the time left */
 	r->inner = in;
 	exec_start(r->t->o.exec, in); /* the result may come now: r may be gone */
 	return 0;
@@ -566,6 +568,19 @@ static int ex_func(struct trun *r, char *why, size_t n)
 	return 0;
 }
 
+/* --timeout passed while run-script waited for its checkout. */
+static void on_git_timeout(uv_timer_t *h)
+{
+	struct ttimer *tt = h->data;
+	struct trun *r = tt->run;
+	if (!r || !r->gitwait)
+		return;
+	char why[200];
+	snprintf(why, sizeof why, "timed out after %g s waiting for its git checkout (clone, checkout and setup "
+		 "command count against the timeout)", r->j->timeout_s);
+	fail(r, "failed", why); /* the checkout goes on for the jobs that still want it */
+}
+
 /* run-script's checkout is ready (or failed): run the command in it. */
 static void on_git_ready(void *a, void *b, struct gitstep_ent *e, const char *gwhy)
 {
@@ -573,6 +588,7 @@ static void on_git_ready(void *a, void *b, struct gitstep_ent *e, const char *gw
 	char why[700];
 	(void)b;
 	r->gitwait = NULL;
+	run_drop_timer(r); /* the wait's timeout: the command's counts on from git_t0_ms */
 	if (!e) {
 		snprintf(why, sizeof why, "run-script: git: %s", gwhy);
 		fail(r, "failed", why);
@@ -595,10 +611,13 @@ static int run_in_git(struct trun *r, const msg *git, char *why, size_t n)
 	if (!r->t->o.git)
 		return snprintf(why, n, "run-script: this worker has no git cache"), -1;
 	struct gitstep_ent *e = NULL;
+	r->git_t0_ms = uv_now(r->t->o.loop);
 	r->gitwait = gitstep_get(r->t->o.git, &r->git, on_git_ready, r, NULL, &e);
 	if (e)
 		on_git_ready(r, NULL, e, NULL); /* held already: the result may come now */
 	else if (!r->gitwait)
+		return snprintf(why, n, "out of memory"), -1;
+	else if (r->j->timeout_s > 0 && arm(r, r->j->timeout_s, on_git_timeout) < 0)
 		return snprintf(why, n, "out of memory"), -1;
 	return 0;
 }

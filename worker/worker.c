@@ -317,6 +317,16 @@ static void on_timer_closed(uv_handle_t *h)
 }
 
 /* Forget a job that was queued or running: out of the map, slot freed. */
+static void disarm_timer(struct job *j)
+{
+	if (j->timer) {
+		uv_timer_stop(&j->timer->h);
+		j->timer->j = NULL;
+		uv_close((uv_handle_t *)&j->timer->h, on_timer_closed);
+		j->timer = NULL;
+	}
+}
+
 static void drop_job(struct worker *w, struct job *j)
 {
 	if (j->kind == JOB_TYPED && j->run)
@@ -325,12 +335,7 @@ static void drop_job(struct worker *w, struct job *j)
 		idmap_del(&w->jobs, j->id);
 	if (j->state == JOB_RUNNING)
 		w->running -= j->ranks;
-	if (j->timer) {
-		uv_timer_stop(&j->timer->h);
-		j->timer->j = NULL;
-		uv_close((uv_handle_t *)&j->timer->h, on_timer_closed);
-		j->timer = NULL;
-	}
+	disarm_timer(j);
 	job_free(j);
 }
 
@@ -378,6 +383,11 @@ static void on_job_timer(uv_timer_t *h)
 	} else if (j->kind == JOB_FUNC) {
 		func_abandon(w->func, j); /* kills its host: nothing of the call keeps running */
 		fail_job(w, j, why);
+	} else if (j->kind == JOB_EXEC && j->gitwait) {
+		char gwhy[200];
+		snprintf(gwhy, sizeof gwhy, "timed out after %g s waiting for its git checkout (clone, checkout and "
+			 "setup command count against --timeout)", j->timeout_s);
+		fail_job(w, j, gwhy); /* the checkout goes on for the jobs that still want it */
 	}
 }
 
@@ -455,6 +465,7 @@ static void on_git_ready(void *a, void *b, struct gitstep_ent *e, const char *wh
 	struct job *j = b;
 	char err[700];
 	j->gitwait = NULL;
+	disarm_timer(j); /* the wait's timeout: the run's deadline counts on from t0_ms */
 	if (!e) {
 		snprintf(err, sizeof err, "git: %s", why);
 		fail_job(w, j, err);
@@ -492,11 +503,14 @@ static void start_exec(struct worker *w, struct job *j)
 		fail_job(w, j, err);
 		return;
 	}
+	j->t0_ms = uv_now(w->loop); /* --timeout covers the wait for the checkout too */
 	j->gitwait = gitstep_get(w->git, &s, on_git_ready, w, j, &e);
 	gitstep_spec_free(&s);
 	if (e)
 		on_git_ready(w, j, e, NULL);
 	else if (!j->gitwait)
+		fail_job(w, j, "out of memory");
+	else if (j->timeout_s > 0 && arm_timer(w, j, j->timeout_s) < 0)
 		fail_job(w, j, "out of memory");
 }
 
@@ -1290,7 +1304,16 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	const char *capv = getenv("MTSLURM_GIT_CACHE_MAX");
 	if (capv && *capv && gitcache_parse_bytes(capv, &cap) < 0)
 		log_warn("MTSLURM_GIT_CACHE_MAX=%s is not a size (e.g. 20G): the default cap applies", capv);
-	struct gitstep_opts go = {loop, groot, cap, 0};
+	/* a setup command's bound: docs/user-guide.md, "Environments: git" */
+	double setup_s = 0;
+	char *send = NULL;
+	const char *sv = getenv("MTSLURM_GIT_SETUP_TIMEOUT");
+	if (sv && *sv)
+		setup_s = strtod(sv, &send);
+	if (sv && *sv && (*send || !(setup_s > 0 && setup_s <= 4e9)))
+		log_warn("MTSLURM_GIT_SETUP_TIMEOUT=%s is not a number of seconds: the default bound (%g s) applies", sv,
+			 GITCACHE_SETUP_TIMEOUT_S_DEFAULT);
+	struct gitstep_opts go = {loop, groot, cap, 0, setup_s > 0 && setup_s <= 4e9 && !*send ? setup_s : 0};
 	w->git = gitstep_new(&go, err, errlen);
 	if (!w->git) {
 		exec_close(w->exec, NULL, NULL);

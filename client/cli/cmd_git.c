@@ -4,8 +4,11 @@
  * [--branch B | --commit C]` resolves the branch to its commit here, once,
  * with libgit2's remote listing (no clone), so every job of the submit runs
  * the same version whatever the branch does later; run-script payloads
- * with a git environment get the same treatment; `mtslurm git gc` removes
- * the checkouts no job uses (share/gitcache.h has the cache's layout).
+ * with a git environment get the same treatment. (The master resolves what
+ * other clients send without a commit, master/gitres.c, and passes a commit
+ * untouched; resolving here keeps one commit for a submit of many frames.)
+ * `mtslurm git gc` removes the checkouts no job uses (share/gitcache.h has
+ * the cache's layout).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -145,15 +145,15 @@ s=$(final rs-1)
 assert_eq completed "$(jget "$s" '$.status')" "run-script git: $s"
 assert_eq "v1 one" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "run-script git: stdout in the checkout of the commit"
 assert_eq "err" "$(jget "$s" '$.output.stderr' | tr -d '\n')" "run-script git: stderr"
-# only a branch (over HTTP no CLI resolves it: the worker does, when the job starts)
+# only a branch (over HTTP the master resolves it at submit; t0842 moves the branch)
 post submit_job "$(job rs-2 "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}")" >/dev/null
 s=$(final rs-2)
 assert_eq "v2 one" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "run-script git: the branch's commit"
-post submit_job "$(job rs-3 "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"nope\"}},\"command\":\"true\"}")" >/dev/null
-s=$(final rs-3)
-assert_eq failed "$(jget "$s" '$.status')" "run-script git, bad branch: $s"
-assert_contains "$(db "select error from jobs where error like 'run-script: git:%'")" "branch 'nope' not found" \
-	"run-script git, bad branch: the reason"
+# a bad branch: refused at submit (422) with the reason, nothing stored
+s=$(curl -sS -m 20 -w ' %{http_code}' -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+	-X POST "$H/submit_job" -d "$(job rs-3 "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"nope\"}},\"command\":\"true\"}")")
+assert_eq 422 "${s##* }" "run-script git, bad branch: $s"
+assert_contains "$s" "branch 'nope' not found" "run-script git, bad branch: the reason"
 # mtslurm submit --type resolves a payload's branch at submit: the job records the commit
 tid=$(mtslurm submit --type script "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}")
 assert_contains "$(db "select input from jobs where id=$tid")" "\"commit\":\"$c2\"" "submit --type: the branch's commit recorded"

@@ -180,7 +180,7 @@ static void test_race_one_clone(void **s)
 	for (int i = 0; i < 4; i++) {
 		kids[i] = fork();
 		if (kids[i] == 0) {
-			struct gitcache_req q = {root, url, c1, NULL, setup_cmd, 0, 0};
+			struct gitcache_req q = {root, url, c1, NULL, setup_cmd, 0, 0, 0};
 			struct gitcache_res r;
 			int rc = gitcache_ensure(&q, &r);
 			char f[4200];
@@ -201,7 +201,7 @@ static void test_race_one_clone(void **s)
 	assert_int_equal(atoi(out), 1); /* the setup command ran once */
 
 	/* the commit's files; the second commit: a fetch into the same clone */
-	struct gitcache_req q = {root, url, c2, NULL, NULL, 0, 0};
+	struct gitcache_req q = {root, url, c2, NULL, NULL, 0, 0, 0};
 	struct gitcache_res r;
 	assert_int_equal(gitcache_ensure(&q, &r), 0);
 	assert_true(r.checked_out && !r.cloned);
@@ -212,7 +212,7 @@ static void test_race_one_clone(void **s)
 	assert_int_equal(log_count("clone"), 1);
 
 	/* commit wins: a ref is not even looked at when a commit is given */
-	struct gitcache_req q2 = {root, url, c1, "no-such-branch", NULL, 0, 0};
+	struct gitcache_req q2 = {root, url, c1, "no-such-branch", NULL, 0, 0, 0};
 	assert_int_equal(gitcache_ensure(&q2, &r), 0);
 	snprintf(cmd, sizeof cmd, "cat %s/d/f", r.tree);
 	read_line(cmd, out, sizeof out);
@@ -226,19 +226,71 @@ static void test_ensure_errors(void **s)
 	char bad[256];
 	struct gitcache_res r;
 	snprintf(bad, sizeof bad, "file://%s/nowhere.git", tmp);
-	struct gitcache_req q = {root, bad, c1, NULL, NULL, 0, 0};
+	struct gitcache_req q = {root, bad, c1, NULL, NULL, 0, 0, 0};
 	assert_int_equal(gitcache_ensure(&q, &r), -1);
 	assert_non_null(strstr(r.err, "cannot fetch"));
 	assert_non_null(strstr(r.err, "nowhere.git"));
-	struct gitcache_req q2 = {root, url, "0123456789012345678901234567890123456789", NULL, NULL, 0, 0};
+	struct gitcache_req q2 = {root, url, "0123456789012345678901234567890123456789", NULL, NULL, 0, 0, 0};
 	assert_int_equal(gitcache_ensure(&q2, &r), -1);
 	assert_non_null(strstr(r.err, "not found in repository"));
-	struct gitcache_req q3 = {root, url, c1, NULL, "echo broken deps >&2; exit 3", 0, 0};
+	struct gitcache_req q3 = {root, url, c1, NULL, "echo broken deps >&2; exit 3", 0, 0, 0};
 	assert_int_equal(gitcache_ensure(&q3, &r), -1);
 	assert_non_null(strstr(r.err, "exit status 3"));
 	assert_non_null(strstr(r.err, "broken deps"));
 	struct stat st;
 	assert_int_equal(stat(r.tree, &st), -1); /* a failed setup leaves no checkout */
+}
+
+/* A setup command past its bound: its whole process group is killed, the
+ * checkout fails with the reason, its lock is released, and the next
+ * request (a setup that ends) makes it cleanly. */
+static void test_setup_bound(void **s)
+{
+	(void)s;
+	char setup[1200], pidf[300], cmd[400], out[64];
+	snprintf(pidf, sizeof pidf, "%s/setup-bg.pid", tmp);
+	char flag[300];
+	snprintf(flag, sizeof flag, "%s/setup-slow", tmp);
+	snprintf(cmd, sizeof cmd, "touch %s", flag);
+	assert_int_equal(system(cmd), 0);
+	/* slow while the flag file exists */
+	snprintf(setup, sizeof setup, "if [ -e %s ]; then sleep 60 & echo $! > %s; echo slow deps; sleep 60; fi",
+		 flag, pidf);
+	struct gitcache_req q = {root, url, c1, NULL, setup, 0, 0, 0.5};
+	struct gitcache_res r;
+	uint64_t t0 = util_mono_ns();
+	assert_int_equal(gitcache_ensure(&q, &r), -1);
+	double took_s = (double)(util_mono_ns() - t0) / 1e9;
+	assert_true(took_s < 10.0);
+	assert_non_null(strstr(r.err, "ran longer than its bound of 0.5 s"));
+	assert_non_null(strstr(r.err, "slow deps"));
+	snprintf(cmd, sizeof cmd, "cat %s", pidf);
+	read_line(cmd, out, sizeof out);
+	pid_t bg = (pid_t)atoi(out);
+	assert_true(bg > 0);
+	int gone = 0;
+	for (int i = 0; i < 100 && !gone; i++) {
+		char st_path[64], line[256] = "";
+		snprintf(st_path, sizeof st_path, "/proc/%d/stat", (int)bg);
+		FILE *f = fopen(st_path, "r");
+		gone = !f || !fgets(line, sizeof line, f) || strstr(line, ") Z ") != NULL;
+		if (f)
+			fclose(f);
+		if (!gone)
+			usleep(50000);
+	}
+	assert_true(gone); /* the background child of its group too */
+	char lock[4400];
+	snprintf(lock, sizeof lock, "%s/trees/%s.lock", root, r.key);
+	struct stat st;
+	assert_int_equal(stat(lock, &st), -1);
+	assert_int_equal(stat(r.tree, &st), -1);
+	/* the same checkout again, its setup now quick: made cleanly (the
+	 * killed one left no lock and no half-made tree) */
+	unlink(flag);
+	assert_int_equal(gitcache_ensure(&q, &r), 0);
+	assert_true(r.checked_out);
+	gitcache_release(r.hold_fd);
 }
 
 /* ---- gc and the cap ---- */
@@ -247,7 +299,7 @@ static void test_gc_holds_and_lru(void **s)
 {
 	(void)s;
 	struct gitcache_res a, b;
-	struct gitcache_req qa = {root, url, c1, NULL, NULL, 0, 0}, qb = {root, url, c2, NULL, NULL, 0, 0};
+	struct gitcache_req qa = {root, url, c1, NULL, NULL, 0, 0, 0}, qb = {root, url, c2, NULL, NULL, 0, 0, 0};
 	uint64_t freed = 0;
 	char err[256];
 	assert_int_equal(gitcache_gc(root, 0, NULL, NULL, NULL, &freed, err, sizeof err), 0); /* a clean start */
@@ -305,7 +357,7 @@ static void test_gitstep_shared_wait(void **s)
 	uv_loop_t loop;
 	uv_loop_init(&loop);
 	char err[256];
-	struct gitstep_opts o = {&loop, root, 0, 0};
+	struct gitstep_opts o = {&loop, root, 0, 0, 0};
 	struct gitstep *g = gitstep_new(&o, err, sizeof err);
 	assert_non_null(g);
 	struct gitstep_spec sp;
@@ -370,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_lock_excludes),	  cmocka_unit_test(test_lock_stale_dead_holder),
 		cmocka_unit_test(test_lock_stale_by_age), cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_race_one_clone),	  cmocka_unit_test(test_ensure_errors),
+		cmocka_unit_test(test_setup_bound),
 		cmocka_unit_test(test_gc_holds_and_lru),  cmocka_unit_test(test_gitstep_shared_wait),
 		cmocka_unit_test(test_parse_bytes),
 	};

@@ -163,6 +163,10 @@ static int make_chunk(struct master *m, struct marray *a, int64_t k)
 	struct client *c = clients_get(m, a->cid, 1);
 	if (!c)
 		return -1;
+	/* Held while its members are admitted: one whose dependency already
+	 * failed is finalized at once, and the last job of a client with no
+	 * connection would free it under the chunk's next member. */
+	c->holds++;
 	char err[400];
 	int cancelled = a->cancel_from >= 0 && a->made >= a->cancel_from;
 	int64_t end = a->cancel_from >= 0 && !cancelled ? a->cancel_from : a->n;
@@ -195,6 +199,7 @@ static int make_chunk(struct master *m, struct marray *a, int64_t k)
 	int rc = store_array_made(m->store, a->first, a->made);
 	if (a->made == a->n)
 		marray_done(a);
+	c->holds--;
 	clients_maybe_free(c);
 	return rc;
 }
@@ -380,7 +385,7 @@ static void tmpl_deps(const struct marray *a, struct buf *b)
 void arrays_tail_record(const struct arrays_view *v, int64_t id, struct buf *b)
 {
 	struct marray *a = (struct marray *)v->a;
-	int64_t i = id - a->first, prio = 0, retries = 0;
+	int64_t i = id - a->first, prio = 0, retries = JOBS_RETRIES_DEFAULT;
 	int st = tail_state(a, i);
 	msg *o = member_job(a, i);
 	const char *in = o ? msg_get_str(o, "input") : NULL;

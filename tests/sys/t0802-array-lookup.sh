@@ -23,7 +23,7 @@ base=$(json_get "$MTSLURM_RUN_DIR/master.json" http)/$(cat "$MTSLURM_RUN_DIR/tok
 hget() { curl -sS --max-time 30 "$base/$1"; }
 mkdir -p "$T/work" && cd "$T/work"
 
-a=$(mtslurm submit --array 1-1000000 --exec 'echo seed {}')
+a=$(T0802_A=1 mtslurm submit --array 1-1000000 --exec 'echo seed {}')
 wait_for 60 sql_ge "select made from arrays where id=$a" 100000
 sleep 0.5
 made_a=$(db "select made from arrays where id=$a")
@@ -105,12 +105,16 @@ mtslurm stop >/dev/null
 
 # -- forget keeps the snapshot of an array's members without rows --
 mtslurm -n 2 --local start >/dev/null
-h=$(mtslurm submit --exec 'sleep 600')
+# the holder's environment differs (its own snapshot): no row of a job
+# keeps array $e's snapshot in use once its finished members are forgotten
+h=$(T0802_HOLDER=1 mtslurm submit --exec 'sleep 600')
 blk=$(mtslurm submit --array 1-150000 --after "$h" --echo x)
 wait_for 60 sql_ge "select made from arrays where id=$blk" 100000
 e=$(mtslurm submit --array 1-3000 --exec 'echo e{}')
 key=$(db "select json_extract(tmpl,'\$.envk') from arrays where id=$e")
 [ -n "$key" ] || fail "array $e's template names no environment snapshot"
+[ "$(db "select key from envs where id=(select envid from jobs where id=$h)")" != "$key" ] ||
+	fail "the holder $h shares array $e's snapshot: the forget below would prove nothing"
 wait_for 60 sql_ge "select count(*) from jobs where id between $e and $((e + 2047)) and state=2" 2048
 assert_eq 2048 "$(db "select made from arrays where id=$e")" "array $e waits with members without rows"
 l=$(mtslurm submit --echo last)
@@ -118,6 +122,8 @@ mtslurm wait "$l" --timeout 30
 db "update envs set t=t-2*86400"
 mtslurm forget --state completed >/dev/null
 assert_eq 0 "$(db "select count(*) from jobs where id between $e and $((e + 2047))")" "array $e's finished members forgotten"
+assert_eq 0 "$(db "select count(*) from jobs where envid=(select id from envs where key='$key')")" \
+	"rows naming array $e's snapshot after forget (none: only the array keeps it)"
 assert_eq 1 "$(db "select count(*) from envs where key='$key'")" "the snapshot array $e still needs after forget"
 mtslurm cancel "$h" >/dev/null
 mtslurm cancel --array "$blk" >/dev/null

@@ -2,7 +2,8 @@
 /*
  * query: the read-only client requests -- status (O(1): counters kept in
  * memory, final-state totals from the store's `counts` table), jobs (pages
- * over state.db), workers (the registry) -- and `wait`, whose replies are
+ * over state.db, merged with the job arrays' members that have no row yet),
+ * workers (the registry) -- and `wait`, whose replies are
  * checked after every commit. A job assigned to a worker is "running" once
  * the worker said it started, "prefetched" before (state.db has one state,
  * 1, for both: the difference lives in memory, MJOB_F_STARTED).

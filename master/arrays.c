@@ -27,8 +27,9 @@ struct marray {
 	msg *tmpl;              /* the job template (NULL once all are made) */
 	struct jobarray tasks;  /* task ids by index; count 0: the index itself */
 	msg *entries;           /* the entries (NULL: a range array, or all made) */
-	msg *cur;               /* entries' element cur_i (a sequential walk) */
+	msg *cur;               /* entries' element cur_i (a walk either way) */
 	int64_t cur_i;
+	double submitted;       /* wall time of its submit */
 	struct marray *next;
 };
 
@@ -72,9 +73,16 @@ static msg *entry_at(struct marray *a, int64_t i)
 {
 	if (!a->entries)
 		return NULL;
-	if (!a->cur || i < a->cur_i) {
+	/* members are read in order as they are made, listings page forward
+	 * or (newest first) backward: walk from where the last read stopped,
+	 * or from the start when that is nearer */
+	if (!a->cur || i <= a->cur_i - i) {
 		a->cur = msg_child(a->entries);
 		a->cur_i = 0;
+	}
+	while (a->cur && a->cur_i > i) {
+		a->cur = msg_prev(a->cur);
+		a->cur_i--;
 	}
 	while (a->cur && a->cur_i < i) {
 		a->cur = msg_next(a->cur);
@@ -155,6 +163,10 @@ static int make_chunk(struct master *m, struct marray *a, int64_t k)
 	struct client *c = clients_get(m, a->cid, 1);
 	if (!c)
 		return -1;
+	/* Held while its members are admitted: one whose dependency already
+	 * failed is finalized at once, and the last job of a client with no
+	 * connection would free it under the chunk's next member. */
+	c->holds++;
 	char err[400];
 	int cancelled = a->cancel_from >= 0 && a->made >= a->cancel_from;
 	int64_t end = a->cancel_from >= 0 && !cancelled ? a->cancel_from : a->n;
@@ -187,6 +199,7 @@ static int make_chunk(struct master *m, struct marray *a, int64_t k)
 	int rc = store_array_made(m->store, a->first, a->made);
 	if (a->made == a->n)
 		marray_done(a);
+	c->holds--;
 	clients_maybe_free(c);
 	return rc;
 }
@@ -295,36 +308,103 @@ int64_t arrays_task(const struct arrays_view *v, int64_t id)
 	return task_of(a, id - a->first);
 }
 
-void arrays_tail_records(struct master *m, const struct arrays_view *v, int64_t after, int state, int limit,
-			 struct buf *b, int64_t *n, int64_t *last)
+const char *arrays_client(const struct arrays_view *v) { return ((const struct marray *)v->a)->cid; }
+
+int arrays_view_of(const struct master *m, int64_t id, struct arrays_view *v)
+{
+	struct marray *a = find_member(m, id);
+	if (!a)
+		return -1;
+	v->first = a->first;
+	v->last = a->first + a->n - 1;
+	v->a = a;
+	return 0;
+}
+
+/* The state of a's members from index made on (no row yet). */
+static int tail_state(const struct marray *a, int64_t i)
+{
+	return a->cancel_from >= 0 && i >= a->cancel_from ? MJOB_CANCELLED : MJOB_QUEUED;
+}
+
+/* Clip members lo..hi (indexes) of a to those after from (desc: before
+ * it) into the best run so far, r: the nearest one to from. */
+static void run_offer(struct marray *a, int64_t lo, int64_t hi, int st, int64_t from, int desc,
+		      struct arrays_run *r, int *found)
+{
+	lo += a->first;
+	hi += a->first;
+	if (desc && hi >= from)
+		hi = from - 1;
+	if (!desc && lo <= from)
+		lo = from + 1;
+	if (lo > hi || (*found && (desc ? hi <= r->hi : lo >= r->lo)))
+		return;
+	*r = (struct arrays_run){.lo = lo, .hi = hi, .state = st,
+				 .v = {.first = a->first, .last = a->first + a->n - 1, .a = a}};
+	*found = 1;
+}
+
+int arrays_tail_run(const struct master *m, int64_t from, int desc, int state, const char *cid, struct arrays_run *r)
+{
+	int found = 0;
+	if (state >= 0 && state != MJOB_QUEUED && state != MJOB_CANCELLED)
+		return -1;
+	for (struct marray *a = m->arrays ? m->arrays->head : NULL; a; a = a->next) {
+		if (a->made == a->n || (cid && strcmp(cid, a->cid) != 0))
+			continue;
+		/* queued: made .. cancel_from-1 (or the end); cancelled: the rest */
+		int64_t qend = a->cancel_from < 0 ? a->n : a->cancel_from > a->made ? a->cancel_from : a->made;
+		if (state != MJOB_CANCELLED && qend > a->made)
+			run_offer(a, a->made, qend - 1, MJOB_QUEUED, from, desc, r, &found);
+		if (state != MJOB_QUEUED && qend < a->n)
+			run_offer(a, qend, a->n - 1, MJOB_CANCELLED, from, desc, r, &found);
+	}
+	return found ? 0 : -1;
+}
+
+int arrays_tail_state(const struct master *m, int64_t id, struct arrays_view *v)
+{
+	struct marray *a = find_member(m, id);
+	if (!a || id < a->first + a->made)
+		return -1;
+	if (v)
+		*v = (struct arrays_view){.first = a->first, .last = a->first + a->n - 1, .a = a};
+	return tail_state(a, id - a->first);
+}
+
+/* "deps" of a's template as JSON text into b ([] if it has none). */
+static void tmpl_deps(const struct marray *a, struct buf *b)
+{
+	msg *d = msg_get(a->tmpl, "deps");
+	char *t = msg_is_array(d) ? msg_print(d) : NULL;
+	buf_adds(b, t ? t : "[]");
+	free(t);
+}
+
+void arrays_tail_record(const struct arrays_view *v, int64_t id, struct buf *b)
 {
 	struct marray *a = (struct marray *)v->a;
-	(void)m;
-	int64_t i = after + 1 - a->first;
-	if (i < a->made)
-		i = a->made;
-	for (; i < a->n && *n < limit; i++) {
-		int st = a->cancel_from >= 0 && i >= a->cancel_from ? MJOB_CANCELLED : MJOB_QUEUED;
-		if (state >= 0 && state != st)
-			continue;
-		msg *o = member_job(a, i);
-		const char *in = o ? msg_get_str(o, "input") : NULL;
-		const char *type = msg_get_str(a->tmpl, "type");
-		if ((*n)++)
-			buf_add(b, ",", 1);
-		buf_addf(b, "{\"id\":%lld,\"type\":", (long long)(a->first + i));
-		buf_add_json_str(b, type, type ? strlen(type) : 0);
-		buf_addf(b, ",\"state\":\"%s\",\"attempts\":0,\"worker\":null,\"output\":null,\"error\":%s,\"rc\":null,"
-			    "\"input\":",
-			 mjob_state_name(st), st == MJOB_CANCELLED ? "\"cancelled\"" : "null");
-		buf_add_json_str(b, in, in ? strlen(in) : 0);
-		buf_addf(b, ",\"client\":");
-		buf_add_json_str(b, a->cid, strlen(a->cid));
-		buf_addf(b, ",\"submitted\":null,\"started\":null,\"finished\":null,\"array\":%lld,\"task\":%lld}",
-			 (long long)a->first, (long long)task_of(a, i));
-		msg_free(o);
-		*last = a->first + i;
-	}
+	int64_t i = id - a->first, prio = 0, retries = JOBS_RETRIES_DEFAULT;
+	int st = tail_state(a, i);
+	msg *o = member_job(a, i);
+	const char *in = o ? msg_get_str(o, "input") : NULL;
+	const char *type = msg_get_str(a->tmpl, "type");
+	msg_get_int(a->tmpl, "prio", &prio);
+	msg_get_int(a->tmpl, "retries", &retries);
+	buf_addf(b, "{\"id\":%lld,\"type\":", (long long)id);
+	buf_add_json_str(b, type, type ? strlen(type) : 0);
+	buf_addf(b, ",\"state\":\"%s\",\"attempts\":0,\"worker\":null,\"output\":null,\"error\":%s,\"rc\":null,"
+		    "\"input\":",
+		 mjob_state_name(st), st == MJOB_CANCELLED ? "\"cancelled\"" : "null");
+	buf_add_json_str(b, in, in ? strlen(in) : 0);
+	buf_addf(b, ",\"prio\":%lld,\"retries\":%lld,\"deps\":", (long long)prio, (long long)retries);
+	tmpl_deps(a, b);
+	buf_adds(b, ",\"client\":");
+	buf_add_json_str(b, a->cid, strlen(a->cid));
+	buf_addf(b, ",\"submitted\":%.3f,\"started\":null,\"finished\":null,\"array\":%lld,\"task\":%lld}",
+		 a->submitted, (long long)a->first, (long long)task_of(a, i));
+	msg_free(o);
 }
 
 /* The member set of spec into a (tasks, entries) and its size, or -1 with
@@ -373,6 +453,7 @@ int arrays_admit(struct master *m, struct client *c, msg *spec, const msg *tmpl,
 	if (!a)
 		return snprintf(err, errlen, "out of memory for an array"), -JOBS_EBUSY;
 	a->cancel_from = -1;
+	a->submitted = util_wall();
 	util_strlcpy(a->cid, c->cid, sizeof a->cid);
 	int rc = -JOBS_EBAD;
 	if (read_spec(a, spec, err, errlen))
@@ -409,7 +490,7 @@ int arrays_admit(struct master *m, struct client *c, msg *spec, const msg *tmpl,
 	char *tmpl_text = msg_print(a->tmpl), *entries_text = a->entries ? msg_print(a->entries) : NULL;
 	struct store_array row = {.id = a->first, .n = a->n, .made = k, .client = a->cid, .tmpl = tmpl_text,
 				  .tasks = msg_get_str(spec, "tasks"), .entries = entries_text,
-				  .submitted = util_wall()};
+				  .submitted = a->submitted};
 	if (!tmpl_text || (a->entries && !entries_text) || store_array_add(m->store, &row))
 		log_error("array %lld: cannot store it: %s", (long long)a->first, store_errmsg(m->store));
 	free(tmpl_text);
@@ -443,6 +524,7 @@ static int load_one(void *arg, const struct store_array *r)
 	a->n = r->n;
 	a->made = r->made;
 	a->cancel_from = r->cancel_from;
+	a->submitted = r->submitted;
 	util_strlcpy(a->cid, r->client, sizeof a->cid);
 	int bad = r->tasks && jobarray_parse(&a->tasks, r->tasks, why, sizeof why);
 	if (!bad && a->made < a->n) {

@@ -10,7 +10,8 @@
  * progress, so a million-member array costs one small write at submit and
  * the queue never holds more than it needs. Members not materialized yet
  * (the array's "tail") are counted as queued by `status`, listed by
- * `jobs` with "array", waited for by `wait`, and cancelled with the array;
+ * `jobs` (and found by id) from the array's row without rows of their own,
+ * waited for by `wait`, and cancelled with the array;
  * anything that names one of them by id (cancel, deps) materializes the
  * array up to it first.
  */
@@ -74,10 +75,31 @@ struct arrays_view {
 int arrays_view(const struct master *m, int64_t id, struct arrays_view *v);
 /* The task id of member id of v's array. */
 int64_t arrays_task(const struct arrays_view *v, int64_t id);
-/* Append records (JOBREC, with "task") of v's tail members with ids above
- * after, of state `state` (-1: any), up to limit of them, to b, each
- * preceded by a comma if *n > 0; *n counts them, *last is the last id. */
-void arrays_tail_records(struct master *m, const struct arrays_view *v, int64_t after, int state, int limit,
-			 struct buf *b, int64_t *n, int64_t *last);
+/* The client that submitted v's array. */
+const char *arrays_client(const struct arrays_view *v);
+/* 0 and *v for the array that has member id, -1 if none. */
+int arrays_view_of(const struct master *m, int64_t id, struct arrays_view *v);
+
+/* A run of members without a row, all of one state: ids lo..hi of the
+ * array v. */
+struct arrays_run {
+	int64_t lo, hi;
+	int state; /* MJOB_QUEUED or MJOB_CANCELLED (a cancelled tail) */
+	struct arrays_view v;
+};
+/* The run of members without a row nearest after id from (desc: before
+ * it), of state `state` (-1: any) and client cid (NULL: any) into *r: 0,
+ * or -1 if there is none. Listings merge these with the stored rows
+ * (query.c), a page at a time, so a million members without rows are
+ * never built at once. O(arrays). */
+int arrays_tail_run(const struct master *m, int64_t from, int desc, int state, const char *cid,
+		    struct arrays_run *r);
+/* The state of member id if it has no row yet (and its array in *v unless
+ * v is NULL), or -1 if id is no such member. */
+int arrays_tail_state(const struct master *m, int64_t id, struct arrays_view *v);
+/* Append the record of member id of v's array, which has no row yet, to b:
+ * a job record as `jobs` lists it (id, type, state, input expanded from
+ * the template, ...) with "array" and "task". */
+void arrays_tail_record(const struct arrays_view *v, int64_t id, struct buf *b);
 
 #endif

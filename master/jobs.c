@@ -386,7 +386,7 @@ static int spec_check(const struct spec *s, int *kind, char *err, size_t n)
 
 int jobs_spec_check(const msg *dflt, const msg *job, char *err, size_t n)
 {
-	struct spec d = {.retries = 3}, s;
+	struct spec d = {.retries = JOBS_RETRIES_DEFAULT}, s;
 	int kind = -1;
 	int64_t dep;
 	if (dflt && !msg_is_object(dflt))
@@ -762,7 +762,7 @@ int jobs_admit_at(struct master *ms, struct client *c, const msg *jobs, const ms
 	char why[300];
 	if (!msg_is_array(jobs))
 		return snprintf(err, errlen, "submit needs \"jobs\": an array of job objects"), -JOBS_EBAD;
-	struct spec d = {.retries = 3};
+	struct spec d = {.retries = JOBS_RETRIES_DEFAULT};
 	if (dflt && (!msg_is_object(dflt) || spec_parse(&d, dflt, why, sizeof why)))
 		return snprintf(err, errlen, "defaults: %s", msg_is_object(dflt) ? why : "must be an object"),
 		       -JOBS_EBAD;

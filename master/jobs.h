@@ -11,6 +11,9 @@
 #ifndef MTS_JOBS_H
 #define MTS_JOBS_H
 
+/* Retries of a job that does not say (nor its type). */
+#define JOBS_RETRIES_DEFAULT 3
+
 #include <stddef.h>
 #include <stdint.h>
 

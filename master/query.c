@@ -2,7 +2,8 @@
 /*
  * query: the read-only client requests -- status (O(1): counters kept in
  * memory, final-state totals from the store's `counts` table), jobs (pages
- * over state.db), workers (the registry) -- and `wait`, whose replies are
+ * over state.db, merged with the job arrays' members that have no row yet),
+ * workers (the registry) -- and `wait`, whose replies are
  * checked after every commit. A job assigned to a worker is "running" once
  * the worker said it started, "prefetched" before (state.db has one state,
  * 1, for both: the difference lives in memory, MJOB_F_STARTED).
@@ -59,6 +60,10 @@ static void status_fill(struct master *ms, msg *r)
 	msg_set_str(mo, "version", ms->info.version);
 	if (ms->info.http[0])
 		msg_set_str(mo, "http", ms->info.http);
+	int64_t nwaiters = 0; /* wait requests not answered yet (each holds memory until it is) */
+	for (const struct waiter *w = ms->waiters; w; w = w->next)
+		nwaiters++;
+	msg_set_int(mo, "waiters", nwaiters);
 	msg_add(r, "master", mo);
 	if (ms->autoscale)
 		autoscale_status(ms->autoscale, r);
@@ -116,13 +121,27 @@ static void add_time(struct buf *b, const char *key, double t)
 		buf_addf(b, ",\"%s\":%.3f", key, t);
 }
 
+/* A `jobs` page: the stored rows (store_jobs, in id order) merged with the
+ * members of job arrays that have no row yet (arrays_tail_run), so that a
+ * listing shows every job in id order while a million unmade members cost
+ * no more than the page they fall in. */
 struct jobs_ctx {
+	struct master *m;
 	struct buf *b;
 	const struct sched *sched;
-	const struct arrays_view *av; /* listing a job array's members: add "array" and "task" */
+	struct arrays_view av; /* the array of the last row that was a member */
+	int have_av;
 	int prefetched; /* 1: only prefetched, 0: only started, -1: no filter */
-	int64_t last;
-	int64_t n;
+	int state;      /* the request's state (-1: any) */
+	const char *client;
+	int desc;
+	int64_t upto;        /* 0, or the last id of the listing (jobs --array) */
+	int tail;            /* 1: merge the members without rows */
+	struct arrays_run run; /* the next of them (have_run) */
+	int have_run;
+	int64_t limit, seen; /* rows and members taken into the page */
+	int64_t last;        /* the id taken last */
+	int64_t n;           /* records written */
 };
 
 /* A running row (state 1) is "prefetched" while its job is assigned but its
@@ -135,14 +154,19 @@ static int row_prefetched(const struct jobs_ctx *x, const struct store_rec *r)
 	return j && j->where == MJOB_ASSIGNED && !(j->flags & MJOB_F_STARTED);
 }
 
-static int jobs_row(void *arg, const struct store_rec *r)
+/* ,"array":A,"task":T when id is a member of a job array. */
+static void row_array(struct jobs_ctx *x, int64_t id)
 {
-	struct jobs_ctx *x = arg;
+	if (!(x->have_av && id >= x->av.first && id <= x->av.last))
+		x->have_av = arrays_view_of(x->m, id, &x->av) == 0;
+	if (x->have_av)
+		buf_addf(x->b, ",\"array\":%lld,\"task\":%lld", (long long)x->av.first,
+			 (long long)arrays_task(&x->av, id));
+}
+
+static void row_json(struct jobs_ctx *x, const struct store_rec *r, int pre)
+{
 	struct buf *b = x->b;
-	int pre = row_prefetched(x, r);
-	x->last = r->id;
-	if (x->prefetched >= 0 && pre != x->prefetched)
-		return 0; /* --state prefetched or running: the other kind */
 	if (x->n++)
 		buf_add(b, ",", 1);
 	buf_addf(b, "{\"id\":%lld,\"type\":", (long long)r->id);
@@ -166,86 +190,175 @@ static int jobs_row(void *arg, const struct store_rec *r)
 	add_time(b, "submitted", r->submitted);
 	add_time(b, "started", pre ? -1 : r->started);
 	add_time(b, "finished", r->finished);
-	if (x->av)
-		buf_addf(b, ",\"array\":%lld,\"task\":%lld", (long long)x->av->first,
-			 (long long)arrays_task(x->av, r->id));
+	row_array(x, r->id);
 	buf_add(b, "}", 1);
+}
+
+/* The next run of members without rows after (desc: before) from. */
+static void next_run(struct jobs_ctx *x, int64_t from)
+{
+	x->have_run = arrays_tail_run(x->m, from, x->desc, x->state, x->client, &x->run) == 0 &&
+		      !(x->upto > 0 && x->run.lo > x->upto);
+	if (x->have_run && x->upto > 0 && x->run.hi > x->upto)
+		x->run.hi = x->upto;
+}
+
+/* Take the members without rows that come before id (every one left: id
+ * 0) into the page, until it is full. */
+static void take_tail(struct jobs_ctx *x, int64_t id)
+{
+	while (x->have_run && x->seen < x->limit &&
+	       (!id || (x->desc ? x->run.hi > id : x->run.lo < id))) {
+		int64_t mid = x->desc ? x->run.hi-- : x->run.lo++;
+		if (x->n++)
+			buf_add(x->b, ",", 1);
+		arrays_tail_record(&x->run.v, mid, x->b);
+		x->seen++;
+		x->last = mid;
+		if (x->run.lo > x->run.hi)
+			next_run(x, mid);
+	}
+}
+
+static int jobs_row(void *arg, const struct store_rec *r)
+{
+	struct jobs_ctx *x = arg;
+	if (x->tail)
+		take_tail(x, r->id);
+	if (x->seen >= x->limit)
+		return 1; /* full before this row: the next page starts at it */
+	int pre = row_prefetched(x, r);
+	x->seen++;
+	x->last = r->id;
+	if (x->prefetched < 0 || pre == x->prefetched) /* --state prefetched or running: not the other kind */
+		row_json(x, r, pre);
+	return x->seen >= x->limit;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* jobs with "ids": the named members without rows, after the rows (each
+ * once, in id order; ids is sorted). */
+static void ids_tail(struct jobs_ctx *x, int64_t *ids, size_t n)
+{
+	qsort(ids, n, sizeof *ids, cmp_id);
+	struct arrays_view v;
+	for (size_t i = 0; i < n && x->seen < x->limit; i++) {
+		if (i && ids[i] == ids[i - 1])
+			continue;
+		int st = arrays_tail_state(x->m, ids[i], &v);
+		if (st < 0 || (x->state >= 0 && st != x->state) || (x->client && strcmp(x->client, arrays_client(&v))))
+			continue;
+		if (x->n++)
+			buf_add(x->b, ",", 1);
+		arrays_tail_record(&v, ids[i], x->b);
+		x->seen++;
+		x->last = ids[i];
+	}
+}
+
+/* The request's filters into q and x; 0, or -1 with the error answered. */
+static int jobs_filters(struct call *c, msg *m, struct store_query *q, struct jobs_ctx *x, int64_t *limit)
+{
+	const char *state = msg_get_str(m, "state");
+	int64_t after = 0;
+	if (state && strcmp(state, "prefetched") == 0) {
+		q->state = MJOB_RUNNING; /* state.db's running holds both */
+		x->prefetched = 1;
+	} else if (msg_has(m, "state") && (q->state = mjob_state_parse(state)) < 0) {
+		call_error(c, "bad_request",
+			     "jobs: unknown state \"%.40s\"; use queued, prefetched, running, completed, failed or "
+			     "cancelled",
+			     state ? state : "(not a string)");
+		return -1;
+	} else if (q->state == MJOB_RUNNING) {
+		x->prefetched = 0;
+	}
+	if (msg_has(m, "after") && (msg_get_int(m, "after", &after) || after < 0)) {
+		call_error(c, "bad_request", "jobs: \"after\" must be a job id");
+		return -1;
+	}
+	if (msg_has(m, "limit") && (msg_get_int(m, "limit", limit) || *limit < 1 || *limit > 10000)) {
+		call_error(c, "bad_request", "jobs: \"limit\" must be from 1 to 10000");
+		return -1;
+	}
+	const char *order = msg_get_str(m, "order");
+	if (msg_has(m, "order") && (!order || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0))) {
+		call_error(c, "bad_request", "jobs: \"order\" must be \"asc\" (oldest first, the default) or \"desc\"");
+		return -1;
+	}
+	q->desc = order && strcmp(order, "desc") == 0;
+	q->after = after;
+	q->limit = (int)*limit;
+	q->client = msg_get_str(m, "client");
+	struct arrays_view av;
+	if (msg_has(m, "array")) {
+		int64_t aid = 0;
+		if (msg_get_int(m, "array", &aid) || arrays_view(c->m, aid, &av)) {
+			call_error(c, "unknown_job", "jobs: no job array %lld (an array's id is its first job id)",
+				   (long long)aid);
+			return -1;
+		}
+		if (q->desc) {
+			call_error(c, "bad_request", "jobs: \"array\" lists members in id order: no \"order\":\"desc\"");
+			return -1;
+		}
+		q->after = q->after > av.first - 1 ? q->after : av.first - 1;
+		q->upto = av.last;
+	}
+	return 0;
+}
+
+/* "ids" into a new array in *ids (*n of them); 0, or -1 with the error
+ * answered. */
+static int jobs_ids(struct call *c, msg *m, int64_t **ids, size_t *nids)
+{
+	msg *iv = msg_get(m, "ids");
+	if (!iv)
+		return 0;
+	size_t n = msg_size(iv), k = 0;
+	if (!msg_is_array(iv) || !(*ids = malloc((n ? n : 1) * sizeof **ids))) {
+		call_error(c, "bad_request", "jobs: \"ids\" must be an array of job ids");
+		return -1;
+	}
+	for (msg *e = msg_child(iv); e; e = msg_next(e)) {
+		if (!msg_is_num(e)) {
+			free(*ids);
+			*ids = NULL;
+			call_error(c, "bad_request", "jobs: \"ids\" must be an array of job ids");
+			return -1;
+		}
+		(*ids)[k++] = msg_int(e);
+	}
+	*nids = k;
 	return 0;
 }
 
 void query_jobs(struct call *c, msg *m)
 {
 	struct master *ms = c->m;
-	int64_t after = 0, limit = 1000;
+	int64_t limit = 1000;
 	struct store_query q = {.state = -1};
-	struct jobs_ctx x = {.sched = &ms->sched, .prefetched = -1};
-	const char *state = msg_get_str(m, "state");
-	if (state && strcmp(state, "prefetched") == 0) {
-		q.state = MJOB_RUNNING; /* state.db's running holds both */
-		x.prefetched = 1;
-	} else if (msg_has(m, "state") && (q.state = mjob_state_parse(state)) < 0) {
-		call_error(c, "bad_request",
-			     "jobs: unknown state \"%.40s\"; use queued, prefetched, running, completed, failed or "
-			     "cancelled",
-			     state ? state : "(not a string)");
-		return;
-	} else if (q.state == MJOB_RUNNING) {
-		x.prefetched = 0;
-	}
-	if (msg_has(m, "after") && (msg_get_int(m, "after", &after) || after < 0)) {
-		call_error(c, "bad_request", "jobs: \"after\" must be a job id");
-		return;
-	}
-	if (msg_has(m, "limit") && (msg_get_int(m, "limit", &limit) || limit < 1 || limit > 10000)) {
-		call_error(c, "bad_request", "jobs: \"limit\" must be from 1 to 10000");
-		return;
-	}
-	const char *order = msg_get_str(m, "order");
-	if (msg_has(m, "order") && (!order || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0))) {
-		call_error(c, "bad_request", "jobs: \"order\" must be \"asc\" (oldest first, the default) or \"desc\"");
-		return;
-	}
-	q.desc = order && strcmp(order, "desc") == 0;
-	q.after = after;
-	q.limit = (int)limit;
-	q.client = msg_get_str(m, "client");
+	struct jobs_ctx x = {.m = ms, .sched = &ms->sched, .prefetched = -1};
 	int64_t *ids = NULL;
-	msg *iv = msg_get(m, "ids");
-	if (iv) {
-		size_t n = msg_size(iv), k = 0;
-		if (!msg_is_array(iv) || !(ids = malloc((n ? n : 1) * sizeof *ids))) {
-			call_error(c, "bad_request", "jobs: \"ids\" must be an array of job ids");
-			return;
-		}
-		for (msg *e = msg_child(iv); e; e = msg_next(e)) {
-			if (!msg_is_num(e)) {
-				free(ids);
-				call_error(c, "bad_request", "jobs: \"ids\" must be an array of job ids");
-				return;
-			}
-			ids[k++] = msg_int(e);
-		}
-		q.ids = ids;
-		q.nids = k;
-	}
-	struct arrays_view av;
-	if (msg_has(m, "array")) {
-		int64_t aid = 0;
-		if (msg_get_int(m, "array", &aid) || arrays_view(ms, aid, &av)) {
-			free(ids);
-			call_error(c, "unknown_job", "jobs: no job array %lld (an array's id is its first job id)",
-				   (long long)aid);
-			return;
-		}
-		if (q.desc) {
-			free(ids);
-			call_error(c, "bad_request", "jobs: \"array\" lists members in id order: no \"order\":\"desc\"");
-			return;
-		}
-		x.av = &av;
-		q.after = q.after > av.first - 1 ? q.after : av.first - 1;
-		q.upto = av.last;
-	}
+	size_t nids = 0;
+	if (jobs_filters(c, m, &q, &x, &limit) || jobs_ids(c, m, &ids, &nids))
+		return;
+	q.ids = ids;
+	q.nids = nids;
+	x.state = q.state;
+	x.client = q.client;
+	x.desc = q.desc;
+	x.upto = q.upto;
+	x.limit = limit;
+	/* members without rows: queued or cancelled, never prefetched/running */
+	x.tail = !ids && x.prefetched < 0;
+	if (x.tail)
+		next_run(&x, q.desc && q.after <= 0 ? INT64_MAX : q.after);
 	struct buf b = BUF_INIT;
 	call_json_open(c, &b, "jobs");
 	buf_adds(&b, ",\"jobs\":[");
@@ -254,16 +367,20 @@ void query_jobs(struct call *c, msg *m)
 	 * first so running jobs show as running. */
 	workers_flush_assigns(ms, 1);
 	int64_t n = store_jobs(ms->store, &q, jobs_row, &x);
-	free(ids);
 	if (n < 0) {
+		free(ids);
 		buf_release(&b);
 		call_error(c, "bad_request", "jobs: query failed: %s", store_errmsg(ms->store));
 		return;
 	}
-	/* members with no row yet, after those that have one */
-	if (x.av && n < limit && x.prefetched < 0)
-		arrays_tail_records(ms, x.av, n ? x.last : q.after, q.state, (int)limit, &b, &x.n, &x.last), n = x.n;
-	if (n == limit)
+	/* the store had fewer than a page: the rest of the page is members
+	 * without rows after its last row */
+	if (x.tail)
+		take_tail(&x, 0);
+	if (ids && x.prefetched < 0)
+		ids_tail(&x, ids, nids);
+	free(ids);
+	if (x.seen >= limit)
 		buf_addf(&b, "],\"next\":%lld}", (long long)x.last);
 	else
 		buf_adds(&b, "],\"next\":null}");
@@ -337,6 +454,31 @@ void query_workers(struct call *c, msg *m)
 	call_reply(c, r);
 }
 
+static void waiter_free(struct waiter *w)
+{
+	free(w->ids);
+	free(w);
+}
+
+/* A wait for a job array replaces one for the same array on the same
+ * connection: `wait --array` asks again each time its request's timeout
+ * passes (a big array outlasts any one request), and the one it gave up
+ * on must not stay registered until the array ends. A connection's calls
+ * are answered in turn (a handle waits for one reply at a time), so an
+ * older identical wait on it has no one left to answer. */
+static void drop_same_wait(struct master *ms, const struct waiter *nw)
+{
+	for (struct waiter **pp = &ms->waiters; *pp;) {
+		struct waiter *w = *pp;
+		if (w->call.out == nw->call.out && !w->all && !w->ids && w->lo == nw->lo && w->hi == nw->hi) {
+			*pp = w->next;
+			waiter_free(w);
+		} else {
+			pp = &w->next;
+		}
+	}
+}
+
 void query_wait(struct call *c, msg *m)
 {
 	struct master *ms = c->m;
@@ -356,6 +498,7 @@ void query_wait(struct call *c, msg *m)
 		}
 		w->lo = av.first;
 		w->hi = av.last;
+		drop_same_wait(ms, w);
 	} else if (!w->all) {
 		msg *iv = msg_get(m, "ids");
 		size_t n = msg_size(iv);
@@ -515,6 +658,25 @@ void query_explain(struct call *c, msg *m)
 	}
 	const struct mjob *j = sched_find(&ms->sched, id);
 	int state = j ? -1 : store_state(ms->store, id);
+	struct arrays_view av;
+	int tail = j || state >= 0 ? -1 : arrays_tail_state(ms, id, &av);
+	if (tail >= 0) { /* a member of a job array without a row yet */
+		msg *r = call_new_reply(c, "explain");
+		char why[300];
+		if (tail == MJOB_CANCELLED)
+			snprintf(why, sizeof why, "it is cancelled (with its job array %lld)", (long long)av.first);
+		else
+			snprintf(why, sizeof why,
+				 "it is task %lld of job array %lld, waiting for its turn: the array's members are "
+				 "handed to the scheduler in order while fewer than %d jobs are queued",
+				 (long long)arrays_task(&av, id), (long long)av.first, ARRAYS_AHEAD);
+		msg_set_int(r, "id", id);
+		msg_set_str(r, "state", mjob_state_name(tail));
+		msg_set_str(r, "why", why);
+		msg_set_int(r, "array", av.first);
+		call_reply(c, r);
+		return;
+	}
 	if (!j && state < 0) {
 		call_error(c, "unknown_job", "job %lld does not exist (or was forgotten)", (long long)id);
 		return;

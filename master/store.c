@@ -191,6 +191,7 @@ struct store {
 	sqlite3_stmt *st[S_MAX];
 	sqlite3_stmt *svc_st[STORE_SVC_STMTS]; /* storesvc.c's, prepared on first use */
 	sqlite3_stmt *pipe_st[STORE_PIPE_STMTS]; /* storepipe.c's, prepared on first use */
+	sqlite3_stmt *arr_st[STORE_ARR_STMTS];   /* storearr.c's, prepared on first use */
 	int in_txn;
 	int ckpt_active; /* store_checkpoint_begin..end: no commit (writer's thread only) */
 	int failed; /* a write of the open transaction failed: it must not commit */
@@ -255,6 +256,8 @@ void store_bind_str(sqlite3_stmt *st, int i, const char *v)
 }
 
 sqlite3_stmt **store_pipe_stmts(struct store *s) { return s->pipe_st; }
+
+sqlite3_stmt **store_arr_stmts(struct store *s) { return s->arr_st; }
 
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
 {
@@ -591,6 +594,8 @@ void store_close(struct store *s)
 		sqlite3_finalize(s->svc_st[i]);
 	for (int i = 0; i < STORE_PIPE_STMTS; i++)
 		sqlite3_finalize(s->pipe_st[i]);
+	for (int i = 0; i < STORE_ARR_STMTS; i++)
+		sqlite3_finalize(s->arr_st[i]);
 	sqlite3_close(s->ckpt);
 	/* The last connection checkpoints and removes the WAL on close: with
 	 * syncs, or the database could lose what only the WAL held. */
@@ -1292,10 +1297,13 @@ int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t fo
 		store_count_add(s, k, -forgotten[k]);
 	/* Environment snapshots no job uses any more, unless offered within a
 	 * day: a client names a snapshot it sent on its connection (and sends
-	 * it again after an hour), so one offered recently may still be used. */
+	 * it again after an hour), so one offered recently may still be used.
+	 * Nor one that the template of an unfinished job array names: its
+	 * members without a row yet are admitted with it later
+	 * (STOREARR_ENV_USED). */
 	if (n > 0 && sqlite3_exec(s->db,
 				  "DELETE FROM envs WHERE t<strftime('%s','now')-86400 AND NOT EXISTS"
-				  " (SELECT 1 FROM jobs WHERE envid=envs.id)",
+				  " (SELECT 1 FROM jobs WHERE envid=envs.id) AND NOT " STOREARR_ENV_USED,
 				  NULL, NULL, NULL) != SQLITE_OK) {
 		s->failed = 1;
 		fail(s);

@@ -232,7 +232,8 @@ struct store_forget_q {
 /* Delete up to q->limit final jobs matching q (in the open transaction),
  * never one that a queued or running job depends on, nor the newest row
  * (ids count on from it), and then the environment snapshots that no job
- * uses and no client offered for a day. Their jobmeta rows (storesvc.h) go
+ * uses, no unfinished job array's template names (STOREARR_ENV_USED) and
+ * no client offered for a day. Their jobmeta rows (storesvc.h) go
  * with them (trigger jobs_meta_gone). forgotten[state] receives how many of each final
  * state went; the `counts` totals drop by as many. Returns the number, or
  * -1. */

@@ -33,8 +33,9 @@ int64_t store_cancel_mark(const struct store *s);
 /* Statements of storesvc.c, prepared on first use (plain jobs never prepare
  * them) and finalized by store_close(): STORE_SVC_STMTS slots. */
 /* The statement in *slot, prepared from sql on its first use and kept for
- * the store's life (store_close finalizes the slots of store_svc_stmts and
- * store_pipe_stmts); NULL after store_fail if it cannot be prepared. */
+ * the store's life (store_close finalizes the slots of store_svc_stmts,
+ * store_pipe_stmts and store_arr_stmts); NULL after store_fail if it cannot
+ * be prepared. */
 sqlite3_stmt *store_stmt(struct store *s, sqlite3_stmt **slot, const char *sql);
 /* Bind v as text, borrowed until the statement runs; NULL binds SQL NULL. */
 void store_bind_str(sqlite3_stmt *st, int i, const char *v);
@@ -49,6 +50,9 @@ sqlite3_stmt **store_svc_stmts(struct store *s);
 /* The same for storepipe.c. */
 #define STORE_PIPE_STMTS 16
 sqlite3_stmt **store_pipe_stmts(struct store *s);
+/* The same for storearr.c. */
+#define STORE_ARR_STMTS 8
+sqlite3_stmt **store_arr_stmts(struct store *s);
 
 /* The columns of a store_row from a query FROM jobs AS j, in the order
  * store_row_read() reads them, followed by one more: the job type

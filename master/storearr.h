@@ -26,6 +26,14 @@
 	" tmpl TEXT NOT NULL, tasks TEXT, entries TEXT, made INTEGER NOT NULL, cancel_from INTEGER,"        \
 	" submitted REAL);"
 
+/* An SQL condition, true when the environment snapshot in the row `envs`
+ * is named ("envk") by the template of an array whose members are not all
+ * made and not cancelled: forget (store.c) keeps such a snapshot, since
+ * those members are admitted with it when they get their rows. */
+#define STOREARR_ENV_USED                                                                    \
+	"EXISTS (SELECT 1 FROM arrays WHERE made<n AND (cancel_from IS NULL OR cancel_from>made)" \
+	" AND json_extract(tmpl,'$.envk')=envs.key)"
+
 /* One array. id is its first member's job id; its members are the jobs
  * id .. id + n - 1. tasks: the task ids (share/jobarray.h syntax), NULL for
  * 0 .. n-1; entries: a JSON array of the members' entries, NULL for a range

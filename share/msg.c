@@ -236,6 +236,7 @@ msg *msg_child(const msg *m)
 }
 
 msg *msg_next(const msg *m) { return m ? M(CJ(m)->next) : NULL; }
+msg *msg_prev(const msg *m) { return m ? M(CJ(m)->prev) : NULL; }
 const char *msg_key(const msg *m) { return m ? CJ(m)->string : NULL; }
 
 /* Replace or add key -> item in object o; takes ownership of item. */

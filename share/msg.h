@@ -87,6 +87,9 @@ size_t msg_size(const msg *m);
 msg *msg_at(const msg *m, size_t i); /* O(i): iterate with msg_child/next */
 msg *msg_child(const msg *m);
 msg *msg_next(const msg *m);
+/* The element before m. For the first one it is the last (cJSON keeps the
+ * list's end there), so walk back only from a position you counted. */
+msg *msg_prev(const msg *m);
 const char *msg_key(const msg *m);
 
 /* Object setters; replace an existing key. Return 0 or -1 (OOM, not an

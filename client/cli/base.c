@@ -60,6 +60,10 @@ mts_client *cli_connect(struct cli *cli)
 	mts_options o = MTS_OPTIONS_INIT;
 	o.name = "mtslurm-cli";
 	o.timeout_ms = 10000;
+	/* tests shorten it (t0802: wait --array asks again each time it passes) */
+	const char *t = getenv("MTSLURM_CLI_TIMEOUT_MS");
+	if (t && atoi(t) > 0)
+		o.timeout_ms = atoi(t);
 	int rc = mts_connect(&c, cli->run_dir, &o);
 	if (rc != MTS_OK)
 		cli_die_api(c, rc);

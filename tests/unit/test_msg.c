@@ -249,12 +249,27 @@ static void test_number_range(void **state)
 	msg_free(m);
 }
 
+/* msg_prev walks an array back from a counted position (arrays.c reads a
+ * job array's entries either way). */
+static void test_prev(void **st)
+{
+	(void)st;
+	msg *a = msg_parse("[1,2,3]", 7, NULL, 0);
+	assert_non_null(a);
+	msg *last = msg_next(msg_next(msg_child(a)));
+	assert_int_equal(msg_int(last), 3);
+	assert_int_equal(msg_int(msg_prev(last)), 2);
+	assert_int_equal(msg_int(msg_prev(msg_prev(last))), 1);
+	assert_null(msg_prev(NULL));
+	msg_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_and_get), cmocka_unit_test(test_number_range),
 		cmocka_unit_test(test_bad_json_message), cmocka_unit_test(test_equal_and_kinds),
-		cmocka_unit_test(test_build_and_frame),
+		cmocka_unit_test(test_build_and_frame), cmocka_unit_test(test_prev),
 		cmocka_unit_test(test_auth_key_and_mac),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

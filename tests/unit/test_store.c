@@ -18,6 +18,7 @@
 
 #include "mjob.h"
 #include "store.h"
+#include "store_int.h"
 #include "storearr.h"
 
 static char tmp[64], path[128];
@@ -773,6 +774,50 @@ static void test_jobs_query(void **st)
 	store_close(s);
 }
 
+/* How many statements the store's connection has prepared now. */
+static int stmts_open(struct store *s)
+{
+	int n = 0;
+	for (sqlite3_stmt *q = sqlite3_next_stmt(store_db(s), NULL); q; q = sqlite3_next_stmt(store_db(s), q))
+		n++;
+	return n;
+}
+
+/* forget keeps the environment snapshot that the template of an unfinished
+ * array names (its members without rows are admitted with it later), and
+ * lets it go once every member has its row; the array's statements are
+ * prepared once and kept (store_arr_stmts), not compiled per call. */
+static void test_forget_keeps_array_env(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	assert_int_equal(store_env_offer(s, "kA", 0, "[\"A=1\"]", 100.0), 0);
+	assert_int_equal(store_env_offer(s, "kB", 0, "[\"B=1\"]", 100.0), 0);
+	struct store_array a = {.id = 10, .n = 100, .client = "c1", .tmpl = "{\"type\":\"exec\",\"envk\":\"kA\"}",
+				.made = 1, .submitted = 5.0};
+	assert_int_equal(store_array_add(s, &a), 0);
+	insert_n(s, 1, 3, "c1");
+	assert_int_equal(store_finish(s, 1, MJOB_COMPLETED, 1, NULL, 0, "x", 1, NULL, 1, 0, 2.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	int64_t k[5];
+	struct store_forget_q q = {.state = -1, .limit = 10};
+	assert_int_equal(store_forget(s, &q, k), 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_true(store_env_find(s, "kA") > 0);  /* the array still needs it */
+	assert_int_equal(store_env_find(s, "kB"), 0); /* nothing needs it */
+	int before = stmts_open(s);
+	assert_int_equal(store_array_made(s, 10, 50), 0);
+	assert_int_equal(stmts_open(s), before + 1); /* prepared once, kept */
+	assert_int_equal(store_array_made(s, 10, 100), 0);
+	assert_int_equal(stmts_open(s), before + 1); /* and reused */
+	assert_int_equal(store_finish(s, 2, MJOB_COMPLETED, 1, NULL, 0, "x", 1, NULL, 1, 0, 3.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_forget(s, &q, k), 1);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_env_find(s, "kA"), 0); /* every member has its row now */
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -793,6 +838,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_started, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_jobs_query, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_input_by_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_keeps_array_env, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

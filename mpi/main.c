@@ -241,6 +241,25 @@ static int truthy(const char *v)
 		     strcmp(v, "t") == 0 || strcmp(v, "y") == 0 || strcmp(v, "enabled") == 0);
 }
 
+static const char *env_value(const char *name) { return getenv(name); }
+
+/* mpirun's or srun's ranks on one node share it: each takes its part of
+ * what was detected (--resource then tells this worker's own). A launcher
+ * that bound each rank to CPUs of its own already split the CPU set. */
+static void share_node(struct resource_set *res)
+{
+	int rank, size;
+	if (!resource_local_rank(env_value, &rank, &size) || size <= 1)
+		return;
+	cpu_set_t set = res->cpuset;
+	uint32_t cpus = res->cpus;
+	resource_share(res, rank, size);
+	if (resource_launcher_bound(env_value)) {
+		res->cpuset = set;
+		res->cpus = cpus;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *run_dir_opt = NULL, *id_opt = NULL, *wtype = NULL, *url = NULL, *http = NULL;
@@ -320,6 +339,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mtslurm-worker: %s (set it right, or say --resource gpus=...)\n", err);
 		return 2;
 	}
+	share_node(&res);
 	for (int k = 0; k < nres; k++)
 		if (resource_arg_apply(&res, res_args[k], err, sizeof err) < 0) {
 			fprintf(stderr, "mtslurm-worker: %s\n", err);
@@ -394,10 +414,6 @@ int main(int argc, char **argv)
 	cfg.http_host = http_host[0] ? http_host : NULL;
 	cfg.http_port = http_port;
 	cfg.url = url;
-	/* mpirun's ranks on one node share it: each takes its part */
-	const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK"), *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-	if (lr && ls)
-		resource_share(&res, atoi(lr), atoi(ls));
 	cfg.res = &res;
 	log_info("resources: %u CPUs, %llu MiB, %u GPU%s%s%s%s", res.cpus, (unsigned long long)(res.mem_b >> 20),
 		 res.ngpus, res.ngpus == 1 ? "" : "s", res.gpu_from ? " (from " : "", res.gpu_from ? res.gpu_from : "",

@@ -375,6 +375,12 @@ int main(int argc, char **argv)
 		util_strlcpy(id, id_opt, sizeof(id));
 	else
 		worker_default_id(id, sizeof(id), rank);
+	/* in a container's pid namespace every rank is pid 2 or so: start
+	 * --container and add-workers --container name their launch, so that
+	 * the workers of two launches do not take each other's ids */
+	const char *tag = getenv("MTSLURM_LAUNCH_TAG");
+	if (!id_opt && tag && *tag && strlen(tag) < 32 && strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(tag))
+		snprintf(id + strlen(id), sizeof(id) - strlen(id), "-%s", tag);
 	snprintf(name, sizeof(name), "logs/worker-%s.daemon.log", id);
 	snprintf(who, sizeof(who), "worker %d", rank);
 	int code = 2;

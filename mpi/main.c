@@ -243,9 +243,10 @@ static int truthy(const char *v)
 
 static const char *env_value(const char *name) { return getenv(name); }
 
-/* mpirun's or srun's ranks on one node share it: each takes its part of
- * what was detected (--resource then tells this worker's own). A launcher
- * that bound each rank to CPUs of its own already split the CPU set. */
+/* mpirun's or srun's ranks on one node share it: each takes its part (of
+ * what start --resource told every rank of the node alike, too: else two
+ * workers would hand out the same GPU). A launcher that bound each rank to
+ * CPUs of its own already split the CPU set. */
 static void share_node(struct resource_set *res)
 {
 	int rank, size;
@@ -339,12 +340,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mtslurm-worker: %s (set it right, or say --resource gpus=...)\n", err);
 		return 2;
 	}
-	share_node(&res);
 	for (int k = 0; k < nres; k++)
 		if (resource_arg_apply(&res, res_args[k], err, sizeof err) < 0) {
 			fprintf(stderr, "mtslurm-worker: %s\n", err);
 			return 2;
 		}
+	share_node(&res);
 	if (rundir_resolve(dir, run_dir_opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mtslurm-worker: %s\n", err);
 		return 2;

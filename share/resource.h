@@ -75,9 +75,7 @@ int resource_detect(struct resource_set *r, char *err, size_t n);
 /* Keep this worker's share when `share` workers run on one node
  * (mpirun's or srun's local ranks): CPUs and memory divided, the CPU set
  * split into contiguous blocks (resource_cpuset_share), GPUs dealt
- * round-robin (index % share == rank). No-op for share <= 1. Call it on
- * what was detected, before --resource tells anything (told values are
- * this worker's own). */
+ * round-robin (index % share == rank). No-op for share <= 1. */
 void resource_share(struct resource_set *r, int rank, int share);
 
 /* Keep the rank-th of share contiguous blocks of set's CPUs (the first

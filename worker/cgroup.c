@@ -620,9 +620,8 @@ static void enable_limits(struct cgroup *cg)
 		char plus[32];
 		snprintf(plus, sizeof plus, "+%s", ctl[i]);
 		if (cgroup_has_controller(list, ctl[i]) && write_at(bfd, "cgroup.subtree_control", plus) < 0)
-			log_warn("cannot enable the %s controller in %s: %s (--%s is then %s)", ctl[i], cg->base,
-				 strerror(errno), i ? "cpus counted, not limited" : "mem enforced by RLIMIT_DATA",
-				 i ? "bound only by --pin" : "a data-size limit");
+			log_warn("cannot enable the %s controller in %s: %s (%s)", ctl[i], cg->base, strerror(errno),
+				 i ? "--cpus is then bound by --pin only" : "--mem is then a data-size limit, RLIMIT_DATA");
 	}
 	if (bfd >= 0)
 		close(bfd);

@@ -241,6 +241,26 @@ static int truthy(const char *v)
 		     strcmp(v, "t") == 0 || strcmp(v, "y") == 0 || strcmp(v, "enabled") == 0);
 }
 
+static const char *env_value(const char *name) { return getenv(name); }
+
+/* mpirun's or srun's ranks on one node share it: each takes its part (of
+ * what start --resource told every rank of the node alike, too: else two
+ * workers would hand out the same GPU). A launcher that bound each rank to
+ * CPUs of its own already split the CPU set. */
+static void share_node(struct resource_set *res)
+{
+	int rank, size;
+	if (!resource_local_rank(env_value, &rank, &size) || size <= 1)
+		return;
+	cpu_set_t set = res->cpuset;
+	uint32_t cpus = res->cpus;
+	resource_share(res, rank, size);
+	if (resource_launcher_bound(env_value)) {
+		res->cpuset = set;
+		res->cpus = cpus;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *run_dir_opt = NULL, *id_opt = NULL, *wtype = NULL, *url = NULL, *http = NULL;
@@ -325,6 +345,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mtslurm-worker: %s\n", err);
 			return 2;
 		}
+	share_node(&res);
 	if (rundir_resolve(dir, run_dir_opt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mtslurm-worker: %s\n", err);
 		return 2;
@@ -355,6 +376,12 @@ int main(int argc, char **argv)
 		util_strlcpy(id, id_opt, sizeof(id));
 	else
 		worker_default_id(id, sizeof(id), rank);
+	/* in a container's pid namespace every rank is pid 2 or so: start
+	 * --container and add-workers --container name their launch, so that
+	 * the workers of two launches do not take each other's ids */
+	const char *tag = getenv("MTSLURM_LAUNCH_TAG");
+	if (!id_opt && tag && *tag && strlen(tag) < 32 && strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(tag))
+		snprintf(id + strlen(id), sizeof(id) - strlen(id), "-%s", tag);
 	snprintf(name, sizeof(name), "logs/worker-%s.daemon.log", id);
 	snprintf(who, sizeof(who), "worker %d", rank);
 	int code = 2;
@@ -394,10 +421,6 @@ int main(int argc, char **argv)
 	cfg.http_host = http_host[0] ? http_host : NULL;
 	cfg.http_port = http_port;
 	cfg.url = url;
-	/* mpirun's ranks on one node share it: each takes its part */
-	const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK"), *ls = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-	if (lr && ls)
-		resource_share(&res, atoi(lr), atoi(ls));
 	cfg.res = &res;
 	log_info("resources: %u CPUs, %llu MiB, %u GPU%s%s%s%s", res.cpus, (unsigned long long)(res.mem_b >> 20),
 		 res.ngpus, res.ngpus == 1 ? "" : "s", res.gpu_from ? " (from " : "", res.gpu_from ? res.gpu_from : "",

@@ -204,11 +204,13 @@ static void detect_nvidia_smi(struct resource_set *r)
 int resource_detect(struct resource_set *r, char *err, size_t n)
 {
 	memset(r, 0, sizeof *r);
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		r->cpus = (uint32_t)CPU_COUNT(&set);
-	else if (sysconf(_SC_NPROCESSORS_ONLN) > 0)
-		r->cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if (sched_getaffinity(0, sizeof r->cpuset, &r->cpuset) == 0 && CPU_COUNT(&r->cpuset) > 0) {
+		r->cpus = (uint32_t)CPU_COUNT(&r->cpuset);
+	} else {
+		CPU_ZERO(&r->cpuset);
+		if (sysconf(_SC_NPROCESSORS_ONLN) > 0)
+			r->cpus = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	}
 	const char *mem = getenv("SLURM_MEM_PER_NODE"); /* MiB */
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
 	if (mem && atoll(mem) > 0)
@@ -227,7 +229,9 @@ void resource_share(struct resource_set *r, int rank, int share)
 {
 	if (share <= 1 || rank < 0 || rank >= share)
 		return;
-	if (r->cpus)
+	if (CPU_COUNT(&r->cpuset) > 0)
+		r->cpus = (uint32_t)resource_cpuset_share(&r->cpuset, rank, share);
+	else if (r->cpus)
 		r->cpus = r->cpus / (uint32_t)share ? r->cpus / (uint32_t)share : 1;
 	r->mem_b /= (uint64_t)share;
 	uint32_t k = 0;
@@ -235,4 +239,102 @@ void resource_share(struct resource_set *r, int rank, int share)
 		if (i % (uint32_t)share == (uint32_t)rank)
 			memmove(r->gpus[k++], r->gpus[i], sizeof r->gpus[i]);
 	r->ngpus = k;
+}
+
+int resource_cpuset_share(cpu_set_t *set, int rank, int share)
+{
+	int n = CPU_COUNT(set);
+	if (share <= 1 || rank < 0 || rank >= share || n == 0)
+		return n;
+	/* this rank's block [lo, lo + len) in the order of the set's CPUs */
+	int lo, len;
+	if (n >= share) {
+		int q = n / share, rem = n % share;
+		lo = rank * q + (rank < rem ? rank : rem);
+		len = q + (rank < rem);
+	} else {
+		lo = rank % n;
+		len = 1;
+	}
+	int k = 0;
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, set))
+			continue;
+		if (k < lo || k >= lo + len)
+			CPU_CLR(c, set);
+		k++;
+	}
+	return CPU_COUNT(set);
+}
+
+/* A count 1..100000 from a variable; 0 if unset or malformed. */
+static int env_count(const char *(*get)(const char *), const char *name, int zero_ok)
+{
+	const char *v = get(name);
+	char *end;
+	if (!v || !isdigit((unsigned char)*v))
+		return -1;
+	long x = strtol(v, &end, 10);
+	if (*end || x > 100000 || (x == 0 && !zero_ok))
+		return -1;
+	return (int)x;
+}
+
+/* The node-th count of a Slurm task list "2(x3),1,4": -1 if malformed. */
+static int slurm_tasks_on(const char *list, int node)
+{
+	for (const char *p = list; p && *p;) {
+		char *end;
+		long cnt = strtol(p, &end, 10), rep = 1;
+		if (end == p || cnt < 0)
+			return -1;
+		p = end;
+		if (!strncmp(p, "(x", 2)) {
+			rep = strtol(p + 2, &end, 10);
+			if (end == p + 2 || *end != ')' || rep < 1)
+				return -1;
+			p = end + 1;
+		}
+		if (node < rep)
+			return (int)cnt;
+		node -= (int)rep;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -1;
+	}
+	return -1;
+}
+
+int resource_local_rank(const char *(*get)(const char *name), int *rank, int *size)
+{
+	static const char *const pairs[][2] = {{"OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE"},
+					       {"MPI_LOCALRANKID", "MPI_LOCALNRANKS"}};
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		int r = env_count(get, pairs[i][0], 1), s = env_count(get, pairs[i][1], 0);
+		if (r >= 0 && s > 0 && r < s)
+			return *rank = r, *size = s, 1;
+	}
+	int r = env_count(get, "SLURM_LOCALID", 1), node = env_count(get, "SLURM_NODEID", 1);
+	int s = r >= 0 && node >= 0 ? slurm_tasks_on(get("SLURM_STEP_TASKS_PER_NODE"), node) : -1;
+	if (s > 0 && r < s)
+		return *rank = r, *size = s, 1;
+	return 0;
+}
+
+int resource_launcher_bound(const char *(*get)(const char *name))
+{
+	const char *o = get("OMPI_MCA_orte_bound_at_launch"), *s = get("SLURM_CPU_BIND_TYPE");
+	return (o && !strcmp(o, "1")) || (s && *s && strncmp(s, "none", 4) != 0);
+}
+
+void resource_size_format(uint64_t b, char *out, size_t n)
+{
+	static const char sfx[] = "BKMGT";
+	int k = 0;
+	while (k < 4 && b && (b & 1023) == 0) {
+		b >>= 10;
+		k++;
+	}
+	snprintf(out, n, "%llu%c", (unsigned long long)b, sfx[k]);
 }

@@ -14,6 +14,7 @@
 #ifndef MTS_RESOURCE_H
 #define MTS_RESOURCE_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,8 @@ struct resource_set {
 	int gpu_kind; /* enum resource_gpu_kind */
 	char gpus[RESOURCE_GPUS_MAX][RESOURCE_GPU_ID_MAX + 1];
 	const char *gpu_from; /* where the GPU list came from (a variable, "nvidia-smi", "--resource"), or NULL */
+	cpu_set_t cpuset;     /* the CPUs --pin binds jobs to (this process's affinity, or its
+			       * local rank's part of it: resource_share); empty: unknown */
 };
 
 /* A size: a number with an optional binary suffix K, M, G, T (also KB,
@@ -70,9 +73,31 @@ int resource_gpus_from_env(struct resource_set *r, const char *(*get)(const char
 int resource_detect(struct resource_set *r, char *err, size_t n);
 
 /* Keep this worker's share when `share` workers run on one node
- * (mpirun's local ranks): CPUs and memory divided, GPUs dealt round-robin
- * (index % share == rank). No-op for share <= 1. */
+ * (mpirun's or srun's local ranks): CPUs and memory divided, the CPU set
+ * split into contiguous blocks (resource_cpuset_share), GPUs dealt
+ * round-robin (index % share == rank). No-op for share <= 1. */
 void resource_share(struct resource_set *r, int rank, int share);
+
+/* Keep the rank-th of share contiguous blocks of set's CPUs (the first
+ * n % share ranks get one CPU more); with fewer CPUs than ranks, the
+ * (rank % n)-th CPU. Returns how many CPUs set holds then. */
+int resource_cpuset_share(cpu_set_t *set, int rank, int share);
+
+/* This process's local rank and the number of ranks on its node, from its
+ * launcher's variables (get: getenv or a test's table): Open MPI's
+ * OMPI_COMM_WORLD_LOCAL_RANK/_SIZE, MPICH's MPI_LOCALRANKID/MPI_LOCALNRANKS,
+ * or srun's SLURM_LOCALID with this node's entry (SLURM_NODEID) of
+ * SLURM_STEP_TASKS_PER_NODE ("2(x3),1"). 1 with rank and size set, 0 if no
+ * launcher says (or it says something malformed). */
+int resource_local_rank(const char *(*get)(const char *name), int *rank, int *size);
+
+/* 1 if the launcher bound each rank to CPUs of its own (Open MPI's
+ * OMPI_MCA_orte_bound_at_launch=1, srun's SLURM_CPU_BIND_TYPE other than
+ * none): the affinity is then already this rank's part, not to be split. */
+int resource_launcher_bound(const char *(*get)(const char *name));
+
+/* A size in the shortest exact form: "64M", "1G", "1536K", "1000B". */
+void resource_size_format(uint64_t b, char *out, size_t n);
 
 /* "nvidia" or "amd". */
 const char *resource_gpu_kind_name(int kind);

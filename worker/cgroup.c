@@ -36,6 +36,8 @@ struct cgroup_leaf {
 	struct cgroup_leaf *next;
 	enum leaf_state state;
 	int dirfd, procs_w, procs_r, events, killfd; /* killfd -1: no cgroup.kill */
+	int limited;           /* memory.max or cpu.max set for its job: reset at put */
+	uint64_t oom_kills_at; /* memory.events oom_kill when its job's limit was set */
 	char name[16];
 };
 
@@ -46,6 +48,7 @@ struct cgroup {
 	char base[PATH_MAX];   /* parent/mtslurm-PID-START-N */
 	const char *base_name; /* the last component of base */
 	int has_kill;
+	int has_mem, has_cpu; /* the memory, cpu controller is on in the leaves */
 	int pid_by_pid; /* MTSLURM_CGROUP=pids: as without cgroup.kill (tests) */
 	unsigned next_leaf;
 	struct cgroup_leaf *leaves;
@@ -117,6 +120,35 @@ int cgroup_parse_base(const char *name, long *pid, unsigned long long *start)
 	*pid = p;
 	*start = st;
 	return 0;
+}
+
+int cgroup_has_controller(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		p += strspn(p, " \t\n");
+		size_t w = strcspn(p, " \t\n");
+		if (w == n && !strncmp(p, name, n))
+			return 1;
+		p += w;
+	}
+	return 0;
+}
+
+int cgroup_event_count(const char *text, const char *key, uint64_t *out)
+{
+	size_t n = strlen(key);
+	for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (!strncmp(p, key, n) && p[n] == ' ') {
+			char *end;
+			unsigned long long v = strtoull(p + n + 1, &end, 10);
+			if (end == p + n + 1)
+				return -1;
+			*out = v;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /* ---- small file helpers ---- */
@@ -423,11 +455,85 @@ struct cgroup_leaf *cgroup_leaf_get(struct cgroup *cg)
 	return l;
 }
 
+/* Write text to the file name of directory dirfd. 0 or -1 (errno). */
+static int write_at(int dirfd, const char *name, const char *text)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = strlen(text);
+	int ok = write(fd, text, len) == (ssize_t)len;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return ok ? 0 : -1;
+}
+
+/* The oom_kill count of the leaf's memory.events; 0 if it cannot be read. */
+static uint64_t leaf_oom_kills(struct cgroup_leaf *l)
+{
+	char buf[512];
+	uint64_t v = 0;
+	int fd = openat(l->dirfd, "memory.events", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return cgroup_event_count(buf, "oom_kill", &v) ? 0 : v;
+}
+
+int cgroup_leaf_limit(struct cgroup *cg, struct cgroup_leaf *l, uint64_t mem_b, uint32_t cpus)
+{
+	int got = 0;
+	char v[64];
+	if (!l)
+		return 0;
+	if (mem_b && cg->has_mem) {
+		snprintf(v, sizeof v, "%llu", (unsigned long long)mem_b);
+		l->limited = 1;
+		if (write_at(l->dirfd, "memory.max", v) == 0) {
+			/* no swap either: else the job pages out instead of
+			 * being stopped, and the node slows down for everyone */
+			write_at(l->dirfd, "memory.swap.max", "0");
+			l->oom_kills_at = leaf_oom_kills(l);
+			got |= CGROUP_LIMIT_MEM;
+		}
+	}
+	if (cpus && cg->has_cpu) {
+		snprintf(v, sizeof v, "%llu %u", (unsigned long long)cpus * CGROUP_CPU_PERIOD_US, CGROUP_CPU_PERIOD_US);
+		l->limited = 1;
+		if (write_at(l->dirfd, "cpu.max", v) == 0)
+			got |= CGROUP_LIMIT_CPU;
+	}
+	return got;
+}
+
+int cgroup_leaf_oom_killed(struct cgroup_leaf *l)
+{
+	return l && l->limited && leaf_oom_kills(l) > l->oom_kills_at;
+}
+
+/* The next job in the leaf gets no limit of this one's. */
+static void leaf_unlimit(struct cgroup *cg, struct cgroup_leaf *l)
+{
+	char v[64];
+	if (cg->has_mem) {
+		write_at(l->dirfd, "memory.max", "max");
+		write_at(l->dirfd, "memory.swap.max", "max");
+	}
+	snprintf(v, sizeof v, "max %u", CGROUP_CPU_PERIOD_US);
+	if (cg->has_cpu)
+		write_at(l->dirfd, "cpu.max", v);
+	l->limited = 0;
+}
+
 void cgroup_leaf_put(struct cgroup *cg, struct cgroup_leaf *l)
 {
-	(void)cg;
 	if (!l)
 		return;
+	if (l->limited && cg)
+		leaf_unlimit(cg, l);
 	if (cgroup_leaf_populated(l) == 0) {
 		l->state = LEAF_FREE;
 		return;
@@ -497,6 +603,35 @@ static int find_parent(struct cgroup *cg, char *why, size_t whylen)
 
 /* Make the base and its first leaf, and check that a process can enter
  * it. 0, or -1 with why (nothing left behind). */
+/* Turn on the memory and cpu controllers for the leaves, where the
+ * worker's own group passes them down (the base's cgroup.controllers
+ * lists them: a systemd Delegate=yes unit, a container's own cgroup
+ * namespace). Where it does not, --mem falls back to RLIMIT_DATA (exec.c)
+ * and --cpus to --pin. */
+static void enable_limits(struct cgroup *cg)
+{
+	char path[PATH_MAX + 40], list[512];
+	static const char *const ctl[] = {"memory", "cpu"};
+	snprintf(path, sizeof path, "%s/cgroup.controllers", cg->base);
+	if (read_file(path, list, sizeof list) < 0)
+		return;
+	int bfd = open(cg->base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (size_t i = 0; bfd >= 0 && i < sizeof ctl / sizeof ctl[0]; i++) {
+		char plus[32];
+		snprintf(plus, sizeof plus, "+%s", ctl[i]);
+		if (cgroup_has_controller(list, ctl[i]) && write_at(bfd, "cgroup.subtree_control", plus) < 0)
+			log_warn("cannot enable the %s controller in %s: %s (%s)", ctl[i], cg->base, strerror(errno),
+				 i ? "--cpus is then bound by --pin only" : "--mem is then a data-size limit, RLIMIT_DATA");
+	}
+	if (bfd >= 0)
+		close(bfd);
+	snprintf(path, sizeof path, "%s/cgroup.subtree_control", cg->base);
+	if (read_file(path, list, sizeof list) < 0)
+		return;
+	cg->has_mem = cgroup_has_controller(list, "memory");
+	cg->has_cpu = cgroup_has_controller(list, "cpu");
+}
+
 static int make_base(struct cgroup *cg, char *why, size_t whylen)
 {
 	static unsigned seq;
@@ -532,6 +667,7 @@ static int make_base(struct cgroup *cg, char *why, size_t whylen)
 	l->state = LEAF_FREE;
 	cg->leaves = l;
 	cg->has_kill = l->killfd >= 0;
+	enable_limits(cg);
 	return 0;
 }
 
@@ -547,8 +683,10 @@ struct cgroup *cgroup_open(void)
 		snprintf(why, sizeof why, "MTSLURM_CGROUP=%s", env);
 	} else if (find_parent(cg, why, sizeof why) == 0 && make_base(cg, why, sizeof why) == 0) {
 		cg->active = 1;
-		snprintf(cg->desc, sizeof cg->desc, "cgroup v2: a group per job under %s (%s)", cg->base,
-			 cg->has_kill ? "cgroup.kill" : "no cgroup.kill before Linux 5.14: killed pid by pid");
+		snprintf(cg->desc, sizeof cg->desc, "cgroup v2: a group per job under %s (%s; --mem: %s; --cpus: %s)",
+			 cg->base, cg->has_kill ? "cgroup.kill" : "no cgroup.kill before Linux 5.14: killed pid by pid",
+			 cg->has_mem ? "memory.max" : "no memory controller, RLIMIT_DATA",
+			 cg->has_cpu ? "cpu.max" : "no cpu controller, --pin only");
 		return cg;
 	}
 	snprintf(cg->desc, sizeof cg->desc, "process groups and PR_SET_PDEATHSIG, no cgroup (%s)", why);
@@ -567,6 +705,11 @@ const char *cgroup_describe(const struct cgroup *cg)
 
 /* A base whose killed processes are still on their way out is looked at
  * again soon, so that it is gone before anyone looks. */
+int cgroup_limits(const struct cgroup *cg)
+{
+	return cg && cg->active ? (cg->has_mem ? CGROUP_LIMIT_MEM : 0) | (cg->has_cpu ? CGROUP_LIMIT_CPU : 0) : 0;
+}
+
 const char *cgroup_parent_dir(const struct cgroup *cg)
 {
 	return cg && cg->active ? cg->parent : "";

@@ -33,12 +33,16 @@
 #define MTS_CGROUP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <uv.h>
 
 #define CGROUP_SWEEP_MS 5000  /* how often a live worker looks for dead workers' groups */
 #define CGROUP_KILL_ROUNDS 50 /* bound on the read-and-kill loop without cgroup.kill */
 #define CGROUP_CLOSE_MS 1000   /* cgroup_close waits this long for emptied leaves */
+#define CGROUP_CPU_PERIOD_US 100000 /* cpu.max's period: --cpus N is N of these per period */
+#define CGROUP_LIMIT_MEM 1     /* memory.max (and memory.swap.max 0) */
+#define CGROUP_LIMIT_CPU 2     /* cpu.max */
 
 struct cgroup;
 struct cgroup_leaf;
@@ -61,6 +65,12 @@ int cgroup_active(const struct cgroup *cg);
 /* "cgroup v2: ... under BASE (...)" or "process groups ... (WHY)";
  * borrowed. */
 const char *cgroup_describe(const struct cgroup *cg);
+
+/* Which limits leaves can take: CGROUP_LIMIT_MEM if the memory controller
+ * is on in them, CGROUP_LIMIT_CPU for cpu; 0 when not active or the
+ * worker's group does not pass those controllers down (cgroup_open turns
+ * them on in the base when its cgroup.controllers lists them). */
+int cgroup_limits(const struct cgroup *cg);
 
 /* The directory of the worker's own group, where bases live; "" when not
  * active. Borrowed. */
@@ -87,8 +97,19 @@ int cgroup_leaf_signal(struct cgroup_leaf *l, int sig, pid_t except);
  * read-and-kill loop). */
 void cgroup_leaf_kill(struct cgroup_leaf *l);
 
-/* The job is over: kill what is left in the leaf and give it back to the
- * pool (reused once empty). NULL l: no-op. */
+/* Limit the leaf's next job, before it enters: memory.max = mem_b and
+ * memory.swap.max = 0 (mem_b > 0), cpu.max = cpus periods (cpus > 0), as
+ * far as the controllers are on. Returns the CGROUP_LIMIT_* bits set; the
+ * limits are lifted again by cgroup_leaf_put. NULL l: 0. */
+int cgroup_leaf_limit(struct cgroup *cg, struct cgroup_leaf *l, uint64_t mem_b, uint32_t cpus);
+
+/* 1 if the kernel's OOM killer killed a process of the leaf since its
+ * memory limit was set (memory.events oom_kill grew), else 0. Read it
+ * before cgroup_leaf_put. */
+int cgroup_leaf_oom_killed(struct cgroup_leaf *l);
+
+/* The job is over: lift its limits, kill what is left in the leaf and give
+ * it back to the pool (reused once empty). NULL l: no-op. */
 void cgroup_leaf_put(struct cgroup *cg, struct cgroup_leaf *l);
 
 /* Remove the groups of dead workers next to this worker's base: kill their
@@ -113,6 +134,14 @@ int cgroup_find_mount(const char *mountinfo, char *mnt, size_t mntlen, char *roo
 
 /* From the text of /proc/self/cgroup: the path of the "0::" line. 0 or -1. */
 int cgroup_find_own(const char *proc_cgroup, char *path, size_t pathlen);
+
+/* 1 if the word name is in a controller list ("cpuset cpu io memory
+ * pids" of cgroup.controllers or cgroup.subtree_control), else 0. */
+int cgroup_has_controller(const char *list, const char *name);
+
+/* The count of key in a "key N" per line file (memory.events): 0 with
+ * *out set, -1 if key is not there. */
+int cgroup_event_count(const char *text, const char *key, uint64_t *out);
 
 /* Base names "mtslurm-PID-START": 0 with pid and start set, -1 if name is
  * not one. */

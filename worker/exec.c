@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@
 #include "envcache.h"
 #include "jobenv.h"
 #include "log.h"
+#include "resource.h"
 #include "util.h"
 
 extern char **environ;
@@ -76,6 +78,9 @@ struct exec_run {
 	struct exec_run *prev, *next; /* x->runs: every run not yet freed */
 	cpu_set_t pin;  /* the CPUs its process is bound to (pinned) */
 	int pinned;     /* pin is in use (counted in x->pin_use until the reap) */
+	uint64_t mem_b; /* its --mem, enforced how mem_how says */
+	enum { MEM_NONE, MEM_CGROUP, MEM_RLIMIT } mem_how;
+	int oom; /* the kernel's OOM killer killed in its cgroup */
 	/* argv and the copy of the command follow */
 };
 
@@ -109,6 +114,7 @@ struct exec {
 	int closing;
 	int close_stage;
 	int cg_warned;
+	int enforce; /* --mem and --cpus are enforced (MTSLURM_ENFORCE is not off) */
 	int x_handles;
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -164,6 +170,7 @@ struct spawn_req {
 	int cg_fd;            /* cgroup.procs of the job's leaf; -1: none */
 	volatile int cg_err;  /* the child could not enter it (it runs anyway) */
 	const cpu_set_t *pin; /* bind the child to these CPUs; NULL: inherit */
+	uint64_t data_b;      /* its RLIMIT_DATA (--mem without a memory cgroup); 0: none */
 };
 
 /* Kept out of line and given everything through q, so nothing in the
@@ -198,6 +205,11 @@ __attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
 		/* bound before exec, so that nothing it starts escapes */
 		if (q->pin && sched_setaffinity(0, sizeof *q->pin, q->pin) < 0)
 			goto fail;
+		if (q->data_b) {
+			struct rlimit rl = {q->data_b, q->data_b};
+			if (setrlimit(RLIMIT_DATA, &rl) < 0)
+				goto fail;
+		}
 		if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
 		    dup2(q->err, 2) < 0 || (q->cwd && chdir(q->cwd) < 0))
 			goto fail;
@@ -260,7 +272,11 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_opts *o, char *err, siz
 	x->x_handles = 2;
 	uv_signal_start(&x->sigchld, on_sigchld, SIGCHLD);
 	dflt_refresh(x);
-	if (sched_getaffinity(0, sizeof x->avail, &x->avail) < 0 || !CPU_COUNT(&x->avail)) {
+	const char *enf = getenv("MTSLURM_ENFORCE");
+	x->enforce = !enf || !(strcmp(enf, "off") == 0 || strcmp(enf, "0") == 0 || strcmp(enf, "no") == 0);
+	if (o->pin_cpus && CPU_COUNT(o->pin_cpus))
+		x->avail = *o->pin_cpus;
+	else if (sched_getaffinity(0, sizeof x->avail, &x->avail) < 0 || !CPU_COUNT(&x->avail)) {
 		CPU_ZERO(&x->avail);
 		CPU_SET(0, &x->avail);
 	}
@@ -326,6 +342,8 @@ static void runs_del(struct exec *x, struct exec_run *r)
  * (cgroup_leaf_put kills what is left), and the leaf goes back to the pool. */
 static void run_release_leaf(struct exec_run *r)
 {
+	if (r->mem_how == MEM_CGROUP && cgroup_leaf_oom_killed(r->leaf))
+		r->oom = 1;
 	cgroup_leaf_put(r->x->o.cg, r->leaf);
 	r->leaf = NULL;
 	if (r->pinned) {
@@ -457,10 +475,16 @@ static void run_report(struct exec_run *r)
 			res.rc = 128 + sig;
 		}
 	}
+	char mem[32] = "";
+	if (r->mem_how != MEM_NONE)
+		resource_size_format(r->mem_b, mem, sizeof mem);
 	if (r->why[0]) {
 		res.error = r->why;
 	} else if (r->status_known && WIFEXITED(r->status) && res.rc == 0) {
 		res.ok = 1;
+	} else if (r->oom) {
+		snprintf(err, sizeof err, "exceeded its --mem %s (killed by the kernel OOM killer)", mem);
+		res.error = err;
 	} else {
 		int n;
 		if (!r->status_known)
@@ -471,6 +495,13 @@ static void run_report(struct exec_run *r)
 			n = snprintf(err, sizeof(err), "exit status 127 (command not found)");
 		else
 			n = snprintf(err, sizeof(err), "exit status %d", res.rc);
+		/* a data-size limit does not say when it was hit: the program
+		 * saw an allocation fail, and what it did then is its own */
+		if (r->mem_how == MEM_RLIMIT && n > 0 && (size_t)n < sizeof err)
+			n += snprintf(err + n, sizeof err - (size_t)n,
+				      " (it ran with --mem %s as its data-size limit, RLIMIT_DATA: an allocation "
+				      "beyond it fails)",
+				      mem);
 		size_t tl = rtrim(r->tail, r->tail_len);
 		if (tl && n > 0 && (size_t)n + tl + 3 < sizeof(err)) {
 			memcpy(err + n, ": ", 2);
@@ -1200,6 +1231,25 @@ static pid_t spawn_job(struct exec *x, struct spawn_req *q, struct plan *p, int 
 	return pid;
 }
 
+/* Enforce the job's --mem and --cpus: in its cgroup leaf where the memory
+ * and cpu controllers are on (memory.max, cpu.max), else --mem as the
+ * child's RLIMIT_DATA (docs/user-guide.md, "Resources": why not RLIMIT_AS)
+ * and --cpus by nothing beyond --pin. */
+static void limit_job(struct exec *x, const struct job *j, struct exec_run *r, struct cgroup_leaf *leaf,
+		      struct spawn_req *q)
+{
+	int got = cgroup_leaf_limit(x->o.cg, leaf, j->res_mem_b, (uint32_t)j->res_cpus);
+	if (!j->res_mem_b)
+		return;
+	r->mem_b = j->res_mem_b;
+	if (got & CGROUP_LIMIT_MEM) {
+		r->mem_how = MEM_CGROUP;
+	} else {
+		r->mem_how = MEM_RLIMIT;
+		q->data_b = j->res_mem_b;
+	}
+}
+
 /* The steps after parsing: wrap for a container, resolve the program,
  * wrap for MPI ranks (outside the container: mpirun starts N runtimes).
  * 0, or the exit status to report (-1, 127) with why. */
@@ -1254,11 +1304,13 @@ void exec_start(struct exec *x, struct job *j)
 		dflt_refresh(x);
 	struct cgroup_leaf *leaf = cgroup_leaf_get(x->o.cg);
 	struct spawn_req q = {p.prog, p.argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0,
-			      cgroup_leaf_procs_fd(leaf), 0, NULL};
+			      cgroup_leaf_procs_fd(leaf), 0, NULL, 0};
 	if (j->pin_cpus) {
 		pin_choose(x, j->pin_cpus, &r->pin);
 		q.pin = &r->pin;
 	}
+	if (x->enforce && (j->res_mem_b || j->res_cpus))
+		limit_job(x, j, r, leaf, &q);
 	int e;
 	pid_t pid = spawn_job(x, &q, &p, &e);
 	close(po[1]);

@@ -23,6 +23,7 @@
 #ifndef MTS_EXEC_H
 #define MTS_EXEC_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -51,6 +52,9 @@ struct exec_opts {
 	/* where each job gets a cgroup of its own (cgroup.h); NULL or not
 	 * active: process groups only. Borrowed: must outlive exec_close. */
 	struct cgroup *cg;
+	/* the CPUs --pin binds jobs to (the worker's part of its node,
+	 * resource.h); NULL: the worker's own affinity. Copied. */
+	const cpu_set_t *pin_cpus;
 };
 
 /* Create the executor on loop (starts its SIGCHLD watcher). NULL + err. */

@@ -58,15 +58,21 @@ static int job_envbase(struct job *j, const msg *wjob, struct envcache *envs, ch
 	return 0;
 }
 
-/* The CPUs an exec job's process is bound to: its "res" option's cpus
- * when it says "pin" (checked by the master), else 0. */
-static int job_pin(const msg *opts)
+/* What an exec job's "res" option asks for (checked by the master): the
+ * CPUs and memory it is limited to, and how many CPUs its process is bound
+ * to when it says "pin". */
+static void job_res(struct job *j, const msg *opts)
 {
 	const msg *res = msg_get(opts, "res");
-	int64_t cpus = 0;
-	if (!msg_get_bool(res, "pin", 0) || msg_get_int(res, "cpus", &cpus) || cpus < 1 || cpus > 1000000)
-		return 0;
-	return (int)cpus;
+	int64_t cpus = 0, mem = 0;
+	if (!res)
+		return;
+	if (!msg_get_int(res, "cpus", &cpus) && cpus >= 1 && cpus <= 1000000) {
+		j->res_cpus = (int)cpus;
+		j->pin_cpus = msg_get_bool(res, "pin", 0) ? (int)cpus : 0;
+	}
+	if (!msg_get_int(res, "mem", &mem) && mem > 0)
+		j->res_mem_b = (uint64_t)mem;
 }
 
 struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t errlen)
@@ -140,7 +146,7 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 	j->opts = opts ? put_str(&p, opts, ol) : NULL;
 	j->gpus = gpus ? put_str(&p, gpus, pl) : NULL;
 	j->gpus_amd = gpus && msg_get_str(wjob, "gpu_kind") && !strcmp(msg_get_str(wjob, "gpu_kind"), "amd");
-	j->pin_cpus = job_pin(o);
+	job_res(j, o);
 	free(opts);
 	if (nenv) {
 		size_t i = 0;

@@ -48,6 +48,8 @@ struct job {
 	const char *gpus;   /* the ids of the GPUs the master gave it ("1,3"), or NULL */
 	int gpus_amd;       /* ... AMD's: ROCR_VISIBLE_DEVICES names them too */
 	int pin_cpus;       /* exec: bind its process to this many CPUs ("res":{"pin"}); 0: no */
+	int res_cpus;       /* exec: the CPUs it asked for ("res":{"cpus"}: cpu.max); 0: none */
+	uint64_t res_mem_b; /* exec: the memory it asked for ("res":{"mem"}: enforced); 0: none */
 	const char **env;   /* exec: NULL-terminated "K=V" list, or NULL */
 	size_t nenv;
 	struct envcache_ent *envbase; /* exec: its environment snapshot (a reference), or NULL */

@@ -1292,7 +1292,8 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	w->func = func_new(loop, &fo, err, errlen);
 	if (!w->func)
 		goto fail;
-	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg};
+	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg,
+				w->has_res && CPU_COUNT(&w->res.cpuset) ? &w->res.cpuset : NULL};
 	w->exec = exec_new(loop, &eo, err, errlen);
 	if (!w->exec) {
 		func_close(w->func, NULL, NULL);

@@ -716,6 +716,10 @@ int cmd_add_workers(struct cli *cli)
 	struct slrec r;
 	if (!cli->n_given || cli->n < 1)
 		cli_die(2, "say how many workers to add with -n N (e.g. mtslurm -n 8 add-workers --time 1:00:00)");
+	if (cli->container)
+		cli_die(2, "add-workers --container runs the added workers inside an image for a cluster started with "
+			   "--local or --in-allocation; a cluster started through Slurm adds Slurm jobs (start one inside "
+			   "an allocation with start --in-allocation --container IMAGE)");
 	if (read_rec(cli, &r))
 		cli_die(1, "%s was not started through Slurm (no slurm.json); add-workers needs a Slurm cluster",
 			cli->run_dir);

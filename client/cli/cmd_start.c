@@ -422,7 +422,7 @@ static int launch_running(const struct cli *cli, const struct launch_one *o)
 	       our_process(o->pid, NULL, cli->run_dir, o->start);
 }
 
-/* start --container: the workers themselves run inside the image (as
+/* start (and add-workers) --container: the workers themselves run inside the image (as
  * cluster-workers' --docker-image), each rank through the runtime's
  * template: mpirun -n N RUNTIME... mtslurm-worker .... The image sees the
  * run dir, the worker's directory and the MPI session directory ($TMPDIR
@@ -462,6 +462,12 @@ static char **container_workers(struct cli *cli, char *const *worker_argv)
 		snprintf(k, sizeof k, "%.*s", (int)(eq - c.env[i]), c.env[i]);
 		msg_set_str(e, k, eq + 1);
 	}
+	/* the workers' ids (node-PID-RANK) need more than a pid that the
+	 * container's namespace makes the same for every launch */
+	char tag[32];
+	snprintf(tag, sizeof tag, "c%ld", (long)getpid());
+	if (!msg_get(e, "MTSLURM_LAUNCH_TAG"))
+		msg_set_str(e, "MTSLURM_LAUNCH_TAG", tag);
 	msg_set_str(o, "image", c.image);
 	if (c.workdir)
 		msg_set_str(o, "workdir", c.workdir);
@@ -476,7 +482,7 @@ static char **container_workers(struct cli *cli, char *const *worker_argv)
 	runtimes_free(rt);
 	msg_free(o);
 	if (!argv)
-		cli_die(2, "start --container: %s", rt ? why : "out of memory");
+		cli_die(2, "--container: %s", rt ? why : "out of memory");
 	return argv;
 }
 
@@ -541,7 +547,7 @@ static pid_t launch_workers(struct cli *cli, int allocation, int n, int slots, c
 	full[k] = NULL;
 	pid_t pid = k < 127 ? spawn_detached(full, wlog) : -1;
 	if (k >= 127)
-		snprintf(err, errlen, "start --container: the runtime's command line is too long");
+		snprintf(err, errlen, "--container: the runtime's command line is too long");
 	free(wrapped);
 	return pid;
 }
@@ -918,7 +924,9 @@ static void launch_prune(const struct cli *cli, struct launch *l)
 /* `mtslurm -n N add-workers` for a cluster start ran locally or inside an
  * allocation: one more mpirun (srun --overlap) of N worker ranks, which
  * find the master through master.json as the first ones do, recorded in
- * launch.json so that stop ends it too. */
+ * launch.json so that stop ends it too. With --container (and --runtime,
+ * --volume, --container-env) they run inside the image as start's do;
+ * --resource tells them their resources. */
 int cmd_add_workers_local(struct cli *cli)
 {
 	char err[512], wlog[RUNDIR_PATH_MAX], logs[RUNDIR_PATH_MAX], worker_bin[PATH_MAX];

@@ -209,7 +209,8 @@ static const struct cli_command commands[] = {
 	 "  --cpus N        the job needs N CPUs of its worker (held while it runs)\n"
 	 "  --gpus N        the job needs N GPUs: it is given N specific ones and sees their\n"
 	 "                  ids in CUDA_VISIBLE_DEVICES and MTSLURM_GPUS\n"
-	 "  --mem SIZE      the job needs SIZE of memory (8G, 512M; a plain number is MiB)\n"
+	 "  --mem SIZE      the job needs SIZE of memory (8G, 512M; a plain number is MiB);\n"
+	 "                  exec: enforced (cgroup memory.max, else RLIMIT_DATA)\n"
 	 "  --pin           exec: bind the job's process to its --cpus CPUs\n"
 	 "  --cwd DIR       exec: working directory (default: the current one)\n"
 	 "  --export ALL|NONE|NAME[=VALUE],...  exec: the environment the job sees, as\n"
@@ -299,7 +300,10 @@ static const struct cli_command commands[] = {
 	 "  --before AGE   jobs that finished more than AGE ago (90, 30m, 2h, 7d)\n"
 	 "  --state S      only jobs in this final state (completed, failed or cancelled)\n"
 	 "  --json         print {\"forgotten\":N} as one JSON object\n"},
-	{"add-workers", run_add_workers, " --workers --slots --oversubscribe --timeout --json " SLURM_OPTS, 0, NULL,
+	{"add-workers", run_add_workers,
+	 " --workers --slots --oversubscribe --timeout --json --container --runtime --volume --container-env --resource "
+	 SLURM_OPTS,
+	 0, NULL,
 	 "usage: mtslurm add-workers -n N [--slots S] [options]\n"
 	 "Start N more workers for the running cluster: another mpirun of N ranks on this machine\n"
 	 "(a local cluster), another srun step of N tasks (a cluster started inside an\n"
@@ -310,6 +314,12 @@ static const struct cli_command commands[] = {
 	 "  --oversubscribe   allow --slots above this node's cores (local)\n"
 	 "  --timeout S       how long to wait for them to connect (default 60 locally, 120 with Slurm)\n"
 	 "  --json            print {\"added\",\"connected\",...} as one JSON object\n"
+	 "  --container IMAGE the added workers run inside IMAGE, as with start --container\n"
+	 "                    (local and in-allocation clusters)\n"
+	 "  --runtime R       --container: the runtime (default: the site's, else the first on PATH)\n"
+	 "  --volume SRC:DST[:ro]  --container: more host paths for the image (repeatable)\n"
+	 "  --container-env K=V    --container: a variable set inside it (repeatable)\n"
+	 "  --resource K=V    what the added workers give jobs instead of what they detect\n"
 	 "Slurm mode (docs/slurm.md):\n"
 	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"

@@ -10,7 +10,8 @@
 #  - bad runtime (CLI and wire), missing image (at submit, and one that went
 #    away before the job ran), a runtime not installed: clear errors
 #  - mindtrace's run-script docker environment over HTTP
-#  - workers themselves inside the image: start --container (local, bwrap)
+#  - workers themselves inside the image: start --container and
+#    add-workers --container (local, bwrap)
 . "$(dirname "$0")/lib.sh"
 
 for p in bwrap ch-run podman busybox; do
@@ -202,6 +203,24 @@ mtslurm wait $ids --timeout 30 >/dev/null
 for id in $ids; do
 	assert_eq "only-in-image-$$" "$(field "$id" output)" "a plain job on a worker inside the image"
 done
+
+log "add-workers --container: the added workers run inside the image too"
+mtslurm -n 1 add-workers --container "$IMG" --runtime bwrap --volume /usr:/usr --volume /lib:/lib \
+	--volume /lib64:/lib64 >/dev/null
+in_bwrap=$(procs "bwrap --ro-bind $IMG / .*mtslurm-worker --run-dir $MTSLURM_RUN_DIR" | wc -l)
+[ "$in_bwrap" -ge 3 ] || fail "the added worker does not run under bwrap: $(procs mtslurm-worker)"
+assert_eq 3 "$(jlen "$(mtslurm workers --json)" '$')" "workers after add-workers --container"
+ids=$(for i in 1 2 3 4 5 6; do mtslurm submit --exec 'cat /etc/mts-marker'; done)
+mtslurm wait $ids --timeout 30 >/dev/null
+for id in $ids; do
+	assert_eq "only-in-image-$$" "$(field "$id" output)" "a job after add-workers --container"
+done
+set +e
+out=$(mtslurm -n 1 add-workers --container "$IMG" --runtime nosuch 2>&1); rc=$?
+set -e
+assert_eq 2 "$rc" "add-workers --runtime nosuch: exit 2"
+assert_contains "$out" "unknown container runtime 'nosuch'" "add-workers --runtime nosuch: said"
+assert_eq 3 "$(jlen "$(mtslurm workers --json)" '$')" "workers after a refused add-workers"
 mtslurm stop >/dev/null
 left() { [ -z "$(procs "bwrap --ro-bind $IMG")" ]; }
 wait_for 10 left
@@ -210,5 +229,11 @@ out=$(mtslurm -n 1 start --container "$IMG" 2>&1); rc=$?
 set -e
 assert_eq 2 "$rc" "start --container in Slurm mode: exit 2"
 assert_contains "$out" "with --local or --in-allocation" "start --container in Slurm mode: said"
+mkdir -p "$T/slurmrun" && echo '{}' >"$T/slurmrun/slurm.json" # a cluster started through Slurm
+set +e
+out=$(MTSLURM_RUN_DIR=$T/slurmrun mtslurm -n 1 add-workers --container "$IMG" 2>&1); rc=$?
+set -e
+assert_eq 2 "$rc" "add-workers --container on a Slurm-mode cluster: exit 2"
+assert_contains "$out" "for a cluster started with --local or --in-allocation" "add-workers --container in Slurm mode: said"
 
 log ok

@@ -185,6 +185,35 @@ static void test_leaf(void **s)
 	assert_int_equal(stat(base, &sb), -1);
 }
 
+/* Controller lists, memory.events, and the limits a leaf takes here. */
+static void test_limits(void **s)
+{
+	(void)s;
+	assert_int_equal(cgroup_has_controller("cpuset cpu io memory pids\n", "memory"), 1);
+	assert_int_equal(cgroup_has_controller("cpuset cpu io memory pids\n", "cpu"), 1);
+	assert_int_equal(cgroup_has_controller("cpuset io pids\n", "cpu"), 0);
+	assert_int_equal(cgroup_has_controller("", "memory"), 0);
+	assert_int_equal(cgroup_has_controller("memoryx", "memory"), 0);
+	uint64_t v = 7;
+	const char *ev = "low 0\nhigh 0\nmax 12\noom 3\noom_kill 2\noom_group_kill 0\n";
+	assert_int_equal(cgroup_event_count(ev, "oom_kill", &v), 0);
+	assert_true(v == 2);
+	assert_int_equal(cgroup_event_count(ev, "oom", &v), 0);
+	assert_true(v == 3);
+	assert_int_equal(cgroup_event_count(ev, "oom_group", &v), -1);
+	assert_int_equal(cgroup_event_count("", "oom_kill", &v), -1);
+	struct cgroup *cg = cgroup_open();
+	assert_non_null(cg);
+	struct cgroup_leaf *l = cgroup_leaf_get(cg);
+	int lim = cgroup_limits(cg);
+	printf("limits here: %s\n", cgroup_describe(cg));
+	/* what the leaf takes is what cgroup_limits promised, nothing more */
+	assert_int_equal(cgroup_leaf_limit(cg, l, 64 << 20, 1), l ? lim : 0);
+	assert_int_equal(cgroup_leaf_oom_killed(l), 0);
+	cgroup_leaf_put(cg, l);
+	cgroup_close(cg, NULL, NULL);
+}
+
 /* The same on a kernel without cgroup.kill (before 5.14): pid by pid */
 static void test_leaf_pids(void **s)
 {
@@ -240,6 +269,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_off),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_leaf),
 		cmocka_unit_test(test_leaf_pids),
 		cmocka_unit_test(test_sweep),

@@ -192,11 +192,94 @@ static void test_share(void **st)
 	assert_int_equal(c.cpus, 1);
 }
 
+static void test_cpuset_share(void **st)
+{
+	(void)st;
+	cpu_set_t all, s;
+	CPU_ZERO(&all);
+	for (int c = 2; c < 9; c++) /* 7 CPUs: 2..8 */
+		CPU_SET(c, &all);
+	s = all;
+	assert_int_equal(resource_cpuset_share(&s, 0, 2), 4); /* 2 3 4 5 */
+	assert_true(CPU_ISSET(2, &s) && CPU_ISSET(5, &s) && !CPU_ISSET(6, &s));
+	s = all;
+	assert_int_equal(resource_cpuset_share(&s, 1, 2), 3); /* 6 7 8 */
+	assert_true(CPU_ISSET(6, &s) && CPU_ISSET(8, &s) && !CPU_ISSET(5, &s));
+	CPU_ZERO(&all);
+	CPU_SET(0, &all);
+	CPU_SET(1, &all);
+	s = all; /* 2 CPUs, 2 ranks: one each, disjoint */
+	assert_int_equal(resource_cpuset_share(&s, 0, 2), 1);
+	assert_true(CPU_ISSET(0, &s));
+	s = all;
+	assert_int_equal(resource_cpuset_share(&s, 1, 2), 1);
+	assert_true(CPU_ISSET(1, &s));
+	s = all; /* more ranks than CPUs: round robin */
+	assert_int_equal(resource_cpuset_share(&s, 2, 3), 1);
+	assert_true(CPU_ISSET(0, &s));
+	struct resource_set r = {0};
+	r.cpuset = all;
+	r.cpus = 2;
+	r.mem_b = 1000;
+	resource_share(&r, 1, 2);
+	assert_int_equal(r.cpus, 1);
+	assert_true(CPU_ISSET(1, &r.cpuset) && !CPU_ISSET(0, &r.cpuset));
+}
+
+static void test_local_rank(void **st)
+{
+	(void)st;
+	int rank = -1, size = -1;
+	static const char *const none[] = {NULL};
+	fake_env = none;
+	assert_int_equal(resource_local_rank(fake_get, &rank, &size), 0);
+	assert_int_equal(resource_launcher_bound(fake_get), 0);
+	static const char *const ompi[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "1", "OMPI_COMM_WORLD_LOCAL_SIZE", "2",
+					   "OMPI_MCA_orte_bound_at_launch", "1", NULL};
+	fake_env = ompi;
+	assert_int_equal(resource_local_rank(fake_get, &rank, &size), 1);
+	assert_int_equal(rank, 1);
+	assert_int_equal(size, 2);
+	assert_int_equal(resource_launcher_bound(fake_get), 1);
+	static const char *const mpich[] = {"MPI_LOCALRANKID", "0", "MPI_LOCALNRANKS", "4", NULL};
+	fake_env = mpich;
+	assert_int_equal(resource_local_rank(fake_get, &rank, &size), 1);
+	assert_int_equal(rank * 10 + size, 4);
+	/* srun: node 3 of "2(x3),5" runs 5 tasks */
+	static const char *const srun[] = {"SLURM_LOCALID", "4", "SLURM_NODEID", "3", "SLURM_STEP_TASKS_PER_NODE",
+					   "2(x3),5", "SLURM_CPU_BIND_TYPE", "none", NULL};
+	fake_env = srun;
+	assert_int_equal(resource_local_rank(fake_get, &rank, &size), 1);
+	assert_int_equal(rank * 10 + size, 45);
+	assert_int_equal(resource_launcher_bound(fake_get), 0);
+	static const char *const srun1[] = {"SLURM_LOCALID", "1", "SLURM_NODEID", "1", "SLURM_STEP_TASKS_PER_NODE",
+					    "2(x3),5", "SLURM_CPU_BIND_TYPE", "mask_cpu:", NULL};
+	fake_env = srun1;
+	assert_int_equal(resource_local_rank(fake_get, &rank, &size), 1);
+	assert_int_equal(rank * 10 + size, 12);
+	assert_int_equal(resource_launcher_bound(fake_get), 1);
+	static const char *const bad[] = {"SLURM_LOCALID", "1", "SLURM_NODEID", "9", "SLURM_STEP_TASKS_PER_NODE",
+					  "2(x3),5", "OMPI_COMM_WORLD_LOCAL_RANK", "2", "OMPI_COMM_WORLD_LOCAL_SIZE",
+					  "2", NULL};
+	fake_env = bad; /* a node past the list; a rank not below its size */
+	assert_int_equal(resource_local_rank(fake_get, &rank, &size), 0);
+	char out[32];
+	resource_size_format(64 << 20, out, sizeof out);
+	assert_string_equal(out, "64M");
+	resource_size_format(1ull << 30, out, sizeof out);
+	assert_string_equal(out, "1G");
+	resource_size_format(1536 << 10, out, sizeof out);
+	assert_string_equal(out, "1536K");
+	resource_size_format(1000, out, sizeof out);
+	assert_string_equal(out, "1000B");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes),	     cmocka_unit_test(test_gpu_lists), cmocka_unit_test(test_nvidia_smi),
 		cmocka_unit_test(test_gpus_from_env), cmocka_unit_test(test_arg_apply), cmocka_unit_test(test_share),
+		cmocka_unit_test(test_cpuset_share),   cmocka_unit_test(test_local_rank),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

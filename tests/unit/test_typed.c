@@ -145,7 +145,7 @@ static int setup(void **state)
 	char err[200];
 	jl = joblog_writer_open(logpath, 0, err, sizeof err);
 	assert_non_null(jl);
-	struct exec_opts eo = {jl, NULL, on_done, NULL, NULL, NULL, NULL, NULL};
+	struct exec_opts eo = {jl, NULL, on_done, NULL, NULL, NULL, NULL, NULL, NULL};
 	x = exec_new(&loop, &eo, err, sizeof err);
 	assert_non_null(x);
 	struct func_opts fo = {jl, NULL, on_done, NULL, NULL, NULL, NULL, NULL};

@@ -171,6 +171,8 @@ struct spawn_req {
 	volatile int cg_err;  /* the child could not enter it (it runs anyway) */
 	const cpu_set_t *pin; /* bind the child to these CPUs; NULL: inherit */
 	uint64_t data_b;      /* its RLIMIT_DATA (--mem without a memory cgroup); 0: none */
+	uint64_t cg_mem_b;    /* its memory.max in the leaf: the RLIMIT_DATA it gets
+			       * instead when it cannot enter the leaf; 0: none */
 };
 
 /* Kept out of line and given everything through q, so nothing in the
@@ -200,8 +202,11 @@ __attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
 			goto fail;
 		/* into the job's cgroup before it can fork anything: what it
 		 * starts, a setsid daemon too, cannot leave the group */
-		if (q->cg_fd >= 0 && write(q->cg_fd, "0", 1) != 1)
+		if (q->cg_fd >= 0 && write(q->cg_fd, "0", 1) != 1) {
 			q->cg_err = errno ? errno : EIO;
+			if (!q->data_b) /* its --mem is not lost with its leaf */
+				q->data_b = q->cg_mem_b;
+		}
 		/* bound before exec, so that nothing it starts escapes */
 		if (q->pin && sched_setaffinity(0, sizeof *q->pin, q->pin) < 0)
 			goto fail;
@@ -1244,6 +1249,7 @@ static void limit_job(struct exec *x, const struct job *j, struct exec_run *r, s
 	r->mem_b = j->res_mem_b;
 	if (got & CGROUP_LIMIT_MEM) {
 		r->mem_how = MEM_CGROUP;
+		q->cg_mem_b = j->res_mem_b;
 	} else {
 		r->mem_how = MEM_RLIMIT;
 		q->data_b = j->res_mem_b;
@@ -1304,7 +1310,7 @@ void exec_start(struct exec *x, struct job *j)
 		dflt_refresh(x);
 	struct cgroup_leaf *leaf = cgroup_leaf_get(x->o.cg);
 	struct spawn_req q = {p.prog, p.argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0,
-			      cgroup_leaf_procs_fd(leaf), 0, NULL, 0};
+			      cgroup_leaf_procs_fd(leaf), 0, NULL, 0, 0};
 	if (j->pin_cpus) {
 		pin_choose(x, j->pin_cpus, &r->pin);
 		q.pin = &r->pin;
@@ -1317,6 +1323,8 @@ void exec_start(struct exec *x, struct job *j)
 	close(pe[1]);
 	free(env);
 	if (e || q.cg_err) {
+		if (r->mem_how == MEM_CGROUP) /* the child took q.data_b instead */
+			r->mem_how = MEM_RLIMIT;
 		if (!e && !x->cg_warned++)
 			log_warn("job %lld could not enter its cgroup (%s): it runs in its process group only",
 				 (long long)j->id, strerror(q.cg_err));

@@ -1220,6 +1220,94 @@ static int ensure_dir(const char *path)
 	return -1;
 }
 
+/* w's files in its run directory: the cluster key (a key that exists but
+ * cannot be used will not fix itself), logs/ and its job log; its
+ * environment cache and the run directory's absolute path. 0, or -1 with
+ * err. */
+static int worker_files_open(struct worker *w, const struct worker_cfg *cfg, char *err, size_t errlen)
+{
+	rundir_path(w->key_path, w->run_dir, "key");
+	if (access(w->key_path, F_OK) == 0 && auth_key_load(w->key, w->key_path, 0, err, errlen) < 0)
+		return -1;
+	char path[RUNDIR_PATH_MAX], name[400];
+	if (rundir_path(path, w->run_dir, "logs") < 0 || ensure_dir(w->run_dir) < 0 || ensure_dir(path) < 0)
+		return snprintf(err, errlen, "cannot create %s/logs: %s", w->run_dir, strerror(errno)), -1;
+	snprintf(name, sizeof(name), "logs/worker-%s.log", w->id);
+	if (rundir_path(path, w->run_dir, name) < 0)
+		return snprintf(err, errlen, "run directory path too long"), -1;
+	w->jl = joblog_writer_open(path, cfg->log_cap_bytes, err, errlen);
+	if (!w->jl)
+		return -1;
+	w->envs = envcache_new();
+	w->run_dir_abs = realpath(w->run_dir, NULL);
+	if (!w->envs || !w->run_dir_abs)
+		return snprintf(err, errlen, "cannot resolve %s: %s", w->run_dir, strerror(errno)), -1;
+	return 0;
+}
+
+/* The git cache's settings from the worker's environment
+ * (docs/user-guide.md, "Environments: git"): its size cap
+ * (MTSLURM_GIT_CACHE_MAX) and a setup command's bound
+ * (MTSLURM_GIT_SETUP_TIMEOUT); a value that does not parse is logged and
+ * the default applies. */
+static struct gitstep_opts git_opts_from_env(uv_loop_t *loop, const char *root)
+{
+	uint64_t cap = 0;
+	const char *capv = getenv("MTSLURM_GIT_CACHE_MAX");
+	if (capv && *capv && gitcache_parse_bytes(capv, &cap) < 0)
+		log_warn("MTSLURM_GIT_CACHE_MAX=%s is not a size (e.g. 20G): the default cap applies", capv);
+	double setup_s = 0;
+	char *send = NULL;
+	const char *sv = getenv("MTSLURM_GIT_SETUP_TIMEOUT");
+	if (sv && *sv)
+		setup_s = strtod(sv, &send);
+	int setup_ok = sv && *sv && !*send && setup_s > 0 && setup_s <= 4e9;
+	if (sv && *sv && !setup_ok)
+		log_warn("MTSLURM_GIT_SETUP_TIMEOUT=%s is not a number of seconds: the default bound (%g s) applies", sv,
+			 GITCACHE_SETUP_TIMEOUT_S_DEFAULT);
+	return (struct gitstep_opts){loop, root, cap, 0, setup_ok ? setup_s : 0};
+}
+
+/* w's executors (func, exec, the git step, typed) over its containment (a
+ * cgroup per job where one can be made, and the log says which and why:
+ * docs/worker.md); on failure those made are closed again. 0, or -1 with
+ * err. */
+static int worker_executors_open(struct worker *w, const struct worker_cfg *cfg, char *err, size_t errlen)
+{
+	w->cg = cgroup_open();
+	if (!w->cg)
+		return snprintf(err, errlen, "out of memory"), -1;
+	log_info("containment: %s", cgroup_describe(w->cg));
+	/* func first: it holds no loop handle until it starts a host */
+	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg};
+	w->func = func_new(w->loop, &fo, err, errlen);
+	if (!w->func)
+		return -1;
+	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg,
+				w->has_res && CPU_COUNT(&w->res.cpuset) ? &w->res.cpuset : NULL};
+	w->exec = exec_new(w->loop, &eo, err, errlen);
+	if (!w->exec)
+		goto no_exec;
+	char groot[RUNDIR_PATH_MAX + 8];
+	snprintf(groot, sizeof groot, "%s/git", w->run_dir_abs);
+	struct gitstep_opts go = git_opts_from_env(w->loop, groot);
+	w->git = gitstep_new(&go, err, errlen);
+	if (!w->git)
+		goto no_git;
+	util_strlcpy(w->wtype, cfg->wtype ? cfg->wtype : "", sizeof w->wtype);
+	struct typed_opts to = {w->loop, w->wtype, w->exec, w->func, w->jl, exec_log_kick, w, w->git};
+	w->typed = typed_new(&to);
+	if (w->typed)
+		return 0;
+	snprintf(err, errlen, "out of memory");
+	gitstep_close(w->git, NULL, NULL);
+no_git:
+	exec_close(w->exec, NULL, NULL);
+no_exec:
+	func_close(w->func, NULL, NULL);
+	return -1;
+}
+
 struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *err, size_t errlen)
 {
 	if (!cfg || !cfg->run_dir || !*cfg->run_dir) {
@@ -1252,95 +1340,20 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	buf_init(&w->scratch);
 	buf_init(&w->frame);
 	w->backoff_ms = BACKOFF_MIN_MS;
-
-	/* a key that exists but cannot be used will not fix itself */
-	rundir_path(w->key_path, w->run_dir, "key");
-	if (access(w->key_path, F_OK) == 0 &&
-	    auth_key_load(w->key, w->key_path, 0, err, errlen) < 0)
+	if (worker_files_open(w, cfg, err, errlen) || worker_executors_open(w, cfg, err, errlen))
 		goto fail;
-
-	char path[RUNDIR_PATH_MAX], name[400];
-	if (rundir_path(path, w->run_dir, "logs") < 0 || ensure_dir(w->run_dir) < 0 ||
-	    ensure_dir(path) < 0) {
-		snprintf(err, errlen, "cannot create %s/logs: %s", w->run_dir, strerror(errno));
-		goto fail;
-	}
-	snprintf(name, sizeof(name), "logs/worker-%s.log", w->id);
-	if (rundir_path(path, w->run_dir, name) < 0) {
-		snprintf(err, errlen, "run directory path too long");
-		goto fail;
-	}
-	w->jl = joblog_writer_open(path, cfg->log_cap_bytes, err, errlen);
-	if (!w->jl)
-		goto fail;
-	w->envs = envcache_new();
-	w->run_dir_abs = realpath(w->run_dir, NULL);
-	if (!w->envs || !w->run_dir_abs) {
-		snprintf(err, errlen, "cannot resolve %s: %s", w->run_dir, strerror(errno));
-		goto fail;
-	}
-	/* containment (docs/worker.md): a cgroup per job where one can be
-	 * made, and the log says which and why */
-	w->cg = cgroup_open();
-	if (!w->cg) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	log_info("containment: %s", cgroup_describe(w->cg));
-	/* func first: it holds no loop handle until it starts a host */
-	struct func_opts fo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg};
-	w->func = func_new(loop, &fo, err, errlen);
-	if (!w->func)
-		goto fail;
-	struct exec_opts eo = {w->jl, cfg->job_env, job_done, w, exec_log_kick, w->id, w->run_dir_abs, w->cg,
-				w->has_res && CPU_COUNT(&w->res.cpuset) ? &w->res.cpuset : NULL};
-	w->exec = exec_new(loop, &eo, err, errlen);
-	if (!w->exec) {
-		func_close(w->func, NULL, NULL);
-		goto fail;
-	}
-	char groot[RUNDIR_PATH_MAX + 8];
-	snprintf(groot, sizeof groot, "%s/git", w->run_dir_abs);
-	uint64_t cap = 0; /* the cache's size cap: docs/user-guide.md, "Environments: git" */
-	const char *capv = getenv("MTSLURM_GIT_CACHE_MAX");
-	if (capv && *capv && gitcache_parse_bytes(capv, &cap) < 0)
-		log_warn("MTSLURM_GIT_CACHE_MAX=%s is not a size (e.g. 20G): the default cap applies", capv);
-	/* a setup command's bound: docs/user-guide.md, "Environments: git" */
-	double setup_s = 0;
-	char *send = NULL;
-	const char *sv = getenv("MTSLURM_GIT_SETUP_TIMEOUT");
-	if (sv && *sv)
-		setup_s = strtod(sv, &send);
-	if (sv && *sv && (*send || !(setup_s > 0 && setup_s <= 4e9)))
-		log_warn("MTSLURM_GIT_SETUP_TIMEOUT=%s is not a number of seconds: the default bound (%g s) applies", sv,
-			 GITCACHE_SETUP_TIMEOUT_S_DEFAULT);
-	struct gitstep_opts go = {loop, groot, cap, 0, setup_s > 0 && setup_s <= 4e9 && !*send ? setup_s : 0};
-	w->git = gitstep_new(&go, err, errlen);
-	if (!w->git) {
-		exec_close(w->exec, NULL, NULL);
-		func_close(w->func, NULL, NULL);
-		goto fail;
-	}
-	util_strlcpy(w->wtype, cfg->wtype ? cfg->wtype : "", sizeof w->wtype);
-	struct typed_opts to = {loop, w->wtype, w->exec, w->func, w->jl, exec_log_kick, w, w->git};
-	w->typed = typed_new(&to);
 	/* a token and master.json that are there already: a port that cannot
 	 * be had fails now (else try_connect() serves once they are) */
-	int hr = w->typed ? 1 : -1;
 	struct master_info mi;
 	char why[RUNDIR_PATH_MAX + 200];
-	if (!w->typed)
-		snprintf(err, errlen, "out of memory");
-	else if (cfg->http && rundir_read_master(w->run_dir, &mi, why, sizeof why) == 0)
-		hr = start_http(w, !strncmp(mi.http, "https://", 8), err, errlen);
-	if (hr < 0) {
+	if (cfg->http && rundir_read_master(w->run_dir, &mi, why, sizeof why) == 0 &&
+	    start_http(w, !strncmp(mi.http, "https://", 8), err, errlen) < 0) {
 		typed_close(w->typed, NULL, NULL);
 		gitstep_close(w->git, NULL, NULL);
 		exec_close(w->exec, NULL, NULL);
 		func_close(w->func, NULL, NULL);
 		goto fail;
 	}
-
 	uv_idle_init(loop, &w->flush_idle);
 	w->flush_idle.data = w;
 	uv_timer_init(loop, &w->retry_timer);

@@ -627,10 +627,73 @@ static void check_slots(const struct cli *cli, int slots)
 			slots, cores, cores);
 }
 
+/* An in-allocation start runs inside a Slurm allocation, and takes one
+ * worker per task of it unless -n says otherwise. */
+static void start_allocation_checks(struct cli *cli)
+{
+	const char *alloc = getenv("SLURM_JOB_ID");
+	if (cli->in_allocation && !(alloc && *alloc))
+		cli_die(2, "--in-allocation runs inside a Slurm allocation (an sbatch script or salloc), and "
+			   "SLURM_JOB_ID is not set; use mtslurm -n N start to get one, or --local");
+	if (cli->in_allocation && !cli->n_given) {
+		const char *nt = getenv("SLURM_NTASKS");
+		cli->n = nt ? atoi(nt) : 0;
+		cli->n_given = cli->n > 0;
+	}
+}
+
+/* A start that failed after launching: end what it started (node agents,
+ * workers, master) and the launch record, so nothing is left behind. */
+static void start_undo(struct cli *cli, const struct launch *l, long lpid, pid_t mp)
+{
+	end_pid(l->node_pid, 8000);
+	end_pid(lpid, 3000);
+	shutdown_master(cli, mp);
+	char lp[RUNDIR_PATH_MAX];
+	rundir_path(lp, cli->run_dir, "launch.json");
+	unlink(lp);
+}
+
+/* After the master (pid mp) is up: the node agents -- one per node (their
+ * URLs: mtslurm nodes), one in local mode, one on each node of the
+ * allocation, none without HTTP (node_bin found before the master started,
+ * so a missing one leaves nothing running); *nodes says how many -- and the workers,
+ * recorded in l. Returns the workers' launcher's pid (0: no workers). A
+ * launch that fails ends what was started and the command. */
+static long start_launch(struct cli *cli, struct launch *l, pid_t mp, const char *worker_bin, const char *wlog,
+			 const char *node_bin, const char *nlog, int *nodes)
+{
+	char err[512];
+	memset(l, 0, sizeof *l);
+	util_strlcpy(l->mode, cli->in_allocation ? "allocation" : "local", sizeof l->mode);
+	l->master_works = cli->master_works;
+	l->slots = cli->slots;
+	l->expected = cli->n + (cli->master_works ? 1 : 0);
+	if (!cli->no_http) {
+		l->node_pid = launch_nodes(cli, cli->in_allocation, node_bin, nlog, nodes, err, sizeof err);
+		if (l->node_pid < 0) {
+			shutdown_master(cli, mp);
+			cli_die(1, "%s", err);
+		}
+		l->node_start = proc_start(l->node_pid);
+	}
+	long lpid = 0;
+	if (cli->n > 0) {
+		lpid = launch_workers(cli, cli->in_allocation, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
+		if (lpid < 0) {
+			end_pid(l->node_pid, 8000);
+			shutdown_master(cli, mp);
+			cli_die(1, "%s", err);
+		}
+		launch_add(l, lpid, cli->n, cli->slots);
+	}
+	return lpid;
+}
+
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
-	char master_bin[PATH_MAX], worker_bin[PATH_MAX], node_bin[PATH_MAX], nlog[RUNDIR_PATH_MAX];
+	char master_bin[PATH_MAX], worker_bin[PATH_MAX], nlog[RUNDIR_PATH_MAX];
 	struct master_info mi;
 	struct launch l;
 	if (!cli->local && !cli->in_allocation && cli->container)
@@ -639,16 +702,7 @@ int cmd_start(struct cli *cli)
 			   "--container IMAGE)");
 	if (!cli->local && !cli->in_allocation)
 		return cmd_start_slurm(cli);
-	const char *alloc = getenv("SLURM_JOB_ID");
-	if (cli->in_allocation && !(alloc && *alloc))
-		cli_die(2, "--in-allocation runs inside a Slurm allocation (an sbatch script or salloc), and "
-			   "SLURM_JOB_ID is not set; use mtslurm -n N start to get one, or --local");
-	if (cli->in_allocation && !cli->n_given) {
-		/* one worker per task of the allocation */
-		const char *nt = getenv("SLURM_NTASKS");
-		cli->n = nt ? atoi(nt) : 0;
-		cli->n_given = cli->n > 0;
-	}
+	start_allocation_checks(cli);
 	if (rundir_create(cli->run_dir, err, sizeof err))
 		cli_die(1, "%s", err);
 	if (rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid))
@@ -676,35 +730,12 @@ int cmd_start(struct cli *cli)
 	if (!cli->n_given)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
 	check_slots(cli, cli->slots);
-	/* A node agent per node (their URLs: mtslurm nodes): one in local
-	 * mode, one on each node of the allocation; none without HTTP. */
-	int with_node = !cli->no_http, nodes = 0;
-	if (with_node)
+	char node_bin[PATH_MAX] = "";
+	if (!cli->no_http)
 		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
-	memset(&l, 0, sizeof l);
-	util_strlcpy(l.mode, cli->in_allocation ? "allocation" : "local", sizeof l.mode);
-	l.master_works = cli->master_works;
-	l.slots = cli->slots;
-	l.expected = cli->n + (cli->master_works ? 1 : 0);
-	if (with_node) {
-		l.node_pid = launch_nodes(cli, cli->in_allocation, node_bin, nlog, &nodes, err, sizeof err);
-		if (l.node_pid < 0) {
-			shutdown_master(cli, mp);
-			cli_die(1, "%s", err);
-		}
-		l.node_start = proc_start(l.node_pid);
-	}
-	long lpid = 0;
-	if (cli->n > 0) {
-		lpid = launch_workers(cli, cli->in_allocation, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
-		if (lpid < 0) {
-			end_pid(l.node_pid, 8000);
-			shutdown_master(cli, mp);
-			cli_die(1, "%s", err);
-		}
-		launch_add(&l, lpid, cli->n, cli->slots);
-	}
+	int nodes = 0;
+	long lpid = start_launch(cli, &l, mp, worker_bin, wlog, node_bin, nlog, &nodes);
 	write_launch(cli->run_dir, &l);
 	int seen = 0;
 	int want = cli->n + (cli->master_works ? 1 : 0);
@@ -716,12 +747,7 @@ int cmd_start(struct cli *cli)
 	if (node_rc) {
 		char why[512];
 		cli_last_line(nlog, why, sizeof why);
-		end_pid(l.node_pid, 8000);
-		end_pid(lpid, 3000);
-		shutdown_master(cli, mp);
-		char lp[RUNDIR_PATH_MAX];
-		rundir_path(lp, cli->run_dir, "launch.json");
-		unlink(lp);
+		start_undo(cli, &l, lpid, mp);
 		if (cli->in_allocation)
 			cli_die(1, "the node agents (srun pid %ld, one per node) %s: %d of %d registered with the "
 				   "master within 15 s: %s (see %s and %s/node-*.log); stopped",
@@ -734,12 +760,7 @@ int cmd_start(struct cli *cli)
 	if (rc != 0) {
 		char why[512];
 		cli_last_line(wlog, why, sizeof why);
-		end_pid(l.node_pid, 8000);
-		end_pid(lpid, 3000);
-		shutdown_master(cli, mp);
-		char lp[RUNDIR_PATH_MAX];
-		rundir_path(lp, cli->run_dir, "launch.json");
-		unlink(lp);
+		start_undo(cli, &l, lpid, mp);
 		if (rc == -1)
 			cli_die(1, "the workers (%s) exited at start: %s (see %s)", cli->in_allocation ? "srun" : "mpirun", why[0] ? why : "no reason given",
 				wlog);

@@ -24,6 +24,7 @@
  * every other rank finalizes too. Without it, MPI_Finalize is called.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -261,98 +262,212 @@ static void share_node(struct resource_set *res)
 	}
 }
 
+/* What the command line says (usage()). */
+struct args {
+	const char *run_dir, *id, *wtype, *url, *http;
+	char http_host[256];
+	int slots, use_mpi, debug, http_port, help, nres;
+	double reconnect_max_s;
+	const char *res[32];
+};
+
+/* One option: its name, whether it takes a value, and where it goes. */
+enum arg_kind { ARG_STR, ARG_INT, ARG_DBL, ARG_ON, ARG_OFF, ARG_RES, ARG_HELP };
+struct arg_opt {
+	const char *name;
+	enum arg_kind kind;
+	size_t off; /* in struct args */
+};
+#define AO(f) offsetof(struct args, f)
+static const struct arg_opt arg_opts[] = {
+	{"--debug", ARG_ON, AO(debug)},         {"--help", ARG_HELP, 0},
+	{"--http", ARG_STR, AO(http)},          {"--id", ARG_STR, AO(id)},
+	{"--no-mpi", ARG_OFF, AO(use_mpi)},     {"--reconnect-max", ARG_DBL, AO(reconnect_max_s)},
+	{"--resource", ARG_RES, 0},             {"--run-dir", ARG_STR, AO(run_dir)},
+	{"--slots", ARG_INT, AO(slots)},        {"--url", ARG_STR, AO(url)},
+	{"--worker-type", ARG_STR, AO(wtype)},  {"-h", ARG_HELP, 0},
+};
+
+/* Apply option o with value v (NULL for flags) to a: 0, or -1 with err. */
+static int arg_apply(struct args *a, const struct arg_opt *o, const char *v, char *err, size_t n)
+{
+	char *p = (char *)a + o->off;
+	switch (o->kind) {
+	case ARG_STR: *(const char **)p = v; break;
+	case ARG_INT: *(int *)p = atoi(v); break;
+	case ARG_DBL: *(double *)p = atof(v); break;
+	case ARG_ON: *(int *)p = 1; break;
+	case ARG_OFF: *(int *)p = 0; break;
+	case ARG_HELP: a->help = 1; break;
+	case ARG_RES:
+		if (a->nres == (int)(sizeof a->res / sizeof a->res[0]))
+			return snprintf(err, n, "too many --resource options"), -1;
+		a->res[a->nres++] = v;
+		break;
+	}
+	return 0;
+}
+
+/* Parse and check the command line into a: 0, or -1 with err (say usage). */
+static int args_parse(struct args *a, int argc, char **argv, char *err, size_t n)
+{
+	memset(a, 0, sizeof *a);
+	a->slots = 1;
+	a->use_mpi = 1;
+	for (int i = 1; i < argc && !a->help; i++) {
+		const char *arg = argv[i], *eq = strchr(arg, '=');
+		size_t len = eq && !strncmp(arg, "--", 2) ? (size_t)(eq - arg) : strlen(arg);
+		const struct arg_opt *o = NULL;
+		for (size_t k = 0; k < sizeof arg_opts / sizeof arg_opts[0] && !o; k++)
+			if (strlen(arg_opts[k].name) == len && !strncmp(arg_opts[k].name, arg, len))
+				o = &arg_opts[k];
+		int takes = o && (o->kind == ARG_STR || o->kind == ARG_INT || o->kind == ARG_DBL || o->kind == ARG_RES);
+		const char *v = takes ? (eq && len < strlen(arg) ? eq + 1 : i + 1 < argc ? argv[++i] : NULL) : NULL;
+		if (!o || (takes && !v) || (!takes && len < strlen(arg)))
+			return snprintf(err, n, "unknown or incomplete option '%s'", arg), -1;
+		if (arg_apply(a, o, v, err, n))
+			return -1;
+	}
+	if (a->help)
+		return 0;
+	if (a->slots < 1 || a->slots > 4096)
+		return snprintf(err, n, "--slots must be 1..4096"), -1;
+	if (a->wtype && !wtype_ok(a->wtype))
+		return snprintf(err, n, "--worker-type '%s': a worker type's name is 1 to 64 characters of "
+					"A-Z a-z 0-9 _ . -", a->wtype), -1;
+	if (a->http && http_arg(a->http, a->http_host, sizeof a->http_host, &a->http_port, err, n) < 0)
+		return -1;
+	if (a->url && !a->http)
+		return snprintf(err, n, "--url needs --http (the address to serve at)"), -1;
+	return 0;
+}
+
+/* What jobs may ask for: detected, then what --resource says, then this
+ * rank's share of the node. 0, or -1 with err. */
+static int args_resources(const struct args *a, struct resource_set *res, char *err, size_t n)
+{
+	if (resource_detect(res, err, n) < 0) {
+		size_t l = strlen(err);
+		snprintf(err + l, n - l, " (set it right, or say --resource gpus=...)");
+		return -1;
+	}
+	for (int k = 0; k < a->nres; k++)
+		if (resource_arg_apply(res, a->res[k], err, n) < 0)
+			return -1;
+	share_node(res);
+	return 0;
+}
+
+/* This worker's id: --id, else the default for its rank, with its launch's
+ * tag: in a container's pid namespace every rank is pid 2 or so, so start
+ * --container and add-workers --container name their launch, and the
+ * workers of two launches do not take each other's ids. */
+static void daemon_worker_id(char *id, size_t n, const char *id_opt, int rank)
+{
+	if (id_opt) {
+		util_strlcpy(id, id_opt, n);
+		return;
+	}
+	worker_default_id(id, n, rank);
+	const char *tag = getenv("MTSLURM_LAUNCH_TAG");
+	if (tag && *tag && strlen(tag) < 32 && strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(tag))
+		snprintf(id + strlen(id), n - strlen(id), "-%s", tag);
+}
+
+/* The daemon's loop and handles: signals (SIGTERM, SIGINT), the guard and
+ * drain timers. */
+static void daemon_init(struct daemon *d)
+{
+	memset(d, 0, sizeof(*d));
+	uv_loop_init(&d->loop);
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_timer_init(&d->loop, &d->guard);
+	uv_timer_init(&d->loop, &d->drain);
+	d->sigterm.data = d->sigint.data = d->guard.data = d->drain.data = d->endq.data = d;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+}
+
+/* A worker that could not start: close the daemon's handles and loop. */
+static void daemon_abandon(struct daemon *d)
+{
+	uv_close((uv_handle_t *)&d->sigterm, on_closed);
+	uv_close((uv_handle_t *)&d->sigint, on_closed);
+	uv_close((uv_handle_t *)&d->guard, on_closed);
+	uv_close((uv_handle_t *)&d->drain, on_closed);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&d->loop);
+}
+
+/* Run the worker of a (rank, run dir dir) on d's loop until it ends; its
+ * exit code. */
+static int daemon_run(struct daemon *d, const struct args *a, const char *dir, const char *id, int rank,
+		      struct resource_set *res)
+{
+	char err[1024];
+	char **env = job_environment();
+	struct worker_cfg cfg = {0};
+	cfg.run_dir = dir;
+	cfg.slots = a->slots;
+	cfg.rank = rank;
+	cfg.id = id;
+	cfg.reconnect_max_ms = a->reconnect_max_s > 0 ? (unsigned)(a->reconnect_max_s * 1000) : 0;
+	cfg.on_exit = on_worker_exit;
+	cfg.arg = d;
+	cfg.job_env = env;
+	cfg.wtype = a->wtype;
+	cfg.http = a->http != NULL;
+	cfg.http_host = a->http_host[0] ? a->http_host : NULL;
+	cfg.http_port = a->http_port;
+	cfg.url = a->url;
+	cfg.res = res;
+	log_info("resources: %u CPUs, %llu MiB, %u GPU%s%s%s%s", res->cpus, (unsigned long long)(res->mem_b >> 20),
+		 res->ngpus, res->ngpus == 1 ? "" : "s", res->gpu_from ? " (from " : "",
+		 res->gpu_from ? res->gpu_from : "", res->gpu_from ? ")" : "");
+	log_info("starting: pid %ld, %d slots, run dir %s%s%s%s", (long)getpid(), a->slots, dir,
+		 a->use_mpi ? "" : " (no MPI)", a->wtype ? ", worker type " : "", a->wtype ? a->wtype : "");
+	d->w = worker_new(&d->loop, &cfg, err, sizeof(err));
+	if (!d->w) {
+		log_error("cannot start: %s", err);
+		fprintf(stderr, "mtslurm-worker: %s\n", err);
+		daemon_abandon(d);
+		free(env);
+		return 2;
+	}
+	const char *sj = getenv("SLURM_JOB_ID");
+	if (sj && *sj && !truthy(getenv("MTSLURM_NO_DRAIN"))) {
+		d->slurm_job = (uint32_t)strtoul(sj, NULL, 10);
+		uv_queue_work(&d->loop, &d->endq, end_work, end_done);
+	}
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	log_info("exiting with code %d", d->code);
+	if (d->stopped)
+		uv_loop_close(&d->loop); /* fails only if a func call is still running */
+	free(env);
+	return d->code;
+}
+
 int main(int argc, char **argv)
 {
-	const char *run_dir_opt = NULL, *id_opt = NULL, *wtype = NULL, *url = NULL, *http = NULL;
-	char http_host[256] = "";
-	int slots = 1, use_mpi = 1, debug = 0, http_port = 0, nres = 0;
-	double reconnect_max_s = 0;
-	const char *res_args[32];
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (strcmp(a, "--run-dir") == 0 && v) {
-			run_dir_opt = v;
-			i++;
-		} else if (strncmp(a, "--run-dir=", 10) == 0) {
-			run_dir_opt = a + 10;
-		} else if (strcmp(a, "--slots") == 0 && v) {
-			slots = atoi(v);
-			i++;
-		} else if (strncmp(a, "--slots=", 8) == 0) {
-			slots = atoi(a + 8);
-		} else if (strcmp(a, "--id") == 0 && v) {
-			id_opt = v;
-			i++;
-		} else if (strcmp(a, "--worker-type") == 0 && v) {
-			wtype = v;
-			i++;
-		} else if (strcmp(a, "--http") == 0 && v) {
-			http = v;
-			i++;
-		} else if (strcmp(a, "--url") == 0 && v) {
-			url = v;
-			i++;
-		} else if (strcmp(a, "--reconnect-max") == 0 && v) {
-			reconnect_max_s = atof(v);
-			i++;
-		} else if (strcmp(a, "--resource") == 0 && v) {
-			if (nres == (int)(sizeof res_args / sizeof res_args[0])) {
-				fprintf(stderr, "mtslurm-worker: too many --resource options\n");
-				return 2;
-			}
-			res_args[nres++] = v;
-			i++;
-		} else if (strcmp(a, "--no-mpi") == 0) {
-			use_mpi = 0;
-		} else if (strcmp(a, "--debug") == 0) {
-			debug = 1;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "mtslurm-worker: unknown or incomplete option '%s'\n", a);
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (slots < 1 || slots > 4096) {
-		fprintf(stderr, "mtslurm-worker: --slots must be 1..4096\n");
-		return 2;
-	}
-	char dir[RUNDIR_PATH_MAX], err[1024];
-	if (wtype && !wtype_ok(wtype)) {
-		fprintf(stderr, "mtslurm-worker: --worker-type '%s': a worker type's name is 1 to 64 characters of "
-				"A-Z a-z 0-9 _ . -\n", wtype);
-		return 2;
-	}
-	if (http && http_arg(http, http_host, sizeof http_host, &http_port, err, sizeof err) < 0) {
-		fprintf(stderr, "mtslurm-worker: %s\n", err);
-		return 2;
-	}
-	if (url && !http) {
-		fprintf(stderr, "mtslurm-worker: --url needs --http (the address to serve at)\n");
-		return 2;
-	}
-	/* what jobs may ask for: detected, then what --resource says */
+	static struct args a;
 	static struct resource_set res;
-	if (resource_detect(&res, err, sizeof err) < 0) {
-		fprintf(stderr, "mtslurm-worker: %s (set it right, or say --resource gpus=...)\n", err);
+	char dir[RUNDIR_PATH_MAX], err[1024];
+	if (args_parse(&a, argc, argv, err, sizeof err) < 0) {
+		fprintf(stderr, "mtslurm-worker: %s\n", err);
+		usage(stderr);
 		return 2;
 	}
-	for (int k = 0; k < nres; k++)
-		if (resource_arg_apply(&res, res_args[k], err, sizeof err) < 0) {
-			fprintf(stderr, "mtslurm-worker: %s\n", err);
-			return 2;
-		}
-	share_node(&res);
-	if (rundir_resolve(dir, run_dir_opt, err, sizeof(err)) < 0) {
+	if (a.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (args_resources(&a, &res, err, sizeof err) < 0 || rundir_resolve(dir, a.run_dir, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mtslurm-worker: %s\n", err);
 		return 2;
 	}
-
 	int rank = 0;
-	if (use_mpi) {
+	if (a.use_mpi) {
 		int provided;
 		if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
 			fprintf(stderr, "mtslurm-worker: MPI_Init_thread failed (use --no-mpi to run "
@@ -361,99 +476,33 @@ int main(int argc, char **argv)
 		}
 		MPI_Comm_rank(MPI_COMM_WORLD, &rank);
 	}
-	int independent_exit = !use_mpi || truthy(getenv("OMPI_MCA_orte_allowed_exit_without_sync"));
-
+	int independent_exit = !a.use_mpi || truthy(getenv("OMPI_MCA_orte_allowed_exit_without_sync"));
 	signal(SIGPIPE, SIG_IGN);
 	/* func jobs run on libuv's pool: give every slot a thread */
 	if (!getenv("UV_THREADPOOL_SIZE")) {
 		char n[16];
-		snprintf(n, sizeof(n), "%d", slots < 4 ? 4 : slots > 1024 ? 1024 : slots);
+		snprintf(n, sizeof(n), "%d", a.slots < 4 ? 4 : a.slots > 1024 ? 1024 : a.slots);
 		setenv("UV_THREADPOOL_SIZE", n, 1);
 	}
-
 	char id[320], logpath[RUNDIR_PATH_MAX], name[400], who[32];
-	if (id_opt)
-		util_strlcpy(id, id_opt, sizeof(id));
-	else
-		worker_default_id(id, sizeof(id), rank);
-	/* in a container's pid namespace every rank is pid 2 or so: start
-	 * --container and add-workers --container name their launch, so that
-	 * the workers of two launches do not take each other's ids */
-	const char *tag = getenv("MTSLURM_LAUNCH_TAG");
-	if (!id_opt && tag && *tag && strlen(tag) < 32 && strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789") == strlen(tag))
-		snprintf(id + strlen(id), sizeof(id) - strlen(id), "-%s", tag);
+	daemon_worker_id(id, sizeof id, a.id, rank);
 	snprintf(name, sizeof(name), "logs/worker-%s.daemon.log", id);
 	snprintf(who, sizeof(who), "worker %d", rank);
 	int code = 2;
+	err[0] = '\0';
 	if (rundir_create(dir, err, sizeof(err)) < 0 || rundir_path(logpath, dir, name) < 0 ||
 	    log_open(logpath, who) < 0) {
 		fprintf(stderr, "mtslurm-worker: cannot open its log in %s/logs: %s\n", dir,
 			err[0] ? err : strerror(errno));
-		goto out;
+	} else {
+		if (a.debug)
+			log_set_level(LOG_DEBUG);
+		static struct daemon d;
+		daemon_init(&d);
+		code = daemon_run(&d, &a, dir, id, rank, &res);
 	}
-	if (debug)
-		log_set_level(LOG_DEBUG);
-
-	struct daemon d;
-	memset(&d, 0, sizeof(d));
-	uv_loop_init(&d.loop);
-	uv_signal_init(&d.loop, &d.sigterm);
-	uv_signal_init(&d.loop, &d.sigint);
-	uv_timer_init(&d.loop, &d.guard);
-	uv_timer_init(&d.loop, &d.drain);
-	d.sigterm.data = d.sigint.data = d.guard.data = d.drain.data = d.endq.data = &d;
-	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-	uv_signal_start(&d.sigint, on_signal, SIGINT);
-
-	char **env = job_environment();
-	struct worker_cfg cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.run_dir = dir;
-	cfg.slots = slots;
-	cfg.rank = rank;
-	cfg.id = id;
-	cfg.reconnect_max_ms = reconnect_max_s > 0 ? (unsigned)(reconnect_max_s * 1000) : 0;
-	cfg.on_exit = on_worker_exit;
-	cfg.arg = &d;
-	cfg.job_env = env;
-	cfg.wtype = wtype;
-	cfg.http = http != NULL;
-	cfg.http_host = http_host[0] ? http_host : NULL;
-	cfg.http_port = http_port;
-	cfg.url = url;
-	cfg.res = &res;
-	log_info("resources: %u CPUs, %llu MiB, %u GPU%s%s%s%s", res.cpus, (unsigned long long)(res.mem_b >> 20),
-		 res.ngpus, res.ngpus == 1 ? "" : "s", res.gpu_from ? " (from " : "", res.gpu_from ? res.gpu_from : "",
-		 res.gpu_from ? ")" : "");
-	log_info("starting: pid %ld, %d slots, run dir %s%s%s%s", (long)getpid(), slots, dir,
-		 use_mpi ? "" : " (no MPI)", wtype ? ", worker type " : "", wtype ? wtype : "");
-	d.w = worker_new(&d.loop, &cfg, err, sizeof(err));
-	if (!d.w) {
-		log_error("cannot start: %s", err);
-		fprintf(stderr, "mtslurm-worker: %s\n", err);
-		uv_close((uv_handle_t *)&d.sigterm, on_closed);
-		uv_close((uv_handle_t *)&d.sigint, on_closed);
-		uv_close((uv_handle_t *)&d.guard, on_closed);
-		uv_close((uv_handle_t *)&d.drain, on_closed);
-		uv_run(&d.loop, UV_RUN_DEFAULT);
-		uv_loop_close(&d.loop);
-		free(env);
-		goto out;
-	}
-	const char *sj = getenv("SLURM_JOB_ID");
-	if (sj && *sj && !truthy(getenv("MTSLURM_NO_DRAIN"))) {
-		d.slurm_job = (uint32_t)strtoul(sj, NULL, 10);
-		uv_queue_work(&d.loop, &d.endq, end_work, end_done);
-	}
-	uv_run(&d.loop, UV_RUN_DEFAULT);
-	code = d.code;
-	log_info("exiting with code %d", code);
-	if (d.stopped)
-		uv_loop_close(&d.loop); /* fails only if a func call is still running */
-	free(env);
-out:
 	log_close();
-	if (use_mpi) {
+	if (a.use_mpi) {
 		if (independent_exit) {
 			/* mpirun was told that ranks leave on their own */
 			fflush(NULL);

@@ -244,8 +244,12 @@ void nbq_on_reply(mts_client *c, struct req *r, msg *m, int is_error)
 		char reason[400];
 		snprintf(reason, sizeof reason, "%s", why ? why : "the master refused the submit");
 		long k = code && !strcmp(code, "bad_request") ? nbq_bad_index(reason) : -1;
-		if (k < 0 || (size_t)k >= n || n == 1 || nbq_split(c, r, (size_t)k, jlen, reason))
+		/* "job K: " names a place in a frame the caller never saw: drop it */
+		const char *own = k >= 0 && (size_t)k < n ? strchr(reason, ':') + 2 : reason;
+		if (k < 0 || (size_t)k >= n)
 			nbq_fail(c, r, 0, n, MTS_EREJECTED, reason);
+		else if (n == 1 || nbq_split(c, r, (size_t)k, jlen, own))
+			nbq_fail(c, r, 0, n, MTS_EREJECTED, n == 1 ? own : reason);
 	}
 	msg_free(m);
 	nbq_req_free(c, r);

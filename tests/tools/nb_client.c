@@ -9,13 +9,16 @@
  * on_ack, on_done and mts_flush, and nothing else fails.
  *   nb_client --jobs N [--bad I,J,...] [--delay S] [--acked FILE]
  *             [--calls FILE] [--timeout S] [--poll]
+ *             [--pause-every K --pause-ms MS]
  * --acked writes "id" per acknowledged job as on_ack reports it (flushed
- * every 500), --calls "id" per on_done. Prints one summary line; exits 1
+ * every 500), --calls "id" per on_done. --pause-every sleeps MS after every
+ * K submits, so that a stream lasts (t0310 kills the master during one). Prints one summary line; exits 1
  * with the first thing that was wrong.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mtslurm.h"
 
@@ -85,6 +88,7 @@ int main(int argc, char **argv)
 	const char *bad = NULL, *acked_path = NULL, *calls_path = NULL;
 	double delay = 0, timeout_s = 120;
 	int poll = 0;
+	long pause_every = 0, pause_ms = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--poll")) {
@@ -104,6 +108,10 @@ int main(int argc, char **argv)
 			acked_path = v;
 		else if (!strcmp(a, "--calls"))
 			calls_path = v;
+		else if (!strcmp(a, "--pause-every"))
+			pause_every = atol(v);
+		else if (!strcmp(a, "--pause-ms"))
+			pause_ms = atol(v);
 		else if (!strcmp(a, "--timeout"))
 			timeout_s = atof(v);
 		else
@@ -151,6 +159,8 @@ int main(int argc, char **argv)
 			return fprintf(stderr, "nb_client: submit %ld: %s (%s)\n", s, mts_strerror(rc), mts_errmsg(c)), 1;
 		if (poll && s % 1000 == 0)
 			mts_poll(c, 0);
+		if (pause_every > 0 && s % pause_every == 0) /* a stream that lasts, for t0310's kill */
+			nanosleep(&(struct timespec){pause_ms / 1000, (pause_ms % 1000) * 1000000L}, NULL);
 	}
 	int frc = mts_flush(c, (int)(timeout_s * 1000));
 	if (nbad ? frc != MTS_EREJECTED : frc != MTS_OK)

@@ -42,6 +42,12 @@
  * again and answered with the ids it got the first time: a job is never
  * stored twice. Execution is at least once: a job whose worker died while
  * running it runs again (within its retry limit).
+ *
+ * Non-blocking submits. mts_submit_nb queues a job and returns at once; the
+ * library batches queued jobs into frames by itself and reports each job's
+ * id to on_ack once it is durable, or the reason it could not be stored
+ * (on_ack, on_done with id 0, mts_flush) -- never silently. mts_flush waits
+ * until everything submitted so far is acknowledged.
  */
 #ifndef MTSLURM_H
 #define MTSLURM_H
@@ -375,14 +381,16 @@ MTS_API int mts_poll(mts_client *c, int timeout_ms);
 MTS_API int mts_wait(mts_client *c, mts_job_id id, int timeout_ms);
 
 /* Block until every job submitted through this handle is final and its
- * callback delivered. timeout_ms as for mts_wait. Survives master restarts
+ * callback delivered (non-blocking submits included: the queued ones are
+ * sent, and a failed one counts once its on_done ran). timeout_ms as for mts_wait. Survives master restarts
  * (the callbacks still owed are sent again after the reconnect).
  * Errors: MTS_EINVAL (c NULL, or called from inside on_done), MTS_ETIMEDOUT
  * (mts_errmsg says how many are left), MTS_ECLOSED. */
 MTS_API int mts_wait_all(mts_client *c, int timeout_ms);
 
 /* Number of jobs submitted through this handle that are not final yet (or
- * whose result has not arrived). 0 for NULL. Thread-safe. */
+ * whose result has not arrived), non-blocking submits not acknowledged yet
+ * included. 0 for NULL. Thread-safe. */
 MTS_API size_t mts_pending(mts_client *c);
 
 /* ---- Futures (cluster-workers' ClusterExecutor) -------------------------- */

@@ -25,6 +25,9 @@ assert_contains "$out" "4 non-blocking submits were not stored" "mts_flush repor
 # MTS_POLL mode: the library sends and reads only inside the caller's calls.
 out=$("$TOOLS/nb_client" --jobs 20000 --bad 10 --poll --timeout 120) || fail "nb_client (poll): $out"
 assert_contains "$out" "acked 19999 failed 1 done 19999" "poll mode"
+# Exec jobs carry an environment snapshot (sent before the first frame naming it).
+out=$("$TOOLS/nb_client" --jobs 300 --bad 150 --exec --timeout 120) || fail "nb_client (exec): $out"
+assert_contains "$out" "acked 299 failed 1 done 299" "exec jobs"
 # (d) several clients at once.
 before=$(db "select count(*) from jobs")
 pids=()

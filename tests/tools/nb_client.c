@@ -9,10 +9,11 @@
  * on_ack, on_done and mts_flush, and nothing else fails.
  *   nb_client --jobs N [--bad I,J,...] [--delay S] [--acked FILE]
  *             [--calls FILE] [--timeout S] [--poll]
- *             [--pause-every K --pause-ms MS]
+ *             [--pause-every K --pause-ms MS] [--exec]
  * --acked writes "id" per acknowledged job as on_ack reports it (flushed
  * every 500), --calls "id" per on_done. --pause-every sleeps MS after every
- * K submits, so that a stream lasts (t0310 kills the master during one). Prints one summary line; exits 1
+ * K submits, so that a stream lasts (t0310 kills the master during one).
+ * --exec submits exec jobs "echo nb-<seq>" instead (environment snapshots). Prints one summary line; exits 1
  * with the first thing that was wrong.
  */
 #include <stdio.h>
@@ -27,6 +28,7 @@ static unsigned char *is_bad, *acked, *done; /* per job (seq - 1) */
 static long nacked, nfailed, ndone, nfaildone, nwrong;
 static char first_wrong[512], first_reason[512];
 static FILE *acked_f, *calls_f;
+static int exec_jobs; /* --exec: "echo nb-<seq>" exec jobs (outputs end in a newline) */
 
 static void wrong(const char *what, long seq)
 {
@@ -75,7 +77,7 @@ static void on_done(const mts_result *r, void *arg)
 			wrong("on_done for a job not submitted, wrongly", seq);
 		return;
 	}
-	snprintf(want, sizeof want, "nb-%ld", seq);
+	snprintf(want, sizeof want, exec_jobs ? "nb-%ld\n" : "nb-%ld", seq);
 	if (r->state != MTS_COMPLETED || !r->output || strcmp(r->output, want))
 		wrong("wrong result", seq);
 	ndone++;
@@ -91,8 +93,8 @@ int main(int argc, char **argv)
 	long pause_every = 0, pause_ms = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (!strcmp(a, "--poll")) {
-			poll = 1;
+		if (!strcmp(a, "--poll") || !strcmp(a, "--exec")) {
+			*(a[2] == 'p' ? &poll : &exec_jobs) = 1;
 			continue;
 		}
 		if (!v)
@@ -141,12 +143,12 @@ int main(int argc, char **argv)
 	if (mts_connect(&c, NULL, &o) != MTS_OK)
 		return fprintf(stderr, "nb_client: %s\n", mts_errmsg(c)), mts_close(c), 1;
 	static const mts_job_id missing_dep = (mts_job_id)1 << 50;
-	char input[64];
+	char input[80];
 	for (long s = 1; s <= njobs; s++) {
 		mts_job j = MTS_JOB_INIT;
 		uint64_t seq = 0;
-		snprintf(input, sizeof input, "nb-%ld", s);
-		j.type = "echo";
+		snprintf(input, sizeof input, exec_jobs ? "echo nb-%ld" : "nb-%ld", s);
+		j.type = exec_jobs ? "exec" : "echo";
 		j.input = input;
 		j.delay = delay;
 		j.user = (void *)(intptr_t)s;

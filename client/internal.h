@@ -124,6 +124,7 @@ struct nbframe {
 	size_t *off;
 	uint64_t *seq;
 	size_t cap;
+	int resent; /* the rest of a refused frame: refused again, it splits into single jobs */
 };
 
 /* Callbacks waiting to be delivered: one batch per `done` frame, or per

@@ -183,15 +183,14 @@ static void nbq_acked(mts_client *c, struct req *r, mts_job_id first)
 	c->nb_unsettled -= n;
 }
 
-/* r was refused for its job k alone: fail it, send the others again in a
- * new frame (a new request number: nothing of r was stored). 0, or -1 if
- * the new frame could not be built (then the caller fails them all). */
-static int nbq_split(mts_client *c, struct req *r, size_t k, size_t jlen, const char *why)
+/* Jobs lo..hi-1 of r except k, as a new frame with a new request number
+ * (nothing of r was stored); it shares r's snapshots (moved when last). */
+static struct req *nbq_regroup(mts_client *c, struct req *r, size_t lo, size_t hi, size_t k, size_t jlen)
 {
 	struct req *q = nbq_new_req();
 	if (!q)
-		return -1;
-	for (size_t i = 0; i < r->reg->n; i++) {
+		return NULL;
+	for (size_t i = lo; i < hi; i++) {
 		if (i == k)
 			continue;
 		size_t len, n = q->reg->n;
@@ -205,17 +204,49 @@ static int nbq_split(mts_client *c, struct req *r, size_t k, size_t jlen, const 
 		q->reg->user[n] = r->reg->user[i];
 		q->reg->n++;
 	}
-	nbq_fail(c, r, k, k + 1, MTS_EREJECTED, why);
-	c->nb_bytes += q->nb->jobs.len;
-	q->envs = r->envs; /* a superset of what q needs */
+	if (r->nenvs && !(q->envs = malloc(r->nenvs * sizeof *q->envs)))
+		goto fail;
+	for (size_t i = 0; i < r->nenvs; i++) /* a superset of what q needs */
+		(q->envs[i] = r->envs[i])->refs++;
 	q->nenvs = r->nenvs;
-	r->envs = NULL;
-	r->nenvs = 0;
-	nbq_send(c, q);
-	return 0;
+	return q;
 fail:
 	nbq_req_free(c, q);
-	return -1;
+	return NULL;
+}
+
+/* r was refused for its job k alone: fail it and send the others again,
+ * in one frame -- or, when r was itself such a rest and was refused again,
+ * one frame per job, all at once, so that a frame of many bad jobs costs
+ * two round trips, not one per bad job. 0, or -1 if out of memory (then
+ * the caller fails them all). */
+static int nbq_split(mts_client *c, struct req *r, size_t k, size_t jlen, const char *why)
+{
+	size_t n = r->reg->n, step = r->nb->resent ? 1 : n;
+	struct req *qs[64], **q = n <= 64 ? qs : calloc(n, sizeof *q);
+	size_t nq = 0;
+	if (!q)
+		return -1;
+	for (size_t lo = 0; lo < n; lo += step) {
+		if (step == 1 && lo == k)
+			continue;
+		if (!(q[nq] = nbq_regroup(c, r, lo, lo + step < n ? lo + step : n, k, jlen))) {
+			while (nq)
+				nbq_req_free(c, q[--nq]);
+			if (q != qs)
+				free(q);
+			return -1;
+		}
+		q[nq++]->nb->resent = 1;
+	}
+	nbq_fail(c, r, k, k + 1, MTS_EREJECTED, why);
+	for (size_t i = 0; i < nq; i++) {
+		c->nb_bytes += q[i]->nb->jobs.len;
+		nbq_send(c, q[i]);
+	}
+	if (q != qs)
+		free(q);
+	return 0;
 }
 
 /* "job K: ..." from the master: K, or -1. */

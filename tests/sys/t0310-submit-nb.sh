@@ -22,6 +22,9 @@ log "$out"
 assert_contains "$out" "acked 4996 failed 4 done 4996 faildone 4" "bad jobs fail alone"
 assert_contains "$out" "reason: unknown dependency" "the master's reason reaches the caller"
 assert_contains "$out" "4 non-blocking submits were not stored" "mts_flush reports them"
+# Many bad jobs in the same frames (a refused rest is sent again job by job).
+out=$("$TOOLS/nb_client" --jobs 3000 --bad "$(seq -s, 2 7 3000)" --timeout 120) || fail "nb_client (many bad): $out"
+assert_contains "$out" "acked 2571 failed 429 done 2571 faildone 429" "many bad jobs fail alone"
 # MTS_POLL mode: the library sends and reads only inside the caller's calls.
 out=$("$TOOLS/nb_client" --jobs 20000 --bad 10 --poll --timeout 120) || fail "nb_client (poll): $out"
 assert_contains "$out" "acked 19999 failed 1 done 19999" "poll mode"

@@ -2,7 +2,8 @@
 /*
  * internal: the client library's private state, shared by its modules
  * (client.c: connection, thread and requests; jobmap.c: outstanding jobs;
- * submit.c: submitting, futures, map; query.c: the other requests). Never
+ * submit.c: submitting, futures, map; nbq.c: the non-blocking submit;
+ * query.c: the other requests). Never
  * installed; nothing here is exported.
  *
  * Locking: every field below the mutex is guarded by it. The I/O thread

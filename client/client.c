@@ -218,23 +218,30 @@ static void handle_done(mts_client *c, msg *m)
 				e.fut->done = 1;
 			continue;
 		}
-		if (bt) {
+		if (bt)
 			bt->items[bt->n++].r = r;
-			c->cb_pending++;
-		}
 	}
 	if (bt && bt->n) {
 		bt->m = m;
-		if (c->cbq_tail)
-			c->cbq_tail->next = bt;
-		else
-			c->cbq = bt;
-		c->cbq_tail = bt;
+		bt->text = NULL;
+		bt->ack = 0;
+		client_queue_cb(c, bt);
 	} else {
 		free(bt);
 		msg_free(m);
 	}
 	pthread_cond_broadcast(&c->cv);
+}
+
+void client_queue_cb(mts_client *c, struct cbbatch *b)
+{
+	b->next = NULL;
+	if (c->cbq_tail)
+		c->cbq_tail->next = b;
+	else
+		c->cbq = b;
+	c->cbq_tail = b;
+	c->cb_pending += b->n;
 }
 
 /* Messages from the master; each handler runs under c->mu and owns m. */
@@ -261,6 +268,10 @@ static void on_reply(mts_client *c, msg *m)
 	int is_error = strcmp(msg_type(m), "error") == 0;
 	if (msg_get_int(m, "req", &no) == 0) {
 		struct req *r = find_req(c, no, 1);
+		if (r && r->nb) {
+			nbq_on_reply(c, r, m, is_error);
+			return;
+		}
 		if (r) {
 			if (is_error) {
 				const char *code = msg_get_str(m, "code");
@@ -372,13 +383,18 @@ static int deliver(mts_client *c)
 			c->cbq_tail = NULL;
 		c->in_callback = 1;
 		pthread_mutex_unlock(&c->mu);
-		for (size_t i = 0; i < b->n; i++)
-			c->opt.on_done(&b->items[i].r, c->opt.arg);
+		for (size_t i = 0; i < b->n; i++) {
+			if (b->ack)
+				c->opt.on_ack(&b->items[i].a, c->opt.arg);
+			else
+				c->opt.on_done(&b->items[i].r, c->opt.arg);
+		}
 		pthread_mutex_lock(&c->mu);
 		c->in_callback = 0;
 		c->cb_pending -= b->n;
 		n += (int)b->n;
 		msg_free(b->m);
+		free(b->text);
 		free(b);
 		pthread_cond_broadcast(&c->cv);
 	}
@@ -487,6 +503,19 @@ void req_release(struct req *r)
 	r->reply = NULL;
 	jobreg_free(r->reg);
 	r->reg = NULL;
+}
+
+void client_link_locked(mts_client *c, struct req *r)
+{
+	if (c->reqs_tail)
+		c->reqs_tail->next = r;
+	else
+		c->reqs = r;
+	c->reqs_tail = r;
+	if (on_loop_thread(c))
+		send_pending(c);
+	else
+		uv_async_send(&c->wake);
 }
 
 /* Link r into the pending list and get it onto the wire. */
@@ -678,8 +707,10 @@ MTS_API void mts_close(mts_client *c)
 		struct cbbatch *b = c->cbq;
 		c->cbq = b->next;
 		msg_free(b->m);
+		free(b->text);
 		free(b);
 	}
+	nbq_release(c);
 	/* Futures still alive keep their memory; the map forgets them. */
 	jobmap_release(&c->jobs);
 	envsnap_release_all(c);
@@ -713,7 +744,8 @@ MTS_API int mts_poll(mts_client *c, int timeout_ms)
 static int all_final(mts_client *c, void *arg)
 {
 	(void)arg;
-	return c->jobs.n == 0 && c->cb_pending == 0;
+	nbq_kick(c, 1); /* non-blocking submits count too: send what waits */
+	return c->jobs.n == 0 && c->cb_pending == 0 && c->nb_unsettled == 0;
 }
 
 /* Waiting for callbacks from inside a callback could only time out: the
@@ -780,7 +812,7 @@ MTS_API size_t mts_pending(mts_client *c)
 	if (!c)
 		return 0;
 	pthread_mutex_lock(&c->mu);
-	size_t n = c->jobs.n;
+	size_t n = c->jobs.n + c->nb_unsettled;
 	pthread_mutex_unlock(&c->mu);
 	return n;
 }

@@ -237,6 +237,17 @@ void envsnap_unref(mts_client *c, struct envsnap *s)
 	pthread_mutex_unlock(&c->mu);
 }
 
+void envsnap_req_release_locked(mts_client *c, struct req *r)
+{
+	for (size_t i = 0; i < r->nenvs; i++)
+		r->envs[i]->refs--;
+	if (r->nenvs)
+		evict(c);
+	free(r->envs);
+	r->envs = NULL;
+	r->nenvs = 0;
+}
+
 void envsnap_req_release(mts_client *c, struct req *r)
 {
 	if (!r->nenvs) {
@@ -245,13 +256,8 @@ void envsnap_req_release(mts_client *c, struct req *r)
 		return;
 	}
 	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < r->nenvs; i++)
-		r->envs[i]->refs--;
-	evict(c);
+	envsnap_req_release_locked(c, r);
 	pthread_mutex_unlock(&c->mu);
-	free(r->envs);
-	r->envs = NULL;
-	r->nenvs = 0;
 }
 
 int envsnap_send_for(mts_client *c, const struct req *r)

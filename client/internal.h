@@ -2,7 +2,8 @@
 /*
  * internal: the client library's private state, shared by its modules
  * (client.c: connection, thread and requests; jobmap.c: outstanding jobs;
- * submit.c: submitting, futures, map; query.c: the other requests). Never
+ * submit.c: submitting, futures, map; nbq.c: the non-blocking submit;
+ * query.c: the other requests). Never
  * installed; nothing here is exported.
  *
  * Locking: every field below the mutex is guarded by it. The I/O thread
@@ -109,15 +110,36 @@ struct req {
 	struct jobreg *reg;
 	struct envsnap **envs; /* snapshots its jobs use (refs held), sent first */
 	size_t nenvs;
+	struct nbframe *nb;    /* a frame of mts_submit_nb: owned by the handle */
 	struct req *next;
 };
 
-/* Callbacks waiting to be delivered: one batch per `done` frame. */
+/* The jobs of a frame built by mts_submit_nb (nbq.c): while it fills, their
+ * text in `jobs`; once closed, in the req's frame after `hdr` bytes. off[i]
+ * is where job i's text starts (relative to the first job); jobs are
+ * separated by one comma. Kept so that a frame the master refuses for one
+ * bad job can be sent again without it. */
+struct nbframe {
+	struct buf jobs;
+	size_t hdr;
+	size_t *off;
+	uint64_t *seq;
+	size_t cap;
+	int resent; /* the rest of a refused frame: refused again, it splits into single jobs */
+};
+
+/* Callbacks waiting to be delivered: one batch per `done` frame, or per
+ * acknowledged (or failed) frame of mts_submit_nb. */
 struct cbitem {
-	mts_result r;
+	union {
+		mts_result r; /* on_done */
+		mts_ack a;    /* on_ack */
+	};
 };
 struct cbbatch {
-	msg *m; /* owns the strings the items point into */
+	msg *m;     /* owns the strings the items point into */
+	char *text; /* or this does (a failed submit's reason); NULL */
+	int ack;    /* items are mts_ack for on_ack */
 	size_t n;
 	struct cbbatch *next;
 	struct cbitem items[];
@@ -164,6 +186,15 @@ struct mts_client {
 	struct envsnap *envs;         /* interned snapshots */
 	size_t nenvs;
 	unsigned conn_gen;            /* counts connections, for envsnap.conn_gen */
+	/* mts_submit_nb (nbq.c) */
+	struct req *nb_open;          /* the frame being filled, not linked yet */
+	size_t nb_unsettled;          /* its jobs neither acknowledged nor failed */
+	size_t nb_bytes;              /* their text */
+	unsigned nb_inflight;         /* its frames linked, not answered */
+	uint64_t nb_seq;              /* numbers given so far */
+	size_t nb_failed;             /* jobs not stored since the last mts_flush */
+	int nb_firsterr;
+	char nb_firstmsg[400];
 	char err[512];                /* mts_errmsg */
 	char why[512];                /* last connection failure */
 };
@@ -187,6 +218,21 @@ int client_wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *ar
 int64_t req_low(mts_client *c, const struct req *self);
 void req_release(struct req *r);
 
+/* Mutex held: link r (numbered, its frame complete) as a pending request
+ * and get it onto the wire (now if on the loop thread, else wake it). */
+void client_link_locked(mts_client *c, struct req *r);
+/* Mutex held: queue a callback batch for deliver(). */
+void client_queue_cb(mts_client *c, struct cbbatch *b);
+
+/* nbq.c */
+/* Mutex held, loop thread: the master answered nb frame r (unlinked):
+ * acknowledge or fail its jobs, free r. Takes ownership of m. */
+void nbq_on_reply(mts_client *c, struct req *r, msg *m, int is_error);
+/* Mutex held: close the open frame and send it if the window allows. */
+void nbq_kick(mts_client *c, int force);
+/* mts_close: free every nb frame (open or linked). Mutex not needed. */
+void nbq_release(mts_client *c);
+
 /* submit.c */
 /* Append j as a job object; envkey (exec: the snapshot's key) and cwd (exec:
  * j->cwd, or the caller's directory) may be NULL. */
@@ -203,6 +249,7 @@ void envsnap_ref(mts_client *c, struct envsnap *s);
 void envsnap_unref(mts_client *c, struct envsnap *s);
 /* Drop r's references (r->envs); takes the mutex. */
 void envsnap_req_release(mts_client *c, struct req *r);
+void envsnap_req_release_locked(mts_client *c, struct req *r);
 /* Mutex held, on the loop thread, connected: send the `env` frames r needs
  * that this connection has not had (or had over an hour ago: the master may
  * have forgotten a snapshot no job used for a day). 0, or -1 if one could

@@ -42,6 +42,12 @@
  * again and answered with the ids it got the first time: a job is never
  * stored twice. Execution is at least once: a job whose worker died while
  * running it runs again (within its retry limit).
+ *
+ * Non-blocking submits. mts_submit_nb queues a job and returns at once; the
+ * library batches queued jobs into frames by itself and reports each job's
+ * id to on_ack once it is durable, or the reason it could not be stored
+ * (on_ack, on_done with id 0, mts_flush) -- never silently. mts_flush waits
+ * until everything submitted so far is acknowledged.
  */
 #ifndef MTSLURM_H
 #define MTSLURM_H
@@ -97,6 +103,19 @@ typedef struct mts_result {
 
 typedef void (*mts_done_fn)(const mts_result *r, void *arg);
 
+/* What happened to one non-blocking submit (mts_submit_nb), as given to
+ * on_ack. error is borrowed for the duration of the callback. */
+typedef struct mts_ack {
+	uint64_t seq;      /* the number mts_submit_nb gave the job */
+	mts_job_id id;     /* the master's id: the job is durable; 0 if err */
+	int err;           /* MTS_OK, or why the job was not stored
+			    * (MTS_EREJECTED: the master refused it) */
+	const char *error; /* the reason when err, e.g. `job 0: unknown type "x"` */
+	void *user;        /* mts_job.user as given at submit */
+} mts_ack;
+
+typedef void (*mts_ack_fn)(const mts_ack *a, void *arg);
+
 typedef enum mts_mode { MTS_THREAD = 0, MTS_POLL = 1 } mts_mode;
 
 typedef struct mts_options {
@@ -105,9 +124,13 @@ typedef struct mts_options {
 	void *arg;           /* passed to on_done */
 	int timeout_ms;      /* connect and each blocking call; <= 0: 30,000 */
 	const char *name;    /* shown by the master; may be NULL */
+	mts_ack_fn on_ack;   /* mts_submit_nb: called once per job when it is
+			      * durable (or could not be stored); may be NULL.
+			      * Runs where on_done runs, with the same arg,
+			      * always before that job's on_done */
 } mts_options;
 
-#define MTS_OPTIONS_INIT {MTS_THREAD, NULL, NULL, 30000, NULL}
+#define MTS_OPTIONS_INIT {MTS_THREAD, NULL, NULL, 30000, NULL, NULL}
 
 /* One job to submit. Only type and input (exec, echo) or target (func) are
  * required; every string is copied at submit. */
@@ -258,6 +281,47 @@ MTS_API int mts_submit(mts_job_id *out, mts_client *c, const mts_job *job);
  * straight into the frame's text, and a call costs one round trip. */
 MTS_API int mts_submit_batch(mts_job_id *ids_out, mts_client *c, const mts_job *jobs, size_t n);
 
+/* Non-blocking submit (docs/api/mts_submit_nb.md): copy *job into the
+ * handle's queue and return at once; *seq_out (may be NULL) receives the
+ * job's number on this handle (1, 2, 3... in call order). The library
+ * sends queued jobs in submit frames by itself: a frame goes out at once
+ * while fewer than 2 of these frames await their acknowledgement, else
+ * when the previous one is acknowledged or the queue's frame holds 8,192
+ * jobs (or 4 MiB), so a loop of calls runs at batch speed while a lone
+ * call is not delayed. In MTS_POLL mode acknowledgements are read only in
+ * mts_poll, mts_flush and the blocking calls.
+ * Durability is confirmed asynchronously, exactly once per job: on_ack
+ * (if set) gets the master's id once the job is durable -- only then; then
+ * on_done gets its result as for mts_submit. A job the master refuses (a
+ * bad job: the others of its frame are sent again without it and stored)
+ * or that could not be stored gets on_ack with err set and the reason, and
+ * on_done with id 0, state MTS_FAILED, error "not submitted: REASON" and rc
+ * the mts_error code; it also makes the next mts_flush fail. Nothing is
+ * dropped silently: after a reconnect the frames not acknowledged are sent
+ * again and stored once (client id + request number).
+ * Memory is bounded: while 65,536 jobs (or 64 MiB of their text) are not
+ * acknowledged, the call blocks (driving I/O in MTS_POLL mode) until there
+ * is room, up to opt.timeout_ms, then fails with MTS_ETIMEDOUT (the job
+ * was not queued). mts_close drops jobs still unacknowledged: call
+ * mts_flush first. Thread-safe in MTS_THREAD mode; may be called from
+ * on_done/on_ack.
+ * Errors (the job was not queued): MTS_EINVAL (c or job NULL, no type, a
+ * malformed field: mts_errmsg says which), MTS_ETIMEDOUT (queue full),
+ * MTS_ECLOSED, MTS_ENOMEM. */
+MTS_API int mts_submit_nb(uint64_t *seq_out, mts_client *c, const mts_job *job);
+
+/* Send what mts_submit_nb queued and block until no non-blocking submit of
+ * this handle is waiting for its acknowledgement (those other threads make
+ * meanwhile included). MTS_OK if every one since the previous mts_flush was
+ * stored; else the error of the first that was not (e.g. MTS_EREJECTED)
+ * with mts_errmsg "N non-blocking submits were not stored; the first: ...",
+ * and the count starts again. on_ack calls may still be queued when it
+ * returns (they are not delivered by it in MTS_POLL mode).
+ * timeout_ms as for mts_wait (0: only send). Errors: MTS_EINVAL (c NULL),
+ * MTS_ETIMEDOUT (mts_errmsg says how many wait; they stay queued and are
+ * still sent), MTS_ECLOSED. */
+MTS_API int mts_flush(mts_client *c, int timeout_ms);
+
 /* A job array's members (mts_submit_array). Give tasks, entries, or both:
  *  - tasks alone: one member per task id, in Slurm's --array syntax
  *    ("1-1000", "1-1000:2", "1,5,7-9"; ids 0 to 2^53); {} is the task id;
@@ -317,14 +381,16 @@ MTS_API int mts_poll(mts_client *c, int timeout_ms);
 MTS_API int mts_wait(mts_client *c, mts_job_id id, int timeout_ms);
 
 /* Block until every job submitted through this handle is final and its
- * callback delivered. timeout_ms as for mts_wait. Survives master restarts
+ * callback delivered (non-blocking submits included: the queued ones are
+ * sent, and a failed one counts once its on_done ran). timeout_ms as for mts_wait. Survives master restarts
  * (the callbacks still owed are sent again after the reconnect).
  * Errors: MTS_EINVAL (c NULL, or called from inside on_done), MTS_ETIMEDOUT
  * (mts_errmsg says how many are left), MTS_ECLOSED. */
 MTS_API int mts_wait_all(mts_client *c, int timeout_ms);
 
 /* Number of jobs submitted through this handle that are not final yet (or
- * whose result has not arrived). 0 for NULL. Thread-safe. */
+ * whose result has not arrived), non-blocking submits not acknowledged yet
+ * included. 0 for NULL. Thread-safe. */
 MTS_API size_t mts_pending(mts_client *c);
 
 /* ---- Futures (cluster-workers' ClusterExecutor) -------------------------- */

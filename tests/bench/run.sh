@@ -57,6 +57,22 @@ for W in 2 8; do
 	mtslurm stop >/dev/null
 done
 
+# Non-blocking submit (issue 12, target 2: >= 50 %): a plain loop of one
+# mts_submit_nb per job from one thread (tests/bench/bench_nb.c) against
+# batched submits (bench_echo) on the same W=2 cluster, alternated twice,
+# the better run of each (other load on the machine only slows a run down).
+export MTSLURM_RUN_DIR=$work/run-nb
+mtslurm -n 2 --local start >/dev/null
+e=0 nb=0
+for k in 1 2; do
+	e=$("$B/bench/bench_echo" "$jobs" | awk -v m="$e" '{print ($2 > m) ? $2 : m}')
+	nb=$("$B/bench/bench_nb" "$jobs" | awk -v m="$nb" '{print ($2 > m) ? $2 : m}')
+done
+fig submit_nb_batched_echo_jobs_per_s "$e" jobs/s
+fig submit_nb_loop_jobs_per_s "$nb" jobs/s
+fig submit_nb_vs_batched "$(awk -v a="$nb" -v b="$e" 'BEGIN{printf "%.1f", 100*a/b}')" %
+mtslurm stop >/dev/null
+
 # Jobs in a git checkout (issue 11): 10,000 exec jobs on one commit from a
 # cold cache -- the time to the first job's result, the one clone and
 # checkout included -- and their rate next to plain exec jobs measured in

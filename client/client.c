@@ -382,12 +382,13 @@ static int deliver(mts_client *c)
 		if (!c->cbq)
 			c->cbq_tail = NULL;
 		c->in_callback = 1;
+		mts_ack_fn on_ack = c->on_ack; /* set under mu (mts_set_on_ack) */
 		pthread_mutex_unlock(&c->mu);
 		for (size_t i = 0; i < b->n; i++) {
-			if (b->ack)
-				c->opt.on_ack(&b->items[i].a, c->opt.arg);
-			else
+			if (!b->ack)
 				c->opt.on_done(&b->items[i].r, c->opt.arg);
+			else if (on_ack)
+				on_ack(&b->items[i].a, c->opt.arg);
 		}
 		pthread_mutex_lock(&c->mu);
 		c->in_callback = 0;

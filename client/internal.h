@@ -154,6 +154,7 @@ struct mts_future {
 
 struct mts_client {
 	mts_options opt;
+	mts_ack_fn on_ack; /* mts_set_on_ack; under mu */
 	char run_dir[RUNDIR_PATH_MAX];
 	char cid[33];
 	char name[128];

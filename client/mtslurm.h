@@ -124,13 +124,9 @@ typedef struct mts_options {
 	void *arg;           /* passed to on_done */
 	int timeout_ms;      /* connect and each blocking call; <= 0: 30,000 */
 	const char *name;    /* shown by the master; may be NULL */
-	mts_ack_fn on_ack;   /* mts_submit_nb: called once per job when it is
-			      * durable (or could not be stored); may be NULL.
-			      * Runs where on_done runs, with the same arg,
-			      * always before that job's on_done */
 } mts_options;
 
-#define MTS_OPTIONS_INIT {MTS_THREAD, NULL, NULL, 30000, NULL, NULL}
+#define MTS_OPTIONS_INIT {MTS_THREAD, NULL, NULL, 30000, NULL}
 
 /* One job to submit. Only type and input (exec, echo) or target (func) are
  * required; every string is copied at submit. */
@@ -309,6 +305,16 @@ MTS_API int mts_submit_batch(mts_job_id *ids_out, mts_client *c, const mts_job *
  * malformed field: mts_errmsg says which), MTS_ETIMEDOUT (queue full),
  * MTS_ECLOSED, MTS_ENOMEM. */
 MTS_API int mts_submit_nb(uint64_t *seq_out, mts_client *c, const mts_job *job);
+
+/* Set the callback of non-blocking submits: fn is called once per
+ * mts_submit_nb job when it is durable (or could not be stored), where
+ * on_done runs, with the options' arg, always before that job's on_done.
+ * NULL: none. Set it before the first mts_submit_nb (a job acknowledged
+ * before is not reported to it). A setter rather than a member of
+ * mts_options, so that programs built against an older mtslurm.h, whose
+ * mts_options is smaller, keep working with this library. Errors:
+ * MTS_EINVAL (c NULL). */
+MTS_API int mts_set_on_ack(mts_client *c, mts_ack_fn fn);
 
 /* Send what mts_submit_nb queued and block until no non-blocking submit of
  * this handle is waiting for its acknowledgement (those other threads make

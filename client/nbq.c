@@ -134,7 +134,7 @@ static void nbq_fail(mts_client *c, struct req *r, size_t lo, size_t hi, int err
 		c->nb_firsterr = err;
 		snprintf(c->nb_firstmsg, sizeof c->nb_firstmsg, "%s", why);
 	}
-	if (c->opt.on_ack) {
+	if (c->on_ack) {
 		struct cbbatch *b = malloc(sizeof *b + n * sizeof b->items[0]);
 		char *t = strdup(why);
 		if (b && t) {
@@ -170,7 +170,7 @@ static void nbq_fail(mts_client *c, struct req *r, size_t lo, size_t hi, int err
 static void nbq_acked(mts_client *c, struct req *r, mts_job_id first)
 {
 	size_t n = r->reg->n;
-	if (c->opt.on_ack) {
+	if (c->on_ack) {
 		struct cbbatch *b = malloc(sizeof *b + n * sizeof b->items[0]);
 		if (b) {
 			*b = (struct cbbatch){.ack = 1, .n = n};
@@ -436,4 +436,14 @@ MTS_API int mts_flush(mts_client *c, int timeout_ms)
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+MTS_API int mts_set_on_ack(mts_client *c, mts_ack_fn fn)
+{
+	if (!c)
+		return MTS_EINVAL;
+	pthread_mutex_lock(&c->mu);
+	c->on_ack = fn;
+	pthread_mutex_unlock(&c->mu);
+	return MTS_OK;
 }

@@ -136,12 +136,12 @@ int main(int argc, char **argv)
 	mts_options o = MTS_OPTIONS_INIT;
 	o.mode = poll ? MTS_POLL : MTS_THREAD;
 	o.on_done = on_done;
-	o.on_ack = on_ack;
 	o.timeout_ms = (int)(timeout_s * 1000);
 	o.name = "nb_client";
 	mts_client *c;
 	if (mts_connect(&c, NULL, &o) != MTS_OK)
 		return fprintf(stderr, "nb_client: %s\n", mts_errmsg(c)), mts_close(c), 1;
+	mts_set_on_ack(c, on_ack);
 	static const mts_job_id missing_dep = (mts_job_id)1 << 50;
 	char input[80];
 	for (long s = 1; s <= njobs; s++) {

@@ -27,26 +27,32 @@ hz=$(getconf CLK_TCK)
 # machine kind (issue 12): it is not packaged, so it is a reference figure.
 minimalcluster_ref=146595
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}'; }
+# NAME A B UNIT: the line "NAME A/B" -- none if a peer's B was not measured.
+ratio_fig() {
+	if [ -n "$3" ]; then fig "$1" "$(ratio "$2" "$3")" "$4"; else echo "run.sh: no $1: its peer was not measured" >&2; fi
+}
 # The peers for W workers (tests/bench/peers.sh), measured right after
 # mtslurm with the same W, and each target of issue 12 as a ratio to them
 # (docs/performance.md): uses echo_rate, rtt_med, rtt_p99, rate and raw.
 peer_ratios() {
 	local W=$1 out
-	out=$(bash "$top/tests/bench/peers.sh" "$W" "$jobs")
+	out=$(bash "$top/tests/bench/peers.sh" "$W" "$jobs") || true
 	echo "$out"
 	pv() { echo "$out" | awk -v k="$1" '$2 == k {print $3}'; }
 	fig "echo_w${W}_vs_minimalcluster" "$(ratio "$echo_rate" $minimalcluster_ref)" x
-	fig "echo_w${W}_vs_mpi4py" "$(ratio "$echo_rate" "$(pv "peer_mpi4py_echo_w${W}_jobs_per_s")")" x
+	ratio_fig "echo_w${W}_vs_mpi4py" "$echo_rate" "$(pv "peer_mpi4py_echo_w${W}_jobs_per_s")" x
 	if [ "$W" = 2 ]; then
 		fig minimalcluster_ref_echo_w2_jobs_per_s $minimalcluster_ref jobs/s
-		fig rtt_w2_vs_mpi4py "$(ratio "$rtt_med" "$(pv peer_mpi4py_rtt_w2_median_us)")" x
+		ratio_fig rtt_w2_vs_mpi4py "$rtt_med" "$(pv peer_mpi4py_rtt_w2_median_us)" x
 		fig rtt_w2_p99_vs_median "$(ratio "$rtt_p99" "$rtt_med")" x
 	else
 		fig "echo_w${W}_vs_200k" "$(ratio "$echo_rate" 200000)" x
 	fi
-	fig "exec_w${W}_vs_wq" "$(ratio "$rate" "$(pv "peer_wq_exec_w${W}_jobs_per_s")")" x
-	fig "exec_w${W}_vs_parallel" "$(ratio "$rate" "$(pv "peer_parallel_exec_w${W}_jobs_per_s")")" x
-	fig "peer_wq_exec_w${W}_vs_raw" "$(awk -v a="$(pv "peer_wq_exec_w${W}_jobs_per_s")" -v b="$raw" 'BEGIN{printf "%.1f", 100*a/b}')" %
+	ratio_fig "exec_w${W}_vs_wq" "$rate" "$(pv "peer_wq_exec_w${W}_jobs_per_s")" x
+	ratio_fig "exec_w${W}_vs_parallel" "$rate" "$(pv "peer_parallel_exec_w${W}_jobs_per_s")" x
+	local wq
+	wq=$(pv "peer_wq_exec_w${W}_jobs_per_s")
+	[ -z "$wq" ] || fig "peer_wq_exec_w${W}_vs_raw" "$(awk -v a="$wq" -v b="$raw" 'BEGIN{printf "%.1f", 100*a/b}')" %
 }
 
 for W in 2 8; do

@@ -252,6 +252,7 @@ demo: deps
 	@MTS_BUILD=$(abspath $(B)) bash tests/demo.sh
 
 bench: deps
+	@bash tests/bench/deps.sh
 	@$(MAKE) --no-print-directory tests
 	@bash tests/bench/run.sh
 

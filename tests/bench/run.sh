@@ -23,6 +23,37 @@ trap cleanup EXIT
 fig() { printf 'bench: %s %s %s\n' "$1" "$2" "$3"; }
 busy_jiffies() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 hz=$(getconf CLK_TCK)
+# minimalcluster's batched echo rate, 50 calls per message, W=2, on this
+# machine kind (issue 12): it is not packaged, so it is a reference figure.
+minimalcluster_ref=146595
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}'; }
+# NAME A B UNIT: the line "NAME A/B" -- none if a peer's B was not measured.
+ratio_fig() {
+	if [ -n "$3" ]; then fig "$1" "$(ratio "$2" "$3")" "$4"; else echo "run.sh: no $1: its peer was not measured" >&2; fi
+}
+# The peers for W workers (tests/bench/peers.sh), measured right after
+# mtslurm with the same W, and each target of issue 12 as a ratio to them
+# (docs/performance.md): uses echo_rate, rtt_med, rtt_p99, rate and raw.
+peer_ratios() {
+	local W=$1 out
+	out=$(bash "$top/tests/bench/peers.sh" "$W" "$jobs") || true
+	echo "$out"
+	pv() { echo "$out" | awk -v k="$1" '$2 == k {print $3}'; }
+	fig "echo_w${W}_vs_minimalcluster" "$(ratio "$echo_rate" $minimalcluster_ref)" x
+	ratio_fig "echo_w${W}_vs_mpi4py" "$echo_rate" "$(pv "peer_mpi4py_echo_w${W}_jobs_per_s")" x
+	if [ "$W" = 2 ]; then
+		fig minimalcluster_ref_echo_w2_jobs_per_s $minimalcluster_ref jobs/s
+		ratio_fig rtt_w2_vs_mpi4py "$rtt_med" "$(pv peer_mpi4py_rtt_w2_median_us)" x
+		fig rtt_w2_p99_vs_median "$(ratio "$rtt_p99" "$rtt_med")" x
+	else
+		fig "echo_w${W}_vs_200k" "$(ratio "$echo_rate" 200000)" x
+	fi
+	ratio_fig "exec_w${W}_vs_wq" "$rate" "$(pv "peer_wq_exec_w${W}_jobs_per_s")" x
+	ratio_fig "exec_w${W}_vs_parallel" "$rate" "$(pv "peer_parallel_exec_w${W}_jobs_per_s")" x
+	local wq
+	wq=$(pv "peer_wq_exec_w${W}_jobs_per_s")
+	[ -z "$wq" ] || fig "peer_wq_exec_w${W}_vs_raw" "$(awk -v a="$wq" -v b="$raw" 'BEGIN{printf "%.1f", 100*a/b}')" %
+}
 
 for W in 2 8; do
 	export MTSLURM_RUN_DIR=$work/run-w$W
@@ -30,11 +61,13 @@ for W in 2 8; do
 	j0=$(busy_jiffies)
 	r=$("$B/bench/bench_echo" "$jobs")
 	j1=$(busy_jiffies)
-	fig "echo_w${W}_jobs_per_s" "$(echo "$r" | awk '{print $2}')" jobs/s
+	echo_rate=$(echo "$r" | awk '{print $2}')
+	fig "echo_w${W}_jobs_per_s" "$echo_rate" jobs/s
 	fig "echo_w${W}_cpu_us_per_job" "$(awk -v a="$j0" -v b="$j1" -v hz="$hz" -v n="$jobs" 'BEGIN{printf "%.2f", (b-a)*1e6/hz/n}')" us
 	r=$("$B/bench/bench_rtt" 10000)
-	fig "rtt_w${W}_median_us" "$(echo "$r" | awk '{print $2}')" us
-	fig "rtt_w${W}_p99_us" "$(echo "$r" | awk '{print $4}')" us
+	rtt_med=$(echo "$r" | awk '{print $2}') rtt_p99=$(echo "$r" | awk '{print $4}')
+	fig "rtt_w${W}_median_us" "$rtt_med" us
+	fig "rtt_w${W}_p99_us" "$rtt_p99" us
 	# exec vs the bare vfork loop, alternated three times and the medians
 	# compared: on this VM either figure swings by 30 % between runs.
 	n=10000
@@ -55,6 +88,7 @@ for W in 2 8; do
 	done
 	fig "func_w${W}_jobs_per_s" "$(printf '%s\n' "${rates[@]}" | sort -n | sed -n 2p)" jobs/s
 	mtslurm stop >/dev/null
+	peer_ratios "$W"
 done
 
 # Non-blocking submit (issue 12, target 2: >= 50 %): a plain loop of one

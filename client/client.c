@@ -523,16 +523,8 @@ void client_link_locked(mts_client *c, struct req *r)
 static void req_enqueue(mts_client *c, struct req *r)
 {
 	pthread_mutex_lock(&c->mu);
-	if (c->reqs_tail)
-		c->reqs_tail->next = r;
-	else
-		c->reqs = r;
-	c->reqs_tail = r;
-	if (on_loop_thread(c))
-		send_pending(c);
+	client_link_locked(c, r);
 	pthread_mutex_unlock(&c->mu);
-	if (!on_loop_thread(c))
-		uv_async_send(&c->wake);
 }
 
 static int req_is_done(mts_client *c, void *arg)

@@ -140,3 +140,37 @@ assert_slurm_jobs_ended() {
 # slurm_ours: our Slurm jobs still in squeue (the ids in slurm.json).
 slurm_jobs_of_run() { [ -f "$MTSLURM_RUN_DIR/slurm.json" ] && grep -o '"id":[0-9]*\|"master_job":[0-9]*' \
 	"$MTSLURM_RUN_DIR/slurm.json" | grep -o '[0-9]*$' || true; }
+
+# ---- mindtrace's HTTP API on this test's master (its token and URL read
+# from the run directory on each call, so they follow a restart) ----
+# mt_http PATH JSON: POST it; prints "CODE BODY".
+mt_http() {
+	local body tok url
+	tok=$(cat "$MTSLURM_RUN_DIR/token") url=$(json_get "$MTSLURM_RUN_DIR/master.json" http)
+	body=$(curl -sS -m 70 -o - -w '\n%{http_code}' -H "Authorization: Bearer $tok" \
+		-H 'Content-Type: application/json' -X POST "$url/$1" -d "$2") || fail "POST $1: curl failed"
+	printf '%s %s' "${body##*$'\n'}" "${body%$'\n'*}"
+}
+# mt_call PATH JSON: the body of a 200 answer (anything else fails the test).
+mt_call() {
+	local r
+	r=$(mt_http "$1" "$2")
+	[ "${r%% *}" = 200 ] || fail "POST /$1 $2: HTTP $r"
+	printf '%s' "${r#* }"
+}
+# mt_job ID TYPE PAYLOAD: a mindtrace Job as its client sends it.
+mt_job() {
+	printf '{"id":"%s","name":"%s","schema_name":"%s","payload":%s,"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' \
+		"$1" "$2" "$2" "$3"
+}
+# mt_final ID [SECONDS]: poll get_job_status every 20 ms until the job is
+# final (at most SECONDS, default 60); its JobStatus.
+mt_final() {
+	local st
+	for _ in $(seq 1 $((${2:-60} * 50))); do
+		st=$(mt_call get_job_status "{\"job_id\":\"$1\"}")
+		case "$(jget "$st" '$.status')" in completed | failed | error) printf '%s\n' "$st"; return 0 ;; esac
+		sleep 0.02
+	done
+	fail "job $1 not final within ${2:-60} s: $st"
+}

@@ -109,30 +109,7 @@ err=$(db "select error from jobs where id=$gone")
 assert_contains "$err" "git: cannot fetch file://$T/gone.git" "a vanished repository's reason"
 
 # ---- run-script (mindtrace's RunScriptWorker) with a git environment, over HTTP ----
-TOK=$(cat "$MTSLURM_RUN_DIR/token")
-H=$(json_get "$MTSLURM_RUN_DIR/master.json" http)
-post() { # PATH JSON: POST to the master with the token; the body (fails on non-200)
-	local body code
-	body=$(curl -sS -m 20 -o - -w '\n%{http_code}' -H "Authorization: Bearer $TOK" \
-		-H 'Content-Type: application/json' -X POST "$H/$1" -d "$2") || fail "POST $1: curl failed"
-	code=${body##*$'\n'}
-	body=${body%$'\n'*}
-	[ "$code" = 200 ] || fail "POST $1 $2: HTTP $code: $body"
-	printf '%s' "$body"
-}
-job() { # ID PAYLOAD: a mindtrace Job of job type script
-	printf '{"id":"%s","name":"script","schema_name":"script","payload":%s,"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' "$1" "$2"
-}
-final() { # ID: its JobStatus once final (<= 60 s)
-	local s
-	for _ in $(seq 1 600); do
-		s=$(post get_job_status "{\"job_id\":\"$1\"}")
-		case "$(jget "$s" '$.status')" in completed | failed | error) printf '%s' "$s"; return 0 ;; esac
-		sleep 0.1
-	done
-	fail "job $1 not final after 60 s: $s"
-}
-assert_eq null "$(post register_worker_type \
+assert_eq null "$(mt_call register_worker_type \
 	'{"worker_name":"rs","worker_class":"RunScriptWorker","worker_params":{},"job_type":"script"}')" "register RunScriptWorker"
 mtslurm-worker --no-mpi --run-dir "$MTSLURM_RUN_DIR" --worker-type rs --http 127.0.0.1:0 --id tw-rs \
 	>"$MTSLURM_RUN_DIR/logs/tw-rs.out" 2>&1 &
@@ -140,19 +117,18 @@ rs_pid=$!
 started_pids+=($rs_pid)
 wait_for 20 sh -c "mtslurm workers --json | grep -q tw-rs"
 # branch and commit both given: the commit wins (mindtrace gets that backwards)
-post submit_job "$(job rs-1 "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"commit\":\"$c1\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh; echo err >&2\"}")" >/dev/null
-s=$(final rs-1)
+mt_call submit_job "$(mt_job rs-1 script "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"commit\":\"$c1\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh; echo err >&2\"}")" >/dev/null
+s=$(mt_final rs-1)
 assert_eq completed "$(jget "$s" '$.status')" "run-script git: $s"
 assert_eq "v1 one" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "run-script git: stdout in the checkout of the commit"
 assert_eq "err" "$(jget "$s" '$.output.stderr' | tr -d '\n')" "run-script git: stderr"
 # only a branch (over HTTP the master resolves it at submit; t0842 moves the branch)
-post submit_job "$(job rs-2 "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}")" >/dev/null
-s=$(final rs-2)
+mt_call submit_job "$(mt_job rs-2 script "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}")" >/dev/null
+s=$(mt_final rs-2)
 assert_eq "v2 one" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "run-script git: the branch's commit"
 # a bad branch: refused at submit (422) with the reason, nothing stored
-s=$(curl -sS -m 20 -w ' %{http_code}' -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
-	-X POST "$H/submit_job" -d "$(job rs-3 "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"nope\"}},\"command\":\"true\"}")")
-assert_eq 422 "${s##* }" "run-script git, bad branch: $s"
+s=$(mt_http submit_job "$(mt_job rs-3 script "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"nope\"}},\"command\":\"true\"}")")
+assert_eq 422 "${s%% *}" "run-script git, bad branch: $s"
 assert_contains "$s" "branch 'nope' not found" "run-script git, bad branch: the reason"
 # mtslurm submit --type resolves a payload's branch at submit: the job records the commit
 tid=$(mtslurm submit --type script "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}")

@@ -90,62 +90,36 @@ f2=$(echo "$out" | grep '"req":2' | grep -o '"first":[0-9]*' | cut -d: -f2)
 assert_contains "$(db "select opts from jobs where id=$f1")" "\"commit\":\"$c2\"" "the wire submit's resolved commit"
 
 # ---- run-script over HTTP: a branch only, the worker busy, the branch moves ----
-TOK=$(cat "$MTSLURM_RUN_DIR/token")
-H=$(json_get "$MTSLURM_RUN_DIR/master.json" http)
-http_post() { # PATH JSON: "CODE BODY"
-	local body
-	body=$(curl -sS -m 30 -o - -w '\n%{http_code}' -H "Authorization: Bearer $TOK" \
-		-H 'Content-Type: application/json' -X POST "$H/$1" -d "$2") || fail "POST $1: curl failed"
-	printf '%s %s' "${body##*$'\n'}" "${body%$'\n'*}"
-}
-post() { # PATH JSON: the body of a 200 answer
-	local r
-	r=$(http_post "$1" "$2")
-	[ "${r%% *}" = 200 ] || fail "POST $1 $2: HTTP $r"
-	printf '%s' "${r#* }"
-}
-job() { # ID PAYLOAD: a mindtrace Job of job type script
-	printf '{"id":"%s","name":"script","schema_name":"script","payload":%s,"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' "$1" "$2"
-}
-final() { # ID: its JobStatus once final (<= 60 s)
-	local s
-	for _ in $(seq 1 600); do
-		s=$(post get_job_status "{\"job_id\":\"$1\"}")
-		case "$(jget "$s" '$.status')" in completed | failed | error) printf '%s' "$s"; return 0 ;; esac
-		sleep 0.1
-	done
-	fail "job $1 not final after 60 s: $s"
-}
-assert_eq null "$(post register_worker_type \
+assert_eq null "$(mt_call register_worker_type \
 	'{"worker_name":"rs","worker_class":"RunScriptWorker","worker_params":{},"job_type":"script"}')" "register RunScriptWorker"
 mtslurm-worker --no-mpi --slots 1 --run-dir "$MTSLURM_RUN_DIR" --worker-type rs --http 127.0.0.1:0 --id tw-rs \
 	>"$MTSLURM_RUN_DIR/logs/tw-rs.out" 2>&1 &
 rs_pid=$!
 started_pids+=($rs_pid)
 wait_for 20 sh -c "mtslurm workers --json | grep -q tw-rs"
-post submit_job "$(job rs-busy "{\"environment\":{\"local\":{}},\"command\":\"sleep 2\"}")" >/dev/null
-post submit_job "$(job rs-1 "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}")" >/dev/null
+mt_call submit_job "$(mt_job rs-busy script "{\"environment\":{\"local\":{}},\"command\":\"sleep 2\"}")" >/dev/null
+mt_call submit_job "$(mt_job rs-1 script "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}")" >/dev/null
 assert_contains "$(db "select input from jobs where id=(select id from jobmeta where ext='rs-1')")" \
 	"\"commit\":\"$c2\"" "run-script over HTTP: the branch's commit recorded at submit"
 push_version 3 # the branch moves while rs-1 waits for the busy worker
-s=$(final rs-1)
+s=$(mt_final rs-1)
 assert_eq completed "$(jget "$s" '$.status')" "run-script git by branch: $s"
 assert_eq "v2 one" "$(jget "$s" '$.output.stdout' | tr -d '\n')" "run-script over HTTP ran the commit of submit time"
 # a typed job's input on the wire (POST /api/v1/jobs): resolved too
-r=$(http_post api/v1/jobs "{\"jobtype\":\"script\",\"input\":{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}}")
+r=$(mt_http api/v1/jobs "{\"jobtype\":\"script\",\"input\":{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"main\",\"working_dir\":\"scripts\"}},\"command\":\"./process.sh\"}}")
 assert_eq 200 "${r%% *}" "a typed job with a git branch over /api/v1/jobs ($r)"
 c3=$(git -C "$T/repo.git" rev-parse main)
 assert_contains "$(db "select input from jobs order by id desc limit 1")" "\"commit\":\"$c3\"" \
 	"a typed job's input (the newest job): the branch's commit"
-r=$(http_post submit_job "$(job rs-bad "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"nope\"}},\"command\":\"true\"}")")
+r=$(mt_http submit_job "$(mt_job rs-bad script "{\"environment\":{\"git\":{\"repo_url\":\"$url\",\"branch\":\"nope\"}},\"command\":\"true\"}")")
 assert_eq 422 "${r%% *}" "run-script over HTTP with a bad branch: refused ($r)"
 assert_contains "$r" "branch 'nope' not found in repository $url" "run-script over HTTP: a bad branch's reason"
-r=$(http_post get_job_status '{"job_id":"rs-bad"}')
+r=$(mt_http get_job_status '{"job_id":"rs-bad"}')
 assert_eq 404 "${r%% *}" "the refused run-script job was not stored ($r)"
 # run-script: the job type's timeout covers the wait for the checkout's setup too
-post api/v1/call '{"t":"type_add","name":"script1s","worker_type":"rs","timeout":1}' >/dev/null
-post submit_job "$(printf '{"id":"rs-slow","name":"s","schema_name":"script1s","payload":{"environment":{"git":{"repo_url":"%s","commit":"%s","setup":"sleep 2.6"}},"command":"true"},"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' "$url" "$c1")" >/dev/null
-s=$(final rs-slow)
+mt_call api/v1/call '{"t":"type_add","name":"script1s","worker_type":"rs","timeout":1}' >/dev/null
+mt_call submit_job "$(printf '{"id":"rs-slow","name":"s","schema_name":"script1s","payload":{"environment":{"git":{"repo_url":"%s","commit":"%s","setup":"sleep 2.6"}},"command":"true"},"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' "$url" "$c1")" >/dev/null
+s=$(mt_final rs-slow)
 assert_eq failed "$(jget "$s" '$.status')" "run-script whose setup outlasts its timeout: $s"
 assert_contains "$(db "select error from jobs where id=(select id from jobmeta where ext='rs-slow')")" \
 	"timed out after 1 s waiting for its git checkout" "run-script: the timeout's reason"

@@ -148,34 +148,13 @@ assert_contains "$out" "runtimes.json: runtime bad, template command: needs {ima
 rm "$MTSLURM_RUN_DIR/runtimes.json"
 
 log "run-script: mindtrace's docker environment over HTTP"
-tok=$(cat "$MTSLURM_RUN_DIR/token")
-M=$(json_get "$MTSLURM_RUN_DIR/master.json" http)
 NODE=$(jget "$(mtslurm nodes --json)" '$[0].url')
-call() { # ENDPOINT BODY: the reply (fails on a non-200)
-	local st
-	st=$(curl -s -o "$T/body" -w '%{http_code}' --max-time 70 -H "Authorization: Bearer $tok" -d "$2" "$M/$1")
-	[ "$st" = 200 ] || fail "POST /$1 $2: HTTP $st: $(cat "$T/body")"
-	cat "$T/body"
-}
-job() { # ID TYPE PAYLOAD
-	printf '{"id":"%s","name":"%s","schema_name":"%s","payload":%s,"status":"queued","created_at":"2026-05-29T12:00:00.123456","started_at":null,"completed_at":null,"error":null,"entrypoint":null,"priority":null}' \
-		"$1" "$2" "$2" "$3"
-}
-final() {
-	local st
-	for _ in $(seq 1 500); do
-		st=$(call get_job_status "{\"job_id\":\"$1\"}")
-		case "$(jget "$st" '$.status')" in completed | failed | error) echo "$st"; return 0 ;; esac
-		sleep 0.02
-	done
-	fail "job $1 not final within 10 s: $st"
-}
-call register_worker_type '{"worker_name":"scripts","worker_class":"RunScriptWorker","worker_params":{"runtime":"bwrap"},"job_type":"vbrain"}' >/dev/null
-lid=$(jget "$(call launch_worker "{\"node_url\":\"$NODE\",\"worker_type\":\"scripts\",\"worker_name\":null,\"worker_url\":null}")" '$.launch_id')
-ready() { [ "$(jget "$(call launch_worker_status "{\"node_url\":\"$NODE\",\"launch_id\":\"$lid\"}")" '$.status')" = ready ]; }
+mt_call register_worker_type '{"worker_name":"scripts","worker_class":"RunScriptWorker","worker_params":{"runtime":"bwrap"},"job_type":"vbrain"}' >/dev/null
+lid=$(jget "$(mt_call launch_worker "{\"node_url\":\"$NODE\",\"worker_type\":\"scripts\",\"worker_name\":null,\"worker_url\":null}")" '$.launch_id')
+ready() { [ "$(jget "$(mt_call launch_worker_status "{\"node_url\":\"$NODE\",\"launch_id\":\"$lid\"}")" '$.status')" = ready ]; }
 wait_for 60 ready
-call submit_job "$(job d1 vbrain "{\"environment\":{\"docker\":{\"image\":\"$IMG\",\"working_dir\":\"/app\",\"volumes\":{\"$T/vol\":{\"bind\":\"/data\",\"mode\":\"rw\"},\"$T/rovol\":\"/ro\"},\"environment\":{\"GREETING\":\"hi there\"}}},\"command\":\"sh -c 'cat /etc/mts-marker /data/f /ro/r; echo \$GREETING; pwd; echo err >&2'\"}")" >/dev/null
-st=$(final d1)
+mt_call submit_job "$(mt_job d1 vbrain "{\"environment\":{\"docker\":{\"image\":\"$IMG\",\"working_dir\":\"/app\",\"volumes\":{\"$T/vol\":{\"bind\":\"/data\",\"mode\":\"rw\"},\"$T/rovol\":\"/ro\"},\"environment\":{\"GREETING\":\"hi there\"}}},\"command\":\"sh -c 'cat /etc/mts-marker /data/f /ro/r; echo \$GREETING; pwd; echo err >&2'\"}")" >/dev/null
+st=$(mt_final d1 10)
 assert_eq completed "$(jget "$st" '$.status')" "docker environment: $st"
 assert_eq "only-in-image-$$
 in-the-volume
@@ -183,8 +162,8 @@ read-only-data
 hi there
 /app" "$(jget "$st" '$.output.stdout' | sed '/^$/d')" "docker environment: stdout"
 assert_eq "err" "$(jget "$st" '$.output.stderr' | tr -d '\n')" "docker environment: stderr"
-call submit_job "$(job d2 vbrain "{\"environment\":{\"docker\":{\"image\":\"$IMG\"}},\"command\":\"sh -c 'echo out; exit 5'\"}")" >/dev/null
-st=$(final d2)
+mt_call submit_job "$(mt_job d2 vbrain "{\"environment\":{\"docker\":{\"image\":\"$IMG\"}},\"command\":\"sh -c 'echo out; exit 5'\"}")" >/dev/null
+st=$(mt_final d2 10)
 assert_eq failed "$(jget "$st" '$.status')" "docker environment, exit 5: $st"
 assert_eq out "$(jget "$st" '$.output.stdout' | tr -d '\n')" "docker environment, exit 5: its stdout"
 

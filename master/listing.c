@@ -22,6 +22,9 @@
 
 #include "log.h"
 
+/* `jobs` with at most this many "ids" is answered on the loop. */
+#define LISTING_LOOP_IDS 64
+
 /* One record of a page: its bytes in a buffer; for a running row also
  * its bytes as prefetched (alt_len > 0). */
 struct seg {
@@ -424,6 +427,27 @@ static int parse_filters(struct call *c, msg *m, struct listing *L)
 	return 0;
 }
 
+/* A lookup of a few ids (`jobs ID`, `wait ID`): a rowid lookup each, on
+ * the loop with the writer's connection (which also sees this turn's
+ * writes), so it never queues behind a long listing. */
+static void listing_here(struct listing *L)
+{
+	struct master *m = L->m;
+	workers_flush_assigns(m, 1);
+	store_cancel_get(m->store, &L->cancel_below, &L->cancel_t);
+	buf_grow(&L->tails.b, 64);
+	buf_grow(&L->rows.b, 4096);
+	if (L->prefetched < 0)
+		tail_ids(L);
+	L->nrows = store_jobs(m->store, &L->q, row_cb, &L->rows);
+	if (L->nrows < 0 || L->rows.oom || L->tails.oom)
+		call_error(&L->call, "internal", "jobs: reading state.db failed: %s",
+			   L->nrows < 0 ? store_errmsg(m->store) : "out of memory");
+	else
+		listing_answer(L);
+	listing_free(L);
+}
+
 static void wake(void *arg)
 {
 	master_touch(arg);
@@ -449,6 +473,10 @@ void listing_jobs(struct call *c, msg *m)
 	}
 	/* members without rows: queued or cancelled, never prefetched/running */
 	L->tail = !L->ids && L->prefetched < 0;
+	if (L->ids && L->q.nids <= LISTING_LOOP_IDS) {
+		listing_here(L);
+		return;
+	}
 	char err[300];
 	if (!ms->reader && reader_new(&ms->reader, ms->loop, ms->db_path, wake, ms, err, sizeof err)) {
 		log_error("jobs: %s", err);

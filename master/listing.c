@@ -520,11 +520,6 @@ void listing_forget_outbox(struct master *m, const struct outbox *out)
 		}
 }
 
-size_t listing_pending(const struct master *m)
-{
-	return m->reader ? reader_jobs(m->reader) : 0;
-}
-
 void listing_close(struct master *m, void (*closed)(void *arg), void *arg)
 {
 	struct reader *rd = m->reader;

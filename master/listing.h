@@ -26,8 +26,6 @@ void listing_jobs(struct call *c, msg *m);
 void listing_turn(struct master *m);
 /* The transport of out is gone: its listings are answered to no one. */
 void listing_forget_outbox(struct master *m, const struct outbox *out);
-/* Listings queued or running (status). */
-size_t listing_pending(const struct master *m);
 /* Shutdown: stop the reader (its listings are dropped), then closed(arg). */
 void listing_close(struct master *m, void (*closed)(void *arg), void *arg);
 

@@ -133,8 +133,6 @@ void reader_turn(struct reader *rd)
 	}
 }
 
-size_t reader_jobs(const struct reader *rd) { return rd->npending + (size_t)rd->busy; }
-
 static void on_closed(uv_handle_t *h)
 {
 	struct reader *rd = h->data;

@@ -46,8 +46,6 @@ int reader_push(struct reader *rd, struct reader_job *j);
 /* After the turn's commit (loop): hand the oldest waiting job over if
  * the thread is free. */
 void reader_turn(struct reader *rd);
-/* Jobs queued or running. */
-size_t reader_jobs(const struct reader *rd);
 /* Stop (loop): interrupt the running read, join the thread, call done
  * with UV_ECANCELED for every job left, then close; closed(arg) once the
  * loop has let go of the reader. */

@@ -224,10 +224,24 @@ static int listing_prepare(struct reader_job *rj, struct storeread *sr)
 struct page {
 	struct listing *L;
 	struct buf *b;
-	struct arrays_view av; /* the array of the last row that was a member */
-	int have_av;
+	/* the array of the last row that was a member, or the next one in
+	 * the page's order (arrays_near); have_av 0: none is left */
+	struct arrays_view av;
+	int have_av, looked;
 	int64_t n, seen, last; /* records written, taken, the id taken last */
 };
+
+/* 1 and p->av if id is a member of a job array. Ids come in the page's
+ * order, so the arrays are looked up again only past the one in p->av. */
+static int row_member(struct page *p, int64_t id)
+{
+	int desc = p->L->q.desc;
+	if (!p->looked || (p->have_av && (desc ? id < p->av.first : id > p->av.last))) {
+		p->looked = 1;
+		p->have_av = arrays_near(p->L->m, id, desc, &p->av) == 0;
+	}
+	return p->have_av && id >= p->av.first && id <= p->av.last;
+}
 
 static void put_tail(struct page *p, const struct seg *g)
 {
@@ -252,9 +266,7 @@ static void put_row(struct page *p, const struct seg *g, int pre)
 	if (p->n++)
 		buf_add(b, ",", 1);
 	buf_add(b, p->L->rows.b.p + (pre ? g->alt_off : g->off), pre ? g->alt_len : g->len);
-	if (!(p->have_av && g->id >= p->av.first && g->id <= p->av.last))
-		p->have_av = arrays_view_of(p->L->m, g->id, &p->av) == 0;
-	if (p->have_av)
+	if (row_member(p, g->id))
 		buf_addf(b, ",\"array\":%lld,\"task\":%lld", (long long)p->av.first,
 			 (long long)arrays_task(&p->av, g->id));
 	buf_add(b, "}", 1);
@@ -264,6 +276,7 @@ static void listing_answer(struct listing *L)
 {
 	struct buf b = BUF_INIT;
 	struct page p = {.L = L, .b = &b};
+	buf_grow(&b, L->rows.b.len + L->tails.b.len + 256); /* one allocation for the page */
 	call_json_open(&L->call, &b, "jobs");
 	buf_adds(&b, ",\"jobs\":[");
 	size_t ti = 0;

@@ -10,8 +10,14 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "storeread.h"
+
+/* The reader thread's nice value (the loop's is the process's). */
+#define READER_NICE 10
 
 struct reader {
 	uv_loop_t *loop;
@@ -35,6 +41,10 @@ struct reader {
 static void thread_main(void *arg)
 {
 	struct reader *rd = arg;
+	/* On a machine with few cores the loop must win the CPU over a long
+	 * read: a nice thread (Linux: nice is per thread) only takes what the
+	 * loop leaves. Best effort: without it the read only competes. */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), READER_NICE);
 	uv_mutex_lock(&rd->mu);
 	for (;;) {
 		while (!rd->stop && !rd->cur)

@@ -491,7 +491,7 @@ void listing_jobs(struct call *c, msg *m)
 		return;
 	}
 	char err[300];
-	if (!ms->reader && reader_new(&ms->reader, ms->loop, ms->db_path, wake, ms, err, sizeof err)) {
+	if (!ms->reader && reader_new(&ms->reader, ms->loop, ms->store, ms->db_path, wake, ms, err, sizeof err)) {
 		log_error("jobs: %s", err);
 		call_error(c, "internal", "jobs: %s", err);
 		listing_free(L);

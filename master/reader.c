@@ -77,8 +77,8 @@ static void on_async(uv_async_t *h)
 	rd->wake(rd->wake_arg); /* the next one starts after the turn's commit */
 }
 
-int reader_new(struct reader **out, uv_loop_t *loop, const char *db_path, void (*wake)(void *arg), void *arg,
-	       char *err, size_t errlen)
+int reader_new(struct reader **out, uv_loop_t *loop, struct store *s, const char *db_path,
+	       void (*wake)(void *arg), void *arg, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct reader *rd = calloc(1, sizeof *rd);
@@ -86,7 +86,7 @@ int reader_new(struct reader **out, uv_loop_t *loop, const char *db_path, void (
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	if (storeread_open(&rd->sr, db_path, err, errlen)) {
+	if (storeread_open(&rd->sr, s, db_path, err, errlen)) {
 		free(rd);
 		return -1;
 	}

@@ -19,6 +19,7 @@
 #include <uv.h>
 
 struct storeread;
+struct store;
 struct reader;
 
 /* Jobs waiting for the reader beyond this are refused (the caller answers busy). */
@@ -36,11 +37,11 @@ struct reader_job {
 	struct reader_job *next;
 };
 
-/* Open the reader connection on db_path and start the thread. wake(arg)
+/* Open the reader connection on db_path (the database of s) and start the thread. wake(arg)
  * is called on the loop when a job is done (the turn should run). 0, or
  * -1 with a one-line err. */
-int reader_new(struct reader **out, uv_loop_t *loop, const char *db_path, void (*wake)(void *arg), void *arg,
-	       char *err, size_t errlen);
+int reader_new(struct reader **out, uv_loop_t *loop, struct store *s, const char *db_path,
+	       void (*wake)(void *arg), void *arg, char *err, size_t errlen);
 /* Queue j (loop). 0, or -1 when READER_PENDING_MAX wait already. */
 int reader_push(struct reader *rd, struct reader_job *j);
 /* After the turn's commit (loop): hand the oldest waiting job over if

@@ -188,6 +188,11 @@ struct store {
 	int no_sync;    /* --sync normal: store_sync does nothing */
 	unsigned txn_writes, last_writes; /* statements in the open / last committed transaction */
 	atomic_int wal_frames; /* frames in the WAL after the last commit */
+	/* While a reader holds a snapshot (storeread.h: readers) the WAL
+	 * cannot restart and grows; a checkpoint is then due only once
+	 * STORE_CHECKPOINT_FRAMES more frames came since the WAL's size at
+	 * the last one (ckpt_log), not on every turn until it restarts. */
+	atomic_int readers, ckpt_log;
 	sqlite3_stmt *st[S_MAX];
 	sqlite3_stmt *svc_st[STORE_SVC_STMTS]; /* storesvc.c's, prepared on first use */
 	sqlite3_stmt *pipe_st[STORE_PIPE_STMTS]; /* storepipe.c's, prepared on first use */
@@ -620,12 +625,23 @@ unsigned store_last_commit_writes(const struct store *s) { return s->last_writes
 
 int store_wants_checkpoint(const struct store *s)
 {
-	return atomic_load(&((struct store *)s)->wal_frames) >= STORE_CHECKPOINT_FRAMES;
+	struct store *w = (struct store *)s;
+	int frames = atomic_load(&w->wal_frames);
+	if (!atomic_load(&w->readers))
+		return frames >= STORE_CHECKPOINT_FRAMES;
+	int base = atomic_load(&w->ckpt_log);
+	if (base > frames) /* the WAL restarted since */
+		base = 0;
+	return frames - base >= STORE_CHECKPOINT_FRAMES;
 }
+
+void store_readers_add(struct store *s, int delta) { atomic_fetch_add(&s->readers, delta); }
 
 int store_checkpoint(struct store *s, char *err, size_t errlen)
 {
-	int rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	int log = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, NULL);
+	atomic_store(&s->ckpt_log, log > 0 ? log : 0);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(s->ckpt));
 		return -1;

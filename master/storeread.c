@@ -13,6 +13,7 @@
 #include "store_int.h"
 
 struct storeread {
+	struct store *store; /* the writer's: told while a read transaction is open */
 	sqlite3 *db;
 	sqlite3_stmt *touch; /* a cheap read that starts the read transaction */
 	int in_txn;
@@ -25,7 +26,7 @@ static int fail(struct storeread *r)
 	return -1;
 }
 
-int storeread_open(struct storeread **out, const char *path, char *err, size_t errlen)
+int storeread_open(struct storeread **out, struct store *s, const char *path, char *err, size_t errlen)
 {
 	*out = NULL;
 	struct storeread *r = calloc(1, sizeof *r);
@@ -33,6 +34,7 @@ int storeread_open(struct storeread **out, const char *path, char *err, size_t e
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	r->store = s;
 	/* NOMUTEX: the loop and the reader thread take turns, never at once
 	 * (reader.c hands the connection over under its mutex). */
 	if (sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
@@ -64,6 +66,7 @@ int storeread_begin(struct storeread *r)
 	if (sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
 		return fail(r);
 	r->in_txn = 1;
+	store_readers_add(r->store, 1);
 	/* A deferred transaction takes its snapshot at its first read. */
 	int rc = sqlite3_step(r->touch);
 	sqlite3_reset(r->touch);
@@ -81,6 +84,7 @@ void storeread_end(struct storeread *r)
 		return;
 	sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
 	r->in_txn = 0;
+	store_readers_add(r->store, -1);
 }
 
 int64_t storeread_jobs(struct storeread *r, const struct store_query *q, int64_t cancel_below, double cancel_t,

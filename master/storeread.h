@@ -20,8 +20,10 @@
 
 struct storeread;
 
-/* Open path read-only. 0, or -1 with a one-line err. */
-int storeread_open(struct storeread **out, const char *path, char *err, size_t errlen);
+/* Open path (the database of the writer s) read-only. 0, or -1 with a
+ * one-line err. While a read transaction is open the writer checkpoints
+ * less often (store.c: the WAL cannot restart meanwhile). */
+int storeread_open(struct storeread **out, struct store *s, const char *path, char *err, size_t errlen);
 /* Close (NULL: no-op). */
 void storeread_close(struct storeread *r);
 /* Begin a read transaction and take its snapshot now. 0 or -1. */

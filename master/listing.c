@@ -45,16 +45,16 @@ struct listing {
 	struct call call;
 	struct listing *next; /* m->listings */
 	struct store_query q;
-	int64_t *ids;        /* q.ids, owned */
-	char *client;        /* q.client, owned */
-	int prefetched;      /* 1: only prefetched, 0: only started, -1: no filter */
-	int tail;            /* merge the array members without rows */
+	int64_t *ids;	/* q.ids, owned */
+	char *client;	/* q.client, owned */
+	int prefetched; /* 1: only prefetched, 0: only started, -1: no filter */
+	int tail;	/* merge the array members without rows */
 	int64_t limit;
 	int64_t cancel_below; /* the writer's cancel-all mark at the snapshot */
 	double cancel_t;
 	struct segs tails; /* members without rows at the snapshot (loop) */
 	struct segs rows;  /* the rows (reader thread) */
-	int64_t nrows;     /* -1: the read failed (err) */
+	int64_t nrows;	   /* -1: the read failed (err) */
 	char err[256];
 };
 
@@ -285,14 +285,16 @@ static void listing_answer(struct listing *L)
 		const struct seg *g = &L->rows.v[ri];
 		/* members without rows before this row (listed after the rows
 		 * when they were named by "ids") */
-		while (!L->ids && ti < L->tails.n && p.seen < L->limit && (L->q.desc ? tv[ti].id > g->id : tv[ti].id < g->id))
+		while (!L->ids && ti < L->tails.n && p.seen < L->limit &&
+		       (L->q.desc ? tv[ti].id > g->id : tv[ti].id < g->id))
 			put_tail(&p, &tv[ti++]);
 		if (p.seen >= L->limit)
 			break; /* full before this row: the next page starts at it */
 		int pre = g->alt_len && row_prefetched(L->m, g->id);
 		p.seen++;
 		p.last = g->id;
-		if (L->prefetched < 0 || pre == L->prefetched) /* --state prefetched or running: not the other kind */
+		if (L->prefetched < 0 ||
+		    pre == L->prefetched) /* --state prefetched or running: not the other kind */
 			put_row(&p, g, pre);
 		if (p.seen >= L->limit)
 			break;
@@ -369,10 +371,11 @@ static int parse_page(struct call *c, msg *m, struct listing *L)
 		L->q.state = MJOB_RUNNING; /* state.db's running holds both */
 		L->prefetched = 1;
 	} else if (msg_has(m, "state") && (L->q.state = mjob_state_parse(state)) < 0) {
-		call_error(c, "bad_request",
-			   "jobs: unknown state \"%.40s\"; use queued, prefetched, running, completed, failed or "
-			   "cancelled",
-			   state ? state : "(not a string)");
+		call_error(
+		    c, "bad_request",
+		    "jobs: unknown state \"%.40s\"; use queued, prefetched, running, completed, failed or "
+		    "cancelled",
+		    state ? state : "(not a string)");
 		return -1;
 	} else if (L->q.state == MJOB_RUNNING) {
 		L->prefetched = 0;
@@ -387,7 +390,8 @@ static int parse_page(struct call *c, msg *m, struct listing *L)
 	}
 	const char *order = msg_get_str(m, "order");
 	if (msg_has(m, "order") && (!order || (strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0))) {
-		call_error(c, "bad_request", "jobs: \"order\" must be \"asc\" (oldest first, the default) or \"desc\"");
+		call_error(c, "bad_request",
+			   "jobs: \"order\" must be \"asc\" (oldest first, the default) or \"desc\"");
 		return -1;
 	}
 	L->q.desc = order && strcmp(order, "desc") == 0;
@@ -409,12 +413,14 @@ static int parse_filters(struct call *c, msg *m, struct listing *L)
 	if (msg_has(m, "array")) {
 		int64_t aid = 0;
 		if (msg_get_int(m, "array", &aid) || arrays_view(c->m, aid, &av)) {
-			call_error(c, "unknown_job", "jobs: no job array %lld (an array's id is its first job id)",
+			call_error(c, "unknown_job",
+				   "jobs: no job array %lld (an array's id is its first job id)",
 				   (long long)aid);
 			return -1;
 		}
 		if (L->q.desc) {
-			call_error(c, "bad_request", "jobs: \"array\" lists members in id order: no \"order\":\"desc\"");
+			call_error(c, "bad_request",
+				   "jobs: \"array\" lists members in id order: no \"order\":\"desc\"");
 			return -1;
 		}
 		L->q.after = L->q.after > av.first - 1 ? L->q.after : av.first - 1;
@@ -491,7 +497,8 @@ void listing_jobs(struct call *c, msg *m)
 		return;
 	}
 	char err[300];
-	if (!ms->reader && reader_new(&ms->reader, ms->loop, ms->store, ms->db_path, wake, ms, err, sizeof err)) {
+	if (!ms->reader &&
+	    reader_new(&ms->reader, ms->loop, ms->store, ms->db_path, wake, ms, err, sizeof err)) {
 		log_error("jobs: %s", err);
 		call_error(c, "internal", "jobs: %s", err);
 		listing_free(L);
@@ -499,7 +506,8 @@ void listing_jobs(struct call *c, msg *m)
 	}
 	L->rj.done = listing_done;
 	if (reader_push(ms->reader, &L->rj)) {
-		call_error(c, "busy", "jobs: %d listings wait already; ask again shortly", READER_PENDING_MAX);
+		call_error(c, "busy", "jobs: %d listings wait already; ask again shortly",
+			   READER_PENDING_MAX);
 		listing_free(L);
 		return;
 	}

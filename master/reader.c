@@ -29,9 +29,9 @@ struct reader {
 	struct reader_job *head, *tail; /* waiting (loop only) */
 	size_t npending;
 	struct reader_job *cur, *fin; /* handed over / done (under mu) */
-	int busy;                     /* a job is handed over and not back yet (loop only) */
-	int started;                  /* the thread runs */
-	int stop;                     /* under mu */
+	int busy;		      /* a job is handed over and not back yet (loop only) */
+	int started;		      /* the thread runs */
+	int stop;		      /* under mu */
 	void (*wake)(void *arg);
 	void *wake_arg;
 	void (*closed)(void *arg);

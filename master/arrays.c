@@ -321,6 +321,20 @@ int arrays_view_of(const struct master *m, int64_t id, struct arrays_view *v)
 	return 0;
 }
 
+int arrays_near(const struct master *m, int64_t id, int desc, struct arrays_view *v)
+{
+	const struct marray *best = NULL;
+	for (const struct marray *a = m->arrays ? m->arrays->head : NULL; a; a = a->next) {
+		int64_t last = a->first + a->n - 1;
+		if (desc ? a->first <= id && (!best || a->first > best->first) : last >= id && (!best || a->first < best->first))
+			best = a;
+	}
+	if (!best)
+		return -1;
+	*v = (struct arrays_view){.first = best->first, .last = best->first + best->n - 1, .a = best};
+	return 0;
+}
+
 /* The state of a's members from index made on (no row yet). */
 static int tail_state(const struct marray *a, int64_t i)
 {

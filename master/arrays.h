@@ -80,6 +80,11 @@ const char *arrays_client(const struct arrays_view *v);
 /* 0 and *v for the array that has member id, -1 if none. */
 int arrays_view_of(const struct master *m, int64_t id, struct arrays_view *v);
 
+/* The array that has member id, else the nearest one after id (desc:
+ * before it), into *v: 0, or -1 if there is none. A walk over ids in order
+ * (a `jobs` page) looks again only once it passes v's end. O(arrays). */
+int arrays_near(const struct master *m, int64_t id, int desc, struct arrays_view *v);
+
 /* A run of members without a row, all of one state: ids lo..hi of the
  * array v. */
 struct arrays_run {

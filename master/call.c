@@ -10,6 +10,7 @@
 #include "types.h"
 #include "mtjob.h"
 #include "pipeline.h"
+#include "listing.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ const struct call_handler call_client_table[] = {
 	{"explain", query_explain, 0},
 	{"forget", query_forget, CALL_WRITES},
 	{"hello", clients_on_hello, CALL_CONN},
-	{"jobs", query_jobs, 0},
+	{"jobs", listing_jobs, 0},
 	{"nodes", nodes_on_list, 0},
 	{"pipeline_cancel", pipeline_on_cancel, CALL_WRITES},
 	{"pipeline_results", pipeline_on_results, 0},

@@ -84,6 +84,7 @@ struct peer {
 	struct peer *prev, *next; /* all peers */
 	int paused, is_worker, is_client;
 	int git_held; /* a submit of it waits for its branches (gitres.h): not read meanwhile */
+	int query_held; /* a listing of it runs on the reader (listing.h): not read meanwhile */
 };
 
 /* Everything the master knows about one client id (kept across reconnects
@@ -244,6 +245,8 @@ struct master {
 	struct arrays *arrays;                /* job arrays (arrays.h) */
 	struct gitres_hold *gitres;           /* submits held while their branches resolve (gitres.h) */
 	int gitres_again;                     /* inside the handler of a resolved one */
+	struct reader *reader;                /* the reader thread (reader.h), made at the first listing */
+	struct listing *listings;             /* listings queued or running (listing.h) */
 };
 
 /* 1 if a new job's input of len bytes is kept in memory, with pending_b
@@ -320,7 +323,6 @@ void query_status(struct call *c, msg *m);
  * NULL if memory ran out. GET /api/v1/status, the dashboard's event stream
  * and /metrics all show this one object. */
 msg *query_status_msg(struct master *m);
-void query_jobs(struct call *c, msg *m);
 void query_explain(struct call *c, msg *m);
 void query_workers(struct call *c, msg *m);
 void query_wait(struct call *c, msg *m);

@@ -16,6 +16,7 @@
 #include "storesvc.h"
 #include "pipeline.h"
 #include "gitres.h"
+#include "listing.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,7 +97,7 @@ static void backpressure(struct master *m)
 	for (struct peer *p = m->peers; p; p = p->next)
 		if (p->paused) {
 			p->paused = 0;
-			if (!p->git_held) /* its held submit resumes it (gitres.c) */
+			if (!p->git_held && !p->query_held) /* its held submit or listing resumes it */
 				conn_resume(p->conn);
 		}
 	m->npaused = 0;
@@ -241,6 +242,11 @@ static void on_check(uv_check_t *h)
 			outbox_release(&m->outs);
 		}
 	}
+	/* Listings take their snapshot now: everything acknowledged so far
+	 * is committed, and memory agrees with it (not while a checkpoint
+	 * holds this turn's writes back). */
+	if (!deferred)
+		listing_turn(m);
 	if (!m->ckpt_busy && !m->shutting_down && store_wants_checkpoint(m->store)) {
 		m->ckpt_busy = 1;
 		store_checkpoint_begin(m->store);
@@ -838,6 +844,10 @@ static void finish_shutdown(struct master *m)
 		gateway_close(m, on_http_stopped, m);
 	}
 	nodes_close(m);
+	if (m->reader) {
+		m->handles_open++;
+		listing_close(m, on_http_stopped, m);
+	}
 	uv_close((uv_handle_t *)&m->listener, on_handle_closed);
 	uv_close((uv_handle_t *)&m->check, on_handle_closed);
 	uv_close((uv_handle_t *)&m->idle, on_handle_closed);

@@ -188,6 +188,11 @@ struct store {
 	int no_sync;    /* --sync normal: store_sync does nothing */
 	unsigned txn_writes, last_writes; /* statements in the open / last committed transaction */
 	atomic_int wal_frames; /* frames in the WAL after the last commit */
+	/* While a reader holds a snapshot (storeread.h: readers) the WAL
+	 * cannot restart and grows; a checkpoint is then due only once
+	 * STORE_CHECKPOINT_FRAMES more frames came since the WAL's size at
+	 * the last one (ckpt_log), not on every turn until it restarts. */
+	atomic_int readers, ckpt_log;
 	sqlite3_stmt *st[S_MAX];
 	sqlite3_stmt *svc_st[STORE_SVC_STMTS]; /* storesvc.c's, prepared on first use */
 	sqlite3_stmt *pipe_st[STORE_PIPE_STMTS]; /* storepipe.c's, prepared on first use */
@@ -620,12 +625,23 @@ unsigned store_last_commit_writes(const struct store *s) { return s->last_writes
 
 int store_wants_checkpoint(const struct store *s)
 {
-	return atomic_load(&((struct store *)s)->wal_frames) >= STORE_CHECKPOINT_FRAMES;
+	struct store *w = (struct store *)s;
+	int frames = atomic_load(&w->wal_frames);
+	if (!atomic_load(&w->readers))
+		return frames >= STORE_CHECKPOINT_FRAMES;
+	int base = atomic_load(&w->ckpt_log);
+	if (base > frames) /* the WAL restarted since */
+		base = 0;
+	return frames - base >= STORE_CHECKPOINT_FRAMES;
 }
+
+void store_readers_add(struct store *s, int delta) { atomic_fetch_add(&s->readers, delta); }
 
 int store_checkpoint(struct store *s, char *err, size_t errlen)
 {
-	int rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	int log = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, NULL);
+	atomic_store(&s->ckpt_log, log > 0 ? log : 0);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(s->ckpt));
 		return -1;
@@ -1196,8 +1212,8 @@ void store_rec_read(sqlite3_stmt *st, struct store_rec *r)
 	r->finished = col_time(st, 15);
 }
 
-int64_t store_jobs(struct store *s, const struct store_query *q,
-		   int (*fn)(void *arg, const struct store_rec *r), void *arg)
+int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, int64_t cancel_below, double cancel_t,
+		      int (*fn)(void *arg, const struct store_rec *r), void *arg, char *err, size_t errlen)
 {
 	struct buf sql = BUF_INIT;
 	/* ?5, ?6: cancel_below and cancel_t (see struct store) */
@@ -1221,13 +1237,14 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 	}
 	buf_adds(&sql, q->desc ? " ORDER BY id DESC LIMIT ?4" : " ORDER BY id LIMIT ?4");
 	if (!sql.p) {
-		snprintf(s->errmsg, sizeof s->errmsg, "out of memory");
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(db, sql.p, -1, &st, NULL) != SQLITE_OK) {
 		buf_release(&sql);
-		return fail(s);
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
 	}
 	buf_release(&sql);
 	sqlite3_bind_int64(st, 1, q->desc && q->after <= 0 ? INT64_MAX : q->after);
@@ -1236,8 +1253,8 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 	if (q->client)
 		sqlite3_bind_text(st, 3, q->client, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, q->limit);
-	sqlite3_bind_int64(st, 5, s->cancel_below);
-	sqlite3_bind_double(st, 6, s->cancel_t);
+	sqlite3_bind_int64(st, 5, cancel_below);
+	sqlite3_bind_double(st, 6, cancel_t);
 	int64_t n = 0;
 	int rc;
 	struct store_rec r;
@@ -1247,10 +1264,24 @@ int64_t store_jobs(struct store *s, const struct store_query *q,
 		if (fn(arg, &r))
 			break;
 	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		n = fail(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		n = -1;
+	}
 	sqlite3_finalize(st);
 	return n;
+}
+
+int64_t store_jobs(struct store *s, const struct store_query *q,
+		   int (*fn)(void *arg, const struct store_rec *r), void *arg)
+{
+	return store_jobs_db(s->db, q, s->cancel_below, s->cancel_t, fn, arg, s->errmsg, sizeof s->errmsg);
+}
+
+void store_cancel_get(const struct store *s, int64_t *below, double *t)
+{
+	*below = s->cancel_below;
+	*t = s->cancel_t;
 }
 
 int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t forgotten[5])

@@ -222,6 +222,10 @@ struct store_query {
 int64_t store_jobs(struct store *s, const struct store_query *q,
 		   int (*fn)(void *arg, const struct store_rec *r), void *arg);
 
+/* The cancel-all mark (store_cancel_all) as the writer knows it now: a
+ * reader (storeread.h) maps the rows below it as store_jobs does. */
+void store_cancel_get(const struct store *s, int64_t *below, double *t);
+
 /* Which final jobs store_forget() removes: all conditions hold. */
 struct store_forget_q {
 	int state;              /* 2, 3 or 4; -1: any final state */

@@ -74,4 +74,15 @@ void store_row_read(sqlite3_stmt *st, struct store_row *r);
 /* Fill r from the current row of st (columns STORE_REC_COLS from 0). */
 void store_rec_read(sqlite3_stmt *st, struct store_rec *r);
 
+/* A reader (storeread.c) began (+1) or ended (-1) a read transaction:
+ * while one is open the WAL cannot restart (store_wants_checkpoint). Any
+ * thread. */
+void store_readers_add(struct store *s, int delta);
+
+/* store_jobs on connection db (the writer's, or a reader's: storeread.h),
+ * with the cancel-all mark given (store_cancel_get); err gets SQLite's
+ * message on a failure (-1). */
+int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, int64_t cancel_below, double cancel_t,
+		      int (*fn)(void *arg, const struct store_rec *r), void *arg, char *err, size_t errlen);
+
 #endif

@@ -243,6 +243,10 @@ kill $mp; wait $mp 2>/dev/null || true
 # (tests/bench/array.sh).
 bash "$top/tests/bench/array.sh"
 
+# Queries beside dispatch: round-trip p99 with and without listings over a
+# 5M-row store (tests/bench/query.sh).
+bash "$top/tests/bench/query.sh"
+
 # Slurm (issue 4), on the 4-node test cluster on this machine
 # (tests/slurm/cluster.sh; stopped again if this run started it).
 export MTSLURM_SLURM_DIR=${MTSLURM_SLURM_DIR:-/tmp/mtslurm-slurm}

@@ -29,6 +29,12 @@ int store_run(struct store *s, sqlite3_stmt *st);
 /* Jobs below this id whose row says queued or running are cancelled (the
  * mark of the last cancel --all; 0: none). */
 int64_t store_cancel_mark(const struct store *s);
+/* No row below this id is unfinished (state<2): walks of unfinished rows
+ * start there (there is no index of them, see live_lo in store.c). */
+int64_t store_live_lo(const struct store *s);
+/* Row id is made unfinished (queued or running) by this transaction:
+ * before its write, so that store_live_lo stays true. */
+void store_live_note(struct store *s, int64_t id);
 
 /* Statements of storesvc.c, prepared on first use (plain jobs never prepare
  * them) and finalized by store_close(): STORE_SVC_STMTS slots. */

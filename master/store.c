@@ -190,13 +190,14 @@ static const char schema_sql[] =
 
 /* WAL frames (pages) after which the master asks for a checkpoint. A
  * checkpoint copies each page once however often the WAL holds it, and a
- * job's row page is in the WAL twice (insert, result): with 4000 frames
- * (16 MB) many pages were checkpointed after the insert and again after the
- * result; 16000 (64 MB) cut the master's bytes written per echo job by
- * about 8 %, 32000 by 22 % but makes each checkpoint (during which commits
- * wait, store_checkpoint_begin) and a crash recovery read 4x longer
- * (docs/performance.md). */
-#define STORE_CHECKPOINT_FRAMES 16000
+ * job's row page is in the WAL twice (insert, result), so a larger WAL
+ * means fewer bytes written per job (16000 frames: about -8 % per echo
+ * job, 32000: -22 %). But until a WAL has once grown to its size every
+ * commit extends the file, and an fdatasync that must also commit the
+ * file's new size to ext4's journal made a fresh cluster's round trip
+ * 100-200 us slower with 16000; and commits wait while a checkpoint runs
+ * (store_checkpoint_begin), longer for a larger one. */
+#define STORE_CHECKPOINT_FRAMES 4000
 
 struct store {
 	sqlite3 *db;

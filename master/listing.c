@@ -50,8 +50,7 @@ struct listing {
 	int prefetched; /* 1: only prefetched, 0: only started, -1: no filter */
 	int tail;	/* merge the array members without rows */
 	int64_t limit;
-	int64_t cancel_below; /* the writer's cancel-all mark at the snapshot */
-	double cancel_t;
+	struct store_marks marks; /* the writer's, at the snapshot */
 	struct segs tails; /* members without rows at the snapshot (loop) */
 	struct segs rows;  /* the rows (reader thread) */
 	int64_t nrows;	   /* -1: the read failed (err) */
@@ -138,7 +137,7 @@ static void listing_work(struct reader_job *rj, struct storeread *sr)
 {
 	struct listing *L = (struct listing *)rj;
 	buf_grow(&L->rows.b, 4096); /* rows.b.p NULL afterwards: out of memory */
-	L->nrows = storeread_jobs(sr, &L->q, L->cancel_below, L->cancel_t, row_cb, &L->rows);
+	L->nrows = storeread_jobs(sr, &L->q, &L->marks, row_cb, &L->rows);
 	if (L->nrows < 0)
 		snprintf(L->err, sizeof L->err, "%s", storeread_errmsg(sr));
 }
@@ -206,7 +205,7 @@ static int listing_prepare(struct reader_job *rj, struct storeread *sr)
 		snprintf(L->err, sizeof L->err, "%s", storeread_errmsg(sr));
 		return -1;
 	}
-	store_cancel_get(L->m->store, &L->cancel_below, &L->cancel_t);
+	store_marks_get(L->m->store, &L->marks);
 	buf_grow(&L->tails.b, 64);
 	if (L->tail)
 		tail_runs(L);
@@ -453,7 +452,7 @@ static void listing_here(struct listing *L)
 {
 	struct master *m = L->m;
 	workers_flush_assigns(m, 1);
-	store_cancel_get(m->store, &L->cancel_below, &L->cancel_t);
+	store_marks_get(m->store, &L->marks);
 	buf_grow(&L->tails.b, 64);
 	buf_grow(&L->rows.b, 4096);
 	if (L->prefetched < 0)

@@ -36,7 +36,7 @@
 #define MASTER_VERSION "0.1.0"
 #define MASTER_CID_MAX 64
 #define MASTER_WID_MAX 128
-#define MASTER_PREFETCH_MIN 64 /* default prefetch: max(slots, this) */
+#define MASTER_PREFETCH_MIN 1024 /* default prefetch: max(slots, this) */
 /* A job's assignment reaches state.db only if it still runs this long after
  * it: most short jobs then cost one row update (their final one) instead of
  * two. A master restarted in between finds such a job queued and gives it

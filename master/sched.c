@@ -530,6 +530,14 @@ void sched_worker_add_orphan_holder(struct sched *s, struct sched_worker *w)
 	workers_add(s, w);
 }
 
+/* What j counts for against SCHED_PREFETCH_BYTES: its input, or, for an
+ * input only in state.db (its size is not in memory; the master reads it
+ * back to send it), SCHED_STORED_INPUT_B. */
+static inline uint64_t window_b(const struct mjob *j)
+{
+	return mjob_input_stored(j) ? SCHED_STORED_INPUT_B : j->input_len;
+}
+
 static void worker_append(struct sched_worker *w, struct mjob *j)
 {
 	j->worker = w;
@@ -541,6 +549,7 @@ static void worker_append(struct sched_worker *w, struct mjob *j)
 		w->head = j;
 	w->tail = j;
 	w->nassigned++;
+	w->assigned_b += window_b(j);
 	if (j->ranks > 1)
 		w->extra += j->ranks - 1u;
 	if ((j->flags & MJOB_F_RES) && w->res)
@@ -559,6 +568,7 @@ static void worker_unlink(struct sched *s, struct sched_worker *w, struct mjob *
 		w->tail = j->prev;
 	j->prev = j->next = NULL;
 	w->nassigned--;
+	w->assigned_b -= window_b(j);
 	if (j->ranks > 1)
 		w->extra -= j->ranks - 1u;
 	if (j->flags & MJOB_F_RES)
@@ -870,7 +880,11 @@ size_t sched_dispatch(struct sched *s)
 			uint32_t limit = w->slots;
 			if (phase == 1)
 				limit = w->window = sched_worker_window(s, w);
-			while (w->nassigned + w->extra < limit && s->nactive && assign_one(s, w, limit))
+			/* beyond its slots, a window also holds at most
+			 * SCHED_PREFETCH_BYTES of input */
+			while (w->nassigned + w->extra < limit && s->nactive &&
+			       (w->nassigned + w->extra < w->slots || w->assigned_b < SCHED_PREFETCH_BYTES) &&
+			       assign_one(s, w, limit))
 				n++;
 		}
 	}
@@ -1255,6 +1269,7 @@ void sched_worker_lost(struct sched *s, struct sched_worker *w, const char *wid)
 	uint32_t slots = w->slots;
 	w->head = w->tail = NULL;
 	w->nassigned = 0;
+	w->assigned_b = 0;
 	s->nstarted -= w->nstarted;
 	w->nstarted = 0;
 	w->extra = 0;
@@ -1375,6 +1390,7 @@ size_t sched_cancel_all(struct sched *s, void (*fn)(void *arg, struct mjob *j), 
 		}
 		w->head = w->tail = NULL;
 		w->nassigned = 0;
+		w->assigned_b = 0;
 		w->nstarted = 0;
 		w->extra = 0;
 		w->nrevoking = 0;

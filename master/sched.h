@@ -31,7 +31,8 @@
  *    stale). Until a worker's first result its run times are unknown and it
  *    gets no prefetch. So tiny jobs get the full window (throughput is window
  *    / round trip) and long ones none (a fairer job never waits behind them).
- *    Free slots of all workers are filled before any prefetch window.
+ *    Free slots of all workers are filled before any prefetch window. Beyond
+ *    its slots a worker also holds at most SCHED_PREFETCH_BYTES of input.
  *  - Preemption of prefetched jobs (sched_preempt): when a queued job should
  *    precede jobs a worker holds but has not started -- a job of a client
  *    with at least two fewer assigned jobs than theirs (fair share), or a
@@ -122,6 +123,7 @@ struct sched_worker {
 	uint32_t slots;
 	uint32_t window;    /* slots + prefetch, as of the last dispatch */
 	uint32_t prefetch_max; /* the window never exceeds slots + this */
+	uint64_t assigned_b; /* input bytes of its assigned jobs (see SCHED_PREFETCH_BYTES) */
 	uint32_t est_us;    /* smoothed run time of its jobs (valid once nsamples > 0) */
 	uint32_t nsamples;  /* run times measured (saturates) */
 	uint32_t nrevoking; /* steal revokes in flight */
@@ -219,6 +221,14 @@ struct sched {
  * from a right estimate must never look worth revoking. */
 #define SCHED_COVER_US 50000u
 #define SCHED_PREEMPT_US 100000u
+/* Beyond its slots a worker is given no more jobs once the inputs of those
+ * it holds reach this many bytes: what its prefetch window costs in frames
+ * and memory (the master reads inputs it does not hold back from state.db
+ * to send them) stays what 64 jobs of 64 KiB cost, whatever --prefetch
+ * allows -- with the default of 1024, 64 KiB inputs would otherwise put
+ * 64 MiB per worker in flight (t0235). */
+#define SCHED_PREFETCH_BYTES (4u << 20)
+#define SCHED_STORED_INPUT_B (64u << 10)
 
 void sched_init(struct sched *s, const struct sched_cb *cb);
 /* Free every job and all structures (clients and workers belong to the

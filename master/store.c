@@ -24,7 +24,7 @@
 #include "store_int.h"
 #include "storearr.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -51,6 +51,8 @@ enum {
 	S_ENV_OFFER,
 	S_ENV_FIND,
 	S_ENV_GET,
+	S_LIVE_NEXT,
+	S_LIVE_SAVE,
 	S_MAX
 };
 
@@ -67,6 +69,12 @@ static const char *const sql_text[S_MAX] = {
 			"ON CONFLICT(key) DO UPDATE SET t=excluded.t",
 	[S_ENV_FIND] = "SELECT id FROM envs WHERE key=?1",
 	[S_ENV_GET] = "SELECT minimal,vars FROM envs WHERE id=?1",
+	/* The oldest unfinished row at or above ?1, else the next id (see
+	 * live_lo in struct store): a rowid walk that stops at the first
+	 * unfinished row, so each finished row is passed once in all. */
+	[S_LIVE_NEXT] = "SELECT coalesce((SELECT id FROM jobs WHERE id>=?1 AND +state<2 ORDER BY id LIMIT 1),"
+			"(SELECT coalesce(max(id),0)+1 FROM jobs))",
+	[S_LIVE_SAVE] = "INSERT OR REPLACE INTO meta(key,value) VALUES('live_lo',?1)",
 	[S_ASSIGN] = "UPDATE jobs SET state=1,attempts=?2,worker=?3,started=?4 WHERE id=?1",
 	[S_REQUEUE] = "UPDATE jobs SET state=0,attempts=?2,worker=NULL,started=NULL WHERE id=?1",
 	[S_STARTED] = "UPDATE jobs SET started=?3 WHERE id=?1 AND attempts=?2 AND state=1",
@@ -148,7 +156,6 @@ static const char schema_sql[] =
 	 * because workers cache snapshots by id */
 	"CREATE TABLE IF NOT EXISTS envs(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,"
 	" minimal INTEGER NOT NULL, vars TEXT NOT NULL, t REAL);"
-	"CREATE INDEX IF NOT EXISTS jobs_live ON jobs(state) WHERE state<2;"
 	"CREATE TABLE IF NOT EXISTS workers(wid TEXT PRIMARY KEY, since REAL);"
 	"CREATE TABLE IF NOT EXISTS submits(client TEXT NOT NULL, req INTEGER NOT NULL, first INTEGER NOT NULL,"
 	" n INTEGER NOT NULL, t REAL, PRIMARY KEY(client, req)) WITHOUT ROWID;"
@@ -178,7 +185,18 @@ static const char schema_sql[] =
 	STORE_PIPE_SCHEMA_SQL
 	"INSERT OR IGNORE INTO meta(key,value) VALUES('schema_version','" STORE_STR(STORE_SCHEMA_VERSION) "');";
 
-/* WAL frames (pages) after which the master asks for a checkpoint. */
+/* See live_lo in struct store. */
+#define STORE_LIVE_SAVE_STEP 65536
+
+/* WAL frames (pages) after which the master asks for a checkpoint. A
+ * checkpoint copies each page once however often the WAL holds it, and a
+ * job's row page is in the WAL twice (insert, result), so a larger WAL
+ * means fewer bytes written per job (16000 frames: about -8 % per echo
+ * job, 32000: -22 %). But until a WAL has once grown to its size every
+ * commit extends the file, and an fdatasync that must also commit the
+ * file's new size to ext4's journal made a fresh cluster's round trip
+ * 100-200 us slower with 16000; and commits wait while a checkpoint runs
+ * (store_checkpoint_begin), longer for a larger one. */
 #define STORE_CHECKPOINT_FRAMES 4000
 
 struct store {
@@ -207,6 +225,16 @@ struct store {
 	 * until then readers map such rows to cancelled. */
 	int64_t cancel_below, sweep_lo;
 	double cancel_t;
+	/* Schema 8: no row below live_lo is unfinished (state<2), so readers
+	 * of unfinished rows walk rowids from it instead of keeping an index
+	 * of them (jobs_live, schema 7, cost an index insert and delete per
+	 * job: 11-15 % of the master's CPU per echo job). store_commit
+	 * advances it to the oldest unfinished row; writes that make a row
+	 * below it unfinished lower it, and a lowered value is saved (meta
+	 * live_lo) in the same transaction. A raised one is saved only every
+	 * STORE_LIVE_SAVE_STEP ids: a lower saved value is merely slower to
+	 * read from, never wrong. */
+	int64_t live_lo, live_lo_saved;
 	char id[STORE_ID_LEN + 1]; /* meta.store_id */
 	char errmsg[256];
 };
@@ -291,12 +319,59 @@ int store_run(struct store *s, sqlite3_stmt *st) { return run(s, st); }
 
 static int64_t scalar(struct store *s, const char *sql, int64_t arg);
 
-/* Oldest job that the table still shows unfinished (index jobs_live), or
- * INT64_MAX; -1 on error. */
+/* Oldest job that the table still shows unfinished (a rowid walk from
+ * live_lo), or INT64_MAX; -1 on error. */
 static int64_t oldest_live(struct store *s)
 {
-	int64_t lo = scalar(s, "SELECT coalesce(min(id),-2) FROM jobs WHERE state<2", 0);
+	int64_t lo = scalar(s,
+			    "SELECT coalesce((SELECT id FROM jobs WHERE id>=?1 AND +state<2 ORDER BY id LIMIT 1),-2)",
+			    s->live_lo);
 	return lo == -2 ? INT64_MAX : lo;
+}
+
+/* live_lo from meta, or, for a database that has none yet (new, or of
+ * schema 7: its upgrade dropped jobs_live), from one walk of the table. */
+static int load_live_lo(struct store *s)
+{
+	int64_t v = scalar(s, "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='live_lo'),-2)", 0);
+	if (v == -2)
+		v = scalar(s, "SELECT coalesce((SELECT min(id) FROM jobs WHERE +state<2),"
+			      "(SELECT coalesce(max(id),0)+1 FROM jobs))", 0);
+	if (v < 0)
+		return -1;
+	s->live_lo = v > 0 ? v : 1;
+	s->live_lo_saved = -1; /* saved at the first commit */
+	return 0;
+}
+
+void store_live_note(struct store *s, int64_t id)
+{
+	if (id < s->live_lo)
+		s->live_lo = id;
+}
+
+int64_t store_live_lo(const struct store *s) { return s->live_lo; }
+
+/* Advance live_lo to the oldest unfinished row and save it if it went down
+ * (always) or up by STORE_LIVE_SAVE_STEP; in the open transaction. */
+static int live_advance(struct store *s)
+{
+	sqlite3_stmt *st = s->st[S_LIVE_NEXT];
+	sqlite3_bind_int64(st, 1, s->live_lo);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		s->live_lo = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return fail(s);
+	if (s->live_lo >= s->live_lo_saved && s->live_lo - s->live_lo_saved < STORE_LIVE_SAVE_STEP &&
+	    s->live_lo_saved >= 0)
+		return 0;
+	sqlite3_bind_int64(s->st[S_LIVE_SAVE], 1, s->live_lo);
+	if (run(s, s->st[S_LIVE_SAVE]))
+		return -1;
+	s->live_lo_saved = s->live_lo;
+	return 0;
 }
 
 static int load_cancel(struct store *s)
@@ -471,7 +546,8 @@ static int schema_version(struct store *s, char *ver, size_t verlen)
  * v7 the job's options (where and how it runs: git, container, resources)
  * and new tables (arrays: job arrays, storearr.h; pipelines, pipejobs,
  * pipeitems: storepipe.h; piperuns came later, a new table of the same
- * version: a database without it gets it at its next open). */
+ * version: a database without it gets it at its next open); v8 drops the
+ * index jobs_live (meta live_lo replaces it: see struct store). */
 static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE jobs ADD COLUMN treq REAL; ALTER TABLE jobs ADD COLUMN ranks INTEGER;",
 	[3] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
@@ -479,6 +555,7 @@ static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[4] = "ALTER TABLE jobs ADD COLUMN envid INTEGER;",
 	[5] = "",
 	[6] = "ALTER TABLE jobs ADD COLUMN opts TEXT;",
+	[7] = "DROP INDEX IF EXISTS jobs_live;",
 };
 
 /* Create the schema, or upgrade a database of version 2 or later in place,
@@ -563,7 +640,7 @@ int store_open(struct store **out, const char *path, const struct store_opts *o,
 		goto fail;
 	if (setup_schema(s, fresh, path, err, errlen) || check_identity(s, path, expect, err, errlen))
 		goto fail;
-	if (load_cancel(s) < 0) {
+	if (load_live_lo(s) < 0 || load_cancel(s) < 0) {
 		open_failed(s, path, err, errlen);
 		goto fail;
 	}
@@ -674,6 +751,8 @@ int store_commit(struct store *s)
 		return 1;
 	if (s->failed)
 		goto rollback;
+	if (live_advance(s))
+		goto rollback;
 	for (int st = 2; st < 5; st++) {
 		if (!s->count_delta[st])
 			continue;
@@ -756,6 +835,7 @@ int store_insert(struct store *s, const struct mjob *j, const char *input, size_
 {
 	if (store_begin(s))
 		return -1;
+	store_live_note(s, j->id); /* an array member's id may be below it */
 	sqlite3_stmt *st = s->st[S_INSERT];
 	sqlite3_bind_int64(st, 1, j->id);
 	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
@@ -830,6 +910,7 @@ int store_assign(struct store *s, int64_t id, int attempts, const char *worker, 
 {
 	if (store_begin(s))
 		return -1;
+	store_live_note(s, id);
 	sqlite3_stmt *st = s->st[S_ASSIGN];
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, attempts);
@@ -863,7 +944,11 @@ static int run_id_int(struct store *s, int which, int64_t id, int v)
 
 int store_crashes(struct store *s, int64_t id, int crashes) { return run_id_int(s, S_CRASHES, id, crashes); }
 
-int store_requeue(struct store *s, int64_t id, int attempts) { return run_id_int(s, S_REQUEUE, id, attempts); }
+int store_requeue(struct store *s, int64_t id, int attempts)
+{
+	store_live_note(s, id);
+	return run_id_int(s, S_REQUEUE, id, attempts);
+}
 
 int store_finish(struct store *s, int64_t id, int state, int attempts, const char *worker,
 		 double started, const char *output, size_t output_len, const char *error, int rc_set, int rc,
@@ -1089,29 +1174,20 @@ void store_row_read(sqlite3_stmt *st, struct store_row *r)
 
 int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg)
 {
-	/* Unfinished jobs are usually the newest: a rowid range scan from the
-	 * oldest one is then the cheapest plan. If they are sparse (an old
-	 * job still running among millions of finished ones), use the
-	 * partial index instead. */
+	/* A rowid walk from the oldest row that may be unfinished (live_lo:
+	 * usually the oldest unfinished job; rows below cancel_below are
+	 * cancelled, not loaded). */
 	int64_t below = s->cancel_below > 0 ? s->cancel_below : 1;
-	int64_t live = scalar(s, "SELECT count(*) FROM jobs WHERE state<2 AND id>=?1", below);
-	if (live <= 0)
-		return live;
-	int64_t lo = scalar(s, "SELECT min(id) FROM jobs WHERE state<2 AND id>=?1", below);
-	int64_t hi = store_max_id(s);
-	/* A typed job's type comes from its jobmeta row. In a scan, merged in
-	 * from a second cursor over jobmeta in id order (a LEFT JOIN, a rowid
-	 * lookup per job, costs 7 % on a million jobs); in the sparse case by
-	 * a LEFT JOIN; not at all while no job has a type. */
-	int typed = scalar(s, "SELECT EXISTS(SELECT 1 FROM jobmeta)", 0) > 0, scan = live * 4 >= hi - lo + 1;
-	char sql[640];
-	snprintf(sql, sizeof sql, "SELECT " STORE_ROW_COLS ",%s FROM jobs AS j %s WHERE %s",
-		 typed && !scan ? "m.jtype" : "NULL",
-		 scan ? "" : typed ? "INDEXED BY jobs_live LEFT JOIN jobmeta AS m ON m.id=j.id" : "INDEXED BY jobs_live",
-		 scan ? "j.id>=?1 AND +j.state<2 ORDER BY j.id" : "j.state<2 AND j.id>=?1");
+	int64_t lo = below > s->live_lo ? below : s->live_lo;
+	/* A typed job's type comes from its jobmeta row, merged in from a
+	 * second cursor over jobmeta in id order (a LEFT JOIN, a rowid lookup
+	 * per job, costs 7 % on a million jobs); not at all while no job has
+	 * a type. */
+	int typed = scalar(s, "SELECT EXISTS(SELECT 1 FROM jobmeta)", 0) > 0;
 	sqlite3_stmt *st = NULL, *mt = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK ||
-	    (typed && scan &&
+	if (sqlite3_prepare_v2(s->db, "SELECT " STORE_ROW_COLS ",NULL FROM jobs AS j WHERE j.id>=?1 AND +j.state<2 ORDER BY j.id",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    (typed &&
 	     sqlite3_prepare_v2(s->db, "SELECT id,jtype FROM jobmeta WHERE id>=?1 ORDER BY id", -1, &mt, NULL) !=
 		     SQLITE_OK)) {
 		fail(s);
@@ -1212,7 +1288,7 @@ void store_rec_read(sqlite3_stmt *st, struct store_rec *r)
 	r->finished = col_time(st, 15);
 }
 
-int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, int64_t cancel_below, double cancel_t,
+int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, const struct store_marks *mk,
 		      int (*fn)(void *arg, const struct store_rec *r), void *arg, char *err, size_t errlen)
 {
 	struct buf sql = BUF_INIT;
@@ -1226,7 +1302,8 @@ int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, int64_t cancel_b
 	if (q->state == MJOB_CANCELLED)
 		buf_adds(&sql, " AND (+state=?2 OR (+state<2 AND id<?5))");
 	else if (q->state >= 0)
-		buf_adds(&sql, q->state < 2 ? " AND state=?2 AND id>=?5" : " AND +state=?2");
+		/* unfinished rows: none below live_lo (?7) */
+		buf_adds(&sql, q->state < 2 ? " AND +state=?2 AND id>=?5 AND id>=?7" : " AND +state=?2");
 	if (q->client)
 		buf_adds(&sql, " AND client=?3");
 	if (q->ids) {
@@ -1253,8 +1330,10 @@ int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, int64_t cancel_b
 	if (q->client)
 		sqlite3_bind_text(st, 3, q->client, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, q->limit);
-	sqlite3_bind_int64(st, 5, cancel_below);
-	sqlite3_bind_double(st, 6, cancel_t);
+	sqlite3_bind_int64(st, 5, mk->cancel_below);
+	sqlite3_bind_double(st, 6, mk->cancel_t);
+	if (q->state >= 0 && q->state < 2)
+		sqlite3_bind_int64(st, 7, mk->live_lo);
 	int64_t n = 0;
 	int rc;
 	struct store_rec r;
@@ -1275,13 +1354,16 @@ int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, int64_t cancel_b
 int64_t store_jobs(struct store *s, const struct store_query *q,
 		   int (*fn)(void *arg, const struct store_rec *r), void *arg)
 {
-	return store_jobs_db(s->db, q, s->cancel_below, s->cancel_t, fn, arg, s->errmsg, sizeof s->errmsg);
+	struct store_marks mk;
+	store_marks_get(s, &mk);
+	return store_jobs_db(s->db, q, &mk, fn, arg, s->errmsg, sizeof s->errmsg);
 }
 
-void store_cancel_get(const struct store *s, int64_t *below, double *t)
+void store_marks_get(const struct store *s, struct store_marks *mk)
 {
-	*below = s->cancel_below;
-	*t = s->cancel_t;
+	mk->cancel_below = s->cancel_below;
+	mk->cancel_t = s->cancel_t;
+	mk->live_lo = s->live_lo;
 }
 
 int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t forgotten[5])
@@ -1296,7 +1378,7 @@ int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t fo
 		" AND (?3 IS NULL OR id IN (SELECT value FROM json_each(?3)))"
 		" AND id<(SELECT max(id) FROM jobs)"
 		" AND id NOT IN (SELECT d.value FROM jobs AS l, json_each(l.deps) AS d"
-		"  WHERE l.state<2 AND l.deps IS NOT NULL AND l.deps<>'[]')"
+		"  WHERE l.id>=?5 AND +l.state<2 AND l.deps IS NOT NULL AND l.deps<>'[]')"
 		" ORDER BY id LIMIT ?4) RETURNING state";
 	memset(forgotten, 0, 5 * sizeof forgotten[0]);
 	if (store_begin(s))
@@ -1308,6 +1390,7 @@ int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t fo
 	sqlite3_bind_double(st, 2, q->finished_before);
 	store_bind_str(st, 3, q->ids_json);
 	sqlite3_bind_int64(st, 4, q->limit > 0 ? q->limit : 1);
+	sqlite3_bind_int64(st, 5, s->live_lo);
 	int64_t n = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -222,9 +222,18 @@ struct store_query {
 int64_t store_jobs(struct store *s, const struct store_query *q,
 		   int (*fn)(void *arg, const struct store_rec *r), void *arg);
 
-/* The cancel-all mark (store_cancel_all) as the writer knows it now: a
- * reader (storeread.h) maps the rows below it as store_jobs does. */
-void store_cancel_get(const struct store *s, int64_t *below, double *t);
+/* What the writer knows now that a reader's snapshot taken right after a
+ * commit needs to read rows as store_jobs does (storeread.h): the cancel-all
+ * mark (store_cancel_all: rows below cancel_below that are unfinished read as
+ * cancelled at cancel_t), and live_lo (no unfinished row below it; it only
+ * goes down with a write and up at a commit, so the value right after a
+ * commit holds for that commit's snapshot). */
+struct store_marks {
+	int64_t cancel_below;
+	double cancel_t;
+	int64_t live_lo;
+};
+void store_marks_get(const struct store *s, struct store_marks *mk);
 
 /* Which final jobs store_forget() removes: all conditions hold. */
 struct store_forget_q {

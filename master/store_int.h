@@ -29,6 +29,12 @@ int store_run(struct store *s, sqlite3_stmt *st);
 /* Jobs below this id whose row says queued or running are cancelled (the
  * mark of the last cancel --all; 0: none). */
 int64_t store_cancel_mark(const struct store *s);
+/* No row below this id is unfinished (state<2): walks of unfinished rows
+ * start there (there is no index of them, see live_lo in store.c). */
+int64_t store_live_lo(const struct store *s);
+/* Row id is made unfinished (queued or running) by this transaction:
+ * before its write, so that store_live_lo stays true. */
+void store_live_note(struct store *s, int64_t id);
 
 /* Statements of storesvc.c, prepared on first use (plain jobs never prepare
  * them) and finalized by store_close(): STORE_SVC_STMTS slots. */
@@ -80,9 +86,9 @@ void store_rec_read(sqlite3_stmt *st, struct store_rec *r);
 void store_readers_add(struct store *s, int delta);
 
 /* store_jobs on connection db (the writer's, or a reader's: storeread.h),
- * with the cancel-all mark given (store_cancel_get); err gets SQLite's
+ * with the writer's marks given (store_marks_get); err gets SQLite's
  * message on a failure (-1). */
-int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, int64_t cancel_below, double cancel_t,
+int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, const struct store_marks *mk,
 		      int (*fn)(void *arg, const struct store_rec *r), void *arg, char *err, size_t errlen);
 
 #endif

@@ -87,10 +87,10 @@ void storeread_end(struct storeread *r)
 	store_readers_add(r->store, -1);
 }
 
-int64_t storeread_jobs(struct storeread *r, const struct store_query *q, int64_t cancel_below,
-		       double cancel_t, int (*fn)(void *arg, const struct store_rec *rec), void *arg)
+int64_t storeread_jobs(struct storeread *r, const struct store_query *q, const struct store_marks *mk,
+		       int (*fn)(void *arg, const struct store_rec *rec), void *arg)
 {
-	return store_jobs_db(r->db, q, cancel_below, cancel_t, fn, arg, r->errmsg, sizeof r->errmsg);
+	return store_jobs_db(r->db, q, mk, fn, arg, r->errmsg, sizeof r->errmsg);
 }
 
 void storeread_interrupt(struct storeread *r)

@@ -30,9 +30,10 @@ void storeread_close(struct storeread *r);
 int storeread_begin(struct storeread *r);
 /* End the read transaction (the WAL may be reset again). */
 void storeread_end(struct storeread *r);
-/* store_jobs on the snapshot, with the writer's cancel-all mark (store_cancel_get). */
-int64_t storeread_jobs(struct storeread *r, const struct store_query *q, int64_t cancel_below,
-		       double cancel_t, int (*fn)(void *arg, const struct store_rec *rec), void *arg);
+/* store_jobs on the snapshot, with the writer's marks taken right after the
+ * commit the snapshot is of (store_marks_get). */
+int64_t storeread_jobs(struct storeread *r, const struct store_query *q, const struct store_marks *mk,
+		       int (*fn)(void *arg, const struct store_rec *rec), void *arg);
 /* Make the statement running on r return soon (any thread: shutdown). */
 void storeread_interrupt(struct storeread *r);
 /* The last failure's message. */

@@ -421,6 +421,7 @@ int store_dlq_requeue(struct store *s, int64_t id, int (*fn)(void *arg, const st
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW)
 		return rc;
+	store_live_note(s, id); /* its row is queued again */
 	sqlite3_bind_int64(up, 1, id);
 	sqlite3_bind_int64(out, 1, id);
 	if (store_run(s, up) || store_run(s, out))
@@ -438,12 +439,13 @@ static int64_t clear_rows(struct store *s)
 		"DELETE FROM jobs WHERE id IN (SELECT m.id FROM jobmeta AS m JOIN jobs AS j ON j.id=m.id"
 		" WHERE (j.state>=2 OR j.id<?1) AND m.id<(SELECT max(id) FROM jobs)"
 		" AND m.id NOT IN (SELECT d.value FROM jobs AS l, json_each(l.deps) AS d"
-		"  WHERE l.state<2 AND l.deps IS NOT NULL AND l.deps<>'[]'))"
+		"  WHERE l.id>=?2 AND +l.state<2 AND l.deps IS NOT NULL AND l.deps<>'[]'))"
 		" RETURNING CASE WHEN state<2 THEN 4 ELSE state END";
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK)
 		return store_fail(s);
 	sqlite3_bind_int64(st, 1, store_cancel_mark(s));
+	sqlite3_bind_int64(st, 2, store_live_lo(s)); /* no unfinished row below it */
 	int64_t n = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

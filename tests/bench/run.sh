@@ -58,12 +58,20 @@ peer_ratios() {
 for W in 2 8; do
 	export MTSLURM_RUN_DIR=$work/run-w$W
 	mtslurm -n $W --local start >/dev/null
+	# The master's own CPU and the bytes it wrote (/proc/PID/io write_bytes:
+	# the WAL, checkpoints into state.db, its logs) per echo job; issue 12
+	# targets <= 5 us and <= 300 B.
+	mp=$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' "$MTSLURM_RUN_DIR/master.json")
+	m0=$(awk '{print $14+$15}' "/proc/$mp/stat") w0=$(awk '/^write_bytes/{print $2}' "/proc/$mp/io")
 	j0=$(busy_jiffies)
 	r=$("$B/bench/bench_echo" "$jobs")
 	j1=$(busy_jiffies)
+	m1=$(awk '{print $14+$15}' "/proc/$mp/stat") w1=$(awk '/^write_bytes/{print $2}' "/proc/$mp/io")
 	echo_rate=$(echo "$r" | awk '{print $2}')
 	fig "echo_w${W}_jobs_per_s" "$echo_rate" jobs/s
 	fig "echo_w${W}_cpu_us_per_job" "$(awk -v a="$j0" -v b="$j1" -v hz="$hz" -v n="$jobs" 'BEGIN{printf "%.2f", (b-a)*1e6/hz/n}')" us
+	fig "echo_w${W}_master_cpu_us_per_job" "$(awk -v a="$m0" -v b="$m1" -v hz="$hz" -v n="$jobs" 'BEGIN{printf "%.2f", (b-a)*1e6/hz/n}')" us
+	fig "echo_w${W}_bytes_per_job" "$(awk -v a="$w0" -v b="$w1" -v n="$jobs" 'BEGIN{printf "%.0f", (b-a)/n}')" B
 	r=$("$B/bench/bench_rtt" 10000)
 	rtt_med=$(echo "$r" | awk '{print $2}') rtt_p99=$(echo "$r" | awk '{print $4}')
 	fig "rtt_w${W}_median_us" "$rtt_med" us

@@ -480,6 +480,50 @@ static void answer_revokes(struct sched_worker *w)
 	sched_revoked(&S, w, ids, n);
 }
 
+/* Beyond its slots a window holds at most SCHED_PREFETCH_BYTES of input,
+ * whatever --prefetch allows (a job whose input is only in state.db counts
+ * SCHED_STORED_INPUT_B): 64 KiB inputs fill 4 MiB at 64 jobs, the slot's
+ * included; jobs that end free room; tiny ones get the whole prefetch. */
+static void test_window_bytes(void **st)
+{
+	(void)st;
+	static char big[64 << 10];
+	memset(big, 'b', sizeof big);
+	struct sched_client a;
+	sched_client_init(&a);
+	for (int i = 1; i <= 100; i++) {
+		struct mjob *j = mjob_new(big, sizeof big, NULL, NULL, NULL, 0, NULL);
+		assert_non_null(j);
+		j->id = i;
+		j->client = &a;
+		assert_int_equal(sched_add(&S, j), 0);
+	}
+	struct sched_worker w;
+	worker(&w, 1, 500);
+	assert_int_equal(sched_dispatch(&S), SCHED_PREFETCH_BYTES / sizeof big);
+	assert_int_equal(w.assigned_b, SCHED_PREFETCH_BYTES);
+	sched_finish(&S, sched_find(&S, 1), MJOB_COMPLETED);
+	sched_finish(&S, sched_find(&S, 2), MJOB_COMPLETED);
+	assert_int_equal(sched_dispatch(&S), 2);
+	for (int64_t id = 3; id <= 66; id++)
+		sched_finish(&S, sched_find(&S, id), MJOB_COMPLETED);
+	assert_int_equal(sched_dispatch(&S), 34); /* the rest: 2.1 MiB */
+	assert_int_equal(w.assigned_b, 34 * sizeof big);
+	for (int64_t id = 67; id <= 100; id++)
+		sched_finish(&S, sched_find(&S, id), MJOB_COMPLETED);
+	assert_int_equal(w.assigned_b, 0);
+	for (int i = 101; i <= 110; i++) /* inputs only in state.db */
+		add(&a, i, 0, 0)->flags |= MJOB_F_STORED;
+	assert_int_equal(sched_dispatch(&S), 10);
+	assert_int_equal(w.assigned_b, 10 * (uint64_t)SCHED_STORED_INPUT_B);
+	for (int i = 111; i <= 710; i++)
+		add(&a, i, 0, 0);
+	assert_int_equal(sched_dispatch(&S), 1 + 500 - 10); /* 1-byte inputs: the whole window */
+	assert_int_equal(w.nassigned, 501);
+	sched_release(&S);
+	sched_client_release(&a);
+}
+
 static void test_window_sizing(void **st)
 {
 	(void)st;
@@ -1227,6 +1271,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_time_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ranks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_window_sizing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_window_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_started_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preempt_fair_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preempt_only_when_worth_it, setup, teardown),

@@ -214,7 +214,7 @@ static void test_orphans(void **st)
 	store_close(s);
 }
 
-static void test_sparse_load_uses_index(void **st)
+static void test_sparse_load(void **st)
 {
 	(void)st;
 	struct store *s = open_store();
@@ -227,6 +227,65 @@ static void test_sparse_load_uses_index(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 2);
 	assert_int_equal(L.ids[0], 7);
 	assert_int_equal(L.ids[1], 150);
+	store_close(s);
+}
+
+static int64_t meta_live_lo(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT coalesce((SELECT value FROM meta WHERE key='live_lo'),-1)",
+					    -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	return v;
+}
+
+static int jobs_in_state(struct store *s, int state);
+
+/* Schema 8 keeps no index of unfinished rows: meta live_lo says below which
+ * id none is, and the walks start there. It follows the oldest unfinished
+ * job, and a row made unfinished below it (an array member's insert, a
+ * requeue) lowers it in the same commit, so a reopened store still loads
+ * and lists that row. */
+static void test_live_lo(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 10, 11, "c1"); /* 10..20 */
+	for (int64_t id = 10; id <= 20; id++)
+		if (id != 12)
+			assert_int_equal(store_finish(s, id, MJOB_COMPLETED, 1, NULL, 0, "o", 1, NULL, 1, 0, 1.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(meta_live_lo(), 12); /* the first commit saves it */
+	assert_int_equal(store_finish(s, 12, MJOB_COMPLETED, 1, NULL, 0, "o", 1, NULL, 1, 0, 1.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	/* nothing unfinished: past the end (a raise is saved lazily) */
+	assert_int_equal(store_live_lo(s), 21);
+	insert_n(s, 5, 1, "c1"); /* below it, as an array member can be */
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(meta_live_lo(), 5);
+	assert_int_equal(jobs_in_state(s, MJOB_QUEUED), 1);
+	store_close(s);
+	s = open_store();
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 1);
+	assert_int_equal(L.ids[0], 5);
+	assert_int_equal(jobs_in_state(s, MJOB_QUEUED), 1);
+	/* a finished row queued again (requeue) below it */
+	assert_int_equal(store_finish(s, 5, MJOB_COMPLETED, 1, NULL, 0, "o", 1, NULL, 1, 0, 1.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	assert_int_equal(store_live_lo(s), 21);
+	assert_int_equal(store_requeue(s, 15, 1), 0);
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	s = open_store();
+	L = (struct loaded){0};
+	assert_int_equal(store_load(s, load_cb, &L), 1);
+	assert_int_equal(L.ids[0], 15);
 	store_close(s);
 }
 
@@ -367,7 +426,7 @@ static void test_migrate_v3(void **st)
 	assert_int_equal(L.crash_limits[0], 1);
 	assert_int_equal(L.crashes[0], 0);
 	assert_int_equal(L.crashes[1], 1);
-	assert_schema_version("7");
+	assert_schema_version("8");
 }
 
 /* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
@@ -392,7 +451,7 @@ static void test_migrate_v2(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
 	assert_int_equal(L.crash_limits[0], 1);
-	assert_schema_version("7");
+	assert_schema_version("8");
 }
 
 /* A state.db of schema 4 (before environment snapshots) is upgraded in
@@ -417,7 +476,7 @@ static void test_migrate_v4(void **st)
 	assert_int_equal(L.env_ids[0], 0);
 	assert_int_equal(store_env_find(s, "ab"), 0);
 	store_close(s);
-	assert_schema_version("7");
+	assert_schema_version("8");
 }
 
 static int arrays_cb(void *arg, const struct store_array *a)
@@ -457,7 +516,7 @@ static void test_migrate_v6_arrays(void **st)
 	assert_int_equal(store_array_cancel(s, 4, 7), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
-	assert_schema_version("7");
+	assert_schema_version("8");
 	s = open_store();
 	struct store_array got = {0};
 	assert_int_equal(store_arrays(s, arrays_cb, &got), 1);
@@ -508,7 +567,7 @@ static void test_opts(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 2);
 	assert_string_equal(L.opts[1], "-");
 	store_close(s);
-	assert_schema_version("7");
+	assert_schema_version("8");
 }
 
 /* A state.db of schema 6 (before pipelines) is upgraded in place: the
@@ -531,7 +590,7 @@ static void test_migrate_v6_pipes(void **st)
 	struct loaded L = {0};
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
-	assert_schema_version("7");
+	assert_schema_version("8");
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "SELECT id,spec,token FROM pipelines; SELECT job FROM pipejobs;"
 					  "SELECT item FROM pipeitems", NULL, NULL, NULL),
@@ -832,7 +891,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_holds_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sparse_load_uses_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sparse_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_live_lo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_all_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_results_by_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_started, setup, teardown),

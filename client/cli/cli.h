@@ -190,6 +190,9 @@ void cli_recidx_build(struct cli_recidx *x, const msg *records);
 /* The entry of id, or NULL if id has no record. */
 struct cli_rec *cli_recidx_find(const struct cli_recidx *x, int64_t id);
 void cli_recidx_free(struct cli_recidx *x);
+/* 1 if a record's state is not final: queued, prefetched (in a worker's
+ * window, not started) or running; NULL: 0. */
+int cli_state_live(const char *state);
 
 /* Print m as one line of JSON on stdout and free it (dies on OOM). */
 void cli_print_json(msg *m);

@@ -64,7 +64,7 @@ static int cancel_ids(struct cli *cli, mts_client *c)
 		}
 		if (!was)
 			msg_push(unknown, msg_new_int(ids[i]));
-		else if (strcmp(was, "queued") && strcmp(was, "running"))
+		else if (!cli_state_live(was))
 			msg_set_str(final, key, was);
 		else if (now && !strcmp(now, "cancelled"))
 			msg_push(cancelled, msg_new_int(ids[i]));

@@ -556,7 +556,7 @@ int cmd_logs(struct cli *cli)
 		msg_free(m);
 		cli_die(1, "%s", err);
 	}
-	int running = state && (!strcmp(state, "running") || !strcmp(state, "queued"));
+	int running = cli_state_live(state);
 	if (n == 0 && !running) {
 		source = "master";
 		if ((n = master_records(j, &sel)) < 0)

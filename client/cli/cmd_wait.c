@@ -3,7 +3,7 @@
  * cmd_wait: `mtslurm wait` -- block until jobs are final and turn the
  * outcome into an exit status a script can branch on (0 all completed, 1
  * some failed or were cancelled, 2 timeout or usage). Without ids (or with
- * --all) it waits for the jobs that are queued or running when it is
+ * --all) it waits for the jobs that are queued, prefetched or running when it is
  * called -- listed first, then waited for by id -- so jobs that failed long
  * ago and jobs submitted later do not change its answer. On a terminal it
  * draws a progress line while it waits.
@@ -126,14 +126,18 @@ static void collect_state(mts_client *c, const char *st, mts_job_id **ids, size_
 	} while (next);
 }
 
-/* The jobs that are not final now: queued, then running, then queued again
- * (a job requeued between the two listings is not missed), each once. */
+/* The jobs that are not final now: queued, then prefetched (assigned to a
+ * worker's window, not started: a state of its own, not in "running"),
+ * then running, then queued again (a job requeued between the listings is
+ * not missed; one that moves on between two listings is in the later one),
+ * each once. */
 static mts_job_id *collect_live(mts_client *c, size_t *n)
 {
 	mts_job_id *ids = NULL;
 	size_t cap = 0;
 	*n = 0;
 	collect_state(c, "queued", &ids, n, &cap);
+	collect_state(c, "prefetched", &ids, n, &cap);
 	collect_state(c, "running", &ids, n, &cap);
 	collect_state(c, "queued", &ids, n, &cap);
 	if (!*n)

@@ -7,6 +7,7 @@
  * not walk the records a million times.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "msg.h"
@@ -68,4 +69,13 @@ void cli_recidx_free(struct cli_recidx *x)
 	free(x->v);
 	x->v = NULL;
 	x->n = 0;
+}
+
+int cli_state_live(const char *state)
+{
+	static const char *const live[] = {"queued", "prefetched", "running"};
+	for (size_t i = 0; state && i < sizeof live / sizeof live[0]; i++)
+		if (!strcmp(state, live[i]))
+			return 1;
+	return 0;
 }

@@ -268,8 +268,8 @@ static void on_reply(mts_client *c, msg *m)
 	int is_error = strcmp(msg_type(m), "error") == 0;
 	if (msg_get_int(m, "req", &no) == 0) {
 		struct req *r = find_req(c, no, 1);
-		if (r && r->nb) {
-			nbq_on_reply(c, r, m, is_error);
+		if (r && r->nb) { /* only nbq makes such requests: c->nbq is set */
+			c->nbq->on_reply(c, r, m, is_error);
 			return;
 		}
 		if (r) {
@@ -703,7 +703,8 @@ MTS_API void mts_close(mts_client *c)
 		free(b->text);
 		free(b);
 	}
-	nbq_release(c);
+	if (c->nbq)
+		c->nbq->release(c);
 	/* Futures still alive keep their memory; the map forgets them. */
 	jobmap_release(&c->jobs);
 	envsnap_release_all(c);
@@ -737,7 +738,8 @@ MTS_API int mts_poll(mts_client *c, int timeout_ms)
 static int all_final(mts_client *c, void *arg)
 {
 	(void)arg;
-	nbq_kick(c, 1); /* non-blocking submits count too: send what waits */
+	if (c->nbq)
+		c->nbq->kick(c, 1); /* non-blocking submits count too: send what waits */
 	return c->jobs.n == 0 && c->cb_pending == 0 && c->nb_unsettled == 0;
 }
 

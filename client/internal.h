@@ -188,6 +188,7 @@ struct mts_client {
 	size_t nenvs;
 	unsigned conn_gen;            /* counts connections, for envsnap.conn_gen */
 	/* mts_submit_nb (nbq.c) */
+	const struct nbq_ops *nbq;    /* NULL until the first mts_submit_nb; under mu */
 	struct req *nb_open;          /* the frame being filled, not linked yet */
 	size_t nb_unsettled;          /* its jobs neither acknowledged nor failed */
 	size_t nb_bytes;              /* their text */
@@ -225,14 +226,20 @@ void client_link_locked(mts_client *c, struct req *r);
 /* Mutex held: queue a callback batch for deliver(). */
 void client_queue_cb(mts_client *c, struct cbbatch *b);
 
-/* nbq.c */
-/* Mutex held, loop thread: the master answered nb frame r (unlinked):
- * acknowledge or fail its jobs, free r. Takes ownership of m. */
-void nbq_on_reply(mts_client *c, struct req *r, msg *m, int is_error);
-/* Mutex held: close the open frame and send it if the window allows. */
-void nbq_kick(mts_client *c, int force);
-/* mts_close: free every nb frame (open or linked). Mutex not needed. */
-void nbq_release(mts_client *c);
+/* The non-blocking submit queue's entry points for the connection's code
+ * (nbq.c), registered on a handle (mts_client.nbq) by its first
+ * mts_submit_nb: client.c reaches nbq.c only through them, so the queue is
+ * a layer above the connection rather than a circle with it. */
+struct nbq_ops {
+	/* Mutex held, loop thread: the master answered nb frame r (unlinked):
+	 * acknowledge or fail its jobs, free r. Takes ownership of m. */
+	void (*on_reply)(mts_client *c, struct req *r, msg *m, int is_error);
+	/* Mutex held: close the open frame and send it if the window allows
+	 * (force: whatever its size). */
+	void (*kick)(mts_client *c, int force);
+	/* mts_close: free every nb frame (open or linked). Mutex not needed. */
+	void (*release)(mts_client *c);
+};
 
 /* submit.c */
 /* Append j as a job object; envkey (exec: the snapshot's key) and cwd (exec:

@@ -112,7 +112,7 @@ static void nbq_send(mts_client *c, struct req *r)
 	client_link_locked(c, r);
 }
 
-void nbq_kick(mts_client *c, int force)
+static void nbq_kick(mts_client *c, int force)
 {
 	struct req *r = c->nb_open;
 	if (!r || !r->reg->n)
@@ -260,7 +260,7 @@ static long nbq_bad_index(const char *why)
 	return errno || end == why + 4 || *end != ':' || k < 0 ? -1 : k;
 }
 
-void nbq_on_reply(mts_client *c, struct req *r, msg *m, int is_error)
+static void nbq_on_reply(mts_client *c, struct req *r, msg *m, int is_error)
 {
 	size_t n = r->reg->n, jlen = r->frame.len - r->nb->hdr - 2;
 	int64_t first = 0;
@@ -288,7 +288,7 @@ void nbq_on_reply(mts_client *c, struct req *r, msg *m, int is_error)
 	pthread_cond_broadcast(&c->cv);
 }
 
-void nbq_release(mts_client *c)
+static void nbq_release(mts_client *c)
 {
 	struct req *r = c->reqs;
 	while (r) {
@@ -364,6 +364,8 @@ static int nbq_append(mts_client *c, const mts_job *job, struct envsnap *snap, c
 	return MTS_OK;
 }
 
+static const struct nbq_ops nbq_ops = {nbq_on_reply, nbq_kick, nbq_release};
+
 MTS_API int mts_submit_nb(uint64_t *seq_out, mts_client *c, const mts_job *job)
 {
 	char err[300], cwd[RUNDIR_PATH_MAX];
@@ -393,6 +395,7 @@ MTS_API int mts_submit_nb(uint64_t *seq_out, mts_client *c, const mts_job *job)
 		return rc;
 	}
 	pthread_mutex_lock(&c->mu);
+	c->nbq = &nbq_ops;
 	if (c->stopping)
 		rc = MTS_ECLOSED;
 	else

@@ -594,6 +594,61 @@ static int print_started(const struct cli *cli, const struct master_info *mi, co
 	return 0;
 }
 
+/* What an earlier start in this run directory left (its record, r): a
+ * cluster still answering ends the command; a master that is gone while
+ * workers' Slurm jobs live on is restarted alone (1, r keeping only the
+ * live workers' jobs); otherwise r is cleared (a master job left over is
+ * cancelled) and the start is a new one (0). */
+static int slurm_prior(struct cli *cli, struct slrec *r)
+{
+	char err[600];
+	if (read_rec(cli, r) != 0) {
+		memset(r, 0, sizeof *r);
+		return 0;
+	}
+	mts_client *c = cli_connect_quiet(cli);
+	if (c) {
+		mts_close(c);
+		cli_die(1, "a cluster is already running in %s (Slurm job %u); mtslurm stop first", cli->run_dir,
+			r->master_job);
+	}
+	struct sljob_info in;
+	int k = 0;
+	for (int i = 0; i < r->nw; i++) {
+		if (sljob_query(r->wjob[i], &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDING)
+			continue; /* worker jobs that ended are forgotten */
+		r->wjob[k] = r->wjob[i];
+		r->wtasks[k++] = r->wtasks[i];
+	}
+	r->nw = k;
+	if (k > 0)
+		return 1;
+	if (r->master_job)
+		sljob_cancel(r->master_job, err, sizeof err);
+	memset(r, 0, sizeof *r);
+	return 0;
+}
+
+/* The options of a Slurm-mode start that go together, and no local cluster
+ * running in the run directory of a new start. */
+static void slurm_start_checks(struct cli *cli, int restart)
+{
+	if (cli->autoscale && !cli->max_workers)
+		cli_die(2, "--autoscale needs --max-workers M (the most workers it may start)");
+	if (!cli->autoscale && (cli->max_workers || cli->idle_timeout_s >= 0 || cli->workers_per_alloc))
+		cli_die(2, "--max-workers, --idle-timeout and --workers-per-alloc go with --autoscale");
+	if (!restart && !cli->n_given && !cli->autoscale)
+		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch), or "
+			   "--autoscale --max-workers M");
+	if (!restart && !cli_slurm_mode(cli)) {
+		mts_client *c = cli_connect_quiet(cli);
+		if (c) {
+			mts_close(c);
+			cli_die(1, "a cluster is already running in %s; mtslurm stop first", cli->run_dir);
+		}
+	}
+}
+
 int cmd_start_slurm(struct cli *cli)
 {
 	char err[600], master_bin[PATH_MAX], worker_bin[PATH_MAX], node_bin[PATH_MAX];
@@ -611,51 +666,10 @@ int cmd_start_slurm(struct cli *cli)
 	double timeout_s = cli->timeout_s >= 0 ? cli->timeout_s : 120;
 	setenv("MTSLURM_RUN_DIR", cli->run_dir, 1); /* the jobs' environment is ours */
 
-	int restart = 0;
-	if (read_rec(cli, &r) == 0) {
-		mts_client *c = cli_connect_quiet(cli);
-		if (c) {
-			mts_close(c);
-			cli_die(1, "a cluster is already running in %s (Slurm job %u); mtslurm stop first",
-				cli->run_dir, r.master_job);
-		}
-		/* The master is gone; if workers live on, only it restarts (and
-		 * worker jobs that ended are forgotten). */
-		struct sljob_info in;
-		int k = 0;
-		for (int i = 0; i < r.nw; i++) {
-			if (sljob_query(r.wjob[i], &in, err, sizeof err) == 0 && in.state >= SLJOB_ENDING)
-				continue;
-			r.wjob[k] = r.wjob[i];
-			r.wtasks[k++] = r.wtasks[i];
-		}
-		r.nw = k;
-		restart = k > 0;
-		if (!restart) {
-			if (r.master_job)
-				sljob_cancel(r.master_job, err, sizeof err);
-			memset(&r, 0, sizeof r);
-		}
-	} else {
-		memset(&r, 0, sizeof r);
-	}
-	if (cli->autoscale && !cli->max_workers)
-		cli_die(2, "--autoscale needs --max-workers M (the most workers it may start)");
-	if (!cli->autoscale && (cli->max_workers || cli->idle_timeout_s >= 0 || cli->workers_per_alloc))
-		cli_die(2, "--max-workers, --idle-timeout and --workers-per-alloc go with --autoscale");
-	if (!restart && !cli->n_given && !cli->autoscale)
-		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch), or "
-			   "--autoscale --max-workers M");
+	int restart = slurm_prior(cli, &r);
+	slurm_start_checks(cli, restart);
 	if (cli->autoscale && !restart)
 		write_autoscale(cli, worker_bin);
-	if (!restart && !cli_slurm_mode(cli)) {
-		/* a local cluster may still be running here */
-		mts_client *c = cli_connect_quiet(cli);
-		if (c) {
-			mts_close(c);
-			cli_die(1, "a cluster is already running in %s; mtslurm stop first", cli->run_dir);
-		}
-	}
 
 	rundir_remove_master(cli->run_dir);
 	struct buf script = BUF_INIT;

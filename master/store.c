@@ -317,6 +317,24 @@ static int run(struct store *s, sqlite3_stmt *st)
 
 int store_run(struct store *s, sqlite3_stmt *st) { return run(s, st); }
 
+int64_t store_each(struct store *s, sqlite3_stmt *st, int (*fn)(sqlite3_stmt *st, void *arg), void *arg)
+{
+	int64_t n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		n++;
+		if (fn(st, arg)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		n = store_fail(s);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return n;
+}
+
 static int64_t scalar(struct store *s, const char *sql, int64_t arg);
 
 /* Oldest job that the table still shows unfinished (a rowid walk from

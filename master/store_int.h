@@ -26,6 +26,10 @@ int store_set_err(struct store *s, const char *fmt, ...) __attribute__((format(p
 /* Step a write statement to completion, reset it and clear its bindings;
  * a failure marks the open transaction failed (store_fail_txn). 0 or -1. */
 int store_run(struct store *s, sqlite3_stmt *st);
+/* Step read statement st, calling fn(st, arg) for each row until it returns
+ * non-zero; reset it and clear its bindings. Rows seen (the one fn stopped
+ * at included), or -1 when SQLite failed (store_fail). */
+int64_t store_each(struct store *s, sqlite3_stmt *st, int (*fn)(sqlite3_stmt *st, void *arg), void *arg);
 /* Jobs below this id whose row says queued or running are cancelled (the
  * mark of the last cancel --all; 0: none). */
 int64_t store_cancel_mark(const struct store *s);

@@ -78,35 +78,39 @@ int store_array_made(struct store *s, int64_t id, int64_t made) { return set_col
 
 int store_array_cancel(struct store *s, int64_t id, int64_t from) { return set_col(s, Q_CANCEL, id, from); }
 
+struct arrays_cb {
+	int (*fn)(void *arg, const struct store_array *a);
+	void *arg;
+	int64_t failed; /* the array fn refused; 0: none */
+};
+
+static int array_row(sqlite3_stmt *st, void *arg)
+{
+	struct arrays_cb *cb = arg;
+	struct store_array a = {
+		.id = sqlite3_column_int64(st, 0),
+		.n = sqlite3_column_int64(st, 1),
+		.client = store_col_str(st, 2),
+		.tmpl = store_col_str(st, 3),
+		.tasks = store_col_str(st, 4),
+		.entries = store_col_str(st, 5),
+		.made = sqlite3_column_int64(st, 6),
+		.cancel_from = sqlite3_column_int64(st, 7),
+		.submitted = sqlite3_column_double(st, 8),
+	};
+	if (cb->fn(cb->arg, &a))
+		cb->failed = a.id;
+	return cb->failed != 0;
+}
+
 int64_t store_arrays(struct store *s, int (*fn)(void *arg, const struct store_array *a), void *arg)
 {
 	sqlite3_stmt *st = stmt(s, Q_ALL);
 	if (!st)
 		return -1;
-	int64_t n = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_array a = {
-			.id = sqlite3_column_int64(st, 0),
-			.n = sqlite3_column_int64(st, 1),
-			.client = store_col_str(st, 2),
-			.tmpl = store_col_str(st, 3),
-			.tasks = store_col_str(st, 4),
-			.entries = store_col_str(st, 5),
-			.made = sqlite3_column_int64(st, 6),
-			.cancel_from = sqlite3_column_int64(st, 7),
-			.submitted = sqlite3_column_double(st, 8),
-		};
-		n++;
-		if (fn(arg, &a)) {
-			sqlite3_reset(st);
-			return store_set_err(s, "loading array %lld failed", (long long)a.id);
-		}
-	}
-	if (rc != SQLITE_DONE)
-		n = store_fail(s);
-	sqlite3_reset(st);
-	return n;
+	struct arrays_cb cb = {fn, arg, 0};
+	int64_t n = store_each(s, st, array_row, &cb);
+	return cb.failed ? store_set_err(s, "loading array %lld failed", (long long)cb.failed) : n;
 }
 
 int64_t store_arrays_max_id(struct store *s)

@@ -76,25 +76,6 @@ static sqlite3_stmt *write_stmt(struct store *s, int q)
 	return st && store_begin(s) == 0 ? st : NULL;
 }
 
-/* Step a read statement, fn(st, arg) per row until it returns non-zero;
- * reset. Rows or -1. */
-static int64_t each(struct store *s, sqlite3_stmt *st, int (*fn)(sqlite3_stmt *st, void *arg), void *arg)
-{
-	int64_t n = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		n++;
-		if (fn(st, arg)) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		n = store_fail(s);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return n;
-}
 
 /* ---- pipelines ---- */
 
@@ -139,14 +120,14 @@ int64_t store_pipeline_by_token(struct store *s, const char *token)
 	if (!st)
 		return -1;
 	store_bind_str(st, 1, token);
-	return each(s, st, max_row, &v) >= 0 ? v : -1;
+	return store_each(s, st, max_row, &v) >= 0 ? v : -1;
 }
 
 int64_t store_pipeline_max_id(struct store *s)
 {
 	sqlite3_stmt *st = stmt(s, Q_PL_MAX);
 	int64_t v = 0;
-	return st && each(s, st, max_row, &v) >= 0 ? v : -1;
+	return st && store_each(s, st, max_row, &v) >= 0 ? v : -1;
 }
 
 struct pl_cb {
@@ -182,7 +163,7 @@ int64_t store_pipelines(struct store *s, int64_t id, int64_t limit,
 	else if (id == 0)
 		sqlite3_bind_int64(st, 1, limit);
 	struct pl_cb c = {fn, arg};
-	return each(s, st, pl_row, &c);
+	return store_each(s, st, pl_row, &c);
 }
 
 /* ---- their jobs ---- */
@@ -222,7 +203,7 @@ int64_t store_pipejob_counts(struct store *s, int64_t pipeline,
 	sqlite3_bind_int64(st, 1, pipeline);
 	sqlite3_bind_int64(st, 2, store_cancel_mark(s));
 	struct count_cb c = {fn, arg};
-	return each(s, st, count_row, &c);
+	return store_each(s, st, count_row, &c);
 }
 
 struct ids {
@@ -256,7 +237,7 @@ int store_pipejob_live(struct store *s, int64_t pipeline, int64_t **ids, size_t 
 	sqlite3_bind_int64(st, 1, pipeline);
 	sqlite3_bind_int64(st, 2, store_cancel_mark(s));
 	struct ids d = {0};
-	if (each(s, st, id_row, &d) < 0 || d.oom) {
+	if (store_each(s, st, id_row, &d) < 0 || d.oom) {
 		free(d.v);
 		return d.oom ? store_set_err(s, "out of memory") : -1;
 	}
@@ -288,7 +269,7 @@ int64_t store_pipejob_outputs(struct store *s, int64_t pipeline, int stage, int6
 	sqlite3_bind_int64(st, 3, after);
 	sqlite3_bind_int64(st, 4, limit);
 	struct out_cb c = {fn, arg};
-	return each(s, st, out_row, &c);
+	return store_each(s, st, out_row, &c);
 }
 
 /* ---- items for a reducing stage ---- */
@@ -325,7 +306,7 @@ int64_t store_pipeitems(struct store *s, int64_t pipeline, int stage, int take,
 	sqlite3_bind_int64(st, 1, pipeline);
 	sqlite3_bind_int(st, 2, stage);
 	struct item_cb c = {fn, arg};
-	int64_t n = each(s, st, item_row, &c);
+	int64_t n = store_each(s, st, item_row, &c);
 	if (n < 0 || !take)
 		return n;
 	sqlite3_stmt *del = write_stmt(s, Q_PI_DEL);

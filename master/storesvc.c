@@ -106,25 +106,6 @@ static int step_write(struct store *s, sqlite3_stmt *st, const char *what)
 	return rc;
 }
 
-/* Step read statement st, calling row(st, ctx) for each row until it
- * returns non-zero; reset it. Rows seen, or -1. */
-static int64_t each_row(struct store *s, sqlite3_stmt *st, int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
-{
-	int64_t n = 0;
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		n++;
-		if (row(st, ctx)) {
-			rc = SQLITE_DONE;
-			break;
-		}
-	}
-	if (rc != SQLITE_DONE)
-		n = store_fail(s);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return n;
-}
 
 /* store_jobtype_del and store_workertype_del: statement q bound to name. */
 static int del_name(struct store *s, int q, const char *name)
@@ -202,7 +183,7 @@ int store_jobtype_get(struct store *s, const char *name, int (*fn)(void *arg, co
 		return -1;
 	store_bind_str(st, 1, name);
 	struct jt_cb c = {fn, arg};
-	int64_t n = each_row(s, st, jt_row, &c);
+	int64_t n = store_each(s, st, jt_row, &c);
 	return n < 0 ? -1 : n > 0;
 }
 
@@ -210,7 +191,7 @@ int64_t store_jobtypes(struct store *s, int (*fn)(void *arg, const struct store_
 {
 	sqlite3_stmt *st = stmt(s, Q_JT_ALL);
 	struct jt_cb c = {fn, arg};
-	return st ? each_row(s, st, jt_row, &c) : -1;
+	return st ? store_each(s, st, jt_row, &c) : -1;
 }
 
 /* ---- worker types ---- */
@@ -263,7 +244,7 @@ int store_workertype_get(struct store *s, const char *name,
 		return -1;
 	store_bind_str(st, 1, name);
 	struct wt_cb c = {fn, arg};
-	int64_t n = each_row(s, st, wt_row, &c);
+	int64_t n = store_each(s, st, wt_row, &c);
 	return n < 0 ? -1 : n > 0;
 }
 
@@ -271,7 +252,7 @@ int64_t store_workertypes(struct store *s, int (*fn)(void *arg, const struct sto
 {
 	sqlite3_stmt *st = stmt(s, Q_WT_ALL);
 	struct wt_cb c = {fn, arg};
-	return st ? each_row(s, st, wt_row, &c) : -1;
+	return st ? store_each(s, st, wt_row, &c) : -1;
 }
 
 /* ---- typed jobs ---- */
@@ -344,7 +325,7 @@ int store_meta_get(struct store *s, int64_t id, int (*fn)(void *arg, const struc
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
 	struct meta_cb c = {.fn = fn, .arg = arg};
-	int64_t n = each_row(s, st, meta_row, &c);
+	int64_t n = store_each(s, st, meta_row, &c);
 	return n < 0 ? -1 : n > 0;
 }
 
@@ -379,7 +360,7 @@ int64_t store_dlq(struct store *s, int64_t after,
 		return -1;
 	sqlite3_bind_int64(st, 1, after);
 	struct meta_cb c = {.dlq_fn = fn, .arg = arg};
-	return each_row(s, st, dlq_row, &c);
+	return store_each(s, st, dlq_row, &c);
 }
 
 int store_dlq_discard(struct store *s, int64_t id)
@@ -515,5 +496,5 @@ int64_t store_svc_settings(struct store *s, const char *prefix,
 		return -1;
 	store_bind_str(st, 1, prefix);
 	struct kv_cb c = {fn, arg};
-	return each_row(s, st, kv_row, &c);
+	return store_each(s, st, kv_row, &c);
 }

@@ -220,73 +220,51 @@ static int submit_exec_ctx(struct submit_ctx *x, struct req *r, const mts_job *j
 	return 0;
 }
 
-/* Submit n jobs in frames of CLIENT_BATCH_MAX, all in flight at once. futs
- * and keeps, when given, have n entries. */
-static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size_t n, struct mts_future **futs,
-		       mts_result **keeps)
+/* Build the frame of one submit request for jobs[lo, hi): its registration
+ * (user pointers, futures, kept results) and the jobs' encodings. On error
+ * the request keeps what was built; the caller releases it. */
+static int submit_build_req(mts_client *c, struct submit_ctx *x, struct req *r, const struct req *first,
+			    const mts_job *jobs, size_t lo, size_t hi, struct mts_future **futs, mts_result **keeps)
 {
-	if (!c || (!jobs && n))
-		return MTS_EINVAL;
-	size_t nreq = (n + CLIENT_BATCH_MAX - 1) / CLIENT_BATCH_MAX;
-	struct req *reqs = calloc(nreq ? nreq : 1, sizeof *reqs);
-	if (!reqs)
-		return MTS_ENOMEM;
-	int rc = MTS_OK;
-	size_t built = 0;
 	char err[256];
-	struct submit_ctx x = {.c = c};
-	for (size_t k = 0; k < nreq; k++) {
-		size_t lo = k * CLIENT_BATCH_MAX, hi = lo + CLIENT_BATCH_MAX < n ? lo + CLIENT_BATCH_MAX : n;
-		struct req *r = &reqs[k];
-		req_begin(c, r, "submit");
-		buf_addf(&r->frame, ",\"low\":%lld", (long long)req_low(c, &reqs[0]));
-		struct jobreg *reg = calloc(1, sizeof *reg);
-		if (!reg || !(reg->user = calloc(hi - lo, sizeof *reg->user))) {
-			free(reg);
-			rc = MTS_ENOMEM;
-			break;
-		}
-		reg->n = hi - lo;
-		if (futs && !(reg->fut = calloc(hi - lo, sizeof *reg->fut)))
-			rc = MTS_ENOMEM;
-		if (keeps && !(reg->keep = calloc(hi - lo, sizeof *reg->keep)))
-			rc = MTS_ENOMEM;
-		r->reg = reg;
-		if (rc)
-			break;
-		buf_adds(&r->frame, ",\"jobs\":[");
-		for (size_t i = lo; i < hi; i++) {
-			if (i > lo)
-				buf_add(&r->frame, ",", 1);
-			const char *envkey = NULL, *cwd = jobs[i].cwd;
-			if ((jobs[i].type && strcmp(jobs[i].type, "exec") == 0 &&
-			     submit_exec_ctx(&x, r, &jobs[i], &envkey, &cwd, err, sizeof err)) ||
-			    submit_encode_job(&r->frame, &jobs[i], envkey, cwd, err, sizeof err)) {
-				client_seterr(c, "job %zu: %s", i, err);
-				rc = MTS_EINVAL;
-				break;
-			}
-			reg->user[i - lo] = jobs[i].user;
-			if (futs)
-				reg->fut[i - lo] = futs[i];
-			if (keeps)
-				reg->keep[i - lo] = keeps[i];
-		}
-		if (rc)
-			break;
-		buf_add(&r->frame, "]", 1);
-		built++;
+	req_begin(c, r, "submit");
+	buf_addf(&r->frame, ",\"low\":%lld", (long long)req_low(c, first));
+	struct jobreg *reg = calloc(1, sizeof *reg);
+	if (!reg || !(reg->user = calloc(hi - lo, sizeof *reg->user))) {
+		free(reg);
+		return MTS_ENOMEM;
 	}
-	envsnap_unref(c, x.snap);
-	if (rc) {
-		for (size_t k = 0; k < nreq; k++) {
-			envsnap_req_release(c, &reqs[k]);
-			req_release(&reqs[k]);
+	reg->n = hi - lo;
+	r->reg = reg;
+	if (futs && !(reg->fut = calloc(hi - lo, sizeof *reg->fut)))
+		return MTS_ENOMEM;
+	if (keeps && !(reg->keep = calloc(hi - lo, sizeof *reg->keep)))
+		return MTS_ENOMEM;
+	buf_adds(&r->frame, ",\"jobs\":[");
+	for (size_t i = lo; i < hi; i++) {
+		if (i > lo)
+			buf_add(&r->frame, ",", 1);
+		const char *envkey = NULL, *cwd = jobs[i].cwd;
+		if ((jobs[i].type && strcmp(jobs[i].type, "exec") == 0 &&
+		     submit_exec_ctx(x, r, &jobs[i], &envkey, &cwd, err, sizeof err)) ||
+		    submit_encode_job(&r->frame, &jobs[i], envkey, cwd, err, sizeof err)) {
+			client_seterr(c, "job %zu: %s", i, err);
+			return MTS_EINVAL;
 		}
-		free(reqs);
-		return rc;
+		reg->user[i - lo] = jobs[i].user;
+		if (futs)
+			reg->fut[i - lo] = futs[i];
+		if (keeps)
+			reg->keep[i - lo] = keeps[i];
 	}
-	/* Queue every frame first, then wait: the frames are pipelined. */
+	buf_add(&r->frame, "]", 1);
+	return MTS_OK;
+}
+
+/* Send the built requests all at once (pipelined), wait for each, fill ids
+ * and release them. Returns the first error, its message left on c. */
+static int submit_send_await(mts_job_id *ids, mts_client *c, struct req *reqs, size_t built)
+{
 	int firsterr = MTS_OK;
 	char firstmsg[512] = "";
 	for (size_t k = 0; k < built; k++)
@@ -310,10 +288,43 @@ static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size
 		envsnap_req_release(c, r);
 		req_release(r);
 	}
-	free(reqs);
 	if (firsterr)
 		client_seterr(c, "%s", firstmsg);
 	return firsterr;
+}
+
+/* Submit n jobs in frames of CLIENT_BATCH_MAX, all in flight at once. futs
+ * and keeps, when given, have n entries. */
+static int submit_many(mts_job_id *ids, mts_client *c, const mts_job *jobs, size_t n, struct mts_future **futs,
+		       mts_result **keeps)
+{
+	if (!c || (!jobs && n))
+		return MTS_EINVAL;
+	size_t nreq = (n + CLIENT_BATCH_MAX - 1) / CLIENT_BATCH_MAX;
+	struct req *reqs = calloc(nreq ? nreq : 1, sizeof *reqs);
+	if (!reqs)
+		return MTS_ENOMEM;
+	int rc = MTS_OK;
+	size_t built = 0;
+	struct submit_ctx x = {.c = c};
+	for (size_t k = 0; k < nreq && rc == MTS_OK; k++) {
+		size_t lo = k * CLIENT_BATCH_MAX, hi = lo + CLIENT_BATCH_MAX < n ? lo + CLIENT_BATCH_MAX : n;
+		rc = submit_build_req(c, &x, &reqs[k], &reqs[0], jobs, lo, hi, futs, keeps);
+		if (rc == MTS_OK)
+			built++;
+	}
+	envsnap_unref(c, x.snap);
+	if (rc) {
+		for (size_t k = 0; k < nreq; k++) {
+			envsnap_req_release(c, &reqs[k]);
+			req_release(&reqs[k]);
+		}
+		free(reqs);
+		return rc;
+	}
+	rc = submit_send_await(ids, c, reqs, built);
+	free(reqs);
+	return rc;
 }
 
 MTS_API int mts_submit_batch(mts_job_id *ids_out, mts_client *c, const mts_job *jobs, size_t n)

@@ -104,7 +104,7 @@ static void ep_shutdown(struct node *n, struct httpd_req *r, msg *body)
 {
 	(void)body;
 	reply_msg(r, msg_new_str("Server shutting down..."));
-	node_shutdown(n, "shutdown requested over HTTP");
+	n->shutdown(n, "shutdown requested over HTTP");
 }
 
 /* ---- launches ---- */

@@ -79,7 +79,7 @@ static void launch_fail(struct launch *l, const char *fmt, ...)
 	if (l->proc) {
 		struct proc *p = l->proc;
 		l->proc = NULL;
-		p->launch = NULL;
+		p->owner = NULL;
 		procs_stop(p);
 	}
 	l->status = "failed";
@@ -92,7 +92,7 @@ static void launch_ready(struct launch *l)
 {
 	struct proc *p = l->proc;
 	p->state = PROC_READY;
-	p->launch = NULL;
+	p->owner = NULL;
 	util_strlcpy(p->name, l->name, sizeof p->name);
 	l->proc = NULL;
 	l->status = "ready";
@@ -122,8 +122,10 @@ static void last_line(const char *path, char *out, size_t n)
 	util_strlcpy(out, nl ? nl + 1 : b, n);
 }
 
-void launch_proc_exited(struct launch *l, const char *why)
+/* The launching worker's process ended before it was ready (procs.c). */
+static void launch_proc_exited(void *owner, const char *why)
 {
+	struct launch *l = owner;
 	char line[300] = "";
 	if (l->proc)
 		last_line(l->proc->log, line, sizeof line);
@@ -440,7 +442,8 @@ static void spawn(struct launch *l)
 		launch_fail(l, "%s", err);
 		return;
 	}
-	l->proc->launch = l;
+	l->proc->owner = l;
+	l->proc->on_exit = launch_proc_exited;
 	l->ph = PH_STARTING;
 }
 

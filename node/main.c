@@ -54,18 +54,6 @@ static void die(const char *fmt, ...)
 	exit(2);
 }
 
-void node_call_opts(const struct node *n, struct hclient_opts *o, double timeout_s, unsigned retries)
-{
-	struct hclient_opts d = HCLIENT_OPTS_INIT;
-	*o = d;
-	o->bearer = n->token;
-	o->ca_file = n->ca_file; /* used for https:// URLs only */
-	o->cluster_peer = 1;     /* the master and this node's workers: the cluster's certificate */
-	o->timeout_s = timeout_s;
-	o->connect_timeout_s = timeout_s < HCLIENT_CONNECT_TIMEOUT_S_DEFAULT ? timeout_s : HCLIENT_CONNECT_TIMEOUT_S_DEFAULT;
-	o->retries = retries;
-}
-
 /* ---- options (a table: name, whether it takes a value, its setter) ---- */
 
 struct opts {
@@ -215,7 +203,7 @@ static void on_tick(uv_timer_t *t)
 	}
 }
 
-void node_shutdown(struct node *n, const char *why)
+static void node_shutdown(struct node *n, const char *why)
 {
 	if (n->stopping)
 		return;
@@ -247,7 +235,7 @@ static int url_on_loopback(const char *url)
 	return !strncmp(h, "127.", 4) || !strncmp(h, "localhost", 9) || !strncmp(h, "[::1]", 5);
 }
 
-void node_serve(struct node *n)
+static void node_serve(struct node *n)
 {
 	char err[RUNDIR_PATH_MAX + 300];
 	struct master_info mi;
@@ -277,11 +265,6 @@ void node_serve(struct node *n)
 		 (long)getpid(), n->port_lo, n->port_hi, n->worker_bin, n->run_dir);
 }
 
-void node_url(const struct node *n, char *out, size_t outn, const char *host, int port)
-{
-	snprintf(out, outn, strchr(host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", n->tls ? "https" : "http", host, port);
-}
-
 static void start(struct node *n, const struct opts *o)
 {
 	char err[RUNDIR_PATH_MAX + 300], path[RUNDIR_PATH_MAX], logname[320];
@@ -309,6 +292,8 @@ static void start(struct node *n, const struct opts *o)
 	uv_timer_start(&n->tick, on_tick, NODE_TICK_MS, NODE_TICK_MS);
 	uv_signal_start(&n->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&n->sigint, on_signal, SIGINT);
+	n->shutdown = node_shutdown;
+	n->serve = node_serve;
 	node_serve(n);
 	registration_start(n);
 }

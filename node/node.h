@@ -80,6 +80,13 @@ struct node {
 	int stopping;   /* shutting down: workers first, then the node */
 	int handles;    /* uv handles open, the loop ends when they are closed */
 	uint64_t stop_deadline_ns;
+	/* Set by main.c at start, called by the parts below it (so that none
+	 * of them calls back up into main.c): begin the node's shutdown, its
+	 * workers first (POST /shutdown); serve the Node endpoints once
+	 * master.json can be read (asked again at each registration; nothing
+	 * while serving already), exiting with one line if it cannot. */
+	void (*shutdown)(struct node *n, const char *why);
+	void (*serve)(struct node *n);
 };
 
 /* api.c: the HTTP endpoints (a name-sorted table). */
@@ -99,8 +106,6 @@ void launch_tick(struct node *n);
 /* Fail every unfinished launch (the node stops). */
 void launch_abort_all(struct node *n, const char *why);
 void launch_free_all(struct node *n);
-/* A launching worker's process ended (procs.c). */
-void launch_proc_exited(struct launch *l, const char *why);
 
 /* procs.c: the worker processes this node started. */
 enum proc_state {
@@ -121,7 +126,10 @@ struct proc {
 	int port;
 	char id[64], name[128], url[300], wtype[65];
 	char log[RUNDIR_PATH_MAX];
-	struct launch *launch; /* while launching */
+	/* While launching: its owner (a launch) and what to tell it when the
+	 * process ends before it is ready (the owner then stops p). */
+	void *owner;
+	void (*on_exit)(void *owner, const char *why);
 	struct proc *next;
 };
 /* Start mtslurm-worker for worker type wtype, id, on host:port; NULL with
@@ -148,14 +156,7 @@ void registration_stop(struct node *n);
 /* The master's HTTP URL from master.json into out; 0, or -1 with err. */
 int registration_master_url(struct node *n, char *out, size_t outn, char *err, size_t errlen);
 
-/* main.c */
-/* Begin the node's shutdown: its workers first, then itself. */
-void node_shutdown(struct node *n, const char *why);
-/* Serve the Node endpoints once master.json can be read: HTTPS with the
- * cluster's identity (share/tlsid.h, made by the master only) if the master
- * serves HTTPS, else plain HTTP; exits with one line if it cannot. Nothing
- * while serving already or while there is no master.json yet. */
-void node_serve(struct node *n);
+/* node.c */
 /* "SCHEME://HOST:PORT" of a service of this node (itself, its workers):
  * https when the node serves HTTPS; [HOST] for an IPv6 address. */
 void node_url(const struct node *n, char *out, size_t outn, const char *host, int port);

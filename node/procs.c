@@ -35,7 +35,7 @@ static void proc_unlink(struct proc *p)
 /* Free p once it is no row and none of its handles is open. */
 static void proc_maybe_free(struct proc *p)
 {
-	if (p->handles || p->state == PROC_READY || p->state == PROC_DEAD || p->launch)
+	if (p->handles || p->state == PROC_READY || p->state == PROC_DEAD || p->owner)
 		return;
 	proc_unlink(p);
 	free(p);
@@ -64,8 +64,8 @@ static void on_proc_exit(uv_process_t *h, int64_t status, int sig)
 	uv_close((uv_handle_t *)&p->p, on_handle_closed);
 	if (p->state == PROC_READY)
 		p->state = PROC_DEAD;
-	if (p->state == PROC_LAUNCHING && p->launch)
-		launch_proc_exited(p->launch, why); /* it stops (frees) p */
+	if (p->state == PROC_LAUNCHING && p->owner)
+		p->on_exit(p->owner, why); /* it stops (frees) p */
 }
 
 struct proc *procs_spawn(struct node *n, const char *wtype, const char *id, const char *bind_host, int port,
@@ -154,7 +154,7 @@ void procs_stop(struct proc *p)
 	if (p->state == PROC_STOPPING)
 		return;
 	p->state = PROC_STOPPING;
-	p->launch = NULL;
+	p->owner = NULL;
 	if (p->exited) {
 		proc_maybe_free(p);
 		return;

@@ -55,7 +55,7 @@ static void on_reg_timer(uv_timer_t *t)
 	char master[300], err[RUNDIR_PATH_MAX + 200], url[340];
 	if (n->reg_call || n->stopping)
 		return;
-	node_serve(n); /* if master.json had not been there at its start */
+	n->serve(n); /* if master.json had not been there at its start */
 	if (!n->d) {
 		if (!n->reg_failing)
 			log_info("waiting for the master: no master.json in %s yet", n->run_dir);

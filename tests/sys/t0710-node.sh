@@ -6,7 +6,9 @@
 # mindtrace B10), shutdown_worker by name, id and port then a relaunch on
 # the same URL (B11), a node nobody serves (B12), a job submitted before
 # any worker exists completes after a launch (B3), the CLI's nodes and
-# launch-worker, and stop leaving no node and no worker process.
+# launch-worker, a worker dying before it serves (the launch fails with its
+# exit and log line), the node's own /shutdown (workers first, then itself),
+# and stop leaving no node and no worker process.
 . "$(dirname "$0")/lib.sh"
 
 # Three free ports P..P+2 in 20000-40000 (nothing listens there now).
@@ -186,6 +188,28 @@ out=$(mtslurm launch-worker --type echoworker)
 assert_contains "$out" "at http://127.0.0.1:$P (node " "launch-worker output"
 wid=$(sed -n 's/^worker \([^ ]*\) at.*/\1/p' <<<"$out")
 track "$wid"
+
+# ---- a worker that dies before it serves: the launch fails with why ----
+# Port B is held by a listener of the test, so the worker cannot bind it
+# and exits at start; the launch reports its exit and its log's last line.
+B=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen()
+open(sys.argv[2],"w").close(); time.sleep(60)' "$B" "$T/held" &
+holder=$!
+end=$((SECONDS + 10))
+until [ -e "$T/held" ]; do [ $SECONDS -lt $end ] || fail "the port holder did not start"; sleep 0.05; done
+lid=$(launch "http://127.0.0.1:$B")
+st=$(finish "$lid")
+kill "$holder" 2>/dev/null || true
+assert_eq failed "$(jget "$st" '$.status')" "a launch on a held port: $st"
+assert_contains "$(jget "$st" '$.error')" "before it served at http://127.0.0.1:$B" "its error"
+assert_contains "$(jget "$st" '$.error')" "exited with status" "its error"
+
+# ---- the node's own /shutdown: its workers first, then itself ----
+expect 200 "$NODE/shutdown" '{}'
+gone_within 15 "$node_pid" "${all_pids[@]}" || fail "the node or its workers still run after POST /shutdown"
+grep -q "shutting down (shutdown requested over HTTP)" "$MTSLURM_RUN_DIR"/logs/node-*.log ||
+	fail "no shutdown line in the node's log"
 
 # ---- stop leaves no node and no worker ----
 mtslurm stop >/dev/null

@@ -45,26 +45,30 @@ struct mjob *mjob_new_res(const char *input, size_t input_len, const char *targe
 		j->flags |= MJOB_F_RES;
 		off += sizeof *res;
 	}
-	if (tl) {
-		j->target_off = (uint32_t)off;
-		memcpy(j->data + off, target, tl);
-		off += tl;
-	}
-	if (cl) {
-		j->cwd_off = (uint32_t)off;
-		memcpy(j->data + off, cwd, cl);
-		off += cl;
-	}
-	if (el) {
-		j->env_off = (uint32_t)off;
-		memcpy(j->data + off, env_json, el);
-		off += el;
-	}
-	if (ol) {
-		j->opts_off = (uint32_t)off;
-		memcpy(j->data + off, opts_json, ol);
-	}
+	const char *strs[] = {target, cwd, env_json, opts_json};
+	const size_t lens[] = {tl, cl, el, ol};
+	for (unsigned k = 0; k < 4; k++)
+		if (lens[k]) {
+			j->strs |= (uint8_t)(1u << k);
+			memcpy(j->data + off, strs[k], lens[k]);
+			off += lens[k];
+		}
 	return j;
+}
+
+const char *mjob_str(const struct mjob *j, unsigned which)
+{
+	if (!(j->strs & which))
+		return NULL;
+	const char *p = j->data + j->input_len + 1;
+	if (j->flags & MJOB_F_ENV)
+		p += sizeof(uint32_t);
+	if (j->flags & MJOB_F_RES)
+		p += sizeof(struct mjob_res);
+	for (unsigned bit = 1; bit < which; bit <<= 1)
+		if (j->strs & bit)
+			p += strlen(p) + 1;
+	return p;
 }
 
 void mjob_free(struct mjob *j)

@@ -5,7 +5,7 @@
  * is one allocation: the fixed fields, then its strings (input, target, cwd,
  * env as JSON array text, and an exec job's environment snapshot id) packed
  * after the struct, so 10 million queued echo
- * jobs cost about 110 bytes each plus their input. An input the master does
+ * jobs cost 104 bytes each plus their input. An input the master does
  * not keep in memory (too large, or beyond its input budget: MJOB_F_STORED)
  * lives in state.db only and is read back when the job is assigned.
  * Finished jobs leave memory (they live on in state.db only).
@@ -78,13 +78,25 @@ struct mjob {
 				* its start once MJOB_F_STARTED */
 	uint32_t ndeps_left;   /* dependencies not yet completed */
 	uint32_t input_len;
-	uint32_t target_off, cwd_off, env_off, opts_off; /* into data; 0 = absent */
 	uint16_t retries, attempts;
 	uint8_t where, kind, flags;
+	uint8_t strs;          /* MJOB_S_*: which of the strings after input are in data */
 	uint8_t crash_limit;   /* fail at this many crashes of a function host; 0 read as 1 */
 	uint8_t crashes;       /* function hosts it crashed so far (result "crash":true) */
-	char data[]; /* input NUL [env id: 4 bytes] [res] [target NUL] [cwd NUL] [env NUL] [opts NUL] */
+	/* input NUL [env id: 4 bytes] [res] [target NUL] [cwd NUL] [env NUL] [opts NUL].
+	 * The strings are found by skipping those before them (strs says
+	 * which are there), not by stored offsets: 16 bytes less per job, so
+	 * that a job with a small input is one 128-byte malloc chunk (10
+	 * million queued echo jobs within 1.5 GB); they are read once per
+	 * assignment, and echo jobs have none. */
+	char data[];
 };
+
+/* Bits of mjob.strs, in the order the strings follow in data. */
+#define MJOB_S_TARGET 0x01
+#define MJOB_S_CWD 0x02
+#define MJOB_S_ENV 0x04
+#define MJOB_S_OPTS 0x08
 
 /* Ids of dependents, grown on demand (rare: most jobs have none). */
 struct mjob_deps {
@@ -112,10 +124,12 @@ static inline const char *mjob_input(const struct mjob *j) { return j->data; }
 static inline int mjob_input_stored(const struct mjob *j) { return (j->flags & MJOB_F_STORED) != 0; }
 /* Bytes of input this job holds in memory (the master's input budget). */
 static inline uint64_t mjob_input_held_b(const struct mjob *j) { return j->input_len; }
-static inline const char *mjob_target(const struct mjob *j) { return j->target_off ? j->data + j->target_off : NULL; }
-static inline const char *mjob_cwd(const struct mjob *j) { return j->cwd_off ? j->data + j->cwd_off : NULL; }
-static inline const char *mjob_env(const struct mjob *j) { return j->env_off ? j->data + j->env_off : NULL; }
-static inline const char *mjob_opts(const struct mjob *j) { return j->opts_off ? j->data + j->opts_off : NULL; }
+/* The string of bit `which` (MJOB_S_*) after input, or NULL if absent. */
+const char *mjob_str(const struct mjob *j, unsigned which);
+static inline const char *mjob_target(const struct mjob *j) { return mjob_str(j, MJOB_S_TARGET); }
+static inline const char *mjob_cwd(const struct mjob *j) { return mjob_str(j, MJOB_S_CWD); }
+static inline const char *mjob_env(const struct mjob *j) { return mjob_str(j, MJOB_S_ENV); }
+static inline const char *mjob_opts(const struct mjob *j) { return mjob_str(j, MJOB_S_OPTS); }
 static inline uint32_t mjob_env_id(const struct mjob *j)
 {
 	uint32_t v = 0;

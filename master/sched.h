@@ -79,8 +79,11 @@
 #include "mres.h"
 
 /* One queue entry: the job's key, copied so that sifting never touches the
- * jobs themselves (a pointer chase per level would cost a cache miss each). */
-struct sched_hent {
+ * jobs themselves (a pointer chase per level would cost a cache miss each).
+ * Packed: 12 bytes, not 16 -- with 10 million queued jobs the heaps are the
+ * master's second largest memory after the jobs (x86-64 and arm64 load
+ * unaligned words at no cost). */
+struct __attribute__((packed)) sched_hent {
 	int64_t id;
 	int32_t prio;
 };

@@ -20,7 +20,8 @@ export MTSLURM_RUN_DIR=$work/run
 qp=
 cleanup() {
 	set +e
-	[ -n "$qp" ] && kill "$qp" 2>/dev/null
+	rm -f "$work/querying"
+	[ -n "$qp" ] && wait "$qp" 2>/dev/null
 	timeout 30 "$B/mtslurm" stop >/dev/null 2>&1
 	rm -rf "$work"
 }
@@ -45,8 +46,11 @@ fig query_failed_5m_ms "$(awk -v a="$t0" -v b="$(date +%s%N)" 'BEGIN{printf "%.0
 
 p99() { echo "$1" | awk '{print $4}'; }
 mx() { echo "$1" | awk '{print $6}'; }
+# Stopped by removing $work/querying and waiting for the round in flight,
+# not by kill: a killed subshell leaves its mtslurm child running, which
+# then talks to a run directory the cleanup removed.
 queries() {
-	while :; do
+	while [ -e "$work/querying" ]; do
 		"$B/mtslurm" jobs --state failed --json >/dev/null
 		"$B/mtslurm" jobs --json --limit 10000 >/dev/null
 		"$B/mtslurm" status --json >/dev/null
@@ -59,11 +63,13 @@ quiets=() busys=() maxq=() maxb=()
 for k in 1 2 3; do
 	r=$("$B/bench/bench_rtt" "$rtts")
 	quiets+=($(p99 "$r")) maxq+=($(mx "$r"))
+	touch "$work/querying"
 	queries &
 	qp=$!
 	r=$("$B/bench/bench_rtt" "$rtts")
 	busys+=($(p99 "$r")) maxb+=($(mx "$r"))
-	kill "$qp"; wait "$qp" 2>/dev/null || true
+	rm -f "$work/querying"
+	wait "$qp" 2>/dev/null || true
 	qp=
 done
 quiet=$(printf '%s\n' "${quiets[@]}" | sort -n | sed -n 2p)

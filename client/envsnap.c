@@ -40,14 +40,8 @@ static void kvlist_free(struct kvlist *l)
 
 static int kvlist_add(struct kvlist *l, const char *name, size_t nl, const char *val)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct kv *v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (util_grow(&l->v, &l->cap, l->n, sizeof *l->v, 64))
+		return -1;
 	size_t vl = strlen(val);
 	char *s = malloc(nl + vl + 2);
 	if (!s)

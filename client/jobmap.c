@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "util.h"
 
 static size_t slot(const struct jobmap *m, mts_job_id id)
 {
@@ -97,14 +98,8 @@ int jobmap_note(struct jobmap *m, mts_job_id first, mts_job_id n)
 		m->rg[i - 1].n += n;
 		return 0;
 	}
-	if (m->nrg == m->caprg) {
-		size_t ncap = m->caprg ? m->caprg * 2 : 64;
-		struct idrange *nr = realloc(m->rg, ncap * sizeof *nr);
-		if (!nr)
-			return -1;
-		m->rg = nr;
-		m->caprg = ncap;
-	}
+	if (util_grow(&m->rg, &m->caprg, m->nrg, sizeof *m->rg, 64))
+		return -1;
 	memmove(&m->rg[i + 1], &m->rg[i], (m->nrg - i) * sizeof *m->rg);
 	m->rg[i].first = first;
 	m->rg[i].n = n;

@@ -10,6 +10,8 @@
  */
 #include "jsregex.h"
 
+#include "util.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -174,23 +176,12 @@ static int emit_set(struct tr *t, const struct cset *s, int neg)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* ndigits hex digits at t->p into *cp; advances. */
 static int read_hex(struct tr *t, int ndigits, unsigned *cp)
 {
 	unsigned v = 0;
 	for (int i = 0; i < ndigits; i++) {
-		int h = hexval(t->p[i]);
+		int h = util_hexval(t->p[i]);
 		if (h < 0)
 			return fail(t, "\\%c needs %d hex digits", ndigits == 2 ? 'x' : 'u', ndigits);
 		v = v * 16 + (unsigned)h;

@@ -42,7 +42,7 @@ void util_hex(char *out, const unsigned char *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int util_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -56,10 +56,10 @@ static int hexval(char c)
 int util_unhex(unsigned char *out, const char *hex, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hexval(hex[2 * i]), lo;
+		int hi = util_hexval(hex[2 * i]), lo;
 		if (hi < 0)
 			return -1;
-		lo = hexval(hex[2 * i + 1]);
+		lo = util_hexval(hex[2 * i + 1]);
 		if (lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);

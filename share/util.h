@@ -20,6 +20,8 @@ size_t util_strlcpy(char *dst, const char *src, size_t size);
 void util_hex(char *out, const unsigned char *in, size_t n);
 /* Parse 2n hex digits into n bytes; 0 or -1. */
 int util_unhex(unsigned char *out, const char *hex, size_t n);
+/* The value of one hex digit (either case), or -1 if c is not one. */
+int util_hexval(char c);
 /* This machine's short host name ("n1"), never fails (falls back to
  * "localhost"). */
 void util_hostname(char *out, size_t n);

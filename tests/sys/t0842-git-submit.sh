@@ -13,17 +13,7 @@
 # frames after a held submit are handled after it.
 . "$(dirname "$0")/lib.sh"
 
-export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org
-G=$T/src
-git init -q -b main "$G"
-mkdir -p "$G/scripts"
-printf '#!/bin/sh\necho "v1 $(cat data.txt)"\n' > "$G/scripts/process.sh"
-chmod +x "$G/scripts/process.sh"
-echo one > "$G/scripts/data.txt"
-git -C "$G" add -A && git -C "$G" commit -qm one
-c1=$(git -C "$G" rev-parse HEAD)
-git clone -q --bare "$G" "$T/repo.git"
-url="file://$T/repo.git"
+. "$(dirname "$0")/gitlib.sh"
 push_version() { # N: process.sh says vN, committed and pushed to the bare repository
 	sed -i "s/v[0-9]/v$1/" "$G/scripts/process.sh"
 	git -C "$G" commit -qam "v$1"

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * resend_client: submits echo jobs through the blocking calls of libmtslurm
+ * -- one mts_submit per job, or mts_submit_batch of --batch jobs per call --
+ * for t0207, where a proxy (tests/tools/ackproxy.py) drops acknowledgements
+ * and cuts the connection so the library sends frames again. Checks what a
+ * program relies on: every call returns MTS_OK with ids, no id twice, every
+ * job calls back exactly once (on_done) with its own output "PREFIX-<seq>".
+ *   resend_client --jobs N [--batch B] [--prefix P] [--ids FILE] [--timeout S]
+ * --batch 0 (default) is one mts_submit per job. --ids writes each id. Prints
+ * "submitted N done N wrong 0"; exits 1 with the first thing that was wrong.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtslurm.h"
+
+static long njobs;
+static const char *prefix = "rs";
+static unsigned char *done;
+static long ndone, nwrong;
+static char first_wrong[512];
+
+static void wrong(const char *what, long seq)
+{
+	if (!nwrong++)
+		snprintf(first_wrong, sizeof first_wrong, "job %ld: %s", seq, what);
+}
+
+static void on_done(const mts_result *r, void *arg)
+{
+	(void)arg;
+	long seq = (long)(intptr_t)r->user;
+	char want[64];
+	if (seq < 1 || seq > njobs)
+		return wrong("on_done with a foreign user pointer", seq);
+	if (done[seq - 1]++)
+		return wrong("on_done twice", seq);
+	snprintf(want, sizeof want, "%s-%ld", prefix, seq);
+	if (r->state != MTS_COMPLETED || !r->output || strcmp(r->output, want))
+		return wrong("wrong result", seq);
+	ndone++;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	mts_job_id x = *(const mts_job_id *)a, y = *(const mts_job_id *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	long batch = 0;
+	double timeout_s = 120;
+	const char *ids_path = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v)
+			return fprintf(stderr, "resend_client: %s needs a value\n", a), 2;
+		i++;
+		if (!strcmp(a, "--jobs"))
+			njobs = atol(v);
+		else if (!strcmp(a, "--batch"))
+			batch = atol(v);
+		else if (!strcmp(a, "--prefix"))
+			prefix = v;
+		else if (!strcmp(a, "--ids"))
+			ids_path = v;
+		else if (!strcmp(a, "--timeout"))
+			timeout_s = atof(v);
+		else
+			return fprintf(stderr, "resend_client: unknown option %s\n", a), 2;
+	}
+	if (njobs <= 0 || batch < 0)
+		return fprintf(stderr, "resend_client: --jobs N (N > 0) is required\n"), 2;
+	done = calloc((size_t)njobs, 1);
+	mts_job_id *ids = calloc((size_t)njobs, sizeof *ids);
+	mts_job *jobs = calloc((size_t)(batch ? batch : 1), sizeof *jobs);
+	char (*inputs)[64] = calloc((size_t)(batch ? batch : 1), sizeof *inputs);
+	if (!done || !ids || !jobs || !inputs)
+		return fprintf(stderr, "resend_client: out of memory\n"), 1;
+	mts_options o = MTS_OPTIONS_INIT;
+	o.on_done = on_done;
+	o.timeout_ms = (int)(timeout_s * 1000);
+	o.name = "resend_client";
+	mts_client *c;
+	if (mts_connect(&c, NULL, &o) != MTS_OK)
+		return fprintf(stderr, "resend_client: %s\n", mts_errmsg(c)), mts_close(c), 1;
+	long per = batch ? batch : 1;
+	for (long s = 1; s <= njobs; s += per) {
+		long k = njobs - s + 1 < per ? njobs - s + 1 : per;
+		for (long i = 0; i < k; i++) {
+			mts_job j = MTS_JOB_INIT;
+			snprintf(inputs[i], sizeof inputs[i], "%s-%ld", prefix, s + i);
+			j.type = "echo";
+			j.input = inputs[i];
+			j.user = (void *)(intptr_t)(s + i);
+			jobs[i] = j;
+		}
+		int rc = batch ? mts_submit_batch(&ids[s - 1], c, jobs, (size_t)k) : mts_submit(&ids[s - 1], c, jobs);
+		if (rc != MTS_OK)
+			return fprintf(stderr, "resend_client: submit of job %ld: %s (%s)\n", s, mts_strerror(rc),
+				       mts_errmsg(c)),
+			       1;
+	}
+	int wrc = mts_wait_all(c, (int)(timeout_s * 1000));
+	if (wrc != MTS_OK)
+		return fprintf(stderr, "resend_client: mts_wait_all: %s (%s)\n", mts_strerror(wrc), mts_errmsg(c)), 1;
+	mts_close(c);
+	FILE *f = ids_path ? fopen(ids_path, "w") : NULL;
+	for (long i = 0; f && i < njobs; i++)
+		fprintf(f, "%lld\n", (long long)ids[i]);
+	if (f)
+		fclose(f);
+	qsort(ids, (size_t)njobs, sizeof *ids, cmp_id);
+	for (long i = 0; i < njobs; i++)
+		if (ids[i] <= 0 || (i && ids[i] == ids[i - 1]))
+			wrong(ids[i] <= 0 ? "no id" : "an id given to two jobs", i + 1);
+	printf("submitted %ld done %ld wrong %ld\n", njobs, ndone, nwrong);
+	if (nwrong)
+		return fprintf(stderr, "resend_client: %s\n", first_wrong), 1;
+	if (ndone != njobs)
+		return fprintf(stderr, "resend_client: %ld of %ld jobs called back\n", ndone, njobs), 1;
+	return 0;
+}

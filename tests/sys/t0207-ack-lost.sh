@@ -34,8 +34,8 @@ proxy() {
 	sed "s/\"port\":$mport/\"port\":$(cat "$T/$name.port")/" "$MTSLURM_RUN_DIR/master.json" > "$T/$name/master.json"
 }
 # rows PREFIX: the jobs whose input starts with PREFIX-, as `mtslurm jobs`
-# lists them (the scenario stores fewer than its 10,000-record page)
-# lists them: "ROWS DISTINCT_INPUTS COMPLETED"
+# lists them: "ROWS DISTINCT_INPUTS COMPLETED" (the scenario stores fewer
+# jobs than one page of 10,000 records; a master that stores twice does not)
 rows() {
 	mtslurm jobs --json --limit 10000 | jsql "select count(*), count(distinct j.value->>'input'),
 		sum(j.value->>'state' = 'completed') from json_each(readfile('/dev/stdin')) as j

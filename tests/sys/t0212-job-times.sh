@@ -10,7 +10,8 @@
 . "$(dirname "$0")/lib.sh"
 
 mtslurm -n 2 --local start >/dev/null
-first=$(mtslurm submit --echo head --delay 3)
+# the head runs until the chain is queued behind it ($T/go; at most 60 s)
+first=$(mtslurm submit --exec "for i in \$(seq 1200); do [ -e '$T/go' ] && break; sleep 0.05; done; echo head")
 prev=$first
 for k in $(seq 1 60); do
 	if [ $((k % 2)) -eq 0 ]; then d=0.02; else d=0; fi
@@ -21,6 +22,7 @@ assert_eq $((first + 60)) "$last" "the chain's ids follow each other"
 # still held: the chain was queued while its head ran
 assert_eq 0 "$(db "select count(*) from jobs where id > $first and id <= $last and state >= 2")" \
 	"no chain job ended before the head"
+touch "$T/go"
 mtslurm wait "$last" --timeout 60 >/dev/null || fail "the chain did not complete"
 assert_eq 61 "$(db "select count(*) from jobs where id between $first and $last and state = 2")" "chain completed"
 

@@ -118,6 +118,10 @@ int main(int argc, char **argv)
 	for (long i = 0; i < njobs; i++)
 		if (ids[i] <= 0 || (i && ids[i] == ids[i - 1]))
 			wrong(ids[i] <= 0 ? "no id" : "an id given to two jobs", i + 1);
+	free(ids);
+	free(jobs);
+	free(inputs);
+	free(done);
 	printf("submitted %ld done %ld wrong %ld\n", njobs, ndone, nwrong);
 	if (nwrong)
 		return fprintf(stderr, "resend_client: %s\n", first_wrong), 1;

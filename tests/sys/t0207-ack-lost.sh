@@ -6,7 +6,7 @@
 # req, and the master must answer it with the ids it gave the first time
 # (docs/protocol.md, section 4). A kill of the master seldom lands between
 # commit and reply; here every dropped reply is that window. For one
-# blocking mts_submit per job, mts_submit_batch, the non-blocking
+# blocking mts_submit per job, mts_submit_batch, mts_submit_array, the non-blocking
 # mts_submit_nb + mts_flush and three clients at once: each job is stored
 # once (`mtslurm jobs`), called back once, and the re-sent frame got the
 # same ids. Then a frame that reaches the master twice in one write: the
@@ -69,6 +69,16 @@ out=$(MTSLURM_RUN_DIR=$T/batch "$TOOLS/resend_client" --jobs 1000 --batch 50 --p
 assert_contains "$out" "submitted 1000 done 1000 wrong 0" "mts_submit_batch: acknowledged and called back once"
 check_log batch 10
 assert_eq "1000 1000 1000" "$(rows bat)" "mts_submit_batch: rows, distinct jobs, completed"
+
+# (b2) job arrays, 50 members each (one frame, one row per array until
+# its members are made): every 2nd array's reply lost.
+proxy arr --drop-every 2
+out=$(MTSLURM_RUN_DIR=$T/arr "$TOOLS/resend_client" --jobs 500 --array 50 --prefix arr --timeout 60) ||
+	fail "mts_submit_array through lost replies: $out"
+assert_contains "$out" "submitted 500 done 500 wrong 0" "mts_submit_array: acknowledged and called back once"
+check_log arr 5
+assert_eq "500 500 500" "$(rows arr)" "mts_submit_array: rows, distinct jobs, completed"
+assert_eq 10 "$(db "select count(*) from arrays")" "mts_submit_array: arrays stored"
 
 # (c) mts_submit_nb + mts_flush: the library's own frames, several in
 # flight when a reply is lost (those after it are sent again too).

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * resend_client: submits echo jobs through the blocking calls of libmtslurm
- * -- one mts_submit per job, or mts_submit_batch of --batch jobs per call --
+ * -- one mts_submit per job, mts_submit_batch of --batch jobs per call, or
+ * job arrays of --array members (task ids SEQ.., input "PREFIX-{}") --
  * for t0207, where a proxy (tests/tools/ackproxy.py) drops acknowledgements
  * and cuts the connection so the library sends frames again. Checks what a
  * program relies on: every call returns MTS_OK with ids, no id twice, every
  * job calls back exactly once (on_done) with its own output "PREFIX-<seq>".
- *   resend_client --jobs N [--batch B] [--prefix P] [--ids FILE] [--timeout S]
- * --batch 0 (default) is one mts_submit per job. --ids writes each id. Prints
+ *   resend_client --jobs N [--batch B | --array K] [--prefix P] [--ids FILE]
+ *                 [--timeout S]
+ * Neither --batch nor --array: one mts_submit per job. --ids writes each id. Prints
  * "submitted N done N wrong 0"; exits 1 with the first thing that was wrong.
  */
 #include <stdint.h>
@@ -34,6 +36,9 @@ static void on_done(const mts_result *r, void *arg)
 	(void)arg;
 	long seq = (long)(intptr_t)r->user;
 	char want[64];
+	size_t pl = strlen(prefix);
+	if (!r->user && r->output && !strncmp(r->output, prefix, pl) && r->output[pl] == '-')
+		seq = atol(r->output + pl + 1); /* an array member: its task id is its seq */
 	if (seq < 1 || seq > njobs)
 		return wrong("on_done with a foreign user pointer", seq);
 	if (done[seq - 1]++)
@@ -52,7 +57,7 @@ static int cmp_id(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	long batch = 0;
+	long batch = 0, array = 0;
 	double timeout_s = 120;
 	const char *ids_path = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -64,6 +69,8 @@ int main(int argc, char **argv)
 			njobs = atol(v);
 		else if (!strcmp(a, "--batch"))
 			batch = atol(v);
+		else if (!strcmp(a, "--array"))
+			array = atol(v);
 		else if (!strcmp(a, "--prefix"))
 			prefix = v;
 		else if (!strcmp(a, "--ids"))
@@ -73,12 +80,13 @@ int main(int argc, char **argv)
 		else
 			return fprintf(stderr, "resend_client: unknown option %s\n", a), 2;
 	}
-	if (njobs <= 0 || batch < 0)
+	if (njobs <= 0 || batch < 0 || array < 0 || (batch && array))
 		return fprintf(stderr, "resend_client: --jobs N (N > 0) is required\n"), 2;
 	done = calloc((size_t)njobs, 1);
 	mts_job_id *ids = calloc((size_t)njobs, sizeof *ids);
-	mts_job *jobs = calloc((size_t)(batch ? batch : 1), sizeof *jobs);
-	char (*inputs)[64] = calloc((size_t)(batch ? batch : 1), sizeof *inputs);
+	long per = batch ? batch : array ? array : 1;
+	mts_job *jobs = calloc((size_t)per, sizeof *jobs);
+	char (*inputs)[64] = calloc((size_t)per, sizeof *inputs);
 	if (!done || !ids || !jobs || !inputs)
 		return fprintf(stderr, "resend_client: out of memory\n"), 1;
 	mts_options o = MTS_OPTIONS_INIT;
@@ -88,7 +96,6 @@ int main(int argc, char **argv)
 	mts_client *c;
 	if (mts_connect(&c, NULL, &o) != MTS_OK)
 		return fprintf(stderr, "resend_client: %s\n", mts_errmsg(c)), mts_close(c), 1;
-	long per = batch ? batch : 1;
 	for (long s = 1; s <= njobs; s += per) {
 		long k = njobs - s + 1 < per ? njobs - s + 1 : per;
 		for (long i = 0; i < k; i++) {
@@ -99,7 +106,23 @@ int main(int argc, char **argv)
 			j.user = (void *)(intptr_t)(s + i);
 			jobs[i] = j;
 		}
-		int rc = batch ? mts_submit_batch(&ids[s - 1], c, jobs, (size_t)k) : mts_submit(&ids[s - 1], c, jobs);
+		int rc;
+		if (array) {
+			char tasks[64];
+			snprintf(tasks, sizeof tasks, "%ld-%ld", s, s + k - 1);
+			snprintf(inputs[0], sizeof inputs[0], "%s-{}", prefix);
+			jobs[0].user = NULL;
+			mts_array a = MTS_ARRAY_INIT;
+			a.tasks = tasks;
+			size_t n = 0;
+			rc = mts_submit_array(&ids[s - 1], &n, c, jobs, &a);
+			for (size_t i = 1; rc == MTS_OK && i < n && i < (size_t)k; i++)
+				ids[s - 1 + (long)i] = ids[s - 1] + (mts_job_id)i;
+			if (rc == MTS_OK && n != (size_t)k)
+				wrong("an array of another size", s);
+		} else {
+			rc = batch ? mts_submit_batch(&ids[s - 1], c, jobs, (size_t)k) : mts_submit(&ids[s - 1], c, jobs);
+		}
 		if (rc != MTS_OK)
 			return fprintf(stderr, "resend_client: submit of job %ld: %s (%s)\n", s, mts_strerror(rc),
 				       mts_errmsg(c)),

@@ -7,9 +7,8 @@
  * and cuts the connection so the library sends frames again. Checks what a
  * program relies on: every call returns MTS_OK with ids, no id twice, every
  * job calls back exactly once (on_done) with its own output "PREFIX-<seq>".
- *   resend_client --jobs N [--batch B | --array K] [--prefix P] [--ids FILE]
- *                 [--timeout S]
- * Neither --batch nor --array: one mts_submit per job. --ids writes each id. Prints
+ *   resend_client --jobs N [--batch B | --array K] [--prefix P] [--timeout S]
+ * Neither --batch nor --array: one mts_submit per job. Prints
  * "submitted N done N wrong 0"; exits 1 with the first thing that was wrong.
  */
 #include <stdint.h>
@@ -55,11 +54,42 @@ static int cmp_id(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Jobs s .. s+k-1 in one call (k is 1 without --batch and --array); their
+ * ids into ids[0..k-1]. jobs and inputs hold k entries. */
+static int submit_some(mts_client *c, long s, long k, long batch, long array, mts_job *jobs,
+		       char (*inputs)[64], mts_job_id *ids)
+{
+	for (long i = 0; i < k; i++) {
+		mts_job j = MTS_JOB_INIT;
+		snprintf(inputs[i], sizeof inputs[i], "%s-%ld", prefix, s + i);
+		j.type = "echo";
+		j.input = inputs[i];
+		j.user = (void *)(intptr_t)(s + i);
+		jobs[i] = j;
+	}
+	if (!array)
+		return batch ? mts_submit_batch(ids, c, jobs, (size_t)k) : mts_submit(ids, c, jobs);
+	/* members s .. s+k-1 of a template "PREFIX-{}" (no user pointer:
+	 * on_done knows a member by its output) */
+	char tasks[64];
+	snprintf(tasks, sizeof tasks, "%ld-%ld", s, s + k - 1);
+	snprintf(inputs[0], sizeof inputs[0], "%s-{}", prefix);
+	jobs[0].user = NULL;
+	mts_array a = MTS_ARRAY_INIT;
+	a.tasks = tasks;
+	size_t n = 0;
+	int rc = mts_submit_array(ids, &n, c, jobs, &a);
+	for (size_t i = 1; rc == MTS_OK && i < n && i < (size_t)k; i++)
+		ids[i] = ids[0] + (mts_job_id)i;
+	if (rc == MTS_OK && n != (size_t)k)
+		wrong("an array of another size", s);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	long batch = 0, array = 0;
 	double timeout_s = 120;
-	const char *ids_path = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!v)
@@ -73,15 +103,13 @@ int main(int argc, char **argv)
 			array = atol(v);
 		else if (!strcmp(a, "--prefix"))
 			prefix = v;
-		else if (!strcmp(a, "--ids"))
-			ids_path = v;
 		else if (!strcmp(a, "--timeout"))
 			timeout_s = atof(v);
 		else
 			return fprintf(stderr, "resend_client: unknown option %s\n", a), 2;
 	}
 	if (njobs <= 0 || batch < 0 || array < 0 || (batch && array))
-		return fprintf(stderr, "resend_client: --jobs N (N > 0) is required\n"), 2;
+		return fprintf(stderr, "resend_client: --jobs N (N > 0) is required; --batch or --array, not both\n"), 2;
 	done = calloc((size_t)njobs, 1);
 	mts_job_id *ids = calloc((size_t)njobs, sizeof *ids);
 	long per = batch ? batch : array ? array : 1;
@@ -98,31 +126,7 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "resend_client: %s\n", mts_errmsg(c)), mts_close(c), 1;
 	for (long s = 1; s <= njobs; s += per) {
 		long k = njobs - s + 1 < per ? njobs - s + 1 : per;
-		for (long i = 0; i < k; i++) {
-			mts_job j = MTS_JOB_INIT;
-			snprintf(inputs[i], sizeof inputs[i], "%s-%ld", prefix, s + i);
-			j.type = "echo";
-			j.input = inputs[i];
-			j.user = (void *)(intptr_t)(s + i);
-			jobs[i] = j;
-		}
-		int rc;
-		if (array) {
-			char tasks[64];
-			snprintf(tasks, sizeof tasks, "%ld-%ld", s, s + k - 1);
-			snprintf(inputs[0], sizeof inputs[0], "%s-{}", prefix);
-			jobs[0].user = NULL;
-			mts_array a = MTS_ARRAY_INIT;
-			a.tasks = tasks;
-			size_t n = 0;
-			rc = mts_submit_array(&ids[s - 1], &n, c, jobs, &a);
-			for (size_t i = 1; rc == MTS_OK && i < n && i < (size_t)k; i++)
-				ids[s - 1 + (long)i] = ids[s - 1] + (mts_job_id)i;
-			if (rc == MTS_OK && n != (size_t)k)
-				wrong("an array of another size", s);
-		} else {
-			rc = batch ? mts_submit_batch(&ids[s - 1], c, jobs, (size_t)k) : mts_submit(&ids[s - 1], c, jobs);
-		}
+		int rc = submit_some(c, s, k, batch, array, jobs, inputs, &ids[s - 1]);
 		if (rc != MTS_OK)
 			return fprintf(stderr, "resend_client: submit of job %ld: %s (%s)\n", s, mts_strerror(rc),
 				       mts_errmsg(c)),
@@ -132,11 +136,6 @@ int main(int argc, char **argv)
 	if (wrc != MTS_OK)
 		return fprintf(stderr, "resend_client: mts_wait_all: %s (%s)\n", mts_strerror(wrc), mts_errmsg(c)), 1;
 	mts_close(c);
-	FILE *f = ids_path ? fopen(ids_path, "w") : NULL;
-	for (long i = 0; f && i < njobs; i++)
-		fprintf(f, "%lld\n", (long long)ids[i]);
-	if (f)
-		fclose(f);
 	qsort(ids, (size_t)njobs, sizeof *ids, cmp_id);
 	for (long i = 0; i < njobs; i++)
 		if (ids[i] <= 0 || (i && ids[i] == ids[i - 1]))

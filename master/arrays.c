@@ -136,7 +136,7 @@ static void make_final(struct master *m, struct marray *a, struct client *c, int
 	const char *type = msg_get_str(a->tmpl, "type");
 	int kind = type ? mjob_kind_parse(type) : MJOB_ECHO;
 	struct mjob j = {.kind = (uint8_t)(kind < 0 ? MJOB_ECHO : kind)};
-	double now = util_wall();
+	double now = master_job_now(m);
 	int count = state != MJOB_CANCELLED;
 	for (int64_t i = a->made; i < a->made + k; i++) {
 		j.id = a->first + i;
@@ -467,7 +467,7 @@ int arrays_admit(struct master *m, struct client *c, msg *spec, const msg *tmpl,
 	if (!a)
 		return snprintf(err, errlen, "out of memory for an array"), -JOBS_EBUSY;
 	a->cancel_from = -1;
-	a->submitted = util_wall();
+	a->submitted = master_job_now(m);
 	util_strlcpy(a->cid, c->cid, sizeof a->cid);
 	int rc = -JOBS_EBAD;
 	if (read_spec(a, spec, err, errlen))

@@ -228,7 +228,7 @@ static void flight_end(struct flight *f, int state, const char *output, const ch
 	struct master *m = f->m;
 	const char *worker = f->ep;
 	if (store_finish(m->store, f->id, state, 1, worker, 0, output, output ? strlen(output) : 0, error, 0, 0,
-			 util_wall()))
+			 master_job_now(m)))
 		log_error("gateway: cannot record the end of job %lld: %s", (long long)f->id, store_errmsg(m->store));
 	m->counts[state]++;
 	if (state == MJOB_FAILED)
@@ -283,7 +283,7 @@ int gateway_forward(struct master *m, const struct jobtype *t, int64_t id, const
 	struct hclient *hc = client_of_gw(m);
 	struct flight *f = g && hc ? calloc(1, sizeof *f) : NULL;
 	if (!f) {
-		store_finish(m->store, id, MJOB_FAILED, 0, NULL, 0, NULL, 0, "gateway: out of memory", 0, 0, util_wall());
+		store_finish(m->store, id, MJOB_FAILED, 0, NULL, 0, NULL, 0, "gateway: out of memory", 0, 0, master_job_now(m));
 		m->counts[MJOB_FAILED]++;
 		return -1;
 	}
@@ -312,7 +312,7 @@ int gateway_forward(struct master *m, const struct jobtype *t, int64_t id, const
 	o.timeout_s = t->timeout_s > 0 ? t->timeout_s : GATEWAY_TIMEOUT_S;
 	if (t->retries >= 0)
 		o.retries = (unsigned)t->retries;
-	store_started(m->store, id, 1, util_wall());
+	store_started(m->store, id, 1, master_job_now(m));
 	f->next = g->flights;
 	if (g->flights)
 		g->flights->prev = f;

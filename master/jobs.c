@@ -800,7 +800,7 @@ int jobs_admit_at(struct master *ms, struct client *c, const msg *jobs, const ms
 		batch_free(&b, 1);
 		return rc;
 	}
-	batch_commit(ms, c, &b, util_wall());
+	batch_commit(ms, c, &b, master_job_now(ms));
 	batch_free(&b, 0);
 	return 0;
 refuse:
@@ -850,7 +850,7 @@ int64_t jobs_cancel_all(struct master *ms, char *err, size_t errlen)
 	uint64_t t0 = util_mono_ns();
 	/* Only a mark goes to the store now; the rows are rewritten a chunk
 	 * per turn (on_check), so dispatch never stalls. */
-	if (store_cancel_all(ms->store, util_wall(), ms->next_id, (int64_t)ms->sched.nlive))
+	if (store_cancel_all(ms->store, master_job_now(ms), ms->next_id, (int64_t)ms->sched.nlive))
 		return snprintf(err, errlen, "cancel failed: %s", store_errmsg(ms->store)), -1;
 	int64_t n = (int64_t)sched_cancel_all(&ms->sched, cancel_all_one, ms);
 	n += arrays_cancel_all(ms);
@@ -872,13 +872,14 @@ void jobs_finalize(struct master *m, struct mjob *j, int state, const char *outp
 		     size_t output_len, const char *error, int rc_set, int rc)
 {
 	const char *wid = j->worker ? wrk_of(j->worker)->wid : m->lost_wid;
+	double now = master_job_now(m); /* first: the start is read on the same anchor */
 	double started = j->where == MJOB_ASSIGNED ? workers_started_at(m, j) : 0;
 	if (store_finish(m->store, j->id, state, j->attempts, j->worker ? wid : NULL, started, output, output_len,
-			 error, rc_set, rc, util_wall()))
+			 error, rc_set, rc, now))
 		log_error("cannot record the end of job %lld: %s", (long long)j->id, store_errmsg(m->store));
 	m->counts[state]++;
 	/* A typed job that failed waits in the dead-letter queue. */
-	if (j->kind == MJOB_TYPED && state == MJOB_FAILED && store_dlq_add(m->store, j->id, util_wall()) < 0)
+	if (j->kind == MJOB_TYPED && state == MJOB_FAILED && store_dlq_add(m->store, j->id, now) < 0)
 		log_error("cannot put job %lld into the dead-letter queue: %s", (long long)j->id, store_errmsg(m->store));
 	struct client *c = client_of(j->client);
 	clients_result(c, j, state, wid, output, output_len, error, rc_set, rc);
@@ -908,7 +909,7 @@ int64_t jobs_record_error(struct master *m, const char *ext, const char *jtype, 
 	j->id = id;
 	j->kind = MJOB_TYPED;
 	j->client = &o->sc;
-	double now = util_wall();
+	double now = master_job_now(m);
 	msg *out = msg_new_object(), *e = msg_new_object();
 	msg_set_str(out, "status", "error");
 	msg_set_str(e, "error", why);

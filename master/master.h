@@ -25,6 +25,7 @@
 #include "fbuf.h"
 #include "idranges.h"
 #include "arrays.h"
+#include "jobclock.h"
 #include "jobs.h"
 #include "metrics.h"
 #include "msg.h"
@@ -192,6 +193,7 @@ struct master_cfg {
 struct master {
 	struct master_cfg cfg;
 	uv_loop_t *loop;
+	struct jobclock clock; /* job times (jobclock.h): one clock, read off the loop's */
 	unsigned char key[AUTH_KEY_BYTES];
 	struct store *store;
 	struct sched sched;
@@ -251,6 +253,16 @@ struct master {
 
 /* 1 if a new job's input of len bytes is kept in memory, with pending_b
  * bytes of not yet scheduled jobs held already (see MASTER_INPUT_HOLD_MAX). */
+/* A job time (submitted, started, finished) of now, and of a job's 32-bit
+ * loop time (assigned_ms): both on the one job clock (jobclock.h). Take
+ * master_job_now before master_job_at in one event: a step of the wall
+ * clock re-anchors in the former. */
+static inline double master_job_now(struct master *m) { return jobclock_now(&m->clock, uv_now(m->loop)); }
+static inline double master_job_at(const struct master *m, uint32_t loop_ms)
+{
+	return jobclock_at(&m->clock, jobclock_widen(uv_now(m->loop), loop_ms));
+}
+
 static inline int master_holds_input(const struct master *m, size_t len, uint64_t pending_b)
 {
 	return len <= MASTER_INPUT_HOLD_MAX && m->sched.input_b + pending_b + len <= m->cfg.input_mem_b;

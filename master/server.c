@@ -697,6 +697,8 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	memset(m, 0, sizeof *m);
 	m->cfg = *cfg;
 	m->loop = loop;
+	uv_update_time(loop); /* the job clock's anchor: loop time and wall clock read together */
+	jobclock_init(&m->clock, uv_now(loop));
 	if (!m->cfg.host)
 		m->cfg.host = "127.0.0.1";
 	if (!m->cfg.max_queued)

@@ -280,6 +280,11 @@ sqlite3_stmt *store_stmt(struct store *s, sqlite3_stmt **slot, const char *sql)
 	return *slot;
 }
 
+sqlite3_stmt *store_write_stmt(struct store *s, sqlite3_stmt **slot, const char *sql)
+{
+	return store_begin(s) ? NULL : store_stmt(s, slot, sql);
+}
+
 void store_bind_str(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)

@@ -47,6 +47,9 @@ void store_live_note(struct store *s, int64_t id);
  * store_pipe_stmts and store_arr_stmts); NULL after store_fail if it cannot
  * be prepared. */
 sqlite3_stmt *store_stmt(struct store *s, sqlite3_stmt **slot, const char *sql);
+/* store_stmt for a write: the turn's transaction is opened first, so the
+ * caller binds and runs it inside; NULL if either failed (store_fail). */
+sqlite3_stmt *store_write_stmt(struct store *s, sqlite3_stmt **slot, const char *sql);
 /* Bind v as text, borrowed until the statement runs; NULL binds SQL NULL. */
 void store_bind_str(sqlite3_stmt *st, int i, const char *v);
 /* Column i as text (NULL for SQL NULL), borrowed until st steps or resets. */

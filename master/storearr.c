@@ -45,7 +45,10 @@ static const char *const arr_sql[Q_MAX] = {
 static sqlite3_stmt *stmt(struct store *s, int q) { return store_stmt(s, &store_arr_stmts(s)[q], arr_sql[q]); }
 
 /* A write's statement, in the turn's transaction (NULL: failed). */
-static sqlite3_stmt *write_stmt(struct store *s, int q) { return store_begin(s) ? NULL : stmt(s, q); }
+static sqlite3_stmt *write_stmt(struct store *s, int q)
+{
+	return store_write_stmt(s, &store_arr_stmts(s)[q], arr_sql[q]);
+}
 
 int store_array_add(struct store *s, const struct store_array *a)
 {

@@ -68,12 +68,10 @@ static const char *const pipe_sql[Q_MAX] = {
 
 static sqlite3_stmt *stmt(struct store *s, int q) { return store_stmt(s, &store_pipe_stmts(s)[q], pipe_sql[q]); }
 
-/* A write statement of the turn's transaction: q with its bindings made
- * by the caller after this returns it. */
+/* A write's statement, in the turn's transaction (NULL: failed). */
 static sqlite3_stmt *write_stmt(struct store *s, int q)
 {
-	sqlite3_stmt *st = stmt(s, q);
-	return st && store_begin(s) == 0 ? st : NULL;
+	return store_write_stmt(s, &store_pipe_stmts(s)[q], pipe_sql[q]);
 }
 
 

@@ -245,8 +245,7 @@ static void on_assign_timer(uv_timer_t *t)
 
 double workers_assigned_at(const struct master *m, const struct mjob *j)
 {
-	uint32_t ago = (uint32_t)uv_now(m->loop) - j->assigned_ms; /* wraps correctly */
-	return util_wall() - ago / 1e3;
+	return master_job_at(m, j->assigned_ms);
 }
 
 double workers_started_at(const struct master *m, const struct mjob *j)

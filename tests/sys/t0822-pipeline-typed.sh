@@ -63,13 +63,13 @@ assert_contains "$(cat sq)" '"stdout":"64\n"' "square of 8"
 st=$(mtslurm pipeline status "$id" --json)
 assert_eq square "$(jget "$st" '$.stages[0].type')" "status names a typed stage's job type"
 assert_contains "$(mtslurm pipeline status "$id")" "(job type square)" "status text names it too"
-# instances 1 on square (2 slots on its worker): never two at once. Each
-# job sleeps 0.2 s, so two at once would overlap by about that; a start and
-# the previous job's end are taken on different clocks (the worker's, the
-# master's loop) that a loaded machine puts tens of ms apart, so an end
-# counts 0.1 s early.
+# instances 1 on square (2 slots on its worker): never two at once. A job
+# is assigned in the turn the one before it ended or later, and both times
+# come from the master's one job clock (master/jobclock.h), so a start is
+# never before the previous end (an end and a start at the same time: the
+# end counts first).
 starts=$(db "select started, finished from jobs where client='@pipe:$id:0'")
-worst=$(echo "$starts" | awk -F'|' '{print $1, 1; printf "%.6f -1\n", $2 - 0.1}' | sort -k1,1n -k2,2n |
+worst=$(echo "$starts" | awk -F'|' '{print $1, 1; print $2, -1}' | sort -k1,1n -k2,2n |
 	awk '{n += $2; if (n > m) m = n} END {print m + 0}')
 assert_eq 1 "$worst" "square: at most 1 job at once (instances 1)"
 

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # ackproxy: a loopback TCP proxy between clients and a master that loses
 # submit acknowledgements on purpose, for the scenario of the master's
-# exactly-once submit (t0207). It reads the frames of both directions
+# exactly-once submit (t0208). It reads the frames of both directions
 # (docs/protocol.md section 1: a 4-byte big-endian length, then JSON), so
 # the master must run with MTSLURM_BENCH_PLAINTEXT=1 on loopback (section
 # 2.2); a sealed connection is passed through untouched and logged "sealed".

@@ -3,7 +3,7 @@
  * resend_client: submits echo jobs through the blocking calls of libmtslurm
  * -- one mts_submit per job, mts_submit_batch of --batch jobs per call, or
  * job arrays of --array members (task ids SEQ.., input "PREFIX-{}") --
- * for t0207, where a proxy (tests/tools/ackproxy.py) drops acknowledgements
+ * for t0208, where a proxy (tests/tools/ackproxy.py) drops acknowledgements
  * and cuts the connection so the library sends frames again. Checks what a
  * program relies on: every call returns MTS_OK with ids, no id twice, every
  * job calls back exactly once (on_done) with its own output "PREFIX-<seq>".

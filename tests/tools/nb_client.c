@@ -85,16 +85,20 @@ static void on_done(const mts_result *r, void *arg)
 		fprintf(calls_f, "%lld\n", (long long)r->id);
 }
 
-int main(int argc, char **argv)
+struct args {
+	const char *bad, *acked_path, *calls_path;
+	double delay, timeout_s;
+	int poll;
+	long pause_every, pause_ms;
+};
+
+/* The options into *o (and njobs, exec_jobs); 0, or the exit status. */
+static int parse_args(struct args *o, int argc, char **argv)
 {
-	const char *bad = NULL, *acked_path = NULL, *calls_path = NULL;
-	double delay = 0, timeout_s = 120;
-	int poll = 0;
-	long pause_every = 0, pause_ms = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (!strcmp(a, "--poll") || !strcmp(a, "--exec")) {
-			*(a[2] == 'p' ? &poll : &exec_jobs) = 1;
+			*(a[2] == 'p' ? &o->poll : &exec_jobs) = 1;
 			continue;
 		}
 		if (!v)
@@ -103,45 +107,30 @@ int main(int argc, char **argv)
 		if (!strcmp(a, "--jobs"))
 			njobs = atol(v);
 		else if (!strcmp(a, "--bad"))
-			bad = v;
+			o->bad = v;
 		else if (!strcmp(a, "--delay"))
-			delay = atof(v);
+			o->delay = atof(v);
 		else if (!strcmp(a, "--acked"))
-			acked_path = v;
+			o->acked_path = v;
 		else if (!strcmp(a, "--calls"))
-			calls_path = v;
+			o->calls_path = v;
 		else if (!strcmp(a, "--pause-every"))
-			pause_every = atol(v);
+			o->pause_every = atol(v);
 		else if (!strcmp(a, "--pause-ms"))
-			pause_ms = atol(v);
+			o->pause_ms = atol(v);
 		else if (!strcmp(a, "--timeout"))
-			timeout_s = atof(v);
+			o->timeout_s = atof(v);
 		else
 			return fprintf(stderr, "nb_client: unknown option %s\n", a), 2;
 	}
 	if (njobs <= 0)
 		return fprintf(stderr, "nb_client: --jobs N (N > 0) is required\n"), 2;
-	is_bad = calloc((size_t)njobs, 1);
-	acked = calloc((size_t)njobs, 1);
-	done = calloc((size_t)njobs, 1);
-	long nbad = 0;
-	for (const char *p = bad; p && *p;) {
-		long k = strtol(p, (char **)&p, 10);
-		if (k >= 1 && k <= njobs && !is_bad[k - 1]++)
-			nbad++;
-		p += *p == ',';
-	}
-	acked_f = acked_path ? fopen(acked_path, "w") : NULL;
-	calls_f = calls_path ? fopen(calls_path, "w") : NULL;
-	mts_options o = MTS_OPTIONS_INIT;
-	o.mode = poll ? MTS_POLL : MTS_THREAD;
-	o.on_done = on_done;
-	o.timeout_ms = (int)(timeout_s * 1000);
-	o.name = "nb_client";
-	mts_client *c;
-	if (mts_connect(&c, NULL, &o) != MTS_OK)
-		return fprintf(stderr, "nb_client: %s\n", mts_errmsg(c)), mts_close(c), 1;
-	mts_set_on_ack(c, on_ack);
+	return 0;
+}
+
+/* One mts_submit_nb per job, in order; 0 or 1 (said why). */
+static int submit_all(mts_client *c, const struct args *o)
+{
 	static const mts_job_id missing_dep = (mts_job_id)1 << 50;
 	char input[80];
 	for (long s = 1; s <= njobs; s++) {
@@ -150,7 +139,7 @@ int main(int argc, char **argv)
 		snprintf(input, sizeof input, exec_jobs ? "echo nb-%ld" : "nb-%ld", s);
 		j.type = exec_jobs ? "exec" : "echo";
 		j.input = input;
-		j.delay = delay;
+		j.delay = o->delay;
 		j.user = (void *)(intptr_t)s;
 		if (is_bad[s - 1]) {
 			j.deps = &missing_dep;
@@ -159,12 +148,44 @@ int main(int argc, char **argv)
 		int rc = mts_submit_nb(&seq, c, &j);
 		if (rc != MTS_OK || seq != (uint64_t)s)
 			return fprintf(stderr, "nb_client: submit %ld: %s (%s)\n", s, mts_strerror(rc), mts_errmsg(c)), 1;
-		if (poll && s % 1000 == 0)
+		if (o->poll && s % 1000 == 0)
 			mts_poll(c, 0);
-		if (pause_every > 0 && s % pause_every == 0) /* a stream that lasts, for t0310's kill */
-			nanosleep(&(struct timespec){pause_ms / 1000, (pause_ms % 1000) * 1000000L}, NULL);
+		if (o->pause_every > 0 && s % o->pause_every == 0) /* a stream that lasts, for t0310's kill */
+			nanosleep(&(struct timespec){o->pause_ms / 1000, (o->pause_ms % 1000) * 1000000L}, NULL);
 	}
-	int frc = mts_flush(c, (int)(timeout_s * 1000));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args o = {.timeout_s = 120};
+	int prc = parse_args(&o, argc, argv);
+	if (prc)
+		return prc;
+	is_bad = calloc((size_t)njobs, 1);
+	acked = calloc((size_t)njobs, 1);
+	done = calloc((size_t)njobs, 1);
+	long nbad = 0;
+	for (const char *p = o.bad; p && *p;) {
+		long k = strtol(p, (char **)&p, 10);
+		if (k >= 1 && k <= njobs && !is_bad[k - 1]++)
+			nbad++;
+		p += *p == ',';
+	}
+	acked_f = o.acked_path ? fopen(o.acked_path, "w") : NULL;
+	calls_f = o.calls_path ? fopen(o.calls_path, "w") : NULL;
+	mts_options mo = MTS_OPTIONS_INIT;
+	mo.mode = o.poll ? MTS_POLL : MTS_THREAD;
+	mo.on_done = on_done;
+	mo.timeout_ms = (int)(o.timeout_s * 1000);
+	mo.name = "nb_client";
+	mts_client *c;
+	if (mts_connect(&c, NULL, &mo) != MTS_OK)
+		return fprintf(stderr, "nb_client: %s\n", mts_errmsg(c)), mts_close(c), 1;
+	mts_set_on_ack(c, on_ack);
+	if (submit_all(c, &o))
+		return 1;
+	int frc = mts_flush(c, (int)(o.timeout_s * 1000));
 	if (nbad ? frc != MTS_EREJECTED : frc != MTS_OK)
 		return fprintf(stderr, "nb_client: mts_flush: %s (%s), %ld bad jobs\n", mts_strerror(frc), mts_errmsg(c),
 			       nbad),
@@ -173,7 +194,7 @@ int main(int argc, char **argv)
 		printf("flush: %s\n", mts_errmsg(c));
 	if (mts_flush(c, 1000) != MTS_OK)
 		return fprintf(stderr, "nb_client: a second mts_flush failed again: %s\n", mts_errmsg(c)), 1;
-	int wrc = mts_wait_all(c, (int)(timeout_s * 1000));
+	int wrc = mts_wait_all(c, (int)(o.timeout_s * 1000));
 	if (wrc != MTS_OK)
 		return fprintf(stderr, "nb_client: mts_wait_all: %s (%s)\n", mts_strerror(wrc), mts_errmsg(c)), 1;
 	mts_close(c);

@@ -41,6 +41,7 @@
 #include "job.h"
 #include "cgroup.h"
 #include "joblog.h"
+#include "jscan.h"
 #include "log.h"
 #include "nametab.h"
 #include "msg.h"
@@ -612,53 +613,61 @@ static void give_back(struct worker *w, msg *m)
 		conn_send_json(w->conn, b->p, b->len);
 }
 
-static void handle_assign(struct worker *w, msg *m)
+/* One WJOB as a tree (job.c reads it): queued, or ignored with a warning. */
+static void assign_job(struct worker *w, const msg *e)
 {
 	char err[128];
+	struct job *j = job_new(e, w->envs, err, sizeof(err));
+	if (!j) {
+		log_warn("ignoring a job from the master: %s", err);
+		return;
+	}
+	if (idmap_get(&w->jobs, j->id)) {
+		job_free(j); /* already held (a re-assign after reconnect) */
+		return;
+	}
+	if (idmap_put(&w->jobs, j->id, j) < 0) {
+		log_error("out of memory: job %lld dropped", (long long)j->id);
+		job_free(j);
+		return;
+	}
+	q_push(w, j);
+}
+
+/* The assign frames that on_frame does not read from their bytes. */
+static void handle_assign(struct worker *w, msg *m)
+{
 	if (w->draining) {
 		give_back(w, m);
 		return;
 	}
-	for (msg *e = msg_child(msg_get(m, "jobs")); e; e = msg_next(e)) {
-		if (w->exiting || w->stopping)
-			break;
-		/* fast path: an echo job with no delay and a free slot is
-		 * answered straight from the message, without a job struct */
-		if (w->running < w->slots && !w->qhead) {
-			const char *t = msg_get_str(e, "type");
-			double delay = 0;
-			int64_t id, a = 1;
-			if (t && strcmp(t, "echo") == 0 && (msg_get_num(e, "delay", &delay) < 0 || delay <= 0) &&
-			    msg_get_int(e, "id", &id) == 0) {
-				msg_get_int(e, "a", &a);
-				const char *in = msg_get_str(e, "input");
-				if (!in)
-					in = "";
-				struct job_result r = {1, in, strlen(in), NULL, 0, 0, NULL, 0};
-				w->st.started++;
-				record_result(w, id, (int)a, &r, 0, -1);
-				continue;
-			}
-		}
-		struct job *j = job_new(e, w->envs, err, sizeof(err));
-		if (!j) {
-			log_warn("ignoring a job from the master: %s", err);
-			continue;
-		}
-		if (idmap_get(&w->jobs, j->id)) {
-			job_free(j); /* already held (a re-assign after reconnect) */
-			continue;
-		}
-		if (idmap_put(&w->jobs, j->id, j) < 0) {
-			log_error("out of memory: job %lld dropped", (long long)j->id);
-			job_free(j);
-			continue;
-		}
-		q_push(w, j);
-	}
+	for (msg *e = msg_child(msg_get(m, "jobs")); e && !w->exiting && !w->stopping; e = msg_next(e))
+		assign_job(w, e);
 	w->in_assign = 1;
 	pump(w);
 	w->in_assign = 0;
+}
+
+/* Fast path: an echo WJOB with no delay, a free slot and nothing queued is
+ * answered straight from the frame's bytes, without a tree or a job
+ * struct. 1 if answered; 0 to take the job the usual way. */
+static int assign_echo(struct worker *w, const struct jscan_val *e)
+{
+	static const char *const keys[] = {"type", "id", "a", "delay", "input"};
+	struct jscan_val f[5];
+	int64_t id, a = 1;
+	double delay = 0;
+	const char *in = "";
+	size_t n = 0;
+	if (w->running >= w->slots || w->qhead || jscan_fields(e, keys, f, 5) || !jscan_str_is(&f[0], "echo") ||
+	    jscan_int(&f[1], &id) || (jscan_num(&f[3], &delay) == 0 && delay > 0) || f[4].esc)
+		return 0;
+	jscan_int(&f[2], &a);
+	jscan_str(&f[4], NULL, &in, &n); /* not a string: "" */
+	struct job_result r = {1, in, n, NULL, 0, 0, NULL, 0};
+	w->st.started++;
+	record_result(w, id, (int)a, &r, 0, -1);
+	return 1;
 }
 
 static void handle_revoke(struct worker *w, msg *m)
@@ -714,17 +723,58 @@ static void handle_revoke(struct worker *w, msg *m)
 	pump(w);
 }
 
+static void result_confirmed(struct worker *w, int64_t id)
+{
+	struct wres *r = idmap_del(&w->results, id);
+	if (r) {
+		r->in_map = 0;
+		wres_release(r);
+		w->st.results_confirmed++;
+	}
+}
+
 static void handle_result_ok(struct worker *w, msg *m)
 {
-	for (msg *e = msg_child(msg_get(m, "ids")); e; e = msg_next(e)) {
-		struct wres *r = idmap_del(&w->results, msg_int(e));
-		if (r) {
-			r->in_map = 0;
-			wres_release(r);
-			w->st.results_confirmed++;
+	for (msg *e = msg_child(msg_get(m, "ids")); e; e = msg_next(e))
+		result_confirmed(w, msg_int(e));
+	maybe_drained(w);
+}
+
+/* The hot frames, assign and result_ok, read from their bytes (jscan.h);
+ * an assign's jobs other than fast echoes are parsed one by one. 0 for any
+ * other frame, or one jscan does not take: conn parses it for on_msg. */
+static int on_frame(struct conn *c, const char *json, size_t n)
+{
+	struct worker *w = conn_data(c);
+	struct jscan_val root, t, list, e;
+	if (w->stopping || w->exiting || w->draining || jscan_check(json, n, &root, NULL, 0) ||
+	    !jscan_get(&root, "t", &t))
+		return 0;
+	int assign = jscan_str_is(&t, "assign");
+	if (!(assign || jscan_str_is(&t, "result_ok")) || !jscan_get(&root, assign ? "jobs" : "ids", &list) ||
+	    list.type != JSCAN_ARRAY)
+		return 0;
+	struct jscan_it it;
+	int64_t id;
+	jscan_iter(&it, &list);
+	while (jscan_next(&it, NULL, &e) && !w->exiting && !w->stopping) {
+		if (!assign) {
+			if (jscan_int(&e, &id) == 0)
+				result_confirmed(w, id);
+		} else if (!assign_echo(w, &e)) {
+			msg *m = msg_parse(e.p, e.n, NULL, 0);
+			assign_job(w, m);
+			msg_free(m);
 		}
 	}
-	maybe_drained(w);
+	if (!assign) {
+		maybe_drained(w);
+		return 1;
+	}
+	w->in_assign = 1;
+	pump(w);
+	w->in_assign = 0;
+	return 1;
 }
 
 static void send_drain(struct worker *w, const char *why)
@@ -1177,6 +1227,7 @@ static void try_connect(struct worker *w)
 		schedule_retry(w);
 		return;
 	}
+	conn_set_on_frame(w->conn, on_frame);
 	w->cs = CS_CONNECTING;
 }
 

@@ -15,8 +15,9 @@
  * exits. Each block has a 16-byte header naming its class, so blocks from
  * here must be freed here, and only here.
  *
- * Under AddressSanitizer a kept block is poisoned until it is handed out
- * again, so a use after free of a JSON value is still reported.
+ * Under AddressSanitizer a kept block is poisoned (all but its link to the
+ * next) until it is handed out again, so a use after free of a JSON value
+ * is still reported.
  */
 #ifndef MTS_MSGPOOL_H
 #define MTS_MSGPOOL_H

@@ -16,6 +16,8 @@
 /* cJSON copies at most 63 characters of a number before strtod; a longer
  * one is an error there, so it is one here too. */
 #define NUM_CHARS_MAX 63
+/* jscan_fields measures this many keys once per call (more: per member) */
+#define JSCAN_FIELDS_MAX 16
 
 struct chk {
 	const char *p, *end, *start;
@@ -371,20 +373,26 @@ int jscan_get(const struct jscan_val *obj, const char *key, struct jscan_val *ou
 
 int jscan_fields(const struct jscan_val *obj, const char *const *keys, struct jscan_val *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t klen[JSCAN_FIELDS_MAX], left = n;
+	for (size_t i = 0; i < n; i++) {
 		out[i] = (struct jscan_val){0};
+		if (i < JSCAN_FIELDS_MAX)
+			klen[i] = strlen(keys[i]);
+	}
 	if (!obj || obj->type != JSCAN_OBJECT)
 		return -1;
 	struct jscan_it it;
 	struct jscan_val k, v;
 	jscan_iter(&it, obj);
-	while (jscan_next(&it, &k, &v)) {
+	/* once every key is found, later members cannot matter: the first wins */
+	while (left && jscan_next(&it, &k, &v)) {
 		for (size_t i = 0; i < n; i++) {
 			if (out[i].type != JSCAN_NONE)
 				continue;
-			size_t kn = strlen(keys[i]);
+			size_t kn = i < JSCAN_FIELDS_MAX ? klen[i] : strlen(keys[i]);
 			if (k.esc ? jscan_str_is(&k, keys[i]) : (k.n - 2 == kn && memcmp(k.p + 1, keys[i], kn) == 0)) {
 				out[i] = v;
+				left--;
 				break;
 			}
 		}

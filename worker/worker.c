@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * worker: the worker runtime -- see worker.h. The hot path is an `assign` of
- * many echo jobs: each is answered without allocating a job (output = input),
+ * many echo jobs, read from the frame's bytes (jscan.h, no tree): each is
+ * answered without allocating a job (output = input),
  * its WRESULT text is encoded once, kept until `result_ok`, and all results of
  * one loop turn leave in one `result` frame, sent from an idle callback (an
  * active idle handle keeps the loop from sleeping before the flush, and idle

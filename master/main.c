@@ -21,6 +21,7 @@
 #include "cmdline.h"
 #include "log.h"
 #include "master.h"
+#include "msg.h"
 #include "rundir.h"
 #include "util.h"
 
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
 {
 	static struct cmdline cl; /* cl.cfg points into it for the life of the process */
 	char run_dir[RUNDIR_PATH_MAX], err[1024], path[RUNDIR_PATH_MAX];
+	msg_use_pool(); /* before any JSON value exists (msg.h) */
 	signal(SIGPIPE, SIG_IGN);
 	umask(077); /* state.db and logs hold job data: private like the key */
 	if (cmdline_parse(&cl, argc, argv, err, sizeof err))

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "jscan.h"
 #include "log.h"
 #include "util.h"
 
@@ -483,48 +484,101 @@ static int workers_crashed(struct wrk *w, struct mjob *j, const char *error, cha
 	return 0;
 }
 
+static int workers_on_frame(struct conn *cn, const char *json, size_t n);
+
+/* One WRESULT (docs/protocol.md), read from its bytes: the one decoder of
+ * it, for `result` frames and hello's "results" alike. Strings are copied
+ * NUL-terminated into the two buffers (an absent one is NULL). has_rt,
+ * has_st: the member is a number. */
+struct wresult {
+	int64_t id, a, rc;
+	int ok, crash, rc_set, has_rt, has_st;
+	double rt, st;
+	const char *out, *err;
+	size_t out_n;
+};
+
+/* The string v, if it is one, NUL-terminated in b; else NULL. */
+static const char *wresult_str(const struct jscan_val *v, struct buf *b, size_t *n)
+{
+	const char *s;
+	if (jscan_str(v, b, &s, n))
+		return NULL; /* not a string (or out of memory: read as absent) */
+	if (s != b->p) {
+		buf_reset(b);
+		if (buf_add(b, s, *n))
+			return NULL;
+	}
+	return b->p;
+}
+
+/* 0, or -1 if e is not an object with an integral "id". */
+static int wresult_read(const struct jscan_val *e, struct wresult *r, struct buf *outb, struct buf *errb)
+{
+	static const char *const keys[] = {"id", "a", "ok", "output", "error", "crash", "rc", "rt", "st"};
+	struct jscan_val f[9];
+	size_t en;
+	if (jscan_fields(e, keys, f, 9) || jscan_int(&f[0], &r->id))
+		return -1;
+	r->a = 0;
+	jscan_int(&f[1], &r->a);
+	r->ok = f[2].type == JSCAN_TRUE;
+	r->out_n = 0;
+	r->out = wresult_str(&f[3], outb, &r->out_n);
+	r->err = wresult_str(&f[4], errb, &en);
+	r->crash = f[5].type == JSCAN_TRUE;
+	r->rc_set = jscan_int(&f[6], &r->rc) == 0;
+	r->has_rt = jscan_num(&f[7], &r->rt) == 0;
+	r->has_st = jscan_num(&f[8], &r->st) == 0;
+	return 0;
+}
+
 /* A result of j (assigned to w) arrived: measure its run time for w's
  * window, and mark it started if no `started` said so. A job reported
  * started ran the result's "rt" seconds. One not reported ended within the
  * worker's loop turn it started in: its run time counts as 0, and it started
  * at the result's "st" (it had waited in the worker's queue) or, without
  * one, on arrival (about when it was sent). */
-static void note_run(struct wrk *w, struct mjob *j, const msg *r)
+static void note_run(struct wrk *w, struct mjob *j, const struct wresult *r)
 {
 	struct master *m = w->m;
 	if (j->flags & MJOB_F_STARTED) {
 		/* the worker's measure ("rt"), else ours, which adds the result's
 		 * trip and this loop's delay */
-		double rt;
-		if (msg_get_num(r, "rt", &rt) || !(rt >= 0))
+		double rt = r->rt;
+		if (!r->has_rt || !(rt >= 0))
 			rt = ((uint32_t)uv_now(m->loop) - j->assigned_ms) / 1e3;
 		sched_worker_runtime(&w->sw, rt * 1e6 >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)(rt * 1e6));
 		return;
 	}
 	sched_worker_runtime(&w->sw, 0);
-	double st;
-	if (msg_get_num(r, "st", &st) == 0) {
-		mark_started(m, j, st, 0); /* the final update writes it */
+	if (r->has_st) {
+		mark_started(m, j, r->st, 0); /* the final update writes it */
 	} else {
 		sched_started(&m->sched, j);
 	}
 }
 
-/* Accept each WRESULT whose job is assigned to w with that attempt; confirm
- * all of them (an ignored result must be forgotten by the worker too).
- * Returns -1 on a malformed entry. */
-static int handle_results(struct wrk *w, const msg *arr, int adopt)
+/* Accept each WRESULT of the array arr (NULL: none) whose job is assigned
+ * to w with that attempt; confirm all of them (an ignored result must be
+ * forgotten by the worker too). Returns -1 on a malformed entry. */
+static int handle_results(struct wrk *w, const struct jscan_val *arr, int adopt)
 {
+	/* the master's loop is its only thread that reads results */
+	static struct buf outb = BUF_INIT, errb = BUF_INIT;
 	struct master *m = w->m;
 	if (!arr)
 		return 0;
-	if (!msg_is_array(arr))
+	if (arr->type != JSCAN_ARRAY)
 		return -1;
-	for (msg *r = msg_child(arr); r; r = msg_next(r)) {
-		int64_t id, a = 0;
-		if (!msg_is_object(r) || msg_get_int(r, "id", &id))
+	struct jscan_it it;
+	struct jscan_val e;
+	struct wresult r;
+	jscan_iter(&it, arr);
+	while (jscan_next(&it, NULL, &e)) {
+		if (wresult_read(&e, &r, &outb, &errb))
 			return -1;
-		msg_get_int(r, "a", &a);
+		int64_t id = r.id, a = r.a;
 		if (fbuf_item(&w->result_ok) == 0)
 			buf_add_i64(&w->result_ok.b, id);
 		struct mjob *j = sched_find(&m->sched, id);
@@ -536,23 +590,33 @@ static int handle_results(struct wrk *w, const msg *arr, int adopt)
 				  (long long)a, w->wid);
 			continue;
 		}
-		note_run(w, j, r);
-		int ok = msg_get_bool(r, "ok", 0);
-		const char *out = msg_get_str(r, "output");
-		const char *err = msg_get_str(r, "error");
+		note_run(w, j, &r);
+		const char *err = r.err;
 		char crash_err[700];
-		if (!ok && msg_get_bool(r, "crash", 0) && workers_crashed(w, j, err, crash_err, sizeof crash_err))
+		if (!r.ok && r.crash && workers_crashed(w, j, err, crash_err, sizeof crash_err))
 			continue; /* queued again */
-		if (!ok && msg_get_bool(r, "crash", 0))
+		if (!r.ok && r.crash)
 			err = crash_err;
-		int64_t rc = 0;
-		int rc_set = msg_get_int(r, "rc", &rc) == 0;
 		w->sw.done++;
-		jobs_finalize(m, j, ok ? MJOB_COMPLETED : MJOB_FAILED, out, out ? strlen(out) : 0,
-				ok ? NULL : (err && *err ? err : "failed"), rc_set, (int)rc);
+		jobs_finalize(m, j, r.ok ? MJOB_COMPLETED : MJOB_FAILED, r.out, r.out ? r.out_n : 0,
+			      r.ok ? NULL : (err && *err ? err : "failed"), r.rc_set, (int)r.rc);
 	}
 	workers_dirty(w);
+	if (outb.cap > (1u << 20))
+		buf_release(&outb); /* do not keep a huge output's buffer */
 	return 0;
+}
+
+/* hello's "results" (a tree): read with the one WRESULT decoder above. */
+static int hello_results(struct wrk *w, const msg *arr)
+{
+	if (!arr)
+		return 0;
+	char *text = msg_print(arr);
+	struct jscan_val v;
+	int r = text && jscan_check(text, strlen(text), &v, NULL, 0) == 0 ? handle_results(w, &v, 1) : -1;
+	free(text);
+	return r;
 }
 
 /* A job w holds runs on these GPUs (its hello's held entry): keep that as
@@ -687,6 +751,7 @@ static void on_hello(struct call *c, msg *m)
 	store_worker_up(ms->store, wid, util_wall());
 	hello_attach(w, p);
 	hello_identity(w, p, m);
+	conn_set_on_frame(p->conn, workers_on_frame);
 	/* The largest window: at least 64 prefetched jobs, because with tiny
 	 * jobs throughput is window / (round trip + group commit). The window
 	 * in use is sized from measured run times (sched.h), so long jobs are
@@ -698,7 +763,7 @@ static void on_hello(struct call *c, msg *m)
 	sched_worker_set_res(&ms->sched, &w->sw, res); /* what it holds keeps its share */
 	mres_worker_free(old_res);
 	types_worker_pools(ms, w); /* a worker of a worker type serves its job types' pools only */
-	if (handle_results(w, msg_get(m, "results"), 1)) {
+	if (hello_results(w, msg_get(m, "results"))) {
 		conn_close(p->conn, "bad_message", "hello: \"results\" must be an array of {\"id\",\"a\",...}");
 		return;
 	}
@@ -785,10 +850,29 @@ static void on_leaving(struct call *c, msg *m)
 	log_info("worker %s is leaving: %s", w->wid, w->leave_why);
 }
 
+static const char result_bad[] = "result needs \"jobs\": an array of {\"id\",\"a\",\"ok\",...}";
+
+/* A `result` that workers_on_frame did not take (jscan refused its text):
+ * its "jobs" printed back and read like the others. */
 static void on_result(struct call *c, msg *m)
 {
-	if (handle_results(c->peer->worker, msg_get(m, "jobs"), 0))
-		conn_close(c->peer->conn, "bad_message", "result needs \"jobs\": an array of {\"id\",\"a\",\"ok\",...}");
+	if (hello_results(c->peer->worker, msg_get(m, "jobs")))
+		conn_close(c->peer->conn, "bad_message", result_bad);
+}
+
+/* A worker's `result` frame, read from its bytes (jscan.h) without a tree;
+ * 0 for any other frame, which conn parses for on_msg. */
+static int workers_on_frame(struct conn *cn, const char *json, size_t n)
+{
+	struct peer *p = conn_data(cn);
+	struct jscan_val root, t, jobs;
+	if (!p || p->out.closed || p->m->stopped || !p->worker || jscan_check(json, n, &root, NULL, 0) ||
+	    !jscan_get(&root, "t", &t) || !jscan_str_is(&t, "result"))
+		return 0;
+	p->worker->last_seen = util_wall();
+	if (handle_results(p->worker, jscan_get(&root, "jobs", &jobs) ? &jobs : NULL, 0))
+		conn_close(cn, "bad_message", result_bad);
+	return 1;
 }
 
 /* `ends`: its Slurm job's end; jobs asking for more time go elsewhere. */

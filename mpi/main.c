@@ -36,6 +36,7 @@
 
 #include "jobenv.h"
 #include "log.h"
+#include "msg.h"
 #include "resource.h"
 #include "rundir.h"
 #include "sljob.h"
@@ -453,6 +454,7 @@ int main(int argc, char **argv)
 	static struct args a;
 	static struct resource_set res;
 	char dir[RUNDIR_PATH_MAX], err[1024];
+	msg_use_pool(); /* before any JSON value exists (msg.h) */
 	if (args_parse(&a, argc, argv, err, sizeof err) < 0) {
 		fprintf(stderr, "mtslurm-worker: %s\n", err);
 		usage(stderr);

@@ -73,6 +73,7 @@ struct conn {
 	int hs_listed;
 	uint64_t last_rx_ms, last_ping_ms, started_ms;
 	struct conn_cb cb;
+	int (*on_frame)(struct conn *c, const char *json, size_t n); /* conn_set_on_frame */
 	void (*on_drain)(struct conn *c);
 	void *data;
 };
@@ -381,6 +382,12 @@ int conn_send(struct conn *c, msg *m)
 	return 0;
 }
 
+void conn_set_on_frame(struct conn *c, int (*fn)(struct conn *c, const char *json, size_t n))
+{
+	if (c)
+		c->on_frame = fn;
+}
+
 int conn_send_json(struct conn *c, const char *json, size_t n)
 {
 	unsigned char hdr[FRAME_HDR_BYTES];
@@ -644,6 +651,8 @@ static void dispatch(struct conn *c)
 			conn_close(c, "bad_frame", why);
 			return;
 		}
+		if (c->st == ST_READY && c->on_frame && c->on_frame(c, p, n))
+			continue;
 		char jerr[120];
 		msg *m = msg_parse(p, n, jerr, sizeof jerr);
 		if (!m) {

@@ -93,6 +93,14 @@ int conn_accept(struct conn **out, uv_stream_t *server, const struct conn_opts *
 int conn_connect(struct conn **out, uv_loop_t *loop, const char *host, int port,
 		 const struct conn_opts *o, const struct conn_cb *cb, void *data);
 
+/* Optional hook (NULL, the default: every frame goes to on_msg): from now
+ * on each frame's JSON bytes (borrowed) come to fn before they are parsed,
+ * once the conn is ready. fn returns 1 if it handled the frame from its
+ * bytes (the hot frames, read with jscan.h), 0 for any other (pings too) to
+ * have it parsed and given to on_msg as usual, which also reports a
+ * malformed frame as it always did. */
+void conn_set_on_frame(struct conn *c, int (*fn)(struct conn *c, const char *json, size_t n));
+
 /* Queue one message. Takes ownership of m (freed here, also on failure).
  * Returns 0, or -1 if the conn is not ready (connecting, in the handshake:
  * nothing of the application's may cross the wire unsealed), closing, or

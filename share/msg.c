@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "msgpool.h"
 #include "util.h"
 
 #define J(m) ((cJSON *)(m))
@@ -76,28 +77,49 @@ msg *msg_new_typed(const char *type)
 	return M(o);
 }
 
+/* Set once, before any value exists, by msg_use_pool(). */
+static int pool_on;
+
+int msg_use_pool(void)
+{
+	if (pool_on)
+		return 0;
+	cJSON_Hooks h = {msgpool_alloc, msgpool_free};
+	cJSON_InitHooks(&h);
+	pool_on = 1;
+	return 0;
+}
+
 char *msg_print(const msg *m)
 {
 	if (!m)
 		return NULL;
-	return cJSON_PrintUnformatted(CJ(m));
+	char *s = cJSON_PrintUnformatted(CJ(m));
+	if (!s || !pool_on)
+		return s;
+	/* the caller frees with free(): hand out a malloc copy */
+	char *c = strdup(s);
+	cJSON_free(s);
+	return c;
 }
 
 int msg_frame(const msg *m, struct buf *out)
 {
-	char *s = msg_print(m);
+	if (!m)
+		return -1;
+	char *s = cJSON_PrintUnformatted(CJ(m));
 	if (!s)
 		return -1;
 	size_t n = strlen(s);
 	unsigned char hdr[FRAME_HDR_BYTES];
 	if (n > UINT32_MAX || buf_grow(out, FRAME_HDR_BYTES + n)) {
-		free(s);
+		cJSON_free(s);
 		return -1;
 	}
 	frame_put_header(hdr, (uint32_t)n);
 	buf_add(out, hdr, sizeof hdr);
 	buf_add(out, s, n);
-	free(s);
+	cJSON_free(s);
 	return 0;
 }
 

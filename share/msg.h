@@ -38,6 +38,14 @@ msg *msg_new_int(int64_t v);
  * caller guarantees validity, e.g. text that came out of msg_print(). */
 msg *msg_new_raw(const char *json);
 
+/* Make cJSON allocate from msgpool (per-thread free lists, msgpool.h) for
+ * the rest of the process. For programs only (the master, the workers),
+ * never for the client library: cJSON's allocator is one per process, and an
+ * application of its own using cJSON would then free our blocks with free().
+ * Call it first thing in main(), before any msg exists: a value allocated
+ * before must not be freed after. Returns 0. */
+int msg_use_pool(void);
+
 /* Serialize compactly. Returns a new string (free with free()) or NULL. */
 char *msg_print(const msg *m);
 /* Append one frame (4-byte length + compact JSON) to out. 0, or -1 on OOM. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * worker: the worker runtime -- see worker.h. The hot path is an `assign` of
- * many echo jobs: each is answered without allocating a job (output = input),
+ * many echo jobs, read from the frame's bytes (jscan.h, no tree): each is
+ * answered without allocating a job (output = input),
  * its WRESULT text is encoded once, kept until `result_ok`, and all results of
  * one loop turn leave in one `result` frame, sent from an idle callback (an
  * active idle handle keeps the loop from sleeping before the flush, and idle
@@ -41,6 +42,7 @@
 #include "job.h"
 #include "cgroup.h"
 #include "joblog.h"
+#include "jscan.h"
 #include "log.h"
 #include "nametab.h"
 #include "msg.h"
@@ -50,97 +52,7 @@
 #include "typed.h"
 #include "util.h"
 #include "wapi.h"
-
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
-#define MASTER_JSON_POLL_MS 200 /* while there is no master.json */
-#define RECONNECT_MAX_DEFAULT_MS (10u * 60 * 1000)
-#define FRAME_SPLIT_BYTES (8u << 20)  /* start a new result frame past this */
-#define HELLO_RESULTS_BYTES (32u << 20) /* results carried by hello itself */
-
-enum cstate {
-	CS_IDLE,       /* no connection; retry timer armed */
-	CS_CONNECTING, /* conn exists, handshake not done */
-	CS_HELLO,      /* hello sent, waiting for hello_ok */
-	CS_ACTIVE,     /* hello_ok received */
-	CS_OFF         /* exiting or stopping: no more connections */
-};
-
-struct wres {
-	int64_t id;
-	int in_map;
-	int queued;
-	struct wres *next; /* send queue */
-	size_t len;
-	char json[]; /* one WRESULT object */
-};
-
-/* A start to tell the master at the end of the turn, if the job still runs. */
-struct wstart {
-	int64_t id;
-	int attempt;
-	double at;
-};
-
-struct job_timer {
-	uv_timer_t h;
-	struct job *j; /* NULL once the job is gone */
-	struct worker *w;
-};
-
-struct worker {
-	uv_loop_t *loop;
-	struct worker_cfg cfg;
-	char *run_dir;
-	char id[320];
-	char node[256];
-	char key_path[RUNDIR_PATH_MAX];
-	int slots;
-	struct resource_set res; /* told to the master in hello (has_res) */
-	int has_res;
-	int running;
-	struct job *qhead, *qtail;
-	unsigned nqueued;
-	struct idmap jobs;    /* id -> struct job (queued and running) */
-	struct idmap results; /* id -> struct wres (not yet confirmed) */
-	struct wres *sq_head, *sq_tail;
-	struct wstart *starts; /* this turn's starts (see above) */
-	size_t nstarts, cap_starts;
-	int in_assign; /* jobs started now start on arrival */
-	struct buf scratch, frame;
-	struct exec *exec;
-	struct func *func;
-	struct cgroup *cg; /* job containment (cgroup.h); closed after exec and func */
-	struct joblog_writer *jl;
-	int jl_failed;
-	uv_idle_t flush_idle;
-	uv_timer_t retry_timer;
-	struct conn *conn;
-	enum cstate cs;
-	unsigned backoff_ms;
-	uint64_t alone_since_ns; /* 0 while connected */
-	char last_wait[512];     /* last reason for not being connected, logged once */
-	char master_addr[300];
-	int pumping;
-	int exiting;
-	int stopping;
-	int draining; /* worker_drain: no new jobs, leave when empty */
-	double end;   /* worker_set_end; 0: unknown */
-	char stop_why[200]; /* worker_set_stop_reason: what worker_stop tells the master */
-	int pending; /* closes worker_stop waits for */
-	int timers_open;
-	void (*stop_cb)(void *);
-	void *stop_arg;
-	unsigned char key[AUTH_KEY_BYTES];
-	struct worker_stats st;
-	struct envcache *envs; /* environment snapshots the master sent (exec jobs) */
-	char *run_dir_abs;     /* MTSLURM_RUN_DIR of exec jobs */
-	struct typed *typed;   /* typed jobs (typed.h) */
-	struct gitstep *git;   /* checkouts of jobs with a "git" option (gitstep.h) */
-	struct wapi *wapi;     /* the HTTP endpoints (wapi.h), or NULL */
-	char wtype[72];        /* cfg.wtype, "" for a plain worker */
-	char url[300];         /* advertised URL of wapi, "" until it serves */
-};
+#include "worker_int.h"
 
 static void pump(struct worker *w);
 static void maybe_drained(struct worker *w);
@@ -612,53 +524,61 @@ static void give_back(struct worker *w, msg *m)
 		conn_send_json(w->conn, b->p, b->len);
 }
 
-static void handle_assign(struct worker *w, msg *m)
+/* One WJOB as a tree (job.c reads it): queued, or ignored with a warning. */
+static void assign_job(struct worker *w, const msg *e)
 {
 	char err[128];
+	struct job *j = job_new(e, w->envs, err, sizeof(err));
+	if (!j) {
+		log_warn("ignoring a job from the master: %s", err);
+		return;
+	}
+	if (idmap_get(&w->jobs, j->id)) {
+		job_free(j); /* already held (a re-assign after reconnect) */
+		return;
+	}
+	if (idmap_put(&w->jobs, j->id, j) < 0) {
+		log_error("out of memory: job %lld dropped", (long long)j->id);
+		job_free(j);
+		return;
+	}
+	q_push(w, j);
+}
+
+/* The assign frames that on_frame does not read from their bytes. */
+static void handle_assign(struct worker *w, msg *m)
+{
 	if (w->draining) {
 		give_back(w, m);
 		return;
 	}
-	for (msg *e = msg_child(msg_get(m, "jobs")); e; e = msg_next(e)) {
-		if (w->exiting || w->stopping)
-			break;
-		/* fast path: an echo job with no delay and a free slot is
-		 * answered straight from the message, without a job struct */
-		if (w->running < w->slots && !w->qhead) {
-			const char *t = msg_get_str(e, "type");
-			double delay = 0;
-			int64_t id, a = 1;
-			if (t && strcmp(t, "echo") == 0 && (msg_get_num(e, "delay", &delay) < 0 || delay <= 0) &&
-			    msg_get_int(e, "id", &id) == 0) {
-				msg_get_int(e, "a", &a);
-				const char *in = msg_get_str(e, "input");
-				if (!in)
-					in = "";
-				struct job_result r = {1, in, strlen(in), NULL, 0, 0, NULL, 0};
-				w->st.started++;
-				record_result(w, id, (int)a, &r, 0, -1);
-				continue;
-			}
-		}
-		struct job *j = job_new(e, w->envs, err, sizeof(err));
-		if (!j) {
-			log_warn("ignoring a job from the master: %s", err);
-			continue;
-		}
-		if (idmap_get(&w->jobs, j->id)) {
-			job_free(j); /* already held (a re-assign after reconnect) */
-			continue;
-		}
-		if (idmap_put(&w->jobs, j->id, j) < 0) {
-			log_error("out of memory: job %lld dropped", (long long)j->id);
-			job_free(j);
-			continue;
-		}
-		q_push(w, j);
-	}
+	for (msg *e = msg_child(msg_get(m, "jobs")); e && !w->exiting && !w->stopping; e = msg_next(e))
+		assign_job(w, e);
 	w->in_assign = 1;
 	pump(w);
 	w->in_assign = 0;
+}
+
+/* Fast path: an echo WJOB with no delay, a free slot and nothing queued is
+ * answered straight from the frame's bytes, without a tree or a job
+ * struct. 1 if answered; 0 to take the job the usual way. */
+static int assign_echo(struct worker *w, const struct jscan_val *e)
+{
+	static const char *const keys[] = {"type", "id", "a", "delay", "input"};
+	struct jscan_val f[5];
+	int64_t id, a = 1;
+	double delay = 0;
+	const char *in = "";
+	size_t n = 0;
+	if (w->running >= w->slots || w->qhead || jscan_fields(e, keys, f, 5) || !jscan_str_is(&f[0], "echo") ||
+	    jscan_int(&f[1], &id) || (jscan_num(&f[3], &delay) == 0 && delay > 0) || f[4].esc)
+		return 0;
+	jscan_int(&f[2], &a);
+	jscan_str(&f[4], NULL, &in, &n); /* not a string: "" */
+	struct job_result r = {1, in, n, NULL, 0, 0, NULL, 0};
+	w->st.started++;
+	record_result(w, id, (int)a, &r, 0, -1);
+	return 1;
 }
 
 static void handle_revoke(struct worker *w, msg *m)
@@ -714,17 +634,58 @@ static void handle_revoke(struct worker *w, msg *m)
 	pump(w);
 }
 
+static void result_confirmed(struct worker *w, int64_t id)
+{
+	struct wres *r = idmap_del(&w->results, id);
+	if (r) {
+		r->in_map = 0;
+		wres_release(r);
+		w->st.results_confirmed++;
+	}
+}
+
 static void handle_result_ok(struct worker *w, msg *m)
 {
-	for (msg *e = msg_child(msg_get(m, "ids")); e; e = msg_next(e)) {
-		struct wres *r = idmap_del(&w->results, msg_int(e));
-		if (r) {
-			r->in_map = 0;
-			wres_release(r);
-			w->st.results_confirmed++;
+	for (msg *e = msg_child(msg_get(m, "ids")); e; e = msg_next(e))
+		result_confirmed(w, msg_int(e));
+	maybe_drained(w);
+}
+
+/* The hot frames, assign and result_ok, read from their bytes (jscan.h);
+ * an assign's jobs other than fast echoes are parsed one by one. 0 for any
+ * other frame, or one jscan does not take: conn parses it for on_msg. */
+static int on_frame(struct conn *c, const char *json, size_t n)
+{
+	struct worker *w = conn_data(c);
+	struct jscan_val root, t, list, e;
+	if (w->stopping || w->exiting || w->draining || jscan_check(json, n, &root, NULL, 0) ||
+	    !jscan_get(&root, "t", &t))
+		return 0;
+	int assign = jscan_str_is(&t, "assign");
+	if (!(assign || jscan_str_is(&t, "result_ok")) || !jscan_get(&root, assign ? "jobs" : "ids", &list) ||
+	    list.type != JSCAN_ARRAY)
+		return 0;
+	struct jscan_it it;
+	int64_t id;
+	jscan_iter(&it, &list);
+	while (jscan_next(&it, NULL, &e) && !w->exiting && !w->stopping) {
+		if (!assign) {
+			if (jscan_int(&e, &id) == 0)
+				result_confirmed(w, id);
+		} else if (!assign_echo(w, &e)) {
+			msg *m = msg_parse(e.p, e.n, NULL, 0);
+			assign_job(w, m);
+			msg_free(m);
 		}
 	}
-	maybe_drained(w);
+	if (!assign) {
+		maybe_drained(w);
+		return 1;
+	}
+	w->in_assign = 1;
+	pump(w);
+	w->in_assign = 0;
+	return 1;
 }
 
 static void send_drain(struct worker *w, const char *why)
@@ -1177,6 +1138,7 @@ static void try_connect(struct worker *w)
 		schedule_retry(w);
 		return;
 	}
+	conn_set_on_frame(w->conn, on_frame);
 	w->cs = CS_CONNECTING;
 }
 

@@ -23,6 +23,13 @@
 
 static char tmp[64], path[128];
 
+/* SQL that turns a store of this version back into one of schema 8 (before
+ * client keys: each row names its client), for the tests of upgrades from
+ * older versions, which take more away from it. */
+#define TO_V8                                                                  \
+	"UPDATE jobs SET client=(SELECT name FROM clients WHERE id=ckey) WHERE ckey IS NOT NULL;" \
+	"ALTER TABLE jobs DROP COLUMN ckey; DROP TABLE clients;"
+
 static int setup(void **st)
 {
 	(void)st;
@@ -411,7 +418,7 @@ static void test_migrate_v3(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='3' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
@@ -426,7 +433,7 @@ static void test_migrate_v3(void **st)
 	assert_int_equal(L.crash_limits[0], 1);
 	assert_int_equal(L.crashes[0], 0);
 	assert_int_equal(L.crashes[1], 1);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 /* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
@@ -439,7 +446,7 @@ static void test_migrate_v2(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "ALTER TABLE jobs DROP COLUMN treq; ALTER TABLE jobs DROP COLUMN ranks;"
 					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='2' WHERE key='schema_version'",
@@ -451,7 +458,7 @@ static void test_migrate_v2(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
 	assert_int_equal(L.crash_limits[0], 1);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 /* A state.db of schema 4 (before environment snapshots) is upgraded in
@@ -465,7 +472,7 @@ static void test_migrate_v4(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "UPDATE meta SET value='4' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -476,7 +483,7 @@ static void test_migrate_v4(void **st)
 	assert_int_equal(L.env_ids[0], 0);
 	assert_int_equal(store_env_find(s, "ab"), 0);
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 static int arrays_cb(void *arg, const struct store_array *a)
@@ -502,7 +509,7 @@ static void test_migrate_v6_arrays(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; UPDATE meta SET value='6' WHERE key='schema_version'",
+	assert_int_equal(sqlite3_exec(db, TO_V8 "DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; UPDATE meta SET value='6' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -516,7 +523,7 @@ static void test_migrate_v6_arrays(void **st)
 	assert_int_equal(store_array_cancel(s, 4, 7), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 	s = open_store();
 	struct store_array got = {0};
 	assert_int_equal(store_arrays(s, arrays_cb, &got), 1);
@@ -558,7 +565,7 @@ static void test_opts(void **st)
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP TABLE arrays; UPDATE meta SET value='6' WHERE key='schema_version'",
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP TABLE arrays; UPDATE meta SET value='6' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -567,7 +574,7 @@ static void test_opts(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 2);
 	assert_string_equal(L.opts[1], "-");
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 /* A state.db of schema 6 (before pipelines) is upgraded in place: the
@@ -581,7 +588,7 @@ static void test_migrate_v6_pipes(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER jobs_pipe_gone; DROP TABLE pipelines; DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; DROP TABLE pipejobs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "DROP TRIGGER jobs_pipe_gone; DROP TABLE pipelines; DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; DROP TABLE pipejobs;"
 					  "DROP TABLE pipeitems; UPDATE meta SET value='6' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -590,7 +597,7 @@ static void test_migrate_v6_pipes(void **st)
 	struct loaded L = {0};
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "SELECT id,spec,token FROM pipelines; SELECT job FROM pipejobs;"
 					  "SELECT item FROM pipeitems", NULL, NULL, NULL),

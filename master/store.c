@@ -55,6 +55,7 @@ enum {
 	S_LIVE_SAVE,
 	S_CKEY_FIND,
 	S_CKEY_ADD,
+	S_CKEY_NAME,
 	S_MAX
 };
 
@@ -68,6 +69,7 @@ static const char *const sql_text[S_MAX] = {
 		     "VALUES(?1,'',?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16,?17,?18)",
 	[S_CKEY_FIND] = "SELECT id FROM clients WHERE name=?1",
 	[S_CKEY_ADD] = "INSERT INTO clients(name) VALUES(?1)",
+	[S_CKEY_NAME] = "SELECT name FROM clients WHERE id=?1",
 	/* An offer refreshes t: forget keeps a snapshot a client may still
 	 * name (see store_forget) */
 	[S_ENV_OFFER] = "INSERT INTO envs(key,minimal,vars,t) VALUES(?1,?2,?3,?4) "
@@ -1256,6 +1258,19 @@ void store_row_read(sqlite3_stmt *st, struct store_row *r)
 	r->jtype = store_col_str(st, 21);
 }
 
+/* The client id of key into name (of size len), "" if it has none; 0, or
+ * -1 if SQLite failed. */
+static int load_client_name(struct store *s, int64_t key, char *name, size_t len)
+{
+	sqlite3_stmt *st = s->st[S_CKEY_NAME];
+	sqlite3_bind_int64(st, 1, key);
+	int rc = sqlite3_step(st);
+	const char *v = rc == SQLITE_ROW ? store_col_str(st, 0) : NULL;
+	snprintf(name, len, "%s", v ? v : "");
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg)
 {
 	/* A rowid walk from the oldest row that may be unfinished (live_lo:
@@ -1269,7 +1284,9 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	 * a type. */
 	int typed = scalar(s, "SELECT EXISTS(SELECT 1 FROM jobmeta)", 0) > 0;
 	sqlite3_stmt *st = NULL, *mt = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT " STORE_ROW_COLS ",NULL FROM jobs AS j WHERE j.id>=?1 AND +j.state<2 ORDER BY j.id",
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT " STORE_ROW_COLS_CLIENT("j.client") ",NULL,j.ckey FROM jobs AS j"
+			       " WHERE j.id>=?1 AND +j.state<2 ORDER BY j.id",
 			       -1, &st, NULL) != SQLITE_OK ||
 	    (typed &&
 	     sqlite3_prepare_v2(s->db, "SELECT id,jtype FROM jobmeta WHERE id>=?1 ORDER BY id", -1, &mt, NULL) !=
@@ -1282,10 +1299,20 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	if (mt)
 		sqlite3_bind_int64(mt, 1, lo);
 	int64_t n = 0, mid = -1; /* mt's row: its id, INT64_MAX past the end */
+	int64_t key = 0;         /* the client key whose name is in cname */
+	char cname[STORE_CKEY_NAME_MAX + 1] = "";
 	int rc;
 	struct store_row r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_row_read(st, &r);
+		int64_t k = sqlite3_column_int64(st, 22); /* 0: NULL, the row names its client */
+		if (k && k != key && load_client_name(s, k, cname, sizeof cname)) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		key = k ? k : key;
+		if (k)
+			r.client = cname;
 		while (mt && mid < r.id)
 			mid = sqlite3_step(mt) == SQLITE_ROW ? sqlite3_column_int64(mt, 0) : INT64_MAX;
 		if (mt && mid == r.id)

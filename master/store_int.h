@@ -77,8 +77,12 @@ sqlite3_stmt **store_arr_stmts(struct store *s);
 /* The columns of a store_row from a query FROM jobs AS j, in the order
  * store_row_read() reads them, followed by one more: the job type
  * (m.jtype with a LEFT JOIN jobmeta AS m ON m.id=j.id, or NULL). */
-#define STORE_ROW_COLS                                                                                      \
-	"j.id," STORE_CLIENT_NAME ",j.type,j.input,j.delay,j.target,j.cwd,j.env,j.prio,j.retries,j.timeout,j.deps,j.state," \
+#define STORE_ROW_COLS STORE_ROW_COLS_CLIENT(STORE_CLIENT_NAME)
+/* The same with the client's column given (store_load reads j.client and
+ * maps j.ckey itself: one lookup per run of rows of one client, not one
+ * per row). */
+#define STORE_ROW_COLS_CLIENT(client)                                                                 \
+	"j.id," client ",j.type,j.input,j.delay,j.target,j.cwd,j.env,j.prio,j.retries,j.timeout,j.deps,j.state," \
 	"j.attempts,j.worker,j.treq,j.ranks,j.crash_limit,j.crashes,j.envid,j.opts"
 /* Fill r from the current row of st (columns STORE_ROW_COLS and the job
  * type from 0); strings borrowed until st steps or resets. */

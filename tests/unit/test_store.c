@@ -82,6 +82,7 @@ struct loaded {
 	int crash_limits[16], crashes[16];
 	int64_t env_ids[16];
 	char opts[16][64];
+	char clients[16][40];
 };
 
 static int load_cb(void *arg, const struct store_row *r)
@@ -96,6 +97,7 @@ static int load_cb(void *arg, const struct store_row *r)
 		L->crashes[L->n] = r->crashes;
 		L->env_ids[L->n] = r->env_id;
 		snprintf(L->opts[L->n], 64, "%s", r->opts ? r->opts : "-");
+		snprintf(L->clients[L->n], 40, "%s", r->client ? r->client : "-");
 	}
 	L->prio_sum += r->prio;
 	L->n++;
@@ -123,6 +125,7 @@ static void test_insert_commit_reopen_load(void **st)
 		assert_int_equal(L.states[i], MJOB_QUEUED);
 	}
 	assert_string_equal(L.inputs[3], "in-4");
+	assert_string_equal(L.clients[9], "c1");
 	assert_int_equal(L.prio_sum, 0 + 1 + 2 + 0 + 1 + 2 + 0 + 1 + 2 + 0);
 	store_close(s);
 }
@@ -993,6 +996,7 @@ static void test_migrate_v8_client_keys(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 1);
 	assert_int_equal(L.ids[0], 6);
 	assert_int_equal(L.states[0], MJOB_RUNNING);
+	assert_string_equal(L.clients[0], "864a4f08d80e5eb4edd400bd01b32e77");
 	struct v8_seen all = {0};
 	struct store_query q = {.state = -1, .limit = 100};
 	assert_int_equal(store_jobs(s, &q, v8_rec_cb, &all), 6);
@@ -1059,6 +1063,15 @@ static void test_client_key_rollback(void **st)
 	assert_int_equal(store_commit(s), 0);
 	v8_assert_client(s, "cnew", (const int64_t[]){2, 0});
 	v8_assert_client(s, "c0", (const int64_t[]){1, 0});
+	insert_n(s, 3, 1, "c0");
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	s = open_store(); /* the load maps each row's key to its client */
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 3);
+	assert_string_equal(L.clients[0], "c0");
+	assert_string_equal(L.clients[1], "cnew");
+	assert_string_equal(L.clients[2], "c0");
 	store_close(s);
 }
 

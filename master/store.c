@@ -253,7 +253,7 @@ struct store {
 	 * STORE_LIVE_SAVE_STEP ids: a lower saved value is merely slower to
 	 * read from, never wrong. */
 	int64_t live_lo, live_lo_saved;
-	/* Schema 9: the last clients' keys (store_client_key), so that a job's
+	/* Schema 9: the last clients' keys (client_key), so that a job's
 	 * insert looks its client up in SQLite only when the client changes;
 	 * round robin. Emptied when a transaction rolls back, as the key of a
 	 * client first seen in it is gone then. */
@@ -918,7 +918,7 @@ int store_insert(struct store *s, const struct mjob *j, const char *input, size_
 {
 	if (store_begin(s))
 		return -1;
-	int64_t ckey = client_key(s, client, 1);
+	int64_t ckey = client_key(s, client ? client : "", 1);
 	if (ckey < 0)
 		return -1;
 	store_live_note(s, j->id); /* an array member's id may be below it */
@@ -1341,7 +1341,7 @@ static double col_time(sqlite3_stmt *st, int i)
 int64_t store_results(struct store *s, const char *client, int64_t lo, int64_t hi,
 		      int (*fn)(void *arg, const struct store_rec *r), void *arg)
 {
-	int64_t key = client_key(s, client, 0);
+	int64_t key = client_key(s, client ? client : "", 0);
 	if (key < 0)
 		return -1;
 	sqlite3_stmt *st = s->st[S_RESULTS];

@@ -24,7 +24,7 @@
 #include "store_int.h"
 #include "storearr.h"
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 #define STORE_STR_(x) #x
 #define STORE_STR(x) STORE_STR_(x)
 
@@ -53,6 +53,9 @@ enum {
 	S_ENV_GET,
 	S_LIVE_NEXT,
 	S_LIVE_SAVE,
+	S_CKEY_FIND,
+	S_CKEY_ADD,
+	S_CKEY_NAME,
 	S_MAX
 };
 
@@ -60,9 +63,13 @@ static const char *const sql_text[S_MAX] = {
 	[S_BEGIN] = "BEGIN",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_INSERT] = "INSERT INTO jobs(id,client,type,input,delay,target,cwd,env,prio,retries,timeout,"
+	/* Schema 9: the client as its key (?2, clients.id), client '' */
+	[S_INSERT] = "INSERT INTO jobs(id,client,ckey,type,input,delay,target,cwd,env,prio,retries,timeout,"
 		     "deps,state,attempts,submitted,treq,ranks,crash_limit,envid,opts) "
-		     "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16,?17,?18)",
+		     "VALUES(?1,'',?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,0,0,?13,?14,?15,?16,?17,?18)",
+	[S_CKEY_FIND] = "SELECT id FROM clients WHERE name=?1",
+	[S_CKEY_ADD] = "INSERT INTO clients(name) VALUES(?1)",
+	[S_CKEY_NAME] = "SELECT name FROM clients WHERE id=?1",
 	/* An offer refreshes t: forget keeps a snapshot a client may still
 	 * name (see store_forget) */
 	[S_ENV_OFFER] = "INSERT INTO envs(key,minimal,vars,t) VALUES(?1,?2,?3,?4) "
@@ -95,9 +102,12 @@ static const char *const sql_text[S_MAX] = {
 	[S_SUBMIT_ADD] = "INSERT OR REPLACE INTO submits(client,req,first,n,t) VALUES(?1,?2,?3,?4,?5)",
 	[S_SUBMIT_PRUNE] = "DELETE FROM submits WHERE client=?1 AND req<?2",
 	[S_CRASHES] = "UPDATE jobs SET crashes=?2 WHERE id=?1",
-	/* ?4: cancel_below (an unfinished row below it is cancelled) */
+	/* ?4: cancel_below (an unfinished row below it is cancelled); ?5:
+	 * the client's key (NULL if it has none), ?3 its id (rows written
+	 * before schema 9 name it) */
 	[S_RESULTS] = "SELECT id,type,CASE WHEN state<2 THEN 4 ELSE state END,attempts,worker,output,error,rc "
-		      "FROM jobs WHERE id BETWEEN ?1 AND ?2 AND (+state>=2 OR id<?4) AND client=?3 ORDER BY id",
+		      "FROM jobs WHERE id BETWEEN ?1 AND ?2 AND (+state>=2 OR id<?4) AND " STORE_CLIENT_IS("?3", "?5")
+		      " ORDER BY id",
 };
 
 /* Schema 7, pipelines (storepipe.h): a pipeline's file and state, which
@@ -151,7 +161,10 @@ static const char schema_sql[] =
 	" ranks INTEGER,"
 	" crash_limit INTEGER NOT NULL DEFAULT 1,"
 	" crashes INTEGER NOT NULL DEFAULT 0,"
-	" envid INTEGER);"
+	" envid INTEGER,"
+	" ckey INTEGER);"
+	/* Schema 9: each client id once; jobs.ckey names it (see upgrade_sql) */
+	"CREATE TABLE IF NOT EXISTS clients(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
 	/* AUTOINCREMENT: an id is never reused after forget deleted its row,
 	 * because workers cache snapshots by id */
 	"CREATE TABLE IF NOT EXISTS envs(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,"
@@ -199,6 +212,11 @@ static const char schema_sql[] =
  * (store_checkpoint_begin), longer for a larger one. */
 #define STORE_CHECKPOINT_FRAMES 4000
 
+/* Client keys cached (struct store, ckeys), and the longest client id
+ * cached (a longer one is looked up every time; the master's are <= 64). */
+#define STORE_CKEYS 8
+#define STORE_CKEY_NAME_MAX 64
+
 struct store {
 	sqlite3 *db;
 	sqlite3 *ckpt;  /* second connection, only for checkpoints (store_checkpoint) */
@@ -235,6 +253,15 @@ struct store {
 	 * STORE_LIVE_SAVE_STEP ids: a lower saved value is merely slower to
 	 * read from, never wrong. */
 	int64_t live_lo, live_lo_saved;
+	/* Schema 9: the last clients' keys (client_key), so that a job's
+	 * insert looks its client up in SQLite only when the client changes;
+	 * round robin. Emptied when a transaction rolls back, as the key of a
+	 * client first seen in it is gone then. */
+	struct {
+		int64_t key; /* 0: empty */
+		char name[STORE_CKEY_NAME_MAX + 1];
+	} ckeys[STORE_CKEYS];
+	unsigned ckey_next;
 	char id[STORE_ID_LEN + 1]; /* meta.store_id */
 	char errmsg[256];
 };
@@ -570,7 +597,13 @@ static int schema_version(struct store *s, char *ver, size_t verlen)
  * and new tables (arrays: job arrays, storearr.h; pipelines, pipejobs,
  * pipeitems: storepipe.h; piperuns came later, a new table of the same
  * version: a database without it gets it at its next open); v8 drops the
- * index jobs_live (meta live_lo replaces it: see struct store). */
+ * index jobs_live (meta live_lo replaces it: see struct store); v9 the
+ * client's key (jobs.ckey, table clients): a job row carries a small integer
+ * instead of the 32-character client id, about 30 of its 101 bytes, which
+ * is written twice into the WAL and twice into the database per job. Rows
+ * of older versions keep their id in jobs.client (ckey NULL) and are read
+ * as they are (STORE_CLIENT_NAME, STORE_CLIENT_IS): the upgrade rewrites no
+ * row, so it takes no time however many jobs the store has. */
 static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[2] = "ALTER TABLE jobs ADD COLUMN treq REAL; ALTER TABLE jobs ADD COLUMN ranks INTEGER;",
 	[3] = "ALTER TABLE jobs ADD COLUMN crash_limit INTEGER NOT NULL DEFAULT 1;"
@@ -579,6 +612,7 @@ static const char *const upgrade_sql[STORE_SCHEMA_VERSION] = {
 	[5] = "",
 	[6] = "ALTER TABLE jobs ADD COLUMN opts TEXT;",
 	[7] = "DROP INDEX IF EXISTS jobs_live;",
+	[8] = "ALTER TABLE jobs ADD COLUMN ckey INTEGER;",
 };
 
 /* Create the schema, or upgrade a database of version 2 or later in place,
@@ -797,6 +831,7 @@ rollback:
 	s->failed = 0;
 	sqlite3_step(s->st[S_ROLLBACK]);
 	sqlite3_reset(s->st[S_ROLLBACK]);
+	memset(s->ckeys, 0, sizeof s->ckeys);
 	memset(s->count_delta, 0, sizeof s->count_delta);
 	s->in_txn = 0;
 	return -1;
@@ -853,15 +888,48 @@ int64_t store_max_id(struct store *s)
 }
 
 
+/* The key of client id name (clients.id): 0 if it has none and !create,
+ * else made in the open transaction; -1 if SQLite failed. */
+static int64_t client_key(struct store *s, const char *name, int create)
+{
+	size_t len = strlen(name);
+	for (unsigned i = 0; i < STORE_CKEYS; i++)
+		if (s->ckeys[i].key && strcmp(s->ckeys[i].name, name) == 0)
+			return s->ckeys[i].key;
+	sqlite3_stmt *st = s->st[S_CKEY_FIND];
+	sqlite3_bind_text(st, 1, name, (int)len, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	int64_t key = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s);
+	if (!key && create) {
+		sqlite3_bind_text(s->st[S_CKEY_ADD], 1, name, (int)len, SQLITE_STATIC);
+		if (run(s, s->st[S_CKEY_ADD]))
+			return -1;
+		key = sqlite3_last_insert_rowid(s->db);
+	}
+	if (key && len <= STORE_CKEY_NAME_MAX) {
+		unsigned i = s->ckey_next++ % STORE_CKEYS;
+		s->ckeys[i].key = key;
+		memcpy(s->ckeys[i].name, name, len + 1);
+	}
+	return key;
+}
+
 int store_insert(struct store *s, const struct mjob *j, const char *input, size_t input_len,
 		 const char *client, const char *deps_json, double now)
 {
 	if (store_begin(s))
 		return -1;
+	int64_t ckey = client_key(s, client ? client : "", 1);
+	if (ckey < 0)
+		return -1;
 	store_live_note(s, j->id); /* an array member's id may be below it */
 	sqlite3_stmt *st = s->st[S_INSERT];
 	sqlite3_bind_int64(st, 1, j->id);
-	sqlite3_bind_text(st, 2, client, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, ckey);
 	sqlite3_bind_text(st, 3, mjob_kind_name(j->kind), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, input ? input : "", (int)(input ? input_len : 0), SQLITE_STATIC);
 	if (j->delay_s > 0)
@@ -1195,6 +1263,19 @@ void store_row_read(sqlite3_stmt *st, struct store_row *r)
 	r->jtype = store_col_str(st, 21);
 }
 
+/* The client id of key into name (of size len), "" if it has none; 0, or
+ * -1 if SQLite failed. */
+static int load_client_name(struct store *s, int64_t key, char *name, size_t len)
+{
+	sqlite3_stmt *st = s->st[S_CKEY_NAME];
+	sqlite3_bind_int64(st, 1, key);
+	int rc = sqlite3_step(st);
+	const char *v = rc == SQLITE_ROW ? store_col_str(st, 0) : NULL;
+	snprintf(name, len, "%s", v ? v : "");
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row *r), void *arg)
 {
 	/* A rowid walk from the oldest row that may be unfinished (live_lo:
@@ -1208,7 +1289,9 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	 * a type. */
 	int typed = scalar(s, "SELECT EXISTS(SELECT 1 FROM jobmeta)", 0) > 0;
 	sqlite3_stmt *st = NULL, *mt = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT " STORE_ROW_COLS ",NULL FROM jobs AS j WHERE j.id>=?1 AND +j.state<2 ORDER BY j.id",
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT " STORE_ROW_COLS_CLIENT("j.client") ",NULL,j.ckey FROM jobs AS j"
+			       " WHERE j.id>=?1 AND +j.state<2 ORDER BY j.id",
 			       -1, &st, NULL) != SQLITE_OK ||
 	    (typed &&
 	     sqlite3_prepare_v2(s->db, "SELECT id,jtype FROM jobmeta WHERE id>=?1 ORDER BY id", -1, &mt, NULL) !=
@@ -1221,10 +1304,20 @@ int64_t store_load(struct store *s, int (*fn)(void *arg, const struct store_row 
 	if (mt)
 		sqlite3_bind_int64(mt, 1, lo);
 	int64_t n = 0, mid = -1; /* mt's row: its id, INT64_MAX past the end */
+	int64_t key = 0;         /* the client key whose name is in cname */
+	char cname[STORE_CKEY_NAME_MAX + 1] = "";
 	int rc;
 	struct store_row r;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_row_read(st, &r);
+		int64_t k = sqlite3_column_int64(st, 22); /* 0: NULL, the row names its client */
+		if (k && k != key && load_client_name(s, k, cname, sizeof cname)) {
+			rc = SQLITE_ERROR;
+			break;
+		}
+		key = k ? k : key;
+		if (k)
+			r.client = cname;
 		while (mt && mid < r.id)
 			mid = sqlite3_step(mt) == SQLITE_ROW ? sqlite3_column_int64(mt, 0) : INT64_MAX;
 		if (mt && mid == r.id)
@@ -1253,11 +1346,16 @@ static double col_time(sqlite3_stmt *st, int i)
 int64_t store_results(struct store *s, const char *client, int64_t lo, int64_t hi,
 		      int (*fn)(void *arg, const struct store_rec *r), void *arg)
 {
+	int64_t key = client_key(s, client ? client : "", 0);
+	if (key < 0)
+		return -1;
 	sqlite3_stmt *st = s->st[S_RESULTS];
 	sqlite3_bind_int64(st, 1, lo);
 	sqlite3_bind_int64(st, 2, hi);
 	sqlite3_bind_text(st, 3, client, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, s->cancel_below);
+	if (key)
+		sqlite3_bind_int64(st, 5, key);
 	int64_t n = 0;
 	int rc;
 	struct store_rec r;
@@ -1317,8 +1415,8 @@ int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, const struct sto
 	struct buf sql = BUF_INIT;
 	/* ?5, ?6: cancel_below and cancel_t (see struct store) */
 	buf_adds(&sql, "SELECT id,type,CASE WHEN state<2 AND id<?5 THEN 4 ELSE state END,attempts,worker,"
-		       "output,error,rc,client,input,deps,prio,retries,submitted,started,"
-		       "CASE WHEN state<2 AND id<?5 THEN ?6 ELSE finished END FROM jobs WHERE ");
+		       "output,error,rc," STORE_CLIENT_NAME ",input,deps,prio,retries,submitted,started,"
+		       "CASE WHEN state<2 AND id<?5 THEN ?6 ELSE finished END FROM jobs AS j WHERE ");
 	buf_adds(&sql, q->desc ? "id<?1" : "id>?1");
 	if (q->upto > 0)
 		buf_addf(&sql, " AND id<=%lld", (long long)q->upto);
@@ -1328,7 +1426,7 @@ int64_t store_jobs_db(sqlite3 *db, const struct store_query *q, const struct sto
 		/* unfinished rows: none below live_lo (?7) */
 		buf_adds(&sql, q->state < 2 ? " AND +state=?2 AND id>=?5 AND id>=?7" : " AND +state=?2");
 	if (q->client)
-		buf_adds(&sql, " AND client=?3");
+		buf_adds(&sql, " AND " STORE_CLIENT_IS("?3", "(SELECT id FROM clients WHERE name=?3)"));
 	if (q->ids) {
 		buf_adds(&sql, " AND id IN (");
 		for (size_t i = 0; i < q->nids; i++)

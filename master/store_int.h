@@ -67,11 +67,25 @@ sqlite3_stmt **store_pipe_stmts(struct store *s);
 #define STORE_ARR_STMTS 8
 sqlite3_stmt **store_arr_stmts(struct store *s);
 
+/* Schema 9: a row's client id, for a query FROM jobs AS j: from table
+ * clients by the row's key, or, for a row written before schema 9 (ckey
+ * NULL), its own jobs.client. */
+#define STORE_CLIENT_NAME "CASE WHEN j.ckey IS NULL THEN j.client ELSE (SELECT name FROM clients WHERE id=j.ckey) END"
+/* The condition "the row is of the client whose id is bound to name_param
+ * and key (clients.id, or NULL if it has none) to key_param", for a query
+ * FROM jobs without an alias: rows before schema 9 name the client. */
+#define STORE_CLIENT_IS(name_param, key_param) \
+	"(ckey=" key_param " OR (ckey IS NULL AND client=" name_param "))"
+
 /* The columns of a store_row from a query FROM jobs AS j, in the order
  * store_row_read() reads them, followed by one more: the job type
  * (m.jtype with a LEFT JOIN jobmeta AS m ON m.id=j.id, or NULL). */
-#define STORE_ROW_COLS                                                                                      \
-	"j.id,j.client,j.type,j.input,j.delay,j.target,j.cwd,j.env,j.prio,j.retries,j.timeout,j.deps,j.state," \
+#define STORE_ROW_COLS STORE_ROW_COLS_CLIENT(STORE_CLIENT_NAME)
+/* The same with the client's column given (store_load reads j.client and
+ * maps j.ckey itself: one lookup per run of rows of one client, not one
+ * per row). */
+#define STORE_ROW_COLS_CLIENT(client)                                                                 \
+	"j.id," client ",j.type,j.input,j.delay,j.target,j.cwd,j.env,j.prio,j.retries,j.timeout,j.deps,j.state," \
 	"j.attempts,j.worker,j.treq,j.ranks,j.crash_limit,j.crashes,j.envid,j.opts"
 /* Fill r from the current row of st (columns STORE_ROW_COLS and the job
  * type from 0); strings borrowed until st steps or resets. */
@@ -81,7 +95,7 @@ void store_row_read(sqlite3_stmt *st, struct store_row *r);
  * store_rec_read() reads them (store_jobs maps state and finished of rows
  * below the cancel mark; readers of final rows need not). */
 #define STORE_REC_COLS                                                                                   \
-	"j.id,j.type,j.state,j.attempts,j.worker,j.output,j.error,j.rc,j.client,j.input,j.deps,j.prio,"    \
+	"j.id,j.type,j.state,j.attempts,j.worker,j.output,j.error,j.rc," STORE_CLIENT_NAME ",j.input,j.deps,j.prio,"    \
 	"j.retries,j.submitted,j.started,j.finished"
 #define STORE_REC_NCOLS 16
 /* Fill r from the current row of st (columns STORE_REC_COLS from 0). */

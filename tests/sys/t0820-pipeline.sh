@@ -122,11 +122,11 @@ printf '{"name":"kill","input":%s,"stages":[
 id=$(mtslurm pipeline run kill.json)
 # a stage's jobs are the rows of its client @pipe:ID:K (and the runs of ids
 # of table piperuns say which pipeline and stage they are of)
-half() { [ "$(db "select count(*) from jobs where client='@pipe:$id:2' and state=2")" -ge 5 ]; }
+half() { [ "$(db "select count(*) from jobs where (select name from clients where id=ckey)='@pipe:$id:2' and state=2")" -ge 5 ]; }
 wait_for 60 half
 mp=$(master_pid)
 kill -9 "$mp"
-log "killed master $mp; $(db "select count(*) from jobs where client like '@pipe:$id:%'") jobs of the pipeline stored"
+log "killed master $mp; $(db "select count(*) from jobs where (select name from clients where id=ckey) like '@pipe:$id:%'") jobs of the pipeline stored"
 sleep 0.5
 mtslurm -n 4 --local start >/dev/null
 [ "$(master_pid)" != "$mp" ] || fail "master not restarted"
@@ -138,11 +138,11 @@ seq 1 $N | awk '{print "item " ($1 * 2 + 1)}' | sort > want
 mtslurm pipeline results "$id" | sort > got
 assert_eq "$(cat want)" "$(cat got)" "every item once through all stages after kill -9"
 for k in 0 1 2; do
-	assert_eq $N "$(db "select count(*) from jobs where client='@pipe:$id:$k'")" "stage $k: $N jobs, none twice"
+	assert_eq $N "$(db "select count(*) from jobs where (select name from clients where id=ckey)='@pipe:$id:$k'")" "stage $k: $N jobs, none twice"
 	assert_eq $N "$(db "select count(*) from piperuns r join jobs j on j.id between r.first and r.first+r.n-1
-		where r.pipeline=$id and r.stage=$k and j.client='@pipe:$id:$k'")" "stage $k: its $N jobs in piperuns"
+		where r.pipeline=$id and r.stage=$k and (select name from clients where id=j.ckey)='@pipe:$id:$k'")" "stage $k: its $N jobs in piperuns"
 done
-assert_eq 0 "$(db "select count(*) from jobs where client like '@pipe:$id:%' and state<>2")" \
+assert_eq 0 "$(db "select count(*) from jobs where (select name from clients where id=ckey) like '@pipe:$id:%' and state<>2")" \
 	"every job of the pipeline completed"
 
 # ---- cancel: its jobs are cancelled, it ends cancelled
@@ -152,7 +152,7 @@ running() { [ "$(jget "$(mtslurm pipeline status "$id" --json)" '$.stages[0].run
 wait_for 30 running
 mtslurm pipeline cancel "$id" | grep -q "cancelled (8 unfinished jobs)" || fail "cancel"
 assert_eq cancelled "$(jget "$(mtslurm pipeline status "$id" --json)" '$.state')" "cancelled pipeline's state"
-assert_eq 0 "$(db "select count(*) from jobs where client like '@pipe:$id:%' and state<2")" \
+assert_eq 0 "$(db "select count(*) from jobs where (select name from clients where id=ckey) like '@pipe:$id:%' and state<2")" \
 	"no job of the cancelled pipeline left"
 mtslurm stop >/dev/null
 log ok

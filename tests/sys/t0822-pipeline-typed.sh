@@ -44,17 +44,17 @@ mtslurm pipeline results "$id" | sort > got
 assert_eq "$(cat want)" "$(cat got)" "say echoed n*n-1 for every n, each once"
 # the square stage's items became payloads {"n":N}; its results are the
 # typed results' "output": {"stdout":"N*N\n",...}
-assert_eq 8 "$(db "select count(*) from jobs where client='@pipe:$id:0' and type='typed' and state=2")" \
+assert_eq 8 "$(db "select count(*) from jobs where (select name from clients where id=ckey)='@pipe:$id:0' and type='typed' and state=2")" \
 	"square: 8 typed jobs completed"
-assert_eq '{"n":3}' "$(db "select input from jobs where client='@pipe:$id:0' and json_extract(input,'\$.n')=3")" \
+assert_eq '{"n":3}' "$(db "select input from jobs where (select name from clients where id=ckey)='@pipe:$id:0' and json_extract(input,'\$.n')=3")" \
 	"square's payload: the item under item_field"
-assert_eq tw-sq "$(db "select group_concat(distinct worker) from jobs where client='@pipe:$id:0'")" \
+assert_eq tw-sq "$(db "select group_concat(distinct worker) from jobs where (select name from clients where id=ckey)='@pipe:$id:0'")" \
 	"square ran on the worker of its worker type only"
-assert_eq tw-say "$(db "select group_concat(distinct worker) from jobs where client='@pipe:$id:2'")" \
+assert_eq tw-say "$(db "select group_concat(distinct worker) from jobs where (select name from clients where id=ckey)='@pipe:$id:2'")" \
 	"say ran on the worker of its worker type only"
-assert_eq 0 "$(db "select count(*) from jobs where client='@pipe:$id:1' and worker in ('tw-sq','tw-say')")" \
+assert_eq 0 "$(db "select count(*) from jobs where (select name from clients where id=ckey)='@pipe:$id:1' and worker in ('tw-sq','tw-say')")" \
 	"the plain stage ran on no typed worker"
-assert_eq '{"message":"v 24"}' "$(db "select input from jobs where client='@pipe:$id:2' and input like '%v 24%'")" \
+assert_eq '{"message":"v 24"}' "$(db "select input from jobs where (select name from clients where id=ckey)='@pipe:$id:2' and input like '%v 24%'")" \
 	"say's payload: the item object itself"
 mtslurm pipeline results "$id" --stage square > sq
 assert_eq 8 "$(grep -c '^{"status":"completed","output":{"stdout":"[0-9]*\\n","stderr":"","rc":0}}$' sq)" \
@@ -68,7 +68,7 @@ assert_contains "$(mtslurm pipeline status "$id")" "(job type square)" "status t
 # come from the master's one job clock (master/jobclock.h), so a start is
 # never before the previous end (an end and a start at the same time: the
 # end counts first).
-starts=$(db "select started, finished from jobs where client='@pipe:$id:0'")
+starts=$(db "select started, finished from jobs where (select name from clients where id=ckey)='@pipe:$id:0'")
 worst=$(echo "$starts" | awk -F'|' '{print $1, 1; print $2, -1}' | sort -k1,1n -k2,2n |
 	awk '{n += $2; if (n > m) m = n} END {print m + 0}')
 assert_eq 1 "$worst" "square: at most 1 job at once (instances 1)"

@@ -23,6 +23,13 @@
 
 static char tmp[64], path[128];
 
+/* SQL that turns a store of this version back into one of schema 8 (before
+ * client keys: each row names its client), for the tests of upgrades from
+ * older versions, which take more away from it. */
+#define TO_V8                                                                  \
+	"UPDATE jobs SET client=(SELECT name FROM clients WHERE id=ckey) WHERE ckey IS NOT NULL;" \
+	"ALTER TABLE jobs DROP COLUMN ckey; DROP TABLE clients;"
+
 static int setup(void **st)
 {
 	(void)st;
@@ -75,6 +82,7 @@ struct loaded {
 	int crash_limits[16], crashes[16];
 	int64_t env_ids[16];
 	char opts[16][64];
+	char clients[16][40];
 };
 
 static int load_cb(void *arg, const struct store_row *r)
@@ -89,6 +97,7 @@ static int load_cb(void *arg, const struct store_row *r)
 		L->crashes[L->n] = r->crashes;
 		L->env_ids[L->n] = r->env_id;
 		snprintf(L->opts[L->n], 64, "%s", r->opts ? r->opts : "-");
+		snprintf(L->clients[L->n], 40, "%s", r->client ? r->client : "-");
 	}
 	L->prio_sum += r->prio;
 	L->n++;
@@ -116,6 +125,7 @@ static void test_insert_commit_reopen_load(void **st)
 		assert_int_equal(L.states[i], MJOB_QUEUED);
 	}
 	assert_string_equal(L.inputs[3], "in-4");
+	assert_string_equal(L.clients[9], "c1");
 	assert_int_equal(L.prio_sum, 0 + 1 + 2 + 0 + 1 + 2 + 0 + 1 + 2 + 0);
 	store_close(s);
 }
@@ -411,7 +421,7 @@ static void test_migrate_v3(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='3' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
@@ -426,7 +436,7 @@ static void test_migrate_v3(void **st)
 	assert_int_equal(L.crash_limits[0], 1);
 	assert_int_equal(L.crashes[0], 0);
 	assert_int_equal(L.crashes[1], 1);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 /* A state.db of schema 2 (before --time-request and --ranks) is upgraded in place. */
@@ -439,7 +449,7 @@ static void test_migrate_v2(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "ALTER TABLE jobs DROP COLUMN treq; ALTER TABLE jobs DROP COLUMN ranks;"
 					  "ALTER TABLE jobs DROP COLUMN crash_limit; ALTER TABLE jobs DROP COLUMN crashes;"
 					  "UPDATE meta SET value='2' WHERE key='schema_version'",
@@ -451,7 +461,7 @@ static void test_migrate_v2(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
 	assert_int_equal(L.crash_limits[0], 1);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 /* A state.db of schema 4 (before environment snapshots) is upgraded in
@@ -465,7 +475,7 @@ static void test_migrate_v4(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP INDEX jobs_env; ALTER TABLE jobs DROP COLUMN envid; DROP TABLE envs;"
 					  "UPDATE meta SET value='4' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -476,7 +486,7 @@ static void test_migrate_v4(void **st)
 	assert_int_equal(L.env_ids[0], 0);
 	assert_int_equal(store_env_find(s, "ab"), 0);
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 static int arrays_cb(void *arg, const struct store_array *a)
@@ -502,7 +512,7 @@ static void test_migrate_v6_arrays(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; UPDATE meta SET value='6' WHERE key='schema_version'",
+	assert_int_equal(sqlite3_exec(db, TO_V8 "DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; UPDATE meta SET value='6' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -516,7 +526,7 @@ static void test_migrate_v6_arrays(void **st)
 	assert_int_equal(store_array_cancel(s, 4, 7), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 	s = open_store();
 	struct store_array got = {0};
 	assert_int_equal(store_arrays(s, arrays_cb, &got), 1);
@@ -558,7 +568,7 @@ static void test_opts(void **st)
 
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN opts; DROP TABLE arrays; UPDATE meta SET value='6' WHERE key='schema_version'",
+	assert_int_equal(sqlite3_exec(db, TO_V8 "ALTER TABLE jobs DROP COLUMN opts; DROP TABLE arrays; UPDATE meta SET value='6' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -567,7 +577,7 @@ static void test_opts(void **st)
 	assert_int_equal(store_load(s, load_cb, &L), 2);
 	assert_string_equal(L.opts[1], "-");
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 }
 
 /* A state.db of schema 6 (before pipelines) is upgraded in place: the
@@ -581,7 +591,7 @@ static void test_migrate_v6_pipes(void **st)
 	store_close(s);
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER jobs_pipe_gone; DROP TABLE pipelines; DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; DROP TABLE pipejobs;"
+	assert_int_equal(sqlite3_exec(db, TO_V8 "DROP TRIGGER jobs_pipe_gone; DROP TABLE pipelines; DROP TABLE arrays; ALTER TABLE jobs DROP COLUMN opts; DROP TABLE pipejobs;"
 					  "DROP TABLE pipeitems; UPDATE meta SET value='6' WHERE key='schema_version'",
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
@@ -590,7 +600,7 @@ static void test_migrate_v6_pipes(void **st)
 	struct loaded L = {0};
 	assert_int_equal(store_load(s, load_cb, &L), 3);
 	store_close(s);
-	assert_schema_version("8");
+	assert_schema_version("9");
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "SELECT id,spec,token FROM pipelines; SELECT job FROM pipejobs;"
 					  "SELECT item FROM pipeitems", NULL, NULL, NULL),
@@ -877,6 +887,194 @@ static void test_forget_keeps_array_env(void **st)
 	store_close(s);
 }
 
+/* A state.db that the master of schema 8 (main at 0081e8d, before client
+ * keys) wrote: `sqlite3 state.db .dump` after `mtslurm submit --echo a1`
+ * (client 62be..), `bench_echo 3` (jobs 2-4 of one client, 8a5b..), a
+ * failing `submit --exec false` (8384..) and `submit --exec "sleep 60"`
+ * (864a..), stopped while that one ran. */
+static const char store_v8_dump[] =
+	"PRAGMA foreign_keys=OFF;\n"
+	"BEGIN TRANSACTION;\n"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+	"INSERT INTO meta VALUES('schema_version','8');\n"
+	"INSERT INTO meta VALUES('store_id','9145a0ba3e6e2bc612a3ca295768ee71');\n"
+	"INSERT INTO meta VALUES('live_lo','1');\n"
+	"CREATE TABLE jobs( id INTEGER PRIMARY KEY, client TEXT NOT NULL, type TEXT NOT NULL, input TEXT, delay REAL, target TEXT, cwd TEXT, env TEXT, opts TEXT, prio INTEGER NOT NULL DEFAULT 0, retries INTEGER NOT NULL DEFAULT 3, timeout REAL, deps TEXT, state INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, output TEXT, error TEXT, rc INTEGER, submitted REAL, started REAL, finished REAL, treq REAL, ranks INTEGER, crash_limit INTEGER NOT NULL DEFAULT 1, crashes INTEGER NOT NULL DEFAULT 0, envid INTEGER);\n"
+	"INSERT INTO jobs VALUES(1,'62be6b80ed7f65f0cb57116462521687','echo','a1',NULL,NULL,NULL,NULL,NULL,0,3,NULL,NULL,2,1,'vm-19173-0','a1',NULL,0,1796050720.0271978377,1796050720.0267655849,1796050720.0277657509,NULL,NULL,1,0,NULL);\n"
+	"INSERT INTO jobs VALUES(2,'8a5bb169f8cc2574de2418b2decd122a','echo','x',NULL,NULL,NULL,NULL,NULL,0,3,NULL,NULL,2,1,'vm-19173-0','x',NULL,0,1796050720.0382890701,1796050720.0387582779,1796050720.0387585162,NULL,NULL,1,0,NULL);\n"
+	"INSERT INTO jobs VALUES(3,'8a5bb169f8cc2574de2418b2decd122a','echo','x',NULL,NULL,NULL,NULL,NULL,0,3,NULL,NULL,2,1,'vm-19173-0','x',NULL,0,1796050720.0382890701,1796050720.0387792587,1796050720.0387792587,NULL,NULL,1,0,NULL);\n"
+	"INSERT INTO jobs VALUES(4,'8a5bb169f8cc2574de2418b2decd122a','echo','x',NULL,NULL,NULL,NULL,NULL,0,3,NULL,NULL,2,1,'vm-19173-0','x',NULL,0,1796050720.0382890701,1796050720.0387825965,1796050720.0387825965,NULL,NULL,1,0,NULL);\n"
+	"INSERT INTO jobs VALUES(5,'8384489d97a6bc63687aad129be0d9de','exec','false',NULL,NULL,'/tmp/bytes',NULL,NULL,0,3,NULL,NULL,3,1,'vm-19173-0','','exit status 1',1,1796050720.048459053,1796050720.0499706268,1796050720.0659706592,NULL,NULL,1,0,1);\n"
+	"INSERT INTO jobs VALUES(6,'864a4f08d80e5eb4edd400bd01b32e77','exec','sleep 60',NULL,NULL,'/tmp/bytes',NULL,NULL,0,3,NULL,NULL,1,1,'vm-19173-0',NULL,NULL,NULL,1796050721.0765488147,1796050721.0835444926,NULL,NULL,NULL,1,0,1);\n"
+	"CREATE TABLE envs(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, minimal INTEGER NOT NULL, vars TEXT NOT NULL, t REAL);\n"
+	"INSERT INTO envs VALUES(1,'4fd4d0391253ea35b4fb85bfa51c12f424cc86e564e2de5f63d14670ca6810e6',0,'[\"AWS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt\",\"B=/work/wt/bytes-base/build\",\"CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE=/etc/ssl/certs/ca-certificates.crt\",\"CLOUD_SDK_VERSION=528.0.0\",\"CONTAINER_NAME=rotten-signal-ffvmzc-rphsnx\",\"CUDA_HOME=/usr/local/cuda\",\"CURL_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt\",\"DEBIAN_FRONTEND=noninteractive\",\"GIT_SSL_CAINFO=/etc/ssl/certs/ca-certificates.crt\",\"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=/etc/ssl/certs/ca-certificates.crt\",\"HOME=/root\",\"HTTPLIB2_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\",\"IS_SANDBOX=yes\",\"LANG=C.UTF-8\",\"LIBRARY_PATH=/usr/local/cuda/lib64/stubs\",\"MTSLURM_RUN_DIR=/tmp/bytes/old8\",\"NIX_SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\",\"NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\",\"NVPL_BLAS_DEBUG_CPU_TYPE=1\",\"OPENBLAS_CORETYPE=Haswell\",\"OPENBLAS_L2_SIZE=512\",\"PATH=/root/.cargo/bin:/root/.cargo/bin:/root/.pyenv/plugins/pyenv-virtualenv/shims:/root/.pyenv/shims:/root/.pyenv/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\",\"PIP_CERT=/etc/ssl/certs/ca-certificates.crt\",\"PIP_DEFAULT_TIMEOUT=180\",\"PIP_DISABLE_PIP_VERSION_CHECK=1\",\"PIP_FIND_LINKS=/opt/wheels\",\"PYENV_ROOT=/root/.pyenv\",\"PYTHONDONTWRITEBYTECODE=1\",\"PYTHONUNBUFFERED=1\",\"REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt\",\"RUSTUP_AUTO_INSTALL=0\",\"RUST_BACKTRACE=1\",\"SHELL=/bin/bash\",\"SSL_CERT_DIR=/etc/ssl/certs\",\"SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt\",\"TERM=xterm\",\"TF_CLI_CONFIG_FILE=/root/.terraformrc\",\"TOX_OVERRIDE=testenv.passenv+=#,OPENBLAS_*;env_run_base.passenv+=OPENBLAS_*;tool.tox.env_run_base.passenv+=OPENBLAS_*\",\"TOX_TESTENV_PASSENV=OPENBLAS_*\"]',1796050721.0764894485);\n"
+	"CREATE TABLE workers(wid TEXT PRIMARY KEY, since REAL);\n"
+	"CREATE TABLE submits(client TEXT NOT NULL, req INTEGER NOT NULL, first INTEGER NOT NULL, n INTEGER NOT NULL, t REAL, PRIMARY KEY(client, req)) WITHOUT ROWID;\n"
+	"INSERT INTO submits VALUES('62be6b80ed7f65f0cb57116462521687',1,1,1,1796050720.0272593497);\n"
+	"INSERT INTO submits VALUES('8384489d97a6bc63687aad129be0d9de',1,5,1,1796050720.0484662056);\n"
+	"INSERT INTO submits VALUES('864a4f08d80e5eb4edd400bd01b32e77',1,6,1,1796050721.0765593051);\n"
+	"INSERT INTO submits VALUES('8a5bb169f8cc2574de2418b2decd122a',1,2,3,1796050720.0383031368);\n"
+	"CREATE TABLE counts(state INTEGER PRIMARY KEY, n INTEGER NOT NULL);\n"
+	"INSERT INTO counts VALUES(2,4);\n"
+	"INSERT INTO counts VALUES(3,1);\n"
+	"INSERT INTO counts VALUES(4,0);\n"
+	"CREATE TABLE jobtypes(name TEXT PRIMARY KEY, mode TEXT NOT NULL CHECK(mode IN ('queue','endpoint')), worker_type TEXT, endpoint TEXT, schema TEXT CHECK(schema IS NULL OR json_valid(schema)), timeout_s REAL, retries INTEGER, created REAL, updated REAL, CHECK(mode<>'endpoint' OR endpoint IS NOT NULL));\n"
+	"CREATE TABLE workertypes(name TEXT PRIMARY KEY, executor TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}' CHECK(json_valid(params) AND json_type(params)='object'), created REAL, updated REAL);\n"
+	"CREATE TABLE jobmeta(id INTEGER PRIMARY KEY, ext TEXT UNIQUE, jtype TEXT NOT NULL, job TEXT, dlq INTEGER NOT NULL DEFAULT 0, dlq_at REAL);\n"
+	"CREATE TABLE arrays(id INTEGER PRIMARY KEY, n INTEGER NOT NULL, client TEXT NOT NULL, tmpl TEXT NOT NULL, tasks TEXT, entries TEXT, made INTEGER NOT NULL, cancel_from INTEGER, submitted REAL);\n"
+	"CREATE TABLE pipelines(id INTEGER PRIMARY KEY, name TEXT, spec TEXT NOT NULL, client TEXT, state INTEGER NOT NULL DEFAULT 0, created REAL, finished REAL, error TEXT, items INTEGER NOT NULL DEFAULT 0, token TEXT UNIQUE);\n"
+	"CREATE TABLE pipejobs(job INTEGER PRIMARY KEY, pipeline INTEGER NOT NULL, stage INTEGER NOT NULL);\n"
+	"CREATE TABLE pipeitems(id INTEGER PRIMARY KEY, pipeline INTEGER NOT NULL, stage INTEGER NOT NULL, item TEXT NOT NULL);\n"
+	"CREATE TABLE piperuns(first INTEGER PRIMARY KEY, n INTEGER NOT NULL, pipeline INTEGER NOT NULL, stage INTEGER NOT NULL);\n"
+	"DELETE FROM sqlite_sequence;\n"
+	"INSERT INTO sqlite_sequence VALUES('envs',2);\n"
+	"CREATE INDEX jobs_env ON jobs(envid) WHERE envid IS NOT NULL;\n"
+	"CREATE INDEX jobmeta_dlq ON jobmeta(dlq) WHERE dlq=1;\n"
+	"CREATE TRIGGER jobs_meta_gone AFTER DELETE ON jobs BEGIN DELETE FROM jobmeta WHERE id=old.id; END;\n"
+	"CREATE INDEX pipejobs_stage ON pipejobs(pipeline, stage);\n"
+	"CREATE INDEX pipeitems_stage ON pipeitems(pipeline, stage);\n"
+	"CREATE INDEX piperuns_stage ON piperuns(pipeline, stage);\n"
+	"CREATE TRIGGER jobs_pipe_gone AFTER DELETE ON jobs BEGIN DELETE FROM pipejobs WHERE job=old.id; END;\n"
+	"COMMIT;\n";
+
+#define V8_MANY "8a5bb169f8cc2574de2418b2decd122a"
+
+struct v8_seen {
+	int n;
+	int64_t ids[16];
+	char clients[16][40];
+	char outs[16][24];
+	int states[16], rcs[16];
+};
+
+static int v8_rec_cb(void *arg, const struct store_rec *r)
+{
+	struct v8_seen *v = arg;
+	if (v->n < 16) {
+		v->ids[v->n] = r->id;
+		snprintf(v->clients[v->n], sizeof v->clients[0], "%s", r->client ? r->client : "-");
+		snprintf(v->outs[v->n], sizeof v->outs[0], "%s", r->error ? r->error : r->output ? r->output : "-");
+		v->states[v->n] = r->state;
+		v->rcs[v->n] = r->rc_null ? -1 : r->rc;
+	}
+	v->n++;
+	return 0;
+}
+
+/* The client's results (store_results) and its listing (store_jobs
+ * --client) give exactly the ids want (0-terminated). */
+static void v8_assert_client(struct store *s, const char *client, const int64_t *want)
+{
+	struct v8_seen res = {0}, lst = {0};
+	assert_true(store_results(s, client, 1, 100, v8_rec_cb, &res) >= 0);
+	struct store_query q = {.state = -1, .client = client, .limit = 100};
+	assert_true(store_jobs(s, &q, v8_rec_cb, &lst) >= 0);
+	int n = 0;
+	for (; want[n]; n++) {
+		assert_int_equal(lst.ids[n], want[n]);
+		assert_string_equal(lst.clients[n], client);
+		if (lst.states[n] >= 2) /* results are of final jobs */
+			assert_int_equal(res.ids[n], want[n]);
+	}
+	assert_int_equal(lst.n, n);
+}
+
+/* A store of schema 8 is upgraded in place to 9 without rewriting a row:
+ * every job keeps its client, output, error and exit code; results and the
+ * client filter find the old rows (which name their client) and new ones of
+ * the same client (which carry its key) alike; the unfinished job loads. */
+static void test_migrate_v8_client_keys(void **st)
+{
+	(void)st;
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, store_v8_dump, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct store *s = open_store();
+	assert_string_equal(store_id(s), "9145a0ba3e6e2bc612a3ca295768ee71");
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 1);
+	assert_int_equal(L.ids[0], 6);
+	assert_int_equal(L.states[0], MJOB_RUNNING);
+	assert_string_equal(L.clients[0], "864a4f08d80e5eb4edd400bd01b32e77");
+	struct v8_seen all = {0};
+	struct store_query q = {.state = -1, .limit = 100};
+	assert_int_equal(store_jobs(s, &q, v8_rec_cb, &all), 6);
+	assert_string_equal(all.clients[0], "62be6b80ed7f65f0cb57116462521687");
+	assert_string_equal(all.outs[0], "a1");
+	for (int i = 1; i < 4; i++) {
+		assert_string_equal(all.clients[i], V8_MANY);
+		assert_string_equal(all.outs[i], "x");
+		assert_int_equal(all.states[i], MJOB_COMPLETED);
+	}
+	assert_string_equal(all.clients[4], "8384489d97a6bc63687aad129be0d9de");
+	assert_string_equal(all.outs[4], "exit status 1");
+	assert_int_equal(all.states[4], MJOB_FAILED);
+	assert_int_equal(all.rcs[4], 1);
+	assert_string_equal(all.clients[5], "864a4f08d80e5eb4edd400bd01b32e77");
+	int64_t c[5];
+	assert_int_equal(store_counts(s, c), 0);
+	assert_int_equal(c[MJOB_COMPLETED], 4);
+	assert_int_equal(c[MJOB_FAILED], 1);
+	v8_assert_client(s, V8_MANY, (const int64_t[]){2, 3, 4, 0});
+	v8_assert_client(s, "8384489d97a6bc63687aad129be0d9de", (const int64_t[]){5, 0});
+	v8_assert_client(s, "nobody", (const int64_t[]){0});
+
+	/* a new job of an old client: stored with its key, found with the
+	 * old ones */
+	insert_n(s, 7, 1, V8_MANY);
+	assert_int_equal(store_finish(s, 7, MJOB_COMPLETED, 1, "w", 0, "y", 1, NULL, 1, 0, 2.0), 0);
+	assert_int_equal(store_commit(s), 0);
+	v8_assert_client(s, V8_MANY, (const int64_t[]){2, 3, 4, 7, 0});
+	store_close(s);
+	assert_schema_version("9");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *k;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*),sum(ckey IS NULL),sum(client='') FROM jobs", -1, &k,
+					    NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(k), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(k, 0), 7);
+	assert_int_equal(sqlite3_column_int(k, 1), 6); /* old rows as they were */
+	assert_int_equal(sqlite3_column_int(k, 2), 1); /* the new one by key */
+	sqlite3_finalize(k);
+	sqlite3_close(db);
+	s = open_store(); /* and again, now of schema 9 */
+	v8_assert_client(s, V8_MANY, (const int64_t[]){2, 3, 4, 7, 0});
+	store_close(s);
+}
+
+/* A client first seen in a transaction that rolls back has no key after
+ * it: its next job makes one again, and is found by its client id. */
+static void test_client_key_rollback(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	insert_n(s, 1, 1, "c0");
+	assert_int_equal(store_commit(s), 0);
+	insert_n(s, 2, 1, "cnew"); /* makes the key of cnew */
+	struct mjob *j = mjob_new("x", 1, NULL, NULL, NULL, 0, NULL);
+	j->id = 1; /* taken: the insert fails, the transaction rolls back */
+	j->kind = MJOB_ECHO;
+	assert_int_equal(store_insert(s, j, "x", 1, "cnew", NULL, 1.0), -1);
+	mjob_free(j);
+	assert_int_equal(store_commit(s), -1);
+	insert_n(s, 2, 1, "cnew");
+	assert_int_equal(store_commit(s), 0);
+	v8_assert_client(s, "cnew", (const int64_t[]){2, 0});
+	v8_assert_client(s, "c0", (const int64_t[]){1, 0});
+	insert_n(s, 3, 1, "c0");
+	assert_int_equal(store_commit(s), 0);
+	store_close(s);
+	s = open_store(); /* the load maps each row's key to its client */
+	struct loaded L = {0};
+	assert_int_equal(store_load(s, load_cb, &L), 3);
+	assert_string_equal(L.clients[0], "c0");
+	assert_string_equal(L.clients[1], "cnew");
+	assert_string_equal(L.clients[2], "c0");
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -886,6 +1084,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v6_arrays, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_opts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v6_pipes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v8_client_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_key_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_envs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),

@@ -640,7 +640,7 @@ static void test_upgrade_v5(void **st)
 	assert_int_equal(store_jobtype_put(s, &jt, 1.0), 0);
 	assert_int_equal(store_commit(s), 0);
 	store_close(s);
-	assert_int_equal(sql_int("SELECT value FROM meta WHERE key='schema_version'"), 8);
+	assert_int_equal(sql_int("SELECT value FROM meta WHERE key='schema_version'"), 9);
 	assert_int_equal(sql_int("SELECT count(*) FROM pragma_table_info('jobs') WHERE name='opts'"), 1);
 	/* schema 8 has no index of unfinished jobs (meta live_lo instead) */
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master WHERE name='jobs_live'"), 0);
@@ -658,12 +658,12 @@ static void test_refuse_newer(void **st)
 	struct store *s = open_store();
 	insert_n(s, 1, 2);
 	store_close(s);
-	exec_sql("DROP TABLE jobtypes; UPDATE meta SET value='9' WHERE key='schema_version'");
+	exec_sql("DROP TABLE jobtypes; UPDATE meta SET value='10' WHERE key='schema_version'");
 	char err[512] = "";
 	struct store_opts o = {0};
 	assert_int_equal(store_open(&s, path, &o, err, sizeof err), -1);
 	assert_null(s);
-	assert_non_null(strstr(err, "has schema version 9, this master needs 8; use a new run directory"));
+	assert_non_null(strstr(err, "has schema version 10, this master needs 9; use a new run directory"));
 	assert_int_equal(sql_int("SELECT count(*) FROM sqlite_master WHERE name='jobtypes'"), 0);
 	assert_int_equal(sql_int("SELECT count(*) FROM jobs"), 2);
 }

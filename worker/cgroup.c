@@ -402,6 +402,11 @@ int cgroup_leaf_procs_fd(const struct cgroup_leaf *l)
 	return l ? l->procs_w : -1;
 }
 
+int cgroup_leaf_dir_fd(const struct cgroup_leaf *l)
+{
+	return l ? l->dirfd : -1;
+}
+
 int cgroup_leaf_populated(struct cgroup_leaf *l)
 {
 	char buf[256];

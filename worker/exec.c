@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exec: command-line jobs via vfork+execve -- see exec.h for why not uv_spawn
- * or posix_spawn.
+ * exec: command-line jobs, started by spawn.c (clone3 into the job's cgroup
+ * leaf, or vfork+execve) -- see exec.h for why not uv_spawn or posix_spawn.
  *
  * Life of a run: spawn (pipes for stdout/stderr, stdin = /dev/null, own
  * session) -> the SIGCHLD watcher kills what is left of the group and reaps

@@ -86,7 +86,8 @@ struct cgroup_leaf *cgroup_leaf_get(struct cgroup *cg);
 int cgroup_leaf_procs_fd(const struct cgroup_leaf *l);
 
 /* The leaf's directory, open: clone3(CLONE_INTO_CGROUP) starts a child in
- * it (spawn.h). -1 for NULL l. */
+ * it (spawn.h). -1 for NULL l, and for a leaf cgroup.kill was written to
+ * (the kernel would kill the child: cgroup.c). */
 int cgroup_leaf_dir_fd(const struct cgroup_leaf *l);
 
 /* 1 if a live process is in the leaf (zombies do not count), 0 if not,

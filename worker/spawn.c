@@ -169,6 +169,18 @@ static long spawn_clone3(struct spawner *sp, struct spawn_req *q)
 	ca.cgroup = (uint64_t)q->cg_dir;
 	q->in_cg = 1;
 	long pid = clone3_call(&ca, clone_child, q);
+	if (pid > 0 && !q->in_exec && !q->err_no) {
+		/* It never reached execve and said nothing: killed at birth.
+		 * Linux 6.18 does that to a child started in a group whose
+		 * cgroup.kill count is not its parent's group's (cgroup.c
+		 * keeps killed leaves away from here; this catches a worker
+		 * whose own group was killed once). vfork from now on. */
+		while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		sp->no_clone3 = 1;
+		q->in_cg = 0;
+		return -EAGAIN;
+	}
 	if (pid < 0) {
 		q->in_cg = 0;
 		/* no clone3, or none that knows CLONE_INTO_CGROUP: vfork from

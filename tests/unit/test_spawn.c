@@ -173,6 +173,31 @@ static void test_leaf(void **s)
 	assert_int_equal(f.cg_err, 0);
 	if (have_clone3())
 		assert_int_equal(sp.no_clone3, 0);
+
+	/* a leaf cgroup.kill was written to (a cancelled job's): Linux 6.18
+	 * kills a child clone3 starts there, so it is entered through
+	 * cgroup.procs -- and clone3 stays on for the other leaves */
+	cgroup_leaf_kill(l);
+	if (!strstr(cgroup_describe(cg), "no cgroup.kill"))
+		assert_int_equal(cgroup_leaf_dir_fd(l), -1);
+	struct spawn_req k = {.cg_fd = cgroup_leaf_procs_fd(l), .cg_dir = cgroup_leaf_dir_fd(l)};
+	st = run_sh(&sp, &k, "cat /proc/self/cgroup", out, sizeof out);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_true(in_leaf(out, leafdir));
+	if (have_clone3())
+		assert_int_equal(sp.no_clone3, 0);
+
+	/* the same leaf given to clone3 anyway: a child killed at birth is
+	 * caught, the job runs through vfork, and clone3 is off from then on */
+	int raw = open(leafdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(raw >= 0);
+	struct spawn_req b = {.cg_fd = cgroup_leaf_procs_fd(l), .cg_dir = raw};
+	st = run_sh(&sp, &b, "cat /proc/self/cgroup", out, sizeof out);
+	close(raw);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	assert_true(in_leaf(out, leafdir));
+	if (!b.in_cg && have_clone3())
+		assert_int_equal(sp.no_clone3, 1);
 	cgroup_leaf_put(cg, l);
 	spawn_fini(&sp);
 	cgroup_close(cg, NULL, NULL);

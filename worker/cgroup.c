@@ -38,6 +38,7 @@ struct cgroup_leaf {
 	int dirfd, procs_w, procs_r, events, killfd; /* killfd -1: no cgroup.kill */
 	int limited;           /* memory.max or cpu.max set for its job: reset at put */
 	uint64_t oom_kills_at; /* memory.events oom_kill when its job's limit was set */
+	int killed;            /* cgroup.kill was written to it: see cgroup_leaf_dir_fd */
 	char name[16];
 };
 
@@ -402,6 +403,15 @@ int cgroup_leaf_procs_fd(const struct cgroup_leaf *l)
 	return l ? l->procs_w : -1;
 }
 
+int cgroup_leaf_dir_fd(const struct cgroup_leaf *l)
+{
+	/* Linux 6.18 (at least) kills a child that clone3 starts in a group
+	 * whose cgroup.kill count differs from its parent's group's, i.e. in
+	 * any leaf that cgroup.kill was ever written to: such a leaf is
+	 * entered the old way, through cgroup.procs. */
+	return l && !l->killed ? l->dirfd : -1;
+}
+
 int cgroup_leaf_populated(struct cgroup_leaf *l)
 {
 	char buf[256];
@@ -420,8 +430,10 @@ int cgroup_leaf_signal(struct cgroup_leaf *l, int sig, pid_t except)
 
 void cgroup_leaf_kill(struct cgroup_leaf *l)
 {
-	if (l)
-		kill_dir(l->dirfd, l->killfd, l->procs_r);
+	if (!l)
+		return;
+	kill_dir(l->dirfd, l->killfd, l->procs_r);
+	l->killed |= l->killfd >= 0;
 }
 
 struct cgroup_leaf *cgroup_leaf_get(struct cgroup *cg)
@@ -539,6 +551,7 @@ void cgroup_leaf_put(struct cgroup *cg, struct cgroup_leaf *l)
 		return;
 	}
 	kill_dir(l->dirfd, l->killfd, l->procs_r);
+	l->killed |= l->killfd >= 0;
 	l->state = LEAF_DRAINING;
 }
 

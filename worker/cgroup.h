@@ -85,6 +85,11 @@ struct cgroup_leaf *cgroup_leaf_get(struct cgroup *cg);
  * enter the leaf (async-signal-safe: usable in a vfork child). */
 int cgroup_leaf_procs_fd(const struct cgroup_leaf *l);
 
+/* The leaf's directory, open: clone3(CLONE_INTO_CGROUP) starts a child in
+ * it (spawn.h). -1 for NULL l, and for a leaf cgroup.kill was written to
+ * (the kernel would kill the child: cgroup.c). */
+int cgroup_leaf_dir_fd(const struct cgroup_leaf *l);
+
 /* 1 if a live process is in the leaf (zombies do not count), 0 if not,
  * -1 if that cannot be read. */
 int cgroup_leaf_populated(struct cgroup_leaf *l);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * exec: command-line jobs via vfork+execve -- see exec.h for why not uv_spawn
- * or posix_spawn.
+ * exec: command-line jobs, started by spawn.c (clone3 into the job's cgroup
+ * leaf, or vfork+execve) -- see exec.h for why not uv_spawn or posix_spawn.
  *
  * Life of a run: spawn (pipes for stdout/stderr, stdin = /dev/null, own
  * session) -> the SIGCHLD watcher kills what is left of the group and reaps
@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -41,6 +40,7 @@
 #include "jobenv.h"
 #include "log.h"
 #include "resource.h"
+#include "spawn.h"
 #include "util.h"
 
 extern char **environ;
@@ -94,10 +94,10 @@ struct exec {
 	struct exec_opts o;
 	uv_signal_t sigchld;
 	uv_timer_t close_timer;
-	sigset_t dflt;      /* signals a child gets with their default action */
+	struct spawn_sigs dflt; /* signals a child gets with their default action */
 	uint64_t dflt_at;   /* uv_now() when dflt was last brought up to date */
-	int dflt_sigs[NSIG];
-	int ndflt;
+	struct spawner sp;  /* how children start (spawn.h) */
+	pid_t self;         /* getpid(), once: a child checks its parent against it */
 	int devnull;
 	char *rbuf;
 	struct exec_run *runs;
@@ -123,125 +123,12 @@ struct exec {
 static void run_maybe_complete(struct exec_run *r);
 static void on_sigchld(uv_signal_t *s, int signum);
 
-/* ---- spawning ----
- *
- * vfork shares the parent's memory until execve, so the child must not run
- * a handler of the parent's: every signal is blocked across vfork, and the
- * child sets each signal that has a handler or is ignored back to SIG_DFL
- * before it unblocks them. posix_spawn does the
- * same but asks the kernel about all 64 signals in every child and maps a
- * fresh stack for it; this keeps the list of signals to reset in the parent,
- * brought up to date at most once a second (handlers are installed at start,
- * by libuv and MPI, not per job). */
-
-/* signals a daemon may ignore or handle; a job gets the defaults */
-static const int reset_always[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGCHLD, SIGXFSZ,
-				   SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
-
+/* The list of signals a child gets back with their default action
+ * (spawn.h), brought up to date at most once a second. */
 static void dflt_refresh(struct exec *x)
 {
-	sigemptyset(&x->dflt);
-	for (size_t i = 0; i < sizeof(reset_always) / sizeof(reset_always[0]); i++)
-		sigaddset(&x->dflt, reset_always[i]);
-	for (int sig = 1; sig < NSIG; sig++) {
-		struct sigaction sa;
-		if (sig == SIGKILL || sig == SIGSTOP || sigaction(sig, NULL, &sa) < 0)
-			continue;
-		if (sa.sa_handler != SIG_DFL) /* handled, or ignored since whoever started us */
-			sigaddset(&x->dflt, sig);
-	}
-	x->ndflt = 0;
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sigismember(&x->dflt, sig) == 1)
-			x->dflt_sigs[x->ndflt++] = sig;
+	spawn_sigs_refresh(&x->dflt);
 	x->dflt_at = uv_now(x->loop);
-}
-
-struct spawn_req {
-	const char *prog;
-	char **argv, **env;
-	int in, out, err;
-	const char *cwd;
-	const int *dflt;
-	int ndflt;
-	pid_t ppid;           /* the worker: the child dies with it */
-	volatile int err_no;  /* written by the child when it could not exec */
-	volatile int in_exec; /* ... and whether execve itself failed */
-	int cg_fd;            /* cgroup.procs of the job's leaf; -1: none */
-	volatile int cg_err;  /* the child could not enter it (it runs anyway) */
-	const cpu_set_t *pin; /* bind the child to these CPUs; NULL: inherit */
-	uint64_t data_b;      /* its RLIMIT_DATA (--mem without a memory cgroup); 0: none */
-	uint64_t cg_mem_b;    /* its memory.max in the leaf: the RLIMIT_DATA it gets
-			       * instead when it cannot enter the leaf; 0: none */
-};
-
-/* Kept out of line and given everything through q, so nothing in the
- * caller's frame lives across vfork. Returns the pid, or -1 with q->err_no
- * set (the failed child is already reaped). */
-__attribute__((noinline)) static pid_t spawn_vfork(struct spawn_req *q)
-{
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	q->err_no = 0;
-	q->in_exec = 0;
-	q->cg_err = 0;
-	pid_t pid = vfork();
-	if (pid == 0) {
-		struct sigaction dfl;
-		memset(&dfl, 0, sizeof(dfl));
-		dfl.sa_handler = SIG_DFL;
-		for (int i = 0; i < q->ndflt; i++)
-			sigaction(q->dflt[i], &dfl, NULL);
-		sigset_t none;
-		sigemptyset(&none);
-		/* its own session and process group, so that cancel, timeout
-		 * and the sweep at its end reach what it forks; and it dies
-		 * with the worker, even a kill -9'd one */
-		if (setsid() < 0 || prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != q->ppid)
-			goto fail;
-		/* into the job's cgroup before it can fork anything: what it
-		 * starts, a setsid daemon too, cannot leave the group */
-		if (q->cg_fd >= 0 && write(q->cg_fd, "0", 1) != 1) {
-			q->cg_err = errno ? errno : EIO;
-			if (!q->data_b) /* its --mem is not lost with its leaf */
-				q->data_b = q->cg_mem_b;
-		}
-		/* bound before exec, so that nothing it starts escapes */
-		if (q->pin && sched_setaffinity(0, sizeof *q->pin, q->pin) < 0)
-			goto fail;
-		if (q->data_b) {
-			struct rlimit rl = {q->data_b, q->data_b};
-			if (setrlimit(RLIMIT_DATA, &rl) < 0)
-				goto fail;
-		}
-		if (dup2(q->in, 0) < 0 || dup2(q->out, 1) < 0 ||
-		    dup2(q->err, 2) < 0 || (q->cwd && chdir(q->cwd) < 0))
-			goto fail;
-		/* fds someone else opened without O_CLOEXEC (MPI...) must not
-		 * leak into jobs, and above all no other job's pipe end */
-		close_range(3, ~0u, 0);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		q->in_exec = 1;
-		execve(q->prog, q->argv, q->env);
-	fail:
-		q->err_no = errno ? errno : EINVAL;
-		_exit(127);
-	}
-	int e = pid < 0 ? errno : 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		q->err_no = e;
-		return -1;
-	}
-	if (q->err_no) {
-		/* vfork returns here only after the child exec'd or exited, so
-		 * this waits for a child that is already gone */
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return -1;
-	}
-	return pid;
 }
 
 /* ---- setup ---- */
@@ -276,6 +163,8 @@ struct exec *exec_new(uv_loop_t *loop, const struct exec_opts *o, char *err, siz
 	x->close_timer.data = x;
 	x->x_handles = 2;
 	uv_signal_start(&x->sigchld, on_sigchld, SIGCHLD);
+	spawn_init(&x->sp);
+	x->self = getpid();
 	dflt_refresh(x);
 	const char *enf = getenv("MTSLURM_ENFORCE");
 	x->enforce = !enf || !(strcmp(enf, "off") == 0 || strcmp(enf, "0") == 0 || strcmp(enf, "no") == 0);
@@ -368,6 +257,7 @@ static void exec_free(struct exec *x)
 	free(x->cache_path);
 	free(x->fallback);
 	runtimes_free(x->rt);
+	spawn_fini(&x->sp);
 	close(x->devnull);
 	void (*cb)(void *) = x->close_cb;
 	void *arg = x->close_arg;
@@ -1222,14 +1112,14 @@ static void run_begin(struct exec *x, struct job *j, struct exec_run *r, pid_t p
  * away is looked up once more. The pid, or -1 with the errno in *e. */
 static pid_t spawn_job(struct exec *x, struct spawn_req *q, struct plan *p, int *e)
 {
-	pid_t pid = spawn_vfork(q);
+	pid_t pid = spawn_start(&x->sp, q);
 	*e = pid < 0 ? q->err_no : 0;
 	if (*e == ENOENT && p->cached) {
 		cache_drop(x, p->argv[0]);
 		if (search_path(p->argv[0], p->pathvar, p->found, sizeof(p->found)) == 0) {
 			cache_put(x, p->argv[0], p->found);
 			q->prog = p->found;
-			pid = spawn_vfork(q);
+			pid = spawn_start(&x->sp, q);
 			*e = pid < 0 ? q->err_no : 0;
 		}
 	}
@@ -1309,8 +1199,9 @@ void exec_start(struct exec *x, struct job *j)
 	if (uv_now(x->loop) - x->dflt_at >= 1000)
 		dflt_refresh(x);
 	struct cgroup_leaf *leaf = cgroup_leaf_get(x->o.cg);
-	struct spawn_req q = {p.prog, p.argv, env, x->devnull, po[1], pe[1], j->cwd, x->dflt_sigs, x->ndflt, getpid(), 0, 0,
-			      cgroup_leaf_procs_fd(leaf), 0, NULL, 0, 0};
+	struct spawn_req q = {.prog = p.prog, .argv = p.argv, .env = env, .in = x->devnull, .out = po[1],
+			      .err = pe[1], .cwd = j->cwd, .dflt = &x->dflt, .ppid = x->self,
+			      .cg_fd = cgroup_leaf_procs_fd(leaf), .cg_dir = cgroup_leaf_dir_fd(leaf)};
 	if (j->pin_cpus) {
 		pin_choose(x, j->pin_cpus, &r->pin);
 		q.pin = &r->pin;

@@ -9,7 +9,8 @@
  * stdout and of stderr, for typed.h).
  *
  * Speed matters (thousands of short commands per second), so children are
- * started with vfork+execve (no page-table copy) instead of libuv's
+ * started by spawn.h -- clone3 straight into the job's cgroup leaf, else
+ * vfork+execve (no page-table copy either way) -- instead of libuv's
  * fork-based uv_spawn, and without posix_spawn's per-child stack mapping and
  * query of all 64 signal handlers (the parent keeps the list of signals to
  * reset, refreshed once a second); a command line without shell

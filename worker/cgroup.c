@@ -578,8 +578,11 @@ static int leaf_try_enter(struct cgroup_leaf *l)
 /* The directory of the worker's own cgroup v2 group, or -1 with why. */
 static int find_parent(struct cgroup *cg, char *why, size_t whylen)
 {
-	static char mi[1 << 16];
-	char pc[4096], own[PATH_MAX], mnt[PATH_MAX], root[PATH_MAX];
+	/* /proc/self/cgroup lists the v1 hierarchies before the v2 line
+	 * ("0::"), and a v1 path can be long (nested container runtimes):
+	 * read it whole, like mountinfo. */
+	static char mi[1 << 16], pc[1 << 16];
+	char own[PATH_MAX], mnt[PATH_MAX], root[PATH_MAX];
 	if (read_file("/proc/self/cgroup", pc, sizeof pc) < 0 || cgroup_find_own(pc, own, sizeof own) < 0) {
 		snprintf(why, whylen, "no cgroup v2 group in /proc/self/cgroup (cgroup v1 only)");
 		return -1;

@@ -140,7 +140,53 @@ static void on_sync_done(uv_work_t *r, int status)
 			strerror(-m->sync_rc));
 		_exit(1);
 	}
+	/* Everything sealed before this sync began is durable now (nothing
+	 * is sealed while a sync runs on the pool). */
+	outbox_release(&m->outs);
 	master_touch(m);
+}
+
+static void on_lazy_timer(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	m->lazy_due = 1;
+	master_touch(m);
+}
+
+/* After the seal: start the sync that makes the held bytes deliverable.
+ * A small commit is synced inline, but only at the start of the next
+ * check (sync_due): the prepare phase in between writes this turn's
+ * assignments, so a worker runs the job while the disk syncs. A sync that
+ * only `result_ok` frames wait for (no reply sealed: the set is not
+ * urgent) waits up to MASTER_LAZY_SYNC_MS for one that a reply needs: a
+ * lone job's result then shares the client's next submit's sync. */
+static void start_sync(struct master *m)
+{
+	if (!store_sync_needed(m->store) || !m->unsynced) {
+		/* --sync normal promises the commit only; or every commit is
+		 * covered by a sync that has ended */
+		m->unsynced = 0;
+		outbox_release(&m->outs);
+		return;
+	}
+	if (!m->outs.urgent && !m->lazy_due && !m->shutting_down) {
+		if (!uv_is_active((uv_handle_t *)&m->lazy_timer))
+			uv_timer_start(&m->lazy_timer, on_lazy_timer, MASTER_LAZY_SYNC_MS, 0);
+		return;
+	}
+	uv_timer_stop(&m->lazy_timer);
+	m->lazy_due = 0;
+	m->unsynced = 0;
+	if (store_last_commit_writes(m->store) > MASTER_SYNC_INLINE_WRITES) {
+		m->sync_busy = 1;
+		uv_queue_work(m->loop, &m->sync_req, on_sync_work, on_sync_done);
+	} else {
+		/* A small commit (a lone job's round trip): syncing on the
+		 * loop costs one fdatasync but saves two thread wake-ups,
+		 * which on a VM cost more than the sync. */
+		m->sync_due = 1;
+		master_touch(m);
+	}
 }
 
 static void on_ckpt_work(uv_work_t *r)
@@ -166,6 +212,12 @@ static void on_check(uv_check_t *h)
 	uv_idle_stop(&m->idle);
 	if (m->stopped)
 		return;
+	if (m->sync_due) {
+		/* the last turn's small commit, its output written meanwhile */
+		m->sync_due = 0;
+		timed_sync(m);
+		on_sync_done(&m->sync_req, 0);
+	}
 	/* next-stage jobs of the pipelines, fed by this turn's completions
 	 * (settling or not): admitted now so that dispatch below sees them */
 	pipeline_flush(m);
@@ -212,11 +264,7 @@ static void on_check(uv_check_t *h)
 	 * acknowledged); they go out now, so workers start while the disk
 	 * syncs. */
 	workers_flush(m, 0);
-	if (deferred && !m->sync_busy)
-		outbox_release(&m->outs);
 	if (!m->sync_busy && !deferred) {
-		/* Everything sealed before the sync that just ended is durable. */
-		outbox_release(&m->outs);
 		/* Seal what this and earlier turns produced (all committed now):
 		 * replies (submitted, cancelled) before the callbacks they
 		 * announce, callbacks before the `waited` they lead to. */
@@ -225,22 +273,12 @@ static void on_check(uv_check_t *h)
 		clients_flush(m);
 		query_check_waiters(m);
 		outbox_seal(&m->outs);
-		if (m->unsynced && store_sync_needed(m->store) &&
-		    store_last_commit_writes(m->store) > MASTER_SYNC_INLINE_WRITES) {
-			m->unsynced = 0;
-			m->sync_busy = 1;
-			uv_queue_work(m->loop, &m->sync_req, on_sync_work, on_sync_done);
-		} else {
-			/* A small commit (a lone job's round trip): syncing here
-			 * costs the loop one fdatasync but saves two thread
-			 * wake-ups, which on a VM cost more than the sync. */
-			if (m->unsynced) {
-				m->unsynced = 0;
-				timed_sync(m);
-				on_sync_done(&m->sync_req, 0);
-			}
-			outbox_release(&m->outs);
-		}
+		start_sync(m);
+	} else if (!deferred) {
+		/* A sync runs on the pool: workers' results go to their clients
+		 * now (behind what their connections hold); the rest waits for
+		 * the next seal. */
+		clients_flush(m);
 	}
 	/* Listings take their snapshot now: everything acknowledged so far
 	 * is committed, and memory agrees with it (not while a checkpoint
@@ -725,9 +763,11 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	uv_timer_init(loop, &m->orphan_timer);
 	uv_timer_init(loop, &m->assign_timer);
 	uv_timer_init(loop, &m->settle_timer);
+	uv_timer_init(loop, &m->lazy_timer);
 	m->sync_req.data = m->ckpt_req.data = m;
 	m->check.data = m->idle.data = m->orphan_timer.data = m->assign_timer.data = m->settle_timer.data = m;
-	m->handles_open += 5;
+	m->lazy_timer.data = m;
+	m->handles_open += 6;
 	uv_check_start(&m->check, on_check);
 
 	char path[RUNDIR_PATH_MAX];
@@ -854,6 +894,7 @@ static void finish_shutdown(struct master *m)
 	uv_close((uv_handle_t *)&m->orphan_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&m->assign_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&m->settle_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&m->lazy_timer, on_handle_closed);
 	log_info("stopped: state committed, master.json removed");
 }
 

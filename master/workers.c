@@ -549,8 +549,10 @@ static int handle_results(struct wrk *w, const msg *arr, int adopt)
 		int64_t rc = 0;
 		int rc_set = msg_get_int(r, "rc", &rc) == 0;
 		w->sw.done++;
+		m->worker_result_id = id; /* w keeps it until result_ok: its `done` may pass early */
 		jobs_finalize(m, j, ok ? MJOB_COMPLETED : MJOB_FAILED, out, out ? strlen(out) : 0,
 				ok ? NULL : (err && *err ? err : "failed"), rc_set, (int)rc);
+		m->worker_result_id = 0;
 	}
 	workers_dirty(w);
 	return 0;

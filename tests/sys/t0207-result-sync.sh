@@ -39,6 +39,11 @@ wait_for 30 grep -q "^done $id completed out-1" "$T/ev1"
 log "job $id: callback received while its result's sync waits at the gate"
 assert_eq 2 "$(state_of "$id")" "the result is committed"
 synced_all && fail "the WAL was synced although the gate holds every sync"
+# The worker waits (SIGSTOP) until the client is connected to the next
+# master, so that the result it hands over reaches the client a second time.
+wp=$(sed -n 's/.*starting: pid \([0-9]*\),.*/\1/p' "$MTSLURM_RUN_DIR"/logs/worker-*-0.daemon.log)
+alive "$wp" || fail "no worker pid in the worker's log"
+kill -STOP "$wp"
 mp=$(master_pid)
 kill -9 "$mp"
 # the power loss: what no sync covered is gone
@@ -47,11 +52,21 @@ wait_for 10 dead "$mp"
 truncate -s "$(cat "$T/gate.synced")" "$wal"
 rm -f "$MTSLURM_RUN_DIR/state.db-shm" "$T/gate"
 assert_eq 1 "$(state_of "$id")" "after the cut the store has the job running, not its result"
-alive "$rp" || fail "the worker died with the master"
-out=$(mtslurm -n 1 --local start 2>&1)
-assert_contains "$out" "restart" "start on a dead master's run dir restarts the master"
+mtslurm -n 1 --local start > "$T/start.out" 2>&1 &
+spid=$!
+started_pids+=($spid)
+new_master() { [ -n "$(master_pid)" ] && [ "$(master_pid)" != "$mp" ] && alive "$(master_pid)"; }
+wait_for 30 new_master
+port=$(json_get "$MTSLURM_RUN_DIR/master.json" port)
+client_on() { ss -Htnp state established "( dport = :$port )" | grep -q "pid=$cpid,"; }
+wait_for 30 client_on
+kill -CONT "$wp"
+wait "$spid" || fail "restart: $(cat "$T/start.out")"
+assert_contains "$(cat "$T/start.out")" "restart" "start on a dead master's run dir restarts the master"
 # the worker still holds the result (no result_ok before the sync) and hands it over
 wait_for 60 state_is "$id" 2
+# synced: the `done` it sent the client again left before that sync began
+wait_for 30 synced_all
 assert_eq "out-1" "$(db "select output from jobs where id=$id" | tr -d '\n')" "the stored output"
 assert_eq 1 "$(wc -l < "$T/runs")" "runs of the job (none again after the power loss)"
 touch "$T/end1"

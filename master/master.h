@@ -50,9 +50,6 @@
  * this many reqs, and forgotten at startup after MASTER_SUBMIT_KEEP_S. */
 #define MASTER_SUBMIT_PRUNE_STEP 256
 #define MASTER_SUBMIT_KEEP_S (7 * 86400.0)
-/* Commits of at most this many statements are synced on the loop thread:
- * a thread-pool round trip costs more than a small fdatasync. */
-#define MASTER_SYNC_INLINE_WRITES 8
 /* A sync that only `result_ok` frames wait for is put off this long, for
  * a client's next submit to share it (docs/master.md, the turn). */
 #define MASTER_LAZY_SYNC_MS 2
@@ -208,9 +205,6 @@ struct master {
 	uv_work_t sync_req;      /* store_sync on the thread pool */
 	uv_work_t ckpt_req;      /* store_checkpoint on the thread pool */
 	int sync_busy, sync_rc, unsynced, ckpt_busy, ckpt_rc;
-	/* The turn's inline sync runs at the start of the next check, once the
-	 * prepare phase has written this turn's assignments (on_check). */
-	int sync_due;
 	/* Only `result_ok` waits for a sync: it may wait for the next reply's
 	 * sync, at most MASTER_LAZY_SYNC_MS (lazy_timer ends the wait). */
 	int lazy_due;

@@ -110,18 +110,14 @@ static void settle_check(struct master *m);
 /* Upper bounds of the store sync histogram (/metrics), seconds. */
 static const double sync_le_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 
-/* store_sync, timed (on the loop or a pool thread: only sync_s is written;
- * on_sync_done files it on the loop). */
-static void timed_sync(struct master *m)
+/* store_sync on a pool thread, timed (only sync_rc and sync_s are written
+ * here; on_sync_done files them on the loop). */
+static void on_sync_work(uv_work_t *r)
 {
+	struct master *m = r->data;
 	uint64_t t0 = util_mono_ns();
 	m->sync_rc = store_sync(m->store);
 	m->sync_s = (double)(util_mono_ns() - t0) / 1e9;
-}
-
-static void on_sync_work(uv_work_t *r)
-{
-	timed_sync(r->data);
 }
 
 static void on_sync_done(uv_work_t *r, int status)
@@ -153,13 +149,15 @@ static void on_lazy_timer(uv_timer_t *t)
 	master_touch(m);
 }
 
-/* After the seal: start the sync that makes the held bytes deliverable.
- * A small commit is synced inline, but only at the start of the next
- * check (sync_due): the prepare phase in between writes this turn's
- * assignments, so a worker runs the job while the disk syncs. A sync that
- * only `result_ok` frames wait for (no reply sealed: the set is not
- * urgent) waits up to MASTER_LAZY_SYNC_MS for one that a reply needs: a
- * lone job's result then shares the client's next submit's sync. */
+/* After the seal: start the sync that makes the held bytes deliverable, on
+ * the thread pool, always: the loop meanwhile writes this turn's
+ * assignments, reads the job's result and commits it, so that the result's
+ * `done` leaves with the `submitted` it waits behind the moment the sync
+ * ends (syncing a small commit on the loop was slower: docs/performance.md,
+ * "Single-job round trip"). A sync that only `result_ok` frames wait for
+ * (no reply sealed: the set is not urgent) waits up to MASTER_LAZY_SYNC_MS
+ * for one that a reply needs: a lone job's result then shares the client's
+ * next submit's sync. */
 static void start_sync(struct master *m)
 {
 	if (!store_sync_needed(m->store) || !m->unsynced) {
@@ -177,16 +175,8 @@ static void start_sync(struct master *m)
 	uv_timer_stop(&m->lazy_timer);
 	m->lazy_due = 0;
 	m->unsynced = 0;
-	if (store_last_commit_writes(m->store) > MASTER_SYNC_INLINE_WRITES) {
-		m->sync_busy = 1;
-		uv_queue_work(m->loop, &m->sync_req, on_sync_work, on_sync_done);
-	} else {
-		/* A small commit (a lone job's round trip): syncing on the
-		 * loop costs one fdatasync but saves two thread wake-ups,
-		 * which on a VM cost more than the sync. */
-		m->sync_due = 1;
-		master_touch(m);
-	}
+	m->sync_busy = 1;
+	uv_queue_work(m->loop, &m->sync_req, on_sync_work, on_sync_done);
 }
 
 static void on_ckpt_work(uv_work_t *r)
@@ -212,12 +202,6 @@ static void on_check(uv_check_t *h)
 	uv_idle_stop(&m->idle);
 	if (m->stopped)
 		return;
-	if (m->sync_due) {
-		/* the last turn's small commit, its output written meanwhile */
-		m->sync_due = 0;
-		timed_sync(m);
-		on_sync_done(&m->sync_req, 0);
-	}
 	/* next-stage jobs of the pipelines, fed by this turn's completions
 	 * (settling or not): admitted now so that dispatch below sees them */
 	pipeline_flush(m);

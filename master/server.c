@@ -158,15 +158,8 @@ static void on_lazy_timer(uv_timer_t *t)
  * (no reply sealed: the set is not urgent) waits up to MASTER_LAZY_SYNC_MS
  * for one that a reply needs: a lone job's result then shares the client's
  * next submit's sync. */
-static void start_sync(struct master *m, int committed)
+static void start_sync(struct master *m)
 {
-	/* After a turn that committed, one more loop iteration that does not
-	 * block in poll (as the inline sync's on_sync_done gave before): a
-	 * lone job's round trip was 20-40 us shorter with it, with either
-	 * --sync (docs/performance.md, "Single-job round trip"). Once, not a
-	 * spin: the next turn commits nothing. */
-	if (committed)
-		master_touch(m);
 	if (!store_sync_needed(m->store) || !m->unsynced) {
 		/* --sync normal promises the commit only; or every commit is
 		 * covered by a sync that has ended */
@@ -236,7 +229,7 @@ static void on_check(uv_check_t *h)
 	/* While a checkpoint runs the turn's writes stay in the open
 	 * transaction (store_checkpoint_begin says why); nothing of it may be
 	 * sealed for acknowledgement until it is committed. */
-	int deferred = 0, committed = 0;
+	int deferred = 0;
 	pipeline_flush(m); /* anything that ended since the flush above: in this commit */
 	if (store_in_txn(m->store)) {
 		int rc = store_commit(m->store);
@@ -248,7 +241,7 @@ static void on_check(uv_check_t *h)
 			_exit(1);
 		}
 		if (rc == 0)
-			m->unsynced = committed = 1;
+			m->unsynced = 1;
 		deferred = rc == 1;
 	}
 	/* Assignments need no durability (a job lost with its insert was never
@@ -264,7 +257,7 @@ static void on_check(uv_check_t *h)
 		clients_flush(m);
 		query_check_waiters(m);
 		outbox_seal(&m->outs);
-		start_sync(m, committed);
+		start_sync(m);
 	} else if (!deferred) {
 		/* A sync runs on the pool: workers' results go to their clients
 		 * now (behind what their connections hold); the rest waits for

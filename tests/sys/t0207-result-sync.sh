@@ -74,6 +74,8 @@ wait "$cpid" || fail "client 1: $(cat "$T/client1.out")"
 assert_eq 1 "$(grep -c "^done $id " "$T/ev1")" "callbacks of job $id (a result the client had is not reported again)"
 
 # ---- 2. no result overtakes its submit's acknowledgement ----
+# (the master idle and all synced: the client's hello_ok needs no sync)
+wait_for 30 synced_all
 touch "$T/gate"
 "$TOOLS/order_client" --cmd "echo two" --jobs 20 --events "$T/ev2" --until "$T/end2" --timeout 60 \
 	> "$T/client2.out" 2>&1 &

@@ -178,6 +178,11 @@ void clients_result(struct client *c, const struct mjob *j, int state, const cha
 		return;
 	add_result(&c->done.b, j->id, mjob_kind_name(j->kind), state, j->attempts, worker, output,
 		   output_len, error, rc_set, rc);
+	/* A final state the master decided (cancel, a lost worker, a
+	 * dependency's failure) exists only in its store: it waits for the
+	 * sync. A worker's result is kept by the worker until result_ok. */
+	if (c->m->worker_result_id != j->id)
+		c->done_sync = 1;
 	clients_dirty(c);
 }
 
@@ -204,6 +209,7 @@ static int backlog_row(void *arg, const struct store_rec *r)
 	struct client *c = k->c;
 	if (fbuf_item(&c->done))
 		return k->full = 1;
+	c->done_sync = 1; /* read from the store: maybe a final state only it has */
 	add_result(&c->done.b, r->id, r->type ? r->type : "echo", r->state, r->attempts, r->worker, r->output,
 		   r->output_len, r->error, !r->rc_null, r->rc);
 	k->last = r->id;
@@ -266,7 +272,14 @@ void clients_flush(struct master *m)
 		c->dirty_next = NULL;
 		struct conn *conn = c->peer && !c->peer->out.closed ? c->peer->conn : NULL;
 		int more = !idranges_empty(&c->backlog) && backlog_page(m, c, conn, &ids_left);
-		fbuf_gate(&c->done, conn ? &c->peer->out : NULL);
+		/* Workers' results need their commit only (outbox_pass): the
+		 * worker keeps each until its result_ok, which waits for the
+		 * sync (docs/reliability.md). */
+		if (c->done_sync)
+			fbuf_queue(&c->done, conn ? &c->peer->out : NULL);
+		else
+			fbuf_pass(&c->done, conn ? &c->peer->out : NULL);
+		c->done_sync = 0;
 		if (more && !conn_out_over(conn)) {
 			c->dirty_next = again; /* the next turn goes on */
 			again = c;

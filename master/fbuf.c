@@ -70,3 +70,19 @@ void fbuf_gate(struct fbuf *f, struct outbox *o)
 		outbox_gate(o, f->b.p, f->b.len);
 	buf_recycle(&f->b, 1u << 20);
 }
+
+void fbuf_pass(struct fbuf *f, struct outbox *o)
+{
+	fbuf_close(f);
+	if (o && f->b.len)
+		outbox_pass(o, f->b.p, f->b.len);
+	buf_recycle(&f->b, 1u << 20);
+}
+
+void fbuf_queue(struct fbuf *f, struct outbox *o)
+{
+	fbuf_close(f);
+	if (o && f->b.len)
+		outbox_queue(o, f->b.p, f->b.len);
+	buf_recycle(&f->b, 1u << 20);
+}

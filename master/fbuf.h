@@ -35,6 +35,12 @@ void fbuf_send(struct fbuf *f, struct conn *c);
 /* Close the open frame and hold all frames in o until the disk sync that
  * covers this turn's commit (o NULL: drop them). */
 void fbuf_gate(struct fbuf *f, struct outbox *o);
+/* Close the open frame and queue all frames in o as a reply of this turn:
+ * out after the next seal's sync (outbox_queue; o NULL: drop them). */
+void fbuf_queue(struct fbuf *f, struct outbox *o);
+/* Close the open frame and pass all frames to o: out now, or behind the
+ * bytes o still holds (outbox_pass; o NULL: drop them). */
+void fbuf_pass(struct fbuf *f, struct outbox *o);
 static inline int fbuf_empty(const struct fbuf *f) { return f->b.len == 0; }
 
 #endif

@@ -51,9 +51,9 @@
  * this many reqs, and forgotten at startup after MASTER_SUBMIT_KEEP_S. */
 #define MASTER_SUBMIT_PRUNE_STEP 256
 #define MASTER_SUBMIT_KEEP_S (7 * 86400.0)
-/* Commits of at most this many statements are synced on the loop thread:
- * a thread-pool round trip costs more than a small fdatasync. */
-#define MASTER_SYNC_INLINE_WRITES 8
+/* A sync that only `result_ok` frames wait for is put off this long, for
+ * a client's next submit to share it (docs/master.md, the turn). */
+#define MASTER_LAZY_SYNC_MS 2
 /* Ids a cancel-all sweep rewrites per turn (a few ms of SQLite). */
 #define MASTER_SWEEP_IDS 16384
 /* Lost workers `status` lists (the newest; all of them are counted). */
@@ -105,6 +105,7 @@ struct client {
 	int64_t pruned_below; /* submit frames below this req were forgotten (store_submit_prune) */
 	int64_t backlog_sent, backlog_ids, backlog_turns; /* results sent, ids scanned, turns: for the log */
 	int dirty;
+	int done_sync;      /* `done` holds a result no worker keeps: it waits for the sync */
 	unsigned holds;     /* jobs_finalize frames using it: not freed while > 0 */
 	struct client *dirty_next;
 	struct client *hnext; /* hash chain */
@@ -206,6 +207,13 @@ struct master {
 	uv_work_t sync_req;      /* store_sync on the thread pool */
 	uv_work_t ckpt_req;      /* store_checkpoint on the thread pool */
 	int sync_busy, sync_rc, unsynced, ckpt_busy, ckpt_rc;
+	/* Only `result_ok` waits for a sync: it may wait for the next reply's
+	 * sync, at most MASTER_LAZY_SYNC_MS (lazy_timer ends the wait). */
+	int lazy_due;
+	uv_timer_t lazy_timer;
+	/* The job whose result a worker reported and keeps until its
+	 * result_ok: its `done` needs the commit only (clients_result). */
+	int64_t worker_result_id;
 	double sync_s;                  /* how long the last store_sync took */
 	struct metrics_hist sync_hist;  /* of those, for /metrics */
 	char ckpt_err[256];

@@ -50,6 +50,20 @@ void outbox_gate(struct outbox *o, const void *bytes, size_t n)
 	}
 }
 
+void outbox_pass(struct outbox *o, const void *bytes, size_t n)
+{
+	if (o->closed || !n)
+		return;
+	if (o->queued.len) {
+		buf_add(&o->queued, bytes, n); /* behind a reply of this turn */
+		outbox_dirty(o);
+	} else if (o->held.len) {
+		outbox_gate(o, bytes, n); /* behind a reply waiting for the sync */
+	} else {
+		o->ops->deliver(o, bytes, n);
+	}
+}
+
 static void outbox_free_bufs(struct outbox *o)
 {
 	buf_release(&o->queued);
@@ -80,6 +94,7 @@ void outbox_seal(struct outbox_set *s)
 				o->ops->release(o);
 			}
 		} else if (o->queued.len) {
+			s->urgent = 1;
 			outbox_gate(o, o->queued.p, o->queued.len);
 			buf_recycle(&o->queued, OUTBOX_KEEP_B);
 		}
@@ -91,6 +106,7 @@ void outbox_release(struct outbox_set *s)
 {
 	struct outbox *o = s->held;
 	s->held = NULL;
+	s->urgent = 0;
 	while (o) {
 		struct outbox *next = o->held_next;
 		o->held_next = NULL;
@@ -113,6 +129,7 @@ void outbox_drop(struct outbox_set *s)
 {
 	struct outbox *o = s->held;
 	s->held = NULL;
+	s->urgent = 0;
 	while (o) {
 		struct outbox *next = o->held_next;
 		o->held_listed = 0;

@@ -15,6 +15,13 @@
  * HTTP): the outbox only keeps their order. An owner that goes away calls
  * outbox_close(); ops->release is called exactly once, when the outbox is
  * on no list any more, and frees the owner.
+ *
+ * Two kinds of bytes need less than the sync (docs/reliability.md): results
+ * for a client's callbacks (outbox_pass) leave as soon as their commit is
+ * in the WAL -- the worker keeps the result until its `result_ok`, which
+ * waits for the sync -- and `result_ok` itself (outbox_gate) needs the sync
+ * but does not hurry it: only a sealed reply (outbox_seal) makes the set
+ * `urgent`, so the master may let a sync wait for the next reply's.
  */
 #ifndef MTS_OUTBOX_H
 #define MTS_OUTBOX_H
@@ -36,6 +43,7 @@ struct outbox_set {
 	struct outbox *dirty; /* queued output or a close to finish after the commit */
 	struct outbox *held;  /* sealed output waiting for the sync */
 	void (*wake)(void *arg); /* a turn has work: run its check (master_touch) */
+	int urgent; /* a sealed reply is held: its sync should start now */
 	void *wake_arg;
 };
 
@@ -52,17 +60,23 @@ void outbox_init(struct outbox *o, struct outbox_set *set, const struct outbox_o
 /* Queue bytes to go out after this turn's commit and its sync (copied).
  * Dropped if o is closed. Marks o dirty. */
 void outbox_queue(struct outbox *o, const void *bytes, size_t n);
-/* Bytes already committed: hold them for the next sync only (copied). */
+/* Bytes already committed: hold them for the next sync only (copied);
+ * they do not make the set urgent. */
 void outbox_gate(struct outbox *o, const void *bytes, size_t n);
+/* Bytes already committed that need no sync (a client's results): deliver
+ * them now if nothing of o is queued or held, else behind what is, so they
+ * never overtake an earlier reply of o (copied). */
+void outbox_pass(struct outbox *o, const void *bytes, size_t n);
 /* Mark o for the next seal (queue writes into o->queued directly and then
  * call this, to save a copy). */
 void outbox_dirty(struct outbox *o);
 /* The owner is gone: nothing more is delivered; ops->release is called now
  * or once o leaves the lists it is on. */
 void outbox_close(struct outbox *o);
-/* After the commit: every dirty outbox's queued bytes become held. */
+/* After the commit: every dirty outbox's queued bytes become held (and
+ * the set urgent if there were any). */
 void outbox_seal(struct outbox_set *s);
-/* After the sync: deliver every held byte. */
+/* After the sync: deliver every held byte; the set is no longer urgent. */
 void outbox_release(struct outbox_set *s);
 /* At exit: drop all output and release every closed outbox on a list. */
 void outbox_drop(struct outbox_set *s);

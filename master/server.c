@@ -110,18 +110,14 @@ static void settle_check(struct master *m);
 /* Upper bounds of the store sync histogram (/metrics), seconds. */
 static const double sync_le_s[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 
-/* store_sync, timed (on the loop or a pool thread: only sync_s is written;
- * on_sync_done files it on the loop). */
-static void timed_sync(struct master *m)
+/* store_sync on a pool thread, timed (only sync_rc and sync_s are written
+ * here; on_sync_done files them on the loop). */
+static void on_sync_work(uv_work_t *r)
 {
+	struct master *m = r->data;
 	uint64_t t0 = util_mono_ns();
 	m->sync_rc = store_sync(m->store);
 	m->sync_s = (double)(util_mono_ns() - t0) / 1e9;
-}
-
-static void on_sync_work(uv_work_t *r)
-{
-	timed_sync(r->data);
 }
 
 static void on_sync_done(uv_work_t *r, int status)
@@ -140,7 +136,47 @@ static void on_sync_done(uv_work_t *r, int status)
 			strerror(-m->sync_rc));
 		_exit(1);
 	}
+	/* Everything sealed before this sync began is durable now (nothing
+	 * is sealed while a sync runs on the pool). */
+	outbox_release(&m->outs);
 	master_touch(m);
+}
+
+static void on_lazy_timer(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	m->lazy_due = 1;
+	master_touch(m);
+}
+
+/* After the seal: start the sync that makes the held bytes deliverable, on
+ * the thread pool, always: the loop meanwhile writes this turn's
+ * assignments, reads the job's result and commits it, so that the result's
+ * `done` leaves with the `submitted` it waits behind the moment the sync
+ * ends (syncing a small commit on the loop was slower: docs/performance.md,
+ * "Single-job round trip"). A sync that only `result_ok` frames wait for
+ * (no reply sealed: the set is not urgent) waits up to MASTER_LAZY_SYNC_MS
+ * for one that a reply needs: a lone job's result then shares the client's
+ * next submit's sync. */
+static void start_sync(struct master *m)
+{
+	if (!store_sync_needed(m->store) || !m->unsynced) {
+		/* --sync normal promises the commit only; or every commit is
+		 * covered by a sync that has ended */
+		m->unsynced = 0;
+		outbox_release(&m->outs);
+		return;
+	}
+	if (!m->outs.urgent && !m->lazy_due && !m->shutting_down) {
+		if (!uv_is_active((uv_handle_t *)&m->lazy_timer))
+			uv_timer_start(&m->lazy_timer, on_lazy_timer, MASTER_LAZY_SYNC_MS, 0);
+		return;
+	}
+	uv_timer_stop(&m->lazy_timer);
+	m->lazy_due = 0;
+	m->unsynced = 0;
+	m->sync_busy = 1;
+	uv_queue_work(m->loop, &m->sync_req, on_sync_work, on_sync_done);
 }
 
 static void on_ckpt_work(uv_work_t *r)
@@ -212,11 +248,7 @@ static void on_check(uv_check_t *h)
 	 * acknowledged); they go out now, so workers start while the disk
 	 * syncs. */
 	workers_flush(m, 0);
-	if (deferred && !m->sync_busy)
-		outbox_release(&m->outs);
 	if (!m->sync_busy && !deferred) {
-		/* Everything sealed before the sync that just ended is durable. */
-		outbox_release(&m->outs);
 		/* Seal what this and earlier turns produced (all committed now):
 		 * replies (submitted, cancelled) before the callbacks they
 		 * announce, callbacks before the `waited` they lead to. */
@@ -225,22 +257,12 @@ static void on_check(uv_check_t *h)
 		clients_flush(m);
 		query_check_waiters(m);
 		outbox_seal(&m->outs);
-		if (m->unsynced && store_sync_needed(m->store) &&
-		    store_last_commit_writes(m->store) > MASTER_SYNC_INLINE_WRITES) {
-			m->unsynced = 0;
-			m->sync_busy = 1;
-			uv_queue_work(m->loop, &m->sync_req, on_sync_work, on_sync_done);
-		} else {
-			/* A small commit (a lone job's round trip): syncing here
-			 * costs the loop one fdatasync but saves two thread
-			 * wake-ups, which on a VM cost more than the sync. */
-			if (m->unsynced) {
-				m->unsynced = 0;
-				timed_sync(m);
-				on_sync_done(&m->sync_req, 0);
-			}
-			outbox_release(&m->outs);
-		}
+		start_sync(m);
+	} else if (!deferred) {
+		/* A sync runs on the pool: workers' results go to their clients
+		 * now (behind what their connections hold); the rest waits for
+		 * the next seal. */
+		clients_flush(m);
 	}
 	/* Listings take their snapshot now: everything acknowledged so far
 	 * is committed, and memory agrees with it (not while a checkpoint
@@ -727,9 +749,11 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	uv_timer_init(loop, &m->orphan_timer);
 	uv_timer_init(loop, &m->assign_timer);
 	uv_timer_init(loop, &m->settle_timer);
+	uv_timer_init(loop, &m->lazy_timer);
 	m->sync_req.data = m->ckpt_req.data = m;
 	m->check.data = m->idle.data = m->orphan_timer.data = m->assign_timer.data = m->settle_timer.data = m;
-	m->handles_open += 5;
+	m->lazy_timer.data = m;
+	m->handles_open += 6;
 	uv_check_start(&m->check, on_check);
 
 	char path[RUNDIR_PATH_MAX];
@@ -856,6 +880,7 @@ static void finish_shutdown(struct master *m)
 	uv_close((uv_handle_t *)&m->orphan_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&m->assign_timer, on_handle_closed);
 	uv_close((uv_handle_t *)&m->settle_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&m->lazy_timer, on_handle_closed);
 	log_info("stopped: state committed, master.json removed");
 }
 

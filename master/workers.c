@@ -598,8 +598,10 @@ static int handle_results(struct wrk *w, const struct jscan_val *arr, int adopt)
 		if (!r.ok && r.crash)
 			err = crash_err;
 		w->sw.done++;
+		m->worker_result_id = id; /* w keeps it until result_ok: its `done` may pass early */
 		jobs_finalize(m, j, r.ok ? MJOB_COMPLETED : MJOB_FAILED, r.out, r.out ? r.out_n : 0,
 			      r.ok ? NULL : (err && *err ? err : "failed"), r.rc_set, (int)r.rc);
+		m->worker_result_id = 0;
 	}
 	workers_dirty(w);
 	if (outb.cap > (1u << 20))

@@ -4,7 +4,8 @@
  * mtslurm figures -- a one-byte TCP ping-pong between two processes over
  * loopback (a mtslurm round trip has two: client <-> master, master <->
  * worker), and one 4 KiB write + fdatasync in DIR (a durable round trip
- * has two: the submit and the result). Prints "pingpong_us X fdatasync_us Y".
+ * waits for one: its submit's; the result's shares the next submit's).
+ * Prints "pingpong_us X fdatasync_us Y".
  *   floor DIR
  */
 #include <arpa/inet.h>

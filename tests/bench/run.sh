@@ -212,7 +212,9 @@ bash "$top/tests/bench/container.sh"
 bash "$top/tests/bench/sse.sh"
 
 # Round trip without the fsyncs, and what the machine allows: the median
-# round trip is about two fdatasyncs plus two loopback ping-pongs.
+# round trip is about one fdatasync (the submit's; the job runs meanwhile,
+# and its result's sync is shared with the next submit's) plus two loopback
+# ping-pongs (docs/performance.md, "Single-job round trip").
 export MTSLURM_RUN_DIR=$work/run-nosync
 MTSLURM_MASTER_ARGS="--sync normal" mtslurm -n 2 --local start >/dev/null
 r=$("$B/bench/bench_rtt" 5000)

@@ -32,9 +32,10 @@ fig() { printf 'bench: %s %s %s\n' "$1" "$2" "$3"; }
 "$B/mtslurm" stop >/dev/null
 t0=$(date +%s%N)
 sqlite3 "$MTSLURM_RUN_DIR/state.db" "BEGIN;
+INSERT INTO clients(id,name) VALUES(1000000,'bulk');
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < $rows)
-INSERT INTO jobs(id,client,type,input,state,attempts,output,rc,submitted,started,finished,worker)
-SELECT i,'bulk','echo','x',CASE WHEN i%1000000=0 THEN 3 ELSE 2 END,1,'x',0,1.0,1.0,1.0,'w' FROM c;
+INSERT INTO jobs(id,client,ckey,type,input,state,attempts,output,rc,submitted,started,finished,worker)
+SELECT i,'',1000000,'echo','x',CASE WHEN i%1000000=0 THEN 3 ELSE 2 END,1,'x',0,1.0,1.0,1.0,'w' FROM c;
 UPDATE counts SET n=(SELECT count(*) FROM jobs WHERE state=2) WHERE state=2;
 UPDATE counts SET n=(SELECT count(*) FROM jobs WHERE state=3) WHERE state=3;
 COMMIT;"

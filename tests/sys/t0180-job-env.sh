@@ -134,7 +134,7 @@ e=$(mtslurm submit --exec true)
 mtslurm wait "$e" --timeout 30 >/dev/null
 assert_eq "$(db "select envid from jobs where id=$first")" "$(db "select envid from jobs where id=$e")" "a second submit from the same shell"
 assert_eq 0 "$(db "select count(*) from (select key from envs group by key having count(*)>1)")" "an environment stored twice"
-assert_eq 8 "$(db "select value from meta where key='schema_version'")" "schema version"
+assert_eq 9 "$(db "select value from meta where key='schema_version'")" "schema version"
 echo_env=$(db "select count(*) from jobs where type='echo' and envid is not null")
 assert_eq 0 "$echo_env" "echo jobs with a snapshot"
 
@@ -184,12 +184,17 @@ out=$(logs_of "$q")
 has "$out" "X=from the shell" "the environment after a restart"
 has "$out" "$T/sub" "the working directory after a restart"
 
-log "a v4 store is upgraded in place to the current schema (7)"
+log "a v4 store is upgraded in place to the current schema (9)"
 mtslurm stop >/dev/null
-db "alter table jobs drop column opts; drop index jobs_env; alter table jobs drop column envid; drop table envs; update meta set value='4' where key='schema_version'"
+# what a v4 store lacks: jobs.opts, jobs.envid and envs (v5-v7), and the
+# client keys of v9 (each row's client back in jobs.client)
+db "update jobs set client=(select name from clients where id=ckey) where ckey is not null;
+alter table jobs drop column ckey; drop table clients;
+alter table jobs drop column opts; drop index jobs_env; alter table jobs drop column envid; drop table envs; update meta set value='4' where key='schema_version'"
 mtslurm -n 2 --local start >/dev/null
-assert_eq 8 "$(db "select value from meta where key='schema_version'")" "schema after the upgrade"
+assert_eq 9 "$(db "select value from meta where key='schema_version'")" "schema after the upgrade"
 assert_eq 1 "$(db "select count(*) from pragma_table_info('jobs') where name='envid'")" "jobs.envid after the upgrade"
+assert_eq 1 "$(db "select count(*) from pragma_table_info('jobs') where name='ckey'")" "jobs.ckey after the upgrade"
 u=$(mtslurm submit --exec 'sh -c "echo X=\$MTS_T_VAR"')
 mtslurm wait "$u" --timeout 30 >/dev/null
 has "$(logs_of "$u")" "X=from the shell" "a job after the upgrade"

@@ -56,8 +56,8 @@ static int run_sh(struct spawner *sp, struct spawn_req *q, const char *script, c
 	assert_true(pid > 0);
 	size_t n = 0;
 	ssize_t k;
-	while (n + 1 < outlen && (k = read(p[0], out + n, outlen - 1 - n)) > 0)
-		n += (size_t)k;
+	while (n + 1 < outlen && ((k = read(p[0], out + n, outlen - 1 - n)) > 0 || (k < 0 && errno == EINTR)))
+		n += k > 0 ? (size_t)k : 0;
 	out[n] = '\0';
 	close(p[0]);
 	int st;
@@ -84,9 +84,10 @@ static void test_child_state(void **s)
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGUSR1, SIG_DFL);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	/* sh itself catches and ignores nothing it was not told to */
-	assert_non_null(strstr(out, "SigIgn:\t0000000000000000"));
-	assert_non_null(strstr(out, "SigBlk:\t0000000000000000"));
+	/* sh itself catches and ignores nothing it was not told to (what
+	 * the child said, printed when it is not so) */
+	if (!strstr(out, "SigIgn:\t0000000000000000") || !strstr(out, "SigBlk:\t0000000000000000"))
+		fail_msg("the child's signals are not all default and unblocked:\n%s", out);
 	assert_non_null(strstr(out, "/tmp\n"));
 	assert_non_null(strstr(out, "session"));
 	/* a program that is not there: the error comes back, no pid */

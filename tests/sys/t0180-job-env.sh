@@ -8,7 +8,7 @@
 # workers, and of a submitter that is itself an MPI rank), while a user's own
 # OMPI_MCA_* does. A user MPI program (mpirun -n 2) works as an exec job.
 # The store holds one environment row for the many jobs of one submit, and
-# a v4 store is upgraded in place to the current schema (7).
+# a v4 store is upgraded in place to the current schema (9).
 . "$(dirname "$0")/lib.sh"
 
 MPIRUN=(mpirun --oversubscribe --allow-run-as-root)

@@ -28,6 +28,15 @@
 
 #define SPAWN_STACK_B (256u << 10)
 
+/* The kernel's struct sigaction (x86-64, arm64 and the generic layout):
+ * what rt_sigaction reads and writes, unlike glibc's. */
+struct ksigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
 /* signals a daemon may ignore or handle; a job gets the defaults */
 static const int reset_always[] = {SIGPIPE, SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGCHLD, SIGXFSZ,
 				   SIGUSR1, SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU};
@@ -49,6 +58,16 @@ void spawn_sigs_refresh(struct spawn_sigs *s)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sigismember(&set, sig) == 1)
 			s->sigs[s->n++] = sig;
+	/* glibc keeps 32 and 33 to itself: its sigaction refuses them, so
+	 * the loop above never sees them. A parent that was itself started
+	 * by posix_spawn (GNU make, for one) has them ignored, and a job
+	 * must not inherit that (musl and Go runtimes use them): ask the
+	 * kernel directly. */
+	for (int sig = 32; sig < SIGRTMIN; sig++) {
+		struct ksigaction old;
+		if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(uint64_t)) == 0 && old.handler)
+			s->sigs[s->n++] = sig;
+	}
 }
 
 void spawn_init(struct spawner *sp)
@@ -85,11 +104,11 @@ void spawn_fini(struct spawner *sp)
  * bookkeeping would run on a stack ASan does not know. */
 __attribute__((noreturn, noinline, no_sanitize_address)) static void child_run(struct spawn_req *q)
 {
-	struct sigaction dfl;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
+	/* through the kernel, not glibc: it refuses 32 and 33 (above) */
+	struct ksigaction dfl;
+	memset(&dfl, 0, sizeof(dfl)); /* SIG_DFL, no flags, nothing masked */
 	for (int i = 0; i < q->dflt->n; i++)
-		sigaction(q->dflt->sigs[i], &dfl, NULL);
+		syscall(SYS_rt_sigaction, q->dflt->sigs[i], &dfl, NULL, sizeof(uint64_t));
 	sigset_t none;
 	sigemptyset(&none);
 	/* its own session and process group, so that cancel, timeout and the

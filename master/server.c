@@ -244,6 +244,10 @@ static void on_check(uv_check_t *h)
 			m->unsynced = 1;
 		deferred = rc == 1;
 	}
+	/* A checkpoint ended since the last turn: its last frames copied so
+	 * that the WAL restarts (store_checkpoint_tail says why). */
+	if (!deferred && !m->ckpt_busy && store_checkpoint_tail(m->store))
+		log_warn("checkpoint of the WAL's tail failed: %s; the WAL restarts later", store_errmsg(m->store));
 	/* Assignments need no durability (a job lost with its insert was never
 	 * acknowledged); they go out now, so workers start while the disk
 	 * syncs. */

@@ -230,6 +230,7 @@ struct store {
 	 * STORE_CHECKPOINT_FRAMES more frames came since the WAL's size at
 	 * the last one (ckpt_log), not on every turn until it restarts. */
 	atomic_int readers, ckpt_log;
+	atomic_int ckpt_whole; /* the last checkpoint copied the whole WAL (store_checkpoint_tail) */
 	sqlite3_stmt *st[S_MAX];
 	sqlite3_stmt *svc_st[STORE_SVC_STMTS]; /* storesvc.c's, prepared on first use */
 	sqlite3_stmt *pipe_st[STORE_PIPE_STMTS]; /* storepipe.c's, prepared on first use */
@@ -778,14 +779,26 @@ void store_readers_add(struct store *s, int delta) { atomic_fetch_add(&s->reader
 
 int store_checkpoint(struct store *s, char *err, size_t errlen)
 {
-	int log = 0;
-	int rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, NULL);
+	int log = 0, copied = 0;
+	int rc = sqlite3_wal_checkpoint_v2(s->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
 	atomic_store(&s->ckpt_log, log > 0 ? log : 0);
+	atomic_store(&s->ckpt_whole, rc == SQLITE_OK && log > 0 && copied == log);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
 		snprintf(err, errlen, "%s", sqlite3_errmsg(s->ckpt));
 		return -1;
 	}
 	return 0;
+}
+
+int store_checkpoint_tail(struct store *s)
+{
+	if (s->in_txn || !atomic_exchange(&s->ckpt_whole, 0))
+		return 0;
+	int rc = sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	int rc2 = sqlite3_exec(s->db, "PRAGMA synchronous=OFF", NULL, NULL, NULL);
+	return rc == SQLITE_OK && rc2 == SQLITE_OK ? 0 : -1;
 }
 
 void store_checkpoint_begin(struct store *s) { s->ckpt_active = 1; }

@@ -74,6 +74,19 @@ int store_wants_checkpoint(const struct store *s);
  * the database (SQLite's "WAL-reset bug", fixed in 3.51.3 / 3.44.6; Debian
  * 12 ships 3.40). 0, or -1 with err. */
 int store_checkpoint(struct store *s, char *err, size_t errlen);
+/* On the writer's thread, right after a commit, once a store_checkpoint()
+ * has ended: if that checkpoint copied the whole WAL, copy the frames the
+ * writes deferred during it committed since (a few), on the writer's own
+ * connection with the database file synced (synchronous=FULL for this
+ * call, as on the checkpoint connection). The writer's next transaction
+ * then starts on a fully copied WAL and restarts it from the beginning.
+ * Without this, under steady load every turn's writes land while a
+ * checkpoint runs, the WAL is never fully copied when the next turn
+ * begins, never restarts, grows, and past STORE_CHECKPOINT_FRAMES every
+ * turn checkpoints again and defers its commit. 0; -1 with the store's
+ * errmsg (the WAL then just restarts later). Nothing when no checkpoint
+ * ended, or inside a transaction. */
+int store_checkpoint_tail(struct store *s);
 /* Writer's thread: a checkpoint is about to run / has ended. */
 void store_checkpoint_begin(struct store *s);
 void store_checkpoint_end(struct store *s);

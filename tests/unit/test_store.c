@@ -182,6 +182,49 @@ static void test_checkpoint_holds_writer(void **st)
 	store_close(s);
 }
 
+/* The WAL header's checkpoint sequence (bytes 12-15, big-endian): SQLite
+ * adds one each time a writer restarts the WAL from its beginning. */
+static unsigned wal_restarts(const char *wal)
+{
+	unsigned char h[16] = {0};
+	FILE *f = fopen(wal, "rb");
+	assert_non_null(f);
+	assert_int_equal(fread(h, 1, sizeof h, f), sizeof h);
+	fclose(f);
+	return (unsigned)h[12] << 24 | (unsigned)h[13] << 16 | (unsigned)h[14] << 8 | h[15];
+}
+
+/* Under steady load a turn's writes are always pending while a checkpoint
+ * runs, and are committed after it: without the tail checkpoint the WAL is
+ * never wholly copied when the next turn begins, so it never restarts. */
+static void test_checkpoint_tail_restarts_wal(void **st)
+{
+	(void)st;
+	struct store *s = open_store();
+	char wal[160], err[256];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	insert_n(s, 1, 2000, "c1");
+	assert_int_equal(store_commit(s), 0);
+	unsigned r0 = wal_restarts(wal);
+	for (int round = 0; round < 3; round++) {
+		int64_t lo = 2001 + round * 100;
+		store_checkpoint_begin(s);
+		insert_n(s, lo, 50, "c1"); /* the turn that runs meanwhile */
+		assert_int_equal(store_checkpoint(s, err, sizeof err), 0);
+		store_checkpoint_end(s);
+		assert_int_equal(store_commit(s), 0);
+		assert_int_equal(store_checkpoint_tail(s), 0);
+		insert_n(s, lo + 50, 50, "c1"); /* the next turn */
+		assert_int_equal(store_commit(s), 0);
+	}
+	assert_int_equal(wal_restarts(wal), r0 + 3);
+	/* nothing lost on the way */
+	store_close(s);
+	s = open_store();
+	assert_int_equal(store_max_id(s), 2300);
+	store_close(s);
+}
+
 static void test_group_commit_visibility(void **st)
 {
 	(void)st;
@@ -1090,6 +1133,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_insert_commit_reopen_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit_visibility, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_holds_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_tail_restarts_wal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sparse_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_live_lo, setup, teardown),

@@ -53,6 +53,12 @@ sqlite3_stmt *store_write_stmt(struct store *s, sqlite3_stmt **slot, const char 
 /* Bind v as text, borrowed until the statement runs; NULL binds SQL NULL. */
 void store_bind_str(sqlite3_stmt *st, int i, const char *v);
 /* Column i as text (NULL for SQL NULL), borrowed until st steps or resets. */
+/* A time column: -1 for NULL. */
+static inline double store_col_time(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_double(st, i);
+}
+
 static inline const char *store_col_str(sqlite3_stmt *st, int i)
 {
 	return (const char *)sqlite3_column_text(st, i);

@@ -717,14 +717,9 @@ static int read_store_id(const char *path, char out[STORE_ID_LEN + 1], char *err
 	return 0;
 }
 
-int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg, char *err,
-		 size_t errlen)
+/* The defaults of the options left zero in m->cfg. */
+static void cfg_defaults(struct master *m)
 {
-	memset(m, 0, sizeof *m);
-	m->cfg = *cfg;
-	m->loop = loop;
-	uv_update_time(loop); /* the job clock's anchor: loop time and wall clock read together */
-	jobclock_init(&m->clock, uv_now(loop));
 	if (!m->cfg.host)
 		m->cfg.host = "127.0.0.1";
 	if (!m->cfg.max_queued)
@@ -742,6 +737,11 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		m->cfg.assign_defer_ms = MASTER_ASSIGN_DEFER_MS;
 	if (!m->cfg.orphan_grace_ms)
 		m->cfg.orphan_grace_ms = 2 * m->cfg.idle_ms;
+}
+
+/* The loop's handles of the turn and its timers, the scheduler, the outboxes. */
+static void init_loop(struct master *m, uv_loop_t *loop)
+{
 	m->outs.wake = wake_loop;
 	m->outs.wake_arg = m;
 	struct sched_cb cb = workers_sched_cb;
@@ -759,7 +759,12 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	m->lazy_timer.data = m;
 	m->handles_open += 6;
 	uv_check_start(&m->check, on_check);
+}
 
+/* The key, state.db and everything loaded from it, made durable, and
+ * store.id written for a new store. 0, or -1 with err. */
+static int open_store(struct master *m, const struct master_cfg *cfg, char *err, size_t errlen)
+{
 	char path[RUNDIR_PATH_MAX];
 	if (rundir_path(path, cfg->run_dir, "key")) {
 		snprintf(err, errlen, "run directory path too long: %s; use a shorter --run-dir", cfg->run_dir);
@@ -797,6 +802,12 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 	snprintf(idline, sizeof idline, "%s\n", store_id(m->store));
 	if (!*id && rundir_write_file(cfg->run_dir, "store.id", idline, strlen(idline), err, errlen))
 		return -1;
+	return 0;
+}
+
+/* Listen (wire, HTTP) and write master.json. 0, or -1 with err. */
+static int serve(struct master *m, const struct master_cfg *cfg, char *err, size_t errlen)
+{
 	if (listen_on(m, err, errlen))
 		return -1;
 	auth_uuid(m->server_id);
@@ -824,6 +835,21 @@ int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg
 		return -1;
 	log_info("serving on %s:%d (advertised as %s), pid %ld, run dir %s%s%s", m->cfg.host, m->info.port,
 		 m->info.host, m->info.pid, cfg->run_dir, m->http ? ", HTTP on " : "", m->info.http);
+	return 0;
+}
+
+int master_start(struct master *m, uv_loop_t *loop, const struct master_cfg *cfg, char *err,
+		 size_t errlen)
+{
+	memset(m, 0, sizeof *m);
+	m->cfg = *cfg;
+	m->loop = loop;
+	uv_update_time(loop); /* the job clock's anchor: loop time and wall clock read together */
+	jobclock_init(&m->clock, uv_now(loop));
+	cfg_defaults(m);
+	init_loop(m, loop);
+	if (open_store(m, cfg, err, errlen) || serve(m, cfg, err, errlen))
+		return -1;
 	if (m->autoscale)
 		autoscale_start(m->autoscale);
 	return 0;

@@ -431,43 +431,32 @@ static void resume_gateway(struct master *m, struct loadctx *L)
 	L->ngw = 0;
 }
 
-static int load_row(void *arg, const struct store_row *r)
+/* A row of a job type served by an HTTP endpoint: kept for
+ * resume_gateway (forwarded once loaded). 0 or -1 (out of memory). */
+static int load_gateway_row(struct loadctx *L, const struct store_row *r, struct jobtype *jt)
 {
-	struct loadctx *L = arg;
-	struct master *m = L->m;
-	const char *cid = r->client ? r->client : "";
-	struct client *c = L->last_client;
-	if (!c || strcmp(c->cid, cid) != 0)
-		c = L->last_client = strncmp(cid, TYPES_OWNER_PREFIX, strlen(TYPES_OWNER_PREFIX)) == 0
-					     ? types_owner(m, cid + strlen(TYPES_OWNER_PREFIX))
-					     : clients_get(m, cid, 1);
-	if (!c)
+	if (util_grow(&L->gw, &L->cap_gw, L->ngw, sizeof *L->gw, 16))
 		return -1;
-	struct jobtype *jt = r->jtype ? types_job(m, r->jtype) : NULL;
-	if (jt && jt->endpoint) {
-		if (L->ngw == L->cap_gw) {
-			size_t cap = L->cap_gw ? 2 * L->cap_gw : 16;
-			struct gw_job *g = realloc(L->gw, cap * sizeof *g);
-			if (!g)
-				return -1;
-			L->gw = g;
-			L->cap_gw = cap;
-		}
-		struct gw_job *g = &L->gw[L->ngw++];
-		g->id = r->id;
-		g->t = jt;
-		g->input = r->input ? strndup(r->input, r->input_len) : NULL;
-		return 0;
-	}
+	struct gw_job *g = &L->gw[L->ngw++];
+	g->id = r->id;
+	g->t = jt;
+	g->input = r->input ? strndup(r->input, r->input_len) : NULL;
+	return 0;
+}
+
+/* The in-memory job of row r of client c (its input held if the budget
+ * allows); NULL when out of memory. */
+static struct mjob *load_job(struct loadctx *L, const struct store_row *r, struct client *c)
+{
 	int kind = mjob_kind_parse(r->type);
-	int hold = master_holds_input(m, r->input_len, L->pending_b);
+	int hold = master_holds_input(L->m, r->input_len, L->pending_b);
 	struct mjob_res res; /* the scheduler's copy of its "res" option */
 	int has_res = mres_from_opts(r->opts, &res) && (res.cpus || res.gpus || res.mem_b);
 	struct mjob *j = mjob_new_res(hold ? r->input : NULL, hold ? r->input_len : 0, r->target, r->cwd, r->env,
 				      r->env_id > 0 && r->env_id <= UINT32_MAX ? (uint32_t)r->env_id : 0, r->opts,
 				      has_res ? &res : NULL);
 	if (!j)
-		return -1;
+		return NULL;
 	if (!hold)
 		j->flags |= MJOB_F_STORED;
 	j->id = r->id;
@@ -482,48 +471,79 @@ static int load_row(void *arg, const struct store_row *r)
 	j->attempts = (uint16_t)(r->attempts < 0 ? 0 : r->attempts > UINT16_MAX ? UINT16_MAX : r->attempts);
 	j->crash_limit = (uint8_t)(r->crash_limit < 1 ? 1 : r->crash_limit > UINT8_MAX ? UINT8_MAX : r->crash_limit);
 	j->crashes = (uint8_t)(r->crashes < 0 ? 0 : r->crashes > UINT8_MAX ? UINT8_MAX : r->crashes);
-	L->nrows++;
-	if (r->state == MJOB_RUNNING && r->worker) {
-		struct wrk *w = L->last_worker;
-		if (!w || strcmp(w->wid, r->worker) != 0) {
-			w = workers_find(m, r->worker);
-			if (!w && (w = workers_new(m, r->worker)))
-				sched_worker_add_orphan_holder(&m->sched, &w->sw);
-			L->last_worker = w;
-		}
-		if (!w || sched_add_assigned(&m->sched, j, &w->sw)) {
-			mjob_free(j);
+	return j;
+}
+
+/* A running job of worker wid: held for that worker (an orphan holder
+ * until it comes back). 0 or -1. */
+static int load_assigned(struct loadctx *L, struct mjob *j, const char *wid)
+{
+	struct master *m = L->m;
+	struct wrk *w = L->last_worker;
+	if (!w || strcmp(w->wid, wid) != 0) {
+		w = workers_find(m, wid);
+		if (!w && (w = workers_new(m, wid)))
+			sched_worker_add_orphan_holder(&m->sched, &w->sw);
+		L->last_worker = w;
+	}
+	return !w || sched_add_assigned(&m->sched, j, &w->sw) ? -1 : 0;
+}
+
+/* A job with dependencies: held until every row is loaded (load_deps).
+ * 0 or -1. */
+static int load_held(struct loadctx *L, struct mjob *j, const char *deps)
+{
+	if (L->nheld == L->cap_held) {
+		size_t cap = L->cap_held ? L->cap_held * 2 : 64;
+		struct mjob **h = realloc(L->held, cap * sizeof *h);
+		char **d = realloc(L->held_deps, cap * sizeof *d);
+		if (h)
+			L->held = h;
+		if (d)
+			L->held_deps = d;
+		if (!h || !d)
 			return -1;
-		}
-		return 0;
+		L->cap_held = cap;
 	}
-	if (r->state == MJOB_RUNNING) /* no worker recorded: just queue it again */
-		store_requeue(m->store, j->id, j->attempts);
-	if (r->deps && r->deps[0] && strcmp(r->deps, "[]") != 0) {
-		if (L->nheld == L->cap_held) {
-			size_t cap = L->cap_held ? L->cap_held * 2 : 64;
-			struct mjob **h = realloc(L->held, cap * sizeof *h);
-			char **d = realloc(L->held_deps, cap * sizeof *d);
-			if (h)
-				L->held = h;
-			if (d)
-				L->held_deps = d;
-			if (!h || !d) {
-				mjob_free(j);
-				return -1;
-			}
-			L->cap_held = cap;
-		}
-		L->held[L->nheld] = j;
-		L->held_deps[L->nheld++] = strdup(r->deps);
-		L->pending_b += mjob_input_held_b(j);
-		return 0;
-	}
-	if (sched_add(&m->sched, j)) {
-		mjob_free(j);
-		return -1;
-	}
+	L->held[L->nheld] = j;
+	L->held_deps[L->nheld++] = strdup(deps);
+	L->pending_b += mjob_input_held_b(j);
 	return 0;
+}
+
+static int load_row(void *arg, const struct store_row *r)
+{
+	struct loadctx *L = arg;
+	struct master *m = L->m;
+	const char *cid = r->client ? r->client : "";
+	struct client *c = L->last_client;
+	if (!c || strcmp(c->cid, cid) != 0)
+		c = L->last_client = strncmp(cid, TYPES_OWNER_PREFIX, strlen(TYPES_OWNER_PREFIX)) == 0
+					     ? types_owner(m, cid + strlen(TYPES_OWNER_PREFIX))
+					     : clients_get(m, cid, 1);
+	if (!c)
+		return -1;
+	struct jobtype *jt = r->jtype ? types_job(m, r->jtype) : NULL;
+	if (jt && jt->endpoint)
+		return load_gateway_row(L, r, jt);
+	struct mjob *j = load_job(L, r, c);
+	if (!j)
+		return -1;
+	L->nrows++;
+	int rc;
+	if (r->state == MJOB_RUNNING && r->worker) {
+		rc = load_assigned(L, j, r->worker);
+	} else {
+		if (r->state == MJOB_RUNNING) /* no worker recorded: just queue it again */
+			store_requeue(m->store, j->id, j->attempts);
+		if (r->deps && r->deps[0] && strcmp(r->deps, "[]") != 0)
+			rc = load_held(L, j, r->deps);
+		else
+			rc = sched_add(&m->sched, j);
+	}
+	if (rc)
+		mjob_free(j);
+	return rc ? -1 : 0;
 }
 
 /* Jobs with deps, in id order: their deps are older, so already loaded. */

@@ -196,6 +196,43 @@ static void on_ckpt_done(uv_work_t *r, int status)
 	master_touch(m);
 }
 
+/* Commit the turn's transaction; 1 if a running checkpoint defers it
+ * (store_checkpoint_begin says why), else 0. A commit that fails stops the
+ * master: nothing of the turn may be acknowledged. */
+static int commit_turn(struct master *m)
+{
+	int deferred = 0;
+	if (store_in_txn(m->store)) {
+		int rc = store_commit(m->store);
+		if (rc < 0) {
+			log_error("commit failed: %s; stopping without acknowledging this turn",
+				  store_errmsg(m->store));
+			fprintf(stderr, "mtslurm-master: commit to %s failed: %s; check the disk and restart\n",
+				m->db_path, store_errmsg(m->store));
+			_exit(1);
+		}
+		if (rc == 0)
+			m->unsynced = 1;
+		deferred = rc == 1;
+	}
+	/* A checkpoint ended since the last turn: its last frames copied so
+	 * that the WAL restarts (store_checkpoint_tail says why). */
+	if (!deferred && !m->ckpt_busy && store_checkpoint_tail(m->store))
+		log_warn("checkpoint of the WAL's tail failed: %s; the WAL restarts later", store_errmsg(m->store));
+	return deferred;
+}
+
+/* A checkpoint on the pool; the writer's commits wait until it ends. */
+static void start_checkpoint(struct master *m)
+{
+	m->ckpt_busy = 1;
+	store_checkpoint_begin(m->store);
+	if (uv_queue_work(m->loop, &m->ckpt_req, on_ckpt_work, on_ckpt_done) < 0) {
+		m->ckpt_busy = 0;
+		store_checkpoint_end(m->store);
+	}
+}
+
 static void on_check(uv_check_t *h)
 {
 	struct master *m = h->data;
@@ -229,25 +266,8 @@ static void on_check(uv_check_t *h)
 	/* While a checkpoint runs the turn's writes stay in the open
 	 * transaction (store_checkpoint_begin says why); nothing of it may be
 	 * sealed for acknowledgement until it is committed. */
-	int deferred = 0;
 	pipeline_flush(m); /* anything that ended since the flush above: in this commit */
-	if (store_in_txn(m->store)) {
-		int rc = store_commit(m->store);
-		if (rc < 0) {
-			log_error("commit failed: %s; stopping without acknowledging this turn",
-				  store_errmsg(m->store));
-			fprintf(stderr, "mtslurm-master: commit to %s failed: %s; check the disk and restart\n",
-				m->db_path, store_errmsg(m->store));
-			_exit(1);
-		}
-		if (rc == 0)
-			m->unsynced = 1;
-		deferred = rc == 1;
-	}
-	/* A checkpoint ended since the last turn: its last frames copied so
-	 * that the WAL restarts (store_checkpoint_tail says why). */
-	if (!deferred && !m->ckpt_busy && store_checkpoint_tail(m->store))
-		log_warn("checkpoint of the WAL's tail failed: %s; the WAL restarts later", store_errmsg(m->store));
+	int deferred = commit_turn(m);
 	/* Assignments need no durability (a job lost with its insert was never
 	 * acknowledged); they go out now, so workers start while the disk
 	 * syncs. */
@@ -273,14 +293,8 @@ static void on_check(uv_check_t *h)
 	 * holds this turn's writes back). */
 	if (!deferred)
 		listing_turn(m);
-	if (!m->ckpt_busy && !m->shutting_down && store_wants_checkpoint(m->store)) {
-		m->ckpt_busy = 1;
-		store_checkpoint_begin(m->store);
-		if (uv_queue_work(m->loop, &m->ckpt_req, on_ckpt_work, on_ckpt_done) < 0) {
-			m->ckpt_busy = 0;
-			store_checkpoint_end(m->store);
-		}
-	}
+	if (!m->ckpt_busy && !m->shutting_down && store_wants_checkpoint(m->store))
+		start_checkpoint(m);
 	backpressure(m);
 	if (m->shutting_down && !m->sync_busy && !m->ckpt_busy && !outbox_pending(&m->outs))
 		finish_shutdown(m);

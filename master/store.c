@@ -223,7 +223,6 @@ struct store {
 	sqlite3 *ckpt;  /* second connection, only for checkpoints (store_checkpoint) */
 	int wal_fd;     /* our own descriptor of state.db-wal, for store_sync */
 	int no_sync;    /* --sync normal: store_sync does nothing */
-	unsigned txn_writes, last_writes; /* statements in the open / last committed transaction */
 	atomic_int wal_frames; /* frames in the WAL after the last commit */
 	/* While a reader holds a snapshot (storeread.h: readers) the WAL
 	 * cannot restart and grows; a checkpoint is then due only once
@@ -340,7 +339,6 @@ static int run(struct store *s, sqlite3_stmt *st)
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	s->txn_writes++;
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		if (s->in_txn)
 			s->failed = 1;
@@ -761,8 +759,6 @@ int store_sync(struct store *s)
 
 int store_sync_needed(const struct store *s) { return !s->no_sync; }
 
-unsigned store_last_commit_writes(const struct store *s) { return s->last_writes; }
-
 int store_wants_checkpoint(const struct store *s)
 {
 	struct store *w = (struct store *)s;
@@ -812,7 +808,6 @@ int store_begin(struct store *s)
 	if (run(s, s->st[S_BEGIN]))
 		return -1;
 	s->in_txn = 1;
-	s->txn_writes = 0;
 	return 0;
 }
 
@@ -839,7 +834,6 @@ int store_commit(struct store *s)
 	}
 	if (run(s, s->st[S_COMMIT]))
 		goto rollback;
-	s->last_writes = s->txn_writes;
 	memset(s->count_delta, 0, sizeof s->count_delta);
 	s->in_txn = 0;
 	return 0;
@@ -1195,7 +1189,6 @@ int store_cancel_all(struct store *s, double now, int64_t below, int64_t n)
 		s->failed = 1;
 		return fail(s);
 	}
-	s->txn_writes++;
 	if (!store_cancel_pending(s) || lo < s->sweep_lo)
 		s->sweep_lo = lo < below ? lo : below;
 	s->cancel_below = below;
@@ -1452,7 +1445,6 @@ int64_t store_forget(struct store *s, const struct store_forget_q *q, int64_t fo
 		return -1;
 	}
 	sqlite3_finalize(st);
-	s->txn_writes += (unsigned)n;
 	for (int k = 2; k < 5; k++)
 		store_count_add(s, k, -forgotten[k]);
 	/* Environment snapshots no job uses any more, unless offered within a

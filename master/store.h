@@ -61,8 +61,6 @@ const char *store_errmsg(struct store *s);
 int store_sync(struct store *s);
 /* 0 if store_sync does nothing (--sync normal). */
 int store_sync_needed(const struct store *s);
-/* Statements written by the last commit (a measure of its size). */
-unsigned store_last_commit_writes(const struct store *s);
 /* 1 once the WAL has grown enough that a checkpoint is due. Any thread. */
 int store_wants_checkpoint(const struct store *s);
 /* Copy committed WAL frames into the database (a passive checkpoint on the

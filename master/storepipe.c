@@ -143,7 +143,7 @@ static int pl_row(sqlite3_stmt *st, void *arg)
 		.client = store_col_str(st, 3),
 		.state = sqlite3_column_int(st, 4),
 		.created = sqlite3_column_double(st, 5),
-		.finished = sqlite3_column_type(st, 6) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 6),
+		.finished = store_col_time(st, 6),
 		.error = store_col_str(st, 7),
 		.items = sqlite3_column_int64(st, 8),
 	};

@@ -399,21 +399,23 @@ static void cb_assign(void *arg, struct mjob *j)
 		buf_addf(b, ",\"timeout\":%.15g", j->timeout_s);
 	if (j->ranks > 1)
 		buf_addf(b, ",\"ranks\":%u", (unsigned)j->ranks);
-	if (mjob_target(j)) {
+	/* each found by skipping the strings before it (mjob.h): once */
+	const char *target = mjob_target(j), *cwd = mjob_cwd(j), *env = mjob_env(j), *opts = mjob_opts(j);
+	if (target) {
 		buf_adds(b, ",\"target\":");
-		buf_add_json_str(b, mjob_target(j), strlen(mjob_target(j)));
+		buf_add_json_str(b, target, strlen(target));
 	}
-	if (mjob_cwd(j)) {
+	if (cwd) {
 		buf_adds(b, ",\"cwd\":");
-		buf_add_json_str(b, mjob_cwd(j), strlen(mjob_cwd(j)));
+		buf_add_json_str(b, cwd, strlen(cwd));
 	}
-	if (mjob_env(j)) {
+	if (env) {
 		buf_adds(b, ",\"env\":");
-		buf_adds(b, mjob_env(j)); /* JSON array text printed by msg_print */
+		buf_adds(b, env); /* JSON array text printed by msg_print */
 	}
-	if (mjob_opts(j)) {
+	if (opts) {
 		buf_adds(b, ",\"opts\":");
-		buf_adds(b, mjob_opts(j)); /* a JSON object printed by msg_print (jobs.c) */
+		buf_adds(b, opts); /* a JSON object printed by msg_print (jobs.c) */
 	}
 	struct mjob_res res;
 	if (mjob_res_get(j, &res) && res.gpu_mask && w->sw.res) {

@@ -73,7 +73,7 @@ retry:
 	if (!c->loop_ready) {
 		/* Still inside mts_connect: report instead of retrying. */
 		c->gave_up = 1;
-		pthread_cond_broadcast(&c->cv);
+		client_wake(c);
 		return;
 	}
 	schedule_retry(c);
@@ -230,7 +230,7 @@ static void handle_done(mts_client *c, msg *m)
 		free(bt);
 		msg_free(m);
 	}
-	pthread_cond_broadcast(&c->cv);
+	client_wake(c);
 }
 
 void client_queue_cb(mts_client *c, struct cbbatch *b)
@@ -256,7 +256,7 @@ static void on_hello_ok(mts_client *c, msg *m)
 	c->connecting = 0;
 	c->backoff_ms = 0;
 	send_pending(c);
-	pthread_cond_broadcast(&c->cv);
+	client_wake(c);
 	msg_free(m);
 }
 
@@ -288,7 +288,7 @@ static void on_reply(mts_client *c, msg *m)
 				m = NULL;
 			}
 			r->done = 1;
-			pthread_cond_broadcast(&c->cv);
+			client_wake(c);
 		}
 	} else if (is_error) {
 		snprintf(c->why, sizeof c->why, "%s",
@@ -338,7 +338,7 @@ static void conn_close_cb(struct conn *cn, const char *why)
 	} else {
 		schedule_retry(c);
 	}
-	pthread_cond_broadcast(&c->cv);
+	client_wake(c);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -397,7 +397,7 @@ static int deliver(mts_client *c)
 		msg_free(b->m);
 		free(b->text);
 		free(b);
-		pthread_cond_broadcast(&c->cv);
+		client_wake(c);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return n;
@@ -421,7 +421,7 @@ static void on_tick(uv_timer_t *t) { (void)t; }
  * Callbacks are delivered only if cbs is set: in MTS_POLL mode they run
  * inside mts_poll, mts_wait and mts_wait_all, never inside a submit or a
  * query (a program must be able to submit from any point of its code). */
-static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms, int cbs)
+static int drive(mts_client *c, client_cond cond, void *arg, int timeout_ms, int cbs)
 {
 	uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : util_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
@@ -430,7 +430,7 @@ static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, in
 		if (cbs && c->opt.mode == MTS_POLL)
 			deliver(c);
 		pthread_mutex_lock(&c->mu);
-		int ok = cond(c, arg);
+		int ok = cond(c, arg, 0);
 		pthread_mutex_unlock(&c->mu);
 		if (ok)
 			return MTS_OK;
@@ -443,7 +443,29 @@ static int drive(mts_client *c, int (*cond)(mts_client *, void *), void *arg, in
 	}
 }
 
-static int wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms, int cbs)
+struct waiter {
+	client_cond cond;
+	void *arg;
+	pthread_cond_t cv;
+	struct waiter *next;
+};
+
+void client_wake(mts_client *c)
+{
+	for (struct waiter *w = c->waiters; w; w = w->next)
+		if (c->stopping || w->cond(c, w->arg, 1))
+			pthread_cond_signal(&w->cv);
+}
+
+static void waiter_unlink(mts_client *c, struct waiter *w)
+{
+	struct waiter **pp = &c->waiters;
+	while (*pp != w)
+		pp = &(*pp)->next;
+	*pp = w->next;
+}
+
+static int wait_until(mts_client *c, client_cond cond, void *arg, int timeout_ms, int cbs)
 {
 	if (timeout_ms == 0)
 		timeout_ms = c->opt.timeout_ms;
@@ -459,21 +481,31 @@ static int wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *ar
 			ts.tv_nsec -= 1000000000L;
 		}
 	}
+	struct waiter w = {.cond = cond, .arg = arg};
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	int rc = MTS_OK;
 	pthread_mutex_lock(&c->mu);
-	while (!cond(c, arg)) {
+	w.next = c->waiters;
+	c->waiters = &w;
+	while (!cond(c, arg, 0)) {
 		if (c->stopping) {
 			rc = MTS_ECLOSED;
 			break;
 		}
 		if (timeout_ms < 0) {
-			pthread_cond_wait(&c->cv, &c->mu);
-		} else if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT) {
-			rc = cond(c, arg) ? MTS_OK : MTS_ETIMEDOUT;
+			pthread_cond_wait(&w.cv, &c->mu);
+		} else if (pthread_cond_timedwait(&w.cv, &c->mu, &ts) == ETIMEDOUT) {
+			rc = cond(c, arg, 0) ? MTS_OK : MTS_ETIMEDOUT;
 			break;
 		}
 	}
+	waiter_unlink(c, &w);
 	pthread_mutex_unlock(&c->mu);
+	pthread_cond_destroy(&w.cv);
 	return rc;
 }
 
@@ -527,9 +559,10 @@ static void req_enqueue(mts_client *c, struct req *r)
 	pthread_mutex_unlock(&c->mu);
 }
 
-static int req_is_done(mts_client *c, void *arg)
+static int req_is_done(mts_client *c, void *arg, int peek)
 {
 	(void)c;
+	(void)peek;
 	return ((struct req *)arg)->done;
 }
 
@@ -573,7 +606,7 @@ int client_await(mts_client *c, struct req *r, int timeout_ms)
 	return r->err;
 }
 
-int client_wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms)
+int client_wait_until(mts_client *c, client_cond cond, void *arg, int timeout_ms)
 {
 	return wait_until(c, cond, arg, timeout_ms, 0);
 }
@@ -595,9 +628,10 @@ static int master_is_dead(mts_client *c)
 	return 1;
 }
 
-static int connect_settled(mts_client *c, void *arg)
+static int connect_settled(mts_client *c, void *arg, int peek)
 {
 	(void)arg;
+	(void)peek;
 	return c->ready || c->gave_up;
 }
 
@@ -616,11 +650,6 @@ MTS_API int mts_connect(mts_client **out, const char *run_dir, const mts_options
 	util_strlcpy(c->name, c->opt.name ? c->opt.name : "libmtslurm", sizeof c->name);
 	c->opt.name = NULL;
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	char err[512];
 	if (rundir_resolve(c->run_dir, run_dir, err, sizeof err)) {
 		client_seterr(c, "%s", err);
@@ -682,7 +711,7 @@ MTS_API void mts_close(mts_client *c)
 		return;
 	pthread_mutex_lock(&c->mu);
 	c->stopping = 1;
-	pthread_cond_broadcast(&c->cv);
+	client_wake(c);
 	pthread_mutex_unlock(&c->mu);
 	if (c->loop_inited) {
 		if (c->has_thread) {
@@ -709,7 +738,6 @@ MTS_API void mts_close(mts_client *c)
 	jobmap_release(&c->jobs);
 	envsnap_release_all(c);
 	pthread_mutex_destroy(&c->mu);
-	pthread_cond_destroy(&c->cv);
 	free(c);
 }
 
@@ -735,10 +763,10 @@ MTS_API int mts_poll(mts_client *c, int timeout_ms)
 	return n;
 }
 
-static int all_final(mts_client *c, void *arg)
+static int all_final(mts_client *c, void *arg, int peek)
 {
 	(void)arg;
-	if (c->nbq)
+	if (c->nbq && !peek)
 		c->nbq->kick(c, 1); /* non-blocking submits count too: send what waits */
 	return c->jobs.n == 0 && c->cb_pending == 0 && c->nb_unsettled == 0;
 }
@@ -773,8 +801,9 @@ struct waitone {
 	mts_job_id id;
 };
 
-static int one_final(mts_client *c, void *arg)
+static int one_final(mts_client *c, void *arg, int peek)
 {
+	(void)peek;
 	return !jobmap_has(&c->jobs, ((struct waitone *)arg)->id) && c->cb_pending == 0;
 }
 

@@ -170,7 +170,11 @@ struct mts_client {
 	pthread_t io_tid; /* thread that runs the loop */
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	/* Threads blocked in client_wait_until, each on its own condition
+	 * variable: client_wake signals only those whose condition now holds,
+	 * so a thread waiting for 10,000 results sleeps until the last one
+	 * instead of waking (a futex wake and two context switches) for each. */
+	struct waiter *waiters;
 	struct conn *conn;
 	int ready;      /* hello_ok received on this connection */
 	int connecting;
@@ -212,8 +216,17 @@ void req_begin(mts_client *c, struct req *r, const char *type);
 int client_call(mts_client *c, struct req *r, int timeout_ms);
 void client_send(mts_client *c, struct req *r);
 int client_await(mts_client *c, struct req *r, int timeout_ms);
-/* Wait until cond(c, arg) holds (checked under the mutex) or timeout. */
-int client_wait_until(mts_client *c, int (*cond)(mts_client *, void *), void *arg, int timeout_ms);
+/* A condition a thread waits for, checked under the mutex. peek 1: the I/O
+ * thread asks whether to wake the waiter, and the check must have no side
+ * effects; peek 0: the waiter itself checks (and may, e.g., send what a
+ * non-blocking submit queued). */
+typedef int (*client_cond)(mts_client *c, void *arg, int peek);
+/* Wait until cond(c, arg, 0) holds or timeout. */
+int client_wait_until(mts_client *c, client_cond cond, void *arg, int timeout_ms);
+/* Something a waiter may wait for changed: wake the waiters whose
+ * condition holds (all of them if the handle is closing). Call with the
+ * mutex held. */
+void client_wake(mts_client *c);
 /* The lowest req number still waiting for its reply (self included): the
  * master forgets submit frames below it (duplicate detection, see
  * master/clients.c on_submit). Takes the mutex. */

@@ -285,7 +285,7 @@ static void nbq_on_reply(mts_client *c, struct req *r, msg *m, int is_error)
 	msg_free(m);
 	nbq_req_free(c, r);
 	nbq_kick(c, 0);
-	pthread_cond_broadcast(&c->cv);
+	client_wake(c);
 }
 
 static void nbq_release(mts_client *c)
@@ -303,9 +303,10 @@ static void nbq_release(mts_client *c)
 	c->nb_open = NULL;
 }
 
-static int nbq_room(mts_client *c, void *arg)
+static int nbq_room(mts_client *c, void *arg, int peek)
 {
 	(void)arg;
+	(void)peek;
 	return c->nb_unsettled < NBQ_MAX_JOBS && c->nb_bytes < NBQ_MAX_BYTES;
 }
 
@@ -383,7 +384,7 @@ MTS_API int mts_submit_nb(uint64_t *seq_out, mts_client *c, const mts_job *job)
 		return MTS_EINVAL;
 	}
 	pthread_mutex_lock(&c->mu);
-	int full = !nbq_room(c, NULL);
+	int full = !nbq_room(c, NULL, 1);
 	pthread_mutex_unlock(&c->mu);
 	int rc = full ? client_wait_until(c, nbq_room, NULL, 0) : MTS_OK;
 	if (rc) {
@@ -414,10 +415,11 @@ MTS_API int mts_submit_nb(uint64_t *seq_out, mts_client *c, const mts_job *job)
 	return MTS_OK;
 }
 
-static int nbq_settled(mts_client *c, void *arg)
+static int nbq_settled(mts_client *c, void *arg, int peek)
 {
 	(void)arg;
-	nbq_kick(c, 1); /* under the mutex: whatever a submit queued since goes too */
+	if (!peek)
+		nbq_kick(c, 1); /* under the mutex: whatever a submit queued since goes too */
 	return c->nb_unsettled == 0;
 }
 

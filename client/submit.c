@@ -360,9 +360,10 @@ MTS_API int mts_submit_future(mts_future **out, mts_client *c, const mts_job *jo
 	return MTS_OK;
 }
 
-static int future_final(mts_client *c, void *arg)
+static int future_final(mts_client *c, void *arg, int peek)
 {
 	(void)c;
+	(void)peek;
 	return ((mts_future *)arg)->done;
 }
 
@@ -420,8 +421,9 @@ struct mapwait {
 	size_t n;
 };
 
-static int map_final(mts_client *c, void *arg)
+static int map_final(mts_client *c, void *arg, int peek)
 {
+	(void)peek;
 	struct mapwait *w = arg;
 	while (w->n && !jobmap_has(&c->jobs, w->ids[w->n - 1]))
 		w->n--;

@@ -15,6 +15,7 @@
 #include "storepipe.h"
 #include "types.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,9 +194,17 @@ static int stage_of(const char *cid, int64_t *id, size_t *k)
 	size_t pl = strlen(PIPELINE_OWNER_PREFIX);
 	if (strncmp(cid, PIPELINE_OWNER_PREFIX, pl) != 0)
 		return -1;
-	long long a;
-	unsigned long b;
-	if (sscanf(cid + pl, "%lld:%lu", &a, &b) != 2)
+	/* strtoll, not sscanf: this runs for every job a stage finishes, and
+	 * sscanf's setup cost was 1-2 % of the master's CPU in a pipeline of
+	 * echo stages */
+	char *end;
+	errno = 0;
+	long long a = strtoll(cid + pl, &end, 10);
+	if (errno || end == cid + pl || *end != ':' || end[1] < '0' || end[1] > '9')
+		return -1;
+	const char *s = end + 1;
+	unsigned long b = strtoul(s, &end, 10);
+	if (errno || *end)
 		return -1;
 	*id = a;
 	*k = b;

@@ -290,6 +290,47 @@ static size_t parse_header(const char *p, size_t n, int64_t *id, int *attempt, i
  * file: a length must fit in what is left of it (re-measured once if the
  * worker is still appending), and p strictly increases on every step, so a
  * damaged record costs a resynchronisation, never a hang. */
+/* The header at p (hl bytes, a payload of len) starts a whole record: its
+ * payload and '\n' lie inside the file and the '\n' is where the header
+ * says (this catches a record torn by a crash, and a bogus length). *size
+ * is refreshed when the record reaches past it (appended since we looked). */
+static int record_whole(int fd, const char *win, uint64_t base, size_t have, uint64_t p, size_t hl, uint64_t len,
+			uint64_t *size)
+{
+	struct stat st;
+	if ((p + hl >= *size || len >= *size - p - hl) && fstat(fd, &st) == 0 && st.st_size > 0)
+		*size = (uint64_t)st.st_size;
+	if (p + hl >= *size || len > *size - p - hl - 1)
+		return 0;
+	uint64_t end = p + hl + len;
+	char nl = 0;
+	if (end < base + have) {
+		nl = win[end - base];
+	} else {
+		ssize_t r;
+		do
+			r = pread(fd, &nl, 1, (off_t)end);
+		while (r < 0 && errno == EINTR);
+		if (r != 1)
+			nl = 0;
+	}
+	return nl == '\n';
+}
+
+/* How far to skip from a damaged header at h (avail bytes of the window)
+ * to the next line that starts with '@'; 0 if none follows before the
+ * file's end. Without one in a window that is not the last, the last byte
+ * is kept: "\n@" may span two windows. */
+static uint64_t resync_skip(const char *h, size_t avail, int eof)
+{
+	for (size_t k = 1; k < avail; k++)
+		if (h[k - 1] == '\n' && h[k] == '@')
+			return k;
+	if (eof)
+		return 0;
+	return avail > 1 ? avail - 1 : 1;
+}
+
 static int scan_file(int fd, int64_t job_id, struct scan *sc)
 {
 	enum { WIN = 64 << 10 };
@@ -325,37 +366,11 @@ static int scan_file(int fd, int64_t job_id, struct scan *sc)
 		int attempt, err;
 		uint64_t len;
 		size_t hl = parse_header(h, avail, &id, &attempt, &err, &len);
-		if (hl && (p + hl >= size || len >= size - p - hl) && fstat(fd, &st) == 0 &&
-		    st.st_size > 0)
-			size = (uint64_t)st.st_size; /* a record appended since we looked */
-		/* the payload and its '\n' must lie inside the file */
-		if (hl && (p + hl >= size || len > size - p - hl - 1))
-			hl = 0;
-		if (hl) {
-			/* a record must end with '\n' where its header says: this
-			 * catches a record torn by a crash (and a bogus length) */
-			uint64_t end = p + hl + len;
-			char nl = 0;
-			if (end < base + have) {
-				nl = win[end - base];
-			} else {
-				ssize_t r;
-				do
-					r = pread(fd, &nl, 1, (off_t)end);
-				while (r < 0 && errno == EINTR);
-				if (r != 1)
-					nl = 0;
-			}
-			if (nl != '\n')
-				hl = 0;
-		}
-		if (hl) {
-			if (id == job_id) {
-				struct ref r = {p + hl, len, attempt, err};
-				if (scan_push(sc, &r) < 0) {
-					rc = -1;
-					break;
-				}
+		if (hl && record_whole(fd, win, base, have, p, hl, len, &size)) {
+			struct ref r = {p + hl, len, attempt, err};
+			if (id == job_id && scan_push(sc, &r) < 0) {
+				rc = -1;
+				break;
 			}
 			p += hl + len + 1;
 			continue;
@@ -364,19 +379,10 @@ static int scan_file(int fd, int64_t job_id, struct scan *sc)
 		if (eof && !memchr(h, '\n', avail))
 			break;
 		/* damaged: resynchronise on the next line that starts with '@' */
-		const char *q = NULL;
-		for (size_t k = 1; k < avail; k++) {
-			if (h[k - 1] == '\n' && h[k] == '@') {
-				q = h + k;
-				break;
-			}
-		}
-		if (q)
-			p += (uint64_t)(q - h);
-		else if (eof)
+		uint64_t skip = resync_skip(h, avail, eof);
+		if (!skip)
 			break;
-		else
-			p += avail > 1 ? avail - 1 : 1; /* keep the last byte: "\n@" may span windows */
+		p += skip;
 	}
 	free(win);
 	return rc;

@@ -258,30 +258,31 @@ static int stage_read(struct stage_in *s, size_t i, const msg *o, char *err, siz
  * exists, that following "then" never comes back (a cycle), that no stage
  * has two predecessors and that exactly one stage has none. order gets the
  * chain. */
-static int chain(const struct pipespec_stage *st, const struct stage_in *in, size_t ns, int *next, size_t *order,
-		 char *err, size_t n)
+/* next[i]: the stage after stage i by its "then" (else the one listed
+ * next; -1 for the last or "then": null). 0, or -1 with err naming an
+ * unknown stage. */
+static int chain_links(const struct pipespec_stage *st, const struct stage_in *in, size_t ns, int *next, char *err,
+		       size_t n)
 {
-	int *pred = calloc(ns, sizeof *pred);
-	if (!pred)
-		return snprintf(err, n, "out of memory"), -1;
-	int rc = -1;
 	for (size_t i = 0; i < ns; i++) {
-		next[i] = i + 1 < ns ? (int)i + 1 : -1;
-		if (in[i].then_set && !in[i].then)
-			next[i] = -1;
-		else if (in[i].then_set) {
-			next[i] = -1;
-			for (size_t k = 0; k < ns; k++)
-				if (!strcmp(st[k].name, in[i].then))
-					next[i] = (int)k;
-			if (next[i] < 0) {
-				snprintf(err, n, "stage %s: \"then\" names unknown stage \"%.64s\"; check the stage names",
-					 st[i].name, in[i].then);
-				goto out;
-			}
-		}
+		next[i] = i + 1 < ns && !in[i].then_set ? (int)i + 1 : -1;
+		if (!in[i].then_set || !in[i].then)
+			continue;
+		for (size_t k = 0; k < ns; k++)
+			if (!strcmp(st[k].name, in[i].then))
+				next[i] = (int)k;
+		if (next[i] < 0)
+			return snprintf(err, n, "stage %s: \"then\" names unknown stage \"%.64s\"; check the stage names",
+					st[i].name, in[i].then),
+			       -1;
 	}
-	/* A cycle: from some stage, ns steps along "then" without an end. */
+	return 0;
+}
+
+/* A cycle: from some stage, ns steps along next without an end. 0, or -1
+ * with err naming the cycle from its stage listed first. */
+static int chain_acyclic(const struct pipespec_stage *st, size_t ns, const int *next, char *err, size_t n)
+{
 	for (size_t i = 0; i < ns; i++) {
 		int k = (int)i;
 		size_t steps = 0;
@@ -289,58 +290,71 @@ static int chain(const struct pipespec_stage *st, const struct stage_in *in, siz
 			k = next[k], steps++;
 		if (k < 0)
 			continue;
-		/* k lies on the cycle: name it from its stage listed first */
-		int low = k;
+		int low = k; /* k lies on the cycle */
 		for (int c = next[k]; c != k; c = next[c])
 			if (c < low)
 				low = c;
-		k = low;
 		struct buf b = BUF_INIT;
-		int c = k;
+		int c = low;
 		do {
 			buf_addf(&b, "%s -> ", st[c].name);
 			c = next[c];
-		} while (c != k);
-		buf_adds(&b, st[k].name);
+		} while (c != low);
+		buf_adds(&b, st[low].name);
 		snprintf(err, n, "stages %s form a cycle; a pipeline is a chain from a first stage to a last",
 			 b.p ? b.p : "?");
 		buf_release(&b);
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The first stage: the one no stage leads to, and every other stage led to
+ * by one. Its index, or -1 with err. pred has ns zeroed entries. */
+static int chain_head(const struct pipespec_stage *st, size_t ns, const int *next, int *pred, char *err, size_t n)
+{
 	for (size_t i = 0; i < ns; i++) {
 		if (next[i] < 0)
 			continue;
-		if (pred[next[i]]) {
-			snprintf(err, n, "stage %s follows both %s and %s; a pipeline is one chain (give one of them "
-				 "another \"then\", or null to end it)",
-				 st[next[i]].name, st[pred[next[i]] - 1].name, st[i].name);
-			goto out;
-		}
+		if (pred[next[i]])
+			return snprintf(err, n, "stage %s follows both %s and %s; a pipeline is one chain (give one "
+					"of them another \"then\", or null to end it)",
+					st[next[i]].name, st[pred[next[i]] - 1].name, st[i].name),
+			       -1;
 		pred[next[i]] = (int)i + 1;
 	}
 	int head = -1;
 	for (size_t i = 0; i < ns; i++) {
 		if (pred[i])
 			continue;
-		if (head >= 0) {
-			snprintf(err, n, "stages %s and %s both start a chain (no stage leads to them); a pipeline "
-				 "has one first stage: link them with \"then\"",
-				 st[head].name, st[i].name);
-			goto out;
-		}
+		if (head >= 0)
+			return snprintf(err, n, "stages %s and %s both start a chain (no stage leads to them); a "
+					"pipeline has one first stage: link them with \"then\"",
+					st[head].name, st[i].name),
+			       -1;
 		head = (int)i;
 	}
+	return head;
+}
+
+static int chain(const struct pipespec_stage *st, const struct stage_in *in, size_t ns, int *next, size_t *order,
+		 char *err, size_t n)
+{
+	if (chain_links(st, in, ns, next, err, n) || chain_acyclic(st, ns, next, err, n))
+		return -1;
+	int *pred = calloc(ns, sizeof *pred);
+	if (!pred)
+		return snprintf(err, n, "out of memory"), -1;
+	int head = chain_head(st, ns, next, pred, err, n);
+	free(pred);
+	if (head < 0)
+		return -1;
 	size_t k = 0;
 	for (int c = head; c >= 0 && k < ns; c = next[c])
 		order[k++] = (size_t)c;
-	if (k != ns) { /* unreachable after the checks above; never hand out a partial chain */
-		snprintf(err, n, "the stages do not form one chain from a first stage to a last");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(pred);
-	return rc;
+	if (k != ns) /* unreachable after the checks above; never hand out a partial chain */
+		return snprintf(err, n, "the stages do not form one chain from a first stage to a last"), -1;
+	return 0;
 }
 
 static int stages_read(struct pipespec *p, const msg *arr, char *err, size_t n)

@@ -262,6 +262,30 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
 static void on_sock(uv_poll_t *p, int status, int events);
 
 /* Start a new host. NULL with err set. */
+/* A host that started: watch its socket and its stdout/stderr pipes (the
+ * host's ends of each), and list it among f's hosts. */
+static void host_attach(struct func *f, struct host *h, int sock, int out, int errfd)
+{
+	h->proc_open = 1;
+	h->sock = sock;
+	h->io[0] = out;
+	h->io[1] = errfd;
+	h->handles = 4;
+	uv_poll_init(f->loop, &h->psock, h->sock); /* also makes the fd non-blocking */
+	h->psock.data = h;
+	uv_poll_start(&h->psock, UV_READABLE, on_sock);
+	for (int i = 0; i < 2; i++) {
+		uv_poll_init(f->loop, &h->pio[i], h->io[i]);
+		h->pio[i].data = h;
+		uv_poll_start(&h->pio[i], UV_READABLE, on_io);
+	}
+	h->next = f->hosts;
+	if (f->hosts)
+		f->hosts->prev = h;
+	f->hosts = h;
+	f->nhosts++;
+}
+
 static struct host *host_spawn(struct func *f, char *err, size_t errlen)
 {
 	int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
@@ -320,24 +344,7 @@ static struct host *host_spawn(struct func *f, char *err, size_t errlen)
 		host_close(h);
 		return NULL;
 	}
-	h->proc_open = 1;
-	h->sock = sv[0];
-	h->io[0] = po[0];
-	h->io[1] = pe[0];
-	h->handles = 4;
-	uv_poll_init(f->loop, &h->psock, h->sock); /* also makes the fd non-blocking */
-	h->psock.data = h;
-	uv_poll_start(&h->psock, UV_READABLE, on_sock);
-	for (int i = 0; i < 2; i++) {
-		uv_poll_init(f->loop, &h->pio[i], h->io[i]);
-		h->pio[i].data = h;
-		uv_poll_start(&h->pio[i], UV_READABLE, on_io);
-	}
-	h->next = f->hosts;
-	if (f->hosts)
-		f->hosts->prev = h;
-	f->hosts = h;
-	f->nhosts++;
+	host_attach(f, h, sv[0], po[0], pe[0]);
 	return h;
 fail:
 	for (int i = 0; i < 2; i++) {

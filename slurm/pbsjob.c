@@ -432,7 +432,9 @@ static int cmd_says(const struct pbsjob_cmd *r, const char *const *words)
 /* The server is down or busy: trying later may work. */
 static const char *const transient_words[] = {
 	"unable to contact", "cannot connect", "connection refused", "communication failure",
-	"timed out", "try again", "temporarily", "server is busy", "pbs_iff", NULL,
+	"timed out", "try again", "temporarily", "server is busy", "pbs_iff",
+	"problem loading", /* Slurm's qstat when slurmctld does not answer */
+	NULL,
 };
 /* PBSE_UNKJOBID is 15001: qstat and qdel exit with 15001 & 0xff. */
 #define EXIT_UNKNOWN_JOB 153
@@ -521,8 +523,8 @@ int pbsjob_submit(const struct pbsjob_spec *s, char *id, size_t idlen, char *err
 		say(err, errlen, "qsub did not answer within %d s; the job may or may not exist", PBSJOB_TIMEOUT_MS / 1000);
 		rc = -2;
 	} else if (r.status != 0) {
-		say(err, errlen, "qsub refused the job: %s", line);
 		rc = cmd_says(&r, transient_words) ? -2 : -1;
+		say(err, errlen, rc == -2 ? "qsub failed, try again later: %s" : "qsub refused the job: %s", line);
 	} else if (parse_id(r.out, id, idlen) < 0) {
 		say(err, errlen, "qsub printed no job id: %s", line);
 		rc = -1;

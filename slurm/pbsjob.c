@@ -313,25 +313,31 @@ static pid_t spawn(const char *const *argv, const char *cwd, int out_fd, int err
 }
 
 /* Wait for pid, at most until deadline_ms; then SIGKILL its group and
- * reap it. Its exit status, 128+signal, or -1 if it was killed for time. */
-static int reap(pid_t pid, long long deadline_ms, int timed_out)
+ * reap it. Its exit status, 128+signal, or -1 if it was killed for time.
+ * A command that exited in time while something it started still holds
+ * its output open keeps its status; the stragglers are killed. */
+static int reap(pid_t pid, long long deadline_ms)
 {
-	int st = 0;
-	while (!timed_out) {
-		pid_t w = waitpid(pid, &st, WNOHANG);
-		if (w == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		if (w < 0 && errno != EINTR)
-			return -1;
-		if (now_ms() >= deadline_ms)
-			timed_out = 1;
-		else
-			usleep(5000);
+	int status = -1;
+	for (;;) {
+		/* WNOWAIT: the leader stays unreaped, so its pid (the group's
+		 * id) cannot be reused before the group is killed below. */
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		int w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT);
+		if (w == 0 && si.si_pid == pid) {
+			status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+			break;
+		}
+		if ((w < 0 && errno != EINTR) || now_ms() >= deadline_ms)
+			break;
+		usleep(5000);
 	}
-	kill(-pid, SIGKILL);
+	kill(-pid, SIGKILL); /* what it started may outlive it */
+	int st;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	return -1;
+	return status;
 }
 
 int pbsjob_run(const char *const *argv, const char *cwd, int timeout_ms, struct pbsjob_cmd *r,
@@ -357,13 +363,11 @@ int pbsjob_run(const char *const *argv, const char *cwd, int timeout_ms, struct 
 	long long deadline = now_ms() + timeout_ms;
 	struct buf ob = BUF_INIT, eb = BUF_INIT;
 	struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-	int open_fds = 2, timed_out = 0;
+	int open_fds = 2;
 	while (open_fds > 0) {
 		long long left = deadline - now_ms();
-		if (left <= 0) {
-			timed_out = 1;
+		if (left <= 0)
 			break;
-		}
 		int n = poll(pf, 2, (int)left);
 		if (n < 0 && errno != EINTR)
 			break;
@@ -377,7 +381,7 @@ int pbsjob_run(const char *const *argv, const char *cwd, int timeout_ms, struct 
 	for (int i = 0; i < 2; i++)
 		if (pf[i].fd >= 0)
 			close(pf[i].fd);
-	r->status = reap(pid, deadline, timed_out);
+	r->status = reap(pid, deadline);
 	r->out = buf_detach(&ob, NULL);
 	r->errout = buf_detach(&eb, NULL);
 	if (!r->out || !r->errout) {

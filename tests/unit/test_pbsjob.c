@@ -452,6 +452,25 @@ static void test_run(void **st)
 	assert_non_null(strstr(err, "/nonexistent/dir"));
 }
 
+/* pid is gone, or a zombie (killed; an init that does not reap keeps it). */
+static int dead(pid_t pid)
+{
+	for (int i = 0; i < 100; i++) {
+		if (kill(pid, 0) != 0)
+			return 1;
+		usleep(20000);
+	}
+	char path[64], stat[256] = "";
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(stat, sizeof stat, f))
+			stat[0] = '\0';
+		fclose(f);
+	}
+	return strstr(stat, ") Z ") != NULL;
+}
+
 /* A command that outlives its time is killed with everything it started
  * (its process group), and the call returns at the deadline. */
 static void test_run_timeout(void **st)
@@ -467,24 +486,17 @@ static void test_run_timeout(void **st)
 	assert_true(took >= 300 && took < 5000);
 	pid_t grandchild = (pid_t)atoi(r.out);
 	assert_true(grandchild > 0);
-	int gone = 0;
-	for (int i = 0; i < 100 && !gone; i++) { /* init reaps it */
-		gone = kill(grandchild, 0) != 0;
-		if (!gone)
-			usleep(20000);
-	}
-	if (!gone) {
-		char path[64], stat[256] = "";
-		snprintf(path, sizeof path, "/proc/%d/stat", (int)grandchild);
-		FILE *f = fopen(path, "r");
-		if (f) {
-			if (!fgets(stat, sizeof stat, f))
-				stat[0] = '\0';
-			fclose(f);
-		}
-		gone = strstr(stat, ") Z ") != NULL; /* killed, a zombie of an init that does not reap */
-	}
-	assert_true(gone);
+	assert_true(dead(grandchild));
+	pbsjob_cmd_release(&r);
+
+	/* One that exits in time keeps its status, even when something it
+	 * left behind holds its output open; that is killed. */
+	const char *left[] = {"sh", "-c", "sleep 30 & echo $!; exit 4", NULL};
+	assert_int_equal(pbsjob_run(left, NULL, 300, &r, err, sizeof err), 0);
+	assert_int_equal(r.status, 4);
+	grandchild = (pid_t)atoi(r.out);
+	assert_true(grandchild > 0);
+	assert_true(dead(grandchild));
 	pbsjob_cmd_release(&r);
 }
 

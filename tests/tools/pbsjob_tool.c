@@ -95,66 +95,84 @@ static int parse_spec(int argc, char **argv, struct pbsjob_spec *s, const char *
 	return 0;
 }
 
-static int ret(int rc, const char *err)
+static int cmd_available(int argc, char **argv, char *err, size_t errlen)
 {
-	if (rc < 0)
-		fprintf(stderr, "pbsjob_tool: %s\n", err);
-	return rc == 0 ? 0 : rc == -2 ? 2 : 1;
+	(void)argc;
+	(void)argv;
+	return pbsjob_available(err, errlen);
 }
+
+static int cmd_spec(int argc, char **argv, char *err, size_t errlen)
+{
+	struct pbsjob_spec s = {0};
+	const char *env[16];
+	char *script = NULL, *text, id[128];
+	if (parse_spec(argc, argv, &s, env, &script) < 0)
+		return snprintf(err, errlen, "bad arguments"), -1;
+	int rc;
+	if (!strcmp(argv[1], "render")) {
+		rc = pbsjob_render(&s, &text, err, errlen);
+		if (rc == 0) {
+			fputs(text, stdout);
+			free(text);
+		}
+	} else {
+		rc = pbsjob_submit(&s, id, sizeof id, err, errlen);
+		if (rc == 0)
+			printf("id=%s\n", id);
+	}
+	free(script);
+	return rc;
+}
+
+static int cmd_query(int argc, char **argv, char *err, size_t errlen)
+{
+	struct pbsjob_info in;
+	int rc = pbsjob_query(argc > 2 ? argv[2] : NULL, &in, err, errlen);
+	if (rc == 0)
+		printf("state=%d\nletter=%c\nname=%s\nnodes=%s\nnnodes=%u\nncpus=%u\nqueue=%s\n"
+		       "walltime_s=%ld\nstart=%lld\nend=%lld\nreason=%s\n",
+		       (int)in.state, in.state_letter ? in.state_letter : '-', in.state_name, in.nodes,
+		       in.nnodes, in.ncpus, in.queue, in.walltime_s, (long long)in.start, (long long)in.end,
+		       in.reason);
+	return rc;
+}
+
+static int cmd_cancel(int argc, char **argv, char *err, size_t errlen)
+{
+	return pbsjob_cancel(argc > 2 ? argv[2] : NULL, err, errlen);
+}
+
+static int cmd_nodefile(int argc, char **argv, char *err, size_t errlen)
+{
+	struct pbsjob_host *h;
+	size_t n;
+	int rc = pbsjob_nodefile(argc > 2 ? argv[2] : NULL, &h, &n, err, errlen);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		printf("%s %u\n", h[i].name, h[i].slots);
+	if (rc == 0)
+		free(h);
+	return rc;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv, char *err, size_t errlen);
+} cmds[] = {
+	{"available", cmd_available}, {"render", cmd_spec},     {"submit", cmd_spec},
+	{"query", cmd_query},         {"cancel", cmd_cancel}, {"nodefile", cmd_nodefile},
+};
 
 int main(int argc, char **argv)
 {
 	char err[512] = "";
-	if (argc < 2)
-		return usage();
-	const char *cmd = argv[1];
-	if (!strcmp(cmd, "available"))
-		return ret(pbsjob_available(err, sizeof err), err);
-	if (!strcmp(cmd, "render") || !strcmp(cmd, "submit")) {
-		struct pbsjob_spec s = {0};
-		const char *env[16];
-		char *script = NULL;
-		if (parse_spec(argc, argv, &s, env, &script) < 0)
-			return 1;
-		int rc;
-		if (!strcmp(cmd, "render")) {
-			char *text;
-			rc = pbsjob_render(&s, &text, err, sizeof err);
-			if (rc == 0)
-				fputs(text, stdout);
-			if (rc == 0)
-				free(text);
-		} else {
-			char id[128];
-			rc = pbsjob_submit(&s, id, sizeof id, err, sizeof err);
-			if (rc == 0)
-				printf("id=%s\n", id);
-		}
-		free(script);
-		return ret(rc, err);
-	}
-	if (!strcmp(cmd, "query") && argc == 3) {
-		struct pbsjob_info in;
-		int rc = pbsjob_query(argv[2], &in, err, sizeof err);
-		if (rc == 0)
-			printf("state=%d\nletter=%c\nname=%s\nnodes=%s\nnnodes=%u\nncpus=%u\nqueue=%s\n"
-			       "walltime_s=%ld\nstart=%lld\nend=%lld\nreason=%s\n",
-			       (int)in.state, in.state_letter ? in.state_letter : '-', in.state_name, in.nodes,
-			       in.nnodes, in.ncpus, in.queue, in.walltime_s, (long long)in.start, (long long)in.end,
-			       in.reason);
-		return ret(rc, err);
-	}
-	if (!strcmp(cmd, "cancel") && argc == 3)
-		return ret(pbsjob_cancel(argv[2], err, sizeof err), err);
-	if (!strcmp(cmd, "nodefile")) {
-		struct pbsjob_host *h;
-		size_t n;
-		int rc = pbsjob_nodefile(argc > 2 ? argv[2] : NULL, &h, &n, err, sizeof err);
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			printf("%s %u\n", h[i].name, h[i].slots);
-		if (rc == 0)
-			free(h);
-		return ret(rc, err);
+	for (size_t i = 0; argc > 1 && i < sizeof cmds / sizeof cmds[0]; i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		int rc = cmds[i].fn(argc, argv, err, sizeof err);
+		if (rc < 0)
+			fprintf(stderr, "pbsjob_tool: %s\n", err);
+		return rc == 0 ? 0 : rc == -2 ? 2 : 1;
 	}
 	return usage();
 }

@@ -57,7 +57,8 @@ struct pbsjob_spec {
 	const char *out_path; /* stdout+stderr of the job (-o PATH -j oe); NULL: /dev/null */
 	const char *script;   /* required: the job's shell script ("#!/bin/sh\n..."); directives go after its #! line */
 	/* NULL-terminated "NAME=value" list the script exports before running;
-	 * NULL: none. The job never gets qsub's environment (no -V). */
+	 * NULL: none. No -V: on PBS the job does not get qsub's environment
+	 * (Slurm's wrappers export it anyway, as sbatch does by default). */
 	const char *const *env;
 };
 

@@ -198,6 +198,13 @@ $(B)/tests/%: tests/tools/%.c $(LIBMTS) $(LIBSHARE)
 	@$(if $(Q),echo "  TOOL    $@")
 	$(Q)$(CC) $(CFLAGS) -Iclient -o $@ $< $(LDFLAGS) -L$(B) -lmtslurm -Wl,-rpath,'$$ORIGIN/..' $(LIBSHARE) $(LIBS)
 
+# pbsjob_tool drives slurm/pbsjob.c (PBS's qsub/qstat/qdel) for t0595; it
+# needs no libslurm, only the archive member of pbsjob and share/.
+$(B)/tests/pbsjob_tool: tests/tools/pbsjob_tool.c $(LIBSL) $(LIBSHARE)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TOOL    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDFLAGS) $(LIBSL) $(LIBSHARE) $(LIBS)
+
 # MPI test programs (multi-rank jobs), built with Open MPI's flags and never
 # with the sanitizers: they stand for a user's MPI code, and Open MPI's own
 # leaks at exit would fail them under LeakSanitizer.

@@ -8,7 +8,8 @@ pkgs=(build-essential pkg-config libuv1-dev libcjson-dev libsqlite3-dev libssl-d
       libcmocka-dev libcurl4-openssl-dev libgit2-dev libmicrohttpd-dev
       libopenmpi-dev openmpi-bin libslurm-dev sqlite3 groff-base python3 chromium
       json-schema-test-suite curl iproute2 git
-      bubblewrap charliecloud-runtime podman runc busybox-static)
+      bubblewrap charliecloud-runtime podman runc busybox-static
+      slurm-wlm-torque)
 # A target that needs more names it: `bash tests/deps.sh clang` (make fuzz).
 pkgs+=("$@")
 

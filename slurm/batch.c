@@ -8,6 +8,8 @@
  */
 #include "batch.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,4 +81,17 @@ const char *batch_state_name(enum batch_state s)
 {
 	static const char *const names[] = {"pending", "running", "ending", "ended", "unknown"};
 	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+int batch_id_number(const char *id, int64_t *n)
+{
+	if (!id || !isdigit((unsigned char)*id))
+		return 0;
+	char *end;
+	errno = 0;
+	long long v = strtoll(id, &end, 10);
+	if (errno || *end)
+		return 0;
+	*n = v;
+	return 1;
 }

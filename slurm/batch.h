@@ -11,7 +11,8 @@
  * behind it.
  *
  * Job ids are strings (Slurm's "123", PBS's "123.server", a local
- * "PID@START"), at most BATCH_ID_MAX - 1 bytes.
+ * "PID@START"), at most BATCH_ID_MAX - 1 printable bytes without quotes,
+ * backslashes or blanks (files write them into JSON as they are).
  *
  * Every call may block on a round trip to the batch system's server (up to
  * its timeout), so the master runs them on libuv's thread pool. Errors:
@@ -125,6 +126,11 @@ const struct batch_ops *batch_in_allocation(char id[BATCH_ID_MAX]);
  * -1 (err) when the system cannot say. Blocks like query. */
 int batch_alloc_info(const struct batch_ops **ops, char id[BATCH_ID_MAX], struct batch_info *info, char *err,
 		     size_t errlen);
+
+/* Is id a plain number (Slurm's ids are)? Then *n is it, and JSON files
+ * and replies carry it as a number, as they did before ids were strings;
+ * other ids ("123.server") are JSON strings. */
+int batch_id_number(const char *id, int64_t *n);
 
 /* The state's name in messages and JSON: "pending", "running", ... */
 const char *batch_state_name(enum batch_state s);

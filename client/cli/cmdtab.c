@@ -13,13 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batch.h"
 #include "cli.h"
 
 /* Options every command takes. */
 #define GLOBAL_OPTS " --run-dir --help "
 /* The Slurm options shared by start and add-workers (docs/slurm.md). */
 #define SLURM_OPTS                                                                                             \
-	" --partition --time --account --qos --constraint --gres --mem --job-name --nodes --ntasks-per-node "  \
+	" --backend --queue --walltime --partition --time --account --qos --constraint --gres --mem --job-name --nodes --ntasks-per-node "  \
 	"--cpus-per-task --sbatch-arg "
 
 #define F(field) offsetof(struct cli, field)
@@ -36,13 +37,16 @@ static const struct cli_option options[] = {
 	STR("--run-dir", NULL, run_dir_opt),
 	{"--workers", "-n", CLI_VALUE, opt_workers, F(n), 0, ANY, "-n wants a number of workers >= 0"},
 	FLAG("--local", NULL, local),
+	STR("--backend", NULL, backend),
 	FLAG("--in-allocation", NULL, in_allocation),
 	FLAG("--autoscale", NULL, autoscale),
 	INT("--max-workers", NULL, max_workers, 1, ANY, "--max-workers wants at least 1"),
 	INT("--workers-per-alloc", NULL, workers_per_alloc, 1, ANY, "--workers-per-alloc wants at least 1"),
 	DUR("--idle-timeout", NULL, idle_timeout_s),
 	STR("--partition", "-p", sl.partition),
+	STR("--queue", NULL, sl.partition),
 	STR("--time", "-t", sl.time),
+	STR("--walltime", NULL, sl.time),
 	STR("--account", "-A", sl.account),
 	STR("--qos", NULL, sl.qos),
 	STR("--constraint", "-C", sl.constraint),
@@ -119,10 +123,26 @@ static const struct cli_option options[] = {
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
-static int run_stop(struct cli *cli) { return cli_slurm_mode(cli) ? cmd_stop_slurm(cli) : cmd_stop(cli); }
+/* stop and add-workers go to the backend the run dir's cluster was
+ * started through: a batch system's record, else launch.json (local or
+ * in-allocation). */
+static int run_stop(struct cli *cli)
+{
+	const struct batch_ops *ops = cli_batch_mode(cli);
+	return ops ? cmd_stop_batch(cli, ops) : cmd_stop(cli);
+}
+
 static int run_add_workers(struct cli *cli)
 {
-	return cli_slurm_mode(cli) ? cmd_add_workers(cli) : cmd_add_workers_local(cli);
+	const struct batch_ops *ops = cli_batch_mode(cli);
+	const char *have = ops ? ops->name : "local";
+	if (cli->local && !cli->backend)
+		cli->backend = "local";
+	if (cli->backend && strcmp(cli->backend, have) != 0 && strcmp(cli->backend, "auto") != 0)
+		cli_die(2, "the cluster of %s was started through %s, not %s: add-workers adds to it there (drop "
+			   "--backend)",
+			cli->run_dir, have, cli->backend);
+	return ops ? cmd_add_workers_batch(cli, ops) : cmd_add_workers_local(cli);
 }
 
 static const struct cli_command commands[] = {

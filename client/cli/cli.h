@@ -279,16 +279,19 @@ int cli_expected_workers(struct cli *cli);
 /* Batch mode (cmd_batch.c): the master and the workers as jobs of a batch
  * system, through slurm/batch.h's table. */
 /* The backend a start uses: --local (= --backend local), else --backend,
- * else $MTSLURM_BACKEND, else RUN_DIR/config's MTSLURM_BACKEND (the last
- * start's), else what the machine has ("auto": Slurm's configuration,
- * else local). Dies with the known names on an unknown one. */
+ * else $MTSLURM_BACKEND, else RUN_DIR/config's MTSLURM_BACKEND (yours, or
+ * the batch backend the last start there used), else what the machine has
+ * ("auto": Slurm's configuration, else local). Dies with the known names
+ * on an unknown one. */
 const struct batch_ops *cli_backend(struct cli *cli);
 /* The batch backend the run dir's cluster was started through (its record
  * RUN_DIR/NAME.json, slurm.json for Slurm, exists; the one RUN_DIR/config
  * names is looked for first); NULL for a local or in-allocation cluster. */
 const struct batch_ops *cli_batch_mode(const struct cli *cli);
 /* Write MTSLURM_BACKEND=name into RUN_DIR/config (the user's other lines
- * kept): the default of the next start there. */
+ * kept): the default of the next start there. A start through a batch
+ * system does; a local one does not, so that `--local` once does not turn
+ * the next plain start on a cluster into a local one. */
 void cli_record_backend(struct cli *cli, const char *name);
 int cmd_start_batch(struct cli *cli, const struct batch_ops *ops);
 int cmd_add_workers_batch(struct cli *cli, const struct batch_ops *ops);

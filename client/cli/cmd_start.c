@@ -710,8 +710,6 @@ int cmd_start(struct cli *cli)
 	start_allocation_checks(cli);
 	if (rundir_create(cli->run_dir, err, sizeof err))
 		cli_die(1, "%s", err);
-	if (ops)
-		cli_record_backend(cli, ops->name);
 	if (rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid))
 		cli_die(1, "a cluster is already running in %s (master pid %ld); mtslurm stop first", cli->run_dir,
 			mi.pid);

@@ -2,10 +2,10 @@
 # --backend (slurm/batch.h's table) without a batch system: an unknown name
 # is one clear line listing the known ones, and starts nothing; --local and
 # --backend local are the same; "auto" on a machine without Slurm's
-# configuration is local; the backend chosen goes into RUN_DIR/config (the
-# user's lines kept) and is the default of the next start there, even where
-# a Slurm configuration would make "auto" choose Slurm; add-workers refuses
-# another backend than its cluster's.
+# configuration is local; RUN_DIR/config's MTSLURM_BACKEND is the default of
+# a start, over what "auto" would choose; a local start leaves the config
+# alone; add-workers refuses another backend than its cluster's. (A Slurm
+# start writing the config: t0592.)
 . "$(dirname "$0")/lib.sh"
 unset SLURM_CONF SLURM_JOB_ID MTSLURM_BACKEND
 
@@ -28,17 +28,26 @@ expect_fail 2 "--local is --backend local; it cannot go with --backend slurm" \
 MTSLURM_BACKEND=nosuch expect_fail 2 \
 	"--backend nosuch: no such backend in this mtslurm; it knows auto, slurm, local" mtslurm -n 1 start
 
-# auto, no Slurm configuration here: local; the choice is written down
+# RUN_DIR/config's MTSLURM_BACKEND (as a Slurm start writes it) is the
+# default: Slurm is asked, and there is none here -- where auto would have
+# been local
 if [ -e /etc/slurm/slurm.conf ] || [ -e /run/slurm/conf/slurm.conf ]; then
 	fail "this machine has a Slurm configuration: auto would not be local here (run this test elsewhere)"
 fi
 mkdir -p "$MTSLURM_RUN_DIR" && chmod 700 "$MTSLURM_RUN_DIR"
-printf '# mine\nMTSLURM_PARTITION=batch\nMTSLURM_BACKEND=slurm\n' >"$MTSLURM_RUN_DIR/config"
+conf=$(printf '# mine\nMTSLURM_PARTITION=batch\nMTSLURM_BACKEND=slurm')
+echo "$conf" >"$MTSLURM_RUN_DIR/config"
+rc=0; out=$(mtslurm -n 1 start 2>&1) || rc=$?
+assert_eq 1 "$rc" "exit code of a start the config sends to Slurm"
+assert_contains "$out" "no Slurm configuration found" "the run dir's backend (slurm) was the default"
+[ -z "$(our_procs)" ] || fail "processes left after the failed start: $(our_procs)"
+
+# --backend auto, no Slurm configuration here: local; a local start leaves
+# the config as it was
 mtslurm -n 1 start --backend auto
 assert_eq 1 "$(jget "$(mtslurm status --json)" '$.workers.connected')" "auto started a local worker"
 [ -n "$(mpirun_pid)" ] || fail "auto did not start locally (no mpirun in launch.json)"
-assert_eq "$(printf '# mine\nMTSLURM_PARTITION=batch\n# the backend mtslurm start used last (mtslurm start --backend NAME)\nMTSLURM_BACKEND=local')" \
-	"$(cat "$MTSLURM_RUN_DIR/config")" "config: the user's lines kept, the backend replaced"
+assert_eq "$conf" "$(cat "$MTSLURM_RUN_DIR/config")" "a local start changed the config"
 
 # add-workers goes where the cluster runs
 out=$(mtslurm -n 1 add-workers --backend slurm 2>&1) && fail "add-workers --backend slurm on a local cluster worked"
@@ -50,17 +59,17 @@ mtslurm stop >/dev/null
 [ -z "$(our_procs)" ] || fail "processes left after stop: $(our_procs)"
 
 # a Slurm configuration makes auto choose Slurm, but the run dir's config
-# says local: the next start is local (no Slurm is asked: this one answers
-# nothing)
+# says local: the start is local (this Slurm answers nothing)
 printf 'ClusterName=none\nSlurmctldHost=nowhere\nSlurmctldPort=1\n' >"$T/slurm.conf"
+sed -i 's/^MTSLURM_BACKEND=.*/MTSLURM_BACKEND=local/' "$MTSLURM_RUN_DIR/config"
 SLURM_CONF=$T/slurm.conf mtslurm -n 1 start >/dev/null
 [ -n "$(mpirun_pid)" ] || fail "the run dir's backend (local) was not the default"
 mtslurm stop >/dev/null
 
-# --local is --backend local, and is written down as such
+# --local is --backend local, whatever the config says
 sed -i 's/^MTSLURM_BACKEND=.*/MTSLURM_BACKEND=slurm/' "$MTSLURM_RUN_DIR/config"
 mtslurm -n 1 --local start >/dev/null
-grep -qx MTSLURM_BACKEND=local "$MTSLURM_RUN_DIR/config" || fail "--local not recorded as local"
+[ -n "$(mpirun_pid)" ] || fail "--local did not start locally"
 mtslurm stop >/dev/null
 [ -z "$(our_procs)" ] || fail "processes left after the last stop: $(our_procs)"
 log "ok"

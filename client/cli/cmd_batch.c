@@ -839,6 +839,11 @@ int cmd_start_batch(struct cli *cli, const struct batch_ops *ops)
 	struct master_info mi;
 	struct slrec r;
 	cli->batch = ops;
+	if (cli->container)
+		cli_die(2, "start --container runs the workers inside an image with --local or --in-allocation; "
+			   "through %s, start the cluster inside an allocation (sbatch/salloc, then start "
+			   "--in-allocation --container IMAGE)",
+			ops->title);
 	start_prepare(cli, master_bin, worker_bin);
 	double timeout_s = cli->timeout_s >= 0 ? cli->timeout_s : 120;
 	int restart = slurm_prior(cli, &r);

@@ -700,12 +700,7 @@ int cmd_start(struct cli *cli)
 	struct master_info mi;
 	struct launch l;
 	const struct batch_ops *ops = cli->in_allocation ? NULL : cli_backend(cli);
-	if (ops && ops != &batch_local_ops && cli->container)
-		cli_die(2, "start --container runs the workers inside an image with --local or --in-allocation; "
-			   "through %s, start the cluster inside an allocation (sbatch/salloc, then start "
-			   "--in-allocation --container IMAGE)",
-			ops->title);
-	if (ops && ops != &batch_local_ops)
+	if (ops && ops != &batch_local_ops) /* a batch system's: cmd_batch.c */
 		return cmd_start_batch(cli, ops);
 	start_allocation_checks(cli);
 	if (rundir_create(cli->run_dir, err, sizeof err))

@@ -347,7 +347,8 @@ static const struct cli_command commands[] = {
 	 "  --container-env K=V    --container: a variable set inside it (repeatable)\n"
 	 "  --resource K=V    what the added workers give jobs instead of what they detect\n"
 	 "Slurm mode (docs/slurm.md):\n"
-	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
+	 "  -p, --partition P (--queue)   -t, --time T (--walltime)   -A, --account A   --qos Q\n"
+	 "  -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
 	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)\n"},
 	{"type", cmd_type, " --worker-type --endpoint --schema --timeout --retries --json ", 2, "add|del and a name",

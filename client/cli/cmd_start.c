@@ -959,8 +959,8 @@ int cmd_add_workers_local(struct cli *cli)
 			   "launched (mtslurm -n N --local start)",
 			cli->run_dir);
 	int allocation = !strcmp(l.mode, "allocation");
-	const char *alloc = getenv("SLURM_JOB_ID");
-	if (allocation && !(alloc && *alloc))
+	char alloc[BATCH_ID_MAX];
+	if (allocation && !batch_in_allocation(alloc))
 		cli_die(2, "the cluster of %s runs inside a Slurm allocation: run add-workers inside it too "
 			   "(SLURM_JOB_ID is not set here)",
 			cli->run_dir);

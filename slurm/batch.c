@@ -77,12 +77,6 @@ int batch_alloc_info(const struct batch_ops **ops, char id[BATCH_ID_MAX], struct
 	return (*ops)->query(id, info, err, errlen) ? -1 : 0;
 }
 
-const char *batch_state_name(enum batch_state s)
-{
-	static const char *const names[] = {"pending", "running", "ending", "ended", "unknown"};
-	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
-}
-
 int batch_id_number(const char *id, int64_t *n)
 {
 	if (!id || !isdigit((unsigned char)*id))

@@ -92,8 +92,6 @@ struct batch_ops {
 	/* The environment variable naming the allocation a process runs in
 	 * (SLURM_JOB_ID); NULL: the backend has no allocations. */
 	const char *alloc_env;
-	/* The options `extra` may hold, for messages ("" if none). */
-	const char *(*extra_names)(void);
 };
 
 /* The backend modules, one file each: sljob.c (Slurm, through libslurm)
@@ -131,8 +129,5 @@ int batch_alloc_info(const struct batch_ops **ops, char id[BATCH_ID_MAX], struct
  * and replies carry it as a number, as they did before ids were strings;
  * other ids ("123.server") are JSON strings. */
 int batch_id_number(const char *id, int64_t *n);
-
-/* The state's name in messages and JSON: "pending", "running", ... */
-const char *batch_state_name(enum batch_state s);
 
 #endif

@@ -236,11 +236,6 @@ static int local_available(char *err, size_t errlen)
 	return 0;
 }
 
-static const char *local_extra_names(void)
-{
-	return "";
-}
-
 const struct batch_ops batch_local_ops = {
 	.name = "local",
 	.title = "local",
@@ -250,5 +245,4 @@ const struct batch_ops batch_local_ops = {
 	.query = local_query,
 	.cancel = local_cancel,
 	.alloc_env = NULL,
-	.extra_names = local_extra_names,
 };

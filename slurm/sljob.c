@@ -572,5 +572,4 @@ const struct batch_ops batch_slurm_ops = {
 	.query = slurm_query,
 	.cancel = slurm_cancel,
 	.alloc_env = "SLURM_JOB_ID",
-	.extra_names = sljob_extra_names,
 };

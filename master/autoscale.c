@@ -15,7 +15,7 @@
 
 #include "log.h"
 #include "master.h"
-#include "sljob.h"
+#include "batch.h"
 #include "util.h"
 
 #define TICK_MS 1000
@@ -27,12 +27,12 @@ enum alloc_state { A_PENDING, A_RUNNING, A_ENDED };
 static const char *const alloc_state_names[] = {"pending", "running", "ended"};
 
 struct alloc {
-	uint32_t id;
+	char id[BATCH_ID_MAX];
 	int tasks;
 	enum alloc_state state;
 	int seen_worker; /* one of its workers connected */
 	double submitted;
-	char slurm_state[24];
+	char slurm_state[24]; /* the batch system's name of its state */
 	char reason[160];
 };
 
@@ -44,7 +44,8 @@ struct autoscale {
 	double idle_timeout;
 	/* the worker job, as the CLI wrote it; strings point into spec_msg */
 	msg *conf;
-	struct sljob_spec spec;
+	const struct batch_ops *batch; /* "backend" of autoscale.json, else Slurm */
+	struct batch_spec spec;
 	const char *extra[32];
 	char jobs_path[RUNDIR_PATH_MAX];
 	struct alloc allocs[AUTOSCALE_MAX_ALLOCS];
@@ -52,14 +53,14 @@ struct autoscale {
 	uv_timer_t tick;
 	uv_work_t work;
 	unsigned ticks;
-	/* the libslurm call in flight (thread pool) and its results */
+	/* the batch system call in flight (thread pool) and its results */
 	enum op op;
 	int submit_tasks, submit_rc;
-	uint32_t submit_id;
+	char submit_id[BATCH_ID_MAX];
 	char submit_err[400];
-	struct sljob_info poll_info[AUTOSCALE_MAX_ALLOCS];
+	struct batch_info poll_info[AUTOSCALE_MAX_ALLOCS];
 	int poll_rc[AUTOSCALE_MAX_ALLOCS];
-	uint32_t poll_ids[AUTOSCALE_MAX_ALLOCS];
+	char poll_ids[AUTOSCALE_MAX_ALLOCS][BATCH_ID_MAX];
 	int npoll;
 	/* failures */
 	double backoff_s, backoff_until;
@@ -93,13 +94,20 @@ struct autoscale *autoscale_new(struct master *m, const char *path, char *err, s
 		snprintf(err, errlen, "%s is empty", path);
 		return NULL;
 	}
-	char jerr[128];
+	char jerr[256];
 	msg *c = msg_parse(text, (size_t)n, jerr, sizeof jerr);
 	int64_t max = 0, per = 1;
 	double idle = 300;
 	if (!c || msg_get_int(c, "max_workers", &max) || max < 1 || !str(c, "script") || !str(c, "work_dir")) {
 		snprintf(err, errlen, "%s: %s", path,
 			 c ? "needs max_workers >= 1, script and work_dir" : jerr);
+		msg_free(c);
+		return NULL;
+	}
+	/* autoscale.json of an older mtslurm names no backend: it was Slurm */
+	const struct batch_ops *ops = batch_find(str(c, "backend") ? str(c, "backend") : "slurm", jerr, sizeof jerr);
+	if (!ops) {
+		snprintf(err, errlen, "%s: %s", path, jerr);
 		msg_free(c);
 		return NULL;
 	}
@@ -113,13 +121,14 @@ struct autoscale *autoscale_new(struct master *m, const char *path, char *err, s
 	}
 	a->m = m;
 	a->conf = c;
+	a->batch = ops;
 	a->max_workers = (int)max;
 	a->per_alloc = per < 1 ? 1 : (int)per;
 	a->idle_timeout = idle;
-	struct sljob_spec *s = &a->spec;
+	struct batch_spec *s = &a->spec;
 	s->name = str(c, "name");
-	s->partition = str(c, "partition");
-	s->time = str(c, "time");
+	s->queue = str(c, "partition");
+	s->walltime = str(c, "time");
 	s->account = str(c, "account");
 	s->qos = str(c, "qos");
 	s->constraint = str(c, "constraint");
@@ -150,8 +159,14 @@ static void save_allocs(struct autoscale *a)
 {
 	struct buf b = BUF_INIT;
 	buf_adds(&b, "{\"jobs\":[");
-	for (int i = 0; i < a->nallocs; i++)
-		buf_addf(&b, "%s%u", i ? "," : "", a->allocs[i].id);
+	for (int i = 0; i < a->nallocs; i++) {
+		buf_addf(&b, "%s", i ? "," : "");
+		int64_t n;
+		if (batch_id_number(a->allocs[i].id, &n))
+			buf_addf(&b, "%lld", (long long)n);
+		else
+			buf_addf(&b, "\"%s\"", a->allocs[i].id); /* ids have no quotes or backslashes */
+	}
 	buf_adds(&b, "]}\n");
 	char tmp[RUNDIR_PATH_MAX + 8];
 	snprintf(tmp, sizeof tmp, "%s.tmp", a->jobs_path);
@@ -169,13 +184,13 @@ static void on_work(uv_work_t *r)
 {
 	struct autoscale *a = r->data;
 	if (a->op == OP_SUBMIT) {
-		struct sljob_spec s = a->spec;
+		struct batch_spec s = a->spec;
 		s.ntasks = (uint32_t)a->submit_tasks;
-		a->submit_rc = sljob_submit(&s, &a->submit_id, a->submit_err, sizeof a->submit_err);
+		a->submit_rc = a->batch->submit(&s, a->submit_id, a->submit_err, sizeof a->submit_err);
 	} else if (a->op == OP_POLL) {
 		for (int i = 0; i < a->npoll; i++)
-			a->poll_rc[i] = sljob_query(a->poll_ids[i], &a->poll_info[i], a->submit_err,
-						    sizeof a->submit_err);
+			a->poll_rc[i] = a->batch->query(a->poll_ids[i], &a->poll_info[i], a->submit_err,
+							sizeof a->submit_err);
 	}
 }
 
@@ -194,10 +209,10 @@ static void fail(struct autoscale *a, const char *why, int permanent)
 	log_warn("autoscale: %s; next worker job in %.0f s", why, a->backoff_s);
 }
 
-static struct alloc *find_alloc(struct autoscale *a, uint32_t id)
+static struct alloc *find_alloc(struct autoscale *a, const char *id)
 {
 	for (int i = 0; i < a->nallocs; i++)
-		if (a->allocs[i].id == id)
+		if (strcmp(a->allocs[i].id, id) == 0)
 			return &a->allocs[i];
 	return NULL;
 }
@@ -240,30 +255,30 @@ static void on_work_done(uv_work_t *r, int status)
 		}
 		struct alloc *al = &a->allocs[a->nallocs++];
 		memset(al, 0, sizeof *al);
-		al->id = a->submit_id;
+		util_strlcpy(al->id, a->submit_id, sizeof al->id);
 		al->tasks = a->submit_tasks;
 		al->state = A_PENDING;
 		al->submitted = util_wall();
 		util_strlcpy(al->slurm_state, "PENDING", sizeof al->slurm_state);
 		save_allocs(a);
-		log_info("autoscale: submitted worker job %u (%d task(s))", al->id, al->tasks);
+		log_info("autoscale: submitted worker job %s (%d task(s))", al->id, al->tasks);
 		return;
 	}
 	for (int i = 0; i < a->npoll; i++) {
 		struct alloc *al = find_alloc(a, a->poll_ids[i]);
 		if (!al || a->poll_rc[i])
 			continue;
-		struct sljob_info *in = &a->poll_info[i];
+		struct batch_info *in = &a->poll_info[i];
 		util_strlcpy(al->slurm_state, in->state_name, sizeof al->slurm_state);
 		util_strlcpy(al->reason, in->reason, sizeof al->reason);
 		enum alloc_state was = al->state;
-		al->state = in->state == SLJOB_PENDING ? A_PENDING : in->state == SLJOB_RUNNING ? A_RUNNING : A_ENDED;
+		al->state = in->state == BATCH_PENDING ? A_PENDING : in->state == BATCH_RUNNING ? A_RUNNING : A_ENDED;
 		if (al->state == A_ENDED && was != A_ENDED) {
-			log_info("autoscale: worker job %u ended (%s%s%s)", al->id, in->state_name,
+			log_info("autoscale: worker job %s ended (%s%s%s)", al->id, in->state_name,
 				 in->reason[0] ? ": " : "", in->reason);
 			if (!al->seen_worker) {
 				char why[500];
-				snprintf(why, sizeof why, "worker job %u ended (%s%s%s) before any of its workers connected",
+				snprintf(why, sizeof why, "worker job %s ended (%s%s%s) before any of its workers connected",
 					 al->id, in->state_name, in->reason[0] ? ": " : "", in->reason);
 				fail(a, why, 0);
 			}
@@ -297,7 +312,7 @@ static void on_tick(uv_timer_t *t)
 		ended += a->allocs[i].state == A_ENDED;
 	}
 	for (struct wrk *w = m->workers; w; w = w->next) {
-		struct alloc *al = w->slurm_job[0] ? find_alloc(a, (uint32_t)strtoul(w->slurm_job, NULL, 10)) : NULL;
+		struct alloc *al = w->slurm_job[0] ? find_alloc(a, w->slurm_job) : NULL;
 		if (!al || !w->peer)
 			continue;
 		if (!al->seen_worker) {
@@ -337,7 +352,7 @@ static void on_tick(uv_timer_t *t)
 		a->npoll = 0;
 		for (int i = 0; i < a->nallocs; i++)
 			if (a->allocs[i].state != A_ENDED)
-				a->poll_ids[a->npoll++] = a->allocs[i].id;
+				util_strlcpy(a->poll_ids[a->npoll++], a->allocs[i].id, BATCH_ID_MAX);
 		if (a->npoll)
 			run_op(a, OP_POLL);
 	}
@@ -371,7 +386,11 @@ void autoscale_status(const struct autoscale *a, msg *status)
 	for (int i = 0; i < a->nallocs; i++) {
 		const struct alloc *al = &a->allocs[i];
 		msg *j = msg_new_object();
-		msg_set_int(j, "id", al->id);
+		int64_t n;
+		if (batch_id_number(al->id, &n))
+			msg_set_int(j, "id", n);
+		else
+			msg_set_str(j, "id", al->id);
 		msg_set_int(j, "tasks", al->tasks);
 		msg_set_str(j, "state", alloc_state_names[al->state]);
 		msg_set_str(j, "slurm_state", al->slurm_state);

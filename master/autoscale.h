@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * autoscale: the master asks Slurm for worker allocations while jobs wait
- * and lets idle workers go (HyperQueue's autoalloc is the model).
+ * autoscale: the master asks the batch system (slurm/batch.h's table:
+ * autoscale.json's "backend", Slurm if it names none) for worker
+ * allocations while jobs wait and lets idle workers go (HyperQueue's
+ * autoalloc is the model).
  *
  * Once a second, on the loop: if jobs are queued and fewer than max_workers
  * workers are running or pending, submit a worker job of up to
  * workers_per_alloc tasks (at most AUTOSCALE_BACKLOG jobs pending at once);
  * a connected autoscaled worker idle for idle_timeout while nothing is
  * queued is told to exit. Every few seconds the states of its allocations
- * are polled. libslurm calls run on the thread pool, one at a time.
+ * are polled. Batch system calls run on the thread pool, one at a time.
  *
  * Failures back off: a worker job that Slurm could not take (controller
  * unreachable) or that ended before any of its workers connected doubles

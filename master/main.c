@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../worker/worker.h"
+#include "batch.h"
 #include "cmdline.h"
 #include "log.h"
 #include "master.h"
@@ -72,12 +73,14 @@ static void die(const char *fmt, ...)
 
 static void on_signal(uv_signal_t *s, int signum)
 {
-	/* Inside a Slurm job a SIGTERM is Slurm ending the master's job
-	 * (scancel, time limit): the workers have jobs of their own and wait
-	 * for the next master. `mtslurm stop` asks with a message instead. */
-	const char *sj = getenv("SLURM_JOB_ID");
-	if (sj && *sj) {
-		log_info("signal %d in Slurm job %s: leaving; the workers wait for the next master", signum, sj);
+	/* Inside a batch job a SIGTERM is the batch system ending the
+	 * master's job (scancel, time limit): the workers have jobs of their
+	 * own and wait for the next master. `mtslurm stop` asks with a
+	 * message instead. */
+	char sj[BATCH_ID_MAX];
+	const struct batch_ops *in = batch_in_allocation(sj);
+	if (in) {
+		log_info("signal %d in %s job %s: leaving; the workers wait for the next master", signum, in->title, sj);
 		master_leave(&M);
 	} else {
 		log_info("signal %d: clean shutdown", signum);

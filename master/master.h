@@ -118,7 +118,7 @@ struct wrk {
 	struct master *m;
 	char wid[MASTER_WID_MAX + 1];
 	char host[256], node[256];
-	char slurm_job[24]; /* the worker's Slurm job id, "" outside Slurm */
+	char slurm_job[64]; /* the worker's batch job id (slurm/batch.h), "" outside one */
 	long pid;
 	int rank;
 	double since, last_seen;
@@ -145,7 +145,7 @@ struct wrk {
 struct lost_worker {
 	char wid[MASTER_WID_MAX + 1];
 	char node[256];
-	char slurm_job[24];
+	char slurm_job[64];
 	long pid;
 	int rank;
 	double at; /* unix time */

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "frame.h"
 #include "log.h"
 #include "util.h"
@@ -861,8 +862,8 @@ static int serve(struct master *m, const struct master_cfg *cfg, char *err, size
 		util_hostname(m->info.host, sizeof m->info.host);
 	m->info.pid = (long)getpid();
 	util_nodename(m->info.node, sizeof m->info.node);
-	const char *sj = getenv("SLURM_JOB_ID");
-	util_strlcpy(m->info.slurm_job, sj ? sj : "", sizeof m->info.slurm_job);
+	char alloc[BATCH_ID_MAX]; /* the batch job we run in (SLURM_JOB_ID...), "" if none */
+	util_strlcpy(m->info.slurm_job, batch_in_allocation(alloc) ? alloc : "", sizeof m->info.slurm_job);
 	m->info.started = util_wall();
 	util_strlcpy(m->info.version, MASTER_VERSION, sizeof m->info.version);
 	if (rundir_write_master(cfg->run_dir, &m->info, err, errlen))

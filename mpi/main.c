@@ -39,7 +39,7 @@
 #include "msg.h"
 #include "resource.h"
 #include "rundir.h"
-#include "sljob.h"
+#include "batch.h"
 #include "util.h"
 #include "worker.h"
 
@@ -51,10 +51,11 @@ struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t guard;
-	uv_timer_t drain;  /* fires drain_before s before the Slurm job's end */
-	uv_work_t endq;    /* asks Slurm for that end, off the loop */
-	uint32_t slurm_job;
-	struct sljob_info job;
+	uv_timer_t drain;  /* fires drain_before s before the allocation's end */
+	uv_work_t endq;    /* asks the batch system for that end, off the loop */
+	const struct batch_ops *batch; /* the allocation's system (batch.h) */
+	char alloc_id[BATCH_ID_MAX];
+	struct batch_info job;
 	int job_rc;
 	char job_err[256];
 	struct worker *w;
@@ -113,7 +114,7 @@ static void begin_stop(struct daemon *d, int code)
 	worker_stop(d->w, on_stopped, d);
 }
 
-/* ---- leaving before the Slurm job's end ---- */
+/* ---- leaving before the allocation's end ---- */
 
 /* How long before its job's end a worker drains: $MTSLURM_DRAIN_BEFORE
  * seconds, else a tenth of the time limit, at least 10 s and at most 2 min
@@ -131,7 +132,7 @@ static void on_drain_timer(uv_timer_t *t)
 {
 	struct daemon *d = t->data;
 	char why[160];
-	snprintf(why, sizeof why, "its Slurm job %u ends in %.0f s", d->slurm_job,
+	snprintf(why, sizeof why, "its %s job %s ends in %.0f s", d->batch->title, d->alloc_id,
 		 difftime(d->job.end, time(NULL)));
 	if (d->w && !d->stopping)
 		worker_drain(d->w, why);
@@ -140,7 +141,7 @@ static void on_drain_timer(uv_timer_t *t)
 static void end_work(uv_work_t *r)
 {
 	struct daemon *d = r->data;
-	d->job_rc = sljob_query(d->slurm_job, &d->job, d->job_err, sizeof d->job_err);
+	d->job_rc = batch_alloc_info(&d->batch, d->alloc_id, &d->job, d->job_err, sizeof d->job_err);
 }
 
 static void end_done(uv_work_t *r, int status)
@@ -148,17 +149,19 @@ static void end_done(uv_work_t *r, int status)
 	struct daemon *d = r->data;
 	if (status || d->stopping)
 		return;
-	if (d->job_rc || d->job.state != SLJOB_RUNNING || !d->job.end || !d->job.time_limit) {
-		log_warn("no end time for Slurm job %u (%s): this worker will not drain before it",
-			 d->slurm_job, d->job_rc ? d->job_err : "no time limit");
+	if (d->job_rc == 1) /* not inside an allocation after all */
+		return;
+	if (d->job_rc || d->job.state != BATCH_RUNNING || !d->job.end || !d->job.time_limit_min) {
+		log_warn("no end time for %s job %s (%s): this worker will not drain before it", d->batch->title,
+			 d->alloc_id, d->job_rc ? d->job_err : "no time limit");
 		return;
 	}
 	if (d->w)
 		worker_set_end(d->w, (double)d->job.end);
-	double before = drain_before(d->job.time_limit * 60.0);
+	double before = drain_before(d->job.time_limit_min * 60.0);
 	double in = difftime(d->job.end, time(NULL)) - before;
-	log_info("Slurm job %u ends at %ld: draining %.0f s before, in %.0f s", d->slurm_job, (long)d->job.end,
-		 before, in);
+	log_info("%s job %s ends at %ld: draining %.0f s before, in %.0f s", d->batch->title, d->alloc_id,
+		 (long)d->job.end, before, in);
 	uv_timer_start(&d->drain, on_drain_timer, in > 0 ? (uint64_t)(in * 1000) : 0, 0);
 }
 
@@ -436,11 +439,9 @@ static int daemon_run(struct daemon *d, const struct args *a, const char *dir, c
 		free(env);
 		return 2;
 	}
-	const char *sj = getenv("SLURM_JOB_ID");
-	if (sj && *sj && !truthy(getenv("MTSLURM_NO_DRAIN"))) {
-		d->slurm_job = (uint32_t)strtoul(sj, NULL, 10);
+	/* inside a batch allocation (SLURM_JOB_ID...): drain before its end */
+	if (batch_in_allocation(d->alloc_id) && !truthy(getenv("MTSLURM_NO_DRAIN")))
 		uv_queue_work(&d->loop, &d->endq, end_work, end_done);
-	}
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	log_info("exiting with code %d", d->code);
 	if (d->stopped)

@@ -36,7 +36,7 @@ struct master_info {
 	int port;
 	long pid;
 	char node[256];      /* node the master runs on (util_nodename) */
-	char slurm_job[24];  /* its Slurm job id ($SLURM_JOB_ID), "" outside Slurm */
+	char slurm_job[64];  /* its batch job id ($SLURM_JOB_ID...: slurm/batch.h), "" outside one */
 	double started;      /* unix time */
 	char version[32];
 	char http[300];      /* the HTTP service's base URL, "http://HOST:PORT"; "" if none */

@@ -6,6 +6,8 @@
  */
 #include "sljob.h"
 
+#include "batch.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -150,6 +152,11 @@ static const char *conf_file(void)
 	if (stat("/run/slurm/conf/slurm.conf", &st) == 0) /* slurmd's configless cache */
 		return "/run/slurm/conf/slurm.conf";
 	return NULL;
+}
+
+int sljob_configured(void)
+{
+	return conf_file() != NULL;
 }
 
 /* Caller holds lock. */
@@ -493,3 +500,76 @@ out:
 	pthread_mutex_unlock(&lock);
 	return rc;
 }
+
+/* ---- the batch table's Slurm entry ---- */
+
+/* A Slurm job id: all digits, non-zero, fits 32 bits. */
+static int parse_id(const char *s, uint32_t *id, char *err, size_t n)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = s && isdigit((unsigned char)*s) ? strtoul(s, &end, 10) : 0;
+	if (!v || errno || *end || v > UINT32_MAX) {
+		snprintf(err, n, "'%.64s' is not a Slurm job id", s ? s : "");
+		return -1;
+	}
+	*id = (uint32_t)v;
+	return 0;
+}
+
+static int slurm_submit(const struct batch_spec *b, char id[BATCH_ID_MAX], char *err, size_t errlen)
+{
+	struct sljob_spec s = {
+		.name = b->name, .partition = b->queue, .account = b->account, .qos = b->qos,
+		.constraint = b->constraint, .gres = b->gres, .mem = b->mem, .time = b->walltime,
+		.nodes = b->nodes, .ntasks = b->ntasks, .ntasks_per_node = b->ntasks_per_node,
+		.cpus_per_task = b->cpus_per_task, .work_dir = b->work_dir, .out_path = b->out_path,
+		.script = b->script, .env = b->env, .warn_signal = b->warn_signal, .warn_time = b->warn_time_s,
+		.extra = b->extra, .nextra = b->nextra,
+	};
+	uint32_t n = 0;
+	int rc = sljob_submit(&s, &n, err, errlen);
+	if (rc == 0)
+		snprintf(id, BATCH_ID_MAX, "%u", n);
+	return rc;
+}
+
+static int slurm_query(const char *id, struct batch_info *info, char *err, size_t errlen)
+{
+	uint32_t n;
+	struct sljob_info in;
+	memset(info, 0, sizeof *info);
+	if (parse_id(id, &n, err, errlen) || sljob_query(n, &in, err, errlen))
+		return -1;
+	static const enum batch_state states[] = {
+		[SLJOB_PENDING] = BATCH_PENDING, [SLJOB_RUNNING] = BATCH_RUNNING, [SLJOB_ENDING] = BATCH_ENDING,
+		[SLJOB_ENDED] = BATCH_ENDED,     [SLJOB_UNKNOWN] = BATCH_UNKNOWN,
+	};
+	info->state = states[in.state];
+	memcpy(info->state_name, in.state_name, sizeof info->state_name);
+	memcpy(info->reason, in.reason, sizeof info->reason);
+	memcpy(info->nodes, in.nodes, sizeof info->nodes);
+	info->ntasks = in.ntasks;
+	info->nnodes = in.nnodes;
+	info->start = in.start;
+	info->end = in.end;
+	info->time_limit_min = in.time_limit;
+	return 0;
+}
+
+static int slurm_cancel(const char *id, char *err, size_t errlen)
+{
+	uint32_t n;
+	return parse_id(id, &n, err, errlen) ? -1 : sljob_cancel(n, err, errlen);
+}
+
+const struct batch_ops batch_slurm_ops = {
+	.name = "slurm",
+	.title = "Slurm",
+	.detect = sljob_configured,
+	.available = sljob_available,
+	.submit = slurm_submit,
+	.query = slurm_query,
+	.cancel = slurm_cancel,
+	.alloc_env = "SLURM_JOB_ID",
+};

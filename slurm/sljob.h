@@ -11,6 +11,9 @@
  * thread at a time (calls here are serialised by a mutex) because its
  * configuration cache is initialised lazily.
  *
+ * The rest of mtslurm reaches it through batch.h's table (batch_slurm_ops,
+ * at the end of sljob.c), not through these functions.
+ *
  * Errors: functions return -1 and write one line into err that names what
  * Slurm said (slurm_strerror) and, where it helps, what to do. No function
  * prints or exits.
@@ -55,6 +58,10 @@ long sljob_parse_time(const char *s);
 long sljob_parse_mem(const char *s);
 /* The --sbatch-arg options that are supported, for messages. */
 const char *sljob_extra_names(void);
+
+/* Is there a Slurm configuration file on this machine? No round trip:
+ * batch.c's "auto" asks this. */
+int sljob_configured(void);
 
 /* Is there a Slurm configuration, and does slurmctld answer? 0, or -1 with
  * err saying which (and suggesting --local). Without a configuration file

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "batch.h"
 #include "buf.h"
 #include "conn.h"
 #include "envcache.h"
@@ -818,9 +819,9 @@ static void send_hello(struct worker *w)
 	util_hostname(host, sizeof host);
 	msg_set_str(h, "host", host);
 	msg_set_str(h, "node", w->node);
-	const char *sj = getenv("SLURM_JOB_ID");
-	if (sj && *sj)
-		msg_set_str(h, "slurm_job", sj);
+	char alloc[BATCH_ID_MAX]; /* the batch job we run in (SLURM_JOB_ID...): the autoscaler's */
+	if (batch_in_allocation(alloc))
+		msg_set_str(h, "slurm_job", alloc);
 	msg_set_int(h, "pid", (int64_t)getpid());
 	msg_set_int(h, "rank", w->cfg.rank);
 	msg_set_int(h, "slots", w->slots);

@@ -4,7 +4,7 @@
  * the helpers every command uses (connect, die with a one-line message).
  * One file per noun: cmd_start.c (start, stop, local add-workers),
  * cmd_submit.c, cmd_wait.c, cmd_query.c (status, jobs, workers, logs),
- * cmd_cancel.c (cancel, forget), cmd_slurm.c (Slurm mode); base.c the
+ * cmd_cancel.c (cancel, forget), cmd_batch.c (batch systems: Slurm); base.c the
  * helpers every command uses, cluster.c what the launch commands share about
  * a cluster, records.c job records by id; cmdtab.c holds the command and
  * option tables, main.c parses the command line and dispatches through the
@@ -19,6 +19,8 @@
 
 #include "msg.h"
 #include "mtslurm.h"
+
+struct batch_ops;
 #include "rundir.h"
 
 #define CLI_MAX_ENV 256
@@ -61,7 +63,9 @@ struct cli {
 	int cpus, gpus, pin; /* --cpus, --gpus, --pin (and --mem SIZE, in sl.mem) */
 	const char *resource[32]; /* start --resource K=V: given to every worker */
 	int nresource;
-	/* Slurm (start, add-workers): NULL / 0 = $MTSLURM_* default, else Slurm's */
+	/* batch systems (start, add-workers): NULL / 0 = $MTSLURM_* default, else the system's */
+	const char *backend;            /* --backend NAME (--local: "local") */
+	const struct batch_ops *batch;  /* the one in use (cmd_batch.c) */
 	int in_allocation;
 	int autoscale, max_workers, workers_per_alloc;
 	double idle_timeout_s; /* < 0 unset */
@@ -272,14 +276,30 @@ int cmd_add_workers_local(struct cli *cli);
 int cli_expected_workers(struct cli *cli);
 
 
-/* Slurm mode (cmd_slurm.c). */
-int cmd_start_slurm(struct cli *cli);
-int cmd_add_workers(struct cli *cli);
-/* The run dir was started through Slurm (it has slurm.json). */
-int cli_slurm_mode(const struct cli *cli);
-int cmd_stop_slurm(struct cli *cli);
-/* Add {"slurm":{...}} to a status object (json) or print its lines; with
- * launched non-NULL, also the tasks of its worker jobs that Slurm runs. */
-void cli_slurm_status(struct cli *cli, msg *status, int *launched);
+/* Batch mode (cmd_batch.c): the master and the workers as jobs of a batch
+ * system, through slurm/batch.h's table. */
+/* The backend a start uses: --local (= --backend local), else --backend,
+ * else $MTSLURM_BACKEND, else RUN_DIR/config's MTSLURM_BACKEND (yours, or
+ * the batch backend the last start there used), else what the machine has
+ * ("auto": Slurm's configuration, else local). Dies with the known names
+ * on an unknown one. */
+const struct batch_ops *cli_backend(struct cli *cli);
+/* The batch backend the run dir's cluster was started through (its record
+ * RUN_DIR/NAME.json, slurm.json for Slurm, exists; the one RUN_DIR/config
+ * names is looked for first); NULL for a local or in-allocation cluster. */
+const struct batch_ops *cli_batch_mode(const struct cli *cli);
+/* Write MTSLURM_BACKEND=name into RUN_DIR/config (the user's other lines
+ * kept): the default of the next start there. A start through a batch
+ * system does; a local one does not, so that `--local` once does not turn
+ * the next plain start on a cluster into a local one. */
+void cli_record_backend(struct cli *cli, const char *name);
+int cmd_start_batch(struct cli *cli, const struct batch_ops *ops);
+int cmd_add_workers_batch(struct cli *cli, const struct batch_ops *ops);
+int cmd_stop_batch(struct cli *cli, const struct batch_ops *ops);
+/* For a cluster started through a batch system: add {"slurm":[jobs]}
+ * (the backend's name) to a status object (json) or print its lines; with
+ * launched non-NULL, also the tasks of its worker jobs the system runs.
+ * Nothing otherwise. */
+void cli_batch_status(struct cli *cli, msg *status, int *launched);
 
 #endif

@@ -20,20 +20,20 @@
 #include "joblog.h"
 #include "msg.h"
 
-/* Slurm mode, master not answering: what Slurm says about the jobs. */
+/* Batch mode, master not answering: what the batch system says about the jobs. */
 static int status_no_master(struct cli *cli)
 {
 	if (cli->json) {
 		msg *m = msg_new_object();
-		cli_slurm_status(cli, m, NULL);
+		cli_batch_status(cli, m, NULL);
 		char *t = msg_print(m);
 		printf("%s\n", t ? t : "{}");
 		free(t);
 		msg_free(m);
 	} else {
-		cli_slurm_status(cli, NULL, NULL);
+		cli_batch_status(cli, NULL, NULL);
 	}
-	cli_die(1, "the master of %s does not answer (its Slurm jobs are above); mtslurm start restarts it",
+	cli_die(1, "the master of %s does not answer (its batch jobs are above); mtslurm start restarts it",
 		cli->run_dir);
 }
 
@@ -146,7 +146,7 @@ static void print_autoscale(const msg *as)
 
 int cmd_status(struct cli *cli)
 {
-	int slurm = cli_slurm_mode(cli);
+	int slurm = cli_batch_mode(cli) != NULL;
 	mts_client *c = slurm ? cli_connect_quiet(cli) : cli_connect(cli);
 	if (!c)
 		return status_no_master(cli);
@@ -160,7 +160,7 @@ int cmd_status(struct cli *cli)
 	int expected = -1;
 	if (cli->json) {
 		if (slurm)
-			cli_slurm_status(cli, m, &expected);
+			cli_batch_status(cli, m, &expected);
 		else
 			expected = cli_expected_workers(cli);
 		if (expected >= 0)
@@ -202,7 +202,7 @@ int cmd_status(struct cli *cli)
 	print_http(cli, msg_get_str(ma, "http"));
 	printf("run dir  %s\n", cli->run_dir);
 	if (slurm)
-		cli_slurm_status(cli, NULL, &expected);
+		cli_batch_status(cli, NULL, &expected);
 	else
 		expected = cli_expected_workers(cli);
 	msg *as = msg_get(m, "autoscale");

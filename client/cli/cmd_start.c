@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "cli.h"
 #include "runtime.h"
 #include "msg.h"
@@ -631,8 +632,10 @@ static void check_slots(const struct cli *cli, int slots)
  * worker per task of it unless -n says otherwise. */
 static void start_allocation_checks(struct cli *cli)
 {
-	const char *alloc = getenv("SLURM_JOB_ID");
-	if (cli->in_allocation && !(alloc && *alloc))
+	char alloc[BATCH_ID_MAX];
+	if (cli->in_allocation && cli->backend)
+		cli_die(2, "--in-allocation runs in the allocation it is in; it takes no --backend");
+	if (cli->in_allocation && !batch_in_allocation(alloc))
 		cli_die(2, "--in-allocation runs inside a Slurm allocation (an sbatch script or salloc), and "
 			   "SLURM_JOB_ID is not set; use mtslurm -n N start to get one, or --local");
 	if (cli->in_allocation && !cli->n_given) {
@@ -696,12 +699,9 @@ int cmd_start(struct cli *cli)
 	char master_bin[PATH_MAX], worker_bin[PATH_MAX], nlog[RUNDIR_PATH_MAX];
 	struct master_info mi;
 	struct launch l;
-	if (!cli->local && !cli->in_allocation && cli->container)
-		cli_die(2, "start --container runs the workers inside an image with --local or --in-allocation; in Slurm "
-			   "mode, start the cluster inside an allocation (sbatch/salloc, then start --in-allocation "
-			   "--container IMAGE)");
-	if (!cli->local && !cli->in_allocation)
-		return cmd_start_slurm(cli);
+	const struct batch_ops *ops = cli->in_allocation ? NULL : cli_backend(cli);
+	if (ops && ops != &batch_local_ops) /* a batch system's: cmd_batch.c */
+		return cmd_start_batch(cli, ops);
 	start_allocation_checks(cli);
 	if (rundir_create(cli->run_dir, err, sizeof err))
 		cli_die(1, "%s", err);
@@ -959,8 +959,8 @@ int cmd_add_workers_local(struct cli *cli)
 			   "launched (mtslurm -n N --local start)",
 			cli->run_dir);
 	int allocation = !strcmp(l.mode, "allocation");
-	const char *alloc = getenv("SLURM_JOB_ID");
-	if (allocation && !(alloc && *alloc))
+	char alloc[BATCH_ID_MAX];
+	if (allocation && !batch_in_allocation(alloc))
 		cli_die(2, "the cluster of %s runs inside a Slurm allocation: run add-workers inside it too "
 			   "(SLURM_JOB_ID is not set here)",
 			cli->run_dir);

@@ -13,13 +13,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "batch.h"
 #include "cli.h"
 
 /* Options every command takes. */
 #define GLOBAL_OPTS " --run-dir --help "
 /* The Slurm options shared by start and add-workers (docs/slurm.md). */
 #define SLURM_OPTS                                                                                             \
-	" --partition --time --account --qos --constraint --gres --mem --job-name --nodes --ntasks-per-node "  \
+	" --backend --queue --walltime --partition --time --account --qos --constraint --gres --mem --job-name --nodes --ntasks-per-node "  \
 	"--cpus-per-task --sbatch-arg "
 
 #define F(field) offsetof(struct cli, field)
@@ -36,13 +37,16 @@ static const struct cli_option options[] = {
 	STR("--run-dir", NULL, run_dir_opt),
 	{"--workers", "-n", CLI_VALUE, opt_workers, F(n), 0, ANY, "-n wants a number of workers >= 0"},
 	FLAG("--local", NULL, local),
+	STR("--backend", NULL, backend),
 	FLAG("--in-allocation", NULL, in_allocation),
 	FLAG("--autoscale", NULL, autoscale),
 	INT("--max-workers", NULL, max_workers, 1, ANY, "--max-workers wants at least 1"),
 	INT("--workers-per-alloc", NULL, workers_per_alloc, 1, ANY, "--workers-per-alloc wants at least 1"),
 	DUR("--idle-timeout", NULL, idle_timeout_s),
 	STR("--partition", "-p", sl.partition),
+	STR("--queue", NULL, sl.partition),
 	STR("--time", "-t", sl.time),
+	STR("--walltime", NULL, sl.time),
 	STR("--account", "-A", sl.account),
 	STR("--qos", NULL, sl.qos),
 	STR("--constraint", "-C", sl.constraint),
@@ -119,10 +123,26 @@ static const struct cli_option options[] = {
 	{NULL, NULL, CLI_NO_VALUE, NULL, 0, 0, 0, NULL},
 };
 
-static int run_stop(struct cli *cli) { return cli_slurm_mode(cli) ? cmd_stop_slurm(cli) : cmd_stop(cli); }
+/* stop and add-workers go to the backend the run dir's cluster was
+ * started through: a batch system's record, else launch.json (local or
+ * in-allocation). */
+static int run_stop(struct cli *cli)
+{
+	const struct batch_ops *ops = cli_batch_mode(cli);
+	return ops ? cmd_stop_batch(cli, ops) : cmd_stop(cli);
+}
+
 static int run_add_workers(struct cli *cli)
 {
-	return cli_slurm_mode(cli) ? cmd_add_workers(cli) : cmd_add_workers_local(cli);
+	const struct batch_ops *ops = cli_batch_mode(cli);
+	const char *have = ops ? ops->name : "local";
+	if (cli->local && !cli->backend)
+		cli->backend = "local";
+	if (cli->backend && strcmp(cli->backend, have) != 0 && strcmp(cli->backend, "auto") != 0)
+		cli_die(2, "the cluster of %s was started through %s, not %s: add-workers adds to it there (drop "
+			   "--backend)",
+			cli->run_dir, have, cli->backend);
+	return ops ? cmd_add_workers_batch(cli, ops) : cmd_add_workers_local(cli);
 }
 
 static const struct cli_command commands[] = {
@@ -133,11 +153,16 @@ static const struct cli_command commands[] = {
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
+	 "       mtslurm -n N start --backend NAME [...]    (a backend by name: slurm, local)\n"
 	 "       mtslurm start --in-allocation [-n N]       (inside your sbatch/salloc allocation)\n"
 	 "       mtslurm start --autoscale --max-workers M  (Slurm: worker jobs on demand)\n"
 	 "Start a master and N workers; waits until the master serves and all N workers connected.\n"
 	 "  -n, --workers N   workers (MPI ranks; inside an allocation: one per task by default)\n"
-	 "  --local           run on this machine (mpirun); without it and --in-allocation: Slurm mode\n"
+	 "  --backend NAME    where the master and workers run: slurm (jobs through libslurm), local\n"
+	 "                    (this machine, mpirun) or auto; default: $MTSLURM_BACKEND, else the\n"
+	 "                    run dir's last start (RUN_DIR/config), else auto: Slurm if this machine\n"
+	 "                    has its configuration, else local\n"
+	 "  --local           --backend local\n"
 	 "  --in-allocation   run inside the current Slurm allocation (srun)\n"
 	 "  --slots S         jobs each worker runs at once (default 1; at most this node's cores)\n"
 	 "  --oversubscribe   allow --slots above this node's cores\n"
@@ -166,9 +191,9 @@ static const struct cli_command commands[] = {
 	 "  --volume SRC:DST[:ro]  --container: more host paths for the image (repeatable)\n"
 	 "  --container-env K=V    --container: a variable set inside it (repeatable)\n"
 	 "Slurm mode (docs/slurm.md):\n"
-	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
-	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
-	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)   --master-host ADDR\n"
+	 "  -p, --partition P (--queue)   -t, --time T (--walltime)   -A, --account A   --qos Q\n"
+	 "  -C, --constraint F   --mem M   --gres G   -N, --nodes N   --ntasks-per-node K\n"
+	 "  -c, --cpus-per-task C   -J, --job-name NAME   --sbatch-arg ARG (repeatable)   --master-host ADDR\n"
 	 "  --autoscale   --max-workers M   --idle-timeout T   --workers-per-alloc K\n"},
 	{"stop", run_stop, " --timeout --json ", 0, NULL,
 	 "usage: mtslurm stop [--timeout SECONDS] [--json]\n"
@@ -310,6 +335,7 @@ static const struct cli_command commands[] = {
 	 "allocation; run add-workers there too), or one more Slurm job (a cluster started through\n"
 	 "Slurm). Waits until they connected; stop ends them with the others.\n"
 	 "  -n, --workers N   workers to add\n"
+	 "  --backend NAME    the cluster's backend, which its run dir records (another is refused)\n"
 	 "  --slots S         jobs each worker runs at once (default: as at start)\n"
 	 "  --oversubscribe   allow --slots above this node's cores (local)\n"
 	 "  --timeout S       how long to wait for them to connect (default 60 locally, 120 with Slurm)\n"
@@ -321,7 +347,8 @@ static const struct cli_command commands[] = {
 	 "  --container-env K=V    --container: a variable set inside it (repeatable)\n"
 	 "  --resource K=V    what the added workers give jobs instead of what they detect\n"
 	 "Slurm mode (docs/slurm.md):\n"
-	 "  -p, --partition P   -t, --time T   -A, --account A   --qos Q   -C, --constraint F\n"
+	 "  -p, --partition P (--queue)   -t, --time T (--walltime)   -A, --account A   --qos Q\n"
+	 "  -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
 	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)\n"},
 	{"type", cmd_type, " --worker-type --endpoint --schema --timeout --retries --json ", 2, "add|del and a name",

@@ -204,7 +204,7 @@ mtslurm stop >/dev/null
 left() { [ -z "$(procs "bwrap --ro-bind $IMG")" ]; }
 wait_for 10 left
 set +e
-out=$(mtslurm -n 1 start --container "$IMG" 2>&1); rc=$?
+out=$(mtslurm -n 1 start --backend slurm --container "$IMG" 2>&1); rc=$?
 set -e
 assert_eq 2 "$rc" "start --container in Slurm mode: exit 2"
 assert_contains "$out" "with --local or --in-allocation" "start --container in Slurm mode: said"

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * batch: the table of backends and what is common to them -- finding one
+ * by name, choosing one for "auto" (the machine's batch system, else this
+ * machine), and telling whether this process runs inside an allocation.
+ * See batch.h. The backends themselves live one per file (sljob.c,
+ * localjob.c).
+ */
+#include "batch.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "auto" takes the first whose detect() says yes, so a batch system comes
+ * before local, which always does. The PBS module goes between them. */
+const struct batch_ops *const batch_backends[] = {
+	&batch_slurm_ops,
+	&batch_local_ops,
+	NULL,
+};
+
+const char *batch_names(void)
+{
+	static char names[128];
+	if (!names[0]) {
+		size_t k = 0;
+		for (int i = 0; batch_backends[i] && k < sizeof names; i++)
+			k += (size_t)snprintf(names + k, sizeof names - k, "%s%s", i ? ", " : "",
+					      batch_backends[i]->name);
+	}
+	return names;
+}
+
+const struct batch_ops *batch_detect(void)
+{
+	for (int i = 0; batch_backends[i]; i++)
+		if (batch_backends[i]->detect())
+			return batch_backends[i];
+	return &batch_local_ops;
+}
+
+const struct batch_ops *batch_find(const char *name, char *err, size_t errlen)
+{
+	if (!name || !*name || strcmp(name, "auto") == 0)
+		return batch_detect();
+	for (int i = 0; batch_backends[i]; i++)
+		if (strcmp(batch_backends[i]->name, name) == 0)
+			return batch_backends[i];
+	snprintf(err, errlen, "--backend %.64s: no such backend in this mtslurm; it knows auto, %s", name,
+		 batch_names());
+	return NULL;
+}
+
+const struct batch_ops *batch_in_allocation(char id[BATCH_ID_MAX])
+{
+	for (int i = 0; batch_backends[i]; i++) {
+		const char *env = batch_backends[i]->alloc_env;
+		const char *v = env ? getenv(env) : NULL;
+		if (v && *v && strlen(v) < BATCH_ID_MAX) {
+			snprintf(id, BATCH_ID_MAX, "%s", v);
+			return batch_backends[i];
+		}
+	}
+	return NULL;
+}
+
+int batch_alloc_info(const struct batch_ops **ops, char id[BATCH_ID_MAX], struct batch_info *info, char *err,
+		     size_t errlen)
+{
+	memset(info, 0, sizeof *info);
+	*ops = batch_in_allocation(id);
+	if (!*ops)
+		return 1;
+	return (*ops)->query(id, info, err, errlen) ? -1 : 0;
+}
+
+int batch_id_number(const char *id, int64_t *n)
+{
+	if (!id || !isdigit((unsigned char)*id))
+		return 0;
+	char *end;
+	errno = 0;
+	long long v = strtoll(id, &end, 10);
+	if (errno || *end)
+		return 0;
+	*n = v;
+	return 1;
+}

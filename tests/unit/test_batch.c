@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_batch: slurm/batch.c's table -- finding a backend by name, "auto"
+ * choosing Slurm when there is a Slurm configuration ($SLURM_CONF, under
+ * the test's control) and local otherwise, the one-line error for a name it
+ * does not know, which allocation a process runs in -- and the local
+ * backend (slurm/localjob.c) for real: submit a script, look it up, read its
+ * output, cancel it, and never take another process for a job whose pid was
+ * reused. The Slurm entry's submit/query/cancel run against the test
+ * cluster in tests/sys/t05*.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "batch.h"
+
+static void test_find(void **st)
+{
+	(void)st;
+	char err[300] = "";
+	assert_ptr_equal(batch_find("slurm", err, sizeof err), &batch_slurm_ops);
+	assert_ptr_equal(batch_find("local", err, sizeof err), &batch_local_ops);
+	assert_string_equal(batch_names(), "slurm, local");
+	/* the names are the table's: every entry is found under its own */
+	for (int i = 0; batch_backends[i]; i++)
+		assert_ptr_equal(batch_find(batch_backends[i]->name, err, sizeof err), batch_backends[i]);
+}
+
+static void test_unknown(void **st)
+{
+	(void)st;
+	char err[300] = "";
+	assert_null(batch_find("nosuch", err, sizeof err));
+	assert_string_equal(err, "--backend nosuch: no such backend in this mtslurm; it knows auto, slurm, local");
+	/* no PBS entry until slurm/pbsjob.c fills one: pbs is an unknown name */
+	assert_null(batch_find("pbs", err, sizeof err));
+	assert_non_null(strstr(err, "--backend pbs: no such backend"));
+	assert_null(strchr(err, '\n'));
+}
+
+static void test_auto(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/test_batch.XXXXXX", conf[64], err[300];
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof conf, "%s/slurm.conf", dir);
+	FILE *f = fopen(conf, "w");
+	assert_non_null(f);
+	fputs("ClusterName=test\n", f);
+	fclose(f);
+	char *path = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+	setenv("PATH", dir, 1); /* no batch system's commands on it */
+	setenv("SLURM_CONF", conf, 1);
+	assert_ptr_equal(batch_detect(), &batch_slurm_ops);
+	assert_ptr_equal(batch_find("auto", err, sizeof err), &batch_slurm_ops);
+	assert_ptr_equal(batch_find(NULL, err, sizeof err), &batch_slurm_ops);
+	unsetenv("SLURM_CONF");
+	struct stat sb;
+	if (stat("/etc/slurm/slurm.conf", &sb) == 0 || stat("/run/slurm/conf/slurm.conf", &sb) == 0)
+		fprintf(stderr, "test_batch: this machine has a Slurm configuration: auto -> local not checked\n");
+	else
+		assert_ptr_equal(batch_find("auto", err, sizeof err), &batch_local_ops);
+	if (path)
+		setenv("PATH", path, 1);
+	free(path);
+	unlink(conf);
+	rmdir(dir);
+}
+
+static void test_in_allocation(void **st)
+{
+	(void)st;
+	char id[BATCH_ID_MAX], err[300];
+	struct batch_info in;
+	const struct batch_ops *ops;
+	unsetenv("SLURM_JOB_ID");
+	assert_null(batch_in_allocation(id));
+	assert_int_equal(batch_alloc_info(&ops, id, &in, err, sizeof err), 1);
+	setenv("SLURM_JOB_ID", "4711", 1);
+	assert_ptr_equal(batch_in_allocation(id), &batch_slurm_ops);
+	assert_string_equal(id, "4711");
+	unsetenv("SLURM_JOB_ID");
+}
+
+static void test_ids(void **st)
+{
+	(void)st;
+	int64_t n = 0;
+	assert_true(batch_id_number("4711", &n));
+	assert_int_equal(n, 4711);
+	assert_false(batch_id_number("123.server", &n));
+	assert_false(batch_id_number("12@34", &n));
+	assert_false(batch_id_number("", &n));
+	char err[300];
+	struct batch_info in;
+	assert_int_equal(batch_slurm_ops.query("123.server", &in, err, sizeof err), -1);
+	assert_string_equal(err, "'123.server' is not a Slurm job id");
+	assert_int_equal(batch_local_ops.query("123", &in, err, sizeof err), -1);
+	assert_string_equal(err, "'123' is not a local job id (PID@START)");
+}
+
+/* Wait up to 5 s for a local job to reach state want. */
+static int wait_state(const char *id, enum batch_state want)
+{
+	char err[300];
+	struct batch_info in;
+	for (int i = 0; i < 250; i++) {
+		if (batch_local_ops.query(id, &in, err, sizeof err) == 0 && in.state == want)
+			return 0;
+		usleep(20000);
+	}
+	return -1;
+}
+
+static void read_file(const char *path, char *out, size_t n)
+{
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t k = fread(out, 1, n - 1, f);
+	out[k] = '\0';
+	fclose(f);
+}
+
+static void test_local_job(void **st)
+{
+	(void)st;
+	char dir[] = "/tmp/test_batch.XXXXXX", out[128], path[160], text[256] = "", id[BATCH_ID_MAX], err[300];
+	assert_non_null(mkdtemp(dir));
+	snprintf(out, sizeof out, "%s/job-%%j.out", dir);
+	struct batch_spec s = {.work_dir = dir, .out_path = out,
+			       .script = "#!/bin/sh\necho \"in $(pwd) as $$\"\nexec sleep 30\n"};
+	assert_int_equal(batch_local_ops.submit(&s, id, err, sizeof err), 0);
+	assert_non_null(strchr(id, '@'));
+	assert_int_equal(wait_state(id, BATCH_RUNNING), 0);
+	snprintf(path, sizeof path, "%s/job-%s.out", dir, id); /* %j: the job's id */
+	char want[200];
+	snprintf(want, sizeof want, "in %s as %ld\n", dir, strtol(id, NULL, 10));
+	for (int i = 0; i < 250 && strcmp(text, want) != 0; i++, usleep(20000))
+		read_file(path, text, sizeof text);
+	assert_string_equal(text, want);
+	assert_int_equal(batch_local_ops.cancel(id, err, sizeof err), 0);
+	assert_int_equal(wait_state(id, BATCH_ENDED), 0);
+	assert_int_equal(batch_local_ops.cancel(id, err, sizeof err), 0); /* ended: not an error */
+	unlink(path);
+
+	/* a script that ends by itself has ended */
+	s.script = "#!/bin/sh\nexit 3\n";
+	s.out_path = NULL;
+	assert_int_equal(batch_local_ops.submit(&s, id, err, sizeof err), 0);
+	assert_int_equal(wait_state(id, BATCH_ENDED), 0);
+
+	/* one that cannot start says why */
+	s.work_dir = "/nonexistent/dir";
+	assert_int_equal(batch_local_ops.submit(&s, id, err, sizeof err), -1);
+	assert_string_equal(err, "the local job did not start: cannot enter /nonexistent/dir: No such file or directory");
+	rmdir(dir);
+}
+
+/* A job whose pid is now another process's (here: ours, with another start
+ * time) has ended, and cancelling it leaves that process alone. */
+static void test_local_pid_reused(void **st)
+{
+	(void)st;
+	char id[BATCH_ID_MAX], err[300];
+	struct batch_info in;
+	setpgid(0, 0); /* cancel signals a process group: make ours one */
+	snprintf(id, sizeof id, "%ld@1", (long)getpid());
+	assert_int_equal(batch_local_ops.query(id, &in, err, sizeof err), 0);
+	assert_int_equal(in.state, BATCH_ENDED);
+	assert_int_equal(batch_local_ops.cancel(id, err, sizeof err), 0);
+	/* still here */
+	assert_int_equal(kill(getpid(), 0), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_find),	      cmocka_unit_test(test_unknown),
+		cmocka_unit_test(test_auto),	      cmocka_unit_test(test_in_allocation),
+		cmocka_unit_test(test_ids),	      cmocka_unit_test(test_local_job),
+		cmocka_unit_test(test_local_pid_reused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

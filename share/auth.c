@@ -19,10 +19,21 @@
 
 #include "util.h"
 
+/* The new key is written to a private temporary file and linked into place:
+ * the name appears with its whole content at once. (Created in place with
+ * O_EXCL, a second process starting at the same moment -- the master and a
+ * node agent of one cluster, say -- found the name, opened it before the
+ * first had written, and called the key corrupt.) If another process links
+ * its key first, both use that one. */
 static int create_key(const char *path, char *err, size_t errlen)
 {
 	unsigned char key[AUTH_KEY_BYTES];
 	char hex[AUTH_HEX_BYTES + 1];
+	char tmp[4096];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= sizeof tmp) {
+		snprintf(err, errlen, "key file path %s is too long", path);
+		return -1;
+	}
 	if (RAND_bytes(key, sizeof key) != 1) {
 		snprintf(err, errlen, "cannot get random bytes for a new cluster key");
 		return -1;
@@ -31,10 +42,9 @@ static int create_key(const char *path, char *err, size_t errlen)
 	OPENSSL_cleanse(key, sizeof key);
 	size_t n = strlen(hex);
 	hex[n++] = '\n';
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
 	if (fd < 0) {
-		if (errno == EEXIST)
-			return 0; /* someone else created it first: use theirs */
+		OPENSSL_cleanse(hex, sizeof hex);
 		snprintf(err, errlen, "cannot create key file %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -43,11 +53,17 @@ static int create_key(const char *path, char *err, size_t errlen)
 	if (w != (ssize_t)n || fsync(fd) != 0) {
 		snprintf(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
 		close(fd);
-		unlink(path);
+		unlink(tmp);
 		return -1;
 	}
 	close(fd);
-	return 0;
+	int rc = 0;
+	if (link(tmp, path) != 0 && errno != EEXIST) { /* EEXIST: someone else's came first: use theirs */
+		snprintf(err, errlen, "cannot create key file %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	unlink(tmp);
+	return rc;
 }
 
 int auth_key_load(unsigned char key[AUTH_KEY_BYTES], const char *path, int create, char *err,

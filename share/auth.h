@@ -24,7 +24,9 @@
 #define AUTH_HEX_BYTES 65 /* 64 hex digits + NUL, for nonces and MACs */
 
 /* Load the key at path. If it is missing and create is non-zero, create it
- * (O_EXCL, mode 0600) from /dev/urandom first. Refuses a key file that group
+ * first (mode 0600, from OpenSSL's RAND_bytes; written to a temporary file
+ * and linked into place, so that processes creating it at once all read
+ * one whole key). Refuses a key file that group
  * or others can read or write, as ssh does, and one that is a symbolic link,
  * not a regular file, or owned by another user. Returns 0, or -1 with a one-line
  * reason in err that says what to do. */

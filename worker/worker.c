@@ -8,7 +8,7 @@
  * active idle handle keeps the loop from sleeping before the flush, and idle
  * runs before conn's prepare-phase writer, so the frame still goes out this
  * turn). A stream of short jobs with more queued (exec `true`: one ends per
- * turn) has its results held up to RHOLD_MS (rhold.h) so that several share
+ * turn) has its results held up to RHOLD_US (rhold.h) so that several share
  * a frame; a lone job's result never waits.
  *
  * Starts: the master counts a job as running (not prefetched) and records
@@ -213,7 +213,7 @@ static void flush_send(struct worker *w)
 	}
 	if (w->cs == CS_ACTIVE && w->sq_head)
 		send_results(w);
-	rhold_sent(&w->hold, uv_now(w->loop));
+	rhold_sent(&w->hold, uv_hrtime() / 1000);
 	uv_timer_stop(&w->hold_timer);
 	if (w->frame.cap > (1u << 20))
 		buf_release(&w->frame); /* do not keep a huge buffer after a burst */
@@ -236,7 +236,7 @@ static void on_flush(uv_idle_t *h)
 	}
 	if (!w->nstarts && !w->sq_head)
 		return;
-	uint64_t ms = w->cs == CS_ACTIVE ? rhold_wait(&w->hold, uv_now(w->loop), w->qhead != NULL, w->nsq) : 0;
+	uint64_t ms = w->cs == CS_ACTIVE ? rhold_wait(&w->hold, uv_hrtime() / 1000, w->qhead != NULL, w->nsq) : 0;
 	if (!ms)
 		flush_send(w);
 	else if (!uv_is_active((uv_handle_t *)&w->hold_timer))

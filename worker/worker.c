@@ -7,7 +7,9 @@
  * one loop turn leave in one `result` frame, sent from an idle callback (an
  * active idle handle keeps the loop from sleeping before the flush, and idle
  * runs before conn's prepare-phase writer, so the frame still goes out this
- * turn).
+ * turn). A stream of short jobs with more queued (exec `true`: one ends per
+ * turn) has its results held up to RHOLD_US (rhold.h) so that several share
+ * a frame; a lone job's result never waits.
  *
  * Starts: the master counts a job as running (not prefetched) and records
  * its start once told. A job still running at the end of the loop turn it
@@ -157,6 +159,7 @@ static void record_result(struct worker *w, int64_t id, int attempt, const struc
 	else
 		w->sq_head = rec;
 	w->sq_tail = rec;
+	w->nsq++;
 	kick(w);
 }
 
@@ -170,6 +173,7 @@ static void sq_clear(struct worker *w)
 		wres_release(r);
 	}
 	w->sq_head = w->sq_tail = NULL;
+	w->nsq = 0;
 }
 
 static void send_results(struct worker *w)
@@ -191,11 +195,36 @@ static void send_results(struct worker *w)
 				w->sq_tail = NULL;
 			r->queued = 0;
 			wres_release(r);
+			w->nsq--;
 			w->st.results_sent++;
 		}
 		if (buf_add(f, "]}", 2) < 0 || conn_send_json(w->conn, f->p, f->len) < 0)
 			return; /* the records stay in the map: the next hello carries them */
 	}
+}
+
+/* This turn's starts and the results in hand, to the master. */
+static void flush_send(struct worker *w)
+{
+	if (w->nstarts) {
+		if (w->cs == CS_ACTIVE)
+			send_started(w);
+		else
+			w->nstarts = 0; /* the next hello lists running jobs with their start */
+	}
+	if (w->cs == CS_ACTIVE && w->sq_head)
+		send_results(w);
+	rhold_sent(&w->hold, uv_hrtime() / 1000);
+	uv_timer_stop(&w->hold_timer);
+	if (w->frame.cap > (1u << 20))
+		buf_release(&w->frame); /* do not keep a huge buffer after a burst */
+}
+
+static void on_hold_timer(uv_timer_t *t)
+{
+	struct worker *w = t->data;
+	if (!w->stopping)
+		flush_send(w);
 }
 
 static void on_flush(uv_idle_t *h)
@@ -206,16 +235,13 @@ static void on_flush(uv_idle_t *h)
 		w->jl_failed = 1; /* the log is best effort: say so once */
 		log_error("%s", joblog_writer_error(w->jl));
 	}
-	if (w->nstarts) {
-		if (w->cs == CS_ACTIVE)
-			send_started(w);
-		else
-			w->nstarts = 0; /* the next hello lists running jobs with their start */
-	}
-	if (w->cs == CS_ACTIVE && w->sq_head)
-		send_results(w);
-	if (w->frame.cap > (1u << 20))
-		buf_release(&w->frame); /* do not keep a huge buffer after a burst */
+	if (!w->nstarts && !w->sq_head)
+		return;
+	uint64_t ms = w->cs == CS_ACTIVE ? rhold_wait(&w->hold, uv_hrtime() / 1000, w->qhead != NULL, w->nsq) : 0;
+	if (!ms)
+		flush_send(w);
+	else if (!uv_is_active((uv_handle_t *)&w->hold_timer))
+		uv_timer_start(&w->hold_timer, on_hold_timer, ms, 0);
 }
 
 /* ---- jobs ---- */
@@ -1321,6 +1347,8 @@ struct worker *worker_new(uv_loop_t *loop, const struct worker_cfg *cfg, char *e
 	w->flush_idle.data = w;
 	uv_timer_init(loop, &w->retry_timer);
 	w->retry_timer.data = w;
+	uv_timer_init(loop, &w->hold_timer);
+	w->hold_timer.data = w;
 	w->cs = CS_IDLE;
 	w->alone_since_ns = util_mono_ns();
 	uv_timer_start(&w->retry_timer, on_retry_timer, 0, 0);
@@ -1438,13 +1466,15 @@ void worker_stop(struct worker *w, void (*done)(void *arg), void *arg)
 	w->cs = CS_OFF;
 	w->stop_cb = done;
 	w->stop_arg = arg;
-	w->pending = 6; /* idle, retry timer, typed, exec, func, git */
+	w->pending = 7; /* idle, retry and hold timers, typed, exec, func, git */
 	if (w->jl)
 		joblog_writer_flush(w->jl);
 	uv_idle_stop(&w->flush_idle);
 	uv_timer_stop(&w->retry_timer);
+	uv_timer_stop(&w->hold_timer);
 	uv_close((uv_handle_t *)&w->flush_idle, on_handle_closed);
 	uv_close((uv_handle_t *)&w->retry_timer, on_handle_closed);
+	uv_close((uv_handle_t *)&w->hold_timer, on_handle_closed);
 	if (w->conn) {
 		w->pending++;
 		conn_close(w->conn, NULL, "worker stopping");

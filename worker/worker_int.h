@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "idmap.h"
 #include "resource.h"
+#include "rhold.h"
 #include "rundir.h"
 #include "worker.h"
 
@@ -82,6 +83,9 @@ struct worker {
 	struct joblog_writer *jl;
 	int jl_failed;
 	uv_idle_t flush_idle;
+	uv_timer_t hold_timer; /* ends a hold of results (rhold.h) */
+	struct rhold hold;
+	size_t nsq; /* results in the send queue */
 	uv_timer_t retry_timer;
 	struct conn *conn;
 	enum cstate cs;

@@ -83,13 +83,21 @@ for W in 2 8; do
 	# The old yardstick, one process spawning 2 at a time, stays beside it
 	# (issue 12's "78 %", and Work Queue's ratio in peer_ratios); it is no
 	# floor for W processes (docs/performance.md, "Exec jobs").
+	# Beside them, the workers' and the master's own CPU per exec job
+	# (utime+stime, their children not counted): what target 4 is lost to.
 	n=10000
-	rates=() raws=() floors=()
+	rates=() raws=() floors=() wcpu=0 mcpu=0
+	wpids=$(ps -eo pid,args | awk -v rd="$MTSLURM_RUN_DIR" '$2 ~ /mtslurm-worker$/ && index($0, rd) {print $1}')
+	own_cpu() { local s=0 p; for p in "$@"; do s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $s; }
 	for k in 1 2 3; do
+		c0=$(own_cpu $wpids) m0=$(own_cpu "$mp")
 		rates+=($("$B/bench/bench_exec" $n | awk '{print $2}'))
+		wcpu=$((wcpu + $(own_cpu $wpids) - c0)) mcpu=$((mcpu + $(own_cpu "$mp") - m0))
 		floors+=($("$B/bench/raw_spawn" -w "$W" $n))
 		raws+=($("$B/bench/raw_spawn" $n 2))
 	done
+	fig "exec_w${W}_worker_cpu_us_per_job" "$(awk -v c="$wcpu" -v hz="$hz" -v n=$((3 * n)) 'BEGIN{printf "%.1f", c*1e6/hz/n}')" us
+	fig "exec_w${W}_master_cpu_us_per_job" "$(awk -v c="$mcpu" -v hz="$hz" -v n=$((3 * n)) 'BEGIN{printf "%.1f", c*1e6/hz/n}')" us
 	med() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 	rate=$(med "${rates[@]}") raw=$(med "${raws[@]}") floor=$(med "${floors[@]}")
 	fig "exec_w${W}_jobs_per_s" "$rate" jobs/s

@@ -194,6 +194,7 @@ struct master_gather {
 	uint32_t n;         /* results read since the last commit */
 	int held;           /* a turn of these results was held back */
 	int due;            /* the timer fired: the next turn commits */
+	int paused;         /* workers' connections are not read during the hold */
 	/* Something other than results came since the last turn (a request,
 	 * a closed connection, a reply queued): the next turn is not held.
 	 * master_touch sets it unless quiet > 0 (master_touch_quiet). */

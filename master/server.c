@@ -258,9 +258,30 @@ void master_gather_note(struct master *m, uint32_t n)
 	g->n += n;
 }
 
+/* Stop (pause = 1) or resume reading every connected worker: while a hold
+ * lasts, their results wait in the sockets and are read in one go when it
+ * ends, instead of waking the loop once per frame. */
+static void gather_pause_workers(struct master *m, int pause)
+{
+	if (m->gather.paused == pause)
+		return;
+	m->gather.paused = pause;
+	for (struct wrk *w = m->workers; w; w = w->next)
+		if (w->peer && w->peer->conn) {
+			if (pause)
+				conn_pause(w->peer->conn);
+			else
+				conn_resume(w->peer->conn);
+		}
+}
+
+/* The hold ends: the workers are read again in this loop iteration's poll,
+ * before the check that commits everything gathered (libuv runs timers,
+ * then poll, then checks). */
 static void on_gather_timer(uv_timer_t *t)
 {
 	struct master *m = t->data;
+	gather_pause_workers(m, 0);
 	m->gather.due = 1;
 	master_touch_quiet(m);
 }
@@ -292,6 +313,7 @@ static int gather_hold(struct master *m)
 	if (!uv_is_active((uv_handle_t *)&g->timer)) {
 		uint64_t left_ms = (MASTER_GATHER_US * 1000ull - held_ns + 999999) / 1000000;
 		uv_timer_start(&g->timer, on_gather_timer, left_ms ? left_ms : 1, 0);
+		gather_pause_workers(m, 1);
 	}
 	g->held = 1;
 	return 1;
@@ -305,6 +327,7 @@ static void gather_begin_turn(struct master *m)
 	g->due = 0;
 	if (uv_is_active((uv_handle_t *)&g->timer))
 		uv_timer_stop(&g->timer);
+	gather_pause_workers(m, 0);
 }
 
 /* After a commit that was not deferred: count its results for /metrics. */

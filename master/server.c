@@ -286,14 +286,33 @@ static void on_gather_timer(uv_timer_t *t)
 	master_touch_quiet(m);
 }
 
+/* Nothing stops a gathering now: no request or other urgent work came
+ * since the last turn, and no shutdown, settling or checkpoint runs. */
+static int gather_allowed(const struct master *m)
+{
+	const struct master_gather *g = &m->gather;
+	return !g->urgent && !m->shutting_down && !m->settling && !m->ckpt_busy && !m->outs.dirty && !m->listings;
+}
+
+/* Hold gathering for at most left_ms: the workers' connections are not
+ * read until the timer (or an urgent turn) ends it. */
+static void gather_start(struct master *m, uint64_t left_ms)
+{
+	struct master_gather *g = &m->gather;
+	if (uv_is_active((uv_handle_t *)&g->timer))
+		return;
+	uv_timer_start(&g->timer, on_gather_timer, left_ms ? left_ms : 1, 0);
+	gather_pause_workers(m, 1);
+}
+
 /* 1 if this turn is held back to gather more results: its only work is
- * workers' results (nothing urgent came since the last turn: no request
- * of a client or over HTTP, no closed connection, no reply queued, no
- * listing waiting for its snapshot), more are expected soon (other jobs
- * are assigned, and the first of these results came within
- * MASTER_GATHER_GAP_US of the one before it), and the hold's bounds are
- * not reached. So a lone job (the single-job round trip: nothing else is
- * assigned) and the last result of a burst are committed at once, as is
+ * workers' results (gather_allowed: nothing urgent came since the last
+ * turn -- no request of a client or over HTTP, no closed connection, no
+ * reply queued, no listing waiting for its snapshot), more are expected
+ * soon (other jobs are assigned, and the first of these results came
+ * within MASTER_GATHER_GAP_US of the one before it), and the hold's bounds
+ * are not reached. So a lone job (the single-job round trip: nothing else
+ * is assigned) and the last result of a burst are committed at once, as is
  * everything at shutdown, while settling after a restart and while a
  * checkpoint defers commits. A pending `wait` does not stop a hold: one
  * for all jobs is answered when nothing is assigned (never held), one for
@@ -301,47 +320,68 @@ static void on_gather_timer(uv_timer_t *t)
 static int gather_hold(struct master *m)
 {
 	struct master_gather *g = &m->gather;
-	if (!g->n || g->urgent || g->due || m->shutting_down || m->settling || m->ckpt_busy)
-		return 0;
-	if (m->outs.dirty || m->listings || !m->sched.nassigned)
+	if (!g->n || g->due || !gather_allowed(m) || !m->sched.nassigned)
 		return 0;
 	if (g->n >= MASTER_GATHER_RESULTS || g->gap_ns > MASTER_GATHER_GAP_US * 1000ull)
 		return 0;
 	uint64_t held_ns = util_mono_ns() - g->first_ns;
 	if (held_ns >= MASTER_GATHER_US * 1000ull)
 		return 0;
-	if (!uv_is_active((uv_handle_t *)&g->timer)) {
-		uint64_t left_ms = (MASTER_GATHER_US * 1000ull - held_ns + 999999) / 1000000;
-		uv_timer_start(&g->timer, on_gather_timer, left_ms ? left_ms : 1, 0);
-		gather_pause_workers(m, 1);
-	}
+	gather_start(m, (MASTER_GATHER_US * 1000ull - held_ns + 999999) / 1000000);
 	g->held = 1;
 	return 1;
 }
 
-/* The turn goes ahead: whatever made it urgent is handled in it. */
+/* The turn goes ahead. Urgent work, or the end of the hold, ends the
+ * gathering (the workers are read again); a turn of quiet work meanwhile
+ * (a sync that ended, a timer's deferred writes) leaves it running. */
 static void gather_begin_turn(struct master *m)
 {
 	struct master_gather *g = &m->gather;
+	if (g->due)
+		g->held = g->n > 0; /* read when the hold ended: gathered */
+	if (g->urgent || g->due || !gather_allowed(m)) {
+		if (uv_is_active((uv_handle_t *)&g->timer))
+			uv_timer_stop(&g->timer);
+		gather_pause_workers(m, 0);
+	}
 	g->urgent = 0;
 	g->due = 0;
-	if (uv_is_active((uv_handle_t *)&g->timer))
-		uv_timer_stop(&g->timer);
-	gather_pause_workers(m, 0);
 }
 
-/* After a commit that was not deferred: count its results for /metrics. */
-static void gather_committed(struct master *m)
+/* After a commit that was not deferred: count its results for /metrics;
+ * returns how many it carried. */
+static uint32_t gather_committed(struct master *m)
 {
 	struct master_gather *g = &m->gather;
-	if (!g->n)
-		return;
+	uint32_t n = g->n;
+	if (!n)
+		return 0;
 	g->commits++;
-	g->results += g->n;
+	g->results += n;
 	if (g->held)
 		g->gathered++;
 	g->n = 0;
 	g->held = 0;
+	return n;
+}
+
+/* At the end of a turn that committed n results: while results flow (the
+ * turn carried several, or one that came closely after the one before),
+ * other jobs are assigned and nothing urgent is pending, the next results
+ * are gathered from the start -- the workers are not read for
+ * MASTER_GATHER_US -- so that a flow costs one wake, one read per worker
+ * and one commit per hold instead of one per result frame. A turn that
+ * carried MASTER_GATHER_RESULTS or more amortised its cost already (an
+ * echo burst): no hold after it. */
+static void gather_after_commit(struct master *m, uint32_t n)
+{
+	struct master_gather *g = &m->gather;
+	if (!n || n >= MASTER_GATHER_RESULTS || !m->sched.nassigned || !gather_allowed(m))
+		return;
+	if (n < 2 && g->gap_ns > MASTER_GATHER_GAP_US * 1000ull)
+		return;
+	gather_start(m, (MASTER_GATHER_US + 999) / 1000);
 }
 
 static void on_check(uv_check_t *h)
@@ -382,8 +422,7 @@ static void on_check(uv_check_t *h)
 	 * sealed for acknowledgement until it is committed. */
 	pipeline_flush(m); /* anything that ended since the flush above: in this commit */
 	int deferred = commit_turn(m);
-	if (!deferred)
-		gather_committed(m);
+	uint32_t committed = deferred ? 0 : gather_committed(m);
 	/* Assignments need no durability (a job lost with its insert was never
 	 * acknowledged); they go out now, so workers start while the disk
 	 * syncs. */
@@ -412,6 +451,7 @@ static void on_check(uv_check_t *h)
 	if (!m->ckpt_busy && !m->shutting_down && store_wants_checkpoint(m->store))
 		start_checkpoint(m);
 	backpressure(m);
+	gather_after_commit(m, committed);
 	if (m->shutting_down && !m->sync_busy && !m->ckpt_busy && !outbox_pending(&m->outs))
 		finish_shutdown(m);
 }

@@ -192,6 +192,7 @@ struct master_gather {
 	uint64_t last_ns;   /* arrival of the latest result, 0 before the first */
 	uint64_t gap_ns;    /* from the result before first_ns's to it */
 	uint32_t n;         /* results read since the last commit */
+	uint32_t last_n;    /* results the last commit that carried any carried */
 	int held;           /* a turn of these results was held back */
 	int due;            /* the timer fired: the next turn commits */
 	int paused;         /* workers' connections are not read during the hold */

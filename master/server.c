@@ -322,7 +322,11 @@ static int gather_hold(struct master *m)
 	struct master_gather *g = &m->gather;
 	if (!g->n || g->due || !gather_allowed(m) || !m->sched.nassigned)
 		return 0;
-	if (g->n >= MASTER_GATHER_RESULTS || g->gap_ns > MASTER_GATHER_GAP_US * 1000ull)
+	/* a turn of MASTER_GATHER_RESULTS amortises its cost already, and so
+	 * does a flow whose last commit carried that many (an echo burst:
+	 * holding its dispatch would only cost throughput) */
+	if (g->n >= MASTER_GATHER_RESULTS || g->last_n >= MASTER_GATHER_RESULTS ||
+	    g->gap_ns > MASTER_GATHER_GAP_US * 1000ull)
 		return 0;
 	uint64_t held_ns = util_mono_ns() - g->first_ns;
 	if (held_ns >= MASTER_GATHER_US * 1000ull)
@@ -363,6 +367,7 @@ static uint32_t gather_committed(struct master *m)
 		g->gathered++;
 	g->n = 0;
 	g->held = 0;
+	g->last_n = n;
 	return n;
 }
 

@@ -194,6 +194,23 @@ static int master_http(struct buf *b, struct master *m)
 	return rc;
 }
 
+/* Result gathering (server.c): results per commit is the ratio of the
+ * first two. */
+static int master_gather(struct buf *b, const struct master *m)
+{
+	const struct master_gather *g = &m->gather;
+	int rc = metrics_family(b, "mtslurm_result_commits_total", "counter",
+				"Commits of state.db that carried workers' results, since the master started");
+	rc |= metrics_sample(b, "mtslurm_result_commits_total", NULL, (double)g->commits);
+	rc |= metrics_family(b, "mtslurm_results_committed_total", "counter",
+			     "Workers' results those commits carried (divided by the commits: results per commit)");
+	rc |= metrics_sample(b, "mtslurm_results_committed_total", NULL, (double)g->results);
+	rc |= metrics_family(b, "mtslurm_result_commits_gathered_total", "counter",
+			     "Of those commits, the ones held back to gather more results (result gathering)");
+	rc |= metrics_sample(b, "mtslurm_result_commits_gathered_total", NULL, (double)g->gathered);
+	return rc;
+}
+
 int metrics_master(struct buf *b, struct master *m)
 {
 	msg *st = query_status_msg(m);
@@ -207,5 +224,6 @@ int metrics_master(struct buf *b, struct master *m)
 				"thread pool",
 				&m->sync_hist);
 	rc |= master_http(b, m);
+	rc |= master_gather(b, m);
 	return rc ? -1 : 0;
 }

@@ -241,7 +241,7 @@ static void on_assign_timer(uv_timer_t *t)
 	workers_flush_assigns(m, 0);
 	if (!m->pa_n)
 		uv_timer_stop(t);
-	master_touch(m); /* commit what was written in this turn */
+	master_touch_quiet(m); /* commit what was written in this turn (it may wait for a gathering) */
 }
 
 double workers_assigned_at(const struct master *m, const struct mjob *j)
@@ -576,10 +576,17 @@ static int handle_results(struct wrk *w, const struct jscan_val *arr, int adopt)
 	struct jscan_it it;
 	struct jscan_val e;
 	struct wresult r;
+	uint32_t nres = 0;
+	int rc = 0;
+	/* results may wait for a gathering (server.c, gather_hold): what
+	 * they touch does not make the next turn urgent */
+	m->gather.quiet++;
 	jscan_iter(&it, arr);
 	while (jscan_next(&it, NULL, &e)) {
-		if (wresult_read(&e, &r, &outb, &errb))
-			return -1;
+		if (wresult_read(&e, &r, &outb, &errb)) {
+			rc = -1;
+			break;
+		}
 		int64_t id = r.id, a = r.a;
 		if (fbuf_item(&w->result_ok) == 0)
 			buf_add_i64(&w->result_ok.b, id);
@@ -600,15 +607,18 @@ static int handle_results(struct wrk *w, const struct jscan_val *arr, int adopt)
 		if (!r.ok && r.crash)
 			err = crash_err;
 		w->sw.done++;
+		nres++;
 		m->worker_result_id = id; /* w keeps it until result_ok: its `done` may pass early */
 		jobs_finalize(m, j, r.ok ? MJOB_COMPLETED : MJOB_FAILED, r.out, r.out ? r.out_n : 0,
 			      r.ok ? NULL : (err && *err ? err : "failed"), r.rc_set, (int)r.rc);
 		m->worker_result_id = 0;
 	}
 	workers_dirty(w);
+	m->gather.quiet--;
+	master_gather_note(m, nres);
 	if (outb.cap > (1u << 20))
 		buf_release(&outb); /* do not keep a huge output's buffer */
-	return 0;
+	return rc;
 }
 
 /* hello's "results" (a tree): read with the one WRESULT decoder above. */
@@ -814,7 +824,7 @@ static void on_started(struct call *c, msg *m)
 		    !(j->flags & MJOB_F_STARTED))
 			mark_started(p->m, j, at, 1);
 	}
-	master_touch(p->m);
+	master_touch_quiet(p->m); /* a start may wait for a gathering */
 }
 
 static void on_revoked(struct call *c, msg *m)

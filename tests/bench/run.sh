@@ -26,6 +26,14 @@ hz=$(getconf CLK_TCK)
 # minimalcluster's batched echo rate, 50 calls per message, W=2, on this
 # machine kind (issue 12): it is not packaged, so it is a reference figure.
 minimalcluster_ref=146595
+# "COMMITS RESULTS" of the master in $MTSLURM_RUN_DIR: its commits that
+# carried workers' results and the results they carried (/metrics)
+gather_counters() {
+	local url tok
+	url=$(sed -n 's/.*"http":"\([^"]*\)".*/\1/p' "$MTSLURM_RUN_DIR/master.json") tok=$(cat "$MTSLURM_RUN_DIR/token")
+	curl -sS --max-time 10 "$url/$tok/metrics" | awk '$1 == "mtslurm_result_commits_total" {c=$2}
+		$1 == "mtslurm_results_committed_total" {r=$2} END {print c+0, r+0}'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", (b > 0 ? a / b : 0)}'; }
 # NAME A B UNIT: the line "NAME A/B" -- none if a peer's B was not measured.
 ratio_fig() {
@@ -87,8 +95,12 @@ for W in 2 8; do
 	# (utime+stime, their children not counted): what target 4 is lost to.
 	n=10000
 	rates=() raws=() floors=() wcpu=0 mcpu=0
+	# the workers' and the master's own CPU per exec job, and the results
+	# per commit the master gathered (docs/performance.md, "Result
+	# gathering"), over the three runs
 	wpids=$(ps -eo pid,args | awk -v rd="$MTSLURM_RUN_DIR" '$2 ~ /mtslurm-worker$/ && index($0, rd) {print $1}')
 	own_cpu() { local s=0 p; for p in "$@"; do s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $s; }
+	g0=$(gather_counters)
 	for k in 1 2 3; do
 		c0=$(own_cpu $wpids) m0=$(own_cpu "$mp")
 		rates+=($("$B/bench/bench_exec" $n | awk '{print $2}'))
@@ -96,8 +108,10 @@ for W in 2 8; do
 		floors+=($("$B/bench/raw_spawn" -w "$W" $n))
 		raws+=($("$B/bench/raw_spawn" $n 2))
 	done
+	g1=$(gather_counters)
 	fig "exec_w${W}_worker_cpu_us_per_job" "$(awk -v c="$wcpu" -v hz="$hz" -v n=$((3 * n)) 'BEGIN{printf "%.1f", c*1e6/hz/n}')" us
 	fig "exec_w${W}_master_cpu_us_per_job" "$(awk -v c="$mcpu" -v hz="$hz" -v n=$((3 * n)) 'BEGIN{printf "%.1f", c*1e6/hz/n}')" us
+	fig "exec_w${W}_results_per_commit" "$(echo "$g0 $g1" | awk '{printf "%.2f", ($4-$2)/(($3-$1) > 0 ? $3-$1 : 1)}')" results
 	med() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 	rate=$(med "${rates[@]}") raw=$(med "${raws[@]}") floor=$(med "${floors[@]}")
 	fig "exec_w${W}_jobs_per_s" "$rate" jobs/s

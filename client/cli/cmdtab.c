@@ -21,7 +21,7 @@
 /* The Slurm options shared by start and add-workers (docs/slurm.md). */
 #define SLURM_OPTS                                                                                             \
 	" --backend --queue --walltime --partition --time --account --qos --constraint --gres --mem --job-name --nodes --ntasks-per-node "  \
-	"--cpus-per-task --sbatch-arg "
+	"--cpus-per-task --sbatch-arg --select "
 
 #define F(field) offsetof(struct cli, field)
 #define FLAG(n, a, field) {n, a, CLI_NO_VALUE, opt_flag, F(field), 0, 0, NULL}
@@ -54,6 +54,7 @@ static const struct cli_option options[] = {
 	STR("--mem", NULL, sl.mem),
 	STR("--job-name", "-J", sl.job_name),
 	STR("--master-host", NULL, sl.master_host),
+	STR("--select", NULL, sl.select),
 	INT("--nodes", "-N", sl.nodes, 1, ANY, "--nodes wants at least 1"),
 	INT("--ntasks-per-node", NULL, sl.ntasks_per_node, 1, ANY, "--ntasks-per-node wants at least 1"),
 	INT("--cpus-per-task", "-c", sl.cpus_per_task, 1, ANY, "--cpus-per-task wants at least 1"),

@@ -5,12 +5,14 @@
  * (--backend slurm, or what "auto" finds). start submits the master as a
  * one-task batch job, waits until it serves (master.json on the shared run
  * directory names its job), then submits the workers as one batch job of N
- * tasks whose script starts one MPI rank per task (`srun mtslurm-worker`
- * under Slurm), and waits until they connected. Every job made is recorded
+ * tasks whose script starts one MPI rank per task (worker_launchers: `srun
+ * mtslurm-worker` under Slurm, Open MPI's `mpirun` under PBS), and waits
+ * until they connected. Before anything is submitted, the backend's check
+ * refuses options it cannot express. Every job made is recorded
  * in RUN_DIR/BACKEND.json (slurm.json) before anything waits on it, so stop
  * -- or a failed start -- cancels exactly those jobs. Every call to the
  * batch system goes through slurm/batch.h's table, whose Slurm entry uses
- * libslurm (no sbatch/squeue/scancel). The backend chosen is written into
+ * libslurm (no sbatch/squeue/scancel) and PBS entry qsub/qstat/qdel. The backend chosen is written into
  * RUN_DIR/config (MTSLURM_BACKEND=NAME), the default of the next start.
  */
 #include <errno.h>

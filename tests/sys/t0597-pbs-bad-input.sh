@@ -18,6 +18,9 @@
 . "$(dirname "$0")/lib.sh"
 slurm_up
 command -v qsub >/dev/null || fail "qsub missing: apt-get install slurm-wlm-torque (tests/deps.sh)"
+# the workers' mpirun talks over loopback: every "node" of the test
+# cluster is this machine (local mode does the same)
+export MTSLURM_MPIRUN_ARGS="--mca oob_tcp_if_include lo --mca btl_tcp_if_include lo"
 
 # expect_fail WANT CMD...: fails, prints WANT on one line, leaves nothing behind
 expect_fail() {

@@ -137,6 +137,7 @@ struct autoscale *autoscale_new(struct master *m, const char *path, char *err, s
 	s->work_dir = str(c, "work_dir");
 	s->out_path = str(c, "out");
 	s->script = str(c, "script");
+	s->select = str(c, "select");
 	int64_t v;
 	if (!msg_get_int(c, "ntasks_per_node", &v))
 		s->ntasks_per_node = (uint32_t)v;

@@ -4,7 +4,7 @@
  * by name, choosing one for "auto" (the machine's batch system, else this
  * machine), and telling whether this process runs inside an allocation.
  * See batch.h. The backends themselves live one per file (sljob.c,
- * localjob.c).
+ * pbsbatch.c, localjob.c).
  */
 #include "batch.h"
 
@@ -15,9 +15,11 @@
 #include <string.h>
 
 /* "auto" takes the first whose detect() says yes, so a batch system comes
- * before local, which always does. The PBS module goes between them. */
+ * before local, which always does. PBS's detect() wants a PBS server's
+ * configuration, not just qsub (which may be Slurm's wrapper). */
 const struct batch_ops *const batch_backends[] = {
 	&batch_slurm_ops,
+	&batch_pbs_ops,
 	&batch_local_ops,
 	NULL,
 };

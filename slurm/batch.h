@@ -8,7 +8,7 @@
  * process runs inside an allocation of that system and which. The CLI
  * (start, stop, status, add-workers), the master's autoscaler and the
  * worker's time-limit drain use only this table; sljob.h is Slurm's module
- * behind it.
+ * behind it, pbsjob.h PBS's (through pbsbatch.c).
  *
  * Job ids are strings (Slurm's "123", PBS's "123.server", a local
  * "PID@START"), at most BATCH_ID_MAX - 1 printable bytes without quotes,
@@ -37,7 +37,11 @@ struct batch_spec {
 	const char *constraint; /* node features */
 	const char *gres;       /* generic resources per node, e.g. "gpu:1" */
 	const char *mem;        /* per node: "4000" (MB), "4G", "512M" */
-	const char *walltime;   /* "MM", "MM:SS", "HH:MM:SS", "D-HH[:MM[:SS]]" */
+	const char *walltime;   /* "MM", "MM:SS", "HH:MM:SS", "D-HH[:MM[:SS]]" (Slurm's forms; PBS gets HH:MM:SS) */
+	/* PBS Pro's select statement, verbatim ("2:ncpus=8:mpiprocs=8"),
+	 * instead of nodes/ntasks_per_node/cpus_per_task/mem; only PBS takes
+	 * it, the other backends refuse it */
+	const char *select;
 	uint32_t nodes;         /* minimum; 0: the system decides */
 	uint32_t ntasks;        /* 0: 1 */
 	uint32_t ntasks_per_node;
@@ -74,7 +78,7 @@ struct batch_info {
 };
 
 struct batch_ops {
-	const char *name;  /* "slurm", "local": --backend NAME */
+	const char *name;  /* "slurm", "pbs", "local": --backend NAME */
 	const char *title; /* for messages: "Slurm" */
 	/* Does this machine have the system (its configuration, its commands)?
 	 * Cheap and local: no round trip. For "auto". */
@@ -82,6 +86,11 @@ struct batch_ops {
 	/* Is the system there and answering? 0, or -1 with err saying which
 	 * and what to do. */
 	int (*available)(char *err, size_t errlen);
+	/* Would submit refuse spec whatever the system's state (an option
+	 * this system cannot express, a malformed value)? 0, or -1 with err
+	 * naming the option and what to use instead. Runs nothing: the CLI
+	 * asks before it submits anything. NULL: submit alone decides. */
+	int (*check)(const struct batch_spec *spec, char *err, size_t errlen);
 	/* Submit; id gets the new job's id. -1: refused (retrying is
 	 * pointless; err says why), -2: may work later. */
 	int (*submit)(const struct batch_spec *spec, char id[BATCH_ID_MAX], char *err, size_t errlen);
@@ -94,17 +103,21 @@ struct batch_ops {
 	const char *alloc_env;
 };
 
-/* The backend modules, one file each: sljob.c (Slurm, through libslurm)
- * and localjob.c (this machine). A PBS module (pbsjob.c) adds its
- * batch_pbs_ops here and to batch_backends in batch.c, between Slurm and
- * local: that order is "auto"'s. */
+/* The backend modules, one file each: sljob.c (Slurm, through libslurm),
+ * pbsbatch.c (PBS, through its commands: pbsjob.h) and localjob.c (this
+ * machine), in batch_backends in that order, which is "auto"'s. */
 extern const struct batch_ops batch_slurm_ops;
+extern const struct batch_ops batch_pbs_ops;
 extern const struct batch_ops batch_local_ops;
 
 /* The backends built in, in "auto" order; NULL-terminated. */
 extern const struct batch_ops *const batch_backends[];
 
-/* The backend named name ("slurm", "local"); "auto" or NULL: batch_detect().
+/* Slurm's time forms ("MM", "MM:SS", "HH:MM:SS", "D-HH[:MM[:SS]]") into
+ * seconds; -1 if malformed or 0 (pbsbatch.c: PBS wants HH:MM:SS). */
+long pbsbatch_walltime_s(const char *s);
+
+/* The backend named name ("slurm", "pbs", "local"); "auto" or NULL: batch_detect().
  * NULL if there is none of that name, with err listing those there are. */
 const struct batch_ops *batch_find(const char *name, char *err, size_t errlen);
 

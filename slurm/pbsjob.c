@@ -916,7 +916,7 @@ int pbsjob_cancel(const char *id, char *err, size_t errlen)
 	return q == -2 ? -2 : -1;
 }
 
-static int on_path(const char *prog)
+int pbsjob_on_path(const char *prog)
 {
 	const char *path = getenv("PATH");
 	if (!path || !*path)
@@ -936,7 +936,7 @@ int pbsjob_available(char *err, size_t errlen)
 {
 	static const char *const progs[] = {"qsub", "qstat", "qdel"};
 	for (size_t i = 0; i < sizeof progs / sizeof progs[0]; i++)
-		if (!on_path(progs[i]))
+		if (!pbsjob_on_path(progs[i]))
 			return say(err, errlen, "no PBS here: %s is not on PATH (install PBS's client commands, or use another backend)",
 				   progs[i]), -1;
 	const char *argv[] = {"qstat", "-Q", NULL};

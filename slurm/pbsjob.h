@@ -73,6 +73,9 @@ long pbsjob_parse_mem(const char *s);
  * -1 with err naming the bad field. Pure: runs nothing. */
 int pbsjob_render(const struct pbsjob_spec *spec, char **out, char *err, size_t errlen);
 
+/* Is prog an executable on $PATH? 1 or 0. */
+int pbsjob_on_path(const char *prog);
+
 /* Are qsub and qstat on PATH, and does `qstat -Q` (the queues) answer?
  * 0, or -1 with err saying which (and suggesting another backend). */
 int pbsjob_available(char *err, size_t errlen);

@@ -517,8 +517,20 @@ static int parse_id(const char *s, uint32_t *id, char *err, size_t n)
 	return 0;
 }
 
+/* The one batch_spec field Slurm has no use for: PBS's select statement. */
+static int slurm_check(const struct batch_spec *b, char *err, size_t errlen)
+{
+	if (!b->select)
+		return 0;
+	snprintf(err, errlen, "--select is PBS's (--backend pbs); with Slurm give --nodes, --ntasks-per-node, "
+		 "--cpus-per-task, --mem, --gres or --constraint instead");
+	return -1;
+}
+
 static int slurm_submit(const struct batch_spec *b, char id[BATCH_ID_MAX], char *err, size_t errlen)
 {
+	if (slurm_check(b, err, errlen))
+		return -1;
 	struct sljob_spec s = {
 		.name = b->name, .partition = b->queue, .account = b->account, .qos = b->qos,
 		.constraint = b->constraint, .gres = b->gres, .mem = b->mem, .time = b->walltime,
@@ -568,6 +580,7 @@ const struct batch_ops batch_slurm_ops = {
 	.title = "Slurm",
 	.detect = sljob_configured,
 	.available = sljob_available,
+	.check = slurm_check,
 	.submit = slurm_submit,
 	.query = slurm_query,
 	.cancel = slurm_cancel,

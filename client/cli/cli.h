@@ -72,6 +72,7 @@ struct cli {
 	struct {
 		const char *partition, *time, *account, *qos, *constraint, *gres, *mem, *job_name;
 		const char *master_host; /* address the master binds (default all) */
+		const char *select;      /* --select: PBS Pro's select statement for the workers */
 		int nodes, ntasks_per_node, cpus_per_task;
 		const char *extra[32]; /* --sbatch-arg */
 		int nextra;

@@ -5,12 +5,14 @@
  * (--backend slurm, or what "auto" finds). start submits the master as a
  * one-task batch job, waits until it serves (master.json on the shared run
  * directory names its job), then submits the workers as one batch job of N
- * tasks whose script starts one MPI rank per task (`srun mtslurm-worker`
- * under Slurm), and waits until they connected. Every job made is recorded
+ * tasks whose script starts one MPI rank per task (worker_launchers: `srun
+ * mtslurm-worker` under Slurm, Open MPI's `mpirun` under PBS), and waits
+ * until they connected. Before anything is submitted, the backend's check
+ * refuses options it cannot express. Every job made is recorded
  * in RUN_DIR/BACKEND.json (slurm.json) before anything waits on it, so stop
  * -- or a failed start -- cancels exactly those jobs. Every call to the
  * batch system goes through slurm/batch.h's table, whose Slurm entry uses
- * libslurm (no sbatch/squeue/scancel). The backend chosen is written into
+ * libslurm (no sbatch/squeue/scancel) and PBS entry qsub/qstat/qdel. The backend chosen is written into
  * RUN_DIR/config (MTSLURM_BACKEND=NAME), the default of the next start.
  */
 #include <errno.h>
@@ -291,6 +293,7 @@ static void apply_defaults(struct cli *cli)
 	dflt(&cli->sl.gres, "MTSLURM_GRES");
 	dflt(&cli->sl.mem, "MTSLURM_MEM");
 	dflt(&cli->sl.master_host, "MTSLURM_MASTER_HOST");
+	dflt(&cli->sl.select, "MTSLURM_SELECT");
 	dflt_extra(cli);
 }
 
@@ -360,6 +363,7 @@ static void jstr(struct buf *b, const char *s)
 }
 
 static void worker_script(struct cli *cli, struct buf *b, const char *bin);
+static void worker_args(struct cli *cli, struct buf *b);
 
 /* RUN_DIR/autoscale.json: what the master needs to submit worker jobs
  * itself (master/autoscale.c). */
@@ -374,9 +378,9 @@ static void write_autoscale(struct cli *cli, const char *worker_bin)
 		 cli->batch->name, cli->max_workers, cli->workers_per_alloc ? cli->workers_per_alloc : 1,
 		 cli->idle_timeout_s >= 0 ? cli->idle_timeout_s : 300.0);
 	const char *keys[] = {"name", "partition", "time", "account", "qos", "constraint", "gres", "mem", "work_dir", "out",
-			      "script"};
+			      "script", "select"};
 	const char *vals[] = {name, cli->sl.partition, cli->sl.time, cli->sl.account, cli->sl.qos, cli->sl.constraint,
-			      cli->sl.gres, cli->sl.mem, cli->run_dir, out, script.p};
+			      cli->sl.gres, cli->sl.mem, cli->run_dir, out, script.p, cli->sl.select};
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		buf_addf(&b, ",\"%s\":", keys[i]);
 		jstr(&b, vals[i]);
@@ -446,7 +450,7 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
  * $MTSLURM_SRUN_ARGS says otherwise); with HTTP, a node agent on each node
  * of the job too, in a step that overlaps the workers' (it takes no task
  * from them) and ends when they have left. */
-static void worker_script(struct cli *cli, struct buf *b, const char *bin)
+static void srun_workers(struct cli *cli, struct buf *b, const char *bin)
 {
 	const char *srun_args = getenv("MTSLURM_SRUN_ARGS");
 	/* As in local mode: a worker leaves on its own (stop, drain) without
@@ -469,6 +473,17 @@ static void worker_script(struct cli *cli, struct buf *b, const char *bin)
 	buf_adds(b, srun_args && *srun_args ? srun_args : "--mpi=pmix");
 	buf_adds(b, " --kill-on-bad-exit=0 ");
 	shq(b, bin);
+	worker_args(cli, b);
+	buf_adds(b, "\n");
+	/* the workers left: the node agents stop the workers they launched,
+	 * then themselves (srun passes SIGTERM on to them) */
+	if (!cli->no_http)
+		buf_adds(b, "rc=$?\nkill -TERM \"$nodes\" 2>/dev/null\nwait \"$nodes\"\nexit $rc\n");
+}
+
+/* The worker's arguments, after its program: --run-dir, --slots, --resource. */
+static void worker_args(struct cli *cli, struct buf *b)
+{
 	buf_adds(b, " --run-dir ");
 	shq(b, cli->run_dir);
 	buf_addf(b, " --slots %d", cli->slots);
@@ -476,11 +491,62 @@ static void worker_script(struct cli *cli, struct buf *b, const char *bin)
 		buf_adds(b, " --resource ");
 		shq(b, cli->resource[i]);
 	}
+}
+
+/* Workers through Open MPI's mpirun (PBS): on the hosts of $PBS_NODEFILE
+ * where PBS wrote one, else on the allocation mpirun finds itself (under
+ * Slurm's PBS wrappers the job is a Slurm job: mpirun starts its daemons
+ * with srun, --overlap so that the node agents' step and the workers'
+ * share the CPUs). The rank counts come from the job's environment
+ * (MTSLURM_BATCH_NTASKS, _TASKS_PER_NODE: slurm/pbsbatch.c). With HTTP, a
+ * node agent per node, by a second mpirun ending when the workers left. */
+static void mpirun_workers(struct cli *cli, struct buf *b, const char *bin)
+{
+	const char *extra = getenv("MTSLURM_MPIRUN_ARGS");
+	const char *common = "mpirun --allow-run-as-root --bind-to none ${PBS_NODEFILE:+--hostfile \"$PBS_NODEFILE\"}";
+	buf_adds(b, "#!/bin/sh\n# mtslurm workers through mpirun, one per task, and a node agent per node (written by "
+		    "mtslurm)\nexport OMPI_MCA_orte_allowed_exit_without_sync=1\n"
+		    "[ -z \"$PBS_NODEFILE\" ] && [ -n \"$SLURM_JOB_ID\" ] && export OMPI_MCA_plm_slurm_args=--overlap\n"
+		    "map=\n[ \"${MTSLURM_BATCH_TASKS_PER_NODE:-0}\" -gt 0 ] && "
+		    "map=\"--map-by ppr:$MTSLURM_BATCH_TASKS_PER_NODE:node\"\n");
+	if (!cli->no_http) {
+		char node_bin[PATH_MAX];
+		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
+		buf_addf(b, "%s --map-by ppr:1:node %s ", common, extra && *extra ? extra : "");
+		shq(b, node_bin);
+		buf_adds(b, " --run-dir ");
+		shq(b, cli->run_dir);
+		buf_adds(b, " --worker-ports ");
+		shq(b, cli->node_ports ? cli->node_ports : "8092-8111");
+		buf_adds(b, " &\nnodes=$!\n");
+	}
+	buf_addf(b, "%s%s -np \"${MTSLURM_BATCH_NTASKS:-1}\" $map %s ", cli->no_http ? "exec " : "", common,
+		 extra && *extra ? extra : "");
+	shq(b, bin);
+	worker_args(cli, b);
 	buf_adds(b, "\n");
-	/* the workers left: the node agents stop the workers they launched,
-	 * then themselves (srun passes SIGTERM on to them) */
 	if (!cli->no_http)
 		buf_adds(b, "rc=$?\nkill -TERM \"$nodes\" 2>/dev/null\nwait \"$nodes\"\nexit $rc\n");
+}
+
+/* How each batch system's job starts one worker rank per task on every
+ * node it got; a backend not listed uses srun. */
+static const struct {
+	const char *backend;
+	void (*script)(struct cli *cli, struct buf *b, const char *bin);
+} worker_launchers[] = {
+	{"slurm", srun_workers},
+	{"pbs", mpirun_workers},
+};
+
+static void worker_script(struct cli *cli, struct buf *b, const char *bin)
+{
+	for (size_t i = 0; i < sizeof worker_launchers / sizeof worker_launchers[0]; i++)
+		if (strcmp(worker_launchers[i].backend, cli->batch->name) == 0) {
+			worker_launchers[i].script(cli, b, bin);
+			return;
+		}
+	srun_workers(cli, b, bin);
 }
 
 /* Submits s; id gets its job id. */
@@ -686,6 +752,7 @@ static void submit_workers(struct cli *cli, struct slrec *r, int n, const char *
 	s.ntasks = (uint32_t)n;
 	s.ntasks_per_node = (uint32_t)cli->sl.ntasks_per_node;
 	s.cpus_per_task = (uint32_t)(cli->sl.cpus_per_task ? cli->sl.cpus_per_task : 0);
+	s.select = cli->sl.select;
 	worker_script(cli, &script, bin);
 	s.script = script.p;
 	char what[64];
@@ -815,12 +882,39 @@ static int start_done(struct cli *cli, const struct master_info *mi, const struc
 	return 0;
 }
 
+/* Options the backend cannot take (a QOS for PBS, --select for Slurm, a
+ * malformed walltime): one line, before anything is submitted. */
+static void check_specs(struct cli *cli, int master)
+{
+	char err[600];
+	struct jobnames jn;
+	struct batch_spec s;
+	if (!cli->batch->check)
+		return;
+	for (int i = master ? 0 : 1; i < 2; i++) {
+		job_names(cli, i ? "workers" : "master", &jn);
+		base_spec(cli, &s, &jn);
+		s.script = "#!/bin/sh\n";
+		s.ntasks = i ? (uint32_t)(cli->n > 0 ? cli->n : 1) : 1;
+		if (i) {
+			s.gres = cli->sl.gres;
+			s.nodes = (uint32_t)cli->sl.nodes;
+			s.ntasks_per_node = (uint32_t)cli->sl.ntasks_per_node;
+			s.cpus_per_task = (uint32_t)cli->sl.cpus_per_task;
+			s.select = cli->sl.select;
+		}
+		if (cli->batch->check(&s, err, sizeof err))
+			cli_die(2, "%s", err);
+	}
+}
+
 /* The batch system answers, the run dir exists (with the backend written
  * into its config), the programs are there. */
 static void start_prepare(struct cli *cli, char *master_bin, char *worker_bin)
 {
 	char err[600], node_bin[PATH_MAX];
 	apply_defaults(cli);
+	check_specs(cli, 1);
 	if (cli->batch->available(err, sizeof err))
 		cli_die(1, "%s", err);
 	if (rundir_create(cli->run_dir, err, sizeof err))
@@ -909,6 +1003,7 @@ int cmd_add_workers_batch(struct cli *cli, const struct batch_ops *ops)
 	int before = cli_connected_workers(c);
 	mts_close(c);
 	apply_defaults(cli);
+	check_specs(cli, 0);
 	if (ops->available(err, sizeof err))
 		cli_die(1, "%s", err);
 	if (r.slots > 0 && cli->slots == 1)

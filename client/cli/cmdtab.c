@@ -21,7 +21,7 @@
 /* The Slurm options shared by start and add-workers (docs/slurm.md). */
 #define SLURM_OPTS                                                                                             \
 	" --backend --queue --walltime --partition --time --account --qos --constraint --gres --mem --job-name --nodes --ntasks-per-node "  \
-	"--cpus-per-task --sbatch-arg "
+	"--cpus-per-task --sbatch-arg --select "
 
 #define F(field) offsetof(struct cli, field)
 #define FLAG(n, a, field) {n, a, CLI_NO_VALUE, opt_flag, F(field), 0, 0, NULL}
@@ -54,6 +54,7 @@ static const struct cli_option options[] = {
 	STR("--mem", NULL, sl.mem),
 	STR("--job-name", "-J", sl.job_name),
 	STR("--master-host", NULL, sl.master_host),
+	STR("--select", NULL, sl.select),
 	INT("--nodes", "-N", sl.nodes, 1, ANY, "--nodes wants at least 1"),
 	INT("--ntasks-per-node", NULL, sl.ntasks_per_node, 1, ANY, "--ntasks-per-node wants at least 1"),
 	INT("--cpus-per-task", "-c", sl.cpus_per_task, 1, ANY, "--cpus-per-task wants at least 1"),
@@ -153,15 +154,16 @@ static const struct cli_command commands[] = {
 	 0, NULL,
 	 "usage: mtslurm -n N --local start [options]       (master and workers on this machine)\n"
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
-	 "       mtslurm -n N start --backend NAME [...]    (a backend by name: slurm, local)\n"
+	 "       mtslurm -n N start --backend NAME [...]    (a backend by name: slurm, pbs, local)\n"
 	 "       mtslurm start --in-allocation [-n N]       (inside your sbatch/salloc allocation)\n"
 	 "       mtslurm start --autoscale --max-workers M  (Slurm: worker jobs on demand)\n"
 	 "Start a master and N workers; waits until the master serves and all N workers connected.\n"
 	 "  -n, --workers N   workers (MPI ranks; inside an allocation: one per task by default)\n"
-	 "  --backend NAME    where the master and workers run: slurm (jobs through libslurm), local\n"
-	 "                    (this machine, mpirun) or auto; default: $MTSLURM_BACKEND, else the\n"
-	 "                    run dir's last start (RUN_DIR/config), else auto: Slurm if this machine\n"
-	 "                    has its configuration, else local\n"
+	 "  --backend NAME    where the master and workers run: slurm (jobs through libslurm), pbs\n"
+	 "                    (jobs through qsub), local (this machine, mpirun) or auto; default:\n"
+	 "                    $MTSLURM_BACKEND, else the run dir's last start (RUN_DIR/config), else\n"
+	 "                    auto: Slurm if this machine has its configuration, else PBS if it has a\n"
+	 "                    PBS server's, else local\n"
 	 "  --local           --backend local\n"
 	 "  --in-allocation   run inside the current Slurm allocation (srun)\n"
 	 "  --slots S         jobs each worker runs at once (default 1; at most this node's cores)\n"
@@ -194,13 +196,16 @@ static const struct cli_command commands[] = {
 	 "  -p, --partition P (--queue)   -t, --time T (--walltime)   -A, --account A   --qos Q\n"
 	 "  -C, --constraint F   --mem M   --gres G   -N, --nodes N   --ntasks-per-node K\n"
 	 "  -c, --cpus-per-task C   -J, --job-name NAME   --sbatch-arg ARG (repeatable)   --master-host ADDR\n"
-	 "  --autoscale   --max-workers M   --idle-timeout T   --workers-per-alloc K\n"},
+	 "  --autoscale   --max-workers M   --idle-timeout T   --workers-per-alloc K\n"
+	 "PBS mode (--backend pbs, docs/pbs.md): --queue, --walltime, --account, --mem, --nodes,\n"
+	 "  --ntasks-per-node, --cpus-per-task, --job-name as above; --select S (the workers' select\n"
+	 "  statement, verbatim); --qos, --gres, --constraint and --sbatch-arg are refused\n"},
 	{"stop", run_stop, " --timeout --json ", 0, NULL,
 	 "usage: mtslurm stop [--timeout SECONDS] [--json]\n"
 	 "Ask the master to shut down (it tells its workers to exit), wait for it and mpirun, then\n"
 	 "SIGTERM/SIGKILL what is left of the processes start launched on this node (the master of\n"
 	 "master.json and the mpirun of launch.json, each checked by its command line; default\n"
-	 "timeout 20 s). With Slurm: cancels the cluster's Slurm jobs.\n"
+	 "timeout 20 s). With Slurm or PBS: cancels the cluster's batch jobs (scancel, qdel).\n"
 	 "  --timeout S   how long to wait for the master and mpirun to exit\n"
 	 "  --json        print what was stopped as one JSON object\n"},
 	{"status", cmd_status, " --json ", 0, NULL,
@@ -350,7 +355,7 @@ static const struct cli_command commands[] = {
 	 "  -p, --partition P (--queue)   -t, --time T (--walltime)   -A, --account A   --qos Q\n"
 	 "  -C, --constraint F\n"
 	 "  --mem M   --gres G   -N, --nodes N   --ntasks-per-node K   -c, --cpus-per-task C\n"
-	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)\n"},
+	 "  -J, --job-name NAME   --sbatch-arg ARG (repeatable)   --select S (PBS: the workers' select)\n"},
 	{"type", cmd_type, " --worker-type --endpoint --schema --timeout --retries --json ", 2, "add|del and a name",
 	 "usage: mtslurm type add NAME (--worker-type W | --endpoint URL) [--schema FILE] [--timeout S] [--retries N]\n"
 	 "       mtslurm type del NAME\n"

@@ -141,6 +141,12 @@ assert_slurm_jobs_ended() {
 slurm_jobs_of_run() { [ -f "$MTSLURM_RUN_DIR/slurm.json" ] && grep -o '"id":[0-9]*\|"master_job":[0-9]*' \
 	"$MTSLURM_RUN_DIR/slurm.json" | grep -o '[0-9]*$' || true; }
 
+# pbs_jobs_of_run: the PBS job ids in pbs.json (master first), as start --backend pbs recorded them.
+pbs_jobs_of_run() { [ -f "$MTSLURM_RUN_DIR/pbs.json" ] && grep -o '"id":"*[0-9][^,}"]*\|"master_job":"*[0-9][^,}"]*' \
+	"$MTSLURM_RUN_DIR/pbs.json" | sed 's/.*:"*//' || true; }
+# pbs_state ID: qstat's job_state letter (Q, R, C, ...; "" once forgotten).
+pbs_state() { qstat -f "$1" 2>/dev/null | sed -n 's/^[[:space:]]*job_state = \([A-Z]\).*/\1/p'; }
+
 # ---- mindtrace's HTTP API on this test's master (its token and URL read
 # from the run directory on each call, so they follow a restart) ----
 # mt_http PATH JSON: POST it; prints "CODE BODY".

@@ -2,7 +2,8 @@
 # --backend (slurm/batch.h's table) without a batch system: an unknown name
 # is one clear line listing the known ones, and starts nothing; --local and
 # --backend local are the same; "auto" on a machine without Slurm's
-# configuration is local; RUN_DIR/config's MTSLURM_BACKEND is the default of
+# configuration or a PBS server's is local (qsub alone, as Slurm's PBS
+# wrappers install it, is not PBS); $PBS_SERVER makes it PBS; RUN_DIR/config's MTSLURM_BACKEND is the default of
 # a start, over what "auto" would choose; a local start leaves the config
 # alone; add-workers refuses another backend than its cluster's. (A Slurm
 # start writing the config: t0592.)
@@ -19,14 +20,29 @@ expect_fail() {
 	[ ! -f "$MTSLURM_RUN_DIR/master.json" ] || fail "master.json after '$*'"
 	[ -z "$(our_procs)" ] || fail "processes left after '$*': $(our_procs)"
 }
-expect_fail 2 "--backend nosuch: no such backend in this mtslurm; it knows auto, slurm, local" \
+expect_fail 2 "--backend nosuch: no such backend in this mtslurm; it knows auto, slurm, pbs, local" \
 	mtslurm -n 1 start --backend nosuch
-expect_fail 2 "--backend pbs: no such backend in this mtslurm; it knows auto, slurm, local" \
-	mtslurm -n 1 start --backend pbs --queue batch --walltime 2:00:00
+# pbs is known; with no PBS server answering here (Slurm's wrappers, if
+# installed, have no Slurm configuration either), one line says so
+rc=0; out=$(mtslurm -n 1 start --backend pbs --queue batch --walltime 2:00:00 2>&1) || rc=$?
+assert_eq 1 "$rc" "exit code of --backend pbs without a PBS server"
+case "$out" in
+"mtslurm: no PBS here: qsub is not on PATH"* | "mtslurm: the PBS server does not answer: qstat -Q"*) ;;
+*) fail "--backend pbs without a PBS server: $out" ;;
+esac
+[ "$(echo "$out" | wc -l)" -eq 1 ] || fail "not one line: $out"
+[ -z "$(our_procs)" ] || fail "processes left after --backend pbs: $(our_procs)"
+# a PBS server's configuration ($PBS_SERVER: Torque's) makes auto choose
+# PBS -- where qsub is there; qsub alone (Slurm's wrappers) does not, below
+if command -v qsub >/dev/null; then
+	rc=0; out=$(PBS_SERVER=nowhere mtslurm -n 1 start 2>&1) || rc=$?
+	assert_eq 1 "$rc" "exit code of auto with \$PBS_SERVER"
+	assert_contains "$out" "mtslurm: the PBS server does not answer" "auto chose PBS for \$PBS_SERVER"
+fi
 expect_fail 2 "--local is --backend local; it cannot go with --backend slurm" \
 	mtslurm -n 1 --local start --backend slurm
 MTSLURM_BACKEND=nosuch expect_fail 2 \
-	"--backend nosuch: no such backend in this mtslurm; it knows auto, slurm, local" mtslurm -n 1 start
+	"--backend nosuch: no such backend in this mtslurm; it knows auto, slurm, pbs, local" mtslurm -n 1 start
 
 # RUN_DIR/config's MTSLURM_BACKEND (as a Slurm start writes it) is the
 # default: Slurm is asked, and there is none here -- where auto would have
@@ -42,8 +58,9 @@ assert_eq 1 "$rc" "exit code of a start the config sends to Slurm"
 assert_contains "$out" "no Slurm configuration found" "the run dir's backend (slurm) was the default"
 [ -z "$(our_procs)" ] || fail "processes left after the failed start: $(our_procs)"
 
-# --backend auto, no Slurm configuration here: local; a local start leaves
-# the config as it was
+# --backend auto, no Slurm configuration here: local (even with Slurm's
+# PBS wrappers installed: their qsub is no PBS server); a local start
+# leaves the config as it was
 mtslurm -n 1 start --backend auto
 assert_eq 1 "$(jget "$(mtslurm status --json)" '$.workers.connected')" "auto started a local worker"
 [ -n "$(mpirun_pid)" ] || fail "auto did not start locally (no mpirun in launch.json)"

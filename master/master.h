@@ -23,6 +23,7 @@
 #include "call.h"
 #include "conn.h"
 #include "fbuf.h"
+#include "gather.h"
 #include "idranges.h"
 #include "arrays.h"
 #include "jobclock.h"
@@ -54,22 +55,6 @@
 /* A sync that only `result_ok` frames wait for is put off this long, for
  * a client's next submit to share it (docs/master.md, the turn). */
 #define MASTER_LAZY_SYNC_MS 2
-/* Result gathering (server.c, gather_hold; docs/performance.md, "Result
- * gathering"): a turn whose only work is workers' results, while other
- * jobs run on workers and results came closely spaced, is held back --
- * its commit, dispatch, writes to workers and clients and its seal wait
- * for more results -- so that several results share one commit, one
- * write per worker and per client and one sync. The hold is bounded:
- * MASTER_GATHER_US after the first result held (libuv's millisecond timer
- * ends it, so at most about 2 ms), or MASTER_GATHER_RESULTS results, which
- * already amortise a turn's fixed cost (an echo burst reaches it with one
- * frame). Workers' prefetch windows (sched.h: about 50 ms of work per slot)
- * keep them busy meanwhile. A result that came more than
- * MASTER_GATHER_GAP_US after the one before it is not held: results that
- * far apart would gather nothing. */
-#define MASTER_GATHER_US 1000
-#define MASTER_GATHER_RESULTS 64
-#define MASTER_GATHER_GAP_US 2000
 /* Ids a cancel-all sweep rewrites per turn (a few ms of SQLite). */
 #define MASTER_SWEEP_IDS 16384
 /* Lost workers `status` lists (the newest; all of them are counted). */
@@ -185,26 +170,6 @@ struct waiter {
 	struct waiter *next;
 };
 
-/* The state of result gathering (see MASTER_GATHER_US). */
-struct master_gather {
-	uv_timer_t timer;   /* ends a hold */
-	uint64_t first_ns;  /* arrival of the first result not yet committed (util_mono_ns) */
-	uint64_t last_ns;   /* arrival of the latest result, 0 before the first */
-	uint64_t gap_ns;    /* from the result before first_ns's to it */
-	uint32_t n;         /* results read since the last commit */
-	uint32_t last_n;    /* results the last commit that carried any carried */
-	int held;           /* a turn of these results was held back */
-	int due;            /* the timer fired: the next turn commits */
-	int paused;         /* workers' connections are not read during the hold */
-	/* Something other than results came since the last turn (a request,
-	 * a closed connection, a reply queued): the next turn is not held.
-	 * master_touch sets it unless quiet > 0 (master_touch_quiet). */
-	int urgent, quiet;
-	/* for /metrics: commits that carried results, the results they
-	 * carried, and those of them made after a hold */
-	uint64_t commits, results, gathered;
-};
-
 struct master_cfg {
 	const char *run_dir;
 	const char *host;      /* bind address */
@@ -253,7 +218,7 @@ struct master {
 	double sync_s;                  /* how long the last store_sync took */
 	struct metrics_hist sync_hist;  /* of those, for /metrics */
 	char ckpt_err[256];
-	struct master_gather gather; /* result gathering (server.c) */
+	struct master_gather gather; /* result gathering (gather.c) */
 	struct outbox_set outs;  /* replies of every transport, held until durable */
 	int settling;            /* after a restart: no dispatch until known workers are back */
 	struct pend_assign *pa;  /* ring of assignments not yet written to the store */
@@ -328,8 +293,6 @@ void master_touch(struct master *m);
  * (results, starts, a finished sync, deferred writes): it does not make
  * the next turn urgent. */
 void master_touch_quiet(struct master *m);
-/* n worker results were read (workers.c): gathering's bookkeeping. */
-void master_gather_note(struct master *m, uint32_t n);
 void master_free(struct master *m);
 
 /* clients.c */

@@ -615,7 +615,7 @@ static int handle_results(struct wrk *w, const struct jscan_val *arr, int adopt)
 	}
 	workers_dirty(w);
 	m->gather.quiet--;
-	master_gather_note(m, nres);
+	gather_note(m, nres);
 	if (outb.cap > (1u << 20))
 		buf_release(&outb); /* do not keep a huge output's buffer */
 	return rc;

@@ -331,6 +331,41 @@ static char *gres_tres(const char *g)
 	return out;
 }
 
+/* The job's memory, time limit and generic resources into d (strings it
+ * makes are kept in o). 0, or -1 with err. */
+static int desc_limits(job_desc_msg_t *d, const struct sljob_spec *s, struct owned *o, char *err, size_t errlen)
+{
+	if (s->gres && *s->gres && !(d->tres_per_node = keep(o, gres_tres(s->gres))))
+		return snprintf(err, errlen, "out of memory"), -1;
+	if (s->mem) {
+		long mb = sljob_parse_mem(s->mem);
+		if (mb < 0)
+			return snprintf(err, errlen, "--mem %s: not a memory size (like 4G, 500M or 4000)", s->mem), -1;
+		d->pn_min_memory = (uint64_t)mb;
+	}
+	if (s->time) {
+		long mins = sljob_parse_time(s->time);
+		if (mins < 0)
+			return snprintf(err, errlen,
+					"--time %s: not a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM:SS)",
+					s->time),
+			       -1;
+		d->time_limit = (uint32_t)mins;
+	}
+	return 0;
+}
+
+/* A submit that failed with Slurm error e may work later: slurmctld was
+ * unreachable, busy or timed out (not a refusal of the job itself). */
+static int may_work_later(int e)
+{
+	return e == SLURM_COMMUNICATIONS_CONNECTION_ERROR || e == SLURM_COMMUNICATIONS_SEND_ERROR ||
+	       e == SLURM_COMMUNICATIONS_RECEIVE_ERROR || e == SLURM_COMMUNICATIONS_SHUTDOWN_ERROR ||
+	       e == SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR || e == SLURMCTLD_COMMUNICATIONS_SEND_ERROR ||
+	       e == SLURMCTLD_COMMUNICATIONS_RECEIVE_ERROR || e == SLURMCTLD_COMMUNICATIONS_SHUTDOWN_ERROR ||
+	       e == SLURM_PROTOCOL_SOCKET_IMPL_TIMEOUT || e == EAGAIN || e == ESLURM_ERROR_ON_DESC_TO_RECORD_COPY;
+}
+
 int sljob_submit(const struct sljob_spec *s, uint32_t *id, char *err, size_t errlen)
 {
 	if (!s->script || !s->work_dir) {
@@ -349,28 +384,8 @@ int sljob_submit(const struct sljob_spec *s, uint32_t *id, char *err, size_t err
 	d.account = (char *)s->account;
 	d.qos = (char *)s->qos;
 	d.features = (char *)s->constraint;
-	if (s->gres && *s->gres && !(d.tres_per_node = keep(&o, gres_tres(s->gres)))) {
-		snprintf(err, errlen, "out of memory");
+	if (desc_limits(&d, s, &o, err, errlen))
 		goto out;
-	}
-	if (s->mem) {
-		long mb = sljob_parse_mem(s->mem);
-		if (mb < 0) {
-			snprintf(err, errlen, "--mem %s: not a memory size (like 4G, 500M or 4000)", s->mem);
-			goto out;
-		}
-		d.pn_min_memory = (uint64_t)mb;
-	}
-	if (s->time) {
-		long mins = sljob_parse_time(s->time);
-		if (mins < 0) {
-			snprintf(err, errlen,
-				 "--time %s: not a Slurm time limit (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM:SS)",
-				 s->time);
-			goto out;
-		}
-		d.time_limit = (uint32_t)mins;
-	}
 	if (s->nodes)
 		d.min_nodes = s->nodes;
 	d.num_tasks = s->ntasks ? s->ntasks : 1;
@@ -400,13 +415,7 @@ int sljob_submit(const struct sljob_spec *s, uint32_t *id, char *err, size_t err
 			goto out;
 	submit_response_msg_t *resp = NULL;
 	if (slurm_submit_batch_job(&d, &resp) != SLURM_SUCCESS || !resp) {
-		int e = slurm_get_errno();
-		if (e == SLURM_COMMUNICATIONS_CONNECTION_ERROR || e == SLURM_COMMUNICATIONS_SEND_ERROR ||
-		    e == SLURM_COMMUNICATIONS_RECEIVE_ERROR || e == SLURM_COMMUNICATIONS_SHUTDOWN_ERROR ||
-		    e == SLURMCTLD_COMMUNICATIONS_CONNECTION_ERROR || e == SLURMCTLD_COMMUNICATIONS_SEND_ERROR ||
-		    e == SLURMCTLD_COMMUNICATIONS_RECEIVE_ERROR || e == SLURMCTLD_COMMUNICATIONS_SHUTDOWN_ERROR ||
-		    e == SLURM_PROTOCOL_SOCKET_IMPL_TIMEOUT || e == EAGAIN ||
-		    e == ESLURM_ERROR_ON_DESC_TO_RECORD_COPY) {
+		if (may_work_later(slurm_get_errno())) {
 			say(err, errlen, "Slurm did not take the job (try again later)");
 			rc = -2;
 		} else {

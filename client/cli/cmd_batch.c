@@ -364,6 +364,7 @@ static void jstr(struct buf *b, const char *s)
 
 static void worker_script(struct cli *cli, struct buf *b, const char *bin);
 static void worker_args(struct cli *cli, struct buf *b);
+static void node_agent(struct cli *cli, struct buf *b);
 
 /* RUN_DIR/autoscale.json: what the master needs to submit worker jobs
  * itself (master/autoscale.c). */
@@ -458,16 +459,9 @@ static void srun_workers(struct cli *cli, struct buf *b, const char *bin)
 	buf_adds(b, "#!/bin/sh\n# mtslurm workers, one per task, and a node agent per node (written by mtslurm)\n"
 		    "export OMPI_MCA_orte_allowed_exit_without_sync=1\n");
 	if (!cli->no_http) {
-		char node_bin[PATH_MAX];
-		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
 		buf_adds(b, "srun --overlap --mpi=none --kill-on-bad-exit=0 -N \"$SLURM_JOB_NUM_NODES\" "
 			    "-n \"$SLURM_JOB_NUM_NODES\" --ntasks-per-node=1 ");
-		shq(b, node_bin);
-		buf_adds(b, " --run-dir ");
-		shq(b, cli->run_dir);
-		buf_adds(b, " --worker-ports ");
-		shq(b, cli->node_ports ? cli->node_ports : "8092-8111");
-		buf_adds(b, " &\nnodes=$!\n");
+		node_agent(cli, b);
 	}
 	buf_adds(b, cli->no_http ? "exec srun " : "srun ");
 	buf_adds(b, srun_args && *srun_args ? srun_args : "--mpi=pmix");
@@ -479,6 +473,20 @@ static void srun_workers(struct cli *cli, struct buf *b, const char *bin)
 	 * then themselves (srun passes SIGTERM on to them) */
 	if (!cli->no_http)
 		buf_adds(b, "rc=$?\nkill -TERM \"$nodes\" 2>/dev/null\nwait \"$nodes\"\nexit $rc\n");
+}
+
+/* A node agent's program and arguments, started in the background
+ * ($nodes: its launcher's pid), after the launcher line of the backend. */
+static void node_agent(struct cli *cli, struct buf *b)
+{
+	char node_bin[PATH_MAX];
+	cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
+	shq(b, node_bin);
+	buf_adds(b, " --run-dir ");
+	shq(b, cli->run_dir);
+	buf_adds(b, " --worker-ports ");
+	shq(b, cli->node_ports ? cli->node_ports : "8092-8111");
+	buf_adds(b, " &\nnodes=$!\n");
 }
 
 /* The worker's arguments, after its program: --run-dir, --slots, --resource. */
@@ -510,15 +518,8 @@ static void mpirun_workers(struct cli *cli, struct buf *b, const char *bin)
 		    "map=\n[ \"${MTSLURM_BATCH_TASKS_PER_NODE:-0}\" -gt 0 ] && "
 		    "map=\"--map-by ppr:$MTSLURM_BATCH_TASKS_PER_NODE:node\"\n");
 	if (!cli->no_http) {
-		char node_bin[PATH_MAX];
-		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
 		buf_addf(b, "%s --map-by ppr:1:node %s ", common, extra && *extra ? extra : "");
-		shq(b, node_bin);
-		buf_adds(b, " --run-dir ");
-		shq(b, cli->run_dir);
-		buf_adds(b, " --worker-ports ");
-		shq(b, cli->node_ports ? cli->node_ports : "8092-8111");
-		buf_adds(b, " &\nnodes=$!\n");
+		node_agent(cli, b);
 	}
 	buf_addf(b, "%s%s -np \"${MTSLURM_BATCH_NTASKS:-1}\" $map %s ", cli->no_http ? "exec " : "", common,
 		 extra && *extra ? extra : "");

@@ -24,8 +24,12 @@ mtslurm start --in-allocation --http 127.0.0.1:0 --http-tls > \$r/start.txt
 mtslurm nodes --json > \$r/nodes.json
 mtslurm worker-type add ew --executor echo
 mtslurm type add echo --worker-type ew
-mtslurm launch-worker --type ew --node n2 > \$r/launch2.txt
-mtslurm launch-worker --type ew --node n1 > \$r/launch1.txt
+# the allocation's two nodes (not always n1 and n2: others' jobs may hold them)
+h1=\$(scontrol show hostnames "\$SLURM_JOB_NODELIST" | sed -n 1p)
+h2=\$(scontrol show hostnames "\$SLURM_JOB_NODELIST" | sed -n 2p)
+echo "\$h1 \$h2" > \$r/hosts.txt
+mtslurm launch-worker --type ew --node \$h2 > \$r/launch2.txt
+mtslurm launch-worker --type ew --node \$h1 > \$r/launch1.txt
 mtslurm workers --json > \$r/workers.json
 for i in 1 2 3 4 5 6; do mtslurm submit --type echo "{\"message\":\"m\$i\"}"; done > \$r/ids.txt
 mtslurm wait --all --timeout 60
@@ -42,22 +46,23 @@ wait_for 120 ended
 cat "$T/a/out-$jid.txt" || true
 assert_eq COMPLETED "$(slurm_state "$jid")" "the batch job completed"
 assert_contains "$(cat "$T/a/start.txt")" "2 node agents" "start reports a node agent per node"
+read -r h1 h2 < "$T/a/hosts.txt"
 nodes=$(cat "$T/a/nodes.json")
-assert_eq "n1 n2" "$(printf '%s' "$nodes" | jsql "select group_concat(n,' ') from (select json_extract(value,'\$.name') n from json_each(readfile('/dev/stdin')) order by n)")" \
+assert_eq "$h1 $h2" "$(printf '%s' "$nodes" | jsql "select group_concat(n,' ') from (select json_extract(value,'\$.name') n from json_each(readfile('/dev/stdin')) order by n)")" \
 	"one node agent on each allocated node"
 assert_eq 2 "$(printf '%s' "$nodes" | jsql "select count(*) from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.url') like 'https://127.0.0.1:%'")" \
 	"node agents serve HTTPS like the master"
-assert_contains "$(cat "$T/a/launch2.txt")" "(node n2)" "launch-worker --node n2"
+assert_contains "$(cat "$T/a/launch2.txt")" "(node $h2)" "launch-worker --node $h2"
 w2=$(awk '{print $2}' "$T/a/launch2.txt")
 w1=$(awk '{print $2}' "$T/a/launch1.txt")
 p2=$(awk '{print $4}' "$T/a/launch2.txt" | sed 's/.*://')
 p1=$(awk '{print $4}' "$T/a/launch1.txt" | sed 's/.*://')
 [ -n "$p1" ] && [ -n "$p2" ] && [ "$p1" != "$p2" ] || fail "workers of two node agents on one machine share port $p1/$p2"
 ws=$(cat "$T/a/workers.json")
-assert_eq n2 "$(printf '%s' "$ws" | jsql "select json_extract(value,'\$.node') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')='$w2'")" \
-	"the launched worker runs on n2"
-assert_eq n1 "$(printf '%s' "$ws" | jsql "select json_extract(value,'\$.node') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')='$w1'")" \
-	"the other one on n1"
+assert_eq "$h2" "$(printf '%s' "$ws" | jsql "select json_extract(value,'\$.node') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')='$w2'")" \
+	"the launched worker runs on $h2"
+assert_eq "$h1" "$(printf '%s' "$ws" | jsql "select json_extract(value,'\$.node') from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.id')='$w1'")" \
+	"the other one on $h1"
 jobs=$(cat "$T/a/jobs.json")
 assert_eq 6 "$(printf '%s' "$jobs" | jsql "select count(*) from json_each(readfile('/dev/stdin')) where json_extract(value,'\$.state')='completed' and json_extract(value,'\$.worker') in ('$w1','$w2') and json_extract(value,'\$.output') like '%\"echoed\":\"m%'")" \
 	"typed jobs served by the launched workers"

@@ -7,9 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 slurm_up
 
-set +e; out=$(env -u SLURM_JOB_ID mtslurm start --in-allocation 2>&1); rc=$?; set -e
+set +e; out=$(env -u SLURM_JOB_ID -u PBS_JOBID mtslurm start --in-allocation 2>&1); rc=$?; set -e
 [ $rc -ne 0 ] || fail "--in-allocation outside an allocation succeeded"
-assert_contains "$out" "SLURM_JOB_ID is not set" "outside an allocation"
+assert_contains "$out" "neither SLURM_JOB_ID nor PBS_JOBID is set" "outside an allocation"
 
 mkdir -p "$T/work"
 cd "$T/work"

@@ -25,7 +25,7 @@
 # 200 jobs, status and stop, and the PBS job ends. Under the wrappers the
 # script sees only SLURM_* variables (no PBS_JOBID, no PBS_NODEFILE), so this
 # run exercises the #PBS directives the wrappers read (-N, select's chunk
-# count as nodes, walltime), the script's own lines, and start
+# count as nodes and mpiprocs as tasks per node, walltime), the script's own lines, and start
 # --in-allocation choosing its launcher by the environment (here Slurm's:
 # srun), not the node-file path of part 1.
 #
@@ -48,7 +48,7 @@ for v in $(compgen -e | grep '^SLURM_'); do [ "$v" = SLURM_CONF ] || unset "$v";
 pbs_ids=()
 qdel_ours() { # the PBS jobs this test submitted, whatever happens
 	local rc=$?
-	for id in "${pbs_ids[@]}"; do qdel "$id" >/dev/null 2>&1; done
+	for id in "${pbs_ids[@]}"; do qdel "$id" >/dev/null 2>&1 || true; done
 	return $rc
 }
 trap 'qdel_ours; cleanup' EXIT
@@ -154,7 +154,10 @@ said() { grep -qs "stopped the cluster" "$T"/work/*.o"$bj"; }
 wait_for 5 said
 out=$(cat "$T"/work/*.o"$bj")
 echo "$out"
-assert_contains "$out" "2 workers (srun pid" "one worker per node of select=2 (the wrappers' Slurm job)"
+# select=2:ncpus=2:mpiprocs=2: 2 chunks of 2 MPI processes (a real PBS
+# writes 4 lines into the node file; sbatch makes it 2 nodes x 2 tasks)
+assert_contains "$out" "4 workers (srun pid" "one worker per mpiprocs of each chunk (the wrappers' Slurm job)"
+assert_contains "$out" "2 node agents" "a node agent per chunk's host"
 assert_contains "$out" "200 completed, 0 failed" "the sweep completed"
 assert_contains "$out" "nodes that ran jobs: n1 n2" "workers on both nodes ran jobs"
 assert_contains "$out" "stopped the cluster" "stop"

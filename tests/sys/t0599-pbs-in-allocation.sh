@@ -14,7 +14,7 @@
 #  - start --in-allocation without -n starts 2 workers (the node file's
 #    lines) through mpirun --hostfile $PBS_NODEFILE and one node agent (one
 #    host); status says mode allocation in PBS job ID, the master and each
-#    worker record the PBS job's id;
+#    worker record the PBS job's id; -n 3 overrides the node file's count;
 #  - the workers learn the job's end from qstat (start + walltime: under
 #    the wrappers qstat -f's mtime and ctime) and drain before it, as under
 #    Slurm (t0540): they stop taking jobs, give back what they had queued,
@@ -135,6 +135,12 @@ assert_eq 800 "$(db "select count(*) from jobs where state=2")" "every job compl
 out=$(mtslurm stop)
 assert_contains "$out" "stopped the cluster" "stop"
 gone() { [ -z "$(our_procs)" ]; }
+wait_for 10 gone
+# -n overrides the node file's count (no drain: the job's end is near now)
+out=$(MTSLURM_NO_DRAIN=1 mtslurm -n 3 start --in-allocation)
+assert_contains "$out" "3 workers (mpirun pid" "-n over the node file's lines"
+assert_eq 3 "$(jget "$(mtslurm status --json)" '$.workers.connected')" "3 workers connected"
+mtslurm stop >/dev/null
 wait_for 10 gone
 qdel "$pj"
 unset PBS_JOBID PBS_NODEFILE MTSLURM_DRAIN_BEFORE

@@ -275,6 +275,11 @@ int cmd_add_workers_local(struct cli *cli);
 /* The workers a local or in-allocation cluster should have (launch.json's
  * "expected"), -1 without launch.json (cmd_start.c). */
 int cli_expected_workers(struct cli *cli);
+/* How the run dir's cluster was started (launch.json): mode "local" or
+ * "allocation", and in an allocation the backend's name ("slurm", "pbs";
+ * "" if not recorded) and the allocation's id (alloc: BATCH_ID_MAX bytes).
+ * 0, or -1 without launch.json (cmd_start.c). */
+int cli_launch_mode(struct cli *cli, char mode[16], char backend[16], char alloc[64]);
 
 
 /* Batch mode (cmd_batch.c): the master and the workers as jobs of a batch

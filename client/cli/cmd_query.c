@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "buf.h"
 #include "cli.h"
 #include "auth.h"
@@ -144,6 +145,28 @@ static void print_autoscale(const msg *as)
 		printf("autoscale last error: %s\n", msg_get_str(as, "last_error"));
 }
 
+/* A cluster started locally or in an allocation (launch.json): its mode,
+ * and the allocation's system and id -- into m (--json: "mode",
+ * "allocation":{"backend","id"}), or printed (only in an allocation). */
+static void status_launch(struct cli *cli, msg *m)
+{
+	char mode[16], backend[16], id[64], err[200];
+	if (cli_launch_mode(cli, mode, backend, id))
+		return;
+	const struct batch_ops *ops = backend[0] ? batch_find(backend, err, sizeof err) : NULL;
+	if (m) {
+		msg_set_str(m, "mode", mode);
+		if (backend[0]) {
+			msg *a = msg_new_object();
+			msg_set_str(a, "backend", backend);
+			msg_set_str(a, "id", id);
+			msg_add(m, "allocation", a);
+		}
+	} else if (backend[0]) { /* a local cluster's status stays as it was */
+		printf("mode     %s: inside %s job %s (start --in-allocation)\n", mode, ops ? ops->title : backend, id);
+	}
+}
+
 int cmd_status(struct cli *cli)
 {
 	int slurm = cli_batch_mode(cli) != NULL;
@@ -163,6 +186,8 @@ int cmd_status(struct cli *cli)
 			cli_batch_status(cli, m, &expected);
 		else
 			expected = cli_expected_workers(cli);
+		if (!slurm)
+			status_launch(cli, m);
 		if (expected >= 0)
 			msg_set_int(msg_get(m, "workers"), "expected", expected);
 		msg_add(m, "warnings", status_warnings(m, expected));
@@ -201,6 +226,8 @@ int cmd_status(struct cli *cli)
 	       (long long)q, (long long)pre, (long long)r, (long long)d, (long long)f, (long long)x);
 	print_http(cli, msg_get_str(ma, "http"));
 	printf("run dir  %s\n", cli->run_dir);
+	if (!slurm)
+		status_launch(cli, NULL);
 	if (slurm)
 		cli_batch_status(cli, NULL, &expected);
 	else

@@ -25,6 +25,7 @@
 
 #include "batch.h"
 #include "cli.h"
+#include "pbsjob.h"
 #include "runtime.h"
 #include "msg.h"
 #include "util.h"
@@ -49,6 +50,8 @@ struct launch_one {
 /* RUN_DIR/launch.json: every launch of the cluster (docs/formats.md). */
 struct launch {
 	char mode[16]; /* "local" or "allocation" */
+	char backend[16];         /* in an allocation: whose ("slurm", "pbs"); "" otherwise or unknown */
+	char alloc[BATCH_ID_MAX]; /* and its id */
 	int master_works;
 	int slots; /* start's --slots, add-workers' default */
 	int expected; /* workers the cluster should have (start: N, +1 with --master-works; add-workers:
@@ -89,6 +92,8 @@ static int read_launch(const char *dir, struct launch *l)
 		return -1;
 	util_strlcpy(l->mode, msg_get_str(m, "mode") ? msg_get_str(m, "mode") : "local", sizeof l->mode);
 	l->master_works = msg_get_bool(m, "master_works", 0);
+	util_strlcpy(l->backend, msg_get_str(m, "backend") ? msg_get_str(m, "backend") : "", sizeof l->backend);
+	util_strlcpy(l->alloc, msg_get_str(m, "alloc") ? msg_get_str(m, "alloc") : "", sizeof l->alloc);
 	int64_t v = 0;
 	l->expected = msg_get_int(m, "expected", &v) == 0 && v >= 0 ? (int)v : -1;
 	if (!msg_get_int(m, "slots", &v) && v > 0)
@@ -133,6 +138,10 @@ static void write_launch(const char *dir, const struct launch *l)
 	struct launch_one none = {0};
 	const struct launch_one *first = l->n ? &l->v[0] : &none;
 	msg_set_str(o, "mode", l->mode);
+	if (l->backend[0]) {
+		msg_set_str(o, "backend", l->backend);
+		msg_set_str(o, "alloc", l->alloc);
+	}
 	msg_set_bool(o, "master_works", l->master_works);
 	msg_set_int(o, "slots", l->slots);
 	msg_set_int(o, "expected", l->expected);
@@ -487,98 +496,294 @@ static char **container_workers(struct cli *cli, char *const *worker_argv)
 	return argv;
 }
 
-/* Start n workers of slots slots, detached: mpirun -n N (local) or srun
- * --overlap -n N (inside an allocation), with its output appended to
- * wlog. Returns the launcher's pid, or -1 (with why in err) if there is
- * no mpirun or srun. */
-static pid_t launch_workers(struct cli *cli, int allocation, int n, int slots, const char *worker_bin,
+/* ---- where the workers run: this machine, or the allocation start is in ---- */
+
+/* An argv being built: pointers into the caller's strings and into words
+ * and num, which it owns. */
+struct argv {
+	char *v[128];
+	int n;
+	char words[1024]; /* $MTSLURM_MPIRUN_ARGS, split */
+	char num[2][16];
+};
+
+static void av_add(struct argv *a, const char *s)
+{
+	if (a->n < (int)(sizeof a->v / sizeof a->v[0]) - 1)
+		a->v[a->n++] = (char *)s;
+	a->v[a->n] = NULL;
+}
+
+/* $MTSLURM_MPIRUN_ARGS's blank-separated words (no quoting: the workers'
+ * script of a PBS job gives them to the shell unquoted, the same words). */
+static void av_mpirun_extra(struct argv *a)
+{
+	const char *e = getenv("MTSLURM_MPIRUN_ARGS");
+	util_strlcpy(a->words, e ? e : "", sizeof a->words);
+	for (char *p = a->words; *p;) {
+		p += strspn(p, " \t\n");
+		if (!*p)
+			break;
+		av_add(a, p);
+		p += strcspn(p, " \t\n");
+		if (*p)
+			*p++ = '\0';
+	}
+}
+
+/* The allocation an in-allocation start (or add-workers) runs in: whose,
+ * its id, and its size as that system tells the job's script. */
+struct alloc {
+	const struct batch_ops *ops; /* NULL: none (local mode) */
+	char id[BATCH_ID_MAX];
+	int nodes, tasks;            /* 0: not said */
+	char hostfile[PATH_MAX];     /* PBS: $PBS_NODEFILE */
+};
+
+/* Slurm tells the job's script its tasks and nodes. A job that asked for
+ * nodes only (sbatch -N 2, or #PBS -l select=2 through Slurm's PBS
+ * wrappers) has no SLURM_NTASKS: its tasks per node times its nodes, else
+ * one task per node, as srun would start. */
+static int slurm_alloc_size(struct alloc *a, char *err, size_t errlen)
+{
+	(void)err, (void)errlen;
+	const char *nt = getenv("SLURM_NTASKS"), *nn = getenv("SLURM_JOB_NUM_NODES");
+	const char *tpn = getenv("SLURM_NTASKS_PER_NODE");
+	if (!nn || atoi(nn) < 1)
+		nn = getenv("SLURM_NNODES");
+	a->nodes = nn && atoi(nn) > 0 ? atoi(nn) : 1;
+	a->tasks = nt && atoi(nt) > 0 ? atoi(nt) : a->nodes * (tpn && atoi(tpn) > 0 ? atoi(tpn) : 1);
+	return 0;
+}
+
+/* PBS writes the job's hosts into $PBS_NODEFILE, a host once per slot
+ * (PBS Pro: per mpiprocs; Torque: per ppn). */
+static int pbs_alloc_size(struct alloc *a, char *err, size_t errlen)
+{
+	const char *f = getenv("PBS_NODEFILE");
+	struct pbsjob_host *hosts = NULL;
+	size_t nhosts = 0;
+	char why[400];
+	if (!f || !*f) {
+		snprintf(err, errlen, "PBS_JOBID is set (PBS job %s) but PBS_NODEFILE is not: start --in-allocation "
+			 "takes the job's hosts from PBS's node file; run it in the job's script, where PBS sets both",
+			 a->id);
+		return -1;
+	}
+	if (pbsjob_nodefile(f, &hosts, &nhosts, why, sizeof why)) {
+		snprintf(err, errlen, "--in-allocation in PBS job %s: %s", a->id, why);
+		return -1;
+	}
+	a->nodes = (int)nhosts;
+	a->tasks = 0;
+	for (size_t i = 0; i < nhosts; i++)
+		a->tasks += (int)hosts[i].slots;
+	free(hosts);
+	util_strlcpy(a->hostfile, f, sizeof a->hostfile);
+	return 0;
+}
+
+/* This machine: mpirun's traffic on loopback, on the command line where a
+ * user's OMPI_MCA_* cannot widen it (Open MPI 4.1 still binds its OOB
+ * listener to the wildcard address: docs/protocol.md, "Trust model"). */
+static void local_workers(struct argv *av, const struct alloc *a)
+{
+	(void)a;
+	static const char *const w[] = {"--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca",
+					"oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo"};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		av_add(av, w[i]);
+}
+
+/* In Slurm: one rank per task through Slurm's PMIx; the step overlaps so
+ * that the job's own steps (and multi-rank jobs) still start while the
+ * workers hold every task. */
+static void slurm_workers(struct argv *av, const struct alloc *a)
+{
+	(void)a;
+	av_add(av, "--overlap");
+	av_add(av, "--mpi=pmix");
+	av_add(av, "--kill-on-bad-exit=0");
+}
+
+/* A node agent on each node, in a step that overlaps the workers' (it
+ * takes no task from them). */
+static void slurm_nodes(struct argv *av, const struct alloc *a)
+{
+	snprintf(av->num[1], sizeof av->num[1], "%d", a->nodes);
+	static const char *const w[] = {"--overlap", "--mpi=none", "--kill-on-bad-exit=0", "-N"};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		av_add(av, w[i]);
+	av_add(av, av->num[1]);
+	av_add(av, "-n");
+	av_add(av, av->num[1]);
+	av_add(av, "--ntasks-per-node=1");
+}
+
+/* In PBS: Open MPI's mpirun on the node file's hosts, ranks placed by its
+ * slots (a host's lines); -x PBS_JOBID so that a rank started on another
+ * host (by ssh where Open MPI has no tm support, as Debian's) still knows
+ * its allocation and drains before its walltime. No loopback-only
+ * settings: the daemons on the other hosts must reach mpirun.
+ * --oversubscribe: -n may ask for more workers than slots. */
+static void pbs_common(struct argv *av, const struct alloc *a)
+{
+	static const char *const w[] = {"--allow-run-as-root", "--bind-to", "none", "-x", "PBS_JOBID", "--hostfile"};
+	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+		av_add(av, w[i]);
+	av_add(av, a->hostfile);
+	av_mpirun_extra(av);
+}
+
+static void pbs_workers(struct argv *av, const struct alloc *a)
+{
+	pbs_common(av, a);
+	av_add(av, "--oversubscribe");
+}
+
+static void pbs_nodes(struct argv *av, const struct alloc *a)
+{
+	pbs_common(av, a);
+	av_add(av, "--map-by");
+	av_add(av, "ppr:1:node");
+}
+
+/* How each kind of cluster reads its allocation and starts its workers
+ * (one rank per task) and its node agents (one per node). */
+static const struct launcher {
+	const char *backend; /* batch_ops name; "local": no allocation */
+	const char *prog;    /* the launcher program */
+	const char *missing; /* what to do when it is not on PATH */
+	const char *wlog, *nlog;
+	int loopback;        /* keep Open MPI on lo (this machine only) */
+	int (*size)(struct alloc *a, char *err, size_t errlen); /* NULL: nothing to read */
+	void (*workers)(struct argv *av, const struct alloc *a); /* words after prog, before -n N */
+	void (*nodes)(struct argv *av, const struct alloc *a);   /* NULL: the agent runs here, no launcher */
+} launchers[] = {
+	{"local", "mpirun", "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)",
+	 "logs/mpirun.out", "logs/node.out", 1, NULL, local_workers, NULL},
+	{"slurm", "srun", "srun not found on PATH; is this a Slurm node?", "logs/srun.out", "logs/srun-nodes.out", 0,
+	 slurm_alloc_size, slurm_workers, slurm_nodes},
+	{"pbs", "mpirun", "mpirun not found on PATH: inside a PBS job the workers start with Open MPI's mpirun on the "
+			  "node file's hosts (load its module, or apt-get install openmpi-bin)",
+	 "logs/mpirun.out", "logs/mpirun-nodes.out", 0, pbs_alloc_size, pbs_workers, pbs_nodes},
+};
+
+static const struct launcher *launcher_of(const struct alloc *a)
+{
+	const char *name = a && a->ops ? a->ops->name : "local";
+	for (size_t i = 0; i < sizeof launchers / sizeof launchers[0]; i++)
+		if (strcmp(launchers[i].backend, name) == 0)
+			return &launchers[i];
+	return NULL;
+}
+
+/* The allocation this process runs in, and its size: 0; 1 when it runs in
+ * none; -1 (err) when its system has no launcher here or its size cannot
+ * be read (a PBS job without a readable node file). */
+static int alloc_here(struct alloc *a, char *err, size_t errlen)
+{
+	memset(a, 0, sizeof *a);
+	a->ops = batch_in_allocation(a->id);
+	if (!a->ops)
+		return 1;
+	const struct launcher *k = launcher_of(a);
+	if (!k) {
+		snprintf(err, errlen, "--in-allocation: mtslurm cannot start workers inside a %s allocation",
+			 a->ops->title);
+		return -1;
+	}
+	return k->size ? k->size(a, err, errlen) : 0;
+}
+
+/* Start n workers of slots slots, detached, with the launcher of a's
+ * system (mpirun here when a has none: local mode), its output appended to
+ * wlog. Returns the launcher's pid, or -1 (with why in err) if it is not
+ * on PATH. */
+static pid_t launch_workers(struct cli *cli, const struct alloc *a, int n, int slots, const char *worker_bin,
 			    const char *wlog, char *err, size_t errlen)
 {
-	char nbuf[16], sbuf[16], mpirun_path[PATH_MAX];
-	/* Open MPI as root on a machine that may have only loopback: these
-	 * settings let one rank die without taking the others down and keep
-	 * all traffic on lo. */
+	const struct launcher *k = launcher_of(a);
+	char path[PATH_MAX];
+	/* Open MPI as root: one rank may die without taking the others down;
+	 * here (local mode) all traffic stays on lo. */
 	setenv("OMPI_MCA_btl", "self,vader", 0);
-	setenv("OMPI_MCA_btl_tcp_if_include", "lo", 0);
-	setenv("OMPI_MCA_oob_tcp_if_include", "lo", 0);
+	if (k->loopback) {
+		setenv("OMPI_MCA_btl_tcp_if_include", "lo", 0);
+		setenv("OMPI_MCA_oob_tcp_if_include", "lo", 0);
+	}
 	setenv("OMPI_MCA_orte_allowed_exit_without_sync", "1", 0);
 	setenv("OMPI_MCA_orte_abort_on_non_zero_status", "0", 0);
 	setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
 	setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0);
-	snprintf(nbuf, sizeof nbuf, "%d", n);
-	snprintf(sbuf, sizeof sbuf, "%d", slots);
-	char *mpirun = find_program(allocation ? "srun" : "mpirun", mpirun_path, sizeof mpirun_path);
-	/* In an allocation: one rank per task through Slurm's PMIx; the step
-	 * overlaps so that the job's own steps (and multi-rank jobs) still
-	 * start while the workers hold every task. */
-	char *sargv[16 + 2 * 32] = {mpirun, "--overlap", "--mpi=pmix", "--kill-on-bad-exit=0", "-n", nbuf, (char *)worker_bin,
-				    "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
-	/* Loopback on the command line, where a user's OMPI_MCA_* cannot widen it
-	 * (Open MPI 4.1 still binds its OOB listener to the wildcard address:
-	 * docs/protocol.md, "Trust model"). */
-	/* --bind-to none: a worker runs several jobs at once, and the CPUs it
-	 * gives them (docs/user-guide.md, "Resources") are the node's, shared
-	 * among its local ranks -- not the one core mpirun binds a rank to. */
-	char *argv[20 + 2 * 32] = {mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca",
-				   "oob_tcp_if_include", "lo", "--mca", "btl_tcp_if_include", "lo", "-n", nbuf,
-				   (char *)worker_bin, "--run-dir", cli->run_dir, "--slots", sbuf, NULL};
-	/* start --resource: every worker is told (cli->nresource <= 32) */
-	for (int i = 0, ks = 11, ka = 18; i < cli->nresource; i++) {
-		sargv[ks++] = argv[ka++] = "--resource";
-		sargv[ks++] = argv[ka++] = (char *)cli->resource[i];
-	}
-	if (!mpirun) {
-		snprintf(err, errlen, "%s", allocation ? "srun not found on PATH; is this a Slurm node?"
-						       : "mpirun not found on PATH; install Open MPI (apt-get install openmpi-bin)");
+	char *prog = find_program(k->prog, path, sizeof path);
+	if (!prog) {
+		snprintf(err, errlen, "%s", k->missing);
 		return -1;
 	}
-	char **la = allocation ? sargv : argv;
-	int w = 0; /* where the worker's own words start */
-	while (la[w] != worker_bin)
-		w++;
-	char **wrapped = container_workers(cli, la + w);
+	static struct argv av; /* large; the CLI runs one launch at a time */
+	memset(&av, 0, sizeof av);
+	av_add(&av, prog);
+	k->workers(&av, a);
+	snprintf(av.num[0], sizeof av.num[0], "%d", n);
+	av_add(&av, "-n");
+	av_add(&av, av.num[0]);
+	int w = av.n; /* where the worker's own words start */
+	snprintf(av.num[1], sizeof av.num[1], "%d", slots);
+	/* --bind-to none (mpirun): a worker runs several jobs at once, and the
+	 * CPUs it gives them (docs/user-guide.md, "Resources") are the node's,
+	 * shared among its local ranks -- not the one core mpirun binds a rank
+	 * to. start --resource: every worker is told. */
+	const char *words[] = {worker_bin, "--run-dir", cli->run_dir, "--slots", av.num[1]};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		av_add(&av, words[i]);
+	for (int i = 0; i < cli->nresource; i++) {
+		av_add(&av, "--resource");
+		av_add(&av, cli->resource[i]);
+	}
+	char **wrapped = container_workers(cli, av.v + w);
 	if (!wrapped)
-		return spawn_detached(la, wlog);
+		return spawn_detached(av.v, wlog);
 	char *full[128];
-	int k = 0;
+	int m = 0;
 	for (int i = 0; i < w; i++)
-		full[k++] = la[i];
-	for (int i = 0; wrapped[i] && k < 127; i++)
-		full[k++] = wrapped[i];
-	full[k] = NULL;
-	pid_t pid = k < 127 ? spawn_detached(full, wlog) : -1;
-	if (k >= 127)
+		full[m++] = av.v[i];
+	for (int i = 0; wrapped[i] && m < 127; i++)
+		full[m++] = wrapped[i];
+	full[m] = NULL;
+	pid_t pid = m < 127 ? spawn_detached(full, wlog) : -1;
+	if (m >= 127)
 		snprintf(err, errlen, "--container: the runtime's command line is too long");
 	free(wrapped);
 	return pid;
 }
 
 /* The node agents: one here (local mode), or one on each node of the
- * allocation through srun (a step that overlaps the workers', so that it
- * takes no task from them). The pid of it, or -1 with err. */
-static long launch_nodes(struct cli *cli, int allocation, const char *node_bin, const char *nlog, int *nodes,
+ * allocation through its system's launcher. *nodes says how many. The
+ * pid of it, or -1 with err. */
+static long launch_nodes(struct cli *cli, const struct alloc *a, const char *node_bin, const char *nlog, int *nodes,
 			 char *err, size_t errlen)
 {
-	char srun_path[PATH_MAX], nbuf[16];
+	const struct launcher *k = launcher_of(a);
 	char *ports = (char *)(cli->node_ports ? cli->node_ports : "8092-8111");
+	char path[PATH_MAX];
+	static struct argv av;
+	memset(&av, 0, sizeof av);
 	*nodes = 1;
-	if (!allocation) {
-		char *argv[] = {(char *)node_bin, "--run-dir", cli->run_dir, "--worker-ports", ports, NULL};
-		return spawn_detached(argv, nlog);
+	if (k->nodes) {
+		char *prog = find_program(k->prog, path, sizeof path);
+		if (!prog) {
+			snprintf(err, errlen, "%s", k->missing);
+			return -1;
+		}
+		*nodes = a->nodes > 0 ? a->nodes : 1;
+		av_add(&av, prog);
+		k->nodes(&av, a);
 	}
-	const char *nn = getenv("SLURM_JOB_NUM_NODES");
-	if (!nn || atoi(nn) < 1)
-		nn = getenv("SLURM_NNODES");
-	*nodes = nn && atoi(nn) > 0 ? atoi(nn) : 1;
-	snprintf(nbuf, sizeof nbuf, "%d", *nodes);
-	char *srun = find_program("srun", srun_path, sizeof srun_path);
-	if (!srun) {
-		snprintf(err, errlen, "srun not found on PATH; is this a Slurm node?");
-		return -1;
-	}
-	char *argv[] = {srun, "--overlap", "--mpi=none", "--kill-on-bad-exit=0", "-N", nbuf, "-n", nbuf,
-			"--ntasks-per-node=1", (char *)node_bin, "--run-dir", cli->run_dir, "--worker-ports", ports, NULL};
-	return spawn_detached(argv, nlog);
+	const char *words[] = {node_bin, "--run-dir", cli->run_dir, "--worker-ports", ports};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		av_add(&av, words[i]);
+	return spawn_detached(av.v, nlog);
 }
 
 /* The master died but workers of a launch live on: restart the master
@@ -628,19 +833,30 @@ static void check_slots(const struct cli *cli, int slots)
 			slots, cores, cores);
 }
 
-/* An in-allocation start runs inside a Slurm allocation, and takes one
- * worker per task of it unless -n says otherwise. */
-static void start_allocation_checks(struct cli *cli)
+_Static_assert(BATCH_ID_MAX == 64, "cli.h's cli_launch_mode takes 64-byte allocation ids");
+
+/* Why a command that wants an allocation finds none. */
+#define NO_ALLOCATION "neither SLURM_JOB_ID nor PBS_JOBID is set"
+
+/* An in-allocation start runs inside a Slurm or PBS allocation (a filled,
+ * else zeroed), and takes one worker per task of it (Slurm's tasks, the
+ * lines of PBS's node file) unless -n says otherwise. */
+static void start_allocation_checks(struct cli *cli, struct alloc *a)
 {
-	char alloc[BATCH_ID_MAX];
-	if (cli->in_allocation && cli->backend)
+	char err[600];
+	memset(a, 0, sizeof *a);
+	if (!cli->in_allocation)
+		return;
+	if (cli->backend)
 		cli_die(2, "--in-allocation runs in the allocation it is in; it takes no --backend");
-	if (cli->in_allocation && !batch_in_allocation(alloc))
-		cli_die(2, "--in-allocation runs inside a Slurm allocation (an sbatch script or salloc), and "
-			   "SLURM_JOB_ID is not set; use mtslurm -n N start to get one, or --local");
-	if (cli->in_allocation && !cli->n_given) {
-		const char *nt = getenv("SLURM_NTASKS");
-		cli->n = nt ? atoi(nt) : 0;
+	int rc = alloc_here(a, err, sizeof err);
+	if (rc == 1)
+		cli_die(2, "--in-allocation runs inside a Slurm or PBS allocation (a batch script, or salloc), and "
+			   NO_ALLOCATION "; use mtslurm -n N start to get one, or --local");
+	if (rc)
+		cli_die(2, "%s", err);
+	if (!cli->n_given) {
+		cli->n = a->tasks;
 		cli->n_given = cli->n > 0;
 	}
 }
@@ -663,17 +879,19 @@ static void start_undo(struct cli *cli, const struct launch *l, long lpid, pid_t
  * so a missing one leaves nothing running); *nodes says how many -- and the workers,
  * recorded in l. Returns the workers' launcher's pid (0: no workers). A
  * launch that fails ends what was started and the command. */
-static long start_launch(struct cli *cli, struct launch *l, pid_t mp, const char *worker_bin, const char *wlog,
-			 const char *node_bin, const char *nlog, int *nodes)
+static long start_launch(struct cli *cli, const struct alloc *a, struct launch *l, pid_t mp, const char *worker_bin,
+			 const char *wlog, const char *node_bin, const char *nlog, int *nodes)
 {
 	char err[512];
 	memset(l, 0, sizeof *l);
 	util_strlcpy(l->mode, cli->in_allocation ? "allocation" : "local", sizeof l->mode);
+	util_strlcpy(l->backend, a->ops ? a->ops->name : "", sizeof l->backend);
+	util_strlcpy(l->alloc, a->id, sizeof l->alloc);
 	l->master_works = cli->master_works;
 	l->slots = cli->slots;
 	l->expected = cli->n + (cli->master_works ? 1 : 0);
 	if (!cli->no_http) {
-		l->node_pid = launch_nodes(cli, cli->in_allocation, node_bin, nlog, nodes, err, sizeof err);
+		l->node_pid = launch_nodes(cli, a, node_bin, nlog, nodes, err, sizeof err);
 		if (l->node_pid < 0) {
 			shutdown_master(cli, mp);
 			cli_die(1, "%s", err);
@@ -682,7 +900,7 @@ static long start_launch(struct cli *cli, struct launch *l, pid_t mp, const char
 	}
 	long lpid = 0;
 	if (cli->n > 0) {
-		lpid = launch_workers(cli, cli->in_allocation, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
+		lpid = launch_workers(cli, a, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
 		if (lpid < 0) {
 			end_pid(l->node_pid, 8000);
 			shutdown_master(cli, mp);
@@ -699,10 +917,12 @@ int cmd_start(struct cli *cli)
 	char master_bin[PATH_MAX], worker_bin[PATH_MAX], nlog[RUNDIR_PATH_MAX];
 	struct master_info mi;
 	struct launch l;
+	struct alloc a;
 	const struct batch_ops *ops = cli->in_allocation ? NULL : cli_backend(cli);
 	if (ops && ops != &batch_local_ops) /* a batch system's: cmd_batch.c */
 		return cmd_start_batch(cli, ops);
-	start_allocation_checks(cli);
+	start_allocation_checks(cli, &a);
+	const struct launcher *k = launcher_of(&a);
 	if (rundir_create(cli->run_dir, err, sizeof err))
 		cli_die(1, "%s", err);
 	if (rundir_read_master(cli->run_dir, &mi, err, sizeof err) == 0 && rundir_pid_alive(mi.pid))
@@ -712,8 +932,8 @@ int cmd_start(struct cli *cli)
 	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
 	rundir_path(logs, cli->run_dir, "logs");
 	rundir_path(mlog, cli->run_dir, "logs/master.out");
-	rundir_path(nlog, cli->run_dir, cli->in_allocation ? "logs/srun-nodes.out" : "logs/node.out");
-	rundir_path(wlog, cli->run_dir, cli->in_allocation ? "logs/srun.out" : "logs/mpirun.out");
+	rundir_path(nlog, cli->run_dir, k->nlog);
+	rundir_path(wlog, cli->run_dir, k->wlog);
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
 
 	/* The master died but its workers live on: restart the master alone. */
@@ -735,7 +955,7 @@ int cmd_start(struct cli *cli)
 		cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
 	pid_t mp = start_master(cli, master_bin, mlog, &mi);
 	int nodes = 0;
-	long lpid = start_launch(cli, &l, mp, worker_bin, wlog, node_bin, nlog, &nodes);
+	long lpid = start_launch(cli, &a, &l, mp, worker_bin, wlog, node_bin, nlog, &nodes);
 	write_launch(cli->run_dir, &l);
 	int seen = 0;
 	int want = cli->n + (cli->master_works ? 1 : 0);
@@ -749,9 +969,9 @@ int cmd_start(struct cli *cli)
 		cli_last_line(nlog, why, sizeof why);
 		start_undo(cli, &l, lpid, mp);
 		if (cli->in_allocation)
-			cli_die(1, "the node agents (srun pid %ld, one per node) %s: %d of %d registered with the "
+			cli_die(1, "the node agents (%s pid %ld, one per node) %s: %d of %d registered with the "
 				   "master within 15 s: %s (see %s and %s/node-*.log); stopped",
-				l.node_pid, node_rc == -1 ? "exited at start" : "were too slow", nseen, nodes,
+				k->prog, l.node_pid, node_rc == -1 ? "exited at start" : "were too slow", nseen, nodes,
 				why[0] ? why : "no reason given", nlog, logs);
 		cli_die(1, "the node agent (mtslurm-node pid %ld) %s: %s (see %s); stopped", l.node_pid,
 			node_rc == -1 ? "exited at start" : "did not register with the master within 15 s",
@@ -762,8 +982,8 @@ int cmd_start(struct cli *cli)
 		cli_last_line(wlog, why, sizeof why);
 		start_undo(cli, &l, lpid, mp);
 		if (rc == -1)
-			cli_die(1, "the workers (%s) exited at start: %s (see %s)", cli->in_allocation ? "srun" : "mpirun", why[0] ? why : "no reason given",
-				wlog);
+			cli_die(1, "the workers (%s) exited at start: %s (see %s)", k->prog,
+				why[0] ? why : "no reason given", wlog);
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); stopped",
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
@@ -772,7 +992,7 @@ int cmd_start(struct cli *cli)
 	else
 		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), %d node agent%s (mtslurm nodes), "
 		       "run dir %s\n",
-		       mi.host, mi.port, (long)mp, want, cli->in_allocation ? "srun" : "mpirun", lpid,
+		       mi.host, mi.port, (long)mp, want, k->prog, lpid,
 		       l.node_pid > 0 ? nodes : 0, l.node_pid > 0 && nodes == 1 ? "" : "s", cli->run_dir);
 	return 0;
 }
@@ -959,11 +1179,16 @@ int cmd_add_workers_local(struct cli *cli)
 			   "launched (mtslurm -n N --local start)",
 			cli->run_dir);
 	int allocation = !strcmp(l.mode, "allocation");
-	char alloc[BATCH_ID_MAX];
-	if (allocation && !batch_in_allocation(alloc))
-		cli_die(2, "the cluster of %s runs inside a Slurm allocation: run add-workers inside it too "
-			   "(SLURM_JOB_ID is not set here)",
+	struct alloc a;
+	memset(&a, 0, sizeof a);
+	int arc = allocation ? alloc_here(&a, err, sizeof err) : 0;
+	if (arc == 1)
+		cli_die(2, "the cluster of %s runs inside an allocation: run add-workers there too (" NO_ALLOCATION
+			   " here)",
 			cli->run_dir);
+	if (arc)
+		cli_die(2, "%s", err);
+	const struct launcher *k = launcher_of(&a);
 	mts_client *c = cli_connect_quiet(cli);
 	if (!c)
 		cli_die(1, "the master of %s does not answer; mtslurm start restarts it", cli->run_dir);
@@ -980,8 +1205,8 @@ int cmd_add_workers_local(struct cli *cli)
 			cli->run_dir, LAUNCH_MAX);
 	cli_sibling(worker_bin, sizeof worker_bin, "mtslurm-worker");
 	rundir_path(logs, cli->run_dir, "logs");
-	rundir_path(wlog, cli->run_dir, allocation ? "logs/srun.out" : "logs/mpirun.out");
-	pid_t pid = launch_workers(cli, allocation, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
+	rundir_path(wlog, cli->run_dir, k->wlog);
+	pid_t pid = launch_workers(cli, &a, cli->n, cli->slots, worker_bin, wlog, err, sizeof err);
 	if (pid < 0)
 		cli_die(1, "%s", err);
 	/* recorded before the wait: a stop meanwhile ends it too */
@@ -1000,8 +1225,7 @@ int cmd_add_workers_local(struct cli *cli)
 		l.expected = expected_was;
 		write_launch(cli->run_dir, &l);
 		if (rc == -1)
-			cli_die(1, "the added workers (%s pid %ld) exited at start: %s (see %s)",
-				allocation ? "srun" : "mpirun", (long)pid, why[0] ? why : "no reason given", wlog);
+			cli_die(1, "the added workers (%s pid %ld) exited at start: %s (see %s)", k->prog, (long)pid, why[0] ? why : "no reason given", wlog);
 		if (rc == -2)
 			cli_die(1, "the master of %s stopped answering; the added workers were stopped", cli->run_dir);
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); the added "
@@ -1011,8 +1235,21 @@ int cmd_add_workers_local(struct cli *cli)
 	if (cli->json)
 		print_added(cli->n, pid, l.mode, seen);
 	else
-		printf("mtslurm: %d workers added (%s pid %ld); %d connected\n", cli->n, allocation ? "srun" : "mpirun",
-		       (long)pid, seen);
+		printf("mtslurm: %d workers added (%s pid %ld); %d connected\n", cli->n, k->prog, (long)pid, seen);
+	return 0;
+}
+
+/* How the cluster of the run dir was started (launch.json): mode ("local",
+ * "allocation"), and in an allocation whose (batch_ops name, "" if an
+ * older mtslurm did not say) and its id. -1 without launch.json. */
+int cli_launch_mode(struct cli *cli, char mode[16], char backend[16], char alloc[64])
+{
+	struct launch l;
+	if (read_launch(cli->run_dir, &l))
+		return -1;
+	util_strlcpy(mode, l.mode, 16);
+	util_strlcpy(backend, l.backend, 16);
+	util_strlcpy(alloc, l.alloc, BATCH_ID_MAX);
 	return 0;
 }
 

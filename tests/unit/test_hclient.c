@@ -222,7 +222,13 @@ static void *garbage_main(void *arg)
 static int group_setup(void **s)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_http, NULL,
+	/* poll(), not epoll: with MHD_USE_EPOLL and its internal thread,
+	 * libmicrohttpd 0.9.75 sometimes left all 256 connections of
+	 * test_thousand_concurrent unread (their requests queued in the
+	 * sockets, its thread asleep in epoll_wait) on a loaded machine,
+	 * about one run in five; with poll() none in 25 runs under the same
+	 * load. The server here only stands for an endpoint. */
+	mhd = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD, 0, NULL, NULL, on_http, NULL,
 			       MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
 			       MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
 			       (unsigned)1024, MHD_OPTION_END);

@@ -267,13 +267,13 @@ const struct batch_ops *cli_batch_mode(const struct cli *cli)
 	config_get(cli, "MTSLURM_BACKEND", conf, sizeof conf);
 	char err[300];
 	const struct batch_ops *want = conf[0] ? batch_find(conf, err, sizeof err) : NULL;
-	if (want && want->alloc_env) { /* the recorded one first */
+	if (want && want != &batch_local_ops) { /* the recorded one first */
 		rec_path_of(p, cli, want);
 		if (access(p, F_OK) == 0)
 			return want;
 	}
 	for (int i = 0; batch_backends[i]; i++) {
-		if (!batch_backends[i]->alloc_env) /* local clusters keep launch.json */
+		if (batch_backends[i] == &batch_local_ops) /* local clusters keep launch.json */
 			continue;
 		rec_path_of(p, cli, batch_backends[i]);
 		if (access(p, F_OK) == 0)

@@ -1069,13 +1069,15 @@ int cmd_start(struct cli *cli)
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); stopped",
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
+	char as[80] = "";
+	if (cli->autoscale)
+		snprintf(as, sizeof as, ", autoscaling %d..%d workers (local jobs)", want, cli->max_workers);
 	if (cli->json)
 		print_started(cli, &mi, mp, lpid, want, seen, 0, l.node_pid);
 	else
 		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld)%s, %d node agent%s (mtslurm nodes), "
 		       "run dir %s\n",
-		       mi.host, mi.port, (long)mp, want, k->prog, lpid,
-		       cli->autoscale ? " and autoscaling (local jobs)" : "", l.node_pid > 0 ? nodes : 0,
+		       mi.host, mi.port, (long)mp, want, k->prog, lpid, as, l.node_pid > 0 ? nodes : 0,
 		       l.node_pid > 0 && nodes == 1 ? "" : "s", cli->run_dir);
 	return 0;
 }

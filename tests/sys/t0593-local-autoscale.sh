@@ -8,7 +8,8 @@
 # local jobs (PID@START ids); once idle they are released and their
 # processes are gone. A worker job whose mpirun is killed by hand loses no
 # job; a master killed and started again manages the jobs it made before;
-# stop ends exactly them and leaves no process of the run dir.
+# stop ends exactly them and leaves no process of the run dir, with the
+# master answering or killed.
 . "$(dirname "$0")/lib.sh"
 unset SLURM_CONF SLURM_JOB_ID PBS_JOBID MTSLURM_BACKEND MTSLURM_LOCAL_JOB
 
@@ -111,4 +112,18 @@ mtslurm stop
 gone_within 15 $pids || fail "a local job outlived stop"
 [ -z "$(our_procs)" ] || fail "processes left after stop: $(our_procs)"
 [ ! -f "$MTSLURM_RUN_DIR/autoscale-jobs.json" ] || fail "autoscale-jobs.json left after stop"
+
+# stop without a master (killed by hand): the local jobs are cancelled
+# through the table (SIGTERM to each job's session), nothing is left
+mtslurm "${start_args[@]}" > /dev/null
+seq 1 40 | mtslurm submit --echo --stdin --delay 0.5 > "$T/ids6"
+wait_for 60 three
+pids=$(job_pids)
+for p in $pids; do started_pids+=("$p"); done
+mp=$(master_pid)
+kill -9 "$mp"
+gone_within 10 "$mp" || fail "master lives on"
+mtslurm stop
+gone_within 15 $pids || fail "a local job outlived stop without a master"
+[ -z "$(our_procs)" ] || fail "processes left after stop without a master: $(our_procs)"
 log ok

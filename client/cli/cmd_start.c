@@ -991,6 +991,23 @@ static long start_launch(struct cli *cli, const struct alloc *a, struct launch *
 	return lpid;
 }
 
+/* What a start started: the master, want workers (seen connected) by the
+ * launcher prog (pid lpid), the node agents, autoscaling. */
+static void start_report(const struct cli *cli, const struct master_info *mi, pid_t mp, long lpid, int want, int seen,
+			 long node_pid, int nodes, const char *prog)
+{
+	char as[80] = "";
+	if (cli->autoscale)
+		snprintf(as, sizeof as, ", autoscaling %d..%d workers (local jobs)", want, cli->max_workers);
+	if (cli->json)
+		print_started(cli, mi, mp, lpid, want, seen, 0, node_pid);
+	else
+		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld)%s, %d node agent%s (mtslurm nodes), "
+		       "run dir %s\n",
+		       mi->host, mi->port, (long)mp, want, prog, lpid, as, node_pid > 0 ? nodes : 0,
+		       node_pid > 0 && nodes == 1 ? "" : "s", cli->run_dir);
+}
+
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
@@ -1069,16 +1086,7 @@ int cmd_start(struct cli *cli)
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); stopped",
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
-	char as[80] = "";
-	if (cli->autoscale)
-		snprintf(as, sizeof as, ", autoscaling %d..%d workers (local jobs)", want, cli->max_workers);
-	if (cli->json)
-		print_started(cli, &mi, mp, lpid, want, seen, 0, l.node_pid);
-	else
-		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld)%s, %d node agent%s (mtslurm nodes), "
-		       "run dir %s\n",
-		       mi.host, mi.port, (long)mp, want, k->prog, lpid, as, l.node_pid > 0 ? nodes : 0,
-		       l.node_pid > 0 && nodes == 1 ? "" : "s", cli->run_dir);
+	start_report(cli, &mi, mp, lpid, want, seen, l.node_pid, nodes, k->prog);
 	return 0;
 }
 

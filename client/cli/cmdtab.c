@@ -213,7 +213,7 @@ static const struct cli_command commands[] = {
 	 "SIGTERM/SIGKILL what is left of the processes start launched on this node (the master of\n"
 	 "master.json and the mpirun of launch.json, each checked by its command line; default\n"
 	 "timeout 20 s). With Slurm or PBS: cancels the cluster's batch jobs (scancel, qdel).\n"
-	 "With --autoscale: ends the worker jobs the autoscaler made (RUN_DIR/autoscale-jobs.json).\n"
+	 "An autoscaling cluster: also ends the worker jobs its master made (RUN_DIR/autoscale-jobs.json).\n"
 	 "  --timeout S   how long to wait for the master and mpirun to exit\n"
 	 "  --json        print what was stopped as one JSON object\n"},
 	{"status", cmd_status, " --json ", 0, NULL,

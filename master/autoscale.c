@@ -80,6 +80,43 @@ static const char *str(const msg *o, const char *k)
 	return s && *s ? s : NULL;
 }
 
+/* A master restarted over a run dir whose autoscaler made jobs
+ * (autoscale-jobs.json): they are its own again -- polled, their workers
+ * counted and released, cancelled by stop. Their state is not known until
+ * the first poll; they ran before, so ending is no failure. */
+static void load_allocs(struct autoscale *a)
+{
+	char text[65536], jerr[256];
+	int fd = open(a->jobs_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	msg *f = n > 0 ? msg_parse(text, (size_t)n, jerr, sizeof jerr) : NULL;
+	msg *t = msg_child(msg_get(f, "tasks"));
+	for (msg *j = msg_child(msg_get(f, "jobs")); j && a->nallocs < AUTOSCALE_MAX_ALLOCS;
+	     j = msg_next(j), t = t ? msg_next(t) : NULL) {
+		struct alloc *al = &a->allocs[a->nallocs];
+		memset(al, 0, sizeof *al);
+		if (msg_is_num(j) && msg_int(j) > 0)
+			snprintf(al->id, sizeof al->id, "%lld", (long long)msg_int(j));
+		else if (msg_str(j) && *msg_str(j))
+			util_strlcpy(al->id, msg_str(j), sizeof al->id);
+		else
+			continue;
+		al->tasks = t && msg_is_num(t) && msg_int(t) > 0 ? (int)msg_int(t) : a->per_alloc;
+		al->state = A_PENDING;
+		al->seen_worker = 1;
+		al->submitted = util_wall();
+		util_strlcpy(al->slurm_state, "UNKNOWN", sizeof al->slurm_state);
+		a->nallocs++;
+	}
+	if (a->nallocs)
+		log_info("autoscale: %d worker job(s) of an earlier master in %s: managing them again", a->nallocs,
+			 a->jobs_path);
+	msg_free(f);
+}
+
 struct autoscale *autoscale_new(struct master *m, const char *path, char *err, size_t errlen)
 {
 	char text[65536];
@@ -148,6 +185,7 @@ struct autoscale *autoscale_new(struct master *m, const char *path, char *err, s
 			a->extra[s->nextra++] = msg_str(e);
 	s->extra = a->extra;
 	rundir_path(a->jobs_path, m->cfg.run_dir, "autoscale-jobs.json");
+	load_allocs(a);
 	uv_timer_init(m->loop, &a->tick);
 	a->tick.data = a;
 	a->work.data = a;
@@ -168,14 +206,17 @@ static void save_allocs(struct autoscale *a)
 		else
 			buf_addf(&b, "\"%s\"", a->allocs[i].id); /* ids have no quotes or backslashes */
 	}
+	buf_adds(&b, "],\"tasks\":[");
+	for (int i = 0; i < a->nallocs; i++)
+		buf_addf(&b, "%s%d", i ? "," : "", a->allocs[i].tasks);
 	buf_adds(&b, "]}\n");
 	char tmp[RUNDIR_PATH_MAX + 8];
 	snprintf(tmp, sizeof tmp, "%s.tmp", a->jobs_path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (!b.p || fd < 0 || write(fd, b.p, b.len) != (ssize_t)b.len || close(fd) != 0 ||
 	    rename(tmp, a->jobs_path) != 0)
-		log_error("cannot write %s: %s; mtslurm stop may miss autoscaled Slurm jobs", a->jobs_path,
-			  strerror(errno));
+		log_error("cannot write %s: %s; mtslurm stop may miss autoscaled %s jobs", a->jobs_path,
+			  strerror(errno), a->batch->title);
 	buf_release(&b);
 }
 
@@ -380,6 +421,7 @@ void autoscale_close(struct autoscale *a, void (*cb)(void *arg), void *arg)
 void autoscale_status(const struct autoscale *a, msg *status)
 {
 	msg *o = msg_new_object();
+	msg_set_str(o, "backend", a->batch->name);
 	msg_set_int(o, "max_workers", a->max_workers);
 	msg_set_int(o, "workers_per_alloc", a->per_alloc);
 	msg_set_num(o, "idle_timeout", a->idle_timeout);

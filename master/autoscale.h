@@ -20,7 +20,10 @@
  *
  * The allocations made are kept in RUN_DIR/autoscale-jobs.json (rewritten
  * whenever they change) so that `mtslurm stop` cancels them even if the
- * master is gone.
+ * master is gone, and a master started again over the run dir reads it
+ * and manages them again. Any backend of the table works the same way: a
+ * local one (`mtslurm --local start --autoscale`) starts mpirun jobs on
+ * this machine.
  */
 #ifndef MTS_AUTOSCALE_H
 #define MTS_AUTOSCALE_H

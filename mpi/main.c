@@ -151,6 +151,10 @@ static void end_done(uv_work_t *r, int status)
 		return;
 	if (d->job_rc == 1) /* not inside an allocation after all */
 		return;
+	if (!d->job_rc && d->job.state == BATCH_RUNNING && !d->job.time_limit_min) { /* a local job's: none */
+		log_info("%s job %s has no time limit: nothing to drain before", d->batch->title, d->alloc_id);
+		return;
+	}
 	if (d->job_rc || d->job.state != BATCH_RUNNING || !d->job.end || !d->job.time_limit_min) {
 		log_warn("no end time for %s job %s (%s): this worker will not drain before it", d->batch->title,
 			 d->alloc_id, d->job_rc ? d->job_err : "no time limit");

@@ -58,12 +58,22 @@ const struct batch_ops *batch_find(const char *name, char *err, size_t errlen)
 
 const struct batch_ops *batch_in_allocation(char id[BATCH_ID_MAX])
 {
-	for (int i = 0; batch_backends[i]; i++) {
-		const char *env = batch_backends[i]->alloc_env;
+	/* a local job's variable first: set by mtslurm itself, it is the
+	 * nearer allocation when a local job runs inside a Slurm or PBS one
+	 * (--local --autoscale in an salloc shell) */
+	const struct batch_ops *order[sizeof batch_backends / sizeof batch_backends[0]];
+	size_t n = 0;
+	order[n++] = &batch_local_ops;
+	for (int i = 0; batch_backends[i]; i++)
+		if (batch_backends[i] != &batch_local_ops)
+			order[n++] = batch_backends[i];
+	order[n] = NULL;
+	for (int i = 0; order[i]; i++) {
+		const char *env = order[i]->alloc_env;
 		const char *v = env ? getenv(env) : NULL;
 		if (v && *v && strlen(v) < BATCH_ID_MAX) {
 			snprintf(id, BATCH_ID_MAX, "%s", v);
-			return batch_backends[i];
+			return order[i];
 		}
 	}
 	return NULL;

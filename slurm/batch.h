@@ -99,7 +99,8 @@ struct batch_ops {
 	/* End a job; one already over or forgotten is not an error. 0 or -1. */
 	int (*cancel)(const char *id, char *err, size_t errlen);
 	/* The environment variable naming the allocation a process runs in
-	 * (SLURM_JOB_ID); NULL: the backend has no allocations. */
+	 * (SLURM_JOB_ID; a local job's MTSLURM_LOCAL_JOB); NULL: the backend
+	 * has no allocations. */
 	const char *alloc_env;
 };
 

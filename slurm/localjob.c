@@ -9,6 +9,10 @@
  * has ended, and cancel leaves the other process alone. There is no queue
  * and no time limit here: walltime, queue, account and the like are
  * ignored; a local job runs until its script ends or it is cancelled.
+ * The script's environment says which job it is (MTSLURM_LOCAL_JOB, the
+ * table's alloc_env: a worker it starts tells the master's autoscaler its
+ * allocation, as SLURM_JOB_ID does) and how many tasks it was asked for
+ * (MTSLURM_BATCH_NTASKS, as pbsbatch.c's jobs have it).
  */
 #include "batch.h"
 
@@ -86,16 +90,46 @@ static void out_name(char *dst, size_t n, const char *path, const char *id)
 	dst[k < n ? k : n - 1] = '\0';
 }
 
+#define LOCAL_JOB_ENV "MTSLURM_LOCAL_JOB"
+
+/* The job's environment: env (or this process's) without our two
+ * variables, then MTSLURM_BATCH_NTASKS=ntasks and a free slot (filled by
+ * run_job with MTSLURM_LOCAL_JOB=ID once the id is known), NULL-ended.
+ * Built before fork: the master submits from a thread pool. NULL: no
+ * memory. */
+static char **job_env(char *const *env, uint32_t ntasks, char *ntasks_var, size_t n)
+{
+	size_t k = 0, i = 0;
+	while (env[k])
+		k++;
+	char **v = calloc(k + 3, sizeof *v);
+	if (!v)
+		return NULL;
+	for (size_t j = 0; j < k; j++)
+		if (strncmp(env[j], LOCAL_JOB_ENV "=", sizeof LOCAL_JOB_ENV) != 0 &&
+		    strncmp(env[j], "MTSLURM_BATCH_NTASKS=", 21) != 0)
+			v[i++] = env[j];
+	snprintf(ntasks_var, n, "MTSLURM_BATCH_NTASKS=%u", ntasks ? ntasks : 1);
+	v[i++] = ntasks_var;
+	v[i] = NULL; /* the slot run_job fills */
+	return v;
+}
+
 /* In the grandchild: become the job -- its own session, the working
  * directory, output, then the shell. On failure, says why on fd and exits. */
-static void run_job(const struct batch_spec *s, int fd)
+static void run_job(const struct batch_spec *s, char **env, int fd)
 {
-	char id[BATCH_ID_MAX], out[4096], why[600];
+	char id[BATCH_ID_MAX], out[4096], why[600], idvar[BATCH_ID_MAX + 32];
 	unsigned long long start = 0;
 	char st;
 	setsid();
 	proc_stat((long)getpid(), &start, &st);
 	snprintf(id, sizeof id, "%ld@%llu", (long)getpid(), start);
+	snprintf(idvar, sizeof idvar, LOCAL_JOB_ENV "=%s", id);
+	size_t k = 0;
+	while (env[k])
+		k++;
+	env[k] = idvar; /* job_env left this slot and the NULL after it */
 	out_name(out, sizeof out, s->out_path ? s->out_path : "/dev/null", id);
 	int o = -1;
 	if (chdir(s->work_dir) != 0)
@@ -109,7 +143,7 @@ static void run_job(const struct batch_spec *s, int fd)
 		dup2(o, 1);
 		dup2(o, 2);
 		char *argv[] = {"sh", "-c", (char *)s->script, NULL};
-		execve("/bin/sh", argv, s->env ? s->env : environ);
+		execve("/bin/sh", argv, env);
 		snprintf(why, sizeof why, "E cannot run /bin/sh: %s", strerror(errno));
 	}
 	ssize_t w = write(fd, why, strlen(why));
@@ -152,8 +186,11 @@ static int local_submit(const struct batch_spec *s, char id[BATCH_ID_MAX], char 
 		return -1;
 	}
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		snprintf(err, errlen, "cannot start a local job: %s", strerror(errno));
+	char ntasks_var[48];
+	char **env = job_env(s->env ? s->env : environ, s->ntasks, ntasks_var, sizeof ntasks_var);
+	if (!env || pipe2(p, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "cannot start a local job: %s", env ? strerror(errno) : "out of memory");
+		free(env);
 		return -1;
 	}
 	pid_t a = fork();
@@ -161,7 +198,7 @@ static int local_submit(const struct batch_spec *s, char id[BATCH_ID_MAX], char 
 		close(p[0]);
 		pid_t b = fork();
 		if (b == 0)
-			run_job(s, p[1]);
+			run_job(s, env, p[1]);
 		unsigned long long start = 0;
 		char st, line[BATCH_ID_MAX + 2];
 		if (b > 0)
@@ -171,6 +208,7 @@ static int local_submit(const struct batch_spec *s, char id[BATCH_ID_MAX], char 
 		_exit(w == n && b > 0 ? 0 : 1);
 	}
 	close(p[1]);
+	free(env);
 	if (a < 0) {
 		close(p[0]);
 		snprintf(err, errlen, "cannot start a local job: %s", strerror(errno));
@@ -244,5 +282,5 @@ const struct batch_ops batch_local_ops = {
 	.submit = local_submit,
 	.query = local_query,
 	.cancel = local_cancel,
-	.alloc_env = NULL,
+	.alloc_env = LOCAL_JOB_ENV,
 };

@@ -307,5 +307,21 @@ int cmd_stop_batch(struct cli *cli, const struct batch_ops *ops);
  * launched non-NULL, also the tasks of its worker jobs the system runs.
  * Nothing otherwise. */
 void cli_batch_status(struct cli *cli, msg *status, int *launched);
+/* --autoscale and its options go together (dies saying which is missing). */
+void cli_autoscale_checks(const struct cli *cli);
+/* RUN_DIR/autoscale.json for the master's autoscaler: the worker job of
+ * cli->batch (its script through worker_launchers), the limits. */
+void cli_write_autoscale(struct cli *cli, const char *worker_bin);
+/* End the worker jobs the master's autoscaler made through ops
+ * (RUN_DIR/autoscale-jobs.json): wait up to grace_ms for them to end by
+ * themselves, then cancel what is left; *njobs says how many there were.
+ * Returns how many did not end (the file is kept then). */
+int cli_stop_autoscaled(struct cli *cli, const struct batch_ops *ops, int grace_ms, int *njobs);
+/* Append s single-quoted for sh. */
+struct buf;
+void cli_shq(struct buf *b, const char *s);
+/* A local job's script (cmd_start.c): MTSLURM_BATCH_NTASKS worker ranks
+ * here through mpirun, with the words and settings a local start uses. */
+void cli_local_workers_script(struct cli *cli, struct buf *b, const char *worker_bin);
 
 #endif

@@ -267,13 +267,13 @@ const struct batch_ops *cli_batch_mode(const struct cli *cli)
 	config_get(cli, "MTSLURM_BACKEND", conf, sizeof conf);
 	char err[300];
 	const struct batch_ops *want = conf[0] ? batch_find(conf, err, sizeof err) : NULL;
-	if (want && want->alloc_env) { /* the recorded one first */
+	if (want && want != &batch_local_ops) { /* the recorded one first */
 		rec_path_of(p, cli, want);
 		if (access(p, F_OK) == 0)
 			return want;
 	}
 	for (int i = 0; batch_backends[i]; i++) {
-		if (!batch_backends[i]->alloc_env) /* local clusters keep launch.json */
+		if (batch_backends[i] == &batch_local_ops) /* local clusters keep launch.json */
 			continue;
 		rec_path_of(p, cli, batch_backends[i]);
 		if (access(p, F_OK) == 0)
@@ -330,7 +330,7 @@ static void base_spec(struct cli *cli, struct batch_spec *s, const struct jobnam
 }
 
 /* Append s single-quoted for sh. */
-static void shq(struct buf *b, const char *s)
+void cli_shq(struct buf *b, const char *s)
 {
 	buf_add(b, "'", 1);
 	for (; *s; s++) {
@@ -367,8 +367,8 @@ static void worker_args(struct cli *cli, struct buf *b);
 static void node_agent(struct cli *cli, struct buf *b);
 
 /* RUN_DIR/autoscale.json: what the master needs to submit worker jobs
- * itself (master/autoscale.c). */
-static void write_autoscale(struct cli *cli, const char *worker_bin)
+ * itself (master/autoscale.c), through cli->batch. */
+void cli_write_autoscale(struct cli *cli, const char *worker_bin)
 {
 	struct buf b = BUF_INIT, script = BUF_INIT;
 	struct jobnames jn;
@@ -402,11 +402,11 @@ static void write_autoscale(struct cli *cli, const char *worker_bin)
 static void master_script(struct cli *cli, struct buf *b, const char *bin)
 {
 	buf_adds(b, "#!/bin/sh\n# the mtslurm master of this run directory (written by mtslurm start)\nexec ");
-	shq(b, bin);
+	cli_shq(b, bin);
 	buf_adds(b, " --run-dir ");
-	shq(b, cli->run_dir);
+	cli_shq(b, cli->run_dir);
 	buf_adds(b, " --host ");
-	shq(b, cli->sl.master_host ? cli->sl.master_host : "0.0.0.0");
+	cli_shq(b, cli->sl.master_host ? cli->sl.master_host : "0.0.0.0");
 	buf_adds(b, " --port 0");
 	/* HTTP where the wire protocol listens (HTTPS off loopback): the node
 	 * agents of the workers' nodes register over it. */
@@ -415,7 +415,7 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 		char http[300];
 		snprintf(http, sizeof http, strchr(h, ':') ? "[%s]:0" : "%s:0", h);
 		buf_adds(b, " --http ");
-		shq(b, http);
+		cli_shq(b, http);
 	}
 	if (cli->master_works)
 		buf_adds(b, " --master-works");
@@ -423,7 +423,7 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 		char p[RUNDIR_PATH_MAX];
 		rundir_path(p, cli->run_dir, "autoscale.json");
 		buf_adds(b, " --autoscale ");
-		shq(b, p);
+		cli_shq(b, p);
 	}
 	if (cli->prefetch >= 0)
 		buf_addf(b, " --prefetch %d", cli->prefetch);
@@ -431,13 +431,13 @@ static void master_script(struct cli *cli, struct buf *b, const char *bin)
 		buf_adds(b, " --no-http");
 	} else if (cli->http) {
 		buf_adds(b, " --http ");
-		shq(b, cli->http);
+		cli_shq(b, cli->http);
 	}
 	if (!cli->no_http && cli->http_tls)
 		buf_adds(b, " --http-tls");
 	if (cli->max_queued) {
 		buf_adds(b, " --max-queued ");
-		shq(b, cli->max_queued);
+		cli_shq(b, cli->max_queued);
 	}
 	const char *extra = getenv("MTSLURM_MASTER_ARGS");
 	if (extra && *extra) {
@@ -466,7 +466,7 @@ static void srun_workers(struct cli *cli, struct buf *b, const char *bin)
 	buf_adds(b, cli->no_http ? "exec srun " : "srun ");
 	buf_adds(b, srun_args && *srun_args ? srun_args : "--mpi=pmix");
 	buf_adds(b, " --kill-on-bad-exit=0 ");
-	shq(b, bin);
+	cli_shq(b, bin);
 	worker_args(cli, b);
 	buf_adds(b, "\n");
 	/* the workers left: the node agents stop the workers they launched,
@@ -481,11 +481,11 @@ static void node_agent(struct cli *cli, struct buf *b)
 {
 	char node_bin[PATH_MAX];
 	cli_sibling(node_bin, sizeof node_bin, "mtslurm-node");
-	shq(b, node_bin);
+	cli_shq(b, node_bin);
 	buf_adds(b, " --run-dir ");
-	shq(b, cli->run_dir);
+	cli_shq(b, cli->run_dir);
 	buf_adds(b, " --worker-ports ");
-	shq(b, cli->node_ports ? cli->node_ports : "8092-8111");
+	cli_shq(b, cli->node_ports ? cli->node_ports : "8092-8111");
 	buf_adds(b, " &\nnodes=$!\n");
 }
 
@@ -493,11 +493,11 @@ static void node_agent(struct cli *cli, struct buf *b)
 static void worker_args(struct cli *cli, struct buf *b)
 {
 	buf_adds(b, " --run-dir ");
-	shq(b, cli->run_dir);
+	cli_shq(b, cli->run_dir);
 	buf_addf(b, " --slots %d", cli->slots);
 	for (int i = 0; i < cli->nresource; i++) {
 		buf_adds(b, " --resource ");
-		shq(b, cli->resource[i]);
+		cli_shq(b, cli->resource[i]);
 	}
 }
 
@@ -523,21 +523,23 @@ static void mpirun_workers(struct cli *cli, struct buf *b, const char *bin)
 	}
 	buf_addf(b, "%s%s -np \"${MTSLURM_BATCH_NTASKS:-1}\" $map %s ", cli->no_http ? "exec " : "", common,
 		 extra && *extra ? extra : "");
-	shq(b, bin);
+	cli_shq(b, bin);
 	worker_args(cli, b);
 	buf_adds(b, "\n");
 	if (!cli->no_http)
 		buf_adds(b, "rc=$?\nkill -TERM \"$nodes\" 2>/dev/null\nwait \"$nodes\"\nexit $rc\n");
 }
 
-/* How each batch system's job starts one worker rank per task on every
- * node it got; a backend not listed uses srun. */
+/* How each backend's job starts one worker rank per task on every node it
+ * got (a local job: mpirun here, as a local start launches them,
+ * cmd_start.c); a backend not listed uses srun. */
 static const struct {
 	const char *backend;
 	void (*script)(struct cli *cli, struct buf *b, const char *bin);
 } worker_launchers[] = {
 	{"slurm", srun_workers},
 	{"pbs", mpirun_workers},
+	{"local", cli_local_workers_script},
 };
 
 static void worker_script(struct cli *cli, struct buf *b, const char *bin)
@@ -837,12 +839,17 @@ static int slurm_prior(struct cli *cli, struct slrec *r)
 
 /* The options of a Slurm-mode start that go together, and no local cluster
  * running in the run directory of a new start. */
-static void slurm_start_checks(struct cli *cli, int restart)
+void cli_autoscale_checks(const struct cli *cli)
 {
 	if (cli->autoscale && !cli->max_workers)
 		cli_die(2, "--autoscale needs --max-workers M (the most workers it may start)");
 	if (!cli->autoscale && (cli->max_workers || cli->idle_timeout_s >= 0 || cli->workers_per_alloc))
 		cli_die(2, "--max-workers, --idle-timeout and --workers-per-alloc go with --autoscale");
+}
+
+static void slurm_start_checks(struct cli *cli, int restart)
+{
+	cli_autoscale_checks(cli);
 	if (!restart && !cli->n_given && !cli->autoscale)
 		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 16 start --partition batch), or "
 			   "--autoscale --max-workers M");
@@ -944,7 +951,7 @@ int cmd_start_batch(struct cli *cli, const struct batch_ops *ops)
 	int restart = slurm_prior(cli, &r);
 	slurm_start_checks(cli, restart);
 	if (cli->autoscale && !restart)
-		write_autoscale(cli, worker_bin);
+		cli_write_autoscale(cli, worker_bin);
 
 	rundir_remove_master(cli->run_dir);
 	struct buf script = BUF_INIT;
@@ -1064,6 +1071,26 @@ static int cancel_all(const struct cli *cli, const struct slrec *r)
 	for (int i = 0; i < r->nw; i++)
 		if (wait_ended(cli, r->wjob[i], 15000))
 			left++;
+	return left;
+}
+
+int cli_stop_autoscaled(struct cli *cli, const struct batch_ops *ops, int grace_ms, int *njobs)
+{
+	struct slrec r;
+	char p[RUNDIR_PATH_MAX];
+	memset(&r, 0, sizeof r);
+	cli->batch = ops;
+	add_autoscaled(cli, &r);
+	*njobs = r.nw;
+	double until = now_s() + grace_ms / 1000.0;
+	for (int i = 0; i < r.nw; i++) { /* told to exit by the master, their workers leave */
+		double left_s = until - now_s();
+		wait_ended(cli, r.wjob[i], left_s > 0 ? (int)(left_s * 1000) : 0);
+	}
+	int left = cancel_all(cli, &r);
+	rundir_path(p, cli->run_dir, "autoscale-jobs.json");
+	if (!left)
+		unlink(p);
 	return left;
 }
 

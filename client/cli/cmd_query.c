@@ -128,14 +128,19 @@ static void print_autoscale(const msg *as)
 	msg_get_int(as, "max_workers", &max);
 	msg_get_num(as, "idle_timeout", &idle);
 	printf("autoscale up to %lld workers, idle timeout %.0f s\n", (long long)max, idle);
+	const char *backend = msg_get_str(as, "backend") ? msg_get_str(as, "backend") : "slurm";
 	for (msg *j = msg_child(msg_get(as, "allocations")); j; j = msg_next(j)) {
-		int64_t id = 0, tasks = 0;
-		msg_get_int(j, "id", &id);
+		int64_t n = 0, tasks = 0;
+		char id[64]; /* Slurm's ids are numbers, PBS's and local ones ("PID@START") strings */
+		if (msg_get_str(j, "id"))
+			snprintf(id, sizeof id, "%s", msg_get_str(j, "id"));
+		else
+			snprintf(id, sizeof id, "%lld", msg_get_int(j, "id", &n) ? 0LL : (long long)n);
 		msg_get_int(j, "tasks", &tasks);
 		const char *st = msg_get_str(j, "state"), *reason = msg_get_str(j, "reason");
 		if (st && strcmp(st, "ended") == 0)
 			continue;
-		printf("slurm    autoscaled workers job %lld (%lld task%s): %s%s%s%s\n", (long long)id,
+		printf("%-8s autoscaled workers job %s (%lld task%s): %s%s%s%s\n", backend, id,
 		       (long long)tasks, tasks == 1 ? "" : "s", msg_get_str(j, "slurm_state"),
 		       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
 	}

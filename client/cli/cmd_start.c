@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "buf.h"
 #include "cli.h"
 #include "pbsjob.h"
 #include "runtime.h"
@@ -329,6 +330,11 @@ static pid_t start_master(struct cli *cli, const char *bin, const char *logfile,
 		argv[k++] = "--max-queued";
 		argv[k++] = (char *)cli->max_queued;
 	}
+	char as[RUNDIR_PATH_MAX]; /* local worker jobs on demand (cmd_start_autoscale) */
+	if (cli->autoscale && rundir_path(as, cli->run_dir, "autoscale.json") == 0) {
+		argv[k++] = "--autoscale";
+		argv[k++] = as;
+	}
 	/* HTTP: loopback in local mode; in an allocation, where the wire
 	 * protocol listens, since the node agents of the other nodes register
 	 * over it (HTTPS with the token off loopback). */
@@ -414,6 +420,7 @@ static void print_started(const struct cli *cli, const struct master_info *mi, l
 	msg_set_int(o, "workers", want);
 	msg_set_int(o, "connected", seen < 0 ? 0 : seen);
 	msg_set_bool(o, "restarted", restarted);
+	msg_set_bool(o, "autoscale", cli->autoscale);
 	msg_set_int(o, "node_pid", node_pid);
 	msg_set_str(o, "run_dir", cli->run_dir);
 	cli_print_json(o);
@@ -505,6 +512,7 @@ struct argv {
 	int n;
 	char words[1024]; /* $MTSLURM_MPIRUN_ARGS, split */
 	char num[2][16];
+	char prog[PATH_MAX];
 };
 
 static void av_add(struct argv *a, const char *s)
@@ -696,6 +704,85 @@ static int alloc_here(struct alloc *a, char *err, size_t errlen)
 	return k->size ? k->size(a, err, errlen) : 0;
 }
 
+/* Open MPI's settings for the workers' launch (exported to mpirun, set
+ * only where the user has not): as root one rank may die without taking
+ * the others down; loopback (local mode only) keeps all traffic on lo. */
+static const struct {
+	const char *name, *value;
+	int loopback; /* only when the launcher keeps Open MPI on lo */
+} mpi_env[] = {
+	{"OMPI_MCA_btl", "self,vader", 0},
+	{"OMPI_MCA_btl_tcp_if_include", "lo", 1},
+	{"OMPI_MCA_oob_tcp_if_include", "lo", 1},
+	{"OMPI_MCA_orte_allowed_exit_without_sync", "1", 0},
+	{"OMPI_MCA_orte_abort_on_non_zero_status", "0", 0},
+	{"OMPI_MCA_orte_enable_recovery", "1", 0},
+	{"OMPI_MCA_mpi_warn_on_fork", "0", 0},
+};
+
+/* The words of a launch of workers with the launcher of a's system
+ * (mpirun here when a has none: local mode) into av: the program, its
+ * words, -n n (av->num[0]), then the worker's own. Returns where the
+ * worker's words start, or -1 (with why in err) if the launcher is not on
+ * PATH. */
+static int worker_words(struct cli *cli, const struct alloc *a, const char *n, int slots, const char *worker_bin,
+			struct argv *av, char *err, size_t errlen)
+{
+	const struct launcher *k = launcher_of(a);
+	char path[PATH_MAX];
+	char *prog = find_program(k->prog, path, sizeof path);
+	if (!prog) {
+		snprintf(err, errlen, "%s", k->missing);
+		return -1;
+	}
+	memset(av, 0, sizeof *av);
+	util_strlcpy(av->prog, prog, sizeof av->prog);
+	av_add(av, av->prog);
+	k->workers(av, a);
+	util_strlcpy(av->num[0], n, sizeof av->num[0]);
+	av_add(av, "-n");
+	av_add(av, av->num[0]);
+	int w = av->n; /* where the worker's own words start */
+	snprintf(av->num[1], sizeof av->num[1], "%d", slots);
+	/* --bind-to none (mpirun): a worker runs several jobs at once, and the
+	 * CPUs it gives them (docs/user-guide.md, "Resources") are the node's,
+	 * shared among its local ranks -- not the one core mpirun binds a rank
+	 * to. start --resource: every worker is told. */
+	const char *words[] = {worker_bin, "--run-dir", cli->run_dir, "--slots", av->num[1]};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		av_add(av, words[i]);
+	for (int i = 0; i < cli->nresource; i++) {
+		av_add(av, "--resource");
+		av_add(av, cli->resource[i]);
+	}
+	return w;
+}
+
+void cli_local_workers_script(struct cli *cli, struct buf *b, const char *worker_bin)
+{
+	static struct argv av; /* large; the CLI writes one script at a time */
+	struct alloc a;
+	char err[400];
+	memset(&a, 0, sizeof a);
+	const struct launcher *k = launcher_of(&a);
+	if (worker_words(cli, &a, "N", cli->slots, worker_bin, &av, err, sizeof err) < 0)
+		cli_die(1, "%s", err);
+	buf_adds(b, "#!/bin/sh\n# mtslurm workers on this machine, one per task of the local job, launched as "
+		    "mtslurm --local start launches them (written by mtslurm start --autoscale)\n");
+	for (size_t i = 0; i < sizeof mpi_env / sizeof mpi_env[0]; i++)
+		if (!mpi_env[i].loopback || k->loopback)
+			buf_addf(b, "export %s=\"${%s-%s}\"\n", mpi_env[i].name, mpi_env[i].name, mpi_env[i].value);
+	buf_adds(b, "exec");
+	for (int i = 0; i < av.n; i++) {
+		buf_adds(b, " ");
+		if (av.v[i] == av.num[0]) /* the job's tasks, from slurm/localjob.c */
+			buf_adds(b, "\"${MTSLURM_BATCH_NTASKS:-1}\"");
+		else
+			cli_shq(b, av.v[i]);
+	}
+	buf_adds(b, "\n");
+}
+
 /* Start n workers of slots slots, detached, with the launcher of a's
  * system (mpirun here when a has none: local mode), its output appended to
  * wlog. Returns the launcher's pid, or -1 (with why in err) if it is not
@@ -704,43 +791,15 @@ static pid_t launch_workers(struct cli *cli, const struct alloc *a, int n, int s
 			    const char *wlog, char *err, size_t errlen)
 {
 	const struct launcher *k = launcher_of(a);
-	char path[PATH_MAX];
-	/* Open MPI as root: one rank may die without taking the others down;
-	 * here (local mode) all traffic stays on lo. */
-	setenv("OMPI_MCA_btl", "self,vader", 0);
-	if (k->loopback) {
-		setenv("OMPI_MCA_btl_tcp_if_include", "lo", 0);
-		setenv("OMPI_MCA_oob_tcp_if_include", "lo", 0);
-	}
-	setenv("OMPI_MCA_orte_allowed_exit_without_sync", "1", 0);
-	setenv("OMPI_MCA_orte_abort_on_non_zero_status", "0", 0);
-	setenv("OMPI_MCA_orte_enable_recovery", "1", 0);
-	setenv("OMPI_MCA_mpi_warn_on_fork", "0", 0);
-	char *prog = find_program(k->prog, path, sizeof path);
-	if (!prog) {
-		snprintf(err, errlen, "%s", k->missing);
-		return -1;
-	}
+	for (size_t i = 0; i < sizeof mpi_env / sizeof mpi_env[0]; i++)
+		if (!mpi_env[i].loopback || k->loopback)
+			setenv(mpi_env[i].name, mpi_env[i].value, 0);
 	static struct argv av; /* large; the CLI runs one launch at a time */
-	memset(&av, 0, sizeof av);
-	av_add(&av, prog);
-	k->workers(&av, a);
-	snprintf(av.num[0], sizeof av.num[0], "%d", n);
-	av_add(&av, "-n");
-	av_add(&av, av.num[0]);
-	int w = av.n; /* where the worker's own words start */
-	snprintf(av.num[1], sizeof av.num[1], "%d", slots);
-	/* --bind-to none (mpirun): a worker runs several jobs at once, and the
-	 * CPUs it gives them (docs/user-guide.md, "Resources") are the node's,
-	 * shared among its local ranks -- not the one core mpirun binds a rank
-	 * to. start --resource: every worker is told. */
-	const char *words[] = {worker_bin, "--run-dir", cli->run_dir, "--slots", av.num[1]};
-	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-		av_add(&av, words[i]);
-	for (int i = 0; i < cli->nresource; i++) {
-		av_add(&av, "--resource");
-		av_add(&av, cli->resource[i]);
-	}
+	char num[16];
+	snprintf(num, sizeof num, "%d", n);
+	int w = worker_words(cli, a, num, slots, worker_bin, &av, err, errlen);
+	if (w < 0)
+		return -1;
 	char **wrapped = container_workers(cli, av.v + w);
 	if (!wrapped)
 		return spawn_detached(av.v, wlog);
@@ -861,6 +920,27 @@ static void start_allocation_checks(struct cli *cli, struct alloc *a)
 	}
 }
 
+/* start --autoscale in local mode: the master's autoscaler starts worker
+ * jobs here through the batch table's local entry (slurm/localjob.c), each
+ * an mpirun of up to --workers-per-alloc ranks launched as a local start
+ * launches its workers; RUN_DIR/autoscale.json tells it how. A restart
+ * writes the same file: the master reads the jobs it made before from
+ * autoscale-jobs.json and keeps managing them. */
+static void start_autoscale(struct cli *cli, const char *worker_bin)
+{
+	cli_autoscale_checks(cli);
+	if (!cli->autoscale)
+		return;
+	if (cli->in_allocation)
+		cli_die(2, "--autoscale starts workers through a backend (--local, --backend slurm|pbs); inside an "
+			   "allocation use add-workers instead");
+	if (cli->container)
+		cli_die(2, "--autoscale cannot start workers in a --container yet; start them with -n N, or "
+			   "add-workers");
+	cli->batch = &batch_local_ops;
+	cli_write_autoscale(cli, worker_bin);
+}
+
 /* A start that failed after launching: end what it started (node agents,
  * workers, master) and the launch record, so nothing is left behind. */
 static void start_undo(struct cli *cli, const struct launch *l, long lpid, pid_t mp)
@@ -911,6 +991,23 @@ static long start_launch(struct cli *cli, const struct alloc *a, struct launch *
 	return lpid;
 }
 
+/* What a start started: the master, want workers (seen connected) by the
+ * launcher prog (pid lpid), the node agents, autoscaling. */
+static void start_report(const struct cli *cli, const struct master_info *mi, pid_t mp, long lpid, int want, int seen,
+			 long node_pid, int nodes, const char *prog)
+{
+	char as[80] = "";
+	if (cli->autoscale)
+		snprintf(as, sizeof as, ", autoscaling %d..%d workers (local jobs)", want, cli->max_workers);
+	if (cli->json)
+		print_started(cli, mi, mp, lpid, want, seen, 0, node_pid);
+	else
+		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld)%s, %d node agent%s (mtslurm nodes), "
+		       "run dir %s\n",
+		       mi->host, mi->port, (long)mp, want, prog, lpid, as, node_pid > 0 ? nodes : 0,
+		       node_pid > 0 && nodes == 1 ? "" : "s", cli->run_dir);
+}
+
 int cmd_start(struct cli *cli)
 {
 	char err[512], logs[RUNDIR_PATH_MAX], mlog[RUNDIR_PATH_MAX], wlog[RUNDIR_PATH_MAX];
@@ -935,6 +1032,7 @@ int cmd_start(struct cli *cli)
 	rundir_path(nlog, cli->run_dir, k->nlog);
 	rundir_path(wlog, cli->run_dir, k->wlog);
 	int timeout_ms = cli->timeout_s >= 0 ? (int)(cli->timeout_s * 1000) : 60000;
+	start_autoscale(cli, worker_bin);
 
 	/* The master died but its workers live on: restart the master alone. */
 	if (read_launch(cli->run_dir, &l) == 0) {
@@ -947,8 +1045,9 @@ int cmd_start(struct cli *cli)
 			end_pid(l.node_pid, 8000);
 	}
 
-	if (!cli->n_given)
-		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start)");
+	if (!cli->n_given && !cli->autoscale)
+		cli_die(2, "say how many workers with -n N (e.g. mtslurm -n 4 --local start), or --autoscale "
+			   "--max-workers M");
 	check_slots(cli, cli->slots);
 	char node_bin[PATH_MAX] = "";
 	if (!cli->no_http)
@@ -987,13 +1086,7 @@ int cmd_start(struct cli *cli)
 		cli_die(1, "only %d of %d workers connected within %d s (see %s and %s/worker-*.daemon.log); stopped",
 			seen < 0 ? 0 : seen, want, timeout_ms / 1000, wlog, logs);
 	}
-	if (cli->json)
-		print_started(cli, &mi, mp, lpid, want, seen, 0, l.node_pid);
-	else
-		printf("mtslurm: master %s:%d (pid %ld), %d workers (%s pid %ld), %d node agent%s (mtslurm nodes), "
-		       "run dir %s\n",
-		       mi.host, mi.port, (long)mp, want, k->prog, lpid,
-		       l.node_pid > 0 ? nodes : 0, l.node_pid > 0 && nodes == 1 ? "" : "s", cli->run_dir);
+	start_report(cli, &mi, mp, lpid, want, seen, l.node_pid, nodes, k->prog);
 	return 0;
 }
 
@@ -1096,9 +1189,13 @@ int cmd_stop(struct cli *cli)
 	long node_pid = have_launch && l.node_pid > 0 && our_process(l.node_pid, "mtslurm-node", cli->run_dir, l.node_start)
 				? l.node_pid
 				: 0;
+	/* the local worker jobs of start --autoscale (they outlive a master
+	 * killed by hand) */
+	rundir_path(lp, cli->run_dir, "autoscale-jobs.json");
+	int have_auto = access(lp, F_OK) == 0, nauto = 0, auto_left = 0;
 	rundir_path(lp, cli->run_dir, "launch.json");
 	mts_client *c = have_master ? cli_connect_quiet(cli) : NULL;
-	if (!c && !master_pid && !nl && !node_pid) {
+	if (!c && !master_pid && !nl && !node_pid && !have_auto) {
 		rundir_remove_master(cli->run_dir);
 		unlink(lp);
 		if (cli->json)
@@ -1121,6 +1218,8 @@ int cmd_stop(struct cli *cli)
 		cli_sleep_ms(50);
 	for (int i = 0; i < nl; i++)
 		end_pid(lpids[i], 5000);
+	if (have_auto)
+		auto_left = cli_stop_autoscaled(cli, &batch_local_ops, c ? 5000 : 0, &nauto);
 	/* The node agent stops the workers it launched (they have usually
 	 * left already, told to exit by the master), then itself. */
 	end_pid(node_pid, 10000);
@@ -1130,6 +1229,10 @@ int cmd_stop(struct cli *cli)
 			mi.pid, mi.node, cli->run_dir);
 	rundir_remove_master(cli->run_dir);
 	unlink(lp);
+	if (auto_left)
+		cli_die(1, "%d of the %d local worker jobs of the autoscaler (listed in %s/autoscale-jobs.json) did not "
+			   "end within 15 s of being cancelled",
+			auto_left, nauto, cli->run_dir);
 	if (cli->json)
 		print_stopped(cli, 1, master_pid, lpids, nl, node_pid);
 	else

@@ -156,7 +156,8 @@ static const struct cli_command commands[] = {
 	 "       mtslurm -n N start [Slurm options]         (the master and workers as Slurm jobs)\n"
 	 "       mtslurm -n N start --backend NAME [...]    (a backend by name: slurm, pbs, local)\n"
 	 "       mtslurm start --in-allocation [-n N]       (inside your sbatch/salloc or qsub job)\n"
-	 "       mtslurm start --autoscale --max-workers M  (Slurm: worker jobs on demand)\n"
+	 "       mtslurm start --autoscale --max-workers M  (worker jobs on demand: Slurm, PBS, or\n"
+	 "                                                  --local: mpirun jobs on this machine)\n"
 	 "Start a master and N workers; waits until the master serves and all N workers connected.\n"
 	 "  -n, --workers N   workers (MPI ranks; inside an allocation: one per task by default,\n"
 	 "                    in PBS one per line of $PBS_NODEFILE)\n"
@@ -194,6 +195,10 @@ static const struct cli_command commands[] = {
 	 "  --runtime R       --container: the runtime (default: the site's, else the first on PATH)\n"
 	 "  --volume SRC:DST[:ro]  --container: more host paths for the image (repeatable)\n"
 	 "  --container-env K=V    --container: a variable set inside it (repeatable)\n"
+	 "  --autoscale       the master starts workers as jobs wait and releases idle ones, through\n"
+	 "                    the backend (with --local: local jobs, each an mpirun of K ranks here;\n"
+	 "                    -n N initial workers, 0 allowed); --max-workers M (required),\n"
+	 "                    --workers-per-alloc K (default 1), --idle-timeout T (default 5m)\n"
 	 "Slurm mode (docs/slurm.md):\n"
 	 "  -p, --partition P (--queue)   -t, --time T (--walltime)   -A, --account A   --qos Q\n"
 	 "  -C, --constraint F   --mem M   --gres G   -N, --nodes N   --ntasks-per-node K\n"
@@ -208,6 +213,7 @@ static const struct cli_command commands[] = {
 	 "SIGTERM/SIGKILL what is left of the processes start launched on this node (the master of\n"
 	 "master.json and the mpirun of launch.json, each checked by its command line; default\n"
 	 "timeout 20 s). With Slurm or PBS: cancels the cluster's batch jobs (scancel, qdel).\n"
+	 "An autoscaling cluster: also ends the worker jobs its master made (RUN_DIR/autoscale-jobs.json).\n"
 	 "  --timeout S   how long to wait for the master and mpirun to exit\n"
 	 "  --json        print what was stopped as one JSON object\n"},
 	{"status", cmd_status, " --json ", 0, NULL,

@@ -122,6 +122,7 @@ static void test_in_allocation(void **st)
 	const struct batch_ops *ops;
 	unsetenv("SLURM_JOB_ID");
 	unsetenv("PBS_JOBID");
+	unsetenv("MTSLURM_LOCAL_JOB");
 	assert_null(batch_in_allocation(id));
 	assert_int_equal(batch_alloc_info(&ops, id, &in, err, sizeof err), 1);
 	setenv("SLURM_JOB_ID", "4711", 1);
@@ -131,6 +132,11 @@ static void test_in_allocation(void **st)
 	setenv("PBS_JOBID", "4712.server1", 1);
 	assert_ptr_equal(batch_in_allocation(id), &batch_pbs_ops);
 	assert_string_equal(id, "4712.server1");
+	/* a local job inside a PBS (or Slurm) one: the local job is the nearer */
+	setenv("MTSLURM_LOCAL_JOB", "77@12345", 1);
+	assert_ptr_equal(batch_in_allocation(id), &batch_local_ops);
+	assert_string_equal(id, "77@12345");
+	unsetenv("MTSLURM_LOCAL_JOB");
 	unsetenv("PBS_JOBID");
 }
 
@@ -236,13 +242,16 @@ static void test_local_job(void **st)
 	assert_non_null(mkdtemp(dir));
 	snprintf(out, sizeof out, "%s/job-%%j.out", dir);
 	struct batch_spec s = {.work_dir = dir, .out_path = out,
-			       .script = "#!/bin/sh\necho \"in $(pwd) as $$\"\nexec sleep 30\n"};
+			       .ntasks = 3,
+			       .script = "#!/bin/sh\necho \"in $(pwd) as $$ job $MTSLURM_LOCAL_JOB of $MTSLURM_BATCH_NTASKS\"\n"
+					 "exec sleep 30\n"};
 	assert_int_equal(batch_local_ops.submit(&s, id, err, sizeof err), 0);
 	assert_non_null(strchr(id, '@'));
 	assert_int_equal(wait_state(id, BATCH_RUNNING), 0);
 	snprintf(path, sizeof path, "%s/job-%s.out", dir, id); /* %j: the job's id */
 	char want[200];
-	snprintf(want, sizeof want, "in %s as %ld\n", dir, strtol(id, NULL, 10));
+	/* the script knows its job (the table's alloc_env) and its tasks */
+	snprintf(want, sizeof want, "in %s as %ld job %s of 3\n", dir, strtol(id, NULL, 10), id);
 	for (int i = 0; i < 250 && strcmp(text, want) != 0; i++, usleep(20000))
 		read_file(path, text, sizeof text);
 	assert_string_equal(text, want);

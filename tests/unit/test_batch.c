@@ -211,12 +211,13 @@ static void test_ids(void **st)
 	assert_string_equal(err, "'123' is not a local job id (PID@START)");
 }
 
-/* Wait up to 5 s for a local job to reach state want. */
+/* Wait up to 15 s for a local job to reach state want (generous: the
+ * suite runs it under ASan beside other tests on 2 cores). */
 static int wait_state(const char *id, enum batch_state want)
 {
 	char err[300];
 	struct batch_info in;
-	for (int i = 0; i < 250; i++) {
+	for (int i = 0; i < 750; i++) {
 		if (batch_local_ops.query(id, &in, err, sizeof err) == 0 && in.state == want)
 			return 0;
 		usleep(20000);
@@ -252,7 +253,7 @@ static void test_local_job(void **st)
 	char want[200];
 	/* the script knows its job (the table's alloc_env) and its tasks */
 	snprintf(want, sizeof want, "in %s as %ld job %s of 3\n", dir, strtol(id, NULL, 10), id);
-	for (int i = 0; i < 250 && strcmp(text, want) != 0; i++, usleep(20000))
+	for (int i = 0; i < 750 && strcmp(text, want) != 0; i++, usleep(20000))
 		read_file(path, text, sizeof text);
 	assert_string_equal(text, want);
 	assert_int_equal(batch_local_ops.cancel(id, err, sizeof err), 0);

@@ -74,6 +74,22 @@ static void job_res(struct job *j, const msg *opts)
 		j->res_mem_b = (uint64_t)mem;
 }
 
+/* The job's delay, time limit and ranks from its assignment, each kept in
+ * its range (the master sends 0..4e9 s; anything else must not reach a
+ * (uint64_t) cast). */
+static void job_numbers(struct job *j, const msg *wjob)
+{
+	msg_get_num(wjob, "delay", &j->delay_s);
+	msg_get_num(wjob, "timeout", &j->timeout_s);
+	if (!(j->delay_s >= 0 && j->delay_s <= 4e9))
+		j->delay_s = 0;
+	if (!(j->timeout_s >= 0 && j->timeout_s <= 4e9))
+		j->timeout_s = 0;
+	int64_t ranks = 1;
+	msg_get_int(wjob, "ranks", &ranks);
+	j->ranks = ranks > 1 && ranks <= 4096 ? (int)ranks : 1;
+}
+
 struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t errlen)
 {
 	int64_t id, a = 1;
@@ -122,16 +138,7 @@ struct job *job_new(const msg *wjob, struct envcache *envs, char *err, size_t er
 	j->attempt = (int)a;
 	j->kind = kind_of(type);
 	j->state = JOB_QUEUED;
-	msg_get_num(wjob, "delay", &j->delay_s);
-	msg_get_num(wjob, "timeout", &j->timeout_s);
-	/* the master sends 0..4e9; anything else must not reach a (uint64_t) cast */
-	if (!(j->delay_s >= 0 && j->delay_s <= 4e9))
-		j->delay_s = 0;
-	if (!(j->timeout_s >= 0 && j->timeout_s <= 4e9))
-		j->timeout_s = 0;
-	int64_t ranks = 1;
-	msg_get_int(wjob, "ranks", &ranks);
-	j->ranks = ranks > 1 && ranks <= 4096 ? (int)ranks : 1;
+	job_numbers(j, wjob);
 	char *p = (char *)(j + 1);
 	if (nenv) {
 		j->env = (const char **)p;

@@ -2,6 +2,8 @@
 /* util: clocks, bounded copies, hex -- see util.h. */
 #include "util.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -109,5 +111,32 @@ int util_grow(void *arrp, size_t *cap, size_t n, size_t elem_size, size_t first_
 		return -1;
 	*p = a;
 	*cap = c;
+	return 0;
+}
+
+int util_proc_stat(long pid, unsigned long long *start, char *state)
+{
+	char path[64], text[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	char *p = strrchr(text, ')'); /* the command name may hold spaces and ')' */
+	if (!p || p[1] != ' ')
+		return -1;
+	p += 2;
+	*state = *p;
+	for (int field = 3; field < 22; field++) { /* skip to field 22 */
+		p = strchr(p, ' ');
+		if (!p)
+			return -1;
+		p++;
+	}
+	*start = strtoull(p, NULL, 10);
 	return 0;
 }

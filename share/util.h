@@ -35,4 +35,9 @@ void util_nodename(char *out, size_t n);
  * elements stay valid and still its own). */
 int util_grow(void *arrp, size_t *cap, size_t n, size_t elem_size, size_t first_cap);
 
+/* Start time (clock ticks since boot, /proc/PID/stat field 22) and state
+ * letter of process pid: 0, or -1 if it does not exist. A start time tells
+ * a process from a later one the kernel gave the same pid. */
+int util_proc_stat(long pid, unsigned long long *start, char *state);
+
 #endif

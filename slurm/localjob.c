@@ -31,35 +31,6 @@
 
 extern char **environ;
 
-/* Start time (clock ticks since boot) and state letter of pid; -1 if it
- * does not exist. */
-static int proc_stat(long pid, unsigned long long *start, char *state)
-{
-	char path[64], text[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, text, sizeof text - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	text[n] = '\0';
-	char *p = strrchr(text, ')'); /* the command name may hold spaces and ')' */
-	if (!p || p[1] != ' ')
-		return -1;
-	p += 2;
-	*state = *p;
-	for (int field = 3; field < 22; field++) { /* skip to field 22 */
-		p = strchr(p, ' ');
-		if (!p)
-			return -1;
-		p++;
-	}
-	*start = strtoull(p, NULL, 10);
-	return 0;
-}
-
 static int parse_id(const char *id, long *pid, unsigned long long *start, char *err, size_t n)
 {
 	char *end;
@@ -123,7 +94,7 @@ static void run_job(const struct batch_spec *s, char **env, int fd)
 	unsigned long long start = 0;
 	char st;
 	setsid();
-	proc_stat((long)getpid(), &start, &st);
+	util_proc_stat((long)getpid(), &start, &st);
 	snprintf(id, sizeof id, "%ld@%llu", (long)getpid(), start);
 	snprintf(idvar, sizeof idvar, LOCAL_JOB_ENV "=%s", id);
 	size_t k = 0;
@@ -202,7 +173,7 @@ static int local_submit(const struct batch_spec *s, char id[BATCH_ID_MAX], char 
 		unsigned long long start = 0;
 		char st, line[BATCH_ID_MAX + 2];
 		if (b > 0)
-			proc_stat((long)b, &start, &st);
+			util_proc_stat((long)b, &start, &st);
 		int n = b > 0 ? snprintf(line, sizeof line, "%ld@%llu\n", (long)b, start) : 0;
 		ssize_t w = n > 0 ? write(p[1], line, (size_t)n) : 0;
 		_exit(w == n && b > 0 ? 0 : 1);
@@ -229,7 +200,7 @@ static int local_query(const char *id, struct batch_info *info, char *err, size_
 	memset(info, 0, sizeof *info);
 	if (parse_id(id, &pid, &want, err, errlen))
 		return -1;
-	if (proc_stat(pid, &start, &st) == 0 && start == want && st != 'Z' && st != 'X') {
+	if (util_proc_stat(pid, &start, &st) == 0 && start == want && st != 'Z' && st != 'X') {
 		info->state = BATCH_RUNNING;
 		util_strlcpy(info->state_name, "RUNNING", sizeof info->state_name);
 		util_nodename(info->nodes, sizeof info->nodes);

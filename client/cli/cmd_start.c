@@ -1094,18 +1094,9 @@ int cmd_start(struct cli *cli)
  * boot), 0 if it cannot be read: with the pid, it names one process. */
 static unsigned long long proc_start(long pid)
 {
-	char path[64], text[2048];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	char *p = n > 0 ? (text[n] = '\0', strrchr(text, ')')) : NULL;
 	unsigned long long t = 0;
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &t) != 1)
-		return 0;
-	return t;
+	char state;
+	return util_proc_stat(pid, &t, &state) == 0 ? t : 0;
 }
 
 /* Whether pid is a process of this run directory that start launched: its

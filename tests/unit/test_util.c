@@ -10,6 +10,9 @@
 #include <stdlib.h>
 
 #include <cmocka.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -50,11 +53,36 @@ static void test_grow_overflow_refused(void **state)
 	free(v);
 }
 
+/* util_proc_stat: our own process runs and has a start time no later than
+ * a child started after it; a pid that does not exist is -1. */
+static void test_proc_stat(void **state)
+{
+	(void)state;
+	unsigned long long me = 0, kid = 0;
+	char st = 0;
+	assert_int_equal(util_proc_stat((long)getpid(), &me, &st), 0);
+	assert_int_equal(st, 'R');
+	assert_true(me > 0);
+	pid_t c = fork();
+	assert_true(c >= 0);
+	if (c == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(util_proc_stat((long)c, &kid, &st), 0);
+	assert_true(kid >= me);
+	kill(c, SIGKILL);
+	waitpid(c, NULL, 0);
+	assert_int_equal(util_proc_stat((long)c, &kid, &st), -1); /* reaped: gone */
+	assert_int_equal(util_proc_stat(-5, &kid, &st), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grow_doubles_and_keeps),
 		cmocka_unit_test(test_grow_overflow_refused),
+		cmocka_unit_test(test_proc_stat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

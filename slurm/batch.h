@@ -114,8 +114,11 @@ extern const struct batch_ops batch_local_ops;
 /* The backends built in, in "auto" order; NULL-terminated. */
 extern const struct batch_ops *const batch_backends[];
 
-/* Slurm's time forms ("MM", "MM:SS", "HH:MM:SS", "D-HH[:MM[:SS]]") into
- * seconds; -1 if malformed or 0 (pbsbatch.c: PBS wants HH:MM:SS). */
+/* A batch_spec's walltime -- Slurm's forms for every backend: "MM",
+ * "MM:SS", "HH:MM:SS", "D-HH[:MM[:SS]]" -- into seconds; -1 if malformed.
+ * A field after the first must be below 60 (hours after days: 24). */
+long batch_walltime_s(const char *s);
+/* The same for PBS, where 0 is refused too (-1); pbsbatch.c. */
 long pbsbatch_walltime_s(const char *s);
 
 /* The backend named name ("slurm", "pbs", "local"); "auto" or NULL: batch_detect().

@@ -65,57 +65,11 @@ static enum pbsjob_style pbs_style(void)
 	return pbs_pro_conf() ? PBSJOB_SELECT : PBSJOB_NODES;
 }
 
-/* A field of digits; -1 if empty or not digits. */
-static long field(const char *s, size_t len)
-{
-	if (!len || len > 9)
-		return -1;
-	long v = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/* Slurm's time formats ("MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM",
- * "D-HH:MM:SS") into seconds; -1 if malformed or 0. A later field must be
- * below 60 (24 for hours after days). */
+/* Slurm's time forms into PBS's seconds; -1 if malformed or 0 (PBS
+ * wants HH:MM:SS and a walltime of 0 means nothing). */
 long pbsbatch_walltime_s(const char *s)
 {
-	long days = 0, f[3];
-	int n = 0, dayform = 0;
-	const char *dash = strchr(s, '-');
-	if (dash) {
-		if ((days = field(s, (size_t)(dash - s))) < 0)
-			return -1;
-		s = dash + 1;
-		dayform = 1;
-	}
-	for (;;) {
-		size_t len = strcspn(s, ":");
-		if (n == 3 || (f[n++] = field(s, len)) < 0)
-			return -1;
-		if (!s[len])
-			break;
-		s += len + 1;
-	}
-	long t;
-	for (int i = 1; i < n; i++)
-		if (f[i] >= 60)
-			return -1;
-	if (dayform) { /* D-HH[:MM[:SS]] */
-		if (f[0] >= 24)
-			return -1;
-		t = days * 86400 + f[0] * 3600 + (n > 1 ? f[1] * 60 : 0) + (n > 2 ? f[2] : 0);
-	} else if (n == 1) {
-		t = f[0] * 60; /* minutes, as sbatch --time */
-	} else if (n == 2) {
-		t = f[0] * 60 + f[1];
-	} else {
-		t = f[0] * 3600 + f[1] * 60 + f[2];
-	}
+	long t = batch_walltime_s(s);
 	return t > 0 ? t : -1;
 }
 

@@ -51,64 +51,13 @@ static void say(char *err, size_t n, const char *what)
 
 /* ---- parsing ---- */
 
-static int all_digits(const char *s, size_t n)
-{
-	if (n == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 long sljob_parse_time(const char *s)
 {
 	if (!s || !*s)
 		return -1;
 	if (strcmp(s, "infinite") == 0 || strcmp(s, "UNLIMITED") == 0 || strcmp(s, "unlimited") == 0)
 		return (long)INFINITE;
-	long days = 0, f[3] = {0, 0, 0};
-	int nf = 0;
-	const char *p = s;
-	const char *dash = strchr(s, '-');
-	if (dash) {
-		if (!all_digits(s, (size_t)(dash - s)))
-			return -1;
-		days = strtol(s, NULL, 10);
-		p = dash + 1;
-	}
-	while (*p) {
-		size_t len = strcspn(p, ":");
-		if (nf == 3 || !all_digits(p, len))
-			return -1;
-		f[nf++] = strtol(p, NULL, 10);
-		p += len;
-		if (*p == ':') {
-			p++;
-			if (!*p)
-				return -1;
-		}
-	}
-	long h = 0, m = 0, sec = 0;
-	if (dash) { /* D-H, D-H:M, D-H:M:S */
-		if (nf == 0)
-			return -1;
-		h = f[0];
-		m = nf > 1 ? f[1] : 0;
-		sec = nf > 2 ? f[2] : 0;
-	} else if (nf == 1) { /* M */
-		m = f[0];
-	} else if (nf == 2) { /* M:S */
-		m = f[0];
-		sec = f[1];
-	} else if (nf == 3) { /* H:M:S */
-		h = f[0];
-		m = f[1];
-		sec = f[2];
-	} else {
-		return -1;
-	}
-	long total = ((days * 24 + h) * 60 + m) * 60 + sec;
+	long total = batch_walltime_s(s); /* the table's one parser of these forms */
 	if (total < 0 || total / 60 > 365L * 24 * 60 * 10)
 		return -1;
 	return (total + 59) / 60;
